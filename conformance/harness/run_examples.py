@@ -1,0 +1,268 @@
+"""Runs examples in the interpreter under test, one forked process per run (Python 3.6+).
+
+    python3 run_examples.py JOBS.json
+
+JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int,
+"timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs]}.
+Each run is a fresh process forked from this one after asyncio is imported, so the
+interpreter starts once per batch, not once per run. The child writes trace events to the
+job's trace file; this parent appends the outcome the child could not write itself
+(exit status, crash signal, timeout).
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import asyncio  # noqa: E402  (imported before fork: that is the point of the fork server)
+import asyncio.base_events  # noqa: E402
+import concurrent.futures  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+
+import trace_recorder  # noqa: E402
+import virtual_clock  # noqa: E402
+
+_real_sleep = time.sleep
+_real_monotonic = time.monotonic
+
+
+def _perturb_set_order(seed):
+    """Shift the addresses (and so the id-based hashes) of new tasks and futures.
+
+    Set iteration order of tasks follows their addresses; allocating a random number of
+    same-sized objects before each one changes it, without changing anything else.
+    """
+    rng = random.Random(seed)
+    keep = []
+    loop_cls = asyncio.base_events.BaseEventLoop
+    orig_create_task = loop_cls.create_task
+    orig_create_future = loop_cls.create_future
+
+    def pad(cls):
+        for _ in range(rng.randrange(4)):
+            keep.append(cls.__new__(cls))
+
+    def create_task(self, *args, **kwargs):
+        pad(asyncio.Task)
+        return orig_create_task(self, *args, **kwargs)
+
+    def create_future(self):
+        pad(asyncio.Future)
+        return orig_create_future(self)
+
+    loop_cls.create_task = create_task
+    loop_cls.create_future = create_future
+    pad(asyncio.Task)
+
+
+def _mark_set_order_apis(recorder):
+    """Note in the trace when the program used an asyncio API whose behaviour follows set
+    iteration order, so that the capture knows to look for reorderings there."""
+    import asyncio.tasks
+
+    def marked(original):
+        def wrapper(*args, **kwargs):
+            if not recorder.set_order_noted:
+                recorder.set_order_noted = True
+                os.write(recorder.fd, b"# set-order: used\n")
+            return original(*args, **kwargs)
+
+        wrapper.__name__ = original.__name__
+        return wrapper
+
+    for name in ("wait", "as_completed", "all_tasks"):
+        original = getattr(asyncio.tasks, name, None)
+        if original is None:
+            continue
+        setattr(asyncio.tasks, name, marked(original))
+        if getattr(asyncio, name, None) is original:
+            setattr(asyncio, name, getattr(asyncio.tasks, name))
+
+
+def _load_factory(spec):
+    module_name, _, attr = spec.partition(":")
+    module = __import__(module_name, fromlist=["_"])
+    factory = module
+    for part in attr.split("."):
+        factory = getattr(factory, part)
+    return factory
+
+
+def _use_loop_factory(factory):
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        _loop_factory = staticmethod(factory)
+
+    asyncio.set_event_loop_policy(Policy())
+
+
+def _exit_status(code):
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write("%s\n" % (code,))
+    return 1
+
+
+def _child(job):
+    path = os.path.abspath(job["example"])
+    fd = os.open(job["trace"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    for extra in reversed(job.get("sys_path") or []):
+        sys.path.insert(0, extra)
+    recorder = trace_recorder.Recorder(fd, virtual_clock.CLOCK, virtual_clock.START, path)
+    streams = []
+
+    def finish_streams():
+        for stream in streams:
+            stream.finish()
+
+    def on_idle_forever():
+        finish_streams()
+        recorder.outcome("idle-forever")
+        os._exit(0)
+
+    if job.get("loop"):
+        try:
+            _use_loop_factory(_load_factory(job["loop"]))
+        except BaseException as exc:  # the loop under test failed to import
+            recorder.outcome("error loop %s failed to load: %s: %s"
+                             % (job["loop"], type(exc).__name__, exc))
+            os._exit(3)
+    if job.get("perturb"):
+        _perturb_set_order(job["perturb"])
+    _mark_set_order_apis(recorder)
+    virtual_clock.install(on_idle_forever)
+    streams.extend(trace_recorder.install(recorder))
+    import atexit
+
+    atexit.register(finish_streams)
+
+    with open(path, "rb") as source_file:
+        source = source_file.read()
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = __builtins__
+    sys.modules["__main__"] = module
+    sys.argv = [path]
+    sys.path[0] = os.path.dirname(path)
+    try:
+        exec(compile(source, path, "exec"), module.__dict__)
+        status = 0
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except BaseException:
+        recorder.uncaught(*sys.exc_info())
+        status = 1
+    module = None
+    _finalize(finish_streams)
+    os._exit(status)
+
+
+def _finalize(finish_streams):
+    """What interpreter finalization does that a program can observe, without the cost.
+
+    A full teardown in a forked child touches (and so copies) every page of the parent's
+    heap; this does the observable part in CPython's order: join non-daemon threads, run
+    atexit, collect __main__ and clear its dict as _PyModule_ClearDict does (underscore
+    names first), then drop the event loop policy (and so the loop), as module teardown
+    would. Objects destroyed on the way log "Task was destroyed but it is pending!" etc.
+    """
+    import atexit
+    import gc
+    import threading
+
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    main_module = sys.modules.pop("__main__", None)
+    namespace = main_module.__dict__
+    main_module = None
+    gc.collect()
+    for key in list(namespace):
+        if key.startswith("_") and not key.startswith("__"):
+            namespace[key] = None
+    for key in list(namespace):
+        if key != "__builtins__":
+            namespace[key] = None
+    gc.collect()
+    asyncio.events._event_loop_policy = None
+    gc.collect()
+    finish_streams()
+
+
+def _append_outcome(trace_path, outcome):
+    """Put one outcome line last: the child's own (uncaught exception, idle forever),
+    written before finalization logged more events, or else the one the parent saw."""
+    with open(trace_path, "rb") as trace_file:
+        lines = trace_file.read().decode("utf-8", "replace").splitlines()
+    events = [line for line in lines if not line.startswith("= ")]
+    outcomes = [line for line in lines if line.startswith("= ")]
+    final = outcomes[0] if outcomes else "= " + outcome
+    with open(trace_path, "w") as trace_file:
+        trace_file.write("".join(line + "\n" for line in events + [final]))
+
+
+def _run(job):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(job)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # a harness failure, not the example's
+            import traceback
+
+            traceback.print_exc(file=sys.__stderr__)
+            with open(job["trace"], "a") as trace_file:
+                trace_file.write("= error harness failure: %s: %s\n"
+                                 % (type(exc).__name__, str(exc).replace("\n", " ")))
+            os._exit(70)
+        return
+    deadline = _real_monotonic() + job.get("timeout", 30)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if _real_monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            _append_outcome(job["trace"], "timeout")
+            return
+        _real_sleep(0.001)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = str(number)
+        _append_outcome(job["trace"], "crash " + name)
+    elif os.WEXITSTATUS(status) == 70:
+        _append_outcome(job["trace"], "error harness failure (exit 70)")
+    else:
+        _append_outcome(job["trace"], "exit %d" % os.WEXITSTATUS(status))
+
+
+def main(argv):
+    with open(argv[1]) as jobs_file:
+        jobs = json.load(jobs_file)
+    import gc
+
+    if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here
+        gc.collect()
+        gc.freeze()
+    for job in jobs:
+        _run(job)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

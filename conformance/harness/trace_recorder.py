@@ -1,0 +1,186 @@
+"""Records an asyncio program's observable trace (see conformance/TRACE_FORMAT.md).
+
+Runs inside the interpreter under test (Python 3.6+): replaces sys.stdout and sys.stderr
+with line recorders, hooks warnings and the `asyncio` logger, and formats tracebacks keeping
+only the example's own frames. Every event is written at once with os.write, so nothing is
+lost if the process dies, and nothing depends on module globals during finalization.
+"""
+
+import io
+import logging
+import os
+import re
+import sys
+import traceback
+import warnings
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s'\"<>:()\[\],]+)+/([^\s'\"<>:()\[\],/]+)")
+_PY_LINE = re.compile(r"\.py:\d+")
+_PY_LINE_WORD = re.compile(r'(\.py"?), line \d+')
+
+
+def normalize(text):
+    """Make a line independent of paths, line numbers and addresses."""
+    text = _PATH.sub(r"\1", text)
+    text = _PY_LINE.sub(".py", text)
+    text = _PY_LINE_WORD.sub(r"\1", text)
+    return _ADDRESS.sub("0x?", text)
+
+
+def escape(text):
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append("\\x%02x" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class Recorder(object):
+    def __init__(self, fd, clock, start, example_path):
+        self.fd = fd
+        self.clock = clock
+        self.start = start
+        self.example_path = os.path.abspath(example_path)
+        self.outcome_written = False
+        self.set_order_noted = False
+
+    def stamp(self):
+        return "%.6f" % (self.clock.now - self.start)
+
+    def event(self, kind, text, stamp=None):
+        line = "%s %s %s\n" % (stamp or self.stamp(), kind, escape(normalize(text)))
+        os.write(self.fd, line.encode("utf-8", "backslashreplace"))
+
+    def outcome(self, text):
+        if not self.outcome_written:
+            self.outcome_written = True
+            os.write(self.fd, ("= %s\n" % escape(normalize(text))).encode("utf-8"))
+
+    # -- tracebacks ---------------------------------------------------------------------
+    def exception_lines(self, exc_type, exc, tb, head_kind):
+        """(kind, text) pairs for an exception, chained like traceback.print_exception."""
+        chain = []
+        seen = set()
+        value = exc
+        while value is not None and id(value) not in seen:
+            seen.add(id(value))
+            chain.append(value)
+            if value.__cause__ is not None:
+                value = value.__cause__
+            elif value.__context__ is not None and not value.__suppress_context__:
+                value = value.__context__
+            else:
+                value = None
+        lines = []
+        for index, value in enumerate(reversed(chain)):
+            if index:
+                cause = chain[len(chain) - index].__cause__ is value
+                lines.append((head_kind, ""))
+                lines.append((head_kind, "The above exception was the direct cause of the "
+                              "following exception:" if cause else
+                              "During handling of the above exception, another exception "
+                              "occurred:"))
+                lines.append((head_kind, ""))
+            value_tb = tb if value is exc else value.__traceback__
+            frames = traceback.extract_tb(value_tb) if value_tb is not None else []
+            if frames:
+                lines.append((head_kind, "Traceback (most recent call last):"))
+            for frame in frames:
+                if os.path.abspath(frame.filename) != self.example_path:
+                    continue  # loop internals differ between implementations
+                lines.append(("tb", 'File "%s", in %s' % (os.path.basename(frame.filename),
+                                                          frame.name)))
+                if frame.line:
+                    lines.append(("tb", "    " + frame.line.strip()))
+            for text in traceback.format_exception_only(type(value), value):
+                for part in text.rstrip("\n").split("\n"):
+                    lines.append((head_kind, part))
+        return lines
+
+    def uncaught(self, exc_type, exc, tb):
+        for kind, text in self.exception_lines(exc_type, exc, tb, "err"):
+            self.event(kind, text)
+        self.outcome("exception " + traceback.format_exception_only(exc_type, exc)[-1].strip())
+
+
+class LineStream(io.TextIOBase):
+    """A text stream that records each complete line as one event."""
+
+    def __init__(self, recorder, kind, name):
+        self._recorder = recorder
+        self._kind = kind
+        self._name = name
+        self._pending = ""
+        self._stamp = None
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def name(self):
+        return self._name
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+        if text and self._stamp is None:
+            self._stamp = self._recorder.stamp()
+        self._pending += text
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._recorder.event(self._kind, line, self._stamp)
+            self._stamp = self._recorder.stamp() if self._pending else None
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def finish(self):
+        if self._pending:
+            self._recorder.event(self._kind, self._pending + "\\", self._stamp)
+            self._pending = ""
+            self._stamp = None
+
+
+class AsyncioLogHandler(logging.Handler):
+    def __init__(self, recorder):
+        logging.Handler.__init__(self)
+        self._recorder = recorder
+
+    def emit(self, record):
+        recorder = self._recorder
+        lines = record.getMessage().split("\n")
+        recorder.event("log", "%s %s" % (record.levelname, lines[0]))
+        for line in lines[1:]:
+            recorder.event("log", line)
+        if record.exc_info and record.exc_info[1] is not None:
+            for kind, text in recorder.exception_lines(*record.exc_info, head_kind="log"):
+                recorder.event(kind, text)
+
+
+def install(recorder):
+    stdout = LineStream(recorder, "out", "<stdout>")
+    stderr = LineStream(recorder, "err", "<stderr>")
+    sys.stdout = stdout
+    sys.stderr = stderr
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        recorder.event("warn", "%s: %s" % (category.__name__, message))
+
+    warnings.showwarning = showwarning
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(AsyncioLogHandler(recorder))
+    logger.propagate = False
+    return stdout, stderr

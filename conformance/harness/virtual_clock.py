@@ -1,0 +1,231 @@
+"""A deterministic virtual clock for asyncio programs (Python 3.6+).
+
+The loop's time starts at START and moves only when every actor would otherwise wait:
+the loop thread blocked in its selector, and every executor worker either asleep in a
+virtual ``time.sleep`` or idle. The clock then jumps to the next deadline (the loop's next
+timer or the earliest sleeping worker). Sleepers with the same deadline are woken one at a
+time, in the order they went to sleep, so thread interleavings are deterministic too.
+
+When nothing can ever wake the loop (no timer, no sleeping worker, no outside file
+descriptor), the clock calls ``on_idle_forever`` instead of hanging.
+"""
+
+import heapq
+import selectors
+import threading
+import time as _time
+from concurrent.futures import thread as _cf_thread
+
+START = 1000.0
+EPOCH = 1700000000.0
+# Real seconds to wait for outside I/O (sockets) before declaring the loop idle forever.
+IO_GRACE = 2.0
+
+_real_monotonic = _time.monotonic
+_real_sleep = _time.sleep
+
+
+class _PoolState(object):
+    __slots__ = ("queued", "active", "max_workers")
+
+    def __init__(self, max_workers):
+        self.queued = 0
+        self.active = 0
+        self.max_workers = max_workers
+
+
+class VirtualClock(object):
+    def __init__(self):
+        self.now = START
+        self.cond = threading.Condition()
+        self.sleepers = []  # heap of (wake, seq, threading.Event)
+        self.seq = 0
+        self.running = 0  # executor work items running and not asleep
+        self.pools = []
+        self.driver_waiting = False
+        self.on_idle_forever = None
+
+    # -- quiescence ---------------------------------------------------------------------
+    def _quiescent(self):
+        if self.running:
+            return False
+        for pool in self.pools:
+            if pool.queued and pool.active < pool.max_workers:
+                return False  # a free worker is about to pick an item up
+        return True
+
+    def _wake_next(self):
+        wake, _, event = heapq.heappop(self.sleepers)
+        if wake > self.now:
+            self.now = wake
+        self.running += 1
+        event.set()
+        self.cond.notify_all()
+
+    def wait_until(self, deadline, poll=None):
+        """Block the driving (loop) thread until `deadline` (None: no deadline).
+
+        `poll()` returns ready events or an empty list; it is called with no clock lock held.
+        Returns what poll returned, or [] when the deadline was reached.
+        """
+        while True:
+            if poll is not None:
+                ready = poll()
+                if ready:
+                    return ready
+            with self.cond:
+                if deadline is not None and deadline <= self.now:
+                    return []
+                if not self._quiescent():
+                    self.driver_waiting = True
+                    self.cond.wait(0.002)
+                    self.driver_waiting = False
+                    continue
+            # The workers are quiescent: whatever they wrote is visible now.
+            if poll is not None:
+                ready = poll()
+                if ready:
+                    return ready
+            with self.cond:
+                if not self._quiescent():
+                    continue
+                if self.sleepers and (deadline is None or self.sleepers[0][0] <= deadline):
+                    self._wake_next()
+                    continue
+                if deadline is not None:
+                    self.now = deadline
+                    return []
+            return None  # nothing in virtual time can wake the caller
+
+    def sleep(self, secs):
+        if threading.current_thread() is threading.main_thread():
+            if secs > 0:
+                self.wait_until(self.now + secs)
+            return
+        event = threading.Event()
+        with self.cond:
+            self.seq += 1
+            heapq.heappush(self.sleepers, (self.now + max(secs, 0.0), self.seq, event))
+            self.running -= 1
+            self.cond.notify_all()
+        # The loop thread normally advances the clock. If it is blocked outside the
+        # clock's control (e.g. joining threads), the sleeper advances it after a grace.
+        waited = 0.0
+        while not event.wait(0.05):
+            waited += 0.05
+            with self.cond:
+                if (waited > 0.5 and not self.driver_waiting and self._quiescent()
+                        and self.sleepers and self.sleepers[0][2] is event):
+                    self._wake_next()
+
+    # -- executor accounting ------------------------------------------------------------
+    def pool_for(self, executor):
+        state = getattr(executor, "_aioref_pool", None)
+        if state is None:
+            state = _PoolState(executor._max_workers)
+            executor._aioref_pool = state
+            self.pools.append(state)
+        return state
+
+
+CLOCK = VirtualClock()
+
+
+def _is_self_pipe(key):
+    reader = key.data[0] if isinstance(key.data, tuple) else None
+    callback = getattr(reader, "_callback", None)
+    return getattr(callback, "__name__", "") == "_read_from_self"
+
+
+class VirtualSelector(selectors.DefaultSelector):
+    """The platform selector, waiting in virtual time instead of real time."""
+
+    def select(self, timeout=None):
+        real_select = super(VirtualSelector, self).select
+        clock = CLOCK
+        deadline = None
+        if timeout is not None:
+            deadline = clock.now + max(timeout, 0.0)
+        ready = clock.wait_until(deadline, lambda: real_select(0))
+        if ready is not None:
+            return ready
+        if any(not _is_self_pipe(key) for key in self.get_map().values()):
+            ready = real_select(IO_GRACE)  # outside I/O may still arrive in real time
+            if ready:
+                return ready
+        clock.on_idle_forever()
+        return []
+
+
+def install(on_idle_forever):
+    """Patch time, selectors and thread pools of this interpreter to the virtual clock."""
+    clock = CLOCK
+    clock.on_idle_forever = on_idle_forever
+
+    def monotonic():
+        return clock.now
+
+    def wall():
+        return EPOCH + (clock.now - START)
+
+    _time.monotonic = monotonic
+    _time.perf_counter = monotonic
+    _time.time = wall
+    _time.sleep = clock.sleep
+    if hasattr(_time, "monotonic_ns"):
+        _time.monotonic_ns = lambda: int(round(clock.now * 1e9))
+        _time.perf_counter_ns = _time.monotonic_ns
+        _time.time_ns = lambda: int(round(wall() * 1e9))
+    selectors.DefaultSelector = VirtualSelector
+
+    import asyncio.base_events
+
+    asyncio.base_events.BaseEventLoop.time = lambda self: clock.now
+
+    _install_pool_accounting(clock)
+
+
+def _install_pool_accounting(clock):
+    executor_cls = _cf_thread.ThreadPoolExecutor
+    work_item_cls = _cf_thread._WorkItem
+    orig_submit = executor_cls.submit
+    orig_init = work_item_cls.__init__
+    orig_run = work_item_cls.run
+    submitting = threading.local()
+
+    def submit(self, *args, **kwargs):
+        submitting.pool = clock.pool_for(self)
+        try:
+            return orig_submit(self, *args, **kwargs)
+        finally:
+            submitting.pool = None
+
+    def init(self, *args, **kwargs):
+        orig_init(self, *args, **kwargs)
+        pool = getattr(submitting, "pool", None)
+        self._aioref_pool = pool
+        if pool is not None:
+            with clock.cond:
+                pool.queued += 1
+
+    def run(self, *args, **kwargs):
+        pool = getattr(self, "_aioref_pool", None)
+        if pool is None:
+            return orig_run(self, *args, **kwargs)
+        with clock.cond:
+            pool.queued -= 1
+            pool.active += 1
+            clock.running += 1
+        try:
+            return orig_run(self, *args, **kwargs)
+        finally:
+            # After orig_run: the result is set and call_soon_threadsafe has written the
+            # loop's self-pipe, so the loop sees the wake-up before the clock can move.
+            with clock.cond:
+                pool.active -= 1
+                clock.running -= 1
+                clock.cond.notify_all()
+
+    executor_cls.submit = submit
+    work_item_cls.__init__ = init
+    work_item_cls.run = run

@@ -1,0 +1,171 @@
+"""tools/capture: record goldens from CPython's own asyncio, in virtual time.
+
+Each example runs several times in each interpreter, in fresh processes, with different
+hash seeds and different set iteration orders. Lines whose order changes between runs
+become unordered blocks; any other difference is nondeterminism and no golden is written.
+With --check, every run is compared with the committed golden instead.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from suite import compare, examples, execution, interpreters, paths, traces
+
+FIRST_ROUND = 3  # every example: enough to see that it is deterministic
+SECOND_ROUND = 9  # more, where set order showed or could show, to find its blocks
+HASH_SEEDS = 3
+
+
+def golden_path(golden_dir, interpreter, example_name):
+    return os.path.join(golden_dir, interpreter.label, example_name + ".golden")
+
+
+def plan_runs(chosen, found, workdir, first, count):
+    planned = {}
+    for interpreter in found:
+        for example in chosen:
+            for index in range(first, first + count):
+                trace = os.path.join(workdir, "%s.%s.%d.trace" % (interpreter.label,
+                                                                   example.name, index))
+                planned.setdefault((interpreter.label, example.name), []).append(
+                    execution.Run(example, interpreter, trace, perturb=index,
+                                  hash_seed=index % HASH_SEEDS))
+    return planned
+
+
+def needs_second_round(runs):
+    """Runs that differ, or that used a set-ordered asyncio API, get a second round."""
+    try:
+        captured = [read_trace(run) for run in runs]
+    except (traces.NondeterministicError, traces.FormatError):
+        return False  # reported later
+    if any(trace.header.get("set-order") for trace in captured):
+        return True
+    return any(trace.events != captured[0].events or trace.outcome != captured[0].outcome
+               for trace in captured[1:])
+
+
+def read_trace(run):
+    if run.batch_error:
+        raise traces.NondeterministicError(run.batch_error)
+    if not os.path.exists(run.trace_path):
+        raise traces.NondeterministicError("the harness wrote no trace for this run")
+    with open(run.trace_path, encoding="utf-8") as trace_file:
+        return traces.parse_trace(trace_file.read(), run.trace_path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="tools/capture", description=__doc__.split("\n")[0])
+    parser.add_argument("--python", action="append", default=[], metavar="PATH",
+                        help="capture from this interpreter too (repeatable)")
+    parser.add_argument("--only-python", action="store_true",
+                        help="capture only from the --python interpreters")
+    parser.add_argument("--example", action="append", default=[], metavar="NAME",
+                        help="only this example (repeatable)")
+    parser.add_argument("--runs", type=int, default=FIRST_ROUND,
+                        help="runs per example and interpreter (default %d; %d more where "
+                        "set iteration order may matter)" % (FIRST_ROUND, SECOND_ROUND))
+    parser.add_argument("--check", action="store_true",
+                        help="recapture and compare with the committed goldens; write nothing")
+    parser.add_argument("--golden-dir", default=paths.GOLDEN)
+    args = parser.parse_args(argv)
+    if args.runs < 2:
+        parser.error("--runs must be at least 2 to find unordered lines")
+    started = time.time()
+    try:
+        chosen = examples.select(args.example)
+    except examples.UnknownExample as error:
+        print("capture: %s" % error, file=sys.stderr)
+        return 2
+    found, problems = interpreters.discover(args.python, args.only_python)
+    for problem in problems:
+        print("capture: skipped interpreter: %s" % problem, file=sys.stderr)
+    if not found:
+        print("capture: no interpreter to capture from", file=sys.stderr)
+        return 2
+    workdir = tempfile.mkdtemp(prefix="aioref-capture-")
+    failures = total_runs = 0
+    try:
+        planned = plan_runs(chosen, found, workdir, 0, args.runs)
+        execution.execute([run for group in planned.values() for run in group], workdir)
+        more = []
+        for interpreter in found:
+            for example in chosen:
+                if needs_second_round(planned[(interpreter.label, example.name)]):
+                    extra = plan_runs([example], [interpreter], workdir, args.runs,
+                                      SECOND_ROUND)
+                    for key, runs in extra.items():
+                        planned[key] += runs
+                        more += runs
+        execution.execute(more, workdir)
+        total_runs = sum(len(group) for group in planned.values())
+        for interpreter in found:
+            passed = 0
+            for example in chosen:
+                runs = planned[(interpreter.label, example.name)]
+                where = "%s on %s (%s)" % (example.name, interpreter.label, interpreter.path)
+                try:
+                    captured = [read_trace(run) for run in runs]
+                    golden = traces.derive_golden(
+                        {"example": example.name, "implementation": "cpython",
+                         "python": interpreter.version, "clock": "virtual",
+                         "runs": str(len(runs))}, captured)
+                except (traces.NondeterministicError, traces.FormatError) as error:
+                    failures += 1
+                    print("capture: %s: %s" % (where, error), file=sys.stderr)
+                    continue
+                target = golden_path(args.golden_dir, interpreter, example.name)
+                if args.check:
+                    failed = _check(target, captured, where)
+                    failures += failed
+                    passed += not failed
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as golden_file:
+                    golden_file.write(traces.format_golden(golden))
+                passed += 1
+            verb = "match their goldens" if args.check else "captured"
+            print("%-16s %3d/%d %s  (%s)" % (interpreter.label, passed, len(chosen), verb,
+                                            interpreter.path))
+        if not args.check and not args.example:
+            _report_stale(args.golden_dir, found, chosen)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("%s: %d examples x %d interpreters, %d runs, in %.1f s, %d failure(s)" % (
+        "check" if args.check else "capture", len(chosen), len(found), total_runs,
+        time.time() - started, failures))
+    return 1 if failures else 0
+
+
+def _check(target, captured, where):
+    if not os.path.exists(target):
+        print("capture --check: %s: no golden at %s (run tools/capture)" % (where, target),
+              file=sys.stderr)
+        return 1
+    try:
+        with open(target, encoding="utf-8") as golden_file:
+            golden = traces.parse_golden(golden_file.read(), target)
+    except traces.FormatError as error:
+        print("capture --check: %s: malformed golden: %s" % (where, error), file=sys.stderr)
+        return 1
+    for index, trace in enumerate(captured):
+        result = compare.compare(golden, trace)
+        if not result.ok:
+            print("capture --check: %s: run %d differs from %s:\n%s"
+                  % (where, index, target, result.diff), file=sys.stderr)
+            return 1
+    return 0
+
+
+def _report_stale(golden_dir, found, chosen):
+    names = {example.name + ".golden" for example in chosen}
+    for interpreter in found:
+        folder = os.path.join(golden_dir, interpreter.label)
+        for entry in sorted(os.listdir(folder)):
+            if entry not in names:
+                print("capture: %s has no example any more; delete it if that is meant"
+                      % os.path.join(folder, entry), file=sys.stderr)

@@ -1,0 +1,54 @@
+"""The conformance examples: conformance/examples/*.py and their metadata headers."""
+
+import os
+
+from suite import paths
+
+
+class Example(object):
+    def __init__(self, name, path, metadata):
+        self.name = name
+        self.path = path
+        self.metadata = metadata  # the "# key: value" header lines
+
+
+class UnknownExample(Exception):
+    pass
+
+
+def read_metadata(path):
+    metadata = {}
+    with open(path, encoding="utf-8") as source:
+        for line in source:
+            if not line.startswith("# "):
+                break
+            key, sep, value = line[2:].partition(":")
+            if sep:
+                metadata[key.strip()] = value.strip()
+    return metadata
+
+
+def load_all(directory=paths.EXAMPLES):
+    found = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.endswith(".py") and not entry.startswith("_"):
+            path = os.path.join(directory, entry)
+            found.append(Example(entry[:-3], path, read_metadata(path)))
+    return found
+
+
+def select(names, directory=paths.EXAMPLES):
+    """The named examples (all when none is named); an unknown name is an error."""
+    everything = load_all(directory)
+    if not names:
+        return everything
+    by_name = {example.name: example for example in everything}
+    chosen = []
+    for name in names:
+        if name.endswith(".py"):
+            name = os.path.basename(name)[:-3]
+        if name not in by_name:
+            raise UnknownExample("unknown example %r: no file %s.py in %s (known: %s)" % (
+                name, name, directory, ", ".join(sorted(by_name)[:8]) + ", ..."))
+        chosen.append(by_name[name])
+    return chosen

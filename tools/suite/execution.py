@@ -1,0 +1,80 @@
+"""Running examples in an interpreter through the harness's fork server.
+
+A batch is one interpreter process (with one PYTHONHASHSEED) that forks a fresh process per
+run, so interpreter start-up is paid once per batch. Batches run in parallel, one per core.
+"""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import tempfile
+
+from suite import paths
+
+RUN_EXAMPLES = os.path.join(paths.HARNESS, "run_examples.py")
+
+
+class Run(object):
+    """One run of one example; `trace_path` holds its trace once the batch is done."""
+
+    def __init__(self, example, interpreter, trace_path, perturb=0, hash_seed=0, loop=None,
+                 timeout=30.0, sys_path=(), env=None):
+        self.example = example
+        self.interpreter = interpreter
+        self.trace_path = trace_path
+        self.perturb = perturb
+        self.hash_seed = hash_seed
+        self.loop = loop
+        self.timeout = timeout
+        self.sys_path = list(sys_path)
+        self.env = env or {}
+        self.batch_error = None  # set when the whole batch failed to run
+
+
+def _batch_key(run):
+    return (run.interpreter.path, run.hash_seed, tuple(sorted(run.env.items())))
+
+
+def _run_batch(runs, workdir):
+    interpreter = runs[0].interpreter
+    jobs = [{"example": r.example.path, "trace": r.trace_path, "perturb": r.perturb,
+             "loop": r.loop, "timeout": r.timeout, "sys_path": r.sys_path} for r in runs]
+    fd, jobs_path = tempfile.mkstemp(suffix=".json", dir=workdir)
+    with os.fdopen(fd, "w") as jobs_file:
+        json.dump(jobs, jobs_file)
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.update(runs[0].env)
+    env["PYTHONHASHSEED"] = str(runs[0].hash_seed)
+    env["PYTHONIOENCODING"] = "utf-8"
+    budget = sum(r.timeout for r in runs) + 60
+    try:
+        done = subprocess.run([interpreter.path, RUN_EXAMPLES, jobs_path], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=budget,
+                              universal_newlines=True, errors="replace")
+        if done.returncode != 0:
+            message = "%s exited %d running the harness: %s" % (
+                interpreter.path, done.returncode, done.stdout.strip()[-2000:])
+            for r in runs:
+                r.batch_error = message
+    except (OSError, subprocess.SubprocessError) as error:
+        for r in runs:
+            r.batch_error = "%s could not run the harness: %s" % (interpreter.path, error)
+
+
+def execute(runs, workdir, jobs=None):
+    """Run every Run, grouped into batches, `jobs` batches at a time (default: cores)."""
+    batches = {}
+    for run in runs:
+        batches.setdefault(_batch_key(run), []).append(run)
+    # Split big batches so that both cores stay busy to the end.
+    pieces = []
+    for group in batches.values():
+        size = max(8, len(group) // 2)
+        pieces += [group[i:i + size] for i in range(0, len(group), size)]
+    pieces.sort(key=len, reverse=True)
+    workers = jobs or os.cpu_count() or 2
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda piece: _run_batch(piece, workdir), pieces))

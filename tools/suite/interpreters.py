@@ -1,0 +1,74 @@
+"""Finding the CPython interpreters to capture from and to run on."""
+
+import glob
+import os
+import subprocess
+
+PYENV_GLOB = "/root/.pyenv/versions/*/bin/python3"
+DEBIAN_PYTHON = "/usr/bin/python3"
+_PROBE = ("import sys, platform; print(platform.python_implementation(), "
+          "'%d.%d.%d' % sys.version_info[:3])")
+
+
+class Interpreter(object):
+    def __init__(self, path, implementation, version):
+        self.path = path
+        self.implementation = implementation
+        self.version = version  # "3.11.7"
+        self.major_minor = tuple(int(part) for part in version.split(".")[:2])
+
+    @property
+    def label(self):
+        """The golden folder: cpython-3.11.7."""
+        return "%s-%s" % (self.implementation.lower(), self.version)
+
+    def __repr__(self):
+        return "Interpreter(%s, %s)" % (self.path, self.version)
+
+
+class InterpreterError(Exception):
+    pass
+
+
+def probe(path):
+    if not os.path.exists(path):
+        raise InterpreterError("%s: no such interpreter" % path)
+    try:
+        out = subprocess.run([path, "-c", _PROBE], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=30, check=True,
+                             universal_newlines=True).stdout.split()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise InterpreterError("%s: does not run as a Python interpreter (%s)" % (path, error))
+    if len(out) != 2:
+        raise InterpreterError("%s: unexpected answer to the version probe: %r" % (path, out))
+    return Interpreter(path, out[0], out[1])
+
+
+def default_paths():
+    return sorted(glob.glob(PYENV_GLOB)) + [DEBIAN_PYTHON]
+
+
+def discover(extra_paths=(), only_extra=False, minimum=(3, 6)):
+    """Returns (interpreters sorted by version, problems as messages).
+
+    An interpreter older than `minimum` (pyenv's 2.7 has no asyncio) is left out with a
+    message; a path given by the user that does not work is a problem.
+    """
+    found, problems, seen = [], [], set()
+    paths = ([] if only_extra else default_paths()) + list(extra_paths)
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            interpreter = probe(path)
+        except InterpreterError as error:
+            if path in extra_paths or path == DEBIAN_PYTHON:
+                problems.append(str(error))
+            continue
+        if interpreter.major_minor < minimum:
+            continue
+        found.append(interpreter)
+    found.sort(key=lambda i: (tuple(int(p) for p in i.version.split(".")), i.path))
+    return found, problems

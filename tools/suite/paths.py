@@ -1,0 +1,8 @@
+"""Where things are in the repository."""
+
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "conformance", "examples")
+HARNESS = os.path.join(ROOT, "conformance", "harness")
+GOLDEN = os.path.join(ROOT, "golden")

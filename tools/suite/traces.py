@@ -1,0 +1,264 @@
+"""Traces and goldens: parsing, writing, and deriving unordered blocks from repeated runs.
+
+The format is specified in conformance/TRACE_FORMAT.md. Every parse error names the file,
+the line and what was expected.
+"""
+
+import collections
+import re
+
+GOLDEN_MAGIC = "# aioref-golden 1"
+TRACE_MAGIC = "# aioref-trace 1"
+KINDS = ("out", "err", "tb", "warn", "log")
+_EVENT = re.compile(r"^(\d+\.\d{6}) (out|err|tb|warn|log) (.*)$")
+
+Event = collections.namedtuple("Event", "time kind text")
+
+
+class FormatError(Exception):
+    def __init__(self, path, line, message):
+        Exception.__init__(self, "%s:%d: %s" % (path, line, message))
+        self.path = path
+        self.line = line
+
+
+class Trace(object):
+    """What one run of one example showed: header, events, outcome."""
+
+    def __init__(self, header, events, outcome):
+        self.header = header  # dict
+        self.events = events  # list of Event
+        self.outcome = outcome  # e.g. "exit 0"
+
+
+class Variant(object):
+    """One acceptable trace shape: segments and an outcome.
+
+    `segments` is a list of ("ordered", Event), ("unordered", [Event, ...]) — the events
+    match as a multiset — and ("fixed-times", [Event, ...]) — the times match in order and
+    the (kind, text) pairs as a multiset: set order decided which line came at which time.
+    """
+
+    def __init__(self, segments, outcome):
+        self.segments = segments
+        self.outcome = outcome
+
+    def events(self):
+        for kind, value in self.segments:
+            if kind == "ordered":
+                yield value
+            else:
+                for event in value:
+                    yield event
+
+
+class Golden(object):
+    """A header and one or more variants (more than one only where set iteration order
+    decided what happened, e.g. which of two timers due at the same time fired first)."""
+
+    def __init__(self, header, variants):
+        self.header = header
+        self.variants = variants
+
+
+def format_event(event):
+    return "%s %s %s" % (event.time, event.kind, event.text)
+
+
+def _parse_header_line(path, number, line, header):
+    body = line[1:].strip()
+    if ":" in body:
+        key, _, value = body.partition(":")
+        header[key.strip()] = value.strip()
+
+
+def _parse_event(path, number, line):
+    match = _EVENT.match(line)
+    if not match:
+        raise FormatError(path, number, "expected an event '<time %%.6f> <%s> <text>', "
+                          "a '{' or '}' block marker, or an outcome '= ...'; got %r"
+                          % ("|".join(KINDS), line[:80]))
+    return Event(*match.groups())
+
+
+def parse_trace(text, path="<trace>"):
+    header, events, outcome = {}, [], None
+    for number, line in enumerate(text.split("\n"), 1):
+        if line == "":
+            continue
+        if outcome is not None:
+            raise FormatError(path, number, "nothing may follow the outcome line")
+        if line.startswith("#"):
+            _parse_header_line(path, number, line, header)
+        elif line.startswith("= "):
+            outcome = line[2:]
+        else:
+            events.append(_parse_event(path, number, line))
+    if outcome is None:
+        raise FormatError(path, number, "expected a last line '= <outcome>' (the run "
+                          "ended without one: the implementation died or was cut off)")
+    return Trace(header, events, outcome)
+
+
+BLOCK_OPENERS = {"{": "unordered", "{ fixed-times": "fixed-times"}
+VARIANT_SEPARATOR = "~ or"
+
+
+def parse_golden(text, path="<golden>"):
+    lines = text.split("\n")
+    if not lines or lines[0] != GOLDEN_MAGIC:
+        raise FormatError(path, 1, "expected the first line %r" % GOLDEN_MAGIC)
+    header, variants, segments, outcome = {}, [], [], None
+    block, block_kind, block_line = None, None, 0
+    for number, line in enumerate(lines, 1):
+        if line == "":
+            continue
+        if line == VARIANT_SEPARATOR:
+            if outcome is None:
+                raise FormatError(path, number, "expected an outcome '= ...' to end the "
+                                  "variant before %r" % VARIANT_SEPARATOR)
+            variants.append(Variant(segments, outcome))
+            segments, outcome = [], None
+            continue
+        if outcome is not None:
+            raise FormatError(path, number, "expected %r or the end of the file after the "
+                              "outcome line" % VARIANT_SEPARATOR)
+        if line.startswith("#"):
+            _parse_header_line(path, number, line, header)
+        elif line in BLOCK_OPENERS:
+            if block is not None:
+                raise FormatError(path, number, "expected '}' before a new block (blocks "
+                                  "do not nest; the open one started at line %d)" % block_line)
+            block, block_kind, block_line = [], BLOCK_OPENERS[line], number
+        elif line == "}":
+            if block is None:
+                raise FormatError(path, number, "'}' without an open block")
+            if len(block) < 2:
+                raise FormatError(path, number, "a block needs at least two events")
+            segments.append((block_kind, block))
+            block = None
+        elif line.startswith("= "):
+            if block is not None:
+                raise FormatError(path, number, "expected '}' to close the block opened at "
+                                  "line %d before the outcome" % block_line)
+            outcome = line[2:]
+        else:
+            event = _parse_event(path, number, line)
+            if block is not None:
+                block.append(event)
+            else:
+                segments.append(("ordered", event))
+    if outcome is None:
+        raise FormatError(path, len(lines), "expected a last line '= <outcome>'")
+    variants.append(Variant(segments, outcome))
+    return Golden(header, variants)
+
+
+def format_trace(trace):
+    lines = [TRACE_MAGIC]
+    lines += ["# %s: %s" % item for item in trace.header.items()]
+    lines += [format_event(event) for event in trace.events]
+    lines.append("= " + trace.outcome)
+    return "\n".join(lines) + "\n"
+
+
+def format_golden(golden):
+    lines = [GOLDEN_MAGIC]
+    lines += ["# %s: %s" % item for item in golden.header.items()]
+    for index, variant in enumerate(golden.variants):
+        if index:
+            lines.append(VARIANT_SEPARATOR)
+        for kind, value in variant.segments:
+            if kind == "ordered":
+                lines.append(format_event(value))
+                continue
+            lines.append("{" if kind == "unordered" else "{ fixed-times")
+            lines += [format_event(event) for event in value]
+            lines.append("}")
+        lines.append("= " + variant.outcome)
+    return "\n".join(lines) + "\n"
+
+
+class NondeterministicError(Exception):
+    pass
+
+
+def _texts(events):
+    return collections.Counter((e.kind, e.text) for e in events)
+
+
+def derive_variant(traces):
+    """One variant that every trace fits, or NondeterministicError.
+
+    Positions where the runs disagree are grouped into the smallest consecutive blocks
+    that every run fills with the same multiset of events (an unordered block), or failing
+    that with the same times in the same order and the same multiset of texts (a
+    fixed-times block). Any other difference cannot be explained by set order.
+    """
+    first = traces[0]
+    for other in traces[1:]:
+        if other.outcome != first.outcome:
+            raise NondeterministicError("outcomes differ between runs: %r and %r"
+                                        % (first.outcome, other.outcome))
+        if _texts(other.events) != _texts(first.events):
+            missing = _texts(first.events) - _texts(other.events)
+            extra = _texts(other.events) - _texts(first.events)
+            raise NondeterministicError(
+                "runs printed different lines: only in one run %s; only in another %s"
+                % (sorted(missing)[:3], sorted(extra)[:3]))
+    count = len(first.events)
+    differs = [any(t.events[i] != first.events[i] for t in traces[1:]) for i in range(count)]
+    segments, i = [], 0
+    while i < count:
+        if not differs[i]:
+            segments.append(("ordered", first.events[i]))
+            i += 1
+            continue
+        end = i + 1
+        while True:
+            while end < count and differs[end]:
+                end += 1
+            window = first.events[i:end]
+            if all(collections.Counter(t.events[i:end]) == collections.Counter(window)
+                   for t in traces[1:]):
+                kind = "unordered"
+                break
+            times = [e.time for e in window]
+            if all([e.time for e in t.events[i:end]] == times and
+                   _texts(t.events[i:end]) == _texts(window) for t in traces[1:]):
+                kind = "fixed-times"
+                break
+            if end >= count:
+                raise NondeterministicError("the runs' lines from line %d on cannot be "
+                                            "reconciled as reordered blocks" % (i + 1))
+            end += 1  # grow over an agreeing position into the next disagreement
+        segments.append((kind, list(first.events[i:end])))
+        i = end
+    return Variant(segments, first.outcome)
+
+
+def derive_golden(header, traces):
+    """A golden for repeated runs: as few variants as explain all of them.
+
+    Runs that differ by more than set order (say, a timer tie broken the other way because
+    tasks were created in another order) form separate variants.
+    """
+    groups = []
+    for trace in traces:
+        for group in groups:
+            try:
+                derive_variant(group + [trace])
+            except NondeterministicError:
+                continue
+            group.append(trace)
+            break
+        else:
+            groups.append([trace])
+    variants = [derive_variant(group) for group in groups]
+    if len(variants) > 1 and not any(t.header.get("set-order") for t in traces):
+        derive_variant(traces)  # raises: it differs, and no set-ordered API explains why
+    header = dict(header)
+    if len(variants) > 1:
+        header["variants"] = "%d (set iteration order changed more than line order)" % len(
+            variants)
+    return Golden(header, variants)

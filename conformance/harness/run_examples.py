@@ -30,17 +30,40 @@ import trace_recorder  # noqa: E402
 import virtual_clock  # noqa: E402
 
 _real_sleep = time.sleep
+builtins_set = set
 _real_monotonic = time.monotonic
 
 
-def _perturb_set_order(seed):
-    """Shift the addresses (and so the id-based hashes) of new tasks and futures.
+def _perturb_set_order(seed, recorder):
+    """Change the iteration order of the sets asyncio builds, and nothing else.
 
-    Set iteration order of tasks follows their addresses; allocating a random number of
-    same-sized objects before each one changes it, without changing anything else.
+    `wait`, `_wait` and `as_completed` call the global name `set` of asyncio.tasks: shadowed
+    there by a set that iterates in a seeded random order (and prints as a set), their
+    results come out in another order each run. Tasks also hash by address: allocating a
+    random number of same-sized objects before each one changes the order of the
+    set comprehensions and WeakSets (all_tasks) that do not call `set`.
     """
+    import asyncio.tasks
+
     rng = random.Random(seed)
     keep = []
+
+    class set(builtins_set):  # noqa: A001  (it stands in for the builtin)
+        __slots__ = ()
+
+        def __iter__(self):
+            items = list(builtins_set.__iter__(self))
+            if len(items) > 1:
+                recorder.note_set_order()
+                rng.shuffle(items)
+            return iter(items)
+
+        def __repr__(self):
+            if not self:
+                return "set()"
+            return "{" + ", ".join(repr(item) for item in self) + "}"
+
+    asyncio.tasks.set = set
     loop_cls = asyncio.base_events.BaseEventLoop
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
@@ -69,9 +92,7 @@ def _mark_set_order_apis(recorder):
 
     def marked(original):
         def wrapper(*args, **kwargs):
-            if not recorder.set_order_noted:
-                recorder.set_order_noted = True
-                os.write(recorder.fd, b"# set-order: used\n")
+            recorder.note_set_order()
             return original(*args, **kwargs)
 
         wrapper.__name__ = original.__name__
@@ -138,7 +159,7 @@ def _child(job):
                              % (job["loop"], type(exc).__name__, exc))
             os._exit(3)
     if job.get("perturb"):
-        _perturb_set_order(job["perturb"])
+        _perturb_set_order(job["perturb"], recorder)
     _mark_set_order_apis(recorder)
     virtual_clock.install(on_idle_forever)
     streams.extend(trace_recorder.install(recorder))

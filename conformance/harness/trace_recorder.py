@@ -49,6 +49,12 @@ class Recorder(object):
         self.outcome_written = False
         self.set_order_noted = False
 
+    def note_set_order(self):
+        """Mark the trace: set iteration order may have decided something in this run."""
+        if not self.set_order_noted:
+            self.set_order_noted = True
+            os.write(self.fd, b"# set-order: used\n")
+
     def stamp(self):
         return "%.6f" % (self.clock.now - self.start)
 

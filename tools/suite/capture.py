@@ -17,6 +17,7 @@ from suite import compare, examples, execution, interpreters, paths, traces
 
 FIRST_ROUND = 3  # every example: enough to see that it is deterministic
 SECOND_ROUND = 9  # more, where set order showed or could show, to find its blocks
+THIRD_ROUND = 24  # more again where runs split into variants (fewer runs per variant)
 HASH_SEEDS = 3
 
 
@@ -49,6 +50,13 @@ def needs_second_round(runs):
                for trace in captured[1:])
 
 
+def _variant_count(runs):
+    try:
+        return len(traces.derive_golden({}, [read_trace(run) for run in runs]).variants)
+    except (traces.NondeterministicError, traces.FormatError):
+        return 0  # reported later
+
+
 def read_trace(run):
     if run.batch_error:
         raise traces.NondeterministicError(run.batch_error)
@@ -72,6 +80,10 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="recapture and compare with the committed goldens; write nothing")
     parser.add_argument("--golden-dir", default=paths.GOLDEN)
+    parser.add_argument("--label", metavar="cpython-X.Y.Z",
+                        help="only the interpreter whose golden folder this is")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="with --label: exit 0, saying so, when no such interpreter is here")
     args = parser.parse_args(argv)
     if args.runs < 2:
         parser.error("--runs must be at least 2 to find unordered lines")
@@ -84,6 +96,13 @@ def main(argv=None):
     found, problems = interpreters.discover(args.python, args.only_python)
     for problem in problems:
         print("capture: skipped interpreter: %s" % problem, file=sys.stderr)
+    if args.label:
+        found = [interpreter for interpreter in found if interpreter.label == args.label]
+        if not found:
+            where = ", ".join(interpreters.default_paths() + args.python)
+            print("SKIPPED: no interpreter for %s on this machine (looked at %s)"
+                  % (args.label, where))
+            return 0 if args.skip_missing else 2
     if not found:
         print("capture: no interpreter to capture from", file=sys.stderr)
         return 2
@@ -101,6 +120,14 @@ def main(argv=None):
                     for key, runs in extra.items():
                         planned[key] += runs
                         more += runs
+        execution.execute(more, workdir)
+        more = []
+        for key, runs in planned.items():
+            if len(runs) > args.runs and _variant_count(runs) > 1:
+                extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir,
+                                  len(runs), THIRD_ROUND)
+                planned[key] += extra[key]
+                more += extra[key]
         execution.execute(more, workdir)
         total_runs = sum(len(group) for group in planned.values())
         for interpreter in found:

@@ -88,10 +88,10 @@ def main(argv=None):
     if args.runs < 2:
         parser.error("--runs must be at least 2 to find unordered lines")
     started = time.time()
-    try:
-        chosen = examples.select(args.example)
-    except examples.UnknownExample as error:
-        print("capture: %s" % error, file=sys.stderr)
+    chosen, unknown = examples.select(args.example)
+    for message in unknown:
+        print("capture: %s" % message, file=sys.stderr)
+    if not chosen:
         return 2
     found, problems = interpreters.discover(args.python, args.only_python)
     for problem in problems:
@@ -165,7 +165,7 @@ def main(argv=None):
     print("%s: %d examples x %d interpreters, %d runs, in %.1f s, %d failure(s)" % (
         "check" if args.check else "capture", len(chosen), len(found), total_runs,
         time.time() - started, failures))
-    return 1 if failures else 0
+    return 1 if failures or unknown else 0
 
 
 def _check(target, captured, where):

@@ -12,10 +12,6 @@ class Example(object):
         self.metadata = metadata  # the "# key: value" header lines
 
 
-class UnknownExample(Exception):
-    pass
-
-
 def read_metadata(path):
     metadata = {}
     with open(path, encoding="utf-8") as source:
@@ -38,17 +34,20 @@ def load_all(directory=paths.EXAMPLES):
 
 
 def select(names, directory=paths.EXAMPLES):
-    """The named examples (all when none is named); an unknown name is an error."""
+    """(the named examples, or all when none is named; messages for unknown names)."""
     everything = load_all(directory)
     if not names:
-        return everything
+        return everything, []
     by_name = {example.name: example for example in everything}
-    chosen = []
+    chosen, unknown = [], []
     for name in names:
         if name.endswith(".py"):
             name = os.path.basename(name)[:-3]
-        if name not in by_name:
-            raise UnknownExample("unknown example %r: no file %s.py in %s (known: %s)" % (
-                name, name, directory, ", ".join(sorted(by_name)[:8]) + ", ..."))
-        chosen.append(by_name[name])
-    return chosen
+        if name in by_name:
+            chosen.append(by_name[name])
+        else:
+            close = [known for known in sorted(by_name) if name in known or known in name]
+            unknown.append("unknown example %r: no file %s.py in %s%s" % (
+                name, name, directory, " (did you mean %s?)" % ", ".join(close[:3])
+                if close else ""))
+    return chosen, unknown

@@ -1,0 +1,204 @@
+// Every C++ port against the golden of every CPython version it follows: one test per
+// (example, version), named like S003CallAt.py311. Each runs port_runner in its own process
+// and judges its trace with the one comparator, tools/compare (C++ shows no Python frames,
+// so traceback frame lines are left out).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The CPython versions whose semantics the reference loop follows.
+const std::vector<std::pair<int, int>> kVersions = {{3, 8},  {3, 9},  {3, 10},
+                                                    {3, 11}, {3, 12}, {3, 13}};
+
+fs::path Root() {
+  if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
+    const char* workspace = std::getenv("TEST_WORKSPACE");
+    return fs::path(srcdir) / (workspace ? workspace : "aioref");
+  }
+  return fs::current_path();
+}
+
+// Runs argv, returns (exit status or -signal, stdout+stderr).
+std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return {-1, "pipe failed"};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], 1);
+    dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::perror(args[0]);
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::string output;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) output.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), output};
+}
+
+// golden/cpython-X.Y.Z with the highest Z, or empty.
+fs::path GoldenDir(int major, int minor) {
+  std::string prefix = "cpython-" + std::to_string(major) + "." + std::to_string(minor) + ".";
+  fs::path best;
+  int best_patch = -1;
+  if (!fs::exists(Root() / "golden")) return best;
+  for (const auto& entry : fs::directory_iterator(Root() / "golden")) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    int patch = std::atoi(name.c_str() + prefix.size());
+    if (patch > best_patch) best_patch = patch, best = entry.path();
+  }
+  return best;
+}
+
+// conformance/ports/not_applicable.txt: "<example> <versions>: <reason>", versions being
+// "*", "3.11", "3.11+" or "3.8-3.10".
+struct NotApplicable {
+  std::string example, versions, reason;
+  bool Covers(const std::string& name, int minor) const {
+    if (name != example) return false;
+    if (versions == "*") return true;
+    auto minor_of = [](const std::string& v) { return std::atoi(v.c_str() + v.find('.') + 1); };
+    if (versions.back() == '+') return minor >= minor_of(versions);
+    std::size_t dash = versions.find('-');
+    if (dash != std::string::npos)
+      return minor >= minor_of(versions.substr(0, dash)) &&
+             minor <= minor_of(versions.substr(dash + 1));
+    return minor == minor_of(versions);
+  }
+};
+
+std::vector<NotApplicable> LoadNotApplicable(std::string* error) {
+  std::vector<NotApplicable> entries;
+  fs::path path = Root() / "conformance" / "ports" / "not_applicable.txt";
+  std::ifstream in(path);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    NotApplicable entry;
+    words >> entry.example >> entry.versions;
+    std::size_t colon = line.find(": ");
+    if (entry.versions.empty() || entry.versions.back() != ':' || colon == std::string::npos) {
+      *error += path.string() + ":" + std::to_string(number) +
+                ": expected '<example> <versions>: <reason>', got '" + line + "'\n";
+      continue;
+    }
+    entry.versions.pop_back();
+    entry.reason = line.substr(colon + 2);
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+std::string CamelCase(const std::string& name) {
+  std::string out;
+  bool upper = true;
+  for (char c : name) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return out;
+}
+
+class PortTest : public testing::Test {
+ public:
+  PortTest(std::string example, int major, int minor, fs::path golden, std::string skip)
+      : example_(std::move(example)),
+        major_(major),
+        minor_(minor),
+        golden_(std::move(golden)),
+        skip_(std::move(skip)) {}
+
+  void TestBody() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;  // reasons: not_applicable.txt or no golden
+    std::string version = std::to_string(major_) + "." + std::to_string(minor_);
+    fs::path trace = fs::path(testing::TempDir()) / (example_ + ".py" + version + ".trace");
+    auto [status, output] =
+        RunCommand({(Root() / "conformance" / "ports" / "port_runner").string(), "--example", example_,
+             "--python", version, "--trace", trace.string()});
+    ASSERT_GE(status, 0) << example_ << " on " << version << " crashed (signal " << -status
+                         << "):\n"
+                         << output;
+    auto [differs, diff] = RunCommand({"/usr/bin/python3", (Root() / "tools" / "compare").string(),
+                                golden_.string(), trace.string(), "--ignore-kind", "tb"});
+    EXPECT_EQ(differs, 0) << example_ << " (Python " << version << ") differs from " << golden_
+                          << ":\n"
+                          << diff << output;
+  }
+
+ private:
+  std::string example_;
+  int major_, minor_;
+  fs::path golden_;
+  std::string skip_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  std::string error;
+  std::vector<NotApplicable> not_applicable = LoadNotApplicable(&error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "%s", error.c_str());
+    return 1;
+  }
+  auto [status, listing] =
+      RunCommand({(Root() / "conformance" / "ports" / "port_runner").string(), "--list"});
+  if (status != 0) {
+    std::fprintf(stderr, "port_runner --list failed: %s\n", listing.c_str());
+    return 1;
+  }
+  std::istringstream names(listing);
+  for (std::string example; std::getline(names, example);) {
+    if (!fs::exists(Root() / "conformance" / "examples" / (example + ".py"))) {
+      std::fprintf(stderr, "a port is registered as %s, but there is no example %s.py\n",
+                   example.c_str(), example.c_str());
+      return 1;
+    }
+    for (auto [major, minor] : kVersions) {
+      fs::path golden_dir = GoldenDir(major, minor);
+      fs::path golden = golden_dir / (example + ".golden");
+      std::string skip;
+      for (const auto& entry : not_applicable)
+        if (entry.Covers(example, minor)) skip = "not applicable: " + entry.reason;
+      if (skip.empty() && golden_dir.empty())
+        skip = "no golden: no CPython " + std::to_string(major) + "." + std::to_string(minor) +
+               " was captured (golden/cpython-" + std::to_string(major) + "." +
+               std::to_string(minor) + ".*)";
+      std::string test_name = "py" + std::to_string(major) + std::to_string(minor);
+      testing::RegisterTest(CamelCase(example).c_str(), test_name.c_str(), nullptr, nullptr,
+                            __FILE__, __LINE__, [=]() -> testing::Test* {
+                              return new PortTest(example, major, minor, golden, skip);
+                            });
+    }
+  }
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,15 @@
+// Umbrella header for ports: #include "runtime/aio.h"
+#pragma once
+
+#include "runtime/base_events.h"
+#include "runtime/clock.h"
+#include "runtime/combinators.h"
+#include "runtime/coro.h"
+#include "runtime/events.h"
+#include "runtime/exceptions.h"
+#include "runtime/executor.h"
+#include "runtime/futures.h"
+#include "runtime/pyformat.h"
+#include "runtime/tasks.h"
+#include "runtime/trace.h"
+#include "runtime/version.h"

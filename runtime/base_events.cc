@@ -1,0 +1,430 @@
+#include "runtime/base_events.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <ctime>
+#include <string>
+
+#include "runtime/executor.h"
+#include "runtime/futures.h"
+#include "runtime/pyformat.h"
+#include "runtime/tasks.h"
+#include "runtime/trace.h"
+
+namespace aio {
+
+// ---------------------------------------------------------------------------------------------
+// Handles
+
+namespace detail {
+namespace {
+struct HandlePool {
+  std::vector<HandleImpl*> free;
+  ~HandlePool() {
+    for (HandleImpl* h : free) delete h;
+  }
+};
+thread_local HandlePool t_pool;
+}  // namespace
+
+HandleImpl* HandleImpl::create() {
+  auto& pool = t_pool.free;
+  if (!pool.empty()) {
+    HandleImpl* h = pool.back();
+    pool.pop_back();
+    h->refs.store(1, std::memory_order_relaxed);
+    return h;
+  }
+  return new HandleImpl();
+}
+
+void HandleImpl::release() {
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    fn.reset();
+    loop = nullptr;
+    name = nullptr;
+    when = 0;
+    cancelled = scheduled = is_timer = false;
+    if (t_pool.free.size() < 4096) {
+      t_pool.free.push_back(this);
+    } else {
+      delete this;
+    }
+  }
+}
+}  // namespace detail
+
+void Handle::cancel() {
+  if (!p_ || p_->cancelled) return;
+  if (p_->is_timer && p_->scheduled && p_->loop) p_->loop->timer_handle_cancelled(p_);
+  p_->cancelled = true;
+  p_->fn.reset();  // CPython drops the callback and args at once (outside debug mode)
+}
+
+std::string Handle::repr() const {
+  if (!p_) return "None";
+  std::string info = p_->is_timer ? "<TimerHandle" : "<Handle";
+  if (p_->cancelled) info += " cancelled";
+  if (p_->is_timer) info += " when=" + repr_float(p_->when);
+  if (!p_->cancelled) {
+    info += " ";
+    info += callback_name();
+    if (std::string(callback_name()).find('(') == std::string::npos) info += "()";
+  }
+  return info + ">";
+}
+
+void Handle::run() {
+  try {
+    p_->fn();
+  } catch (const IdleForever&) {
+    throw;
+  } catch (...) {
+    std::exception_ptr e = std::current_exception();
+    if (is_exit_exception(e)) throw;
+    ExceptionContext ctx;
+    std::string cb = callback_name();
+    if (cb.find('(') == std::string::npos) cb += "()";
+    ctx.message = "Exception in callback " + cb;
+    ctx.exception = e;
+    ctx.handle = *this;
+    p_->loop->call_exception_handler(ctx);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running-loop / policy state
+
+namespace {
+thread_local EventLoop* t_running_loop = nullptr;
+// The policy's current loop (main-thread only in CPython; one per thread here).
+thread_local Loop t_current_loop;
+thread_local bool t_set_called = false;
+}  // namespace
+
+EventLoop* running_loop_or_null() { return t_running_loop; }
+
+Loop get_running_loop() {
+  if (!t_running_loop) throw RuntimeError("no running event loop");
+  return t_running_loop->shared_from_this();
+}
+
+Loop get_event_loop() {
+  if (t_running_loop) return t_running_loop->shared_from_this();
+  if (!t_current_loop && !t_set_called) {
+    if (has(Behaviour::kGetEventLoopDeprecation)) {
+      trace().warn("DeprecationWarning", "There is no current event loop");
+    }
+    set_event_loop(new_event_loop());
+  }
+  if (!t_current_loop) {
+    throw RuntimeError("There is no current event loop in thread 'MainThread'.");
+  }
+  return t_current_loop;
+}
+
+Loop new_event_loop() { return std::make_shared<EventLoop>(); }
+
+void set_event_loop(Loop loop) {
+  t_set_called = true;
+  t_current_loop = std::move(loop);
+}
+
+void reset_event_loop_policy() {
+  t_set_called = false;
+  t_current_loop = nullptr;
+}
+
+PyVersion current_version() {
+  return t_running_loop ? t_running_loop->version() : default_version();
+}
+
+// ---------------------------------------------------------------------------------------------
+// EventLoop
+
+EventLoop::EventLoop(std::shared_ptr<Clock> clock)
+    : clock_(clock ? std::move(clock) : default_clock_ptr()),
+      version_(default_version()),
+      clock_resolution_(clock_->resolution()) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+EventLoop::~EventLoop() {
+  // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
+  ready_.clear();
+  for (auto& t : scheduled_) t.impl()->scheduled = false;
+  scheduled_.clear();
+  executor_.reset();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void EventLoop::check_closed() const {
+  if (closed_) throw RuntimeError("Event loop is closed");
+}
+
+void EventLoop::check_running() const {
+  if (is_running()) throw RuntimeError("This event loop is already running");
+  if (t_running_loop) {
+    throw RuntimeError("Cannot run the event loop while another loop is running");
+  }
+}
+
+Handle EventLoop::call_soon_impl(Callback fn, const char* name) {
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->fn = std::move(fn);
+  h->loop = this;
+  h->name = name;
+  h->add_ref();
+  ready_.push_back(Handle(h));
+  return Handle(h);
+}
+
+TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) {
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->fn = std::move(fn);
+  h->loop = this;
+  h->name = name;
+  h->when = when;
+  h->is_timer = true;
+  h->add_ref();
+  heapq::heappush(scheduled_, TimerHandle(h));
+  h->scheduled = true;
+  return TimerHandle(h);
+}
+
+Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->fn = std::move(fn);
+  h->loop = this;
+  h->name = name;
+  h->add_ref();
+  {
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    ts_queue_.push_back(Handle(h));
+    ts_pending_.store(true, std::memory_order_release);
+  }
+  write_to_self();
+  return Handle(h);
+}
+
+void EventLoop::remove_external_waker() {
+  external_wakers_.fetch_sub(1);
+  write_to_self();
+}
+
+void EventLoop::write_to_self() {
+  if (wake_fd_ >= 0) {
+    std::uint64_t one = 1;
+    ssize_t r = ::write(wake_fd_, &one, sizeof one);
+    (void)r;
+  }
+}
+
+void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {
+  if (h->scheduled) ++timer_cancelled_count_;
+}
+
+void EventLoop::drain_threadsafe() {
+  if (!ts_pending_.load(std::memory_order_acquire)) return;
+  std::vector<Handle> items;
+  {
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    items.swap(ts_queue_);
+    ts_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& h : items) ready_.push_back(std::move(h));
+}
+
+void EventLoop::select(double timeout, double deadline) {
+  // Drain the wakeup fd (like _read_from_self) and pick up threadsafe callbacks.
+  auto drain_fd = [this] {
+    std::uint64_t v;
+    while (::read(wake_fd_, &v, sizeof v) > 0) {
+    }
+  };
+  auto wait_fd = [this, &drain_fd](double t) {  // t < 0: forever
+    struct pollfd pfd {
+      wake_fd_, POLLIN, 0
+    };
+    struct timespec ts;
+    struct timespec* tsp = nullptr;
+    if (t >= 0) {
+      ts.tv_sec = static_cast<time_t>(t);
+      ts.tv_nsec = static_cast<long>((t - static_cast<double>(ts.tv_sec)) * 1e9);
+      tsp = &ts;
+    }
+    int r = ::ppoll(&pfd, 1, tsp, nullptr);
+    if (r > 0) drain_fd();
+  };
+
+  if (ts_pending_.load(std::memory_order_acquire)) timeout = 0;
+  if (timeout != 0) {
+    if (clock_->is_virtual()) {
+      // Virtual time: only threads doing work for us (executor jobs) are waited for, really;
+      // otherwise time jumps to the deadline, or nothing can ever wake us.
+      while (!ts_pending_.load(std::memory_order_acquire)) {
+        if (external_wakers_.load() > 0) {
+          wait_fd(-1);
+          continue;
+        }
+        if (timeout < 0) throw IdleForever{};
+        clock_->advance_to(deadline >= 0 ? deadline : clock_->time() + timeout);
+        break;
+      }
+    } else {
+      wait_fd(timeout);
+    }
+  }
+  drain_threadsafe();
+}
+
+void EventLoop::run_once() {
+  std::size_t sched_count = scheduled_.size();
+  if (sched_count > kMinScheduledTimerHandles &&
+      static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >
+          kMinCancelledTimerHandlesFraction) {
+    std::vector<TimerHandle> new_scheduled;
+    for (auto& handle : scheduled_) {
+      if (handle.impl()->cancelled) {
+        handle.impl()->scheduled = false;
+      } else {
+        new_scheduled.push_back(std::move(handle));
+      }
+    }
+    heapq::heapify(new_scheduled);
+    scheduled_ = std::move(new_scheduled);
+    timer_cancelled_count_ = 0;
+  } else {
+    while (!scheduled_.empty() && scheduled_[0].impl()->cancelled) {
+      --timer_cancelled_count_;
+      TimerHandle handle = heapq::heappop(scheduled_);
+      handle.impl()->scheduled = false;
+    }
+  }
+
+  double timeout = -1;  // None
+  double deadline = -1;
+  if (!ready_.empty() || stopping_) {
+    timeout = 0;
+  } else if (!scheduled_.empty()) {
+    double when = scheduled_[0].impl()->when;
+    timeout = std::min(std::max(0.0, when - time()), kMaximumSelectTimeout);
+    if (timeout < kMaximumSelectTimeout) deadline = when;
+  }
+
+  select(timeout, deadline);
+
+  double end_time = time() + clock_resolution_;
+  while (!scheduled_.empty()) {
+    if (scheduled_[0].impl()->when >= end_time) break;
+    TimerHandle handle = heapq::heappop(scheduled_);
+    handle.impl()->scheduled = false;
+    ready_.push_back(std::move(handle));
+  }
+
+  std::size_t ntodo = ready_.size();
+  for (std::size_t i = 0; i < ntodo; ++i) {
+    Handle handle = ready_.pop_front();
+    if (handle.impl()->cancelled) continue;
+    handle.run();
+  }
+}
+
+void EventLoop::run_forever() {
+  check_closed();
+  check_running();
+  thread_running_ = true;
+  t_running_loop = this;
+  struct Reset {
+    EventLoop* self;
+    ~Reset() {
+      self->stopping_ = false;
+      self->thread_running_ = false;
+      t_running_loop = nullptr;
+    }
+  } reset{this};
+  while (true) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void EventLoop::close() {
+  if (is_running()) throw RuntimeError("Cannot close a running event loop");
+  if (closed_) return;
+  closed_ = true;
+  ready_.clear();
+  for (auto& t : scheduled_) t.impl()->scheduled = false;
+  std::vector<TimerHandle> old;
+  old.swap(scheduled_);
+  old.clear();
+  timer_cancelled_count_ = 0;
+  if (executor_) executor_->shutdown(/*wait=*/false);
+}
+
+ThreadPool& EventLoop::default_executor() {
+  if (!executor_) executor_ = std::make_unique<ThreadPool>();
+  return *executor_;
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) {
+  if (!handler_) {
+    try {
+      default_exception_handler(context);
+    } catch (...) {
+      trace().log("ERROR", "Exception in default exception handler");
+    }
+    return;
+  }
+  try {
+    handler_(*this, context);
+  } catch (const IdleForever&) {
+    throw;
+  } catch (...) {
+    std::exception_ptr e = std::current_exception();
+    if (is_exit_exception(e)) throw;
+    try {
+      ExceptionContext c2;
+      c2.message = "Unhandled error in exception handler";
+      c2.exception = e;
+      c2.extra.emplace_back("context", "{...}");
+      default_exception_handler(c2);
+    } catch (...) {
+      trace().log("ERROR",
+                  "Exception in default exception handler while handling an unexpected "
+                  "error in custom exception handler");
+    }
+  }
+}
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) {
+  std::string message =
+      context.message.empty() ? "Unhandled exception in event loop" : context.message;
+  std::vector<std::pair<std::string, std::string>> items = context.extra;
+  if (context.future) {
+    items.emplace_back("future", context.future->repr());
+  } else if (!context.future_repr.empty()) {
+    items.emplace_back("future", context.future_repr);
+  }
+  if (context.task) {
+    items.emplace_back("task", context.task->repr());
+  } else if (!context.task_repr.empty()) {
+    items.emplace_back("task", context.task_repr);
+  }
+  if (context.handle) items.emplace_back("handle", context.handle.repr());
+  std::stable_sort(items.begin(), items.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string text = message;
+  for (auto& [k, v] : items) text += "\n" + k + ": " + v;
+  if (context.exception) {
+    text += "\nTraceback (most recent call last):\n" + format_exception_only(context.exception);
+  }
+  trace().log("ERROR", text);
+}
+
+}  // namespace aio

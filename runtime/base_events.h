@@ -1,0 +1,252 @@
+// The event loop (asyncio.base_events.BaseEventLoop), CPython-exact _run_once.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "runtime/clock.h"
+#include "runtime/events.h"
+#include "runtime/version.h"
+
+namespace aio {
+
+class FutureBase;
+class TaskBase;
+class ThreadPool;
+template <class T>
+class Future;
+
+// Context of call_exception_handler(): the keys CPython uses.
+struct ExceptionContext {
+  std::string message;
+  std::exception_ptr exception;
+  std::shared_ptr<FutureBase> future;  // key 'future'
+  std::shared_ptr<FutureBase> task;    // key 'task'
+  Handle handle;                       // key 'handle'
+  // repr() of future/task when the object itself is not available (e.g. from a destructor).
+  std::string future_repr;
+  std::string task_repr;
+  // Other keys (key, repr(value)).
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+// The thrown outcome "the loop would wait forever with nothing that can wake it" (virtual clock).
+// Not an aio exception: it is not caught by `catch (const std::exception&)` nor by asyncio code.
+struct IdleForever {};
+
+// A ring buffer deque (the loop's `_ready`): amortized O(1), no per-element allocation.
+template <class T>
+class RingQueue {
+ public:
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void push_back(T v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    ++size_;
+  }
+  T pop_front() {
+    T v = std::move(buf_[head_]);
+    buf_[head_] = T();
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+    return v;
+  }
+  void clear() {
+    while (size_) pop_front();
+  }
+
+ private:
+  void grow() {
+    std::vector<T> nb(buf_.empty() ? 64 : buf_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i)
+      nb[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
+    buf_ = std::move(nb);
+    head_ = 0;
+  }
+  std::vector<T> buf_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+// heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
+namespace heapq {
+template <class T>
+void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
+  T newitem = std::move(heap[pos]);
+  while (pos > startpos) {
+    std::size_t parentpos = (pos - 1) >> 1;
+    if (newitem < heap[parentpos]) {
+      heap[pos] = std::move(heap[parentpos]);
+      pos = parentpos;
+      continue;
+    }
+    break;
+  }
+  heap[pos] = std::move(newitem);
+}
+template <class T>
+void siftup(std::vector<T>& heap, std::size_t pos) {
+  std::size_t endpos = heap.size();
+  std::size_t startpos = pos;
+  T newitem = std::move(heap[pos]);
+  std::size_t childpos = 2 * pos + 1;
+  while (childpos < endpos) {
+    std::size_t rightpos = childpos + 1;
+    if (rightpos < endpos && !(heap[childpos] < heap[rightpos])) childpos = rightpos;
+    heap[pos] = std::move(heap[childpos]);
+    pos = childpos;
+    childpos = 2 * pos + 1;
+  }
+  heap[pos] = std::move(newitem);
+  siftdown(heap, startpos, pos);
+}
+template <class T>
+void heappush(std::vector<T>& heap, T item) {
+  heap.push_back(std::move(item));
+  siftdown(heap, 0, heap.size() - 1);
+}
+template <class T>
+T heappop(std::vector<T>& heap) {
+  T lastelt = std::move(heap.back());
+  heap.pop_back();
+  if (!heap.empty()) {
+    T returnitem = std::move(heap[0]);
+    heap[0] = std::move(lastelt);
+    siftup(heap, 0);
+    return returnitem;
+  }
+  return lastelt;
+}
+template <class T>
+void heapify(std::vector<T>& x) {
+  std::size_t n = x.size();
+  for (std::size_t i = n / 2; i-- > 0;) siftup(x, i);
+}
+}  // namespace heapq
+
+inline constexpr std::size_t kMinScheduledTimerHandles = 100;
+inline constexpr double kMinCancelledTimerHandlesFraction = 0.5;
+inline constexpr double kMaximumSelectTimeout = 24 * 3600;
+
+class EventLoop : public std::enable_shared_from_this<EventLoop> {
+ public:
+  using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+  explicit EventLoop(std::shared_ptr<Clock> clock = nullptr);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // --- version -----------------------------------------------------------------------------
+  PyVersion version() const { return version_; }
+  void set_version(PyVersion v) { version_ = v; }
+  bool has(Behaviour b) const { return aio::has(b, version_); }
+
+  // --- scheduling --------------------------------------------------------------------------
+  template <class F>
+  Handle call_soon(F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_soon_impl(Callback(std::forward<F>(f)), name);
+  }
+  template <class F>
+  TimerHandle call_later(double delay, F&& f, const char* name = nullptr) {
+    return call_at(time() + delay, std::forward<F>(f), name);
+  }
+  template <class F>
+  TimerHandle call_at(double when, F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_at_impl(when, Callback(std::forward<F>(f)), name);
+  }
+  // The only method usable from other threads (mutex + eventfd wakeup).
+  template <class F>
+  Handle call_soon_threadsafe(F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_soon_threadsafe_impl(Callback(std::forward<F>(f)), name);
+  }
+  double time() const { return clock_->time(); }
+  Clock& clock() const { return *clock_; }
+
+  // --- running -----------------------------------------------------------------------------
+  void run_forever();
+  // run_until_complete(future | task | coroutine) -> result; defined in tasks.h.
+  template <class A>
+  auto run_until_complete(A&& awaitable);
+  void stop() { stopping_ = true; }
+  bool is_running() const { return thread_running_; }
+  bool is_closed() const { return closed_; }
+  void close();
+
+  // --- futures / tasks (defined in futures.h / tasks.h) -----------------------------------
+  template <class T = void>
+  Future<T> create_future();
+  template <class C>
+  auto create_task(C&& coro);
+  template <class C>
+  auto create_task(C&& coro, std::string name);
+
+  // --- errors ------------------------------------------------------------------------------
+  void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
+  const ExceptionHandler& get_exception_handler() const { return handler_; }
+  void default_exception_handler(const ExceptionContext& context);
+  void call_exception_handler(const ExceptionContext& context);
+
+  // --- executor ----------------------------------------------------------------------------
+  ThreadPool& default_executor();
+  // Work in flight on other threads that will end with call_soon_threadsafe: while > 0 the
+  // virtual clock really waits instead of jumping / reporting idle-forever.
+  void add_external_waker() { external_wakers_.fetch_add(1); }
+  void remove_external_waker();
+
+  // --- internals ---------------------------------------------------------------------------
+  void run_once();  // _run_once
+  void timer_handle_cancelled(detail::HandleImpl* h);
+  std::size_t ready_count() const { return ready_.size(); }
+  std::size_t scheduled_count() const { return scheduled_.size(); }
+  std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
+  TaskBase* current_task() const { return current_task_; }
+  void set_current_task(TaskBase* t) { current_task_ = t; }
+  std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  void check_closed() const;
+  void check_running() const;
+
+ private:
+  Handle call_soon_impl(Callback fn, const char* name);
+  TimerHandle call_at_impl(double when, Callback fn, const char* name);
+  Handle call_soon_threadsafe_impl(Callback fn, const char* name);
+  // timeout < 0: forever. `deadline` (the first timer's when, or < 0) is where a virtual clock
+  // jumps to, exactly.
+  void select(double timeout, double deadline);
+  void drain_threadsafe();
+  void write_to_self();
+
+  std::shared_ptr<Clock> clock_;
+  PyVersion version_;
+  RingQueue<Handle> ready_;
+  std::vector<TimerHandle> scheduled_;
+  std::size_t timer_cancelled_count_ = 0;
+  bool stopping_ = false;
+  std::atomic<bool> closed_{false};
+  bool thread_running_ = false;
+  double clock_resolution_;
+  ExceptionHandler handler_;
+  TaskBase* current_task_ = nullptr;
+  std::vector<std::weak_ptr<TaskBase>> tasks_;
+
+  // threadsafe path
+  std::mutex ts_mu_;
+  std::vector<Handle> ts_queue_;
+  std::atomic<bool> ts_pending_{false};
+  std::atomic<int> external_wakers_{0};
+  int wake_fd_ = -1;
+  std::unique_ptr<ThreadPool> executor_;
+};
+
+}  // namespace aio

@@ -1,0 +1,69 @@
+// Clocks: the real monotonic clock and the virtual clock of the goldens.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+namespace aio {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // loop.time()
+  virtual double time() const = 0;
+  // loop.time() when the clock started (trace times are relative to it).
+  virtual double start() const = 0;
+  virtual bool is_virtual() const = 0;
+  // time.time()
+  virtual double wall_time() const = 0;
+  // time.get_clock_info('monotonic').resolution on Linux.
+  double resolution() const { return 1e-09; }
+  // Virtual clocks only: jump forward to `t` (never backwards).
+  virtual void advance_to(double /*t*/) {}
+};
+
+// Starts at 1000.0 and moves only when the loop would wait: select(timeout) jumps to the deadline.
+// time.time() is 1700000000.0 + (time - 1000.0).
+class VirtualClock final : public Clock {
+ public:
+  static constexpr double kStart = 1000.0;
+  static constexpr double kWallStart = 1700000000.0;
+  double time() const override { return now_.load(std::memory_order_acquire); }
+  double start() const override { return kStart; }
+  bool is_virtual() const override { return true; }
+  double wall_time() const override { return kWallStart + (time() - kStart); }
+  void advance_to(double t) override {
+    double cur = now_.load(std::memory_order_acquire);
+    while (t > cur && !now_.compare_exchange_weak(cur, t, std::memory_order_acq_rel)) {
+    }
+  }
+
+ private:
+  std::atomic<double> now_{kStart};
+};
+
+// time.monotonic(); start() is the time at construction.
+class MonotonicClock final : public Clock {
+ public:
+  MonotonicClock();
+  double time() const override;
+  double start() const override { return start_; }
+  bool is_virtual() const override { return false; }
+  double wall_time() const override;
+
+ private:
+  double start_;
+};
+
+// The process-wide clock used by new loops, print() and the trace. Virtual by default.
+Clock& default_clock();
+std::shared_ptr<Clock> default_clock_ptr();
+void set_default_clock(std::shared_ptr<Clock> clock);
+inline void use_virtual_clock() { set_default_clock(std::make_shared<VirtualClock>()); }
+inline void use_real_clock() { set_default_clock(std::make_shared<MonotonicClock>()); }
+
+// time.time(), time.monotonic() as the goldens see them.
+inline double time_time() { return default_clock().wall_time(); }
+inline double time_monotonic() { return default_clock().time(); }
+
+}  // namespace aio

@@ -1,0 +1,51 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+
+namespace aio {
+
+ThreadPool::ThreadPool(unsigned max_workers)
+    : max_workers_(max_workers ? max_workers
+                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {}
+
+ThreadPool::~ThreadPool() { shutdown(true); }
+
+void ThreadPool::submit(std::function<void()> job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+  jobs_.push_back(std::move(job));
+  // ThreadPoolExecutor._adjust_thread_count: start a thread unless one is idle.
+  if (idle_ == 0 && threads_.size() < max_workers_) {
+    threads_.emplace_back([this] { worker(); });
+  } else {
+    cv_.notify_one();
+  }
+}
+
+void ThreadPool::worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    ++idle_;
+    cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+    --idle_;
+    if (jobs_.empty()) return;  // shutdown and drained
+    auto job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+  }
+}
+
+void ThreadPool::shutdown(bool wait) {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+    if (wait) threads.swap(threads_);  // else: joined by the destructor
+  }
+  cv_.notify_all();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace aio

@@ -1,0 +1,99 @@
+// A move-only type-erased callable with inline storage (no heap allocation for callables up to
+// kInline bytes), used for loop callbacks on the hot path.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace aio {
+
+template <class Sig, std::size_t kInline = 48>
+class SmallFunction;
+
+template <class R, class... A, std::size_t kInline>
+class SmallFunction<R(A...), kInline> {
+ public:
+  SmallFunction() noexcept = default;
+  SmallFunction(std::nullptr_t) noexcept {}
+
+  template <class F, class D = std::decay_t<F>,
+            class = std::enable_if_t<!std::is_same_v<D, SmallFunction> &&
+                                     std::is_invocable_r_v<R, D&, A...>>>
+  SmallFunction(F&& f) {  // NOLINT(google-explicit-constructor)
+    if constexpr (fits_inline<D>()) {
+      ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
+      ops_ = &kInlineOps<D>;
+    } else {
+      *reinterpret_cast<D**>(buf_) = new D(std::forward<F>(f));
+      ops_ = &kHeapOps<D>;
+    }
+  }
+
+  SmallFunction(SmallFunction&& o) noexcept : ops_(o.ops_) {
+    if (ops_) {
+      ops_->move(buf_, o.buf_);
+      o.ops_ = nullptr;
+    }
+  }
+  SmallFunction& operator=(SmallFunction&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ops_ = o.ops_;
+      if (ops_) {
+        ops_->move(buf_, o.buf_);
+        o.ops_ = nullptr;
+      }
+    }
+    return *this;
+  }
+  SmallFunction(const SmallFunction&) = delete;
+  SmallFunction& operator=(const SmallFunction&) = delete;
+  ~SmallFunction() { reset(); }
+
+  void reset() noexcept {
+    if (ops_) {
+      const Ops* ops = ops_;
+      ops_ = nullptr;
+      ops->destroy(buf_);
+    }
+  }
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  R operator()(A... args) { return ops_->call(buf_, std::forward<A>(args)...); }
+
+  // True when the stored callable lives in the inline buffer (for tests).
+  bool is_inline() const noexcept { return ops_ && ops_->is_inline; }
+
+  template <class D>
+  static constexpr bool fits_inline() {
+    return sizeof(D) <= kInline && alignof(D) <= alignof(std::max_align_t) &&
+           std::is_nothrow_move_constructible_v<D>;
+  }
+
+ private:
+  struct Ops {
+    R (*call)(void*, A&&...);
+    void (*move)(void* dst, void* src) noexcept;
+    void (*destroy)(void*) noexcept;
+    bool is_inline;
+  };
+  template <class D>
+  static constexpr Ops kInlineOps = {
+      [](void* p, A&&... a) -> R { return (*static_cast<D*>(p))(std::forward<A>(a)...); },
+      [](void* dst, void* src) noexcept {
+        ::new (dst) D(std::move(*static_cast<D*>(src)));
+        static_cast<D*>(src)->~D();
+      },
+      [](void* p) noexcept { static_cast<D*>(p)->~D(); }, true};
+  template <class D>
+  static constexpr Ops kHeapOps = {
+      [](void* p, A&&... a) -> R { return (**static_cast<D**>(p))(std::forward<A>(a)...); },
+      [](void* dst, void* src) noexcept { *static_cast<D**>(dst) = *static_cast<D**>(src); },
+      [](void* p) noexcept { delete *static_cast<D**>(p); }, false};
+
+  alignas(std::max_align_t) unsigned char buf_[kInline];
+  const Ops* ops_ = nullptr;
+};
+
+}  // namespace aio

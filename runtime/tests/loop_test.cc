@@ -1,0 +1,312 @@
+#include <thread>
+
+#include "runtime/tests/test_util.h"
+
+namespace aio {
+namespace {
+
+using testing::AioTest;
+using LoopTest = AioTest;
+
+TEST_F(LoopTest, CallSoonRunsInFifoOrder) {
+  Loop loop = new_event_loop();
+  std::vector<int> order;
+  for (int i = 0; i < 5; ++i) loop->call_soon([&order, i] { order.push_back(i); });
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  loop->close();
+}
+
+TEST_F(LoopTest, CallbacksScheduledDuringIterationRunNextIteration) {
+  // ntodo snapshot: a callback added by a running callback runs after the ones already queued
+  // and after stop() takes effect at the end of the current iteration.
+  Loop loop = new_event_loop();
+  std::vector<std::string> order;
+  loop->call_soon([&] {
+    order.push_back("a");
+    loop->call_soon([&] { order.push_back("c"); });
+  });
+  loop->call_soon([&] {
+    order.push_back("b");
+    loop->stop();
+  });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b"}));
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();  // "c" was queued before this stop
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
+  loop->close();
+}
+
+TEST_F(LoopTest, TimersFireInDeadlineOrderAndVirtualTimeJumps) {
+  Loop loop = new_event_loop();
+  std::vector<std::pair<std::string, double>> order;
+  double t0 = loop->time();
+  EXPECT_DOUBLE_EQ(t0, 1000.0);
+  loop->call_later(0.3, [&] { order.push_back({"c", loop->time()}); });
+  loop->call_later(0.1, [&] { order.push_back({"a", loop->time()}); });
+  loop->call_later(0.2, [&] {
+    order.push_back({"b", loop->time()});
+    loop->call_later(0.5, [&] {
+      order.push_back({"d", loop->time()});
+      loop->stop();
+    });
+  });
+  loop->run_forever();
+  ASSERT_EQ(order.size(), 4u);
+  EXPECT_EQ(order[0].first, "a");
+  EXPECT_DOUBLE_EQ(order[0].second, 1000.1);
+  EXPECT_EQ(order[1].first, "b");
+  EXPECT_EQ(order[2].first, "c");
+  EXPECT_EQ(order[3].first, "d");
+  EXPECT_NEAR(order[3].second, 1000.7, 1e-9);
+  loop->close();
+}
+
+TEST_F(LoopTest, EqualDeadlinesPopInHeapqOrder) {
+  // Expected order produced by CPython 3.12.1 for this exact scenario (/tmp/ref/heap_ties.py):
+  //   base = loop.time() - 100; offs = [0,0,0,-1,0,0,-1,0,2,0,-1,0,2,2,0,1]
+  //   call_at(base + o, order.append, i) for each; cancel #5 and #9; call_soon 's'; stop.
+  //   printed: ['s', 3, 6, 10, 2, 14, 11, 0, 4, 1, 7, 15, 12, 8, 13]
+  Loop loop = new_event_loop();
+  std::vector<std::string> order;
+  double base = loop->time() - 100;
+  std::vector<int> offs = {0, 0, 0, -1, 0, 0, -1, 0, 2, 0, -1, 0, 2, 2, 0, 1};
+  std::vector<TimerHandle> hs;
+  for (int i = 0; i < static_cast<int>(offs.size()); ++i) {
+    hs.push_back(
+        loop->call_at(base + offs[i], [&order, i] { order.push_back(std::to_string(i)); }));
+  }
+  hs[5].cancel();
+  hs[9].cancel();
+  loop->call_soon([&] { order.push_back("s"); });
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<std::string>{"s", "3", "6", "10", "2", "14", "11", "0", "4", "1",
+                                             "7", "15", "12", "8", "13"}));
+  loop->close();
+}
+
+TEST_F(LoopTest, HeapqMatchesPythonHeappopSequence) {
+  // heapq on (key, id) pairs compared by key only; ties follow heapq's structure, not FIFO.
+  struct Item {
+    int key, id;
+    bool operator<(const Item& o) const { return key < o.key; }
+  };
+  std::vector<Item> h;
+  int keys[] = {1, 1, 1, 1, 1, 1};
+  for (int i = 0; i < 6; ++i) heapq::heappush(h, Item{keys[i], i});
+  std::vector<int> ids;
+  while (!h.empty()) ids.push_back(heapq::heappop(h).id);
+  // CPython 3.12.1 (objects whose __lt__ compares the key only, pushed with ids 0..5, all
+  // keys equal) printed [0, 2, 5, 4, 1, 3].
+  EXPECT_EQ(ids, (std::vector<int>{0, 2, 5, 4, 1, 3}));
+}
+
+TEST_F(LoopTest, CancelledTimersAreRemovedPastThreshold) {
+  Loop loop = new_event_loop();
+  std::vector<TimerHandle> hs;
+  for (int i = 0; i < 150; ++i) hs.push_back(loop->call_later(10 + i, [] {}));
+  for (int i = 0; i < 80; ++i) hs[i + 10].cancel();  // not at the head
+  EXPECT_EQ(loop->timer_cancelled_count(), 80u);
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  // 80/150 > 0.5 and 150 > 100: the heap was rebuilt without cancelled handles.
+  EXPECT_EQ(loop->scheduled_count(), 70u);
+  EXPECT_EQ(loop->timer_cancelled_count(), 0u);
+  loop->close();
+}
+
+TEST_F(LoopTest, CancelledTimersBelowThresholdOnlyDropFromHead) {
+  Loop loop = new_event_loop();
+  std::vector<TimerHandle> hs;
+  for (int i = 0; i < 50; ++i) hs.push_back(loop->call_later(10 + i, [] {}));
+  hs[0].cancel();
+  hs[1].cancel();
+  hs[30].cancel();
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(loop->scheduled_count(), 48u);  // the two at the head are popped, #30 stays
+  EXPECT_EQ(loop->timer_cancelled_count(), 1u);
+  loop->close();
+}
+
+TEST_F(LoopTest, CancelledHandleDoesNotRun) {
+  Loop loop = new_event_loop();
+  bool ran = false;
+  Handle h = loop->call_soon([&] { ran = true; });
+  EXPECT_FALSE(h.cancelled());
+  h.cancel();
+  EXPECT_TRUE(h.cancelled());
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_FALSE(ran);
+  loop->close();
+}
+
+TEST_F(LoopTest, TimerHandleWhenAndRepr) {
+  Loop loop = new_event_loop();
+  TimerHandle h = loop->call_at(
+      1005.5, [] {}, "cb");
+  EXPECT_DOUBLE_EQ(h.when(), 1005.5);
+  EXPECT_EQ(h.repr(), "<TimerHandle when=1005.5 cb()>");
+  h.cancel();
+  EXPECT_EQ(h.repr(), "<TimerHandle cancelled when=1005.5>");
+  Handle h2 = loop->call_soon([] {}, "cb");
+  EXPECT_EQ(h2.repr(), "<Handle cb()>");
+  loop->close();
+}
+
+TEST_F(LoopTest, ExceptionInCallbackGoesToHandlerAndLoopContinues) {
+  Loop loop = new_event_loop();
+  std::vector<std::string> seen;
+  bool after = false;
+  loop->set_exception_handler([&](EventLoop&, const ExceptionContext& ctx) {
+    seen.push_back(ctx.message + "|" + exception_repr(ctx.exception) + "|" + ctx.handle.repr());
+  });
+  loop->call_soon([] { throw ValueError("bad"); }, "boom");
+  loop->call_soon([&] {
+    after = true;
+    loop->stop();
+  });
+  loop->run_forever();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "Exception in callback boom()|ValueError('bad')|<Handle boom()>");
+  EXPECT_TRUE(after);
+  loop->close();
+}
+
+TEST_F(LoopTest, DefaultExceptionHandlerLogs) {
+  Loop loop = new_event_loop();
+  loop->call_soon([] { throw ZeroDivisionError("division by zero"); }, "f");
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(texts("log"),
+            (std::vector<std::string>{
+                "ERROR Exception in callback f()", "handle: <Handle f()>",
+                "Traceback (most recent call last):", "ZeroDivisionError: division by zero"}));
+  loop->close();
+}
+
+TEST_F(LoopTest, MisuseErrorsHaveCPythonTexts) {
+  Loop loop = new_event_loop();
+  std::string msg;
+  loop->call_soon([&] {
+    try {
+      loop->run_forever();
+    } catch (const RuntimeError& e) {
+      msg = e.str();
+    }
+    loop->stop();
+  });
+  loop->run_forever();
+  EXPECT_EQ(msg, "This event loop is already running");
+
+  Loop other = new_event_loop();
+  loop->call_soon([&] {
+    try {
+      other->run_forever();
+    } catch (const RuntimeError& e) {
+      msg = e.str();
+    }
+    loop->stop();
+  });
+  loop->run_forever();
+  EXPECT_EQ(msg, "Cannot run the event loop while another loop is running");
+
+  // run_until_complete on a future that the loop stops before.
+  Future<int> f = loop->create_future<int>();
+  loop->call_soon([&] { loop->stop(); });
+  try {
+    loop->run_until_complete(f);
+    ADD_FAILURE();
+  } catch (const RuntimeError& e) {
+    EXPECT_EQ(e.str(), "Event loop stopped before Future completed.");
+  }
+  loop->close();
+  other->close();
+  EXPECT_TRUE(loop->is_closed());
+  try {
+    loop->call_soon([] {});
+    ADD_FAILURE();
+  } catch (const RuntimeError& e) {
+    EXPECT_EQ(e.str(), "Event loop is closed");
+  }
+  EXPECT_THROW(loop->run_forever(), RuntimeError);
+}
+
+TEST_F(LoopTest, IdleForeverIsReported) {
+  Loop loop = new_event_loop();
+  Future<int> f = loop->create_future<int>();
+  EXPECT_THROW(loop->run_until_complete(f), IdleForever);
+  EXPECT_FALSE(loop->is_running());
+  loop->close();
+}
+
+TEST_F(LoopTest, CallSoonThreadsafeWakesRealLoop) {
+  use_real_clock();
+  Loop loop = new_event_loop();
+  std::thread th;
+  bool got = false;
+  loop->call_soon([&] {
+    th = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      loop->call_soon_threadsafe([&] {
+        got = true;
+        loop->stop();
+      });
+    });
+  });
+  loop->call_later(5.0, [&] { loop->stop(); });  // safety net
+  double t0 = loop->time();
+  loop->run_forever();
+  th.join();
+  EXPECT_TRUE(got);
+  EXPECT_LT(loop->time() - t0, 2.0);
+  loop->close();
+}
+
+TEST_F(LoopTest, SmallCallablesAreStoredInline) {
+  int a = 0;
+  std::shared_ptr<int> p = std::make_shared<int>(1);
+  Callback c1([&a] { ++a; });
+  Callback c2([p, q = p, &a] { a += *p; });
+  EXPECT_TRUE(c1.is_inline());
+  EXPECT_TRUE(c2.is_inline());
+  struct Big {
+    char data[100];
+    void operator()() {}
+  };
+  Callback c3(Big{});
+  EXPECT_FALSE(c3.is_inline());
+  c1();
+  c2();
+  EXPECT_EQ(a, 2);
+}
+
+TEST_F(LoopTest, GetEventLoopWarnsPerVersion) {
+  set_default_version({3, 11});
+  reset_event_loop_policy();
+  Loop l1 = get_event_loop();
+  EXPECT_TRUE(texts("warn").empty());
+  EXPECT_EQ(get_event_loop(), l1);  // the same current loop afterwards
+  reset_event_loop_policy();
+  set_default_version({3, 12});
+  Loop l2 = get_event_loop();
+  EXPECT_EQ(texts("warn"),
+            (std::vector<std::string>{"DeprecationWarning: There is no current event loop"}));
+  // After set_event_loop(None) CPython raises instead of creating a loop.
+  set_event_loop(nullptr);
+  try {
+    get_event_loop();
+    ADD_FAILURE();
+  } catch (const RuntimeError& e) {
+    EXPECT_EQ(e.str(), "There is no current event loop in thread 'MainThread'.");
+  }
+  l1->close();
+  l2->close();
+}
+
+}  // namespace
+}  // namespace aio

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/aio.h"
+
+namespace aio::testing {
+
+// Fresh virtual clock, empty trace, given version, no current loop.
+class AioTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    use_virtual_clock();
+    trace().clear();
+    set_default_version(kNewestVersion);
+    set_script("test.py");
+    reset_event_loop_policy();
+  }
+  void TearDown() override {
+    gc_collect_pending_tasks();
+    reset_event_loop_policy();
+    set_default_version(kNewestVersion);
+  }
+  // Trace events as "<time> <kind> <text>" with time formatted %.6f.
+  static std::vector<std::string> lines() {
+    std::vector<std::string> out;
+    char buf[32];
+    for (const auto& e : trace().events()) {
+      std::snprintf(buf, sizeof buf, "%.6f", e.time);
+      out.push_back(std::string(buf) + " " + e.kind + " " + e.text);
+    }
+    return out;
+  }
+  static std::vector<std::string> texts(const std::string& kind) {
+    std::vector<std::string> out;
+    for (const auto& e : trace().events()) {
+      if (e.kind == kind) out.push_back(e.text);
+    }
+    return out;
+  }
+};
+
+}  // namespace aio::testing

@@ -1,0 +1,258 @@
+#include "runtime/trace.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/clock.h"
+#include "runtime/coro.h"
+#include "runtime/exceptions.h"
+#include "runtime/version.h"
+
+namespace aio {
+
+// ---------------------------------------------------------------------------------------------
+// Versions
+
+namespace {
+std::atomic<int> g_default_minor{kNewestVersion.minor};
+}
+PyVersion default_version() { return PyVersion{3, g_default_minor.load()}; }
+void set_default_version(PyVersion v) { g_default_minor.store(v.minor); }
+
+// ---------------------------------------------------------------------------------------------
+// Clocks
+
+MonotonicClock::MonotonicClock() : start_(MonotonicClock::time()) {}
+double MonotonicClock::time() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double MonotonicClock::wall_time() const {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+std::mutex g_clock_mu;
+std::shared_ptr<Clock>& clock_slot() {
+  static std::shared_ptr<Clock> c = std::make_shared<VirtualClock>();
+  return c;
+}
+}  // namespace
+std::shared_ptr<Clock> default_clock_ptr() {
+  std::lock_guard<std::mutex> lock(g_clock_mu);
+  return clock_slot();
+}
+Clock& default_clock() {
+  std::lock_guard<std::mutex> lock(g_clock_mu);
+  return *clock_slot();
+}
+void set_default_clock(std::shared_ptr<Clock> clock) {
+  std::lock_guard<std::mutex> lock(g_clock_mu);
+  clock_slot() = std::move(clock);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coroutine names
+
+namespace {
+std::string& script_slot() {
+  static std::string s = "main.py";
+  return s;
+}
+}  // namespace
+void set_script(std::string file) { script_slot() = std::move(file); }
+const std::string& script() { return script_slot(); }
+std::string Def::file_str() const { return file ? std::string(file) : script(); }
+
+void warn_never_awaited(const char* name) {
+  trace().warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trace
+
+Trace& trace() {
+  static Trace t;
+  return t;
+}
+
+namespace {
+double elapsed_now() {
+  Clock& c = default_clock();
+  return c.time() - c.start();
+}
+}  // namespace
+
+void Trace::set_example(std::string name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  example_ = std::move(name);
+}
+
+void Trace::add_locked(double t, std::string_view kind, std::string_view text) {
+  events_.push_back(TraceEvent{t, std::string(kind), std::string(text)});
+  if (echo_) {
+    std::ostream& os = (kind == "out") ? std::cout : std::cerr;
+    os << text << '\n';
+  }
+}
+
+void Trace::add(std::string_view kind, std::string_view text) {
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  add_locked(t, kind, text);
+}
+
+void Trace::add_at(double elapsed, std::string_view kind, std::string_view text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  add_locked(elapsed, kind, text);
+}
+
+void Trace::flush_partial_locked(int stream) {
+  if (partial_[stream].empty()) return;
+  add_locked(partial_time_[stream], stream == 0 ? "out" : "err", partial_[stream] + "\\");
+  partial_[stream].clear();
+}
+
+namespace {
+void write_stream(Trace* self, std::string& partial, double& ptime, std::string_view text,
+                  const char* kind, double now,
+                  void (*emit)(Trace*, double, std::string_view, std::string_view)) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (partial.empty()) ptime = now;
+    if (nl == std::string_view::npos) {
+      partial.append(text.substr(start));
+      break;
+    }
+    partial.append(text.substr(start, nl - start));
+    emit(self, ptime, kind, partial);
+    partial.clear();
+    start = nl + 1;
+  }
+}
+}  // namespace
+
+void Trace::write_stdout(std::string_view text) {
+  double now = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  write_stream(
+      this, partial_[0], partial_time_[0], text, "out", now,
+      [](Trace* t, double tm, std::string_view k, std::string_view s) { t->add_locked(tm, k, s); });
+}
+
+void Trace::write_stderr(std::string_view text) {
+  double now = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  write_stream(
+      this, partial_[1], partial_time_[1], text, "err", now,
+      [](Trace* t, double tm, std::string_view k, std::string_view s) { t->add_locked(tm, k, s); });
+}
+
+void Trace::warn(std::string_view category, std::string_view message) {
+  std::string text(category);
+  text += ": ";
+  text += message;
+  add("warn", text);
+}
+
+void Trace::log(std::string_view level, std::string_view message) {
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::size_t start = 0;
+  bool first = true;
+  while (true) {
+    std::size_t nl = message.find('\n', start);
+    std::string_view line =
+        message.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    if (first) {
+      add_locked(t, "log", std::string(level) + " " + std::string(line));
+      first = false;
+    } else {
+      add_locked(t, "log", line);
+    }
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+}
+
+void Trace::err_exception(const std::exception_ptr& e) {
+  add("err", "Traceback (most recent call last):");
+  add("err", format_exception_only(e));
+}
+
+void Trace::set_exit(int code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = "= exit " + std::to_string(code);
+}
+
+void Trace::set_uncaught(const std::exception_ptr& e) {
+  std::string line = "= exception " + format_exception_only(e);
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = line;
+}
+
+void Trace::set_idle_forever() {
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = "= idle-forever";
+}
+
+std::vector<TraceEvent> Trace::events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+std::string Trace::outcome() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outcome_;
+}
+
+void Trace::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  events_.clear();
+  partial_[0].clear();
+  partial_[1].clear();
+  outcome_ = "= exit 0";
+}
+
+std::string Trace::escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string Trace::text() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::ostringstream os;
+  PyVersion v = default_version();
+  os << "# aioref-trace 1\n";
+  os << "# example: " << example_ << "\n";
+  os << "# implementation: " << implementation_ << "\n";
+  os << "# python: "
+     << (python_.empty() ? std::to_string(v.major) + "." + std::to_string(v.minor) : python_)
+     << "\n";
+  os << "# clock: " << (default_clock().is_virtual() ? "virtual" : "real") << "\n";
+  char tb[64];
+  auto emit = [&](double t, const std::string& kind, const std::string& text) {
+    std::snprintf(tb, sizeof tb, "%.6f", t);
+    os << tb << ' ' << kind << ' ' << escape(text) << '\n';
+  };
+  for (const auto& e : events_) emit(e.time, e.kind, e.text);
+  for (int s = 0; s < 2; ++s) {
+    if (!partial_[s].empty()) emit(partial_time_[s], s == 0 ? "out" : "err", partial_[s] + "\\");
+  }
+  os << outcome_ << "\n";
+  return os.str();
+}
+
+}  // namespace aio

@@ -1,0 +1,73 @@
+// The trace recorder (conformance/TRACE_FORMAT.md): events `<time> <kind> <text>` + outcome.
+#pragma once
+
+#include <exception>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aio {
+
+struct TraceEvent {
+  double time;       // seconds since the clock started
+  std::string kind;  // out, err, tb, warn, log
+  std::string text;  // raw text (escaped when written)
+};
+
+class Trace {
+ public:
+  // Header fields.
+  void set_example(std::string name);
+  void set_implementation(std::string impl) { implementation_ = std::move(impl); }
+  void set_python(std::string v) { python_ = std::move(v); }
+
+  // Events stamped with the default clock's elapsed time.
+  void add(std::string_view kind, std::string_view text);
+  void add_at(double elapsed, std::string_view kind, std::string_view text);
+  // Raw stream writes, split into lines; an unterminated line is kept until completed or flushed.
+  void write_stdout(std::string_view text);
+  void write_stderr(std::string_view text);
+  // `warn <Category>: <message>`
+  void warn(std::string_view category, std::string_view message);
+  // A record of the asyncio logger: `log <LEVEL> <line 1>` then `log <line>` per further line.
+  void log(std::string_view level, std::string_view message);
+  // Traceback header + final line for an exception (no frames: C++ has none to show).
+  void err_exception(const std::exception_ptr& e);
+
+  // Outcome (the last line).
+  void set_exit(int code);
+  void set_uncaught(const std::exception_ptr& e);  // `= exception <Type>: <message>`
+  void set_idle_forever();
+
+  // Echo events live to the process's stdout/stderr (off by default).
+  void set_echo(bool on) { echo_ = on; }
+
+  std::vector<TraceEvent> events() const;
+  std::string outcome() const;
+  std::string text() const;  // the whole trace
+  void write(std::ostream& os) const { os << text(); }
+  void clear();
+
+  // Escapes control characters as \xNN.
+  static std::string escape(std::string_view s);
+
+ private:
+  void flush_partial_locked(int stream);
+  void add_locked(double t, std::string_view kind, std::string_view text);
+  mutable std::mutex mu_;
+  std::string example_ = "unknown";
+  std::string implementation_ = "aioref-cpp";
+  std::string python_;
+  std::vector<TraceEvent> events_;
+  std::string outcome_ = "= exit 0";
+  std::string partial_[2];
+  double partial_time_[2] = {0, 0};
+  bool echo_ = false;
+};
+
+// The process-wide trace ports print through.
+Trace& trace();
+
+}  // namespace aio

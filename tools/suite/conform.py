@@ -35,17 +35,17 @@ class Cell(object):
         return self.interpreter.version
 
 
-def golden_for(interpreter, example):
-    return os.path.join(paths.GOLDEN, interpreter.label, example.name + ".golden")
+def golden_for(interpreter, example, golden_dir=paths.GOLDEN):
+    return os.path.join(golden_dir, interpreter.label, example.name + ".golden")
 
 
-def judge(cell, ignore_kinds):
+def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN):
     """Set the cell's status from its trace."""
     run = cell.run
     if run.batch_error:
         cell.status, cell.detail = "ERROR", run.batch_error
         return
-    golden_path = golden_for(cell.interpreter, cell.example)
+    golden_path = golden_for(cell.interpreter, cell.example, golden_dir)
     try:
         with open(run.trace_path, encoding="utf-8") as trace_file:
             trace = traces.parse_trace(trace_file.read(), run.trace_path)
@@ -93,6 +93,8 @@ def main(argv=None):
                         "stdout)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds one run may take (default 30)")
+    parser.add_argument("--golden-dir", metavar="DIR", default=paths.GOLDEN,
+                        help="the goldens to compare with (default: %(default)s)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
     args = parser.parse_args(argv)
@@ -152,11 +154,12 @@ def main(argv=None):
             if cell.run is not None:
                 # C++ has no Python frames to show: traceback frame lines are not compared.
                 ignore = ("tb",) if cell.implementation.name == "native" else ()
-                judge(cell, ignore)
+                judge(cell, ignore, args.golden_dir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    text = report.render(args.format, cells, found, loops, time.time() - started)
+    text = report.render(args.format, cells, found, loops, time.time() - started,
+                         unknown + problems)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as output:
             output.write(text)

@@ -102,6 +102,9 @@ def resolve(name):
     if name in BUILTIN:
         return BUILTIN[name]()
     if ":" in name:
-        return PythonLoop(name, loop=name)
+        # The module is imported in each interpreter; PYTHONPATH says where from (the harness
+        # itself runs with a clean environment).
+        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        return PythonLoop(name, loop=name, sys_path=extra)
     raise KeyError("unknown loop %r: expected one of %s, or module:factory"
                    % (name, ", ".join(sorted(BUILTIN))))

@@ -28,9 +28,11 @@ def summary(cells, seconds):
     return "conform: %d cells: %s (%.1f s)" % (len(cells), parts, seconds)
 
 
-def render(fmt, cells, interpreters, loops, seconds):
+def render(fmt, cells, interpreters, loops, seconds, problems=()):
+    """The report; `problems` are input errors (unknown example, missing interpreter, ...)
+    that produced no cell but must not be lost."""
     return {"text": _text, "json": _json, "junit": _junit}[fmt](cells, interpreters, loops,
-                                                                 seconds)
+                                                                 seconds, list(problems))
 
 
 def _columns(cells):
@@ -42,7 +44,7 @@ def _columns(cells):
     return columns
 
 
-def _text(cells, interpreters, loops, seconds):
+def _text(cells, interpreters, loops, seconds, problems):
     columns = _columns(cells)
     by_key = {(c.example.name, c.implementation.name, c.python): c for c in cells}
     names = sorted({cell.example.name for cell in cells})
@@ -62,11 +64,12 @@ def _text(cells, interpreters, loops, seconds):
                                                        cell.implementation.name, cell.python))
             lines += ["    " + line for line in cell.detail.rstrip("\n").split("\n")]
             lines.append("")
+    lines += ["PROBLEM " + problem for problem in problems]
     lines.append(summary(cells, seconds))
     return "\n".join(lines) + "\n"
 
 
-def _json(cells, interpreters, loops, seconds):
+def _json(cells, interpreters, loops, seconds, problems):
     document = {
         "suite": {"revision": suite_revision(), "seconds": round(seconds, 3)},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
@@ -77,11 +80,12 @@ def _json(cells, interpreters, loops, seconds):
         "results": [{"example": c.example.name, "implementation": c.implementation.name,
                      "python": c.python, "status": c.status, "detail": c.detail}
                     for c in cells],
+        "problems": problems,
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
-def _junit(cells, interpreters, loops, seconds):
+def _junit(cells, interpreters, loops, seconds, problems):
     suites = collections.OrderedDict()
     for cell in cells:
         suites.setdefault("%s.py%s" % (cell.implementation.name, cell.python), []).append(cell)
@@ -101,6 +105,13 @@ def _junit(cells, interpreters, loops, seconds):
                 out.append("      <error message=%s>%s</error>" % (quoteattr(cell.status),
                                                                    escape(cell.detail)))
             out.append("    </testcase>")
+        out.append("  </testsuite>")
+    if problems:
+        out.append("  <testsuite name=\"problems\" tests=\"%d\" failures=\"0\" errors=\"%d\">"
+                   % (len(problems), len(problems)))
+        for index, problem in enumerate(problems):
+            out.append("    <testcase classname=\"problems\" name=\"problem %d\">"
+                       "<error message=%s/></testcase>" % (index + 1, quoteattr(problem)))
         out.append("  </testsuite>")
     out.append("</testsuites>")
     return "\n".join(out) + "\n"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Bazel test: runs one unittest file of tools/tests with Debian's python3.
+set -euo pipefail
+root="${TEST_SRCDIR:-$(dirname "$0")/../..}/${TEST_WORKSPACE:-}"
+[ -f "$root/tools/conform" ] || root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+exec /usr/bin/python3 -m unittest -v "$1"

@@ -1,0 +1,102 @@
+"""Tests of the capture harness (conformance/harness) on the real interpreters: the virtual
+clock, executor threads in virtual time, outcomes (idle forever, crash, timeout, uncaught)."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+RUN_EXAMPLES = os.path.join(ROOT, "conformance", "harness", "run_examples.py")
+# The oldest and newest CPython here, and Debian's: the harness supports 3.6 to 3.13.
+_PYENV = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3"),
+                key=lambda p: [int(x) for x in p.split("/")[-3].split(".")])
+INTERPRETERS = sorted(set(_PYENV[:1] + _PYENV[-1:] + ["/usr/bin/python3"]))
+
+
+def run(interpreter, source, timeout=20.0):
+    """Runs `source` as an example in the harness; returns the trace's event and outcome lines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        example = os.path.join(tmp, "case.py")
+        with open(example, "w") as f:
+            f.write(textwrap.dedent(source))
+        trace = os.path.join(tmp, "case.trace")
+        jobs = os.path.join(tmp, "jobs.json")
+        with open(jobs, "w") as f:
+            json.dump([{"example": example, "trace": trace, "perturb": 0, "loop": None,
+                        "timeout": timeout, "sys_path": []}], f)
+        subprocess.run([interpreter, RUN_EXAMPLES, jobs], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=timeout + 30)
+        with open(trace) as f:
+            return [line.rstrip("\n") for line in f if not line.startswith("#")]
+
+
+class HarnessTest(unittest.TestCase):
+    def each(self, source, **kwargs):
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                yield run(interpreter, source, **kwargs)
+
+    def test_loop_time_moves_only_to_the_next_timer(self):
+        source = """
+            import asyncio, time
+            async def main():
+                loop = asyncio.get_event_loop()
+                print(loop.time(), time.monotonic(), time.time())
+                await asyncio.sleep(1.5)
+                print(loop.time())
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines[-3:], ["0.000000 out 1000.0 1000.0 1700000000.0",
+                                          "1.500000 out 1001.5", "= exit 0"])
+
+    def test_executor_threads_sleep_in_virtual_time(self):
+        # Eight one-second jobs on two workers take exactly four virtual seconds.
+        source = """
+            import asyncio, time, concurrent.futures
+            def job(i):
+                time.sleep(1)
+                return i
+            async def main(loop):
+                pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+                start = loop.time()
+                results = await asyncio.gather(*[loop.run_in_executor(pool, job, i) for i in range(8)])
+                print(results, loop.time() - start)
+            loop = asyncio.get_event_loop()
+            loop.run_until_complete(main(loop))
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines[-2:], ["4.000000 out [0, 1, 2, 3, 4, 5, 6, 7] 4.0", "= exit 0"])
+
+    def test_a_loop_that_can_never_wake_is_idle_forever(self):
+        source = """
+            import asyncio
+            loop = asyncio.get_event_loop()
+            loop.call_later(2, print, "late")
+            loop.run_forever()
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines[-2:], ["2.000000 out late", "= idle-forever"])
+
+    def test_uncaught_exception(self):
+        for lines in self.each("print('x')\nraise ValueError('bad')\n"):
+            self.assertEqual(lines[0], "0.000000 out x")
+            self.assertEqual(lines[-1], "= exception ValueError: bad")
+            self.assertIn("0.000000 err ValueError: bad", lines)
+
+    def test_crash_is_an_outcome(self):
+        for lines in self.each("import os\nprint('before')\nos.abort()\n"):
+            self.assertEqual(lines[-1], "= crash SIGABRT")
+
+    def test_a_hang_is_a_timeout(self):
+        for lines in self.each("while True:\n    pass\n", timeout=1.0):
+            self.assertEqual(lines[-1], "= timeout")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -3,15 +3,24 @@
     python3 run_examples.py JOBS.json
 
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int,
-"timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs]}.
+"timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
+"clock": "virtual" (default) or "real", "idle_after": seconds (real clock only)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
 interpreter starts once per batch, not once per run. The child writes trace events to the
 job's trace file; this parent appends the outcome the child could not write itself
 (exit status, crash signal, timeout).
+
+Real clock (for loops whose clock cannot be driven, e.g. uvloop's libuv clock): nothing is
+patched; trace times are real seconds since the example started, and numbers the program
+prints that are readings of the monotonic or the wall clock are rewritten into the virtual
+clock's frame (see RealClock). Real-clock jobs run all at once (they mostly sleep); a run
+whose trace and CPU time stay unchanged for `idle_after` seconds while it sleeps ends as
+`= idle-forever`, the real-time counterpart of the virtual clock's detection.
 """
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -32,6 +41,69 @@ import virtual_clock  # noqa: E402
 _real_sleep = time.sleep
 builtins_set = set
 _real_monotonic = time.monotonic
+_real_time = time.time
+
+IDLE_AFTER = 6.0  # real seconds of silence (no output, no CPU) that mean idle forever
+_CLOCK_NUMBER = re.compile(r"(?<![0-9A-Za-z_.])(\d+\.\d+|\d{9,})(?![0-9A-Za-z_.])")
+
+
+class RealClock(object):
+    """Trace times in real seconds, in the virtual clock's frame.
+
+    The clock starts (`mark`) at the program's first observable step: its first event
+    loop or its first line of output, whichever comes first, so that the interpreter's
+    start-up (compiling, importing) is not counted, as virtual time does not count it.
+    `now` is START plus the real seconds since then. `rewrite` turns clock readings the
+    program prints into that frame too: a decimal within a minute of the monotonic clock's
+    span becomes START + elapsed, a wall-clock reading EPOCH + elapsed; an integer one (as
+    "%d" % time.time() prints) stays an integer: `mark` first waits for the wall clock's
+    second to be a quarter gone, so that whole seconds elapsed truncate as in virtual time.
+    """
+
+    def __init__(self):
+        self.mono0 = self.wall0 = None
+
+    def mark(self):
+        if self.mono0 is None:
+            fraction = _real_time() % 1.0
+            _real_sleep((1.25 - fraction) % 1.0)
+            self.wall0 = _real_time()
+            self.mono0 = _real_monotonic()
+
+    @property
+    def now(self):
+        if self.mono0 is None:
+            return virtual_clock.START
+        return virtual_clock.START + (_real_monotonic() - self.mono0)
+
+    def rewrite(self, text):
+        self.mark()
+        mono, wall = _real_monotonic(), _real_time()
+
+        def one(match):
+            token = match.group(1)
+            value = float(token)
+            if "." not in token:
+                if self.wall0 - 60 <= value <= wall + 60:
+                    return "%d" % (virtual_clock.EPOCH + value - int(self.wall0))
+                return token
+            if self.mono0 > 120 and self.mono0 - 60 <= value <= mono + 60:
+                return repr(round(virtual_clock.START + value - self.mono0, 6))
+            if self.wall0 - 60 <= value <= wall + 60:
+                return repr(round(virtual_clock.EPOCH + value - self.wall0, 6))
+            return token
+
+        return _CLOCK_NUMBER.sub(one, text)
+
+    def wrap_factory(self, factory):
+        """The loop factory, starting the clock when the first loop is made."""
+
+        def marking_factory():
+            loop = factory()
+            self.mark()
+            return loop
+
+        return marking_factory
 
 
 def _perturb_set_order(seed, recorder):
@@ -42,6 +114,7 @@ def _perturb_set_order(seed, recorder):
     results come out in another order each run. Tasks also hash by address: allocating a
     random number of same-sized objects before each one changes the order of the
     set comprehensions and WeakSets (all_tasks) that do not call `set`.
+    Seed 1 reverses instead of shuffling, so that two runs always show a set's lines moving.
     """
     import asyncio.tasks
 
@@ -55,7 +128,10 @@ def _perturb_set_order(seed, recorder):
             items = list(builtins_set.__iter__(self))
             if len(items) > 1:
                 recorder.note_set_order()
-                rng.shuffle(items)
+                if seed == 1:
+                    items.reverse()  # moves every element of any set: no block goes unseen
+                else:
+                    rng.shuffle(items)
             return iter(items)
 
         def __repr__(self):
@@ -139,7 +215,10 @@ def _child(job):
     os.dup2(devnull, 0)
     for extra in reversed(job.get("sys_path") or []):
         sys.path.insert(0, extra)
-    recorder = trace_recorder.Recorder(fd, virtual_clock.CLOCK, virtual_clock.START, path)
+    real = job.get("clock") == "real"
+    clock = RealClock() if real else virtual_clock.CLOCK
+    recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path,
+                                       rewrite=clock.rewrite if real else None)
     streams = []
 
     def finish_streams():
@@ -153,15 +232,19 @@ def _child(job):
 
     if job.get("loop"):
         try:
-            _use_loop_factory(_load_factory(job["loop"]))
+            factory = _load_factory(job["loop"])
         except BaseException as exc:  # the loop under test failed to import
             recorder.outcome("error loop %s failed to load: %s: %s"
                              % (job["loop"], type(exc).__name__, exc))
             os._exit(3)
+        _use_loop_factory(clock.wrap_factory(factory) if real else factory)
+    elif real:
+        _use_loop_factory(clock.wrap_factory(asyncio.DefaultEventLoopPolicy._loop_factory))
     if job.get("perturb"):
         _perturb_set_order(job["perturb"], recorder)
     _mark_set_order_apis(recorder)
-    virtual_clock.install(on_idle_forever)
+    if not real:
+        virtual_clock.install(on_idle_forever)
     streams.extend(trace_recorder.install(recorder))
     import atexit
 
@@ -201,7 +284,12 @@ def _finalize(finish_streams):
     import gc
     import threading
 
+    clock = virtual_clock.CLOCK
+    with clock.cond:
+        clock.driver_joining += 1  # waiting for non-daemon threads, as Thread.join does
     threading._shutdown()
+    with clock.cond:
+        clock.driver_joining -= 1
     atexit._run_exitfuncs()
     main_module = sys.modules.pop("__main__", None)
     namespace = main_module.__dict__
@@ -231,7 +319,16 @@ def _append_outcome(trace_path, outcome):
         trace_file.write("".join(line + "\n" for line in events + [final]))
 
 
-def _run(job):
+class _Deadline(Exception):
+    pass
+
+
+def _on_deadline(signum, frame):
+    raise _Deadline()
+
+
+def _fork(job):
+    """Starts the job's child; returns its pid (in the parent only)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -248,18 +345,11 @@ def _run(job):
                 trace_file.write("= error harness failure: %s: %s\n"
                                  % (type(exc).__name__, str(exc).replace("\n", " ")))
             os._exit(70)
-        return
-    deadline = _real_monotonic() + job.get("timeout", 30)
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if _real_monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            _append_outcome(job["trace"], "timeout")
-            return
-        _real_sleep(0.001)
+        os._exit(0)  # not reached: the child ends with os._exit
+    return pid
+
+
+def _record_status(job, status):
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
@@ -273,6 +363,74 @@ def _run(job):
         _append_outcome(job["trace"], "exit %d" % os.WEXITSTATUS(status))
 
 
+def _activity(pid, trace_path):
+    """What shows a run is doing something: its trace's size and its CPU time."""
+    try:
+        size = os.path.getsize(trace_path)
+    except OSError:
+        size = -1
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime, every thread
+    except (OSError, IndexError, ValueError):
+        ticks = -1
+    return size, ticks
+
+
+def _run_concurrently(jobs):
+    """Real-clock jobs: every child at once; each ends by itself, at its timeout, or as
+    idle forever once it has shown no activity for its `idle_after` seconds."""
+    live = {}
+    for job in jobs:
+        pid = _fork(job)
+        now = _real_monotonic()
+        live[pid] = [job, now + job.get("timeout", 30), None, now]
+    while live:
+        for pid in list(live):
+            job, deadline, mark, since = live[pid]
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                _record_status(job, status)
+                del live[pid]
+                continue
+            now = _real_monotonic()
+            outcome = None
+            if now > deadline:
+                outcome = "timeout"
+            else:
+                activity = _activity(pid, job["trace"])
+                if activity != mark:
+                    live[pid][2:] = [activity, now]
+                elif now - since > job.get("idle_after", IDLE_AFTER):
+                    outcome = "idle-forever"
+            if outcome:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                _append_outcome(job["trace"], outcome)
+                del live[pid]
+        _real_sleep(0.05)
+
+
+def _run(job):
+    pid = _fork(job)
+    # Block in waitpid; SIGALRM ends the wait at the deadline (the child was forked before
+    # the handler and the timer were set, so neither reaches it).
+    previous = signal.signal(signal.SIGALRM, _on_deadline)
+    signal.setitimer(signal.ITIMER_REAL, job.get("timeout", 30))
+    try:
+        _, status = os.waitpid(pid, 0)
+    except _Deadline:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        _append_outcome(job["trace"], "timeout")
+        return
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    _record_status(job, status)
+
+
 def main(argv):
     with open(argv[1]) as jobs_file:
         jobs = json.load(jobs_file)
@@ -281,8 +439,12 @@ def main(argv):
     if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here
         gc.collect()
         gc.freeze()
+    real = [job for job in jobs if job.get("clock") == "real"]
     for job in jobs:
-        _run(job)
+        if job.get("clock") != "real":
+            _run(job)
+    if real:
+        _run_concurrently(real)
 
 
 if __name__ == "__main__":

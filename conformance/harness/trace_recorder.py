@@ -41,8 +41,9 @@ def escape(text):
 
 
 class Recorder(object):
-    def __init__(self, fd, clock, start, example_path):
+    def __init__(self, fd, clock, start, example_path, rewrite=None):
         self.fd = fd
+        self.rewrite = rewrite  # real clock: clock readings in texts into the trace's frame
         self.clock = clock
         self.start = start
         self.example_path = os.path.abspath(example_path)
@@ -59,6 +60,8 @@ class Recorder(object):
         return "%.6f" % (self.clock.now - self.start)
 
     def event(self, kind, text, stamp=None):
+        if self.rewrite is not None:
+            text = self.rewrite(text)
         line = "%s %s %s\n" % (stamp or self.stamp(), kind, escape(normalize(text)))
         os.write(self.fd, line.encode("utf-8", "backslashreplace"))
 

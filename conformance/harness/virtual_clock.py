@@ -20,6 +20,8 @@ START = 1000.0
 EPOCH = 1700000000.0
 # Real seconds to wait for outside I/O (sockets) before declaring the loop idle forever.
 IO_GRACE = 2.0
+# Real seconds without any sign of the loop thread before a sleeping worker moves the clock.
+STALL = 5.0
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
@@ -43,6 +45,8 @@ class VirtualClock(object):
         self.running = 0  # executor work items running and not asleep
         self.pools = []
         self.driver_waiting = False
+        self.driver_steps = 0  # counts the loop thread's visits to the clock
+        self.driver_joining = 0  # > 0 while the loop thread is blocked joining a thread
         self.on_idle_forever = None
 
     # -- quiescence ---------------------------------------------------------------------
@@ -69,6 +73,7 @@ class VirtualClock(object):
         Returns what poll returned, or [] when the deadline was reached.
         """
         while True:
+            self.driver_steps += 1
             if poll is not None:
                 ready = poll()
                 if ready:
@@ -77,8 +82,10 @@ class VirtualClock(object):
                 if deadline is not None and deadline <= self.now:
                     return []
                 if not self._quiescent():
+                    # Workers notify whenever they may have become quiescent (after
+                    # writing the loop's self-pipe); the timeout is only a safety net.
                     self.driver_waiting = True
-                    self.cond.wait(0.002)
+                    self.cond.wait(0.05)
                     self.driver_waiting = False
                     continue
             # The workers are quiescent: whatever they wrote is visible now.
@@ -108,14 +115,21 @@ class VirtualClock(object):
             heapq.heappush(self.sleepers, (self.now + max(secs, 0.0), self.seq, event))
             self.running -= 1
             self.cond.notify_all()
-        # The loop thread normally advances the clock. If it is blocked outside the
-        # clock's control (e.g. joining threads), the sleeper advances it after a grace.
-        waited = 0.0
+        # The loop thread advances the clock. Only when it is blocked outside the clock's
+        # control (joining a thread at exit, say) does the first sleeper advance it itself;
+        # a loop thread that is merely slow (a loaded machine) must never be overtaken, or
+        # the order of events would depend on real time. STALL is the last resort for a
+        # loop thread blocked some other way.
+        last_step, stalled = self.driver_steps, 0.0
         while not event.wait(0.05):
-            waited += 0.05
             with self.cond:
-                if (waited > 0.5 and not self.driver_waiting and self._quiescent()
-                        and self.sleepers and self.sleepers[0][2] is event):
+                if self.driver_steps != last_step:
+                    last_step, stalled = self.driver_steps, 0.0
+                    continue
+                stalled += 0.05
+                if ((self.driver_joining or stalled > STALL) and not self.driver_waiting
+                        and self._quiescent() and self.sleepers
+                        and self.sleepers[0][2] is event):
                     self._wake_next()
 
     # -- executor accounting ------------------------------------------------------------
@@ -183,6 +197,26 @@ def install(on_idle_forever):
     asyncio.base_events.BaseEventLoop.time = lambda self: clock.now
 
     _install_pool_accounting(clock)
+    _install_join_accounting(clock)
+
+
+def _install_join_accounting(clock):
+    """Mark the loop (main) thread as blocked while it joins threads, e.g. the executor's
+    workers at exit, so that sleeping workers know to move the clock themselves."""
+    orig_join = threading.Thread.join
+
+    def join(self, timeout=None):
+        if threading.current_thread() is not threading.main_thread():
+            return orig_join(self, timeout)
+        with clock.cond:
+            clock.driver_joining += 1
+        try:
+            return orig_join(self, timeout)
+        finally:
+            with clock.cond:
+                clock.driver_joining -= 1
+
+    threading.Thread.join = join
 
 
 def _install_pool_accounting(clock):

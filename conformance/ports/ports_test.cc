@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -141,13 +143,13 @@ class PortTest : public testing::Test {
     std::string version = std::to_string(major_) + "." + std::to_string(minor_);
     fs::path trace = fs::path(testing::TempDir()) / (example_ + ".py" + version + ".trace");
     auto [status, output] =
-        RunCommand({(Root() / "conformance" / "ports" / "port_runner").string(), "--example", example_,
-             "--python", version, "--trace", trace.string()});
+        RunCommand({(Root() / "conformance" / "ports" / "port_runner").string(), "--example",
+                    example_, "--python", version, "--trace", trace.string()});
     ASSERT_GE(status, 0) << example_ << " on " << version << " crashed (signal " << -status
                          << "):\n"
                          << output;
     auto [differs, diff] = RunCommand({"/usr/bin/python3", (Root() / "tools" / "compare").string(),
-                                golden_.string(), trace.string(), "--ignore-kind", "tb"});
+                                       golden_.string(), trace.string(), "--ignore-kind", "tb"});
     EXPECT_EQ(differs, 0) << example_ << " (Python " << version << ") differs from " << golden_
                           << ":\n"
                           << diff << output;
@@ -158,6 +160,19 @@ class PortTest : public testing::Test {
   int major_, minor_;
   fs::path golden_;
   std::string skip_;
+};
+
+class CoverageTest : public testing::Test {
+ public:
+  explicit CoverageTest(std::vector<std::string> missing) : missing_(std::move(missing)) {}
+  void TestBody() override {
+    std::string list;
+    for (const auto& example : missing_) list += "\n  conformance/ports/" + example + ".cc";
+    EXPECT_TRUE(missing_.empty()) << missing_.size() << " example(s) without a C++ port:" << list;
+  }
+
+ private:
+  std::vector<std::string> missing_;
 };
 
 }  // namespace
@@ -177,7 +192,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::istringstream names(listing);
+  std::set<std::string> ported;
   for (std::string example; std::getline(names, example);) {
+    ported.insert(example);
     if (!fs::exists(Root() / "conformance" / "examples" / (example + ".py"))) {
       std::fprintf(stderr, "a port is registered as %s, but there is no example %s.py\n",
                    example.c_str(), example.c_str());
@@ -194,11 +211,27 @@ int main(int argc, char** argv) {
                " was captured (golden/cpython-" + std::to_string(major) + "." +
                std::to_string(minor) + ".*)";
       std::string test_name = "py" + std::to_string(major) + std::to_string(minor);
-      testing::RegisterTest(CamelCase(example).c_str(), test_name.c_str(), nullptr, nullptr,
-                            __FILE__, __LINE__, [=]() -> testing::Test* {
-                              return new PortTest(example, major, minor, golden, skip);
-                            });
+      testing::RegisterTest(
+          CamelCase(example).c_str(), test_name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+          [=]() -> testing::Test* { return new PortTest(example, major, minor, golden, skip); });
     }
   }
+  // Every example that applies to some version must have a port: a missing one is a failure,
+  // not a silently absent test.
+  std::vector<std::string> missing;
+  for (const auto& entry : fs::directory_iterator(Root() / "conformance" / "examples")) {
+    if (entry.path().extension() != ".py") continue;
+    std::string example = entry.path().stem().string();
+    bool applies = false;  // to some version, per not_applicable.txt
+    for (auto [major, minor] : kVersions) {
+      bool excluded = false;
+      for (const auto& entry : not_applicable) excluded = excluded || entry.Covers(example, minor);
+      applies = applies || !excluded;
+    }
+    if (applies && !ported.count(example)) missing.push_back(example);
+  }
+  std::sort(missing.begin(), missing.end());
+  testing::RegisterTest("Coverage", "EveryExampleHasAPort", nullptr, nullptr, __FILE__, __LINE__,
+                        [missing]() -> testing::Test* { return new CoverageTest(missing); });
   return RUN_ALL_TESTS();
 }

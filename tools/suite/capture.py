@@ -4,6 +4,11 @@ Each example runs several times in each interpreter, in fresh processes, with di
 hash seeds and different set iteration orders. Lines whose order changes between runs
 become unordered blocks; any other difference is nondeterminism and no golden is written.
 With --check, every run is compared with the committed golden instead.
+
+With --real-time, the examples run on CPython's loop in real time (for loops whose clock
+cannot be driven, such as uvloop): all examples at once, REAL_TIME_RUNS rounds; every run
+must match the others under the real-time comparator (compare.compare_real_time), and the
+least delayed run becomes the golden, in golden-realtime/<interpreter>/.
 """
 
 import argparse
@@ -16,7 +21,8 @@ import time
 from suite import compare, examples, execution, interpreters, paths, traces
 
 FIRST_ROUND = 3  # every example: enough to see that it is deterministic
-SECOND_ROUND = 9  # more, where set order showed or could show, to find its blocks
+SECOND_ROUND = 5  # more, where set order showed or could show, to find its blocks (run 1
+# reverses every set, so each block shows at once; the others shuffle to delimit it)
 THIRD_ROUND = 24  # more again where runs split into variants (fewer runs per variant)
 HASH_SEEDS = 3
 
@@ -79,7 +85,20 @@ def main(argv=None):
                         "set iteration order may matter)" % (FIRST_ROUND, SECOND_ROUND))
     parser.add_argument("--check", action="store_true",
                         help="recapture and compare with the committed goldens; write nothing")
-    parser.add_argument("--golden-dir", default=paths.GOLDEN)
+    parser.add_argument("--golden-dir", default=None,
+                        help="default: golden/, or golden-realtime/ with --real-time")
+    parser.add_argument("--real-time", action="store_true",
+                        help="capture in real time (the goldens real-time loops are "
+                        "compared with), into golden-realtime/")
+    parser.add_argument("--time-tolerance", type=float, default=compare.REAL_TIME_TOLERANCE,
+                        help="with --real-time: seconds runs may differ by (default "
+                        "%(default)s)")
+    parser.add_argument("--max-late", type=float, default=compare.REAL_TIME_MAX_LATE,
+                        help="with --real-time: seconds a line may come later than the "
+                        "golden's (default %(default)s)")
+    parser.add_argument("--example-file", metavar="FILE.py",
+                        help="capture this program (any asyncio program) instead of the "
+                        "corpus: tools/conform --compare uses it")
     parser.add_argument("--label", metavar="cpython-X.Y.Z",
                         help="only the interpreter whose golden folder this is")
     parser.add_argument("--skip-missing", action="store_true",
@@ -88,7 +107,13 @@ def main(argv=None):
     if args.runs < 2:
         parser.error("--runs must be at least 2 to find unordered lines")
     started = time.time()
-    chosen, unknown = examples.select(args.example)
+    if args.example_file:
+        path = os.path.abspath(args.example_file)
+        chosen = [examples.Example(os.path.splitext(os.path.basename(path))[0], path,
+                                   examples.read_metadata(path))]
+        unknown = []
+    else:
+        chosen, unknown = examples.select(args.example)
     for message in unknown:
         print("capture: %s" % message, file=sys.stderr)
     if not chosen:
@@ -106,6 +131,11 @@ def main(argv=None):
     if not found:
         print("capture: no interpreter to capture from", file=sys.stderr)
         return 2
+    if args.golden_dir is None:
+        args.golden_dir = paths.GOLDEN_REALTIME if args.real_time else paths.GOLDEN
+    if args.real_time:
+        failed = _capture_real_time(args, chosen, found, started)
+        return 1 if failed or unknown else 0
     workdir = tempfile.mkdtemp(prefix="aioref-capture-")
     failures = total_runs = 0
     try:
@@ -158,7 +188,7 @@ def main(argv=None):
             verb = "match their goldens" if args.check else "captured"
             print("%-16s %3d/%d %s  (%s)" % (interpreter.label, passed, len(chosen), verb,
                                             interpreter.path))
-        if not args.check and not args.example:
+        if not args.check and not args.example and not args.example_file:
             _report_stale(args.golden_dir, found, chosen)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -168,7 +198,7 @@ def main(argv=None):
     return 1 if failures or unknown else 0
 
 
-def _check(target, captured, where):
+def _check(target, captured, where, real_time_tolerance=None):
     if not os.path.exists(target):
         print("capture --check: %s: no golden at %s (run tools/capture)" % (where, target),
               file=sys.stderr)
@@ -180,7 +210,11 @@ def _check(target, captured, where):
         print("capture --check: %s: malformed golden: %s" % (where, error), file=sys.stderr)
         return 1
     for index, trace in enumerate(captured):
-        result = compare.compare(golden, trace)
+        if real_time_tolerance is not None:
+            result = compare.compare_real_time(golden, trace, tolerance=real_time_tolerance[0],
+                                               max_late=real_time_tolerance[1])
+        else:
+            result = compare.compare(golden, trace)
         if not result.ok:
             print("capture --check: %s: run %d differs from %s:\n%s"
                   % (where, index, target, result.diff), file=sys.stderr)
@@ -196,3 +230,106 @@ def _report_stale(golden_dir, found, chosen):
             if entry not in names:
                 print("capture: %s has no example any more; delete it if that is meant"
                       % os.path.join(folder, entry), file=sys.stderr)
+
+
+REAL_TIME_RUNS = 3
+
+
+def _lateness(trace):
+    """How delayed a real-time run was overall: the sum of its event times."""
+    return sum(float(event.time) for event in trace.events)
+
+
+def _real_time_golden(example, interpreter, captured, args):
+    """The least delayed run's lines, each at the earliest time any run showed it (a busy
+    machine only ever delays a line: the earliest is the closest to when it was due)."""
+    best = min(captured, key=_lateness)
+    earliest = {id(event): float(event.time) for event in best.events}
+    for trace in captured:
+        if trace is best or trace.outcome != best.outcome:
+            continue
+        ok, _, pairs = compare.match_real_time(best.events, trace.events, 1e9, 1e9)
+        if ok:
+            for want, got in pairs:
+                earliest[id(want)] = min(earliest[id(want)], float(got.time))
+    events = [traces.Event("%.6f" % earliest[id(e)], e.kind, e.text) for e in best.events]
+    return traces.Golden(
+        {"example": example.name, "implementation": "cpython", "python": interpreter.version,
+         "clock": "real", "runs": str(len(captured))},
+        [traces.Variant([("ordered", e) for e in events], best.outcome)])
+
+
+def _capture_real_time(args, chosen, found, started):
+    """Returns the number of failures (0: every golden written or checked)."""
+    workdir = tempfile.mkdtemp(prefix="aioref-capture-rt-")
+    failures = 0
+    try:
+        planned = {}
+        rounds = REAL_TIME_RUNS if args.runs == FIRST_ROUND else args.runs
+        for index in range(rounds):
+            # One round at a time: every example of every interpreter at once.
+            runs = []
+            for interpreter in found:
+                for example in chosen:
+                    trace = os.path.join(workdir, "%s.%s.%d.trace" % (
+                        interpreter.label, example.name, index))
+                    run = execution.Run(example, interpreter, trace, clock="real",
+                                        timeout=60.0)
+                    planned.setdefault((interpreter.label, example.name), []).append(run)
+                    runs.append(run)
+            execution.execute(runs, workdir)
+        for interpreter in found:
+            passed = 0
+            for example in chosen:
+                runs = planned[(interpreter.label, example.name)]
+                where = "%s on %s (%s), real time" % (example.name, interpreter.label,
+                                                     interpreter.path)
+                try:
+                    captured = [read_trace(run) for run in runs]
+                except (traces.NondeterministicError, traces.FormatError) as error:
+                    failures += 1
+                    print("capture: %s: %s" % (where, error), file=sys.stderr)
+                    continue
+                target = golden_path(args.golden_dir, interpreter, example.name)
+                if args.check:
+                    failed = _check(target, captured, where,
+                                    (args.time_tolerance, args.max_late))
+                    failures += failed
+                    passed += not failed
+                    continue
+                golden = _real_time_golden(example, interpreter, captured, args)
+                disagree = [index for index, trace in enumerate(captured)
+                            if not compare.compare_real_time(golden, trace,
+                                                             tolerance=args.time_tolerance,
+                                                             max_late=args.max_late)]
+                # A run that only came late was delayed by a busy machine: left out, as
+                # long as most runs were on time.
+                late = [index for index in disagree if compare.compare_real_time(
+                    golden, captured[index], tolerance=args.time_tolerance, max_late=1e9)]
+                if late and len(disagree) == len(late) and len(late) * 2 < len(captured):
+                    golden.header["delayed-runs"] = "%d (late by more than %gs: left out)" % (
+                        len(late), args.max_late)
+                    disagree = []
+                if disagree:
+                    failures += 1
+                    result = compare.compare_real_time(golden, captured[disagree[0]],
+                                                       tolerance=args.time_tolerance,
+                                                       max_late=args.max_late)
+                    print("capture: %s: runs differ in real time (tolerance %gs); run %d "
+                          "against the least delayed one:\n%s"
+                          % (where, args.time_tolerance, disagree[0], result.diff),
+                          file=sys.stderr)
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as golden_file:
+                    golden_file.write(traces.format_golden(golden))
+                passed += 1
+            verb = "match their goldens" if args.check else "captured"
+            print("%-16s %3d/%d %s in real time  (%s)" % (interpreter.label, passed,
+                                                          len(chosen), verb, interpreter.path))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("%s: %d examples x %d interpreters, real time, in %.1f s, %d failure(s)" % (
+        "check" if args.check else "capture", len(chosen), len(found),
+        time.time() - started, failures))
+    return failures

@@ -187,6 +187,16 @@ def _texts(events):
     return collections.Counter((e.kind, e.text) for e in events)
 
 
+def _canonical(kind, events):
+    """A block's lines in a fixed order (the comparator ignores it), so that recapturing
+    writes the same golden whichever run came first: sorted by time, kind and text; in a
+    fixed-times block the times stay in place and the texts are sorted."""
+    if kind == "unordered":
+        return sorted(events, key=lambda e: (float(e.time), e.kind, e.text))
+    texts = sorted((e.kind, e.text) for e in events)
+    return [Event(e.time, kind_text[0], kind_text[1]) for e, kind_text in zip(events, texts)]
+
+
 def derive_variant(traces):
     """One variant that every trace fits, or NondeterministicError.
 
@@ -232,7 +242,7 @@ def derive_variant(traces):
                 raise NondeterministicError("the runs' lines from line %d on cannot be "
                                             "reconciled as reordered blocks" % (i + 1))
             end += 1  # grow over an agreeing position into the next disagreement
-        segments.append((kind, list(first.events[i:end])))
+        segments.append((kind, _canonical(kind, first.events[i:end])))
         i = end
     return Variant(segments, first.outcome)
 
@@ -254,7 +264,9 @@ def derive_golden(header, traces):
             break
         else:
             groups.append([trace])
-    variants = [derive_variant(group) for group in groups]
+    # Sorted, so that the golden does not depend on which run came first.
+    variants = sorted((derive_variant(group) for group in groups),
+                      key=lambda v: [format_event(e) for e in v.events()] + [v.outcome])
     if len(variants) > 1 and not any(t.header.get("set-order") for t in traces):
         derive_variant(traces)  # raises: it differs, and no set-ordered API explains why
     header = dict(header)

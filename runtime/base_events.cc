@@ -263,18 +263,23 @@ void EventLoop::select(double timeout, double deadline) {
   };
 
   if (ts_pending_.load(std::memory_order_acquire)) timeout = 0;
+  if (waiter_) {
+    waiter_(timeout, deadline);
+    drain_threadsafe();
+    return;
+  }
   if (timeout != 0) {
     if (clock_->is_virtual()) {
-      // Virtual time: only threads doing work for us (executor jobs) are waited for, really;
-      // otherwise time jumps to the deadline, or nothing can ever wake us.
-      while (!ts_pending_.load(std::memory_order_acquire)) {
-        if (external_wakers_.load() > 0) {
-          wait_fd(-1);
-          continue;
-        }
-        if (timeout < 0) throw IdleForever{};
-        clock_->advance_to(deadline >= 0 ? deadline : clock_->time() + timeout);
-        break;
+      // Virtual time: executor jobs are waited for until each is asleep (in time_sleep) or
+      // done, sleeping jobs due before our deadline are woken in order; then time jumps to the
+      // deadline, or nothing can ever wake us. Other threads doing work for us
+      // (external wakers outside any ThreadPool) are waited for, really.
+      double until = timeout < 0 ? -1 : (deadline >= 0 ? deadline : clock_->time() + timeout);
+      auto poll = [this] { return ts_pending_.load(std::memory_order_acquire); };
+      while (detail::virtual_workers().wait_until(*clock_, until, poll) ==
+             detail::VirtualWorkers::Wait::kIdle) {
+        if (external_wakers_.load() == 0) throw IdleForever{};
+        wait_fd(-1);
       }
     } else {
       wait_fd(timeout);

@@ -205,6 +205,18 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   void add_external_waker() { external_wakers_.fetch_add(1); }
   void remove_external_waker();
 
+  // --- embedding (the Python bridge, runtime/python) -----------------------------------------
+  // Replaces how select() waits: called with the timeout (< 0: forever; 0 when callbacks are
+  // ready or threadsafe ones pending) and the first timer's deadline (or < 0). It returns when
+  // woken (wake_fd() readable) or timed out; the loop then takes call_soon_threadsafe callbacks.
+  using Waiter = std::function<void(double timeout, double deadline)>;
+  void set_waiter(Waiter waiter) { waiter_ = std::move(waiter); }
+  // The eventfd call_soon_threadsafe writes to (the self-pipe).
+  int wake_fd() const { return wake_fd_; }
+  // The `_stopping` flag of BaseEventLoop, for embedders that run their own run_forever.
+  bool stopping() const { return stopping_; }
+  void set_stopping(bool stopping) { stopping_ = stopping; }
+
   // --- internals ---------------------------------------------------------------------------
   void run_once();  // _run_once
   void timer_handle_cancelled(detail::HandleImpl* h);
@@ -247,6 +259,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::atomic<int> external_wakers_{0};
   int wake_fd_ = -1;
   std::unique_ptr<ThreadPool> executor_;
+  Waiter waiter_;
 };
 
 }  // namespace aio

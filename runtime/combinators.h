@@ -62,6 +62,28 @@ class Outcome {
 struct ReturnExceptions {};
 inline constexpr ReturnExceptions return_exceptions{};
 
+// A list passed as ONE argument where gather() expects awaitables: `gather(coros)`, as opposed to
+// `gather(*coros)` (which is gather(std::vector)). CPython raises TypeError: unhashable type:
+// 'list' (gather's `arg not in arg_to_fut`), and the list is left untouched.
+template <class A>
+struct ListArg {
+  std::vector<A>* list;
+};
+template <class A>
+ListArg<A> list_arg(std::vector<A>& list) {
+  return ListArg<A>{&list};
+}
+namespace detail {
+template <class A>
+struct awaitable_traits<ListArg<A>> {
+  using type = void;  // never used: gather() raises first
+};
+template <class T>
+constexpr bool is_list_arg_v = false;
+template <class A>
+constexpr bool is_list_arg_v<ListArg<A>> = true;
+}  // namespace detail
+
 // ------------------------------------------------------------------------------------------
 // gather
 
@@ -252,12 +274,17 @@ auto gather_variadic(A&&... args) {
   Loop loop;
   auto conv = [&loop](auto&& a) {
     using D = std::decay_t<decltype(a)>;
-    auto f = to_future(std::forward<decltype(a)>(a), loop);
-    if (!loop) loop = f.base()->loop_ptr();
-    if constexpr (std::is_same_v<D, Co<await_result_t<D>>>) {
-      static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
+    if constexpr (is_list_arg_v<D>) {
+      throw TypeError("unhashable type: 'list'");  // `arg not in arg_to_fut` hashes the list
+      return Future<void>();
+    } else {
+      auto f = to_future(std::forward<decltype(a)>(a), loop);
+      if (!loop) loop = f.base()->loop_ptr();
+      if constexpr (std::is_same_v<D, Co<await_result_t<D>>>) {
+        static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
+      }
+      return f;
     }
-    return f;
   };
   // Braced init: left-to-right evaluation, like CPython's argument loop.
   std::tuple<Future<await_result_t<A>>...> futs{conv(std::forward<A>(args))...};
@@ -450,8 +477,8 @@ Co<WaitResult<F>> wait(std::vector<F> fs, std::optional<double> timeout = std::n
   co_return co_await detail::wait_impl(std::move(fs), timeout, return_when);
 }
 
-// asyncio.wait over coroutines: wrapped in tasks before 3.11 (with the 3.8-3.10 deprecation),
-// TypeError from 3.11.
+// asyncio.wait over coroutines: wrapped in tasks before 3.11 (with the 3.9-3.10 deprecation),
+// TypeError from 3.11 (its traceback keeps the coroutines alive: "never awaited" follows it).
 template <class T>
 Co<WaitResult<Task<T>>> wait(std::vector<Co<T>> coros, std::optional<double> timeout = std::nullopt,
                              ReturnWhen return_when = ALL_COMPLETED,
@@ -459,9 +486,14 @@ Co<WaitResult<Task<T>>> wait(std::vector<Co<T>> coros, std::optional<double> tim
   if (coros.empty()) throw ValueError("Set of Tasks/Futures is empty.");
   Loop loop = get_running_loop();
   if (loop->has(Behaviour::kWaitRejectsCoroutines)) {
-    throw TypeError("Passing coroutines is forbidden, use tasks explicitly.");
+    TypeError e("Passing coroutines is forbidden, use tasks explicitly.");
+    e.keep_alive(std::make_shared<std::vector<Co<T>>>(std::move(coros)));
+    throw e;
   }
-  if (loop->has(Behaviour::kWaitCoroutineDeprecation)) {
+  // warnings.warn(..., DeprecationWarning, stacklevel=2): shown when wait()'s caller is the
+  // script's code, not when the loop runs wait() itself (run_until_complete(wait(coros))).
+  if (loop->has(Behaviour::kWaitCoroutineDeprecation) &&
+      detail::caller_is_script(co_await detail::ThisPromise{})) {
     trace().warn("DeprecationWarning",
                  "The explicit passing of coroutine objects to asyncio.wait() is deprecated "
                  "since Python 3.8, and scheduled for removal in Python 3.11.");

@@ -15,6 +15,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "runtime/futures.h"
 
@@ -38,11 +39,60 @@ const std::string& script();
 // "RuntimeWarning: coroutine 'name' was never awaited"
 void warn_never_awaited(const char* name);
 
+// A required positional parameter that a call may leave out: Python checks the arguments only
+// when the call is made, so `main()` for `async def main(loop)` runs, and raises
+//   TypeError: main() missing 1 required positional argument: 'loop'
+// from the call itself, before any coroutine object exists. Declare the parameter with
+// aio::missing("<name>") as its default:
+//
+//   aio::Co<void> main_(aio::Required<aio::Loop> loop = aio::missing("loop"), aio::Def = "main")
+//
+// and `main_()` raises that TypeError (the promise checks the arguments before the body can run);
+// `main_(loop)` binds it, and the body uses it like the value (`loop->call_soon(...)`, `*loop`).
+struct Missing {
+  const char* name;
+};
+inline Missing missing(const char* name) { return Missing{name}; }
+
+namespace detail {
+struct RequiredBase {
+  const char* missing_name = nullptr;  // the parameter's name when the call left it out
+};
+}  // namespace detail
+
+template <class T>
+class Required : public detail::RequiredBase {
+ public:
+  Required(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Required(Missing m) { missing_name = m.name; }   // NOLINT(google-explicit-constructor)
+  T& operator*() { return value_; }
+  const T& operator*() const { return value_; }
+  // `p->m`: T's own operator-> for pointer-like T (Loop, shared_ptr), else a pointer to the value.
+  decltype(auto) operator->() {
+    if constexpr (requires(T& t) { t.operator->(); }) {
+      return (value_);
+    } else {
+      return &value_;
+    }
+  }
+  operator T&() { return value_; }              // NOLINT(google-explicit-constructor)
+  operator const T&() const { return value_; }  // NOLINT(google-explicit-constructor)
+
+ private:
+  T value_{};
+};
+
+// The TypeError of a call that left out the required positional parameters `names` (CPython's
+// ceval.c missing_arguments(): "'a'", "'a' and 'b'", "'a', 'b', and 'c'").
+std::string missing_arguments_message(const Def& def, const std::vector<const char*>& names);
+
 namespace detail {
 
 struct CoPromiseBase {
   Def def;
   std::coroutine_handle<> continuation;
+  // The coroutine awaiting this one (its frame's f_back); nullptr when a task steps it.
+  const CoPromiseBase* caller = nullptr;
   std::exception_ptr exception;
   bool started = false;
   bool finished = false;
@@ -54,6 +104,19 @@ struct CoPromiseBase {
           if constexpr (std::is_same_v<std::decay_t<A>, Def>) def = args;
         }(),
         ...);
+  }
+  // Raises TypeError when an aio::Required parameter was left out (after capture_def).
+  template <class... A>
+  void check_required(A&... args) const {
+    std::vector<const char*> names;
+    (
+        [&] {
+          if constexpr (std::is_base_of_v<RequiredBase, std::decay_t<A>>) {
+            if (args.missing_name) names.push_back(args.missing_name);
+          }
+        }(),
+        ...);
+    if (!names.empty()) throw TypeError(missing_arguments_message(def, names));
   }
 
   struct InitialAwaiter {
@@ -95,6 +158,27 @@ struct CoPromise<void> : CoPromiseBase {
   void return_void() noexcept {}
 };
 
+// `const CoPromiseBase& self = co_await ThisPromise{};` gives the running coroutine its own
+// promise (without suspending).
+struct ThisPromise {
+  const CoPromiseBase* p = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    p = &h.promise();
+    return false;
+  }
+  const CoPromiseBase& await_resume() const noexcept { return *p; }
+};
+
+// Whether warnings.warn(..., stacklevel=2) issued by the running coroutine `self` points into the
+// port's script (__main__), where the default filters show a DeprecationWarning: true when `self`
+// is awaited by a coroutine of the script; false when it is a task's own coroutine (called by the
+// loop, asyncio's Handle._run) or awaited by asyncio's own code (a Def with another file).
+inline bool caller_is_script(const CoPromiseBase& self) {
+  return self.caller && self.caller->def.file_str() == script();
+}
+
 }  // namespace detail
 
 template <class T = void>
@@ -107,6 +191,7 @@ class [[nodiscard]] Co {
     template <class... A>
     explicit promise_type(A&... args) {
       this->capture_def(args...);
+      this->check_required(args...);
     }
     Co get_return_object() { return Co(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
@@ -152,8 +237,12 @@ class [[nodiscard]] Co {
   struct Awaiter {
     handle_type h;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
       h.promise().continuation = parent;
+      if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) {
+        h.promise().caller = &parent.promise();
+      }
       detail::CoPromiseBase::set_leaf(h);
       return h;
     }
@@ -177,5 +266,66 @@ class [[nodiscard]] Co {
   }
   handle_type h_;
 };
+
+namespace detail {
+template <class T>
+struct is_co : std::false_type {};
+template <class T>
+struct is_co<Co<T>> : std::true_type {};
+
+// The return type of a function, function pointer, member function pointer or callable object
+// with one operator() (void for anything else).
+template <class F, class = void>
+struct callable_result {
+  using type = void;
+};
+template <class R, class... A>
+struct callable_result<R(A...), void> {
+  using type = R;
+};
+template <class R, class... A>
+struct callable_result<R(A...) noexcept, void> {
+  using type = R;
+};
+template <class R, class... A>
+struct callable_result<R (*)(A...), void> : callable_result<R(A...)> {};
+template <class R, class... A>
+struct callable_result<R (*)(A...) noexcept, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...), void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) const, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) noexcept, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) const noexcept, void> : callable_result<R(A...)> {};
+template <class F>
+struct callable_result<F, std::void_t<decltype(&F::operator())>>
+    : callable_result<decltype(&F::operator())> {};
+}  // namespace detail
+
+// asyncio.iscoroutinefunction(func): True for an `async def` function, i.e. a function (or
+// lambda, or member function) returning Co<T>; False for anything else.
+template <class F>
+constexpr bool iscoroutinefunction(const F&) {
+  return detail::is_co<typename detail::callable_result<std::decay_t<F>>::type>::value;
+}
+
+// asyncio.iscoroutine(obj): True for a coroutine object (Co<T>), False for anything else. A
+// temporary coroutine (`iscoroutine(f())`) is released when the call returns, as CPython drops
+// the call's only reference to its argument: "never awaited" comes before the caller goes on.
+template <class T>
+bool iscoroutine(const Co<T>&) {
+  return true;
+}
+template <class T>
+bool iscoroutine(Co<T>&& coro) {
+  Co<T> released = std::move(coro);
+  return true;
+}
+template <class X>
+constexpr bool iscoroutine(const X&) {
+  return false;
+}
 
 }  // namespace aio

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace aio {
 
@@ -41,9 +44,15 @@ class BaseException {
   }
   const char* what() const noexcept { return message_ ? message_->c_str() : ""; }
 
+  // What the exception's traceback keeps alive: the locals of the frames it went through (e.g.
+  // the coroutine passed to a call that raised). Released with the exception object, as CPython
+  // frees them with the traceback ("coroutine ... was never awaited" then follows the report).
+  void keep_alive(std::shared_ptr<void> p) { keep_alive_.push_back(std::move(p)); }
+
  private:
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
+  std::vector<std::shared_ptr<void>> keep_alive_;
 };
 
 #define AIO_DEFINE_EXCEPTION(Name, Base, Module)             \
@@ -67,6 +76,7 @@ AIO_DEFINE_EXCEPTION(KeyboardInterrupt, BaseException, "builtins");
 AIO_DEFINE_EXCEPTION(GeneratorExit, BaseException, "builtins");
 AIO_DEFINE_EXCEPTION(ArithmeticError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(ZeroDivisionError, ArithmeticError, "builtins");
+AIO_DEFINE_EXCEPTION(OverflowError, ArithmeticError, "builtins");
 AIO_DEFINE_EXCEPTION(AssertionError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(AttributeError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(LookupError, Exception, "builtins");

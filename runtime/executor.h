@@ -2,8 +2,10 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -13,6 +15,60 @@
 #include "runtime/futures.h"
 
 namespace aio {
+
+namespace detail {
+// Executor threads in virtual time (conformance/harness/virtual_clock.py): jobs run on real
+// threads, but time.sleep() in a job waits in virtual time, and the clock moves only when every
+// job is asleep or done (no job running, none queued where a worker is free). Sleepers are woken
+// one at a time, earliest deadline first (ties: the job submitted first, then the first to
+// sleep), so interleavings are deterministic.
+class VirtualWorkers {
+ public:
+  struct Pool {
+    int queued = 0;  // submitted, not started
+    int active = 0;  // running (asleep or not)
+    int max_workers = 1;
+  };
+  enum class Wait { kReady, kDeadline, kIdle };
+
+  std::shared_ptr<Pool> add_pool(unsigned max_workers);
+  void remove_pool(const std::shared_ptr<Pool>& pool);
+  // ThreadPool accounting: returns the job's sequence number.
+  std::uint64_t job_queued(Pool& pool);
+  void job_started(Pool& pool, std::uint64_t job);  // on the worker thread
+  void job_finished(Pool& pool);                    // on the worker thread
+  // time.sleep() in a job: sleeps until the driver (or, if nobody drives, the sleeper itself
+  // after a real grace period) wakes it at its virtual deadline.
+  void sleep_in_job(Clock& clock, double secs);
+  // Blocks the driving (loop) thread until `deadline` (< 0: none) in virtual time, waking
+  // sleeping jobs due first. kReady when poll() says work arrived, kDeadline when the clock
+  // reached the deadline, kIdle when nothing in virtual time can ever wake the caller.
+  Wait wait_until(Clock& clock, double deadline, const std::function<bool()>& poll);
+
+ private:
+  struct Sleeper {
+    double wake;
+    std::uint64_t job;
+    std::uint64_t seq;
+    bool* woken;
+  };
+  static bool sleeper_after(const Sleeper& a, const Sleeper& b);  // heap order
+  bool quiescent() const;
+  void wake_next(Clock& clock);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Pool>> pools_;
+  std::vector<Sleeper> sleepers_;  // a min-heap on (wake, job, seq)
+  std::uint64_t jobs_ = 0;
+  std::uint64_t seq_ = 0;
+  int running_ = 0;  // jobs running and not asleep
+  bool driver_waiting_ = false;
+};
+VirtualWorkers& virtual_workers();
+// True on an executor worker thread while it runs a job.
+bool in_executor_job();
+}  // namespace detail
 
 class ThreadPool {
  public:
@@ -35,6 +91,7 @@ class ThreadPool {
   std::vector<std::thread> threads_;
   unsigned idle_ = 0;
   bool shutdown_ = false;
+  std::shared_ptr<detail::VirtualWorkers::Pool> accounting_;
 };
 
 // loop.run_in_executor(None, fn, args...): runs fn(args...) on the loop's default executor and

@@ -263,6 +263,14 @@ Future<T> EventLoop::create_future() {
   return Future<T>(std::make_shared<FutureState<T>>(shared_from_this()));
 }
 
+// asyncio.Future(loop=None): a future of `loop`, else of get_event_loop() (the running loop, or
+// the current one, created on first use).
+template <class T = void>
+Future<T> make_future(Loop loop = nullptr) {
+  if (!loop) loop = get_event_loop();
+  return Future<T>(std::make_shared<FutureState<T>>(std::move(loop)));
+}
+
 // futures._set_result_unless_cancelled
 template <class T, class U>
 void set_result_unless_cancelled(const Future<T>& f, U&& v) {

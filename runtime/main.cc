@@ -25,7 +25,7 @@ int run_main(const std::string& example, const std::function<void()>& body, std:
     trace().set_exit(code);
   } catch (...) {
     std::exception_ptr e = std::current_exception();
-    trace().err_exception(e);
+    trace().err_uncaught_exception(e);
     trace().set_uncaught(e);
     code = 1;
   }

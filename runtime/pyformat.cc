@@ -158,6 +158,60 @@ bool is_cancelled_error(const std::exception_ptr& e) {
   }
 }
 
+namespace detail {
+std::string percent_int(double v) {
+  if (std::isnan(v)) throw ValueError("cannot convert float NaN to integer");
+  if (std::isinf(v)) throw OverflowError("cannot convert float infinity to integer");
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%.0f", std::trunc(v));
+  return std::string(buf) == "-0" ? "0" : buf;
+}
+
+std::string percent_fixed(double v, int precision) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%.*f", precision < 0 ? 6 : precision, v);
+  return buf;
+}
+
+std::string percent_impl(std::string_view fmt,
+                         const std::vector<std::function<std::string(char, int)>>& args) {
+  std::string out;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    std::size_t start = i++;
+    int precision = -1;
+    if (i < fmt.size() && fmt[i] == '.') {
+      precision = 0;
+      while (++i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9') {
+        precision = precision * 10 + (fmt[i] - '0');
+      }
+    }
+    if (i >= fmt.size()) throw ValueError("incomplete format");
+    char conv = fmt[i];
+    if (conv == '%' && i == start + 1) {
+      out += '%';
+      continue;
+    }
+    if (conv != 's' && conv != 'r' && conv != 'd' && conv != 'i' && conv != 'f') {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "unsupported format character '%c' (0x%x) at index %zu", conv,
+                    static_cast<unsigned>(static_cast<unsigned char>(conv)), i);
+      throw ValueError(buf);
+    }
+    if (next >= args.size()) throw TypeError("not enough arguments for format string");
+    out += args[next++](conv, precision);
+  }
+  if (next < args.size()) {
+    throw TypeError("not all arguments converted during string formatting");
+  }
+  return out;
+}
+}  // namespace detail
+
 bool is_exit_exception(const std::exception_ptr& e) {
   if (!e) return false;
   try {

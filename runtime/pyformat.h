@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -249,6 +250,46 @@ std::string format(std::string_view fmt, const Args&... args) {
     }
   }
   return out;
+}
+
+namespace detail {
+// The argument conversions of printf-style formatting: 's' (str), 'r' (repr), 'd'/'i' (int(),
+// truncating floats), 'f' (fixed, `precision` digits, default 6).
+std::string percent_int(double v);
+std::string percent_fixed(double v, int precision);
+template <class T>
+std::string percent_arg(const T& v, char conv, int precision) {
+  using D = std::decay_t<T>;
+  if (conv == 's') return str(v);
+  if (conv == 'r') return repr(v);
+  if constexpr (std::is_arithmetic_v<D>) {
+    if (conv == 'd' || conv == 'i') {
+      if constexpr (std::is_same_v<D, bool>) {
+        return v ? "1" : "0";
+      } else if constexpr (std::is_floating_point_v<D>) {
+        return percent_int(static_cast<double>(v));
+      } else {
+        return std::to_string(v);
+      }
+    }
+    return percent_fixed(static_cast<double>(v), precision);
+  } else {
+    throw TypeError(std::string("%") + conv + " format: a real number is required, not " +
+                    (std::is_convertible_v<const D&, std::string_view> ? "str" : "object"));
+  }
+}
+std::string percent_impl(std::string_view fmt,
+                         const std::vector<std::function<std::string(char, int)>>& args);
+}  // namespace detail
+
+// Python's printf-style `fmt % args`: percent("num %s", num), percent("t:%d", time_time()).
+// Conversions %s %r %d %i %f (with an optional precision, "%.2f") and %%; raises TypeError for
+// a wrong number of arguments, like CPython.
+template <class... Args>
+std::string percent(std::string_view fmt, const Args&... args) {
+  return detail::percent_impl(fmt, {[&args](char conv, int precision) {
+                                return detail::percent_arg(args, conv, precision);
+                              }...});
 }
 
 }  // namespace aio

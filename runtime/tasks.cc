@@ -286,7 +286,7 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
         }
         f.get_loop().stop();
       },
-      "_run_until_complete_cb");
+      "_run_until_complete_cb() at base_events.py");  // a Python function: repr names its source
   try {
     loop.run_forever();
   } catch (...) {

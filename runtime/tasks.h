@@ -248,9 +248,18 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 template <class A>
 auto EventLoop::run_until_complete(A&& awaitable) {
   using D = std::decay_t<A>;
-  check_closed();
-  check_running();
   using T = await_result_t<D>;
+  try {
+    check_closed();
+    check_running();
+  } catch (BaseException& e) {
+    // The traceback holds this frame, whose argument is the coroutine: it is released (and
+    // reported as never awaited) with the exception.
+    if constexpr (std::is_same_v<D, Co<T>> && !std::is_lvalue_reference_v<A>) {
+      e.keep_alive(std::make_shared<D>(std::move(awaitable)));
+    }
+    throw;
+  }
   Future<T> fut;
   bool new_task = false;
   if constexpr (std::is_same_v<D, Co<T>>) {

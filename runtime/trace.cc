@@ -1,5 +1,6 @@
 #include "runtime/trace.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -65,6 +66,22 @@ void set_script(std::string file) { script_slot() = std::move(file); }
 const std::string& script() { return script_slot(); }
 std::string Def::file_str() const { return file ? std::string(file) : script(); }
 
+std::string missing_arguments_message(const Def& def, const std::vector<const char*>& names) {
+  std::string func = def.name;
+  if (!has(Behaviour::kCallErrorsNameQualname)) {
+    std::size_t dot = func.rfind('.');
+    if (dot != std::string::npos) func = func.substr(dot + 1);  // co_name
+  }
+  std::string list;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) list += names.size() == 2 ? " and " : (i + 1 == names.size() ? ", and " : ", ");
+    list += repr_str(names[i]);
+  }
+  std::size_t n = names.size();
+  return func + "() missing " + std::to_string(n) + " required positional argument" +
+         (n == 1 ? "" : "s") + ": " + list;
+}
+
 void warn_never_awaited(const char* name) {
   trace().warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
 }
@@ -90,6 +107,11 @@ void Trace::set_example(std::string name) {
 }
 
 void Trace::add_locked(double t, std::string_view kind, std::string_view text) {
+  if (std::uncaught_exceptions() == 0) {
+    unwind_start_ = static_cast<std::size_t>(-1);
+  } else if (unwind_start_ == static_cast<std::size_t>(-1)) {
+    unwind_start_ = events_.size();  // a destructor run by stack unwinding
+  }
   events_.push_back(TraceEvent{t, std::string(kind), std::string(text)});
   if (echo_) {
     std::ostream& os = (kind == "out") ? std::cout : std::cerr;
@@ -154,6 +176,10 @@ void Trace::warn(std::string_view category, std::string_view message) {
   std::string text(category);
   text += ": ";
   text += message;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!warned_.insert(text).second) return;
+  }
   add("warn", text);
 }
 
@@ -180,6 +206,19 @@ void Trace::log(std::string_view level, std::string_view message) {
 void Trace::err_exception(const std::exception_ptr& e) {
   add("err", "Traceback (most recent call last):");
   add("err", format_exception_only(e));
+}
+
+void Trace::err_uncaught_exception(const std::exception_ptr& e) {
+  std::string last = format_exception_only(e);
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::size_t at = std::min(unwind_start_, events_.size());
+  std::vector<TraceEvent> unwound(events_.begin() + static_cast<std::ptrdiff_t>(at), events_.end());
+  events_.resize(at);
+  add_locked(t, "err", "Traceback (most recent call last):");
+  add_locked(t, "err", last);
+  events_.insert(events_.end(), unwound.begin(), unwound.end());
+  unwind_start_ = static_cast<std::size_t>(-1);
 }
 
 void Trace::set_exit(int code) {
@@ -214,6 +253,8 @@ void Trace::clear() {
   partial_[0].clear();
   partial_[1].clear();
   outcome_ = "= exit 0";
+  warned_.clear();
+  unwind_start_ = static_cast<std::size_t>(-1);
 }
 
 std::string Trace::escape(std::string_view s) {

@@ -1,9 +1,11 @@
 // The trace recorder (conformance/TRACE_FORMAT.md): events `<time> <kind> <text>` + outcome.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <mutex>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,12 +31,18 @@ class Trace {
   // Raw stream writes, split into lines; an unterminated line is kept until completed or flushed.
   void write_stdout(std::string_view text);
   void write_stderr(std::string_view text);
-  // `warn <Category>: <message>`
+  // `warn <Category>: <message>`, shown once: warnings' "default" action shows a warning once per
+  // location (__warningregistry__); C++ has no location, so the text stands for it.
   void warn(std::string_view category, std::string_view message);
   // A record of the asyncio logger: `log <LEVEL> <line 1>` then `log <line>` per further line.
   void log(std::string_view level, std::string_view message);
   // Traceback header + final line for an exception (no frames: C++ has none to show).
   void err_exception(const std::exception_ptr& e);
+  // The report of the exception that ended the module (run_main), placed before the events that
+  // the objects destroyed while it propagated emitted (the trailing run of events recorded during
+  // stack unwinding, e.g. "coroutine ... was never awaited" for the body's locals): CPython
+  // frees those after the report (module globals at shutdown, frames with the traceback).
+  void err_uncaught_exception(const std::exception_ptr& e);
 
   // Outcome (the last line).
   void set_exit(int code);
@@ -65,6 +73,9 @@ class Trace {
   std::string partial_[2];
   double partial_time_[2] = {0, 0};
   bool echo_ = false;
+  std::set<std::string> warned_;  // the warning registry (cleared by clear())
+  // Index of the first event of the trailing run recorded during stack unwinding (npos: none).
+  std::size_t unwind_start_ = static_cast<std::size_t>(-1);
 };
 
 // The process-wide trace ports print through.

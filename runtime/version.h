@@ -26,7 +26,8 @@ enum class Behaviour {
   kTaskCancelling,                 // 3.11+: cancelling()/uncancel(), repr state 'cancelling'
   kTimeoutErrorIsBuiltin,          // 3.11+: asyncio.TimeoutError is builtins.TimeoutError
   kWaitRejectsCoroutines,          // 3.11+: asyncio.wait() raises TypeError for coroutines
-  kWaitCoroutineDeprecation,       // 3.8-3.10: asyncio.wait() warns when given coroutines
+  kWaitCoroutineDeprecation,       // 3.9-3.10: asyncio.wait() warns when given coroutines (3.8
+                                   //           wraps them silently)
   kWaitForTimeouts,                // 3.12+: wait_for is implemented with asyncio.timeout()
   kGetEventLoopDeprecation,        // 3.12+: get_event_loop() warns 'There is no current event loop'
   kUncancelClearsMustCancel,       // 3.13+: uncancel() reaching 0 clears a pending cancel
@@ -37,6 +38,8 @@ enum class Behaviour {
                                     //        CancelledError its coroutine raised (with message)
   kGatherEagerDoneCallbacks,        // 3.12+: gather() runs done callbacks of already-done
                                     //        children at once instead of via call_soon
+  kCallErrorsNameQualname,          // 3.10+: "f() missing 1 required positional argument"
+                                    //        names f by __qualname__ ('A.f'; before: 'f')
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -58,7 +61,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskCancelling, {3, 11}, kForever},
     {Behaviour::kTimeoutErrorIsBuiltin, {3, 11}, kForever},
     {Behaviour::kWaitRejectsCoroutines, {3, 11}, kForever},
-    {Behaviour::kWaitCoroutineDeprecation, {3, 8}, {3, 11}},
+    {Behaviour::kWaitCoroutineDeprecation, {3, 9}, {3, 11}},
     {Behaviour::kWaitForTimeouts, {3, 12}, kForever},
     {Behaviour::kGetEventLoopDeprecation, {3, 12}, kForever},
     {Behaviour::kUncancelClearsMustCancel, {3, 13}, kForever},
@@ -66,6 +69,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kWaitForResultAfterTimeout, {3, 9}, kForever},
     {Behaviour::kGatherEagerDoneCallbacks, {3, 12}, kForever},
     {Behaviour::kCancelledErrorReraisesOriginal, {3, 11}, kForever},
+    {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
 };
 
 constexpr bool has(Behaviour b, PyVersion v) {

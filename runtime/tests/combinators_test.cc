@@ -231,6 +231,39 @@ TEST_F(CombinatorsTest, WaitRejectsCoroutinesFrom311) {
   }
 }
 
+// wait()'s DeprecationWarning for coroutines (3.9-3.10) uses stacklevel=2: the default filters
+// show it when wait() is awaited by the script's code, not when the loop runs wait() as a task's
+// coroutine (`loop.run_until_complete(asyncio.wait(coros))` at module level); 3.8 has none.
+TEST_F(CombinatorsTest, WaitCoroutineDeprecationFollowsTheCaller) {
+  const std::string kWarning =
+      "DeprecationWarning: The explicit passing of coroutine objects to asyncio.wait() is "
+      "deprecated since Python 3.8, and scheduled for removal in Python 3.11.";
+  for (int minor : {8, 9, 10}) {
+    set_default_version({3, minor});
+    trace().clear();
+    reset_event_loop_policy();
+    Loop loop = new_event_loop();
+    std::vector<Co<int>> cs;
+    cs.push_back(val(1, 0.1));
+    cs.push_back(val(2, 0.2));
+    auto [done, pending] = loop->run_until_complete(wait(std::move(cs)));
+    EXPECT_EQ(done.size(), 2u);
+    EXPECT_TRUE(texts("warn").empty()) << "3." << minor;
+
+    auto main = [](Def = "main") -> Co<std::size_t> {
+      std::vector<Co<int>> cs;
+      cs.push_back(val(1, 0.1));
+      auto r = co_await wait(std::move(cs));
+      co_return r.done.size();
+    };
+    EXPECT_EQ(loop->run_until_complete(main()), 1u);
+    std::vector<std::string> expected;
+    if (minor >= 9) expected.push_back(kWarning);
+    EXPECT_EQ(texts("warn"), expected) << "3." << minor;
+    loop->close();
+  }
+}
+
 TEST_F(CombinatorsTest, WaitErrorsAndTimeoutLeavesPending) {
   auto main = [](Def = "main") -> Co<void> {
     std::vector<Task<int>> none;
@@ -317,6 +350,89 @@ TEST_F(CombinatorsTest, RunInExecutor) {
   };
   EXPECT_EQ(run(main()), 42 + 9);
   EXPECT_DOUBLE_EQ(default_clock().time(), 1000.0);  // executor work takes no virtual time
+}
+
+// asyncio.gather(coros) with the list itself as the argument: TypeError from hashing it, before
+// any task is made; the list keeps its (unstarted) coroutines.
+TEST_F(CombinatorsTest, GatherOfAListArgumentRaisesUnhashable) {
+  Loop loop = new_event_loop();
+  set_event_loop(loop);
+  std::vector<Co<int>> coros;
+  coros.push_back(val(1, 1));
+  coros.push_back(val(2, 1));
+  std::uint64_t tasks_before = next_task_number();
+  try {
+    auto g = gather(list_arg(coros));
+    FAIL() << "gather(list) did not raise";
+  } catch (const TypeError& e) {
+    EXPECT_EQ(e.str(), "unhashable type: 'list'");
+  }
+  EXPECT_EQ(next_task_number(), tasks_before);
+  ASSERT_EQ(coros.size(), 2u);
+  EXPECT_TRUE(coros[0] && !coros[0].started());
+  // An awaitable before the list is wrapped first, as CPython's argument loop does.
+  Task<int> t = loop->create_task(val(3, 0));
+  EXPECT_THROW(gather(t, list_arg(coros)), TypeError);
+  EXPECT_EQ(loop->run_until_complete(t), 3);
+  coros.clear();
+  EXPECT_EQ(texts("warn"),
+            (std::vector<std::string>{"RuntimeWarning: coroutine 'val' was never awaited"}));
+  loop->close();
+}
+
+// 3.11+: wait(coroutines) raises TypeError; the coroutines stay alive with the exception (its
+// traceback holds wait()'s frame), so "never awaited" (shown once) follows its report.
+TEST_F(CombinatorsTest, WaitTypeErrorKeepsTheCoroutinesAlive) {
+  set_default_version({3, 11});
+  auto main = [](Def = "main") -> Co<void> {
+    std::vector<Co<int>> cs;
+    for (int i = 0; i < 3; ++i) cs.push_back(val(i, 1));
+    co_await wait(std::move(cs));
+  };
+  Loop loop = new_event_loop();
+  {
+    std::exception_ptr held;
+    try {
+      loop->run_until_complete(main());
+      ADD_FAILURE();
+    } catch (const TypeError&) {
+      held = std::current_exception();
+    }
+    EXPECT_TRUE(texts("warn").empty());
+    trace().err_exception(held);
+  }
+  EXPECT_EQ(texts("err"),
+            (std::vector<std::string>{
+                "Traceback (most recent call last):",
+                "TypeError: Passing coroutines is forbidden, use tasks explicitly."}));
+  EXPECT_EQ(lines().back(), "0.000000 warn RuntimeWarning: coroutine 'val' was never awaited");
+  EXPECT_EQ(texts("warn").size(), 1u);
+  loop->close();
+}
+
+// time.sleep() in executor jobs runs in virtual time: 4 one-second jobs on 2 workers end at
+// +1, +1, +2, +2 in submission order; the loop's own timers interleave by deadline.
+TEST_F(CombinatorsTest, ExecutorJobsSleepInVirtualTime) {
+  ThreadPool pool(2);
+  auto job = [](int x) {
+    time_sleep(1);
+    return x;
+  };
+  auto main = [&pool, &job](Def = "main") -> Co<void> {
+    Loop loop = get_running_loop();
+    std::vector<Future<int>> futs;
+    for (int i = 0; i < 4; ++i) futs.push_back(run_in_executor(loop, &pool, job, i));
+    loop->call_later(1.5, [] { print("timer"); });
+    for (auto& f : futs) print("num", co_await f);
+    print("slept", co_await run_in_executor(loop, &pool, job, 9));
+  };
+  run(main());
+  EXPECT_EQ(lines(), (std::vector<std::string>{"1.000000 out num 0", "1.000000 out num 1",
+                                               "1.500000 out timer", "2.000000 out num 2",
+                                               "2.000000 out num 3", "3.000000 out slept 9"}));
+  // Outside a job, time.sleep() makes the clock jump.
+  time_sleep(0.25);
+  EXPECT_DOUBLE_EQ(default_clock().time(), 1003.25);
 }
 
 }  // namespace

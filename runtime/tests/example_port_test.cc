@@ -53,14 +53,39 @@ TEST_F(ExamplePortTest, UncaughtExceptionOutcome) {
   };
   EXPECT_EQ(run_main("e002", body, os), 1);
   std::string s = os.str();
+  // The coroutine object was created and dropped unawaited, after the report (CPython frees it
+  // with the traceback that holds run_until_complete's frame).
   EXPECT_NE(s.find("0.000000 err Traceback (most recent call last):\n"
                    "0.000000 err RuntimeError: Event loop is closed\n"
+                   "0.000000 warn RuntimeWarning: coroutine 'do_some_work' was never awaited\n"
                    "= exception RuntimeError: Event loop is closed\n"),
             std::string::npos)
       << s;
-  // The coroutine object was created and dropped unawaited.
-  EXPECT_NE(s.find("warn RuntimeWarning: coroutine 'do_some_work' was never awaited"),
-            std::string::npos);
+}
+
+// Python keeps the module's objects alive after an uncaught exception until the traceback is
+// printed: "never awaited" for a coroutine the body held comes after the report, while what
+// happened before the raise stays before it.
+TEST_F(ExamplePortTest, ObjectsDestroyedByTheUncaughtExceptionReportAfterTheTraceback) {
+  std::ostringstream os;
+  auto body = [] {
+    print("before");
+    {
+      auto dropped = do_some_work(2, "released");  // released before the raise
+    }
+    auto coro = do_some_work(1);  // held by the module, never awaited
+    throw ValueError("bad");
+  };
+  EXPECT_EQ(run_main("e003", body, os), 1);
+  std::string s = os.str();
+  EXPECT_NE(s.find("0.000000 out before\n"
+                   "0.000000 warn RuntimeWarning: coroutine 'released' was never awaited\n"
+                   "0.000000 err Traceback (most recent call last):\n"
+                   "0.000000 err ValueError: bad\n"
+                   "0.000000 warn RuntimeWarning: coroutine 'do_some_work' was never awaited\n"
+                   "= exception ValueError: bad\n"),
+            std::string::npos)
+      << s;
 }
 
 }  // namespace

@@ -113,5 +113,59 @@ TEST_F(PyFormatTest, VersionTable) {
   EXPECT_TRUE(has(Behaviour::kWaitForTimeouts, kNewestVersion));
 }
 
+// Python's printf-style `fmt % args`.
+TEST_F(PyFormatTest, PercentFormat) {
+  EXPECT_EQ(percent("time before:%d", 1700000000.75), "time before:1700000000");
+  EXPECT_EQ(percent("%d %i", -2.5, 7), "-2 7");  // int() truncates toward zero
+  EXPECT_EQ(percent("%d", -0.5), "0");
+  EXPECT_EQ(percent("%d", true), "1");
+  EXPECT_EQ(percent("num %s", 3), "num 3");
+  EXPECT_EQ(percent("%s|%r", std::string("a"), std::string("a")), "a|'a'");
+  EXPECT_EQ(percent("%s %s", 1.0, None), "1.0 None");
+  EXPECT_EQ(percent("%f %.2f 100%%", 1.5, 2.0 / 3), "1.500000 0.67 100%");
+  try {
+    percent("%d", std::string("x"));
+    ADD_FAILURE();
+  } catch (const TypeError& e) {
+    EXPECT_EQ(e.str(), "%d format: a real number is required, not str");
+  }
+  try {
+    percent("%s %s", 1);
+    ADD_FAILURE();
+  } catch (const TypeError& e) {
+    EXPECT_EQ(e.str(), "not enough arguments for format string");
+  }
+  try {
+    percent("%s", 1, 2);
+    ADD_FAILURE();
+  } catch (const TypeError& e) {
+    EXPECT_EQ(e.str(), "not all arguments converted during string formatting");
+  }
+  EXPECT_THROW(percent("%d", std::numeric_limits<double>::quiet_NaN()), ValueError);
+  EXPECT_THROW(percent("%y", 1), ValueError);
+}
+
+// The warnings registry: a warning is shown once (its text standing for its location); clear()
+// forgets it.
+TEST_F(PyFormatTest, WarningsShownOnce) {
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited");
+  trace().warn("RuntimeWarning", "coroutine 'g' was never awaited");
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited");
+  trace().warn("DeprecationWarning", "coroutine 'f' was never awaited");
+  EXPECT_EQ(texts("warn"),
+            (std::vector<std::string>{"RuntimeWarning: coroutine 'f' was never awaited",
+                                      "RuntimeWarning: coroutine 'g' was never awaited",
+                                      "DeprecationWarning: coroutine 'f' was never awaited"}));
+  trace().clear();
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited");
+  EXPECT_EQ(texts("warn").size(), 1u);
+}
+
+// 3.8's asyncio.wait() wraps coroutines without a DeprecationWarning (added in 3.9).
+TEST_F(PyFormatTest, WaitCoroutineDeprecationFrom39) {
+  EXPECT_FALSE(has(Behaviour::kWaitCoroutineDeprecation, {3, 8}));
+  EXPECT_TRUE(has(Behaviour::kWaitCoroutineDeprecation, {3, 9}));
+}
+
 }  // namespace
 }  // namespace aio

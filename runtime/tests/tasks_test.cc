@@ -444,5 +444,76 @@ TEST_F(TasksTest, UncaughtAndIdleForeverOutcomes) {
   EXPECT_THROW(run(main()), IdleForever);
 }
 
+// asyncio.iscoroutine / iscoroutinefunction. A temporary argument is released by the call (its
+// "never awaited" comes before the result is used); a named coroutine is left alone.
+TEST_F(TasksTest, IsCoroutineReleasesATemporaryArgument) {
+  print(iscoroutine(sleeper_main()));
+  EXPECT_EQ(lines(), (std::vector<std::string>{
+                         "0.000000 warn RuntimeWarning: coroutine 'main' was never awaited",
+                         "0.000000 out True"}));
+  trace().clear();
+  Co<void> coro = bad();
+  EXPECT_TRUE(iscoroutine(coro));
+  EXPECT_TRUE(coro && !coro.started());
+  EXPECT_TRUE(texts("warn").empty());
+  EXPECT_FALSE(iscoroutine(1));
+  EXPECT_FALSE(iscoroutine(std::string("x")));
+  Loop loop = new_event_loop();
+  Task<void> t = loop->create_task(std::move(coro));
+  EXPECT_FALSE(iscoroutine(t));
+  t.cancel();
+  EXPECT_THROW(loop->run_until_complete(t), CancelledError);
+  loop->close();
+  EXPECT_TRUE(iscoroutinefunction(sleeper_main));
+  EXPECT_FALSE(iscoroutinefunction(+[](int x) { return x; }));
+}
+
+// run_until_complete(coro()) on a closed loop raises before wrapping the coroutine; the
+// traceback (here: the exception object) keeps it alive, so "never awaited" comes when the
+// exception is released, after it was reported. A named coroutine stays with its variable.
+TEST_F(TasksTest, RunUntilCompleteOnClosedLoopKeepsTheCoroutineWithTheException) {
+  Loop loop = new_event_loop();
+  loop->close();
+  {
+    std::exception_ptr held;
+    try {
+      loop->run_until_complete(sleeper_main());
+      ADD_FAILURE();
+    } catch (const RuntimeError& e) {
+      EXPECT_EQ(e.str(), "Event loop is closed");
+      held = std::current_exception();
+    }
+    EXPECT_TRUE(texts("warn").empty());
+    trace().err_exception(held);
+  }
+  EXPECT_EQ(lines(), (std::vector<std::string>{
+                         "0.000000 err Traceback (most recent call last):",
+                         "0.000000 err RuntimeError: Event loop is closed",
+                         "0.000000 warn RuntimeWarning: coroutine 'main' was never awaited"}));
+  trace().clear();
+  Co<void> named = bad();
+  EXPECT_THROW(loop->run_until_complete(named), RuntimeError);
+  EXPECT_TRUE(named && !named.started());
+  EXPECT_TRUE(texts("warn").empty());
+}
+
+// asyncio.iscoroutinefunction over the kinds of C++ callables.
+struct Worker {
+  Co<int> work(Def = "Worker.work") { co_return 1; }
+  int plain() const { return 1; }
+};
+TEST_F(TasksTest, IsCoroutineFunctionOfCallables) {
+  auto coro_lambda = [](Def = "f") -> Co<void> { co_return; };
+  auto plain_lambda = [] { return 1; };
+  static_assert(iscoroutinefunction(sleeper_main));
+  static_assert(iscoroutinefunction(&sleeper_main));
+  static_assert(iscoroutinefunction(coro_lambda));
+  static_assert(!iscoroutinefunction(plain_lambda));
+  static_assert(iscoroutinefunction(&Worker::work));
+  static_assert(!iscoroutinefunction(&Worker::plain));
+  static_assert(!iscoroutinefunction(1));
+  EXPECT_EQ(str(iscoroutinefunction(sleeper_main)), "True");
+}
+
 }  // namespace
 }  // namespace aio

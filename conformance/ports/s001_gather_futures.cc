@@ -1,0 +1,26 @@
+// Port of conformance/examples/s001_gather_futures.py
+#include <vector>
+
+#include "conformance/ports/port.h"
+
+namespace {
+
+// async def do_some_work(x):
+aio::Co<void> do_some_work(int x, aio::Def = "do_some_work") {
+  aio::print("Waiting " + aio::str(x));
+  co_await aio::sleep(x);
+}
+
+}  // namespace
+
+AIOREF_PORT(s001_gather_futures) {
+  aio::Loop loop = aio::get_event_loop();
+
+  std::vector<aio::Task<void>> futus = {
+      aio::ensure_future(do_some_work(1)),
+      aio::ensure_future(do_some_work(3)),
+  };
+
+  // asyncio.gather(*futus)
+  loop->run_until_complete(aio::gather(futus));
+}

@@ -1,0 +1,16 @@
+// Port of conformance/examples/s001_iscoroutine.py
+#include "conformance/ports/port.h"
+
+namespace {
+
+// async def do_some_work(x):
+aio::Co<void> do_some_work(int x, aio::Def = "do_some_work") {
+  aio::print("Waiting " + aio::str(x));
+  co_await aio::sleep(x);
+}
+
+}  // namespace
+
+AIOREF_PORT(s001_iscoroutine) {
+  aio::print(aio::iscoroutine(do_some_work(3)));  // True
+}

@@ -1,0 +1,115 @@
+// Coroutine functions called like Python functions (argument binding), and the reprs of futures
+// that run_until_complete waits for.
+#include "runtime/tests/test_util.h"
+
+namespace aio {
+namespace {
+
+using CoroTest = testing::AioTest;
+
+int g_body_runs = 0;
+
+Co<int> needs_loop(Required<Loop> loop = missing("loop"), Def = "main") {
+  ++g_body_runs;
+  co_return loop->is_closed() ? 0 : 1;
+}
+
+Co<void> needs_three(int x, Required<int> a = missing("loop"), Required<int> b = missing("b"),
+                     Required<int> c = missing("c"), Def = "A.f") {
+  ++g_body_runs;
+  co_return;
+}
+
+Co<void> needs_two(Required<int> a = missing("a"), Required<int> b = missing("b"),
+                   Def = "main.<locals>.g") {
+  ++g_body_runs;
+  co_return;
+}
+
+std::string type_error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const TypeError& e) {
+    return e.str();
+  }
+  return "no TypeError";
+}
+
+// CPython (3.8.18 .. 3.13.0) for `async def main(loop)` / `class A: async def f(self, loop, b, c)`
+// / a nested `async def g(a, b)`, each called without those arguments.
+TEST_F(CoroTest, MissingRequiredArgumentRaisesTypeErrorAtCall) {
+  g_body_runs = 0;
+  EXPECT_EQ(type_error_of([] { auto c = needs_loop(); }),
+            "main() missing 1 required positional argument: 'loop'");
+  EXPECT_EQ(type_error_of([] { auto c = needs_three(1); }),
+            "A.f() missing 3 required positional arguments: 'loop', 'b', and 'c'");
+  EXPECT_EQ(type_error_of([] { auto c = needs_two(); }),
+            "main.<locals>.g() missing 2 required positional arguments: 'a' and 'b'");
+  EXPECT_EQ(type_error_of([] { auto c = needs_two(1); }),
+            "main.<locals>.g() missing 1 required positional argument: 'b'");
+  // 3.8 and 3.9 name the function by its __name__.
+  set_default_version({3, 9});
+  EXPECT_EQ(type_error_of([] { auto c = needs_three(1); }),
+            "f() missing 3 required positional arguments: 'loop', 'b', and 'c'");
+  EXPECT_EQ(type_error_of([] { auto c = needs_two(); }),
+            "g() missing 2 required positional arguments: 'a' and 'b'");
+  set_default_version({3, 10});
+  EXPECT_EQ(type_error_of([] { auto c = needs_three(1); }),
+            "A.f() missing 3 required positional arguments: 'loop', 'b', and 'c'");
+  // No coroutine object was made: nothing ran, nothing is reported as never awaited.
+  EXPECT_EQ(g_body_runs, 0);
+  EXPECT_TRUE(lines().empty());
+}
+
+TEST_F(CoroTest, RequiredArgumentGivenIsTheValue) {
+  g_body_runs = 0;
+  Loop loop = new_event_loop();
+  EXPECT_EQ(loop->run_until_complete(needs_loop(loop)), 1);
+  loop->run_until_complete(needs_three(1, 2, 3, 4));
+  EXPECT_EQ(g_body_runs, 2);
+  loop->close();
+  EXPECT_TRUE(lines().empty());
+}
+
+TEST_F(CoroTest, MissingArgumentInsideRunUntilCompleteArgument) {
+  // loop.run_until_complete(main()) with main(loop): the TypeError comes before the loop runs.
+  Loop loop = new_event_loop();
+  EXPECT_THROW(loop->run_until_complete(needs_loop()), TypeError);
+  EXPECT_FALSE(loop->is_running());
+  loop->close();
+  EXPECT_TRUE(lines().empty());
+}
+
+// CPython 3.8.18 .. 3.13.0 print "<Future pending cb=[_run_until_complete_cb() at
+// base_events.py:NNN]>" for a future that run_until_complete() waits for (a Python function's
+// callback repr names its source).
+TEST_F(CoroTest, FutureAwaitedByRunUntilCompleteShowsTheCallbackSource) {
+  Loop loop = get_event_loop();
+  Future<std::string> f = make_future<std::string>();
+  std::string seen;
+  loop->call_soon([&seen, f] {
+    seen = f.repr();
+    f.set_result("done");
+  });
+  EXPECT_EQ(loop->run_until_complete(f), "done");
+  EXPECT_EQ(seen, "<Future pending cb=[_run_until_complete_cb() at base_events.py]>");
+  EXPECT_EQ(f.repr(), "<Future finished result='done'>");
+  loop->close();
+}
+
+// asyncio.Future() outside a running loop belongs to the current loop (get_event_loop()).
+TEST_F(CoroTest, MakeFutureUsesTheCurrentLoop) {
+  set_default_version({3, 12});
+  Future<int> f = make_future<int>();
+  EXPECT_EQ(&f.get_loop(), get_event_loop().get());
+  EXPECT_EQ(texts("warn"),
+            (std::vector<std::string>{"DeprecationWarning: There is no current event loop"}));
+  Loop other = new_event_loop();
+  Future<int> g = make_future<int>(other);
+  EXPECT_EQ(&g.get_loop(), other.get());
+  other->close();
+  get_event_loop()->close();
+}
+
+}  // namespace
+}  // namespace aio

@@ -372,7 +372,9 @@ def _activity(pid, trace_path):
     try:
         with open("/proc/%d/stat" % pid) as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime + stime, every thread
+        # utime + stime of every thread, in tenths of a second: a loop that wakes now and
+        # then to do nothing (uvloop in a forked child uses a tick every few seconds) is idle.
+        ticks = (int(fields[11]) + int(fields[12])) // 10
     except (OSError, IndexError, ValueError):
         ticks = -1
     return size, ticks

@@ -13,6 +13,7 @@ exits 0 on a match, 1 with the diff on stdout on a mismatch, 2 on unreadable inp
 import argparse
 import collections
 import difflib
+import re
 import sys
 
 from suite import traces
@@ -100,6 +101,129 @@ def compare(golden, trace, ignore_kinds=(), time_tolerance=0.0):
             return Comparison(True, "")
         label = "golden" if len(golden.variants) == 1 else "golden (variant %d of %d)" % (
             index + 1, len(golden.variants))
+        diff = list(difflib.unified_diff(expected, shown, label, "trace", n=3, lineterm=""))
+        if best is None or len(diff) < len(best):
+            best = diff
+    return Comparison(False, "\n".join(best) + "\n")
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
+REAL_TIME_TOLERANCE = 0.05  # how much earlier than the golden a real-time event may be
+
+
+def _texts_close(golden_text, text, tolerance):
+    """Equal texts, except that decimal numbers (clock readings, durations) may differ by
+    `tolerance`."""
+    if golden_text == text:
+        return True
+    golden_parts, parts = _DECIMAL.split(golden_text), _DECIMAL.split(text)
+    if golden_parts != parts:
+        return False
+    return all(abs(float(a) - float(b)) <= tolerance
+               for a, b in zip(_DECIMAL.findall(golden_text), _DECIMAL.findall(text)))
+
+
+REAL_TIME_MAX_LATE = 1.0
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(event):
+    return event.kind, _DIGITS.sub("#", event.text)
+
+
+def _sequence(wanted, blocks, tolerance=REAL_TIME_TOLERANCE):
+    """The golden's events as consecutive groups matched as multisets: an unordered block
+    of the golden is one group; so are consecutive lines at the same moment that differ only
+    in their numbers (one statement run by sibling tasks or threads: in real time, which
+    sibling comes first is a race); any other event is a group of its own."""
+    groups, previous = [], None
+    for index, event in enumerate(wanted):
+        block = blocks[index] if blocks else None
+        if block is not None and block == previous:
+            groups[-1].append(event)
+        elif (block is None and groups and previous is None and
+              _shape(groups[-1][-1]) == _shape(event) and
+              abs(float(event.time) - float(groups[-1][-1].time)) <= tolerance):
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+        previous = block
+    return groups
+
+
+def match_real_time(wanted, events, tolerance=REAL_TIME_TOLERANCE,
+                    max_late=REAL_TIME_MAX_LATE, blocks=None):
+    """Match real-time events against a golden's: (ok, shown lines, [(golden, event)]).
+
+    The events match in the golden's order, except within its unordered blocks (`blocks`
+    gives each event's block number, None outside blocks; None: every event is its own
+    group) — lines at the same moment are not unordered as such: asyncio orders the
+    callbacks of one iteration, and a loop that orders them otherwise (uvloop runs due
+    timers before ready callbacks) must show. Where CPython's own real-time runs order
+    same-moment lines either way, the golden holds each order as a variant. In real time a
+    busy machine delays what a loop does, and never
+    advances it: an event may come at most `tolerance` earlier than the golden's, and at
+    most `max_late` later. Decimal numbers in texts (clock readings, durations) may differ
+    by `tolerance` plus `max_late`.
+    """
+    ok, shown, pairs, i = True, [], [], 0
+    number_tolerance = tolerance + max_late
+    for group in _sequence(wanted, blocks, tolerance):
+        candidates = events[i:i + len(group)]
+        i += len(group)
+        if len(candidates) < len(group):
+            ok = False
+        left, matched, timely = list(candidates), [], True
+        for want in group:
+            for position, event in enumerate(left):
+                if (event.kind == want.kind and
+                        _texts_close(want.text, event.text, number_tolerance)):
+                    late = float(event.time) - float(want.time)
+                    timely = timely and -tolerance <= late <= max_late
+                    matched.append(want)
+                    pairs.append((want, left.pop(position)))
+                    break
+            else:
+                ok = False
+        ok = ok and timely
+        # The diff shows matched lines as the golden's, so that only differences show;
+        # a moment that came too early or too late shows with its own times.
+        if timely:
+            shown += [traces.format_event(e) for e in matched + left]
+        else:
+            shown += [traces.format_event(e) for e in candidates]
+    if i < len(events):
+        ok = False
+        shown += [traces.format_event(e) for e in events[i:]]
+    return ok, shown, pairs
+
+
+def compare_real_time(golden, trace, ignore_kinds=(), tolerance=REAL_TIME_TOLERANCE,
+                      max_late=REAL_TIME_MAX_LATE):
+    """Compare a trace run in real time with a golden captured from CPython in real time
+    (see match_real_time); a fixed-times block counts as an unordered one."""
+    ignore = set(ignore_kinds)
+    events = [e for e in trace.events if e.kind not in ignore]
+    best = None
+    for index, variant in enumerate(golden.variants):
+        wanted, blocks = [], []
+        for number, (kind, value) in enumerate(variant.segments):
+            members = [value] if kind == "ordered" else value
+            for event in members:
+                if event.kind not in ignore:
+                    wanted.append(event)
+                    blocks.append(None if kind == "ordered" else number)
+        ok, shown, _ = match_real_time(wanted, events, tolerance, max_late, blocks)
+        ok = ok and variant.outcome == trace.outcome
+        if ok:
+            return Comparison(True, "")
+        expected = [traces.format_event(e) for e in wanted] + ["= " + variant.outcome]
+        shown.append("= " + trace.outcome)
+        label = "golden (real time: at most %gs early, %gs late)" % (tolerance, max_late)
+        if len(golden.variants) > 1:
+            label += " (variant %d of %d)" % (index + 1, len(golden.variants))
         diff = list(difflib.unified_diff(expected, shown, label, "trace", n=3, lineterm=""))
         if best is None or len(diff) < len(best):
             best = diff

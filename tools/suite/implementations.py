@@ -26,22 +26,80 @@ class Implementation(object):
 class PythonLoop(Implementation):
     """An asyncio event loop, given as "module:factory" (None: CPython's default loop)."""
 
-    def __init__(self, name, loop=None, sys_path=(), env=None):
+    def __init__(self, name, loop=None, sys_path=(), env=None, clock="virtual"):
         self.name = name
         self.loop = loop
         self.sys_path = list(sys_path)
         self.env = env or {}
+        self.clock = clock  # "real" for a loop whose clock cannot be driven
 
     def plan(self, example, interpreter, trace_path, timeout):
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
-                             timeout=timeout, sys_path=self.sys_path, env=self.env)
+                             timeout=timeout, sys_path=self.sys_path, env=self.env,
+                             clock=self.clock)
+
+
+class UvLoop(PythonLoop):
+    """uvloop, from Debian's python3-uvloop (built for Debian's CPython 3.11). Its clock is
+    libuv's and cannot be replaced, so it runs in real time (golden-realtime/). Other
+    interpreters see only a folder holding a link to Debian's uvloop package (not the
+    rest of dist-packages); where it does not import (another ABI), the cell is an ERROR
+    saying so."""
+
+    PACKAGE = "/usr/lib/python3/dist-packages/uvloop"
+
+    def __init__(self):
+        import tempfile
+
+        site = os.path.join(tempfile.gettempdir(), "aioref-uvloop-site")
+        PythonLoop.__init__(self, "uvloop", loop="uvloop:new_event_loop", sys_path=[site],
+                            clock="real")
+        self.site = site
+        self.importable = {}
+
+    def available(self):
+        if not os.path.isdir(self.PACKAGE):
+            return "python3-uvloop is not installed (tools/setup installs it)"
+        link = os.path.join(self.site, "uvloop")
+        if not os.path.islink(link):
+            os.makedirs(self.site, exist_ok=True)
+            try:
+                os.symlink(self.PACKAGE, link)
+            except FileExistsError:
+                pass
+        return None
+
+    def describe(self):
+        version = None
+        try:
+            with open(os.path.join(self.PACKAGE, "_version.py")) as source:
+                version = source.read().split("'")[1]
+        except (OSError, IndexError):
+            pass
+        return {"name": self.name, "version": version, "clock": "real"}
+
+    def plan(self, example, interpreter, trace_path, timeout):
+        if interpreter.path not in self.importable:
+            done = subprocess.run(
+                [interpreter.path, "-c", "import sys; sys.path.insert(0, %r); import uvloop"
+                 % self.site], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, universal_newlines=True, errors="replace")
+            self.importable[interpreter.path] = (
+                None if done.returncode == 0 else done.stdout.strip().split("\n")[-1])
+        why = self.importable[interpreter.path]
+        if why is not None:
+            return Unsupported("uvloop not importable in this interpreter (%s %s): %s"
+                               % (interpreter.version, interpreter.path, why))
+        return PythonLoop.plan(self, example, interpreter, trace_path, timeout)
 
 
 class NativePorts(Implementation):
     """The C++ ports of the examples, built by Bazel (//conformance/ports:port_runner)."""
 
     name = "native"
-    RUNNER = os.path.join(paths.ROOT, "bazel-bin", "conformance", "ports", "port_runner")
+
+    def __init__(self):
+        self.runner = None
 
     def available(self):
         if not os.path.exists(os.path.join(paths.ROOT, "conformance", "ports", "BUILD.bazel")):
@@ -49,19 +107,42 @@ class NativePorts(Implementation):
         return None
 
     def build(self):
-        done = subprocess.run(["bazel", "build", "//conformance/ports:port_runner"],
-                              cwd=paths.ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, universal_newlines=True)
-        if done.returncode != 0:
-            return "bazel build //conformance/ports:port_runner failed:\n" + done.stdout[-3000:]
-        return None
+        why, bin_dir = bazel_build(["//conformance/ports:port_runner"])
+        if why is None:
+            self.runner = os.path.join(bin_dir, "conformance", "ports", "port_runner")
+        return why
 
     def plan(self, example, interpreter, trace_path, timeout):
-        return NativeRun(example, interpreter, trace_path, timeout)
+        return NativeRun(self.runner, example, interpreter, trace_path, timeout)
+
+
+def bazel_command():
+    """bazel, with the output base AIOREF_BAZEL_OUTPUT_BASE if set."""
+    command = ["bazel"]
+    if os.environ.get("AIOREF_BAZEL_OUTPUT_BASE"):
+        command.append("--output_base=" + os.environ["AIOREF_BAZEL_OUTPUT_BASE"])
+    return command
+
+
+def bazel_build(targets):
+    """Builds `targets`; returns (None, bazel-bin directory) or (why it failed, None). The
+    workspace's convenience symlinks are left alone (another build may own them)."""
+    done = subprocess.run(bazel_command() + ["build", "--symlink_prefix=/"] + targets,
+                          cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    if done.returncode != 0:
+        return "bazel build %s failed:\n%s" % (" ".join(targets), done.stdout[-3000:]), None
+    info = subprocess.run(bazel_command() + ["info", "bazel-bin"], cwd=paths.ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          universal_newlines=True)
+    if info.returncode != 0:
+        return "bazel info bazel-bin failed", None
+    return None, info.stdout.strip()
 
 
 class NativeRun(object):
-    def __init__(self, example, interpreter, trace_path, timeout):
+    def __init__(self, runner, example, interpreter, trace_path, timeout):
+        self.runner = runner
         self.example = example
         self.interpreter = interpreter
         self.trace_path = trace_path
@@ -70,7 +151,7 @@ class NativeRun(object):
 
     def execute(self):
         version = "%d.%d" % interpreter_version(self.interpreter)
-        command = [NativePorts.RUNNER, "--example", self.example.name, "--python", version,
+        command = [self.runner, "--example", self.example.name, "--python", version,
                    "--trace", self.trace_path]
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -91,9 +172,83 @@ def interpreter_version(interpreter):
     return interpreter.major_minor
 
 
+class AiorefLoop(Implementation):
+    """The pybind11 module `aioref` (runtime/python): an asyncio loop whose core is the C++
+    reference loop, built by Bazel for each CPython (//runtime/python:site_<3_X|debian>).
+
+    Mode "loop" (`aioref`): CPython's Future/Task on the C++ loop. Mode "full" (`aioref-full`):
+    create_future/create_task return the C++ runtime's Future/Task.
+    AIOREF_PYTHON_SITE=DIR uses an already built site folder (DIR/aioref/) for every
+    interpreter instead of building; AIOREF_BAZEL_OUTPUT_BASE picks Bazel's output base.
+    """
+
+    FACTORIES = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop"}
+
+    def __init__(self, name):
+        self.name = name
+        self.loop = self.FACTORIES[name]
+        self.bazel_bin = None
+
+    def available(self):
+        return None
+
+    @staticmethod
+    def python_key(interpreter):
+        from suite import interpreters
+
+        if os.path.realpath(interpreter.path) == os.path.realpath(interpreters.DEBIAN_PYTHON):
+            return "debian"
+        return "%d_%d" % interpreter.major_minor
+
+    def build(self):
+        if os.environ.get("AIOREF_PYTHON_SITE"):
+            return None
+        from suite import interpreters
+
+        keys = set()
+        for path in interpreters.default_paths():
+            try:
+                keys.add(self.python_key(interpreters.probe(path)))
+            except interpreters.InterpreterError:
+                continue
+        targets = ["//runtime/python:site_" + key for key in sorted(keys)
+                   if key == "debian" or key in ("3_8", "3_9", "3_10", "3_11", "3_12", "3_13")]
+        why, self.bazel_bin = bazel_build(targets)
+        return why
+
+    def site(self, interpreter):
+        if os.environ.get("AIOREF_PYTHON_SITE"):
+            return os.environ["AIOREF_PYTHON_SITE"]
+        bazel_bin = self.bazel_bin or os.path.join(paths.ROOT, "bazel-bin")
+        return os.path.join(bazel_bin, "runtime", "python",
+                            "site-" + self.python_key(interpreter))
+
+    def plan(self, example, interpreter, trace_path, timeout):
+        if not (3, 8) <= interpreter.major_minor <= (3, 13):
+            return Unsupported("aioref is built for CPython 3.8-3.13 only, not %s"
+                               % interpreter.version)
+        return execution.Run(example, interpreter, trace_path, loop=self.loop,
+                             timeout=timeout, sys_path=[self.site(interpreter)])
+
+
+class Unsupported(object):
+    """A cell an implementation cannot run on this interpreter (reported as ERROR)."""
+
+    def __init__(self, why):
+        self.batch_error = why
+        self.trace_path = None
+        self.timeout = 0
+
+    def execute(self):
+        pass
+
+
 BUILTIN = {
     "cpython": lambda: PythonLoop("cpython"),
     "native": NativePorts,
+    "uvloop": UvLoop,
+    "aioref": lambda: AiorefLoop("aioref"),
+    "aioref-full": lambda: AiorefLoop("aioref-full"),
 }
 
 

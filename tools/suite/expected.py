@@ -1,0 +1,97 @@
+"""Expected failures: one file per implementation, conformance/expected/<implementation>.txt.
+
+Each line is `<example> <python>: <reason>`, where <example> is an example's name or `*`
+(every example), <python> is `X.Y` (every X.Y.Z), `X.Y.Z`, or `*` (every version), and the
+reason says why (a known semantic difference, a missing port, ...). `#` starts a comment;
+blank lines are ignored. A cell that fails (FAIL, TIMEOUT, CRASH, ERROR) and is expected to
+is XFAIL; a cell that passes and was expected to fail is XPASS, and fails the run as an
+unexpected failure does: the file must be kept true.
+
+A `module:factory` implementation's file is named with ":" (and "/") replaced by "_".
+"""
+
+import os
+import re
+
+from suite import paths
+
+_LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)\s*:\s*(\S.*)$")
+
+
+class ExpectedError(Exception):
+    """A bad line: the message names the file and the line."""
+
+
+class Expectation(object):
+    def __init__(self, example, python, reason, path, line):
+        self.example = example
+        self.python = python
+        self.reason = reason
+        self.path = path
+        self.line = line
+
+    def matches(self, example_name, version):
+        if self.example not in ("*", example_name):
+            return False
+        if self.python == "*":
+            return True
+        return version == self.python or version.startswith(self.python + ".")
+
+    @property
+    def where(self):
+        return "%s:%d" % (os.path.relpath(self.path, paths.ROOT)
+                          if self.path.startswith(paths.ROOT) else self.path, self.line)
+
+
+def file_for(directory, implementation_name):
+    return os.path.join(directory, implementation_name.replace(":", "_").replace("/", "_")
+                        + ".txt")
+
+
+def parse(text, path, known_examples=None):
+    """The expectations of one file; ExpectedError names the file and line of a bad one."""
+    found = []
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _LINE.match(line)
+        if not match:
+            raise ExpectedError("%s:%d: expected '<example or *> <python X.Y, X.Y.Z or *>: "
+                                "<reason>', got %r" % (path, number, raw.strip()[:80]))
+        example, python, reason = match.groups()
+        if known_examples is not None and example != "*" and example not in known_examples:
+            raise ExpectedError("%s:%d: no example named %r (conformance/examples/%s.py)"
+                                % (path, number, example, example))
+        found.append(Expectation(example, python, reason.strip(), path, number))
+    return found
+
+
+def load(directory, implementation_name, known_examples=None):
+    """The expectations for one implementation ([] when it has no file)."""
+    path = file_for(directory, implementation_name)
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as source:
+            text = source.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExpectedError("%s: unreadable: %s" % (path, error))
+    return parse(text, path, known_examples)
+
+
+def apply(cell, expectations):
+    """Turns the cell's status into XFAIL or XPASS where a line of its file expects it to
+    fail; returns the expectation used (or None)."""
+    for expectation in expectations:
+        if expectation.matches(cell.example.name, cell.python):
+            if cell.status == "PASS":
+                cell.status = "XPASS"
+                cell.detail = ("passed, but %s expects it to fail (%s): remove that line"
+                               % (expectation.where, expectation.reason))
+            else:
+                cell.detail = "%s: %s (%s)\n%s" % (expectation.where, expectation.reason,
+                                                   cell.status, cell.detail)
+                cell.status = "XFAIL"
+            return expectation
+    return None

@@ -1,0 +1,289 @@
+"""aioref.Loop: an asyncio event loop whose scheduling core is the C++ reference loop.
+
+What is C++ (runtime/base_events.{h,cc} through loop_bridge.cc): the ready queue, the heapq
+timer heap, `_run_once` (timeouts, the cancelled-timer purge, the ntodo snapshot, taking expired
+timers), `loop.time()`, the `call_soon_threadsafe` queue and its self-pipe (an eventfd), waiting
+(ppoll with the GIL released) and, on 3.13+, run_forever's loop itself.
+
+What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python version behaves and
+words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
+`Handle._run` and the exception-handler context it builds), create_future/create_task and the
+task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
+the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor.
+
+Time and waiting follow the interpreter, as CPython's own loop does: if `time.monotonic` or
+`selectors.DefaultSelector` have been replaced when the loop is created (a virtual clock, a test
+harness), the C++ core takes its time from that `time.monotonic` and waits in that selector, on
+its eventfd (registered like CPython's self-pipe, with a `_read_from_self` reader).
+"""
+
+import asyncio
+import selectors
+import sys
+import threading
+import time as _time
+from asyncio import base_events, events
+
+from . import _core_module
+
+_core = _core_module.load()
+Core = _core.Core
+
+_BUILTIN_MONOTONIC = _time.monotonic
+_STDLIB_DEFAULT_SELECTOR = selectors.DefaultSelector
+# 3.11+: call_at(None) raises TypeError (before: TimerHandle's assertion).
+_CALL_AT_REJECTS_NONE = sys.version_info >= (3, 11)
+_HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
+
+
+class Handle(events.Handle):
+    """asyncio.Handle scheduled in the C++ ready queue."""
+
+    __slots__ = ("_core_handle",)
+
+    def cancel(self):
+        if not self._cancelled:
+            core_handle = self._core_handle
+            if core_handle is not None:
+                self._core_handle = None
+                self._loop._core.cancel(core_handle)
+        super().cancel()
+
+    def _run(self):
+        self._core_handle = None
+        super()._run()
+        self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
+
+
+class TimerHandle(events.TimerHandle):
+    """asyncio.TimerHandle scheduled in the C++ timer heap."""
+
+    __slots__ = ("_core_handle",)
+
+    def cancel(self):
+        if not self._cancelled:
+            core_handle = self._core_handle
+            if core_handle is not None:
+                self._core_handle = None
+                self._loop._core.cancel(core_handle)
+        super().cancel()
+
+    def _run(self):
+        self._core_handle = None
+        self._scheduled = False
+        super()._run()
+        self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
+
+
+class Loop(base_events.BaseEventLoop):
+    """An asyncio event loop driven by aioref's C++ reference loop."""
+
+    def __init__(self, time_source=None, selector=None):
+        """`time_source`: a callable giving loop.time() (default: the C++ monotonic clock, or
+        `time.monotonic` if it was replaced). `selector`: a selectors.BaseSelector to wait in
+        (default: ppoll in C++, or `selectors.DefaultSelector()` if it was replaced)."""
+        if time_source is None and _time.monotonic is not _BUILTIN_MONOTONIC:
+            time_source = _time.monotonic
+        if selector is None and selectors.DefaultSelector is not _STDLIB_DEFAULT_SELECTOR:
+            selector = selectors.DefaultSelector()
+        # Set before BaseEventLoop.__init__: it assigns _closed, _stopping and _debug.
+        self._core = Core(time_source)
+        self._selector = selector
+        self._core_handles = self._core.handles  # what the cycle collector sees
+        super().__init__()
+        if selector is not None:
+            # Like CPython's self-pipe: a reader named _read_from_self.
+            selector.register(self._core.wake_fd, selectors.EVENT_READ,
+                              (events.Handle(self._read_from_self, (), self, None), None))
+            self._core.python_wait = selector.select
+
+    # -- the state BaseEventLoop keeps in attributes lives in the C++ loop -------------------
+    @property
+    def _stopping(self):
+        return self._core.stopping
+
+    @_stopping.setter
+    def _stopping(self, value):
+        self._core.stopping = bool(value)
+
+    @property
+    def _closed(self):
+        return self._core.closed
+
+    @_closed.setter
+    def _closed(self, value):
+        if value:
+            self._core.close()
+
+    @property
+    def _debug(self):
+        return self._debug_enabled
+
+    @_debug.setter
+    def _debug(self, value):
+        self._debug_enabled = bool(value)
+        self._core.debug_runner = self._run_handle_debug if value else None
+
+    # -- scheduling ------------------------------------------------------------------------
+    def time(self):
+        return self._core.time()
+
+    def _call_soon(self, callback, args, context):
+        handle = Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        handle._core_handle = self._core.call_soon(handle)
+        return handle
+
+    def call_at(self, when, callback, *args, context=None):
+        if when is None and _CALL_AT_REJECTS_NONE:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        timer._core_handle = self._core.call_at(timer._when, timer)
+        timer._scheduled = True
+        return timer
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        self._check_closed()
+        if self._debug:
+            self._check_callback(callback, "call_soon_threadsafe")
+        handle = Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        handle._core_handle = self._core.call_soon_threadsafe(handle)
+        return handle
+
+    def _add_callback(self, handle):
+        if not handle._cancelled:
+            self._core.call_soon(handle)
+
+    def _add_callback_signalsafe(self, handle):
+        if not handle._cancelled:
+            self._core.call_soon_threadsafe(handle)
+
+    def _timer_handle_cancelled(self, handle):
+        pass  # the C++ heap counts its cancelled timers itself
+
+    def _write_to_self(self):
+        pass  # call_soon_threadsafe writes the C++ loop's eventfd itself
+
+    def _read_from_self(self):
+        self._core.read_from_self()
+
+    def _process_events(self, event_list):
+        pass
+
+    # -- running ---------------------------------------------------------------------------
+    def _run_once(self):
+        self._core.run_once()
+
+    if _HAS_RUN_FOREVER_SETUP:  # 3.13+: the whole loop runs in C++
+        def run_forever(self):
+            try:
+                self._run_forever_setup()
+                self._core.run_until_stopped()
+            finally:
+                self._run_forever_cleanup()
+
+    def _run_handle_debug(self, handle):
+        # The debug branch of BaseEventLoop._run_once: report slow callbacks.
+        try:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                base_events.logger.warning("Executing %s took %.3f seconds",
+                                           base_events._format_handle(handle), dt)
+        finally:
+            self._current_handle = None
+
+    def close(self):
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        super().close()
+        selector = self._selector
+        if selector is not None:
+            self._selector = None
+            selector.close()
+
+    # -- introspection (tests) ---------------------------------------------------------------
+    def _core_counts(self):
+        """(ready, scheduled, cancelled timers) of the C++ loop."""
+        core = self._core
+        return core.ready_count, core.scheduled_count, core.timer_cancelled_count
+
+
+def new_event_loop():
+    """A new aioref loop (like uvloop.new_event_loop)."""
+    return Loop()
+
+
+class FullLoop(Loop):
+    """Mode "full": an aioref.Loop whose create_future/create_task return the C++ Future and Task
+    of the core (runtime/python/task_bridge.cc), which step the Python coroutines themselves."""
+
+    def create_future(self):
+        return _core.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, **kwargs):
+        # `context=` exists since 3.11 (BaseEventLoop.create_task has the same signature).
+        context = kwargs.pop("context", None)
+        if kwargs or (context is not None and not _core.FULL_TASK_CONTEXT_ARGUMENT):
+            raise TypeError("create_task() got an unexpected keyword argument %r"
+                            % (next(iter(kwargs)) if kwargs else "context"))
+        if self._task_factory is not None:
+            if _core.FULL_TASK_CONTEXT_ARGUMENT:
+                return super().create_task(coro, name=name, context=context)
+            return super().create_task(coro, name=name)
+        self._check_closed()
+        task = _core.new_task(self, coro, name, context)
+        if task._source_traceback:
+            del task._source_traceback[-1]
+        return task
+
+
+def new_full_event_loop():
+    """A new aioref loop in mode "full" (C++ Future/Task)."""
+    return FullLoop()
+
+
+class EventLoopPolicy(events.BaseDefaultEventLoopPolicy):
+    """The default policy, making aioref loops (like uvloop.EventLoopPolicy)."""
+
+    def _loop_factory(self):
+        return Loop()
+
+
+def install():
+    """asyncio.set_event_loop_policy(aioref.EventLoopPolicy())."""
+    if sys.version_info >= (3, 12):
+        import warnings
+
+        warnings.warn("aioref.install() is deprecated in favor of aioref.run() (or "
+                      "asyncio.run(..., loop_factory=aioref.new_event_loop))",
+                      DeprecationWarning, stacklevel=2)
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+def run(main, *, debug=None, **run_kwargs):
+    """asyncio.run(main) on an aioref loop."""
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, debug=debug, loop_factory=new_event_loop, **run_kwargs)
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+            return runner.run(main)
+    old = events.get_event_loop_policy()
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+    try:
+        return asyncio.run(main, debug=bool(debug))
+    finally:
+        asyncio.set_event_loop_policy(old)

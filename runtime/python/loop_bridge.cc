@@ -1,0 +1,316 @@
+// The Python bridge: aio::EventLoop (runtime/base_events.h) as the scheduling core of a Python
+// asyncio event loop (runtime/python/aioref/_loop.py).
+//
+// Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
+// exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
+// its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
+// self-pipe (an eventfd). Each queued C++ callback holds a key into `handles`, a dict visible to
+// Python's cycle collector, so that a loop caught in a reference cycle is collected as CPython's
+// is (pending tasks then log "Task was destroyed but it is pending!").
+//
+// Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
+// was replaced, e.g. by a virtual clock). Waiting: ppoll on the eventfd with the GIL released,
+// or a Python function (a selectors.DefaultSelector replaced by the embedder).
+
+#include <poll.h>
+#include <pybind11/pybind11.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "runtime/base_events.h"
+#include "runtime/clock.h"
+#include "runtime/events.h"
+#include "runtime/exceptions.h"
+#include "runtime/python/task_bridge.h"
+
+#ifndef AIOREF_MODULE
+#define AIOREF_MODULE _aioref
+#endif
+
+namespace py = pybind11;
+
+namespace aioref_bridge {
+
+// Thrown through aio::Handle::run (which lets exit exceptions through) when a Python callback
+// raised out of Handle._run (SystemExit, KeyboardInterrupt): the Python error is kept in the Core
+// and re-raised when run_once returns to Python.
+struct PythonExit : aio::SystemExit {
+  PythonExit() : aio::SystemExit("exception raised by a Python callback") {}
+};
+
+// loop.time() from a Python callable (called with the GIL held: every use of the C++ loop is).
+class PyClock final : public aio::Clock {
+ public:
+  explicit PyClock(py::object source) : source_(std::move(source)) {}
+  double time() const override { return source_().cast<double>(); }
+  double start() const override { return 0.0; }
+  bool is_virtual() const override { return false; }
+  double wall_time() const override {
+    return py::module_::import("time").attr("time")().cast<double>();
+  }
+  py::object& source() { return source_; }
+
+ private:
+  py::object source_;
+};
+
+class Core;
+
+// The C++ handle behind a Python Handle (what cancel() cancels).
+struct CoreHandle {
+  aio::Handle handle;
+  std::uint64_t key = 0;
+  bool cancelled() const { return handle.cancelled(); }
+  bool is_timer() const { return handle.impl() && handle.impl()->is_timer; }
+  double when() const { return handle.impl() ? handle.impl()->when : 0.0; }
+};
+
+class Core {
+ public:
+  explicit Core(py::object time_source) {
+    std::shared_ptr<aio::Clock> clock;
+    if (time_source.is_none()) {
+      clock = std::make_shared<aio::MonotonicClock>();
+    } else {
+      auto py_clock = std::make_shared<PyClock>(std::move(time_source));
+      py_clock_ = py_clock.get();
+      clock = py_clock;
+    }
+    loop_ = std::make_shared<aio::EventLoop>(std::move(clock));
+    loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
+  }
+  ~Core() {
+    // Queued C++ callbacks only hold keys: dropping them touches no Python object.
+    loop_.reset();
+  }
+
+  double time() const { return loop_->time(); }
+
+  CoreHandle call_soon(py::object handle) {
+    std::uint64_t key = remember(std::move(handle));
+    return {loop_->call_soon([this, key] { run_key(key); }), key};
+  }
+  CoreHandle call_at(double when, py::object handle) {
+    std::uint64_t key = remember(std::move(handle));
+    return {loop_->call_at(when, [this, key] { run_key(key); }), key};
+  }
+  CoreHandle call_soon_threadsafe(py::object handle) {
+    std::uint64_t key = remember(std::move(handle));
+    return {loop_->call_soon_threadsafe([this, key] { run_key(key); }), key};
+  }
+  void cancel(CoreHandle& h) {
+    if (!h.handle.cancelled()) h.handle.cancel();
+    forget(h.key);
+  }
+
+  void run_once() {
+    try {
+      loop_->run_once();
+    } catch (const PythonExit&) {
+      rethrow_pending();
+    }
+  }
+  // run_forever's loop: `_run_once` until stop() (the flag `_stopping`).
+  void run_until_stopped() {
+    try {
+      while (true) {
+        loop_->run_once();
+        if (loop_->stopping()) break;
+      }
+    } catch (const PythonExit&) {
+      rethrow_pending();
+    }
+  }
+
+  bool stopping() const { return loop_->stopping(); }
+  void set_stopping(bool s) { loop_->set_stopping(s); }
+  bool closed() const { return loop_->is_closed(); }
+  void close() {
+    loop_->close();
+    if (handles_) PyDict_Clear(handles_.ptr());
+  }
+
+  int wake_fd() const { return loop_->wake_fd(); }
+  void read_from_self() {
+    std::uint64_t v;
+    while (::read(loop_->wake_fd(), &v, sizeof v) > 0) {
+    }
+  }
+
+  std::size_t ready_count() const { return loop_->ready_count(); }
+  std::size_t scheduled_count() const { return loop_->scheduled_count(); }
+  std::size_t timer_cancelled_count() const { return loop_->timer_cancelled_count(); }
+  bool uses_python_clock() const { return py_clock_ != nullptr; }
+
+  py::object& handles() { return handles_; }
+  py::object& python_wait() { return python_wait_; }
+  py::object& debug_runner() { return debug_runner_; }
+
+  // Garbage collector support.
+  int traverse(visitproc visit, void* arg) {
+    Py_VISIT(handles_.ptr());
+    Py_VISIT(python_wait_.ptr());
+    Py_VISIT(debug_runner_.ptr());
+    if (py_clock_) Py_VISIT(py_clock_->source().ptr());
+    return 0;
+  }
+  void clear() {
+    // Keep the objects alive until the fields no longer point at them.
+    py::object h = std::move(handles_), w = std::move(python_wait_), d = std::move(debug_runner_);
+    handles_ = py::dict();
+    python_wait_ = py::none();
+    debug_runner_ = py::none();
+  }
+
+ private:
+  std::uint64_t remember(py::object handle) {
+    std::uint64_t key = ++next_key_;
+    py::int_ k(key);
+    if (PyDict_SetItem(handles_.ptr(), k.ptr(), handle.ptr()) != 0) throw py::error_already_set();
+    return key;
+  }
+  void forget(std::uint64_t key) {
+    py::int_ k(key);
+    if (PyDict_DelItem(handles_.ptr(), k.ptr()) != 0) PyErr_Clear();
+  }
+
+  // A C++ callback ran: run the Python handle (Handle._run catches Exception, and everything
+  // but SystemExit/KeyboardInterrupt since 3.8).
+  void run_key(std::uint64_t key) {
+    py::int_ k(key);
+    PyObject* borrowed = PyDict_GetItem(handles_.ptr(), k.ptr());
+    if (!borrowed) return;  // collected (tp_clear) or closed meanwhile
+    py::object handle = py::reinterpret_borrow<py::object>(borrowed);
+    PyDict_DelItem(handles_.ptr(), k.ptr());
+    // _run_once's `if handle._cancelled: continue`, for handles cancelled behind our back
+    // (a Handle given to _add_callback is a plain asyncio.Handle).
+    if (handle.attr("_cancelled").cast<bool>()) return;
+    try {
+      if (debug_runner_.is_none()) {
+        handle.attr("_run")();
+      } else {
+        debug_runner_(handle);
+      }
+    } catch (py::error_already_set& e) {
+      pending_.emplace(std::move(e));
+      throw PythonExit();
+    }
+  }
+
+  [[noreturn]] void rethrow_pending() {
+    if (pending_) {
+      py::error_already_set e = std::move(*pending_);
+      pending_.reset();
+      throw e;
+    }
+    throw std::runtime_error("aioref: callback failed without a Python error");
+  }
+
+  void wait(double timeout, double /*deadline*/) {
+    if (!python_wait_.is_none()) {
+      python_wait_(timeout < 0 ? py::object(py::none()) : py::object(py::float_(timeout)));
+      read_from_self();
+      return;
+    }
+    if (timeout == 0) return;  // call_soon_threadsafe callbacks are taken without a syscall
+    int fd = loop_->wake_fd();
+    int r;
+    {
+      py::gil_scoped_release nogil;
+      struct pollfd pfd {
+        fd, POLLIN, 0
+      };
+      struct timespec ts;
+      struct timespec* tsp = nullptr;
+      if (timeout > 0) {
+        double whole = std::floor(timeout);
+        ts.tv_sec = static_cast<time_t>(whole);
+        ts.tv_nsec = static_cast<long>((timeout - whole) * 1e9);
+        tsp = &ts;
+      }
+      r = ::ppoll(&pfd, 1, tsp, nullptr);
+    }
+    if (r > 0) read_from_self();
+    // A signal (Ctrl-C) interrupted the wait: run Python's handlers (KeyboardInterrupt).
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+
+  std::shared_ptr<aio::EventLoop> loop_;
+  PyClock* py_clock_ = nullptr;
+  py::object handles_ = py::dict();
+  py::object python_wait_ = py::none();
+  py::object debug_runner_ = py::none();
+  std::optional<py::error_already_set> pending_;
+  std::uint64_t next_key_ = 0;
+};
+
+// Whether a Core instance is constructed yet (the collector may visit it before).
+bool holder_ready(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  return inst->get_value_and_holder(nullptr, false).holder_constructed();
+}
+
+}  // namespace aioref_bridge
+
+PYBIND11_MODULE(AIOREF_MODULE, m) {
+  using aioref_bridge::Core;
+  using aioref_bridge::CoreHandle;
+  using aioref_bridge::holder_ready;
+  m.doc() = "aioref: the C++ reference event loop (runtime/) as the core of an asyncio loop";
+  m.attr("PY_VERSION_BUILT") = py::str(PY_VERSION);
+  aioref_bridge::register_full(m);  // mode "full": C++ Future/Task (task_bridge.cc)
+
+  py::class_<CoreHandle>(m, "CoreHandle")
+      .def("cancelled", &CoreHandle::cancelled)
+      .def_property_readonly("is_timer", &CoreHandle::is_timer)
+      .def_property_readonly("when", &CoreHandle::when)
+      .def_readonly("key", &CoreHandle::key);
+
+  py::class_<Core>(m, "Core", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+                     auto* type = &heap_type->ht_type;
+                     type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+                     type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
+#if PY_VERSION_HEX >= 0x03090000
+                       Py_VISIT(Py_TYPE(self));
+#endif
+                       if (!holder_ready(self)) return 0;
+                       return py::cast<Core&>(py::handle(self)).traverse(visit, arg);
+                     };
+                     type->tp_clear = [](PyObject* self) {
+                       if (holder_ready(self)) py::cast<Core&>(py::handle(self)).clear();
+                       return 0;
+                     };
+                   }))
+      .def(py::init<py::object>(), py::arg("time_source") = py::none())
+      .def("time", &Core::time)
+      .def("call_soon", &Core::call_soon)
+      .def("call_at", &Core::call_at)
+      .def("call_soon_threadsafe", &Core::call_soon_threadsafe)
+      .def("cancel", &Core::cancel)
+      .def("run_once", &Core::run_once)
+      .def("run_until_stopped", &Core::run_until_stopped)
+      .def_property("stopping", &Core::stopping, &Core::set_stopping)
+      .def_property_readonly("closed", &Core::closed)
+      .def("close", &Core::close)
+      .def_property_readonly("wake_fd", &Core::wake_fd)
+      .def("read_from_self", &Core::read_from_self)
+      .def_property_readonly("ready_count", &Core::ready_count)
+      .def_property_readonly("scheduled_count", &Core::scheduled_count)
+      .def_property_readonly("timer_cancelled_count", &Core::timer_cancelled_count)
+      .def_property_readonly("uses_python_clock", &Core::uses_python_clock)
+      .def_property_readonly("handles", [](Core& c) { return c.handles(); })
+      .def_property(
+          "python_wait", [](Core& c) { return c.python_wait(); },
+          [](Core& c, py::object f) { c.python_wait() = std::move(f); })
+      .def_property(
+          "debug_runner", [](Core& c) { return c.debug_runner(); },
+          [](Core& c, py::object f) { c.debug_runner() = std::move(f); });
+}

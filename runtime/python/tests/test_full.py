@@ -1,0 +1,314 @@
+"""Tests of mode "full": aioref.FullLoop's C++ Future and Task (runtime/python/task_bridge.cc).
+
+Where CPython defines the behaviour, the same program runs on CPython's own loop and Future/Task
+(asyncio.SelectorEventLoop) and on aioref's full loop, and the results must be equal.
+"""
+
+import asyncio
+import gc
+import logging
+import sys
+import unittest
+
+import aioref
+
+PY = sys.version_info[:2]
+
+
+def run_both(test, make_main):
+    """make_main(loop) -> coroutine, run on CPython's loop and on the full loop; the results."""
+    results = []
+    for factory in (asyncio.SelectorEventLoop, aioref.new_full_event_loop):
+        loop = factory()
+        try:
+            results.append(loop.run_until_complete(make_main(loop)))
+        finally:
+            loop.close()
+    test.assertEqual(results[0], results[1])
+    return results[1]
+
+
+class FullTestCase(unittest.TestCase):
+    def setUp(self):
+        self.loop = aioref.new_full_event_loop()
+
+    def tearDown(self):
+        if not self.loop.is_closed():
+            self.loop.close()
+
+
+class TypeTests(FullTestCase):
+    def test_objects_are_the_cpp_ones(self):
+        fut = self.loop.create_future()
+        self.assertIsInstance(fut, aioref.Future)
+        self.assertTrue(asyncio.isfuture(fut))
+        self.assertIs(fut.get_loop(), self.loop)
+
+        async def coro():
+            return asyncio.current_task()
+
+        task = self.loop.create_task(coro())
+        self.assertIsInstance(task, aioref.Task)
+        self.assertIsInstance(task, aioref.Future)
+        self.assertTrue(asyncio.isfuture(task))
+        self.assertIs(self.loop.run_until_complete(task), task)
+
+    def test_task_names_use_asyncio_counter(self):
+        async def coro():
+            pass
+
+        t1 = self.loop.create_task(coro())
+        t2 = self.loop.create_task(coro(), name="mine")
+        t3 = self.loop.create_task(coro())
+        n1 = int(t1.get_name().split("-")[1])
+        self.assertEqual(t2.get_name(), "mine")
+        self.loop.run_until_complete(asyncio.gather(t1, t2, t3))
+        self.assertEqual(t3.get_name(), "Task-%d" % (n1 + 1))
+
+    def test_non_coroutine_rejected(self):
+        with self.assertRaisesRegex(TypeError, "a coroutine was expected, got 1"):
+            self.loop.create_task(1)
+
+
+class AwaitTests(FullTestCase):
+    def test_await_future_from_python(self):
+        async def main(loop):
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, 42)
+            before = repr(fut)
+            value = await fut
+            return before, value, repr(fut)
+
+        before, value, after = run_both(self, main)
+        self.assertEqual(value, 42)
+        self.assertEqual(after, "<Future finished result=42>")
+
+    def test_yield_from_iter(self):
+        fut = self.loop.create_future()
+        it = iter(fut)
+        self.assertIs(next(it), fut)
+        self.assertFalse(fut._asyncio_future_blocking is False)
+        fut.set_result("x")
+        with self.assertRaises(StopIteration) as cm:
+            next(it)
+        self.assertEqual(cm.exception.value, "x")
+
+    def test_exceptions_and_results(self):
+        async def main(loop):
+            async def fail():
+                raise KeyError("k")
+
+            out = []
+            try:
+                await loop.create_task(fail())
+            except KeyError as e:
+                out.append(repr(e))
+            fut = loop.create_future()
+            fut.set_exception(ValueError)
+            out.append(repr(fut.exception()))
+            try:
+                fut.set_result(1)
+            except asyncio.InvalidStateError as e:
+                out.append(str(e))
+            return out
+
+        run_both(self, main)
+
+    def test_task_repr_matches_cpython(self):
+        async def main(loop):
+            async def child():
+                await asyncio.sleep(0)
+                return "r"
+
+            t = loop.create_task(child(), name="c")
+            first = repr(t)
+            await t
+            return first.split(" at ")[0], repr(t).split(" defined at")[0]
+
+        run_both(self, main)
+
+
+class CancelTests(FullTestCase):
+    def test_cancel_with_message(self):
+        async def main(loop):
+            async def sleeper():
+                await asyncio.sleep(10)
+
+            t = loop.create_task(sleeper())
+            await asyncio.sleep(0)
+            if PY >= (3, 9):
+                t.cancel("stop now")
+            else:
+                t.cancel()
+            try:
+                await t
+            except asyncio.CancelledError as e:
+                return t.cancelled(), e.args, repr(t).split(" coro=")[0]
+
+        cancelled, args, rep = run_both(self, main)
+        self.assertTrue(cancelled)
+        if PY >= (3, 9):
+            self.assertEqual(args, ("stop now",))
+
+    def test_cancel_caught_by_coroutine(self):
+        async def main(loop):
+            async def stubborn():
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    return "kept going"
+
+            t = loop.create_task(stubborn())
+            await asyncio.sleep(0)
+            t.cancel()
+            extra = ()
+            if PY >= (3, 11):
+                extra = (t.cancelling(), t.uncancel(), t.cancelling())
+            return await t, t.cancelled(), extra
+
+        run_both(self, main)
+
+    def test_cancel_pending_future(self):
+        fut = self.loop.create_future()
+        self.assertTrue(fut.cancel())
+        self.assertFalse(fut.cancel())
+        self.assertTrue(fut.cancelled())
+        with self.assertRaises(asyncio.CancelledError):
+            fut.result()
+
+
+class CombinatorTests(FullTestCase):
+    def test_gather_wait_shield_wait_for(self):
+        async def main(loop):
+            async def child(x, delay=0.001):
+                await asyncio.sleep(delay)
+                return x * 2
+
+            out = [await asyncio.gather(child(1), loop.create_task(child(2)))]
+            out.append(await asyncio.gather(child(1), loop.create_task(
+                asyncio.sleep(0, result=None)), return_exceptions=True))
+            done, pending = await asyncio.wait([loop.create_task(child(i)) for i in range(3)])
+            out.append((sorted(t.result() for t in done), len(pending)))
+            done, pending = await asyncio.wait(
+                [loop.create_task(child(5, 10))], timeout=0.01)
+            out.append((len(done), len(pending)))
+            for t in pending:
+                t.cancel()
+            out.append(await asyncio.shield(child(4)))
+            try:
+                await asyncio.wait_for(child(9, 10), 0.01)
+            except asyncio.TimeoutError:
+                out.append("timeout")
+            out.append(await asyncio.wait_for(child(3), 1))
+            out.append([await f for f in asyncio.as_completed([child(1, 0.02), child(2)])])
+            fut = loop.create_future()
+            loop.call_later(0.001, fut.set_result, "late")
+            out.append(await asyncio.wait_for(fut, 1))
+            return out
+
+        out = run_both(self, main)
+        self.assertEqual(out[0], [2, 4])
+        self.assertIn("timeout", out)
+
+    def test_gather_cancel_children(self):
+        async def main(loop):
+            children = [loop.create_task(asyncio.sleep(10)) for _ in range(2)]
+            g = asyncio.gather(*children)
+            await asyncio.sleep(0)
+            g.cancel()
+            try:
+                await g
+            except asyncio.CancelledError:
+                pass
+            return [c.cancelled() for c in children]
+
+        self.assertEqual(run_both(self, main), [True, True])
+
+
+class LoggingTests(FullTestCase):
+    def logged(self, body):
+        records = []
+
+        class Handler(logging.Handler):
+            def emit(self, record):
+                records.append(record.getMessage())
+
+        logger = logging.getLogger("asyncio")
+        handler = Handler()
+        logger.addHandler(handler)
+        try:
+            body()
+            gc.collect()
+        finally:
+            logger.removeHandler(handler)
+        return records
+
+    def test_exception_never_retrieved(self):
+        async def fail():
+            raise ValueError("lost")
+
+        def body():
+            self.loop.create_task(fail())
+            self.loop.run_until_complete(asyncio.sleep(0.001))
+
+        records = self.logged(body)
+        self.assertEqual(len(records), 1)
+        self.assertTrue(records[0].startswith("Task exception was never retrieved\nfuture: "
+                                              "<Task finished name="), records[0])
+        self.assertIn("exception=ValueError('lost')", records[0])
+
+    def test_future_exception_never_retrieved(self):
+        def body():
+            fut = self.loop.create_future()
+            fut.set_exception(RuntimeError("f"))
+
+        records = self.logged(body)
+        self.assertEqual(len(records), 1)
+        self.assertTrue(records[0].startswith("Future exception was never retrieved"))
+
+    def test_retrieved_exception_is_not_logged(self):
+        def body():
+            fut = self.loop.create_future()
+            fut.set_exception(RuntimeError("f"))
+            fut.exception()
+
+        self.assertEqual(self.logged(body), [])
+
+    def test_destroyed_pending(self):
+        async def forever():
+            await self.loop.create_future()
+
+        def body():
+            self.loop.create_task(forever())
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.close()
+            self.loop = aioref.new_full_event_loop()
+
+        records = self.logged(body)
+        self.assertTrue(any(r.startswith("Task was destroyed but it is pending!") for r in records),
+                        records)
+
+
+class CurrentTaskTests(FullTestCase):
+    def test_current_and_all_tasks(self):
+        async def main():
+            me = asyncio.current_task()
+            others = asyncio.all_tasks()
+            return me, others
+
+        task = self.loop.create_task(main())
+        me, others = self.loop.run_until_complete(task)
+        self.assertIs(me, task)
+        self.assertIn(task, others)
+        self.assertIsNone(asyncio.current_task(self.loop))
+
+    def test_run_helper(self):
+        async def main():
+            return type(asyncio.current_task()).__name__
+
+        if PY >= (3, 12):
+            self.assertEqual(asyncio.run(main(), loop_factory=aioref.new_full_event_loop), "Task")
+
+
+if __name__ == "__main__":
+    unittest.main()

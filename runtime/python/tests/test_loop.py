@@ -1,0 +1,604 @@
+"""Tests of the aioref module (mode "loop"): the C++ loop behind asyncio's API.
+
+Where CPython defines the behaviour, the same program runs on CPython's own loop
+(asyncio.SelectorEventLoop) and on aioref's, and the results must be equal.
+"""
+
+import asyncio
+import contextvars
+import gc
+import logging
+import random
+import sys
+import threading
+import time
+import unittest
+import weakref
+
+import aioref
+
+
+def cpython_loop():
+    return asyncio.SelectorEventLoop()
+
+
+class LoopTestCase(unittest.TestCase):
+    def setUp(self):
+        self.loop = aioref.new_event_loop()
+
+    def tearDown(self):
+        if not self.loop.is_closed():
+            self.loop.close()
+
+
+class TypeTests(LoopTestCase):
+    def test_is_an_abstract_event_loop(self):
+        self.assertIsInstance(self.loop, asyncio.AbstractEventLoop)
+        self.assertIsInstance(self.loop._core, aioref.Core)
+
+    def test_handles_are_asyncio_handles(self):
+        h = self.loop.call_soon(lambda: None)
+        t = self.loop.call_later(1, lambda: None)
+        self.assertIsInstance(h, asyncio.Handle)
+        self.assertIsInstance(t, asyncio.TimerHandle)
+        self.assertEqual(t.when(), t._when)
+        self.assertEqual(self.loop._core_counts(), (1, 1, 0))
+
+
+class OrderingTests(unittest.TestCase):
+    """The C++ ready queue and heapq timer heap order callbacks exactly as CPython does."""
+
+    @staticmethod
+    def schedule(loop, seed, log):
+        rng = random.Random(seed)
+        base = loop.time() - 5.0  # every timer is due at the first iteration
+        handles = []
+        for i in range(300):
+            kind = rng.randrange(4)
+            if kind == 0:
+                h = loop.call_soon(log.append, ("soon", i))
+            else:
+                when = base + rng.choice([0.0, 0.5, 1.0, 1.0, 2.0])
+                h = loop.call_at(when, log.append, ("at", i))
+            handles.append(h)
+        for h in rng.sample(handles, 120):  # > 50% of > 100 timers: the purge path too
+            h.cancel()
+
+        def last():
+            log.append("nested past timer")
+            loop.stop()
+
+        def later():
+            loop.call_soon(log.append, "nested soon")
+            loop.call_at(base, last)
+
+        loop.call_soon(later)
+
+    def run_schedule(self, loop, seed):
+        log = []
+        try:
+            self.schedule(loop, seed, log)
+            loop.run_forever()
+        finally:
+            loop.close()
+        return log
+
+    def test_same_order_as_cpython(self):
+        for seed in range(5):
+            expected = self.run_schedule(cpython_loop(), seed)
+            got = self.run_schedule(aioref.new_event_loop(), seed)
+            self.assertEqual(got, expected, "seed %d" % seed)
+
+    def test_timers_by_deadline(self):
+        loop = aioref.new_event_loop()
+        log = []
+        loop.call_later(0.02, log.append, 2)
+        loop.call_later(0.01, log.append, 1)
+        loop.call_soon(log.append, 0)
+        loop.call_later(0.03, loop.stop)
+        loop.run_forever()
+        loop.close()
+        self.assertEqual(log, [0, 1, 2])
+
+
+class CancellationTests(LoopTestCase):
+    def test_cancelled_handle_does_not_run(self):
+        log = []
+        h = self.loop.call_soon(log.append, 1)
+        self.assertFalse(h.cancelled())
+        h.cancel()
+        self.assertTrue(h.cancelled())
+        h.cancel()  # idempotent
+        self.assertEqual(repr(h), "<Handle cancelled>")
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, [])
+        self.assertEqual(self.loop._core_handles, {})
+
+    def test_cancelled_timer(self):
+        log = []
+        t = self.loop.call_later(0.001, log.append, 1)
+        self.assertEqual(self.loop._core_counts(), (0, 1, 0))
+        t.cancel()
+        self.assertTrue(t.cancelled())
+        self.assertEqual(self.loop._core_counts(), (0, 1, 1))
+        self.assertTrue(repr(t).startswith("<TimerHandle cancelled when="))
+        self.loop.call_later(0.01, self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, [])
+        self.assertEqual(self.loop._core_counts(), (0, 0, 0))
+
+    def test_cancelled_timers_are_purged(self):
+        timers = [self.loop.call_later(100 + i, lambda: None) for i in range(150)]
+        for t in timers[:100]:
+            t.cancel()
+        self.assertEqual(self.loop._core_counts(), (0, 150, 100))
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(self.loop._core_counts(), (0, 50, 0))
+        self.assertEqual(len(self.loop._core_handles), 50)
+
+    def test_cancel_from_a_callback(self):
+        log = []
+        second = None
+
+        def first():
+            log.append(1)
+            second.cancel()
+
+        self.loop.call_soon(first)
+        second = self.loop.call_soon(log.append, 2)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, [1])
+
+    def test_cancel_after_run(self):
+        log = []
+        h = self.loop.call_soon(log.append, 1)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        h.cancel()
+        self.assertTrue(h.cancelled())
+        self.assertEqual(log, [1])
+
+
+class ExceptionHandlerTests(unittest.TestCase):
+    def contexts(self, loop):
+        """What the exception handler receives, and that the loop goes on."""
+        seen = []
+        after = []
+
+        def handler(loop_, context):
+            self.assertIs(loop_, loop)
+            seen.append(context)
+
+        def bad():
+            raise ValueError("boom")
+
+        loop.set_exception_handler(handler)
+        self.assertIs(loop.get_exception_handler(), handler)
+        handle = loop.call_soon(bad)
+        loop.call_soon(after.append, "went on")
+
+        async def fails():
+            raise KeyError("k")
+
+        async def main():
+            task = loop.create_task(fails())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            del task
+
+        loop.run_until_complete(main())
+        gc.collect()
+        loop.close()
+        self.assertEqual(after, ["went on"])
+        result = []
+        for context in seen:
+            result.append((sorted(context), context["message"], type(context["exception"]),
+                           str(context["exception"])))
+        self.assertIs(seen[0]["handle"], handle)
+        return result
+
+    def test_context_like_cpython(self):
+        expected = self.contexts(cpython_loop())
+        got = self.contexts(aioref.new_event_loop())
+        self.assertEqual(got, expected)
+        self.assertEqual(got[0][0], ["exception", "handle", "message"])
+        self.assertTrue(got[0][1].startswith("Exception in callback ExceptionHandlerTests"))
+
+    def test_default_handler_logs(self):
+        loop = aioref.new_event_loop()
+        self.assertIsNone(loop.get_exception_handler())
+        with self.assertLogs("asyncio", level="ERROR") as logs:
+            loop.call_soon(lambda: 1 / 0)
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+        loop.close()
+        self.assertIn("Exception in callback", logs.output[0])
+        self.assertIn("ZeroDivisionError", logs.output[0])
+
+    def test_call_exception_handler_directly(self):
+        loop = aioref.new_event_loop()
+        with self.assertLogs("asyncio", level="ERROR") as logs:
+            loop.call_exception_handler({"message": "custom", "foo": 1})
+        loop.close()
+        self.assertEqual(logs.output, ["ERROR:asyncio:custom\nfoo: 1"])
+
+    def test_failing_handler(self):
+        loop = aioref.new_event_loop()
+
+        def handler(loop, context):
+            raise RuntimeError("handler failed")
+
+        loop.set_exception_handler(handler)
+        with self.assertLogs("asyncio", level="ERROR") as logs:
+            loop.call_soon(lambda: 1 / 0)
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+        loop.close()
+        self.assertIn("Unhandled error in exception handler", logs.output[0])
+
+
+class ExitExceptionTests(LoopTestCase):
+    def test_keyboard_interrupt_propagates(self):
+        log = []
+
+        def interrupt():
+            raise KeyboardInterrupt
+
+        self.loop.call_soon(interrupt)
+        self.loop.call_soon(log.append, "next")
+        with self.assertRaises(KeyboardInterrupt):
+            self.loop.run_forever()
+        self.assertFalse(self.loop.is_running())
+        self.assertEqual(log, [])  # like CPython: the rest of the batch waits in the queue
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, ["next"])
+
+    def test_system_exit_propagates(self):
+        def leave():
+            raise SystemExit(3)
+
+        self.loop.call_soon(leave)
+        with self.assertRaises(SystemExit) as cm:
+            self.loop.run_forever()
+        self.assertEqual(cm.exception.code, 3)
+
+    def test_keyboard_interrupt_in_a_task(self):
+        async def main():
+            raise KeyboardInterrupt
+
+        with self.assertRaises(KeyboardInterrupt):
+            self.loop.run_until_complete(main())
+
+
+class ThreadsafeTests(LoopTestCase):
+    def test_many_threads(self):
+        threads, per_thread = 8, 400
+        log = []
+        done = threading.Event()
+        total = threads * per_thread
+
+        def record(item):
+            log.append(item)
+            if len(log) == total:
+                self.loop.stop()
+
+        def worker(n):
+            for i in range(per_thread):
+                self.loop.call_soon_threadsafe(record, (n, i))
+            done.set()
+
+        workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        self.loop.run_forever()
+        for w in workers:
+            w.join()
+        self.assertEqual(len(log), total)
+        for n in range(threads):
+            self.assertEqual([i for (m, i) in log if m == n], list(range(per_thread)))
+
+    def test_wakes_a_waiting_loop_gil_released(self):
+        # The loop waits forever (no timer): only a thread can wake it, which needs the GIL.
+        fut = self.loop.create_future()
+
+        def wake():
+            time.sleep(0.05)
+            self.loop.call_soon_threadsafe(fut.set_result, "woken")
+
+        thread = threading.Thread(target=wake)
+        thread.start()
+        started = time.monotonic()
+        self.assertEqual(self.loop.run_until_complete(fut), "woken")
+        thread.join()
+        self.assertLess(time.monotonic() - started, 5)
+
+    def test_cancel_threadsafe_handle(self):
+        log = []
+        h = self.loop.call_soon_threadsafe(log.append, 1)
+        h.cancel()
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, [])
+
+    def test_contextvars(self):
+        var = contextvars.ContextVar("var", default="default")
+        seen = []
+        context = contextvars.copy_context()
+        context.run(var.set, "in context")
+        self.loop.call_soon(lambda: seen.append(var.get()), context=context)
+        self.loop.call_soon_threadsafe(lambda: seen.append(var.get()))
+        self.loop.call_later(0, lambda: seen.append(var.get()), context=context)
+        self.loop.call_later(0.001, self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(seen, ["in context", "default", "in context"])
+
+
+class CloseTests(unittest.TestCase):
+    def test_close_with_pending_callbacks(self):
+        loop = aioref.new_event_loop()
+        log = []
+        loop.call_soon(log.append, 1)
+        loop.call_later(0.001, log.append, 2)
+        loop.call_soon_threadsafe(log.append, 3)
+        self.assertEqual(len(loop._core_handles), 3)
+        loop.close()
+        self.assertTrue(loop.is_closed())
+        self.assertEqual(loop._core_counts(), (0, 0, 0))
+        self.assertEqual(loop._core_handles, {})
+        loop.close()  # twice is fine
+        self.assertEqual(log, [])
+
+    def test_unclosed_loop_in_a_cycle_is_collected(self):
+        loop = aioref.new_event_loop()
+
+        async def forever():
+            await asyncio.sleep(3600)
+
+        task = loop.create_task(forever())
+        loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(loop._core_counts()[1], 1)
+        ref = weakref.ref(loop)
+        loop = task = None
+        with self.assertLogs("asyncio", level="ERROR") as logs:
+            gc.collect()
+            gc.collect()
+        self.assertIsNone(ref())
+        self.assertIn("Task was destroyed but it is pending!", logs.output[0])
+
+
+class MisuseTests(unittest.TestCase):
+    """Misuse raises what CPython raises, with CPython's words."""
+
+    def outcome(self, make_loop, action):
+        loop = make_loop()
+        try:
+            action(loop)
+            return None
+        except BaseException as error:
+            return type(error).__name__, str(error)
+        finally:
+            if loop.is_running():
+                loop.stop()
+            if not loop.is_closed():
+                loop.close()
+
+    def check(self, action):
+        expected = self.outcome(cpython_loop, action)
+        got = self.outcome(aioref.new_event_loop, action)
+        self.assertEqual(got, expected)
+        return got
+
+    def test_closed(self):
+        def after_close(method):
+            def action(loop):
+                loop.close()
+                method(loop)
+            return action
+
+        self.assertEqual(self.check(after_close(lambda l: l.call_soon(print))),
+                         ("RuntimeError", "Event loop is closed"))
+        self.check(after_close(lambda l: l.call_later(1, print)))
+        self.check(after_close(lambda l: l.call_at(1, print)))
+        self.check(after_close(lambda l: l.call_soon_threadsafe(print)))
+        self.check(after_close(lambda l: l.run_forever()))
+        self.check(after_close(lambda l: l.run_until_complete(asyncio.sleep(0))))
+
+    def test_run_while_running(self):
+        def nested_run(loop):
+            async def main():
+                coro = asyncio.sleep(0)
+                try:
+                    loop.run_until_complete(coro)
+                finally:
+                    coro.close()
+            loop.run_until_complete(main())
+
+        self.assertEqual(self.check(nested_run),
+                         ("RuntimeError", "This event loop is already running"))
+
+        def nested_forever(loop):
+            async def main():
+                loop.run_forever()
+            loop.run_until_complete(main())
+
+        self.check(nested_forever)
+
+    def test_close_while_running(self):
+        def close_running(loop):
+            async def main():
+                loop.close()
+            loop.run_until_complete(main())
+
+        self.assertEqual(self.check(close_running),
+                         ("RuntimeError", "Cannot close a running event loop"))
+
+    def test_stop_before_complete(self):
+        def stop_early(loop):
+            loop.call_soon(loop.stop)
+            loop.run_until_complete(asyncio.sleep(10))
+
+        self.assertEqual(self.check(stop_early),
+                         ("RuntimeError", "Event loop stopped before Future completed."))
+
+    def test_bad_arguments(self):
+        self.check(lambda l: l.call_at(None, print))
+        self.check(lambda l: l.call_later(None, print))
+        self.check(lambda l: l.run_until_complete(42))
+        self.check(lambda l: l.create_task(42))
+
+    def test_non_callable_callback(self):
+        def run_it(loop):
+            with self.assertLogs("asyncio", level="ERROR") as logs:
+                loop.call_soon(42)
+                loop.call_soon(loop.stop)
+                loop.run_forever()
+            raise AssertionError(logs.output[0].split("\n")[-1])
+
+        self.check(run_it)
+
+
+class ApiTests(LoopTestCase):
+    def test_time_is_monotonic_clock(self):
+        t0 = time.monotonic()
+        t = self.loop.time()
+        self.assertLessEqual(t0, t)
+        self.assertLessEqual(t, time.monotonic())
+        self.assertFalse(self.loop._core.uses_python_clock)
+
+    def test_create_future_and_task(self):
+        async def coro(x):
+            await asyncio.sleep(0.001)
+            return x * 2
+
+        fut = self.loop.create_future()
+        self.assertIs(fut.get_loop(), self.loop)
+        task = self.loop.create_task(coro(21), name="the-task") if sys.version_info >= (
+            3, 8) else self.loop.create_task(coro(21))
+        self.assertEqual(task.get_name(), "the-task")
+        self.loop.call_soon(fut.set_result, "f")
+        self.assertEqual(self.loop.run_until_complete(task), 42)
+        self.assertEqual(self.loop.run_until_complete(fut), "f")
+
+    def test_task_factory(self):
+        made = []
+
+        def factory(loop, coro, **kwargs):
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+            made.append(task)
+            return task
+
+        self.loop.set_task_factory(factory)
+        self.assertIs(self.loop.get_task_factory(), factory)
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(len(made), 1)
+
+    def test_run_in_executor(self):
+        import concurrent.futures
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            a = await loop.run_in_executor(None, sum, [1, 2, 3])
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                loop.set_default_executor(pool)
+                b = await loop.run_in_executor(None, pow, 2, 10)
+            return a, b
+
+        self.assertEqual(self.loop.run_until_complete(main()), (6, 1024))
+
+    def test_shutdowns(self):
+        async def agen():
+            try:
+                yield 1
+                yield 2
+            finally:
+                closed.append(True)
+
+        closed = []
+
+        async def main():
+            g = agen()
+            await g.__anext__()
+            await asyncio.get_running_loop().shutdown_asyncgens()
+
+        self.loop.run_until_complete(main())
+        self.assertEqual(closed, [True])
+        if hasattr(self.loop, "shutdown_default_executor"):
+            self.loop.run_until_complete(self.loop.run_in_executor(None, abs, -1))
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+
+    def test_debug(self):
+        self.assertFalse(self.loop.get_debug())
+        self.loop.set_debug(True)
+        self.assertTrue(self.loop.get_debug())
+        self.loop.slow_callback_duration = 0.0
+        with self.assertLogs("asyncio", level="WARNING") as logs:
+            self.loop.call_soon(time.sleep, 0.002)
+            self.loop.call_soon(self.loop.stop)
+            self.loop.run_forever()
+        self.assertTrue(any("Executing <Handle sleep(0.002)" in line for line in logs.output),
+                        logs.output)
+        self.loop.set_debug(False)
+
+    def test_is_running_and_stop(self):
+        seen = []
+
+        def probe():
+            seen.append(self.loop.is_running())
+            seen.append(asyncio.get_event_loop() is self.loop)
+            self.loop.stop()
+
+        self.loop.call_soon(probe)
+        self.loop.run_forever()
+        self.assertEqual(seen, [True, True])
+        self.assertFalse(self.loop.is_running())
+
+    def test_stop_then_run_forever_again(self):
+        log = []
+        self.loop.call_soon(self.loop.stop)
+        self.loop.call_soon(log.append, 1)
+        self.loop.run_forever()
+        self.assertEqual(log, [1])  # stop() ends the loop after the current batch
+
+
+class EntryPointTests(unittest.TestCase):
+    async def answer(self):
+        await asyncio.sleep(0)
+        return type(asyncio.get_running_loop())
+
+    def test_run(self):
+        self.assertIs(aioref.run(self.answer()), aioref.Loop)
+
+    def test_policy_and_install(self):
+        old = asyncio.get_event_loop_policy()
+        try:
+            asyncio.set_event_loop_policy(aioref.EventLoopPolicy())
+            loop = asyncio.new_event_loop()
+            self.assertIsInstance(loop, aioref.Loop)
+            loop.close()
+            self.assertIs(asyncio.run(self.answer()), aioref.Loop)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                aioref.install()
+            self.assertIsInstance(asyncio.get_event_loop_policy(), aioref.EventLoopPolicy)
+        finally:
+            asyncio.set_event_loop_policy(old)
+
+    @unittest.skipUnless(sys.version_info >= (3, 11), "asyncio.Runner is 3.11+")
+    def test_runner_loop_factory(self):
+        with asyncio.Runner(loop_factory=aioref.new_event_loop) as runner:
+            self.assertIs(runner.run(self.answer()), aioref.Loop)
+
+    @unittest.skipUnless(sys.version_info >= (3, 12), "asyncio.run(loop_factory=) is 3.12+")
+    def test_asyncio_run_loop_factory(self):
+        self.assertIs(asyncio.run(self.answer(), loop_factory=aioref.new_event_loop),
+                      aioref.Loop)
+
+
+if __name__ == "__main__":
+    unittest.main()

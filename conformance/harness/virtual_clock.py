@@ -40,8 +40,10 @@ class VirtualClock(object):
     def __init__(self):
         self.now = START
         self.cond = threading.Condition()
-        self.sleepers = []  # heap of (wake, seq, threading.Event)
+        self.sleepers = []  # heap of (wake, (work item order, seq), threading.Event)
         self.seq = 0
+        self.items = 0  # executor work items submitted so far
+        self.current = threading.local()  # .item: the order of the work item a worker runs
         self.running = 0  # executor work items running and not asleep
         self.pools = []
         self.driver_waiting = False
@@ -111,8 +113,12 @@ class VirtualClock(object):
             return
         event = threading.Event()
         with self.cond:
+            # Ties between sleepers wake in the order their work items were submitted (on the
+            # loop thread, so deterministic), not in the order the threads happened to call
+            # sleep(): two workers starting together race to get here.
             self.seq += 1
-            heapq.heappush(self.sleepers, (self.now + max(secs, 0.0), self.seq, event))
+            order = (getattr(self.current, "item", float("inf")), self.seq)
+            heapq.heappush(self.sleepers, (self.now + max(secs, 0.0), order, event))
             self.running -= 1
             self.cond.notify_all()
         # The loop thread advances the clock. Only when it is blocked outside the clock's
@@ -241,6 +247,8 @@ def _install_pool_accounting(clock):
         if pool is not None:
             with clock.cond:
                 pool.queued += 1
+                clock.items += 1
+                self._aioref_order = clock.items
 
     def run(self, *args, **kwargs):
         pool = getattr(self, "_aioref_pool", None)
@@ -250,9 +258,11 @@ def _install_pool_accounting(clock):
             pool.queued -= 1
             pool.active += 1
             clock.running += 1
+        clock.current.item = self._aioref_order
         try:
             return orig_run(self, *args, **kwargs)
         finally:
+            clock.current.item = float("inf")
             # After orig_run: the result is set and call_soon_threadsafe has written the
             # loop's self-pipe, so the loop sees the wake-up before the clock can move.
             with clock.cond:

@@ -213,7 +213,10 @@ int main(int argc, char** argv) {
       std::string test_name = "py" + std::to_string(major) + std::to_string(minor);
       testing::RegisterTest(
           CamelCase(example).c_str(), test_name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-          [=]() -> testing::Test* { return new PortTest(example, major, minor, golden, skip); });
+          // Structured bindings cannot be captured before C++20 compilers catch up (clang 14).
+          [=, major = major, minor = minor]() -> testing::Test* {
+            return new PortTest(example, major, minor, golden, skip);
+          });
     }
   }
   // Every example that applies to some version must have a port: a missing one is a failure,

@@ -113,7 +113,40 @@ class NativePorts(Implementation):
         return why
 
     def plan(self, example, interpreter, trace_path, timeout):
+        if interpreter.major_minor < (3, 8):
+            return OutOfScope("the C++ ports follow CPython 3.8-3.13, not %s"
+                              % interpreter.version)
+        why = not_applicable(example.name, interpreter.major_minor)
+        if why:
+            return OutOfScope("conformance/ports/not_applicable.txt: " + why)
         return NativeRun(self.runner, example, interpreter, trace_path, timeout)
+
+
+def not_applicable(example, version):
+    """The reason conformance/ports/not_applicable.txt gives for (example, (3, X)), or None.
+    Lines: "<example> <versions>: <reason>", versions "*", "3.11", "3.11+" or "3.8-3.10"."""
+    path = os.path.join(paths.ROOT, "conformance", "ports", "not_applicable.txt")
+    minor = lambda v: int(v.split(".")[1])  # noqa: E731
+    with open(path, encoding="utf-8") as listing:
+        for number, line in enumerate(listing, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            head, _, reason = line.partition(": ")
+            name, _, versions = head.partition(" ")
+            if name != example:
+                continue
+            if versions == "*":
+                covered = True
+            elif versions.endswith("+"):
+                covered = version[1] >= minor(versions[:-1])
+            elif "-" in versions:
+                low, high = versions.split("-")
+                covered = minor(low) <= version[1] <= minor(high)
+            else:
+                covered = version[1] == minor(versions)
+            if covered:
+                return reason.strip()
+    return None
 
 
 def bazel_command():
@@ -225,8 +258,8 @@ class AiorefLoop(Implementation):
 
     def plan(self, example, interpreter, trace_path, timeout):
         if not (3, 8) <= interpreter.major_minor <= (3, 13):
-            return Unsupported("aioref is built for CPython 3.8-3.13 only, not %s"
-                               % interpreter.version)
+            return OutOfScope("aioref is built for CPython 3.8-3.13 only, not %s"
+                              % interpreter.version)
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
                              timeout=timeout, sys_path=[self.site(interpreter)])
 
@@ -236,11 +269,21 @@ class Unsupported(object):
 
     def __init__(self, why):
         self.batch_error = why
+        self.skip = None
         self.trace_path = None
         self.timeout = 0
 
     def execute(self):
         pass
+
+
+class OutOfScope(Unsupported):
+    """A cell outside what an implementation declares it covers (reported as SKIP, with the
+    reason): a Python version it does not follow, or a line of its not-applicable list."""
+
+    def __init__(self, why):
+        Unsupported.__init__(self, None)
+        self.skip = why
 
 
 BUILTIN = {

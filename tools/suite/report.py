@@ -12,7 +12,7 @@ from suite import paths
 
 FORMATS = ("text", "json", "junit", "html")
 SHORT = {"PASS": "ok", "FAIL": "FAIL", "TIMEOUT": "TIME", "CRASH": "CRSH", "ERROR": "ERR",
-         "XFAIL": "xfail", "XPASS": "XPASS"}
+         "XFAIL": "xfail", "XPASS": "XPASS", "SKIP": "-"}
 
 
 def suite_revision():
@@ -61,8 +61,8 @@ def _text(cells, interpreters, loops, seconds, problems):
             lines.append("%-*s  %s" % (width, example, " ".join("%-7s" % s for s in row)))
         lines.append("")
     for cell in cells:
-        if cell.status == "XFAIL":  # expected: its reason only, not the whole diff
-            lines.append("XFAIL %s on %s, Python %s: %s" % (
+        if cell.status in ("XFAIL", "SKIP"):  # expected: its reason only, not a diff
+            lines.append("%s %s on %s, Python %s: %s" % (cell.status,
                 cell.example.name, cell.implementation.name, cell.python,
                 cell.detail.split("\n", 1)[0]))
         elif cell.status != "PASS":
@@ -99,7 +99,7 @@ def _junit(cells, interpreters, loops, seconds, problems):
     for suite_name, members in suites.items():
         failures = sum(c.status in ("FAIL", "XPASS") for c in members)
         errors = sum(c.status in ("ERROR", "TIMEOUT", "CRASH") for c in members)
-        skipped = sum(c.status == "XFAIL" for c in members)
+        skipped = sum(c.status in ("XFAIL", "SKIP") for c in members)
         out.append("  <testsuite name=%s tests=\"%d\" failures=\"%d\" errors=\"%d\" "
                    "skipped=\"%d\">" % (quoteattr(suite_name), len(members), failures,
                                          errors, skipped))
@@ -112,9 +112,9 @@ def _junit(cells, interpreters, loops, seconds, problems):
             elif cell.status == "XPASS":
                 out.append("      <failure message=\"XPASS: passed, expected to fail\">%s"
                            "</failure>" % escape(cell.detail))
-            elif cell.status == "XFAIL":
+            elif cell.status in ("XFAIL", "SKIP"):
                 out.append("      <skipped message=%s/>" % quoteattr(
-                    "XFAIL: " + cell.detail.split("\n", 1)[0]))
+                    cell.status + ": " + cell.detail.split("\n", 1)[0]))
             elif cell.status != "PASS":
                 out.append("      <error message=%s>%s</error>" % (quoteattr(cell.status),
                                                                    escape(cell.detail)))

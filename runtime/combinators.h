@@ -222,11 +222,12 @@ constexpr bool all_same_v<std::tuple<T, U, Rest...>> =
 
 }  // namespace detail
 
-// gather(std::vector<Co<T>|Future<T>|Task<T>>) -> Future<std::vector<T>>
-template <class A>
-auto gather(std::vector<A> args) {
+namespace detail {
+// gather over a vector: each element becomes a future (coroutines become tasks, which gather
+// owns, so their destruction while pending is not logged), then `value(fut)` builds the result.
+template <class R, class A, class Value>
+auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
   using T = await_result_t<A>;
-  using R = std::vector<Stored<T>>;
   std::vector<Future<T>> futs;
   Loop loop;
   for (auto& a : args) {
@@ -238,34 +239,28 @@ auto gather(std::vector<A> args) {
   }
   std::vector<std::shared_ptr<FutureBase>> bases;
   for (auto& f : futs) bases.push_back(f.base());
-  return detail::gather_core<R>(std::move(bases), false, [futs]() {
+  return gather_core<R>(std::move(bases), return_exceptions, [futs, value]() {
     R out;
-    for (auto& f : futs) out.push_back(detail::gather_value(f));
+    for (auto& f : futs) out.push_back(value(f));
     return out;
   });
+}
+}  // namespace detail
+
+// gather(std::vector<Co<T>|Future<T>|Task<T>>) -> Future<std::vector<T>>
+template <class A>
+auto gather(std::vector<A> args) {
+  using T = await_result_t<A>;
+  return detail::gather_vector<std::vector<Stored<T>>>(
+      std::move(args), false, [](auto& f) { return detail::gather_value(f); });
 }
 
 // gather(return_exceptions, std::vector<...>) -> Future<std::vector<Outcome<T>>>
 template <class A>
 auto gather(ReturnExceptions, std::vector<A> args) {
   using T = await_result_t<A>;
-  using R = std::vector<Outcome<T>>;
-  std::vector<Future<T>> futs;
-  Loop loop;
-  for (auto& a : args) {
-    futs.push_back(to_future(std::move(a), loop));
-    if (!loop) loop = futs.back().base()->loop_ptr();
-    if constexpr (std::is_same_v<A, Co<T>>) {
-      static_cast<TaskBase&>(*futs.back().base()).set_log_destroy_pending(false);
-    }
-  }
-  std::vector<std::shared_ptr<FutureBase>> bases;
-  for (auto& f : futs) bases.push_back(f.base());
-  return detail::gather_core<R>(std::move(bases), true, [futs]() {
-    R out;
-    for (auto& f : futs) out.push_back(detail::gather_outcome(f));
-    return out;
-  });
+  return detail::gather_vector<std::vector<Outcome<T>>>(
+      std::move(args), true, [](auto& f) { return detail::gather_outcome(f); });
 }
 
 namespace detail {

@@ -85,7 +85,6 @@ AIO_DEFINE_EXCEPTION(NameError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(OSError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(ConnectionError, OSError, "builtins");
 AIO_DEFINE_EXCEPTION(RuntimeError, Exception, "builtins");
-AIO_DEFINE_EXCEPTION(NotImplementedError, RuntimeError, "builtins");
 AIO_DEFINE_EXCEPTION(StopIteration, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(StopAsyncIteration, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(TypeError, Exception, "builtins");

@@ -145,6 +145,13 @@ py::object fetch_error() {
 
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg) { raise(type(msg)); }
 
+// Future.cancel / Task.cancel: `msg` exists from 3.9.
+void check_cancel_arguments(const py::object& msg) {
+  if (!has(FullBehaviour::kCancelMessage) && !msg.is_none()) {
+    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "cancel() takes no arguments");
+  }
+}
+
 const char* state_name(int s) {
   static const char* names[] = {"PENDING", "CANCELLED", "FINISHED"};
   return names[s];
@@ -820,10 +827,7 @@ void register_full(py::module_& m) {
       .def(
           "cancel",
           [fut](py::handle self, py::object msg) {
-            if (!has(FullBehaviour::kCancelMessage) && !msg.is_none()) {
-              raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                        "cancel() takes no arguments");
-            }
+            check_cancel_arguments(msg);
             return fut(self).future_cancel(self, std::move(msg));
           },
           py::arg("msg") = py::none())
@@ -921,10 +925,7 @@ void register_full(py::module_& m) {
       .def(
           "cancel",
           [task](py::handle self, py::object msg) {
-            if (!has(FullBehaviour::kCancelMessage) && !msg.is_none()) {
-              raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                        "cancel() takes no arguments");
-            }
+            check_cancel_arguments(msg);
             return task(self).cancel(self, std::move(msg));
           },
           py::arg("msg") = py::none())

@@ -13,14 +13,14 @@ from suite import execution, paths
 
 class Implementation(object):
     name = None
-    needs_interpreter = True  # one cell per Python version
 
     def available(self):
         """None when it can run here, else why not."""
         return None
 
     def plan(self, example, interpreter, trace_path, timeout):
-        raise NotImplementedError
+        """A run for one cell: an object with execute(), trace_path and batch_error."""
+        raise NotImplementedError("each implementation plans its own runs")
 
 
 class PythonLoop(Implementation):

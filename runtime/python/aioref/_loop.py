@@ -36,10 +36,10 @@ _CALL_AT_REJECTS_NONE = sys.version_info >= (3, 11)
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
 
 
-class Handle(events.Handle):
-    """asyncio.Handle scheduled in the C++ ready queue."""
+class _InCore(object):
+    """What Handle and TimerHandle add to asyncio's: cancelling also drops the C++ entry."""
 
-    __slots__ = ("_core_handle",)
+    __slots__ = ()
 
     def cancel(self):
         if not self._cancelled:
@@ -48,6 +48,12 @@ class Handle(events.Handle):
                 self._core_handle = None
                 self._loop._core.cancel(core_handle)
         super().cancel()
+
+
+class Handle(_InCore, events.Handle):
+    """asyncio.Handle scheduled in the C++ ready queue."""
+
+    __slots__ = ("_core_handle",)
 
     def _run(self):
         self._core_handle = None
@@ -55,18 +61,10 @@ class Handle(events.Handle):
         self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
 
 
-class TimerHandle(events.TimerHandle):
+class TimerHandle(_InCore, events.TimerHandle):
     """asyncio.TimerHandle scheduled in the C++ timer heap."""
 
     __slots__ = ("_core_handle",)
-
-    def cancel(self):
-        if not self._cancelled:
-            core_handle = self._core_handle
-            if core_handle is not None:
-                self._core_handle = None
-                self._loop._core.cancel(core_handle)
-        super().cancel()
 
     def _run(self):
         self._core_handle = None

@@ -1,6 +1,5 @@
 #include "runtime/base_events.h"
 
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -152,6 +151,7 @@ EventLoop::EventLoop(std::shared_ptr<Clock> clock)
       version_(default_version()),
       clock_resolution_(clock_->resolution()) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  selector_.add(wake_fd_, EVENT_READ);  // like CPython's self-pipe reader
 }
 
 EventLoop::~EventLoop() {
@@ -159,6 +159,7 @@ EventLoop::~EventLoop() {
   ready_.clear();
   for (auto& t : scheduled_) t.impl()->scheduled = false;
   scheduled_.clear();
+  io_.clear();
   executor_.reset();
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
@@ -174,14 +175,18 @@ void EventLoop::check_running() const {
   }
 }
 
-Handle EventLoop::call_soon_impl(Callback fn, const char* name) {
+Handle EventLoop::make_handle(Callback fn, const char* name) {
   detail::HandleImpl* h = detail::HandleImpl::create();
   h->fn = std::move(fn);
   h->loop = this;
   h->name = name;
-  h->add_ref();
-  ready_.push_back(Handle(h));
   return Handle(h);
+}
+
+Handle EventLoop::call_soon_impl(Callback fn, const char* name) {
+  Handle h = make_handle(std::move(fn), name);
+  ready_.push_back(h);
+  return h;
 }
 
 TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) {
@@ -240,52 +245,126 @@ void EventLoop::drain_threadsafe() {
   for (auto& h : items) ready_.push_back(std::move(h));
 }
 
-void EventLoop::select(double timeout, double deadline) {
-  // Drain the wakeup fd (like _read_from_self) and pick up threadsafe callbacks.
-  auto drain_fd = [this] {
-    std::uint64_t v;
-    while (::read(wake_fd_, &v, sizeof v) > 0) {
-    }
-  };
-  auto wait_fd = [this, &drain_fd](double t) {  // t < 0: forever
-    struct pollfd pfd {
-      wake_fd_, POLLIN, 0
-    };
-    struct timespec ts;
-    struct timespec* tsp = nullptr;
-    if (t >= 0) {
-      ts.tv_sec = static_cast<time_t>(t);
-      ts.tv_nsec = static_cast<long>((t - static_cast<double>(ts.tv_sec)) * 1e9);
-      tsp = &ts;
-    }
-    int r = ::ppoll(&pfd, 1, tsp, nullptr);
-    if (r > 0) drain_fd();
-  };
+// ---------------------------------------------------------------------------------------------
+// I/O: BaseSelectorEventLoop's _add_reader/_remove_reader/_process_events over an EpollSelector.
 
+Handle EventLoop::add_io(int fd, unsigned event, Handle handle) {
+  auto it = io_.find(fd);
+  if (it == io_.end()) {
+    selector_.add(fd, event);
+    IoKey& key = io_[fd];
+    key.events = event;
+    (event == EVENT_READ ? key.reader : key.writer) = handle;
+    return handle;
+  }
+  IoKey& key = it->second;
+  selector_.modify(fd, key.events | event);
+  key.events |= event;
+  Handle old = std::exchange(event == EVENT_READ ? key.reader : key.writer, handle);
+  if (old) old.cancel();
+  return handle;
+}
+
+bool EventLoop::remove_io(int fd, unsigned event) {
+  if (is_closed()) return false;
+  auto it = io_.find(fd);
+  if (it == io_.end()) return false;
+  IoKey& key = it->second;
+  Handle handle = std::move(event == EVENT_READ ? key.reader : key.writer);
+  key.events &= ~event;
+  if (key.events == 0) {
+    selector_.remove(fd);
+    io_.erase(it);
+  } else {
+    selector_.modify(fd, key.events);
+  }
+  if (!handle) return false;
+  handle.cancel();
+  return true;
+}
+
+Handle EventLoop::reader(int fd) const {
+  auto it = io_.find(fd);
+  return it == io_.end() ? Handle() : it->second.reader;
+}
+
+Handle EventLoop::writer(int fd) const {
+  auto it = io_.find(fd);
+  return it == io_.end() ? Handle() : it->second.writer;
+}
+
+void EventLoop::wait_for_events(double timeout) {
+  io_waited_ = true;
+  for (const EpollSelector::Event& ev : selector_.select(timeout)) {
+    if (ev.fd == wake_fd_) {  // _read_from_self
+      std::uint64_t v;
+      while (::read(wake_fd_, &v, sizeof v) > 0) {
+      }
+      continue;
+    }
+    io_events_.push_back(ev);
+  }
+}
+
+void EventLoop::process_events() {
+  for (const EpollSelector::Event& ev : io_events_) {
+    auto it = io_.find(ev.fd);
+    if (it == io_.end()) continue;
+    if ((ev.events & EVENT_READ) && it->second.reader) {
+      if (it->second.reader.cancelled()) {
+        remove_reader(ev.fd);
+      } else {
+        ready_.push_back(it->second.reader);
+      }
+    }
+    it = io_.find(ev.fd);
+    if (it == io_.end()) continue;
+    if ((ev.events & EVENT_WRITE) && it->second.writer) {
+      if (it->second.writer.cancelled()) {
+        remove_writer(ev.fd);
+      } else {
+        ready_.push_back(it->second.writer);
+      }
+    }
+  }
+  io_events_.clear();
+}
+
+void EventLoop::select(double timeout, double deadline) {
+  io_waited_ = false;
+  io_events_.clear();
   if (ts_pending_.load(std::memory_order_acquire)) timeout = 0;
   if (waiter_) {
     waiter_(timeout, deadline);
-    drain_threadsafe();
-    return;
-  }
-  if (timeout != 0) {
-    if (clock_->is_virtual()) {
+    if (!io_waited_ && !io_.empty()) wait_for_events(0);
+  } else if (clock_->is_virtual()) {
+    if (timeout != 0) {
       // Virtual time: executor jobs are waited for until each is asleep (in time_sleep) or
       // done, sleeping jobs due before our deadline are woken in order; then time jumps to the
-      // deadline, or nothing can ever wake us. Other threads doing work for us
-      // (external wakers outside any ThreadPool) are waited for, really.
+      // deadline. The clock never moves while I/O is ready. When nothing in virtual time can
+      // wake us, outside I/O (sockets) and other threads doing work for us (external wakers
+      // outside any ThreadPool) are waited for really; with neither, we are idle forever.
       double until = timeout < 0 ? -1 : (deadline >= 0 ? deadline : clock_->time() + timeout);
-      auto poll = [this] { return ts_pending_.load(std::memory_order_acquire); };
+      auto poll = [this] {
+        if (!io_.empty()) wait_for_events(0);
+        return ts_pending_.load(std::memory_order_acquire) || !io_events_.empty();
+      };
       while (detail::virtual_workers().wait_until(*clock_, until, poll) ==
              detail::VirtualWorkers::Wait::kIdle) {
-        if (external_wakers_.load() == 0) throw IdleForever{};
-        wait_fd(-1);
+        bool wakers = external_wakers_.load() > 0;
+        if (!wakers && io_.empty()) throw IdleForever{};
+        wait_for_events(wakers ? -1 : kIoGrace);
+        if (!io_events_.empty() || ts_pending_.load(std::memory_order_acquire)) break;
+        if (!wakers) throw IdleForever{};
       }
-    } else {
-      wait_fd(timeout);
+    } else if (!io_.empty()) {
+      wait_for_events(0);
     }
+  } else if (timeout != 0 || !io_.empty()) {
+    wait_for_events(timeout);
   }
   drain_threadsafe();
+  process_events();
 }
 
 void EventLoop::run_once() {
@@ -364,6 +443,7 @@ void EventLoop::close() {
   if (closed_) return;
   closed_ = true;
   ready_.clear();
+  io_.clear();  // BaseSelectorEventLoop.close(): the selector goes, with its keys
   for (auto& t : scheduled_) t.impl()->scheduled = false;
   std::vector<TimerHandle> old;
   old.swap(scheduled_);

@@ -9,11 +9,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "runtime/clock.h"
 #include "runtime/events.h"
+#include "runtime/selectors.h"
 #include "runtime/version.h"
 
 namespace aio {
@@ -135,6 +137,9 @@ void heapify(std::vector<T>& x) {
 inline constexpr std::size_t kMinScheduledTimerHandles = 100;
 inline constexpr double kMinCancelledTimerHandlesFraction = 0.5;
 inline constexpr double kMaximumSelectTimeout = 24 * 3600;
+// Virtual clock: real seconds to wait for outside I/O (sockets) before declaring the loop idle
+// forever (conformance/harness/virtual_clock.py's IO_GRACE).
+inline constexpr double kIoGrace = 2.0;
 
 class EventLoop : public std::enable_shared_from_this<EventLoop> {
  public:
@@ -192,6 +197,28 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   template <class C>
   auto create_task(C&& coro, std::string name);
 
+  // --- I/O (selector_events) ---------------------------------------------------------------
+  // add_reader(fd, callback): `callback` runs from _run_once whenever fd is readable (level-
+  // triggered, in the order epoll reports, before expired timers); a previous reader of fd is
+  // replaced and cancelled. Returns the reader's handle: cancelling it unregisters it at the
+  // next event, as in CPython. remove_reader() returns whether a reader was registered.
+  template <class F>
+  Handle add_reader(int fd, F&& f, const char* name = nullptr) {
+    check_closed();
+    return add_io(fd, EVENT_READ, make_handle(Callback(std::forward<F>(f)), name));
+  }
+  template <class F>
+  Handle add_writer(int fd, F&& f, const char* name = nullptr) {
+    check_closed();
+    return add_io(fd, EVENT_WRITE, make_handle(Callback(std::forward<F>(f)), name));
+  }
+  bool remove_reader(int fd) { return remove_io(fd, EVENT_READ); }
+  bool remove_writer(int fd) { return remove_io(fd, EVENT_WRITE); }
+  // The registered reader / writer handle of fd (empty if none).
+  Handle reader(int fd) const;
+  Handle writer(int fd) const;
+  bool has_io() const { return !io_.empty(); }
+
   // --- errors ------------------------------------------------------------------------------
   void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
   const ExceptionHandler& get_exception_handler() const { return handler_; }
@@ -213,6 +240,13 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   void set_waiter(Waiter waiter) { waiter_ = std::move(waiter); }
   // The eventfd call_soon_threadsafe writes to (the self-pipe).
   int wake_fd() const { return wake_fd_; }
+  // The epoll descriptor (the wake fd and every add_reader/add_writer fd are in it): readable
+  // when select() would return at once.
+  int selector_fd() const { return selector_.fileno(); }
+  // For waiters: waits up to `timeout` (< 0: forever) for I/O readiness or a wake-up, and keeps
+  // the I/O events for _run_once to process. Touches no other loop state (a bridge may call it
+  // without its interpreter lock).
+  void wait_for_events(double timeout);
   // The `_stopping` flag of BaseEventLoop, for embedders that run their own run_forever.
   bool stopping() const { return stopping_; }
   void set_stopping(bool stopping) { stopping_ = stopping; }
@@ -238,6 +272,16 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   void select(double timeout, double deadline);
   void drain_threadsafe();
   void write_to_self();
+  Handle make_handle(Callback fn, const char* name);
+  Handle add_io(int fd, unsigned event, Handle handle);
+  bool remove_io(int fd, unsigned event);
+  // _process_events: the ready fds' reader/writer handles join the ready queue.
+  void process_events();
+
+  struct IoKey {  // a selector key: its mask and data (reader, writer)
+    unsigned events = 0;
+    Handle reader, writer;
+  };
 
   std::shared_ptr<Clock> clock_;
   PyVersion version_;
@@ -260,6 +304,12 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   int wake_fd_ = -1;
   std::unique_ptr<ThreadPool> executor_;
   Waiter waiter_;
+
+  // I/O
+  EpollSelector selector_;
+  std::unordered_map<int, IoKey> io_;
+  std::vector<EpollSelector::Event> io_events_;  // collected by wait_for_events
+  bool io_waited_ = false;                       // wait_for_events ran in this select()
 };
 
 }  // namespace aio

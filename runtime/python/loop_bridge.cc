@@ -12,7 +12,6 @@
 // was replaced, e.g. by a virtual clock). Waiting: ppoll on the eventfd with the GIL released,
 // or a Python function (a selectors.DefaultSelector replaced by the embedder).
 
-#include <poll.h>
 #include <pybind11/pybind11.h>
 #include <unistd.h>
 
@@ -220,25 +219,12 @@ class Core {
       read_from_self();
       return;
     }
-    if (timeout == 0) return;  // call_soon_threadsafe callbacks are taken without a syscall
-    int fd = loop_->wake_fd();
-    int r;
+    // call_soon_threadsafe callbacks are taken without a syscall when there is no I/O to poll.
+    if (timeout == 0 && !loop_->has_io()) return;
     {
       py::gil_scoped_release nogil;
-      struct pollfd pfd {
-        fd, POLLIN, 0
-      };
-      struct timespec ts;
-      struct timespec* tsp = nullptr;
-      if (timeout > 0) {
-        double whole = std::floor(timeout);
-        ts.tv_sec = static_cast<time_t>(whole);
-        ts.tv_nsec = static_cast<long>((timeout - whole) * 1e9);
-        tsp = &ts;
-      }
-      r = ::ppoll(&pfd, 1, tsp, nullptr);
+      loop_->wait_for_events(timeout);
     }
-    if (r > 0) read_from_self();
     // A signal (Ctrl-C) interrupted the wait: run Python's handlers (KeyboardInterrupt).
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }

@@ -9,8 +9,10 @@
 // is (pending tasks then log "Task was destroyed but it is pending!").
 //
 // Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
-// was replaced, e.g. by a virtual clock). Waiting: ppoll on the eventfd with the GIL released,
-// or a Python function (a selectors.DefaultSelector replaced by the embedder).
+// was replaced, e.g. by a virtual clock). Waiting: epoll (the eventfd and every registered fd)
+// with the GIL released, or a Python function (a selectors.DefaultSelector replaced by the
+// embedder), after which the C++ loop polls its epoll set. I/O: the fds selector_events
+// registers are in the C++ epoll set; their asyncio Handles run from the C++ _process_events.
 
 #include <pybind11/pybind11.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "runtime/base_events.h"
@@ -110,6 +113,15 @@ class Core {
     forget(h.key);
   }
 
+  // The selector's registrations (_CoreSelector in aioref/_loop.py): `handle` (an asyncio
+  // Handle) runs whenever fd is ready, from the C++ _process_events.
+  void add_reader(int fd, py::object handle) { add_io(fd, aio::EVENT_READ, std::move(handle)); }
+  void add_writer(int fd, py::object handle) { add_io(fd, aio::EVENT_WRITE, std::move(handle)); }
+  void remove_reader(int fd) { remove_io(fd, aio::EVENT_READ); }
+  void remove_writer(int fd) { remove_io(fd, aio::EVENT_WRITE); }
+  int selector_fd() const { return loop_->selector_fd(); }
+  bool has_io() const { return loop_->has_io(); }
+
   void run_once() {
     try {
       loop_->run_once();
@@ -134,6 +146,7 @@ class Core {
   bool closed() const { return loop_->is_closed(); }
   void close() {
     loop_->close();
+    io_keys_.clear();
     if (handles_) PyDict_Clear(handles_.ptr());
   }
 
@@ -204,6 +217,64 @@ class Core {
     }
   }
 
+  struct IoKeys {
+    std::uint64_t reader = 0, writer = 0;  // keys into `handles`
+  };
+  void add_io(int fd, unsigned event, py::object handle) {
+    IoKeys& keys = io_keys_[fd];
+    std::uint64_t& slot = event == aio::EVENT_READ ? keys.reader : keys.writer;
+    if (slot) forget(slot);
+    std::uint64_t key = slot = remember(std::move(handle));
+    auto run = [this, fd, event, key] { run_io(fd, event, key); };
+    try {
+      if (event == aio::EVENT_READ) {
+        loop_->add_reader(fd, run, "_read_ready");
+      } else {
+        loop_->add_writer(fd, run, "_write_ready");
+      }
+    } catch (const aio::OSError& e) {  // epoll_ctl refused the fd (EBADF, EPERM, ...)
+      forget(std::exchange(slot, 0));
+      if (!keys.reader && !keys.writer) io_keys_.erase(fd);
+      PyErr_SetString(PyExc_OSError, e.what());
+      throw py::error_already_set();
+    }
+  }
+  void remove_io(int fd, unsigned event) {
+    auto it = io_keys_.find(fd);
+    if (it == io_keys_.end()) return;
+    std::uint64_t& slot = event == aio::EVENT_READ ? it->second.reader : it->second.writer;
+    if (slot) forget(std::exchange(slot, 0));
+    if (event == aio::EVENT_READ) {
+      loop_->remove_reader(fd);
+    } else {
+      loop_->remove_writer(fd);
+    }
+    if (!it->second.reader && !it->second.writer) io_keys_.erase(it);
+  }
+  // fd is ready: run its handle, which stays registered. A handle cancelled from Python is
+  // unregistered instead (_process_events: `if reader._cancelled: self._remove_reader(fd)`).
+  void run_io(int fd, unsigned event, std::uint64_t key) {
+    py::int_ k(key);
+    PyObject* borrowed = PyDict_GetItem(handles_.ptr(), k.ptr());
+    if (!borrowed) return;
+    py::object handle = py::reinterpret_borrow<py::object>(borrowed);
+    try {
+      if (handle.attr("_cancelled").cast<bool>()) {
+        handle.attr("_loop").attr(event == aio::EVENT_READ ? "_remove_reader"
+                                                           : "_remove_writer")(fd);
+        return;
+      }
+      if (debug_runner_.is_none()) {
+        handle.attr("_run")();
+      } else {
+        debug_runner_(handle);
+      }
+    } catch (py::error_already_set& e) {
+      pending_.emplace(std::move(e));
+      throw PythonExit();
+    }
+  }
+
   [[noreturn]] void rethrow_pending() {
     if (pending_) {
       py::error_already_set e = std::move(*pending_);
@@ -236,6 +307,7 @@ class Core {
   py::object debug_runner_ = py::none();
   std::optional<py::error_already_set> pending_;
   std::uint64_t next_key_ = 0;
+  std::unordered_map<int, IoKeys> io_keys_;
 };
 
 // Whether a Core instance is constructed yet (the collector may visit it before).
@@ -288,6 +360,12 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
       .def("close", &Core::close)
       .def_property_readonly("wake_fd", &Core::wake_fd)
       .def("read_from_self", &Core::read_from_self)
+      .def("add_reader", &Core::add_reader)
+      .def("add_writer", &Core::add_writer)
+      .def("remove_reader", &Core::remove_reader)
+      .def("remove_writer", &Core::remove_writer)
+      .def_property_readonly("selector_fd", &Core::selector_fd)
+      .def_property_readonly("has_io", &Core::has_io)
       .def_property_readonly("ready_count", &Core::ready_count)
       .def_property_readonly("scheduled_count", &Core::scheduled_count)
       .def_property_readonly("timer_cancelled_count", &Core::timer_cancelled_count)

@@ -2,7 +2,7 @@
 
 load("//third_party/python:pybind.bzl", "pybind_extension")
 
-def aioref_python_targets(pythons, package_srcs):
+def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
     for py in pythons:
         ext = "_aioref_%s" % py
         repo = "@python3_debian" if py == "debian" else "@python%s" % py
@@ -36,6 +36,22 @@ def aioref_python_targets(pythons, package_srcs):
             ],
             size = "medium",
         )
+        if py in load_test_pythons:
+            native.sh_test(
+                name = "echo_load_test_" + py,
+                srcs = ["tests/echo_load_test.sh"],
+                args = [
+                    "$(location %s//:interpreter)" % repo,
+                    "$(location :%s)" % outs[0],
+                ],
+                data = [
+                    ":site_" + py,
+                    ":" + outs[0],
+                    ":tests_srcs",
+                    repo + "//:interpreter",
+                ],
+                size = "large",
+            )
         for mode in ["loop", "full"]:
             native.sh_test(
                 name = "conform_%s_%s" % (mode, py),

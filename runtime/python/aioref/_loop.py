@@ -2,14 +2,18 @@
 
 What is C++ (runtime/base_events.{h,cc} through loop_bridge.cc): the ready queue, the heapq
 timer heap, `_run_once` (timeouts, the cancelled-timer purge, the ntodo snapshot, taking expired
-timers), `loop.time()`, the `call_soon_threadsafe` queue and its self-pipe (an eventfd), waiting
-(ppoll with the GIL released) and, on 3.13+, run_forever's loop itself.
+timers), `loop.time()`, the `call_soon_threadsafe` queue and its self-pipe (an eventfd), the
+epoll reactor (waiting with the GIL released, and `_process_events`: the readers and writers of
+ready fds join the ready queue) and, on 3.13+, run_forever's loop itself.
 
 What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python version behaves and
 words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
 `Handle._run` and the exception-handler context it builds), create_future/create_task and the
 task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
-the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor.
+the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
+the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
+create_server/create_connection, Server, the socket transports; streams on top), which registers
+its fds with `_CoreSelector`: the keys live there, the readiness in the C++ epoll set.
 
 Time and waiting follow the interpreter, as CPython's own loop does: if `time.monotonic` or
 `selectors.DefaultSelector` have been replaced when the loop is created (a virtual clock, a test
@@ -22,7 +26,7 @@ import selectors
 import sys
 import threading
 import time as _time
-from asyncio import base_events, events
+from asyncio import base_events, events, selector_events
 
 from . import _core_module
 
@@ -73,7 +77,95 @@ class TimerHandle(_InCore, events.TimerHandle):
         self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
 
 
-class Loop(base_events.BaseEventLoop):
+def _io_ready():
+    """The wait selector's reader of the C++ epoll descriptor (see _CoreSelector)."""
+
+
+def _key_handle(key, event):
+    """The reader (EVENT_READ) or writer handle a selector_events key holds, or None."""
+    if key is None or not key.events & event:
+        return None
+    return key.data[0 if event == selectors.EVENT_READ else 1]
+
+
+class _CoreSelector(selectors._BaseSelectorImpl):
+    """The selector asyncio.selector_events registers with: its keys (fd, mask, (reader,
+    writer)) are kept here, for get_key/get_map and the transports' reprs; every change is
+    mirrored into the C++ loop's epoll set, which the C++ _run_once waits on and dispatches.
+    select() is never called.
+
+    In virtual time the loop waits in the embedder's selector (`wait_selector`); while any fd is
+    registered, the C++ epoll descriptor is registered there too (a reader named `_io_ready`),
+    so that real I/O wakes the wait and counts as outside I/O."""
+
+    def __init__(self, core, wait_selector):
+        super().__init__()
+        self._core = core
+        self._wait_selector = wait_selector
+        self._marker = None  # the _io_ready handle while registered in wait_selector
+        self.loop = None
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        try:
+            self._mirror(key.fd, None, key)
+        except BaseException:
+            super().unregister(fileobj)
+            raise
+        return key
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        self._mirror(key.fd, key, None)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        try:
+            old = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError("{!r} is not registered".format(fileobj)) from None
+        if (not events) or (events & ~(selectors.EVENT_READ | selectors.EVENT_WRITE)):
+            raise ValueError("Invalid events: {!r}".format(events))
+        new = old._replace(events=events, data=data)
+        self._fd_to_key[new.fd] = new
+        self._mirror(new.fd, old, new)
+        return new
+
+    def select(self, timeout=None):
+        raise RuntimeError("aioref's selector is waited on by the C++ loop")
+
+    def close(self):
+        self._watch_epoll(False)
+        super().close()
+
+    def _mirror(self, fd, old, new):
+        core = self._core
+        for event, add, remove in ((selectors.EVENT_READ, core.add_reader, core.remove_reader),
+                                   (selectors.EVENT_WRITE, core.add_writer, core.remove_writer)):
+            before, after = _key_handle(old, event), _key_handle(new, event)
+            if after is not before:
+                if after is None:
+                    remove(fd)
+                else:
+                    add(fd, after)
+        self._watch_epoll(bool(self._fd_to_key))
+
+    def _watch_epoll(self, wanted):
+        wait = self._wait_selector
+        if wait is None or wanted == (self._marker is not None):
+            return
+        if wanted:
+            self._marker = events.Handle(_io_ready, (), self.loop, None)
+            wait.register(self._core.selector_fd, selectors.EVENT_READ, (self._marker, None))
+        else:
+            self._marker = None
+            try:
+                wait.unregister(self._core.selector_fd)
+            except (KeyError, ValueError):
+                pass  # the wait selector was closed first
+
+
+class Loop(selector_events.BaseSelectorEventLoop):
     """An asyncio event loop driven by aioref's C++ reference loop."""
 
     def __init__(self, time_source=None, selector=None):
@@ -86,9 +178,10 @@ class Loop(base_events.BaseEventLoop):
             selector = selectors.DefaultSelector()
         # Set before BaseEventLoop.__init__: it assigns _closed, _stopping and _debug.
         self._core = Core(time_source)
-        self._selector = selector
+        self._wait_selector = selector
         self._core_handles = self._core.handles  # what the cycle collector sees
-        super().__init__()
+        super().__init__(_CoreSelector(self._core, selector))
+        self._selector.loop = self
         if selector is not None:
             # Like CPython's self-pipe: a reader named _read_from_self.
             selector.register(self._core.wake_fd, selectors.EVENT_READ,
@@ -168,6 +261,12 @@ class Loop(base_events.BaseEventLoop):
     def _timer_handle_cancelled(self, handle):
         pass  # the C++ heap counts its cancelled timers itself
 
+    def _make_self_pipe(self):
+        pass  # the C++ loop's eventfd is the self-pipe
+
+    def _close_self_pipe(self):
+        pass
+
     def _write_to_self(self):
         pass  # call_soon_threadsafe writes the C++ loop's eventfd itself
 
@@ -207,10 +306,10 @@ class Loop(base_events.BaseEventLoop):
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
-        super().close()
-        selector = self._selector
+        super().close()  # BaseSelectorEventLoop.close: the C++ loop, then the _CoreSelector
+        selector = self._wait_selector
         if selector is not None:
-            self._selector = None
+            self._wait_selector = None
             selector.close()
 
     # -- introspection (tests) ---------------------------------------------------------------

@@ -1,0 +1,234 @@
+// The workloads of workloads.h on standalone Asio (Debian's libasio-dev): handlers with `post`,
+// timers with asio::steady_timer, tasks as C++20 coroutines (asio::awaitable + co_spawn).
+//
+// Every io_context is created with ASIO_CONCURRENCY_HINT_UNSAFE: one thread, no locking in the
+// scheduler or the reactor, Asio's fastest single-threaded configuration (our loop is
+// single-threaded too). Work is posted from a handler running on the loop, as a loop's own
+// callbacks post theirs (handlers posted from outside run() take the locked queue).
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "runtime/benchmarks/workloads.h"
+
+namespace aio_bench {
+namespace {
+
+using Ctx = asio::io_context;
+
+std::unique_ptr<Ctx> make_ctx() { return std::make_unique<Ctx>(ASIO_CONCURRENCY_HINT_UNSAFE); }
+
+// Posts `schedule` and runs the context until it runs out of work.
+template <class F>
+void run_from_loop(Ctx& ctx, F&& schedule) {
+  asio::post(ctx, std::forward<F>(schedule));
+  ctx.restart();
+  ctx.run();
+}
+
+// Rounds (as in aioref_bench.cc): `produce` posts `round` items, then itself again until n.
+struct Rounds {
+  Ctx& ctx;
+  long n, round, done = 0;
+  template <class P>
+  void run(P produce) {
+    done = 0;
+    auto step = [this, produce](auto& self) -> void {
+      long k = std::min(round, n - done);
+      produce(k);
+      done += k;
+      if (done < n) asio::post(ctx, [&self] { self(self); });
+    };
+    run_from_loop(ctx, [&step] { step(step); });
+  }
+};
+
+void call_soon(benchmark::State& state) {
+  auto ctx = make_ctx();
+  long counter = 0;
+  Rounds rounds{*ctx, sizes().call_soon, sizes().round};
+  long batches = run_batches(state, rounds.n, [&] {
+    rounds.run([&](long k) {
+      for (long i = 0; i < k; ++i) asio::post(*ctx, [&counter] { ++counter; });
+    });
+  });
+  if (counter != rounds.n * batches) fail(state, "handlers lost");
+}
+
+void call_later_cancel(benchmark::State& state) {
+  auto ctx = make_ctx();
+  long fired = 0, aborted = 0;
+  Rounds rounds{*ctx, sizes().call_later_cancel, sizes().round};
+  // The timer objects of a round are made once; each round arms, waits on and cancels every one
+  // of them (Asio then runs each handler with operation_aborted: that is part of its cancel).
+  std::vector<asio::steady_timer> timers;
+  timers.reserve(rounds.round);
+  for (long i = 0; i < rounds.round; ++i) timers.emplace_back(*ctx);
+  long batches = run_batches(state, rounds.n, [&] {
+    rounds.run([&](long k) {
+      for (long i = 0; i < k; ++i) {
+        timers[i].expires_after(std::chrono::milliseconds(3600 * 1000 + timer_delay_ms(i)));
+        timers[i].async_wait([&](const asio::error_code& ec) { ++(ec ? aborted : fired); });
+      }
+      for (long i = 0; i < k; ++i) timers[i].cancel();
+    });
+  });
+  if (fired != 0 || aborted != rounds.n * batches) fail(state, "timers not cancelled");
+}
+
+void timers_firing(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long n = sizes().timers;
+  long fired = 0;
+  std::vector<asio::steady_timer> timers;
+  timers.reserve(n);
+  for (long i = 0; i < n; ++i) timers.emplace_back(*ctx);
+  long batches = run_batches(state, n, [&] {
+    run_from_loop(*ctx, [&] {
+      for (long i = 0; i < n; ++i) {
+        timers[i].expires_after(std::chrono::milliseconds(timer_delay_ms(i)));
+        timers[i].async_wait([&fired](const asio::error_code& ec) {
+          if (!ec) ++fired;
+        });
+      }
+    });
+  });
+  if (fired != n * batches) fail(state, "timers lost");
+}
+
+asio::awaitable<long> child(long i) { co_return i; }
+
+asio::awaitable<long> create_and_await(long n) {
+  auto ex = co_await asio::this_coro::executor;
+  long sum = 0;
+  for (long i = 0; i < n; ++i) sum += co_await asio::co_spawn(ex, child(i), asio::use_awaitable);
+  co_return sum;
+}
+
+// Runs `aw` to completion on `ctx` and returns its result.
+template <class T>
+T run_until_complete(Ctx& ctx, asio::awaitable<T> aw) {
+  std::optional<T> result;
+  std::exception_ptr error;
+  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, T v) {
+    error = e;
+    result = v;
+  });
+  ctx.restart();
+  ctx.run();
+  if (error) std::rethrow_exception(error);
+  return *result;
+}
+
+void task_create_await(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long n = sizes().tasks;
+  run_batches(state, n, [&] {
+    if (run_until_complete(*ctx, create_and_await(n)) != n * (n - 1) / 2) fail(state, "wrong sum");
+  });
+}
+
+// sleep(0): give the other coroutines a turn (post ourselves to the back of the queue).
+asio::awaitable<long> sleeper(long steps) {
+  auto ex = co_await asio::this_coro::executor;
+  for (long i = 0; i < steps; ++i) co_await asio::post(ex, asio::use_awaitable);
+  co_return steps;
+}
+
+void sleep0_pingpong(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long steps = sizes().sleep0_steps;
+  long done = 0;
+  long batches = run_batches(state, 2 * steps, [&] {
+    for (int t = 0; t < 2; ++t) {
+      asio::co_spawn(*ctx, sleeper(steps), [&](std::exception_ptr, long v) { done += v; });
+    }
+    ctx->restart();
+    ctx->run();
+  });
+  if (done != 2 * steps * batches) fail(state, "steps lost");
+}
+
+// gather(): spawn every child with a completion handler that stores its result and counts down;
+// the parent waits on a timer that never expires and that the last child cancels (Asio 1.22 has
+// no ranged parallel_group; this wait-group is the usual idiom).
+asio::awaitable<long> gather_children(long n) {
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<long> results(n);
+  long remaining = n;
+  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  for (long i = 0; i < n; ++i) {
+    asio::co_spawn(ex, child(i), [&, i](std::exception_ptr, long v) {
+      results[i] = v;
+      if (--remaining == 0) all_done.cancel();
+    });
+  }
+  co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  long sum = 0;
+  for (long v : results) sum += v;
+  co_return sum;
+}
+
+void gather_100k(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long n = sizes().gather;
+  run_batches(state, n, [&] {
+    if (run_until_complete(*ctx, gather_children(n)) != n * (n - 1) / 2) fail(state, "wrong sum");
+  });
+}
+
+// --- memory ----------------------------------------------------------------------------------
+
+void mem_timers_pending(long n) {
+  static Ctx ctx(ASIO_CONCURRENCY_HINT_UNSAFE);
+  static std::vector<asio::steady_timer> timers;
+  timers.reserve(n);
+  for (long i = 0; i < n; ++i) {
+    timers.emplace_back(ctx, std::chrono::seconds(3600) + std::chrono::microseconds(i));
+    timers.back().async_wait([](const asio::error_code&) {});
+  }
+}
+
+asio::awaitable<void> wait_on(asio::steady_timer& t) {
+  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+void mem_tasks_suspended(long n) {
+  static Ctx ctx(ASIO_CONCURRENCY_HINT_UNSAFE);
+  // One timer that never fires: every coroutine waits on it (as the aioref tasks wait on one
+  // future).
+  static asio::steady_timer event(ctx, asio::steady_timer::time_point::max());
+  for (long i = 0; i < n; ++i) asio::co_spawn(ctx, wait_on(event), asio::detached);
+  while (ctx.poll() > 0) {
+  }
+}
+
+}  // namespace
+
+Peer asio_peer() {
+  Peer p;
+  p.benchmarks = {
+      {"call_soon", call_soon},
+      {"call_later_cancel", call_later_cancel},
+      {"timers_firing", timers_firing},
+      {"task_create_await", task_create_await},
+      {"sleep0_pingpong", sleep0_pingpong},
+      {"gather_100k", gather_100k},
+      // future_done_callbacks: Asio has no future with done callbacks (a completion handler
+      // is what call_soon measures).
+  };
+  p.memory = {
+      {"mem_timers_pending", mem_timers_pending},
+      {"mem_tasks_suspended", mem_tasks_suspended},
+  };
+  return p;
+}
+
+}  // namespace aio_bench

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""The Python benchmarks: one asyncio event loop per process, every workload, JSON on stdout.
+
+    bench_loops.py --loop cpython|uvloop|aioref|aioref-full [--size full|tiny] [--repeat N]
+                   [--workload NAME]...
+    bench_loops.py --loop NAME --memory mem_timers_pending|mem_tasks_suspended [--n N]
+
+Loops: `cpython` (asyncio.new_event_loop(): CPython's own loop, with the C _asyncio Task and
+Future), `uvloop` (uvloop.new_event_loop()), `aioref` (aioref.new_event_loop(): mode "loop",
+CPython's Task and Future on the C++ loop), `aioref-full` (aioref.new_full_event_loop(): the C++
+Task and Future). `aioref` must be importable (PYTHONPATH=<site folder>, see
+runtime/python/README.md).
+
+Each workload is the Python twin of the native one (runtime/benchmarks/workloads.h), with the
+same shape; the counts are smaller (Python is slower) and printed with the results:
+  call_soon              a callback (running on the loop) schedules N callbacks with
+                         loop.call_soon(cb); each adds 1 to a counter. Timed until all ran.
+  call_later_cancel      N loop.call_later(3600 s + d_i, cb), then handle.cancel() on each, then
+                         one more loop iteration (which purges the cancelled timers).
+  timers_firing          N loop.call_later(d_i, cb) with d_i = (i * 7919) % 10 ms; timed until
+                         the last one fired.
+  task_create_await      a task awaits N tasks one after the other: `await create_task(child(i))`,
+                         child returning i at once.
+  sleep0_pingpong        two tasks, each `await asyncio.sleep(0)` M times (2 M task steps).
+  gather_100k            `await asyncio.gather(*[child(i) for i in range(N)])`.
+  future_done_callbacks  N times: fut = loop.create_future(); fut.add_done_callback(cb);
+                         fut.set_result(i); then the loop runs the N callbacks.
+The value is items per second (callbacks, timers, tasks or task steps), the median of --repeat
+runs (each on the same loop, garbage collection left on as in a real program).
+
+--memory runs one workload in this (fresh) process and reports resource.getrusage's ru_maxrss
+before and after building it: N pending timers (call_later 1 h ahead), or N tasks suspended on
+one future. The process then leaves with os._exit (no teardown).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+LOOPS = ("cpython", "uvloop", "aioref", "aioref-full")
+
+SIZES = {
+    "full": {"call_soon": 200000, "call_later_cancel": 200000, "timers_firing": 200000,
+             "task_create_await": 100000, "sleep0_pingpong": 100000, "gather_100k": 100000,
+             "future_done_callbacks": 200000, "memory": 1000000, "repeat": 5},
+    "tiny": {"call_soon": 1000, "call_later_cancel": 1000, "timers_firing": 1000,
+             "task_create_await": 100, "sleep0_pingpong": 500, "gather_100k": 100,
+             "future_done_callbacks": 1000, "memory": 1000, "repeat": 1},
+}
+TIMER_SPREAD_MS = 10
+
+
+def timer_delay(i):
+    """The native workloads' deadline permutation, in seconds."""
+    return ((i * 7919) % TIMER_SPREAD_MS) / 1000.0
+
+
+def new_loop(name):
+    if name == "cpython":
+        return asyncio.new_event_loop()
+    if name == "uvloop":
+        import uvloop
+        return uvloop.new_event_loop()
+    if name in ("aioref", "aioref-full"):
+        import aioref
+        return aioref.new_event_loop() if name == "aioref" else aioref.new_full_event_loop()
+    raise SystemExit("unknown loop %r (one of %s)" % (name, ", ".join(LOOPS)))
+
+
+def describe_loop(name):
+    if name == "uvloop":
+        import uvloop
+        return "uvloop %s" % uvloop.__version__
+    if name.startswith("aioref"):
+        import aioref
+        return "aioref (%s) from %s" % ("mode full" if name == "aioref-full" else "mode loop",
+                                        os.path.dirname(aioref.__file__))
+    return "asyncio %s" % type(asyncio.new_event_loop).__module__
+
+
+class Failed(Exception):
+    pass
+
+
+def check(ok, what):
+    if not ok:
+        raise Failed(what)
+
+
+# --- workloads: each takes (loop, n), runs once, returns (items, seconds) -----------------------
+
+def run_produced(loop, produce):
+    """Runs `produce` as a callback on the loop, and the loop until it is stopped."""
+    t0 = time.perf_counter()
+    loop.call_soon(produce)
+    loop.run_forever()
+    return time.perf_counter() - t0
+
+
+def w_call_soon(loop, n):
+    count = [0]
+
+    def cb():
+        count[0] += 1
+
+    def produce():
+        call_soon = loop.call_soon
+        for _ in range(n):
+            call_soon(cb)
+        call_soon(loop.stop)
+
+    seconds = run_produced(loop, produce)
+    check(count[0] == n, "callbacks lost")
+    return n, seconds
+
+
+def w_call_later_cancel(loop, n):
+    count = [0]
+
+    def cb():
+        count[0] += 1
+
+    def produce():
+        call_later = loop.call_later
+        handles = [call_later(3600.0 + timer_delay(i), cb) for i in range(n)]
+        for h in handles:
+            h.cancel()
+        loop.call_soon(loop.stop)  # the next iteration purges the cancelled timers first
+
+    seconds = run_produced(loop, produce)
+    check(count[0] == 0, "a cancelled timer ran")
+    scheduled = getattr(loop, "_scheduled", None)
+    check(scheduled is None or len(scheduled) == 0, "cancelled timers remain scheduled")
+    return n, seconds
+
+
+def w_timers_firing(loop, n):
+    count = [0]
+
+    def cb():
+        count[0] += 1
+        if count[0] == n:
+            loop.stop()
+
+    def produce():
+        call_later = loop.call_later
+        for i in range(n):
+            call_later(timer_delay(i), cb)
+
+    seconds = run_produced(loop, produce)
+    check(count[0] == n, "timers lost")
+    return n, seconds
+
+
+async def child(i):
+    return i
+
+
+def w_task_create_await(loop, n):
+    async def parent():
+        create_task = loop.create_task
+        total = 0
+        for i in range(n):
+            total += await create_task(child(i))
+        return total
+
+    t0 = time.perf_counter()
+    total = loop.run_until_complete(parent())
+    seconds = time.perf_counter() - t0
+    check(total == n * (n - 1) // 2, "wrong sum")
+    return n, seconds
+
+
+def w_sleep0_pingpong(loop, m):
+    async def sleeper():
+        sleep = asyncio.sleep
+        for _ in range(m):
+            await sleep(0)
+        return m
+
+    async def main():
+        a = loop.create_task(sleeper())
+        b = loop.create_task(sleeper())
+        return await a + await b
+
+    t0 = time.perf_counter()
+    steps = loop.run_until_complete(main())
+    seconds = time.perf_counter() - t0
+    check(steps == 2 * m, "steps lost")
+    return 2 * m, seconds
+
+
+def w_gather_100k(loop, n):
+    async def main():
+        results = await asyncio.gather(*[child(i) for i in range(n)])
+        return sum(results)
+
+    t0 = time.perf_counter()
+    total = loop.run_until_complete(main())
+    seconds = time.perf_counter() - t0
+    check(total == n * (n - 1) // 2, "wrong sum")
+    return n, seconds
+
+
+def w_future_done_callbacks(loop, n):
+    total = [0]
+
+    def cb(fut):
+        total[0] += fut.result()
+
+    def produce():
+        create_future = loop.create_future
+        for i in range(n):
+            fut = create_future()
+            fut.add_done_callback(cb)
+            fut.set_result(i)
+        loop.call_soon(loop.stop)
+
+    seconds = run_produced(loop, produce)
+    check(total[0] == n * (n - 1) // 2, "wrong sum")
+    return n, seconds
+
+
+WORKLOADS = [
+    ("call_soon", "callbacks/s", w_call_soon),
+    ("call_later_cancel", "timers/s", w_call_later_cancel),
+    ("timers_firing", "timers/s", w_timers_firing),
+    ("task_create_await", "tasks/s", w_task_create_await),
+    ("sleep0_pingpong", "task steps/s", w_sleep0_pingpong),
+    ("gather_100k", "tasks/s", w_gather_100k),
+    ("future_done_callbacks", "callbacks/s", w_future_done_callbacks),
+]
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+def max_rss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def m_timers_pending(loop, n):
+    def cb():
+        pass
+
+    call_later = loop.call_later
+    for i in range(n):
+        call_later(3600.0 + i * 1e-6, cb)
+
+
+def m_tasks_suspended(loop, n):
+    fut = loop.create_future()
+
+    async def wait_on():
+        await fut
+
+    for _ in range(n):
+        loop.create_task(wait_on())
+    # Every task takes its first step (and suspends on fut) before this one finishes.
+    loop.run_until_complete(asyncio.sleep(0))
+    callbacks = getattr(fut, "_callbacks", None)
+    check(callbacks is None or len(callbacks) == n, "tasks not suspended on the future")
+
+
+MEMORY = {"mem_timers_pending": m_timers_pending, "mem_tasks_suspended": m_tasks_suspended}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--loop", required=True, choices=LOOPS)
+    parser.add_argument("--size", default="full", choices=sorted(SIZES))
+    parser.add_argument("--repeat", type=int)
+    parser.add_argument("--workload", action="append", default=[])
+    parser.add_argument("--memory", choices=sorted(MEMORY))
+    parser.add_argument("--n", type=int)
+    args = parser.parse_args(argv)
+    sizes = SIZES[args.size]
+
+    if args.memory:
+        loop = new_loop(args.loop)
+        asyncio.set_event_loop(loop)
+        n = args.n or sizes["memory"]
+        before = max_rss_kib()
+        MEMORY[args.memory](loop, n)
+        after = max_rss_kib()
+        sys.stdout.write(json.dumps({"workload": args.memory, "implementation": args.loop,
+                                     "n": n, "baseline_kib": before, "peak_kib": after}) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
+
+    unknown = set(args.workload) - {name for name, _, _ in WORKLOADS}
+    if unknown:
+        parser.error("unknown workload(s): %s" % ", ".join(sorted(unknown)))
+    repeat = args.repeat or sizes["repeat"]
+    results = []
+    failed = False
+    for name, unit, fn in WORKLOADS:
+        if args.workload and name not in args.workload:
+            continue
+        loop = new_loop(args.loop)
+        asyncio.set_event_loop(loop)
+        record = {"workload": name, "implementation": args.loop, "unit": unit,
+                  "items": sizes[name] * (2 if name == "sleep0_pingpong" else 1)}
+        try:
+            rates = []
+            for _ in range(repeat):
+                items, seconds = fn(loop, sizes[name])
+                rates.append(items / seconds)
+            record["value"] = statistics.median(rates)
+            record["samples"] = rates
+        except Exception as error:  # reported, and the exit status says so
+            failed = True
+            record["error"] = "%s: %s" % (type(error).__name__, error)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+        results.append(record)
+        sys.stderr.write("%-22s %-12s %s\n" % (name, args.loop, record.get("error") or
+                                               "%.3g %s" % (record["value"], unit)))
+    document = {"loop": args.loop, "loop_version": describe_loop(args.loop),
+                "python": platform.python_version(), "executable": sys.executable,
+                "size": args.size, "repeat": repeat, "results": results}
+    sys.stdout.write(json.dumps(document, indent=1) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

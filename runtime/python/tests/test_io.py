@@ -87,8 +87,8 @@ class ReaderWriterTests(unittest.TestCase):
                 loop = factory()
                 a, b = socket.socketpair()
                 ran = []
-                handle = loop._add_reader(a.fileno(), ran.append, 1)
-                handle.cancel()
+                loop.add_reader(a.fileno(), ran.append, 1)  # 3.8's _add_reader returns None
+                loop._selector.get_key(a.fileno()).data[0].cancel()
                 b.send(b"x")
                 loop.call_later(0.05, loop.stop)
                 loop.run_forever()

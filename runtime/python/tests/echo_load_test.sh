@@ -8,5 +8,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/echo_load.py" ] || here="$here/tests"
 for mode in loop full; do
   PYTHONPATH="$site" "$python" "$here/echo_load.py" --mode "$mode" --clients 1000 \
-    --bytes 1048576 --deadline 150
+    --bytes 1048576 --deadline 300
 done

@@ -18,13 +18,16 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s'\"<>:()\[\],]+)+/([^\s'\"<>:()\[\],/]+)")
 _PY_LINE = re.compile(r"\.py:\d+")
 _PY_LINE_WORD = re.compile(r'(\.py"?), line \d+')
+# A loopback address tuple as repr() prints it: the port is ephemeral (bound to port 0).
+_LOOPBACK_PORT = re.compile(r"\('127\.0\.0\.1', \d+\)")
 
 
 def normalize(text):
-    """Make a line independent of paths, line numbers and addresses."""
+    """Make a line independent of paths, line numbers, addresses and ephemeral ports."""
     text = _PATH.sub(r"\1", text)
     text = _PY_LINE.sub(".py", text)
     text = _PY_LINE_WORD.sub(r"\1", text)
+    text = _LOOPBACK_PORT.sub("('127.0.0.1', PORT)", text)
     return _ADDRESS.sub("0x?", text)
 
 

@@ -158,7 +158,13 @@ def _is_self_pipe(key):
 
 
 class VirtualSelector(selectors.DefaultSelector):
-    """The platform selector, waiting in virtual time instead of real time."""
+    """The platform selector, waiting in virtual time instead of real time.
+
+    The virtual clock does not advance while real I/O is ready: every wait first polls the
+    real selector with timeout 0, and the clock moves only when nothing is ready. Loopback
+    TCP between the program's own sockets is delivered before the sending call returns, so
+    that poll sees everything the program has caused, and I/O takes no virtual time.
+    """
 
     def select(self, timeout=None):
         real_select = super(VirtualSelector, self).select

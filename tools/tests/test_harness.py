@@ -1,5 +1,6 @@
 """Tests of the capture harness (conformance/harness) on the real interpreters: the virtual
-clock, executor threads in virtual time, outcomes (idle forever, crash, timeout, uncaught)."""
+clock, executor threads in virtual time, real I/O in virtual time, outcomes (idle forever,
+crash, timeout, uncaught)."""
 
 import glob
 import json
@@ -82,6 +83,59 @@ class HarnessTest(unittest.TestCase):
             """
         for lines in self.each(source):
             self.assertEqual(lines[-2:], ["2.000000 out late", "= idle-forever"])
+
+    def test_real_io_takes_no_virtual_time_and_timers_wait_for_it(self):
+        # Loopback TCP between the program's own sockets: the handshake and the request happen
+        # at 0 (the clock does not advance while real I/O is ready); the client's 1 s wait
+        # times out because the server really has not answered; the server's reply comes at 2.
+        source = """
+            import asyncio
+            async def handle(reader, writer):
+                data = await reader.read(100)
+                print("server got", data, "from", writer.get_extra_info("peername"))
+                await asyncio.sleep(2)
+                writer.write(data.upper())
+                await writer.drain()
+                writer.close()
+            async def main():
+                loop = asyncio.get_event_loop()
+                server = await asyncio.start_server(handle, "127.0.0.1", 0)
+                loop.call_later(0.5, print, "timer")
+                port = server.sockets[0].getsockname()[1]
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                print("connected to", writer.get_extra_info("peername"))
+                writer.write(b"ping")
+                task = asyncio.ensure_future(reader.read(100))
+                done, _ = await asyncio.wait([task], timeout=1)
+                print("done after 1 s:", len(done), loop.time())
+                print("client got", await task, loop.time())
+                writer.close()
+                server.close()
+                await server.wait_closed()
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        for lines in self.each(source):
+            self.assertEqual([l for l in lines if " warn " not in l], [
+                "0.000000 out connected to ('127.0.0.1', PORT)",
+                "0.000000 out server got b'ping' from ('127.0.0.1', PORT)",
+                "0.500000 out timer",
+                "1.000000 out done after 1 s: 0 1001.0",
+                "2.000000 out client got b'PING' 1002.0",
+                "= exit 0"])
+
+    def test_a_server_nobody_connects_to_is_idle_forever(self):
+        # Sockets are watched, so the harness waits IO_GRACE real seconds for outside I/O.
+        source = """
+            import asyncio
+            loop = asyncio.get_event_loop()
+            server = loop.run_until_complete(asyncio.start_server(
+                lambda r, w: None, "127.0.0.1", 0))
+            print("serving on", server.sockets[0].getsockname())
+            loop.run_forever()
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines[-2:], ["0.000000 out serving on ('127.0.0.1', PORT)",
+                                          "= idle-forever"])
 
     def test_uncaught_exception(self):
         for lines in self.each("print('x')\nraise ValueError('bad')\n"):

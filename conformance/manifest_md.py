@@ -35,9 +35,19 @@ def render(doc):
         if e.get('fixed_variant_of'):
             name += ' (fixes %s)' % e['fixed_variant_of']
         w('| %s | %s | %s | %s | %s | %s |' % (
-            code(name), cell(e['seed'][:3]), cell(', '.join(str(b) for b in e['blocks'])),
+            code(name), cell(e['seed'][:3]),
+            cell(', '.join(str(b) for b in e['blocks']) or 'none (see below)'),
             cell(e['shows']), cell(e.get('fails_by_design') or ''), cell(e['changes'])))
     w('')
+    outside = [e for e in examples if not e['blocks']]
+    if outside:
+        w('Examples with no block of their seed (the seed names the program; its code is elsewhere):')
+        w('')
+        w('| example | source |')
+        w('|---|---|')
+        for e in outside:
+            w('| %s | %s |' % (code(e['example']), cell(e.get('source', ''))))
+        w('')
     planned = doc.get('planned', [])
     w('## Planned (%d)' % len(planned))
     w('')

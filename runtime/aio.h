@@ -2,6 +2,7 @@
 #pragma once
 
 #include "runtime/base_events.h"
+#include "runtime/bytes.h"
 #include "runtime/clock.h"
 #include "runtime/combinators.h"
 #include "runtime/coro.h"
@@ -9,7 +10,13 @@
 #include "runtime/exceptions.h"
 #include "runtime/executor.h"
 #include "runtime/futures.h"
+#include "runtime/protocols.h"
 #include "runtime/pyformat.h"
+#include "runtime/selector_events.h"
+#include "runtime/server.h"
+#include "runtime/sockets.h"
+#include "runtime/streams.h"
 #include "runtime/tasks.h"
 #include "runtime/trace.h"
+#include "runtime/transports.h"
 #include "runtime/version.h"

@@ -14,6 +14,7 @@
 #include "runtime/pyformat.h"
 #include "runtime/tasks.h"
 #include "runtime/trace.h"
+#include "runtime/transports.h"
 
 namespace aio {
 
@@ -48,7 +49,7 @@ void HandleImpl::release() {
     loop = nullptr;
     name = nullptr;
     when = 0;
-    cancelled = scheduled = is_timer = false;
+    cancelled = scheduled = is_timer = running = false;
     if (t_pool.free.size() < 4096) {
       t_pool.free.push_back(this);
     } else {
@@ -62,7 +63,9 @@ void Handle::cancel() {
   if (!p_ || p_->cancelled) return;
   if (p_->is_timer && p_->scheduled && p_->loop) p_->loop->timer_handle_cancelled(p_);
   p_->cancelled = true;
-  p_->fn.reset();  // CPython drops the callback and args at once (outside debug mode)
+  // CPython drops the callback and args at once (outside debug mode); a callback cancelling
+  // its own handle (a reader removing itself) keeps its callable until it returns.
+  if (!p_->running) p_->fn.reset();
 }
 
 std::string Handle::repr() const {
@@ -79,7 +82,16 @@ std::string Handle::repr() const {
 }
 
 void Handle::run() {
+  struct Running {
+    detail::HandleImpl* p;
+    explicit Running(detail::HandleImpl* h) : p(h) { p->running = true; }
+    ~Running() {
+      p->running = false;
+      if (p->cancelled) p->fn.reset();
+    }
+  };
   try {
+    Running running(p_);
     p_->fn();
   } catch (const IdleForever&) {
     throw;
@@ -291,6 +303,28 @@ Handle EventLoop::reader(int fd) const {
 Handle EventLoop::writer(int fd) const {
   auto it = io_.find(fd);
   return it == io_.end() ? Handle() : it->second.writer;
+}
+
+unsigned EventLoop::io_mask(int fd) const {
+  auto it = io_.find(fd);
+  return it == io_.end() ? 0 : it->second.events;
+}
+
+void EventLoop::ensure_fd_no_transport(int fd) const {
+  auto it = transports_.find(fd);
+  if (it == transports_.end()) return;
+  TransportPtr transport = it->second.lock();
+  if (transport && !transport->is_closing()) {
+    throw RuntimeError("File descriptor " + std::to_string(fd) + " is used by transport " +
+                       transport->repr());
+  }
+}
+
+void EventLoop::register_transport(int fd, std::weak_ptr<Transport> transport) {
+  if (transports_.size() >= 64 && (transports_.size() & (transports_.size() - 1)) == 0) {
+    std::erase_if(transports_, [](const auto& kv) { return kv.second.expired(); });
+  }
+  transports_[fd] = std::move(transport);
 }
 
 void EventLoop::wait_for_events(double timeout) {

@@ -1,21 +1,28 @@
 // The event loop (asyncio.base_events.BaseEventLoop), CPython-exact _run_once.
 #pragma once
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "runtime/bytes.h"
 #include "runtime/clock.h"
 #include "runtime/events.h"
+#include "runtime/protocols.h"
 #include "runtime/selectors.h"
+#include "runtime/sockets.h"
 #include "runtime/version.h"
 
 namespace aio {
@@ -25,6 +32,41 @@ class TaskBase;
 class ThreadPool;
 template <class T>
 class Future;
+template <class T>
+class Co;
+class Server;
+
+// One getaddrinfo() result: (family, type, proto, canonname, sockaddr).
+struct AddrInfo {
+  int family = AF_INET;
+  int type = SOCK_STREAM;
+  int proto = 0;
+  std::string canonname;
+  SockAddr address;
+};
+
+// loop.create_connection()'s keyword arguments (those without ssl).
+struct ConnectionOptions {
+  int family = 0;
+  int proto = 0;
+  int flags = 0;
+  std::shared_ptr<Socket> sock;        // sock=: an already connected socket
+  std::optional<SockAddr> local_addr;  // local_addr=
+  Loop loop;  // loop=: only streams (3.8/3.9) take it; create_connection raises TypeError
+};
+
+// loop.create_server()'s keyword arguments (those without ssl).
+struct ServerOptions {
+  int family = AF_UNSPEC;
+  int flags = AI_PASSIVE;
+  std::shared_ptr<Socket> sock;  // sock=: an already bound socket
+  int backlog = 100;
+  std::optional<bool> reuse_address;  // None: True on POSIX
+  bool reuse_port = false;
+  bool keep_alive = false;  // 3.13+
+  bool start_serving = true;
+  Loop loop;  // loop=: only streams (3.8/3.9) take it; create_server raises TypeError
+};
 
 // Context of call_exception_handler(): the keys CPython uses.
 struct ExceptionContext {
@@ -202,22 +244,69 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // triggered, in the order epoll reports, before expired timers); a previous reader of fd is
   // replaced and cancelled. Returns the reader's handle: cancelling it unregisters it at the
   // next event, as in CPython. remove_reader() returns whether a reader was registered.
+  // The public methods raise RuntimeError('File descriptor 7 is used by transport <...>') for
+  // the fd of a live transport; the _-prefixed ones (BaseSelectorEventLoop._add_reader, ...)
+  // are what transports use.
   template <class F>
   Handle add_reader(int fd, F&& f, const char* name = nullptr) {
+    ensure_fd_no_transport(fd);
+    return _add_reader(fd, std::forward<F>(f), name);
+  }
+  template <class F>
+  Handle add_writer(int fd, F&& f, const char* name = nullptr) {
+    ensure_fd_no_transport(fd);
+    return _add_writer(fd, std::forward<F>(f), name);
+  }
+  bool remove_reader(int fd) {
+    ensure_fd_no_transport(fd);
+    return _remove_reader(fd);
+  }
+  bool remove_writer(int fd) {
+    ensure_fd_no_transport(fd);
+    return _remove_writer(fd);
+  }
+  template <class F>
+  Handle _add_reader(int fd, F&& f, const char* name = nullptr) {
     check_closed();
     return add_io(fd, EVENT_READ, make_handle(Callback(std::forward<F>(f)), name));
   }
   template <class F>
-  Handle add_writer(int fd, F&& f, const char* name = nullptr) {
+  Handle _add_writer(int fd, F&& f, const char* name = nullptr) {
     check_closed();
     return add_io(fd, EVENT_WRITE, make_handle(Callback(std::forward<F>(f)), name));
   }
-  bool remove_reader(int fd) { return remove_io(fd, EVENT_READ); }
-  bool remove_writer(int fd) { return remove_io(fd, EVENT_WRITE); }
-  // The registered reader / writer handle of fd (empty if none).
+  bool _remove_reader(int fd) { return remove_io(fd, EVENT_READ); }
+  bool _remove_writer(int fd) { return remove_io(fd, EVENT_WRITE); }
+  // The registered reader / writer handle of fd (empty if none), and its selector mask.
   Handle reader(int fd) const;
   Handle writer(int fd) const;
+  unsigned io_mask(int fd) const;
   bool has_io() const { return !io_.empty(); }
+
+  // Transports by fd (BaseSelectorEventLoop._transports, a weak-value dictionary).
+  void ensure_fd_no_transport(int fd) const;  // _ensure_fd_no_transport
+  void register_transport(int fd, std::weak_ptr<Transport> transport);
+
+  // --- sockets (selector_events.cc): coroutines, as BaseSelectorEventLoop's ------------------
+  // The socket must be non-blocking; it must outlive the call.
+  Co<Bytes> sock_recv(Socket& sock, std::size_t n);
+  Co<std::size_t> sock_recv_into(Socket& sock, char* buf, std::size_t nbytes);
+  Co<void> sock_sendall(Socket& sock, Bytes data);
+  Co<void> sock_connect(Socket& sock, SockAddr address);
+  Co<std::pair<Socket, SockAddr>> sock_accept(Socket& sock);
+  // loop.getaddrinfo(): socket.getaddrinfo in the default executor.
+  Future<std::vector<AddrInfo>> getaddrinfo(std::string host, int port, int family = 0,
+                                            int type = 0, int proto = 0, int flags = 0);
+
+  // --- transports and servers (server.cc) ---------------------------------------------------
+  // create_connection(protocol_factory, host, port): (transport, protocol).
+  Co<std::pair<TransportPtr, ProtocolPtr>> create_connection(ProtocolFactory protocol_factory,
+                                                             std::optional<std::string> host,
+                                                             std::optional<int> port,
+                                                             ConnectionOptions options = {});
+  // create_server(protocol_factory, host, port): a Server, serving unless start_serving=false.
+  Co<Server> create_server(ProtocolFactory protocol_factory, std::optional<std::string> host,
+                           std::optional<int> port, ServerOptions options = {});
 
   // --- errors ------------------------------------------------------------------------------
   void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
@@ -308,6 +397,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // I/O
   EpollSelector selector_;
   std::unordered_map<int, IoKey> io_;
+  std::unordered_map<int, std::weak_ptr<Transport>> transports_;
   std::vector<EpollSelector::Event> io_events_;  // collected by wait_for_events
   bool io_waited_ = false;                       // wait_for_events ran in this select()
 };

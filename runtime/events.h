@@ -26,6 +26,7 @@ struct HandleImpl {
   bool cancelled = false;
   bool scheduled = false;  // in the loop's timer heap
   bool is_timer = false;
+  bool running = false;  // fn is executing: cancel() defers releasing it until fn returns
 
   static HandleImpl* create();
   void add_ref() { refs.fetch_add(1, std::memory_order_relaxed); }

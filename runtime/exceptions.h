@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/bytes.h"
+
 namespace aio {
 
 std::string repr_str(std::string_view s);  // Python repr() of a str (pyformat.cc)
@@ -82,14 +84,54 @@ AIO_DEFINE_EXCEPTION(AttributeError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(LookupError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(IndexError, LookupError, "builtins");
 AIO_DEFINE_EXCEPTION(NameError, Exception, "builtins");
-AIO_DEFINE_EXCEPTION(OSError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(EOFError, Exception, "builtins");
+
+// OSError: OSError('msg') (errno None) or OSError(errno, strerror), whose str() is
+// "[Errno N] strerror". make_os_error() picks the subclass for the errno as CPython's
+// OSError(errno, ...) constructor does (ECONNREFUSED -> ConnectionRefusedError, ...).
+class OSError : public Exception {
+ public:
+  OSError() = default;
+  explicit OSError(std::string message) : Exception(std::move(message)) {}
+  OSError(std::string str, std::string args_repr)
+      : Exception(std::move(str), std::move(args_repr)) {}
+  OSError(int err, std::string strerror)
+      : Exception("[Errno " + std::to_string(err) + "] " + strerror,
+                  std::to_string(err) + ", " + repr_str(strerror)),
+        errno_(err),
+        strerror_(std::move(strerror)) {}
+  const char* type_name() const override { return "OSError"; }
+  // exc.errno (0 for None) and exc.strerror.
+  int os_errno() const { return errno_; }
+  const std::string& strerror() const { return strerror_; }
+
+ private:
+  int errno_ = 0;
+  std::string strerror_;
+};
+AIO_DEFINE_EXCEPTION(BlockingIOError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(ChildProcessError, OSError, "builtins");
 AIO_DEFINE_EXCEPTION(ConnectionError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(BrokenPipeError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionAbortedError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionRefusedError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionResetError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(FileExistsError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(FileNotFoundError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(InterruptedError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(IsADirectoryError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(NotADirectoryError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(PermissionError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(ProcessLookupError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(gaierror, OSError, "socket");  // socket.gaierror(EAI_*, gai_strerror)
 AIO_DEFINE_EXCEPTION(RuntimeError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(NotImplementedError, RuntimeError, "builtins");
 AIO_DEFINE_EXCEPTION(StopIteration, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(StopAsyncIteration, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(TypeError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(ValueError, Exception, "builtins");
 AIO_DEFINE_EXCEPTION(UnicodeError, ValueError, "builtins");
+AIO_DEFINE_EXCEPTION(UnicodeDecodeError, UnicodeError, "builtins");
 
 // KeyError's str() is the repr of the key.
 class KeyError : public LookupError {
@@ -107,7 +149,30 @@ AIO_DEFINE_EXCEPTION(CancelledError, BaseException, "asyncio.exceptions");
 AIO_DEFINE_EXCEPTION(InvalidStateError, Exception, "asyncio.exceptions");
 // asyncio.TimeoutError: builtins.TimeoutError in 3.11+, asyncio.exceptions.TimeoutError before.
 AIO_DEFINE_EXCEPTION(TimeoutError, OSError, "builtins");
-AIO_DEFINE_EXCEPTION(IncompleteReadError, Exception, "asyncio.exceptions");
+// asyncio.IncompleteReadError(partial, expected): "5 bytes read on a total of 10 expected bytes"
+// (expected None: "undefined").
+class IncompleteReadError : public EOFError {
+ public:
+  IncompleteReadError(Bytes partial, std::optional<std::size_t> expected)
+      : EOFError(std::to_string(partial.size()) + " bytes read on a total of " +
+                 (expected ? std::to_string(*expected) : std::string("undefined")) +
+                 " expected bytes"),
+        partial(std::move(partial)),
+        expected(expected) {}
+  const char* type_name() const override { return "IncompleteReadError"; }
+  std::string module() const override { return "asyncio.exceptions"; }
+  Bytes partial;
+  std::optional<std::size_t> expected;
+};
+// asyncio.LimitOverrunError(message, consumed)
+class LimitOverrunError : public Exception {
+ public:
+  LimitOverrunError(std::string message, std::size_t consumed)
+      : Exception(std::move(message)), consumed(consumed) {}
+  const char* type_name() const override { return "LimitOverrunError"; }
+  std::string module() const override { return "asyncio.exceptions"; }
+  std::size_t consumed;
+};
 AIO_DEFINE_EXCEPTION(QueueEmpty, Exception, "asyncio.queues");
 AIO_DEFINE_EXCEPTION(QueueFull, Exception, "asyncio.queues");
 
@@ -121,6 +186,13 @@ std::string exception_str(const std::exception_ptr& e);
 std::string format_exception_only(const std::exception_ptr& e);
 bool is_cancelled_error(const std::exception_ptr& e);
 bool is_exit_exception(const std::exception_ptr& e);  // SystemExit / KeyboardInterrupt
+
+// OSError(err, message) as CPython constructs it: the subclass the errno maps to
+// (BlockingIOError, ConnectionRefusedError, ...). The message defaults to strerror(err).
+std::exception_ptr make_os_error(int err, std::string message);
+std::exception_ptr make_os_error(int err);
+[[noreturn]] void raise_os_error(int err, std::string message);
+[[noreturn]] void raise_os_error(int err);
 
 template <class E>
 std::exception_ptr make_exception(E e) {

@@ -23,6 +23,16 @@ std::string reprlib_str(std::string_view x) {
   }
   return s;
 }
+
+std::string reprlib_instance(std::string s) {
+  constexpr std::size_t kMaxOther = 30;
+  if (s.size() > kMaxOther) {
+    std::size_t i = (kMaxOther - 3) / 2;
+    std::size_t j = kMaxOther - 3 - i;
+    s = s.substr(0, i) + "..." + s.substr(s.size() - j);
+  }
+  return s;
+}
 }  // namespace detail
 
 FutureBase::FutureBase(Loop loop) : loop_(std::move(loop)) {}

@@ -31,11 +31,15 @@ namespace detail {
 // Name used for a task's wakeup callback; shown per version (Behaviour::kTaskWakeupReprMethod).
 extern const char kTaskWakeupName[];
 std::string reprlib_str(std::string_view s);  // reprlib.repr of a str (maxstring=30)
+// reprlib's repr_instance: builtins.repr() cut to maxother=30 ("b'aaaaaaaaaaaa...aaaaaaaaaaaaa'")
+std::string reprlib_instance(std::string r);
 
 template <class T>
 std::string reprlib_repr(const T& v, int level = 6) {
   using D = std::decay_t<T>;
-  if constexpr (std::is_convertible_v<const D&, std::string_view>) {
+  if constexpr (std::is_same_v<D, Bytes>) {
+    return reprlib_instance(v.repr());
+  } else if constexpr (std::is_convertible_v<const D&, std::string_view>) {
     return reprlib_str(std::string_view(v));
   } else if constexpr (is_vector<D>::value) {
     if (v.empty()) return "[]";

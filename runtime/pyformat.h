@@ -112,6 +112,8 @@ std::string repr(const T& v) {
     return std::to_string(v);
   } else if constexpr (std::is_floating_point_v<D>) {
     return repr_float(static_cast<double>(v));
+  } else if constexpr (detail::has_repr_member<D>::value && !std::is_base_of_v<BaseException, D>) {
+    return v.repr();  // before strings: aio::Bytes is a std::string with its own repr
   } else if constexpr (std::is_convertible_v<const D&, std::string_view>) {
     return repr_str(std::string_view(v));
   } else if constexpr (std::is_same_v<D, std::exception_ptr>) {
@@ -172,6 +174,8 @@ std::string str(const T& v) {
   using D = std::decay_t<T>;
   if constexpr (std::is_same_v<D, char>) {
     return std::string(1, v);
+  } else if constexpr (detail::has_str_member<D>::value && !std::is_base_of_v<BaseException, D>) {
+    return v.str();  // before strings: str(b'x') is "b'x'"
   } else if constexpr (std::is_convertible_v<const D&, std::string_view>) {
     return std::string(std::string_view(v));
   } else if constexpr (std::is_same_v<D, std::exception_ptr>) {

@@ -106,13 +106,39 @@ void Trace::set_example(std::string name) {
   example_ = std::move(name);
 }
 
-void Trace::add_locked(double t, std::string_view kind, std::string_view text) {
+std::string Trace::normalize(std::string_view text) {
+  // A loopback address tuple as repr() prints it: the port is ephemeral (bound to port 0).
+  static constexpr std::string_view kPrefix = "('127.0.0.1', ";
+  std::string out;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t at = text.find(kPrefix, pos);
+    if (at == std::string_view::npos) break;
+    std::size_t digits = at + kPrefix.size();
+    std::size_t end = digits;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end > digits && end < text.size() && text[end] == ')') {
+      out.append(text.substr(pos, digits - pos));
+      out += "PORT";
+      pos = end;
+    } else {
+      out.append(text.substr(pos, digits - pos));
+      pos = digits;
+    }
+  }
+  if (pos == 0) return std::string(text);
+  out.append(text.substr(pos));
+  return out;
+}
+
+void Trace::add_locked(double t, std::string_view kind, std::string_view raw) {
+  std::string text = normalize(raw);
   if (std::uncaught_exceptions() == 0) {
     unwind_start_ = static_cast<std::size_t>(-1);
   } else if (unwind_start_ == static_cast<std::size_t>(-1)) {
     unwind_start_ = events_.size();  // a destructor run by stack unwinding
   }
-  events_.push_back(TraceEvent{t, std::string(kind), std::string(text)});
+  events_.push_back(TraceEvent{t, std::string(kind), text});
   if (echo_) {
     std::ostream& os = (kind == "out") ? std::cout : std::cerr;
     os << text << '\n';
@@ -227,7 +253,7 @@ void Trace::set_exit(int code) {
 }
 
 void Trace::set_uncaught(const std::exception_ptr& e) {
-  std::string line = "= exception " + format_exception_only(e);
+  std::string line = normalize("= exception " + format_exception_only(e));
   std::lock_guard<std::mutex> lock(mu_);
   outcome_ = line;
 }
@@ -290,7 +316,9 @@ std::string Trace::text() const {
   };
   for (const auto& e : events_) emit(e.time, e.kind, e.text);
   for (int s = 0; s < 2; ++s) {
-    if (!partial_[s].empty()) emit(partial_time_[s], s == 0 ? "out" : "err", partial_[s] + "\\");
+    if (!partial_[s].empty()) {
+      emit(partial_time_[s], s == 0 ? "out" : "err", normalize(partial_[s] + "\\"));
+    }
   }
   os << outcome_ << "\n";
   return os.str();

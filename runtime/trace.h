@@ -60,6 +60,9 @@ class Trace {
 
   // Escapes control characters as \xNN.
   static std::string escape(std::string_view s);
+  // What every recorded line goes through (trace_recorder.py's normalize(), the parts that
+  // apply to C++): ephemeral loopback ports, ('127.0.0.1', 8888) -> ('127.0.0.1', PORT).
+  static std::string normalize(std::string_view text);
 
  private:
   void flush_partial_locked(int stream);

@@ -40,6 +40,39 @@ enum class Behaviour {
                                     //        children at once instead of via call_soon
   kCallErrorsNameQualname,          // 3.10+: "f() missing 1 required positional argument"
                                     //        names f by __qualname__ ('A.f'; before: 'f')
+  // --- sockets, transports, streams (selector_events, base_events, streams) ---
+  kStreamsLoopArgDeprecated,       // 3.8-3.9: open_connection/start_server(loop=...) warn
+                                   //          (DeprecationWarning); 3.10+: the parameter is
+                                   //          gone, create_connection/create_server raise
+                                   //          TypeError for it
+  kServerWaitClosedForClients,     // 3.12+: Server.wait_closed() waits until the server is
+                                   //        closed AND every client transport is gone (before:
+                                   //        returns at once once close() was called)
+  kBindErrorFullStr,               // 3.13+: "error while attempting to bind on address ..: "
+                                   //        + str(err).lower() ("[errno 98] address already in
+                                   //        use"; before: err.strerror.lower())
+  kStreamDrainWaiters,             // 3.10+: FlowControlMixin keeps a deque of drain waiters
+                                   //        (before: one, concurrent drain() -> AssertionError)
+  kStreamWriterDelCloses,          // 3.11+: StreamWriter.__del__ closes a transport that is
+                                   //        not closing (and warns ResourceWarning)
+  kStreamProtocolHoldsWriter,      // 3.8-3.11: StreamReaderProtocol keeps the writer it gives
+                                   //           client_connected_cb until connection_lost
+  kClientConnectedCbErrorsLogged,  // 3.11+: an exception of client_connected_cb's task goes to
+                                   //        the exception handler ('Unhandled exception in
+                                   //        client_connected_cb') and closes the transport
+  kClientConnectedCbCancelCloses,  // 3.13+: a cancelled client_connected_cb task closes the
+                                   //        transport
+  kSocketTransportSendmsg,         // 3.12+: the socket transport's write buffer is a deque of
+                                   //        buffers sent with sendmsg(); writelines() sends at
+                                   //        once; close() drops the ready callbacks
+  kServerCloseClients,             // 3.13+: Server.close_clients() / abort_clients()
+  kStreamProtocolKeepsTask,        // 3.10+: StreamReaderProtocol keeps client_connected_cb's
+                                   //        task (self._task) until connection_lost
+  kReaduntilSeparatorTuple,        // 3.13+: StreamReader.readuntil() takes a tuple of
+                                   //        separators (before: TypeError)
+  kIntEnumStrIsValue,              // 3.11+: str(socket.AF_INET) is '2' (before:
+                                   //        'AddressFamily.AF_INET'), e.g. in TransportSocket's
+                                   //        repr
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -70,6 +103,19 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kGatherEagerDoneCallbacks, {3, 12}, kForever},
     {Behaviour::kCancelledErrorReraisesOriginal, {3, 11}, kForever},
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
+    {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},
+    {Behaviour::kServerWaitClosedForClients, {3, 12}, kForever},
+    {Behaviour::kBindErrorFullStr, {3, 13}, kForever},
+    {Behaviour::kStreamDrainWaiters, {3, 10}, kForever},
+    {Behaviour::kStreamWriterDelCloses, {3, 11}, kForever},
+    {Behaviour::kStreamProtocolHoldsWriter, {3, 0}, {3, 12}},
+    {Behaviour::kClientConnectedCbErrorsLogged, {3, 11}, kForever},
+    {Behaviour::kClientConnectedCbCancelCloses, {3, 13}, kForever},
+    {Behaviour::kSocketTransportSendmsg, {3, 12}, kForever},
+    {Behaviour::kServerCloseClients, {3, 13}, kForever},
+    {Behaviour::kStreamProtocolKeepsTask, {3, 10}, kForever},
+    {Behaviour::kReaduntilSeparatorTuple, {3, 13}, kForever},
+    {Behaviour::kIntEnumStrIsValue, {3, 11}, kForever},
 };
 
 constexpr bool has(Behaviour b, PyVersion v) {

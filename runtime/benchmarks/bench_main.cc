@@ -5,7 +5,7 @@
 //   native_bench                               run the throughput workloads
 //   native_bench --describe                    JSON: workloads, their units, memory workloads
 //   native_bench --memory=WORKLOAD/IMPL [--n=N]  one memory workload in this (fresh) process:
-//                                              prints JSON with ru_maxrss before and after
+//                                              prints JSON with the peak RSS before and after
 //
 // AIOREF_BENCH_SIZE=tiny: tiny counts and one iteration per benchmark (the CI smoke test).
 // Exit status 1 when a workload's own check failed.
@@ -29,7 +29,25 @@ Peer peer(const std::string& impl) {
   return Peer{};
 }
 
-long max_rss_kib() {
+// Peak RSS of this process, in KiB: VmHWM, the high-water mark of this address space.
+// getrusage's ru_maxrss is not used alone: Linux carries it over execve, so a fresh process
+// started by a big parent (the Python driver) would report the parent's peak.
+long peak_rss_kib() {
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::strncmp(line, "VmHWM:", 6) == 0) kib = std::atol(line + 6);
+    }
+    std::fclose(f);
+    if (kib >= 0) return kib;
+  }
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+long ru_maxrss_kib() {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;
@@ -84,12 +102,12 @@ int memory(const std::string& spec, long n) {
     std::fprintf(stderr, "no memory workload %s for %s\n", workload.c_str(), impl.c_str());
     return 2;
   }
-  long before = max_rss_kib();
+  long before = peak_rss_kib();
   it->second(n);
-  long after = max_rss_kib();
+  long after = peak_rss_kib();
   std::printf("{\"workload\": \"%s\", \"implementation\": \"%s\", \"n\": %ld, "
-              "\"baseline_kib\": %ld, \"peak_kib\": %ld}\n",
-              workload.c_str(), impl.c_str(), n, before, after);
+              "\"baseline_kib\": %ld, \"peak_kib\": %ld, \"ru_maxrss_kib\": %ld}\n",
+              workload.c_str(), impl.c_str(), n, before, after, ru_maxrss_kib());
   std::fflush(stdout);
   // No teardown: a million pending tasks would each be reported as destroyed while pending.
   std::_Exit(0);

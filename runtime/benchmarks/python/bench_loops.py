@@ -12,24 +12,28 @@ Task and Future). `aioref` must be importable (PYTHONPATH=<site folder>, see
 runtime/python/README.md).
 
 Each workload is the Python twin of the native one (runtime/benchmarks/workloads.h), with the
-same shape; the counts are smaller (Python is slower) and printed with the results:
-  call_soon              a callback (running on the loop) schedules N callbacks with
-                         loop.call_soon(cb); each adds 1 to a counter. Timed until all ran.
-  call_later_cancel      N loop.call_later(3600 s + d_i, cb), then handle.cancel() on each, then
-                         one more loop iteration (which purges the cancelled timers).
+same shape; the counts are smaller (Python is slower) and printed with the results. "Rounds": a
+callback produces 1,000 items, then schedules itself again (loop.stop after the last round), so
+the ready queue holds about 1,000 callbacks, as a busy loop's does.
+  call_soon              in rounds: loop.call_soon(cb); each cb adds 1 to a counter. Timed until
+                         all ran.
+  call_later_cancel      in rounds: loop.call_later(3600 s + d_i, cb), then handle.cancel() on
+                         each; the next loop iteration purges the cancelled timers.
   timers_firing          N loop.call_later(d_i, cb) with d_i = (i * 7919) % 10 ms; timed until
                          the last one fired.
   task_create_await      a task awaits N tasks one after the other: `await create_task(child(i))`,
                          child returning i at once.
   sleep0_pingpong        two tasks, each `await asyncio.sleep(0)` M times (2 M task steps).
   gather_100k            `await asyncio.gather(*[child(i) for i in range(N)])`.
-  future_done_callbacks  N times: fut = loop.create_future(); fut.add_done_callback(cb);
-                         fut.set_result(i); then the loop runs the N callbacks.
-The value is items per second (callbacks, timers, tasks or task steps), the median of --repeat
-runs (each on the same loop, garbage collection left on as in a real program).
+  future_done_callbacks  in rounds: fut = loop.create_future(); fut.add_done_callback(cb);
+                         fut.set_result(i); the loop runs the callbacks.
+The value is items (callbacks, timers, tasks or task steps) per CPU second of the process
+(time.process_time: robust to other load on a shared machine), the median of --repeat runs on
+the same loop after one warm-up run; `wall_value` is the same per wall-clock second. Garbage
+collection stays on, as in a real program.
 
---memory runs one workload in this (fresh) process and reports resource.getrusage's ru_maxrss
-before and after building it: N pending timers (call_later 1 h ahead), or N tasks suspended on
+--memory runs one workload in this (fresh) process and reports its peak RSS (VmHWM; getrusage's
+ru_maxrss too) before and after building it: N pending timers (call_later 1 h ahead), or N tasks suspended on
 one future. The process then leaves with os._exit (no teardown).
 """
 
@@ -54,6 +58,7 @@ SIZES = {
              "future_done_callbacks": 1000, "memory": 1000, "repeat": 1},
 }
 TIMER_SPREAD_MS = 10
+ROUND = 1000
 
 
 def timer_delay(i):
@@ -93,14 +98,27 @@ def check(ok, what):
         raise Failed(what)
 
 
-# --- workloads: each takes (loop, n), runs once, returns (items, seconds) -----------------------
+# --- workloads: each takes (loop, n), runs once, returns the number of items ----------------------
 
 def run_produced(loop, produce):
     """Runs `produce` as a callback on the loop, and the loop until it is stopped."""
-    t0 = time.perf_counter()
     loop.call_soon(produce)
     loop.run_forever()
-    return time.perf_counter() - t0
+
+
+def run_rounds(loop, n, produce):
+    """Rounds, as the native workloads: a callback runs produce(k) for ROUND items, then
+    schedules itself again for the next round (stop() after the last), so the ready queue holds
+    about ROUND callbacks, as a busy loop's does."""
+    done = [0]
+
+    def step():
+        k = min(ROUND, n - done[0])
+        produce(k)
+        done[0] += k
+        loop.call_soon(step if done[0] < n else loop.stop)
+
+    run_produced(loop, step)
 
 
 def w_call_soon(loop, n):
@@ -109,15 +127,14 @@ def w_call_soon(loop, n):
     def cb():
         count[0] += 1
 
-    def produce():
+    def produce(k):
         call_soon = loop.call_soon
-        for _ in range(n):
+        for _ in range(k):
             call_soon(cb)
-        call_soon(loop.stop)
 
-    seconds = run_produced(loop, produce)
+    run_rounds(loop, n, produce)
     check(count[0] == n, "callbacks lost")
-    return n, seconds
+    return n
 
 
 def w_call_later_cancel(loop, n):
@@ -126,18 +143,18 @@ def w_call_later_cancel(loop, n):
     def cb():
         count[0] += 1
 
-    def produce():
+    def produce(k):
         call_later = loop.call_later
-        handles = [call_later(3600.0 + timer_delay(i), cb) for i in range(n)]
+        handles = [call_later(3600.0 + timer_delay(i), cb) for i in range(k)]
         for h in handles:
             h.cancel()
-        loop.call_soon(loop.stop)  # the next iteration purges the cancelled timers first
+        # The next loop iteration starts by purging them (more than half of the heap).
 
-    seconds = run_produced(loop, produce)
+    run_rounds(loop, n, produce)
     check(count[0] == 0, "a cancelled timer ran")
     scheduled = getattr(loop, "_scheduled", None)
     check(scheduled is None or len(scheduled) == 0, "cancelled timers remain scheduled")
-    return n, seconds
+    return n
 
 
 def w_timers_firing(loop, n):
@@ -153,9 +170,9 @@ def w_timers_firing(loop, n):
         for i in range(n):
             call_later(timer_delay(i), cb)
 
-    seconds = run_produced(loop, produce)
+    run_produced(loop, produce)
     check(count[0] == n, "timers lost")
-    return n, seconds
+    return n
 
 
 async def child(i):
@@ -170,11 +187,9 @@ def w_task_create_await(loop, n):
             total += await create_task(child(i))
         return total
 
-    t0 = time.perf_counter()
     total = loop.run_until_complete(parent())
-    seconds = time.perf_counter() - t0
     check(total == n * (n - 1) // 2, "wrong sum")
-    return n, seconds
+    return n
 
 
 def w_sleep0_pingpong(loop, m):
@@ -189,11 +204,9 @@ def w_sleep0_pingpong(loop, m):
         b = loop.create_task(sleeper())
         return await a + await b
 
-    t0 = time.perf_counter()
     steps = loop.run_until_complete(main())
-    seconds = time.perf_counter() - t0
     check(steps == 2 * m, "steps lost")
-    return 2 * m, seconds
+    return 2 * m
 
 
 def w_gather_100k(loop, n):
@@ -201,11 +214,9 @@ def w_gather_100k(loop, n):
         results = await asyncio.gather(*[child(i) for i in range(n)])
         return sum(results)
 
-    t0 = time.perf_counter()
     total = loop.run_until_complete(main())
-    seconds = time.perf_counter() - t0
     check(total == n * (n - 1) // 2, "wrong sum")
-    return n, seconds
+    return n
 
 
 def w_future_done_callbacks(loop, n):
@@ -214,17 +225,16 @@ def w_future_done_callbacks(loop, n):
     def cb(fut):
         total[0] += fut.result()
 
-    def produce():
+    def produce(k):
         create_future = loop.create_future
-        for i in range(n):
+        for i in range(k):
             fut = create_future()
             fut.add_done_callback(cb)
             fut.set_result(i)
-        loop.call_soon(loop.stop)
 
-    seconds = run_produced(loop, produce)
-    check(total[0] == n * (n - 1) // 2, "wrong sum")
-    return n, seconds
+    run_rounds(loop, n, produce)
+    check(total[0] == (n // ROUND) * (ROUND * (ROUND - 1) // 2), "wrong sum")
+    return n
 
 
 WORKLOADS = [
@@ -240,7 +250,16 @@ WORKLOADS = [
 
 # --- memory ---------------------------------------------------------------------------------------
 
-def max_rss_kib():
+def peak_rss_kib():
+    """VmHWM, the high-water mark of this address space (ru_maxrss alone would not do: Linux
+    carries it over execve, so a process started by a big parent reports the parent's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -285,11 +304,13 @@ def main(argv=None):
         loop = new_loop(args.loop)
         asyncio.set_event_loop(loop)
         n = args.n or sizes["memory"]
-        before = max_rss_kib()
+        before = peak_rss_kib()
         MEMORY[args.memory](loop, n)
-        after = max_rss_kib()
-        sys.stdout.write(json.dumps({"workload": args.memory, "implementation": args.loop,
-                                     "n": n, "baseline_kib": before, "peak_kib": after}) + "\n")
+        after = peak_rss_kib()
+        sys.stdout.write(json.dumps({
+            "workload": args.memory, "implementation": args.loop, "n": n,
+            "baseline_kib": before, "peak_kib": after,
+            "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}) + "\n")
         sys.stdout.flush()
         os._exit(0)
 
@@ -307,12 +328,17 @@ def main(argv=None):
         record = {"workload": name, "implementation": args.loop, "unit": unit,
                   "items": sizes[name] * (2 if name == "sleep0_pingpong" else 1)}
         try:
-            rates = []
+            fn(loop, sizes[name])  # warm-up (allocator, caches), not counted
+            rates, wall_rates = [], []
             for _ in range(repeat):
-                items, seconds = fn(loop, sizes[name])
-                rates.append(items / seconds)
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                items = fn(loop, sizes[name])
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+                rates.append(items / cpu)
+                wall_rates.append(items / wall)
             record["value"] = statistics.median(rates)
             record["samples"] = rates
+            record["wall_value"] = statistics.median(wall_rates)
         except Exception as error:  # reported, and the exit status says so
             failed = True
             record["error"] = "%s: %s" % (type(error).__name__, error)

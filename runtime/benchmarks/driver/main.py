@@ -1,0 +1,194 @@
+"""tools/benchmark: builds the benchmarks (-c opt), runs every group, and writes
+docs/benchmarks.json, docs/benchmarks.md and docs/benchmarks.png (runtime/benchmarks/README.md).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from . import common, echo, native, python_loops, report, suite
+
+# The run, in order. Adding a group (echo, when the I/O layer is there) is one module and one
+# entry here; echo's entry is already in, pending.
+GROUPS = native.GROUPS + python_loops.GROUPS + echo.GROUPS + suite.GROUPS
+BUILD_TARGETS = [
+    "//runtime/benchmarks:echo_load_generator",
+    "//runtime/benchmarks:echo_server",
+    "//runtime/benchmarks:native_bench",
+    "//runtime/python:site_debian",
+]
+
+
+def ratios(records, groups):
+    """aioref against each peer, per workload: > 1 means aioref is better (faster, or less
+    memory)."""
+    out = []
+    by_key = {(r["workload"], r["implementation"]): r for r in records
+              if r.get("value") is not None}
+    for group in groups:
+        for workload in sorted({r["workload"] for r in records if r["group"] == group.name}):
+            for ours in group.ours:
+                mine = by_key.get((workload, ours))
+                for peer in group.peers:
+                    theirs = by_key.get((workload, peer))
+                    if not mine or not theirs or not mine["value"] or not theirs["value"]:
+                        continue
+                    if mine["better"] == "higher":
+                        ratio = mine["value"] / theirs["value"]
+                    else:
+                        ratio = theirs["value"] / mine["value"]
+                    out.append({"group": group.name, "workload": workload,
+                                "name": mine["name"], "implementation": ours, "peer": peer,
+                                "ratio": ratio})
+    return out
+
+
+def _value(records, workload, implementation):
+    for r in records:
+        if r["workload"] == workload and r["implementation"] == implementation:
+            return r.get("value")
+    return None
+
+
+def _ratio(all_ratios, workload, implementation, peer):
+    for r in all_ratios:
+        if (r["workload"], r["implementation"], r["peer"]) == (workload, implementation, peer):
+            return r["ratio"]
+    return None
+
+
+def targets(records, all_ratios):
+    """The issue's goals (not test thresholds): met, short, or pending."""
+    out = []
+
+    def add(target, measured, met, note=""):
+        out.append({"target": target, "measured": measured, "met": met, "note": note})
+
+    v = _value(records, "native/call_soon", "aioref")
+    add("native: >= 50M callbacks/s (call_soon)", v and "%.1fM/s" % (v / 1e6),
+        None if v is None else v >= 50e6)
+    v = _value(records, "native/sleep0_pingpong", "aioref")
+    add("native: >= 20M task steps/s (sleep0_pingpong)", v and "%.1fM/s" % (v / 1e6),
+        None if v is None else v >= 20e6)
+    for r in all_ratios:
+        if r["group"] == "native" and r["peer"] == "asio":
+            add("native: ahead of asio on %s" % r["name"], "%.2fx" % r["ratio"],
+                r["ratio"] > 1.0)
+    for name, what in (("call_soon", "call_soon"), ("sleep0_pingpong", "sleep(0) task steps")):
+        for ours in ("aioref", "aioref-full"):
+            ratio = _ratio(all_ratios, "python/" + name, ours, "uvloop")
+            add("python: %s >= 1.5x uvloop on %s" % (ours, what),
+                None if ratio is None else "%.2fx" % ratio,
+                None if ratio is None else ratio >= 1.5)
+    add("python: echo requests/s >= uvloop's", None, None, echo.Echo.pending)
+    return out
+
+
+def load_previous(path):
+    try:
+        with open(path) as f:
+            document = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    previous = {}
+    for r in document.get("records", []):
+        previous.setdefault(r["group"], []).append(r)
+    return previous
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="tools/benchmark", description=__doc__.split("\n")[0])
+    parser.add_argument("--no-setup", action="store_true", help="do not run tools/setup")
+    parser.add_argument("--only", action="append", default=[], metavar="GROUP",
+                        choices=[g.name for g in GROUPS],
+                        help="run only this group (repeatable); the others' records are "
+                        "carried over from the existing JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="one repetition, short minimum times (for trying things out)")
+    parser.add_argument("--repetitions", type=int, default=3,
+                        help="native: Google Benchmark repetitions (default 3; median)")
+    parser.add_argument("--min-time", type=float, default=0.5,
+                        help="native: --benchmark_min_time per repetition (default 0.5 s)")
+    parser.add_argument("--python-repeat", type=int, default=5,
+                        help="python: runs per workload (default 5; median)")
+    parser.add_argument("--echo-connections", type=int, default=100,
+                        help="echo: concurrent connections (default 100)")
+    parser.add_argument("--echo-seconds", type=float, default=3.0,
+                        help="echo: measured seconds per round (default 3)")
+    parser.add_argument("--echo-rounds", type=int, default=3,
+                        help="echo: rounds, loops interleaved; the median is kept (default 3)")
+    parser.add_argument("--memory-n", type=int, default=1000000,
+                        help="pending timers / suspended tasks in the memory workloads")
+    parser.add_argument("--suite", action="store_true",
+                        help="also run tools/conform's default matrix and time it (slow)")
+    parser.add_argument("--suite-report", metavar="FILE",
+                        help="take the suite's numbers from this tools/conform --format json "
+                        "report instead of running it")
+    parser.add_argument("--suite-wall", type=float, metavar="SECONDS",
+                        help="with --suite-report: its wall time (default: the report's own "
+                        "suite.seconds)")
+    parser.add_argument("--bazel-bin", metavar="DIR",
+                        help="use this -c opt bazel-bin instead of building")
+    parser.add_argument("--output-dir", default=os.path.join(common.ROOT, "docs"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repetitions, args.min_time, args.python_repeat = 1, 0.1, 1
+        args.echo_rounds, args.echo_seconds = 1, 1.0
+
+    if not args.no_setup:
+        if subprocess.run([os.path.join(common.ROOT, "tools", "setup")]).returncode != 0:
+            common.log("tools/setup failed")
+            return 1
+
+    json_path = os.path.join(args.output_dir, "benchmarks.json")
+    ctx = common.Context(args)
+    ctx.previous = load_previous(json_path)
+    ctx.failures = []
+    machine = common.machine()
+    ctx.bin_dir = args.bazel_bin or common.build(BUILD_TARGETS)
+
+    records = []
+    for group in GROUPS:
+        if group.pending:
+            common.log("%s: %s" % (group.name, group.pending))
+            continue
+        if args.only and group.name not in args.only and not (
+                group.name == "suite" and (args.suite or args.suite_report)):
+            records += ctx.previous.get(group.name, [])
+            continue
+        common.log("== %s" % group.title)
+        records += group.run(ctx)
+    machine["load_average_at_end"] = list(os.getloadavg())
+
+    all_ratios = ratios(records, GROUPS)
+    document = {
+        "generated": common.now(),
+        "revision": common.revision(),
+        "command": "tools/benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine,
+        "settings": {"native_repetitions": args.repetitions, "native_min_time": args.min_time,
+                     "python_repeat": args.python_repeat, "memory_n": args.memory_n,
+                     "echo_connections": args.echo_connections,
+                     "echo_seconds": args.echo_seconds, "echo_rounds": args.echo_rounds},
+        "groups": [{"name": g.name, "title": g.title, "implementations": list(g.implementations),
+                    "ours": list(g.ours), "peers": list(g.peers), "pending": g.pending,
+                    "description": g.description} for g in GROUPS],
+        "records": records,
+        "ratios": all_ratios,
+        "targets": targets(records, all_ratios),
+        "failures": ctx.failures,
+    }
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump(document, f, indent=1)
+        f.write("\n")
+    png = os.path.join(args.output_dir, "benchmarks.png")
+    chart = report.chart(document, png)
+    with open(os.path.join(args.output_dir, "benchmarks.md"), "w") as f:
+        f.write(report.markdown(document, os.path.basename(png) if chart else None))
+    common.log("wrote %s, benchmarks.md%s" % (json_path, ", benchmarks.png" if chart else ""))
+    for failure in ctx.failures:
+        common.log("FAILED " + failure)
+    return 1 if ctx.failures else 0

@@ -1,0 +1,242 @@
+"""docs/benchmarks.md and the chart (docs/benchmarks.png), from the run's document."""
+
+import os
+
+from . import common
+
+ANALYSIS = os.path.join(common.ROOT, "runtime", "benchmarks", "analysis.md")
+
+# What each workload measures (the same shape natively and from Python; counts in the tables).
+WORKLOADS = [
+    ("call_soon", "Rounds of 1,000: a callback schedules 1,000 callbacks with call_soon (Asio: "
+     "`post`; libuv: a (function, argument) queue drained by a `uv_idle_t`), then itself again; "
+     "each callback adds 1 to a counter. Enqueue + dispatch per callback, the ready queue about "
+     "1,000 deep."),
+    ("call_later_cancel", "Rounds of 1,000: `call_later(3600 s + d_i)` then `cancel()` on each; "
+     "the next loop iteration purges the cancelled timers (CPython's rule: more than 100 "
+     "timers, more than half cancelled). Asio: `steady_timer::expires_after` + `async_wait` + "
+     "`cancel` (its handler then runs with operation_aborted); libuv: `uv_timer_start` + "
+     "`uv_timer_stop`."),
+    ("timers_firing", "N timers due at d_i = (i x 7919) mod 10 ms (deadlines out of order), "
+     "until the last one fired: heap push, pop and dispatch per timer."),
+    ("task_create_await", "A task awaits N tasks one after the other (`await "
+     "create_task(child(i))`, child returning i at once): task creation, first step, "
+     "completion, waking the awaiting task. Asio: `co_await co_spawn(ex, child(i), "
+     "use_awaitable)`."),
+    ("sleep0_pingpong", "Two tasks, each `await asyncio.sleep(0)` M times: one task step per "
+     "sleep(0), the two alternating. Asio: `co_await post(ex, use_awaitable)`."),
+    ("gather_100k", "`await gather(*[child(i) for i in range(100000)])`: 100k tasks created, "
+     "run and collected. Asio: 100k `co_spawn` with a completion handler counting down, the "
+     "parent waiting on a timer the last child cancels (Asio 1.22 has no ranged "
+     "parallel_group)."),
+    ("future_done_callbacks", "Rounds of 1,000: `fut = create_future(); "
+     "fut.add_done_callback(cb); fut.set_result(i)`; the loop then runs each callback, which "
+     "reads the result."),
+    ("mem_timers_pending", "1M `call_later(3600 s + i us)` pending (Asio: 1M armed "
+     "`steady_timer`s with a wait each; libuv: 1M started `uv_timer_t`)."),
+    ("mem_tasks_suspended", "1M tasks suspended on one future (`await fut`), after each took "
+     "its first step (Asio: 1M coroutines waiting on one timer)."),
+]
+NO_COUNTERPART = [
+    ("libuv", "task_create_await, sleep0_pingpong, gather_100k, future_done_callbacks, "
+     "mem_tasks_suspended: libuv has no coroutines, tasks or futures"),
+    ("asio", "future_done_callbacks: Asio has no future with done callbacks (a completion "
+     "handler is what call_soon measures)"),
+]
+
+
+def fmt_value(value, unit):
+    if value is None:
+        return "error"
+    if unit.endswith("/s"):
+        for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if value >= scale:
+                return "%.3g%s/s" % (value / scale, suffix)
+        return "%.3g/s" % value
+    if unit.startswith("MiB"):
+        return "%.1f MiB" % value
+    if unit == "s":
+        return "%.1f s" % value
+    if unit == "x":
+        return "%.1fx" % value
+    return "%.3g %s" % (value, unit)
+
+
+def fmt_ratio(ratio):
+    return "**%.2fx**" % ratio if ratio >= 1 else "%.2fx" % ratio
+
+
+def _group_table(document, group):
+    records = [r for r in document["records"] if r["group"] == group["name"]]
+    if not records:
+        return ["(not measured yet)", ""]
+    by_key = {(r["name"], r["implementation"]): r for r in records}
+    ratios = {(r["name"], r["implementation"], r["peer"]): r["ratio"]
+              for r in document["ratios"] if r["group"] == group["name"]}
+    names = []
+    for r in records:
+        if r["name"] not in names:
+            names.append(r["name"])
+    implementations = [i for i in group["implementations"]
+                       if any(r["implementation"] == i for r in records)]
+    pairs = [(o, p) for o in group["ours"] for p in group["peers"]
+             if o in implementations and p in implementations]
+    memory = group["name"].endswith("memory")
+    head = ["workload", "unit"] + implementations + ["%s / %s" % pair for pair in pairs]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name in names:
+        any_r = next(r for r in records if r["name"] == name)
+        unit = any_r["unit"]
+        if memory:
+            unit = "peak RSS (bytes/item), N=%s" % "{:,}".format(any_r.get("n", 0))
+        row = [name, unit]
+        for i in implementations:
+            r = by_key.get((name, i))
+            if r is None:
+                row.append("-")
+            elif memory and r.get("value") is not None:
+                row.append("%s (%d B)" % (fmt_value(r["value"], r["unit"]),
+                                          round(r["bytes_per_item"])))
+            else:
+                row.append(fmt_value(r.get("value"), r["unit"]))
+        for pair in pairs:
+            ratio = ratios.get((name,) + pair)
+            row.append("-" if ratio is None else fmt_ratio(ratio))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
+def _suite_section(document):
+    records = [r for r in document["records"] if r["group"] == "suite"]
+    if not records:
+        return ["Not measured yet: run `tools/benchmark --suite`.", ""]
+    wall = next((r for r in records if r["name"] == "wall_time"), None)
+    slept = {r["implementation"]: r for r in records if r["name"] == "real_time_slept"}
+    speedup = next((r for r in records if r["name"] == "speedup_over_real_time"), None)
+    lines = ["Measured %s (%s, revision %s); statuses: %s." % (
+        wall["measured_at"], wall.get("source"), wall.get("revision"),
+        ", ".join("%d %s" % (n, s) for s, n in sorted(wall.get("statuses", {}).items()))), ""]
+    lines += ["| | cells run | real time the examples would sleep | wall time |",
+              "| --- | --- | --- | --- |"]
+    for loop in sorted(k for k in slept if k != "all"):
+        lines.append("| %s | %d | %.1f s | |" % (loop, slept[loop]["cells"],
+                                                 slept[loop]["value"]))
+    if "all" in slept:
+        lines.append("| **whole matrix** | %d | %.1f s | **%.1f s** (%.1fx faster than real "
+                     "time) |" % (slept["all"]["cells"], slept["all"]["value"], wall["value"],
+                                  speedup["value"] or 0))
+    return lines + [""]
+
+
+def markdown(document, png):
+    m = document["machine"]
+    out = ["# Benchmarks", "",
+           "Generated by `tools/benchmark` (%s, revision %s, %s); do not edit: regenerate. "
+           "The numbers of one table were measured in the same run, one after the other, so "
+           "ratios compare like with like." % (document["generated"], document["revision"],
+                                               document["command"].strip()), "",
+           "## Machine", "",
+           "- %s, %s vCPUs: **the 2 vCPUs give one core's throughput** (two CPU-bound "
+           "processes take twice as long as one). Every benchmark is single-threaded and they "
+           "run one after the other." % (m.get("cpu"), m.get("vcpus")),
+           "- %s GiB RAM; %s, kernel %s; %s; %s" % (m.get("memory_gib"), m.get("os"),
+                                                    m.get("kernel"), m.get("compiler"),
+                                                    m.get("python")),
+           "- Debian packages: %s" % ", ".join("%s %s" % kv for kv in
+                                               sorted(m.get("packages", {}).items())),
+           "- Load average at start %s, at end %s (other work on the machine inflates CPU "
+           "time too: the two vCPUs share one core)." % (
+               " ".join("%.2f" % x for x in m.get("load_average_at_start", [])),
+               " ".join("%.2f" % x for x in m.get("load_average_at_end", []))),
+           "- Settings: %s." % ", ".join("%s=%s" % kv for kv in
+                                         sorted(document["settings"].items())),
+           ""]
+    if document.get("failures"):
+        out += ["**Failures in this run:** " + "; ".join(document["failures"]), ""]
+    if png:
+        out += ["![aioref against each peer, per workload (above 1: aioref is better)](%s)"
+                % png, ""]
+    out += ["## Targets", "", "Goals of issue 7, not test thresholds.", "",
+            "| target | measured | status |", "| --- | --- | --- |"]
+    for t in document["targets"]:
+        status = {True: "met", False: "**short**", None: t.get("note") or "not measured"}[
+            t["met"]]
+        out.append("| %s | %s | %s |" % (t["target"], t["measured"] or "-", status))
+    out.append("")
+    for group in document["groups"]:
+        out += ["## %s" % group["title"], ""]
+        if group["pending"]:
+            out += ["%s: %s. The hook: `runtime/benchmarks/driver/%s.py` (a Group whose run() "
+                    "returns records) is already listed in `GROUPS` "
+                    "(`runtime/benchmarks/driver/main.py`); see its docstring." % (
+                        group["name"], group["pending"], group["name"]), ""]
+            continue
+        if group["name"] == "suite":
+            out += [group["description"], ""] + _suite_section(document)
+            continue
+        if group["description"]:
+            out += [group["description"] + " Ratio columns: aioref against that peer, above 1 "
+                    "(bold) when aioref is better.", ""]
+        out += _group_table(document, group)
+    out += ["## What each workload measures", ""]
+    for name, text in WORKLOADS:
+        out.append("- **%s**: %s" % (name, text))
+    out += ["", "Native counts: call_soon, call_later_cancel, future_done_callbacks 1M per "
+            "batch (1,000 rounds); timers_firing 100k; task_create_await 100k; sleep0_pingpong "
+            "2 x 500k steps; gather 100k (`runtime/benchmarks/workloads.h`). From Python: "
+            "200k, 200k, 200k, 100k, 2 x 100k, 100k, 200k "
+            "(`runtime/benchmarks/python/bench_loops.py`). Memory: 1M each.", "",
+            "No counterpart (left out, not zero):", ""]
+    for impl, text in NO_COUNTERPART:
+        out.append("- %s: %s." % (impl, text))
+    out.append("")
+    if os.path.exists(ANALYSIS):
+        with open(ANALYSIS) as f:
+            out += [f.read().rstrip("\n"), ""]
+    return "\n".join(out)
+
+
+def chart(document, path):
+    """A bar chart of the ratios (log scale), one panel per group; False without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        common.log("python3-matplotlib is missing: no chart")
+        return False
+    groups = [g for g in document["groups"]
+              if any(r["group"] == g["name"] for r in document["ratios"])]
+    if not groups:
+        return False
+    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 3.2 * len(groups)), squeeze=False)
+    for ax, group in zip(axes[:, 0], groups):
+        ratios = [r for r in document["ratios"] if r["group"] == group["name"]]
+        names = []
+        for r in ratios:
+            if r["name"] not in names:
+                names.append(r["name"])
+        pairs = []
+        for r in ratios:
+            if (r["implementation"], r["peer"]) not in pairs:
+                pairs.append((r["implementation"], r["peer"]))
+        width = 0.8 / len(pairs)
+        for k, pair in enumerate(pairs):
+            xs, ys = [], []
+            for j, name in enumerate(names):
+                for r in ratios:
+                    if (r["name"], r["implementation"], r["peer"]) == (name,) + pair:
+                        xs.append(j - 0.4 + width * (k + 0.5))
+                        ys.append(r["ratio"])
+            ax.bar(xs, ys, width, label="%s / %s" % pair)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=15, fontsize=8)
+        ax.set_title(group["title"], fontsize=10)
+        ax.set_ylabel("ratio (>1: aioref better)", fontsize=8)
+        ax.legend(fontsize=7, ncol=min(4, len(pairs)))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True

@@ -7,8 +7,8 @@
 // where M counts the bytes echoed back. Exits 1 if a reply differs from what was sent.
 //
 //   echo_load_generator --port P [--connections 100] [--size 1024] [--seconds 5] [--warmup 1]
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -124,33 +124,33 @@ class Connection {
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) try {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "echo_load_generator: %s needs a value\n", a.c_str());
+      std::string a = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "echo_load_generator: %s needs a value\n", a.c_str());
+          std::exit(2);
+        }
+        return argv[++i];
+      };
+      if (a == "--port") {
+        o.port = std::stoi(value());
+      } else if (a == "--connections") {
+        o.connections = std::stoi(value());
+      } else if (a == "--size") {
+        o.size = std::stoul(value());
+      } else if (a == "--seconds") {
+        o.seconds = std::stod(value());
+      } else if (a == "--warmup") {
+        o.warmup = std::stod(value());
+      } else {
+        std::fprintf(stderr, "echo_load_generator: unknown argument %s\n", a.c_str());
         std::exit(2);
       }
-      return argv[++i];
-    };
-    if (a == "--port") {
-      o.port = std::stoi(value());
-    } else if (a == "--connections") {
-      o.connections = std::stoi(value());
-    } else if (a == "--size") {
-      o.size = std::stoul(value());
-    } else if (a == "--seconds") {
-      o.seconds = std::stod(value());
-    } else if (a == "--warmup") {
-      o.warmup = std::stod(value());
-    } else {
-      std::fprintf(stderr, "echo_load_generator: unknown argument %s\n", a.c_str());
+    } catch (const std::logic_error&) {  // std::stoi & co.
+      std::fprintf(stderr, "echo_load_generator: %s: expected a number, got '%s'\n", argv[i - 1],
+                   argv[i]);
       std::exit(2);
     }
-  } catch (const std::logic_error&) {  // std::stoi & co.
-    std::fprintf(stderr, "echo_load_generator: %s: expected a number, got '%s'\n", argv[i - 1],
-                 argv[i]);
-    std::exit(2);
-  }
   if (o.port <= 0) {
     std::fprintf(stderr, "echo_load_generator: --port is required\n");
     std::exit(2);

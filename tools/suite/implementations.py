@@ -11,12 +11,31 @@ import subprocess
 from suite import execution, paths
 
 
+def runtime_revision():
+    """The revision of the reference loop: git's tree hash of runtime/ ("+changes" when the
+    checkout differs from it), or None outside git."""
+    try:
+        tree = subprocess.run(["git", "rev-parse", "--short", "HEAD:runtime"], cwd=paths.ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              universal_newlines=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "runtime"],
+                                 cwd=paths.ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return "runtime@" + tree + ("+changes" if changed.strip() else "")
+
+
 class Implementation(object):
     name = None
 
     def available(self):
         """None when it can run here, else why not."""
         return None
+
+    def describe(self):
+        """What the JSON report says of it (at least its name and revision)."""
+        return {"name": self.name, "revision": None}
 
     def plan(self, example, interpreter, trace_path, timeout):
         """A run for one cell: an object with execute(), trace_path and batch_error."""
@@ -32,6 +51,12 @@ class PythonLoop(Implementation):
         self.sys_path = list(sys_path)
         self.env = env or {}
         self.clock = clock  # "real" for a loop whose clock cannot be driven
+
+    def describe(self):
+        if self.loop is None:  # asyncio itself: its revision is the interpreter's
+            return {"name": self.name, "revision": "asyncio of each interpreter",
+                    "clock": self.clock}
+        return {"name": self.name, "factory": self.loop, "revision": None, "clock": self.clock}
 
     def plan(self, example, interpreter, trace_path, timeout):
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
@@ -76,7 +101,8 @@ class UvLoop(PythonLoop):
                 version = source.read().split("'")[1]
         except (OSError, IndexError):
             pass
-        return {"name": self.name, "version": version, "clock": "real"}
+        return {"name": self.name, "version": version, "revision": "uvloop " + str(version),
+                "clock": "real"}
 
     def plan(self, example, interpreter, trace_path, timeout):
         if interpreter.path not in self.importable:
@@ -105,6 +131,9 @@ class NativePorts(Implementation):
         if not os.path.exists(os.path.join(paths.ROOT, "conformance", "ports", "BUILD.bazel")):
             return "no C++ ports in this checkout (conformance/ports)"
         return None
+
+    def describe(self):
+        return {"name": self.name, "revision": runtime_revision(), "clock": "virtual"}
 
     def build(self):
         why, bin_dir = bazel_build(["//conformance/ports:port_runner"])
@@ -224,6 +253,11 @@ class AiorefLoop(Implementation):
 
     def available(self):
         return None
+
+    def describe(self):
+        return {"name": self.name, "factory": self.loop, "clock": "virtual",
+                "revision": (None if os.environ.get("AIOREF_PYTHON_SITE")
+                             else runtime_revision())}
 
     @staticmethod
     def python_key(interpreter):

@@ -81,7 +81,7 @@ def _json(cells, interpreters, loops, seconds, problems):
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "interpreters": [{"python": i.version, "path": i.path, "label": i.label}
                          for i in interpreters],
-        "implementations": [getattr(loop, "describe", lambda: {"name": loop.name})()
+        "implementations": [loop.describe()
                             for loop in loops],
         "results": [{"example": c.example.name, "implementation": c.implementation.name,
                      "python": c.python, "status": c.status, "detail": c.detail,

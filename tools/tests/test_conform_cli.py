@@ -36,6 +36,13 @@ class ConformCliTest(unittest.TestCase):
         (cell,) = report["results"]
         self.assertEqual((cell["example"], cell["implementation"], cell["status"]),
                          ("s003_call_at", "cpython", "PASS"))
+        # The interpreter, loop and suite revisions.
+        self.assertTrue(report["suite"]["revision"])
+        (interpreter,) = report["interpreters"]
+        self.assertEqual(interpreter["label"], LABEL)
+        (implementation,) = report["implementations"]
+        self.assertEqual(implementation["name"], "cpython")
+        self.assertIn("revision", implementation)
 
     def test_unknown_example_and_missing_interpreter_are_reported_and_the_run_goes_on(self):
         status, report, err = conform("--python", PYTHON, "--python", "/nonexistent/python3",

@@ -49,10 +49,11 @@ TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std:
   name_ = name ? std::move(*name) : "Task-" + std::to_string(n);
 }
 
-void TaskBase::start() {
-  auto self = shared_task();
-  loop_->call_soon([self] { self->step(); }, "Task.__step");
-  loop_->tasks_registry().push_back(self);
+void TaskBase::start() { start(shared_task()); }
+
+void TaskBase::start(const std::shared_ptr<TaskBase>& task) {
+  loop_->call_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  loop_->tasks_registry().push_back(task);
   auto& reg = loop_->tasks_registry();
   if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
     std::erase_if(reg, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
@@ -61,7 +62,7 @@ void TaskBase::start() {
   if (g_all_tasks.size() > 64 && (g_all_tasks.size() & (g_all_tasks.size() - 1)) == 0) {
     std::erase_if(g_all_tasks, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
   }
-  g_all_tasks.push_back(self);
+  g_all_tasks.push_back(task);
 }
 
 bool TaskBase::cancel(std::optional<std::string> msg) {
@@ -102,6 +103,11 @@ std::vector<std::string> TaskBase::repr_info() const {
 }
 
 void TaskBase::step(std::exception_ptr exc) {
+  std::shared_ptr<TaskBase> self = shared_task();
+  step_owned(self, std::move(exc));
+}
+
+void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
   if (done()) {
     throw InvalidStateError("_step(): already done: " + repr() + ", " +
                             (exc ? exception_repr(exc) : std::string("None")));
@@ -117,16 +123,16 @@ void TaskBase::step(std::exception_ptr exc) {
     throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
                        loop.current_task()->repr() + " is being executed.");
   }
-  auto keep_alive = shared_task();
   loop.set_current_task(this);
   struct Leave {
     EventLoop& loop;
     ~Leave() { loop.set_current_task(nullptr); }
   } leave{loop};
-  step_run_and_handle_result(std::move(exc));
+  step_run_and_handle_result(self, std::move(exc));
 }
 
-void TaskBase::step_run_and_handle_result(std::exception_ptr exc) {
+void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self,
+                                          std::exception_ptr exc) {
   detail::CoPromiseBase& p = coro_promise();
   yielded_.reset();
   yielded_bare_ = false;
@@ -170,20 +176,20 @@ void TaskBase::step_run_and_handle_result(std::exception_ptr exc) {
     return;
   }
 
-  auto self = shared_task();
   if (yielded_) {
     std::shared_ptr<FutureBase> result = std::move(yielded_);
     yielded_.reset();
     if (&result->get_loop() != loop_.get()) {
       auto e = std::make_exception_ptr(RuntimeError(
           "Task " + repr() + " got Future " + result->repr() + " attached to a different loop"));
-      loop_->call_soon([self, e] { self->step(e); }, "Task.__step");
+      loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else if (result.get() == this) {
       auto e = std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr()));
-      loop_->call_soon([self, e] { self->step(e); }, "Task.__step");
+      loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else {
-      result->add_done_callback([self](FutureBase& f) { self->wakeup(f); },
-                                detail::kTaskWakeupName);
+      result->add_done_callback(
+          [self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
+          detail::kTaskWakeupName);
       fut_waiter_ = std::move(result);
       if (must_cancel_) {
         if (fut_waiter_->cancel(cancel_message_)) must_cancel_ = false;
@@ -191,20 +197,21 @@ void TaskBase::step_run_and_handle_result(std::exception_ptr exc) {
     }
   } else if (yielded_bare_) {
     yielded_bare_ = false;
-    loop_->call_soon([self] { self->step(); }, "Task.__step");
+    loop_->call_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
   } else {
     auto e = std::make_exception_ptr(RuntimeError("Task got bad yield: None"));
-    loop_->call_soon([self, e] { self->step(e); }, "Task.__step");
+    loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
 }
 
 void TaskBase::wakeup(FutureBase& fut) {
+  std::shared_ptr<TaskBase> self = shared_task();
+  wakeup_owned(self, fut);
+}
+
+void TaskBase::wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut) {
   std::exception_ptr e = fut.result_exception();
-  if (e) {
-    step(e);
-  } else {
-    step();
-  }
+  step_owned(self, std::move(e));
 }
 
 void TaskBase::log_destroyed() {

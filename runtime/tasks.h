@@ -44,8 +44,16 @@ class TaskBase : public FutureBase {
   // Task.__step / Task.__wakeup
   void step(std::exception_ptr exc = nullptr);
   void wakeup(FutureBase& fut);
+  // The same, for the loop's callbacks: `self` is the reference to this task that the running
+  // callback owns, and it lives for the whole step (no one else holds that callback's handle,
+  // so no one can cancel it while it runs). The step then takes no reference of its own
+  // (shared_from_this() is an atomic compare-and-swap) and the next step's callback copies
+  // `self`.
+  void step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  void wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut);
   // Schedules the first step (Task.__init__): call_soon(__step) + registration.
   void start();
+  void start(const std::shared_ptr<TaskBase>& task);  // task: this one
 
   // Driving state, written by awaiters while the coroutine runs.
   std::coroutine_handle<> leaf_;
@@ -59,7 +67,7 @@ class TaskBase : public FutureBase {
   void collect();
 
  protected:
-  void step_run_and_handle_result(std::exception_ptr exc);
+  void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
 
   std::string name_;
   int num_cancels_requested_ = 0;
@@ -150,7 +158,7 @@ std::uint64_t next_task_number();
 template <class T>
 Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt) {
   auto s = std::make_shared<TaskState<T>>(std::move(loop), std::move(coro), std::move(name));
-  s->start();
+  s->start(s);
   return Task<T>(std::move(s));
 }
 

@@ -10,8 +10,7 @@ import sys
 
 from . import common, echo, native, python_loops, report, suite
 
-# The run, in order. Adding a group (echo, when the I/O layer is there) is one module and one
-# entry here; echo's entry is already in, pending.
+# The run, in order. Adding a group is one module and one entry here.
 GROUPS = native.GROUPS + python_loops.GROUPS + echo.GROUPS + suite.GROUPS
 BUILD_TARGETS = [
     "//runtime/benchmarks:echo_load_generator",

@@ -2,13 +2,13 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -142,6 +142,44 @@ Stored<T> gather_value(const Future<T>& f) {
   }
 }
 
+// The set of futures gather() has seen (CPython's `arg_to_fut` keys): a linear scan for a few,
+// open addressing in one flat table beyond (a node-based set allocates per element).
+class PointerSet {
+ public:
+  explicit PointerSet(std::size_t n) {
+    if (n > kLinear) {
+      std::size_t cap = 64;
+      while (cap < 2 * n) cap *= 2;
+      table_.assign(cap, nullptr);
+    }
+  }
+  // True when `p` was not in the set (and is now).
+  bool insert(const void* p) {
+    if (table_.empty()) {
+      for (const void* q : small_) {
+        if (q == p) return false;
+      }
+      small_.push_back(p);
+      return true;
+    }
+    std::size_t mask = table_.size() - 1;
+    std::size_t i = (reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull >> 20;
+    for (;; i = i + 1) {
+      const void*& slot = table_[i & mask];
+      if (slot == p) return false;
+      if (!slot) {
+        slot = p;
+        return true;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t kLinear = 16;
+  std::vector<const void*> small_;
+  std::vector<const void*> table_;
+};
+
 template <class R, class Collect>
 Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return_exc,
                       Collect collect) {
@@ -157,9 +195,8 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
     std::size_t nfinished = 0;
     bool return_exceptions;
     Collect collect;
-    std::vector<std::shared_ptr<FutureBase>> children;
   };
-  auto st = std::make_shared<State>(State{nullptr, 0, 0, return_exc, std::move(collect), {}});
+  auto st = std::make_shared<State>(State{nullptr, 0, 0, return_exc, std::move(collect)});
   auto done_callback = [](State& s, FutureBase& fut) {
     s.nfinished += 1;
     if (!s.outer || s.outer->done()) {
@@ -180,7 +217,7 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
     if (s.nfinished == s.nfuts) {
       R results = s.collect();
       if (s.outer->cancel_requested_) {
-        FutureBase& last = *s.children.back();  // CPython uses the loop variable `fut`
+        FutureBase& last = *s.outer->children_.back();  // CPython uses the loop variable `fut`
         s.outer->set_exception(s.outer->get_loop().has(Behaviour::kCancelMessage)
                                    ? last.make_cancelled_error()
                                    : std::make_exception_ptr(CancelledError()));
@@ -193,22 +230,11 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
   };
   Loop loop = args.front()->loop_ptr();
   bool eager = loop->has(Behaviour::kGatherEagerDoneCallbacks);
-  // CPython's `arg_to_fut` dict: a future given twice is waited for once. A linear scan for a
-  // few arguments, a hash set beyond (gather of 100k tasks was quadratic).
-  std::vector<FutureBase*> seen;
-  std::unordered_set<FutureBase*> seen_set;
-  constexpr std::size_t kLinearScanMax = 16;
-  if (args.size() > kLinearScanMax) seen_set.reserve(args.size());
+  // CPython's `arg_to_fut` dict: a future given twice is waited for once.
+  PointerSet seen(args.size());
   std::vector<std::shared_ptr<FutureBase>> done_futs;
   for (auto& fut : args) {
-    bool dup = false;
-    if (args.size() > kLinearScanMax) {
-      dup = !seen_set.insert(fut.get()).second;
-    } else {
-      for (FutureBase* p : seen) dup = dup || p == fut.get();
-      if (!dup) seen.push_back(fut.get());
-    }
-    if (!dup) {
+    if (seen.insert(fut.get())) {
       st->nfuts += 1;
       if (eager && fut->done()) {
         done_futs.push_back(fut);
@@ -217,9 +243,8 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
                                "gather.<locals>._done_callback");
       }
     }
-    st->children.push_back(fut);
   }
-  st->outer = std::make_shared<GatheringFuture<R>>(loop, st->children);
+  st->outer = std::make_shared<GatheringFuture<R>>(loop, std::move(args));  // the children
   for (auto& fut : done_futs) done_callback(*st, *fut);
   return Future<R>(st->outer, st->outer.get());
 }
@@ -239,6 +264,7 @@ template <class R, class A, class Value>
 auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
   using T = await_result_t<A>;
   std::vector<Future<T>> futs;
+  futs.reserve(args.size());
   Loop loop;
   for (auto& a : args) {
     futs.push_back(to_future(std::move(a), loop));
@@ -248,9 +274,11 @@ auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
     }
   }
   std::vector<std::shared_ptr<FutureBase>> bases;
+  bases.reserve(futs.size());
   for (auto& f : futs) bases.push_back(f.base());
-  return gather_core<R>(std::move(bases), return_exceptions, [futs, value]() {
+  return gather_core<R>(std::move(bases), return_exceptions, [futs = std::move(futs), value]() {
     R out;
+    out.reserve(futs.size());
     for (auto& f : futs) out.push_back(value(f));
     return out;
   });

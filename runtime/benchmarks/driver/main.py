@@ -113,11 +113,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="one repetition, short minimum times (for trying things out)")
     parser.add_argument("--repetitions", type=int, default=3,
-                        help="native: Google Benchmark repetitions (default 3; median)")
+                        help="native: runs of native_bench, every workload and peer in each "
+                        "(default 3; median)")
     parser.add_argument("--min-time", type=float, default=0.5,
                         help="native: --benchmark_min_time per repetition (default 0.5 s)")
-    parser.add_argument("--python-repeat", type=int, default=5,
-                        help="python: runs per workload (default 5; median)")
+    parser.add_argument("--python-rounds", type=int, default=3,
+                        help="python: rounds, one process per loop each (default 3)")
+    parser.add_argument("--python-repeat", type=int, default=2,
+                        help="python: runs per workload in each process (default 2); the value "
+                        "is the median of all rounds' runs")
     parser.add_argument("--echo-connections", type=int, default=100,
                         help="echo: concurrent connections (default 100)")
     parser.add_argument("--echo-seconds", type=float, default=3.0,
@@ -139,7 +143,7 @@ def main(argv=None):
     parser.add_argument("--output-dir", default=os.path.join(common.ROOT, "docs"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.repetitions, args.min_time, args.python_repeat = 1, 0.1, 1
+        args.repetitions, args.min_time, args.python_repeat, args.python_rounds = 1, 0.1, 1, 1
         args.echo_rounds, args.echo_seconds = 1, 1.0
 
     if not args.no_setup:
@@ -174,7 +178,8 @@ def main(argv=None):
         "command": "tools/benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine,
         "settings": {"native_repetitions": args.repetitions, "native_min_time": args.min_time,
-                     "python_repeat": args.python_repeat, "memory_n": args.memory_n,
+                     "python_repeat": args.python_repeat,
+                     "python_rounds": args.python_rounds, "memory_n": args.memory_n,
                      "echo_connections": args.echo_connections,
                      "echo_seconds": args.echo_seconds, "echo_rounds": args.echo_rounds},
         "groups": [{"name": g.name, "title": g.title, "implementations": list(g.implementations),

@@ -30,6 +30,7 @@ int run_main(const std::string& example, const std::function<void()>& body, std:
     code = 1;
   }
   gc_collect_pending_tasks();
+  gc_collect_transports();
   trace().write(out);
   return code;
 }

@@ -20,6 +20,6 @@ std::string object_repr(const std::type_info& type) {
 }
 }  // namespace detail
 
-std::string BaseProtocol::repr() const { return detail::object_repr(typeid(*this)); }
+std::string BaseProtocol::protocol_repr() const { return detail::object_repr(typeid(*this)); }
 
 }  // namespace aio

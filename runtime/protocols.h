@@ -37,9 +37,10 @@ class BaseProtocol {
   virtual void connection_lost(std::exception_ptr /*exc*/) {}
   virtual void pause_writing() {}
   virtual void resume_writing() {}
-  // repr(protocol) for error messages: "<__main__.EchoProtocol object at 0x?>" by default (the
-  // C++ class name stands for the Python one).
-  virtual std::string repr() const;
+  // repr(protocol) in error messages: "<__main__.EchoProtocol object at 0x?>" by default (the
+  // C++ class name stands for the Python one). Not named repr(), which would hide aio::repr()
+  // inside a protocol's methods.
+  virtual std::string protocol_repr() const;
 };
 
 class Protocol : public BaseProtocol {

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
 
 #include "runtime/executor.h"
 #include "runtime/server.h"
+#include "runtime/streams.h"
 #include "runtime/tasks.h"
 #include "runtime/trace.h"
 
@@ -124,6 +126,19 @@ void WriteBuffer::clear() {
 // ---------------------------------------------------------------------------------------------
 // SelectorSocketTransport
 
+namespace {
+std::mutex g_transports_mu;
+std::vector<std::weak_ptr<SelectorSocketTransport>> g_transports;  // for gc_collect_transports
+
+void register_for_gc(const std::shared_ptr<SelectorSocketTransport>& t) {
+  std::lock_guard<std::mutex> lock(g_transports_mu);
+  if (g_transports.size() >= 64 && (g_transports.size() & (g_transports.size() - 1)) == 0) {
+    std::erase_if(g_transports, [](const auto& w) { return w.expired(); });
+  }
+  g_transports.push_back(t);
+}
+}  // namespace
+
 std::shared_ptr<SelectorSocketTransport> SelectorSocketTransport::make(
     const Loop& loop, std::shared_ptr<Socket> sock, ProtocolPtr protocol,
     std::optional<Future<void>> waiter, std::optional<SockAddr> peername,
@@ -154,6 +169,7 @@ std::shared_ptr<SelectorSocketTransport> SelectorSocketTransport::make(
   t->server_ = std::move(server);
   if (t->server_) t->server_->attach(t.get());
   loop->register_transport(t->sock_fd_, t);
+  register_for_gc(t);
   // _SelectorSocketTransport.__init__
   set_nodelay(*t->sock_);
   loop->call_soon([t, p = t->protocol_] { p->connection_made(t); }, "Protocol.connection_made");
@@ -168,12 +184,41 @@ std::shared_ptr<SelectorSocketTransport> SelectorSocketTransport::make(
   return t;
 }
 
+void gc_collect_transports() {
+  std::vector<std::shared_ptr<SelectorSocketTransport>> alive;
+  {
+    std::lock_guard<std::mutex> lock(g_transports_mu);
+    for (auto& w : g_transports) {
+      if (auto t = w.lock()) alive.push_back(std::move(t));
+    }
+    g_transports.clear();
+  }
+  for (auto& t : alive) t->collect();
+}
+
+void SelectorSocketTransport::collect() {
+  if (!sock_) return;  // connection_lost ran: nothing holds a cycle
+  ProtocolPtr protocol = std::move(protocol_);
+  stream_protocol_ = nullptr;
+  buffered_protocol_ = nullptr;
+  view_protocol_ = nullptr;
+  if (auto* p = dynamic_cast<StreamReaderProtocol*>(protocol.get())) p->collect();
+  if (server_ && has(Behaviour::kServerClientsWeakSet, loop_raw_->version())) {
+    server_->detach(this);
+  }
+  server_.reset();
+  sock_->close();
+  sock_.reset();
+  buffer_.clear();
+  loop_.reset();
+}
+
 SelectorSocketTransport::~SelectorSocketTransport() {
   // _SelectorTransport.__del__: an unclosed transport closes its socket (the ResourceWarning is
-  // not shown by the default filters); 3.12+ also detaches it from its server.
+  // not shown by the default filters); 3.13+ also detaches it from its server.
   if (sock_ && sock_->fileno() >= 0) {
     sock_->close();
-    if (server_ && has(Behaviour::kServerWaitClosedForClients, loop_raw_->version())) {
+    if (server_ && has(Behaviour::kServerClientsWeakSet, loop_raw_->version())) {
       server_->detach(this);
     }
   }
@@ -419,7 +464,7 @@ void SelectorSocketTransport::fatal_error(std::exception_ptr exc, const char* me
     ctx.message = message;
     ctx.exception = exc;
     ctx.extra.emplace_back("transport", repr());
-    ctx.extra.emplace_back("protocol", protocol_ ? protocol_->repr() : "None");
+    ctx.extra.emplace_back("protocol", protocol_ ? protocol_->protocol_repr() : "None");
     loop_->call_exception_handler(ctx);
   }
   force_close(exc);
@@ -485,7 +530,7 @@ void SelectorSocketTransport::call_protocol_exception(const char* message, std::
   ctx.message = message;
   ctx.exception = exc;
   ctx.extra.emplace_back("transport", repr());
-  ctx.extra.emplace_back("protocol", protocol_ ? protocol_->repr() : "None");
+  ctx.extra.emplace_back("protocol", protocol_ ? protocol_->protocol_repr() : "None");
   loop_raw_->call_exception_handler(ctx);
 }
 

@@ -83,6 +83,9 @@ class SelectorSocketTransport final : public Transport {
   std::string repr() const override;
 
   int fileno() const { return sock_fd_; }
+  // What the garbage collector does to a transport left open (in a reference cycle with its
+  // protocol): _SelectorTransport.__del__ closes the socket; the cycles are broken.
+  void collect();
 
  private:
   SelectorSocketTransport() = default;
@@ -119,6 +122,11 @@ class SelectorSocketTransport final : public Transport {
   std::size_t high_water_ = 64 * 1024;
   std::size_t low_water_ = 16 * 1024;
 };
+
+// gc.collect() at exit (run_main, test teardown): every socket transport still open is
+// collected (its socket closed, its protocol / loop / server references and its stream
+// protocol's cycles dropped), as CPython's GC frees transports that only reference cycles keep.
+void gc_collect_transports();
 
 namespace detail {
 // BaseSelectorEventLoop._start_serving / _stop_serving: the listening socket's reader accepts

@@ -255,9 +255,29 @@ Co<Bytes> StreamReader::readline() const { return readline_co(impl_); }
 Co<Bytes> StreamReader::readuntil(Bytes separator) const {
   return readuntil_co(impl_, {std::move(separator)});
 }
+namespace {
+// readuntil(tuple) before 3.13: the tuple is taken for one separator of len(tuple) bytes, which
+// bytearray.find() rejects once the buffer is long enough to look.
+Co<Bytes> readuntil_tuple_legacy(std::shared_ptr<StreamReaderImpl> self, std::size_t seplen,
+                                 Def = Def("StreamReader.readuntil", "streams.py")) {
+  if (seplen == 0) throw ValueError("Separator should be at least one-byte string");
+  if (self->exception) std::rethrow_exception(self->exception);
+  while (true) {
+    if (self->buffer.size() >= seplen) {
+      throw TypeError("argument should be integer or bytes-like object, not 'tuple'");
+    }
+    if (self->eof) {
+      Bytes chunk = self->buffer.take(self->buffer.size());
+      throw IncompleteReadError(std::move(chunk), std::nullopt);
+    }
+    co_await wait_for_data(self, "readuntil");
+  }
+}
+}  // namespace
+
 Co<Bytes> StreamReader::readuntil(std::vector<Bytes> separators) const {
   if (!impl_->loop->has(Behaviour::kReaduntilSeparatorTuple)) {
-    throw TypeError("argument should be integer or bytes-like object, not 'tuple'");
+    return readuntil_tuple_legacy(impl_, separators.size());
   }
   return readuntil_co(impl_, std::move(separators));
 }
@@ -463,6 +483,13 @@ void StreamReaderProtocol::connection_lost(std::exception_ptr exc) {
   stream_writer_ = StreamWriter();
   task_ = AnyTask();
   transport_.reset();
+}
+
+void StreamReaderProtocol::collect() {
+  stream_writer_ = StreamWriter();
+  task_ = AnyTask();
+  transport_.reset();
+  strong_reader_.reset();
 }
 
 void StreamReaderProtocol::data_received_view(std::string_view data) {

@@ -172,13 +172,16 @@ class StreamReaderProtocol final : public detail::ViewProtocol,
   bool eof_received() override;
   void pause_writing() override;
   void resume_writing() override;
-  std::string repr() const override {
+  std::string protocol_repr() const override {
     return "<asyncio.streams.StreamReaderProtocol object at 0x?>";
   }
 
   // FlowControlMixin._drain_helper / StreamReaderProtocol._get_close_waiter
   Co<void> drain_helper();
   Future<void> get_close_waiter() const { return closed_; }
+  // Garbage collection of a connection left open: drops the protocol's references (writer,
+  // task, transport) that make cycles.
+  void collect();
 
  private:
   std::optional<StreamReader> stream_reader() const;

@@ -22,8 +22,9 @@
 namespace aio {
 
 // A value of transport.get_extra_info(name): None, an address ('peername', 'sockname') or the
-// socket ('socket'). repr()/str() print it like Python; std::get<SockAddr>(v) takes it apart.
-using ExtraInfo = std::variant<NoneType, SockAddr, TransportSocket>;
+// socket ('socket'), or a default given by the caller (an int or a str). repr()/str() print it
+// like Python; std::get<SockAddr>(v) takes it apart.
+using ExtraInfo = std::variant<NoneType, SockAddr, TransportSocket, int, std::string>;
 
 class Transport : public std::enable_shared_from_this<Transport> {
  public:

@@ -55,7 +55,7 @@ enum class Behaviour {
                                    //        (before: one, concurrent drain() -> AssertionError)
   kStreamWriterDelCloses,          // 3.11+: StreamWriter.__del__ closes a transport that is
                                    //        not closing (and warns ResourceWarning)
-  kStreamProtocolHoldsWriter,      // 3.8-3.11: StreamReaderProtocol keeps the writer it gives
+  kStreamProtocolHoldsWriter,      // 3.8-3.12: StreamReaderProtocol keeps the writer it gives
                                    //           client_connected_cb until connection_lost
   kClientConnectedCbErrorsLogged,  // 3.11+: an exception of client_connected_cb's task goes to
                                    //        the exception handler ('Unhandled exception in
@@ -66,10 +66,13 @@ enum class Behaviour {
                                    //        buffers sent with sendmsg(); writelines() sends at
                                    //        once; close() drops the ready callbacks
   kServerCloseClients,             // 3.13+: Server.close_clients() / abort_clients()
+  kServerClientsWeakSet,           // 3.13+: a server's clients are a WeakSet (before: a count):
+                                   //        a transport collected unclosed detaches itself
   kStreamProtocolKeepsTask,        // 3.10+: StreamReaderProtocol keeps client_connected_cb's
                                    //        task (self._task) until connection_lost
   kReaduntilSeparatorTuple,        // 3.13+: StreamReader.readuntil() takes a tuple of
-                                   //        separators (before: TypeError)
+                                   //        separators (before: one separator of len(tuple)
+                                   //        bytes: TypeError from bytearray.find)
   kIntEnumStrIsValue,              // 3.11+: str(socket.AF_INET) is '2' (before:
                                    //        'AddressFamily.AF_INET'), e.g. in TransportSocket's
                                    //        repr
@@ -108,11 +111,12 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kBindErrorFullStr, {3, 13}, kForever},
     {Behaviour::kStreamDrainWaiters, {3, 10}, kForever},
     {Behaviour::kStreamWriterDelCloses, {3, 11}, kForever},
-    {Behaviour::kStreamProtocolHoldsWriter, {3, 0}, {3, 12}},
+    {Behaviour::kStreamProtocolHoldsWriter, {3, 0}, {3, 13}},
     {Behaviour::kClientConnectedCbErrorsLogged, {3, 11}, kForever},
     {Behaviour::kClientConnectedCbCancelCloses, {3, 13}, kForever},
     {Behaviour::kSocketTransportSendmsg, {3, 12}, kForever},
     {Behaviour::kServerCloseClients, {3, 13}, kForever},
+    {Behaviour::kServerClientsWeakSet, {3, 13}, kForever},
     {Behaviour::kStreamProtocolKeepsTask, {3, 10}, kForever},
     {Behaviour::kReaduntilSeparatorTuple, {3, 13}, kForever},
     {Behaviour::kIntEnumStrIsValue, {3, 11}, kForever},

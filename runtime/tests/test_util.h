@@ -21,6 +21,7 @@ class AioTest : public ::testing::Test {
   }
   void TearDown() override {
     gc_collect_pending_tasks();
+    gc_collect_transports();
     reset_event_loop_policy();
     set_default_version(kNewestVersion);
   }

@@ -46,7 +46,11 @@ void CoPromiseBase::set_leaf(std::coroutine_handle<> h) noexcept {
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
   std::uint64_t n = ++g_task_counter;
-  name_ = name ? std::move(*name) : "Task-" + std::to_string(n);
+  if (name) {
+    name_ = std::move(*name);
+  } else {
+    name_number_ = n;
+  }
 }
 
 void TaskBase::start() { start(shared_task()); }
@@ -95,7 +99,7 @@ std::vector<std::string> TaskBase::repr_info() const {
   }
   std::size_t pos = 1;
   if (loop_->has(Behaviour::kTaskNames))
-    info.insert(info.begin() + pos++, "name=" + repr_str(name_));
+    info.insert(info.begin() + pos++, "name=" + repr_str(get_name()));
   std::string coro = coro_format();
   if (fut_waiter_) info.insert(info.begin() + pos, "wait_for=" + fut_waiter_->repr());
   if (!coro.empty()) info.insert(info.begin() + pos, "coro=<" + coro + ">");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -22,8 +23,17 @@ class TaskBase : public FutureBase {
   bool cancel(std::optional<std::string> msg = std::nullopt) override;
   int cancelling() const { return num_cancels_requested_; }
   int uncancel();
-  const std::string& get_name() const { return name_; }
-  void set_name(std::string n) { name_ = std::move(n); }
+  const std::string& get_name() const {
+    if (name_number_) {  // "Task-<n>" is formatted when first asked for
+      name_ = "Task-" + std::to_string(name_number_);
+      name_number_ = 0;
+    }
+    return name_;
+  }
+  void set_name(std::string n) {
+    name_ = std::move(n);
+    name_number_ = 0;
+  }
   const char* class_name() const override { return "Task"; }
   std::vector<std::string> repr_info() const override;
   bool is_task() const override { return true; }
@@ -69,7 +79,8 @@ class TaskBase : public FutureBase {
  protected:
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
 
-  std::string name_;
+  mutable std::string name_;
+  mutable std::uint64_t name_number_ = 0;  // not 0: the name is "Task-<name_number_>"
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool log_destroy_pending_ = true;

@@ -15,7 +15,9 @@ using SockOpsTest = AioTest;
 
 TEST_F(SockOpsTest, RecvAtOnceWhenDataIsThere) {
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   a.setblocking(false);
   b.sendall("hello");
   Bytes got = loop->run_until_complete(loop->sock_recv(a, 100));
@@ -26,7 +28,9 @@ TEST_F(SockOpsTest, RecvAtOnceWhenDataIsThere) {
 
 TEST_F(SockOpsTest, RecvWaitsWithAReaderThatIsRemovedAfterwards) {
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   a.setblocking(false);
   std::vector<std::string> order;
   auto reader = [&](Def = "reader") -> Co<void> {
@@ -47,7 +51,9 @@ TEST_F(SockOpsTest, RecvWaitsWithAReaderThatIsRemovedAfterwards) {
 
 TEST_F(SockOpsTest, RecvIntoAndEof) {
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   a.setblocking(false);
   char buf[8];
   auto body = [&](Def = "body") -> Co<std::string> {
@@ -66,7 +72,9 @@ TEST_F(SockOpsTest, RecvIntoAndEof) {
 
 TEST_F(SockOpsTest, SendallLargerThanTheSocketBuffer) {
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   a.setblocking(false);
   b.setblocking(false);
   std::string data(4 << 20, '\0');
@@ -148,7 +156,9 @@ TEST_F(SockOpsTest, ConnectRefusedRaisesLikeCPython) {
 
 TEST_F(SockOpsTest, CancellingRecvRemovesTheReader) {
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   a.setblocking(false);
   auto reader = [&](Def = "reader") -> Co<void> { co_await loop->sock_recv(a, 10); };
   Task<void> task = loop->create_task(reader());
@@ -161,7 +171,9 @@ TEST_F(SockOpsTest, CancellingRecvRemovesTheReader) {
 TEST_F(SockOpsTest, SockOpsOnATransportFdRaise) {
   // _ensure_fd_no_transport: 'File descriptor N is used by transport <...>'.
   Loop loop = new_event_loop();
-  auto [a, b] = socketpair();
+  auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
+  Socket& a = pair.first;
+  Socket& b = pair.second;
   auto sock = std::make_shared<Socket>(std::move(a));
   sock->setblocking(false);
   auto transport = SelectorSocketTransport::make(loop, sock, std::make_shared<Protocol>());

@@ -12,17 +12,7 @@
 namespace aio {
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int kPerThread = 2000;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kPerThread = 2000;
-#else
 constexpr int kPerThread = 10000;
-#endif
-#else
-constexpr int kPerThread = 10000;
-#endif
 constexpr int kThreads = 16;
 
 class ThreadsafeTest : public testing::AioTest {

@@ -147,7 +147,7 @@ std::shared_ptr<SelectorSocketTransport> SelectorSocketTransport::make(
   std::shared_ptr<SelectorSocketTransport> t(new SelectorSocketTransport());
   // _SelectorTransport.__init__
   t->loop_ = loop;
-  t->loop_raw_ = loop.get();
+  t->version_ = loop->version();
   t->extra_["socket"] = TransportSocket(sock);
   try {
     t->extra_["sockname"] = sock->getsockname();
@@ -203,7 +203,7 @@ void SelectorSocketTransport::collect() {
   buffered_protocol_ = nullptr;
   view_protocol_ = nullptr;
   if (auto* p = dynamic_cast<StreamReaderProtocol*>(protocol.get())) p->collect();
-  if (server_ && has(Behaviour::kServerClientsWeakSet, loop_raw_->version())) {
+  if (server_ && has(Behaviour::kServerClientsWeakSet, version_)) {
     server_->detach(this);
   }
   server_.reset();
@@ -218,7 +218,7 @@ SelectorSocketTransport::~SelectorSocketTransport() {
   // not shown by the default filters); 3.13+ also detaches it from its server.
   if (sock_ && sock_->fileno() >= 0) {
     sock_->close();
-    if (server_ && has(Behaviour::kServerClientsWeakSet, loop_raw_->version())) {
+    if (server_ && has(Behaviour::kServerClientsWeakSet, version_)) {
       server_->detach(this);
     }
   }
@@ -418,7 +418,7 @@ void SelectorSocketTransport::write_ready() {
 }
 
 void SelectorSocketTransport::writelines(const std::vector<Bytes>& list_of_data) {
-  if (!has(Behaviour::kSocketTransportSendmsg, loop_raw_->version())) {
+  if (!has(Behaviour::kSocketTransportSendmsg, version_)) {
     Transport::writelines(list_of_data);  // write(b''.join(list_of_data))
     return;
   }
@@ -442,7 +442,7 @@ void SelectorSocketTransport::write_eof() {
 }
 
 void SelectorSocketTransport::close() {
-  if (has(Behaviour::kSocketTransportSendmsg, loop_raw_->version())) {
+  if (has(Behaviour::kSocketTransportSendmsg, version_)) {
     ready_callbacks_dropped_ = true;  // 3.12+: _read_ready_cb = None; _write_ready = None
   }
   if (closing_) return;
@@ -531,7 +531,7 @@ void SelectorSocketTransport::call_protocol_exception(const char* message, std::
   ctx.exception = exc;
   ctx.extra.emplace_back("transport", repr());
   ctx.extra.emplace_back("protocol", protocol_ ? protocol_->protocol_repr() : "None");
-  loop_raw_->call_exception_handler(ctx);
+  if (loop_) loop_->call_exception_handler(ctx);
 }
 
 void SelectorSocketTransport::maybe_pause_protocol() {

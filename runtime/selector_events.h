@@ -103,7 +103,7 @@ class SelectorSocketTransport final : public Transport {
   void call_protocol_exception(const char* message, std::exception_ptr exc);
 
   Loop loop_;  // nullptr after connection_lost (CPython sets _loop = None)
-  EventLoop* loop_raw_ = nullptr;
+  PyVersion version_;  // the loop's (the transport may outlive its loop)
   std::shared_ptr<Socket> sock_;
   int sock_fd_ = -1;
   ProtocolPtr protocol_;

@@ -103,6 +103,22 @@ def load_previous(path):
     return previous
 
 
+def write_report(document, output_dir):
+    png = os.path.join(output_dir, "benchmarks.png")
+    chart = report.chart(document, png)
+    with open(os.path.join(output_dir, "benchmarks.md"), "w") as f:
+        f.write(report.markdown(document, os.path.basename(png) if chart else None))
+    return chart
+
+
+def render(output_dir):
+    with open(os.path.join(output_dir, "benchmarks.json")) as f:
+        document = json.load(f)
+    write_report(document, output_dir)
+    common.log("rewrote benchmarks.md and benchmarks.png from benchmarks.json")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tools/benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--no-setup", action="store_true", help="do not run tools/setup")
@@ -141,7 +157,12 @@ def main(argv=None):
     parser.add_argument("--bazel-bin", metavar="DIR",
                         help="use this -c opt bazel-bin instead of building")
     parser.add_argument("--output-dir", default=os.path.join(common.ROOT, "docs"))
+    parser.add_argument("--render", action="store_true",
+                        help="run nothing: rewrite benchmarks.md and .png from benchmarks.json "
+                        "(after editing runtime/benchmarks/analysis.md)")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(args.output_dir)
     if args.quick:
         args.repetitions, args.min_time, args.python_repeat, args.python_rounds = 1, 0.1, 1, 1
         args.echo_rounds, args.echo_seconds = 1, 1.0
@@ -194,10 +215,7 @@ def main(argv=None):
     with open(json_path, "w") as f:
         json.dump(document, f, indent=1)
         f.write("\n")
-    png = os.path.join(args.output_dir, "benchmarks.png")
-    chart = report.chart(document, png)
-    with open(os.path.join(args.output_dir, "benchmarks.md"), "w") as f:
-        f.write(report.markdown(document, os.path.basename(png) if chart else None))
+    chart = write_report(document, args.output_dir)
     common.log("wrote %s, benchmarks.md%s" % (json_path, ", benchmarks.png" if chart else ""))
     for failure in ctx.failures:
         common.log("FAILED " + failure)

@@ -97,6 +97,9 @@ def _group_table(document, group):
             elif memory and r.get("value") is not None:
                 row.append("%s (%d B)" % (fmt_value(r["value"], r["unit"]),
                                           round(r["bytes_per_item"])))
+            elif r.get("mib_per_s") is not None and r.get("value") is not None:
+                row.append("%s (%.0f MiB/s)" % (fmt_value(r["value"], r["unit"]),
+                                                r["mib_per_s"]))
             else:
                 row.append(fmt_value(r.get("value"), r["unit"]))
         for pair in pairs:
@@ -177,6 +180,11 @@ def markdown(document, png):
         if group["description"]:
             out += [group["description"] + " Ratio columns: aioref against that peer, above 1 "
                     "(bold) when aioref is better.", ""]
+        dates = sorted(r["measured_at"] for r in document["records"]
+                       if r["group"] == group["name"] and r.get("measured_at"))
+        if dates:
+            out += ["Measured %s." % (dates[0] if dates[0] == dates[-1] else
+                                        "%s to %s" % (dates[0], dates[-1])), ""]
         out += _group_table(document, group)
     out += ["## What each workload measures", ""]
     for name, text in WORKLOADS:
@@ -209,7 +217,7 @@ def chart(document, path):
               if any(r["group"] == g["name"] for r in document["ratios"])]
     if not groups:
         return False
-    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 3.2 * len(groups)), squeeze=False)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 3.2 * len(groups)), squeeze=False)
     for ax, group in zip(axes[:, 0], groups):
         ratios = [r for r in document["ratios"] if r["group"] == group["name"]]
         names = []
@@ -221,6 +229,7 @@ def chart(document, path):
             if (r["implementation"], r["peer"]) not in pairs:
                 pairs.append((r["implementation"], r["peer"]))
         width = 0.8 / len(pairs)
+        lowest, highest = 1.0, 1.0
         for k, pair in enumerate(pairs):
             xs, ys = [], []
             for j, name in enumerate(names):
@@ -228,14 +237,27 @@ def chart(document, path):
                     if (r["name"], r["implementation"], r["peer"]) == (name,) + pair:
                         xs.append(j - 0.4 + width * (k + 0.5))
                         ys.append(r["ratio"])
-            ax.bar(xs, ys, width, label="%s / %s" % pair)
+            # Bars grow from 1 (up: aioref better; down: the peer better), labelled.
+            bars = ax.bar(xs, [y - 1.0 for y in ys], width, bottom=1.0,
+                          label="%s / %s" % pair)
+            for bar, y in zip(bars, ys):
+                ax.annotate("%.2g" % y, (bar.get_x() + bar.get_width() / 2, y),
+                            ha="center", va="bottom" if y >= 1 else "top", fontsize=6)
+            if ys:
+                lowest, highest = min(lowest, min(ys)), max(highest, max(ys))
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        ax.set_ylim(lowest / 1.6, highest * 1.6)
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                 if lowest / 1.6 <= t <= highest * 1.6]
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(["%g" % t for t in ticks], fontsize=7)
+        ax.minorticks_off()
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=15, fontsize=8)
         ax.set_title(group["title"], fontsize=10)
         ax.set_ylabel("ratio (>1: aioref better)", fontsize=8)
-        ax.legend(fontsize=7, ncol=min(4, len(pairs)))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -5,6 +5,12 @@
 // scheduler or the reactor, Asio's fastest single-threaded configuration (our loop is
 // single-threaded too). Work is posted from a handler running on the loop, as a loop's own
 // callbacks post theirs (handlers posted from outside run() take the locked queue).
+// Asio 1.22 detects co_await on clang only through the Coroutines TS (__cpp_coroutines and
+// <experimental/coroutine>); clang 14 in C++20 mode has the standard <coroutine> instead, which
+// Asio uses (ASIO_HAS_STD_COROUTINE) once told that co_await is there.
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 

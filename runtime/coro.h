@@ -118,7 +118,9 @@ class FrameCache {
       }
     }
   }
-  void* allocate(std::size_t n) {
+  // Not inlined into the promise's operator new/delete: GCC would then pair this
+  // ::operator new with the class's operator delete and warn (-Wmismatched-new-delete).
+  [[gnu::noinline]] void* allocate(std::size_t n) {
     std::size_t c = (n - 1) / kGranule;
     if (n == 0 || c >= kClasses) return ::operator new(n);
     if (Block* b = head_[c]) {
@@ -128,7 +130,7 @@ class FrameCache {
     }
     return ::operator new((c + 1) * kGranule);
   }
-  void deallocate(void* p, std::size_t n) noexcept {
+  [[gnu::noinline]] void deallocate(void* p, std::size_t n) noexcept {
     std::size_t c = (n - 1) / kGranule;
     if (n != 0 && c < kClasses && !closed_ && count_[c] < kMaxPerClass) {
       head_[c] = ::new (p) Block{head_[c]};

@@ -9,6 +9,16 @@ the reference loop (//runtime/benchmarks:echo_server, "aioref-native") when it i
 of the rounds; loops are interleaved round by round so that load on the machine hits them all
 alike), with "mib_per_s" (bytes echoed back) as an extra key. The generator and the server share
 this machine's one core's worth of CPU: the figures are for that setup.
+
+Every server runs with glibc's malloc thresholds pinned (MALLOC_TUNABLES below). CPython's socket
+transport (asyncio.selector_events, which aioref's loops use too) reads with
+`sock.recv(max_size)`, max_size = 256 KiB: the bytes object is malloc'd at 256 KiB and then shrunk
+to what arrived. Above glibc's mmap threshold (128 KiB until the process frees one mmap'd block
+bigger than that, which raises it for good) that is an mmap, a page fault, an mremap and a munmap
+per read: 4 syscalls and a fault, ~10x slower per request on this VM. Whether a server process is
+in that regime depended on what happened to be freed at its startup (not on the loop: the same
+transport code ran 1.5k/s on one loop and 20k/s on the other, and swapped between builds). Pinned,
+every process reads from the heap, as a server does once the threshold has moved.
 """
 
 import json
@@ -21,6 +31,16 @@ from . import common, python_loops
 
 SERVER = os.path.join(common.ROOT, "runtime", "benchmarks", "python", "echo_server.py")
 KINDS = ("streams", "protocols")
+# mmap above 1 MiB only; trim the heap only above 4 MiB free at its top (with the mmap threshold
+# alone pinned, glibc's trim threshold stays 128 KiB: every 256 KiB read then moves brk twice).
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304"
+
+
+def _server_env(base):
+    env = dict(base)
+    tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
+    env["GLIBC_TUNABLES"] = ":".join(tunables + MALLOC_TUNABLES.split(":"))
+    return env
 SIZES_KIB = (1, 10, 100)
 
 
@@ -53,17 +73,21 @@ class Echo(common.Group):
     description = ("requests/s: C connections (--echo-connections) on loopback, each sending a "
                    "message and waiting for the whole echo before the next, for --echo-seconds "
                    "after a 1 s warm-up; median of --echo-rounds rounds. The load generator is "
-                   "ours, in C++ on the reference loop, the same for every server.")
+                   "ours, in C++ on the reference loop, the same for every server. Servers run "
+                   "with GLIBC_TUNABLES=" + MALLOC_TUNABLES + " (see driver/echo.py: otherwise "
+                   "CPython's transports may pay an mmap/munmap per read, by accident of the "
+                   "process's allocation history).")
 
     def servers(self, ctx, kind):
         env = dict(os.environ)
         env.update(python_loops.env(ctx))
+        env = _server_env(env)
         out = []
         for loop in ("cpython", "uvloop", "aioref", "aioref-full"):
             out.append((loop, [common.DEBIAN_PYTHON, SERVER, "--loop", loop, "--kind", kind], env))
         native = ctx.path("runtime", "benchmarks", "echo_server")
         if os.path.exists(native):
-            out.append(("aioref-native", [native, "--kind", kind], dict(os.environ)))
+            out.append(("aioref-native", [native, "--kind", kind], _server_env(os.environ)))
         return out
 
     def run(self, ctx):
@@ -99,6 +123,7 @@ class Echo(common.Group):
                 self.name, "echo_%s_%dKiB" % (kind, size), impl, median["requests_per_s"],
                 "requests/s", mib_per_s=median["mib_per_s"],
                 connections=median["connections"], message_bytes=median["message_bytes"],
+                server_env={"GLIBC_TUNABLES": MALLOC_TUNABLES},
                 rounds=[r["requests_per_s"] for r in results]))
         return records
 

@@ -64,9 +64,19 @@ class PyClock final : public aio::Clock {
   py::object source_;
 };
 
+// Attribute names looked up per callback, interned once.
+struct Names {
+  PyObject* cancelled = PyUnicode_InternFromString("_cancelled");
+  PyObject* run = PyUnicode_InternFromString("_run");
+};
+const Names& names() {
+  static const Names* n = new Names();  // never freed: the module is never unloaded
+  return *n;
+}
+
 class Core;
 
-// The C++ handle behind a Python Handle (what cancel() cancels).
+// The C++ handle behind a timer's Python TimerHandle (what cancel() cancels).
 struct CoreHandle {
   aio::Handle handle;
   std::uint64_t key = 0;
@@ -96,17 +106,30 @@ class Core {
 
   double time() const { return loop_->time(); }
 
-  CoreHandle call_soon(py::object handle) {
-    std::uint64_t key = remember(std::move(handle));
-    return {loop_->call_soon([this, key] { run_key(key); }), key};
+  // call_soon and call_soon_threadsafe return nothing: a Handle cancelled from Python stays in
+  // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes (run_key).
+  // Only timers need their C++ handle (the heap counts its cancelled timers for the purge).
+  void call_soon(PyObject* handle) {
+    std::uint64_t key = remember(handle);
+    try {
+      loop_->call_soon([this, key] { run_key(key); });
+    } catch (...) {
+      forget(key);
+      throw;
+    }
   }
   CoreHandle call_at(double when, py::object handle) {
-    std::uint64_t key = remember(std::move(handle));
+    std::uint64_t key = remember(handle.ptr());
     return {loop_->call_at(when, [this, key] { run_key(key); }), key};
   }
-  CoreHandle call_soon_threadsafe(py::object handle) {
-    std::uint64_t key = remember(std::move(handle));
-    return {loop_->call_soon_threadsafe([this, key] { run_key(key); }), key};
+  void call_soon_threadsafe(PyObject* handle) {
+    std::uint64_t key = remember(handle);
+    try {
+      loop_->call_soon_threadsafe([this, key] { run_key(key); });
+    } catch (...) {
+      forget(key);
+      throw;
+    }
   }
   void cancel(CoreHandle& h) {
     if (!h.handle.cancelled()) h.handle.cancel();
@@ -183,10 +206,10 @@ class Core {
   }
 
  private:
-  std::uint64_t remember(py::object handle) {
+  std::uint64_t remember(PyObject* handle) {
     std::uint64_t key = ++next_key_;
     py::int_ k(key);
-    if (PyDict_SetItem(handles_.ptr(), k.ptr(), handle.ptr()) != 0) throw py::error_already_set();
+    if (PyDict_SetItem(handles_.ptr(), k.ptr(), handle) != 0) throw py::error_already_set();
     return key;
   }
   void forget(std::uint64_t key) {
@@ -202,19 +225,38 @@ class Core {
     if (!borrowed) return;  // collected (tp_clear) or closed meanwhile
     py::object handle = py::reinterpret_borrow<py::object>(borrowed);
     PyDict_DelItem(handles_.ptr(), k.ptr());
-    // _run_once's `if handle._cancelled: continue`, for handles cancelled behind our back
-    // (a Handle given to _add_callback is a plain asyncio.Handle).
-    if (handle.attr("_cancelled").cast<bool>()) return;
+    // _run_once's `if handle._cancelled: continue`: call_soon's handles are cancelled in Python
+    // only (they stay queued, as in CPython's _ready deque).
     try {
-      if (debug_runner_.is_none()) {
-        handle.attr("_run")();
-      } else {
-        debug_runner_(handle);
-      }
+      if (is_cancelled(handle)) return;
+      run_handle(handle);
     } catch (py::error_already_set& e) {
       pending_.emplace(std::move(e));
       throw PythonExit();
     }
+  }
+
+  static bool is_cancelled(const py::object& handle) {
+    PyObject* flag = PyObject_GetAttr(handle.ptr(), names().cancelled);
+    if (!flag) throw py::error_already_set();
+    int truth = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    if (truth < 0) throw py::error_already_set();
+    return truth != 0;
+  }
+  // handle._run(), or the debug runner (slow callback reports).
+  void run_handle(const py::object& handle) {
+    if (!debug_runner_.is_none()) {
+      debug_runner_(handle);
+      return;
+    }
+#if PY_VERSION_HEX >= 0x03090000
+    PyObject* result = PyObject_CallMethodNoArgs(handle.ptr(), names().run);
+#else
+    PyObject* result = PyObject_CallMethodObjArgs(handle.ptr(), names().run, nullptr);
+#endif
+    if (!result) throw py::error_already_set();
+    Py_DECREF(result);
   }
 
   struct IoKeys {
@@ -224,7 +266,7 @@ class Core {
     IoKeys& keys = io_keys_[fd];
     std::uint64_t& slot = event == aio::EVENT_READ ? keys.reader : keys.writer;
     if (slot) forget(slot);
-    std::uint64_t key = slot = remember(std::move(handle));
+    std::uint64_t key = slot = remember(handle.ptr());
     auto run = [this, fd, event, key] { run_io(fd, event, key); };
     try {
       if (event == aio::EVENT_READ) {
@@ -259,16 +301,12 @@ class Core {
     if (!borrowed) return;
     py::object handle = py::reinterpret_borrow<py::object>(borrowed);
     try {
-      if (handle.attr("_cancelled").cast<bool>()) {
+      if (is_cancelled(handle)) {
         handle.attr("_loop").attr(event == aio::EVENT_READ ? "_remove_reader"
                                                            : "_remove_writer")(fd);
         return;
       }
-      if (debug_runner_.is_none()) {
-        handle.attr("_run")();
-      } else {
-        debug_runner_(handle);
-      }
+      run_handle(handle);
     } catch (py::error_already_set& e) {
       pending_.emplace(std::move(e));
       throw PythonExit();
@@ -316,6 +354,40 @@ bool holder_ready(PyObject* self) {
   return inst->get_value_and_holder(nullptr, false).holder_constructed();
 }
 
+// Core.call_soon and Core.call_soon_threadsafe as plain METH_O methods (method descriptors on the
+// Core type): the per-callback path skips pybind11's dispatcher and returns None, no wrapper.
+Core* core_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  auto vh = inst->get_value_and_holder(nullptr, false);
+  if (!vh.holder_constructed()) {
+    PyErr_SetString(PyExc_TypeError, "aioref.Core is not initialized");
+    return nullptr;
+  }
+  return vh.value_ptr<Core>();
+}
+
+template <void (Core::*Schedule)(PyObject*)>
+PyObject* schedule_method(PyObject* self, PyObject* handle) {
+  Core* core = core_of(self);
+  if (!core) return nullptr;
+  try {
+    (core->*Schedule)(handle);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef kCallSoonDef = {"call_soon", schedule_method<&Core::call_soon>, METH_O,
+                            "call_soon(handle): queue an asyncio Handle (handle._run())"};
+PyMethodDef kCallSoonThreadsafeDef = {
+    "call_soon_threadsafe", schedule_method<&Core::call_soon_threadsafe>, METH_O,
+    "call_soon_threadsafe(handle): queue an asyncio Handle from any thread, waking the loop"};
+
 }  // namespace aioref_bridge
 
 PYBIND11_MODULE(AIOREF_MODULE, m) {
@@ -332,7 +404,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
       .def_property_readonly("when", &CoreHandle::when)
       .def_readonly("key", &CoreHandle::key);
 
-  py::class_<Core>(m, "Core", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+  py::class_<Core> core(m, "Core", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
                      auto* type = &heap_type->ht_type;
                      type->tp_flags |= Py_TPFLAGS_HAVE_GC;
                      type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
@@ -346,12 +418,10 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
                        if (holder_ready(self)) py::cast<Core&>(py::handle(self)).clear();
                        return 0;
                      };
-                   }))
-      .def(py::init<py::object>(), py::arg("time_source") = py::none())
+                   }));
+  core.def(py::init<py::object>(), py::arg("time_source") = py::none())
       .def("time", &Core::time)
-      .def("call_soon", &Core::call_soon)
       .def("call_at", &Core::call_at)
-      .def("call_soon_threadsafe", &Core::call_soon_threadsafe)
       .def("cancel", &Core::cancel)
       .def("run_once", &Core::run_once)
       .def("run_until_stopped", &Core::run_until_stopped)
@@ -377,4 +447,9 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
       .def_property(
           "debug_runner", [](Core& c) { return c.debug_runner(); },
           [](Core& c, py::object f) { c.debug_runner() = std::move(f); });
+  for (PyMethodDef* def : {&aioref_bridge::kCallSoonDef, &aioref_bridge::kCallSoonThreadsafeDef}) {
+    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(core.ptr()), def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(core, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
 }

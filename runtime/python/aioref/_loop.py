@@ -40,10 +40,18 @@ _CALL_AT_REJECTS_NONE = sys.version_info >= (3, 11)
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
 
 
-class _InCore(object):
-    """What Handle and TimerHandle add to asyncio's: cancelling also drops the C++ entry."""
+class Handle(events.Handle):
+    """asyncio.Handle scheduled in the C++ ready queue. Nothing is overridden: as in CPython's
+    `_ready` deque, a cancelled handle stays queued and is skipped when its turn comes."""
 
     __slots__ = ()
+
+
+class TimerHandle(events.TimerHandle):
+    """asyncio.TimerHandle scheduled in the C++ timer heap; cancelling it also cancels the C++
+    timer (the heap counts its cancelled timers for the purge)."""
+
+    __slots__ = ("_core_handle",)
 
     def cancel(self):
         if not self._cancelled:
@@ -52,23 +60,6 @@ class _InCore(object):
                 self._core_handle = None
                 self._loop._core.cancel(core_handle)
         super().cancel()
-
-
-class Handle(_InCore, events.Handle):
-    """asyncio.Handle scheduled in the C++ ready queue."""
-
-    __slots__ = ("_core_handle",)
-
-    def _run(self):
-        self._core_handle = None
-        super()._run()
-        self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
-
-
-class TimerHandle(_InCore, events.TimerHandle):
-    """asyncio.TimerHandle scheduled in the C++ timer heap."""
-
-    __slots__ = ("_core_handle",)
 
     def _run(self):
         self._core_handle = None
@@ -165,6 +156,24 @@ class _CoreSelector(selectors._BaseSelectorImpl):
                 pass  # the wait selector was closed first
 
 
+class _CoreReady(object):
+    """Stands for BaseEventLoop's `_ready` deque (the ready queue is the C++ loop's). Its only
+    use left is BaseEventLoop.close's `self._ready.clear()`, right after `self._closed = True`:
+    that closes the C++ loop, at the moment CPython's loop drops its callbacks."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, core):
+        self._core = core
+
+    def clear(self):
+        if not self._core.closed:
+            self._core.close()
+
+    def __len__(self):
+        return self._core.ready_count
+
+
 class Loop(selector_events.BaseSelectorEventLoop):
     """An asyncio event loop driven by aioref's C++ reference loop."""
 
@@ -180,7 +189,9 @@ class Loop(selector_events.BaseSelectorEventLoop):
         self._core = Core(time_source)
         self._wait_selector = selector
         self._core_handles = self._core.handles  # what the cycle collector sees
+        self._core_call_soon = self._core.call_soon
         super().__init__(_CoreSelector(self._core, selector))
+        self._ready = _CoreReady(self._core)
         self._selector.loop = self
         if selector is not None:
             # Like CPython's self-pipe: a reader named _read_from_self.
@@ -188,7 +199,11 @@ class Loop(selector_events.BaseSelectorEventLoop):
                               (events.Handle(self._read_from_self, (), self, None), None))
             self._core.python_wait = selector.select
 
-    # -- the state BaseEventLoop keeps in attributes lives in the C++ loop -------------------
+    # -- BaseEventLoop's state ---------------------------------------------------------------
+    # `_closed` and `_debug` stay BaseEventLoop's plain attributes (read by every call_soon and
+    # every Handle): close() closes the C++ loop through `_ready.clear()` (_CoreReady), and
+    # set_debug() (which __init__ calls too) switches the C++ loop's debug runner.
+    # `_stopping` lives in the C++ loop (run_forever's loop reads it there on 3.13+).
     @property
     def _stopping(self):
         return self._core.stopping
@@ -197,23 +212,9 @@ class Loop(selector_events.BaseSelectorEventLoop):
     def _stopping(self, value):
         self._core.stopping = bool(value)
 
-    @property
-    def _closed(self):
-        return self._core.closed
-
-    @_closed.setter
-    def _closed(self, value):
-        if value:
-            self._core.close()
-
-    @property
-    def _debug(self):
-        return self._debug_enabled
-
-    @_debug.setter
-    def _debug(self, value):
-        self._debug_enabled = bool(value)
-        self._core.debug_runner = self._run_handle_debug if value else None
+    def set_debug(self, enabled):
+        super().set_debug(enabled)
+        self._core.debug_runner = self._run_handle_debug if enabled else None
 
     # -- scheduling ------------------------------------------------------------------------
     def time(self):
@@ -223,7 +224,7 @@ class Loop(selector_events.BaseSelectorEventLoop):
         handle = Handle(callback, args, self, context)
         if handle._source_traceback:
             del handle._source_traceback[-1]
-        handle._core_handle = self._core.call_soon(handle)
+        self._core_call_soon(handle)
         return handle
 
     def call_at(self, when, callback, *args, context=None):
@@ -247,12 +248,12 @@ class Loop(selector_events.BaseSelectorEventLoop):
         handle = Handle(callback, args, self, context)
         if handle._source_traceback:
             del handle._source_traceback[-1]
-        handle._core_handle = self._core.call_soon_threadsafe(handle)
+        self._core.call_soon_threadsafe(handle)
         return handle
 
     def _add_callback(self, handle):
         if not handle._cancelled:
-            self._core.call_soon(handle)
+            self._core_call_soon(handle)
 
     def _add_callback_signalsafe(self, handle):
         if not handle._cancelled:
@@ -307,6 +308,8 @@ class Loop(selector_events.BaseSelectorEventLoop):
         if self.is_closed():
             return
         super().close()  # BaseSelectorEventLoop.close: the C++ loop, then the _CoreSelector
+        if not self._core.closed:  # in case BaseEventLoop.close did not clear _ready
+            self._core.close()
         selector = self._wait_selector
         if selector is not None:
             self._wait_selector = None

@@ -2,7 +2,8 @@
 
     python3 run_examples.py JOBS.json
 
-JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int,
+JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
+own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
 "clock": "virtual" (default) or "real", "idle_after": seconds (real clock only)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
@@ -106,30 +107,73 @@ class RealClock(object):
         return marking_factory
 
 
-def _perturb_set_order(seed, recorder):
+CANONICAL, REVERSED = 1, 2  # perturb values; 0: CPython's own order; 3 and up: shuffled
+
+
+def _perturb_set_order(perturb, recorder):
     """Change the iteration order of the sets asyncio builds, and nothing else.
 
-    `wait`, `_wait` and `as_completed` call the global name `set` of asyncio.tasks: shadowed
-    there by a set that iterates in a seeded random order (and prints as a set), their
-    results come out in another order each run. Tasks also hash by address: allocating a
-    random number of same-sized objects before each one changes the order of the
-    set comprehensions and WeakSets (all_tasks) that do not call `set`.
-    Seed 1 reverses instead of shuffling, so that two runs always show a set's lines moving.
+    `wait`, `_wait`, `gather` (3.6) and `as_completed` call the global name `set` of
+    asyncio.tasks: shadowed there by a set that iterates in an order of ours (and prints as a
+    set), their results come out in another order each run; `all_tasks` returns one too.
+    The orders: CANONICAL puts the elements in the order they came into being (a task or
+    future when the loop created it, anything else when it first entered such a set), which
+    no address or hash seed changes; REVERSED is the exact opposite, so that between the two
+    every pair of elements of every set swaps and any line whose order follows a set's moves.
+    Higher values shuffle, seeded, and also allocate a random number of same-sized objects
+    before each task and future, which moves their addresses and so the order of the set
+    comprehensions and WeakSets that do not call `set`.
     """
     import asyncio.tasks
+    import itertools
+    import weakref
 
-    rng = random.Random(seed)
+    rng = random.Random(perturb)
     keep = []
+    numbers = weakref.WeakKeyDictionary()  # element -> when it came into being
+    counter = itertools.count()
+
+    def number(item):
+        try:
+            if item not in numbers:
+                numbers[item] = next(counter)
+        except TypeError:  # not weakly referenceable: keeps its place in CPython's order
+            pass
+
+    def order(item):
+        try:
+            return numbers.get(item, -1)
+        except TypeError:
+            return -1
 
     class set(builtins_set):  # noqa: A001  (it stands in for the builtin)
         __slots__ = ()
+
+        def __init__(self, iterable=()):
+            items = list(iterable)
+            for item in items:
+                number(item)
+            builtins_set.__init__(self, items)
+
+        def add(self, item):
+            number(item)
+            builtins_set.add(self, item)
+
+        def update(self, *iterables):
+            for iterable in iterables:
+                items = list(iterable)
+                for item in items:
+                    number(item)
+                builtins_set.update(self, items)
 
         def __iter__(self):
             items = list(builtins_set.__iter__(self))
             if len(items) > 1:
                 recorder.note_set_order()
-                if seed == 1:
-                    items.reverse()  # moves every element of any set: no block goes unseen
+                if perturb == CANONICAL:
+                    items.sort(key=order)
+                elif perturb == REVERSED:
+                    items.sort(key=order, reverse=True)
                 else:
                     rng.shuffle(items)
             return iter(items)
@@ -140,35 +184,63 @@ def _perturb_set_order(seed, recorder):
             return "{" + ", ".join(repr(item) for item in self) + "}"
 
     asyncio.tasks.set = set
+    # all_tasks builds its result with a set comprehension (the builtin set, in address
+    # order): returned as one of ours, the order asyncio.run cancels leftover tasks in
+    # follows the run's order too.
+    for name in ("all_tasks", "_all_tasks_compat"):
+        original = getattr(asyncio.tasks, name, None)
+        if original is None:
+            continue
+        ours = _returning(set, original)
+        setattr(asyncio.tasks, name, ours)
+        if getattr(asyncio, name, None) is original:
+            setattr(asyncio, name, ours)
     loop_cls = asyncio.base_events.BaseEventLoop
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
+    shuffled = perturb not in (CANONICAL, REVERSED)
 
     def pad(cls):
-        for _ in range(rng.randrange(4)):
-            keep.append(cls.__new__(cls))
+        if shuffled:
+            for _ in range(rng.randrange(4)):
+                keep.append(cls.__new__(cls))
 
     def create_task(self, *args, **kwargs):
         pad(asyncio.Task)
-        return orig_create_task(self, *args, **kwargs)
+        task = orig_create_task(self, *args, **kwargs)
+        number(task)
+        return task
 
     def create_future(self):
         pad(asyncio.Future)
-        return orig_create_future(self)
+        future = orig_create_future(self)
+        number(future)
+        return future
 
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
 
 
-def _mark_set_order_apis(recorder):
+def _returning(set_type, original):
+    def wrapper(*args, **kwargs):
+        return set_type(original(*args, **kwargs))
+
+    wrapper.__name__ = original.__name__
+    return wrapper
+
+
+_RUN = {}  # the child's run: "recorder"
+
+
+def _mark_set_order_apis():
     """Note in the trace when the program used an asyncio API whose behaviour follows set
     iteration order, so that the capture knows to look for reorderings there."""
     import asyncio.tasks
 
     def marked(original):
         def wrapper(*args, **kwargs):
-            recorder.note_set_order()
+            _RUN["recorder"].note_set_order()
             return original(*args, **kwargs)
 
         wrapper.__name__ = original.__name__
@@ -240,18 +312,24 @@ def _child(job):
         _use_loop_factory(clock.wrap_factory(factory) if real else factory)
     elif real:
         _use_loop_factory(clock.wrap_factory(asyncio.DefaultEventLoopPolicy._loop_factory))
+    _RUN["recorder"] = recorder
     if job.get("perturb"):
         _perturb_set_order(job["perturb"], recorder)
-    _mark_set_order_apis(recorder)
-    if not real:
-        virtual_clock.install(on_idle_forever)
+    if _PREPARED["patched"]:
+        virtual_clock.CLOCK.on_idle_forever = on_idle_forever
+    else:
+        _mark_set_order_apis()
+        if not real:
+            virtual_clock.install(on_idle_forever)
     streams.extend(trace_recorder.install(recorder))
     import atexit
 
     atexit.register(finish_streams)
 
-    with open(path, "rb") as source_file:
-        source = source_file.read()
+    code = _PREPARED["code"].get(path)
+    if code is None:
+        with open(path, "rb") as source_file:
+            code = source_file.read()
     module = types.ModuleType("__main__")
     module.__file__ = path
     module.__builtins__ = __builtins__
@@ -259,7 +337,9 @@ def _child(job):
     sys.argv = [path]
     sys.path[0] = os.path.dirname(path)
     try:
-        exec(compile(source, path, "exec"), module.__dict__)
+        if not isinstance(code, types.CodeType):
+            code = compile(code, path, "exec")
+        exec(code, module.__dict__)
         status = 0
     except SystemExit as exc:
         status = _exit_status(exc.code)
@@ -433,9 +513,44 @@ def _run(job):
     _record_status(job, status)
 
 
+# Set by _prepare: whether the clock and the marks are installed; example path -> code object.
+_PREPARED = {"patched": False, "code": {}}
+
+
+def _prepare(jobs):
+    """Do once, before forking, what every run of a plain virtual-time batch would do first.
+
+    A forked child pays a page fault (20-50 us on this kind of VM) for every page it writes,
+    so the patches every run needs (the virtual clock, the set-order marks) and the compiled
+    examples are made here, once. Not for a batch with a loop factory: a loop module must be
+    imported before the clock is patched (aioref, for one, notes the real time functions at
+    import, to see later that they were replaced). An example whose compilation warns or
+    fails is compiled in the child, so that the warning or error is in its trace.
+    """
+    import warnings
+
+    if any(job.get("loop") or job.get("clock") == "real" for job in jobs):
+        return
+    _mark_set_order_apis()
+    virtual_clock.install(None)
+    _PREPARED["patched"] = True
+    for path in sorted({os.path.abspath(job["example"]) for job in jobs}):
+        try:
+            with open(path, "rb") as source_file:
+                source = source_file.read()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                code = compile(source, path, "exec")
+        except Exception:
+            continue
+        if not caught:
+            _PREPARED["code"][path] = code
+
+
 def main(argv):
     with open(argv[1]) as jobs_file:
         jobs = json.load(jobs_file)
+    _prepare(jobs)
     import gc
 
     if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here

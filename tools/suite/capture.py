@@ -21,8 +21,8 @@ import time
 from suite import compare, examples, execution, interpreters, paths, traces
 
 FIRST_ROUND = 3  # every example: enough to see that it is deterministic
-SECOND_ROUND = 5  # more, where set order showed or could show, to find its blocks (run 1
-# reverses every set, so each block shows at once; the others shuffle to delimit it)
+SECOND_ROUND = 5  # more, where set order showed, to delimit its blocks (the first round's
+# opposite orders show each block at once; these shuffle)
 THIRD_ROUND = 24  # more again where runs split into variants (fewer runs per variant)
 HASH_SEEDS = 3
 
@@ -39,21 +39,38 @@ def plan_runs(chosen, found, workdir, first, count):
                 trace = os.path.join(workdir, "%s.%s.%d.trace" % (interpreter.label,
                                                                    example.name, index))
                 planned.setdefault((interpreter.label, example.name), []).append(
-                    execution.Run(example, interpreter, trace, perturb=index,
+                    execution.Run(example, interpreter, trace, perturb=index + 1,
                                   hash_seed=index % HASH_SEEDS))
     return planned
 
 
 def needs_second_round(runs):
-    """Runs that differ, or that used a set-ordered asyncio API, get a second round."""
+    """Runs that differ get a second round, to delimit their unordered blocks.
+
+    The first round is enough to see whether set order shows: its first two runs iterate
+    every set asyncio builds (wait's done and pending, the argument sets of wait,
+    as_completed and 3.6's gather, all_tasks) in opposite orders (the harness's CANONICAL and
+    REVERSED), so every pair of their elements swaps, and any line whose order follows
+    theirs moves. Runs that agree need no more.
+    """
     try:
         captured = [read_trace(run) for run in runs]
     except (traces.NondeterministicError, traces.FormatError):
         return False  # reported later
-    if any(trace.header.get("set-order") for trace in captured):
-        return True
     return any(trace.events != captured[0].events or trace.outcome != captured[0].outcome
                for trace in captured[1:])
+
+
+def runs_wanted(runs, first):
+    """How many runs a cell needs, given the runs it had: the first round alone where they
+    agree; SECOND_ROUND more where they differ; THIRD_ROUND more again where they split into
+    variants (as soon as that shows, so that the rounds after the first are one round)."""
+    if not needs_second_round(runs):
+        return len(runs)
+    wanted = first + SECOND_ROUND
+    if _variant_count(runs) > 1:
+        wanted += THIRD_ROUND
+    return max(wanted, len(runs))
 
 
 def _variant_count(runs):
@@ -82,7 +99,7 @@ def main(argv=None):
                         help="only this example (repeatable)")
     parser.add_argument("--runs", type=int, default=FIRST_ROUND,
                         help="runs per example and interpreter (default %d; %d more where "
-                        "set iteration order may matter)" % (FIRST_ROUND, SECOND_ROUND))
+                        "the runs differ)" % (FIRST_ROUND, SECOND_ROUND))
     parser.add_argument("--check", action="store_true",
                         help="recapture and compare with the committed goldens; write nothing")
     parser.add_argument("--golden-dir", default=None,
@@ -140,25 +157,17 @@ def main(argv=None):
     failures = total_runs = 0
     try:
         planned = plan_runs(chosen, found, workdir, 0, args.runs)
-        execution.execute([run for group in planned.values() for run in group], workdir)
-        more = []
-        for interpreter in found:
-            for example in chosen:
-                if needs_second_round(planned[(interpreter.label, example.name)]):
-                    extra = plan_runs([example], [interpreter], workdir, args.runs,
-                                      SECOND_ROUND)
-                    for key, runs in extra.items():
-                        planned[key] += runs
-                        more += runs
-        execution.execute(more, workdir)
-        more = []
-        for key, runs in planned.items():
-            if len(runs) > args.runs and _variant_count(runs) > 1:
-                extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir,
-                                  len(runs), THIRD_ROUND)
-                planned[key] += extra[key]
-                more += extra[key]
-        execution.execute(more, workdir)
+        batch = [run for group in planned.values() for run in group]
+        while batch:  # one round after another, until every cell has the runs it wants
+            execution.execute(batch, workdir)
+            batch = []
+            for key, runs in planned.items():
+                missing = runs_wanted(runs, args.runs) - len(runs)
+                if missing > 0:
+                    extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir,
+                                      len(runs), missing)
+                    planned[key] += extra[key]
+                    batch += extra[key]
         total_runs = sum(len(group) for group in planned.values())
         for interpreter in found:
             passed = 0

@@ -19,8 +19,9 @@ _PYENV = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3"),
 INTERPRETERS = sorted(set(_PYENV[:1] + _PYENV[-1:] + ["/usr/bin/python3"]))
 
 
-def run(interpreter, source, timeout=20.0):
-    """Runs `source` as an example in the harness; returns the trace's event and outcome lines."""
+def run(interpreter, source, timeout=20.0, perturb=0, header=False):
+    """Runs `source` as an example in the harness; returns the trace's event and outcome lines
+    (and its header lines first, with header=True)."""
     with tempfile.TemporaryDirectory() as tmp:
         example = os.path.join(tmp, "case.py")
         with open(example, "w") as f:
@@ -28,12 +29,12 @@ def run(interpreter, source, timeout=20.0):
         trace = os.path.join(tmp, "case.trace")
         jobs = os.path.join(tmp, "jobs.json")
         with open(jobs, "w") as f:
-            json.dump([{"example": example, "trace": trace, "perturb": 0, "loop": None,
+            json.dump([{"example": example, "trace": trace, "perturb": perturb, "loop": None,
                         "timeout": timeout, "sys_path": []}], f)
         subprocess.run([interpreter, RUN_EXAMPLES, jobs], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=timeout + 30)
         with open(trace) as f:
-            return [line.rstrip("\n") for line in f if not line.startswith("#")]
+            return [line.rstrip("\n") for line in f if header or not line.startswith("#")]
 
 
 class HarnessTest(unittest.TestCase):
@@ -55,6 +56,52 @@ class HarnessTest(unittest.TestCase):
         for lines in self.each(source):
             self.assertEqual(lines[-3:], ["0.000000 out 1000.0 1000.0 1700000000.0",
                                           "1.500000 out 1001.5", "= exit 0"])
+
+    def test_canonical_and_reversed_set_orders_are_opposite(self):
+        # The capture's first round relies on this: between perturb 1 (CANONICAL) and 2
+        # (REVERSED) every pair of elements of the sets asyncio builds swaps, whatever the
+        # addresses, so one round shows every line whose order follows a set's.
+        source = """
+            import asyncio
+            async def job(i):
+                return i
+            async def main():
+                tasks = [asyncio.ensure_future(job(i)) for i in range(5)]
+                done, pending = await asyncio.wait(tasks)
+                print("done", [t.result() for t in done])
+                print("results", [t.result() for t in done])
+                for t in done:
+                    print("task", t.result())
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                canonical = run(interpreter, source, perturb=1)
+                reversed_ = run(interpreter, source, perturb=2)
+                self.assertEqual(canonical[0], "0.000000 out done [0, 1, 2, 3, 4]")
+                self.assertEqual(reversed_[0], "0.000000 out done [4, 3, 2, 1, 0]")
+                self.assertEqual(canonical[2:7], ["0.000000 out task %d" % i for i in range(5)])
+                self.assertIn("# set-order: used", run(interpreter, source, perturb=2,
+                                                       header=True))
+
+    def test_all_tasks_follows_the_runs_set_order(self):
+        source = """
+            import asyncio, sys
+            async def forever(i):
+                await asyncio.sleep(3600)
+            async def main():
+                for i in range(4):
+                    asyncio.ensure_future(forever(i))
+                await asyncio.sleep(0)
+                all_tasks = getattr(asyncio, "all_tasks", None) or asyncio.Task.all_tasks
+                names = [t._coro.cr_frame.f_locals["i"] for t in all_tasks()
+                         if t._coro.__name__ == "forever"]
+                print(names)
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        interpreter = INTERPRETERS[-1]  # 3.7+: asyncio.all_tasks (3.6's is Task's, in C)
+        self.assertEqual(run(interpreter, source, perturb=1)[0], "0.000000 out [0, 1, 2, 3]")
+        self.assertEqual(run(interpreter, source, perturb=2)[0], "0.000000 out [3, 2, 1, 0]")
 
     def test_executor_threads_sleep_in_virtual_time(self):
         # Eight one-second jobs on two workers take exactly four virtual seconds.

@@ -32,29 +32,30 @@ struct HandlePool {
 thread_local HandlePool t_pool;
 }  // namespace
 
-HandleImpl* HandleImpl::create() {
+HandleImpl* HandleImpl::create(bool shared) {
   auto& pool = t_pool.free;
+  HandleImpl* h;
   if (!pool.empty()) {
-    HandleImpl* h = pool.back();
+    h = pool.back();
     pool.pop_back();
-    h->refs.store(1, std::memory_order_relaxed);
-    return h;
+    h->refs = 1;
+  } else {
+    h = new HandleImpl();
   }
-  return new HandleImpl();
+  h->shared = shared;
+  return h;
 }
 
-void HandleImpl::release() {
-  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    fn.reset();
-    loop = nullptr;
-    name = nullptr;
-    when = 0;
-    cancelled = scheduled = is_timer = running = false;
-    if (t_pool.free.size() < 4096) {
-      t_pool.free.push_back(this);
-    } else {
-      delete this;
-    }
+void HandleImpl::recycle() {
+  fn.reset();
+  loop = nullptr;
+  name = nullptr;
+  when = 0;
+  cancelled = scheduled = is_timer = running = shared = false;
+  if (t_pool.free.size() < 4096) {
+    t_pool.free.push_back(this);
+  } else {
+    delete this;
   }
 }
 }  // namespace detail
@@ -158,15 +159,39 @@ PyVersion current_version() {
 // ---------------------------------------------------------------------------------------------
 // EventLoop
 
+namespace {
+// Every live loop, for gc_collect_pending_tasks (a live task keeps its loop alive, so every live
+// task is in the registry of a loop here).
+std::mutex g_loops_mu;
+std::vector<EventLoop*> g_loops;
+}  // namespace
+
 EventLoop::EventLoop(std::shared_ptr<Clock> clock)
     : clock_(clock ? std::move(clock) : default_clock_ptr()),
       version_(default_version()),
       clock_resolution_(clock_->resolution()) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   selector_.add(wake_fd_, EVENT_READ);  // like CPython's self-pipe reader
+  std::lock_guard<std::mutex> lock(g_loops_mu);
+  g_loops.push_back(this);
+}
+
+std::vector<std::shared_ptr<TaskBase>> EventLoop::alive_tasks_of_all_loops() {
+  std::vector<std::shared_ptr<TaskBase>> alive;
+  std::lock_guard<std::mutex> lock(g_loops_mu);
+  for (EventLoop* loop : g_loops) {
+    for (auto& w : loop->tasks_) {
+      if (auto t = w.lock()) alive.push_back(std::move(t));
+    }
+  }
+  return alive;
 }
 
 EventLoop::~EventLoop() {
+  {
+    std::lock_guard<std::mutex> lock(g_loops_mu);
+    std::erase(g_loops, this);
+  }
   // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
   ready_.clear();
   for (auto& t : scheduled_) t.impl()->scheduled = false;
@@ -176,9 +201,7 @@ EventLoop::~EventLoop() {
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-void EventLoop::check_closed() const {
-  if (closed_) throw RuntimeError("Event loop is closed");
-}
+void EventLoop::throw_closed() { throw RuntimeError("Event loop is closed"); }
 
 void EventLoop::check_running() const {
   if (is_running()) throw RuntimeError("This event loop is already running");
@@ -201,6 +224,14 @@ Handle EventLoop::call_soon_impl(Callback fn, const char* name) {
   return h;
 }
 
+void EventLoop::schedule_soon_impl(Callback fn, const char* name) {
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->fn = std::move(fn);
+  h->loop = this;
+  h->name = name;
+  ready_.push_back(Handle(h));  // the queue's is the only reference
+}
+
 TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) {
   detail::HandleImpl* h = detail::HandleImpl::create();
   h->fn = std::move(fn);
@@ -215,7 +246,8 @@ TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) 
 }
 
 Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
-  detail::HandleImpl* h = detail::HandleImpl::create();
+  // Shared: the calling thread holds the returned Handle while the loop's thread holds it too.
+  detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);
   h->fn = std::move(fn);
   h->loop = this;
   h->name = name;
@@ -227,6 +259,23 @@ Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   }
   write_to_self();
   return Handle(h);
+}
+
+bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
+  {
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    if (ts_closed_) return false;
+    // Shared although only the queue holds it: it is made on this thread and released on the
+    // loop's (made from this thread's pool, it goes back to the loop thread's).
+    detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);
+    h->fn = std::move(fn);
+    h->loop = this;
+    h->name = name;
+    ts_queue_.push_back(Handle(h));
+    ts_pending_.store(true, std::memory_order_release);
+  }
+  write_to_self();
+  return true;
 }
 
 void EventLoop::remove_external_waker() {
@@ -437,12 +486,20 @@ void EventLoop::run_once() {
 
   select(timeout, deadline);
 
-  double end_time = time() + clock_resolution_;
-  while (!scheduled_.empty()) {
-    if (scheduled_[0].impl()->when >= end_time) break;
-    TimerHandle handle = heapq::heappop(scheduled_);
-    handle.impl()->scheduled = false;
-    ready_.push_back(std::move(handle));
+  // CPython reads the clock here on every iteration; it is only compared with timer deadlines,
+  // so it is read only when there are timers (after select(): a timer scheduled meanwhile, by
+  // a Python waiter or signal handler in the bridge, is seen). Nothing observes the difference:
+  // the clocks' time() has no side effects (VirtualClock: an atomic load; the bridge's Python
+  // time source: the virtual clock's `clock.now` or time.monotonic), and the bridge's debug
+  // mode times each callback with its own loop.time() calls (_run_handle_debug).
+  if (!scheduled_.empty()) {
+    double end_time = time() + clock_resolution_;
+    while (!scheduled_.empty()) {
+      if (scheduled_[0].impl()->when >= end_time) break;
+      TimerHandle handle = heapq::heappop(scheduled_);
+      handle.impl()->scheduled = false;
+      ready_.push_back(std::move(handle));
+    }
   }
 
   std::size_t ntodo = ready_.size();
@@ -483,6 +540,18 @@ void EventLoop::close() {
   old.swap(scheduled_);
   old.clear();
   timer_cancelled_count_ = 0;
+  // Threadsafe callbacks not taken yet are dropped like the rest of _ready (CPython keeps them
+  // there), here on the loop's thread; post_threadsafe() refuses new ones from now on, so an
+  // executor job never drops its future on its own thread while this thread is still clearing
+  // the loop (the loop-thread objects it reaches count their references without atomics).
+  std::vector<Handle> pending;
+  {
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    ts_closed_ = true;
+    pending.swap(ts_queue_);
+    ts_pending_.store(false, std::memory_order_relaxed);
+  }
+  pending.clear();
   if (executor_) executor_->shutdown(/*wait=*/false);
 }
 

@@ -221,6 +221,23 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   double time() const { return clock_->time(); }
   Clock& clock() const { return *clock_; }
 
+  // Loop internals (a task's steps, futures' done callbacks, so gather's): call_soon without
+  // the Handle nobody would keep, so the ready queue's reference is the handle's only one.
+  template <class F>
+  void schedule_soon(F&& f, const char* name = nullptr) {
+    check_closed();
+    schedule_soon_impl(Callback(std::forward<F>(f)), name);
+  }
+  // From another thread (run_in_executor's jobs): call_soon_threadsafe without a Handle, so
+  // that `f` and what it holds are released on the loop's thread (or by close(), there), never
+  // on the calling thread while the loop may use them. Once close() has run (and cleared the
+  // loop), returns false: `f` is then released here.
+  template <class F>
+  bool post_threadsafe(F&& f, const char* name = nullptr) {
+    Callback fn(std::forward<F>(f));
+    return post_threadsafe_impl(fn, name);
+  }
+
   // --- running -----------------------------------------------------------------------------
   void run_forever();
   // run_until_complete(future | task | coroutine) -> result; defined in tasks.h.
@@ -349,11 +366,19 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
   std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
-  void check_closed() const;
+  // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
+  // Reads the registries of other threads' loops: call it when no other thread runs a loop.
+  static std::vector<std::shared_ptr<TaskBase>> alive_tasks_of_all_loops();
+  void check_closed() const {
+    if (closed_.load(std::memory_order_relaxed)) throw_closed();
+  }
   void check_running() const;
 
  private:
+  [[noreturn]] static void throw_closed();
   Handle call_soon_impl(Callback fn, const char* name);
+  void schedule_soon_impl(Callback fn, const char* name);
+  bool post_threadsafe_impl(Callback& fn, const char* name);
   TimerHandle call_at_impl(double when, Callback fn, const char* name);
   Handle call_soon_threadsafe_impl(Callback fn, const char* name);
   // timeout < 0: forever. `deadline` (the first timer's when, or < 0) is where a virtual clock
@@ -389,6 +414,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::mutex ts_mu_;
   std::vector<Handle> ts_queue_;
   std::atomic<bool> ts_pending_{false};
+  bool ts_closed_ = false;  // under ts_mu_: close() has run (post_threadsafe refuses)
   std::atomic<int> external_wakers_{0};
   int wake_fd_ = -1;
   std::unique_ptr<ThreadPool> executor_;

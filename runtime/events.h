@@ -17,8 +17,16 @@ using Callback = SmallFunction<void(), 48>;
 namespace detail {
 // The shared state of a Handle; pooled (thread-local free list) and intrusively ref-counted so
 // that call_soon does not allocate for small callables.
+//
+// Threads: the reference count is a plain int, changed with plain instructions, for the handles
+// of call_soon, call_at, add_reader, ...: those calls are not thread-safe, and their Handles
+// belong to the loop's thread as the loop does (copy or drop them on that thread only, or
+// under a lock the loop's thread also holds while it runs, as the Python bridge's GIL).
+// `shared` handles count atomically: call_soon_threadsafe's, held by the calling thread while
+// the loop holds them too. (runtime/benchmarks/analysis.md: the audit of the thread crossings.)
 struct HandleImpl {
-  std::atomic<int> refs{1};
+  int refs = 1;         // atomic (std::atomic_ref) when `shared`
+  bool shared = false;  // set at creation, before the handle is published; never changes
   Callback fn;
   EventLoop* loop = nullptr;
   const char* name = nullptr;  // callback name for repr / error messages
@@ -28,9 +36,23 @@ struct HandleImpl {
   bool is_timer = false;
   bool running = false;  // fn is executing: cancel() defers releasing it until fn returns
 
-  static HandleImpl* create();
-  void add_ref() { refs.fetch_add(1, std::memory_order_relaxed); }
-  void release();
+  static HandleImpl* create(bool shared = false);
+  void add_ref() {
+    if (shared) {
+      std::atomic_ref<int>(refs).fetch_add(1, std::memory_order_relaxed);
+    } else {
+      ++refs;
+    }
+  }
+  void release() {
+    if (shared ? std::atomic_ref<int>(refs).fetch_sub(1, std::memory_order_acq_rel) == 1
+               : --refs == 0) {
+      recycle();
+    }
+  }
+
+ private:
+  void recycle();  // the last reference is gone: back to this thread's pool
 };
 }  // namespace detail
 

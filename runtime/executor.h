@@ -104,6 +104,11 @@ auto run_in_executor(const Loop& loop, ThreadPool* executor, F fn, Args... args)
   if (!executor) executor = &loop->default_executor();
   Future<R> fut = loop->create_future<R>();
   loop->add_external_waker();
+  // The job hands `fut` over to the loop's thread with the outcome and keeps no reference to
+  // it: a pending future reaches loop-thread objects (the task awaiting it, the Handles that
+  // task holds), whose reference counts are not atomic, so they are released there. Only after
+  // close() (which clears the loop first) is it released here, as in CPython when
+  // call_soon_threadsafe raises on a closed loop.
   executor->submit([loop, fut, fn = std::move(fn), ... args = std::move(args)]() mutable {
     std::exception_ptr exc;
     std::optional<Stored<R>> result;
@@ -119,20 +124,18 @@ auto run_in_executor(const Loop& loop, ThreadPool* executor, F fn, Args... args)
         exc = std::current_exception();
       }
     }
-    if (!loop->is_closed()) {
-      try {
-        loop->call_soon_threadsafe(
-            [fut, exc, result = std::move(result)]() mutable {
-              if (fut.cancelled()) return;  // futures._copy_future_state
-              if (exc) {
-                fut.set_exception(exc);
-              } else if (result) {
-                fut.set_result(std::move(*result));
-              }
-            },
-            "_set_state");
-      } catch (...) {
-      }
+    try {
+      loop->post_threadsafe(
+          [fut = std::move(fut), exc = std::move(exc), result = std::move(result)]() mutable {
+            if (fut.cancelled()) return;  // futures._copy_future_state
+            if (exc) {
+              fut.set_exception(exc);
+            } else if (result) {
+              fut.set_result(std::move(*result));
+            }
+          },
+          "_set_state");
+    } catch (...) {
     }
     loop->remove_external_waker();
   });

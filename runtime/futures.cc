@@ -78,7 +78,7 @@ void FutureBase::schedule_callbacks() {
   std::shared_ptr<FutureBase> self = shared_from_this();
   for (auto& cb : callbacks) {
     const char* name = cb.name == detail::kTaskWakeupName ? "Task.task_wakeup" : cb.name;
-    loop_->call_soon([fn = std::move(cb.fn), self]() mutable { fn(*self); }, name);
+    loop_->schedule_soon([fn = std::move(cb.fn), self]() mutable { fn(*self); }, name);
   }
 }
 
@@ -138,7 +138,8 @@ CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name) {
   CallbackId id = next_cb_id_++;
   if (state_ != State::kPending) {
     const char* n = name == detail::kTaskWakeupName ? "Task.task_wakeup" : name;
-    loop_->call_soon([fn = std::move(fn), self = shared_from_this()]() mutable { fn(*self); }, n);
+    loop_->schedule_soon([fn = std::move(fn), self = shared_from_this()]() mutable { fn(*self); },
+                         n);
   } else {
     callbacks_.push_back(CbEntry{std::move(fn), name, id});
   }

@@ -1,5 +1,6 @@
 #include "runtime/tasks.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "runtime/trace.h"
@@ -9,8 +10,6 @@ namespace aio {
 namespace {
 std::atomic<std::uint64_t> g_task_counter{0};
 thread_local TaskBase* t_stepping = nullptr;
-std::mutex g_registry_mu;
-std::vector<std::weak_ptr<TaskBase>> g_all_tasks;  // for gc_collect_pending_tasks
 }  // namespace
 
 std::uint64_t next_task_number() { return g_task_counter.load() + 1; }
@@ -45,7 +44,7 @@ void CoPromiseBase::set_leaf(std::coroutine_handle<> h) noexcept {
 }  // namespace detail
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
-  std::uint64_t n = ++g_task_counter;
+  std::uint64_t n = number_ = ++g_task_counter;
   if (name) {
     name_ = std::move(*name);
   } else {
@@ -56,17 +55,14 @@ TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std:
 void TaskBase::start() { start(shared_task()); }
 
 void TaskBase::start(const std::shared_ptr<TaskBase>& task) {
-  loop_->call_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  loop_->schedule_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
   loop_->tasks_registry().push_back(task);
   auto& reg = loop_->tasks_registry();
   if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
     std::erase_if(reg, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
   }
-  std::lock_guard<std::mutex> lock(g_registry_mu);
-  if (g_all_tasks.size() > 64 && (g_all_tasks.size() & (g_all_tasks.size() - 1)) == 0) {
-    std::erase_if(g_all_tasks, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
-  }
-  g_all_tasks.push_back(task);
+  // No global registry (it cost a lock and a weak_ptr per task): gc_collect_pending_tasks
+  // gathers the loops' registries.
 }
 
 bool TaskBase::cancel(std::optional<std::string> msg) {
@@ -135,8 +131,7 @@ void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr ex
   step_run_and_handle_result(self, std::move(exc));
 }
 
-void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self,
-                                          std::exception_ptr exc) {
+void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
   detail::CoPromiseBase& p = coro_promise();
   yielded_.reset();
   yielded_bare_ = false;
@@ -186,14 +181,13 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self,
     if (&result->get_loop() != loop_.get()) {
       auto e = std::make_exception_ptr(RuntimeError(
           "Task " + repr() + " got Future " + result->repr() + " attached to a different loop"));
-      loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else if (result.get() == this) {
       auto e = std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr()));
-      loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else {
-      result->add_done_callback(
-          [self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
-          detail::kTaskWakeupName);
+      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
+                                detail::kTaskWakeupName);
       fut_waiter_ = std::move(result);
       if (must_cancel_) {
         if (fut_waiter_->cancel(cancel_message_)) must_cancel_ = false;
@@ -201,10 +195,10 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self,
     }
   } else if (yielded_bare_) {
     yielded_bare_ = false;
-    loop_->call_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+    loop_->schedule_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
   } else {
     auto e = std::make_exception_ptr(RuntimeError("Task got bad yield: None"));
-    loop_->call_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+    loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
 }
 
@@ -239,15 +233,16 @@ void TaskBase::collect() {
 }
 
 void gc_collect_pending_tasks() {
-  std::vector<std::shared_ptr<TaskBase>> alive;
-  {
-    std::lock_guard<std::mutex> lock(g_registry_mu);
-    for (auto& w : g_all_tasks) {
-      if (auto t = w.lock()) alive.push_back(std::move(t));
-    }
-    g_all_tasks.clear();
+  // In creation order, as the global registry had them (the order of "Task was destroyed but it
+  // is pending!"). Each task once, as when that registry was cleared here.
+  std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
+  std::sort(alive.begin(), alive.end(),
+            [](const auto& a, const auto& b) { return a->number() < b->number(); });
+  for (auto& t : alive) {
+    if (t->collected_) continue;
+    t->collected_ = true;
+    t->collect();
   }
-  for (auto& t : alive) t->collect();
 }
 
 AnyTask current_task(EventLoop& loop) {

@@ -75,12 +75,16 @@ class TaskBase : public FutureBase {
   void log_destroyed();
   // Breaks reference cycles of a pending task (gc): drops the waiter and the coroutine frame.
   void collect();
+  // Creation order (the Task-N counter, also for named tasks).
+  std::uint64_t number() const { return number_; }
+  bool collected_ = false;  // seen by gc_collect_pending_tasks already
 
  protected:
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
 
   mutable std::string name_;
   mutable std::uint64_t name_number_ = 0;  // not 0: the name is "Task-<name_number_>"
+  std::uint64_t number_ = 0;               // creation order (the Task-N counter)
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool log_destroy_pending_ = true;

@@ -405,20 +405,20 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
       .def_readonly("key", &CoreHandle::key);
 
   py::class_<Core> core(m, "Core", py::custom_type_setup([](PyHeapTypeObject* heap_type) {
-                     auto* type = &heap_type->ht_type;
-                     type->tp_flags |= Py_TPFLAGS_HAVE_GC;
-                     type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
+                          auto* type = &heap_type->ht_type;
+                          type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+                          type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
 #if PY_VERSION_HEX >= 0x03090000
-                       Py_VISIT(Py_TYPE(self));
+                            Py_VISIT(Py_TYPE(self));
 #endif
-                       if (!holder_ready(self)) return 0;
-                       return py::cast<Core&>(py::handle(self)).traverse(visit, arg);
-                     };
-                     type->tp_clear = [](PyObject* self) {
-                       if (holder_ready(self)) py::cast<Core&>(py::handle(self)).clear();
-                       return 0;
-                     };
-                   }));
+                            if (!holder_ready(self)) return 0;
+                            return py::cast<Core&>(py::handle(self)).traverse(visit, arg);
+                          };
+                          type->tp_clear = [](PyObject* self) {
+                            if (holder_ready(self)) py::cast<Core&>(py::handle(self)).clear();
+                            return 0;
+                          };
+                        }));
   core.def(py::init<py::object>(), py::arg("time_source") = py::none())
       .def("time", &Core::time)
       .def("call_at", &Core::call_at)

@@ -152,7 +152,8 @@ namespace {
 
 // CPython's output on 3.10 and 3.11; the other versions differ only in the lines of
 // kDifferences.
-const char* const kExpected310 = R"(bind: OSError: [Errno 98] error while attempting to bind on address ('127.0.0.1', PORT): address already in use
+const char* const kExpected310 =
+    R"(bind: OSError: [Errno 98] error while attempting to bind on address ('127.0.0.1', PORT): address already in use
 bind errno 98
 refused: ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', PORT)
 refused errno 111

@@ -110,30 +110,31 @@ class Core {
   // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes (run_key).
   // Only timers need their C++ handle (the heap counts its cancelled timers for the purge).
   void call_soon(PyObject* handle) {
-    std::uint64_t key = remember(handle);
-    try {
-      loop_->call_soon([this, key] { run_key(key); });
-    } catch (...) {
-      forget(key);
-      throw;
-    }
+    schedule(handle, [this](auto run) { return loop_->call_soon(std::move(run)); });
   }
   CoreHandle call_at(double when, py::object handle) {
-    std::uint64_t key = remember(handle.ptr());
-    return {loop_->call_at(when, [this, key] { run_key(key); }), key};
+    return schedule(handle.ptr(),
+                    [this, when](auto run) { return loop_->call_at(when, std::move(run)); });
   }
   void call_soon_threadsafe(PyObject* handle) {
-    std::uint64_t key = remember(handle);
-    try {
-      loop_->call_soon_threadsafe([this, key] { run_key(key); });
-    } catch (...) {
-      forget(key);
-      throw;
-    }
+    schedule(handle, [this](auto run) { return loop_->call_soon_threadsafe(std::move(run)); });
   }
   void cancel(CoreHandle& h) {
     if (!h.handle.cancelled()) h.handle.cancel();
     forget(h.key);
+  }
+
+  // Remembers `handle` under a key and schedules its run with `enqueue`; forgets it again if
+  // that throws (a closed loop), so that no key outlives its callback.
+  template <typename Enqueue>
+  CoreHandle schedule(PyObject* handle, Enqueue enqueue) {
+    std::uint64_t key = remember(handle);
+    try {
+      return {enqueue([this, key] { run_key(key); }), key};
+    } catch (...) {
+      forget(key);
+      throw;
+    }
   }
 
   // The selector's registrations (_CoreSelector in aioref/_loop.py): `handle` (an asyncio

@@ -80,13 +80,18 @@ def _variant_count(runs):
         return 0  # reported later
 
 
+_PARSED = {}  # trace path -> parsed trace: each round re-reads every cell's runs
+
+
 def read_trace(run):
     if run.batch_error:
         raise traces.NondeterministicError(run.batch_error)
-    if not os.path.exists(run.trace_path):
-        raise traces.NondeterministicError("the harness wrote no trace for this run")
-    with open(run.trace_path, encoding="utf-8") as trace_file:
-        return traces.parse_trace(trace_file.read(), run.trace_path)
+    if run.trace_path not in _PARSED:
+        if not os.path.exists(run.trace_path):
+            raise traces.NondeterministicError("the harness wrote no trace for this run")
+        with open(run.trace_path, encoding="utf-8") as trace_file:
+            _PARSED[run.trace_path] = traces.parse_trace(trace_file.read(), run.trace_path)
+    return _PARSED[run.trace_path]
 
 
 def main(argv=None):

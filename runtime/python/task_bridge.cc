@@ -87,6 +87,13 @@ struct Api {
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
   py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
   py::object format_exc_repr;
+  // Interned names and the ("context",) kwnames of the calls made at every task step.
+  PyObject* call_soon_str = PyUnicode_InternFromString("call_soon");
+  PyObject* throw_str = PyUnicode_InternFromString("throw");
+  PyObject* send_str = PyUnicode_InternFromString("send");
+  PyObject* value_str = PyUnicode_InternFromString("value");
+  PyObject* blocking_str = PyUnicode_InternFromString("_asyncio_future_blocking");
+  PyObject* context_kwnames = Py_BuildValue("(s)", "context");
 };
 
 Api& api() {
@@ -152,6 +159,36 @@ void check_cancel_arguments(const py::object& msg) {
   }
 }
 
+#if PY_VERSION_HEX < 0x03090000
+PyObject* PyObject_Vectorcall(PyObject* callable, PyObject* const* args, size_t nargsf,
+                              PyObject* kwnames) {
+  return _PyObject_Vectorcall(callable, args, nargsf, kwnames);
+}
+#endif
+
+// loop.call_soon(callback, arg, context=context) as _asyncio's call_soon() makes it: the method
+// looked up on every call (a loop may replace it), arguments passed by vectorcall.
+void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
+  PyObject* method = PyObject_GetAttr(loop, api().call_soon_str);
+  if (method == nullptr) throw py::error_already_set();
+  // Positional arguments, then the keyword argument's value.
+  PyObject* with_arg[3] = {callback, arg, context};
+  PyObject* without_arg[2] = {callback, context};
+  PyObject* res = arg ? PyObject_Vectorcall(method, with_arg, 2, api().context_kwnames)
+                      : PyObject_Vectorcall(method, without_arg, 1, api().context_kwnames);
+  Py_DECREF(method);
+  if (res == nullptr) throw py::error_already_set();
+  Py_DECREF(res);
+}
+
+// asyncio.tasks._enter_task / _leave_task (the C functions of _asyncio), without a tuple.
+void call_task_hook(const py::object& hook, const py::object& loop, py::handle task) {
+  PyObject* args[2] = {loop.ptr(), task.ptr()};
+  PyObject* res = PyObject_Vectorcall(hook.ptr(), args, 2, nullptr);
+  if (res == nullptr) throw py::error_already_set();
+  Py_DECREF(res);
+}
+
 const char* state_name(int s) {
   static const char* names[] = {"PENDING", "CANCELLED", "FINISHED"};
   return names[s];
@@ -193,10 +230,10 @@ class FullFuture {
   void schedule_callbacks(py::handle self) {
     if (callbacks.empty()) return;
     auto pending = callbacks;
-    py::object call_soon = loop.attr("call_soon");
     try {
       for (std::size_t i = 0; i < pending.size(); ++i) {
-        call_soon(pending[i].first, self, py::arg("context") = pending[i].second);
+        call_soon_with_context(loop.ptr(), pending[i].first.ptr(), self.ptr(),
+                               pending[i].second.ptr());
         if (i == 0 && !callbacks.empty()) callbacks.erase(callbacks.begin());
       }
     } catch (...) {
@@ -299,7 +336,7 @@ class FullFuture {
 
   void add_done_callback(py::handle self, py::object fn, py::object context) {
     if (state != kPending) {
-      loop.attr("call_soon")(fn, self, py::arg("context") = context);
+      call_soon_with_context(loop.ptr(), fn.ptr(), self.ptr(), context.ptr());
       return;
     }
     if (context.is_none()) context = api().copy_context();
@@ -367,10 +404,18 @@ class FullFuture {
 // -- the callbacks a task queues (as _asyncio's TaskStepMethWrapper / TaskWakeupMethWrapper, so
 // that a Handle's repr shows them as CPython's does) --------------------------------------------
 
+class FullTask;
+
+// The step callback is a plain C type, not a pybind11 class: one is made and called at every
+// step, and pybind11's instance registry and dispatcher were a third of a step's cost.
 struct TaskStepMethWrapper {
-  py::object task = py::none();
-  py::object arg = py::none();
+  PyObject_HEAD PyObject* task;  // strong
+  FullTask* impl;                // task's C++ object, alive as long as `task`
+  PyObject* arg;                 // strong: None or the exception to throw in
 };
+PyTypeObject* step_wrapper_type = nullptr;
+PyObject* new_step_wrapper(PyObject* task, FullTask* impl, PyObject* arg);
+
 struct TaskWakeupMethWrapper {
   py::object task = py::none();
 };
@@ -389,10 +434,10 @@ class FullTask final : public FullFuture {
 
   // _asyncio's task_call_step_soon: call_soon(TaskStepMethWrapper(task, exc)).
   void call_step_soon(py::handle self, py::object exc) {
-    TaskStepMethWrapper step;
-    step.task = py::reinterpret_borrow<py::object>(self);
-    step.arg = std::move(exc);
-    loop.attr("call_soon")(py::cast(std::move(step)), py::arg("context") = context);
+    py::object step =
+        py::reinterpret_steal<py::object>(new_step_wrapper(self.ptr(), this, exc.ptr()));
+    if (!step) throw py::error_already_set();
+    call_soon_with_context(loop.ptr(), step.ptr(), nullptr, context.ptr());
   }
 
   // Task.cancel
@@ -440,29 +485,40 @@ class FullTask final : public FullFuture {
     }
     fut_waiter = py::none();
     py::object the_loop = loop;
-    api().enter_task(the_loop, self);
+    call_task_hook(api().enter_task, the_loop, self);
     try {
       run_and_handle_result(self, std::move(exc));
     } catch (...) {
-      api().leave_task(the_loop, self);
+      call_task_hook(api().leave_task, the_loop, self);
       throw;
     }
-    api().leave_task(the_loop, self);
+    call_task_hook(api().leave_task, the_loop, self);
   }
 
   // Task.__step_run_and_handle_result
   void run_and_handle_result(py::handle self, py::object exc) {
     py::object the_coro = coro;
     PyObject* res;
+    bool returned = false;  // res is the coroutine's return value (PyIter_Send's PYGEN_RETURN)
     if (exc.is_none()) {
-      res = PyObject_CallMethod(the_coro.ptr(), "send", "O", Py_None);
+#if PY_VERSION_HEX >= 0x030a0000
+      // As _asyncio's task_step_impl: PyIter_Send, no StopIteration made for the return value.
+      returned = PyIter_Send(the_coro.ptr(), Py_None, &res) == PYGEN_RETURN;
+#else
+      res = PyObject_CallMethodObjArgs(the_coro.ptr(), api().send_str, Py_None, nullptr);
+#endif
     } else {
-      res = PyObject_CallMethod(the_coro.ptr(), "throw", "O", exc.ptr());
+      res = PyObject_CallMethodObjArgs(the_coro.ptr(), api().throw_str, exc.ptr(), nullptr);
     }
-    if (res == nullptr) {
-      if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
-        py::object stop = fetch_error();
-        py::object value = py::getattr(stop, "value", py::none());
+    if (res == nullptr || returned) {
+      if (returned || PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        py::object value;
+        if (returned) {
+          value = py::reinterpret_steal<py::object>(res);
+        } else {
+          py::object stop = fetch_error();
+          value = py::getattr(stop, api().value_str, py::none());
+        }
         if (must_cancel) {
           must_cancel = false;
           future_cancel(self, cancel_message);
@@ -484,7 +540,11 @@ class FullTask final : public FullFuture {
       return;
     }
     py::object result_obj = py::reinterpret_steal<py::object>(res);
-    py::object blocking_obj = py::getattr(result_obj, "_asyncio_future_blocking", py::none());
+    if (result_obj.is_none()) {  // a bare yield (sleep(0)): tasks.py's getattr finds nothing
+      call_step_soon(self, py::none());
+      return;
+    }
+    py::object blocking_obj = py::getattr(result_obj, api().blocking_str, py::none());
     if (!blocking_obj.is_none()) {
       if (!api().get_loop_fn(result_obj).is(loop)) {
         call_step_soon(self,
@@ -520,8 +580,6 @@ class FullTask final : public FullFuture {
                                            py::repr(self).cast<std::string>() + " with " +
                                            py::repr(result_obj).cast<std::string>()));
       }
-    } else if (result_obj.is_none()) {
-      call_step_soon(self, py::none());
     } else if (api().isgenerator(result_obj).cast<bool>()) {
       call_step_soon(self,
                      runtime_error("yield was used instead of yield from for generator in task " +
@@ -577,6 +635,121 @@ class FullTask final : public FullFuture {
     FullFuture::clear();
   }
 };
+
+// -- TaskStepMethWrapper: the C type ---------------------------------------------------------
+
+namespace {
+
+PyObject* new_step_wrapper_impl(PyObject* task, FullTask* impl, PyObject* arg) {
+  auto* w = PyObject_GC_New(TaskStepMethWrapper, step_wrapper_type);
+  if (w == nullptr) return nullptr;
+  Py_INCREF(task);
+  Py_INCREF(arg);
+  w->task = task;
+  w->impl = impl;
+  w->arg = arg;
+  PyObject_GC_Track(w);
+  return reinterpret_cast<PyObject*>(w);
+}
+
+int step_wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
+#if PY_VERSION_HEX >= 0x03090000
+  Py_VISIT(Py_TYPE(self));
+#endif
+  auto* w = reinterpret_cast<TaskStepMethWrapper*>(self);
+  Py_VISIT(w->task);
+  Py_VISIT(w->arg);
+  return 0;
+}
+
+int step_wrapper_clear(PyObject* self) {
+  auto* w = reinterpret_cast<TaskStepMethWrapper*>(self);
+  w->impl = nullptr;
+  Py_CLEAR(w->task);
+  Py_CLEAR(w->arg);
+  return 0;
+}
+
+void step_wrapper_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_GC_UnTrack(self);
+  step_wrapper_clear(self);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type's instances own a reference to it
+}
+
+// _asyncio's TaskStepMethWrapper_call: no arguments; runs Task.__step(arg).
+PyObject* step_wrapper_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
+    PyErr_SetString(PyExc_TypeError, "function takes no positional arguments");
+    return nullptr;
+  }
+  if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
+    PyErr_SetString(PyExc_TypeError, "function takes no keyword arguments");
+    return nullptr;
+  }
+  auto* w = reinterpret_cast<TaskStepMethWrapper*>(self);
+  if (w->impl == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "TaskStepMethWrapper called after it was cleared");
+    return nullptr;
+  }
+  // Held here: the step may drop the last other references to the wrapper's task and arg.
+  auto task = py::reinterpret_borrow<py::object>(w->task);
+  auto arg = py::reinterpret_borrow<py::object>(w->arg);
+  try {
+    w->impl->step(task, std::move(arg));
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+// '<TaskStepMethWrapper object at 0x...>' in a Handle's repr, as the C type's (3.12+:
+// '<_asyncio.TaskStepMethWrapper object at 0x...>').
+py::object make_step_wrapper_type() {
+  static PyType_Slot slots[] = {
+      {Py_tp_dealloc, reinterpret_cast<void*>(step_wrapper_dealloc)},
+      {Py_tp_traverse, reinterpret_cast<void*>(step_wrapper_traverse)},
+      {Py_tp_clear, reinterpret_cast<void*>(step_wrapper_clear)},
+      {Py_tp_call, reinterpret_cast<void*>(step_wrapper_call)},
+      {0, nullptr},
+  };
+  static PyType_Spec spec = {
+      has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio.TaskStepMethWrapper"
+                                                       : "TaskStepMethWrapper",
+      sizeof(TaskStepMethWrapper),
+      0,
+      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+      slots,
+  };
+  PyObject* type = PyType_FromSpec(&spec);
+  if (type == nullptr) throw py::error_already_set();
+  // No dot in the name before 3.12, as object.__repr__ prints tp_name for a builtins type; so
+  // PyType_FromSpec sets no __module__.
+  if (PyObject_SetAttrString(
+          type, "__module__",
+          py::str(has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins")
+              .ptr()) != 0) {
+    Py_DECREF(type);
+    throw py::error_already_set();
+  }
+  step_wrapper_type = reinterpret_cast<PyTypeObject*>(type);
+  Py_INCREF(type);  // kept for the process, as the module's attribute may be deleted
+  return py::reinterpret_steal<py::object>(type);
+}
+
+}  // namespace
+
+PyObject* new_step_wrapper(PyObject* task, FullTask* impl, PyObject* arg) {
+  return new_step_wrapper_impl(task, impl, arg);
+}
 
 // The iterator `await fut` / `yield from fut` drives: Future.__await__ as a generator.
 class FutureIter {
@@ -721,32 +894,7 @@ void register_full(py::module_& m) {
            py::arg("tb") = py::none())
       .def("close", [](FutureIter& it) { it.future = py::none(); });
 
-  py::class_<TaskStepMethWrapper>(
-      m, "TaskStepMethWrapper", py::custom_type_setup([](PyHeapTypeObject* heap) {
-        auto* type = &heap->ht_type;
-        type->tp_flags |= Py_TPFLAGS_HAVE_GC;
-        type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
-#if PY_VERSION_HEX >= 0x03090000
-          Py_VISIT(Py_TYPE(self));
-#endif
-          if (auto* w = instance_of<TaskStepMethWrapper>(self)) {
-            Py_VISIT(w->task.ptr());
-            Py_VISIT(w->arg.ptr());
-          }
-          return 0;
-        };
-        type->tp_clear = [](PyObject* self) {
-          if (auto* w = instance_of<TaskStepMethWrapper>(self)) {
-            py::object keep[] = {std::move(w->task), std::move(w->arg)};
-            w->task = w->arg = py::none();
-          }
-          return 0;
-        };
-      }))
-      .def("__call__", [](TaskStepMethWrapper& w) {
-        py::object task = w.task;
-        task.cast<FullTask&>().step(task, w.arg);
-      });
+  m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
   py::class_<TaskWakeupMethWrapper> wakeup_cls(
       m, "TaskWakeupMethWrapper", py::custom_type_setup([](PyHeapTypeObject* heap) {
         auto* type = &heap->ht_type;
@@ -792,8 +940,10 @@ void register_full(py::module_& m) {
   // repr '<TaskStepMethWrapper object at 0x...>' like the C types (3.12+: '<_asyncio.Task...').
   const char* wrapper_module =
       has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins";
-  m.attr("TaskStepMethWrapper").attr("__module__") = wrapper_module;
   wakeup_cls.attr("__module__") = wrapper_module;
+  // object.__repr__ prints a builtins type by its tp_name, which pybind11 makes
+  // 'aioref._aioref_3_X.TaskWakeupMethWrapper'.
+  reinterpret_cast<PyTypeObject*>(wakeup_cls.ptr())->tp_name = "TaskWakeupMethWrapper";
 
   py::class_<FullFuture> future_cls(m, "Future",
                                     py::custom_type_setup(setup_type<FullFuture, FullFuture>));

@@ -128,6 +128,46 @@ class AwaitTests(FullTestCase):
         run_both(self, main)
 
 
+    def test_step_callback_matches_cpython(self):
+        # The child task's step callbacks as call_soon receives them (the loop's call_soon is
+        # looked up at every step, so an instance attribute sees them): their reprs and their
+        # Handles' reprs, as _asyncio's TaskStepMethWrapper; and its wakeup callback's.
+        def main(loop):
+            seen = []
+            real_call_soon = loop.call_soon
+
+            def call_soon(callback, *args, context=None):
+                seen.append(callback)
+                return real_call_soon(callback, *args, context=context)
+
+            waited = loop.create_future()
+
+            async def child():
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                await waited
+
+            async def run():
+                loop.call_soon = call_soon
+                task = loop.create_task(child())
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                del loop.call_soon
+                await asyncio.sleep(0)
+                # The wakeup callback, in the repr of the future the task waits for.
+                out = [repr(waited).split(" at 0x")[0]]
+                waited.set_result(None)
+                await task
+                for callback in seen:
+                    text = repr(callback).split(" at 0x")[0]
+                    handle = asyncio.Handle(callback, (), loop)
+                    out.append((text, repr(handle).split(" at 0x")[0]))
+                return out
+
+            return run()
+
+        self.assertTrue(run_both(self, main))
+
 class CancelTests(FullTestCase):
     def test_cancel_with_message(self):
         async def main(loop):

@@ -755,28 +755,44 @@ PyObject* new_step_wrapper(PyObject* task, FullTask* impl, PyObject* arg) {
 class FutureIter {
  public:
   py::object future = py::none();
+  FullFuture* impl = nullptr;  // future's C++ object, alive as long as `future`
   bool yielded = false;
 
-  py::object next() {
-    if (future.is_none()) {
-      PyErr_SetNone(PyExc_StopIteration);
-      throw py::error_already_set();
-    }
-    auto& fut = future.cast<FullFuture&>();
+  // tp_iternext: a new reference, or nullptr with StopIteration (carrying the result) or an
+  // error set. No C++ exception on the common path: every await of a done future ends here.
+  PyObject* iternext() {
+    if (future.is_none()) return nullptr;  // exhausted: StopIteration
+    FullFuture& fut = *impl;
     if (!yielded && !fut.done()) {
       yielded = true;
       fut.blocking = true;
-      return future;
+      return future.inc_ref().ptr();
     }
-    py::object f = std::move(future);
+    py::object keep = std::move(future);  // keeps `fut` alive until the end
     future = py::none();
-    if (!fut.done())
-      raise_new(py::reinterpret_borrow<py::object>(PyExc_RuntimeError),
-                "await wasn't used with future");
-    py::object value = fut.get_result();
-    py::object stop = py::reinterpret_borrow<py::object>(PyExc_StopIteration)(value);
-    PyErr_SetObject(PyExc_StopIteration, stop.ptr());
-    throw py::error_already_set();
+    if (!fut.done()) {
+      PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
+      return nullptr;
+    }
+    try {
+      py::object value = fut.get_result();
+      PyObject* stop = PyObject_CallFunctionObjArgs(PyExc_StopIteration, value.ptr(), nullptr);
+      if (stop == nullptr) return nullptr;
+      PyErr_SetObject(PyExc_StopIteration, stop);
+      Py_DECREF(stop);
+    } catch (py::error_already_set& e) {
+      e.restore();
+    }
+    return nullptr;
+  }
+
+  py::object next() {
+    PyObject* item = iternext();
+    if (item == nullptr) {
+      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_StopIteration);
+      throw py::error_already_set();
+    }
+    return py::reinterpret_steal<py::object>(item);
   }
 
   py::object send(py::object value) {
@@ -886,9 +902,14 @@ void register_full(py::module_& m) {
                              }
                              return 0;
                            };
+                           // __next__ is this slot's wrapper (not a pybind11 method): the
+                           // coroutine awaiting the future calls it directly.
+                           type->tp_iternext = [](PyObject* self) -> PyObject* {
+                             FutureIter* it = instance_of<FutureIter>(self);
+                             return it ? it->iternext() : nullptr;
+                           };
                          }))
       .def("__iter__", [](py::object self) { return self; })
-      .def("__next__", &FutureIter::next)
       .def("send", &FutureIter::send)
       .def("throw", &FutureIter::throw_, py::arg("type"), py::arg("value") = py::none(),
            py::arg("tb") = py::none())
@@ -1004,12 +1025,14 @@ void register_full(py::module_& m) {
            [](py::object self) {
              FutureIter it;
              it.future = self;
+             it.impl = &self.cast<FullFuture&>();
              return it;
            })
       .def("__iter__",
            [](py::object self) {
              FutureIter it;
              it.future = self;
+             it.impl = &self.cast<FullFuture&>();
              return it;
            })
       .def_property(

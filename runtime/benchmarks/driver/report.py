@@ -131,6 +131,14 @@ def _suite_section(document):
     return lines + [""]
 
 
+def _parallel(p):
+    if not p:
+        return "parallel throughput not measured"
+    return ("one CPU-bound process takes %.2f s, two at once %.2f s: **%.2f cores of "
+            "throughput**" % (p["one_process_s"], p["two_processes_s"],
+                              p["cores_of_throughput"]))
+
+
 def markdown(document, png):
     m = document["machine"]
     out = ["# Benchmarks", "",
@@ -139,16 +147,16 @@ def markdown(document, png):
            "ratios compare like with like." % (document["generated"], document["revision"],
                                                document["command"].strip()), "",
            "## Machine", "",
-           "- %s, %s vCPUs: **the 2 vCPUs give one core's throughput** (two CPU-bound "
-           "processes take twice as long as one). Every benchmark is single-threaded and they "
-           "run one after the other." % (m.get("cpu"), m.get("vcpus")),
+           "- %s, %s vCPUs, measured at the start: %s. Every benchmark is single-threaded "
+           "and they run one after the other." % (m.get("cpu"), m.get("vcpus"),
+                                                  _parallel(m.get("parallel"))),
            "- %s GiB RAM; %s, kernel %s; %s; %s" % (m.get("memory_gib"), m.get("os"),
                                                     m.get("kernel"), m.get("compiler"),
                                                     m.get("python")),
            "- Debian packages: %s" % ", ".join("%s %s" % kv for kv in
                                                sorted(m.get("packages", {}).items())),
            "- Load average at start %s, at end %s (other work on the machine inflates CPU "
-           "time too: the two vCPUs share one core)." % (
+           "time too where vCPUs share a core)." % (
                " ".join("%.2f" % x for x in m.get("load_average_at_start", [])),
                " ".join("%.2f" % x for x in m.get("load_average_at_end", []))),
            "- Settings: %s." % ", ".join("%s=%s" % kv for kv in

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -75,44 +74,28 @@ fs::path GoldenDir(int major, int minor) {
   return best;
 }
 
-// conformance/ports/not_applicable.txt: "<example> <versions>: <reason>", versions being
-// "*", "3.11", "3.11+" or "3.8-3.10".
-struct NotApplicable {
-  std::string example, versions, reason;
-  bool Covers(const std::string& name, int minor) const {
-    if (name != example) return false;
-    if (versions == "*") return true;
-    auto minor_of = [](const std::string& v) { return std::atoi(v.c_str() + v.find('.') + 1); };
-    if (versions.back() == '+') return minor >= minor_of(versions);
-    std::size_t dash = versions.find('-');
-    if (dash != std::string::npos)
-      return minor >= minor_of(versions.substr(0, dash)) &&
-             minor <= minor_of(versions.substr(dash + 1));
-    return minor == minor_of(versions);
+// (example, minor) -> reason, for the cells conformance/ports/not_applicable.txt lists, from
+// that file's one reader (tools/suite/not_applicable.py, which tools/conform uses too). On a
+// malformed file, its message (file and line) in *error.
+std::map<std::pair<std::string, int>, std::string> LoadNotApplicable(
+    const std::vector<std::string>& examples, std::string* error) {
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   (Root() / "tools" / "suite" / "not_applicable.py").string()};
+  argv.insert(argv.end(), examples.begin(), examples.end());
+  auto [status, output] = RunCommand(argv);
+  std::map<std::pair<std::string, int>, std::string> cells;
+  if (status != 0) {
+    *error = output;
+    return cells;
   }
-};
-
-std::vector<NotApplicable> LoadNotApplicable(std::string* error) {
-  std::vector<NotApplicable> entries;
-  fs::path path = Root() / "conformance" / "ports" / "not_applicable.txt";
-  std::ifstream in(path);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream words(line);
-    NotApplicable entry;
-    words >> entry.example >> entry.versions;
-    std::size_t colon = line.find(": ");
-    if (entry.versions.empty() || entry.versions.back() != ':' || colon == std::string::npos) {
-      *error += path.string() + ":" + std::to_string(number) +
-                ": expected '<example> <versions>: <reason>', got '" + line + "'\n";
-      continue;
-    }
-    entry.versions.pop_back();
-    entry.reason = line.substr(colon + 2);
-    entries.push_back(entry);
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t space = line.find(' '), colon = line.find(": ");  // "<example> 3.X: <reason>"
+    if (space == std::string::npos || colon == std::string::npos) continue;
+    int minor = std::atoi(line.c_str() + space + 3);
+    cells[{line.substr(0, space), minor}] = line.substr(colon + 2);
   }
-  return entries;
+  return cells;
 }
 
 std::string CamelCase(const std::string& name) {
@@ -179,8 +162,13 @@ class CoverageTest : public testing::Test {
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
+  std::vector<std::string> examples;
+  for (const auto& entry : fs::directory_iterator(Root() / "conformance" / "examples")) {
+    if (entry.path().extension() == ".py") examples.push_back(entry.path().stem().string());
+  }
+  std::sort(examples.begin(), examples.end());
   std::string error;
-  std::vector<NotApplicable> not_applicable = LoadNotApplicable(&error);
+  auto not_applicable = LoadNotApplicable(examples, &error);
   if (!error.empty()) {
     std::fprintf(stderr, "%s", error.c_str());
     return 1;
@@ -204,8 +192,8 @@ int main(int argc, char** argv) {
       fs::path golden_dir = GoldenDir(major, minor);
       fs::path golden = golden_dir / (example + ".golden");
       std::string skip;
-      for (const auto& entry : not_applicable)
-        if (entry.Covers(example, minor)) skip = "not applicable: " + entry.reason;
+      if (auto it = not_applicable.find({example, minor}); it != not_applicable.end())
+        skip = "not applicable: " + it->second;
       if (skip.empty() && golden_dir.empty())
         skip = "no golden: no CPython " + std::to_string(major) + "." + std::to_string(minor) +
                " was captured (golden/cpython-" + std::to_string(major) + "." +
@@ -222,15 +210,10 @@ int main(int argc, char** argv) {
   // Every example that applies to some version must have a port: a missing one is a failure,
   // not a silently absent test.
   std::vector<std::string> missing;
-  for (const auto& entry : fs::directory_iterator(Root() / "conformance" / "examples")) {
-    if (entry.path().extension() != ".py") continue;
-    std::string example = entry.path().stem().string();
+  for (const auto& example : examples) {
     bool applies = false;  // to some version, per not_applicable.txt
-    for (auto [major, minor] : kVersions) {
-      bool excluded = false;
-      for (const auto& entry : not_applicable) excluded = excluded || entry.Covers(example, minor);
-      applies = applies || !excluded;
-    }
+    for (auto [major, minor] : kVersions)
+      applies = applies || !not_applicable.count({example, minor});
     if (applies && !ported.count(example)) missing.push_back(example);
   }
   std::sort(missing.begin(), missing.end());

@@ -8,7 +8,7 @@ the native implementation runs the example's C++ port.
 import os
 import subprocess
 
-from suite import execution, paths
+from suite import execution, not_applicable, paths
 
 
 def runtime_revision():
@@ -126,10 +126,15 @@ class NativePorts(Implementation):
 
     def __init__(self):
         self.runner = None
+        self.not_applicable = []  # not_applicable.load()'s entries
 
     def available(self):
         if not os.path.exists(os.path.join(paths.ROOT, "conformance", "ports", "BUILD.bazel")):
             return "no C++ ports in this checkout (conformance/ports)"
+        try:
+            self.not_applicable = not_applicable.load()
+        except (OSError, not_applicable.FormatError) as error:
+            return str(error)
         return None
 
     def describe(self):
@@ -145,37 +150,10 @@ class NativePorts(Implementation):
         if interpreter.major_minor < (3, 8):
             return OutOfScope("the C++ ports follow CPython 3.8-3.13, not %s"
                               % interpreter.version)
-        why = not_applicable(example.name, interpreter.major_minor)
+        why = not_applicable.reason(example.name, interpreter.major_minor, self.not_applicable)
         if why:
             return OutOfScope("conformance/ports/not_applicable.txt: " + why)
         return NativeRun(self.runner, example, interpreter, trace_path, timeout)
-
-
-def not_applicable(example, version):
-    """The reason conformance/ports/not_applicable.txt gives for (example, (3, X)), or None.
-    Lines: "<example> <versions>: <reason>", versions "*", "3.11", "3.11+" or "3.8-3.10"."""
-    path = os.path.join(paths.ROOT, "conformance", "ports", "not_applicable.txt")
-    minor = lambda v: int(v.split(".")[1])  # noqa: E731
-    with open(path, encoding="utf-8") as listing:
-        for number, line in enumerate(listing, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            head, _, reason = line.partition(": ")
-            name, _, versions = head.partition(" ")
-            if name != example:
-                continue
-            if versions == "*":
-                covered = True
-            elif versions.endswith("+"):
-                covered = version[1] >= minor(versions[:-1])
-            elif "-" in versions:
-                low, high = versions.split("-")
-                covered = minor(low) <= version[1] <= minor(high)
-            else:
-                covered = version[1] == minor(versions)
-            if covered:
-                return reason.strip()
-    return None
 
 
 def bazel_command():

@@ -15,6 +15,7 @@
 // registers are in the C++ epoll set; their asyncio Handles run from the C++ _process_events.
 
 #include <pybind11/pybind11.h>
+#include <structmember.h>  // PyMemberDef (events.Handle's slot offsets)
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "runtime/base_events.h"
 #include "runtime/clock.h"
@@ -75,6 +77,14 @@ const Names& names() {
 }
 
 class Core;
+
+namespace fast {
+// handle._cancelled when it is a plain bool of an aioref.Handle or events.Handle (-1: ask Python).
+int cancelled(PyObject* handle);
+// handle._run() in C when that is exactly what events.Handle._run would do: 1 ran, 0 not
+// applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
+int run(PyObject* handle);
+}  // namespace fast
 
 // The C++ handle behind a timer's Python TimerHandle (what cancel() cancels).
 struct CoreHandle {
@@ -238,6 +248,7 @@ class Core {
   }
 
   static bool is_cancelled(const py::object& handle) {
+    if (int known = fast::cancelled(handle.ptr()); known >= 0) return known != 0;
     PyObject* flag = PyObject_GetAttr(handle.ptr(), names().cancelled);
     if (!flag) throw py::error_already_set();
     int truth = PyObject_IsTrue(flag);
@@ -249,6 +260,10 @@ class Core {
   void run_handle(const py::object& handle) {
     if (!debug_runner_.is_none()) {
       debug_runner_(handle);
+      return;
+    }
+    if (int ran = fast::run(handle.ptr()); ran != 0) {
+      if (ran < 0) throw py::error_already_set();
       return;
     }
 #if PY_VERSION_HEX >= 0x03090000
@@ -389,6 +404,428 @@ PyMethodDef kCallSoonThreadsafeDef = {
     "call_soon_threadsafe", schedule_method<&Core::call_soon_threadsafe>, METH_O,
     "call_soon_threadsafe(handle): queue an asyncio Handle from any thread, waking the loop"};
 
+// --- loop.call_soon in C ----------------------------------------------------------------------
+//
+// BaseEventLoop.call_soon (Python) -> Loop._call_soon -> events.Handle.__init__ (Python:
+// copy_context, get_debug) -> Core.call_soon costs ~0.7 us a callback. `Loop.call_soon` is this C
+// function instead, doing what that code does when debug mode is off: `_check_closed()` (its
+// RuntimeError), an aioref.Handle whose slots are set as Handle.__init__ sets them (context
+// copied when None, `_source_traceback` None), queued in the C++ loop. Anything else (debug
+// mode, unusual arguments, a loop or handle type whose methods were overridden or patched) calls
+// CPython's BaseEventLoop.call_soon, so its checks, error texts and source tracebacks are the
+// running version's.
+namespace fast {
+
+struct Slots {  // offsets of events.Handle's slots (the same in 3.8-3.13, looked up anyway)
+  Py_ssize_t callback, args, cancelled, loop, source_traceback, repr, context;
+};
+
+// A type's attributes that the C code stands for, checked against the originals once per type
+// version (tp_version_tag changes whenever the type or a base is modified).
+struct Guard {
+  PyTypeObject* type = nullptr;
+  unsigned int version = 0;
+  bool ok = false;
+};
+
+struct State {
+  bool ready = false;
+  PyTypeObject* handle_type = nullptr;  // aioref.Handle
+  PyObject* fallback = nullptr;         // BaseEventLoop.call_soon
+  Slots slots{};
+  // (name, the object type lookup must find) for the loop type and the handle type.
+  std::vector<std::pair<PyObject*, PyObject*>> loop_attrs, handle_attrs;
+  PyObject* core_name = nullptr;
+  PyObject* closed_name = nullptr;
+  PyObject* debug_name = nullptr;
+  PyObject* context_name = nullptr;
+  Guard loop_guards[4];
+  Guard handle_guard;
+  PyTypeObject* base_handle_type = nullptr;  // events.Handle (I/O handles are plain Handles)
+  Guard base_handle_guard;
+  PyObject* run_name = nullptr;
+};
+State& state() {
+  static State* s = new State();  // never freed: the module is never unloaded
+  return *s;
+}
+
+bool attrs_match(PyTypeObject* type, const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  for (const auto& [name, expected] : attrs) {
+    if (_PyType_Lookup(type, name) != expected) return false;
+  }
+  return true;
+}
+
+bool guard_holds(Guard& g, PyTypeObject* type,
+                 const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  bool tagged = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) && type->tp_version_tag;
+  if (g.type == type && tagged && g.version == type->tp_version_tag) return g.ok;
+  bool ok = attrs_match(type, attrs);  // _PyType_Lookup assigns a version tag
+  g.type = type;
+  g.version = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+  g.ok = ok;
+  return ok;
+}
+
+bool loop_type_ok(PyTypeObject* type) {
+  State& st = state();
+  for (Guard& g : st.loop_guards) {
+    if (g.type == type) return guard_holds(g, type, st.loop_attrs);
+  }
+  for (Guard& g : st.loop_guards) {
+    if (!g.type) return guard_holds(g, type, st.loop_attrs);
+  }
+  return attrs_match(type, st.loop_attrs);  // more loop types than cache entries
+}
+
+// aioref.Handle still has events.Handle's __init__, __new__, _run and slot descriptors.
+bool handle_type_ok() {
+  State& st = state();
+  PyTypeObject* type = st.handle_type;
+  return type->tp_new == PyBaseObject_Type.tp_new &&
+         guard_holds(st.handle_guard, type, st.handle_attrs);
+}
+
+// obj.<name> is true: -1 on error.
+int attr_true(PyObject* obj, PyObject* name) {
+  PyObject* value = PyObject_GetAttr(obj, name);
+  if (!value) return -1;
+  int truth = PyObject_IsTrue(value);
+  Py_DECREF(value);
+  return truth;
+}
+
+void set_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
+  PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
+  PyObject* old = *slot;
+  Py_XINCREF(value);
+  *slot = value;
+  Py_XDECREF(old);
+}
+
+// A new aioref.Handle, as events.Handle(callback, args, loop, context) makes it with debug off.
+PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context) {
+  State& st = state();
+  PyObject* handle = st.handle_type->tp_alloc(st.handle_type, 0);
+  if (!handle) return nullptr;
+  PyObject* copied = nullptr;
+  if (context == Py_None) {
+    context = copied = PyContext_CopyCurrent();
+    if (!context) {
+      Py_DECREF(handle);
+      return nullptr;
+    }
+  }
+  set_slot(handle, st.slots.context, context);
+  set_slot(handle, st.slots.loop, loop);
+  set_slot(handle, st.slots.callback, callback);
+  set_slot(handle, st.slots.args, args);
+  set_slot(handle, st.slots.cancelled, Py_False);
+  set_slot(handle, st.slots.repr, Py_None);
+  set_slot(handle, st.slots.source_traceback, Py_None);
+  Py_XDECREF(copied);
+  return handle;
+}
+
+PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
+  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
+}
+
+// A handle type whose _run, slots and __init__ are still events.Handle's.
+bool runnable_type(PyTypeObject* type) {
+  State& st = state();
+  if (!st.ready) return false;
+  if (type == st.handle_type) return guard_holds(st.handle_guard, type, st.handle_attrs);
+  if (type == st.base_handle_type) {
+    return guard_holds(st.base_handle_guard, type, st.handle_attrs);
+  }
+  return false;
+}
+
+int cancelled(PyObject* handle) {
+  if (!runnable_type(Py_TYPE(handle))) return -1;
+  PyObject* flag = get_slot(handle, state().slots.cancelled);
+  if (flag == Py_False) return 0;
+  if (flag == Py_True) return 1;
+  return -1;  // unset, or not a bool (its __bool__ is Python's business)
+}
+
+// The exception path of run(): the callback raised, in C, so its traceback lacks the frame of
+// events.Handle._run that CPython's loop puts first (the frame is in the "Exception in callback"
+// log and in exc.__traceback__). So the Python _run runs after all, on this stand-in callback,
+// which puts the handle's callback, args and context back and raises the same exception again:
+// it leaves Context.run into _run's frame, which adds itself to the traceback and handles it as
+// CPython does, with the handle as the callback left it.
+struct Reraise {
+  PyObject* handle = nullptr;  // strong references, all of them
+  PyObject* callback = nullptr;
+  PyObject* args = nullptr;
+  PyObject* context = nullptr;
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* exc = nullptr;
+#else
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+#endif
+  bool restored = false;
+
+  void restore_slots() {
+    if (restored) return;
+    restored = true;
+    const Slots& sl = state().slots;
+    set_slot(handle, sl.callback, callback);
+    set_slot(handle, sl.args, args);
+    set_slot(handle, sl.context, context);
+  }
+  ~Reraise() {
+    Py_XDECREF(handle);
+    Py_XDECREF(callback);
+    Py_XDECREF(args);
+    Py_XDECREF(context);
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_XDECREF(exc);
+#else
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+#endif
+  }
+};
+const char* const kReraiseCapsule = "aioref.Reraise";
+
+PyObject* reraise(PyObject* capsule, PyObject*) {
+  auto* r = static_cast<Reraise*>(PyCapsule_GetPointer(capsule, kReraiseCapsule));
+  if (!r) return nullptr;
+  r->restore_slots();
+#if PY_VERSION_HEX >= 0x030C0000
+  if (!r->exc) {
+    PyErr_SetString(PyExc_RuntimeError, "aioref: exception already re-raised");
+    return nullptr;
+  }
+  PyErr_SetRaisedException(std::exchange(r->exc, nullptr));
+#else
+  if (!r->type) {
+    PyErr_SetString(PyExc_RuntimeError, "aioref: exception already re-raised");
+    return nullptr;
+  }
+  PyErr_Restore(std::exchange(r->type, nullptr), std::exchange(r->value, nullptr),
+                std::exchange(r->tb, nullptr));
+#endif
+  return nullptr;
+}
+PyMethodDef kReraiseDef = {"_reraise", reraise, METH_NOARGS, nullptr};
+
+// The callback raised (the error is set): let events.Handle._run handle it (see Reraise).
+int rerun_failed(PyObject* handle) {
+  auto* r = new Reraise();
+#if PY_VERSION_HEX >= 0x030C0000
+  r->exc = PyErr_GetRaisedException();
+#else
+  PyErr_Fetch(&r->type, &r->value, &r->tb);
+#endif
+  Py_INCREF(handle);
+  r->handle = handle;
+  const Slots& sl = state().slots;
+  // The handle as the callback left it (it may have cancelled it, which clears both).
+  r->callback = get_slot(handle, sl.callback);
+  r->args = get_slot(handle, sl.args);
+  r->context = get_slot(handle, sl.context);
+  Py_XINCREF(r->callback);
+  Py_XINCREF(r->args);
+  Py_XINCREF(r->context);
+  PyObject* capsule = PyCapsule_New(r, kReraiseCapsule, [](PyObject* c) {
+    delete static_cast<Reraise*>(PyCapsule_GetPointer(c, kReraiseCapsule));
+  });
+  if (!capsule) {
+    delete r;
+    return -1;
+  }
+  PyObject* stand_in = PyCFunction_New(&kReraiseDef, capsule);
+  Py_DECREF(capsule);
+  PyObject* fresh = stand_in ? PyContext_New() : nullptr;  // never entered: run() enters it
+  if (!fresh) {
+    Py_XDECREF(stand_in);
+    return -1;
+  }
+  PyObject* empty = PyTuple_New(0);
+  set_slot(handle, sl.callback, stand_in);
+  set_slot(handle, sl.args, empty);
+  set_slot(handle, sl.context, fresh);
+  Py_DECREF(empty);
+  Py_DECREF(fresh);
+#if PY_VERSION_HEX >= 0x03090000
+  PyObject* result = PyObject_CallMethodNoArgs(handle, state().run_name);
+#else
+  PyObject* result = PyObject_CallMethodObjArgs(handle, state().run_name, nullptr);
+#endif
+  r->restore_slots();  // in case _run did not call it
+  Py_DECREF(stand_in);
+  if (!result) return -1;
+  Py_DECREF(result);
+  return 1;
+}
+
+int run(PyObject* handle) {
+  if (!runnable_type(Py_TYPE(handle))) return 0;
+  // A tracer or profiler would see events.Handle._run's frame: let it.
+  PyThreadState* ts = PyThreadState_Get();
+  if (ts->c_tracefunc || ts->c_profilefunc) return 0;
+  const Slots& sl = state().slots;
+  PyObject* context = get_slot(handle, sl.context);
+  PyObject* callback = get_slot(handle, sl.callback);
+  PyObject* args = get_slot(handle, sl.args);
+  // What `self._context.run(self._callback, *self._args)` does, for a Context and a tuple.
+  if (!context || !PyContext_CheckExact(context) || !callback || !args ||
+      !PyTuple_CheckExact(args)) {
+    return 0;
+  }
+  Py_INCREF(context);
+  Py_INCREF(callback);
+  Py_INCREF(args);
+  int status = 1;
+  if (PyContext_Enter(context) != 0) {
+    PyErr_Clear();  // already entered: Context.run raises it again, from _run
+    status = 0;
+  } else {
+    PyObject* result =
+        PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(args, 0),
+                            static_cast<std::size_t>(PyTuple_GET_SIZE(args)), nullptr);
+    if (PyContext_Exit(context) != 0) Py_CLEAR(result);
+    if (result) {
+      Py_DECREF(result);
+    } else {
+      status = rerun_failed(handle);
+    }
+  }
+  Py_DECREF(context);
+  Py_DECREF(callback);
+  Py_DECREF(args);
+  return status;
+}
+
+PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+  // BaseEventLoop.call_soon(self, *args, **kwargs).
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> all(static_cast<std::size_t>(1 + nargs + nkw));
+  all[0] = self;
+  for (Py_ssize_t i = 0; i < nargs + nkw; ++i) all[static_cast<std::size_t>(1 + i)] = args[i];
+  return PyObject_Vectorcall(state().fallback, all.data(), static_cast<std::size_t>(1 + nargs),
+                             kwnames);
+}
+
+PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = Py_None;
+  bool plain = st.ready && nargs >= 1 && loop_type_ok(Py_TYPE(self)) && handle_type_ok();
+  if (plain && kwnames) {
+    // Only `context=`: anything else gets CPython's TypeError from the fallback.
+    if (PyTuple_GET_SIZE(kwnames) == 1 &&
+        PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), st.context_name) == 0) {
+      context = args[nargs];
+    } else {
+      plain = false;
+    }
+  }
+  if (!plain) return call_fallback(self, args, nargs, kwnames);
+  // self._check_closed()
+  int closed = attr_true(self, st.closed_name);
+  if (closed < 0) return nullptr;
+  if (closed) {
+    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    return nullptr;
+  }
+  int debug = attr_true(self, st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return call_fallback(self, args, nargs, kwnames);
+  PyObject* core_obj = PyObject_GetAttr(self, st.core_name);
+  if (!core_obj) return nullptr;
+  py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
+  Core* core = core_of(core_obj);
+  if (!core) return nullptr;
+  PyObject* cb_args = PyTuple_New(nargs - 1);
+  if (!cb_args) return nullptr;
+  for (Py_ssize_t i = 1; i < nargs; ++i) {
+    Py_INCREF(args[i]);
+    PyTuple_SET_ITEM(cb_args, i - 1, args[i]);
+  }
+  PyObject* handle = new_handle(args[0], cb_args, self, context);
+  Py_DECREF(cb_args);
+  if (!handle) return nullptr;
+  try {
+    core->call_soon(handle);
+  } catch (py::error_already_set& e) {
+    Py_DECREF(handle);
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    Py_DECREF(handle);
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  return handle;
+}
+
+PyMethodDef kLoopCallSoonDef = {
+    "call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_soon)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_soon($self, callback, *args, context=None)\n--\n\n"
+    "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
+
+Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
+  PyObject* descr = PyDict_GetItemString(base_dict, name);
+  if (!descr || Py_TYPE(descr) != &PyMemberDescr_Type) {
+    throw py::type_error(std::string("aioref: events.Handle has no slot ") + name);
+  }
+  return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
+}
+
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon, loop_attrs): sets
+// Loop.call_soon. `loop_attrs`: names whose lookup on the loop's type must give what it gives
+// on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
+void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
+                       py::object fallback, py::iterable loop_attr_names) {
+  State& st = state();
+  auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
+  auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
+  auto* bt = reinterpret_cast<PyTypeObject*>(base_handle.ptr());
+  PyObject* base_dict = bt->tp_dict;
+  st.slots = {slot_offset(base_dict, "_callback"),         slot_offset(base_dict, "_args"),
+              slot_offset(base_dict, "_cancelled"),        slot_offset(base_dict, "_loop"),
+              slot_offset(base_dict, "_source_traceback"), slot_offset(base_dict, "_repr"),
+              slot_offset(base_dict, "_context")};
+  auto keep = [](PyObject* name, PyTypeObject* type) {
+    PyObject* found = _PyType_Lookup(type, name);
+    Py_XINCREF(found);  // kept for identity checks, forever
+    return std::make_pair(name, found);
+  };
+  st.loop_attrs.clear();
+  for (py::handle name : loop_attr_names) {
+    st.loop_attrs.push_back(keep(PyUnicode_InternFromString(name.cast<std::string>().c_str()), lt));
+  }
+  st.handle_attrs.clear();
+  for (const char* name : {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop",
+                           "_source_traceback", "_repr", "_context"}) {
+    st.handle_attrs.push_back(keep(PyUnicode_InternFromString(name), bt));
+  }
+  st.handle_type = ht;
+  Py_INCREF(ht);
+  st.base_handle_type = bt;
+  Py_INCREF(bt);
+  st.run_name = PyUnicode_InternFromString("_run");
+  st.fallback = fallback.release().ptr();
+  st.core_name = PyUnicode_InternFromString("_core");
+  st.closed_name = PyUnicode_InternFromString("_closed");
+  st.debug_name = PyUnicode_InternFromString("_debug");
+  st.context_name = PyUnicode_InternFromString("context");
+  PyObject* descr = PyDescr_NewMethod(lt, &kLoopCallSoonDef);
+  if (!descr) throw py::error_already_set();
+  py::setattr(loop_type, "call_soon", py::reinterpret_steal<py::object>(descr));
+  st.ready = true;
+}
+
+}  // namespace fast
+
 }  // namespace aioref_bridge
 
 PYBIND11_MODULE(AIOREF_MODULE, m) {
@@ -398,6 +835,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   m.doc() = "aioref: the C++ reference event loop (runtime/) as the core of an asyncio loop";
   m.attr("PY_VERSION_BUILT") = py::str(PY_VERSION);
   aioref_bridge::register_full(m);  // mode "full": C++ Future/Task (task_bridge.cc)
+  m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
 
   py::class_<CoreHandle>(m, "CoreHandle")
       .def("cancelled", &CoreHandle::cancelled)

@@ -322,6 +322,13 @@ class Loop(selector_events.BaseSelectorEventLoop):
         return core.ready_count, core.scheduled_count, core.timer_cancelled_count
 
 
+# Loop.call_soon is C (loop_bridge.cc, fast::call_soon): BaseEventLoop.call_soon, _call_soon and
+# Handle.__init__ above for debug mode off; it calls BaseEventLoop.call_soon itself otherwise, or
+# when one of these names (or aioref.Handle's) no longer finds what it finds now.
+_core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop.call_soon,
+                        ("_check_closed", "_call_soon", "get_debug"))
+
+
 def new_event_loop():
     """A new aioref loop (like uvloop.new_event_loop)."""
     return Loop()

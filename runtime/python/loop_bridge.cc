@@ -41,6 +41,10 @@
 
 namespace py = pybind11;
 
+#if PY_VERSION_HEX < 0x03090000  // 3.8 has it under its provisional name
+#define PyObject_Vectorcall _PyObject_Vectorcall
+#endif
+
 namespace aioref_bridge {
 
 // Thrown through aio::Handle::run (which lets exit exceptions through) when a Python callback

@@ -114,8 +114,9 @@ class Core {
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
   }
   ~Core() {
-    // Queued C++ callbacks only hold keys: dropping them touches no Python object.
+    // Queued C++ callbacks only hold keys and nodes: dropping them touches no Python object.
     loop_.reset();
+    release_all();
   }
 
   double time() const { return loop_->time(); }
@@ -123,8 +124,16 @@ class Core {
   // call_soon and call_soon_threadsafe return nothing: a Handle cancelled from Python stays in
   // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes (run_key).
   // Only timers need their C++ handle (the heap counts its cancelled timers for the purge).
+  // The ready queue's own callbacks hold a node of `held_` rather than a key into `handles`
+  // (no int, no dict operations per callback), and no aio::Handle.
   void call_soon(PyObject* handle) {
-    schedule(handle, [this](auto run) { return loop_->call_soon(std::move(run)); });
+    Held* node = hold(handle);
+    try {
+      loop_->schedule_soon([this, node] { run_held(node); });
+    } catch (...) {
+      release(node);
+      throw;
+    }
   }
   CoreHandle call_at(double when, py::object handle) {
     return schedule(handle.ptr(),
@@ -183,9 +192,10 @@ class Core {
   void set_stopping(bool s) { loop_->set_stopping(s); }
   bool closed() const { return loop_->is_closed(); }
   void close() {
-    loop_->close();
+    loop_->close();  // drops the ready queue: no callback holds a node any more
     io_keys_.clear();
     if (handles_) PyDict_Clear(handles_.ptr());
+    release_all();
   }
 
   int wake_fd() const { return loop_->wake_fd(); }
@@ -201,12 +211,17 @@ class Core {
   bool uses_python_clock() const { return py_clock_ != nullptr; }
 
   py::object& handles() { return handles_; }
+  // The Python handles the C++ loop keeps alive (timers, I/O, threadsafe and call_soon).
+  std::size_t held_count() const {
+    return static_cast<std::size_t>(PyDict_Size(handles_.ptr())) + held_count_;
+  }
   py::object& python_wait() { return python_wait_; }
   py::object& debug_runner() { return debug_runner_; }
 
   // Garbage collector support.
   int traverse(visitproc visit, void* arg) {
     Py_VISIT(handles_.ptr());
+    for (Held* n = held_; n; n = n->next) Py_VISIT(n->handle);
     Py_VISIT(python_wait_.ptr());
     Py_VISIT(debug_runner_.ptr());
     if (py_clock_) Py_VISIT(py_clock_->source().ptr());
@@ -218,9 +233,61 @@ class Core {
     handles_ = py::dict();
     python_wait_ = py::none();
     debug_runner_ = py::none();
+    // The nodes stay queued (their callbacks find nothing to run); their handles go.
+    std::vector<py::object> dropped;
+    for (Held* n = held_; n; n = n->next) {
+      if (n->handle)
+        dropped.push_back(py::reinterpret_steal<py::object>(std::exchange(n->handle, nullptr)));
+    }
   }
 
  private:
+  // A Python handle a ready-queue callback keeps alive, in a list the collector walks.
+  struct Held {
+    PyObject* handle;  // strong; null once tp_clear dropped it
+    Held* prev;
+    Held* next;
+  };
+  Held* hold(PyObject* handle) {
+    Held* n;
+    if (!free_held_.empty()) {
+      n = free_held_.back();
+      free_held_.pop_back();
+    } else {
+      n = new Held;
+    }
+    Py_INCREF(handle);
+    *n = {handle, nullptr, held_};
+    if (held_) held_->prev = n;
+    held_ = n;
+    ++held_count_;
+    return n;
+  }
+  // Unlinks and frees the node; returns its (strong) handle, or null.
+  PyObject* take(Held* n) {
+    (n->prev ? n->prev->next : held_) = n->next;
+    if (n->next) n->next->prev = n->prev;
+    --held_count_;
+    PyObject* handle = n->handle;
+    if (free_held_.size() < 4096) {
+      free_held_.push_back(n);
+    } else {
+      delete n;
+    }
+    return handle;
+  }
+  void release(Held* n) { Py_XDECREF(take(n)); }  // DECREF after unlinking: it may reenter
+  void release_all() {
+    while (held_) release(held_);
+    for (Held* n : free_held_) delete n;
+    free_held_.clear();
+  }
+  void run_held(Held* node) {
+    PyObject* owned = take(node);
+    if (!owned) return;  // collected (tp_clear) meanwhile
+    run_python(py::reinterpret_steal<py::object>(owned));
+  }
+
   std::uint64_t remember(PyObject* handle) {
     std::uint64_t key = ++next_key_;
     py::int_ k(key);
@@ -240,6 +307,9 @@ class Core {
     if (!borrowed) return;  // collected (tp_clear) or closed meanwhile
     py::object handle = py::reinterpret_borrow<py::object>(borrowed);
     PyDict_DelItem(handles_.ptr(), k.ptr());
+    run_python(handle);
+  }
+  void run_python(const py::object& handle) {
     // _run_once's `if handle._cancelled: continue`: call_soon's handles are cancelled in Python
     // only (they stay queued, as in CPython's _ready deque).
     try {
@@ -365,6 +435,9 @@ class Core {
   py::object debug_runner_ = py::none();
   std::optional<py::error_already_set> pending_;
   std::uint64_t next_key_ = 0;
+  Held* held_ = nullptr;  // call_soon's queued handles (a list: the collector walks it)
+  std::size_t held_count_ = 0;
+  std::vector<Held*> free_held_;
   std::unordered_map<int, IoKeys> io_keys_;
 };
 
@@ -884,6 +957,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
       .def_property_readonly("timer_cancelled_count", &Core::timer_cancelled_count)
       .def_property_readonly("uses_python_clock", &Core::uses_python_clock)
       .def_property_readonly("handles", [](Core& c) { return c.handles(); })
+      .def_property_readonly("held_count", &Core::held_count)
       .def_property(
           "python_wait", [](Core& c) { return c.python_wait(); },
           [](Core& c, py::object f) { c.python_wait() = std::move(f); })

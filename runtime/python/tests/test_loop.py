@@ -113,7 +113,7 @@ class CancellationTests(LoopTestCase):
         self.loop.call_soon(self.loop.stop)
         self.loop.run_forever()
         self.assertEqual(log, [])
-        self.assertEqual(self.loop._core_handles, {})
+        self.assertEqual(self.loop._core.held_count, 0)
 
     def test_cancelled_timer(self):
         log = []
@@ -344,13 +344,33 @@ class CloseTests(unittest.TestCase):
         loop.call_soon(log.append, 1)
         loop.call_later(0.001, log.append, 2)
         loop.call_soon_threadsafe(log.append, 3)
-        self.assertEqual(len(loop._core_handles), 3)
+        # call_soon's handle is held in a list of the core, the others in _core_handles.
+        self.assertEqual(len(loop._core_handles), 2)
+        self.assertEqual(loop._core.held_count, 3)
         loop.close()
         self.assertTrue(loop.is_closed())
         self.assertEqual(loop._core_counts(), (0, 0, 0))
         self.assertEqual(loop._core_handles, {})
+        self.assertEqual(loop._core.held_count, 0)
         loop.close()  # twice is fine
         self.assertEqual(log, [])
+
+    def test_unclosed_loop_with_queued_callbacks_is_collected(self):
+        loop = aioref.new_event_loop()
+        freed = []
+
+        class Marker:
+            def __del__(self):
+                freed.append(1)
+
+        marker = Marker()
+        loop.call_soon(lambda: (loop, marker))  # a cycle through the queued handle
+        ref = weakref.ref(loop)
+        loop = marker = None
+        gc.collect()
+        gc.collect()
+        self.assertIsNone(ref())
+        self.assertEqual(freed, [1])
 
     def test_unclosed_loop_in_a_cycle_is_collected(self):
         loop = aioref.new_event_loop()

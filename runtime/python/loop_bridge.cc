@@ -521,11 +521,12 @@ struct State {
   PyTypeObject* base_handle_type = nullptr;  // events.Handle (I/O handles are plain Handles)
   Guard base_handle_guard;
   PyObject* run_name = nullptr;
+  // `_closed`, `_debug` and `_core` are read from the instance dict while the loop's type has no
+  // attribute of these names (checked with the guards): what PyObject_GetAttr would find.
+  bool dict_attrs = false;
 };
-State& state() {
-  static State* s = new State();  // never freed: the module is never unloaded
-  return *s;
-}
+State g_state;  // the module is never unloaded
+inline State& state() { return g_state; }
 
 bool attrs_match(PyTypeObject* type, const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
   for (const auto& [name, expected] : attrs) {
@@ -534,15 +535,21 @@ bool attrs_match(PyTypeObject* type, const std::vector<std::pair<PyObject*, PyOb
   return true;
 }
 
-bool guard_holds(Guard& g, PyTypeObject* type,
-                 const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
-  bool tagged = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) && type->tp_version_tag;
-  if (g.type == type && tagged && g.version == type->tp_version_tag) return g.ok;
+bool recheck(Guard& g, PyTypeObject* type,
+             const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
   bool ok = attrs_match(type, attrs);  // _PyType_Lookup assigns a version tag
   g.type = type;
   g.version = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
   g.ok = ok;
   return ok;
+}
+inline bool guard_holds(Guard& g, PyTypeObject* type,
+                        const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  if (g.type == type && g.version && g.version == type->tp_version_tag &&
+      PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+    return g.ok;
+  }
+  return recheck(g, type, attrs);
 }
 
 bool loop_type_ok(PyTypeObject* type) {
@@ -564,11 +571,24 @@ bool handle_type_ok() {
          guard_holds(st.handle_guard, type, st.handle_attrs);
 }
 
+// obj.<name> (a new reference), from `dict` (obj's instance dict) when set.
+PyObject* get_attr(PyObject* obj, PyObject* dict, PyObject* name) {
+  if (dict) {
+    PyObject* value = PyDict_GetItemWithError(dict, name);
+    if (value) {
+      Py_INCREF(value);
+      return value;
+    }
+    if (PyErr_Occurred()) return nullptr;
+  }
+  return PyObject_GetAttr(obj, name);  // raises its AttributeError
+}
+
 // obj.<name> is true: -1 on error.
-int attr_true(PyObject* obj, PyObject* name) {
-  PyObject* value = PyObject_GetAttr(obj, name);
+int attr_true(PyObject* obj, PyObject* dict, PyObject* name) {
+  PyObject* value = get_attr(obj, dict, name);
   if (!value) return -1;
-  int truth = PyObject_IsTrue(value);
+  int truth = value == Py_False ? 0 : value == Py_True ? 1 : PyObject_IsTrue(value);
   Py_DECREF(value);
   return truth;
 }
@@ -805,17 +825,22 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
     }
   }
   if (!plain) return call_fallback(self, args, nargs, kwnames);
+  PyObject* dict = nullptr;
+  if (st.dict_attrs) {
+    PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+    dict = dict_ptr ? *dict_ptr : nullptr;
+  }
   // self._check_closed()
-  int closed = attr_true(self, st.closed_name);
+  int closed = attr_true(self, dict, st.closed_name);
   if (closed < 0) return nullptr;
   if (closed) {
     PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
     return nullptr;
   }
-  int debug = attr_true(self, st.debug_name);
+  int debug = attr_true(self, dict, st.debug_name);
   if (debug < 0) return nullptr;
   if (debug) return call_fallback(self, args, nargs, kwnames);
-  PyObject* core_obj = PyObject_GetAttr(self, st.core_name);
+  PyObject* core_obj = get_attr(self, dict, st.core_name);
   if (!core_obj) return nullptr;
   py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
   Core* core = core_of(core_obj);
@@ -879,6 +904,11 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   st.loop_attrs.clear();
   for (py::handle name : loop_attr_names) {
     st.loop_attrs.push_back(keep(PyUnicode_InternFromString(name.cast<std::string>().c_str()), lt));
+  }
+  st.dict_attrs = true;
+  for (const char* name : {"_closed", "_debug", "_core"}) {
+    st.loop_attrs.push_back(keep(PyUnicode_InternFromString(name), lt));
+    st.dict_attrs = st.dict_attrs && !st.loop_attrs.back().second;
   }
   st.handle_attrs.clear();
   for (const char* name : {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop",

@@ -714,6 +714,19 @@ class CPathTests(unittest.TestCase):
         loop.close()
         self.assertEqual(calls, [loop.stop])
 
+    def test_class_attributes_are_honoured(self):
+        class Closed(aioref.Loop):
+            # A property: the C path must not read the instance dict.
+            _closed = property(lambda self: self.__dict__.get("closed_", False),
+                               lambda self, value: self.__dict__.__setitem__("closed_", value))
+
+        loop = Closed()
+        loop.__dict__["closed_"] = True
+        with self.assertRaisesRegex(RuntimeError, "^Event loop is closed$"):
+            loop.call_soon(print)
+        loop.__dict__["closed_"] = False
+        loop.close()
+
     def test_tracing_sees_handle_run(self):
         names = []
 

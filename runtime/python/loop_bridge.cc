@@ -524,6 +524,15 @@ struct State {
   // `_closed`, `_debug` and `_core` are read from the instance dict while the loop's type has no
   // attribute of these names (checked with the guards): what PyObject_GetAttr would find.
   bool dict_attrs = false;
+  // Timers (install_timers): aioref.TimerHandle, its own slots, call_at/call_later's guards.
+  bool timers_ready = false;
+  PyTypeObject* timer_type = nullptr;
+  Py_ssize_t when_slot = 0, scheduled_slot = 0, core_handle_slot = 0;
+  std::vector<std::pair<PyObject*, PyObject*>> timer_attrs, loop_timer_attrs;
+  Guard timer_guard;
+  Guard loop_timer_guards[4];
+  PyObject* call_at_fallback = nullptr;     // aioref's Python Loop.call_at
+  PyObject* call_later_fallback = nullptr;  // BaseEventLoop.call_later
 };
 State g_state;  // the module is never unloaded
 inline State& state() { return g_state; }
@@ -552,15 +561,19 @@ inline bool guard_holds(Guard& g, PyTypeObject* type,
   return recheck(g, type, attrs);
 }
 
+bool loop_type_ok(PyTypeObject* type, Guard (&guards)[4],
+                  const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  for (Guard& g : guards) {
+    if (g.type == type) return guard_holds(g, type, attrs);
+  }
+  for (Guard& g : guards) {
+    if (!g.type) return guard_holds(g, type, attrs);
+  }
+  return attrs_match(type, attrs);  // more loop types than cache entries
+}
 bool loop_type_ok(PyTypeObject* type) {
   State& st = state();
-  for (Guard& g : st.loop_guards) {
-    if (g.type == type) return guard_holds(g, type, st.loop_attrs);
-  }
-  for (Guard& g : st.loop_guards) {
-    if (!g.type) return guard_holds(g, type, st.loop_attrs);
-  }
-  return attrs_match(type, st.loop_attrs);  // more loop types than cache entries
+  return loop_type_ok(type, st.loop_guards, st.loop_attrs);
 }
 
 // aioref.Handle still has events.Handle's __init__, __new__, _run and slot descriptors.
@@ -601,10 +614,13 @@ void set_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_XDECREF(old);
 }
 
-// A new aioref.Handle, as events.Handle(callback, args, loop, context) makes it with debug off.
-PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context) {
+// A new aioref.Handle (or `type`), as events.Handle(callback, args, loop, context) makes it with
+// debug off.
+PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context,
+                     PyTypeObject* type = nullptr) {
   State& st = state();
-  PyObject* handle = st.handle_type->tp_alloc(st.handle_type, 0);
+  if (!type) type = st.handle_type;
+  PyObject* handle = type->tp_alloc(type, 0);
   if (!handle) return nullptr;
   PyObject* copied = nullptr;
   if (context == Py_None) {
@@ -636,6 +652,10 @@ bool runnable_type(PyTypeObject* type) {
   if (type == st.handle_type) return guard_holds(st.handle_guard, type, st.handle_attrs);
   if (type == st.base_handle_type) {
     return guard_holds(st.base_handle_guard, type, st.handle_attrs);
+  }
+  if (type == st.timer_type && st.timers_ready) {
+    return guard_holds(st.timer_guard, type, st.timer_attrs) &&
+           guard_holds(st.base_handle_guard, st.base_handle_type, st.handle_attrs);
   }
   return false;
 }
@@ -776,6 +796,12 @@ int run(PyObject* handle) {
       !PyTuple_CheckExact(args)) {
     return 0;
   }
+  if (Py_TYPE(handle) == state().timer_type) {
+    // aioref.TimerHandle._run: `self._core_handle = None; self._scheduled = False`, then
+    // Handle._run.
+    set_slot(handle, state().core_handle_slot, Py_None);
+    set_slot(handle, state().scheduled_slot, Py_False);
+  }
   Py_INCREF(context);
   Py_INCREF(callback);
   Py_INCREF(args);
@@ -800,15 +826,15 @@ int run(PyObject* handle) {
   return status;
 }
 
-PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                        PyObject* kwnames) {
-  // BaseEventLoop.call_soon(self, *args, **kwargs).
+PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                        PyObject* fallback = nullptr) {
+  // BaseEventLoop.call_soon(self, *args, **kwargs) (or call_at's, call_later's).
   Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   std::vector<PyObject*> all(static_cast<std::size_t>(1 + nargs + nkw));
   all[0] = self;
   for (Py_ssize_t i = 0; i < nargs + nkw; ++i) all[static_cast<std::size_t>(1 + i)] = args[i];
-  return PyObject_Vectorcall(state().fallback, all.data(), static_cast<std::size_t>(1 + nargs),
-                             kwnames);
+  return PyObject_Vectorcall(fallback ? fallback : state().fallback, all.data(),
+                             static_cast<std::size_t>(1 + nargs), kwnames);
 }
 
 PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -874,6 +900,162 @@ PyMethodDef kLoopCallSoonDef = {
     "call_soon($self, callback, *args, context=None)\n--\n\n"
     "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
 
+// --- call_at and call_later in C: aioref's Loop.call_at and BaseEventLoop.call_later with
+// debug off, TimerHandle.__init__ included; the rest (debug, None, a `when` that is not a float
+// or an int, overridden methods) calls them.
+
+// Only `context=` among the keywords: the context (borrowed), or null.
+PyObject* context_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (!kwnames) return Py_None;
+  if (PyTuple_GET_SIZE(kwnames) == 1 &&
+      PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), state().context_name) == 0) {
+    return args[nargs];
+  }
+  return nullptr;
+}
+
+bool timer_types_ok(PyTypeObject* loop_type) {
+  State& st = state();
+  return st.timers_ready && st.timer_type->tp_new == PyBaseObject_Type.tp_new &&
+         loop_type_ok(loop_type, st.loop_timer_guards, st.loop_timer_attrs) &&
+         runnable_type(st.timer_type);
+}
+
+// A float's or an int's value as a double, without side effects (false: let Python do it).
+bool plain_double(PyObject* value, double* out) {
+  if (PyFloat_CheckExact(value)) {
+    *out = PyFloat_AS_DOUBLE(value);
+    return true;
+  }
+  if (PyLong_CheckExact(value)) {
+    *out = PyLong_AsDouble(value);
+    if (*out == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// The loop's instance dict, when `_closed`, `_debug` and `_core` can be read from it.
+PyObject* loop_dict(PyObject* self) {
+  if (!state().dict_attrs) return nullptr;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+  return dict_ptr ? *dict_ptr : nullptr;
+}
+
+// The loop's Core (a new reference in `ref`).
+Core* loop_core(PyObject* self, PyObject* dict, py::object& ref) {
+  PyObject* core_obj = get_attr(self, dict, state().core_name);
+  if (!core_obj) return nullptr;
+  ref = py::reinterpret_steal<py::object>(core_obj);
+  return core_of(core_obj);
+}
+
+// aioref's call_at from `self._check_closed()` on: `when` (the object kept as `_when`) is `w`.
+PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* when, double w,
+                         PyObject* const* rest, Py_ssize_t nrest, PyObject* context,
+                         PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  int closed = attr_true(self, dict, st.closed_name);
+  if (closed < 0) return nullptr;
+  if (closed) {
+    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    return nullptr;
+  }
+  int debug = attr_true(self, dict, st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  PyObject* cb_args = PyTuple_New(nrest - 1);
+  if (!cb_args) return nullptr;
+  for (Py_ssize_t i = 1; i < nrest; ++i) {
+    Py_INCREF(rest[i]);
+    PyTuple_SET_ITEM(cb_args, i - 1, rest[i]);
+  }
+  PyObject* timer = new_handle(rest[0], cb_args, self, context, st.timer_type);
+  Py_DECREF(cb_args);
+  if (!timer) return nullptr;
+  set_slot(timer, st.when_slot, when);
+  set_slot(timer, st.scheduled_slot, Py_False);
+  try {
+    py::object core_handle = py::cast(core->call_at(w, py::reinterpret_borrow<py::object>(timer)));
+    set_slot(timer, st.core_handle_slot, core_handle.ptr());
+  } catch (py::error_already_set& e) {
+    Py_DECREF(timer);
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    Py_DECREF(timer);
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  set_slot(timer, st.scheduled_slot, Py_True);
+  return timer;
+}
+
+PyObject* call_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = nargs >= 2 ? context_keyword(args, nargs, kwnames) : nullptr;
+  double w = 0;
+  if (!context || !timer_types_ok(Py_TYPE(self))) {
+    return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  }
+  if (!plain_double(args[0], &w)) {  // None included: its error is the version's
+    return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  }
+  PyObject* dict = loop_dict(self);
+  py::object core_ref;
+  Core* core = loop_core(self, dict, core_ref);
+  if (!core) return nullptr;
+  return schedule_timer(self, dict, core, args[0], w, args + 1, nargs - 1, context, args, nargs,
+                        kwnames);
+}
+
+PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = nargs >= 2 ? context_keyword(args, nargs, kwnames) : nullptr;
+  double delay = 0;
+  if (!context || !timer_types_ok(Py_TYPE(self)) || !plain_double(args[0], &delay)) {
+    return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
+  }
+  PyObject* dict = loop_dict(self);
+  int debug = attr_true(self, dict, st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
+  py::object core_ref;
+  Core* core = loop_core(self, dict, core_ref);
+  if (!core) return nullptr;
+  double w;
+  try {
+    w = core->time() + delay;  // self.time() + delay
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+  PyObject* when = PyFloat_FromDouble(w);
+  if (!when) return nullptr;
+  // self.call_at(when, callback, *args, context=context); the rest is for debug mode.
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> at_args(args, args + nargs + nkw);
+  at_args[0] = when;
+  PyObject* timer = schedule_timer(self, dict, core, when, w, args + 1, nargs - 1, context,
+                                   at_args.data(), nargs, kwnames);
+  Py_DECREF(when);
+  return timer;
+}
+
+PyMethodDef kLoopCallAtDef = {
+    "call_at", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_at)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_at($self, when, callback, *args, context=None)\n--\n\n"
+    "Like call_later(), but uses an absolute time (BaseEventLoop.call_at)."};
+PyMethodDef kLoopCallLaterDef = {
+    "call_later", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_later)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_later($self, delay, callback, *args, context=None)\n--\n\n"
+    "Arrange for a callback to be called at a given time (BaseEventLoop.call_later)."};
+
 Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   PyObject* descr = PyDict_GetItemString(base_dict, name);
   if (!descr || Py_TYPE(descr) != &PyMemberDescr_Type) {
@@ -931,6 +1113,47 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   st.ready = true;
 }
 
+// install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
+// BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later (after install_call_soon).
+void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
+                    py::object call_at_fallback, py::object call_later_fallback) {
+  State& st = state();
+  if (!st.ready) throw std::runtime_error("aioref: install_call_soon first");
+  auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
+  auto* tt = reinterpret_cast<PyTypeObject*>(timer_type.ptr());
+  auto* bt = reinterpret_cast<PyTypeObject*>(base_timer.ptr());
+  st.when_slot = slot_offset(bt->tp_dict, "_when");
+  st.scheduled_slot = slot_offset(bt->tp_dict, "_scheduled");
+  st.core_handle_slot = slot_offset(tt->tp_dict, "_core_handle");
+  auto keep = [](const char* name, PyTypeObject* type) {
+    PyObject* key = PyUnicode_InternFromString(name);
+    PyObject* found = _PyType_Lookup(type, key);
+    Py_XINCREF(found);  // kept for identity checks, forever
+    return std::make_pair(key, found);
+  };
+  st.timer_attrs.clear();
+  for (const char* name :
+       {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
+        "_repr", "_context", "_when", "_scheduled", "_core_handle"}) {
+    st.timer_attrs.push_back(keep(name, tt));
+  }
+  st.timer_type = tt;
+  Py_INCREF(tt);
+  st.call_at_fallback = call_at_fallback.release().ptr();
+  st.call_later_fallback = call_later_fallback.release().ptr();
+  for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) {
+    PyObject* descr = PyDescr_NewMethod(lt, def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
+  // call_soon's guards, and call_later's `self.time()` and `self.call_at(...)`.
+  st.loop_timer_attrs = st.loop_attrs;
+  for (const char* name : {"time", "call_at", "call_later"}) {
+    st.loop_timer_attrs.push_back(keep(name, lt));
+  }
+  st.timers_ready = true;
+}
+
 }  // namespace fast
 
 }  // namespace aioref_bridge
@@ -943,6 +1166,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   m.attr("PY_VERSION_BUILT") = py::str(PY_VERSION);
   aioref_bridge::register_full(m);  // mode "full": C++ Future/Task (task_bridge.cc)
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
+  m.def("install_timers", &aioref_bridge::fast::install_timers);
 
   py::class_<CoreHandle>(m, "CoreHandle")
       .def("cancelled", &CoreHandle::cancelled)

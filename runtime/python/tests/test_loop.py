@@ -714,6 +714,53 @@ class CPathTests(unittest.TestCase):
         loop.close()
         self.assertEqual(calls, [loop.stop])
 
+    def timers(self, make_loop):
+        """call_at/call_later in C: what the handles hold, errors, and a failing timer's report."""
+        import traceback
+
+        out = []
+        loop = make_loop()
+
+        def handler(loop_, context):
+            exc = context["exception"]
+            out.append((context["message"],
+                        traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+        def bad():
+            raise ValueError("timer")
+
+        loop.set_exception_handler(handler)
+        now = loop.time()
+        timers = [loop.call_later(0.001, bad), loop.call_at(now + 0.002, out.append, "at"),
+                  loop.call_at(int(now), out.append, "int when"),
+                  loop.call_later(0, out.append, "int delay", context=contextvars.Context()),
+                  loop.call_later(0, out.append, "cancelled")]
+        timers[-1].cancel()
+        out.append([(type(t._when), t._scheduled, t.cancelled()) for t in timers])
+        for method, args in (("call_later", (None, print)), ("call_at", (None, print))):
+            try:
+                getattr(loop, method)(*args)
+            except BaseException as error:
+                out.append((method, type(error).__name__, str(error)))
+        loop.call_later(0.01, loop.stop)
+        loop.run_forever()
+        # (Not the cancelled timer's _scheduled: CPython clears it when its heap drops the timer,
+        # the C++ heap does not; a known difference, older than the C call_at.)
+        out.append([(t._scheduled, t.cancelled()) for t in timers[:-1]])
+        loop.set_debug(True)
+        out.append(loop.call_later(1, print)._source_traceback[-1].name)
+        out.append(loop.call_at(1, print)._source_traceback[-1].name)
+        loop.close()
+        for method in ("call_later", "call_at"):
+            try:
+                getattr(loop, method)(1, print)
+            except RuntimeError as error:
+                out.append(str(error))
+        return out
+
+    def test_timers_like_cpython(self):
+        self.assertEqual(self.timers(aioref.new_event_loop), self.timers(cpython_loop))
+
     def test_class_attributes_are_honoured(self):
         class Closed(aioref.Loop):
             # A property: the C path must not read the instance dict.

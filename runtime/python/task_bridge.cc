@@ -126,6 +126,30 @@ Api& api() {
   return *a;
 }
 
+// loop.call_soon(callback[, arg], context=context), vectorcalled: no kwargs dict and (3.9+) no
+// bound method per call, as pybind11's `loop.attr("call_soon")(..., py::arg("context") = ...)`
+// makes; the lookup and the call are the same.
+void loop_call_soon(const py::object& loop, PyObject* callback, PyObject* arg, PyObject* context) {
+  static PyObject* name = PyUnicode_InternFromString("call_soon");
+  static PyObject* kwnames = [] {
+    PyObject* t = PyTuple_New(1);
+    PyTuple_SET_ITEM(t, 0, PyUnicode_InternFromString("context"));
+    return t;
+  }();
+  PyObject* argv[4] = {loop.ptr(), callback, arg ? arg : context, context};
+  std::size_t positional = arg ? 3 : 2;  // loop included
+#if PY_VERSION_HEX >= 0x03090000
+  PyObject* result = PyObject_VectorcallMethod(name, argv, positional, kwnames);
+#else
+  PyObject* method = PyObject_GetAttr(loop.ptr(), name);
+  if (!method) throw py::error_already_set();
+  PyObject* result = _PyObject_Vectorcall(method, argv + 1, positional - 1, kwnames);
+  Py_DECREF(method);
+#endif
+  if (!result) throw py::error_already_set();
+  Py_DECREF(result);
+}
+
 // The pending Python error as an exception instance (normalized, traceback attached).
 py::object fetch_error() {
   PyObject *type, *value, *tb;
@@ -193,10 +217,9 @@ class FullFuture {
   void schedule_callbacks(py::handle self) {
     if (callbacks.empty()) return;
     auto pending = callbacks;
-    py::object call_soon = loop.attr("call_soon");
     try {
       for (std::size_t i = 0; i < pending.size(); ++i) {
-        call_soon(pending[i].first, self, py::arg("context") = pending[i].second);
+        loop_call_soon(loop, pending[i].first.ptr(), self.ptr(), pending[i].second.ptr());
         if (i == 0 && !callbacks.empty()) callbacks.erase(callbacks.begin());
       }
     } catch (...) {
@@ -299,7 +322,7 @@ class FullFuture {
 
   void add_done_callback(py::handle self, py::object fn, py::object context) {
     if (state != kPending) {
-      loop.attr("call_soon")(fn, self, py::arg("context") = context);
+      loop_call_soon(loop, fn.ptr(), self.ptr(), context.ptr());
       return;
     }
     if (context.is_none()) context = api().copy_context();
@@ -392,7 +415,8 @@ class FullTask final : public FullFuture {
     TaskStepMethWrapper step;
     step.task = py::reinterpret_borrow<py::object>(self);
     step.arg = std::move(exc);
-    loop.attr("call_soon")(py::cast(std::move(step)), py::arg("context") = context);
+    py::object callback = py::cast(std::move(step));
+    loop_call_soon(loop, callback.ptr(), nullptr, context.ptr());
   }
 
   // Task.cancel

@@ -731,7 +731,8 @@ class CPathTests(unittest.TestCase):
 
         loop.set_exception_handler(handler)
         now = loop.time()
-        timers = [loop.call_later(0.001, bad), loop.call_at(now + 0.002, out.append, "at"),
+        # Deadlines far enough apart that their order does not depend on the machine's speed.
+        timers = [loop.call_later(0.05, bad), loop.call_at(now + 0.1, out.append, "at"),
                   loop.call_at(int(now), out.append, "int when"),
                   loop.call_later(0, out.append, "int delay", context=contextvars.Context()),
                   loop.call_later(0, out.append, "cancelled")]
@@ -742,7 +743,7 @@ class CPathTests(unittest.TestCase):
                 getattr(loop, method)(*args)
             except BaseException as error:
                 out.append((method, type(error).__name__, str(error)))
-        loop.call_later(0.01, loop.stop)
+        loop.call_later(0.2, loop.stop)
         loop.run_forever()
         # (Not the cancelled timer's _scheduled: CPython clears it when its heap drops the timer,
         # the C++ heap does not; a known difference, older than the C call_at.)

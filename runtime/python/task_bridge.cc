@@ -166,17 +166,21 @@ PyObject* PyObject_Vectorcall(PyObject* callable, PyObject* const* args, size_t 
 }
 #endif
 
-// loop.call_soon(callback, arg, context=context) as _asyncio's call_soon() makes it: the method
-// looked up on every call (a loop may replace it), arguments passed by vectorcall.
+// loop.call_soon(callback[, arg], context=context) as _asyncio's call_soon() makes it: the
+// method looked up on every call (a loop may replace it), the arguments vectorcalled (3.9+: no
+// bound method either).
 void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
+  PyObject* argv[4] = {loop, callback, arg ? arg : context, context};
+  std::size_t positional = arg ? 3 : 2;  // the loop included
+#if PY_VERSION_HEX >= 0x03090000
+  PyObject* res =
+      PyObject_VectorcallMethod(api().call_soon_str, argv, positional, api().context_kwnames);
+#else
   PyObject* method = PyObject_GetAttr(loop, api().call_soon_str);
   if (method == nullptr) throw py::error_already_set();
-  // Positional arguments, then the keyword argument's value.
-  PyObject* with_arg[3] = {callback, arg, context};
-  PyObject* without_arg[2] = {callback, context};
-  PyObject* res = arg ? PyObject_Vectorcall(method, with_arg, 2, api().context_kwnames)
-                      : PyObject_Vectorcall(method, without_arg, 1, api().context_kwnames);
+  PyObject* res = PyObject_Vectorcall(method, argv + 1, positional - 1, api().context_kwnames);
   Py_DECREF(method);
+#endif
   if (res == nullptr) throw py::error_already_set();
   Py_DECREF(res);
 }

@@ -8,7 +8,8 @@ ready fds join the ready queue) and, on 3.13+, run_forever's loop itself.
 
 What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python version behaves and
 words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
-`Handle._run` and the exception-handler context it builds), create_future/create_task and the
+`Handle._run` and the exception-handler context it builds; call_soon/call_at/call_later and the
+running of handles are C when that changes nothing observable, see install_call_soon below), create_future/create_task and the
 task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
 the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
 the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
@@ -320,6 +321,36 @@ class Loop(selector_events.BaseSelectorEventLoop):
         """(ready, scheduled, cancelled timers) of the C++ loop."""
         core = self._core
         return core.ready_count, core.scheduled_count, core.timer_cancelled_count
+
+
+# Loop.call_soon is C (loop_bridge.cc, fast::call_soon): BaseEventLoop.call_soon, _call_soon and
+# Handle.__init__ above for debug mode off; it calls BaseEventLoop.call_soon itself otherwise, or
+# when one of these names (or aioref.Handle's) no longer finds what it finds now. Handles of these
+# types then run in C too (events.Handle._run, see fast::run).
+# Only over CPython's own functions: one replaced before aioref was imported would be taken for
+# the original by the C code's checks.
+def _is_cpythons(function, module, qualname):
+    return (getattr(function, "__module__", None) == module
+            and getattr(function, "__qualname__", None) == qualname)
+
+
+if all(_is_cpythons(f, m, q) for f, m, q in (
+        (events.Handle.__init__, "asyncio.events", "Handle.__init__"),
+        (events.Handle._run, "asyncio.events", "Handle._run"),
+        (events.TimerHandle.__init__, "asyncio.events", "TimerHandle.__init__"),
+        (base_events.BaseEventLoop.call_soon, "asyncio.base_events", "BaseEventLoop.call_soon"),
+        (base_events.BaseEventLoop.call_later, "asyncio.base_events",
+         "BaseEventLoop.call_later"),
+        (base_events.BaseEventLoop._check_closed, "asyncio.base_events",
+         "BaseEventLoop._check_closed"),
+        (base_events.BaseEventLoop.get_debug, "asyncio.base_events",
+         "BaseEventLoop.get_debug"))):
+    _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop.call_soon,
+                            ("_check_closed", "_call_soon", "get_debug"))
+    # Loop.call_at (the Python one above: debug mode and unusual arguments) and call_later
+    # (BaseEventLoop's) likewise, with TimerHandle.__init__, and aioref.TimerHandle._run in C.
+    _core.install_timers(Loop, TimerHandle, events.TimerHandle, Loop.call_at,
+                         base_events.BaseEventLoop.call_later)
 
 
 def new_event_loop():

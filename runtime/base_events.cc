@@ -9,6 +9,7 @@
 #include <ctime>
 #include <string>
 
+#include "runtime/block_cache.h"
 #include "runtime/executor.h"
 #include "runtime/futures.h"
 #include "runtime/pyformat.h"
@@ -22,41 +23,18 @@ namespace aio {
 // Handles
 
 namespace detail {
-namespace {
-struct HandlePool {
-  std::vector<HandleImpl*> free;
-  ~HandlePool() {
-    for (HandleImpl* h : free) delete h;
-  }
-};
-thread_local HandlePool t_pool;
-}  // namespace
-
+// From the per-thread block cache (block_cache.h): an intrusive free list, no cap of its own (a
+// gather of 100k tasks or 100k pending timers have as many handles live at once). A handle made
+// on one thread (post_threadsafe) and released on another joins the releasing thread's cache.
 HandleImpl* HandleImpl::create(bool shared) {
-  auto& pool = t_pool.free;
-  HandleImpl* h;
-  if (!pool.empty()) {
-    h = pool.back();
-    pool.pop_back();
-    h->refs = 1;
-  } else {
-    h = new HandleImpl();
-  }
+  HandleImpl* h = ::new (block_allocate(sizeof(HandleImpl))) HandleImpl();
   h->shared = shared;
   return h;
 }
 
 void HandleImpl::recycle() {
-  fn.reset();
-  loop = nullptr;
-  name = nullptr;
-  when = 0;
-  cancelled = scheduled = is_timer = running = shared = false;
-  if (t_pool.free.size() < 4096) {
-    t_pool.free.push_back(this);
-  } else {
-    delete this;
-  }
+  this->~HandleImpl();
+  block_deallocate(this, sizeof(HandleImpl));
 }
 }  // namespace detail
 
@@ -553,6 +531,8 @@ void EventLoop::close() {
   }
   pending.clear();
   if (executor_) executor_->shutdown(/*wait=*/false);
+  // What a running loop's thread cached (up to its working set) goes back to malloc.
+  detail::block_cache_trim();
 }
 
 ThreadPool& EventLoop::default_executor() {

@@ -73,7 +73,7 @@ bool FutureBase::cancel(std::optional<std::string> msg) { return future_cancel(s
 
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
-  std::vector<CbEntry> callbacks;
+  Callbacks callbacks;
   callbacks.swap(callbacks_);
   std::shared_ptr<FutureBase> self = shared_from_this();
   for (auto& cb : callbacks) {

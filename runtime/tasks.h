@@ -172,7 +172,9 @@ std::uint64_t next_task_number();
 
 template <class T>
 Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt) {
-  auto s = std::make_shared<TaskState<T>>(std::move(loop), std::move(coro), std::move(name));
+  // The task and its control block from the per-thread block cache (block_cache.h).
+  auto s = std::allocate_shared<TaskState<T>>(detail::CacheAllocator<TaskState<T>>(),
+                                              std::move(loop), std::move(coro), std::move(name));
   s->start(s);
   return Task<T>(std::move(s));
 }

@@ -204,7 +204,10 @@ Task<T> create_task(Co<T> coro, std::string name) {
 template <class T>
 Task<T> ensure_future(Co<T> coro, Loop loop = nullptr) {
   if (!loop) loop = get_event_loop();
-  return loop->create_task(std::move(coro));
+  // loop.create_task(coro), giving the task this reference to the loop (create_task's
+  // shared_from_this() would be a second, atomic, count change).
+  loop->check_closed();
+  return make_task(std::move(loop), std::move(coro));
 }
 template <class T>
 Future<T> ensure_future(Future<T> f, Loop = nullptr) {

@@ -40,7 +40,7 @@ void block_deallocate_slow(void* p, std::size_t n) noexcept {
     bc.cached_bytes += class_size(c);
     return;
   }
-  ::operator delete(p, class_size(c));
+  ::operator delete(p);
 }
 
 void block_cache_trim(std::size_t keep_bytes) noexcept {
@@ -50,7 +50,7 @@ void block_cache_trim(std::size_t keep_bytes) noexcept {
       if (bc.cached_bytes <= keep_bytes) break;
       bc.head[c] = b->next;
       bc.cached_bytes -= class_size(c);
-      ::operator delete(b, class_size(c));
+      ::operator delete(b);
     }
   }
 }

@@ -4,13 +4,14 @@
 // (gather of 100k tasks: past tcache's 7 per size and the 128-byte fastbins, freed chunks are
 // coalesced and split again, and large requests consolidate the fastbins).
 //
-// Size classes of 64 bytes up to 1 KiB; a block is a ::operator new of its class's full size, so
-// any block of a class serves any request in it, and a block may be freed on any thread: it then
-// joins that thread's cache (an executor thread dropping a frame made on the loop's thread).
-// What a thread keeps is bounded (kMaxCachedBytes in all, kMaxCachedBytesIdle once its loop is
-// closed: block_cache_trim()); past that, blocks go back to ::operator delete. The cache is
-// emptied when its thread exits; later frees on that thread (static objects) go to operator
-// delete. Off under AddressSanitizer, where it would hide use-after-free.
+// Size classes of 16 bytes up to 1 KiB (little rounding waste: most objects stay live); a block is
+// a ::operator new of its class's full size, so any block of a class serves any request in it, and
+// a block may be freed on any thread: it then joins that thread's cache (an executor thread
+// dropping a frame made on the loop's thread). What a thread keeps is bounded (kMaxCachedBytes in
+// all, kMaxCachedBytesIdle once its loop is closed: block_cache_trim()); past that, blocks go back
+// to ::operator delete. The cache is emptied when its thread exits; later frees on that thread
+// (static objects) go to operator delete. Off under AddressSanitizer, where it would hide
+// use-after-free.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +33,7 @@ inline constexpr bool kBlockCache = true;
 #endif
 
 struct BlockCache {
-  static constexpr std::size_t kGranule = 64, kClasses = 16;
+  static constexpr std::size_t kGranule = 16, kClasses = 64;
   // Enough for the working set of a gather of 100k tasks (frames, tasks, handles, callback
   // vectors: ~70 MB at its peak) to be reused by the next one; a thread holding more frees it.
   static constexpr std::size_t kMaxCachedBytes = std::size_t{96} << 20;
@@ -70,7 +71,9 @@ inline void* block_allocate(std::size_t n) {
         // not stall the next allocation's locked instructions (a shared_ptr's count).
         if (next) {
           char* q = reinterpret_cast<char*>(next);
-          for (std::size_t i = 0; i <= c; ++i) __builtin_prefetch(q + i * 64, 1);
+          for (std::size_t i = 0; i < (c + 1) * BlockCache::kGranule; i += 64) {
+            __builtin_prefetch(q + i, 1);
+          }
         }
         return b;
       }

@@ -400,7 +400,16 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::shared_ptr<Clock> clock_;
   PyVersion version_;
   RingQueue<Handle> ready_;
-  std::vector<TimerHandle> scheduled_;
+  // The timer heap (_scheduled): each entry holds a reference to its handle, and its deadline
+  // beside it, so that sifting compares without loading the handles (a cache miss each when
+  // many timers are pending). TimerHandle.__lt__ compares `when` only, which never changes.
+  struct ScheduledTimer {
+    double when;
+    detail::HandleImpl* handle;  // the heap's reference
+    bool operator<(const ScheduledTimer& o) const { return when < o.when; }
+  };
+  std::vector<ScheduledTimer> scheduled_;
+  void release_scheduled(std::vector<ScheduledTimer>& timers);
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;
   std::atomic<bool> closed_{false};

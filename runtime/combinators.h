@@ -115,8 +115,7 @@ class GatheringFuture final : public FutureBase, public ResultSlot<R> {
 
 // The result of a finished child as gather(return_exceptions=True) reports it.
 template <class T>
-Outcome<T> gather_outcome(const Future<T>& f) {
-  FutureBase& b = *f.base();
+Outcome<T> gather_outcome(FutureBase& b, ResultSlot<T>* slot) {
   if (b.cancelled()) {
     const auto& m = b.cancel_message();
     if (!b.get_loop().has(Behaviour::kCancelMessage)) {
@@ -129,17 +128,26 @@ Outcome<T> gather_outcome(const Future<T>& f) {
   if constexpr (std::is_void_v<T>) {
     return Outcome<T>(None);
   } else {
-    return Outcome<T>(f.result());
+    b.check_result();  // Future.result()
+    return Outcome<T>(*slot->value);
+  }
+}
+template <class T>
+Outcome<T> gather_outcome(const Future<T>& f) {
+  return gather_outcome<T>(*f.base(), f.slot());
+}
+template <class T>
+Stored<T> gather_value(FutureBase& b, ResultSlot<T>* slot) {
+  b.check_result();  // Future.result()
+  if constexpr (std::is_void_v<T>) {
+    return None;
+  } else {
+    return *slot->value;
   }
 }
 template <class T>
 Stored<T> gather_value(const Future<T>& f) {
-  if constexpr (std::is_void_v<T>) {
-    f.result();
-    return None;
-  } else {
-    return f.result();
-  }
+  return gather_value<T>(*f.base(), f.slot());
 }
 
 // The set of futures gather() has seen (CPython's `arg_to_fut` keys): a linear scan for a few,
@@ -180,9 +188,19 @@ class PointerSet {
   std::vector<const void*> table_;
 };
 
+inline constexpr std::size_t kGatherPrefetch = 8;
+inline void prefetch_future(const FutureBase* f) {
+  __builtin_prefetch(f, 1);
+  __builtin_prefetch(reinterpret_cast<const char*>(f) + 64, 1);
+  __builtin_prefetch(reinterpret_cast<const char*>(f) + 128, 1);
+}
+
+// `fresh`: the arguments are tasks gather() just made from coroutines, so pairwise distinct and
+// pending: CPython's `arg_to_fut` check and the done() test cannot change anything, and are
+// skipped (with 100k children, a cache miss each in the set and in each new task).
 template <class R, class Collect>
 Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return_exc,
-                      Collect collect) {
+                      Collect collect, bool fresh = false) {
   if (args.empty()) {
     Loop loop = get_event_loop();
     Future<R> outer = loop->create_future<R>();
@@ -215,7 +233,7 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
       }
     }
     if (s.nfinished == s.nfuts) {
-      R results = s.collect();
+      R results = s.collect(s.outer->children_);
       if (s.outer->cancel_requested_) {
         FutureBase& last = *s.outer->children_.back();  // CPython uses the loop variable `fut`
         s.outer->set_exception(s.outer->get_loop().has(Behaviour::kCancelMessage)
@@ -231,10 +249,17 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
   Loop loop = args.front()->loop_ptr();
   bool eager = loop->has(Behaviour::kGatherEagerDoneCallbacks);
   // CPython's `arg_to_fut` dict: a future given twice is waited for once.
-  PointerSet seen(args.size());
+  PointerSet seen(fresh ? 0 : args.size());
   std::vector<std::shared_ptr<FutureBase>> done_futs;
-  for (auto& fut : args) {
-    if (seen.insert(fut.get())) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto& fut = args[i];
+    // Many children are not in cache any more (made in a loop before this one): fetch ahead.
+    if (i + kGatherPrefetch < args.size()) prefetch_future(args[i + kGatherPrefetch].get());
+    if (fresh) {
+      st->nfuts += 1;
+      fut->add_done_callback([st, done_callback](FutureBase& f) { done_callback(*st, f); },
+                             "gather.<locals>._done_callback");
+    } else if (seen.insert(fut.get())) {
       st->nfuts += 1;
       if (eager && fut->done()) {
         done_futs.push_back(fut);
@@ -260,28 +285,40 @@ constexpr bool all_same_v<std::tuple<T, U, Rest...>> =
 namespace detail {
 // gather over a vector: each element becomes a future (coroutines become tasks, which gather
 // owns, so their destruction while pending is not logged), then `value(fut)` builds the result.
+// The children are held once, by the gathering future (its children_, which collect() reads),
+// with their result slots beside them.
 template <class R, class A, class Value>
 auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
   using T = await_result_t<A>;
-  std::vector<Future<T>> futs;
-  futs.reserve(args.size());
+  std::vector<std::shared_ptr<FutureBase>> bases;
+  std::vector<ResultSlot<T>*> slots;
+  bases.reserve(args.size());
+  slots.reserve(args.size());
   Loop loop;
   for (auto& a : args) {
-    futs.push_back(to_future(std::move(a), loop));
-    if (!loop) loop = futs.back().base()->loop_ptr();
+    Future<T> f = to_future(std::move(a), loop);
+    if (!loop) loop = f.base()->loop_ptr();
     if constexpr (std::is_same_v<A, Co<T>>) {
-      static_cast<TaskBase&>(*futs.back().base()).set_log_destroy_pending(false);
+      static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
     }
+    slots.push_back(f.slot());
+    bases.push_back(std::move(f).take_base());
   }
-  std::vector<std::shared_ptr<FutureBase>> bases;
-  bases.reserve(futs.size());
-  for (auto& f : futs) bases.push_back(f.base());
-  return gather_core<R>(std::move(bases), return_exceptions, [futs = std::move(futs), value]() {
-    R out;
-    out.reserve(futs.size());
-    for (auto& f : futs) out.push_back(value(f));
-    return out;
-  });
+  return gather_core<R>(
+      std::move(bases), return_exceptions,
+      [slots = std::move(slots), value](const std::vector<std::shared_ptr<FutureBase>>& children) {
+        R out;
+        out.reserve(slots.size());
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          if (i + kGatherPrefetch < slots.size()) {
+            prefetch_future(children[i + kGatherPrefetch].get());
+            __builtin_prefetch(slots[i + kGatherPrefetch]);
+          }
+          out.push_back(value(*children[i], slots[i]));
+        }
+        return out;
+      },
+      std::is_same_v<A, Co<T>>);
 }
 }  // namespace detail
 
@@ -290,7 +327,8 @@ template <class A>
 auto gather(std::vector<A> args) {
   using T = await_result_t<A>;
   return detail::gather_vector<std::vector<Stored<T>>>(
-      std::move(args), false, [](auto& f) { return detail::gather_value(f); });
+      std::move(args), false,
+      [](FutureBase& b, auto* slot) { return detail::gather_value(b, slot); });
 }
 
 // gather(return_exceptions, std::vector<...>) -> Future<std::vector<Outcome<T>>>
@@ -298,7 +336,8 @@ template <class A>
 auto gather(ReturnExceptions, std::vector<A> args) {
   using T = await_result_t<A>;
   return detail::gather_vector<std::vector<Outcome<T>>>(
-      std::move(args), true, [](auto& f) { return detail::gather_outcome(f); });
+      std::move(args), true,
+      [](FutureBase& b, auto* slot) { return detail::gather_outcome(b, slot); });
 }
 
 namespace detail {
@@ -328,7 +367,7 @@ auto gather_variadic(A&&... args) {
     using T = std::tuple_element_t<0, Ts>;
     using E = std::conditional_t<kReturnExc, Outcome<T>, Stored<T>>;
     using R = std::vector<E>;
-    return gather_core<R>(std::move(bases), kReturnExc, [futs]() {
+    return gather_core<R>(std::move(bases), kReturnExc, [futs](const auto&) {
       R out;
       std::apply(
           [&](auto&... f) {
@@ -343,12 +382,12 @@ auto gather_variadic(A&&... args) {
     });
   } else if constexpr (kReturnExc) {
     using R = PyList<Outcome<await_result_t<A>>...>;
-    return gather_core<R>(std::move(bases), true, [futs]() {
+    return gather_core<R>(std::move(bases), true, [futs](const auto&) {
       return std::apply([](auto&... f) { return R(gather_outcome(f)...); }, futs);
     });
   } else {
     using R = PyList<Stored<await_result_t<A>>...>;
-    return gather_core<R>(std::move(bases), false, [futs]() {
+    return gather_core<R>(std::move(bases), false, [futs](const auto&) {
       return std::apply([](auto&... f) { return R(gather_value(f)...); }, futs);
     });
   }
@@ -367,8 +406,8 @@ requires(sizeof...(A) > 0) auto gather(ReturnExceptions, A&&... args) {
   return detail::gather_variadic<true>(std::forward<A>(args)...);
 }
 inline Future<std::vector<NoneType>> gather() {
-  return detail::gather_core<std::vector<NoneType>>({}, false,
-                                                    [] { return std::vector<NoneType>{}; });
+  return detail::gather_core<std::vector<NoneType>>(
+      {}, false, [](const auto&) { return std::vector<NoneType>{}; });
 }
 
 // ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/block_cache.h"
 #include "runtime/futures.h"
 
 namespace aio {
@@ -71,7 +72,7 @@ class Required : public detail::RequiredBase {
   const T& operator*() const { return value_; }
   // `p->m`: T's own operator-> for pointer-like T (Loop, shared_ptr), else a pointer to the value.
   decltype(auto) operator->() {
-    if constexpr (requires(T& t) { t.operator->(); }) {
+    if constexpr (requires(T & t) { t.operator->(); }) {
       return (value_);
     } else {
       return &value_;
@@ -90,83 +91,12 @@ std::string missing_arguments_message(const Def& def, const std::vector<const ch
 
 namespace detail {
 
-// Coroutine frames come from a per-thread cache of freed frames (64-byte size classes up to
-// 1 KiB, at most 256 frames per class), the rest from operator new: every `async def` call
-// allocates a frame (sleep(0) included), and malloc + free was a tenth of a task step. Off under
-// AddressSanitizer, where it would hide use-after-free.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kFrameCache = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kFrameCache = false;
-#else
-inline constexpr bool kFrameCache = true;
-#endif
-#else
-inline constexpr bool kFrameCache = true;
-#endif
-
-class FrameCache {
- public:
-  static constexpr std::size_t kGranule = 64, kClasses = 16, kMaxPerClass = 256;
-  ~FrameCache() {
-    closed_ = true;  // frames freed later (static objects) go to operator delete
-    for (std::size_t c = 0; c < kClasses; ++c) {
-      while (Block* b = head_[c]) {
-        head_[c] = b->next;
-        ::operator delete(b);
-      }
-    }
-  }
-  // Not inlined into the promise's operator new/delete: GCC would then pair this
-  // ::operator new with the class's operator delete and warn (-Wmismatched-new-delete).
-  [[gnu::noinline]] void* allocate(std::size_t n) {
-    std::size_t c = (n - 1) / kGranule;
-    if (n == 0 || c >= kClasses) return ::operator new(n);
-    if (Block* b = head_[c]) {
-      head_[c] = b->next;
-      --count_[c];
-      return b;
-    }
-    return ::operator new((c + 1) * kGranule);
-  }
-  [[gnu::noinline]] void deallocate(void* p, std::size_t n) noexcept {
-    std::size_t c = (n - 1) / kGranule;
-    if (n != 0 && c < kClasses && !closed_ && count_[c] < kMaxPerClass) {
-      head_[c] = ::new (p) Block{head_[c]};
-      ++count_[c];
-      return;
-    }
-    ::operator delete(p);
-  }
-
- private:
-  struct Block {
-    Block* next;
-  };
-  Block* head_[kClasses] = {};
-  std::size_t count_[kClasses] = {};
-  bool closed_ = false;
-};
-
-inline FrameCache& frame_cache() {
-  static thread_local FrameCache cache;
-  return cache;
-}
-
 struct CoPromiseBase {
   // The coroutine frame's allocation (found by the compiler in the promise type).
-  static void* operator new(std::size_t n) {
-    if constexpr (kFrameCache) return frame_cache().allocate(n);
-    return ::operator new(n);
-  }
-  static void operator delete(void* p, std::size_t n) noexcept {
-    if constexpr (kFrameCache) {
-      frame_cache().deallocate(p, n);
-    } else {
-      ::operator delete(p);
-    }
-  }
+  // Every `async def` call makes a frame (sleep(0) included): from the per-thread block cache
+  // (block_cache.h), as malloc + free was a tenth of a task step.
+  static void* operator new(std::size_t n) { return block_allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { block_deallocate(p, n); }
 
   Def def;
   std::coroutine_handle<> continuation;

@@ -73,12 +73,18 @@ bool FutureBase::cancel(std::optional<std::string> msg) { return future_cancel(s
 
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
-  std::vector<CbEntry> callbacks;
+  Callbacks callbacks;
   callbacks.swap(callbacks_);
   std::shared_ptr<FutureBase> self = shared_from_this();
-  for (auto& cb : callbacks) {
+  std::size_t n = callbacks.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    CbEntry& cb = callbacks[i];
     const char* name = cb.name == detail::kTaskWakeupName ? "Task.task_wakeup" : cb.name;
-    loop_->schedule_soon([fn = std::move(cb.fn), self]() mutable { fn(*self); }, name);
+    // The last callback takes `self` (one count change fewer, atomic: most futures have one).
+    loop_->schedule_soon(
+        [fn = std::move(cb.fn), self = i + 1 < n ? std::shared_ptr<FutureBase>(self)
+                                                 : std::move(self)]() mutable { fn(*self); },
+        name);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/base_events.h"
+#include "runtime/block_cache.h"
 #include "runtime/exceptions.h"
 #include "runtime/pyformat.h"
 #include "runtime/small_function.h"
@@ -131,7 +132,10 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception_;
   std::optional<std::string> cancel_message_;
   std::exception_ptr cancelled_exc_;
-  std::vector<CbEntry> callbacks_;
+  // From the block cache: most futures get one callback (a task's wakeup, gather's), and a
+  // gather has one such vector per child live at once.
+  using Callbacks = std::vector<CbEntry, detail::CacheAllocator<CbEntry>>;
+  Callbacks callbacks_;
   CallbackId next_cb_id_ = 1;
 };
 
@@ -217,6 +221,11 @@ class Future {
   std::string repr() const { return base_->repr(); }
 
   const std::shared_ptr<FutureBase>& base() const { return base_; }
+  // Moves the reference out (this handle is left empty), saving a count increment.
+  std::shared_ptr<FutureBase> take_base() && {
+    slot_ = nullptr;
+    return std::move(base_);
+  }
   ResultSlot<T>* slot() const { return slot_; }
   explicit operator bool() const { return static_cast<bool>(base_); }
   friend bool operator==(const Future& a, const Future& b) { return a.base_ == b.base_; }
@@ -264,7 +273,8 @@ class AnyFuture {
 
 template <class T>
 Future<T> EventLoop::create_future() {
-  return Future<T>(std::make_shared<FutureState<T>>(shared_from_this()));
+  return Future<T>(std::allocate_shared<FutureState<T>>(detail::CacheAllocator<FutureState<T>>(),
+                                                        shared_from_this()));
 }
 
 // asyncio.Future(loop=None): a future of `loop`, else of get_event_loop() (the running loop, or
@@ -272,7 +282,8 @@ Future<T> EventLoop::create_future() {
 template <class T = void>
 Future<T> make_future(Loop loop = nullptr) {
   if (!loop) loop = get_event_loop();
-  return Future<T>(std::make_shared<FutureState<T>>(std::move(loop)));
+  return Future<T>(std::allocate_shared<FutureState<T>>(detail::CacheAllocator<FutureState<T>>(),
+                                                        std::move(loop)));
 }
 
 // futures._set_result_unless_cancelled

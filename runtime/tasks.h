@@ -172,7 +172,9 @@ std::uint64_t next_task_number();
 
 template <class T>
 Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt) {
-  auto s = std::make_shared<TaskState<T>>(std::move(loop), std::move(coro), std::move(name));
+  // The task and its control block from the per-thread block cache (block_cache.h).
+  auto s = std::allocate_shared<TaskState<T>>(detail::CacheAllocator<TaskState<T>>(),
+                                              std::move(loop), std::move(coro), std::move(name));
   s->start(s);
   return Task<T>(std::move(s));
 }
@@ -202,7 +204,10 @@ Task<T> create_task(Co<T> coro, std::string name) {
 template <class T>
 Task<T> ensure_future(Co<T> coro, Loop loop = nullptr) {
   if (!loop) loop = get_event_loop();
-  return loop->create_task(std::move(coro));
+  // loop.create_task(coro), giving the task this reference to the loop (create_task's
+  // shared_from_this() would be a second, atomic, count change).
+  loop->check_closed();
+  return make_task(std::move(loop), std::move(coro));
 }
 template <class T>
 Future<T> ensure_future(Future<T> f, Loop = nullptr) {

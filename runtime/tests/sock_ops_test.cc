@@ -158,7 +158,6 @@ TEST_F(SockOpsTest, CancellingRecvRemovesTheReader) {
   Loop loop = new_event_loop();
   auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
   Socket& a = pair.first;
-  Socket& b = pair.second;
   a.setblocking(false);
   auto reader = [&](Def = "reader") -> Co<void> { co_await loop->sock_recv(a, 10); };
   Task<void> task = loop->create_task(reader());
@@ -173,7 +172,6 @@ TEST_F(SockOpsTest, SockOpsOnATransportFdRaise) {
   Loop loop = new_event_loop();
   auto pair = socketpair();  // (lambdas below capture them: no structured binding, clang 14)
   Socket& a = pair.first;
-  Socket& b = pair.second;
   auto sock = std::make_shared<Socket>(std::move(a));
   sock->setblocking(false);
   auto transport = SelectorSocketTransport::make(loop, sock, std::make_shared<Protocol>());

@@ -520,7 +520,7 @@ _PREPARED = {"patched": False, "code": {}}
 def _prepare(jobs):
     """Do once, before forking, what every run of a plain virtual-time batch would do first.
 
-    A forked child pays a page fault (20-50 us on this kind of VM) for every page it writes,
+    A forked child pays a page fault (20-50 us on some VMs) for every page it writes,
     so the patches every run needs (the virtual clock, the set-order marks) and the compiled
     examples are made here, once. Not for a batch with a loop factory: a loop module must be
     imported before the clock is patched (aioref, for one, notes the real time functions at

@@ -837,6 +837,31 @@ PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                              static_cast<std::size_t>(1 + nargs), kwnames);
 }
 
+// What BaseEventLoop.call_soon and call_at do first: `self._check_closed()`, then the debug
+// test. -1: an error is set (closed loop); 1: debug is on, take the Python code; 0: go on.
+int check_closed_then_debug(PyObject* self, PyObject* dict) {
+  State& st = state();
+  int closed = attr_true(self, dict, st.closed_name);
+  if (closed < 0) return -1;
+  if (closed) {
+    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    return -1;
+  }
+  int debug = attr_true(self, dict, st.debug_name);
+  return debug < 0 ? -1 : debug;
+}
+
+// The callback's arguments, `items[1:]`, as a new tuple.
+PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
+  PyObject* tuple = PyTuple_New(n - 1);
+  if (!tuple) return nullptr;
+  for (Py_ssize_t i = 1; i < n; ++i) {
+    Py_INCREF(items[i]);
+    PyTuple_SET_ITEM(tuple, i - 1, items[i]);
+  }
+  return tuple;
+}
+
 PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   State& st = state();
   PyObject* context = Py_None;
@@ -856,27 +881,16 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
     PyObject** dict_ptr = _PyObject_GetDictPtr(self);
     dict = dict_ptr ? *dict_ptr : nullptr;
   }
-  // self._check_closed()
-  int closed = attr_true(self, dict, st.closed_name);
-  if (closed < 0) return nullptr;
-  if (closed) {
-    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
-    return nullptr;
-  }
-  int debug = attr_true(self, dict, st.debug_name);
-  if (debug < 0) return nullptr;
-  if (debug) return call_fallback(self, args, nargs, kwnames);
+  int checked = check_closed_then_debug(self, dict);
+  if (checked < 0) return nullptr;
+  if (checked) return call_fallback(self, args, nargs, kwnames);
   PyObject* core_obj = get_attr(self, dict, st.core_name);
   if (!core_obj) return nullptr;
   py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
   Core* core = core_of(core_obj);
   if (!core) return nullptr;
-  PyObject* cb_args = PyTuple_New(nargs - 1);
+  PyObject* cb_args = callback_args(args, nargs);
   if (!cb_args) return nullptr;
-  for (Py_ssize_t i = 1; i < nargs; ++i) {
-    Py_INCREF(args[i]);
-    PyTuple_SET_ITEM(cb_args, i - 1, args[i]);
-  }
   PyObject* handle = new_handle(args[0], cb_args, self, context);
   Py_DECREF(cb_args);
   if (!handle) return nullptr;
@@ -958,21 +972,11 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
                          PyObject* const* rest, Py_ssize_t nrest, PyObject* context,
                          PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   State& st = state();
-  int closed = attr_true(self, dict, st.closed_name);
-  if (closed < 0) return nullptr;
-  if (closed) {
-    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
-    return nullptr;
-  }
-  int debug = attr_true(self, dict, st.debug_name);
-  if (debug < 0) return nullptr;
-  if (debug) return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
-  PyObject* cb_args = PyTuple_New(nrest - 1);
+  int checked = check_closed_then_debug(self, dict);
+  if (checked < 0) return nullptr;
+  if (checked) return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  PyObject* cb_args = callback_args(rest, nrest);
   if (!cb_args) return nullptr;
-  for (Py_ssize_t i = 1; i < nrest; ++i) {
-    Py_INCREF(rest[i]);
-    PyTuple_SET_ITEM(cb_args, i - 1, rest[i]);
-  }
   PyObject* timer = new_handle(rest[0], cb_args, self, context, st.timer_type);
   Py_DECREF(cb_args);
   if (!timer) return nullptr;

@@ -82,11 +82,10 @@ constexpr bool has(FullBehaviour b) {
 // -- Python objects used (imported once, kept for the process) ----------------------------------
 
 struct Api {
-  py::object cancelled_error, invalid_state_error, copy_context, call_soon_name;
+  py::object cancelled_error, invalid_state_error, copy_context;
   py::object get_loop_fn, register_task, enter_task, leave_task, task_name_counter;
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
   py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
-  py::object format_exc_repr;
   // Interned names and the ("context",) kwnames of the calls made at every task step.
   PyObject* call_soon_str = PyUnicode_InternFromString("call_soon");
   PyObject* throw_str = PyUnicode_InternFromString("throw");
@@ -642,9 +641,7 @@ class FullTask final : public FullFuture {
 
 // -- TaskStepMethWrapper: the C type ---------------------------------------------------------
 
-namespace {
-
-PyObject* new_step_wrapper_impl(PyObject* task, FullTask* impl, PyObject* arg) {
+PyObject* new_step_wrapper(PyObject* task, FullTask* impl, PyObject* arg) {
   auto* w = PyObject_GC_New(TaskStepMethWrapper, step_wrapper_type);
   if (w == nullptr) return nullptr;
   Py_INCREF(task);
@@ -655,6 +652,8 @@ PyObject* new_step_wrapper_impl(PyObject* task, FullTask* impl, PyObject* arg) {
   PyObject_GC_Track(w);
   return reinterpret_cast<PyObject*>(w);
 }
+
+namespace {
 
 int step_wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
 #if PY_VERSION_HEX >= 0x03090000
@@ -750,10 +749,6 @@ py::object make_step_wrapper_type() {
 }
 
 }  // namespace
-
-PyObject* new_step_wrapper(PyObject* task, FullTask* impl, PyObject* arg) {
-  return new_step_wrapper_impl(task, impl, arg);
-}
 
 // The iterator `await fut` / `yield from fut` drives: Future.__await__ as a generator.
 class FutureIter {

@@ -67,9 +67,8 @@ def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None
         golden_dir = real_time_golden_dir or paths.GOLDEN_REALTIME
     golden_path = golden_for(cell.interpreter, cell.example, golden_dir)
     try:
-        with open(run.trace_path, encoding="utf-8") as trace_file:
-            trace = traces.parse_trace(trace_file.read(), run.trace_path)
-    except (OSError, traces.FormatError, UnicodeDecodeError) as error:
+        trace = traces.read_trace(run.trace_path)
+    except (OSError, traces.FormatError) as error:
         cell.status, cell.detail = "ERROR", "unreadable trace: %s" % error
         return
     if trace.outcome == "timeout":
@@ -82,8 +81,7 @@ def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None
         cell.status, cell.detail = "ERROR", trace.outcome[len("error "):]
         return
     try:
-        with open(golden_path, encoding="utf-8") as golden_file:
-            golden = traces.parse_golden(golden_file.read(), golden_path)
+        golden = traces.read_golden(golden_path)
     except OSError:
         cell.status = "ERROR"
         cell.detail = "no golden %s (run tools/capture %s--python %s)" % (

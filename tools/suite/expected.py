@@ -13,7 +13,7 @@ A `module:factory` implementation's file is named with ":" (and "/") replaced by
 import os
 import re
 
-from suite import paths
+from suite import paths, textfile
 
 _LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)\s*:\s*(\S.*)$")
 
@@ -73,9 +73,9 @@ def load(directory, implementation_name, known_examples=None):
     if not os.path.exists(path):
         return []
     try:
-        with open(path, encoding="utf-8") as source:
-            text = source.read()
-    except (OSError, UnicodeDecodeError) as error:
+        text = textfile.read(path, lambda line, message: ExpectedError(
+            "%s:%d: %s" % (path, line, message)))
+    except OSError as error:
         raise ExpectedError("%s: unreadable: %s" % (path, error))
     return parse(text, path, known_examples)
 

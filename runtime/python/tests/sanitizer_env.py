@@ -37,22 +37,26 @@ leak:_PyObject_GC_NewVar
 """
 
 
-def runtime_of(extension):
-    linked = subprocess.run(["ldd", extension], stdout=subprocess.PIPE,
-                            universal_newlines=True).stdout
-    for line in linked.splitlines():
+def linked(extension, prefixes):
+    """The path of the first library `extension` links whose name starts with a prefix."""
+    listing = subprocess.run(["ldd", extension], stdout=subprocess.PIPE,
+                             universal_newlines=True).stdout
+    for line in listing.splitlines():
         parts = line.split()
-        if parts and parts[0].startswith(RUNTIMES) and len(parts) > 2:
+        if parts and parts[0].startswith(prefixes) and len(parts) > 2:
             return parts[2]
     return None
 
 
 def assignments(site):
     extensions = glob.glob(os.path.join(site, "aioref", "_aioref*.so"))
-    runtime = runtime_of(extensions[0]) if extensions else None
+    runtime = linked(extensions[0], RUNTIMES) if extensions else None
     if runtime is None:
         return {}
-    env = {"LD_PRELOAD": runtime, "PYTHONMALLOC": "malloc"}
+    # libstdc++ too: the runtime's __cxa_throw interceptor finds the real one at start-up
+    # only (ASan's CHECK "real___cxa_throw != 0" otherwise, at the first C++ throw).
+    preload = [runtime, linked(extensions[0], ("libstdc++.so",))]
+    env = {"LD_PRELOAD": " ".join(filter(None, preload)), "PYTHONMALLOC": "malloc"}
     if "asan" in os.path.basename(runtime):
         suppressions = os.path.join(os.environ.get("TEST_TMPDIR") or tempfile.gettempdir(),
                                     "aioref-lsan.supp")

@@ -411,14 +411,6 @@ def _append_outcome(trace_path, outcome):
         trace_file.write("".join(line + "\n" for line in events + [final]))
 
 
-class _Deadline(Exception):
-    pass
-
-
-def _on_deadline(signum, frame):
-    raise _Deadline()
-
-
 def _fork(job):
     """Starts the job's child; returns its pid (in the parent only)."""
     sys.stdout.flush()
@@ -426,6 +418,9 @@ def _fork(job):
     pid = os.fork()
     if pid == 0:
         try:
+            if _MASK:  # the program's own children must wake it (asyncio's child watchers)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, _MASK[-1])
             _child(job)
         except SystemExit:
             raise
@@ -505,7 +500,10 @@ def _schedule(jobs, slots=1, out=None):
     """
     pending = list(enumerate(jobs))
     live = {}  # pid -> (index, _Live)
-    previous = signal.signal(signal.SIGALRM, _on_deadline)
+    # SIGCHLD stays pending (blocked) until sigtimedwait takes it: a child that ends at any
+    # moment wakes the wait, and nothing interrupts a reap. Children get the old mask back.
+    previous = signal.signal(signal.SIGCHLD, _ignore)
+    _MASK.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}))
     try:
         while pending or live:
             holders = sum(run.holds_slot for _, run in live.values())
@@ -518,13 +516,7 @@ def _schedule(jobs, slots=1, out=None):
             now = _real_monotonic()
             wake = min(run.wake(now) for _, run in live.values())
             ended = []
-            signal.setitimer(signal.ITIMER_REAL, max(wake - now, 0.001))
-            try:
-                ended.append(os.waitpid(-1, 0))
-            except _Deadline:
-                pass
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.sigtimedwait({signal.SIGCHLD}, max(wake - now, 0.001))
             while True:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
@@ -560,7 +552,15 @@ def _schedule(jobs, slots=1, out=None):
                     stopping.append((pid, outcome))
             _stop(stopping, live, out)
     finally:
-        signal.signal(signal.SIGALRM, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _ignore(signum, frame):
+    pass
+
+
+_MASK = []  # the signal mask from before _schedule blocked SIGCHLD
 
 
 def _stop(stopping, live, out):

@@ -73,6 +73,8 @@ class Recorder(object):
         return "%.6f" % (self.clock.now - self.start)
 
     def event(self, kind, text, stamp=None):
+        if self.max_output is not None and self.written > self.max_output:
+            return  # cut: not even formatted (a run may print gigabytes)
         if self.rewrite is not None:
             text = self.rewrite(text)
         line = "%s %s %s\n" % (stamp or self.stamp(), kind, escape(normalize(text)))

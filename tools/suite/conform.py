@@ -39,6 +39,7 @@ GOOD = ("PASS", "XFAIL", "SKIP")
 DEFAULT_LOOPS = ("cpython", "native", "aioref", "aioref-full")
 MAX_OUTPUT = 1000000  # bytes of trace events a run may print; the rest is cut (and said so)
 DETAIL_LINES = 200  # lines of a cell's diff in the report; the rest is cut (and said so)
+DETAIL_CHARS = 20000  # characters of the same
 DEBUG_CHARS = 16000  # characters of a cell's stack / complete tracebacks in the report
 TRACE_SO_FAR = 40  # events of a crashed or timed-out run's trace shown in the report
 
@@ -85,12 +86,20 @@ def read_text(path):
                          % (path, line, data[error.start], column))
 
 
-def bounded(text, limit=DETAIL_LINES):
-    lines = text.rstrip("\n").split("\n")
-    if len(lines) <= limit:
+def bounded(text, lines=DETAIL_LINES, chars=DETAIL_CHARS):
+    """The text's first `lines` lines and `chars` characters, saying where it was cut."""
+    all_lines = text.rstrip("\n").split("\n")
+    kept, size = [], 0
+    for line in all_lines[:lines]:
+        if size + len(line) > chars:
+            kept.append(line[:max(chars - size, 0)] + " ...")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if len(kept) == len(all_lines) and not kept[-1].endswith(" ...") or text == "":
         return text
-    return "\n".join(lines[:limit]) + "\n... cut here: %d more lines (of %d)\n" % (
-        len(lines) - limit, len(lines))
+    return "\n".join(kept) + "\n... cut here: %d more lines (of %d)\n" % (
+        len(all_lines) - len(kept), len(all_lines))
 
 
 def _debug_of(run, trace_text=None):
@@ -112,11 +121,9 @@ def _debug_of(run, trace_text=None):
     stack = "\n".join(line for line in stack.split("\n")
                       if os.path.join("conformance", "harness") not in line)
     if stack.strip():
-        if len(stack) > DEBUG_CHARS:
-            stack = stack[:DEBUG_CHARS] + "\n... cut here\n"
         parts.append("complete tracebacks and stacks (the loop's own frames included):\n"
                      + stack.rstrip("\n"))
-    return "\n\n".join(parts)
+    return "\n\n".join(bounded(part, chars=DEBUG_CHARS).rstrip("\n") for part in parts)
 
 
 def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None,

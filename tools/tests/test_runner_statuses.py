@@ -6,12 +6,15 @@ Debian's headless chromium."""
 
 import json
 import os
+import pty
 import re
+import signal
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -33,7 +36,91 @@ LOOPS = {
             def call_later(self, delay, callback, *args, **kw):
                 return super().call_later(delay / 2, callback, *args, **kw)
         """),
+    # A factory that hangs without using the CPU, noting its pid when it starts.
+    "sleeploop.py": textwrap.dedent("""\
+        import os, signal, time
+        def factory():
+            with open(os.environ["AIOREF_TEST_LOG"], "a") as log:
+                log.write("%d %f\\n" % (os.getpid(), time.time()))
+            while True:
+                signal.pause()
+        """),
+    # A loop that prints 100 MB: 60 through sys.stdout, 40 straight to file descriptor 1.
+    "bigloop.py": textwrap.dedent("""\
+        import asyncio, os
+        def factory():
+            line = "x" * 999
+            for _ in range(60000):
+                print(line)
+            chunk = b"y" * (1 << 20)
+            for _ in range(40):
+                os.write(1, chunk)
+            return asyncio.SelectorEventLoop()
+        """),
+    # A loop whose call_later fails inside the loop's own code.
+    "raiseloop.py": textwrap.dedent("""\
+        import asyncio
+        class Loop(asyncio.SelectorEventLoop):
+            def call_later(self, delay, callback, *args, **kw):
+                return self._schedule_later(delay)
+            def _schedule_later(self, delay):
+                raise RuntimeError("the loop's own error")
+        """),
+    # A loop that crashes in call_later (after the example's first line).
+    "dieloop.py": textwrap.dedent("""\
+        import asyncio, os
+        class Loop(asyncio.SelectorEventLoop):
+            def call_later(self, delay, callback, *args, **kw):
+                os.abort()
+        """),
+    # A loop that hangs in call_later (after the example's first line).
+    "stuckloop.py": textwrap.dedent("""\
+        import asyncio, signal
+        class Loop(asyncio.SelectorEventLoop):
+            def call_later(self, delay, callback, *args, **kw):
+                while True:
+                    signal.pause()
+        """),
+    # A loop whose odd-numbered runs have timers twice as fast (it counts its runs in a
+    # file): it fails, then passes.
+    "flakyloop.py": textwrap.dedent("""\
+        import asyncio, os
+        def run_number():
+            with open(os.environ["AIOREF_TEST_STATE"], "a+") as state:
+                state.write("x")
+                state.seek(0)
+                return len(state.read())
+        class Loop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__()
+                self.factor = 0.5 if run_number() % 2 else 1.0
+            def call_later(self, delay, callback, *args, **kw):
+                return super().call_later(delay * self.factor, callback, *args, **kw)
+        """),
+    # A loop that imports on CPython 3.11 only.
+    "pickyloop.py": textwrap.dedent("""\
+        import sys
+        if sys.version_info[:2] != (3, 11):
+            raise ImportError("pickyloop needs Python 3.11")
+        import asyncio
+        Loop = asyncio.SelectorEventLoop
+        """),
+    # A loop whose timers are scaled, per example, by AIOREF_TEST_FACTORS (example=factor,...).
+    "tunedloop.py": textwrap.dedent("""\
+        import asyncio, os, sys
+        def factor():
+            name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+            pairs = [p.split("=") for p in os.environ.get("AIOREF_TEST_FACTORS", "").split(",")
+                     if p]
+            return float(dict(pairs).get(name, 1))
+        class Loop(asyncio.SelectorEventLoop):
+            def call_at(self, when, callback, *args, **kw):
+                now = self.time()
+                return super().call_at(now + (when - now) * factor(), callback, *args, **kw)
+        """),
 }
+OTHER_PYTHONS = [p for p in ("/root/.pyenv/versions/3.11.7/bin/python3",
+                             "/root/.pyenv/versions/3.12.1/bin/python3") if os.path.exists(p)]
 
 
 class Runner(object):
@@ -52,20 +139,28 @@ class Runner(object):
                   "w") as f:
             f.write(textwrap.dedent(text))
 
-    def run(self, *args, fmt="json"):
+    def command(self, args, fmt="json"):
         output = os.path.join(self.tmp, "report." + fmt)
         if os.path.exists(output):
             os.remove(output)
-        env = dict(os.environ, PYTHONPATH=self.tmp)
-        done = subprocess.run([sys.executable, CONFORM, "--no-setup", "--expected",
-                               self.expected, "--format", fmt, "--output", output] +
-                              list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, env=env, timeout=600)
-        report = None
-        if os.path.exists(output):
-            with open(output, encoding="utf-8") as f:
-                report = json.load(f) if fmt == "json" else f.read()
-        return done.returncode, report, done.stderr
+        return [sys.executable, CONFORM, "--no-setup", "--expected", self.expected,
+                "--format", fmt, "--output", output] + list(args), output
+
+    def env(self, **extra):
+        return dict(os.environ, PYTHONPATH=self.tmp, **extra)
+
+    def read(self, output, fmt="json"):
+        if not os.path.exists(output):
+            return None
+        with open(output, encoding="utf-8") as f:
+            return json.load(f) if fmt == "json" else f.read()
+
+    def run(self, *args, fmt="json", env=None):
+        command, output = self.command(args, fmt)
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, env=self.env(**(env or {})),
+                              timeout=600)
+        return done.returncode, self.read(output, fmt), done.stderr
 
     def close(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -143,6 +238,237 @@ class StatusesTest(unittest.TestCase):
                               r'errors="0" skipped="1">')
         self.assertRegex(xml, r'<testsuite name="cpython[^"]*" tests="1" failures="1"')
         self.assertIn("XPASS", xml)
+
+    def test_hanging_cells_run_in_parallel_within_one_timeout(self):
+        # Each hanging run notes when it started: the last one starts before the first one's
+        # timeout is up (they ran side by side, not one after another).
+        log = os.path.join(self.runner.tmp, "started")
+        names = ["s003_call_later", "s003_call_at", "s003_call_soon", "s001_timer",
+                 "s004_hello_world", "s003_gather_ordered", "s003_task_cancel",
+                 "s003_future_result"]
+        args = ["--python", PYTHON, "--timeout", "8", "--loop", "sleeploop:factory"]
+        for name in names:
+            args += ["--example", name]
+        status, report, _ = self.runner.run(*args, env={"AIOREF_TEST_LOG": log})
+        self.assertEqual(status, 1)
+        self.assertEqual([c["status"] for c in report["results"]], ["TIMEOUT"] * len(names))
+        with open(log) as f:
+            starts = sorted(float(line.split()[1]) for line in f)
+        self.assertEqual(len(starts), len(names))
+        self.assertLess(starts[-1] - starts[0], 8)
+        # A timed-out run is not run again (that would cost another timeout).
+        self.assertEqual({c["runs"] for c in report["results"]}, {1})
+
+    def test_crash_and_timeout_keep_the_trace_so_far_and_the_stack(self):
+        status, report, _ = self.runner.run(
+            "--python", PYTHON, "--example", EXAMPLE, "--timeout", "3",
+            "--loop", "dieloop:Loop", "--loop", "stuckloop:Loop")
+        cells = {c["implementation"]: c for c in report["results"]}
+        crash, timeout = cells["dieloop:Loop"], cells["stuckloop:Loop"]
+        self.assertEqual((crash["status"], timeout["status"]), ("CRASH", "TIMEOUT"))
+        for cell, function in ((crash, "call_later"), (timeout, "call_later")):
+            self.assertIn("trace so far (1 events):\n0.000000 out 注册callbacks",
+                          cell["debug"])
+            # faulthandler's stack, the loop's own frame first.
+            self.assertRegex(cell["debug"], r'File "[^"]*%s\.py", line \d+ in %s' % (
+                cell["implementation"].split(":")[0], function))
+            self.assertIn("s003_call_later.py", cell["debug"])
+
+    def test_the_loops_own_frames_are_in_the_report(self):
+        status, report, _ = self.runner.run("--python", PYTHON, "--example", EXAMPLE,
+                                            "--loop", "raiseloop:Loop")
+        ((cell),) = report["results"]
+        self.assertEqual(cell["status"], "FAIL")
+        # The diff compares the example's frames only; the debug text has the loop's too.
+        self.assertNotIn("_schedule_later", cell["detail"])
+        self.assertRegex(cell["debug"], r'File "[^"]*raiseloop\.py", line \d+, in '
+                                        r'_schedule_later')
+        self.assertIn("RuntimeError: the loop's own error", cell["debug"])
+
+    def test_output_is_bounded_and_the_diff_says_where_it_was_cut(self):
+        status, text, _ = self.runner.run("--python", PYTHON, "--example", EXAMPLE,
+                                          "--example", "s003_call_at", "--loop",
+                                          "bigloop:factory", fmt="text")
+        self.assertEqual(status, 1)
+        self.assertLess(len(text), 200000)
+        self.assertRegex(text, r"the run's output was cut after \d+ events \(line \d+ of the "
+                               r"trace\): the run printed more than 1000000 bytes")
+        self.assertRegex(text, r"\.\.\. cut here: \d+ more lines")
+
+    def test_a_loop_that_loads_in_some_interpreters_only_is_skip_elsewhere(self):
+        if not OTHER_PYTHONS:
+            self.skipTest("needs a second interpreter")
+        other = OTHER_PYTHONS[-1]
+        status, report, _ = self.runner.run("--python", PYTHON, "--python", other,
+                                            "--example", EXAMPLE, "--loop", "pickyloop:Loop")
+        by_python = {c["python"]: c for c in report["results"]}
+        debian = [c for v, c in by_python.items() if v.startswith("3.11")][0]
+        self.assertEqual(debian["status"], "PASS")
+        for cell in by_python.values():
+            if cell is not debian and not cell["python"].startswith("3.11"):
+                self.assertEqual(cell["status"], "SKIP")
+                self.assertIn("pickyloop does not load in this interpreter", cell["detail"])
+                self.assertIn("pickyloop needs Python 3.11", cell["detail"])
+        self.assertEqual(status, 0)
+
+    def test_identical_failures_on_several_versions_are_shown_once(self):
+        if not OTHER_PYTHONS:
+            self.skipTest("needs a second interpreter")
+        status, text, _ = self.runner.run("--python", PYTHON, "--python", OTHER_PYTHONS[0],
+                                          "--example", EXAMPLE, "--loop", "fastloop:Loop",
+                                          fmt="text")
+        self.assertEqual(status, 1)
+        self.assertRegex(text, r"FAIL %s on fastloop:Loop, Python 3\.[\d.]+-3\.[\d.]+ "
+                               r"\(same diff on 2 versions\):" % EXAMPLE)
+        self.assertEqual(text.count("+++ trace"), 1)
+
+    def test_a_cell_whose_runs_disagree_is_flaky_in_every_format(self):
+        state = os.path.join(self.runner.tmp, "state")
+        for fmt, pattern in (("json", None), ("text", r"FLAKY %s on flakyloop:Loop" % EXAMPLE),
+                             ("junit", r'<failure message="FLAKY: its runs disagree">'),
+                             ("html", r'<td class="cell FLAKY" data-status="FLAKY"')):
+            if os.path.exists(state):
+                os.remove(state)
+            status, report, _ = self.runner.run("--python", PYTHON, "--example", EXAMPLE,
+                                                "--loop", "flakyloop:Loop", fmt=fmt,
+                                                env={"AIOREF_TEST_STATE": state})
+            self.assertEqual(status, 1)
+            if fmt == "json":
+                ((cell),) = report["results"]
+                self.assertEqual((cell["status"], cell["runs"]), ("FLAKY", 2))
+                self.assertIn("its 2 runs disagree: FAIL, PASS", cell["detail"])
+            else:
+                self.assertRegex(report, pattern)
+
+    def test_repeat_runs_every_cell_n_times(self):
+        state = os.path.join(self.runner.tmp, "state")
+        with open(state, "w") as f:
+            f.write("x")  # the flaky loop's first run now passes, its second fails
+        status, report, _ = self.runner.run("--python", PYTHON, "--example", EXAMPLE,
+                                            "--repeat", "3", "--loop", "cpython",
+                                            "--loop", "flakyloop:Loop",
+                                            env={"AIOREF_TEST_STATE": state})
+        cells = {c["implementation"]: c for c in report["results"]}
+        self.assertEqual((cells["cpython"]["status"], cells["cpython"]["runs"]), ("PASS", 3))
+        self.assertEqual((cells["flakyloop:Loop"]["status"], cells["flakyloop:Loop"]["runs"]),
+                         ("FLAKY", 3))
+        self.assertIn("PASS, FAIL, PASS", cells["flakyloop:Loop"]["detail"])
+        self.assertEqual(status, 1)
+
+    def test_baseline_reports_newly_failing_fixed_and_changed(self):
+        args = ["--python", PYTHON, "--example", "s003_call_later", "--example",
+                "s003_call_at", "--example", "s001_timer", "--loop", "tunedloop:Loop"]
+        status, old, _ = self.runner.run(*args, env={
+            "AIOREF_TEST_FACTORS": "s003_call_later=0.5,s001_timer=0.5"})
+        self.assertEqual(status, 1)
+        baseline = os.path.join(self.runner.tmp, "old.json")
+        with open(baseline, "w") as f:
+            json.dump(old, f)
+        factors = {"AIOREF_TEST_FACTORS": "s003_call_at=0.5,s001_timer=0.25"}
+        status, new, err = self.runner.run(*(args + ["--baseline", baseline]), env=factors)
+        self.assertEqual(status, 1, err)  # s003_call_at newly fails
+        changes = new["baseline"]
+        self.assertEqual([c["example"] for c in changes["newly_failing"]], ["s003_call_at"])
+        self.assertEqual([c["example"] for c in changes["fixed"]], ["s003_call_later"])
+        self.assertEqual([c["example"] for c in changes["changed"]], ["s001_timer"])
+        status, text, _ = self.runner.run(*(args + ["--baseline", baseline]), fmt="text",
+                                          env=factors)
+        self.assertIn("Against %s: 1 newly failing, 1 fixed, 1 failing differently"
+                      % baseline, text)
+        self.assertIn("NEWLY FAILING s003_call_at on tunedloop:Loop, Python", text)
+        # Failures that were there before do not fail the run; only new ones do.
+        status, _, _ = self.runner.run(*(args + ["--baseline", baseline]), env={
+            "AIOREF_TEST_FACTORS": "s001_timer=0.25"})
+        self.assertEqual(status, 0)
+        with open(baseline, "w") as f:
+            f.write('{"results": [\n  {"example": 1}\n]}\n')
+        status, _, err = self.runner.run(*(args + ["--baseline", baseline]))
+        self.assertEqual(status, 2)
+        self.assertIn("old.json: expected a tools/conform JSON report", err)
+
+    def test_interrupts_end_every_child_keep_the_report_and_leave_no_temporary_files(self):
+        for how in ("SIGTERM to the runner", "SIGINT to the runner", "SIGINT to its group"):
+            with self.subTest(how):
+                self.interrupt(how)
+
+    def interrupt(self, how):
+        number = signal.SIGTERM if how.startswith("SIGTERM") else signal.SIGINT
+        log = os.path.join(self.runner.tmp, "started-" + how.replace(" ", "-"))
+        tmpdir = os.path.join(self.runner.tmp, "tmpdir-" + how.replace(" ", "-"))
+        os.mkdir(tmpdir)
+        command, output = self.runner.command(
+            ["--python", PYTHON, "--example", EXAMPLE, "--example", "s003_call_at",
+             "--loop", "cpython", "--loop", "sleeploop:factory", "--timeout", "120"])
+        runner = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env=self.runner.env(AIOREF_TEST_LOG=log, TMPDIR=tmpdir),
+                                  start_new_session=True, universal_newlines=True)
+        try:
+            for _ in range(600):
+                if os.path.exists(log):
+                    with open(log) as f:
+                        if len(f.readlines()) == 2:
+                            break
+                time.sleep(0.1)
+            else:
+                self.fail("the hanging runs did not start")
+            if how.endswith("group"):
+                os.killpg(runner.pid, number)
+            else:
+                runner.send_signal(number)
+            _, err = runner.communicate(timeout=60)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+        self.assertEqual(runner.returncode, 128 + number, err)
+        report = self.runner.read(output)
+        self.assertEqual([(c["implementation"], c["status"]) for c in report["results"]],
+                         [("cpython", "PASS")] * 2)
+        self.assertIn("interrupted by %s: the report holds the 2 cells that had run"
+                      % number.name, report["problems"])
+        with open(log) as f:
+            pids = [int(line.split()[0]) for line in f]
+        for _ in range(50):
+            alive = [pid for pid in pids if _alive(pid)]
+            if not alive:
+                break
+            time.sleep(0.1)
+        self.assertEqual(alive, [])
+        self.assertEqual(os.listdir(tmpdir), [])
+        self.assertNotIn("Traceback", err)
+
+    def test_progress_line_on_a_terminal(self):
+        master, slave = pty.openpty()
+        try:
+            command, _ = self.runner.command(["--python", PYTHON, "--example", EXAMPLE,
+                                              "--example", "s003_call_at", "--loop",
+                                              "cpython"])
+            done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=slave,
+                                  env=self.runner.env(), timeout=300)
+            os.close(slave)
+            slave = None
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(done.returncode, 0)
+        self.assertIn(b"\rconform: 2/2 runs done", seen)
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class UvloopTest(unittest.TestCase):

@@ -238,9 +238,9 @@ def _parser():
     parser.add_argument("--idle-after", type=float, default=None, metavar="SECONDS",
                         help="real time: a run silent and idle this long is idle forever "
                         "(default 6)")
-    parser.add_argument("--expected", metavar="DIR", default=paths.EXPECTED,
-                        help="the expected failures, DIR/<implementation>.txt (default: "
-                        "%(default)s)")
+    parser.add_argument("--expected", metavar="DIR|FILE", default=paths.EXPECTED,
+                        help="the expected failures, DIR/<implementation>.txt, or one FILE "
+                        "for the one --loop (default: %(default)s)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
     return parser
@@ -308,6 +308,8 @@ def main(argv=None):
         for implementation in loops:
             if isinstance(implementation, implementations.PythonLoop):
                 implementation.clock = "real"
+    if os.path.isfile(args.expected) and len(loops) != 1:
+        parser.error("--expected FILE is for one --loop (a folder has a file per loop)")
     corpus = [example.name for example in examples.load_all()]
     try:
         expectations = {implementation.name: expected.load(args.expected, implementation.name,

@@ -68,8 +68,10 @@ def parse(text, path, known_examples=None):
 
 
 def load(directory, implementation_name, known_examples=None):
-    """The expectations for one implementation ([] when it has no file)."""
-    path = file_for(directory, implementation_name)
+    """The expectations for one implementation ([] when it has no file); `directory` may
+    also be the file itself (tools/conform --expected FILE, for one loop)."""
+    path = directory if os.path.isfile(directory) else file_for(directory,
+                                                                implementation_name)
     if not os.path.exists(path):
         return []
     try:

@@ -79,12 +79,12 @@ def run(command, timeout=None, **options):
     try:
         kept = _read_bounded(process.stdout, timeout)
         if kept is None:
-            _kill(process)
             return None, ""
         return process.wait(), kept
     finally:
         _kill(process)
         finished(process)
+        process.stdout.close()
 
 
 def _read_bounded(stream, timeout=None, on_line=None):
@@ -191,7 +191,7 @@ def _run_batch(runs, workdir, progress=None):
             status = process.wait()
             message = None if status == 0 else "%s exited %d running the harness: %s" % (
                 interpreter.path, status, output.strip()[-2000:])
-        if message:
+        if message and not STOPPING:  # killed by an interrupt: not the batch's error
             for r in runs:
                 r.batch_error = message
     finally:

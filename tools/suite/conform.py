@@ -8,6 +8,8 @@ every cell passed or was expected to fail.
 
     tools/conform --compare FILE.py [--loop ...]   any asyncio program, captured on CPython
     tools/conform --versions [--output docs/versions.md]   how the goldens change, 3.6 to 3.13
+    tools/conform --corpus test_asyncio [--loop ...]   CPython's own test_asyncio on the loops
+                                                       (tools/suite/test_asyncio_corpus.py)
 """
 
 import argparse
@@ -142,6 +144,13 @@ def main(argv=None):
                         "%(default)s)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
+    parser.add_argument("--corpus", choices=("examples", "test_asyncio"), default="examples",
+                        help="the examples (default), or each interpreter's own "
+                        "test.test_asyncio (--example then picks modules, fnmatch patterns)")
+    parser.add_argument("--shard", metavar="I/N", help="test_asyncio: the I-th of N shards of "
+                        "the modules (0-based)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="test_asyncio: modules run at once (default: cores)")
     args = parser.parse_args(argv)
     if args.versions:
         from suite import versions
@@ -153,6 +162,10 @@ def main(argv=None):
         if setup.returncode != 0:
             print("conform: tools/setup failed (exit %d)" % setup.returncode, file=sys.stderr)
             return 2
+    if args.corpus == "test_asyncio":
+        from suite import test_asyncio_corpus
+
+        return test_asyncio_corpus.main(args)
     if args.compare:
         if args.example:
             parser.error("--compare runs one program: no --example with it")

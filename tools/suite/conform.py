@@ -148,7 +148,7 @@ def main(argv=None):
                         help="the examples (default), or each interpreter's own "
                         "test.test_asyncio (--example then picks modules, fnmatch patterns)")
     parser.add_argument("--shard", metavar="I/N", help="test_asyncio: the I-th of N shards of "
-                        "the modules (0-based)")
+                        "the tests (0-based)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
                         help="test_asyncio: modules run at once (default: cores)")
     args = parser.parse_args(argv)

@@ -6,7 +6,9 @@ tools/suite/test_asyncio_corpus.py:
 
 JOB: {"module": "test_tasks", "loop": "module:factory" or null (CPython's own loop),
 "sys_path": [...], "classes": {"Task": "module:Task", "Future": "module:Future"} or null,
-"skip": [test ids], "results": PATH, "timeout": seconds per test}.
+"skip": [test ids], "shard": [index, count] or null, "results": PATH, "timeout": seconds per
+test}. A shard runs the tests whose id's CRC-32 is index modulo count (stable, and balanced
+across modules whatever their sizes).
 
 Each line of RESULTS is a JSON record: {"start": id} when a test starts, then {"id", "status",
 "detail", "counted", "seconds"} when it ends, and {"finished": true} at the end. A test that
@@ -27,6 +29,7 @@ import time
 import traceback
 import types
 import unittest
+import zlib
 
 C_CLASSES = (("futures", "_CFuture", "Future"), ("tasks", "_CTask", "Task"))
 
@@ -195,13 +198,18 @@ def clone_with_own_classes(module, own):
     return clones
 
 
-def _filtered(suite, skip):
+def _filtered(suite, skip, shard):
     kept = unittest.TestSuite()
     for test in suite:
         if isinstance(test, unittest.TestSuite):
-            kept.addTest(_filtered(test, skip))
-        elif test_id(test) not in skip:
-            kept.addTest(test)
+            kept.addTest(_filtered(test, skip, shard))
+            continue
+        name = test_id(test)
+        if name in skip:
+            continue
+        if shard and zlib.crc32(name.encode("utf-8")) % shard[1] != shard[0]:
+            continue
+        kept.addTest(test)
     return kept
 
 
@@ -228,7 +236,7 @@ def main(job_path):
         recorder.emit({"finished": True})
         out.close()
         return
-    suite = _filtered(suite, set(job["skip"]))
+    suite = _filtered(suite, set(job["skip"]), job.get("shard"))
     suite.run(recorder)
     recorder.emit({"finished": True})
     out.close()

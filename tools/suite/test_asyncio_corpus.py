@@ -84,7 +84,7 @@ def own_classes(implementation):
     return getattr(implementation, "own_classes", None)
 
 
-def run_module(interpreter, module, loop, sys_path, classes, timeout, workdir):
+def run_module(interpreter, module, loop, sys_path, classes, timeout, workdir, shard=None):
     """Every test of one module: [(id, status, detail, counted, seconds)]."""
     records, skip = [], []
     attempt = 0
@@ -92,7 +92,8 @@ def run_module(interpreter, module, loop, sys_path, classes, timeout, workdir):
         attempt += 1
         stem = os.path.join(workdir, "%s.%d" % (module, attempt))
         job = {"module": module, "loop": loop, "sys_path": sys_path, "classes": classes,
-               "skip": skip, "results": stem + ".jsonl", "timeout": timeout}
+               "skip": skip, "shard": shard, "results": stem + ".jsonl",
+               "timeout": timeout}
         with open(stem + ".job.json", "w") as job_file:
             json.dump(job, job_file)
         env = dict(os.environ)
@@ -168,12 +169,9 @@ def apply_expectation(result, expectations):
         return
 
 
-def select_modules(modules, chosen, shard):
+def select_modules(modules, chosen):
     if chosen:
         modules = [m for m in modules if any(fnmatch.fnmatchcase(m, c) for c in chosen)]
-    if shard:
-        index, count = shard
-        modules = [m for i, m in enumerate(modules) if i % count == index]
     return modules
 
 
@@ -284,6 +282,10 @@ def main(args):
     shard = None
     if args.shard:
         index, _, count = args.shard.partition("/")
+        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+            print("conform: --shard %s: expected I/N with 0 <= I < N" % args.shard,
+                  file=sys.stderr)
+            return 2
         shard = (int(index), int(count))
 
     jobs = []  # (implementation, interpreter, module, loop spec, sys_path, classes)
@@ -296,8 +298,7 @@ def main(args):
             continue
         for interpreter in found:
             try:
-                modules = select_modules(test_asyncio_modules(interpreter), args.example,
-                                         shard)
+                modules = select_modules(test_asyncio_modules(interpreter), args.example)
             except OSError as error:
                 problems.append(str(error))
                 continue
@@ -318,7 +319,7 @@ def main(args):
             implementation, interpreter, module, loop, sys_path, classes = job
             workdir = tempfile.mkdtemp(dir=scratch)
             return job, run_module(interpreter, module, loop, sys_path, classes, args.timeout,
-                                   workdir)
+                                   workdir, shard)
 
         # The longest modules first, so that the last worker does not start one at the end.
         jobs.sort(key=lambda job: job[2] not in ("test_events", "test_tasks",

@@ -119,7 +119,8 @@ def main(argv=None):
     parser.add_argument("--versions", action="store_true",
                         help="instead of running: how each example's golden changes from one "
                         "CPython to the next (Markdown; docs/versions.md is this)")
-    parser.add_argument("--format", choices=report.FORMATS, default="text")
+    parser.add_argument("--format", choices=report.FORMATS + ("markdown",), default="text",
+                        help="markdown: --corpus test_asyncio only (docs/test_asyncio.md)")
     parser.add_argument("--output", metavar="PATH", help="write the report here (default: "
                         "stdout)")
     parser.add_argument("--timeout", type=float, default=30.0,
@@ -166,6 +167,8 @@ def main(argv=None):
         from suite import test_asyncio_corpus
 
         return test_asyncio_corpus.main(args)
+    if args.format == "markdown":
+        parser.error("--format markdown is for --corpus test_asyncio")
     if args.compare:
         if args.example:
             parser.error("--compare runs one program: no --example with it")

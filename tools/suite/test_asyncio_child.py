@@ -24,6 +24,7 @@ parametrised Task/Future test bodies with the implementation's own classes ("cla
 import faulthandler
 import importlib
 import json
+import signal
 import sys
 import time
 import traceback
@@ -214,6 +215,9 @@ def _filtered(suite, skip, shard):
 
 
 def main(job_path):
+    # A process started in the background inherits SIGINT ignored, and asyncio.Runner then
+    # installs no handler (test_runners' interrupt tests would hang): as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with open(job_path) as job_file:
         job = json.load(job_file)
     sys.path[:0] = job["sys_path"]

@@ -48,6 +48,8 @@ class TestResult(object):
 
     corpus = "test_asyncio"
     clock = "real"
+    debug = ""  # report.py's cells: what else the run printed (the detail has it all here)
+    runs = 1
 
     def __init__(self, test_id, implementation, interpreter, status, detail, counted,
                  seconds=0.0):

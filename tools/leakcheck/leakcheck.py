@@ -253,7 +253,8 @@ def main(argv=None):
         for result in workloads:
             found = problems(result)
             failed = failed or bool(found and loop_name != "cpython")
-            print("%-11s %-8s x%-8d %7.1fs  rss %+8.1f KiB (%6.1f MiB)  traced %+8.1f KiB  "
+            print("%-11s %-8s x%-8d %7.1fs  rss %+8.1f KiB (%6.1f MiB)  "
+                  "traced %+8.1f KiB (2nd half %+7.1f)  "
                   "objects %+5d  refcounts %s%s" % (
                       loop_name, result["workload"], result["count"], result["seconds"],
                       result["rss_growth"] / 1024.0, result["rss"] / 1048576.0,

@@ -8,17 +8,23 @@ time, in the order they went to sleep, so thread interleavings are deterministic
 
 Each loop iteration that does not move the clock moves it by QUANTUM, so that deadlines
 computed in different iterations at one virtual moment are ordered as a real clock orders
-them (by when they were scheduled), while those computed from one reading (``call_at`` with
-one ``when``, equal ``call_later`` delays in one callback) stay exact ties, in heapq's order.
+them (by when they were scheduled, and due in different iterations), while those computed
+from one reading (``call_at`` with one ``when``, equal ``call_later`` delays in one callback)
+stay exact ties, in heapq's order. Readings the program prints are shown without the
+quanta (``hide_quantum``), so that they read as the moment: ``1000.0``, not
+``1000.0000000018626``.
 
 The clock counts every thread that can wake the loop: executor work items while they run,
 and every other thread the program (or asyncio, e.g. ``shutdown_default_executor``) starts,
-from ``start()`` until it ends, except while it sleeps in virtual time or joins a thread.
+from ``start()`` until it ends, except while it sleeps in virtual time (or joins a thread
+that does).
 When nothing can ever wake the loop (no timer, no sleeping or running thread, no outside
 file descriptor), the clock calls ``on_idle_forever`` instead of hanging.
 """
 
 import heapq
+import math
+import re
 import selectors
 import threading
 import time as _time
@@ -31,13 +37,41 @@ EPOCH = 1700000000.0
 IO_GRACE = 2.0
 # Real seconds without any sign of the loop thread before a sleeping worker moves the clock.
 STALL = 5.0
-# What a loop iteration that does not move the clock adds to it: 2**-40 s (about 1e-12) is
-# exact at every time below 8192, far below the trace's microseconds, and far above the
-# rounding of `when - time()` in a deadline near 1000 (about 1e-13).
-QUANTUM = 2.0 ** -40
+# What a loop iteration that does not move the clock adds to it: 2**-29 s (about 1.9 ns), more
+# than the clock's resolution (1e-9: _run_once takes every timer due within it), so that, as on
+# a real clock, timers scheduled in different iterations fire in different iterations; exact
+# at every time below 2**23 s; 268 iterations make one microsecond of the trace's times.
+QUANTUM = 2.0 ** -29
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
+
+
+_NUMBER = re.compile(r"(?<![0-9A-Za-z_.])(\d+\.\d+(?:e[-+]\d+)?)(?![0-9A-Za-z_.])")
+
+
+def hide_quantum(text):
+    """Every decimal number in `text` that is a number with at most 6 decimals plus a whole
+    number of QUANTUMs (a clock reading, or a difference of readings, taken some iterations
+    after the moment) is written as that number, as repr() writes it: ``1000.0`` for
+    ``1000.0000000018626``, ``4.0`` for ``4.0000000055879354``. Numbers with more decimals
+    of their own (``0.30000000000000004``, ``0.3333333333333333``) are left alone. The C++
+    trace applies the same rule (runtime/trace.cc)."""
+
+    def one(match):
+        token = match.group(1)
+        value = float(token)
+        moment = round(value, 6)
+        quanta = (value - moment) / QUANTUM
+        whole = round(quanta)
+        # How far a reading may be from moment + whole * QUANTUM: the rounding of the
+        # arithmetic that made it, a few units in the last place of its magnitude.
+        slack = 4 * math.ldexp(1.0, math.frexp(max(value, 1e-300))[1] - 53) / QUANTUM + 1e-3
+        if whole == 0 or abs(quanta - whole) > slack:
+            return token
+        return repr(moment)
+
+    return _NUMBER.sub(one, text)
 
 
 class _PoolState(object):

@@ -155,6 +155,32 @@ TEST_F(LoopTest, VirtualTimeTicksPerIterationSoLaterDeadlinesComeLater) {
   loop->close();
 }
 
+TEST_F(LoopTest, PrintedReadingsHideTheQuanta) {
+  // The same cases as tools/tests/test_harness.py's test_hide_quantum (virtual_clock.py).
+  constexpr double q = VirtualClock::kQuantum;
+  auto shown = [](double v) { return Trace::hide_quantum("a " + repr_float(v) + " b"); };
+  EXPECT_EQ(shown(1000.0 + q), "a 1000.0 b");
+  EXPECT_EQ(shown(1000.1 + q), "a 1000.1 b");
+  EXPECT_EQ(shown(1000.2 + 3 * q), "a 1000.2 b");
+  EXPECT_EQ(shown(4.0 + 3 * q), "a 4.0 b");
+  EXPECT_EQ(shown(1700000000.0 + 128 * q), "a 1700000000.0 b");
+  EXPECT_EQ(shown(1000.0 + q - 1000.0), "a 0.0 b");  // 1.862645149230957e-09
+  EXPECT_EQ(shown(0.1 + 0.2), "a 0.30000000000000004 b");
+  EXPECT_EQ(shown(1.0 / 3), "a 0.3333333333333333 b");
+  EXPECT_EQ(shown(1.0 / 11), "a 0.09090909090909091 b");
+  EXPECT_EQ(Trace::hide_quantum("v1.2.3 x1000.0000000018626 [1000.0000000018626, 2]"),
+            "v1.2.3 x1000.0000000018626 [1000.0, 2]");
+  // What a port prints: the loop thread's reading, a quantum per iteration past the moment.
+  Loop loop = new_event_loop();
+  std::string printed;
+  loop->call_soon([&] { loop->call_soon([&] { printed = repr_float(loop->time()); }); });
+  loop->call_later(0.5, [&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(printed, "1000.0000000037253");
+  EXPECT_EQ(Trace::hide_quantum(printed), "1000.0");
+  loop->close();
+}
+
 TEST_F(LoopTest, CancelledTimersAreRemovedPastThreshold) {
   Loop loop = new_event_loop();
   std::vector<TimerHandle> hs;

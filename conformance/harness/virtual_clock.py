@@ -18,6 +18,7 @@ The clock counts every thread that can wake the loop: executor work items while 
 and every other thread the program (or asyncio, e.g. ``shutdown_default_executor``) starts,
 from ``start()`` until it ends, except while it sleeps in virtual time (or joins a thread
 that does).
+
 When nothing can ever wake the loop (no timer, no sleeping or running thread, no outside
 file descriptor), the clock calls ``on_idle_forever`` instead of hanging.
 """
@@ -28,8 +29,8 @@ import re
 import selectors
 import threading
 import time as _time
-from threading import get_ident as _get_ident
 from concurrent.futures import thread as _cf_thread
+from threading import get_ident as _get_ident
 
 START = 1000.0
 EPOCH = 1700000000.0
@@ -90,7 +91,7 @@ class VirtualClock(object):
         self.jumps = 0
         self.driver = None  # the thread that waits in the selector (the loop thread)
         self.cond = threading.Condition()
-        self.sleepers = []  # heap of (wake, (work item order, seq), threading.Event)
+        self.sleepers = []  # heap of (wake, (work item order, seq), threading.Event, thread)
         self.seq = 0
         self.items = 0  # executor work items submitted so far
         self.current = threading.local()  # .item: the order of the work item a worker runs

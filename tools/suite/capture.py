@@ -118,9 +118,11 @@ def main(argv=None):
     parser.add_argument("--max-late", type=float, default=compare.REAL_TIME_MAX_LATE,
                         help="with --real-time: seconds a line may come later than the "
                         "golden's (default %(default)s)")
-    parser.add_argument("--example-file", metavar="FILE.py",
+    parser.add_argument("--example-file", metavar="FILE.py", action="append", default=[],
                         help="capture this program (any asyncio program) instead of the "
-                        "corpus: tools/conform --compare uses it")
+                        "corpus (repeatable): tools/conform --compare and tools/fuzz use it")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="interpreter processes at a time (default: one per core)")
     parser.add_argument("--label", metavar="cpython-X.Y.Z",
                         help="only the interpreter whose golden folder this is")
     parser.add_argument("--skip-missing", action="store_true",
@@ -130,9 +132,7 @@ def main(argv=None):
         parser.error("--runs must be at least 2 to find unordered lines")
     started = time.time()
     if args.example_file:
-        path = os.path.abspath(args.example_file)
-        chosen = [examples.Example(os.path.splitext(os.path.basename(path))[0], path,
-                                   examples.read_metadata(path))]
+        chosen = [examples.from_file(path) for path in args.example_file]
         unknown = []
     else:
         chosen, unknown = examples.select(args.example)
@@ -164,7 +164,7 @@ def main(argv=None):
         planned = plan_runs(chosen, found, workdir, 0, args.runs)
         batch = [run for group in planned.values() for run in group]
         while batch:  # one round after another, until every cell has the runs it wants
-            execution.execute(batch, workdir)
+            execution.execute(batch, workdir, args.jobs)
             batch = []
             for key, runs in planned.items():
                 missing = runs_wanted(runs, args.runs) - len(runs)
@@ -206,6 +206,7 @@ def main(argv=None):
             _report_stale(args.golden_dir, found, chosen)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        _PARSED.clear()
     print("%s: %d examples x %d interpreters, %d runs, in %.1f s, %d failure(s)" % (
         "check" if args.check else "capture", len(chosen), len(found), total_runs,
         time.time() - started, failures))
@@ -362,7 +363,7 @@ def _capture_real_time(args, chosen, found, started):
                                         timeout=60.0)
                     planned.setdefault((interpreter.label, example.name), []).append(run)
                     runs.append(run)
-            execution.execute(runs, workdir)
+            execution.execute(runs, workdir, args.jobs)
         for interpreter in found:
             passed = 0
             for example in chosen:

@@ -100,7 +100,8 @@ def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None
     cell.detail = result.diff
 
 
-def main(argv=None):
+def build_parser():
+    """tools/conform's options (tools/fuzz takes its loop options from here too)."""
     parser = argparse.ArgumentParser(prog="tools/conform", description=__doc__.split("\n")[0])
     parser.add_argument("--loop", action="append", default=[], metavar="NAME",
                         help="an implementation: %s, or module:factory (repeatable; default: "
@@ -111,9 +112,9 @@ def main(argv=None):
                         "found: %s and %s)" % (interpreters.PYENV_GLOB,
                                                interpreters.DEBIAN_PYTHON))
     parser.add_argument("--example", action="append", default=[], metavar="NAME")
-    parser.add_argument("--compare", metavar="FILE.py",
+    parser.add_argument("--compare", metavar="FILE.py", action="append", default=[],
                         help="instead of the corpus: capture this asyncio program on CPython "
-                        "(in a temporary golden folder) and run it on the loops")
+                        "(in a temporary golden folder) and run it on the loops (repeatable)")
     parser.add_argument("--versions", action="store_true",
                         help="instead of running: how each example's golden changes from one "
                         "CPython to the next (Markdown; docs/versions.md is this)")
@@ -140,8 +141,15 @@ def main(argv=None):
     parser.add_argument("--expected", metavar="DIR", default=paths.EXPECTED,
                         help="the expected failures, DIR/<implementation>.txt (default: "
                         "%(default)s)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="interpreter processes at a time (default: one per core)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.versions:
         from suite import versions
@@ -155,13 +163,12 @@ def main(argv=None):
             return 2
     if args.compare:
         if args.example:
-            parser.error("--compare runs one program: no --example with it")
-        if not os.path.isfile(args.compare):
-            print("conform: --compare %s: no such file" % args.compare, file=sys.stderr)
-            return 2
-        path = os.path.abspath(args.compare)
-        name = os.path.splitext(os.path.basename(path))[0]
-        chosen, unknown = [examples.Example(name, path, examples.read_metadata(path))], []
+            parser.error("--compare runs the programs given: no --example with it")
+        for path in args.compare:
+            if not os.path.isfile(path):
+                print("conform: --compare %s: no such file" % path, file=sys.stderr)
+                return 2
+        chosen, unknown = [examples.from_file(path) for path in args.compare], []
     else:
         chosen, unknown = examples.select(args.example)
     for message in unknown:
@@ -195,13 +202,10 @@ def main(argv=None):
     scratch = tempfile.mkdtemp(prefix="aioref-conform-")
     try:
         if args.compare:
-            args.golden_dir = os.path.join(scratch, "golden")
-            args.real_time_golden_dir = os.path.join(scratch, "golden-realtime")
-            real = any(getattr(loop, "clock", "virtual") == "real" for loop in loops)
-            problems += _capture_for_compare(path, found, args.golden_dir,
-                                             args.real_time_golden_dir if real else None,
-                                             (args.time_tolerance, args.max_late))
-        cells = _run_cells(args, chosen, loops, found, scratch)
+            cells, more = compare_programs(args, chosen, loops, found, scratch)
+            problems += more
+        else:
+            cells = run_cells(args, chosen, loops, found, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for cell in cells:
@@ -219,13 +223,32 @@ def main(argv=None):
     return 0 if ok else 1
 
 
-def _capture_for_compare(path, found, golden_dir, real_time_golden_dir, tolerance):
-    """Goldens for one program from the interpreters (virtual time, and real time when a
+def compare_programs(args, chosen, loops, found, scratch):
+    """(cells, problems): any programs (examples.from_file) captured on the interpreters
+    `found` into goldens under `scratch`, then run on the loops (tools/conform --compare;
+    tools/fuzz's oracle). `args` are tools/conform's options; their golden folders are set
+    to scratch's."""
+    args.golden_dir = os.path.join(scratch, "golden")
+    args.real_time_golden_dir = os.path.join(scratch, "golden-realtime")
+    real = any(getattr(loop, "clock", "virtual") == "real" for loop in loops)
+    problems = _capture_for_compare([example.path for example in chosen], found,
+                                    args.golden_dir,
+                                    args.real_time_golden_dir if real else None,
+                                    (args.time_tolerance, args.max_late), args.jobs)
+    return run_cells(args, chosen, loops, found, scratch), problems
+
+
+def _capture_for_compare(paths, found, golden_dir, real_time_golden_dir, tolerance, jobs):
+    """Goldens for programs from the interpreters (virtual time, and real time when a
     loop runs in real time), written by tools/capture's own machinery; returns problems."""
     from suite import capture
 
     problems = []
-    base = ["--example-file", path, "--only-python"]
+    base = ["--only-python"]
+    for path in paths:
+        base += ["--example-file", path]
+    if jobs:
+        base += ["--jobs", str(jobs)]
     for interpreter in found:
         base += ["--python", interpreter.path]
     runs = [base + ["--golden-dir", golden_dir]]
@@ -243,7 +266,7 @@ def _capture_for_compare(path, found, golden_dir, real_time_golden_dir, toleranc
     return problems
 
 
-def _run_cells(args, chosen, loops, found, workdir):
+def run_cells(args, chosen, loops, found, workdir):
     cells = []
     unavailable = {}
     for implementation in loops:
@@ -273,8 +296,9 @@ def _run_cells(args, chosen, loops, found, workdir):
         else:
             native_runs.append(cell.run)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as both:
-        python_done = both.submit(execution.execute, python_runs, workdir)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        python_done = both.submit(execution.execute, python_runs, workdir, args.jobs)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs or os.cpu_count()
+                                                   or 2) as pool:
             list(pool.map(lambda run: run.execute(), native_runs))
         python_done.result()
     for cell in cells:
@@ -289,7 +313,7 @@ def _run_cells(args, chosen, loops, found, workdir):
             break
         for cell in again:
             cell.run.trace_path = "%s.retry%d" % (cell.run.trace_path, attempt + 1)
-        execution.execute([cell.run for cell in again], workdir)
+        execution.execute([cell.run for cell in again], workdir, args.jobs)
         for cell in again:
             _judge(cell, args)
             cell.retries = attempt + 1

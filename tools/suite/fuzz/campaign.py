@@ -18,7 +18,8 @@ import os
 import sys
 
 from suite import implementations, interpreters
-from suite.fuzz import cases, generate, oracle, render_python, report, shrink, witness
+from suite.fuzz import cases, generate, oracle, program as ir, render_python, report, shrink
+from suite.fuzz import witness
 
 DEFAULT_LOOPS = ("aioref", "aioref-full")
 CHUNK = 12  # programs per oracle batch: interpreter start-ups shared, progress still shown
@@ -226,7 +227,7 @@ def _divergence(args, verdict, loops, found, options, shrunk):
     where = cases.write_case("divergence", program, smallest, cells, {
         "candidates_tried": shrinker.tried, "steps": shrinker.steps,
         "shrunk_on": target, "statements_before": _size(program),
-        "statements_after": _size(smallest)})
+        "statements_after": _size(smallest)}, args.cases)
     record["case"] = os.path.relpath(where, os.getcwd())
     shrunk[shape] = record["case"]
     print("fuzz: shrunk %d -> %d (%d candidates): %s" % (
@@ -235,8 +236,6 @@ def _divergence(args, verdict, loops, found, options, shrunk):
 
 
 def _size(program):
-    from suite.fuzz import program as ir
-
     return ir.size(program)
 
 
@@ -308,8 +307,7 @@ def _witness(args, program, difference, older, newer, kinds_done):
     where = cases.write_case("witness", program, smallest, [final], {
         "candidates_tried": shrinker.tried, "steps": shrinker.steps,
         "statements_before": _size(program), "statements_after": _size(smallest)},
-        note="changes of kind %s from %s to %s" % (", ".join(final.kinds), older.version,
-                                                   newer.version))
+        args.cases, {"kinds": final.kinds, "older": older.version, "newer": newer.version})
     record["case"] = os.path.relpath(where, os.getcwd())
     kinds_done[key] = record["case"]
     print("\nfuzz --witness: seed %d: %s; shrunk to %s" % (

@@ -32,9 +32,10 @@ def case_id(kind, text):
     return "%s-%s" % (kind, hashlib.sha1(text.encode("utf-8")).hexdigest()[:10])
 
 
-def write_case(kind, original, shrunk, cells, shrinking, folder=CASES, note=None):
+def write_case(kind, original, shrunk, cells, shrinking, folder=CASES, extra=None):
     """Writes the case; returns its folder. `cells` are oracle.Cell-like (loop, python,
-    status, detail); `shrinking` says how the shrinking went (a dict)."""
+    status, detail); `shrinking` says how the shrinking went (a dict); `extra` adds keys to
+    case.json."""
     text = render_python.render(shrunk)
     identifier = case_id(kind, text)
     where = os.path.join(folder, identifier)
@@ -54,8 +55,7 @@ def write_case(kind, original, shrunk, cells, shrinking, folder=CASES, note=None
         "cells": [{"loop": c.loop, "python": c.python, "status": c.status} for c in cells],
         "shrinking": shrinking,
     }
-    if note:
-        record["note"] = note
+    record.update(extra or {})
     with open(os.path.join(where, "case.json"), "w", encoding="utf-8") as out:
         json.dump(record, out, indent=2, sort_keys=True)
         out.write("\n")

@@ -28,7 +28,8 @@ def render(program, header=None):
     shared = [name for name, kinds in (("lock", (ir.Locked,)), ("queue", (ir.Put, ir.Get)),
                                        ("event", (ir.SetEvent, ir.WaitEvent)))
               if uses & set(kinds)]
-    lines.append("")
+    if shared or ir.SetVar in uses or ir.GetVar in uses:
+        lines.append("")
     if shared:
         lines.append("%s = None  # made in main, on the running loop" % " = ".join(shared))
     if ir.SetVar in uses or ir.GetVar in uses:

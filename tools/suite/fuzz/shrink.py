@@ -128,7 +128,7 @@ def _repair_statement(s, functions, defined):
 class Shrinker(object):
     """Shrinks with `diverges(programs) -> [signature or None]` (one oracle batch)."""
 
-    def __init__(self, diverges, batch=6, budget=300):
+    def __init__(self, diverges, batch=12, budget=300):
         self.diverges = diverges
         self.batch = batch
         self.budget = budget  # candidates tried at most

@@ -73,3 +73,21 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 ],
                 size = "large",
             )
+        native.sh_test(
+            name = "fuzz_" + py,
+            srcs = ["tests/fuzz_test.sh"],
+            args = [
+                "$(location %s//:interpreter)" % repo,
+                "$(location :%s)" % outs[0],
+            ],
+            data = [
+                ":site_" + py,
+                ":" + outs[0],
+                repo + "//:interpreter",
+                "//conformance:harness",
+                "//tools:suite",
+            ],
+            # A campaign split by seeds: shard i of n runs seeds i, i + n, ...
+            shard_count = 4,
+            size = "large",
+        )

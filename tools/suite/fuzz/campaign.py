@@ -22,7 +22,7 @@ from suite.fuzz import cases, generate, oracle, program as ir, render_python, re
 from suite.fuzz import witness
 
 DEFAULT_LOOPS = ("aioref", "aioref-full")
-CHUNK = 12  # programs per oracle batch: interpreter start-ups shared, progress still shown
+CHUNK = 16  # programs per oracle batch: interpreter start-ups shared, progress still shown
 
 
 def parse_version(text):
@@ -125,17 +125,19 @@ def _seeds(args):
 
 
 def _chunks(args, weights, seeds, newest):
-    chunk = []
+    """Batches of (name, program) of one floor each: a batch pays each interpreter's
+    start-ups once (per hash seed, per loop), so programs of one floor go together."""
+    buckets = {}
     for seed in seeds:
         if args.seconds is not None and campaign_elapsed(args) > args.seconds:
             break
         floor = args.floor or generate.default_floor(seed, newest)
-        chunk.append(("fuzz_%d" % seed, generate.generate(seed, floor, weights)))
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        bucket = buckets.setdefault(floor, [])
+        bucket.append(("fuzz_%d" % seed, generate.generate(seed, floor, weights)))
+        if len(bucket) == CHUNK:
+            yield buckets.pop(floor)
+    for floor in sorted(buckets):
+        yield buckets[floor]
 
 
 def campaign_elapsed(args):
@@ -203,6 +205,9 @@ def _divergence(args, verdict, loops, found, options, shrunk):
         "%s on %s: %s" % (c.loop, c.python, c.status) for c in verdict.divergences)),
         file=sys.stderr)
     if args.no_shrink:
+        for cell in verdict.divergences:
+            print("fuzz: seed %d, %s on %s:\n%s" % (program.seed, cell.loop, cell.python,
+                                                   cell.detail), file=sys.stderr)
         return record
     shape = frozenset(signature[:1] + signature[2:] for signature in verdict.signature())
     if shape in shrunk:

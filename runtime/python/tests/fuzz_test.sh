@@ -13,6 +13,6 @@ case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
 export AIOREF_PYTHON_SITE="$site"
-exec /usr/bin/python3 "$root/tools/fuzz" --seed "${FUZZ_SEED:-0}" --count "${FUZZ_COUNT:-48}" \
+exec /usr/bin/python3 "$root/tools/fuzz" --seed "${FUZZ_SEED:-0}" --count "${FUZZ_COUNT:-32}" \
   --loop aioref --loop aioref-full --python "$python" --jobs 1 --no-shrink \
   --json "${TEST_UNDECLARED_OUTPUTS_DIR:-/tmp}/fuzz.json"

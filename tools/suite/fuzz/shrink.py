@@ -1,7 +1,7 @@
 """Shrinking: a diverging program reduced to the smallest that still diverges the same way.
 
 Greedy, over the representation: candidates one step smaller (drop a function with every
-use of it, drop a statement, put a compound statement's body in its place, shorten a sleep
+use of it, drop a run of statements (halves first, then quarters, ..., then one), put a compound statement's body in its place, shorten a sleep
 or a timeout, drop an item of a list, turn off a flag) are tried in that order, a batch at a
 time through the oracle; the first that still diverges with the same signature (the loops,
 Pythons, statuses and kinds of the first differing lines) replaces the program, and the
@@ -53,7 +53,13 @@ def _statement_variants(s):
 
 
 def _body_variants(body):
-    for index in range(len(body)):  # drops first: they shrink most
+    # Drops first, as delta debugging does: halves, quarters, ..., then single statements.
+    size = len(body) // 2
+    while size > 1:
+        for start in range(0, len(body), size):
+            yield body[:start] + body[start + size:]
+        size //= 2
+    for index in range(len(body)):
         yield body[:index] + body[index + 1:]
     for index, s in enumerate(body):
         if ir.children(s):
@@ -128,7 +134,7 @@ def _repair_statement(s, functions, defined):
 class Shrinker(object):
     """Shrinks with `diverges(programs) -> [signature or None]` (one oracle batch)."""
 
-    def __init__(self, diverges, batch=12, budget=300):
+    def __init__(self, diverges, batch=8, budget=300):
         self.diverges = diverges
         self.batch = batch
         self.budget = budget  # candidates tried at most

@@ -13,7 +13,8 @@ The id is the kind and a hash of program.py: the same minimal program found twic
 `tools/fuzz --promote conformance/fuzz_cases/<id>` makes it an example of the corpus
 (conformance/examples/fuzz_<id>.py with the examples' header, an entry in
 conformance/manifest.json, a line in conformance/ports/not_applicable.txt while the C++
-rendering does not exist), then captures its goldens with tools/capture.
+rendering does not exist), then captures its goldens with tools/capture (virtual time, and
+real time for the interpreters golden-realtime/ has).
 """
 
 import hashlib
@@ -22,7 +23,7 @@ import os
 import subprocess
 import sys
 
-from suite import paths
+from suite import interpreters, paths
 from suite.fuzz import render_python
 
 CASES = os.path.join(paths.ROOT, "conformance", "fuzz_cases")
@@ -130,5 +131,14 @@ def promote(where):
                   % (name, source))
     print("fuzz --promote: wrote %s; capturing its goldens" % os.path.relpath(target,
                                                                             paths.ROOT))
-    return subprocess.run([os.path.join(paths.ROOT, "tools", "capture"), "--example",
-                           name]).returncode
+    capture = [os.path.join(paths.ROOT, "tools", "capture"), "--example", name]
+    status = subprocess.run(capture).returncode
+    # Real-time goldens too, from the interpreters that have a golden-realtime/ folder (the
+    # ones uvloop runs on).
+    found, _ = interpreters.discover()
+    real_time = [i.path for i in found
+                 if os.path.isdir(os.path.join(paths.GOLDEN_REALTIME, i.label))]
+    if status == 0 and real_time:
+        status = subprocess.run(capture + ["--real-time"] + [
+            argument for path in real_time for argument in ("--python", path)]).returncode
+    return status

@@ -65,6 +65,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
             srcs = ["tests/fuzz_test.sh"],
             args = site_args,
             data = site_data + [
+                "//conformance:fuzz_expected",
                 "//conformance:harness",
                 "//tools:suite",
             ],

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from suite import implementations, interpreters
+from suite import expected, implementations, interpreters
 from suite.fuzz import cases, generate, oracle, program as ir, render_python, report, shrink
 from suite.fuzz import witness
 
@@ -63,6 +63,8 @@ def build_parser():
                         help="candidate programs tried per shrink at most (default 200)")
     parser.add_argument("--cases", default=cases.CASES, metavar="DIR",
                         help="where found cases go (default: %(default)s)")
+    parser.add_argument("--expected", metavar="DIR", default=oracle.EXPECTED,
+                        help="known divergences, DIR/<loop>.txt (default: %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="write the campaign's JSON report")
     parser.add_argument("--html", metavar="PATH", help="write the campaign's HTML report")
     parser.add_argument("--print", type=int, metavar="SEED", dest="print_seed",
@@ -133,11 +135,16 @@ def _chunks(args, weights, seeds, newest):
             break
         floor = args.floor or generate.default_floor(seed, newest)
         bucket = buckets.setdefault(floor, [])
-        bucket.append(("fuzz_%d" % seed, generate.generate(seed, floor, weights)))
+        bucket.append((program_name(seed), generate.generate(seed, floor, weights)))
         if len(bucket) == CHUNK:
             yield buckets.pop(floor)
     for floor in sorted(buckets):
         yield buckets[floor]
+
+
+def program_name(seed):
+    """A campaign's name for the program of a seed (what expected files name)."""
+    return "fuzz_r%d_%d" % (generate.REVISION, seed)
 
 
 def campaign_elapsed(args):
@@ -176,10 +183,16 @@ def _loop_campaign(args, weights, found, seeds):
             return 2
     campaign = args.campaign = report.Campaign(_describe(args, found, loops, _seeds_text(args)))
     options = oracle.conform_options(args.jobs, args.timeout)
+    try:
+        expectations = oracle.load_expected(loops, args.expected)
+    except expected.ExpectedError as error:
+        print("fuzz: %s" % error, file=sys.stderr)
+        return 2
     shrunk = {}  # how a divergence looks, Python aside -> its case
     newest = max(i.major_minor for i in found)
     for chunk in _chunks(args, weights, seeds, newest):
-        for verdict in oracle.evaluate(chunk, loops, found, options):
+        for verdict in oracle.evaluate(chunk, loops, found, options,
+                                       expectations=expectations):
             campaign.programs += 1
             campaign.program_versions += len({c.python for c in verdict.cells})
             campaign.cells += len(verdict.cells)

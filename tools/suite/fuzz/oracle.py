@@ -17,10 +17,11 @@ import re
 import shutil
 import tempfile
 
-from suite import conform, examples
+from suite import conform, examples, expected, paths
 from suite.fuzz import render_python
 
-DIVERGENT = ("FAIL", "FLAKY", "TIMEOUT", "CRASH", "ERROR")
+DIVERGENT = ("FAIL", "FLAKY", "TIMEOUT", "CRASH", "ERROR", "XPASS")
+EXPECTED = os.path.join(paths.EXPECTED, "fuzz")  # <loop>.txt: known divergences (XFAIL)
 
 
 class Cell(object):
@@ -82,9 +83,17 @@ def conform_options(jobs, timeout):
     return args
 
 
-def evaluate(named, loops, interpreters, args, workdir=None):
+def load_expected(loops, directory=EXPECTED):
+    """{loop name: expectations} from conformance/expected/fuzz/<loop>.txt: lines
+    `fuzz_r<revision>_<seed> <python>: reason` (the seed's program at its default floor)
+    whose cells are XFAIL, as tools/conform's expected files do for examples."""
+    return {loop.name: expected.load(directory, loop.name) for loop in loops}
+
+
+def evaluate(named, loops, interpreters, args, workdir=None, expectations=None):
     """[Verdict] for [(name, program)]: each rendered, captured on the interpreters at or
-    above its floor, and run on `loops` (implementations.resolve'd, built)."""
+    above its floor, and run on `loops` (implementations.resolve'd, built); cells an
+    expectation names are XFAIL (or XPASS)."""
     scratch = tempfile.mkdtemp(prefix="aioref-fuzz-", dir=workdir)
     verdicts = {name: Verdict(name, program) for name, program in named}
     try:
@@ -111,6 +120,7 @@ def evaluate(named, loops, interpreters, args, workdir=None):
                     verdicts[match.group(1)].unstable = line[len("capture: "):]
             for cell in cells:
                 verdict = verdicts[cell.example.name]
+                expected.apply(cell, (expectations or {}).get(cell.implementation.name, []))
                 if cell.status == "ERROR" and (cell.detail or "").startswith("no golden"):
                     continue  # unstable: said above
                 verdict.cells.append(Cell(cell.implementation.name, cell.python,

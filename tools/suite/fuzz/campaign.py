@@ -245,12 +245,25 @@ def _divergence(args, verdict, loops, found, options, shrunk):
     where = cases.write_case("divergence", program, smallest, cells, {
         "candidates_tried": shrinker.tried, "steps": shrinker.steps,
         "shrunk_on": target, "statements_before": _size(program),
-        "statements_after": _size(smallest)}, args.cases)
+        "statements_after": _size(smallest)}, args.cases, {"reproduce": _reproduce(args, program)})
     record["case"] = os.path.relpath(where, os.getcwd())
     shrunk[shape] = record["case"]
     print("fuzz: shrunk %d -> %d (%d candidates): %s" % (
         _size(program), _size(smallest), shrinker.tried, record["case"]), file=sys.stderr)
     return record
+
+
+def _reproduce(args, program):
+    """The command that regenerates and re-checks the case's original program."""
+    command = ["tools/fuzz", "--seed", str(program.seed), "--count", "1",
+               "--floor", "%d.%d" % program.floor]
+    for weight in args.weight:
+        command += ["--weight", weight]
+    if args.witness:
+        command += ["--witness"] + ["%d.%d" % v for v in args.witness]
+    for name in args.loop:
+        command += ["--loop", name]
+    return " ".join(command)
 
 
 def _size(program):
@@ -325,7 +338,8 @@ def _witness(args, program, difference, older, newer, kinds_done):
     where = cases.write_case("witness", program, smallest, [final], {
         "candidates_tried": shrinker.tried, "steps": shrinker.steps,
         "statements_before": _size(program), "statements_after": _size(smallest)},
-        args.cases, {"kinds": final.kinds, "older": older.version, "newer": newer.version})
+        args.cases, {"kinds": final.kinds, "older": older.version, "newer": newer.version,
+                     "reproduce": _reproduce(args, program)})
     record["case"] = os.path.relpath(where, os.getcwd())
     kinds_done[key] = record["case"]
     print("\nfuzz --witness: seed %d: %s; shrunk to %s" % (

@@ -11,6 +11,8 @@ nginx=/usr/sbin/nginx
 scratch="$(mktemp -d "${TEST_TMPDIR:-/tmp}/fuzz-cache.XXXXXX")"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$scratch/cache" "$scratch/tmp"
+# nginx's workers run as another user when started by root: they must be able to write.
+chmod 1777 "$scratch/cache" "$scratch/tmp"
 cat > "$scratch/nginx.conf" <<CONF
 daemon off;
 pid $scratch/nginx.pid;
@@ -56,7 +58,10 @@ run() {  # run OUTPUT_BASE LOG
 run "$scratch/base1" "$scratch/first.log"
 run "$scratch/base2" "$scratch/second.log"
 grep -E "processes|PASSED" "$scratch/first.log" "$scratch/second.log" || true
-puts=$(grep -c '"PUT ' "$scratch/access.log" || true)
+puts=$(grep -c '"PUT [^"]*" 20[01] ' "$scratch/access.log" || true)
+hits=$(grep -c '"GET [^"]*" 200 ' "$scratch/access.log" || true)
+echo "the HTTP cache: $puts entries stored, $hits served; its answers by status:"
+awk '{print $6, $9}' "$scratch/access.log" | sort | uniq -c
 grep -q "remote cache hit" "$scratch/second.log" || { echo "FAIL: the second run fetched nothing from the cache"; exit 1; }
 grep -q "fuzz_shard_test.*(cached) PASSED" "$scratch/second.log" || { echo "FAIL: the second run ran the shards instead of fetching them"; exit 1; }
-echo "PASS: first run uploaded $puts entries; the second was served by the HTTP cache"
+echo "PASS: the first run stored $puts entries; the second was served $hits by the HTTP cache"

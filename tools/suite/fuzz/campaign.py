@@ -14,6 +14,7 @@ the seeds.
 """
 
 import argparse
+import hashlib
 import os
 import sys
 
@@ -135,16 +136,20 @@ def _chunks(args, weights, seeds, newest):
             break
         floor = args.floor or generate.default_floor(seed, newest)
         bucket = buckets.setdefault(floor, [])
-        bucket.append((program_name(seed), generate.generate(seed, floor, weights)))
+        bucket.append((program_name(seed, weights), generate.generate(seed, floor, weights)))
         if len(bucket) == CHUNK:
             yield buckets.pop(floor)
     for floor in sorted(buckets):
         yield buckets[floor]
 
 
-def program_name(seed):
-    """A campaign's name for the program of a seed (what expected files name)."""
-    return "fuzz_r%d_%d" % (generate.REVISION, seed)
+def program_name(seed, weights=None):
+    """A campaign's name for the program of a seed (what expected files name): the
+    generator's revision, a digest of the weights when they are not the defaults, the seed."""
+    tuned = ""
+    if weights:
+        tuned = "w" + hashlib.sha1(repr(sorted(weights.items())).encode()).hexdigest()[:6]
+    return "fuzz_r%d%s_%d" % (generate.REVISION, tuned, seed)
 
 
 def campaign_elapsed(args):

@@ -2,8 +2,10 @@
 
 Runs inside the interpreter under test (Python 3.6+): replaces sys.stdout and sys.stderr
 with line recorders, hooks warnings and the `asyncio` logger, and formats tracebacks keeping
-only the example's own frames. Every event is written at once with os.write, so nothing is
-lost if the process dies, and nothing depends on module globals during finalization.
+only the example's own frames (the complete ones, the loop's frames included, go to a debug
+file for the report). Every event is written at once with os.write, so nothing is lost if
+the process dies, and nothing depends on module globals during finalization. A run's events
+are bounded (max_output): past it, one line says where they were cut.
 """
 
 import io

@@ -9,6 +9,8 @@ once more, and is FLAKY if its runs disagree (--repeat N: every cell runs N time
     tools/conform --compare FILE.py [--loop ...]   any asyncio program, captured on CPython
     tools/conform --versions [--output docs/versions.md]   how the goldens change, 3.6 to 3.13
     tools/conform --baseline OLD.json              what changed since an earlier JSON report
+    tools/conform --corpus test_asyncio [--loop ...]   CPython's own test_asyncio on the loops
+                                                       (tools/suite/test_asyncio_corpus.py)
 
 Exit status: 0 every cell PASS, XFAIL or SKIP (with --baseline: no cell newly failing) and no
 input problem; 1 otherwise (a cell FAIL, XPASS, TIMEOUT, CRASH, ERROR or FLAKY, or an input
@@ -212,8 +214,9 @@ def build_parser():
                         help="an earlier JSON report: say which cells newly fail, which were "
                         "fixed, which changed their diff; the exit status is 1 only for "
                         "cells newly failing")
-    parser.add_argument("--format", choices=report.FORMATS, default="text",
-                        help="the report's format (default: text)")
+    parser.add_argument("--format", choices=report.FORMATS + ("markdown",), default="text",
+                        help="the report's format (default: text; markdown: --corpus "
+                        "test_asyncio only, docs/test_asyncio.md)")
     parser.add_argument("--output", metavar="PATH", help="write the report here, checked "
                         "writable before the run (default: stdout)")
     parser.add_argument("--timeout", type=float, default=30.0,
@@ -247,6 +250,13 @@ def build_parser():
                         help="interpreter processes at a time (default: one per core)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
+    parser.add_argument("--corpus", choices=("examples", "test_asyncio"), default="examples",
+                        help="the examples (default), or each interpreter's own "
+                        "test.test_asyncio (--example then picks modules, fnmatch patterns)")
+    parser.add_argument("--shard", metavar="I/N", help="test_asyncio: the I-th of N shards of "
+                        "the tests (0-based)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="test_asyncio: modules run at once (default: cores)")
     return parser
 
 
@@ -290,6 +300,12 @@ def main(argv=None):
         if setup.returncode != 0:
             print("conform: tools/setup failed (exit %d)" % setup.returncode, file=sys.stderr)
             return 2
+    if args.corpus == "test_asyncio":
+        from suite import test_asyncio_corpus
+
+        return test_asyncio_corpus.main(args)
+    if args.format == "markdown":
+        parser.error("--format markdown is for --corpus test_asyncio")
     if args.compare:
         if args.example:
             parser.error("--compare runs the programs given: no --example with it")

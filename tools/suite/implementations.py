@@ -243,10 +243,14 @@ class AiorefLoop(Implementation):
     """
 
     FACTORIES = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop"}
+    # Mode full's own Future and Task: CPython's test bodies parametrised with _CTask/_CFuture
+    # run with them too (tools/conform --corpus test_asyncio).
+    OWN_CLASSES = {"aioref-full": {"Task": "aioref:Task", "Future": "aioref:Future"}}
 
     def __init__(self, name):
         self.name = name
         self.loop = self.FACTORIES[name]
+        self.own_classes = self.OWN_CLASSES.get(name)
         self.bazel_bin = None
 
     def available(self):

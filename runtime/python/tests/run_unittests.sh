@@ -7,4 +7,4 @@ site="$(cd "$(dirname "$2")/.." && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/test_loop.py" ] || here="$here/tests"  # Bazel runs the copy named after the target
 cd "$here"
-PYTHONPATH="$site:$here" exec "$python" -m unittest -v test_loop test_full test_io
+PYTHONPATH="$site:$here" exec "$python" -m unittest -v test_loop test_full test_io test_unix

@@ -246,8 +246,6 @@ def build_parser():
     parser.add_argument("--expected", metavar="DIR|FILE", default=paths.EXPECTED,
                         help="the expected failures, DIR/<implementation>.txt, or one FILE "
                         "for the one --loop (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="interpreter processes at a time (default: one per core)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
     parser.add_argument("--corpus", choices=("examples", "test_asyncio"), default="examples",
@@ -256,7 +254,8 @@ def build_parser():
     parser.add_argument("--shard", metavar="I/N", help="test_asyncio: the I-th of N shards of "
                         "the tests (0-based)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
-                        help="test_asyncio: modules run at once (default: cores)")
+                        help="interpreter processes at a time; test_asyncio: modules run at "
+                        "once (default: cores)")
     return parser
 
 

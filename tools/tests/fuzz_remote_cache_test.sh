@@ -10,6 +10,7 @@ nginx=/usr/sbin/nginx
 [ -x "$nginx" ] || { echo "FAIL: no $nginx (tools/setup installs Debian's nginx)"; exit 1; }
 scratch="$(mktemp -d "${TEST_TMPDIR:-/tmp}/fuzz-cache.XXXXXX")"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+chmod 755 "$scratch"
 mkdir -p "$scratch/cache" "$scratch/tmp"
 # nginx's workers run as another user when started by root: they must be able to write.
 chmod 1777 "$scratch/cache" "$scratch/tmp"

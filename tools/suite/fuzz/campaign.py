@@ -133,7 +133,7 @@ def _chunks(args, weights, seeds, newest):
     buckets = {}
     for seed in seeds:
         if args.seconds is not None and campaign_elapsed(args) > args.seconds:
-            break
+            return  # time is up: the programs waiting in buckets are not run
         floor = args.floor or generate.default_floor(seed, newest)
         bucket = buckets.setdefault(floor, [])
         bucket.append((program_name(seed, weights), generate.generate(seed, floor, weights)))

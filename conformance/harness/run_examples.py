@@ -57,17 +57,21 @@ class RealClock(object):
     `now` is START plus the real seconds since then. `rewrite` turns clock readings the
     program prints into that frame too: a decimal within a minute of the monotonic clock's
     span becomes START + elapsed, a wall-clock reading EPOCH + elapsed; an integer one (as
-    "%d" % time.time() prints) stays an integer: `mark` first waits for the wall clock's
-    second to be a quarter gone, so that whole seconds elapsed truncate as in virtual time.
+    "%d" % time.time() prints) stays an integer: `align`, before the program starts, waits
+    for the wall clock's second to be a quarter gone, so that whole seconds elapsed truncate
+    as in virtual time. (Waiting in `mark` instead would put up to a second between a
+    program's own clock reading before its first loop and the loop's work.)
     """
 
     def __init__(self):
         self.mono0 = self.wall0 = None
 
+    def align(self):
+        fraction = _real_time() % 1.0
+        _real_sleep((1.25 - fraction) % 1.0)
+
     def mark(self):
         if self.mono0 is None:
-            fraction = _real_time() % 1.0
-            _real_sleep((1.25 - fraction) % 1.0)
             self.wall0 = _real_time()
             self.mono0 = _real_monotonic()
 
@@ -336,6 +340,8 @@ def _child(job):
     sys.modules["__main__"] = module
     sys.argv = [path]
     sys.path[0] = os.path.dirname(path)
+    if real:
+        clock.align()
     try:
         if not isinstance(code, types.CodeType):
             code = compile(code, path, "exec")

@@ -201,13 +201,24 @@ class HarnessTest(unittest.TestCase):
         source = """\
             import asyncio, time
             start = time.time()
-            asyncio.get_event_loop().run_until_complete(asyncio.sleep(0.2))
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(0.2))
             print("elapsed", time.time() - start)
             """
         for lines in self.each(source, clock="real"):
             self.assertEqual(lines[-1], "= exit 0")
             elapsed = float(lines[-2].split()[-1])
             self.assertLess(elapsed, 0.5, lines)
+
+    def test_the_real_clock_prints_whole_seconds_as_virtual_time_does(self):
+        source = """\
+            import asyncio, time
+            print("before %d" % time.time())
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(1))
+            print("after %d" % time.time())
+            """
+        for lines in self.each(source, clock="real"):
+            self.assertEqual([line.split(" ", 1)[1] for line in lines],
+                             ["out before 1700000000", "out after 1700000001", "exit 0"])
 
     def test_a_hang_is_a_timeout(self):
         for lines in self.each("while True:\n    pass\n", timeout=1.0):

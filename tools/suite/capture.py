@@ -360,7 +360,7 @@ def _real_time_variants(example, interpreter, captured, args):
 def _rerun_late(planned, args, workdir):
     """Runs again (REAL_TIME_RETRIES times at most) each run that differs from its golden
     only by coming late: a busy machine delayed it, its loop did not."""
-    for attempt in range(REAL_TIME_RETRIES):
+    for attempt in range(REAL_TIME_RETRIES + 1):
         again = []
         for runs in planned.values():
             target = golden_path(args.golden_dir, runs[0].interpreter, runs[0].example.name)
@@ -374,12 +374,21 @@ def _rerun_late(planned, args, workdir):
                         golden, trace, tolerance=args.time_tolerance,
                         max_late=args.max_late) and compare.compare_real_time(
                             golden, trace, tolerance=args.time_tolerance, max_late=1e9):
-                    runs[index] = execution.Run(run.example, run.interpreter, "%s.retry%d" % (
-                        run.trace_path, attempt + 1), clock="real", timeout=run.timeout)
-                    again.append(runs[index])
+                    again.append((runs, index))
         if not again:
             return
-        execution.execute(again, workdir)
+        if attempt == REAL_TIME_RETRIES:
+            if hasattr(os, "getloadavg"):
+                print("capture --check: %d run(s) still only late after %d reruns; load "
+                      "average %.1f on %d cores: a busy machine delays real-time runs" % (
+                          len(again), attempt, os.getloadavg()[0], os.cpu_count() or 1),
+                      file=sys.stderr)
+            return
+        for runs, index in again:
+            run = runs[index]
+            runs[index] = execution.Run(run.example, run.interpreter, "%s.retry%d" % (
+                run.trace_path, attempt + 1), clock="real", timeout=run.timeout)
+        execution.execute([runs[index] for runs, index in again], workdir)
 
 
 def _capture_real_time(args, chosen, found, started):

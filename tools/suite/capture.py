@@ -95,17 +95,18 @@ def read_trace(run):
     if run.trace_path not in _PARSED:
         if not os.path.exists(run.trace_path):
             raise traces.NondeterministicError("the harness wrote no trace for this run")
-        with open(run.trace_path, encoding="utf-8") as trace_file:
-            _PARSED[run.trace_path] = traces.parse_trace(trace_file.read(), run.trace_path)
+        _PARSED[run.trace_path] = traces.read_trace(run.trace_path)
     return _PARSED[run.trace_path]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tools/capture", description=__doc__.split("\n")[0])
     parser.add_argument("--python", action="append", default=[], metavar="PATH",
-                        help="capture from this interpreter too (repeatable)")
+                        help="capture from this interpreter, and only the interpreters so "
+                        "named (repeatable; as in tools/conform; default: every CPython "
+                        "3.6+ found)")
     parser.add_argument("--only-python", action="store_true",
-                        help="capture only from the --python interpreters")
+                        help="(what --python does by itself; kept for old scripts)")
     parser.add_argument("--example", action="append", default=[], metavar="NAME",
                         help="only this example (repeatable)")
     parser.add_argument("--runs", type=int, default=FIRST_ROUND,
@@ -124,9 +125,14 @@ def main(argv=None):
     parser.add_argument("--max-late", type=float, default=compare.REAL_TIME_MAX_LATE,
                         help="with --real-time: seconds a line may come later than the "
                         "golden's (default %(default)s)")
-    parser.add_argument("--example-file", metavar="FILE.py",
+    parser.add_argument("--example-file", metavar="FILE.py", action="append", default=[],
                         help="capture this program (any asyncio program) instead of the "
-                        "corpus: tools/conform --compare uses it")
+                        "corpus (repeatable): tools/conform --compare and tools/fuzz use it")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="interpreter processes at a time (default: one per core)")
+    parser.add_argument("--virtual-golden-dir", metavar="DIR", default=paths.GOLDEN,
+                        help="with --real-time: the virtual-time goldens a real-time one "
+                        "takes its lines and due times from (default: %(default)s)")
     parser.add_argument("--label", metavar="cpython-X.Y.Z",
                         help="only the interpreter whose golden folder this is")
     parser.add_argument("--skip-missing", action="store_true",
@@ -136,9 +142,7 @@ def main(argv=None):
         parser.error("--runs must be at least 2 to find unordered lines")
     started = time.time()
     if args.example_file:
-        path = os.path.abspath(args.example_file)
-        chosen = [examples.Example(os.path.splitext(os.path.basename(path))[0], path,
-                                   examples.read_metadata(path))]
+        chosen = [examples.from_file(path) for path in args.example_file]
         unknown = []
     else:
         chosen, unknown = examples.select(args.example)
@@ -146,7 +150,7 @@ def main(argv=None):
         print("capture: %s" % message, file=sys.stderr)
     if not chosen:
         return 2
-    found, problems = interpreters.discover(args.python, args.only_python)
+    found, problems = interpreters.discover(args.python, bool(args.python))
     for problem in problems:
         print("capture: skipped interpreter: %s" % problem, file=sys.stderr)
     if args.label:
@@ -170,7 +174,7 @@ def main(argv=None):
         planned = plan_runs(chosen, found, workdir, 0, args.runs)
         batch = [run for group in planned.values() for run in group]
         while batch:  # one round after another, until every cell has the runs it wants
-            execution.execute(batch, workdir)
+            execution.execute(batch, workdir, args.jobs)
             batch = []
             for key, runs in planned.items():
                 missing = runs_wanted(runs, args.runs) - len(runs)
@@ -212,6 +216,7 @@ def main(argv=None):
             _report_stale(args.golden_dir, found, chosen)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        _PARSED.clear()  # the traces are gone (tools/fuzz captures batch after batch)
     print("%s: %d examples x %d interpreters, %d runs, in %.1f s, %d failure(s)" % (
         "check" if args.check else "capture", len(chosen), len(found), total_runs,
         time.time() - started, failures))
@@ -222,8 +227,7 @@ def _read_golden(target):
     """The parsed golden at `target`, or None when there is none or it is malformed (which
     _check reports)."""
     try:
-        with open(target, encoding="utf-8") as golden_file:
-            return traces.parse_golden(golden_file.read(), target)
+        return traces.read_golden(target)
     except (OSError, traces.FormatError):
         return None
 
@@ -234,9 +238,8 @@ def _check(target, captured, where, real_time_tolerance=None):
               file=sys.stderr)
         return 1
     try:
-        with open(target, encoding="utf-8") as golden_file:
-            golden = traces.parse_golden(golden_file.read(), target)
-    except traces.FormatError as error:
+        golden = traces.read_golden(target)
+    except (OSError, traces.FormatError) as error:
         print("capture --check: %s: malformed golden: %s" % (where, error), file=sys.stderr)
         return 1
     for index, trace in enumerate(captured):
@@ -283,7 +286,7 @@ def _real_time_golden(example, interpreter, captured, args):
     best = min(captured, key=_lateness)
     header = {"example": example.name, "implementation": "cpython",
               "python": interpreter.version, "clock": "real", "runs": str(len(captured))}
-    virtual_path = golden_path(paths.GOLDEN, interpreter, example.name)
+    virtual_path = golden_path(args.virtual_golden_dir, interpreter, example.name)
     virtual = _read_golden(virtual_path)
     for variant in (virtual.variants if virtual else []):
         candidate = traces.Golden(header, [variant])
@@ -388,7 +391,7 @@ def _rerun_late(planned, args, workdir):
             run = runs[index]
             runs[index] = execution.Run(run.example, run.interpreter, "%s.retry%d" % (
                 run.trace_path, attempt + 1), clock="real", timeout=run.timeout)
-        execution.execute([runs[index] for runs, index in again], workdir)
+        execution.execute([runs[index] for runs, index in again], workdir, args.jobs)
 
 
 def _capture_real_time(args, chosen, found, started):
@@ -409,7 +412,7 @@ def _capture_real_time(args, chosen, found, started):
                                         timeout=60.0)
                     planned.setdefault((interpreter.label, example.name), []).append(run)
                     runs.append(run)
-            execution.execute(runs, workdir)
+            execution.execute(runs, workdir, args.jobs)
         if args.check:
             _rerun_late(planned, args, workdir)
         for interpreter in found:

@@ -23,6 +23,7 @@ whose trace and CPU time stay unchanged for `idle_after` seconds while it sleeps
 """
 
 import json
+import math
 import os
 import re
 import select
@@ -61,8 +62,11 @@ class RealClock(object):
     `now` is START plus the real seconds since then. `rewrite` turns clock readings the
     program prints into that frame too: a decimal within a minute of the monotonic clock's
     span becomes START + elapsed, a wall-clock reading EPOCH + elapsed; an integer one (as
-    "%d" % time.time() prints) stays an integer: `mark` first waits for the wall clock's
-    second to be a quarter gone, so that whole seconds elapsed truncate as in virtual time.
+    "%d" % time.time() prints) becomes EPOCH plus the whole seconds elapsed when it was read
+    (at most now, and within the second it names), counted from a quarter second early: so a
+    line due at 3 s prints 3 whether it comes a little early (asyncio's timers may) or up to
+    0.75 s late, as virtual time prints 3. (Waiting instead for the wall clock's second to
+    be a quarter gone put up to a second into programs' own clock readings.)
     """
 
     def __init__(self):
@@ -70,8 +74,6 @@ class RealClock(object):
 
     def mark(self):
         if self.mono0 is None:
-            fraction = _real_time() % 1.0
-            _real_sleep((1.25 - fraction) % 1.0)
             self.wall0 = _real_time()
             self.mono0 = _real_monotonic()
 
@@ -90,7 +92,8 @@ class RealClock(object):
             value = float(token)
             if "." not in token:
                 if self.wall0 - 60 <= value <= wall + 60:
-                    return "%d" % (virtual_clock.EPOCH + value - int(self.wall0))
+                    elapsed = min(wall, value + 1) - self.wall0
+                    return "%d" % (virtual_clock.EPOCH + math.floor(elapsed + 0.25))
                 return token
             if self.mono0 > 120 and self.mono0 - 60 <= value <= mono + 60:
                 return repr(round(virtual_clock.START + value - self.mono0, 6))

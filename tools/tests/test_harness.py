@@ -22,7 +22,7 @@ _PYENV_3_9_UP = [p for p in _PYENV if [int(x) for x in p.split("/")[-3].split(".
 INTERPRETERS_3_9_UP = sorted(set(_PYENV_3_9_UP[:1] + ["/usr/bin/python3"]))
 
 
-def run(interpreter, source, timeout=20.0, perturb=0, header=False):
+def run(interpreter, source, timeout=20.0, perturb=0, header=False, clock="virtual"):
     """Runs `source` as an example in the harness; returns the trace's event and outcome lines
     (and its header lines first, with header=True)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,7 +33,7 @@ def run(interpreter, source, timeout=20.0, perturb=0, header=False):
         jobs = os.path.join(tmp, "jobs.json")
         with open(jobs, "w") as f:
             json.dump([{"example": example, "trace": trace, "perturb": perturb, "loop": None,
-                        "timeout": timeout, "sys_path": []}], f)
+                        "timeout": timeout, "sys_path": [], "clock": clock}], f)
         subprocess.run([interpreter, RUN_EXAMPLES, jobs], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=timeout + 30)
         with open(trace) as f:
@@ -376,6 +376,32 @@ class HarnessTest(unittest.TestCase):
     def test_crash_is_an_outcome(self):
         for lines in self.each("import os\nprint('before')\nos.abort()\n"):
             self.assertEqual(lines[-1], "= crash SIGABRT")
+
+    def test_the_real_clock_puts_no_wait_of_its_own_into_the_programs_readings(self):
+        # It aligns on the wall clock's second (so that whole seconds truncate as in virtual
+        # time) before the program starts: a run time the program measures from before its
+        # first loop is the loop's 0.2 s, not up to a second more.
+        source = """\
+            import asyncio, time
+            start = time.time()
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(0.2))
+            print("elapsed", time.time() - start)
+            """
+        for lines in self.each(source, clock="real"):
+            self.assertEqual(lines[-1], "= exit 0")
+            elapsed = float(lines[-2].split()[-1])
+            self.assertLess(elapsed, 0.5, lines)
+
+    def test_the_real_clock_prints_whole_seconds_as_virtual_time_does(self):
+        source = """\
+            import asyncio, time
+            print("before %d" % time.time())
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(1))
+            print("after %d" % time.time())
+            """
+        for lines in self.each(source, clock="real"):
+            self.assertEqual([line.split(" ", 1)[1] for line in lines],
+                             ["out before 1700000000", "out after 1700000001", "exit 0"])
 
     def test_a_hang_is_a_timeout(self):
         for lines in self.each("while True:\n    pass\n", timeout=1.0):

@@ -388,6 +388,8 @@ def _finished(cells, args):
     outcome line), judged now; the others are left out."""
     done = []
     for cell in cells:
+        if cell.status is None and getattr(cell.run, "skip", None):
+            _judge(cell, args)  # out of scope: SKIP whether or not anything ran
         if cell.status is None and cell.run is not None and cell.run.trace_path:
             try:
                 with open(cell.run.trace_path, "rb") as trace_file:

@@ -1,7 +1,7 @@
 // Mode "full": C++ Future and Task objects for Python (aioref.FullLoop's create_future /
 // create_task). The state machine (PENDING / CANCELLED / FINISHED, the done callbacks, the
 // task's __step / __wakeup, cancellation requests) lives here; done callbacks and task steps are
-// queued with the loop's call_soon, i.e. in the C++ loop's ready queue (runtime/base_events.h)
+// queued with the loop's call_soon, i.e. in the C++ loop's ready queue (runtime/asyncio/base_events.h)
 // through loop_bridge.cc, each one an asyncio Handle so that contextvars and the exception
 // handler behave as CPython's.
 //
@@ -219,10 +219,30 @@ class FullFuture {
   bool log_traceback = false;
   std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
 
+  // Future.__init__; a second call starts again from a new future, as _asyncio's does.
   void init(py::object the_loop) {
+    if (!loop.is_none()) {
+      state = kPending;
+      result = exception = exception_tb = source_traceback = py::none();
+      cancel_message = cancelled_exc = py::none();
+      blocking = log_traceback = false;
+      callbacks.clear();
+    }
     loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
     if (loop.attr("get_debug")().cast<bool>()) {
       source_traceback = api().extract_stack(api().getframe(0));
+    }
+  }
+
+  // Future.__init__(*, loop=None) from Python (tp_init; defined below).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // A future whose __init__ was skipped (a subclass that does not call it) has no loop; the
+  // methods that need one raise, with _asyncio's words.
+  void ensure_alive() const {
+    if (loop.is_none()) {
+      PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+      throw py::error_already_set();
     }
   }
 
@@ -346,15 +366,19 @@ class FullFuture {
     callbacks.emplace_back(std::move(fn), std::move(context));
   }
 
+  // _asyncio's remove_done_callback: `fn == callback` (Py_EQ) may run Python code that adds
+  // or removes callbacks, so the list is walked by index, re-reading its size, with each entry
+  // held while it is compared; the kept ones then replace the list.
   std::size_t remove_done_callback(const py::object& fn) {
     std::vector<std::pair<py::object, py::object>> kept;
-    for (auto& cb : callbacks) {
-      int eq = PyObject_RichCompareBool(cb.first.ptr(), fn.ptr(), Py_NE);
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+      std::pair<py::object, py::object> entry = callbacks[i];
+      int eq = PyObject_RichCompareBool(entry.first.ptr(), fn.ptr(), Py_EQ);
       if (eq < 0) throw py::error_already_set();
-      if (eq) kept.push_back(cb);
+      if (!eq) kept.push_back(std::move(entry));
     }
-    std::size_t removed = callbacks.size() - kept.size();
-    if (removed) callbacks = std::move(kept);
+    std::size_t removed = callbacks.size() > kept.size() ? callbacks.size() - kept.size() : 0;
+    callbacks = std::move(kept);
     return removed;
   }
 
@@ -434,6 +458,29 @@ class FullTask final : public FullFuture {
   bool must_cancel = false;
   bool log_destroy_pending = true;
   int num_cancels_requested = 0;
+
+  // Task.__init__(coro, *, loop=None, name=None[, context=None]) from Python (tp_init).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // Task.__init__ (FullLoop.create_task too, through new_task), in _asyncio's order.
+  void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
+                 py::object the_context) {
+    init(std::move(the_loop));
+    if (!api().iscoroutine(the_coro).cast<bool>()) {
+      log_destroy_pending = false;
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
+                "a coroutine was expected, got " + py::repr(the_coro).cast<std::string>());
+    }
+    context = the_context.is_none() ? api().copy_context() : std::move(the_context);
+    must_cancel = false;
+    log_destroy_pending = true;
+    num_cancels_requested = 0;
+    coro = std::move(the_coro);
+    name = the_name.is_none() ? py::str("Task-{}").format(api().task_name_counter())
+                              : py::str(the_name);
+    call_step_soon(self, py::none());
+    api().register_task(self);
+  }
 
   // _asyncio's task_call_step_soon: call_soon(TaskStepMethWrapper(task, exc)).
   void call_step_soon(py::handle self, py::object exc) {
@@ -802,25 +849,68 @@ class FutureIter {
     return next();
   }
 
-  py::object throw_(py::object type, py::object value, py::object tb) {
-    future = py::none();
-    py::object exc;
-    if (PyExceptionInstance_Check(type.ptr())) {
-      exc = type;
-    } else if (PyExceptionClass_Check(type.ptr())) {
-      if (value.is_none()) {
-        exc = type();
-      } else if (PyObject_IsInstance(value.ptr(), type.ptr()) == 1) {
-        exc = value;
-      } else {
-        exc = type(value);
-      }
-    } else {
-      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                "exceptions must be classes or instances deriving from BaseException");
+  // _asyncio's FutureIter_throw: throw(type[, value[, tb]]), normalized as the interpreter
+  // normalizes, with its words for wrong arguments; the iterator lets its future go only once
+  // the arguments are valid.
+  py::object throw_(py::args args) {
+    Py_ssize_t n = static_cast<Py_ssize_t>(args.size());
+    if (n < 1 || n > 3) {
+#if PY_VERSION_HEX >= 0x030B0000
+      PyErr_Format(PyExc_TypeError, "throw expected at %s %d argument%s, got %zd",
+                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
+#else
+      PyErr_Format(PyExc_TypeError, "function takes at %s %d argument%s (%zd given)",
+                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
+#endif
+      throw py::error_already_set();
     }
-    if (!tb.is_none()) PyException_SetTraceback(exc.ptr(), tb.ptr());
-    raise(exc);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (n > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                              "the (type, exc, tb) signature of throw() is deprecated, use the "
+                              "single-arg signature instead.",
+                              1) < 0) {
+      throw py::error_already_set();
+    }
+#endif
+    PyObject* type = args[0].ptr();
+    PyObject* value = n > 1 ? args[1].ptr() : nullptr;
+    PyObject* tb = n > 2 ? args[2].ptr() : nullptr;
+    if (value == Py_None) value = nullptr;
+    if (tb == Py_None) {
+      tb = nullptr;
+    } else if (tb != nullptr && !PyTraceBack_Check(tb)) {
+      PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback");
+      throw py::error_already_set();
+    }
+    Py_INCREF(type);
+    Py_XINCREF(value);
+    Py_XINCREF(tb);
+    if (PyExceptionClass_Check(type)) {
+      PyErr_NormalizeException(&type, &value, &tb);
+    } else if (PyExceptionInstance_Check(type)) {
+      if (value != nullptr) {
+        Py_DECREF(type);
+        Py_DECREF(value);
+        Py_XDECREF(tb);
+        PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+        throw py::error_already_set();
+      }
+      value = type;
+      type = reinterpret_cast<PyObject*>(Py_TYPE(value));
+      Py_INCREF(type);
+      if (tb == nullptr) tb = PyException_GetTraceback(value);
+    } else {
+      Py_DECREF(type);
+      Py_XDECREF(value);
+      Py_XDECREF(tb);
+      PyErr_SetString(PyExc_TypeError,
+                      "exceptions must be classes deriving BaseException or instances of such "
+                      "a class");
+      throw py::error_already_set();
+    }
+    future = py::none();
+    PyErr_Restore(type, value, tb);
+    throw py::error_already_set();
   }
 };
 
@@ -833,6 +923,37 @@ T* instance_of(PyObject* self) {
   if (!vh.holder_constructed()) return nullptr;
   return static_cast<T*>(vh.value_ptr());
 }
+
+}  // namespace
+
+// result() and exception() of a future that is not initialized: InvalidStateError (_asyncio).
+void ensure_alive_or_invalid_state(const FullFuture& f) {
+  if (f.loop.is_none()) raise_new(api().invalid_state_error, "Future object is not initialized.");
+}
+
+void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
+  static const char* keywords[] = {"loop", nullptr};
+  PyObject* loop = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", const_cast<char**>(keywords), &loop)) {
+    throw py::error_already_set();
+  }
+  instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+}
+
+void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
+  static const char* keywords[] = {"coro", "loop", "name", "context", nullptr};
+  PyObject *coro = nullptr, *loop = Py_None, *name = Py_None, *context = Py_None;
+  const char* format = has(FullBehaviour::kTaskContextArgument) ? "O|$OOO:Task" : "O|$OO:Task";
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, format, const_cast<char**>(keywords), &coro, &loop,
+                                   &name, &context)) {
+    throw py::error_already_set();
+  }
+  instance_of<FullTask>(self)->init_task(
+      self, py::reinterpret_borrow<py::object>(loop), py::reinterpret_borrow<py::object>(coro),
+      py::reinterpret_borrow<py::object>(name), py::reinterpret_borrow<py::object>(context));
+}
+
+namespace {
 
 // GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type.
 template <class Self, class Base>
@@ -868,6 +989,27 @@ void setup_type(PyHeapTypeObject* heap_type) {
       if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
       PyObject_GC_UnTrack(self);
       py::detail::pybind11_object_dealloc(self);
+    };
+    // As with _asyncio's types, the C++ object exists from __new__: a subclass whose __init__
+    // does not call Future.__init__ makes a future that is "not initialized" (no loop), not an
+    // error, and __init__ (tp_init, below) initializes it, again when called again.
+    type->tp_new = [](PyTypeObject* t, PyObject* args, PyObject* kwds) -> PyObject* {
+      PyObject* obj = py::detail::pybind11_object_new(t, args, kwds);
+      if (obj == nullptr) return nullptr;
+      auto* inst = reinterpret_cast<py::detail::instance*>(obj);
+      auto vh = inst->get_value_and_holder(py::detail::get_type_info(typeid(Self)));
+      vh.value_ptr() = new Self();
+      vh.type->init_instance(inst, nullptr);
+      return obj;
+    };
+    type->tp_init = [](PyObject* self, PyObject* args, PyObject* kwds) -> int {
+      try {
+        Self::python_init(self, args, kwds);
+        return 0;
+      } catch (py::error_already_set& e) {
+        e.restore();
+        return -1;
+      }
     };
   }
 }
@@ -910,8 +1052,7 @@ void register_full(py::module_& m) {
                          }))
       .def("__iter__", [](py::object self) { return self; })
       .def("send", &FutureIter::send)
-      .def("throw", &FutureIter::throw_, py::arg("type"), py::arg("value") = py::none(),
-           py::arg("tb") = py::none())
+      .def("throw", &FutureIter::throw_)
       .def("close", [](FutureIter& it) { it.future = py::none(); });
 
   m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
@@ -967,13 +1108,8 @@ void register_full(py::module_& m) {
 
   py::class_<FullFuture> future_cls(m, "Future",
                                     py::custom_type_setup(setup_type<FullFuture, FullFuture>));
+  // __init__ is the type's tp_init (setup_type): Future(*, loop=None).
   future_cls
-      .def(py::init([](py::object loop) {
-             auto f = std::make_unique<FullFuture>();
-             f->init(std::move(loop));
-             return f;
-           }),
-           py::kw_only(), py::arg("loop") = py::none())
       .def("__repr__",
            [](py::handle self) -> py::object {
              if constexpr (has(FullBehaviour::kReprFunctions)) {
@@ -998,30 +1134,48 @@ void register_full(py::module_& m) {
           "cancel",
           [fut](py::handle self, py::object msg) {
             check_cancel_arguments(msg);
+            fut(self).ensure_alive();
             return fut(self).future_cancel(self, std::move(msg));
           },
           py::arg("msg") = py::none())
       .def("cancelled",
            [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
       .def("done", [fut](py::handle self) { return fut(self).done(); })
-      .def("result", [fut](py::handle self) { return fut(self).get_result(); })
-      .def("exception", [fut](py::handle self) { return fut(self).get_exception(); })
+      .def("result",
+           [fut](py::handle self) {
+             ensure_alive_or_invalid_state(fut(self));
+             return fut(self).get_result();
+           })
+      .def("exception",
+           [fut](py::handle self) {
+             ensure_alive_or_invalid_state(fut(self));
+             return fut(self).get_exception();
+           })
       .def(
           "add_done_callback",
           [fut](py::handle self, py::object fn, py::object context) {
+            fut(self).ensure_alive();
             fut(self).add_done_callback(self, std::move(fn), std::move(context));
           },
           py::arg("fn"), py::kw_only(), py::arg("context") = py::none())
       .def("remove_done_callback",
-           [fut](py::handle self, py::object fn) { return fut(self).remove_done_callback(fn); })
-      .def("set_result", [fut](py::handle self,
-                               py::object v) { fut(self).future_set_result(self, std::move(v)); })
+           [fut](py::handle self, py::object fn) {
+             fut(self).ensure_alive();
+             return fut(self).remove_done_callback(fn);
+           })
+      .def("set_result",
+           [fut](py::handle self, py::object v) {
+             fut(self).ensure_alive();
+             fut(self).future_set_result(self, std::move(v));
+           })
       .def("set_exception",
            [fut](py::handle self, py::object e) {
+             fut(self).ensure_alive();
              fut(self).future_set_exception(self, std::move(e));
            })
       .def("__await__",
            [](py::object self) {
+             self.cast<FullFuture&>().ensure_alive();
              FutureIter it;
              it.future = self;
              it.impl = &self.cast<FullFuture&>();
@@ -1029,6 +1183,7 @@ void register_full(py::module_& m) {
            })
       .def("__iter__",
            [](py::object self) {
+             self.cast<FullFuture&>().ensure_alive();
              FutureIter it;
              it.future = self;
              it.impl = &self.cast<FullFuture&>();
@@ -1067,6 +1222,13 @@ void register_full(py::module_& m) {
             "_cancelled_exc", [fut](py::handle self) { return fut(self).cancelled_exc; },
             [fut](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
   }
+
+#if PY_VERSION_HEX >= 0x03090000
+  // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).
+  future_cls.attr("__class_getitem__") =
+      py::module_::import("builtins")
+          .attr("classmethod")(py::module_::import("types").attr("GenericAlias"));
+#endif
 
   py::class_<FullTask, FullFuture> task_cls(
       m, "Task", py::custom_type_setup(setup_type<FullTask, FullFuture>));
@@ -1132,28 +1294,14 @@ void register_full(py::module_& m) {
     task_cls.def("get_context", [task](py::handle self) { return task(self).context; });
   }
 
-  // Task.__init__ (the objects are only made by FullLoop.create_task).
+  // FullLoop.create_task's Task(coro, loop=loop, name=name, context=context), without parsing
+  // the arguments.
   m.def(
       "new_task",
       [](py::object loop, py::object coro, py::object name, py::object context) {
-        auto owned = std::make_unique<FullTask>();
-        owned->loop = loop;
-        if (loop.attr("get_debug")().cast<bool>()) {
-          owned->source_traceback = api().extract_stack(api().getframe(0));
-        }
-        py::object self = py::cast(std::move(owned));
-        FullTask& t = self.cast<FullTask&>();
-        if (!api().iscoroutine(coro).cast<bool>()) {
-          t.log_destroy_pending = false;
-          raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                    "a coroutine was expected, got " + py::repr(coro).cast<std::string>());
-        }
-        t.name =
-            name.is_none() ? py::str("Task-{}").format(api().task_name_counter()) : py::str(name);
-        t.coro = std::move(coro);
-        t.context = context.is_none() ? api().copy_context() : std::move(context);
-        t.call_step_soon(self, py::none());
-        api().register_task(self);
+        py::object self = py::cast(std::make_unique<FullTask>());
+        self.cast<FullTask&>().init_task(self, std::move(loop), std::move(coro), std::move(name),
+                                         std::move(context));
         return self;
       },
       py::arg("loop"), py::arg("coro"), py::arg("name") = py::none(),

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "runtime/block_cache.h"
+#include "runtime/detail/block_cache.h"
 #include "runtime/tests/test_util.h"
 
 namespace {

@@ -157,13 +157,13 @@ def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None
         cell.debug = _debug_of(run)
         return
     try:
-        golden = traces.parse_golden(read_text(golden_path), golden_path)
+        golden = traces.read_golden(golden_path)
     except OSError:
         cell.status = "ERROR"
         cell.detail = missing_golden or "no golden %s (run tools/capture %s--python %s)" % (
             golden_path, "--real-time " if real else "", cell.interpreter.path)
         return
-    except (ValueError, traces.FormatError) as error:
+    except traces.FormatError as error:
         cell.status, cell.detail = "ERROR", "malformed golden: %s" % error
         return
     if real:

@@ -130,7 +130,7 @@ class ConformCliTest(unittest.TestCase):
     def test_help_describes_every_flag_and_the_exit_codes(self):
         from suite import conform as conform_module
 
-        parser = conform_module._parser()
+        parser = conform_module.build_parser()
         text = parser.format_help()
         for action in parser._actions:
             if action.option_strings:

@@ -89,8 +89,7 @@ def read_trace(run):
     if run.trace_path not in _PARSED:
         if not os.path.exists(run.trace_path):
             raise traces.NondeterministicError("the harness wrote no trace for this run")
-        with open(run.trace_path, encoding="utf-8") as trace_file:
-            _PARSED[run.trace_path] = traces.parse_trace(trace_file.read(), run.trace_path)
+        _PARSED[run.trace_path] = traces.read_trace(run.trace_path)
     return _PARSED[run.trace_path]
 
 
@@ -224,9 +223,8 @@ def _check(target, captured, where, real_time_tolerance=None):
               file=sys.stderr)
         return 1
     try:
-        with open(target, encoding="utf-8") as golden_file:
-            golden = traces.parse_golden(golden_file.read(), target)
-    except traces.FormatError as error:
+        golden = traces.read_golden(target)
+    except (OSError, traces.FormatError) as error:
         print("capture --check: %s: malformed golden: %s" % (where, error), file=sys.stderr)
         return 1
     for index, trace in enumerate(captured):
@@ -274,8 +272,7 @@ def _real_time_golden(example, interpreter, captured, args):
               "python": interpreter.version, "clock": "real", "runs": str(len(captured))}
     virtual_path = golden_path(args.virtual_golden_dir, interpreter, example.name)
     try:
-        with open(virtual_path, encoding="utf-8") as golden_file:
-            virtual = traces.parse_golden(golden_file.read(), virtual_path)
+        virtual = traces.read_golden(virtual_path)
     except (OSError, traces.FormatError):
         virtual = None
     for variant in (virtual.variants if virtual else []):

@@ -232,10 +232,8 @@ def compare_real_time(golden, trace, ignore_kinds=(), tolerance=REAL_TIME_TOLERA
 
 def compare_files(golden_path, trace_path, ignore_kinds=(), time_tolerance=0.0):
     """Parse and compare; FormatError and OSError propagate with the file named."""
-    with open(golden_path, encoding="utf-8") as golden_file:
-        golden = traces.parse_golden(golden_file.read(), golden_path)
-    with open(trace_path, encoding="utf-8") as trace_file:
-        trace = traces.parse_trace(trace_file.read(), trace_path)
+    golden = traces.read_golden(golden_path)
+    trace = traces.read_trace(trace_path)
     return compare(golden, trace, ignore_kinds, time_tolerance)
 
 
@@ -249,7 +247,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         result = compare_files(args.golden, args.trace, args.ignore_kind, args.time_tolerance)
-    except (traces.FormatError, OSError, UnicodeDecodeError) as error:
+    except (traces.FormatError, OSError) as error:
         print("compare: %s" % error, file=sys.stderr)
         return 2
     if not result.ok:

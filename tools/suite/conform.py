@@ -31,7 +31,7 @@ import threading
 import time
 
 from suite import baseline, compare, examples, execution, expected, implementations
-from suite import interpreters, paths, report, traces
+from suite import interpreters, paths, report, textfile, traces
 
 STATUSES = ("PASS", "FAIL", "TIMEOUT", "CRASH", "ERROR", "XFAIL", "XPASS", "SKIP", "FLAKY")
 # SKIP: outside what the implementation declares it covers, or an implementation that does
@@ -76,16 +76,9 @@ def golden_for(interpreter, example, golden_dir=paths.GOLDEN):
 
 
 def read_text(path):
-    """A file's text; UnicodeDecodeError becomes ValueError naming the file and the line."""
-    with open(path, "rb") as source:
-        data = source.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise ValueError("%s:%d: expected UTF-8, got byte 0x%02x at column %d"
-                         % (path, line, data[error.start], column))
+    """A file's text; a byte that is not UTF-8 is a ValueError naming the file and the line."""
+    return textfile.read(path, lambda line, message: ValueError("%s:%d: %s" % (path, line,
+                                                                               message)))
 
 
 def bounded(text, lines=DETAIL_LINES, chars=DETAIL_CHARS):

@@ -13,6 +13,8 @@ esac
 # Bazel's sharding protocol: say that this test shards, then run its share of the tests.
 [ -n "${TEST_SHARD_STATUS_FILE:-}" ] && touch "$TEST_SHARD_STATUS_FILE"
 export AIOREF_PYTHON_SITE="$site"
+# Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
+eval "$(/usr/bin/python3 "$root/runtime/python/tests/sanitizer_env.py" "$site")"
 exec /usr/bin/python3 "$root/tools/conform" --no-setup --corpus test_asyncio --loop "$3" \
   --python "$python" --shard "${TEST_SHARD_INDEX:-0}/${TEST_TOTAL_SHARDS:-1}" --jobs 1 \
   --timeout 120 --format text

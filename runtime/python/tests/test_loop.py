@@ -585,7 +585,7 @@ class ApiTests(LoopTestCase):
 
 
 class CPathTests(unittest.TestCase):
-    """loop.call_soon and the running of its handles are C (loop_bridge.cc, namespace fast):
+    """loop.call_soon and the running of its handles are C (handles.cc, namespace fast):
     what CPython's Python code observably does must stay the same, on every version."""
 
     def trace(self, make_loop, patch=None):

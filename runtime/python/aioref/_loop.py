@@ -25,7 +25,6 @@ its eventfd (registered like CPython's self-pipe, with a `_read_from_self` reade
 import asyncio
 import selectors
 import sys
-import threading
 import time as _time
 from asyncio import base_events, events, selector_events
 

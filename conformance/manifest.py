@@ -16,7 +16,8 @@ there is none; the examples planned). An example's header, before its code:
     # fails-by-design: how it fails, when it does on purpose               (optional)
     # fixed-variant-of: s003_future_await                                  (optional)
 
-The seed line names its blocks as `block N`, `blocks N-M`, `blocks N, M` or `no block (why)`.
+The seed line names its blocks as `block N`, `blocks N-M`, `blocks N, M` or `no block (why)`;
+code from elsewhere (tools/fuzz) names no block and says where it is from in `source`.
 """
 
 import io
@@ -37,7 +38,7 @@ import manifest_md  # noqa: E402
 FIELDS = ("aioref-example", "seed", "shows", "changes", "source", "fails-by-design",
           "fixed-variant-of")
 REQUIRED = ("aioref-example", "seed", "shows", "changes")
-SEED_LINE = re.compile(r'^(?P<file>[^,]+), section "(?P<section>[^"]*)", (?P<blocks>.*)$')
+SEED_LINE = re.compile(r'^(?P<file>[^,]+), section "(?P<section>[^"]*)"(?:, (?P<blocks>.*))?$')
 
 
 class HeaderError(Exception):
@@ -96,7 +97,7 @@ def example_entry(path):
         raise HeaderError('%s: expected `# seed: <file>, section "<title>", block N`, got %r'
                           % (where, seed))
     entry = {"example": name, "seed": m.group("file"), "section": m.group("section"),
-             "blocks": parse_blocks(m.group("blocks"), where)}
+             "blocks": parse_blocks(m.group("blocks"), where) if m.group("blocks") else []}
     if "source" in header:
         entry["source"] = header["source"][0]
     entry["shows"] = header["shows"][0]

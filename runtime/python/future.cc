@@ -75,27 +75,84 @@ class FutureIter {
     future = py::none();
   }
 
-  py::object throw_(py::object type, py::object value, py::object tb) {
-    future = py::none();
-    py::object exc;
-    if (PyExceptionInstance_Check(type.ptr())) {
-      exc = type;
-    } else if (PyExceptionClass_Check(type.ptr())) {
-      if (value.is_none()) {
-        exc = type();
-      } else if (PyObject_IsInstance(value.ptr(), type.ptr()) == 1) {
-        exc = value;
-      } else {
-        exc = type(value);
-      }
-    } else {
-      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                "exceptions must be classes or instances deriving from BaseException");
+  // _asyncio's FutureIter_throw: throw(type[, value[, tb]]), normalized as the interpreter
+  // normalizes, with its words for wrong arguments; the iterator lets its future go only once
+  // the arguments are valid.
+  py::object throw_(py::args args) {
+    Py_ssize_t n = static_cast<Py_ssize_t>(args.size());
+    if (n < 1 || n > 3) {
+#if PY_VERSION_HEX >= 0x030B0000
+      PyErr_Format(PyExc_TypeError, "throw expected at %s %d argument%s, got %zd",
+                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
+#else
+      PyErr_Format(PyExc_TypeError, "function takes at %s %d argument%s (%zd given)",
+                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
+#endif
+      throw py::error_already_set();
     }
-    if (!tb.is_none()) PyException_SetTraceback(exc.ptr(), tb.ptr());
-    raise(exc);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (n > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                              "the (type, exc, tb) signature of throw() is deprecated, use the "
+                              "single-arg signature instead.",
+                              1) < 0) {
+      throw py::error_already_set();
+    }
+#endif
+    PyObject* type = args[0].ptr();
+    PyObject* value = n > 1 ? args[1].ptr() : nullptr;
+    PyObject* tb = n > 2 ? args[2].ptr() : nullptr;
+    if (value == Py_None) value = nullptr;
+    if (tb == Py_None) {
+      tb = nullptr;
+    } else if (tb != nullptr && !PyTraceBack_Check(tb)) {
+      PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback");
+      throw py::error_already_set();
+    }
+    Py_INCREF(type);
+    Py_XINCREF(value);
+    Py_XINCREF(tb);
+    if (PyExceptionClass_Check(type)) {
+      PyErr_NormalizeException(&type, &value, &tb);
+    } else if (PyExceptionInstance_Check(type)) {
+      if (value != nullptr) {
+        Py_DECREF(type);
+        Py_DECREF(value);
+        Py_XDECREF(tb);
+        PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+        throw py::error_already_set();
+      }
+      value = type;
+      type = reinterpret_cast<PyObject*>(Py_TYPE(value));
+      Py_INCREF(type);
+      if (tb == nullptr) tb = PyException_GetTraceback(value);
+    } else {
+      Py_DECREF(type);
+      Py_XDECREF(value);
+      Py_XDECREF(tb);
+      PyErr_SetString(PyExc_TypeError,
+                      "exceptions must be classes deriving BaseException or instances of such "
+                      "a class");
+      throw py::error_already_set();
+    }
+    future = py::none();
+    PyErr_Restore(type, value, tb);
+    throw py::error_already_set();
   }
 };
+
+// result() and exception() of a future that is not initialized: InvalidStateError (_asyncio).
+void ensure_alive_or_invalid_state(const FullFuture& f) {
+  if (f.loop.is_none()) raise_new(api().invalid_state_error, "Future object is not initialized.");
+}
+
+void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
+  static const char* keywords[] = {"loop", nullptr};
+  PyObject* loop = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", const_cast<char**>(keywords), &loop)) {
+    throw py::error_already_set();
+  }
+  instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+}
 
 void register_future(py::module_& m) {
   auto fut = [](py::handle h) -> FullFuture& { return h.cast<FullFuture&>(); };
@@ -111,19 +168,13 @@ void register_future(py::module_& m) {
                          }))
       .def("__iter__", [](py::object self) { return self; })
       .def("send", &FutureIter::send)
-      .def("throw", &FutureIter::throw_, py::arg("type"), py::arg("value") = py::none(),
-           py::arg("tb") = py::none())
+      .def("throw", &FutureIter::throw_)
       .def("close", [](FutureIter& it) { it.future = py::none(); });
 
   py::class_<FullFuture> future_cls(
       m, "Future", py::custom_type_setup(setup_future_type<FullFuture, FullFuture>));
+  // __init__ is the type's tp_init (setup_type): Future(*, loop=None).
   future_cls
-      .def(py::init([](py::object loop) {
-             auto f = std::make_unique<FullFuture>();
-             f->init(std::move(loop));
-             return f;
-           }),
-           py::kw_only(), py::arg("loop") = py::none())
       .def("__repr__",
            [](py::handle self) -> py::object {
              if constexpr (has(FullBehaviour::kReprFunctions)) {
@@ -148,30 +199,48 @@ void register_future(py::module_& m) {
           "cancel",
           [fut](py::handle self, py::object msg) {
             check_cancel_arguments(msg);
+            fut(self).ensure_alive();
             return fut(self).future_cancel(self, std::move(msg));
           },
           py::arg("msg") = py::none())
       .def("cancelled",
            [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
       .def("done", [fut](py::handle self) { return fut(self).done(); })
-      .def("result", [fut](py::handle self) { return fut(self).get_result(); })
-      .def("exception", [fut](py::handle self) { return fut(self).get_exception(); })
+      .def("result",
+           [fut](py::handle self) {
+             ensure_alive_or_invalid_state(fut(self));
+             return fut(self).get_result();
+           })
+      .def("exception",
+           [fut](py::handle self) {
+             ensure_alive_or_invalid_state(fut(self));
+             return fut(self).get_exception();
+           })
       .def(
           "add_done_callback",
           [fut](py::handle self, py::object fn, py::object context) {
+            fut(self).ensure_alive();
             fut(self).add_done_callback(self, std::move(fn), std::move(context));
           },
           py::arg("fn"), py::kw_only(), py::arg("context") = py::none())
       .def("remove_done_callback",
-           [fut](py::handle self, py::object fn) { return fut(self).remove_done_callback(fn); })
-      .def("set_result", [fut](py::handle self,
-                               py::object v) { fut(self).future_set_result(self, std::move(v)); })
+           [fut](py::handle self, py::object fn) {
+             fut(self).ensure_alive();
+             return fut(self).remove_done_callback(fn);
+           })
+      .def("set_result",
+           [fut](py::handle self, py::object v) {
+             fut(self).ensure_alive();
+             fut(self).future_set_result(self, std::move(v));
+           })
       .def("set_exception",
            [fut](py::handle self, py::object e) {
+             fut(self).ensure_alive();
              fut(self).future_set_exception(self, std::move(e));
            })
       .def("__await__",
            [](py::object self) {
+             self.cast<FullFuture&>().ensure_alive();
              FutureIter it;
              it.future = self;
              it.impl = &self.cast<FullFuture&>();
@@ -179,6 +248,7 @@ void register_future(py::module_& m) {
            })
       .def("__iter__",
            [](py::object self) {
+             self.cast<FullFuture&>().ensure_alive();
              FutureIter it;
              it.future = self;
              it.impl = &self.cast<FullFuture&>();
@@ -217,6 +287,13 @@ void register_future(py::module_& m) {
             "_cancelled_exc", [fut](py::handle self) { return fut(self).cancelled_exc; },
             [fut](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
   }
+
+#if PY_VERSION_HEX >= 0x03090000
+  // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).
+  future_cls.attr("__class_getitem__") =
+      py::module_::import("builtins")
+          .attr("classmethod")(py::module_::import("types").attr("GenericAlias"));
+#endif
 }
 
 }  // namespace aioref_bridge

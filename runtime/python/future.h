@@ -48,10 +48,30 @@ class FullFuture {
   bool log_traceback = false;
   std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
 
+  // Future.__init__; a second call starts again from a new future, as _asyncio's does.
   void init(py::object the_loop) {
+    if (!loop.is_none()) {
+      state = kPending;
+      result = exception = exception_tb = source_traceback = py::none();
+      cancel_message = cancelled_exc = py::none();
+      blocking = log_traceback = false;
+      callbacks.clear();
+    }
     loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
     if (loop.attr("get_debug")().cast<bool>()) {
       source_traceback = api().extract_stack(api().getframe(0));
+    }
+  }
+
+  // Future.__init__(*, loop=None) from Python (tp_init; defined below).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // A future whose __init__ was skipped (a subclass that does not call it) has no loop; the
+  // methods that need one raise, with _asyncio's words.
+  void ensure_alive() const {
+    if (loop.is_none()) {
+      PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+      throw py::error_already_set();
     }
   }
 
@@ -175,15 +195,19 @@ class FullFuture {
     callbacks.emplace_back(std::move(fn), std::move(context));
   }
 
+  // _asyncio's remove_done_callback: `fn == callback` (Py_EQ) may run Python code that adds
+  // or removes callbacks, so the list is walked by index, re-reading its size, with each entry
+  // held while it is compared; the kept ones then replace the list.
   std::size_t remove_done_callback(const py::object& fn) {
     std::vector<std::pair<py::object, py::object>> kept;
-    for (auto& cb : callbacks) {
-      int eq = PyObject_RichCompareBool(cb.first.ptr(), fn.ptr(), Py_NE);
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+      std::pair<py::object, py::object> entry = callbacks[i];
+      int eq = PyObject_RichCompareBool(entry.first.ptr(), fn.ptr(), Py_EQ);
       if (eq < 0) throw py::error_already_set();
-      if (eq) kept.push_back(cb);
+      if (!eq) kept.push_back(std::move(entry));
     }
-    std::size_t removed = callbacks.size() - kept.size();
-    if (removed) callbacks = std::move(kept);
+    std::size_t removed = callbacks.size() > kept.size() ? callbacks.size() - kept.size() : 0;
+    callbacks = std::move(kept);
     return removed;
   }
 
@@ -256,7 +280,31 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     PyObject_GC_UnTrack(self);
     py::detail::pybind11_object_dealloc(self);
   };
+  // As with _asyncio's types, the C++ object exists from __new__: a subclass whose __init__
+  // does not call Future.__init__ makes a future that is "not initialized" (no loop), not an
+  // error, and __init__ (tp_init, below) initializes it, again when called again.
+  type->tp_new = [](PyTypeObject* t, PyObject* args, PyObject* kwds) -> PyObject* {
+    PyObject* obj = py::detail::pybind11_object_new(t, args, kwds);
+    if (obj == nullptr) return nullptr;
+    auto* inst = reinterpret_cast<py::detail::instance*>(obj);
+    auto vh = inst->get_value_and_holder(py::detail::get_type_info(typeid(Self)));
+    vh.value_ptr() = new Self();
+    vh.type->init_instance(inst, nullptr);
+    return obj;
+  };
+  type->tp_init = [](PyObject* self, PyObject* args, PyObject* kwds) -> int {
+    try {
+      Self::python_init(self, args, kwds);
+      return 0;
+    } catch (py::error_already_set& e) {
+      e.restore();
+      return -1;
+    }
+  };
 }
+
+// result() and exception() of a future that is not initialized: InvalidStateError (_asyncio).
+void ensure_alive_or_invalid_state(const FullFuture& f);
 
 // Adds Future and FutureIter to the module.
 void register_future(py::module_& m);

@@ -2,6 +2,19 @@
 
 namespace aioref_bridge {
 
+void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
+  static const char* keywords[] = {"coro", "loop", "name", "context", nullptr};
+  PyObject *coro = nullptr, *loop = Py_None, *name = Py_None, *context = Py_None;
+  const char* format = has(FullBehaviour::kTaskContextArgument) ? "O|$OOO:Task" : "O|$OO:Task";
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, format, const_cast<char**>(keywords), &coro, &loop,
+                                   &name, &context)) {
+    throw py::error_already_set();
+  }
+  instance_of<FullTask>(self)->init_task(
+      self, py::reinterpret_borrow<py::object>(loop), py::reinterpret_borrow<py::object>(coro),
+      py::reinterpret_borrow<py::object>(name), py::reinterpret_borrow<py::object>(context));
+}
+
 void register_task(py::module_& m) {
   auto task = [](py::handle h) -> FullTask& { return h.cast<FullTask&>(); };
 
@@ -103,28 +116,14 @@ void register_task(py::module_& m) {
     task_cls.def("get_context", [task](py::handle self) { return task(self).context; });
   }
 
-  // Task.__init__ (the objects are only made by FullLoop.create_task).
+  // FullLoop.create_task's Task(coro, loop=loop, name=name, context=context), without parsing
+  // the arguments.
   m.def(
       "new_task",
       [](py::object loop, py::object coro, py::object name, py::object context) {
-        auto owned = std::make_unique<FullTask>();
-        owned->loop = loop;
-        if (loop.attr("get_debug")().cast<bool>()) {
-          owned->source_traceback = api().extract_stack(api().getframe(0));
-        }
-        py::object self = py::cast(std::move(owned));
-        FullTask& t = self.cast<FullTask&>();
-        if (!api().iscoroutine(coro).cast<bool>()) {
-          t.log_destroy_pending = false;
-          raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                    "a coroutine was expected, got " + py::repr(coro).cast<std::string>());
-        }
-        t.name =
-            name.is_none() ? py::str("Task-{}").format(api().task_name_counter()) : py::str(name);
-        t.coro = std::move(coro);
-        t.context = context.is_none() ? api().copy_context() : std::move(context);
-        t.call_step_soon(self, py::none());
-        api().register_task(self);
+        py::object self = py::cast(std::make_unique<FullTask>());
+        self.cast<FullTask&>().init_task(self, std::move(loop), std::move(coro), std::move(name),
+                                         std::move(context));
         return self;
       },
       py::arg("loop"), py::arg("coro"), py::arg("name") = py::none(),

@@ -44,6 +44,29 @@ class FullTask final : public FullFuture {
   bool log_destroy_pending = true;
   int num_cancels_requested = 0;
 
+  // Task.__init__(coro, *, loop=None, name=None[, context=None]) from Python (tp_init).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // Task.__init__ (FullLoop.create_task too, through new_task), in _asyncio's order.
+  void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
+                 py::object the_context) {
+    init(std::move(the_loop));
+    if (!api().iscoroutine(the_coro).cast<bool>()) {
+      log_destroy_pending = false;
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
+                "a coroutine was expected, got " + py::repr(the_coro).cast<std::string>());
+    }
+    context = the_context.is_none() ? api().copy_context() : std::move(the_context);
+    must_cancel = false;
+    log_destroy_pending = true;
+    num_cancels_requested = 0;
+    coro = std::move(the_coro);
+    name = the_name.is_none() ? py::str("Task-{}").format(api().task_name_counter())
+                              : py::str(the_name);
+    call_step_soon(self, py::none());
+    api().register_task(self);
+  }
+
   // _asyncio's task_call_step_soon: call_soon(TaskStepMethWrapper(task, exc)).
   void call_step_soon(py::handle self, py::object exc) {
     py::object step =

@@ -127,9 +127,16 @@ def _perturb_set_order(perturb, recorder):
     future when the loop created it, anything else when it first entered such a set), which
     no address or hash seed changes; REVERSED is the exact opposite, so that between the two
     every pair of elements of every set swaps and any line whose order follows a set's moves.
-    Higher values shuffle, seeded, and also allocate a random number of same-sized objects
-    before each task and future, which moves their addresses and so the order of the set
-    comprehensions and WeakSets that do not call `set`.
+    Higher values shuffle, seeded.
+
+    Sets built otherwise (set comprehensions and displays, as in as_completed's
+    `{ensure_future(f) for f in set(fs)}`; WeakSets) iterate in the order of their elements'
+    hashes, which for tasks and futures are their addresses: the loop makes them as
+    instances of subclasses of asyncio.Task and asyncio.Future (named and printed as these)
+    whose hash is the perturbation's: its creation number (CANONICAL), that number's
+    complement (REVERSED, the opposite slots in every table), or a seeded random number.
+    Higher values also allocate a random number of same-sized objects before each task and
+    future, which moves the addresses of the other objects.
     """
     import asyncio.tasks
     import itertools
@@ -202,6 +209,7 @@ def _perturb_set_order(perturb, recorder):
         setattr(asyncio.tasks, name, ours)
         if getattr(asyncio, name, None) is original:
             setattr(asyncio, name, ours)
+    _hash_tasks_and_futures(perturb, rng)
     loop_cls = asyncio.base_events.BaseEventLoop
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
@@ -227,6 +235,48 @@ def _perturb_set_order(perturb, recorder):
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
+
+
+_HASH_BITS = 60  # below sys.hash_info.modulus (2**61 - 1): hash() keeps the value
+
+
+def _hash_tasks_and_futures(perturb, rng):
+    """Tasks and futures hash as the perturbation says (see _perturb_set_order)."""
+    import asyncio.futures
+    import asyncio.tasks
+    import itertools
+
+    created = itertools.count(1)
+    top = (1 << _HASH_BITS) - 1
+
+    def next_hash():
+        number = next(created)
+        if perturb == CANONICAL:
+            return number
+        if perturb == REVERSED:
+            return top - number
+        return rng.getrandbits(_HASH_BITS)
+
+    def hashed(base):
+        def __init__(self, *args, **kwargs):
+            self._aioref_hash = next_hash()  # before the base registers it in a WeakSet
+            base.__init__(self, *args, **kwargs)
+
+        def __hash__(self):
+            return self._aioref_hash
+
+        cls = type(base.__name__, (base,), {"__slots__": ("_aioref_hash",),
+                                            "__init__": __init__, "__hash__": __hash__})
+        cls.__module__ = base.__module__
+        cls.__qualname__ = base.__qualname__
+        return cls
+
+    for module, name in ((asyncio.tasks, "Task"), (asyncio.futures, "Future")):
+        original = getattr(module, name)
+        ours = hashed(original)
+        setattr(module, name, ours)
+        if getattr(asyncio, name, None) is original:
+            setattr(asyncio, name, ours)
 
 
 def _returning(set_type, original):
@@ -304,8 +354,8 @@ def _child(job):
         sys.path.insert(0, extra)
     real = job.get("clock") == "real"
     clock = RealClock() if real else virtual_clock.CLOCK
-    recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path,
-                                       rewrite=clock.rewrite if real else None,
+    rewrite = clock.rewrite if real else virtual_clock.hide_quantum
+    recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path, rewrite=rewrite,
                                        max_output=job.get("max_output"), debug_fd=debug_fd)
     streams = []
 

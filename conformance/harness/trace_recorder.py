@@ -49,7 +49,7 @@ class Recorder(object):
     def __init__(self, fd, clock, start, example_path, rewrite=None, max_output=None,
                  debug_fd=None):
         self.fd = fd
-        self.rewrite = rewrite  # real clock: clock readings in texts into the trace's frame
+        self.rewrite = rewrite  # clock readings in texts into the trace's frame (see callers)
         self.clock = clock
         self.start = start
         self.example_path = os.path.abspath(example_path)

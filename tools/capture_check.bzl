@@ -6,11 +6,13 @@ admitted by its virtual-time golden (the runs mostly sleep: all examples run at 
 def capture_check_tests(golden_files):
     """Declares capture_check_<label> and realtime_check_<label> for each golden/<label>/."""
     labels = sorted({path.split("/")[1]: None for path in golden_files}.keys())
+    # Real-time runs are judged by lateness: they run alone (exclusive), never beside a
+    # CPU-bound test that would make them late.
     checks = {
-        "capture_check_": [],
-        "realtime_check_": ["--real-time", "--golden-dir", "golden", "--runs", "2"],
+        "capture_check_": ([], []),
+        "realtime_check_": (["--real-time", "--golden-dir", "golden", "--runs", "2"], ["exclusive"]),
     }
-    for prefix, extra in checks.items():
+    for prefix, (extra, tags) in checks.items():
         for label in labels:
             native.sh_test(
                 name = prefix + label,
@@ -23,4 +25,5 @@ def capture_check_tests(golden_files):
                     "//tools:suite",
                 ],
                 size = "medium",
+                tags = tags,
             )

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "as_completed", block 31
 # shows: as written, the last five lines are indented into main(): the program defines foo and main, never runs them, and prints nothing
 # changes: none
+# fails-by-design: as written: defines main and never runs it (prints nothing)
 
 import asyncio
 import time

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "as_completed", block 31
 # shows: as_completed yields results in completion order (1, 2, 4); total 4 s
 # changes: corrected variant of s003_as_completed: dedented the last five lines (now = ... / print(now() - start)), which the page had indented into the body of main(), so the program never called main (as written it defines main and prints nothing)
+# fixed-variant-of: s003_as_completed
 
 import asyncio
 import time

@@ -13,13 +13,30 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
         repo = "@python3_debian" if py == "debian" else "@python%s" % py
         pybind_extension(
             name = ext,
-            srcs = ["loop_bridge.cc", "task_bridge.cc", "task_bridge.h"],
+            srcs = [
+                "asyncio_api.cc",
+                "asyncio_api.h",
+                "capi.h",
+                "core.cc",
+                "core.h",
+                "future.cc",
+                "future.h",
+                "handles.cc",
+                "handles.h",
+                "module.cc",
+                "step_wrapper.cc",
+                "step_wrapper.h",
+                "task.cc",
+                "task.h",
+                "versions.h",
+            ],
             python = py,
             deps = [
                 "//runtime/asyncio",
                 "//runtime/harness",
+                "//runtime/pylang",
             ],
-            copts = ["-std=c++20", "-DAIOREF_MODULE=%s" % ext],
+            copts = ["-DAIOREF_MODULE=%s" % ext],
         )
         site = "site-%s/aioref" % py
         outs = ["%s/%s" % (site, src.split("/")[-1]) for src in package_srcs]

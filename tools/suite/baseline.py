@@ -8,6 +8,8 @@ that a CPython upgrade (3.11.7 to 3.11.8) is tracked too.
 
 import json
 
+from suite import textfile
+
 
 class BaselineError(Exception):
     """An unusable baseline: the message names the file (and the line)."""
@@ -25,12 +27,10 @@ class Changes(object):
 def load(path):
     """The records of a JSON report ({"results": [...]})."""
     try:
-        with open(path, encoding="utf-8") as source:
-            document = json.load(source)
+        document = json.loads(textfile.read(path, lambda line, message: BaselineError(
+            "%s:%d: %s" % (path, line, message))))
     except OSError as error:
         raise BaselineError("%s: %s" % (path, error.strerror or error))
-    except UnicodeDecodeError as error:
-        raise BaselineError("%s: expected UTF-8 (byte %d)" % (path, error.start))
     except ValueError as error:
         raise BaselineError("%s:%d: not JSON: %s" % (path, getattr(error, "lineno", 0),
                                                     getattr(error, "msg", error)))

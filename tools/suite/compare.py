@@ -11,7 +11,6 @@ exits 0 on a match, 1 with the diff on stdout on a mismatch, 2 on unreadable inp
 """
 
 import argparse
-import collections
 import difflib
 import re
 import sys

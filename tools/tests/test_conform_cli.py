@@ -113,7 +113,7 @@ class ConformCliTest(unittest.TestCase):
 
     def test_a_golden_that_is_not_utf8_names_file_and_line_and_the_run_goes_on(self):
         cell = self.with_broken_golden(3, b"# python: \xff\xfe")
-        self.assertIn("s003_call_at.golden:3: expected UTF-8, got byte 0xff at column 11",
+        self.assertIn("s003_call_at.golden:3: expected UTF-8 text, got byte 0xff at column 11",
                       cell["detail"])
 
     def test_an_unwritable_output_is_refused_before_the_run(self):
@@ -130,7 +130,7 @@ class ConformCliTest(unittest.TestCase):
     def test_help_describes_every_flag_and_the_exit_codes(self):
         from suite import conform as conform_module
 
-        parser = conform_module._parser()
+        parser = conform_module.build_parser()
         text = parser.format_help()
         for action in parser._actions:
             if action.option_strings:

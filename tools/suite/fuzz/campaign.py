@@ -101,8 +101,9 @@ def main(argv=None):
                                             minimum=(3, 8))
     for problem in problems:
         print("fuzz: %s" % problem, file=sys.stderr)
+    if not found:
+        print("fuzz: no interpreter to run on", file=sys.stderr)
     if problems or not found:
-        print("fuzz: no interpreter to run on" if not found else "", file=sys.stderr)
         return 2
     seeds = _seeds(args)
     if args.witness:

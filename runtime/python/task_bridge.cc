@@ -1,9 +1,9 @@
 // Mode "full": C++ Future and Task objects for Python (aioref.FullLoop's create_future /
 // create_task). The state machine (PENDING / CANCELLED / FINISHED, the done callbacks, the
 // task's __step / __wakeup, cancellation requests) lives here; done callbacks and task steps are
-// queued with the loop's call_soon, i.e. in the C++ loop's ready queue (runtime/asyncio/base_events.h)
-// through loop_bridge.cc, each one an asyncio Handle so that contextvars and the exception
-// handler behave as CPython's.
+// queued with the loop's call_soon, i.e. in the C++ loop's ready queue
+// (runtime/asyncio/base_events.h) through loop_bridge.cc, each one an asyncio Handle so that
+// contextvars and the exception handler behave as CPython's.
 //
 // The objects satisfy asyncio.isfuture (`_asyncio_future_blocking` on the class), are awaitable
 // (`__await__` / `__iter__` give a FutureIter), and expose the attributes asyncio's own helpers
@@ -151,12 +151,50 @@ py::object fetch_error() {
 
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg) { raise(type(msg)); }
 
-// Future.cancel / Task.cancel: `msg` exists from 3.9.
-void check_cancel_arguments(const py::object& msg) {
-  if (!has(FullBehaviour::kCancelMessage) && !msg.is_none()) {
-    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "cancel() takes no arguments");
+// Future.cancel / Task.cancel's arguments: the message, refused in the words of the version's
+// _asyncio: 3.8 takes none (METH_NOARGS: CPython's method call words it), 3.9+ takes
+// `msg=None` (Argument Clinic's _PyArg_UnpackKeywords words it; 3.13 changed the unknown
+// keyword's sentence).
+py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs) {
+  Py_ssize_t nargs = static_cast<Py_ssize_t>(args.size());
+  Py_ssize_t nkw = static_cast<Py_ssize_t>(kwargs.size());
+  if constexpr (!has(FullBehaviour::kCancelMessage)) {
+    if (nkw) PyErr_SetString(PyExc_TypeError, "cancel() takes no keyword arguments");
+    if (!nkw && nargs)
+      PyErr_Format(PyExc_TypeError, "cancel() takes no arguments (%zd given)", nargs);
+    if (nargs || nkw) throw py::error_already_set();
+    return py::none();
   }
+  if (nargs + nkw > 1) {
+    PyErr_Format(PyExc_TypeError, "cancel() takes at most 1 %sargument (%zd given)",
+                 nargs == 0 ? "keyword " : "", nargs + nkw);
+    throw py::error_already_set();
+  }
+  if (nargs == 1) return args[0];
+  for (auto item : kwargs) {
+    if (py::str(item.first).cast<std::string>() == "msg") {
+      return py::reinterpret_borrow<py::object>(item.second);
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    PyErr_Format(PyExc_TypeError, "cancel() got an unexpected keyword argument '%S'",
+                 item.first.ptr());
+#else
+    PyErr_Format(PyExc_TypeError, "'%S' is an invalid keyword argument for cancel()",
+                 item.first.ptr());
+#endif
+    throw py::error_already_set();
+  }
+  return py::none();
 }
+
+#if PY_VERSION_HEX >= 0x030D0000
+// 3.13 keeps Argument Clinic's keyword parser in its internal headers; _asyncio (a shared
+// module) calls it, so it is exported.
+extern "C" PyObject* const* _PyArg_UnpackKeywords(PyObject* const* args, Py_ssize_t nargs,
+                                                  PyObject* kwargs, PyObject* kwnames,
+                                                  _PyArg_Parser* parser, int minpos, int maxpos,
+                                                  int minkw, PyObject** buf);
+#endif
 
 #if PY_VERSION_HEX < 0x03090000
 PyObject* PyObject_Vectorcall(PyObject* callable, PyObject* const* args, size_t nargsf,
@@ -931,26 +969,48 @@ void ensure_alive_or_invalid_state(const FullFuture& f) {
   if (f.loop.is_none()) raise_new(api().invalid_state_error, "Future object is not initialized.");
 }
 
+// Future.__init__ and Task.__init__ parse their arguments as _asyncio's do (Argument
+// Clinic): with CPython's own keyword parser, so that a wrong call is refused in the words of
+// the running version.
+PyObject* const* unpack_arguments(PyObject* args, PyObject* kwds, _PyArg_Parser* parser,
+                                  int positional, PyObject** buf) {
+  PyObject* const* unpacked =
+      _PyArg_UnpackKeywords(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
+                            parser, positional, positional, 0, buf);
+  if (unpacked == nullptr) throw py::error_already_set();
+  return unpacked;
+}
+
+// An optional argument: given (not NULL) and within what was passed.
+py::object optional_argument(PyObject* const* unpacked, PyObject* args, PyObject* kwds,
+                             Py_ssize_t index) {
+  Py_ssize_t given = PyTuple_GET_SIZE(args) + (kwds ? PyDict_GET_SIZE(kwds) : 0);
+  if (given <= index && unpacked == &PyTuple_GET_ITEM(args, 0)) return py::none();
+  PyObject* value = unpacked[index];
+  return value ? py::reinterpret_borrow<py::object>(value) : py::none();
+}
+
 void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
-  static const char* keywords[] = {"loop", nullptr};
-  PyObject* loop = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", const_cast<char**>(keywords), &loop)) {
-    throw py::error_already_set();
-  }
-  instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+  static const char* const keywords[] = {"loop", nullptr};
+  static _PyArg_Parser parser = {.keywords = keywords, .fname = "Future"};
+  PyObject* buf[1] = {nullptr};
+  PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 0, buf);
+  instance_of<FullFuture>(self)->init(optional_argument(unpacked, args, kwds, 0));
 }
 
 void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
-  static const char* keywords[] = {"coro", "loop", "name", "context", nullptr};
-  PyObject *coro = nullptr, *loop = Py_None, *name = Py_None, *context = Py_None;
-  const char* format = has(FullBehaviour::kTaskContextArgument) ? "O|$OOO:Task" : "O|$OO:Task";
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, format, const_cast<char**>(keywords), &coro, &loop,
-                                   &name, &context)) {
-    throw py::error_already_set();
-  }
+  // 3.11+: context=.
+  static const char* const keywords[] = {
+      "coro", "loop", "name", has(FullBehaviour::kTaskContextArgument) ? "context" : nullptr,
+      nullptr};
+  static _PyArg_Parser parser = {.keywords = keywords, .fname = "Task"};
+  PyObject* buf[4] = {nullptr, nullptr, nullptr, nullptr};
+  PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 1, buf);
   instance_of<FullTask>(self)->init_task(
-      self, py::reinterpret_borrow<py::object>(loop), py::reinterpret_borrow<py::object>(coro),
-      py::reinterpret_borrow<py::object>(name), py::reinterpret_borrow<py::object>(context));
+      self, optional_argument(unpacked, args, kwds, 1),
+      py::reinterpret_borrow<py::object>(unpacked[0]), optional_argument(unpacked, args, kwds, 2),
+      has(FullBehaviour::kTaskContextArgument) ? optional_argument(unpacked, args, kwds, 3)
+                                               : py::none());
 }
 
 namespace {
@@ -1130,14 +1190,12 @@ void register_full(py::module_& m) {
              }
              return loop;
            })
-      .def(
-          "cancel",
-          [fut](py::handle self, py::object msg) {
-            check_cancel_arguments(msg);
-            fut(self).ensure_alive();
-            return fut(self).future_cancel(self, std::move(msg));
-          },
-          py::arg("msg") = py::none())
+      .def("cancel",
+           [fut](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             fut(self).ensure_alive();
+             return fut(self).future_cancel(self, std::move(msg));
+           })
       .def("cancelled",
            [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
       .def("done", [fut](py::handle self) { return fut(self).done(); })
@@ -1256,13 +1314,12 @@ void register_full(py::module_& m) {
             return api().task_print_stack(self, limit, file);
           },
           py::kw_only(), py::arg("limit") = py::none(), py::arg("file") = py::none())
-      .def(
-          "cancel",
-          [task](py::handle self, py::object msg) {
-            check_cancel_arguments(msg);
-            return task(self).cancel(self, std::move(msg));
-          },
-          py::arg("msg") = py::none())
+      .def("cancel",
+           [task](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             task(self).ensure_alive();
+             return task(self).cancel(self, std::move(msg));
+           })
       .def(
           "task_step",
           [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },

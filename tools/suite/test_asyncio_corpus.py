@@ -264,7 +264,7 @@ def _markdown(results, found, loops, seconds, problems):
         for result in mine:
             if result.status == "XFAIL":
                 key = result.detail.split("\n", 1)[0]  # "file:line: reason (STATUS)"
-                key = key.rsplit(" (", 1)[0]
+                key = key.split(": ", 1)[-1].rsplit(" (", 1)[0]
             else:
                 key = "not listed (%s): %s" % (result.status, ".".join(
                     result.example.name.split(".")[1:3]))

@@ -61,41 +61,33 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 size = "large",
             )
         for mode in ["loop", "full"]:
-            native.sh_test(
-                name = "conform_%s_%s" % (mode, py),
-                srcs = ["tests/conform_test.sh"],
-                args = [
-                    "$(location %s//:interpreter)" % repo,
-                    "$(location :%s)" % outs[0],
-                    "aioref" if mode == "loop" else "aioref-full",
-                ],
-                data = [
-                    ":site_" + py,
-                ":" + outs[0],
-                    ":tests_srcs",
-                    repo + "//:interpreter",
+            # The examples against the goldens (twice: FLAKY if the runs differ), and
+            # CPython's own test_asyncio against conformance/expected, in shards.
+            for prefix, extra, corpus_data, shards in [
+                ("conform", ["--repeat", "2"], [
                     "//:goldens",
                     "//conformance:examples",
                     "//conformance:harness",
-                    "//tools:suite",
-                ],
-                size = "large",
-            )
-            native.sh_test(
-                name = "test_asyncio_%s_%s" % (mode, py),
-                srcs = ["tests/test_asyncio_test.sh"],
-                args = [
-                    "$(location %s//:interpreter)" % repo,
-                    "$(location :%s)" % outs[0],
-                    "aioref" if mode == "loop" else "aioref-full",
-                ],
-                data = [
-                    ":site_" + py,
-                    ":" + outs[0],
-                    repo + "//:interpreter",
+                ], None),
+                ("test_asyncio", ["--corpus", "test_asyncio", "--jobs", "1", "--timeout", "120"], [
                     "//conformance:expected",
-                    "//tools:suite",
-                ],
-                shard_count = TEST_ASYNCIO_SHARDS,
-                size = "large",
-            )
+                ], TEST_ASYNCIO_SHARDS),
+            ]:
+                native.sh_test(
+                    name = "%s_%s_%s" % (prefix, mode, py),
+                    srcs = ["tests/conform_test.sh"],
+                    args = [
+                        "$(location %s//:interpreter)" % repo,
+                        "$(location :%s)" % outs[0],
+                        "aioref" if mode == "loop" else "aioref-full",
+                    ] + extra,
+                    data = [
+                        ":site_" + py,
+                        ":" + outs[0],
+                        ":tests_srcs",
+                        repo + "//:interpreter",
+                        "//tools:suite",
+                    ] + corpus_data,
+                    shard_count = shards,
+                    size = "large",
+                )

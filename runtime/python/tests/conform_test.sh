@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bazel test: every conformance example on the aioref loop, on one CPython, against its goldens.
-# Usage: conform_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full
+# Usage: conform_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full [CONFORM ARGS...]
+# (--corpus test_asyncio: CPython's own test_asyncio, sharded as Bazel says)
 # Every cell runs twice (FLAKY if its runs disagree). On failure tools/conform prints each
 # failing (example, version, mode) cell with its diff.
 set -euo pipefail
@@ -12,5 +13,5 @@ case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
 export AIOREF_PYTHON_SITE="$site"
-exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
-  --format text
+exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" \
+  --format text "${@:4}"

@@ -17,7 +17,7 @@ test_asyncio): there <example> is a test id, or an fnmatch pattern of ids, start
 import os
 import re
 
-from suite import paths
+from suite import paths, textfile
 
 TEST_ASYNCIO_PREFIX = "test_asyncio."
 _LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)\s*:\s*(\S.*)$")
@@ -92,9 +92,9 @@ def load(directory, implementation_name, known_examples=None, corpus="examples")
     if not os.path.exists(path):
         return []
     try:
-        with open(path, encoding="utf-8") as source:
-            text = source.read()
-    except (OSError, UnicodeDecodeError) as error:
+        text = textfile.read(path, lambda line, message: ExpectedError(
+            "%s:%d: %s" % (path, line, message)))
+    except OSError as error:
         raise ExpectedError("%s: unreadable: %s" % (path, error))
     return parse(text, path, known_examples, corpus)
 

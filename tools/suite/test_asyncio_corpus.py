@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from suite import expected, implementations, interpreters, paths, report
+from suite import expected, implementations, interpreters, report
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_asyncio_child.py")
 PREFIX = "test_asyncio."

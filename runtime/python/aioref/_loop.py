@@ -27,10 +27,9 @@ its eventfd (registered like CPython's self-pipe, with a `_read_from_self` reade
 import asyncio
 import selectors
 import sys
-import threading
 import time as _time
 import socket
-from asyncio import base_events, events, selector_events, unix_events
+from asyncio import base_events, events, unix_events
 
 from . import _core_module
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Bazel test: every conformance example on the aioref loop, on one CPython, against its goldens.
-# Usage: conform_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full [CONFORM ARGS...]
-# (--corpus test_asyncio: CPython's own test_asyncio, sharded as Bazel says)
+# Usage: conform_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full
 # Every cell runs twice (FLAKY if its runs disagree). On failure tools/conform prints each
 # failing (example, version, mode) cell with its diff.
 set -euo pipefail
@@ -13,5 +12,7 @@ case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
 export AIOREF_PYTHON_SITE="$site"
-exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" \
-  --format text "${@:4}"
+# Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
+eval "$(/usr/bin/python3 "$root/runtime/python/tests/sanitizer_env.py" "$site")"
+exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
+  --format text

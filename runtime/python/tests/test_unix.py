@@ -8,7 +8,6 @@ the results must be equal.
 import asyncio
 import os
 import signal
-import socket
 import sys
 import tempfile
 import unittest

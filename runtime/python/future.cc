@@ -153,7 +153,6 @@ void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
   instance_of<FullFuture>(self)->init(optional_argument(unpacked, args, kwds, 0));
 }
 
-
 void register_future(py::module_& m) {
   auto fut = [](py::handle h) -> FullFuture& { return h.cast<FullFuture&>(); };
 
@@ -195,13 +194,12 @@ void register_future(py::module_& m) {
              }
              return loop;
            })
-      .def(
-          "cancel",
-          [fut](py::handle self, py::args args, py::kwargs kwargs) {
-            py::object msg = cancel_message_argument(args, kwargs);
-            fut(self).ensure_alive();
-            return fut(self).future_cancel(self, std::move(msg));
-          })
+      .def("cancel",
+           [fut](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             fut(self).ensure_alive();
+             return fut(self).future_cancel(self, std::move(msg));
+           })
       .def("cancelled",
            [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
       .def("done", [fut](py::handle self) { return fut(self).done(); })

@@ -17,7 +17,6 @@ void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
                                                : py::none());
 }
 
-
 void register_task(py::module_& m) {
   auto task = [](py::handle h) -> FullTask& { return h.cast<FullTask&>(); };
 
@@ -81,13 +80,12 @@ void register_task(py::module_& m) {
             return api().task_print_stack(self, limit, file);
           },
           py::kw_only(), py::arg("limit") = py::none(), py::arg("file") = py::none())
-      .def(
-          "cancel",
-          [task](py::handle self, py::args args, py::kwargs kwargs) {
-            py::object msg = cancel_message_argument(args, kwargs);
-            task(self).ensure_alive();
-            return task(self).cancel(self, std::move(msg));
-          })
+      .def("cancel",
+           [task](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             task(self).ensure_alive();
+             return task(self).cancel(self, std::move(msg));
+           })
       .def(
           "task_step",
           [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },

@@ -59,10 +59,70 @@ py::object fetch_error() {
 
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg) { raise(type(msg)); }
 
-void check_cancel_arguments(const py::object& msg) {
-  if (!has(FullBehaviour::kCancelMessage) && !msg.is_none()) {
-    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "cancel() takes no arguments");
+// Future.cancel / Task.cancel's arguments: the message, refused in the words of the version's
+// _asyncio: 3.8 takes none (METH_NOARGS: CPython's method call words it), 3.9+ takes
+// `msg=None` (Argument Clinic's _PyArg_UnpackKeywords words it; 3.13 changed the unknown
+// keyword's sentence).
+py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs) {
+  Py_ssize_t nargs = static_cast<Py_ssize_t>(args.size());
+  Py_ssize_t nkw = static_cast<Py_ssize_t>(kwargs.size());
+  if constexpr (!has(FullBehaviour::kCancelMessage)) {
+    if (nkw) PyErr_SetString(PyExc_TypeError, "cancel() takes no keyword arguments");
+    if (!nkw && nargs)
+      PyErr_Format(PyExc_TypeError, "cancel() takes no arguments (%zd given)", nargs);
+    if (nargs || nkw) throw py::error_already_set();
+    return py::none();
   }
+  if (nargs + nkw > 1) {
+    PyErr_Format(PyExc_TypeError, "cancel() takes at most 1 %sargument (%zd given)",
+                 nargs == 0 ? "keyword " : "", nargs + nkw);
+    throw py::error_already_set();
+  }
+  if (nargs == 1) return args[0];
+  for (auto item : kwargs) {
+    if (py::str(item.first).cast<std::string>() == "msg") {
+      return py::reinterpret_borrow<py::object>(item.second);
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    PyErr_Format(PyExc_TypeError, "cancel() got an unexpected keyword argument '%S'",
+                 item.first.ptr());
+#else
+    PyErr_Format(PyExc_TypeError, "'%S' is an invalid keyword argument for cancel()",
+                 item.first.ptr());
+#endif
+    throw py::error_already_set();
+  }
+  return py::none();
+}
+
+#if PY_VERSION_HEX >= 0x030D0000
+// 3.13 keeps Argument Clinic's keyword parser in its internal headers; _asyncio (a shared
+// module) calls it, so it is exported.
+extern "C" PyObject* const* _PyArg_UnpackKeywords(PyObject* const* args, Py_ssize_t nargs,
+                                                  PyObject* kwargs, PyObject* kwnames,
+                                                  _PyArg_Parser* parser, int minpos, int maxpos,
+                                                  int minkw, PyObject** buf);
+#endif
+
+// Future.__init__ and Task.__init__ parse their arguments as _asyncio's do (Argument
+// Clinic): with CPython's own keyword parser, so that a wrong call is refused in the words of
+// the running version.
+PyObject* const* unpack_arguments(PyObject* args, PyObject* kwds, _PyArg_Parser* parser,
+                                  int positional, PyObject** buf) {
+  PyObject* const* unpacked =
+      _PyArg_UnpackKeywords(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
+                            parser, positional, positional, 0, buf);
+  if (unpacked == nullptr) throw py::error_already_set();
+  return unpacked;
+}
+
+// An optional argument: given (not NULL) and within what was passed.
+py::object optional_argument(PyObject* const* unpacked, PyObject* args, PyObject* kwds,
+                             Py_ssize_t index) {
+  Py_ssize_t given = PyTuple_GET_SIZE(args) + (kwds ? PyDict_GET_SIZE(kwds) : 0);
+  if (given <= index && unpacked == &PyTuple_GET_ITEM(args, 0)) return py::none();
+  PyObject* value = unpacked[index];
+  return value ? py::reinterpret_borrow<py::object>(value) : py::none();
 }
 
 void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {

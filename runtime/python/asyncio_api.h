@@ -37,7 +37,15 @@ py::object fetch_error();
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg);
 
 // Future.cancel / Task.cancel: `msg` exists from 3.9.
-void check_cancel_arguments(const py::object& msg);
+// Future.cancel / Task.cancel's message argument, refused as the version's _asyncio words it.
+py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs);
+
+// Future.__init__ / Task.__init__: CPython's own keyword parser (as _asyncio's Argument Clinic
+// code), and an optional argument from what it unpacked.
+PyObject* const* unpack_arguments(PyObject* args, PyObject* kwds, _PyArg_Parser* parser,
+                                  int positional, PyObject** buf);
+py::object optional_argument(PyObject* const* unpacked, PyObject* args, PyObject* kwds,
+                             Py_ssize_t index);
 
 // loop.call_soon(callback[, arg], context=context) as _asyncio's call_soon() makes it: the
 // method looked up on every call (a loop may replace it), the arguments vectorcalled (3.9+: no

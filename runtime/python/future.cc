@@ -146,12 +146,11 @@ void ensure_alive_or_invalid_state(const FullFuture& f) {
 }
 
 void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
-  static const char* keywords[] = {"loop", nullptr};
-  PyObject* loop = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", const_cast<char**>(keywords), &loop)) {
-    throw py::error_already_set();
-  }
-  instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+  static const char* const keywords[] = {"loop", nullptr};
+  static _PyArg_Parser parser = {.keywords = keywords, .fname = "Future"};
+  PyObject* buf[1] = {nullptr};
+  PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 0, buf);
+  instance_of<FullFuture>(self)->init(optional_argument(unpacked, args, kwds, 0));
 }
 
 void register_future(py::module_& m) {
@@ -195,14 +194,12 @@ void register_future(py::module_& m) {
              }
              return loop;
            })
-      .def(
-          "cancel",
-          [fut](py::handle self, py::object msg) {
-            check_cancel_arguments(msg);
-            fut(self).ensure_alive();
-            return fut(self).future_cancel(self, std::move(msg));
-          },
-          py::arg("msg") = py::none())
+      .def("cancel",
+           [fut](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             fut(self).ensure_alive();
+             return fut(self).future_cancel(self, std::move(msg));
+           })
       .def("cancelled",
            [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
       .def("done", [fut](py::handle self) { return fut(self).done(); })

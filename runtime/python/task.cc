@@ -3,16 +3,18 @@
 namespace aioref_bridge {
 
 void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
-  static const char* keywords[] = {"coro", "loop", "name", "context", nullptr};
-  PyObject *coro = nullptr, *loop = Py_None, *name = Py_None, *context = Py_None;
-  const char* format = has(FullBehaviour::kTaskContextArgument) ? "O|$OOO:Task" : "O|$OO:Task";
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, format, const_cast<char**>(keywords), &coro, &loop,
-                                   &name, &context)) {
-    throw py::error_already_set();
-  }
+  // 3.11+: context=.
+  static const char* const keywords[] = {
+      "coro", "loop", "name", has(FullBehaviour::kTaskContextArgument) ? "context" : nullptr,
+      nullptr};
+  static _PyArg_Parser parser = {.keywords = keywords, .fname = "Task"};
+  PyObject* buf[4] = {nullptr, nullptr, nullptr, nullptr};
+  PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 1, buf);
   instance_of<FullTask>(self)->init_task(
-      self, py::reinterpret_borrow<py::object>(loop), py::reinterpret_borrow<py::object>(coro),
-      py::reinterpret_borrow<py::object>(name), py::reinterpret_borrow<py::object>(context));
+      self, optional_argument(unpacked, args, kwds, 1),
+      py::reinterpret_borrow<py::object>(unpacked[0]), optional_argument(unpacked, args, kwds, 2),
+      has(FullBehaviour::kTaskContextArgument) ? optional_argument(unpacked, args, kwds, 3)
+                                               : py::none());
 }
 
 void register_task(py::module_& m) {
@@ -78,13 +80,12 @@ void register_task(py::module_& m) {
             return api().task_print_stack(self, limit, file);
           },
           py::kw_only(), py::arg("limit") = py::none(), py::arg("file") = py::none())
-      .def(
-          "cancel",
-          [task](py::handle self, py::object msg) {
-            check_cancel_arguments(msg);
-            return task(self).cancel(self, std::move(msg));
-          },
-          py::arg("msg") = py::none())
+      .def("cancel",
+           [task](py::handle self, py::args args, py::kwargs kwargs) {
+             py::object msg = cancel_message_argument(args, kwargs);
+             task(self).ensure_alive();
+             return task(self).cancel(self, std::move(msg));
+           })
       .def(
           "task_step",
           [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },

@@ -264,7 +264,7 @@ def _markdown(results, found, loops, seconds, problems):
         for result in mine:
             if result.status == "XFAIL":
                 key = result.detail.split("\n", 1)[0]  # "file:line: reason (STATUS)"
-                key = key.rsplit(" (", 1)[0]
+                key = key.split(": ", 1)[-1].rsplit(" (", 1)[0]
             else:
                 key = "not listed (%s): %s" % (result.status, ".".join(
                     result.example.name.split(".")[1:3]))
@@ -328,6 +328,12 @@ def main(args):
         print("conform: no Python interpreter to run on", file=sys.stderr)
         return 2
     shard = None
+    if not args.shard and os.environ.get("TEST_TOTAL_SHARDS"):
+        # Under `bazel test` with shard_count: Bazel's sharding protocol.
+        args.shard = "%s/%s" % (os.environ.get("TEST_SHARD_INDEX", "0"),
+                                os.environ["TEST_TOTAL_SHARDS"])
+        if os.environ.get("TEST_SHARD_STATUS_FILE"):
+            open(os.environ["TEST_SHARD_STATUS_FILE"], "a").close()
     if args.shard:
         index, _, count = args.shard.partition("/")
         if not (index.isdigit() and count.isdigit() and int(index) < int(count)):

@@ -334,6 +334,10 @@ class Loop(unix_events._UnixSelectorEventLoop):
                                            base_events._format_handle(handle), dt)
         finally:
             self._current_handle = None
+            # As _run_once's `handle = None`: debug mode materializes frames (extract_stack),
+            # and a task's exception traceback reaching this frame would keep the handle, so
+            # the task, alive in a cycle (its "exception never retrieved" comes late).
+            handle = None
 
     def close(self):
         if self.is_running():

@@ -168,6 +168,83 @@ class AwaitTests(FullTestCase):
 
         self.assertTrue(run_both(self, main))
 
+def outcome(call):
+    """What a call does: ("ok", None) or (exception type name, message)."""
+    try:
+        call()
+        return ("ok", None)
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        return (type(error).__name__, str(error))
+
+
+class ConstructionTests(FullTestCase):
+    """aioref.Task / aioref.Future made as asyncio.Task / asyncio.Future are, compared with
+    _asyncio's classes (asyncio.tasks._CTask, asyncio.futures._CFuture) on the same loop."""
+
+    PAIRS = ((aioref.Future, asyncio.futures._CFuture), (aioref.Task, asyncio.tasks._CTask))
+
+    def test_task_constructor(self):
+        async def coro():
+            return 7
+
+        for loop in (self.loop, asyncio.SelectorEventLoop()):  # any loop, CPython's too
+            task = aioref.Task(coro(), loop=loop, name="named")
+            self.assertEqual((task.get_name(), loop.run_until_complete(task)), ("named", 7))
+            if loop is not self.loop:
+                loop.close()
+
+    def test_bad_constructor_calls_word_as_asyncio(self):
+        loop = self.loop
+
+        def calls(cls):
+            coro = asyncio.sleep(0)
+            made = [lambda: cls(1, 2, 3, loop=loop), lambda: cls(zz=1),
+                    lambda: cls(coro, loop=loop, zz=1), lambda: cls("not a coroutine", loop=loop)]
+            try:
+                return [outcome(call) for call in made]
+            finally:
+                coro.close()
+
+        for mine, theirs in self.PAIRS:
+            self.assertEqual(calls(mine), calls(theirs), mine)
+
+    def test_not_initialized_as_asyncio(self):
+        def uses(cls):
+            class Sub(cls):
+                def __init__(self, *args, **kwargs):
+                    pass  # no super().__init__()
+
+            return [outcome(lambda: getattr(Sub(loop=self.loop), name)()) for name in
+                    ("get_loop", "result", "exception", "cancel", "done", "cancelled")]
+
+        self.assertEqual(uses(aioref.Future), uses(asyncio.futures._CFuture))
+
+    @unittest.skipIf(PY < (3, 9), "Future[int] exists from 3.9")
+    def test_generic_alias(self):
+        for mine, theirs in self.PAIRS:
+            self.assertEqual(mine[int].__args__, theirs[int].__args__)
+            self.assertIs(mine[int].__origin__, mine)
+
+    def test_cancel_arguments_word_as_asyncio(self):
+        async def coro():
+            await asyncio.sleep(1)
+
+        def calls(cls):
+            results = []
+            for args, kwargs in (((1, 2), {}), ((), {"zz": 1}), ((), {"msg": 1, "zz": 2}),
+                                 (("m",), {}), ((), {"msg": "m"}), ((1,), {"msg": 2})):
+                is_task = cls in (aioref.Task, asyncio.tasks._CTask)
+                obj = cls(coro(), loop=self.loop) if is_task else cls(loop=self.loop)
+                results.append(outcome(lambda: obj.cancel(*args, **kwargs)))
+                if is_task:
+                    obj.cancel()
+                    self.loop.run_until_complete(asyncio.gather(obj, return_exceptions=True))
+            return results
+
+        for mine, theirs in self.PAIRS:
+            self.assertEqual(calls(mine), calls(theirs), mine)
+
+
 class CancelTests(FullTestCase):
     def test_cancel_with_message(self):
         async def main(loop):

@@ -830,3 +830,32 @@ class EntryPointTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DebugModeReleaseTests(unittest.TestCase):
+    def test_failed_task_is_released_after_its_step(self):
+        # Debug mode materializes frames; the runner of a handle must not keep it (nor its
+        # task) alive once run: the "exception was never retrieved" report comes at the next
+        # step, as on CPython's loop (test_futures2's test_task_exc_handler_correct_context).
+        async def program():
+            reports = []
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(lambda loop, context: reports.append(context["message"]))
+
+            async def fails():
+                1 / 0
+
+            asyncio.ensure_future(fails())
+            await asyncio.sleep(0)
+            return reports
+
+        results = []
+        for factory in (cpython_loop, aioref.new_event_loop, aioref.new_full_event_loop):
+            loop = factory()
+            loop.set_debug(True)
+            try:
+                results.append(loop.run_until_complete(program()))
+            finally:
+                loop.close()
+        self.assertEqual(results[0], ["Task exception was never retrieved"])
+        self.assertEqual(results[1:], results[:1] * 2)

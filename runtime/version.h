@@ -90,6 +90,14 @@ enum class Behaviour {
   kConditionWaitNotifiesOnError,   // 3.13+: Condition.wait() failing (cancelled) passes its
                                    //        notification on (_notify(1)) and re-raises the same
                                    //        CancelledError (before: a new CancelledError())
+  // --- task groups (asyncio.taskgroups) ---
+  kTaskGroupClosesCoroutine,       // 3.12+: TaskGroup.create_task() closes the coroutine it
+                                   //        refuses (before: "never awaited"), and handles a task
+                                   //        already done (eager) at once
+  kTaskGroupUncancelAfterWait,     // 3.13+: __aexit__ uncancels the parent after its tasks are
+                                   //        done (before: first), propagates any CancelledError
+                                   //        subclass, and re-cancels a parent cancelled from
+                                   //        outside when raising the ExceptionGroup
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -139,6 +147,8 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kSemaphoreFifo, {3, 10}, kForever},
     {Behaviour::kSemaphoreWakesAllAllowed, {3, 13}, kForever},
     {Behaviour::kConditionWaitNotifiesOnError, {3, 13}, kForever},
+    {Behaviour::kTaskGroupClosesCoroutine, {3, 12}, kForever},
+    {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
 };
 
 constexpr bool has(Behaviour b, PyVersion v) {

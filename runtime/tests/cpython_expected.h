@@ -13,7 +13,9 @@
 
 namespace aio::testing {
 
-// The scenario's lines for 3.<minor>; nullopt when that version does not run it.
+// The scenario's lines for 3.<minor>; nullopt when that version does not run it (no expected
+// file: the script needs a newer version, "# requires: 3.11"; cpython_expected_test checks that
+// every version a script runs on has its file).
 inline std::optional<std::vector<std::string>> cpython_expected(const std::string& script,
                                                                 int minor,
                                                                 const std::string& scenario) {
@@ -21,10 +23,7 @@ inline std::optional<std::vector<std::string>> cpython_expected(const std::strin
   std::string path = here.substr(0, here.rfind('/') + 1) + "cpython/expected/" + script + ".3." +
                      std::to_string(minor) + ".txt";
   std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << path << ": missing (run runtime/tests/cpython/regen)";
-    return std::nullopt;
-  }
+  if (!in) return std::nullopt;
   std::optional<std::vector<std::string>> lines;
   bool inside = false;
   for (std::string line; std::getline(in, line);) {

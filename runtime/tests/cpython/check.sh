@@ -19,7 +19,7 @@ for expected in "$dir"/expected/*.txt; do
     echo "SKIP $base: no CPython 3.$minor under /root/.pyenv"
     continue
   fi
-  actual=$(cd "$dir" && "$py" "$script" 2>&1)
+  actual=$(cd "$dir" && "$py" "$script" 2>/dev/null)  # stdout: what the C++ tests print
   if [ "$actual" != "$(grep -v '^# CPython ' "$expected")" ]; then
     echo "FAIL $base: $py $script prints otherwise:"
     printf '%s\n' "$actual" | diff "$expected" - | head -20
@@ -27,6 +27,21 @@ for expected in "$dir"/expected/*.txt; do
   else
     checked=$((checked + 1))
   fi
+done
+# Every script has its expected file for each installed version it runs on.
+for script in "$dir"/*.py; do
+  name=$(basename "$script" .py)
+  [ "$name" = scenarios ] && continue
+  req=$(sed -n 's/^# requires: 3\.\([0-9]*\).*/\1/p' "$script")
+  for py in /root/.pyenv/versions/3.*/bin/python3; do
+    minor=$(echo "$py" | sed 's|.*/versions/3\.\([0-9]*\)\..*|\1|')
+    [ "$minor" -lt 8 ] && continue
+    [ -n "$req" ] && [ "$minor" -lt "$req" ] && continue
+    if [ ! -f "$dir/expected/$name.3.$minor.txt" ]; then
+      echo "FAIL $name.3.$minor: no expected file (run runtime/tests/cpython/regen $name.py)"
+      status=1
+    fi
+  done
 done
 echo "$checked expected files match CPython"
 [ "$checked" -gt 0 ] || status=1

@@ -5,11 +5,14 @@
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
 own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
-"clock": "virtual" (default) or "real", "idle_after": seconds (real clock only)}.
+"clock": "virtual" (default) or "real", "idle_after": seconds (real clock only),
+"max_output": bytes of trace events kept (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
 interpreter starts once per batch, not once per run. The child writes trace events to the
-job's trace file; this parent appends the outcome the child could not write itself
-(exit status, crash signal, timeout).
+job's trace file, and complete tracebacks and faulthandler's stacks (on a crash, and
+before a run that timed out is killed) to TRACE.debug; this parent appends the outcome
+the child could not write itself (exit status, crash signal, timeout). Runs go on in
+parallel: see _schedule.
 
 Real clock (for loops whose clock cannot be driven, e.g. uvloop's libuv clock): nothing is
 patched; trace times are real seconds since the example started, and numbers the program
@@ -283,6 +286,14 @@ def _exit_status(code):
 def _child(job):
     path = os.path.abspath(job["example"])
     fd = os.open(job["trace"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    debug_fd = os.open(job["trace"] + DEBUG_SUFFIX,
+                       os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    # The Python stack of every thread goes to the debug file when the run crashes, and
+    # when the parent asks (STACK_SIGNAL, just before it kills a run that timed out).
+    import faulthandler
+
+    faulthandler.enable(file=debug_fd, all_threads=True)
+    faulthandler.register(STACK_SIGNAL, file=debug_fd, all_threads=True)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     for extra in reversed(job.get("sys_path") or []):
@@ -290,7 +301,8 @@ def _child(job):
     real = job.get("clock") == "real"
     clock = RealClock() if real else virtual_clock.CLOCK
     recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path,
-                                       rewrite=clock.rewrite if real else None)
+                                       rewrite=clock.rewrite if real else None,
+                                       max_output=job.get("max_output"), debug_fd=debug_fd)
     streams = []
 
     def finish_streams():
@@ -399,14 +411,6 @@ def _append_outcome(trace_path, outcome):
         trace_file.write("".join(line + "\n" for line in events + [final]))
 
 
-class _Deadline(Exception):
-    pass
-
-
-def _on_deadline(signum, frame):
-    raise _Deadline()
-
-
 def _fork(job):
     """Starts the job's child; returns its pid (in the parent only)."""
     sys.stdout.flush()
@@ -414,6 +418,9 @@ def _fork(job):
     pid = os.fork()
     if pid == 0:
         try:
+            if _MASK:  # the program's own children must wake it (asyncio's child watchers)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, _MASK[-1])
             _child(job)
         except SystemExit:
             raise
@@ -460,57 +467,130 @@ def _activity(pid, trace_path):
     return size, ticks
 
 
-def _run_concurrently(jobs):
-    """Real-clock jobs: every child at once; each ends by itself, at its timeout, or as
-    idle forever once it has shown no activity for its `idle_after` seconds."""
-    live = {}
-    for job in jobs:
-        pid = _fork(job)
-        now = _real_monotonic()
-        live[pid] = [job, now + job.get("timeout", 30), None, now]
-    while live:
-        for pid in list(live):
-            job, deadline, mark, since = live[pid]
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                _record_status(job, status)
-                del live[pid]
-                continue
-            now = _real_monotonic()
-            outcome = None
-            if now > deadline:
-                outcome = "timeout"
-            else:
-                activity = _activity(pid, job["trace"])
-                if activity != mark:
-                    live[pid][2:] = [activity, now]
-                elif now - since > job.get("idle_after", IDLE_AFTER):
-                    outcome = "idle-forever"
-            if outcome:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                _append_outcome(job["trace"], outcome)
-                del live[pid]
-        _real_sleep(0.05)
+class _Live(object):
+    """A run in progress."""
+
+    def __init__(self, job, now):
+        self.job = job
+        self.started = now
+        self.deadline = now + job.get("timeout", 30)
+        self.real = job.get("clock") == "real"
+        self.holds_slot = not self.real
+        self.activity, self.active_since = None, now
+
+    def wake(self, now):
+        """When the scheduler must look at this run again (if it has not ended)."""
+        times = [self.deadline]
+        if self.holds_slot:
+            times.append(self.started + SLOW)
+        if self.real:
+            times.append(now + POLL)
+        return min(times)
 
 
-def _run(job):
-    pid = _fork(job)
-    # Block in waitpid; SIGALRM ends the wait at the deadline (the child was forked before
-    # the handler and the timer were set, so neither reaches it).
-    previous = signal.signal(signal.SIGALRM, _on_deadline)
-    signal.setitimer(signal.ITIMER_REAL, job.get("timeout", 30))
+def _schedule(jobs, slots=1, out=None):
+    """Runs every job, each in a forked child, and records how each ended.
+
+    Virtual-clock runs take turns (`slots` at a time: they use the CPU), but a run still going
+    after SLOW seconds gives its slot up and goes on, at a lower priority, until it ends
+    or times out: so a loop that hangs costs about one timeout per batch, not one per run.
+    Real-clock runs (they mostly sleep) all start at once, and one that shows no activity
+    for its `idle_after` seconds ends as idle forever. A line "@@done N" on `out` says that
+    job N ended (the runner's progress).
+    """
+    pending = list(enumerate(jobs))
+    live = {}  # pid -> (index, _Live)
+    # SIGCHLD stays pending (blocked) until sigtimedwait takes it: a child that ends at any
+    # moment wakes the wait, and nothing interrupts a reap. Children get the old mask back.
+    previous = signal.signal(signal.SIGCHLD, _ignore)
+    _MASK.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}))
     try:
-        _, status = os.waitpid(pid, 0)
-    except _Deadline:
+        while pending or live:
+            holders = sum(run.holds_slot for _, run in live.values())
+            while pending and len(live) < MAX_LIVE and (
+                    pending[0][1].get("clock") == "real" or holders < slots):
+                index, job = pending.pop(0)
+                pid = _fork(job)
+                live[pid] = (index, _Live(job, _real_monotonic()))
+                holders += live[pid][1].holds_slot
+            now = _real_monotonic()
+            wake = min(run.wake(now) for _, run in live.values())
+            ended = []
+            signal.sigtimedwait({signal.SIGCHLD}, max(wake - now, 0.001))
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if not pid:
+                    break
+                ended.append((pid, status))
+            for pid, status in ended:
+                if pid in live:
+                    index, run = live.pop(pid)
+                    _record_status(run.job, status)
+                    _done(out, index)
+            now = _real_monotonic()
+            stopping = []
+            for pid, (index, run) in live.items():
+                if run.holds_slot and now - run.started >= SLOW:
+                    run.holds_slot = False
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, pid, 10)
+                    except (AttributeError, OSError):
+                        pass
+                outcome = None
+                if now >= run.deadline:
+                    outcome = "timeout"
+                elif run.real:
+                    activity = _activity(pid, run.job["trace"])
+                    if activity != run.activity:
+                        run.activity, run.active_since = activity, now
+                    elif now - run.active_since > run.job.get("idle_after", IDLE_AFTER):
+                        outcome = "idle-forever"
+                if outcome:
+                    stopping.append((pid, outcome))
+            _stop(stopping, live, out)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _ignore(signum, frame):
+    pass
+
+
+_MASK = []  # the signal mask from before _schedule blocked SIGCHLD
+
+
+def _stop(stopping, live, out):
+    """Ends runs cut off: a timed-out run first writes its stack (STACK_SIGNAL) to its debug
+    file; the others' stacks say nothing (they are idle)."""
+    if any(outcome == "timeout" for _, outcome in stopping):
+        for pid, outcome in stopping:
+            if outcome == "timeout":
+                os.kill(pid, STACK_SIGNAL)
+        _real_sleep(STACK_WAIT)
+    for pid, outcome in stopping:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        _append_outcome(job["trace"], "timeout")
-        return
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    _record_status(job, status)
+        index, run = live.pop(pid)
+        _append_outcome(run.job["trace"], outcome)
+        _done(out, index)
+
+
+def _done(out, index):
+    if out is not None:
+        out.write("@@done %d\n" % index)
+        out.flush()
+
+
+DEBUG_SUFFIX = ".debug"  # next to each trace: complete tracebacks, and stacks
+STACK_SIGNAL = signal.SIGUSR2
+STACK_WAIT = 0.3  # seconds a timed-out run has to write its stack
+SLOW = 0.25  # seconds after which a virtual-clock run gives up its slot
+POLL = 0.05  # seconds between looks at real-clock runs' activity
+MAX_LIVE = 256  # runs at once in one batch, at most
 
 
 # Set by _prepare: whether the clock and the marks are installed; example path -> code object.
@@ -556,12 +636,7 @@ def main(argv):
     if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here
         gc.collect()
         gc.freeze()
-    real = [job for job in jobs if job.get("clock") == "real"]
-    for job in jobs:
-        if job.get("clock") != "real":
-            _run(job)
-    if real:
-        _run_concurrently(real)
+    _schedule(jobs, out=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def escape(text):
 
 
 class Recorder(object):
-    def __init__(self, fd, clock, start, example_path, rewrite=None):
+    def __init__(self, fd, clock, start, example_path, rewrite=None, max_output=None,
+                 debug_fd=None):
         self.fd = fd
         self.rewrite = rewrite  # real clock: clock readings in texts into the trace's frame
         self.clock = clock
@@ -52,6 +53,15 @@ class Recorder(object):
         self.example_path = os.path.abspath(example_path)
         self.outcome_written = False
         self.set_order_noted = False
+        # A run's trace is bounded: past `max_output` bytes of events, one "# output-cut"
+        # line says where, and the rest is dropped (the outcome is still written).
+        self.max_output = max_output
+        self.written = 0
+        self.events = 0
+        # Where complete tracebacks go (the loop's own frames included: the trace keeps
+        # only the example's, which is what is compared), for the report.
+        self.debug_fd = debug_fd
+        self.debug_written = 0
 
     def note_set_order(self):
         """Mark the trace: set iteration order may have decided something in this run."""
@@ -63,10 +73,22 @@ class Recorder(object):
         return "%.6f" % (self.clock.now - self.start)
 
     def event(self, kind, text, stamp=None):
+        if self.max_output is not None and self.written > self.max_output:
+            return  # cut: not even formatted (a run may print gigabytes)
         if self.rewrite is not None:
             text = self.rewrite(text)
         line = "%s %s %s\n" % (stamp or self.stamp(), kind, escape(normalize(text)))
-        os.write(self.fd, line.encode("utf-8", "backslashreplace"))
+        data = line.encode("utf-8", "backslashreplace")
+        if self.max_output is not None and self.written + len(data) > self.max_output:
+            if self.written <= self.max_output:
+                self.written = self.max_output + 1
+                os.write(self.fd, ("# output-cut: after %d events (line %d of the trace): "
+                                   "the run printed more than %d bytes\n"
+                                   % (self.events, self.events + 1, self.max_output)).encode())
+            return
+        self.written += len(data)
+        self.events += 1
+        os.write(self.fd, data)
 
     def outcome(self, text):
         if not self.outcome_written:
@@ -88,6 +110,7 @@ class Recorder(object):
                 value = value.__context__
             else:
                 value = None
+        self.debug(traceback.format_exception(exc_type, exc, tb))
         lines = []
         for index, value in enumerate(reversed(chain)):
             if index:
@@ -113,6 +136,16 @@ class Recorder(object):
                 for part in text.rstrip("\n").split("\n"):
                     lines.append((head_kind, part))
         return lines
+
+    DEBUG_LIMIT = 64 * 1024
+
+    def debug(self, chunks):
+        """Complete tracebacks into the debug file (its first DEBUG_LIMIT bytes)."""
+        if self.debug_fd is None or self.debug_written > self.DEBUG_LIMIT:
+            return
+        data = "".join(chunks).encode("utf-8", "backslashreplace")
+        self.debug_written += len(data)
+        os.write(self.debug_fd, data[:self.DEBUG_LIMIT])
 
     def uncaught(self, exc_type, exc, tb):
         for kind, text in self.exception_lines(exc_type, exc, tb, "err"):

@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "runtime/aio.h"
+#include "runtime/asyncio/aio.h"
 
 namespace aioref::ports {
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "conformance/ports/port.h"
-#include "runtime/main.h"
+#include "runtime/harness/main.h"
 
 namespace {
 

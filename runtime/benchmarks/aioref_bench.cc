@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/aio.h"
+#include "runtime/asyncio/aio.h"
 #include "runtime/benchmarks/workloads.h"
 
 namespace aio_bench {

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/aio.h"
+#include "runtime/asyncio/aio.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "runtime/aio.h"
+#include "runtime/asyncio/aio.h"
 
 namespace {
 

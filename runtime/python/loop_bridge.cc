@@ -1,5 +1,5 @@
-// The Python bridge: aio::EventLoop (runtime/base_events.h) as the scheduling core of a Python
-// asyncio event loop (runtime/python/aioref/_loop.py).
+// The Python bridge: aio::EventLoop (runtime/asyncio/base_events.h) as the scheduling core of a
+// Python asyncio event loop (runtime/python/aioref/_loop.py).
 //
 // Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
@@ -29,10 +29,11 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/base_events.h"
-#include "runtime/clock.h"
-#include "runtime/events.h"
-#include "runtime/exceptions.h"
+#include "runtime/asyncio/base_events.h"
+#include "runtime/asyncio/clock.h"
+#include "runtime/asyncio/events.h"
+#include "runtime/harness/main.h"
+#include "runtime/pylang/exceptions.h"
 #include "runtime/python/task_bridge.h"
 
 #ifndef AIOREF_MODULE
@@ -1168,6 +1169,9 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   using aioref_bridge::holder_ready;
   m.doc() = "aioref: the C++ reference event loop (runtime/) as the core of an asyncio loop";
   m.attr("PY_VERSION_BUILT") = py::str(PY_VERSION);
+  // What the C++ loop itself prints, warns or logs goes to the harness's trace, as it always
+  // has here (the Python side reports through Python's own streams and logger).
+  aio::install_harness();
   aioref_bridge::register_full(m);  // mode "full": C++ Future/Task (task_bridge.cc)
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);

@@ -10,7 +10,10 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
             name = ext,
             srcs = ["loop_bridge.cc", "task_bridge.cc", "task_bridge.h"],
             python = py,
-            deps = ["//runtime:aioref"],
+            deps = [
+                "//runtime/asyncio",
+                "//runtime/harness",
+            ],
             copts = ["-std=c++20", "-DAIOREF_MODULE=%s" % ext],
         )
         site = "site-%s/aioref" % py

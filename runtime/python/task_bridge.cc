@@ -1,7 +1,7 @@
 // Mode "full": C++ Future and Task objects for Python (aioref.FullLoop's create_future /
 // create_task). The state machine (PENDING / CANCELLED / FINISHED, the done callbacks, the
 // task's __step / __wakeup, cancellation requests) lives here; done callbacks and task steps are
-// queued with the loop's call_soon, i.e. in the C++ loop's ready queue (runtime/base_events.h)
+// queued with the loop's call_soon, i.e. in the C++ loop's ready queue (runtime/asyncio/base_events.h)
 // through loop_bridge.cc, each one an asyncio Handle so that contextvars and the exception
 // handler behave as CPython's.
 //

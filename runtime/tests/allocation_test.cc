@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <new>
 
-#include "runtime/block_cache.h"
-#include "runtime/locks.h"
-#include "runtime/queues.h"
+#include "runtime/detail/block_cache.h"
+#include "runtime/asyncio/locks.h"
+#include "runtime/asyncio/queues.h"
 #include "runtime/tests/test_util.h"
 
 namespace {

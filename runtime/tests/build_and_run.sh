@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/aioref-build-$(basename "$CXX")}
 mkdir -p "$OUT"
 FLAGS="-std=c++20 -O1 -g -Wall -Wextra -Werror -I$ROOT -pthread"
-for f in "$ROOT"/runtime/*.cc; do
+for f in "$ROOT"/runtime/asyncio/*.cc "$ROOT"/runtime/pylang/*.cc "$ROOT"/runtime/detail/*.cc "$ROOT"/runtime/harness/*.cc; do
   "$CXX" $FLAGS -c "$f" -o "$OUT/$(basename "$f" .cc).o" &
 done
 wait

@@ -1,7 +1,7 @@
 // The README's example port, compiled and checked.
 #include <sstream>
 
-#include "runtime/main.h"
+#include "runtime/harness/main.h"
 #include "runtime/tests/test_util.h"
 
 namespace aio {

@@ -1,6 +1,6 @@
 // ExceptionGroup / BaseExceptionGroup and except*: the eg_* scenarios of
 // runtime/tests/cpython/taskgroups.py, as CPython 3.11-3.13 printed them.
-#include "runtime/exception_group.h"
+#include "runtime/pylang/exception_group.h"
 
 #include "runtime/tests/cpython_expected.h"
 

@@ -1,7 +1,7 @@
 // asyncio.locks: each scenario is the twin of the function of the same name in
 // runtime/tests/cpython/locks.py, and must print what CPython 3.8-3.13 printed for it
 // (runtime/tests/cpython/expected/locks.3.X.txt).
-#include "runtime/locks.h"
+#include "runtime/asyncio/locks.h"
 
 #include "runtime/tests/cpython_expected.h"
 

@@ -1,7 +1,7 @@
 // asyncio.queues: each scenario is the twin of the function of the same name in
 // runtime/tests/cpython/queues.py, and must print what CPython 3.8-3.13 printed for it
 // (runtime/tests/cpython/expected/queues.3.X.txt).
-#include "runtime/queues.h"
+#include "runtime/asyncio/queues.h"
 
 #include <tuple>
 #include <variant>

@@ -1,7 +1,7 @@
 // asyncio.TaskGroup: each tg_* scenario is the twin of the function of the same name in
 // runtime/tests/cpython/taskgroups.py, and must print what CPython 3.11-3.13 printed for it
 // (runtime/tests/cpython/expected/taskgroups.3.X.txt).
-#include "runtime/taskgroups.h"
+#include "runtime/asyncio/taskgroups.h"
 
 #include "runtime/tests/cpython_expected.h"
 

@@ -5,9 +5,15 @@
 #include <string>
 #include <vector>
 
-#include "runtime/aio.h"
+#include "runtime/asyncio/aio.h"
+#include "runtime/harness/main.h"
+#include "runtime/harness/trace.h"
+#include "runtime/harness/virtual_clock.h"
 
 namespace aio::testing {
+
+// Every test runs harnessed, like a port: output to trace(), the virtual clock by default.
+inline const bool kHarnessInstalled = (install_harness(), true);
 
 // Fresh virtual clock, empty trace, given version, no current loop.
 class AioTest : public ::testing::Test {

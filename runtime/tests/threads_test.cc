@@ -1,6 +1,6 @@
 // asyncio.to_thread: the scenarios of runtime/tests/cpython/threads.py, as CPython 3.9-3.13
 // printed them (runtime/tests/cpython/expected/threads.3.X.txt).
-#include "runtime/threads.h"
+#include "runtime/asyncio/threads.h"
 
 #include "runtime/tests/cpython_expected.h"
 

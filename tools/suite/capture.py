@@ -97,9 +97,11 @@ def read_trace(run):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="tools/capture", description=__doc__.split("\n")[0])
     parser.add_argument("--python", action="append", default=[], metavar="PATH",
-                        help="capture from this interpreter too (repeatable)")
+                        help="capture from this interpreter, and only the interpreters so "
+                        "named (repeatable; as in tools/conform; default: every CPython "
+                        "3.6+ found)")
     parser.add_argument("--only-python", action="store_true",
-                        help="capture only from the --python interpreters")
+                        help="(what --python does by itself; kept for old scripts)")
     parser.add_argument("--example", action="append", default=[], metavar="NAME",
                         help="only this example (repeatable)")
     parser.add_argument("--runs", type=int, default=FIRST_ROUND,
@@ -121,6 +123,9 @@ def main(argv=None):
     parser.add_argument("--example-file", metavar="FILE.py",
                         help="capture this program (any asyncio program) instead of the "
                         "corpus: tools/conform --compare uses it")
+    parser.add_argument("--virtual-golden-dir", metavar="DIR", default=paths.GOLDEN,
+                        help="with --real-time: the virtual-time goldens a real-time one "
+                        "takes its lines and due times from (default: %(default)s)")
     parser.add_argument("--label", metavar="cpython-X.Y.Z",
                         help="only the interpreter whose golden folder this is")
     parser.add_argument("--skip-missing", action="store_true",
@@ -140,7 +145,7 @@ def main(argv=None):
         print("capture: %s" % message, file=sys.stderr)
     if not chosen:
         return 2
-    found, problems = interpreters.discover(args.python, args.only_python)
+    found, problems = interpreters.discover(args.python, bool(args.python))
     for problem in problems:
         print("capture: skipped interpreter: %s" % problem, file=sys.stderr)
     if args.label:
@@ -266,7 +271,7 @@ def _real_time_golden(example, interpreter, captured, args):
     best = min(captured, key=_lateness)
     header = {"example": example.name, "implementation": "cpython",
               "python": interpreter.version, "clock": "real", "runs": str(len(captured))}
-    virtual_path = golden_path(paths.GOLDEN, interpreter, example.name)
+    virtual_path = golden_path(args.virtual_golden_dir, interpreter, example.name)
     try:
         with open(virtual_path, encoding="utf-8") as golden_file:
             virtual = traces.parse_golden(golden_file.read(), virtual_path)

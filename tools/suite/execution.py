@@ -4,14 +4,19 @@ A batch is one interpreter process (with one PYTHONHASHSEED) that forks a fresh 
 run, so interpreter start-up is paid once per batch. Batches run in parallel, one per core.
 Real-clock runs (clock="real") mostly sleep: their batches are not split and all run at once,
 and each batch runs its examples concurrently, so the whole set takes about as long as the
-longest example.
+longest example. Every child leads its own process group, so that an interrupted runner
+ends them all (kill_all).
 """
 
 import concurrent.futures
 import json
 import os
+import select
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 
 from suite import paths
 
@@ -22,7 +27,8 @@ class Run(object):
     """One run of one example; `trace_path` holds its trace once the batch is done."""
 
     def __init__(self, example, interpreter, trace_path, perturb=0, hash_seed=0, loop=None,
-                 timeout=30.0, sys_path=(), env=None, clock="virtual", idle_after=None):
+                 timeout=30.0, sys_path=(), env=None, clock="virtual", idle_after=None,
+                 max_output=None):
         self.example = example
         self.interpreter = interpreter
         self.trace_path = trace_path
@@ -34,6 +40,7 @@ class Run(object):
         self.env = env or {}
         self.clock = clock  # "virtual" or "real"
         self.idle_after = idle_after  # real clock: seconds of silence meaning idle forever
+        self.max_output = max_output  # bytes of trace events kept (None: all)
         self.batch_error = None  # set when the whole batch failed to run
 
 
@@ -41,7 +48,105 @@ def _batch_key(run):
     return (run.interpreter.path, run.hash_seed, tuple(sorted(run.env.items())), run.clock)
 
 
-def _run_batch(runs, workdir):
+# Every child process the runner started and has not reaped: each leads its own process group
+# (its session), so that kill_all() ends it and everything it forked, and a terminal's ^C
+# reaches the runner alone (which then ends them).
+_LIVE = set()
+_LIVE_LOCK = threading.Lock()
+OUTPUT_KEPT = 16 * 1024  # bytes of a batch's own output (harness errors) kept for the report
+
+
+def start(command, **options):
+    """subprocess.Popen in a new session, registered for kill_all()."""
+    with _LIVE_LOCK:
+        if STOPPING:
+            raise Interrupted(STOPPING[0])
+        process = subprocess.Popen(command, start_new_session=True, **options)
+        _LIVE.add(process)
+    return process
+
+
+def finished(process):
+    with _LIVE_LOCK:
+        _LIVE.discard(process)
+
+
+def run(command, timeout=None, **options):
+    """Like subprocess.run(..., stdout=PIPE, stderr=STDOUT) for a child of start(): returns
+    (exit status, its output's last OUTPUT_KEPT bytes as text), or (None, output) if it
+    timed out (it is killed, with its process group)."""
+    process = start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
+    try:
+        kept = _read_bounded(process.stdout, timeout)
+        if kept is None:
+            _kill(process)
+            return None, ""
+        return process.wait(), kept
+    finally:
+        _kill(process)
+        finished(process)
+
+
+def _read_bounded(stream, timeout=None, on_line=None):
+    """Reads a child's output to its end; keeps the last OUTPUT_KEPT bytes, calls on_line
+    for each line. None if `timeout` seconds pass first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    tail, pending = b"", b""
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stream], [], [], left)[0]:
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        if on_line is not None:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not on_line(line):
+                    tail = (tail + line + b"\n")[-OUTPUT_KEPT:]
+            pending = pending[-OUTPUT_KEPT:]
+        else:
+            tail = (tail + chunk)[-OUTPUT_KEPT:]
+    return (tail + pending).decode("utf-8", "replace")
+
+
+def _kill(process):
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        process.wait()
+
+
+class Interrupted(BaseException):
+    """The runner was told to stop (SIGINT, SIGTERM): every child is being ended."""
+
+    def __init__(self, signum):
+        BaseException.__init__(self, signum)
+        self.signum = signum
+
+
+STOPPING = []
+
+
+def kill_all(signum):
+    """Ends every child (and its process group) and starts no more."""
+    with _LIVE_LOCK:
+        STOPPING.append(signum)
+        live = list(_LIVE)
+    for process in live:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _run_batch(runs, workdir, progress=None):
     interpreter = runs[0].interpreter
     jobs = [{"example": r.example.path, "trace": r.trace_path, "perturb": r.perturb,
              "loop": r.loop, "timeout": r.timeout, "sys_path": r.sys_path, "clock": r.clock}
@@ -49,6 +154,8 @@ def _run_batch(runs, workdir):
     for job, r in zip(jobs, runs):
         if r.idle_after is not None:
             job["idle_after"] = r.idle_after
+        if r.max_output is not None:
+            job["max_output"] = r.max_output
     fd, jobs_path = tempfile.mkstemp(suffix=".json", dir=workdir)
     with os.fdopen(fd, "w") as jobs_file:
         json.dump(jobs, jobs_file)
@@ -57,27 +164,45 @@ def _run_batch(runs, workdir):
     env.update(runs[0].env)
     env["PYTHONHASHSEED"] = str(runs[0].hash_seed)
     env["PYTHONIOENCODING"] = "utf-8"
-    if runs[0].clock == "real":  # concurrently
-        budget = max(r.timeout for r in runs) + 60
-    else:
-        budget = sum(r.timeout for r in runs) + 60
+    # The harness runs what overruns in parallel: a batch whose runs all hang takes about
+    # one timeout, plus the time each holds its turn (see run_examples._schedule).
+    budget = max(r.timeout for r in runs) + 0.5 * len(runs) + 60
+
+    def on_line(line):
+        if not line.startswith(b"@@done "):
+            return False
+        if progress is not None:
+            progress(runs[int(line.split()[1])])
+        return True
+
     try:
-        done = subprocess.run([interpreter.path, RUN_EXAMPLES, jobs_path], env=env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=budget,
-                              universal_newlines=True, errors="replace")
-        if done.returncode != 0:
-            message = "%s exited %d running the harness: %s" % (
-                interpreter.path, done.returncode, done.stdout.strip()[-2000:])
-            for r in runs:
-                r.batch_error = message
-    except (OSError, subprocess.SubprocessError) as error:
+        process = start([interpreter.path, RUN_EXAMPLES, jobs_path], env=env,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
+    except OSError as error:
         for r in runs:
             r.batch_error = "%s could not run the harness: %s" % (interpreter.path, error)
+        return
+    try:
+        output = _read_bounded(process.stdout, budget, on_line)
+        if output is None:
+            message = "%s: the harness took more than %.0f s" % (interpreter.path, budget)
+        else:
+            status = process.wait()
+            message = None if status == 0 else "%s exited %d running the harness: %s" % (
+                interpreter.path, status, output.strip()[-2000:])
+        if message:
+            for r in runs:
+                r.batch_error = message
+    finally:
+        _kill(process)
+        finished(process)
+        process.stdout.close()
 
 
-def execute(runs, workdir, jobs=None):
-    """Run every Run, grouped into batches, `jobs` batches at a time (default: cores)."""
+def execute(runs, workdir, jobs=None, progress=None):
+    """Run every Run, grouped into batches, `jobs` batches at a time (default: cores);
+    `progress(run)` is called (from a worker thread) as each run ends."""
     batches = {}
     for run in runs:
         batches.setdefault(_batch_key(run), []).append(run)
@@ -93,8 +218,26 @@ def execute(runs, workdir, jobs=None):
         size = len(group) if len(virtual) >= workers else max(8, -(-len(group) // workers))
         pieces += [group[i:i + size] for i in range(0, len(group), size)]
     pieces.sort(key=len, reverse=True)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers + len(real)) as pool:
-        waiting = [pool.submit(_run_batch, group, workdir) for group in real]
-        list(pool.map(lambda piece: _run_batch(piece, workdir), pieces))
-        for future in waiting:
+    tasks = [lambda group=group: _run_batch(group, workdir, progress) for group in real]
+    in_turn = [lambda piece=piece: _run_batch(piece, workdir, progress) for piece in pieces]
+    in_parallel((tasks, None), (in_turn, workers))
+
+
+def in_parallel(*groups):
+    """Calls every task of each (tasks, limit) group in worker threads, `limit` at a time
+    (None: all at once), the groups alongside each other. The calling thread only waits, so
+    that a signal (SIGINT, SIGTERM) reaches it at once (its handler kills the children,
+    which ends the workers)."""
+    pools, futures = [], []
+    for group, size in groups:
+        if not group:
+            continue
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=size or len(group))
+        pools.append(pool)
+        futures += [pool.submit(task) for task in group]
+    try:
+        for future in futures:
             future.result()
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=False)

@@ -5,7 +5,7 @@ Each line is `<example> <python>: <reason>`, where <example> is an example's nam
 reason says why (a known semantic difference, a missing port, ...). `#` starts a comment;
 blank lines are ignored. A cell that fails (FAIL, TIMEOUT, CRASH, ERROR) and is expected to
 is XFAIL; a cell that passes and was expected to fail is XPASS, and fails the run as an
-unexpected failure does: the file must be kept true.
+unexpected failure does: the file must be kept true. SKIP and FLAKY cells stay as they are.
 
 A `module:factory` implementation's file is named with ":" (and "/") replaced by "_".
 """
@@ -68,8 +68,10 @@ def parse(text, path, known_examples=None):
 
 
 def load(directory, implementation_name, known_examples=None):
-    """The expectations for one implementation ([] when it has no file)."""
-    path = file_for(directory, implementation_name)
+    """The expectations for one implementation ([] when it has no file); `directory` may
+    also be the file itself (tools/conform --expected FILE, for one loop)."""
+    path = directory if os.path.isfile(directory) else file_for(directory,
+                                                                implementation_name)
     if not os.path.exists(path):
         return []
     try:
@@ -83,6 +85,8 @@ def load(directory, implementation_name, known_examples=None):
 def apply(cell, expectations):
     """Turns the cell's status into XFAIL or XPASS where a line of its file expects it to
     fail; returns the expectation used (or None)."""
+    if cell.status in ("SKIP", "FLAKY"):  # not run as such, or neither passing nor failing
+        return None
     for expectation in expectations:
         if expectation.matches(cell.example.name, cell.python):
             if cell.status == "PASS":

@@ -58,7 +58,39 @@ class PythonLoop(Implementation):
                     "clock": self.clock}
         return {"name": self.name, "factory": self.loop, "revision": None, "clock": self.clock}
 
+    def check_loading(self, found):
+        """Imports the loop's module in each interpreter. Where it loads in some but not in
+        others (uvloop is built for one ABI; a loop may need a newer Python), the others'
+        cells are SKIP with the reason; where it loads nowhere, its cells run and show the
+        error (the loop is broken, not out of scope)."""
+        if self.loop is None:
+            return
+        module = self.loop.split(":", 1)[0]
+        env = dict(os.environ, **self.env)
+        env.pop("PYTHONPATH", None)
+
+        def load_error(interpreter):
+            status, output = execution.run(
+                [interpreter.path, "-c", "import sys; sys.path[:0] = %r; import %s"
+                 % (self.sys_path, module)], env=env, stdin=subprocess.DEVNULL, timeout=60)
+            if status == 0:
+                return None
+            lines = output.strip().split("\n")
+            return lines[-1] if lines[-1] else "exit status %s" % status
+
+        errors = {}
+        execution.in_parallel(([lambda i=i: errors.__setitem__(i.path, load_error(i))
+                                for i in found], 4))
+        if any(why is None for why in errors.values()):
+            self.unloadable = {path: why for path, why in errors.items() if why}
+
+    unloadable = {}  # interpreter path -> why the loop does not load there
+
     def plan(self, example, interpreter, trace_path, timeout):
+        why = self.unloadable.get(interpreter.path)
+        if why:
+            return OutOfScope("%s does not load in this interpreter (%s %s): %s" % (
+                self.loop.split(":", 1)[0], interpreter.version, interpreter.path, why))
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
                              timeout=timeout, sys_path=self.sys_path, env=self.env,
                              clock=self.clock)
@@ -68,8 +100,8 @@ class UvLoop(PythonLoop):
     """uvloop, from Debian's python3-uvloop (built for Debian's CPython 3.11). Its clock is
     libuv's and cannot be replaced, so it runs in real time (golden-realtime/). Other
     interpreters see only a folder holding a link to Debian's uvloop package (not the
-    rest of dist-packages); where it does not import (another ABI), the cell is an ERROR
-    saying so."""
+    rest of dist-packages); where it does not import (another ABI), the cell is SKIP, saying
+    why (PythonLoop.check_loading)."""
 
     PACKAGE = "/usr/lib/python3/dist-packages/uvloop"
 
@@ -80,7 +112,6 @@ class UvLoop(PythonLoop):
         PythonLoop.__init__(self, "uvloop", loop="uvloop:new_event_loop", sys_path=[site],
                             clock="real")
         self.site = site
-        self.importable = {}
 
     def available(self):
         if not os.path.isdir(self.PACKAGE):
@@ -103,20 +134,6 @@ class UvLoop(PythonLoop):
             pass
         return {"name": self.name, "version": version, "revision": "uvloop " + str(version),
                 "clock": "real"}
-
-    def plan(self, example, interpreter, trace_path, timeout):
-        if interpreter.path not in self.importable:
-            done = subprocess.run(
-                [interpreter.path, "-c", "import sys; sys.path.insert(0, %r); import uvloop"
-                 % self.site], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, universal_newlines=True, errors="replace")
-            self.importable[interpreter.path] = (
-                None if done.returncode == 0 else done.stdout.strip().split("\n")[-1])
-        why = self.importable[interpreter.path]
-        if why is not None:
-            return Unsupported("uvloop not importable in this interpreter (%s %s): %s"
-                               % (interpreter.version, interpreter.path, why))
-        return PythonLoop.plan(self, example, interpreter, trace_path, timeout)
 
 
 class NativePorts(Implementation):
@@ -194,18 +211,19 @@ class NativeRun(object):
         command = [self.runner, "--example", self.example.name, "--python", version,
                    "--trace", self.trace_path]
         try:
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=self.timeout,
-                                  universal_newlines=True, errors="replace")
-        except subprocess.TimeoutExpired:
+            status, output = execution.run(command, stdin=subprocess.DEVNULL,
+                                           timeout=self.timeout)
+        except OSError as error:
+            self.batch_error = "%s: %s" % (self.runner, error)
+            return
+        if status is None:
             with open(self.trace_path, "a") as trace_file:
                 trace_file.write("= timeout\n")
-            return
-        if done.returncode == 3:  # the runner has no port of this example
-            self.batch_error = "no C++ port: " + done.stdout.strip()
-        elif done.returncode < 0:
+        elif status == 3:  # the runner has no port of this example
+            self.batch_error = "no C++ port: " + output.strip()
+        elif status < 0:
             with open(self.trace_path, "a") as trace_file:
-                trace_file.write("= crash signal %d\n" % -done.returncode)
+                trace_file.write("= crash signal %d\n" % -status)
 
 
 def interpreter_version(interpreter):
@@ -276,26 +294,19 @@ class AiorefLoop(Implementation):
                              timeout=timeout, sys_path=[self.site(interpreter)])
 
 
-class Unsupported(object):
-    """A cell an implementation cannot run on this interpreter (reported as ERROR)."""
+class OutOfScope(object):
+    """A cell outside what an implementation declares it covers (reported as SKIP, with the
+    reason): a Python version it does not follow, a line of its not-applicable list, an
+    interpreter it does not load in."""
 
     def __init__(self, why):
-        self.batch_error = why
-        self.skip = None
+        self.skip = why
+        self.batch_error = None
         self.trace_path = None
         self.timeout = 0
 
     def execute(self):
         pass
-
-
-class OutOfScope(Unsupported):
-    """A cell outside what an implementation declares it covers (reported as SKIP, with the
-    reason): a Python version it does not follow, or a line of its not-applicable list."""
-
-    def __init__(self, why):
-        Unsupported.__init__(self, None)
-        self.skip = why
 
 
 BUILTIN = {

@@ -2,12 +2,14 @@
 
 import glob
 import os
+import re
 import subprocess
 
 PYENV_GLOB = "/root/.pyenv/versions/*/bin/python3"
 DEBIAN_PYTHON = "/usr/bin/python3"
-_PROBE = ("import sys, platform; print(platform.python_implementation(), "
-          "'%d.%d.%d' % sys.version_info[:3])")
+# Python 2 too (its print statement would print a tuple): so that it can be named as such.
+_PROBE = ("import sys, platform; sys.stdout.write('%s %d.%d.%d\\n' % "
+          "((platform.python_implementation(),) + tuple(sys.version_info[:3])))")
 
 
 class Interpreter(object):
@@ -39,7 +41,7 @@ def probe(path):
                              universal_newlines=True).stdout.split()
     except (OSError, subprocess.SubprocessError) as error:
         raise InterpreterError("%s: does not run as a Python interpreter (%s)" % (path, error))
-    if len(out) != 2:
+    if len(out) != 2 or not re.match(r"^\d+\.\d+\.\d+$", out[1]):
         raise InterpreterError("%s: unexpected answer to the version probe: %r" % (path, out))
     return Interpreter(path, out[0], out[1])
 
@@ -51,8 +53,8 @@ def default_paths():
 def discover(extra_paths=(), only_extra=False, minimum=(3, 6)):
     """Returns (interpreters sorted by version, problems as messages).
 
-    An interpreter older than `minimum` (pyenv's 2.7 has no asyncio) is left out with a
-    message; a path given by the user that does not work is a problem.
+    An interpreter older than `minimum` (pyenv's 2.7 has no asyncio) is left out; a path
+    given by the user that does not work, or is too old, is a problem (one line, naming it).
     """
     found, problems, seen = [], [], set()
     paths = ([] if only_extra else default_paths()) + list(extra_paths)
@@ -68,6 +70,10 @@ def discover(extra_paths=(), only_extra=False, minimum=(3, 6)):
                 problems.append(str(error))
             continue
         if interpreter.major_minor < minimum:
+            if path in extra_paths:
+                problems.append("%s: %s %s is not supported (the suite needs %d.%d or later: "
+                                "asyncio)" % (path, interpreter.implementation,
+                                              interpreter.version, minimum[0], minimum[1]))
             continue
         found.append(interpreter)
     found.sort(key=lambda i: (tuple(int(p) for p in i.version.split(".")), i.path))

@@ -184,7 +184,7 @@ def main(args):
             return 2
         missing = [i for i in found if not os.path.isdir(os.path.join(golden_dir, i.label))]
         if missing:
-            argv = ["--only-python", "--golden-dir", golden_dir]
+            argv = ["--golden-dir", golden_dir]
             for interpreter in missing:
                 argv += ["--python", interpreter.path]
             print("conform --versions: capturing %s first" % ", ".join(

@@ -10,6 +10,7 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CONFORM = os.path.join(ROOT, "tools", "conform")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 PYTHON = "/usr/bin/python3"
 LABEL = "cpython-%d.%d.%d" % tuple(json.loads(subprocess.check_output(
     [PYTHON, "-c", "import sys, json; print(json.dumps(list(sys.version_info[:3])))"])))
@@ -89,6 +90,78 @@ class ConformCliTest(unittest.TestCase):
         cell = by_loop["fastloop:Loop"]
         self.assertEqual(cell["status"], "FAIL")
         self.assertIn("\n-", cell["detail"])
+
+    def test_an_unsupported_interpreter_is_a_one_line_problem_and_the_run_goes_on(self):
+        python2 = "/root/.pyenv/versions/2.7.18/bin/python"
+        if not os.path.exists(python2):
+            self.skipTest("no Python 2.7 here")
+        status, report, err = conform("--python", PYTHON, "--python", python2,
+                                      "--example", "s003_call_at")
+        self.assertEqual(status, 1)
+        self.assertEqual([c["status"] for c in report["results"]], ["PASS"])
+        self.assertEqual(report["problems"], [
+            "%s: CPython 2.7.18 is not supported (the suite needs 3.6 or later: asyncio)"
+            % python2])
+        self.assertNotIn("Traceback", err)
+
+    def test_a_golden_that_is_not_utf8_names_file_and_line_and_the_run_goes_on(self):
+        with tempfile.TemporaryDirectory() as golden_dir:
+            shutil.copytree(os.path.join(ROOT, "golden", LABEL), os.path.join(golden_dir, LABEL))
+            path = os.path.join(golden_dir, LABEL, "s003_call_at.golden")
+            with open(path, "rb") as f:
+                lines = f.read().split(b"\n")
+            lines[2] = b"# python: \xff\xfe"
+            with open(path, "wb") as f:
+                f.write(b"\n".join(lines))
+            status, report, err = conform("--python", PYTHON, "--example", "s003_call_at",
+                                          "--example", "s003_call_later", "--golden-dir",
+                                          golden_dir)
+        self.assertEqual(status, 1)
+        by_name = {c["example"]: c for c in report["results"]}
+        self.assertEqual(by_name["s003_call_later"]["status"], "PASS")
+        self.assertEqual(by_name["s003_call_at"]["status"], "ERROR")
+        self.assertIn("s003_call_at.golden:3: expected UTF-8, got byte 0xff at column 11",
+                      by_name["s003_call_at"]["detail"])
+        self.assertNotIn("Traceback", err)
+
+    def test_an_unwritable_output_is_refused_before_the_run(self):
+        for output in ("/nonexistent-folder/report.json", ROOT):
+            done = subprocess.run([sys.executable, CONFORM, "--no-setup", "--loop", "cpython",
+                                   "--python", PYTHON, "--example", "s003_call_at",
+                                   "--output", output], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(done.returncode, 2)
+            self.assertEqual(len(done.stderr.strip().split("\n")), 1, done.stderr)
+            self.assertIn("conform: --output %s: " % output, done.stderr)
+            self.assertNotIn("cells", done.stdout + done.stderr)  # nothing ran
+
+    def test_help_describes_every_flag_and_the_exit_codes(self):
+        from suite import conform as conform_module
+
+        parser = conform_module._parser()
+        text = parser.format_help()
+        for action in parser._actions:
+            if action.option_strings:
+                self.assertTrue(action.help, action.option_strings)
+                self.assertIn(action.option_strings[-1], text)
+        for words in ("Exit status: 0", "1 otherwise", "2 nothing was run", "128+N"):
+            self.assertIn(words, text)
+        done = subprocess.run([sys.executable, CONFORM, "--help"], stdout=subprocess.PIPE,
+                              universal_newlines=True)
+        self.assertEqual(done.returncode, 0)
+        self.assertIn("--baseline OLD.json", done.stdout)
+
+    def test_python_means_the_same_in_capture_and_conform(self):
+        # --python names the interpreters to use, and only those, in both tools.
+        with tempfile.TemporaryDirectory() as golden_dir:
+            done = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "capture"),
+                                   "--python", PYTHON, "--example", "s003_call_at",
+                                   "--golden-dir", golden_dir], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, universal_newlines=True)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual(os.listdir(golden_dir), [LABEL])
+        status, report, _ = conform("--python", PYTHON, "--example", "s003_call_at")
+        self.assertEqual([i["label"] for i in report["interpreters"]], [LABEL])
 
 
 if __name__ == "__main__":

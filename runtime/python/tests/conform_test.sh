@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bazel test: every conformance example on the aioref loop, on one CPython, against its goldens.
 # Usage: conform_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full
-# On failure tools/conform prints each failing (example, version, mode) cell with its diff.
+# Every cell runs twice (FLAKY if its runs disagree). On failure tools/conform prints each
+# failing (example, version, mode) cell with its diff.
 set -euo pipefail
 python="$(readlink -f "$1")"
 site="$(cd "$(dirname "$2")/.." && pwd)"
@@ -11,5 +12,5 @@ case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
 export AIOREF_PYTHON_SITE="$site"
-exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" \
+exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
   --format text

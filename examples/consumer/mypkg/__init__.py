@@ -1,0 +1,1 @@
+"""A loop author's package (aioref's example consumer workspace)."""

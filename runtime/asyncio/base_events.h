@@ -1,0 +1,440 @@
+// The event loop (asyncio.base_events.BaseEventLoop), CPython-exact _run_once.
+#pragma once
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/clock.h"
+#include "runtime/asyncio/events.h"
+#include "runtime/asyncio/protocols.h"
+#include "runtime/asyncio/selectors.h"
+#include "runtime/asyncio/sockets.h"
+#include "runtime/pylang/bytes.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+
+class FutureBase;
+class TaskBase;
+class ThreadPool;
+template <class T>
+class Future;
+template <class T>
+class Co;
+class Server;
+
+// One getaddrinfo() result: (family, type, proto, canonname, sockaddr).
+struct AddrInfo {
+  int family = AF_INET;
+  int type = SOCK_STREAM;
+  int proto = 0;
+  std::string canonname;
+  SockAddr address;
+};
+
+// loop.create_connection()'s keyword arguments (those without ssl).
+struct ConnectionOptions {
+  int family = 0;
+  int proto = 0;
+  int flags = 0;
+  std::shared_ptr<Socket> sock;        // sock=: an already connected socket
+  std::optional<SockAddr> local_addr;  // local_addr=
+  Loop loop;  // loop=: only streams (3.8/3.9) take it; create_connection raises TypeError
+};
+
+// loop.create_server()'s keyword arguments (those without ssl).
+struct ServerOptions {
+  int family = AF_UNSPEC;
+  int flags = AI_PASSIVE;
+  std::shared_ptr<Socket> sock;  // sock=: an already bound socket
+  int backlog = 100;
+  std::optional<bool> reuse_address;  // None: True on POSIX
+  bool reuse_port = false;
+  bool keep_alive = false;  // 3.13+
+  bool start_serving = true;
+  Loop loop;  // loop=: only streams (3.8/3.9) take it; create_server raises TypeError
+};
+
+// Context of call_exception_handler(): the keys CPython uses.
+struct ExceptionContext {
+  std::string message;
+  std::exception_ptr exception;
+  std::shared_ptr<FutureBase> future;  // key 'future'
+  std::shared_ptr<FutureBase> task;    // key 'task'
+  Handle handle;                       // key 'handle'
+  // repr() of future/task when the object itself is not available (e.g. from a destructor).
+  std::string future_repr;
+  std::string task_repr;
+  // Other keys (key, repr(value)).
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+// The thrown outcome "the loop would wait forever with nothing that can wake it" (virtual clock).
+// Not an aio exception: it is not caught by `catch (const std::exception&)` nor by asyncio code.
+struct IdleForever {};
+
+// A ring buffer deque (the loop's `_ready`): amortized O(1), no per-element allocation.
+template <class T>
+class RingQueue {
+ public:
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void push_back(T v) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    ++size_;
+  }
+  T pop_front() {
+    T v = std::move(buf_[head_]);
+    buf_[head_] = T();
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+    return v;
+  }
+  void clear() {
+    while (size_) pop_front();
+  }
+
+ private:
+  void grow() {
+    std::vector<T> nb(buf_.empty() ? 64 : buf_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i)
+      nb[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
+    buf_ = std::move(nb);
+    head_ = 0;
+  }
+  std::vector<T> buf_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+// heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
+namespace heapq {
+template <class T>
+void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
+  T newitem = std::move(heap[pos]);
+  while (pos > startpos) {
+    std::size_t parentpos = (pos - 1) >> 1;
+    if (newitem < heap[parentpos]) {
+      heap[pos] = std::move(heap[parentpos]);
+      pos = parentpos;
+      continue;
+    }
+    break;
+  }
+  heap[pos] = std::move(newitem);
+}
+template <class T>
+void siftup(std::vector<T>& heap, std::size_t pos) {
+  std::size_t endpos = heap.size();
+  std::size_t startpos = pos;
+  T newitem = std::move(heap[pos]);
+  std::size_t childpos = 2 * pos + 1;
+  while (childpos < endpos) {
+    std::size_t rightpos = childpos + 1;
+    if (rightpos < endpos && !(heap[childpos] < heap[rightpos])) childpos = rightpos;
+    heap[pos] = std::move(heap[childpos]);
+    pos = childpos;
+    childpos = 2 * pos + 1;
+  }
+  heap[pos] = std::move(newitem);
+  siftdown(heap, startpos, pos);
+}
+template <class T>
+void heappush(std::vector<T>& heap, T item) {
+  heap.push_back(std::move(item));
+  siftdown(heap, 0, heap.size() - 1);
+}
+template <class T>
+T heappop(std::vector<T>& heap) {
+  T lastelt = std::move(heap.back());
+  heap.pop_back();
+  if (!heap.empty()) {
+    T returnitem = std::move(heap[0]);
+    heap[0] = std::move(lastelt);
+    siftup(heap, 0);
+    return returnitem;
+  }
+  return lastelt;
+}
+template <class T>
+void heapify(std::vector<T>& x) {
+  std::size_t n = x.size();
+  for (std::size_t i = n / 2; i-- > 0;) siftup(x, i);
+}
+}  // namespace heapq
+
+inline constexpr std::size_t kMinScheduledTimerHandles = 100;
+inline constexpr double kMinCancelledTimerHandlesFraction = 0.5;
+inline constexpr double kMaximumSelectTimeout = 24 * 3600;
+// Virtual clock: real seconds to wait for outside I/O (sockets) before declaring the loop idle
+// forever (conformance/harness/virtual_clock.py's IO_GRACE).
+inline constexpr double kIoGrace = 2.0;
+
+class EventLoop : public std::enable_shared_from_this<EventLoop> {
+ public:
+  using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+  explicit EventLoop(std::shared_ptr<Clock> clock = nullptr);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // --- version -----------------------------------------------------------------------------
+  PyVersion version() const { return version_; }
+  void set_version(PyVersion v) { version_ = v; }
+  bool has(Behaviour b) const { return aio::has(b, version_); }
+
+  // --- scheduling --------------------------------------------------------------------------
+  template <class F>
+  Handle call_soon(F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_soon_impl(Callback(std::forward<F>(f)), name);
+  }
+  template <class F>
+  TimerHandle call_later(double delay, F&& f, const char* name = nullptr) {
+    return call_at(time() + delay, std::forward<F>(f), name);
+  }
+  template <class F>
+  TimerHandle call_at(double when, F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_at_impl(when, Callback(std::forward<F>(f)), name);
+  }
+  // The only method usable from other threads (mutex + eventfd wakeup).
+  template <class F>
+  Handle call_soon_threadsafe(F&& f, const char* name = nullptr) {
+    check_closed();
+    return call_soon_threadsafe_impl(Callback(std::forward<F>(f)), name);
+  }
+  double time() const { return clock_->time(); }
+  Clock& clock() const { return *clock_; }
+
+  // Loop internals (a task's steps, futures' done callbacks, so gather's): call_soon without
+  // the Handle nobody would keep, so the ready queue's reference is the handle's only one.
+  template <class F>
+  void schedule_soon(F&& f, const char* name = nullptr) {
+    check_closed();
+    schedule_soon_impl(Callback(std::forward<F>(f)), name);
+  }
+  // From another thread (run_in_executor's jobs): call_soon_threadsafe without a Handle, so
+  // that `f` and what it holds are released on the loop's thread (or by close(), there), never
+  // on the calling thread while the loop may use them. Once close() has run (and cleared the
+  // loop), returns false: `f` is then released here.
+  template <class F>
+  bool post_threadsafe(F&& f, const char* name = nullptr) {
+    Callback fn(std::forward<F>(f));
+    return post_threadsafe_impl(fn, name);
+  }
+
+  // --- running -----------------------------------------------------------------------------
+  void run_forever();
+  // run_until_complete(future | task | coroutine) -> result; defined in tasks.h.
+  template <class A>
+  auto run_until_complete(A&& awaitable);
+  void stop() { stopping_ = true; }
+  bool is_running() const { return thread_running_; }
+  bool is_closed() const { return closed_; }
+  void close();
+
+  // --- futures / tasks (defined in futures.h / tasks.h) -----------------------------------
+  template <class T = void>
+  Future<T> create_future();
+  template <class C>
+  auto create_task(C&& coro);
+  template <class C>
+  auto create_task(C&& coro, std::string name);
+
+  // --- I/O (selector_events) ---------------------------------------------------------------
+  // add_reader(fd, callback): `callback` runs from _run_once whenever fd is readable (level-
+  // triggered, in the order epoll reports, before expired timers); a previous reader of fd is
+  // replaced and cancelled. Returns the reader's handle: cancelling it unregisters it at the
+  // next event, as in CPython. remove_reader() returns whether a reader was registered.
+  // The public methods raise RuntimeError('File descriptor 7 is used by transport <...>') for
+  // the fd of a live transport; the _-prefixed ones (BaseSelectorEventLoop._add_reader, ...)
+  // are what transports use.
+  template <class F>
+  Handle add_reader(int fd, F&& f, const char* name = nullptr) {
+    ensure_fd_no_transport(fd);
+    return _add_reader(fd, std::forward<F>(f), name);
+  }
+  template <class F>
+  Handle add_writer(int fd, F&& f, const char* name = nullptr) {
+    ensure_fd_no_transport(fd);
+    return _add_writer(fd, std::forward<F>(f), name);
+  }
+  bool remove_reader(int fd) {
+    ensure_fd_no_transport(fd);
+    return _remove_reader(fd);
+  }
+  bool remove_writer(int fd) {
+    ensure_fd_no_transport(fd);
+    return _remove_writer(fd);
+  }
+  template <class F>
+  Handle _add_reader(int fd, F&& f, const char* name = nullptr) {
+    check_closed();
+    return add_io(fd, EVENT_READ, make_handle(Callback(std::forward<F>(f)), name));
+  }
+  template <class F>
+  Handle _add_writer(int fd, F&& f, const char* name = nullptr) {
+    check_closed();
+    return add_io(fd, EVENT_WRITE, make_handle(Callback(std::forward<F>(f)), name));
+  }
+  bool _remove_reader(int fd) { return remove_io(fd, EVENT_READ); }
+  bool _remove_writer(int fd) { return remove_io(fd, EVENT_WRITE); }
+  // The registered reader / writer handle of fd (empty if none), and its selector mask.
+  Handle reader(int fd) const;
+  Handle writer(int fd) const;
+  unsigned io_mask(int fd) const;
+  bool has_io() const { return !io_.empty(); }
+
+  // Transports by fd (BaseSelectorEventLoop._transports, a weak-value dictionary).
+  void ensure_fd_no_transport(int fd) const;  // _ensure_fd_no_transport
+  void register_transport(int fd, std::weak_ptr<Transport> transport);
+
+  // --- sockets (selector_events.cc): coroutines, as BaseSelectorEventLoop's ------------------
+  // The socket must be non-blocking; it must outlive the call.
+  Co<Bytes> sock_recv(Socket& sock, std::size_t n);
+  Co<std::size_t> sock_recv_into(Socket& sock, char* buf, std::size_t nbytes);
+  Co<void> sock_sendall(Socket& sock, Bytes data);
+  Co<void> sock_connect(Socket& sock, SockAddr address);
+  Co<std::pair<Socket, SockAddr>> sock_accept(Socket& sock);
+  // loop.getaddrinfo(): socket.getaddrinfo in the default executor.
+  Future<std::vector<AddrInfo>> getaddrinfo(std::string host, int port, int family = 0,
+                                            int type = 0, int proto = 0, int flags = 0);
+
+  // --- transports and servers (server.cc) ---------------------------------------------------
+  // create_connection(protocol_factory, host, port): (transport, protocol).
+  Co<std::pair<TransportPtr, ProtocolPtr>> create_connection(ProtocolFactory protocol_factory,
+                                                             std::optional<std::string> host,
+                                                             std::optional<int> port,
+                                                             ConnectionOptions options = {});
+  // create_server(protocol_factory, host, port): a Server, serving unless start_serving=false.
+  Co<Server> create_server(ProtocolFactory protocol_factory, std::optional<std::string> host,
+                           std::optional<int> port, ServerOptions options = {});
+
+  // --- errors ------------------------------------------------------------------------------
+  void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
+  const ExceptionHandler& get_exception_handler() const { return handler_; }
+  void default_exception_handler(const ExceptionContext& context);
+  void call_exception_handler(const ExceptionContext& context);
+
+  // --- executor ----------------------------------------------------------------------------
+  ThreadPool& default_executor();
+  // Work in flight on other threads that will end with call_soon_threadsafe: while > 0 the
+  // virtual clock really waits instead of jumping / reporting idle-forever.
+  void add_external_waker() { external_wakers_.fetch_add(1); }
+  void remove_external_waker();
+
+  // --- embedding (the Python bridge, runtime/python) -----------------------------------------
+  // Replaces how select() waits: called with the timeout (< 0: forever; 0 when callbacks are
+  // ready or threadsafe ones pending) and the first timer's deadline (or < 0). It returns when
+  // woken (wake_fd() readable) or timed out; the loop then takes call_soon_threadsafe callbacks.
+  using Waiter = std::function<void(double timeout, double deadline)>;
+  void set_waiter(Waiter waiter) { waiter_ = std::move(waiter); }
+  // The eventfd call_soon_threadsafe writes to (the self-pipe).
+  int wake_fd() const { return wake_fd_; }
+  // The epoll descriptor (the wake fd and every add_reader/add_writer fd are in it): readable
+  // when select() would return at once.
+  int selector_fd() const { return selector_.fileno(); }
+  // For waiters: waits up to `timeout` (< 0: forever) for I/O readiness or a wake-up, and keeps
+  // the I/O events for _run_once to process. Touches no other loop state (a bridge may call it
+  // without its interpreter lock).
+  void wait_for_events(double timeout);
+  // The `_stopping` flag of BaseEventLoop, for embedders that run their own run_forever.
+  bool stopping() const { return stopping_; }
+  void set_stopping(bool stopping) { stopping_ = stopping; }
+
+  // --- internals ---------------------------------------------------------------------------
+  void run_once();  // _run_once
+  void timer_handle_cancelled(detail::HandleImpl* h);
+  std::size_t ready_count() const { return ready_.size(); }
+  std::size_t scheduled_count() const { return scheduled_.size(); }
+  std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
+  TaskBase* current_task() const { return current_task_; }
+  void set_current_task(TaskBase* t) { current_task_ = t; }
+  std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
+  // Reads the registries of other threads' loops: call it when no other thread runs a loop.
+  static std::vector<std::shared_ptr<TaskBase>> alive_tasks_of_all_loops();
+  void check_closed() const {
+    if (closed_.load(std::memory_order_relaxed)) throw_closed();
+  }
+  void check_running() const;
+
+ private:
+  [[noreturn]] static void throw_closed();
+  Handle call_soon_impl(Callback fn, const char* name);
+  void schedule_soon_impl(Callback fn, const char* name);
+  bool post_threadsafe_impl(Callback& fn, const char* name);
+  TimerHandle call_at_impl(double when, Callback fn, const char* name);
+  Handle call_soon_threadsafe_impl(Callback fn, const char* name);
+  // timeout < 0: forever. `deadline` (the first timer's when, or < 0) is where a virtual clock
+  // jumps to, exactly.
+  void select(double timeout, double deadline);
+  void drain_threadsafe();
+  void write_to_self();
+  Handle make_handle(Callback fn, const char* name);
+  Handle add_io(int fd, unsigned event, Handle handle);
+  bool remove_io(int fd, unsigned event);
+  // _process_events: the ready fds' reader/writer handles join the ready queue.
+  void process_events();
+
+  struct IoKey {  // a selector key: its mask and data (reader, writer)
+    unsigned events = 0;
+    Handle reader, writer;
+  };
+
+  std::shared_ptr<Clock> clock_;
+  PyVersion version_;
+  RingQueue<Handle> ready_;
+  // The timer heap (_scheduled): each entry holds a reference to its handle, and its deadline
+  // beside it, so that sifting compares without loading the handles (a cache miss each when
+  // many timers are pending). TimerHandle.__lt__ compares `when` only, which never changes.
+  struct ScheduledTimer {
+    double when;
+    detail::HandleImpl* handle;  // the heap's reference
+    bool operator<(const ScheduledTimer& o) const { return when < o.when; }
+  };
+  std::vector<ScheduledTimer> scheduled_;
+  void release_scheduled(std::vector<ScheduledTimer>& timers);
+  std::size_t timer_cancelled_count_ = 0;
+  bool stopping_ = false;
+  std::atomic<bool> closed_{false};
+  bool thread_running_ = false;
+  double clock_resolution_;
+  ExceptionHandler handler_;
+  TaskBase* current_task_ = nullptr;
+  std::vector<std::weak_ptr<TaskBase>> tasks_;
+
+  // threadsafe path
+  std::mutex ts_mu_;
+  std::vector<Handle> ts_queue_;
+  std::atomic<bool> ts_pending_{false};
+  bool ts_closed_ = false;  // under ts_mu_: close() has run (post_threadsafe refuses)
+  std::atomic<int> external_wakers_{0};
+  int wake_fd_ = -1;
+  std::unique_ptr<ThreadPool> executor_;
+  Waiter waiter_;
+
+  // I/O
+  EpollSelector selector_;
+  std::unordered_map<int, IoKey> io_;
+  std::unordered_map<int, std::weak_ptr<Transport>> transports_;
+  std::vector<EpollSelector::Event> io_events_;  // collected by wait_for_events
+  bool io_waited_ = false;                       // wait_for_events ran in this select()
+};
+
+}  // namespace aio

@@ -1,0 +1,42 @@
+#include "runtime/asyncio/coro.h"
+
+#include <string>
+#include <vector>
+
+#include "runtime/pylang/output.h"
+#include "runtime/pylang/pyformat.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+
+namespace {
+std::string& script_slot() {
+  static std::string s = "main.py";
+  return s;
+}
+}  // namespace
+void set_script(std::string file) { script_slot() = std::move(file); }
+const std::string& script() { return script_slot(); }
+std::string Def::file_str() const { return file ? std::string(file) : script(); }
+
+std::string missing_arguments_message(const Def& def, const std::vector<const char*>& names) {
+  std::string func = def.name;
+  if (!has(Behaviour::kCallErrorsNameQualname)) {
+    std::size_t dot = func.rfind('.');
+    if (dot != std::string::npos) func = func.substr(dot + 1);  // co_name
+  }
+  std::string list;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) list += names.size() == 2 ? " and " : (i + 1 == names.size() ? ", and " : ", ");
+    list += repr_str(names[i]);
+  }
+  std::size_t n = names.size();
+  return func + "() missing " + std::to_string(n) + " required positional argument" +
+         (n == 1 ? "" : "s") + ": " + list;
+}
+
+void warn_never_awaited(const char* name) {
+  output().warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
+}
+
+}  // namespace aio

@@ -1,0 +1,340 @@
+// Co<T>: a lazy coroutine — what an `async def` function returns. Awaiting it runs it inline in
+// the awaiting task (symmetric transfer); wrapping it in a Task steps it on the loop.
+//
+// Declare a coroutine function with a trailing `aio::Def` parameter naming the Python function
+// it stands for (used in reprs and warnings):
+//
+//   aio::Co<std::string> do_some_work(double x, aio::Def = "do_some_work") { ... co_return s; }
+//
+// The Python file defaults to aio::script() (set once per port with aio::set_script("x.py")).
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/futures.h"
+#include "runtime/detail/block_cache.h"
+
+namespace aio {
+
+// Names the Python coroutine function a C++ coroutine stands for.
+struct Def {
+  const char* name = "<coroutine>";  // __qualname__, e.g. "main" or "Foo.bar" or "main.<locals>.f"
+  const char* file = nullptr;        // Python file; nullptr = aio::script()
+  int line = 0;                      // first line (0 = omitted)
+  Def() = default;
+  Def(const char* n) : name(n) {}  // NOLINT(google-explicit-constructor)
+  Def(const char* n, const char* f, int l = 0) : name(n), file(f), line(l) {}
+  std::string file_str() const;
+};
+
+// The Python file name ports stand for (e.g. "s003_call_at.py").
+void set_script(std::string file);
+const std::string& script();
+
+// "RuntimeWarning: coroutine 'name' was never awaited"
+void warn_never_awaited(const char* name);
+
+// A required positional parameter that a call may leave out: Python checks the arguments only
+// when the call is made, so `main()` for `async def main(loop)` runs, and raises
+//   TypeError: main() missing 1 required positional argument: 'loop'
+// from the call itself, before any coroutine object exists. Declare the parameter with
+// aio::missing("<name>") as its default:
+//
+//   aio::Co<void> main_(aio::Required<aio::Loop> loop = aio::missing("loop"), aio::Def = "main")
+//
+// and `main_()` raises that TypeError (the promise checks the arguments before the body can run);
+// `main_(loop)` binds it, and the body uses it like the value (`loop->call_soon(...)`, `*loop`).
+struct Missing {
+  const char* name;
+};
+inline Missing missing(const char* name) { return Missing{name}; }
+
+namespace detail {
+struct RequiredBase {
+  const char* missing_name = nullptr;  // the parameter's name when the call left it out
+};
+}  // namespace detail
+
+template <class T>
+class Required : public detail::RequiredBase {
+ public:
+  Required(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Required(Missing m) { missing_name = m.name; }   // NOLINT(google-explicit-constructor)
+  T& operator*() { return value_; }
+  const T& operator*() const { return value_; }
+  // `p->m`: T's own operator-> for pointer-like T (Loop, shared_ptr), else a pointer to the value.
+  decltype(auto) operator->() {
+    if constexpr (requires(T & t) { t.operator->(); }) {
+      return (value_);
+    } else {
+      return &value_;
+    }
+  }
+  operator T&() { return value_; }              // NOLINT(google-explicit-constructor)
+  operator const T&() const { return value_; }  // NOLINT(google-explicit-constructor)
+
+ private:
+  T value_{};
+};
+
+// The TypeError of a call that left out the required positional parameters `names` (CPython's
+// ceval.c missing_arguments(): "'a'", "'a' and 'b'", "'a', 'b', and 'c'").
+std::string missing_arguments_message(const Def& def, const std::vector<const char*>& names);
+
+namespace detail {
+
+struct CoPromiseBase {
+  // The coroutine frame's allocation (found by the compiler in the promise type).
+  // Every `async def` call makes a frame (sleep(0) included): from the per-thread block cache
+  // (block_cache.h), as malloc + free was a tenth of a task step.
+  static void* operator new(std::size_t n) { return block_allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { block_deallocate(p, n); }
+
+  Def def;
+  std::coroutine_handle<> continuation;
+  // The coroutine awaiting this one (its frame's f_back); nullptr when a task steps it.
+  const CoPromiseBase* caller = nullptr;
+  std::exception_ptr exception;
+  bool started = false;
+  bool finished = false;
+
+  template <class... A>
+  void capture_def(A&... args) {
+    (
+        [&] {
+          if constexpr (std::is_same_v<std::decay_t<A>, Def>) def = args;
+        }(),
+        ...);
+  }
+  // Raises TypeError when an aio::Required parameter was left out (after capture_def).
+  template <class... A>
+  void check_required(A&... args) const {
+    std::vector<const char*> names;
+    (
+        [&] {
+          if constexpr (std::is_base_of_v<RequiredBase, std::decay_t<A>>) {
+            if (args.missing_name) names.push_back(args.missing_name);
+          }
+        }(),
+        ...);
+    if (!names.empty()) throw TypeError(missing_arguments_message(def, names));
+  }
+
+  struct InitialAwaiter {
+    CoPromiseBase* p;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const noexcept { p->started = true; }
+  };
+  InitialAwaiter initial_suspend() noexcept { return InitialAwaiter{this}; }
+
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      CoPromiseBase& p = h.promise();
+      p.finished = true;
+      set_leaf(p.continuation);
+      return p.continuation ? p.continuation : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+  // Records the innermost running coroutine of the stepping task (nullptr = none).
+  static void set_leaf(std::coroutine_handle<> h) noexcept;
+};
+
+template <class T>
+struct CoPromise : CoPromiseBase {
+  std::optional<T> value;
+  template <class U = T>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+};
+template <>
+struct CoPromise<void> : CoPromiseBase {
+  void return_void() noexcept {}
+};
+
+// `const CoPromiseBase& self = co_await ThisPromise{};` gives the running coroutine its own
+// promise (without suspending).
+struct ThisPromise {
+  const CoPromiseBase* p = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    p = &h.promise();
+    return false;
+  }
+  const CoPromiseBase& await_resume() const noexcept { return *p; }
+};
+
+// Whether warnings.warn(..., stacklevel=2) issued by the running coroutine `self` points into the
+// port's script (__main__), where the default filters show a DeprecationWarning: true when `self`
+// is awaited by a coroutine of the script; false when it is a task's own coroutine (called by the
+// loop, asyncio's Handle._run) or awaited by asyncio's own code (a Def with another file).
+inline bool caller_is_script(const CoPromiseBase& self) {
+  return self.caller && self.caller->def.file_str() == script();
+}
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] Co {
+ public:
+  using value_type = T;
+  struct promise_type : detail::CoPromise<T> {
+    promise_type() = default;
+    // Receives the coroutine's arguments: picks up the aio::Def parameter if any.
+    template <class... A>
+    explicit promise_type(A&... args) {
+      this->capture_def(args...);
+      this->check_required(args...);
+    }
+    Co get_return_object() { return Co(std::coroutine_handle<promise_type>::from_promise(*this)); }
+  };
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Co() = default;
+  explicit Co(handle_type h) : h_(h) {}
+  Co(Co&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Co& operator=(Co&& o) noexcept {
+    if (this != &o) {
+      destroy();
+      h_ = std::exchange(o.h_, {});
+    }
+    return *this;
+  }
+  ~Co() { destroy(); }
+
+  const Def& def() const { return h_.promise().def; }
+  const char* name() const { return h_.promise().def.name; }
+  bool started() const { return h_.promise().started; }
+  bool finished() const { return h_.promise().finished; }
+  handle_type handle() const { return h_; }
+  explicit operator bool() const { return static_cast<bool>(h_); }
+  // repr(coro): "<coroutine object main at 0x?>"
+  std::string repr() const { return std::string("<coroutine object ") + name() + " at 0x?>"; }
+  // coroutines._format_coroutine: "main() running at x.py" / "main() done, defined at x.py"
+  std::string format() const {
+    const Def& d = def();
+    std::string loc = d.file_str();
+    if (d.line > 0) loc += ":" + std::to_string(d.line);
+    return std::string(d.name) + (finished() ? "() done, defined at " : "() running at ") + loc;
+  }
+  // Marks the coroutine as started without running it (coro.throw() into a fresh coroutine).
+  void mark_started() { h_.promise().started = true; }
+
+  // Result after completion (rethrows the coroutine's exception).
+  T take_result() {
+    auto& p = h_.promise();
+    if (p.exception) std::rethrow_exception(p.exception);
+    if constexpr (!std::is_void_v<T>) return std::move(*p.value);
+  }
+
+  struct Awaiter {
+    handle_type h;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+      h.promise().continuation = parent;
+      if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) {
+        h.promise().caller = &parent.promise();
+      }
+      detail::CoPromiseBase::set_leaf(h);
+      return h;
+    }
+    T await_resume() {
+      auto& p = h.promise();
+      if (p.exception) std::rethrow_exception(p.exception);
+      if constexpr (!std::is_void_v<T>) return std::move(*p.value);
+    }
+  };
+  // `co_await coro()` — runs inline in the awaiting task.
+  Awaiter operator co_await() && { return Awaiter{h_}; }
+  Awaiter operator co_await() & { return Awaiter{h_}; }
+
+ private:
+  void destroy() {
+    if (h_) {
+      if (!h_.promise().started) warn_never_awaited(h_.promise().def.name);
+      h_.destroy();
+      h_ = {};
+    }
+  }
+  handle_type h_;
+};
+
+namespace detail {
+template <class T>
+struct is_co : std::false_type {};
+template <class T>
+struct is_co<Co<T>> : std::true_type {};
+
+// The return type of a function, function pointer, member function pointer or callable object
+// with one operator() (void for anything else).
+template <class F, class = void>
+struct callable_result {
+  using type = void;
+};
+template <class R, class... A>
+struct callable_result<R(A...), void> {
+  using type = R;
+};
+template <class R, class... A>
+struct callable_result<R(A...) noexcept, void> {
+  using type = R;
+};
+template <class R, class... A>
+struct callable_result<R (*)(A...), void> : callable_result<R(A...)> {};
+template <class R, class... A>
+struct callable_result<R (*)(A...) noexcept, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...), void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) const, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) noexcept, void> : callable_result<R(A...)> {};
+template <class R, class C, class... A>
+struct callable_result<R (C::*)(A...) const noexcept, void> : callable_result<R(A...)> {};
+template <class F>
+struct callable_result<F, std::void_t<decltype(&F::operator())>>
+    : callable_result<decltype(&F::operator())> {};
+}  // namespace detail
+
+// asyncio.iscoroutinefunction(func): True for an `async def` function, i.e. a function (or
+// lambda, or member function) returning Co<T>; False for anything else.
+template <class F>
+constexpr bool iscoroutinefunction(const F&) {
+  return detail::is_co<typename detail::callable_result<std::decay_t<F>>::type>::value;
+}
+
+// asyncio.iscoroutine(obj): True for a coroutine object (Co<T>), False for anything else. A
+// temporary coroutine (`iscoroutine(f())`) is released when the call returns, as CPython drops
+// the call's only reference to its argument: "never awaited" comes before the caller goes on.
+template <class T>
+bool iscoroutine(const Co<T>&) {
+  return true;
+}
+template <class T>
+bool iscoroutine(Co<T>&& coro) {
+  Co<T> released = std::move(coro);
+  return true;
+}
+template <class X>
+constexpr bool iscoroutine(const X&) {
+  return false;
+}
+
+}  // namespace aio

@@ -1,0 +1,212 @@
+#include "runtime/asyncio/futures.h"
+
+#include <algorithm>
+
+#include "runtime/asyncio/tasks.h"
+
+namespace aio {
+
+namespace detail {
+const char kTaskWakeupName[] = "\x01task_wakeup";
+
+std::string reprlib_str(std::string_view x) {
+  constexpr std::size_t kMax = 30;
+  std::string s = repr_str(x.substr(0, std::min(x.size(), kMax)));
+  if (s.size() > kMax) {
+    std::size_t i = (kMax - 3) / 2;
+    std::size_t j = kMax - 3 - i;
+    std::string cut(x.substr(0, i));
+    cut += x.substr(x.size() - std::min(j, x.size()));
+    s = repr_str(cut);
+    s = s.substr(0, i) + "..." + s.substr(s.size() - j);
+  }
+  return s;
+}
+
+std::string reprlib_instance(std::string s) {
+  constexpr std::size_t kMaxOther = 30;
+  if (s.size() > kMaxOther) {
+    std::size_t i = (kMaxOther - 3) / 2;
+    std::size_t j = kMaxOther - 3 - i;
+    s = s.substr(0, i) + "..." + s.substr(s.size() - j);
+  }
+  return s;
+}
+}  // namespace detail
+
+FutureBase::FutureBase(Loop loop) : loop_(std::move(loop)) {}
+
+FutureBase::~FutureBase() = default;
+
+void FutureBase::log_exception_never_retrieved() {
+  if (!log_traceback_) return;
+  log_traceback_ = false;
+  ExceptionContext ctx;
+  ctx.message = std::string(class_name()) + " exception was never retrieved";
+  ctx.exception = exception_;
+  ctx.future_repr = repr();
+  loop_->call_exception_handler(ctx);
+}
+
+std::exception_ptr FutureBase::make_cancelled_error() {
+  if (cancelled_exc_ && loop_->has(Behaviour::kCancelledErrorReraisesOriginal)) {
+    std::exception_ptr e = cancelled_exc_;
+    cancelled_exc_ = nullptr;
+    return e;
+  }
+  cancelled_exc_ = nullptr;
+  if (cancel_message_) return std::make_exception_ptr(CancelledError(*cancel_message_));
+  return std::make_exception_ptr(CancelledError());
+}
+
+bool FutureBase::future_cancel(std::optional<std::string> msg) {
+  log_traceback_ = false;
+  if (state_ != State::kPending) return false;
+  state_ = State::kCancelled;
+  cancel_message_ = std::move(msg);
+  schedule_callbacks();
+  return true;
+}
+
+bool FutureBase::cancel(std::optional<std::string> msg) { return future_cancel(std::move(msg)); }
+
+void FutureBase::schedule_callbacks() {
+  if (callbacks_.empty()) return;
+  Callbacks callbacks;
+  callbacks.swap(callbacks_);
+  std::shared_ptr<FutureBase> self = shared_from_this();
+  std::size_t n = callbacks.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    CbEntry& cb = callbacks[i];
+    const char* name = cb.name == detail::kTaskWakeupName ? "Task.task_wakeup" : cb.name;
+    // The last callback takes `self` (one count change fewer, atomic: most futures have one).
+    loop_->schedule_soon(
+        [fn = std::move(cb.fn), self = i + 1 < n ? std::shared_ptr<FutureBase>(self)
+                                                 : std::move(self)]() mutable { fn(*self); },
+        name);
+  }
+}
+
+void FutureBase::check_result() {
+  if (state_ == State::kCancelled) std::rethrow_exception(make_cancelled_error());
+  if (state_ != State::kFinished) throw InvalidStateError("Result is not set.");
+  log_traceback_ = false;
+  if (exception_) std::rethrow_exception(exception_);
+}
+
+std::exception_ptr FutureBase::result_exception() {
+  if (state_ == State::kCancelled) return make_cancelled_error();
+  if (state_ != State::kFinished) {
+    return std::make_exception_ptr(InvalidStateError("Result is not set."));
+  }
+  log_traceback_ = false;
+  return exception_;
+}
+
+std::exception_ptr FutureBase::exception() {
+  if (state_ == State::kCancelled) std::rethrow_exception(make_cancelled_error());
+  if (state_ != State::kFinished) throw InvalidStateError("Exception is not set.");
+  log_traceback_ = false;
+  return exception_;
+}
+
+void FutureBase::check_settable() const {
+  if (state_ != State::kPending) throw InvalidStateError("invalid state");
+}
+
+void FutureBase::finish_with_result() {
+  state_ = State::kFinished;
+  schedule_callbacks();
+}
+
+void FutureBase::set_exception_internal(std::exception_ptr e) {
+  exception_ = std::move(e);
+  state_ = State::kFinished;
+  schedule_callbacks();
+  log_traceback_ = true;
+}
+
+void FutureBase::set_exception(std::exception_ptr e) {
+  check_settable();
+  if (!e) throw TypeError("exception must be set");
+  try {
+    std::rethrow_exception(e);
+  } catch (const StopIteration&) {
+    throw TypeError(
+        "StopIteration interacts badly with generators and cannot be raised into a Future");
+  } catch (...) {
+  }
+  set_exception_internal(std::move(e));
+}
+
+CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name) {
+  CallbackId id = next_cb_id_++;
+  if (state_ != State::kPending) {
+    const char* n = name == detail::kTaskWakeupName ? "Task.task_wakeup" : name;
+    loop_->schedule_soon([fn = std::move(fn), self = shared_from_this()]() mutable { fn(*self); },
+                         n);
+  } else {
+    callbacks_.push_back(CbEntry{std::move(fn), name, id});
+  }
+  return id;
+}
+
+std::size_t FutureBase::remove_done_callback(CallbackId id) {
+  std::size_t before = callbacks_.size();
+  callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                  [id](const CbEntry& e) { return e.id == id; }),
+                   callbacks_.end());
+  return before - callbacks_.size();
+}
+
+std::string FutureBase::format_callbacks() const {
+  auto format_cb = [this](const CbEntry& e) -> std::string {
+    if (e.name == detail::kTaskWakeupName) {
+      return loop_->has(Behaviour::kTaskWakeupReprMethod)
+                 ? "Task.task_wakeup()"
+                 : "<TaskWakeupMethWrapper object at 0x?>()";
+    }
+    std::string n = e.name ? e.name : "<callback>";
+    if (n.find('(') == std::string::npos) n += "()";
+    return n;
+  };
+  std::size_t size = callbacks_.size();
+  std::string cb;
+  if (size == 1) {
+    cb = format_cb(callbacks_[0]);
+  } else if (size == 2) {
+    cb = format_cb(callbacks_[0]) + ", " + format_cb(callbacks_[1]);
+  } else if (size > 2) {
+    cb = format_cb(callbacks_[0]) + ", <" + std::to_string(size - 2) + " more>, " +
+         format_cb(callbacks_.back());
+  }
+  return "cb=[" + cb + "]";
+}
+
+std::vector<std::string> FutureBase::repr_info() const {
+  std::vector<std::string> info;
+  info.emplace_back(state_ == State::kPending     ? "pending"
+                    : state_ == State::kCancelled ? "cancelled"
+                                                  : "finished");
+  if (state_ == State::kFinished) {
+    if (exception_) {
+      info.push_back("exception=" + exception_repr(exception_));
+    } else {
+      info.push_back("result=" + result_repr());
+    }
+  }
+  if (!callbacks_.empty()) info.push_back(format_callbacks());
+  return info;
+}
+
+std::string FutureBase::repr() const {
+  std::string out = "<";
+  out += class_name();
+  for (const auto& s : repr_info()) {
+    out += ' ';
+    out += s;
+  }
+  return out + ">";
+}
+
+}  // namespace aio

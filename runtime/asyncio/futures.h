@@ -1,0 +1,296 @@
+// asyncio.Future: FutureBase (type-erased state machine) and Future<T> (typed shared handle).
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/base_events.h"
+#include "runtime/detail/block_cache.h"
+#include "runtime/detail/small_function.h"
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/pyformat.h"
+
+namespace aio {
+
+template <class T>
+using Stored = std::conditional_t<std::is_void_v<T>, NoneType, T>;
+
+class FutureBase;
+// A done callback. 24 inline bytes so that scheduling it (callback + future reference) fits the
+// loop's 48-byte inline Callback.
+using DoneCallback = SmallFunction<void(FutureBase&), 24>;
+using CallbackId = std::uint64_t;
+
+namespace detail {
+// Name used for a task's wakeup callback; shown per version (Behaviour::kTaskWakeupReprMethod).
+extern const char kTaskWakeupName[];
+std::string reprlib_str(std::string_view s);  // reprlib.repr of a str (maxstring=30)
+// reprlib's repr_instance: builtins.repr() cut to maxother=30 ("b'aaaaaaaaaaaa...aaaaaaaaaaaaa'")
+std::string reprlib_instance(std::string r);
+
+template <class T>
+std::string reprlib_repr(const T& v, int level = 6) {
+  using D = std::decay_t<T>;
+  if constexpr (std::is_same_v<D, Bytes>) {
+    return reprlib_instance(v.repr());
+  } else if constexpr (std::is_convertible_v<const D&, std::string_view>) {
+    return reprlib_str(std::string_view(v));
+  } else if constexpr (is_vector<D>::value) {
+    if (v.empty()) return "[]";
+    if (level <= 0) return "[...]";
+    std::string out = "[";
+    std::size_t n = 0;
+    for (const auto& x : v) {
+      if (n == 6) {
+        out += ", ...";
+        break;
+      }
+      if (n) out += ", ";
+      out += reprlib_repr(x, level - 1);
+      ++n;
+    }
+    return out + "]";
+  } else {
+    return repr(v);
+  }
+}
+}  // namespace detail
+
+class FutureBase : public std::enable_shared_from_this<FutureBase> {
+ public:
+  enum class State : std::uint8_t { kPending, kCancelled, kFinished };
+
+  explicit FutureBase(Loop loop);
+  virtual ~FutureBase();
+  FutureBase(const FutureBase&) = delete;
+  FutureBase& operator=(const FutureBase&) = delete;
+
+  bool done() const { return state_ != State::kPending; }
+  bool cancelled() const { return state_ == State::kCancelled; }
+  State state() const { return state_; }
+  // Future.cancel(msg) (Task overrides).
+  virtual bool cancel(std::optional<std::string> msg = std::nullopt);
+  // Future.exception(): raises CancelledError / InvalidStateError('Exception is not set.').
+  std::exception_ptr exception();
+  void set_exception(std::exception_ptr e);
+  template <class E, class = std::enable_if_t<!std::is_same_v<std::decay_t<E>, std::exception_ptr>>>
+  void set_exception(E e) {
+    set_exception(std::make_exception_ptr(std::move(e)));
+  }
+  CallbackId add_done_callback(DoneCallback fn, const char* name = nullptr);
+  // Removes the callback registered under `id` (CPython removes by equality; ids stand for the
+  // function objects). Returns the number removed.
+  std::size_t remove_done_callback(CallbackId id);
+  std::size_t callback_count() const { return callbacks_.size(); }
+
+  EventLoop& get_loop() const { return *loop_; }
+  const Loop& loop_ptr() const { return loop_; }
+
+  std::string repr() const;
+  virtual const char* class_name() const { return "Future"; }
+  virtual std::vector<std::string> repr_info() const;
+  virtual std::string result_repr() const { return "None"; }
+
+  // Internals shared with Task and the combinators.
+  std::exception_ptr make_cancelled_error();
+  // The common part of result(): throws for cancelled / not ready / exception; marks the
+  // exception retrieved.
+  void check_result();
+  // Like check_result() but returns the exception instead of throwing (nullptr = has result).
+  std::exception_ptr result_exception();
+  void check_settable() const;  // raises InvalidStateError('invalid state') when done
+  void finish_with_result();    // state FINISHED + schedule callbacks (result stored by subclass)
+  bool log_traceback() const { return log_traceback_; }
+  void clear_log_traceback() { log_traceback_ = false; }
+  const std::optional<std::string>& cancel_message() const { return cancel_message_; }
+  std::exception_ptr exception_ptr_unchecked() const { return exception_; }
+  virtual bool is_task() const { return false; }
+
+ protected:
+  bool future_cancel(std::optional<std::string> msg);  // Future.cancel
+  void set_exception_internal(std::exception_ptr e);
+  void schedule_callbacks();
+  void log_exception_never_retrieved();  // Future.__del__ (call from the most derived dtor)
+  std::string format_callbacks() const;
+
+  struct CbEntry {
+    DoneCallback fn;
+    const char* name;
+    CallbackId id;
+  };
+
+  Loop loop_;
+  State state_ = State::kPending;
+  bool log_traceback_ = false;
+  std::exception_ptr exception_;
+  std::optional<std::string> cancel_message_;
+  std::exception_ptr cancelled_exc_;
+  // From the block cache: most futures get one callback (a task's wakeup, gather's), and a
+  // gather has one such vector per child live at once.
+  using Callbacks = std::vector<CbEntry, detail::CacheAllocator<CbEntry>>;
+  Callbacks callbacks_;
+  CallbackId next_cb_id_ = 1;
+};
+
+// Typed result storage, shared by plain futures and tasks.
+template <class T>
+struct ResultSlot {
+  std::optional<Stored<T>> value;
+};
+
+template <class T>
+class FutureState final : public FutureBase, public ResultSlot<T> {
+ public:
+  using FutureBase::FutureBase;
+  ~FutureState() override { log_exception_never_retrieved(); }
+  std::string result_repr() const override {
+    return this->value ? detail::reprlib_repr(*this->value) : std::string("None");
+  }
+};
+
+class AnyFuture;
+
+namespace detail {
+// The task currently being stepped on this thread (set while its coroutine runs).
+class TaskBase* stepping_task();
+// Called by awaiters: hand `fut` to the stepping task (Future.__await__'s `yield self`).
+void yield_future(std::shared_ptr<FutureBase> fut);
+// Bare `yield` (asyncio.sleep(0)).
+void yield_bare();
+// Rethrows an exception thrown into the coroutine by Task.__step(exc), if any.
+void check_thrown_in();
+}  // namespace detail
+
+// Future<T>: a shared handle (Python reference semantics).
+template <class T>
+class Future {
+ public:
+  using value_type = T;
+  Future() = default;
+  Future(std::shared_ptr<FutureBase> base, ResultSlot<T>* slot)
+      : base_(std::move(base)), slot_(slot) {}
+  explicit Future(std::shared_ptr<FutureState<T>> s) : base_(s), slot_(s.get()) {}
+
+  bool done() const { return base_->done(); }
+  bool cancelled() const { return base_->cancelled(); }
+  bool cancel(std::optional<std::string> msg = std::nullopt) const {
+    return base_->cancel(std::move(msg));
+  }
+  std::exception_ptr exception() const { return base_->exception(); }
+  template <class E>
+  void set_exception(E e) const {
+    base_->set_exception(std::move(e));
+  }
+  // set_result(v) / set_result() for Future<void>.
+  template <class U = Stored<T>>
+  void set_result(U&& v) const {
+    base_->check_settable();
+    slot_->value.emplace(std::forward<U>(v));
+    base_->finish_with_result();
+  }
+  void set_result() const requires std::is_void_v<T> { set_result(None); }
+  // result(): raises like CPython (CancelledError, InvalidStateError, the exception).
+  T result() const {
+    base_->check_result();
+    if constexpr (!std::is_void_v<T>) return *slot_->value;
+  }
+  // Callback taking (Future<T>) or ().
+  template <class F>
+  CallbackId add_done_callback(F&& f, const char* name = nullptr) const {
+    using D = std::decay_t<F>;
+    if constexpr (std::is_invocable_v<D&, Future<T>>) {
+      ResultSlot<T>* slot = slot_;
+      return base_->add_done_callback(
+          [f = std::forward<F>(f), slot](FutureBase& b) mutable {
+            f(Future<T>(b.shared_from_this(), slot));
+          },
+          name);
+    } else {
+      return base_->add_done_callback([f = std::forward<F>(f)](FutureBase&) mutable { f(); }, name);
+    }
+  }
+  std::size_t remove_done_callback(CallbackId id) const { return base_->remove_done_callback(id); }
+  EventLoop& get_loop() const { return base_->get_loop(); }
+  std::string repr() const { return base_->repr(); }
+
+  const std::shared_ptr<FutureBase>& base() const { return base_; }
+  // Moves the reference out (this handle is left empty), saving a count increment.
+  std::shared_ptr<FutureBase> take_base() && {
+    slot_ = nullptr;
+    return std::move(base_);
+  }
+  ResultSlot<T>* slot() const { return slot_; }
+  explicit operator bool() const { return static_cast<bool>(base_); }
+  friend bool operator==(const Future& a, const Future& b) { return a.base_ == b.base_; }
+  friend bool operator<(const Future& a, const Future& b) { return a.base_ < b.base_; }
+
+  // `co_await fut` (Future.__await__).
+  struct Awaiter {
+    std::shared_ptr<FutureBase> base;
+    ResultSlot<T>* slot;
+    bool await_ready() const noexcept { return base->done(); }
+    void await_suspend(std::coroutine_handle<>) { detail::yield_future(base); }
+    T await_resume() {
+      detail::check_thrown_in();
+      if (!base->done()) throw RuntimeError("await wasn't used with future");
+      base->check_result();
+      if constexpr (!std::is_void_v<T>) return std::move(*slot->value);
+    }
+  };
+  Awaiter operator co_await() const { return Awaiter{base_, slot_}; }
+
+ protected:
+  std::shared_ptr<FutureBase> base_;
+  ResultSlot<T>* slot_ = nullptr;
+};
+
+// A future of any result type (for sets of heterogeneous futures, wait(), callbacks).
+class AnyFuture {
+ public:
+  AnyFuture() = default;
+  explicit AnyFuture(std::shared_ptr<FutureBase> b) : base_(std::move(b)) {}
+  template <class T>
+  AnyFuture(const Future<T>& f) : base_(f.base()) {}  // NOLINT
+  bool done() const { return base_->done(); }
+  bool cancelled() const { return base_->cancelled(); }
+  bool cancel(std::optional<std::string> msg = std::nullopt) const { return base_->cancel(msg); }
+  std::exception_ptr exception() const { return base_->exception(); }
+  std::string repr() const { return base_->repr(); }
+  const std::shared_ptr<FutureBase>& base() const { return base_; }
+  friend bool operator==(const AnyFuture& a, const AnyFuture& b) { return a.base_ == b.base_; }
+  friend bool operator<(const AnyFuture& a, const AnyFuture& b) { return a.base_ < b.base_; }
+
+ private:
+  std::shared_ptr<FutureBase> base_;
+};
+
+template <class T>
+Future<T> EventLoop::create_future() {
+  return Future<T>(std::allocate_shared<FutureState<T>>(detail::CacheAllocator<FutureState<T>>(),
+                                                        shared_from_this()));
+}
+
+// asyncio.Future(loop=None): a future of `loop`, else of get_event_loop() (the running loop, or
+// the current one, created on first use).
+template <class T = void>
+Future<T> make_future(Loop loop = nullptr) {
+  if (!loop) loop = get_event_loop();
+  return Future<T>(std::allocate_shared<FutureState<T>>(detail::CacheAllocator<FutureState<T>>(),
+                                                        std::move(loop)));
+}
+
+// futures._set_result_unless_cancelled
+template <class T, class U>
+void set_result_unless_cancelled(const Future<T>& f, U&& v) {
+  if (f.cancelled()) return;
+  f.set_result(std::forward<U>(v));
+}
+
+}  // namespace aio

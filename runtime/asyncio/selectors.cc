@@ -1,0 +1,80 @@
+#include "runtime/asyncio/selectors.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "runtime/pylang/exceptions.h"
+
+namespace aio {
+
+namespace {
+std::uint32_t epoll_mask(unsigned events) {
+  std::uint32_t mask = 0;
+  if (events & EVENT_READ) mask |= EPOLLIN;
+  if (events & EVENT_WRITE) mask |= EPOLLOUT;
+  return mask;
+}
+
+[[noreturn]] void raise_errno(int err) {
+  throw OSError("[Errno " + std::to_string(err) + "] " + std::strerror(err));
+}
+}  // namespace
+
+EpollSelector::EpollSelector() : epfd_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (epfd_ < 0) raise_errno(errno);
+}
+
+EpollSelector::~EpollSelector() { ::close(epfd_); }
+
+void EpollSelector::add(int fd, unsigned events) {
+  epoll_event ev{};
+  ev.events = epoll_mask(events);
+  ev.data.fd = fd;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) raise_errno(errno);
+  ++registered_;
+}
+
+void EpollSelector::modify(int fd, unsigned events) {
+  epoll_event ev{};
+  ev.events = epoll_mask(events);
+  ev.data.fd = fd;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0) raise_errno(errno);
+}
+
+void EpollSelector::remove(int fd) {
+  --registered_;
+  // Like EpollSelector.unregister: an fd closed before it was unregistered is not an error.
+  if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != EBADF && errno != ENOENT) {
+    raise_errno(errno);
+  }
+}
+
+const std::vector<EpollSelector::Event>& EpollSelector::select(double timeout) {
+  int ms = -1;
+  if (timeout >= 0) {
+    // math.ceil(timeout * 1e3) * 1e-3, then epoll's milliseconds.
+    double t = std::ceil(timeout * 1e3);
+    ms = t > 2147483647.0 ? 2147483647 : static_cast<int>(t);
+  }
+  buffer_.resize(registered_ ? registered_ : 1);
+  events_.clear();
+  int n = ::epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()), ms);
+  if (n < 0) {
+    if (errno == EINTR) return events_;
+    raise_errno(errno);
+  }
+  for (int i = 0; i < n; ++i) {
+    std::uint32_t e = buffer_[i].events;
+    unsigned events = 0;
+    if (e & ~static_cast<std::uint32_t>(EPOLLIN)) events |= EVENT_WRITE;
+    if (e & ~static_cast<std::uint32_t>(EPOLLOUT)) events |= EVENT_READ;
+    events_.push_back({buffer_[i].data.fd, events});
+  }
+  return events_;
+}
+
+}  // namespace aio

@@ -1,0 +1,356 @@
+#include "runtime/asyncio/tasks.h"
+
+#include <algorithm>
+#include <atomic>
+
+namespace aio {
+
+namespace {
+std::atomic<std::uint64_t> g_task_counter{0};
+thread_local TaskBase* t_stepping = nullptr;
+}  // namespace
+
+std::uint64_t next_task_number() { return g_task_counter.load() + 1; }
+
+namespace detail {
+TaskBase* stepping_task() { return t_stepping; }
+
+void yield_future(std::shared_ptr<FutureBase> fut) {
+  TaskBase* t = t_stepping;
+  if (!t) throw RuntimeError("await outside of a task");
+  t->yielded_ = std::move(fut);
+}
+
+void yield_bare() {
+  TaskBase* t = t_stepping;
+  if (!t) throw RuntimeError("await outside of a task");
+  t->yielded_bare_ = true;
+}
+
+void check_thrown_in() {
+  TaskBase* t = t_stepping;
+  if (t && t->thrown_in_) {
+    std::exception_ptr e = std::move(t->thrown_in_);
+    t->thrown_in_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void CoPromiseBase::set_leaf(std::coroutine_handle<> h) noexcept {
+  if (t_stepping && h) t_stepping->leaf_ = h;
+}
+}  // namespace detail
+
+TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
+  std::uint64_t n = number_ = ++g_task_counter;
+  if (name) {
+    name_ = std::move(*name);
+  } else {
+    name_number_ = n;
+  }
+}
+
+void TaskBase::start() { start(shared_task()); }
+
+void TaskBase::start(const std::shared_ptr<TaskBase>& task) {
+  loop_->schedule_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  loop_->tasks_registry().push_back(task);
+  auto& reg = loop_->tasks_registry();
+  if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
+    std::erase_if(reg, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
+  }
+  // No global registry (it cost a lock and a weak_ptr per task): gc_collect_pending_tasks
+  // gathers the loops' registries.
+}
+
+bool TaskBase::cancel(std::optional<std::string> msg) {
+  log_traceback_ = false;
+  if (done()) return false;
+  if (loop_->has(Behaviour::kTaskCancelling)) ++num_cancels_requested_;
+  if (!loop_->has(Behaviour::kCancelMessage)) msg.reset();
+  if (fut_waiter_) {
+    if (fut_waiter_->cancel(msg)) return true;
+  }
+  must_cancel_ = true;
+  cancel_message_ = std::move(msg);
+  return true;
+}
+
+int TaskBase::uncancel() {
+  if (num_cancels_requested_ > 0) {
+    --num_cancels_requested_;
+    if (num_cancels_requested_ == 0 && loop_->has(Behaviour::kUncancelClearsMustCancel)) {
+      must_cancel_ = false;
+    }
+  }
+  return num_cancels_requested_;
+}
+
+std::vector<std::string> TaskBase::repr_info() const {
+  std::vector<std::string> info = FutureBase::repr_info();
+  if (loop_->has(Behaviour::kTaskCancelling) && num_cancels_requested_ > 0 && !done()) {
+    info[0] = "cancelling";
+  }
+  std::size_t pos = 1;
+  if (loop_->has(Behaviour::kTaskNames))
+    info.insert(info.begin() + pos++, "name=" + repr_str(get_name()));
+  std::string coro = coro_format();
+  if (fut_waiter_) info.insert(info.begin() + pos, "wait_for=" + fut_waiter_->repr());
+  if (!coro.empty()) info.insert(info.begin() + pos, "coro=<" + coro + ">");
+  return info;
+}
+
+void TaskBase::step(std::exception_ptr exc) {
+  std::shared_ptr<TaskBase> self = shared_task();
+  step_owned(self, std::move(exc));
+}
+
+void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
+  if (done()) {
+    throw InvalidStateError("_step(): already done: " + repr() + ", " +
+                            (exc ? exception_repr(exc) : std::string("None")));
+  }
+  if (must_cancel_) {
+    if (!exc || !is_cancelled_error(exc)) exc = make_cancelled_error();
+    must_cancel_ = false;
+  }
+  fut_waiter_.reset();
+
+  EventLoop& loop = *loop_;
+  if (loop.current_task()) {
+    throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
+                       loop.current_task()->repr() + " is being executed.");
+  }
+  loop.set_current_task(this);
+  struct Leave {
+    EventLoop& loop;
+    ~Leave() { loop.set_current_task(nullptr); }
+  } leave{loop};
+  step_run_and_handle_result(self, std::move(exc));
+}
+
+void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
+  detail::CoPromiseBase& p = coro_promise();
+  yielded_.reset();
+  yielded_bare_ = false;
+  if (!p.started && exc) {
+    // coro.throw(exc) into a coroutine that never ran: it finishes with exc, running nothing.
+    p.started = true;
+    p.finished = true;
+    p.exception = exc;
+  } else {
+    thrown_in_ = std::move(exc);
+    TaskBase* prev = t_stepping;
+    t_stepping = this;
+    struct Restore {
+      TaskBase* prev;
+      ~Restore() { t_stepping = prev; }
+    } restore{prev};
+    leaf_.resume();
+    thrown_in_ = nullptr;
+  }
+
+  if (p.finished) {
+    if (p.exception) {
+      std::exception_ptr e = p.exception;
+      if (is_cancelled_error(e)) {
+        cancelled_exc_ = e;
+        future_cancel(std::nullopt);
+        // CPython 3.8 passes no message; 3.9+ keeps the original exception (with its message)
+        // in _cancelled_exc, which result() re-raises.
+      } else if (is_exit_exception(e)) {
+        set_exception_internal(e);
+        std::rethrow_exception(e);
+      } else {
+        set_exception_internal(e);
+      }
+    } else if (must_cancel_) {
+      must_cancel_ = false;
+      future_cancel(cancel_message_);
+    } else {
+      set_result_from_coro();
+    }
+    return;
+  }
+
+  if (yielded_) {
+    std::shared_ptr<FutureBase> result = std::move(yielded_);
+    yielded_.reset();
+    if (&result->get_loop() != loop_.get()) {
+      auto e = std::make_exception_ptr(RuntimeError(
+          "Task " + repr() + " got Future " + result->repr() + " attached to a different loop"));
+      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+    } else if (result.get() == this) {
+      auto e = std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr()));
+      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+    } else {
+      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
+                                detail::kTaskWakeupName);
+      fut_waiter_ = std::move(result);
+      if (must_cancel_) {
+        if (fut_waiter_->cancel(cancel_message_)) must_cancel_ = false;
+      }
+    }
+  } else if (yielded_bare_) {
+    yielded_bare_ = false;
+    loop_->schedule_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  } else {
+    auto e = std::make_exception_ptr(RuntimeError("Task got bad yield: None"));
+    loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+  }
+}
+
+void TaskBase::wakeup(FutureBase& fut) {
+  std::shared_ptr<TaskBase> self = shared_task();
+  wakeup_owned(self, fut);
+}
+
+void TaskBase::wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut) {
+  std::exception_ptr e = fut.result_exception();
+  step_owned(self, std::move(e));
+}
+
+void TaskBase::log_destroyed() {
+  if (state_ == State::kPending && log_destroy_pending_) {
+    log_destroy_pending_ = false;
+    ExceptionContext ctx;
+    ctx.message = "Task was destroyed but it is pending!";
+    ctx.task_repr = repr();
+    loop_->call_exception_handler(ctx);
+  }
+  log_exception_never_retrieved();
+}
+
+void TaskBase::collect() {
+  if (state_ != State::kPending) return;
+  log_destroyed();
+  log_destroy_pending_ = false;
+  std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
+  fut_waiter_.reset();
+  drop_coro();
+}
+
+void gc_collect_pending_tasks() {
+  // In creation order, as the global registry had them (the order of "Task was destroyed but it
+  // is pending!"). Each task once, as when that registry was cleared here.
+  std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
+  std::sort(alive.begin(), alive.end(),
+            [](const auto& a, const auto& b) { return a->number() < b->number(); });
+  for (auto& t : alive) {
+    if (t->collected_) continue;
+    t->collected_ = true;
+    t->collect();
+  }
+}
+
+AnyTask current_task(EventLoop& loop) {
+  TaskBase* t = loop.current_task();
+  return t ? AnyTask(t->shared_task()) : AnyTask();
+}
+AnyTask current_task() { return current_task(*get_running_loop()); }
+
+std::vector<AnyTask> all_tasks(EventLoop& loop) {
+  std::vector<AnyTask> out;
+  for (auto& w : loop.tasks_registry()) {
+    if (auto t = w.lock()) {
+      if (!t->done()) out.emplace_back(std::move(t));
+    }
+  }
+  return out;
+}
+std::vector<AnyTask> all_tasks() { return all_tasks(*get_running_loop()); }
+
+Co<void> sleep(double delay, Def) {
+  if (delay <= 0) {
+    co_await Sleep0{};
+    co_return;
+  }
+  Loop loop = get_running_loop();
+  Future<void> future = loop->create_future<void>();
+  TimerHandle h = loop->call_later(
+      delay, [future] { set_result_unless_cancelled(future, None); },
+      "_set_result_unless_cancelled");
+  try {
+    co_await future;
+  } catch (...) {
+    h.cancel();
+    throw;
+  }
+  h.cancel();
+}
+
+namespace detail {
+void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>& fut,
+                             bool new_task) {
+  CallbackId id = fut->add_done_callback(
+      [](FutureBase& f) {
+        if (!f.cancelled()) {
+          std::exception_ptr e = f.exception_ptr_unchecked();
+          if (e && is_exit_exception(e)) return;
+        }
+        f.get_loop().stop();
+      },
+      "_run_until_complete_cb() at base_events.py");  // a Python function: repr names its source
+  try {
+    loop.run_forever();
+  } catch (...) {
+    if (new_task && fut->done() && !fut->cancelled()) fut->clear_log_traceback();
+    fut->remove_done_callback(id);
+    throw;
+  }
+  fut->remove_done_callback(id);
+  if (!fut->done()) throw RuntimeError("Event loop stopped before Future completed.");
+}
+}  // namespace detail
+
+namespace {
+Co<void> shutdown_asyncgens(Def = "BaseEventLoop.shutdown_asyncgens") { co_return; }
+Co<void> shutdown_default_executor(Def = "BaseEventLoop.shutdown_default_executor") { co_return; }
+}  // namespace
+
+void run_cleanup(const Loop& loop) {
+  try {
+    if (!loop->is_closed()) {
+      // _cancel_all_tasks
+      std::vector<AnyTask> to_cancel = all_tasks(*loop);
+      if (!to_cancel.empty()) {
+        for (auto& t : to_cancel) t.cancel();
+        // gather(*to_cancel, return_exceptions=True)
+        auto outer = loop->create_future<void>();
+        auto remaining = std::make_shared<std::size_t>(to_cancel.size());
+        for (auto& t : to_cancel) {
+          t.ptr()->add_done_callback(
+              [outer, remaining](FutureBase& f) {
+                if (!f.cancelled()) f.exception();
+                if (--*remaining == 0 && !outer.done()) outer.set_result();
+              },
+              "_done_callback");
+        }
+        loop->run_until_complete(outer);
+        for (auto& t : to_cancel) {
+          if (t.cancelled()) continue;
+          if (t.exception()) {
+            ExceptionContext ctx;
+            ctx.message = "unhandled exception during asyncio.run() shutdown";
+            ctx.exception = t.exception();
+            ctx.task = t.ptr();
+            loop->call_exception_handler(ctx);
+          }
+        }
+      }
+      loop->run_until_complete(shutdown_asyncgens());
+      if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
+        loop->run_until_complete(shutdown_default_executor());
+      }
+    }
+  } catch (const IdleForever&) {
+    set_event_loop(nullptr);
+    loop->close();
+    throw;
+  } catch (...) {
+  }
+  set_event_loop(nullptr);
+  loop->close();
+}
+
+}  // namespace aio

@@ -1,0 +1,327 @@
+// asyncio.Task: steps a Co<T> exactly like CPython's Task.__step / __wakeup.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/futures.h"
+
+namespace aio {
+
+class TaskBase : public FutureBase {
+ public:
+  TaskBase(Loop loop, std::optional<std::string> name);
+
+  bool cancel(std::optional<std::string> msg = std::nullopt) override;
+  int cancelling() const { return num_cancels_requested_; }
+  int uncancel();
+  const std::string& get_name() const {
+    if (name_number_) {  // "Task-<n>" is formatted when first asked for
+      name_ = "Task-" + std::to_string(name_number_);
+      name_number_ = 0;
+    }
+    return name_;
+  }
+  void set_name(std::string n) {
+    name_ = std::move(n);
+    name_number_ = 0;
+  }
+  const char* class_name() const override { return "Task"; }
+  std::vector<std::string> repr_info() const override;
+  bool is_task() const override { return true; }
+  const std::shared_ptr<FutureBase>& fut_waiter() const { return fut_waiter_; }
+  void set_log_destroy_pending(bool v) { log_destroy_pending_ = v; }
+  bool log_destroy_pending() const { return log_destroy_pending_; }
+  std::shared_ptr<TaskBase> shared_task() {
+    return std::static_pointer_cast<TaskBase>(shared_from_this());
+  }
+
+  // Coroutine access (implemented by TaskState<T>).
+  virtual detail::CoPromiseBase& coro_promise() = 0;
+  virtual std::coroutine_handle<> coro_handle() = 0;
+  virtual std::string coro_format() const = 0;  // for repr; "" when the coro is gone
+  virtual void set_result_from_coro() = 0;
+  virtual void drop_coro() = 0;
+
+  // Task.__step / Task.__wakeup
+  void step(std::exception_ptr exc = nullptr);
+  void wakeup(FutureBase& fut);
+  // The same, for the loop's callbacks: `self` is the reference to this task that the running
+  // callback owns, and it lives for the whole step (no one else holds that callback's handle,
+  // so no one can cancel it while it runs). The step then takes no reference of its own
+  // (shared_from_this() is an atomic compare-and-swap) and the next step's callback copies
+  // `self`.
+  void step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  void wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut);
+  // Schedules the first step (Task.__init__): call_soon(__step) + registration.
+  void start();
+  void start(const std::shared_ptr<TaskBase>& task);  // task: this one
+
+  // Driving state, written by awaiters while the coroutine runs.
+  std::coroutine_handle<> leaf_;
+  std::shared_ptr<FutureBase> yielded_;
+  bool yielded_bare_ = false;
+  std::exception_ptr thrown_in_;
+
+  // Logs 'Task was destroyed but it is pending!' / never-retrieved (from the derived dtor).
+  void log_destroyed();
+  // Breaks reference cycles of a pending task (gc): drops the waiter and the coroutine frame.
+  void collect();
+  // Creation order (the Task-N counter, also for named tasks).
+  std::uint64_t number() const { return number_; }
+  bool collected_ = false;  // seen by gc_collect_pending_tasks already
+
+ protected:
+  void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+
+  mutable std::string name_;
+  mutable std::uint64_t name_number_ = 0;  // not 0: the name is "Task-<name_number_>"
+  std::uint64_t number_ = 0;               // creation order (the Task-N counter)
+  int num_cancels_requested_ = 0;
+  bool must_cancel_ = false;
+  bool log_destroy_pending_ = true;
+  std::shared_ptr<FutureBase> fut_waiter_;
+};
+
+template <class T>
+class TaskState final : public TaskBase, public ResultSlot<T> {
+ public:
+  TaskState(Loop loop, Co<T> coro, std::optional<std::string> name)
+      : TaskBase(std::move(loop), std::move(name)), coro_(std::move(coro)) {
+    leaf_ = coro_.handle();
+  }
+  ~TaskState() override {
+    log_destroyed();
+    // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
+  }
+  detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
+  std::coroutine_handle<> coro_handle() override { return coro_.handle(); }
+  std::string coro_format() const override { return coro_ ? coro_.format() : std::string(); }
+  void set_result_from_coro() override {
+    if constexpr (std::is_void_v<T>) {
+      this->value.emplace(None);
+    } else {
+      this->value.emplace(coro_.take_result());
+    }
+    finish_with_result();
+  }
+  void drop_coro() override { coro_ = Co<T>(); }
+  std::string result_repr() const override {
+    return this->value ? detail::reprlib_repr(*this->value) : std::string("None");
+  }
+  Co<T>& coro() { return coro_; }
+
+ private:
+  Co<T> coro_;
+};
+
+// Task<T>: a Future<T> handle with the Task API.
+template <class T>
+class Task : public Future<T> {
+ public:
+  Task() = default;
+  explicit Task(std::shared_ptr<TaskState<T>> s) : Future<T>(s, s.get()) {}
+  TaskBase& task() const { return static_cast<TaskBase&>(*this->base_); }
+  const std::string& get_name() const { return task().get_name(); }
+  void set_name(std::string n) const { task().set_name(std::move(n)); }
+  int cancelling() const { return task().cancelling(); }
+  int uncancel() const { return task().uncancel(); }
+  std::shared_ptr<TaskBase> shared_task() const { return task().shared_task(); }
+};
+
+// A task of any result type (current_task(), all_tasks()).
+class AnyTask {
+ public:
+  AnyTask() = default;
+  explicit AnyTask(std::shared_ptr<TaskBase> t) : t_(std::move(t)) {}
+  template <class T>
+  AnyTask(const Task<T>& t) : t_(t.shared_task()) {}  // NOLINT
+  explicit operator bool() const { return static_cast<bool>(t_); }
+  bool done() const { return t_->done(); }
+  bool cancelled() const { return t_->cancelled(); }
+  bool cancel(std::optional<std::string> msg = std::nullopt) const { return t_->cancel(msg); }
+  int cancelling() const { return t_->cancelling(); }
+  int uncancel() const { return t_->uncancel(); }
+  std::exception_ptr exception() const { return t_->exception(); }
+  const std::string& get_name() const { return t_->get_name(); }
+  std::string repr() const { return t_ ? t_->repr() : "None"; }
+  const std::shared_ptr<TaskBase>& ptr() const { return t_; }
+  AnyFuture future() const { return AnyFuture(t_); }
+  friend bool operator==(const AnyTask& a, const AnyTask& b) { return a.t_ == b.t_; }
+  friend bool operator<(const AnyTask& a, const AnyTask& b) { return a.t_ < b.t_; }
+
+ private:
+  std::shared_ptr<TaskBase> t_;
+};
+
+// asyncio.current_task() (None -> empty AnyTask) and asyncio.all_tasks() (pending tasks).
+AnyTask current_task();
+AnyTask current_task(EventLoop& loop);
+std::vector<AnyTask> all_tasks();
+std::vector<AnyTask> all_tasks(EventLoop& loop);
+// Tasks created so far (the Task-N counter).
+std::uint64_t next_task_number();
+
+template <class T>
+Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt) {
+  // The task and its control block from the per-thread block cache (block_cache.h).
+  auto s = std::allocate_shared<TaskState<T>>(detail::CacheAllocator<TaskState<T>>(),
+                                              std::move(loop), std::move(coro), std::move(name));
+  s->start(s);
+  return Task<T>(std::move(s));
+}
+
+template <class C>
+auto EventLoop::create_task(C&& coro) {
+  check_closed();
+  return make_task(shared_from_this(), std::forward<C>(coro));
+}
+template <class C>
+auto EventLoop::create_task(C&& coro, std::string name) {
+  check_closed();
+  return make_task(shared_from_this(), std::forward<C>(coro), std::move(name));
+}
+
+// asyncio.create_task(coro, name=...) — needs a running loop.
+template <class T>
+Task<T> create_task(Co<T> coro) {
+  return get_running_loop()->create_task(std::move(coro));
+}
+template <class T>
+Task<T> create_task(Co<T> coro, std::string name) {
+  return get_running_loop()->create_task(std::move(coro), std::move(name));
+}
+
+// asyncio.ensure_future(): coroutines become tasks (of the running/current loop).
+template <class T>
+Task<T> ensure_future(Co<T> coro, Loop loop = nullptr) {
+  if (!loop) loop = get_event_loop();
+  // loop.create_task(coro), giving the task this reference to the loop (create_task's
+  // shared_from_this() would be a second, atomic, count change).
+  loop->check_closed();
+  return make_task(std::move(loop), std::move(coro));
+}
+template <class T>
+Future<T> ensure_future(Future<T> f, Loop = nullptr) {
+  return f;
+}
+template <class T>
+Task<T> ensure_future(Task<T> t, Loop = nullptr) {
+  return t;
+}
+
+namespace detail {
+template <class A>
+struct awaitable_traits;
+template <class T>
+struct awaitable_traits<Co<T>> {
+  using type = T;
+};
+template <class T>
+struct awaitable_traits<Future<T>> {
+  using type = T;
+};
+template <class T>
+struct awaitable_traits<Task<T>> {
+  using type = T;
+};
+}  // namespace detail
+template <class A>
+using await_result_t = typename detail::awaitable_traits<std::decay_t<A>>::type;
+
+// Sleep0: a bare `yield` (asyncio.tasks.__sleep0).
+struct Sleep0 {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const { detail::yield_bare(); }
+  void await_resume() const { detail::check_thrown_in(); }
+};
+
+// asyncio.sleep(delay): sleep(0) yields exactly one loop iteration.
+Co<void> sleep(double delay, Def = Def("sleep", "tasks.py"));
+// asyncio.sleep(delay, result)
+template <class T>
+Co<T> sleep(double delay, T result, Def = Def("sleep", "tasks.py")) {
+  if (delay <= 0) {
+    co_await Sleep0{};
+    co_return result;
+  }
+  Loop loop = get_running_loop();
+  Future<T> future = loop->create_future<T>();
+  TimerHandle h = loop->call_later(
+      delay, [future, result]() mutable { set_result_unless_cancelled(future, std::move(result)); },
+      "_set_result_unless_cancelled");
+  try {
+    T r = co_await future;
+    h.cancel();
+    co_return r;
+  } catch (...) {
+    h.cancel();
+    throw;
+  }
+}
+
+// BaseEventLoop.run_until_complete
+namespace detail {
+void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>& fut,
+                             bool new_task);
+}
+template <class A>
+auto EventLoop::run_until_complete(A&& awaitable) {
+  using D = std::decay_t<A>;
+  using T = await_result_t<D>;
+  try {
+    check_closed();
+    check_running();
+  } catch (BaseException& e) {
+    // The traceback holds this frame, whose argument is the coroutine: it is released (and
+    // reported as never awaited) with the exception.
+    if constexpr (std::is_same_v<D, Co<T>> && !std::is_lvalue_reference_v<A>) {
+      e.keep_alive(std::make_shared<D>(std::move(awaitable)));
+    }
+    throw;
+  }
+  Future<T> fut;
+  bool new_task = false;
+  if constexpr (std::is_same_v<D, Co<T>>) {
+    new_task = true;
+    fut = ensure_future(std::move(awaitable), shared_from_this());
+    static_cast<TaskBase&>(*fut.base()).set_log_destroy_pending(false);
+  } else {
+    fut = awaitable;
+  }
+  detail::run_until_complete_base(*this, fut.base(), new_task);
+  return fut.result();
+}
+
+// asyncio.run(main): new loop, run, cancel remaining tasks, shutdown, close.
+void run_cleanup(const Loop& loop);
+template <class T>
+T run(Co<T> main) {
+  if (running_loop_or_null())
+    throw RuntimeError("asyncio.run() cannot be called from a running event loop");
+  Loop loop = new_event_loop();
+  set_event_loop(loop);
+  Task<T> task = loop->create_task(std::move(main));
+  try {
+    loop->run_until_complete(task);
+  } catch (...) {
+    run_cleanup(loop);
+    throw;
+  }
+  run_cleanup(loop);
+  return task.result();
+}
+
+// gc.collect() at interpreter exit: pending tasks still alive are "destroyed" (logged) and
+// their coroutine frames dropped, breaking the reference cycles CPython's GC would collect.
+void gc_collect_pending_tasks();
+
+}  // namespace aio

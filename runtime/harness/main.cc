@@ -1,0 +1,51 @@
+#include "runtime/harness/main.h"
+
+#include <cstdlib>
+
+#include "runtime/asyncio/aio.h"
+#include "runtime/harness/trace.h"
+#include "runtime/harness/virtual_clock.h"
+
+namespace aio {
+
+void install_harness() {
+  // Once: a later call must not replace a clock the program chose since.
+  static const bool installed = [] {
+    set_output(&trace());
+    use_virtual_clock();
+    return true;
+  }();
+  (void)installed;
+}
+
+int run_main(const std::string& example, const std::function<void()>& body, std::ostream& out) {
+  install_harness();
+  if (const char* v = std::getenv("AIOREF_PYTHON")) {
+    std::string s(v);
+    std::size_t dot = s.find('.');
+    if (dot != std::string::npos)
+      set_default_version({std::stoi(s.substr(0, dot)), std::stoi(s.substr(dot + 1))});
+  }
+  trace().set_example(example);
+  int code = 0;
+  try {
+    body();
+    trace().set_exit(0);
+  } catch (const IdleForever&) {
+    trace().set_idle_forever();
+  } catch (const SystemExit& e) {
+    code = e.str().empty() ? 0 : std::atoi(e.str().c_str());
+    trace().set_exit(code);
+  } catch (...) {
+    std::exception_ptr e = std::current_exception();
+    trace().err_uncaught_exception(e);
+    trace().set_uncaught(e);
+    code = 1;
+  }
+  gc_collect_pending_tasks();
+  gc_collect_transports();
+  trace().write(out);
+  return code;
+}
+
+}  // namespace aio

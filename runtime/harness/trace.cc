@@ -1,0 +1,250 @@
+#include "runtime/harness/trace.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/asyncio/clock.h"
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+
+Trace& trace() {
+  static Trace t;
+  return t;
+}
+
+namespace {
+double elapsed_now() {
+  Clock& c = default_clock();
+  return c.time() - c.start();
+}
+}  // namespace
+
+void Trace::set_example(std::string name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  example_ = std::move(name);
+}
+
+std::string Trace::normalize(std::string_view text) {
+  // A loopback address tuple as repr() prints it: the port is ephemeral (bound to port 0).
+  static constexpr std::string_view kPrefix = "('127.0.0.1', ";
+  std::string out;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t at = text.find(kPrefix, pos);
+    if (at == std::string_view::npos) break;
+    std::size_t digits = at + kPrefix.size();
+    std::size_t end = digits;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end > digits && end < text.size() && text[end] == ')') {
+      out.append(text.substr(pos, digits - pos));
+      out += "PORT";
+      pos = end;
+    } else {
+      out.append(text.substr(pos, digits - pos));
+      pos = digits;
+    }
+  }
+  if (pos == 0) return std::string(text);
+  out.append(text.substr(pos));
+  return out;
+}
+
+void Trace::add_locked(double t, std::string_view kind, std::string_view raw) {
+  std::string text = normalize(raw);
+  if (std::uncaught_exceptions() == 0) {
+    unwind_start_ = static_cast<std::size_t>(-1);
+  } else if (unwind_start_ == static_cast<std::size_t>(-1)) {
+    unwind_start_ = events_.size();  // a destructor run by stack unwinding
+  }
+  events_.push_back(TraceEvent{t, std::string(kind), text});
+  if (echo_) {
+    std::ostream& os = (kind == "out") ? std::cout : std::cerr;
+    os << text << '\n';
+  }
+}
+
+void Trace::add(std::string_view kind, std::string_view text) {
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  add_locked(t, kind, text);
+}
+
+void Trace::add_at(double elapsed, std::string_view kind, std::string_view text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  add_locked(elapsed, kind, text);
+}
+
+void Trace::flush_partial_locked(int stream) {
+  if (partial_[stream].empty()) return;
+  add_locked(partial_time_[stream], stream == 0 ? "out" : "err", partial_[stream] + "\\");
+  partial_[stream].clear();
+}
+
+namespace {
+void write_stream(Trace* self, std::string& partial, double& ptime, std::string_view text,
+                  const char* kind, double now,
+                  void (*emit)(Trace*, double, std::string_view, std::string_view)) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    if (partial.empty()) ptime = now;
+    if (nl == std::string_view::npos) {
+      partial.append(text.substr(start));
+      break;
+    }
+    partial.append(text.substr(start, nl - start));
+    emit(self, ptime, kind, partial);
+    partial.clear();
+    start = nl + 1;
+  }
+}
+}  // namespace
+
+void Trace::write_stdout(std::string_view text) {
+  double now = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  write_stream(
+      this, partial_[0], partial_time_[0], text, "out", now,
+      [](Trace* t, double tm, std::string_view k, std::string_view s) { t->add_locked(tm, k, s); });
+}
+
+void Trace::write_stderr(std::string_view text) {
+  double now = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  write_stream(
+      this, partial_[1], partial_time_[1], text, "err", now,
+      [](Trace* t, double tm, std::string_view k, std::string_view s) { t->add_locked(tm, k, s); });
+}
+
+void Trace::warn(std::string_view category, std::string_view message) {
+  std::string text(category);
+  text += ": ";
+  text += message;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!warned_.insert(text).second) return;
+  }
+  add("warn", text);
+}
+
+void Trace::log(std::string_view level, std::string_view message) {
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::size_t start = 0;
+  bool first = true;
+  while (true) {
+    std::size_t nl = message.find('\n', start);
+    std::string_view line =
+        message.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    if (first) {
+      add_locked(t, "log", std::string(level) + " " + std::string(line));
+      first = false;
+    } else {
+      add_locked(t, "log", line);
+    }
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+}
+
+void Trace::err_exception(const std::exception_ptr& e) {
+  add("err", "Traceback (most recent call last):");
+  add("err", format_exception_only(e));
+}
+
+void Trace::err_uncaught_exception(const std::exception_ptr& e) {
+  std::string last = format_exception_only(e);
+  double t = elapsed_now();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::size_t at = std::min(unwind_start_, events_.size());
+  std::vector<TraceEvent> unwound(events_.begin() + static_cast<std::ptrdiff_t>(at), events_.end());
+  events_.resize(at);
+  add_locked(t, "err", "Traceback (most recent call last):");
+  add_locked(t, "err", last);
+  events_.insert(events_.end(), unwound.begin(), unwound.end());
+  unwind_start_ = static_cast<std::size_t>(-1);
+}
+
+void Trace::set_exit(int code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = "= exit " + std::to_string(code);
+}
+
+void Trace::set_uncaught(const std::exception_ptr& e) {
+  std::string line = normalize("= exception " + format_exception_only(e));
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = line;
+}
+
+void Trace::set_idle_forever() {
+  std::lock_guard<std::mutex> lock(mu_);
+  outcome_ = "= idle-forever";
+}
+
+std::vector<TraceEvent> Trace::events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+std::string Trace::outcome() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outcome_;
+}
+
+void Trace::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  events_.clear();
+  partial_[0].clear();
+  partial_[1].clear();
+  outcome_ = "= exit 0";
+  warned_.clear();
+  unwind_start_ = static_cast<std::size_t>(-1);
+}
+
+std::string Trace::escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string Trace::text() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::ostringstream os;
+  PyVersion v = default_version();
+  os << "# aioref-trace 1\n";
+  os << "# example: " << example_ << "\n";
+  os << "# implementation: " << implementation_ << "\n";
+  os << "# python: "
+     << (python_.empty() ? std::to_string(v.major) + "." + std::to_string(v.minor) : python_)
+     << "\n";
+  os << "# clock: " << (default_clock().is_virtual() ? "virtual" : "real") << "\n";
+  char tb[64];
+  auto emit = [&](double t, const std::string& kind, const std::string& text) {
+    std::snprintf(tb, sizeof tb, "%.6f", t);
+    os << tb << ' ' << kind << ' ' << escape(text) << '\n';
+  };
+  for (const auto& e : events_) emit(e.time, e.kind, e.text);
+  for (int s = 0; s < 2; ++s) {
+    if (!partial_[s].empty()) {
+      emit(partial_time_[s], s == 0 ? "out" : "err", normalize(partial_[s] + "\\"));
+    }
+  }
+  os << outcome_ << "\n";
+  return os.str();
+}
+
+}  // namespace aio

@@ -1,0 +1,90 @@
+// The trace recorder (conformance/TRACE_FORMAT.md): events `<time> <kind> <text>` + outcome.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/pylang/output.h"
+
+namespace aio {
+
+struct TraceEvent {
+  double time;       // seconds since the clock started
+  std::string kind;  // out, err, tb, warn, log
+  std::string text;  // raw text (escaped when written)
+};
+
+// The Output a harnessed process writes to (install_harness(), runtime/harness/main.h).
+class Trace final : public Output {
+ public:
+  // Header fields.
+  void set_example(std::string name);
+  void set_implementation(std::string impl) { implementation_ = std::move(impl); }
+  void set_python(std::string v) { python_ = std::move(v); }
+
+  // Events stamped with the default clock's elapsed time.
+  void add(std::string_view kind, std::string_view text);
+  void add_at(double elapsed, std::string_view kind, std::string_view text);
+  // Raw stream writes, split into lines; an unterminated line is kept until completed or flushed.
+  void write_stdout(std::string_view text) override;
+  void write_stderr(std::string_view text) override;
+  // `warn <Category>: <message>`, shown once: warnings' "default" action shows a warning once per
+  // location (__warningregistry__); C++ has no location, so the text stands for it.
+  void warn(std::string_view category, std::string_view message) override;
+  // A record of the asyncio logger: `log <LEVEL> <line 1>` then `log <line>` per further line.
+  void log(std::string_view level, std::string_view message) override;
+  // Traceback header + final line for an exception (no frames: C++ has none to show).
+  void err_exception(const std::exception_ptr& e);
+  // The report of the exception that ended the module (run_main), placed before the events that
+  // the objects destroyed while it propagated emitted (the trailing run of events recorded during
+  // stack unwinding, e.g. "coroutine ... was never awaited" for the body's locals): CPython
+  // frees those after the report (module globals at shutdown, frames with the traceback).
+  void err_uncaught_exception(const std::exception_ptr& e);
+
+  // Outcome (the last line).
+  void set_exit(int code);
+  void set_uncaught(const std::exception_ptr& e);  // `= exception <Type>: <message>`
+  void set_idle_forever();
+
+  // Echo events live to the process's stdout/stderr (off by default).
+  void set_echo(bool on) { echo_ = on; }
+
+  std::vector<TraceEvent> events() const;
+  std::string outcome() const;
+  std::string text() const;  // the whole trace
+  void write(std::ostream& os) const { os << text(); }
+  void clear();
+
+  // Escapes control characters as \xNN.
+  static std::string escape(std::string_view s);
+  // What every recorded line goes through (trace_recorder.py's normalize(), the parts that
+  // apply to C++): ephemeral loopback ports, ('127.0.0.1', 8888) -> ('127.0.0.1', PORT).
+  static std::string normalize(std::string_view text);
+
+ private:
+  void flush_partial_locked(int stream);
+  void add_locked(double t, std::string_view kind, std::string_view text);
+  mutable std::mutex mu_;
+  std::string example_ = "unknown";
+  std::string implementation_ = "aioref-cpp";
+  std::string python_;
+  std::vector<TraceEvent> events_;
+  std::string outcome_ = "= exit 0";
+  std::string partial_[2];
+  double partial_time_[2] = {0, 0};
+  bool echo_ = false;
+  std::set<std::string> warned_;  // the warning registry (cleared by clear())
+  // Index of the first event of the trailing run recorded during stack unwinding (npos: none).
+  std::size_t unwind_start_ = static_cast<std::size_t>(-1);
+};
+
+// The process-wide trace ports print through.
+Trace& trace();
+
+}  // namespace aio

@@ -1,0 +1,202 @@
+// Python's exception hierarchy as C++ types. `aio::Exception` derives from std::exception (it is
+// what `except Exception` catches); CancelledError derives from BaseException only (3.8+).
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "runtime/pylang/bytes.h"
+
+namespace aio {
+
+std::string repr_str(std::string_view s);  // Python repr() of a str (pyformat.cc)
+
+class BaseException {
+ public:
+  BaseException() = default;
+  explicit BaseException(std::string message) : message_(std::move(message)) {}
+  // An exception whose single argument is not a str: `args_repr` is repr(arg), `str` is str(arg).
+  BaseException(std::string str, std::string args_repr)
+      : message_(std::move(str)), args_repr_(std::move(args_repr)) {}
+  virtual ~BaseException() = default;
+
+  virtual const char* type_name() const { return "BaseException"; }
+  // Module as shown in tracebacks ("builtins" is omitted there).
+  virtual std::string module() const { return "builtins"; }
+
+  bool has_args() const { return message_.has_value(); }
+  // str(exc)
+  std::string str() const { return message_.value_or(""); }
+  // repr(exc): TypeName('msg') / TypeName()
+  std::string repr() const {
+    std::string r = type_name();
+    r += '(';
+    if (args_repr_) {
+      r += *args_repr_;
+    } else if (message_) {
+      r += repr_str(*message_);
+    }
+    r += ')';
+    return r;
+  }
+  const char* what() const noexcept { return message_ ? message_->c_str() : ""; }
+
+  // What the exception's traceback keeps alive: the locals of the frames it went through (e.g.
+  // the coroutine passed to a call that raised). Released with the exception object, as CPython
+  // frees them with the traceback ("coroutine ... was never awaited" then follows the report).
+  void keep_alive(std::shared_ptr<void> p) { keep_alive_.push_back(std::move(p)); }
+
+ private:
+  std::optional<std::string> message_;
+  std::optional<std::string> args_repr_;
+  std::vector<std::shared_ptr<void>> keep_alive_;
+};
+
+#define AIO_DEFINE_EXCEPTION(Name, Base, Module)             \
+  class Name : public Base {                                 \
+   public:                                                   \
+    using Base::Base;                                        \
+    const char* type_name() const override { return #Name; } \
+    std::string module() const override { return Module; }   \
+  }
+
+// `Exception` is also a std::exception, so `catch (const std::exception&)` == `except Exception`.
+class Exception : public BaseException, public std::exception {
+ public:
+  using BaseException::BaseException;
+  const char* type_name() const override { return "Exception"; }
+  const char* what() const noexcept override { return BaseException::what(); }
+};
+
+AIO_DEFINE_EXCEPTION(SystemExit, BaseException, "builtins");
+AIO_DEFINE_EXCEPTION(KeyboardInterrupt, BaseException, "builtins");
+AIO_DEFINE_EXCEPTION(GeneratorExit, BaseException, "builtins");
+AIO_DEFINE_EXCEPTION(ArithmeticError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(ZeroDivisionError, ArithmeticError, "builtins");
+AIO_DEFINE_EXCEPTION(OverflowError, ArithmeticError, "builtins");
+AIO_DEFINE_EXCEPTION(AssertionError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(AttributeError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(LookupError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(IndexError, LookupError, "builtins");
+AIO_DEFINE_EXCEPTION(NameError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(EOFError, Exception, "builtins");
+
+// OSError: OSError('msg') (errno None) or OSError(errno, strerror), whose str() is
+// "[Errno N] strerror". make_os_error() picks the subclass for the errno as CPython's
+// OSError(errno, ...) constructor does (ECONNREFUSED -> ConnectionRefusedError, ...).
+class OSError : public Exception {
+ public:
+  OSError() = default;
+  explicit OSError(std::string message) : Exception(std::move(message)) {}
+  OSError(std::string str, std::string args_repr)
+      : Exception(std::move(str), std::move(args_repr)) {}
+  OSError(int err, std::string strerror)
+      : Exception("[Errno " + std::to_string(err) + "] " + strerror,
+                  std::to_string(err) + ", " + repr_str(strerror)),
+        errno_(err),
+        strerror_(std::move(strerror)) {}
+  const char* type_name() const override { return "OSError"; }
+  // exc.errno (0 for None) and exc.strerror.
+  int os_errno() const { return errno_; }
+  const std::string& strerror() const { return strerror_; }
+
+ private:
+  int errno_ = 0;
+  std::string strerror_;
+};
+AIO_DEFINE_EXCEPTION(BlockingIOError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(ChildProcessError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(BrokenPipeError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionAbortedError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionRefusedError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(ConnectionResetError, ConnectionError, "builtins");
+AIO_DEFINE_EXCEPTION(FileExistsError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(FileNotFoundError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(InterruptedError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(IsADirectoryError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(NotADirectoryError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(PermissionError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(ProcessLookupError, OSError, "builtins");
+AIO_DEFINE_EXCEPTION(gaierror, OSError, "socket");  // socket.gaierror(EAI_*, gai_strerror)
+AIO_DEFINE_EXCEPTION(RuntimeError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(NotImplementedError, RuntimeError, "builtins");
+AIO_DEFINE_EXCEPTION(StopIteration, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(StopAsyncIteration, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(TypeError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(ValueError, Exception, "builtins");
+AIO_DEFINE_EXCEPTION(UnicodeError, ValueError, "builtins");
+AIO_DEFINE_EXCEPTION(UnicodeDecodeError, UnicodeError, "builtins");
+
+// KeyError's str() is the repr of the key.
+class KeyError : public LookupError {
+ public:
+  KeyError() = default;
+  explicit KeyError(const std::string& key) : LookupError(repr_str(key), repr_str(key)) {}
+  KeyError(std::string str, std::string args_repr)
+      : LookupError(std::move(str), std::move(args_repr)) {}
+  const char* type_name() const override { return "KeyError"; }
+};
+
+// asyncio exceptions. Their module (for tracebacks) depends on the version; see
+// exception_qualified_name().
+AIO_DEFINE_EXCEPTION(CancelledError, BaseException, "asyncio.exceptions");
+AIO_DEFINE_EXCEPTION(InvalidStateError, Exception, "asyncio.exceptions");
+// asyncio.TimeoutError: builtins.TimeoutError in 3.11+, asyncio.exceptions.TimeoutError before.
+AIO_DEFINE_EXCEPTION(TimeoutError, OSError, "builtins");
+// asyncio.IncompleteReadError(partial, expected): "5 bytes read on a total of 10 expected bytes"
+// (expected None: "undefined").
+class IncompleteReadError : public EOFError {
+ public:
+  IncompleteReadError(Bytes partial, std::optional<std::size_t> expected)
+      : EOFError(std::to_string(partial.size()) + " bytes read on a total of " +
+                 (expected ? std::to_string(*expected) : std::string("undefined")) +
+                 " expected bytes"),
+        partial(std::move(partial)),
+        expected(expected) {}
+  const char* type_name() const override { return "IncompleteReadError"; }
+  std::string module() const override { return "asyncio.exceptions"; }
+  Bytes partial;
+  std::optional<std::size_t> expected;
+};
+// asyncio.LimitOverrunError(message, consumed)
+class LimitOverrunError : public Exception {
+ public:
+  LimitOverrunError(std::string message, std::size_t consumed)
+      : Exception(std::move(message)), consumed(consumed) {}
+  const char* type_name() const override { return "LimitOverrunError"; }
+  std::string module() const override { return "asyncio.exceptions"; }
+  std::size_t consumed;
+};
+AIO_DEFINE_EXCEPTION(QueueEmpty, Exception, "asyncio.queues");
+AIO_DEFINE_EXCEPTION(QueueFull, Exception, "asyncio.queues");
+
+// Helpers over std::exception_ptr (any C++ exception is accepted; a std::exception that is not an
+// aio exception shows as type 'Exception' with what() as message).
+std::string exception_type_name(const std::exception_ptr& e);
+std::string exception_qualified_name(const std::exception_ptr& e);  // as in a traceback
+std::string exception_repr(const std::exception_ptr& e);
+std::string exception_str(const std::exception_ptr& e);
+// The last line of a traceback: "Type: message" or "Type".
+std::string format_exception_only(const std::exception_ptr& e);
+bool is_cancelled_error(const std::exception_ptr& e);
+bool is_exit_exception(const std::exception_ptr& e);  // SystemExit / KeyboardInterrupt
+
+// OSError(err, message) as CPython constructs it: the subclass the errno maps to
+// (BlockingIOError, ConnectionRefusedError, ...). The message defaults to strerror(err).
+std::exception_ptr make_os_error(int err, std::string message);
+std::exception_ptr make_os_error(int err);
+[[noreturn]] void raise_os_error(int err, std::string message);
+[[noreturn]] void raise_os_error(int err);
+
+template <class E>
+std::exception_ptr make_exception(E e) {
+  return std::make_exception_ptr(std::move(e));
+}
+
+}  // namespace aio

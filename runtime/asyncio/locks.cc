@@ -14,6 +14,20 @@ std::string with_waiters(std::string extra, const W& waiters) {
   if (!waiters.empty()) extra += ", waiters:" + std::to_string(waiters.size());
   return extra;
 }
+
+// `waiters.append(fut); try: await fut; finally: waiters.remove(fut)` (`remove`: false where
+// the waker pops the future itself): what the await raised, nullptr if nothing.
+Co<std::exception_ptr> wait_in(Ring<Future<bool>>& waiters, Future<bool> fut, bool remove = true) {
+  waiters.push_back(fut);
+  std::exception_ptr exc;
+  try {
+    co_await fut;
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  if (remove) waiters.remove(fut);
+  co_return exc;
+}
 }  // namespace
 }  // namespace detail
 
@@ -44,23 +58,10 @@ Co<bool> Lock::AcquireOp::slow() const {
       co_return true;
     }
     Future<bool> fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
-    s->waiters.push_back(fut);
-    std::exception_ptr exc;
-    try {
-      co_await fut;
-    } catch (...) {
-      exc = std::current_exception();
-    }
-    s->waiters.remove(fut);  // finally
-    if (exc) {
-      try {
-        std::rethrow_exception(exc);
-      } catch (const CancelledError&) {
-        // The lock invariant: if the lock is not taken (or about to be, by us), the first waiter
-        // must wake up.
-        if (!s->locked) s->wake_up_first();
-      } catch (...) {
-      }
+    if (std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut)) {
+      // The lock invariant: if the lock is not taken (or about to be, by us), the first waiter
+      // must wake up.
+      if (is_cancelled_error(exc) && !s->locked) s->wake_up_first();
       std::rethrow_exception(exc);
     }
     s->locked = true;
@@ -98,15 +99,9 @@ Co<bool> Event::WaitOp::slow() const {
   return [](std::shared_ptr<State> s, Def = Def("Event.wait", "locks.py")) -> Co<bool> {
     if (s->value) co_return true;
     Future<bool> fut = s->get_loop([&] { return Event::repr_of(*s); })->create_future<bool>();
-    s->waiters.push_back(fut);
-    std::exception_ptr exc;
-    try {
-      co_await fut;
-    } catch (...) {
-      exc = std::current_exception();
+    if (std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut)) {
+      std::rethrow_exception(exc);
     }
-    s->waiters.remove(fut);
-    if (exc) std::rethrow_exception(exc);
     co_return true;
   }(s->shared_from_this());
 }
@@ -138,17 +133,10 @@ Co<bool> Condition::wait_impl(std::shared_ptr<State> s, Def) {
   std::exception_ptr exc;
   try {
     if (!v313) fut = s->get_loop(self_repr)->create_future<bool>();
-    s->waiters.push_back(fut);
-    try {
-      co_await fut;
-    } catch (...) {
-      s->waiters.remove(fut);
-      throw;
-    }
-    s->waiters.remove(fut);
   } catch (...) {
     exc = std::current_exception();
   }
+  if (!exc) exc = co_await detail::wait_in(s->waiters, fut);
   // finally: the lock must be re-acquired, even when the wait was cancelled.
   std::exception_ptr cancelled;
   while (true) {
@@ -249,24 +237,14 @@ Co<bool> Semaphore::AcquireOp::slow() const {
       const bool v39 = has(Behaviour::kSemaphoreWakeupScheduled);
       while ((v39 && s->wakeup_scheduled) || s->value <= 0) {
         Future<bool> fut = s->get_loop(self_repr)->create_future<bool>();
-        s->waiters.push_back(fut);
-        std::exception_ptr exc;
-        try {
-          co_await fut;
-        } catch (...) {
-          exc = std::current_exception();
-        }
+        // Not removed here: _wake_up_next() pops the waiters.
+        std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut, /*remove=*/false);
         if (!exc) {
           if (v39) s->wakeup_scheduled = false;
           continue;
         }
         if (v39) {  // except CancelledError
-          try {
-            std::rethrow_exception(exc);
-          } catch (const CancelledError&) {
-            s->wake_up_next();
-          } catch (...) {
-          }
+          if (is_cancelled_error(exc)) s->wake_up_next();
         } else {  // bare except
           fut.cancel();
           if (s->value > 0 && !fut.cancelled()) s->wake_up_next();
@@ -282,27 +260,15 @@ Co<bool> Semaphore::AcquireOp::slow() const {
       co_return true;
     }
     Future<bool> fut = s->get_loop(self_repr)->create_future<bool>();
-    s->waiters.push_back(fut);
-    std::exception_ptr exc;
-    try {
-      co_await fut;
-    } catch (...) {
-      exc = std::current_exception();
-    }
-    s->waiters.remove(fut);
+    std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut);
     const bool v313 = has(Behaviour::kSemaphoreWakesAllAllowed);
-    if (exc) {
-      try {
-        std::rethrow_exception(exc);
-      } catch (const CancelledError&) {
-        if (v313) {
-          // Woken by _wake_up_next() but not acquiring: give the value back.
-          if (fut.done() && !fut.cancelled()) ++s->value;
-        } else if (!fut.cancelled()) {
-          ++s->value;
-          s->wake_up_next();
-        }
-      } catch (...) {
+    if (exc && is_cancelled_error(exc)) {
+      if (v313) {
+        // Woken by _wake_up_next() but not acquiring: give the value back.
+        if (fut.done() && !fut.cancelled()) ++s->value;
+      } else if (!fut.cancelled()) {
+        ++s->value;
+        s->wake_up_next();
       }
     }
     if (v313) {

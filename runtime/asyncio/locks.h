@@ -19,10 +19,10 @@
 #include <utility>
 
 #include "runtime/asyncio/coro.h"
-#include "runtime/pylang/exceptions.h"
 #include "runtime/asyncio/futures.h"
-#include "runtime/detail/ring.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/detail/ring.h"
+#include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/version.h"
 
 namespace aio {
@@ -164,7 +164,9 @@ class Lock {
     bool now() const { return s->locked = true; }
     Co<bool> slow() const;
   };
-  detail::Call<bool, AcquireOp> acquire() const { return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()}); }
+  detail::Call<bool, AcquireOp> acquire() const {
+    return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()});
+  }
   void release() const;  // RuntimeError('Lock is not acquired.')
   std::string repr() const;
   friend bool operator==(const Lock& a, const Lock& b) { return a.s_ == b.s_; }
@@ -221,8 +223,9 @@ class Condition {
   Co<bool> wait() const;
   // `co_await cond.wait_for(predicate)` -> the predicate's final (true) value.
   template <class Pred>
-  Co<std::decay_t<std::invoke_result_t<Pred&>>> wait_for(
-      Pred predicate, Def = Def("Condition.wait_for", "locks.py")) const {
+  Co<std::decay_t<std::invoke_result_t<Pred&>>> wait_for(Pred predicate,
+                                                         Def = Def("Condition.wait_for",
+                                                                   "locks.py")) const {
     auto result = predicate();
     while (!detail::truthy(result)) {
       co_await wait();
@@ -264,7 +267,9 @@ class Semaphore {
     }
     Co<bool> slow() const;
   };
-  detail::Call<bool, AcquireOp> acquire() const { return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()}); }
+  detail::Call<bool, AcquireOp> acquire() const {
+    return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()});
+  }
   // BoundedSemaphore: ValueError('BoundedSemaphore released too many times')
   void release() const;
   std::string repr() const;
@@ -276,7 +281,7 @@ class Semaphore {
  private:
   struct State : detail::LoopBound, std::enable_shared_from_this<State> {
     long value = 1;
-    std::optional<long> bound;  // BoundedSemaphore's _bound_value
+    std::optional<long> bound;      // BoundedSemaphore's _bound_value
     bool wakeup_scheduled = false;  // 3.9
     detail::Ring<Future<bool>> waiters;
     bool locked() const;

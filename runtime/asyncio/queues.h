@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "runtime/asyncio/coro.h"
-#include "runtime/pylang/exceptions.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/locks.h"
-#include "runtime/pylang/pyformat.h"
 #include "runtime/detail/ring.h"
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/pyformat.h"
 
 namespace aio {
 
@@ -221,16 +221,14 @@ class BasicQueue {
   static Co<void> put_impl(std::shared_ptr<State> s, T item, Def = Def("Queue.put", "queues.py")) {
     while (s->full()) {
       if (s->is_shutdown) throw QueueShutDown();
-      co_await wait_turn(
-          s, s->putters, [&] { return !s->full(); });
+      co_await wait_turn(s, s->putters, [&] { return !s->full(); });
     }
     s->put_nowait(std::move(item));
   }
   static Co<T> get_impl(std::shared_ptr<State> s, Def = Def("Queue.get", "queues.py")) {
     while (s->items.size() == 0) {
       if (s->is_shutdown) throw QueueShutDown();
-      co_await wait_turn(
-          s, s->getters, [&] { return s->items.size() != 0; });
+      co_await wait_turn(s, s->getters, [&] { return s->items.size() != 0; });
     }
     co_return s->get_nowait();
   }

@@ -82,8 +82,7 @@ Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, 
   const bool v313 = s->loop->has(Behaviour::kTaskGroupUncancelAfterWait);
   s->exiting = true;
   if (exc && is_exit_exception(exc) && !s->base_error) s->base_error = exc;
-  std::exception_ptr propagate_cancellation_error =
-      exc && is_cancelled_error(exc) ? exc : nullptr;
+  std::exception_ptr propagate_cancellation_error = exc && is_cancelled_error(exc) ? exc : nullptr;
   if (!v313 && s->parent_cancel_requested) {
     // Before 3.13, first: no pending cancellation left, no CancelledError to propagate.
     if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
@@ -124,7 +123,8 @@ Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, 
     }
     std::vector<std::exception_ptr> errors = std::move(s->errors);
     s->errors.clear();
-    std::rethrow_exception(make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
+    std::rethrow_exception(
+        make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
   }
 }
 

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "runtime/asyncio/coro.h"
-#include "runtime/pylang/exception_group.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/exception_group.h"
 #include "runtime/pylang/version.h"
 
 namespace aio {

@@ -56,7 +56,8 @@ class ExceptionGroupBase {
         no.push_back(e);
       }
     }
-    return {yes.empty() ? nullptr : derive(std::move(yes)), no.empty() ? nullptr : derive(std::move(no))};
+    return {yes.empty() ? nullptr : derive(std::move(yes)),
+            no.empty() ? nullptr : derive(std::move(no))};
   }
   // The group inside `e`, if `e` holds one.
   static const ExceptionGroupBase* as_group(const std::exception_ptr& e);
@@ -80,8 +81,7 @@ class ExceptionGroupBase {
 class BaseExceptionGroup : public BaseException, public ExceptionGroupBase {
  public:
   // `tuple`: the exceptions were given as a tuple (repr shows `(e,)`).
-  BaseExceptionGroup(std::string message, std::vector<std::exception_ptr> excs,
-                     bool tuple = false);
+  BaseExceptionGroup(std::string message, std::vector<std::exception_ptr> excs, bool tuple = false);
   const char* type_name() const override { return "BaseExceptionGroup"; }
 };
 

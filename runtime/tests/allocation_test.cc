@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <new>
 
-#include "runtime/detail/block_cache.h"
 #include "runtime/asyncio/locks.h"
 #include "runtime/asyncio/queues.h"
+#include "runtime/detail/block_cache.h"
 #include "runtime/tests/test_util.h"
 
 namespace {
@@ -81,9 +81,7 @@ TEST_F(AllocationTest, UncontendedLockAndQueueDoNotAllocate) {
     for (long i = 0; i < 1000; ++i) {
       co_await lock.acquire();
       lock.release();
-      {
-        auto held = co_await async_with(sem);
-      }
+      { auto held = co_await async_with(sem); }
       co_await q.put(i);
       q.put_nowait(i);
       sum += co_await q.get();

@@ -32,14 +32,16 @@ TEST_P(ExceptionGroups, eg_basics) {
     auto is_value_error = [](const std::exception_ptr& e) { return exception_is<ValueError>(e); };
     auto [m, rest] = eg.split(is_value_error);
     print(r(m), r(rest));
-    auto inner = make_exception(
-        ExceptionGroup("inner", {make_exception(KeyError("k")), make_exception(ValueError("2", "2"))}));
+    auto inner = make_exception(ExceptionGroup(
+        "inner", {make_exception(KeyError("k")), make_exception(ValueError("2", "2"))}));
     ExceptionGroup nested("outer", {make_exception(ValueError("1", "1")), inner});
     auto [m2, rest2] = nested.split(is_value_error);
     print(r(m2), "|", r(rest2));
-    auto [m3, rest3] = nested.split([](const std::exception_ptr& e) { return exception_is<LookupError>(e); });
+    auto [m3, rest3] =
+        nested.split([](const std::exception_ptr& e) { return exception_is<LookupError>(e); });
     print(r(m3), "|", r(rest3));
-    auto [m4, rest4] = nested.split([](const std::exception_ptr& e) { return exception_is<OSError>(e); });
+    auto [m4, rest4] =
+        nested.split([](const std::exception_ptr& e) { return exception_is<OSError>(e); });
     print(r(m4), "|", r(rest4));
     try {
       ExceptionGroup bad("x", {make_exception(KeyboardInterrupt())});
@@ -67,9 +69,9 @@ TEST_P(ExceptionGroups, eg_except_star) {
     auto group = [](Excs excs) { return make_exception_group("eg", std::move(excs)); };
     attempt([&] {
       try {
-        std::rethrow_exception(group({make_exception(ValueError("1", "1")),
-                                      make_exception(KeyError("3", "3")),
-                                      make_exception(TypeError("4", "4"))}));
+        std::rethrow_exception(
+            group({make_exception(ValueError("1", "1")), make_exception(KeyError("3", "3")),
+                   make_exception(TypeError("4", "4"))}));
       } catch (...) {
         ExceptStar(std::current_exception())
             .on<ValueError>([](const ExceptionGroupBase& g) { print("value", r(g)); })
@@ -82,9 +84,7 @@ TEST_P(ExceptionGroups, eg_except_star) {
         throw ValueError("1", "1");
       } catch (...) {
         ExceptStar(std::current_exception())
-            .on<ValueError>([](const ExceptionGroupBase& g) {
-              print("naked", r(g));
-            })
+            .on<ValueError>([](const ExceptionGroupBase& g) { print("naked", r(g)); })
             .reraise();
       }
     });

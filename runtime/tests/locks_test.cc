@@ -509,8 +509,7 @@ TEST_F(LocksTest, AcquireNeverAwaitedWarnsAsACoroutine) {
     co_return;
   };
   run(main());
-  EXPECT_EQ(texts("warn"),
-            Strings{"RuntimeWarning: coroutine 'Lock.acquire' was never awaited"});
+  EXPECT_EQ(texts("warn"), Strings{"RuntimeWarning: coroutine 'Lock.acquire' was never awaited"});
 }
 
 TEST_F(LocksTest, BoundToTheFirstLoopFrom310) {

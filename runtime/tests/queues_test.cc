@@ -201,7 +201,8 @@ TEST_P(Queues, lifo_and_priority) {
     print(got);
     using Item = std::tuple<int, std::string>;
     PriorityQueue<Item> pq;
-    for (const Item& item : {Item{3, "c"}, Item{1, "a"}, Item{2, "b"}, Item{1, "A"}, Item{0, "z"}}) {
+    for (const Item& item :
+         {Item{3, "c"}, Item{1, "a"}, Item{2, "b"}, Item{1, "A"}, Item{0, "z"}}) {
       pq.put_nowait(item);
     }
     print(pq.repr());

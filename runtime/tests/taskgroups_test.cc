@@ -198,7 +198,9 @@ TEST_P(TaskGroups, tg_create_task_errors) {
         co_await sleep(1);
       });
     } catch (...) {
-      ExceptStar(std::current_exception()).on<ValueError>([](const ExceptionGroupBase&) {}).reraise();
+      ExceptStar(std::current_exception())
+          .on<ValueError>([](const ExceptionGroupBase&) {})
+          .reraise();
     }
     try {
       co_await task_group([&](TaskGroup g) -> Co<void> {

@@ -3,6 +3,7 @@
 # source: https://asyncio.readthedocs.io/en/latest/tcp_echo.html, "TCP echo client and server" (streams): examples/tcp_echo_server.py and examples/tcp_echo_client.py as the page shows them
 # shows: the streams echo on one loop, start_server and open_connection with loop=loop: the server prints the message and the peer, echoes it and closes; the client prints what came back (3.8/3.9: DeprecationWarning for loop=; 3.10+: TypeError, the loop argument was removed)
 # changes: joined the page's server and client in one program: the server is started as written but on port 0 instead of 8888 (concurrent runs must not collide); added `port = server.sockets[0].getsockname()[1]` after the server's "Serving on" print; the server's `try: loop.run_forever() except KeyboardInterrupt: pass` (serve until Ctrl+C) is replaced by the client, defined as written but connecting to `port` instead of 8888, and run by the client's `message = 'Hello World!'` and `loop.run_until_complete(tcp_echo_client(message, loop))`; the client's `loop = asyncio.get_event_loop()` and `loop.close()` are dropped (the server's loop and its closing, as written, serve both); `loop=loop` is kept
+# fails-by-design: 3.10+: TypeError: BaseEventLoop.create_server() got an unexpected keyword argument 'loop' (3.8/3.9: DeprecationWarning for open_connection's loop argument)
 
 import asyncio
 

@@ -3,6 +3,7 @@
 # source: https://asyncio.readthedocs.io/en/latest/tcp_echo.html, "TCP echo client and server" (streams): examples/tcp_echo_server.py and examples/tcp_echo_client.py as the page shows them
 # shows: what the page meant on every version: the streams echo on one loop without loop=; the server prints the message and the peer, echoes it and closes; the client prints what came back
 # changes: corrected variant of s000_tcp_echo_streams: removed the `loop=loop` arguments of `asyncio.start_server` and `asyncio.open_connection` (deprecated in 3.8, removed in 3.10, where they raise TypeError and hide the echo); otherwise the same: joined the page's server and client in one program: the server is started as written but on port 0 instead of 8888 (concurrent runs must not collide); added `port = server.sockets[0].getsockname()[1]` after the server's "Serving on" print; the server's `try: loop.run_forever() except KeyboardInterrupt: pass` (serve until Ctrl+C) is replaced by the client, defined as written but connecting to `port` instead of 8888, and run by the client's `message = 'Hello World!'` and `loop.run_until_complete(tcp_echo_client(message, loop))`; the client's `loop = asyncio.get_event_loop()` and `loop.close()` are dropped (the server's loop and its closing, as written, serve both)
+# fixed-variant-of: s000_tcp_echo_streams
 
 import asyncio
 

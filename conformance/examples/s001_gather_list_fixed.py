@@ -2,6 +2,7 @@
 # seed: 001_ddf09dabbc2a715f.txt, section "4. 多个协程", block 11
 # shows: gather(*coros) with the list unpacked: both coroutines run concurrently
 # changes: corrected variant of s001_gather_list: `asyncio.gather(coros)` -> `asyncio.gather(*coros)` (gather takes coroutines as separate arguments; a list raises TypeError, hiding the concurrency shown by the tutorial); prepended `import asyncio`, `do_some_work` from block 2 and `loop = asyncio.get_event_loop()` from block 9
+# fixed-variant-of: s001_gather_list
 
 import asyncio
 

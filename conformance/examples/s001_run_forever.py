@@ -2,6 +2,7 @@
 # seed: 001_ddf09dabbc2a715f.txt, section "5. run_until_complete 和 run_forever", block 14
 # shows: run_forever keeps running after the only task finished (idles forever)
 # changes: added `import asyncio`
+# fails-by-design: idle-forever by design
 
 import asyncio
 

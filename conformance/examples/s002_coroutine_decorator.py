@@ -2,6 +2,7 @@
 # seed: 002_ada6075e2ac806d5.txt, section "使用asyncio来定义协程", block 0
 # shows: generator-based coroutines via @asyncio.coroutine run by asyncio.wait (removed in 3.11: AttributeError)
 # changes: none
+# fails-by-design: 3.11+: AttributeError: module 'asyncio' has no attribute 'coroutine' (3.6: runs)
 
 import asyncio
 

@@ -2,6 +2,7 @@
 # seed: 002_ada6075e2ac806d5.txt, section "使用asyncio来定义协程", block 0
 # shows: two trivial coroutines run to completion with asyncio.wait over Tasks
 # changes: corrected variant of s002_coroutine_decorator: `@asyncio.coroutine def hello()` -> `async def hello()` (decorator removed in Python 3.11, as the seed itself notes) and the coroutines wrapped in `asyncio.ensure_future(...)` (asyncio.wait rejects bare coroutines on 3.11+)
+# fixed-variant-of: s002_coroutine_decorator
 
 import asyncio
 

@@ -2,6 +2,7 @@
 # seed: 002_ada6075e2ac806d5.txt, section "使用asyncio 原生协议定义", block 1
 # shows: an @asyncio.coroutine function returns a generator (Generator True, Coroutine False); async def returns a Coroutine (never awaited)
 # changes: added `import asyncio` and `from collections.abc import Generator, Coroutine` (names used but never imported)
+# fails-by-design: 3.11+: AttributeError: module 'asyncio' has no attribute 'coroutine' (3.6: prints True False True)
 
 import asyncio
 from collections.abc import Generator, Coroutine

@@ -1,7 +1,8 @@
 # aioref-example: s003_as_completed
 # seed: 003_5021998361d9020c.txt, section "as_completed", block 31
-# shows: as_completed yields results in completion order (1, 2, 4); total 4 s
-# changes: dedented the last five lines (now = ... / print(now() - start)), which the page had indented into the body of main(), so the program never called main (as written it defines main and prints nothing)
+# shows: as written, the last five lines are indented into main(): the program defines foo and main, never runs them, and prints nothing
+# changes: none
+# fails-by-design: as written: defines main and never runs it (prints nothing)
 
 import asyncio
 import time
@@ -27,9 +28,9 @@ async def main():
         result = await task
         print('Task ret: {}'.format(result))
 
-now = lambda : time.time()
-start = now()
+    now = lambda : time.time()
+    start = now()
 
-loop = asyncio.get_event_loop()
-done = loop.run_until_complete(main())
-print(now() - start)
+    loop = asyncio.get_event_loop()
+    done = loop.run_until_complete(main())
+    print(now() - start)

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "Future对象使用await", block 20
 # shows: main(loop) called as main() without its loop argument: TypeError before anything runs
 # changes: none
+# fails-by-design: TypeError: main() missing 1 required positional argument: 'loop'
 
 import asyncio
 

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "Future对象使用await", block 20
 # shows: awaiting a Future returns the result set by a call_soon callback
 # changes: corrected variant of s003_future_await: `main()` -> `main(loop)` (main requires the loop argument; the TypeError hides the await-on-Future behaviour)
+# fixed-variant-of: s003_future_await
 
 import asyncio
 

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "等待多个协程", block 24
 # shows: asyncio.wait(coroutines, timeout=0.5) then cancel pending (TypeError on 3.11+: bare coroutines)
 # changes: none
+# fails-by-design: 3.11+: TypeError: Passing coroutines is forbidden, use tasks explicitly.
 
 import asyncio
 

@@ -2,6 +2,7 @@
 # seed: 003_5021998361d9020c.txt, section "等待多个协程", block 24
 # shows: wait with timeout returns (done, pending) sets in set order; pending tasks cancelled
 # changes: corrected variant of s003_wait_timeout: wrapped each coroutine in `asyncio.ensure_future(...)` because asyncio.wait() rejects bare coroutines on Python 3.11+, which hides the done/pending split
+# fixed-variant-of: s003_wait_timeout
 
 import asyncio
 

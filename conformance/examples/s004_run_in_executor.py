@@ -2,6 +2,7 @@
 # seed: 004_f7a027b2c804bd02.txt, section "如何在event loop内调用同步代码", block 1
 # shows: run_in_executor + wait_for inside coroutines passed to asyncio.wait as bare coroutines (TypeError on 3.11+)
 # changes: none
+# fails-by-design: 3.11+: TypeError: Passing coroutines is forbidden, use tasks explicitly.
 
 import asyncio
 import time

@@ -2,6 +2,7 @@
 # seed: 004_f7a027b2c804bd02.txt, section "如何在event loop内调用同步代码", block 1
 # shows: blocking time.sleep(1) in a 2-worker ThreadPoolExecutor via run_in_executor: 8 jobs take 4 s, hello lines at once
 # changes: corrected variant of s004_run_in_executor: wrapped each coroutine in `asyncio.ensure_future(...)` because asyncio.wait() rejects bare coroutines on Python 3.11+, which hides the thread-pool concurrency
+# fixed-variant-of: s004_run_in_executor
 
 import asyncio
 import time

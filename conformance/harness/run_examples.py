@@ -1,6 +1,6 @@
 """Runs examples in the interpreter under test, one forked process per run (Python 3.6+).
 
-    python3 run_examples.py JOBS.json
+    python3 run_examples.py JOBS.json [--tokens READ_FD,WRITE_FD]
 
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
 own set order; see _perturb_set_order),
@@ -23,8 +23,10 @@ whose trace and CPU time stay unchanged for `idle_after` seconds while it sleeps
 """
 
 import json
+import math
 import os
 import re
+import select
 import signal
 import sys
 import time
@@ -60,8 +62,11 @@ class RealClock(object):
     `now` is START plus the real seconds since then. `rewrite` turns clock readings the
     program prints into that frame too: a decimal within a minute of the monotonic clock's
     span becomes START + elapsed, a wall-clock reading EPOCH + elapsed; an integer one (as
-    "%d" % time.time() prints) stays an integer: `mark` first waits for the wall clock's
-    second to be a quarter gone, so that whole seconds elapsed truncate as in virtual time.
+    "%d" % time.time() prints) becomes EPOCH plus the whole seconds elapsed when it was read
+    (at most now, and within the second it names), counted from a quarter second early: so a
+    line due at 3 s prints 3 whether it comes a little early (asyncio's timers may) or up to
+    0.75 s late, as virtual time prints 3. (Waiting instead for the wall clock's second to
+    be a quarter gone put up to a second into programs' own clock readings.)
     """
 
     def __init__(self):
@@ -69,8 +74,6 @@ class RealClock(object):
 
     def mark(self):
         if self.mono0 is None:
-            fraction = _real_time() % 1.0
-            _real_sleep((1.25 - fraction) % 1.0)
             self.wall0 = _real_time()
             self.mono0 = _real_monotonic()
 
@@ -89,7 +92,8 @@ class RealClock(object):
             value = float(token)
             if "." not in token:
                 if self.wall0 - 60 <= value <= wall + 60:
-                    return "%d" % (virtual_clock.EPOCH + value - int(self.wall0))
+                    elapsed = min(wall, value + 1) - self.wall0
+                    return "%d" % (virtual_clock.EPOCH + math.floor(elapsed + 0.25))
                 return token
             if self.mono0 > 120 and self.mono0 - 60 <= value <= mono + 60:
                 return repr(round(virtual_clock.START + value - self.mono0, 6))
@@ -123,9 +127,16 @@ def _perturb_set_order(perturb, recorder):
     future when the loop created it, anything else when it first entered such a set), which
     no address or hash seed changes; REVERSED is the exact opposite, so that between the two
     every pair of elements of every set swaps and any line whose order follows a set's moves.
-    Higher values shuffle, seeded, and also allocate a random number of same-sized objects
-    before each task and future, which moves their addresses and so the order of the set
-    comprehensions and WeakSets that do not call `set`.
+    Higher values shuffle, seeded.
+
+    Sets built otherwise (set comprehensions and displays, as in as_completed's
+    `{ensure_future(f) for f in set(fs)}`; WeakSets) iterate in the order of their elements'
+    hashes, which for tasks and futures are their addresses: the loop makes them as
+    instances of subclasses of asyncio.Task and asyncio.Future (named and printed as these)
+    whose hash is the perturbation's: its creation number (CANONICAL), that number's
+    complement (REVERSED, the opposite slots in every table), or a seeded random number.
+    Higher values also allocate a random number of same-sized objects before each task and
+    future, which moves the addresses of the other objects.
     """
     import asyncio.tasks
     import itertools
@@ -198,6 +209,7 @@ def _perturb_set_order(perturb, recorder):
         setattr(asyncio.tasks, name, ours)
         if getattr(asyncio, name, None) is original:
             setattr(asyncio, name, ours)
+    _hash_tasks_and_futures(perturb, rng)
     loop_cls = asyncio.base_events.BaseEventLoop
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
@@ -223,6 +235,48 @@ def _perturb_set_order(perturb, recorder):
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
+
+
+_HASH_BITS = 60  # below sys.hash_info.modulus (2**61 - 1): hash() keeps the value
+
+
+def _hash_tasks_and_futures(perturb, rng):
+    """Tasks and futures hash as the perturbation says (see _perturb_set_order)."""
+    import asyncio.futures
+    import asyncio.tasks
+    import itertools
+
+    created = itertools.count(1)
+    top = (1 << _HASH_BITS) - 1
+
+    def next_hash():
+        number = next(created)
+        if perturb == CANONICAL:
+            return number
+        if perturb == REVERSED:
+            return top - number
+        return rng.getrandbits(_HASH_BITS)
+
+    def hashed(base):
+        def __init__(self, *args, **kwargs):
+            self._aioref_hash = next_hash()  # before the base registers it in a WeakSet
+            base.__init__(self, *args, **kwargs)
+
+        def __hash__(self):
+            return self._aioref_hash
+
+        cls = type(base.__name__, (base,), {"__slots__": ("_aioref_hash",),
+                                            "__init__": __init__, "__hash__": __hash__})
+        cls.__module__ = base.__module__
+        cls.__qualname__ = base.__qualname__
+        return cls
+
+    for module, name in ((asyncio.tasks, "Task"), (asyncio.futures, "Future")):
+        original = getattr(module, name)
+        ours = hashed(original)
+        setattr(module, name, ours)
+        if getattr(asyncio, name, None) is original:
+            setattr(asyncio, name, ours)
 
 
 def _returning(set_type, original):
@@ -300,8 +354,8 @@ def _child(job):
         sys.path.insert(0, extra)
     real = job.get("clock") == "real"
     clock = RealClock() if real else virtual_clock.CLOCK
-    recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path,
-                                       rewrite=clock.rewrite if real else None,
+    rewrite = clock.rewrite if real else virtual_clock.hide_quantum
+    recorder = trace_recorder.Recorder(fd, clock, virtual_clock.START, path, rewrite=rewrite,
                                        max_output=job.get("max_output"), debug_fd=debug_fd)
     streams = []
 
@@ -418,9 +472,10 @@ def _fork(job):
     pid = os.fork()
     if pid == 0:
         try:
-            if _MASK:  # the program's own children must wake it (asyncio's child watchers)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, _MASK[-1])
+            signal.set_wakeup_fd(-1)  # the scheduler's, not the program's
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in _CLOSE_IN_CHILD:
+                os.close(fd)
             _child(job)
         except SystemExit:
             raise
@@ -488,46 +543,105 @@ class _Live(object):
         return min(times)
 
 
-def _schedule(jobs, slots=1, out=None):
+class _Slots(object):
+    """Turns to run, counted here (a batch on its own)."""
+
+    fd = None
+
+    def __init__(self, count, out=None):
+        self.free = count
+
+    def take(self):
+        if self.free:
+            self.free -= 1
+            return True
+        return False
+
+    def give(self):
+        self.free += 1
+
+
+class _Tokens(_Slots):
+    """Turns to run shared by every batch of a run (the runner's jobserver, as GNU make's): a
+    pipe holding one byte per turn; a run takes one to start and gives it back when it ends
+    or overruns. "@@take" and "@@give" lines tell the runner, which puts back what a batch
+    that died still held."""
+
+    def __init__(self, fds, out):
+        self.fd, self.write_fd = fds
+        self.out = out
+
+    def take(self):
+        try:
+            if not os.read(self.fd, 1):
+                return False
+        except (BlockingIOError, InterruptedError):
+            return False
+        _say(self.out, "@@take")
+        return True
+
+    def give(self):
+        os.write(self.write_fd, b"+")
+        _say(self.out, "@@give")
+
+
+def _schedule(jobs, slots=1, out=None, tokens=None):
     """Runs every job, each in a forked child, and records how each ended.
 
-    Virtual-clock runs take turns (`slots` at a time: they use the CPU), but a run still going
-    after SLOW seconds gives its slot up and goes on, at a lower priority, until it ends
-    or times out: so a loop that hangs costs about one timeout per batch, not one per run.
-    Real-clock runs (they mostly sleep) all start at once, and one that shows no activity
-    for its `idle_after` seconds ends as idle forever. A line "@@done N" on `out` says that
-    job N ended (the runner's progress).
+    Virtual-clock runs take turns (they use the CPU): `slots` turns, or the runner's tokens
+    shared by every batch (`tokens`: the jobserver's two file descriptors). A run still going
+    after SLOW seconds gives its turn up and goes on, at a lower priority, until it ends or
+    times out: so a loop that hangs costs about one timeout, not one per run. Real-clock
+    runs (they mostly sleep) all start at once, and one that shows no activity for its
+    `idle_after` seconds ends as idle forever. A line "@@done N" on `out` says that job N
+    ended (the runner's progress).
     """
     pending = list(enumerate(jobs))
     live = {}  # pid -> (index, _Live)
-    # SIGCHLD stays pending (blocked) until sigtimedwait takes it: a child that ends at any
-    # moment wakes the wait, and nothing interrupts a reap. Children get the old mask back.
+    turns = _Tokens(tokens, out) if tokens else _Slots(slots)
+    # A child that ends wakes the wait below: SIGCHLD's handler writes to `wake` (Python's
+    # wakeup fd), which select() watches with the tokens' pipe.
+    wake = os.pipe()
+    for fd in wake:
+        os.set_blocking(fd, False)
+    _CLOSE_IN_CHILD[:] = list(wake) + list(tokens or ())
     previous = signal.signal(signal.SIGCHLD, _ignore)
-    _MASK.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}))
+    previous_wakeup = signal.set_wakeup_fd(wake[1])
     try:
         while pending or live:
-            holders = sum(run.holds_slot for _, run in live.values())
-            while pending and len(live) < MAX_LIVE and (
-                    pending[0][1].get("clock") == "real" or holders < slots):
-                index, job = pending.pop(0)
+            waiting = False  # for a turn
+            while pending and len(live) < MAX_LIVE:
+                index, job = pending[0]
+                real = job.get("clock") == "real"
+                if not real and not turns.take():
+                    waiting = True
+                    break
+                pending.pop(0)
                 pid = _fork(job)
                 live[pid] = (index, _Live(job, _real_monotonic()))
-                holders += live[pid][1].holds_slot
             now = _real_monotonic()
-            wake = min(run.wake(now) for _, run in live.values())
-            ended = []
-            signal.sigtimedwait({signal.SIGCHLD}, max(wake - now, 0.001))
-            while True:
+            timeout = (max(min(run.wake(now) for _, run in live.values()) - now, 0)
+                       if live else None)
+            watched = [wake[0]] + ([turns.fd] if waiting and turns.fd is not None else [])
+            if timeout is None and len(watched) == 1:
+                raise RuntimeError("nothing running and no turn to wait for")
+            select.select(watched, [], [], timeout)
+            try:
+                while os.read(wake[0], 512):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            while live:
                 try:
                     pid, status = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
                 if not pid:
                     break
-                ended.append((pid, status))
-            for pid, status in ended:
                 if pid in live:
                     index, run = live.pop(pid)
+                    if run.holds_slot:
+                        turns.give()
                     _record_status(run.job, status)
                     _done(out, index)
             now = _real_monotonic()
@@ -535,6 +649,7 @@ def _schedule(jobs, slots=1, out=None):
             for pid, (index, run) in live.items():
                 if run.holds_slot and now - run.started >= SLOW:
                     run.holds_slot = False
+                    turns.give()
                     try:
                         os.setpriority(os.PRIO_PROCESS, pid, 10)
                     except (AttributeError, OSError):
@@ -550,17 +665,26 @@ def _schedule(jobs, slots=1, out=None):
                         outcome = "idle-forever"
                 if outcome:
                     stopping.append((pid, outcome))
+            for pid, _ in stopping:
+                if live[pid][1].holds_slot:
+                    live[pid][1].holds_slot = False
+                    turns.give()
             _stop(stopping, live, out)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK.pop())
+        for _, run in live.values():
+            if run.holds_slot:
+                turns.give()
+        signal.set_wakeup_fd(previous_wakeup)
         signal.signal(signal.SIGCHLD, previous)
+        for fd in wake:
+            os.close(fd)
 
 
 def _ignore(signum, frame):
     pass
 
 
-_MASK = []  # the signal mask from before _schedule blocked SIGCHLD
+_CLOSE_IN_CHILD = []  # the scheduler's descriptors, which a run must not hold
 
 
 def _stop(stopping, live, out):
@@ -580,8 +704,12 @@ def _stop(stopping, live, out):
 
 
 def _done(out, index):
+    _say(out, "@@done %d" % index)
+
+
+def _say(out, line):
     if out is not None:
-        out.write("@@done %d\n" % index)
+        out.write(line + "\n")
         out.flush()
 
 
@@ -628,15 +756,19 @@ def _prepare(jobs):
 
 
 def main(argv):
+    """run_examples.py JOBS.json [--tokens READ_FD,WRITE_FD]"""
     with open(argv[1]) as jobs_file:
         jobs = json.load(jobs_file)
+    tokens = None
+    if len(argv) == 4 and argv[2] == "--tokens":
+        tokens = tuple(int(fd) for fd in argv[3].split(","))
     _prepare(jobs)
     import gc
 
     if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here
         gc.collect()
         gc.freeze()
-    _schedule(jobs, out=sys.stdout)
+    _schedule(jobs, out=sys.stdout, tokens=tokens)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Runs inside the interpreter under test (Python 3.6+): replaces sys.stdout and sys.stderr
 with line recorders, hooks warnings and the `asyncio` logger, and formats tracebacks keeping
-only the example's own frames. Every event is written at once with os.write, so nothing is
-lost if the process dies, and nothing depends on module globals during finalization.
+only the example's own frames (the complete ones, the loop's frames included, go to a debug
+file for the report). Every event is written at once with os.write, so nothing is lost if
+the process dies, and nothing depends on module globals during finalization. A run's events
+are bounded (max_output): past it, one line says where they were cut.
 """
 
 import io
@@ -47,7 +49,7 @@ class Recorder(object):
     def __init__(self, fd, clock, start, example_path, rewrite=None, max_output=None,
                  debug_fd=None):
         self.fd = fd
-        self.rewrite = rewrite  # real clock: clock readings in texts into the trace's frame
+        self.rewrite = rewrite  # clock readings in texts into the trace's frame (see callers)
         self.clock = clock
         self.start = start
         self.example_path = os.path.abspath(example_path)

@@ -6,15 +6,31 @@ virtual ``time.sleep`` or idle. The clock then jumps to the next deadline (the l
 timer or the earliest sleeping worker). Sleepers with the same deadline are woken one at a
 time, in the order they went to sleep, so thread interleavings are deterministic too.
 
-When nothing can ever wake the loop (no timer, no sleeping worker, no outside file
-descriptor), the clock calls ``on_idle_forever`` instead of hanging.
+Each loop iteration that does not move the clock moves it by QUANTUM, so that deadlines
+computed in different iterations at one virtual moment are ordered as a real clock orders
+them (by when they were scheduled, and due in different iterations), while those computed
+from one reading (``call_at`` with one ``when``, equal ``call_later`` delays in one callback)
+stay exact ties, in heapq's order. Readings the program prints are shown without the
+quanta (``hide_quantum``), so that they read as the moment: ``1000.0``, not
+``1000.0000000018626``.
+
+The clock counts every thread that can wake the loop: executor work items while they run,
+and every other thread the program (or asyncio, e.g. ``shutdown_default_executor``) starts,
+from ``start()`` until it ends, except while it sleeps in virtual time (or joins a thread
+that does).
+
+When nothing can ever wake the loop (no timer, no sleeping or running thread, no outside
+file descriptor), the clock calls ``on_idle_forever`` instead of hanging.
 """
 
 import heapq
+import math
+import re
 import selectors
 import threading
 import time as _time
 from concurrent.futures import thread as _cf_thread
+from threading import get_ident as _get_ident
 
 START = 1000.0
 EPOCH = 1700000000.0
@@ -22,9 +38,41 @@ EPOCH = 1700000000.0
 IO_GRACE = 2.0
 # Real seconds without any sign of the loop thread before a sleeping worker moves the clock.
 STALL = 5.0
+# What a loop iteration that does not move the clock adds to it: 2**-29 s (about 1.9 ns), more
+# than the clock's resolution (1e-9: _run_once takes every timer due within it), so that, as on
+# a real clock, timers scheduled in different iterations fire in different iterations; exact
+# at every time below 2**23 s; 268 iterations make one microsecond of the trace's times.
+QUANTUM = 2.0 ** -29
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
+
+
+_NUMBER = re.compile(r"(?<![0-9A-Za-z_.])(\d+\.\d+(?:e[-+]\d+)?)(?![0-9A-Za-z_.])")
+
+
+def hide_quantum(text):
+    """Every decimal number in `text` that is a number with at most 6 decimals plus a whole
+    number of QUANTUMs (a clock reading, or a difference of readings, taken some iterations
+    after the moment) is written as that number, as repr() writes it: ``1000.0`` for
+    ``1000.0000000018626``, ``4.0`` for ``4.0000000055879354``. Numbers with more decimals
+    of their own (``0.30000000000000004``, ``0.3333333333333333``) are left alone. The C++
+    trace applies the same rule (runtime/trace.cc)."""
+
+    def one(match):
+        token = match.group(1)
+        value = float(token)
+        moment = round(value, 6)
+        quanta = (value - moment) / QUANTUM
+        whole = round(quanta)
+        # How far a reading may be from moment + whole * QUANTUM: the rounding of the
+        # arithmetic that made it, a few units in the last place of its magnitude.
+        slack = 4 * math.ldexp(1.0, math.frexp(max(value, 1e-300))[1] - 53) / QUANTUM + 1e-3
+        if whole == 0 or abs(quanta - whole) > slack:
+            return token
+        return repr(moment)
+
+    return _NUMBER.sub(one, text)
 
 
 class _PoolState(object):
@@ -38,9 +86,12 @@ class _PoolState(object):
 
 class VirtualClock(object):
     def __init__(self):
-        self.now = START
+        self.now = START  # the loop thread's time: `moment` plus a QUANTUM per iteration
+        self.moment = START  # where the last jump landed: what every other thread reads
+        self.jumps = 0
+        self.driver = None  # the thread that waits in the selector (the loop thread)
         self.cond = threading.Condition()
-        self.sleepers = []  # heap of (wake, (work item order, seq), threading.Event)
+        self.sleepers = []  # heap of (wake, (work item order, seq), threading.Event, thread)
         self.seq = 0
         self.items = 0  # executor work items submitted so far
         self.current = threading.local()  # .item: the order of the work item a worker runs
@@ -50,6 +101,23 @@ class VirtualClock(object):
         self.driver_steps = 0  # counts the loop thread's visits to the clock
         self.driver_joining = 0  # > 0 while the loop thread is blocked joining a thread
         self.on_idle_forever = None
+
+    # -- time ---------------------------------------------------------------------------
+    def read(self):
+        """The time a thread sees: other threads than the loop's run while its iterations
+        tick, so they see the moment, which moves only when they are all quiescent."""
+        if self.driver is None or _get_ident() == self.driver:
+            return self.now
+        return self.moment
+
+    def _jump(self, when):
+        if when > self.now:
+            self.now = self.moment = when
+            self.jumps += 1
+
+    def tick(self):
+        """One loop iteration passed without the clock moving."""
+        self.now += QUANTUM
 
     # -- quiescence ---------------------------------------------------------------------
     def _quiescent(self):
@@ -61,10 +129,9 @@ class VirtualClock(object):
         return True
 
     def _wake_next(self):
-        wake, _, event = heapq.heappop(self.sleepers)
-        if wake > self.now:
-            self.now = wake
-        self.running += 1
+        wake, _, event, thread = heapq.heappop(self.sleepers)
+        self._jump(wake)
+        self.running += 1 + self._set_asleep(thread, False)
         event.set()
         self.cond.notify_all()
 
@@ -102,7 +169,7 @@ class VirtualClock(object):
                     self._wake_next()
                     continue
                 if deadline is not None:
-                    self.now = deadline
+                    self._jump(deadline)
                     return []
             return None  # nothing in virtual time can wake the caller
 
@@ -118,8 +185,9 @@ class VirtualClock(object):
             # sleep(): two workers starting together race to get here.
             self.seq += 1
             order = (getattr(self.current, "item", float("inf")), self.seq)
-            heapq.heappush(self.sleepers, (self.now + max(secs, 0.0), order, event))
-            self.running -= 1
+            thread = threading.current_thread()
+            heapq.heappush(self.sleepers, (self.read() + max(secs, 0.0), order, event, thread))
+            self.running -= 1 + self._set_asleep(thread, True)
             self.cond.notify_all()
         # The loop thread advances the clock. Only when it is blocked outside the clock's
         # control (joining a thread at exit, say) does the first sleeper advance it itself;
@@ -137,6 +205,15 @@ class VirtualClock(object):
                         and self._quiescent() and self.sleepers
                         and self.sleepers[0][2] is event):
                     self._wake_next()
+
+    @staticmethod
+    def _set_asleep(thread, asleep):
+        """Marks a thread asleep or awake; returns how many threads are joining it (they
+        count as running only while it does: _install_thread_accounting)."""
+        if not hasattr(thread, "_aioref_asleep"):
+            return 0
+        thread._aioref_asleep = asleep
+        return len(thread._aioref_joiners)
 
     # -- executor accounting ------------------------------------------------------------
     def pool_for(self, executor):
@@ -169,15 +246,21 @@ class VirtualSelector(selectors.DefaultSelector):
     def select(self, timeout=None):
         real_select = super(VirtualSelector, self).select
         clock = CLOCK
+        clock.driver = _get_ident()
+        jumps = clock.jumps
         deadline = None
         if timeout is not None:
             deadline = clock.now + max(timeout, 0.0)
         ready = clock.wait_until(deadline, lambda: real_select(0))
         if ready is not None:
+            if clock.jumps == jumps:
+                clock.tick()
             return ready
         if any(not _is_self_pipe(key) for key in self.get_map().values()):
             ready = real_select(IO_GRACE)  # outside I/O may still arrive in real time
             if ready:
+                if clock.jumps == jumps:
+                    clock.tick()
                 return ready
         clock.on_idle_forever()
         return []
@@ -188,46 +271,98 @@ def install(on_idle_forever):
     clock = CLOCK
     clock.on_idle_forever = on_idle_forever
 
-    def monotonic():
-        return clock.now
+    monotonic = clock.read
 
     def wall():
-        return EPOCH + (clock.now - START)
+        return EPOCH + (clock.read() - START)
 
     _time.monotonic = monotonic
     _time.perf_counter = monotonic
     _time.time = wall
     _time.sleep = clock.sleep
     if hasattr(_time, "monotonic_ns"):
-        _time.monotonic_ns = lambda: int(round(clock.now * 1e9))
+        _time.monotonic_ns = lambda: int(round(clock.read() * 1e9))
         _time.perf_counter_ns = _time.monotonic_ns
         _time.time_ns = lambda: int(round(wall() * 1e9))
     selectors.DefaultSelector = VirtualSelector
 
     import asyncio.base_events
 
-    asyncio.base_events.BaseEventLoop.time = lambda self: clock.now
+    asyncio.base_events.BaseEventLoop.time = lambda self: clock.read()
 
     _install_pool_accounting(clock)
-    _install_join_accounting(clock)
+    _install_thread_accounting(clock)
 
 
-def _install_join_accounting(clock):
-    """Mark the loop (main) thread as blocked while it joins threads, e.g. the executor's
-    workers at exit, so that sleeping workers know to move the clock themselves."""
+def _install_thread_accounting(clock):
+    """Every thread can wake the loop (call_soon_threadsafe, a socket): one the program or
+    asyncio starts (shutdown_default_executor's, say) counts as running from start() to its
+    end, so that the clock neither moves nor declares the loop idle forever while it works.
+    The executor's workers count per work item instead (_install_pool_accounting).
+
+    A thread joining another keeps counting (the thread it joins may be about to end, and
+    the joiner to go on), except while the joined thread sleeps in virtual time: its joiners
+    wait for the clock then (VirtualClock.sleep). The loop (main) thread joining marks
+    `driver_joining`, so that sleeping workers move the clock."""
+    orig_start = threading.Thread.start
     orig_join = threading.Thread.join
 
+    def start(self):
+        counted = getattr(self, "_target", None) is not _cf_thread._worker
+        self._aioref_joiners = []
+        self._aioref_asleep = False
+        run = self.run
+
+        def accounted_run():
+            try:
+                run()
+            finally:
+                with clock.cond:
+                    clock.running -= counted
+                    del self._aioref_joiners[:]
+                    clock.cond.notify_all()
+
+        self.run = accounted_run
+        if counted:
+            with clock.cond:
+                clock.running += 1
+        try:
+            orig_start(self)
+        except BaseException:
+            if counted:
+                with clock.cond:
+                    clock.running -= 1
+            raise
+
     def join(self, timeout=None):
-        if threading.current_thread() is not threading.main_thread():
-            return orig_join(self, timeout)
-        with clock.cond:
-            clock.driver_joining += 1
+        me = threading.current_thread()
+        if me is threading.main_thread():
+            with clock.cond:
+                clock.driver_joining += 1
+            try:
+                return orig_join(self, timeout)
+            finally:
+                with clock.cond:
+                    clock.driver_joining -= 1
+        joiners = getattr(self, "_aioref_joiners", None)
+        counted = getattr(me, "_aioref_joiners", None) is not None
+        if joiners is not None and counted:
+            with clock.cond:
+                joiners.append(me)
+                if self._aioref_asleep:
+                    clock.running -= 1
+                    clock.cond.notify_all()
         try:
             return orig_join(self, timeout)
         finally:
-            with clock.cond:
-                clock.driver_joining -= 1
+            if joiners is not None and counted:
+                with clock.cond:
+                    if me in joiners:  # a timeout: the thread did not end
+                        joiners.remove(me)
+                        if self._aioref_asleep:
+                            clock.running += 1
 
+    threading.Thread.start = start
     threading.Thread.join = join
 
 

@@ -26,8 +26,8 @@ const std::map<std::string, PortBody>& registered_ports();
 
 }  // namespace aioref::ports
 
-#define AIOREF_PORT(example)                                                             \
-  static void aioref_port_##example();                                                   \
-  [[maybe_unused]] static const bool aioref_port_registered_##example =                  \
-      ::aioref::ports::register_port(#example, &aioref_port_##example);                   \
+#define AIOREF_PORT(example)                                            \
+  static void aioref_port_##example();                                  \
+  [[maybe_unused]] static const bool aioref_port_registered_##example = \
+      ::aioref::ports::register_port(#example, &aioref_port_##example); \
   static void aioref_port_##example()

@@ -412,13 +412,17 @@ void EventLoop::select(double timeout, double deadline) {
     waiter_(timeout, deadline);
     if (!io_waited_ && !io_.empty()) wait_for_events(0);
   } else if (clock_->is_virtual()) {
+    std::uint64_t jumps = clock_->jumps();
     if (timeout != 0) {
       // Virtual time: executor jobs are waited for until each is asleep (in time_sleep) or
       // done, sleeping jobs due before our deadline are woken in order; then time jumps to the
       // deadline. The clock never moves while I/O is ready. When nothing in virtual time can
       // wake us, outside I/O (sockets) and other threads doing work for us (external wakers
       // outside any ThreadPool) are waited for really; with neither, we are idle forever.
-      double until = timeout < 0 ? -1 : (deadline >= 0 ? deadline : clock_->time() + timeout);
+      // As the harness's VirtualSelector: the deadline is the clock plus the timeout (which
+      // may round differently from the timer's `when`; the loop takes timers due within the
+      // clock's resolution).
+      double until = timeout < 0 ? -1 : clock_->time() + timeout;
       auto poll = [this] {
         if (!io_.empty()) wait_for_events(0);
         return ts_pending_.load(std::memory_order_acquire) || !io_events_.empty();
@@ -434,6 +438,7 @@ void EventLoop::select(double timeout, double deadline) {
     } else if (!io_.empty()) {
       wait_for_events(0);
     }
+    if (clock_->jumps() == jumps) clock_->tick();  // an iteration at the same moment
   } else if (timeout != 0 || !io_.empty()) {
     wait_for_events(timeout);
   }

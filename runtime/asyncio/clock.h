@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 namespace aio {
@@ -21,6 +22,10 @@ class Clock {
   double resolution() const { return 1e-09; }
   // Virtual clocks only: jump forward to `t` (never backwards).
   virtual void advance_to(double /*t*/) {}
+  // Virtual clocks only: how many times the clock jumped, and one loop iteration that did not
+  // make it jump (called by that loop's thread).
+  virtual std::uint64_t jumps() const { return 0; }
+  virtual void tick() {}
 };
 
 // time.monotonic(); start() is the time at construction.

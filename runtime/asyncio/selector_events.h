@@ -102,7 +102,7 @@ class SelectorSocketTransport final : public Transport {
   void maybe_resume_protocol();
   void call_protocol_exception(const char* message, std::exception_ptr exc);
 
-  Loop loop_;  // nullptr after connection_lost (CPython sets _loop = None)
+  Loop loop_;          // nullptr after connection_lost (CPython sets _loop = None)
   PyVersion version_;  // the loop's (the transport may outlive its loop)
   std::shared_ptr<Socket> sock_;
   int sock_fd_ = -1;

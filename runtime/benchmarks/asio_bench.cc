@@ -11,10 +11,9 @@
 #if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
 #define ASIO_HAS_CO_AWAIT 1
 #endif
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <limits>

@@ -57,9 +57,10 @@ int describe() {
   std::printf("{\"size\": \"%s\", \"workloads\": [", tiny() ? "tiny" : "full");
   bool first = true;
   for (const Workload& w : workloads()) {
-    std::printf("%s{\"name\": \"%s\", \"item\": \"%s\", \"items_per_batch\": %ld, "
-                "\"implementations\": [",
-                first ? "" : ", ", w.name, w.item, items_per_batch(w.name));
+    std::printf(
+        "%s{\"name\": \"%s\", \"item\": \"%s\", \"items_per_batch\": %ld, "
+        "\"implementations\": [",
+        first ? "" : ", ", w.name, w.item, items_per_batch(w.name));
     first = false;
     bool f2 = true;
     for (const char* impl : implementations()) {
@@ -105,9 +106,10 @@ int memory(const std::string& spec, long n) {
   long before = peak_rss_kib();
   it->second(n);
   long after = peak_rss_kib();
-  std::printf("{\"workload\": \"%s\", \"implementation\": \"%s\", \"n\": %ld, "
-              "\"baseline_kib\": %ld, \"peak_kib\": %ld, \"ru_maxrss_kib\": %ld}\n",
-              workload.c_str(), impl.c_str(), n, before, after, ru_maxrss_kib());
+  std::printf(
+      "{\"workload\": \"%s\", \"implementation\": \"%s\", \"n\": %ld, "
+      "\"baseline_kib\": %ld, \"peak_kib\": %ld, \"ru_maxrss_kib\": %ld}\n",
+      workload.c_str(), impl.c_str(), n, before, after, ru_maxrss_kib());
   std::fflush(stdout);
   // No teardown: a million pending tasks would each be reported as destroyed while pending.
   std::_Exit(0);
@@ -136,8 +138,8 @@ int main(int argc, char** argv) {
       Peer p = peer(impl);
       auto it = p.benchmarks.find(w.name);
       if (it == p.benchmarks.end()) continue;
-      auto* b = benchmark::RegisterBenchmark((std::string(w.name) + "/" + impl).c_str(),
-                                             it->second);
+      auto* b =
+          benchmark::RegisterBenchmark((std::string(w.name) + "/" + impl).c_str(), it->second);
       b->Unit(benchmark::kMillisecond);  // items_per_second: per CPU second of this thread
       if (tiny()) b->Iterations(1);
     }

@@ -141,7 +141,8 @@ void timers_firing(benchmark::State& state) {
         [](void* p) {
           auto* ts = static_cast<Timers*>(p);
           long n = static_cast<long>(ts->t.size());
-          for (long i = 0; i < n; ++i) uv_timer_start(&ts->t[i], &Timers::count, timer_delay_ms(i), 0);
+          for (long i = 0; i < n; ++i)
+            uv_timer_start(&ts->t[i], &Timers::count, timer_delay_ms(i), 0);
         },
         &timers);
     loop.run();  // returns when no timer is active any more
@@ -154,7 +155,8 @@ void mem_timers_pending(long n) {
   static std::vector<uv_timer_t> timers(n);
   for (long i = 0; i < n; ++i) {
     uv_timer_init(loop->get(), &timers[i]);
-    uv_timer_start(&timers[i], [](uv_timer_t*) {}, 3600 * 1000 + i / 1000, 0);
+    uv_timer_start(
+        &timers[i], [](uv_timer_t*) {}, 3600 * 1000 + i / 1000, 0);
   }
 }
 

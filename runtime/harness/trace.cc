@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "runtime/asyncio/clock.h"
+#include "runtime/harness/virtual_clock.h"
 #include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/pyformat.h"
 #include "runtime/pylang/version.h"
 
 namespace aio {
@@ -54,8 +59,64 @@ std::string Trace::normalize(std::string_view text) {
   return out;
 }
 
+namespace {
+bool word_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         c == '.';
+}
+bool digit(char c) { return c >= '0' && c <= '9'; }
+std::size_t digits_from(std::string_view s, std::size_t i) {
+  while (i < s.size() && digit(s[i])) ++i;
+  return i;
+}
+// The end of a number `\d+\.\d+(e[-+]\d+)?` starting at i, or i if there is none.
+std::size_t number_end(std::string_view s, std::size_t i) {
+  std::size_t j = digits_from(s, i);
+  if (j == i || j + 1 >= s.size() || s[j] != '.' || !digit(s[j + 1])) return i;
+  j = digits_from(s, j + 1);
+  if (j + 2 < s.size() && s[j] == 'e' && (s[j + 1] == '-' || s[j + 1] == '+') && digit(s[j + 2])) {
+    j = digits_from(s, j + 2);
+  }
+  return j;
+}
+// The number `value` stands for once its quanta are dropped, or nullopt if it is no such number.
+std::optional<double> without_quanta(double value) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%.6f", value);  // Python's round(value, 6), correctly rounded
+  double moment = std::strtod(buf, nullptr);
+  double quanta = (value - moment) / VirtualClock::kQuantum;
+  double whole = std::nearbyint(quanta);
+  int exp = 0;
+  std::frexp(std::max(value, 1e-300), &exp);
+  double slack = 4 * std::ldexp(1.0, exp - 53) / VirtualClock::kQuantum + 1e-3;
+  if (whole == 0 || std::fabs(quanta - whole) > slack) return std::nullopt;
+  return moment;
+}
+}  // namespace
+
+std::string Trace::hide_quantum(std::string_view text) {
+  std::string out;
+  std::size_t copied = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!digit(text[i]) || (i > 0 && word_char(text[i - 1]))) continue;
+    std::size_t end = number_end(text, i);
+    if (end == i || (end < text.size() && word_char(text[end]))) continue;
+    std::string token(text.substr(i, end - i));
+    std::optional<double> moment = without_quanta(std::strtod(token.c_str(), nullptr));
+    if (!moment) continue;
+    out.append(text.substr(copied, i - copied));
+    out += repr_float(*moment);
+    copied = end;
+    i = end - 1;
+  }
+  if (copied == 0) return std::string(text);
+  out.append(text.substr(copied));
+  return out;
+}
+
 void Trace::add_locked(double t, std::string_view kind, std::string_view raw) {
   std::string text = normalize(raw);
+  if (default_clock().is_virtual()) text = hide_quantum(text);
   if (std::uncaught_exceptions() == 0) {
     unwind_start_ = static_cast<std::size_t>(-1);
   } else if (unwind_start_ == static_cast<std::size_t>(-1)) {

@@ -66,6 +66,10 @@ class Trace final : public Output {
   // What every recorded line goes through (trace_recorder.py's normalize(), the parts that
   // apply to C++): ephemeral loopback ports, ('127.0.0.1', 8888) -> ('127.0.0.1', PORT).
   static std::string normalize(std::string_view text);
+  // Virtual clock: every decimal number that is one with at most 6 decimals plus a whole number
+  // of VirtualClock::kQuantum is written as that number (virtual_clock.py's hide_quantum):
+  // "1000.0000000018626" -> "1000.0".
+  static std::string hide_quantum(std::string_view text);
 
  private:
   void flush_partial_locked(int stream);

@@ -13,7 +13,7 @@ mkdir -p "$out/aioref"
 cp "$root"/runtime/python/aioref/*.py "$out/aioref/"
 "$cxx" -O2 -std=c++20 -shared -fPIC -fvisibility=hidden -pthread \
   -I"$root" -I"$include" -DAIOREF_MODULE=_aioref \
-  "$root/runtime/python/loop_bridge.cc" "$root/runtime/python/task_bridge.cc" \
+  "$root"/runtime/python/*.cc \
   "$root"/runtime/{asyncio,pylang,detail,harness}/*.cc \
   -o "$out/aioref/_aioref.so"
 echo "built $out/aioref (import with PYTHONPATH=$out)"

@@ -104,6 +104,83 @@ TEST_F(LoopTest, HeapqMatchesPythonHeappopSequence) {
   EXPECT_EQ(ids, (std::vector<int>{0, 2, 5, 4, 1, 3}));
 }
 
+TEST_F(LoopTest, PurgedHeapKeepsHeapqTieOrder) {
+  // The purge (over 100 timers, over half cancelled) heapifies what is left; ties then pop in
+  // heapify's order. CPython 3.6.15, 3.12.1 and 3.13.0 print the expected list for:
+  //   when = loop.time() + 0.01
+  //   hs = [loop.call_at(when, order.append, i) for i in range(120)]
+  //   cancel every hs[i] with i % 7 not in (0, 3); call_soon a no-op; call_later(0.05, stop)
+  Loop loop = new_event_loop();
+  std::vector<int> order;
+  double when = loop->time() + 0.01;
+  std::vector<TimerHandle> hs;
+  for (int i = 0; i < 120; ++i)
+    hs.push_back(loop->call_at(when, [&order, i] { order.push_back(i); }));
+  for (int i = 0; i < 120; ++i) {
+    if (i % 7 != 0 && i % 7 != 3) hs[i].cancel();
+  }
+  loop->call_soon([] {});
+  loop->call_later(0.05, [&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<int>{105, 49, 21, 7,  0,  101, 24, 115, 52, 108, 98, 94,
+                                     45,  17, 87, 38, 80, 3,   73, 31,  66, 10,  59, 56,
+                                     112, 91, 84, 42, 14, 70,  28, 119, 77, 63,  35}));
+  loop->close();
+}
+
+TEST_F(LoopTest, VirtualTimeTicksPerIterationSoLaterDeadlinesComeLater) {
+  // s003_wait_timeout_fixed's schedule: a 0.5 s timeout in one iteration, then sleeps of
+  // i * 0.1 s in the next. On a real clock the timeout's deadline is the earlier; frozen
+  // virtual time made 1000.5 a tie, which heapq pops as n5 before the timeout. The virtual
+  // clock adds a quantum per iteration, so the timeout comes first, as in real CPython;
+  // deadlines from one reading (the sleeps, in one callback) keep heapq's exact order.
+  Loop loop = new_event_loop();
+  std::vector<std::string> order;
+  double first = loop->time();
+  loop->call_soon([&] {
+    double read = loop->time();
+    EXPECT_GT(read, first);  // the iteration running this callback ticked
+    loop->call_later(0.5, [&] { order.push_back("timeout"); });
+    loop->call_soon([&, read] {
+      EXPECT_GT(loop->time(), read);
+      for (int i = 0; i < 10; ++i) {
+        loop->call_later(i * 0.1, [&order, i] { order.push_back("n" + std::to_string(i)); });
+      }
+    });
+    loop->call_later(1.0, [&] { loop->stop(); });
+  });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<std::string>{"n0", "n1", "n2", "n3", "n4", "timeout", "n5", "n6",
+                                             "n7", "n8", "n9"}));
+  loop->close();
+}
+
+TEST_F(LoopTest, PrintedReadingsHideTheQuanta) {
+  // The same cases as tools/tests/test_harness.py's test_hide_quantum (virtual_clock.py).
+  constexpr double q = VirtualClock::kQuantum;
+  auto shown = [](double v) { return Trace::hide_quantum("a " + repr_float(v) + " b"); };
+  EXPECT_EQ(shown(1000.0 + q), "a 1000.0 b");
+  EXPECT_EQ(shown(1000.1 + q), "a 1000.1 b");
+  EXPECT_EQ(shown(1000.2 + 3 * q), "a 1000.2 b");
+  EXPECT_EQ(shown(4.0 + 3 * q), "a 4.0 b");
+  EXPECT_EQ(shown(1700000000.0 + 128 * q), "a 1700000000.0 b");
+  EXPECT_EQ(shown(1000.0 + q - 1000.0), "a 0.0 b");  // 1.862645149230957e-09
+  EXPECT_EQ(shown(0.1 + 0.2), "a 0.30000000000000004 b");
+  EXPECT_EQ(shown(1.0 / 3), "a 0.3333333333333333 b");
+  EXPECT_EQ(shown(1.0 / 11), "a 0.09090909090909091 b");
+  EXPECT_EQ(Trace::hide_quantum("v1.2.3 x1000.0000000018626 [1000.0000000018626, 2]"),
+            "v1.2.3 x1000.0000000018626 [1000.0, 2]");
+  // What a port prints: the loop thread's reading, a quantum per iteration past the moment.
+  Loop loop = new_event_loop();
+  std::string printed;
+  loop->call_soon([&] { loop->call_soon([&] { printed = repr_float(loop->time()); }); });
+  loop->call_later(0.5, [&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(printed, "1000.0000000037253");
+  EXPECT_EQ(Trace::hide_quantum(printed), "1000.0");
+  loop->close();
+}
+
 TEST_F(LoopTest, CancelledTimersAreRemovedPastThreshold) {
   Loop loop = new_event_loop();
   std::vector<TimerHandle> hs;

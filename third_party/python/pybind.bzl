@@ -12,7 +12,8 @@ def pybind_extension(name, srcs, python = "3_11", deps = [], copts = [], linkopt
       deps, copts, linkopts: as for cc_binary.
       **kwargs: passed to cc_binary (e.g. visibility, tags).
 
-    Skipped (incompatible) under --config=asan and --config=tsan.
+    Under --config=asan/ubsan/tsan the module is instrumented too: its tests load the
+    sanitizer runtime into python first (runtime/python/tests/sanitizer_env.sh).
     """
     native.cc_binary(
         name = name + ".so",
@@ -25,12 +26,5 @@ def pybind_extension(name, srcs, python = "3_11", deps = [], copts = [], linkopt
         linkopts = linkopts,
         linkshared = True,
         linkstatic = True,
-        # An ASan/TSan-instrumented module cannot be imported by an
-        # uninstrumented python: skip it (and its tests) under those configs.
-        target_compatible_with = select({
-            "//third_party:asan": ["//third_party/python:unavailable"],
-            "//third_party:tsan": ["//third_party/python:unavailable"],
-            "//conditions:default": [],
-        }),
         **kwargs
     )

@@ -11,7 +11,6 @@ exits 0 on a match, 1 with the diff on stdout on a mismatch, 2 on unreadable inp
 """
 
 import argparse
-import collections
 import difflib
 import re
 import sys
@@ -134,7 +133,8 @@ def _shape(event):
 
 
 def _sequence(wanted, blocks, tolerance=REAL_TIME_TOLERANCE):
-    """The golden's events as consecutive groups matched as multisets: an unordered block
+    """The golden's events as consecutive (block number or None, events) groups matched as
+    multisets: an unordered block
     of the golden is one group; so are consecutive lines at the same moment that differ only
     in their numbers (one statement run by sibling tasks or threads: in real time, which
     sibling comes first is a race); any other event is a group of its own."""
@@ -142,19 +142,19 @@ def _sequence(wanted, blocks, tolerance=REAL_TIME_TOLERANCE):
     for index, event in enumerate(wanted):
         block = blocks[index] if blocks else None
         if block is not None and block == previous:
-            groups[-1].append(event)
+            groups[-1][1].append(event)
         elif (block is None and groups and previous is None and
-              _shape(groups[-1][-1]) == _shape(event) and
-              abs(float(event.time) - float(groups[-1][-1].time)) <= tolerance):
-            groups[-1].append(event)
+              _shape(groups[-1][1][-1]) == _shape(event) and
+              abs(float(event.time) - float(groups[-1][1][-1].time)) <= tolerance):
+            groups[-1][1].append(event)
         else:
-            groups.append([event])
+            groups.append((block, [event]))
         previous = block
     return groups
 
 
 def match_real_time(wanted, events, tolerance=REAL_TIME_TOLERANCE,
-                    max_late=REAL_TIME_MAX_LATE, blocks=None):
+                    max_late=REAL_TIME_MAX_LATE, blocks=None, fixed_times=frozenset()):
     """Match real-time events against a golden's: (ok, shown lines, [(golden, event)]).
 
     The events match in the golden's order, except within its unordered blocks (`blocks`
@@ -166,22 +166,30 @@ def match_real_time(wanted, events, tolerance=REAL_TIME_TOLERANCE,
     busy machine delays what a loop does, and never
     advances it: an event may come at most `tolerance` earlier than the golden's, and at
     most `max_late` later. Decimal numbers in texts (clock readings, durations) may differ
-    by `tolerance` plus `max_late`.
+    by `tolerance` plus `max_late`. In a block whose number is in `fixed_times` (a golden's
+    `{ fixed-times` block: its times stay in place, its texts move) each event's time is
+    compared with the time at its position in the block, not with its text's.
     """
     ok, shown, pairs, i = True, [], [], 0
     number_tolerance = tolerance + max_late
-    for group in _sequence(wanted, blocks, tolerance):
+
+    def on_time(want_time, event):
+        return -tolerance <= float(event.time) - float(want_time) <= max_late
+
+    for block, group in _sequence(wanted, blocks, tolerance):
         candidates = events[i:i + len(group)]
         i += len(group)
         if len(candidates) < len(group):
             ok = False
         left, matched, timely = list(candidates), [], True
+        positional = block is not None and block in fixed_times
+        if positional:
+            timely = all(on_time(want.time, event) for want, event in zip(group, candidates))
         for want in group:
             for position, event in enumerate(left):
                 if (event.kind == want.kind and
                         _texts_close(want.text, event.text, number_tolerance)):
-                    late = float(event.time) - float(want.time)
-                    timely = timely and -tolerance <= late <= max_late
+                    timely = timely and (positional or on_time(want.time, event))
                     matched.append(want)
                     pairs.append((want, left.pop(position)))
                     break
@@ -202,20 +210,23 @@ def match_real_time(wanted, events, tolerance=REAL_TIME_TOLERANCE,
 
 def compare_real_time(golden, trace, ignore_kinds=(), tolerance=REAL_TIME_TOLERANCE,
                       max_late=REAL_TIME_MAX_LATE):
-    """Compare a trace run in real time with a golden captured from CPython in real time
-    (see match_real_time); a fixed-times block counts as an unordered one."""
+    """Compare a trace run in real time with a golden (captured from CPython in real time, or
+    a virtual-time golden for the real-time cross-check; see match_real_time)."""
     ignore = set(ignore_kinds)
     events = [e for e in trace.events if e.kind not in ignore]
     best = None
     for index, variant in enumerate(golden.variants):
-        wanted, blocks = [], []
+        wanted, blocks, fixed_times = [], [], set()
         for number, (kind, value) in enumerate(variant.segments):
             members = [value] if kind == "ordered" else value
+            if kind == "fixed-times":
+                fixed_times.add(number)
             for event in members:
                 if event.kind not in ignore:
                     wanted.append(event)
                     blocks.append(None if kind == "ordered" else number)
-        ok, shown, _ = match_real_time(wanted, events, tolerance, max_late, blocks)
+        ok, shown, _ = match_real_time(wanted, events, tolerance, max_late, blocks,
+                                       fixed_times)
         ok = ok and variant.outcome == trace.outcome
         if ok:
             return Comparison(True, "")
@@ -232,10 +243,8 @@ def compare_real_time(golden, trace, ignore_kinds=(), tolerance=REAL_TIME_TOLERA
 
 def compare_files(golden_path, trace_path, ignore_kinds=(), time_tolerance=0.0):
     """Parse and compare; FormatError and OSError propagate with the file named."""
-    with open(golden_path, encoding="utf-8") as golden_file:
-        golden = traces.parse_golden(golden_file.read(), golden_path)
-    with open(trace_path, encoding="utf-8") as trace_file:
-        trace = traces.parse_trace(trace_file.read(), trace_path)
+    golden = traces.read_golden(golden_path)
+    trace = traces.read_trace(trace_path)
     return compare(golden, trace, ignore_kinds, time_tolerance)
 
 
@@ -249,7 +258,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         result = compare_files(args.golden, args.trace, args.ignore_kind, args.time_tolerance)
-    except (traces.FormatError, OSError, UnicodeDecodeError) as error:
+    except (traces.FormatError, OSError) as error:
         print("compare: %s" % error, file=sys.stderr)
         return 2
     if not result.ok:

@@ -9,6 +9,8 @@ once more, and is FLAKY if its runs disagree (--repeat N: every cell runs N time
     tools/conform --compare FILE.py [--loop ...]   any asyncio program, captured on CPython
     tools/conform --versions [--output docs/versions.md]   how the goldens change, 3.6 to 3.13
     tools/conform --baseline OLD.json              what changed since an earlier JSON report
+    tools/conform --corpus test_asyncio [--loop ...]   CPython's own test_asyncio on the loops
+                                                       (tools/suite/test_asyncio_corpus.py)
 
 Exit status: 0 every cell PASS, XFAIL or SKIP (with --baseline: no cell newly failing) and no
 input problem; 1 otherwise (a cell FAIL, XPASS, TIMEOUT, CRASH, ERROR or FLAKY, or an input
@@ -29,7 +31,7 @@ import threading
 import time
 
 from suite import baseline, compare, examples, execution, expected, implementations
-from suite import interpreters, paths, report, traces
+from suite import interpreters, paths, report, textfile, traces
 
 STATUSES = ("PASS", "FAIL", "TIMEOUT", "CRASH", "ERROR", "XFAIL", "XPASS", "SKIP", "FLAKY")
 # SKIP: outside what the implementation declares it covers, or an implementation that does
@@ -74,16 +76,9 @@ def golden_for(interpreter, example, golden_dir=paths.GOLDEN):
 
 
 def read_text(path):
-    """A file's text; UnicodeDecodeError becomes ValueError naming the file and the line."""
-    with open(path, "rb") as source:
-        data = source.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise ValueError("%s:%d: expected UTF-8, got byte 0x%02x at column %d"
-                         % (path, line, data[error.start], column))
+    """A file's text; a byte that is not UTF-8 is a ValueError naming the file and the line."""
+    return textfile.read(path, lambda line, message: ValueError("%s:%d: %s" % (path, line,
+                                                                               message)))
 
 
 def bounded(text, lines=DETAIL_LINES, chars=DETAIL_CHARS):
@@ -183,7 +178,8 @@ def judge(cell, ignore_kinds, golden_dir=paths.GOLDEN, real_time_golden_dir=None
         cell.debug = _debug_of(run)
 
 
-def _parser():
+def build_parser():
+    """tools/conform's options (tools/fuzz's oracle takes its defaults from here)."""
     parser = argparse.ArgumentParser(
         prog="tools/conform", description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,9 +196,10 @@ def _parser():
     parser.add_argument("--example", action="append", default=[], metavar="NAME",
                         help="only this example (repeatable; default: every one of "
                         "conformance/examples/)")
-    parser.add_argument("--compare", metavar="FILE.py",
+    parser.add_argument("--compare", metavar="FILE.py", action="append", default=[],
                         help="instead of the corpus: capture this asyncio program on CPython "
-                        "(in a temporary golden folder) and run it on the loops")
+                        "(in a temporary golden folder) and run it on the loops "
+                        "(repeatable)")
     parser.add_argument("--versions", action="store_true",
                         help="instead of running: how each example's golden changes from one "
                         "CPython to the next (Markdown; docs/versions.md is this)")
@@ -210,8 +207,9 @@ def _parser():
                         help="an earlier JSON report: say which cells newly fail, which were "
                         "fixed, which changed their diff; the exit status is 1 only for "
                         "cells newly failing")
-    parser.add_argument("--format", choices=report.FORMATS, default="text",
-                        help="the report's format (default: text)")
+    parser.add_argument("--format", choices=report.FORMATS + ("markdown",), default="text",
+                        help="the report's format (default: text; markdown: --corpus "
+                        "test_asyncio only, docs/test_asyncio.md)")
     parser.add_argument("--output", metavar="PATH", help="write the report here, checked "
                         "writable before the run (default: stdout)")
     parser.add_argument("--timeout", type=float, default=30.0,
@@ -243,6 +241,14 @@ def _parser():
                         "for the one --loop (default: %(default)s)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run tools/setup (which installs what is missing)")
+    parser.add_argument("--corpus", choices=("examples", "test_asyncio"), default="examples",
+                        help="the examples (default), or each interpreter's own "
+                        "test.test_asyncio (--example then picks modules, fnmatch patterns)")
+    parser.add_argument("--shard", metavar="I/N", help="test_asyncio: the I-th of N shards of "
+                        "the tests (0-based)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="interpreter processes at a time; test_asyncio: modules run at "
+                        "once (default: cores)")
     return parser
 
 
@@ -260,7 +266,7 @@ def _check_writable(path):
 
 
 def main(argv=None):
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -286,15 +292,20 @@ def main(argv=None):
         if setup.returncode != 0:
             print("conform: tools/setup failed (exit %d)" % setup.returncode, file=sys.stderr)
             return 2
+    if args.corpus == "test_asyncio":
+        from suite import test_asyncio_corpus
+
+        return test_asyncio_corpus.main(args)
+    if args.format == "markdown":
+        parser.error("--format markdown is for --corpus test_asyncio")
     if args.compare:
         if args.example:
-            parser.error("--compare runs one program: no --example with it")
-        if not os.path.isfile(args.compare):
-            print("conform: --compare %s: no such file" % args.compare, file=sys.stderr)
-            return 2
-        path = os.path.abspath(args.compare)
-        name = os.path.splitext(os.path.basename(path))[0]
-        chosen, unknown = [examples.Example(name, path, examples.read_metadata(path))], []
+            parser.error("--compare runs the programs given: no --example with it")
+        for path in args.compare:
+            if not os.path.isfile(path):
+                print("conform: --compare %s: no such file" % path, file=sys.stderr)
+                return 2
+        chosen, unknown = [examples.from_file(path) for path in args.compare], []
     else:
         chosen, unknown = examples.select(args.example)
     for message in unknown:
@@ -334,13 +345,9 @@ def main(argv=None):
     try:
         try:
             if args.compare:
-                args.golden_dir = os.path.join(scratch, "golden")
-                args.real_time_golden_dir = os.path.join(scratch, "golden-realtime")
-                real = any(getattr(loop, "clock", "virtual") == "real" for loop in loops)
-                problems += _capture_for_compare(path, found, args.golden_dir,
-                                                 args.real_time_golden_dir if real else None,
-                                                 (args.time_tolerance, args.max_late))
-            _run_cells(args, chosen, loops, found, scratch, cells)
+                problems += compare_programs(args, chosen, loops, found, scratch, cells)
+            else:
+                run_cells(args, chosen, loops, found, scratch, cells)
         except execution.Interrupted as stop:
             interrupted = stop.signum
             cells[:] = _finished(cells, args)
@@ -402,13 +409,33 @@ def _finished(cells, args):
     return done
 
 
-def _capture_for_compare(path, found, golden_dir, real_time_golden_dir, tolerance):
-    """Goldens for one program from the interpreters (virtual time, and real time when a
+def compare_programs(args, chosen, loops, found, scratch, cells):
+    """Any programs (examples.from_file) captured on the interpreters `found` into goldens
+    under `scratch`, then run on the loops, their cells appended to `cells` (tools/conform
+    --compare; tools/fuzz's oracle); returns the problems. `args` are tools/conform's
+    options; their golden folders become scratch's."""
+    args.golden_dir = os.path.join(scratch, "golden")
+    args.real_time_golden_dir = os.path.join(scratch, "golden-realtime")
+    real = any(getattr(loop, "clock", "virtual") == "real" for loop in loops)
+    problems = _capture_for_compare([example.path for example in chosen], found,
+                                    args.golden_dir,
+                                    args.real_time_golden_dir if real else None,
+                                    (args.time_tolerance, args.max_late), args.jobs)
+    run_cells(args, chosen, loops, found, scratch, cells)
+    return problems
+
+
+def _capture_for_compare(paths, found, golden_dir, real_time_golden_dir, tolerance, jobs):
+    """Goldens for programs from the interpreters (virtual time, and real time when a
     loop runs in real time), written by tools/capture's own machinery; returns problems."""
     from suite import capture
 
     problems = []
-    base = ["--example-file", path]
+    base = []
+    for path in paths:
+        base += ["--example-file", path]
+    if jobs:
+        base += ["--jobs", str(jobs)]
     for interpreter in found:
         base += ["--python", interpreter.path]
     runs = [base + ["--golden-dir", golden_dir]]
@@ -465,7 +492,7 @@ class Progress(object):
             self.stream.flush()
 
 
-def _run_cells(args, chosen, loops, found, workdir, cells):
+def run_cells(args, chosen, loops, found, workdir, cells):
     """Plans, runs and judges every cell, appending them to `cells` as they are planned (so
     that an interrupted run still has them)."""
     unavailable = {}
@@ -499,7 +526,7 @@ def _run_cells(args, chosen, loops, found, workdir, cells):
             ran.append(cell)
     progress = Progress(len(ran) * args.repeat)
     try:
-        _execute(ran, workdir, progress)
+        _execute(ran, workdir, progress, args.jobs)
         for cell in cells:
             if cell.run is not None:
                 _judge(cell, args)
@@ -522,7 +549,7 @@ REAL_TIME_RETRIES = 2
 RERUN = ("FAIL", "CRASH", "ERROR")  # statuses that run again once, to tell FLAKY ones
 
 
-def _execute(cells, workdir, progress):
+def _execute(cells, workdir, progress, jobs=None):
     python_runs = [cell.run for cell in cells if isinstance(cell.run, execution.Run)]
     native_runs = [cell.run for cell in cells if not isinstance(cell.run, execution.Run)]
 
@@ -530,8 +557,8 @@ def _execute(cells, workdir, progress):
         return lambda: (run.execute(), progress(run))
 
     execution.in_parallel(
-        ([lambda: execution.execute(python_runs, workdir, progress=progress)], None),
-        ([native(run) for run in native_runs], os.cpu_count() or 2))
+        ([lambda: execution.execute(python_runs, workdir, jobs, progress=progress)], None),
+        ([native(run) for run in native_runs], jobs or os.cpu_count() or 2))
     for cell in cells:
         cell.runs += 1
 
@@ -540,7 +567,7 @@ def _rerun(cells, args, workdir, progress, suffix):
     for cell in cells:
         cell.run.trace_path = cell.run.trace_path.split(".trace")[0] + ".trace" + suffix
         cell.run.batch_error = None
-    _execute(cells, workdir, progress)
+    _execute(cells, workdir, progress, args.jobs)
     for cell in cells:
         _judge(cell, args)
 
@@ -580,7 +607,8 @@ def _judge(cell, args):
     missing = None
     if args.compare:
         missing = ("no golden: tools/capture did not capture %s on %s (its error is among "
-                   "the problems)" % (os.path.basename(args.compare), cell.interpreter.path))
+                   "the problems)" % (os.path.basename(cell.example.path),
+                                      cell.interpreter.path))
     judge(cell, ignore, args.golden_dir, args.real_time_golden_dir, args.time_tolerance,
           args.max_late, missing)
 

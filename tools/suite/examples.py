@@ -24,6 +24,12 @@ def read_metadata(path):
     return metadata
 
 
+def from_file(path):
+    """Any program as an example, named after its file."""
+    path = os.path.abspath(path)
+    return Example(os.path.splitext(os.path.basename(path))[0], path, read_metadata(path))
+
+
 def load_all(directory=paths.EXAMPLES):
     found = []
     for entry in sorted(os.listdir(directory)):

@@ -1,11 +1,13 @@
 """Running examples in an interpreter through the harness's fork server.
 
 A batch is one interpreter process (with one PYTHONHASHSEED) that forks a fresh process per
-run, so interpreter start-up is paid once per batch. Batches run in parallel, one per core.
-Real-clock runs (clock="real") mostly sleep: their batches are not split and all run at once,
-and each batch runs its examples concurrently, so the whole set takes about as long as the
-longest example. Every child leads its own process group, so that an interrupted runner
-ends them all (kill_all).
+run, so interpreter start-up is paid once per batch.
+All batches start at once; their virtual-clock runs share the cores through one jobserver
+(Turns), and a run that overruns gives its turn up, so hanging runs cost about one timeout in
+all. Real-clock runs (clock="real") mostly sleep: their batches are not split, and each runs
+its examples concurrently, so the whole set takes about as long as the longest example.
+Every child leads its own process group, so that an interrupted runner ends them all
+(kill_all).
 """
 
 import concurrent.futures
@@ -79,25 +81,25 @@ def run(command, timeout=None, **options):
     try:
         kept = _read_bounded(process.stdout, timeout)
         if kept is None:
-            _kill(process)
             return None, ""
         return process.wait(), kept
     finally:
         _kill(process)
         finished(process)
+        process.stdout.close()
 
 
-def _read_bounded(stream, timeout=None, on_line=None):
+def _read_bounded(stream, timeout=None, on_line=None, expired=None):
     """Reads a child's output to its end; keeps the last OUTPUT_KEPT bytes, calls on_line
-    for each line. None if `timeout` seconds pass first."""
+    for each line. None if `timeout` seconds pass first, or `expired()` says so."""
     deadline = None if timeout is None else time.monotonic() + timeout
     tail, pending = b"", b""
     while True:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([stream], [], [], left)[0]:
-                if time.monotonic() >= deadline:
-                    return None
+        if deadline is not None or expired is not None:
+            left = 1.0 if deadline is None else min(deadline - time.monotonic(), 1.0)
+            if left <= 0 or (expired is not None and expired()):
+                return None
+            if not select.select([stream], [], [], left)[0]:
                 continue
         chunk = os.read(stream.fileno(), 65536)
         if not chunk:
@@ -146,7 +148,36 @@ def kill_all(signum):
             pass
 
 
-def _run_batch(runs, workdir, progress=None):
+class Turns(object):
+    """The runner's jobserver (as GNU make's): a pipe holding one byte per run that may use
+    the CPU at once, shared by every batch (run_examples._Tokens takes and gives them back).
+    It also watches that the batches get on: `stalled()` once no run ended anywhere for
+    `patience` seconds (a harness that hangs itself)."""
+
+    def __init__(self, count, patience):
+        self.fds = os.pipe()
+        os.set_blocking(self.fds[0], False)
+        os.write(self.fds[1], b"+" * count)
+        self.patience = patience
+        self.last = time.monotonic()
+
+    def progressed(self):
+        self.last = time.monotonic()
+
+    def stalled(self):
+        return time.monotonic() - self.last > self.patience
+
+    def give_back(self, count):
+        """Tokens a batch took and did not give back (it died holding them)."""
+        if count > 0:
+            os.write(self.fds[1], b"+" * count)
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+
+
+def _run_batch(runs, workdir, turns, progress=None):
     interpreter = runs[0].interpreter
     jobs = [{"example": r.example.path, "trace": r.trace_path, "perturb": r.perturb,
              "loop": r.loop, "timeout": r.timeout, "sys_path": r.sys_path, "clock": r.clock}
@@ -164,63 +195,74 @@ def _run_batch(runs, workdir, progress=None):
     env.update(runs[0].env)
     env["PYTHONHASHSEED"] = str(runs[0].hash_seed)
     env["PYTHONIOENCODING"] = "utf-8"
-    # The harness runs what overruns in parallel: a batch whose runs all hang takes about
-    # one timeout, plus the time each holds its turn (see run_examples._schedule).
-    budget = max(r.timeout for r in runs) + 0.5 * len(runs) + 60
+    held = [0]  # tokens the batch holds
 
     def on_line(line):
-        if not line.startswith(b"@@done "):
+        if line == b"@@take":
+            held[0] += 1
+        elif line == b"@@give":
+            held[0] -= 1
+        elif line.startswith(b"@@done "):
+            turns.progressed()
+            if progress is not None:
+                progress(runs[int(line.split()[1])])
+        else:
             return False
-        if progress is not None:
-            progress(runs[int(line.split()[1])])
         return True
 
+    command = [interpreter.path, RUN_EXAMPLES, jobs_path, "--tokens", "%d,%d" % turns.fds]
     try:
-        process = start([interpreter.path, RUN_EXAMPLES, jobs_path], env=env,
-                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT)
+        process = start(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, pass_fds=turns.fds)
     except OSError as error:
         for r in runs:
             r.batch_error = "%s could not run the harness: %s" % (interpreter.path, error)
         return
     try:
-        output = _read_bounded(process.stdout, budget, on_line)
+        output = _read_bounded(process.stdout, on_line=on_line, expired=turns.stalled)
         if output is None:
-            message = "%s: the harness took more than %.0f s" % (interpreter.path, budget)
+            message = "%s: the harness ended no run for %.0f s" % (interpreter.path,
+                                                                  turns.patience)
         else:
             status = process.wait()
             message = None if status == 0 else "%s exited %d running the harness: %s" % (
                 interpreter.path, status, output.strip()[-2000:])
-        if message:
+        if message and not STOPPING:  # killed by an interrupt: not the batch's error
             for r in runs:
                 r.batch_error = message
     finally:
         _kill(process)
         finished(process)
         process.stdout.close()
+        turns.give_back(held[0])
 
 
 def execute(runs, workdir, jobs=None, progress=None):
-    """Run every Run, grouped into batches, `jobs` batches at a time (default: cores);
-    `progress(run)` is called (from a worker thread) as each run ends."""
+    """Run every Run, grouped into batches, all at once; the virtual-clock runs take `jobs`
+    turns on the CPU (default: cores) between them all (see Turns); `progress(run)` is
+    called (from a worker thread) as each run ends."""
+    if not runs:
+        return
     batches = {}
     for run in runs:
         batches.setdefault(_batch_key(run), []).append(run)
     workers = jobs or os.cpu_count() or 2
     # Each batch pays an interpreter start-up (~0.2 s with asyncio imported), so batches are
-    # split only when there are too few of them to keep every worker busy.
-    pieces, real = [], []
+    # split only when there are too few of them to keep every core busy.
+    pieces = []
     virtual = [group for group in batches.values() if group[0].clock != "real"]
     for group in batches.values():
         if group[0].clock == "real":
-            real.append(group)
+            pieces.append(group)
             continue
         size = len(group) if len(virtual) >= workers else max(8, -(-len(group) // workers))
         pieces += [group[i:i + size] for i in range(0, len(group), size)]
-    pieces.sort(key=len, reverse=True)
-    tasks = [lambda group=group: _run_batch(group, workdir, progress) for group in real]
-    in_turn = [lambda piece=piece: _run_batch(piece, workdir, progress) for piece in pieces]
-    in_parallel((tasks, None), (in_turn, workers))
+    turns = Turns(workers, max(run.timeout for run in runs) + 60)
+    try:
+        in_parallel(([lambda piece=piece: _run_batch(piece, workdir, turns, progress)
+                      for piece in pieces], None))
+    finally:
+        turns.close()
 
 
 def in_parallel(*groups):

@@ -8,13 +8,18 @@ is XFAIL; a cell that passes and was expected to fail is XPASS, and fails the ru
 unexpected failure does: the file must be kept true. SKIP and FLAKY cells stay as they are.
 
 A `module:factory` implementation's file is named with ":" (and "/") replaced by "_".
+
+The same files hold the expected failures of the second corpus (tools/conform --corpus
+test_asyncio): there <example> is a test id, or an fnmatch pattern of ids, starting with
+`test_asyncio.`; each corpus reads its own lines.
 """
 
 import os
 import re
 
-from suite import paths
+from suite import paths, textfile
 
+TEST_ASYNCIO_PREFIX = "test_asyncio."
 _LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)\s*:\s*(\S.*)$")
 
 
@@ -30,9 +35,17 @@ class Expectation(object):
         self.path = path
         self.line = line
 
+    @property
+    def corpus(self):
+        return ("test_asyncio" if self.example.startswith(TEST_ASYNCIO_PREFIX)
+                else "examples")
+
     def matches(self, example_name, version):
         if self.example not in ("*", example_name):
             return False
+        return self.matches_version(version)
+
+    def matches_version(self, version):
         if self.python == "*":
             return True
         return version == self.python or version.startswith(self.python + ".")
@@ -48,8 +61,9 @@ def file_for(directory, implementation_name):
                         + ".txt")
 
 
-def parse(text, path, known_examples=None):
-    """The expectations of one file; ExpectedError names the file and line of a bad one."""
+def parse(text, path, known_examples=None, corpus="examples"):
+    """The expectations of one file for one corpus; ExpectedError names the file and line of
+    a bad one."""
     found = []
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.split("#", 1)[0].strip()
@@ -60,14 +74,17 @@ def parse(text, path, known_examples=None):
             raise ExpectedError("%s:%d: expected '<example or *> <python X.Y, X.Y.Z or *>: "
                                 "<reason>', got %r" % (path, number, raw.strip()[:80]))
         example, python, reason = match.groups()
+        expectation = Expectation(example, python, reason.strip(), path, number)
+        if expectation.corpus != corpus:
+            continue
         if known_examples is not None and example != "*" and example not in known_examples:
             raise ExpectedError("%s:%d: no example named %r (conformance/examples/%s.py)"
                                 % (path, number, example, example))
-        found.append(Expectation(example, python, reason.strip(), path, number))
+        found.append(expectation)
     return found
 
 
-def load(directory, implementation_name, known_examples=None):
+def load(directory, implementation_name, known_examples=None, corpus="examples"):
     """The expectations for one implementation ([] when it has no file); `directory` may
     also be the file itself (tools/conform --expected FILE, for one loop)."""
     path = directory if os.path.isfile(directory) else file_for(directory,
@@ -75,11 +92,11 @@ def load(directory, implementation_name, known_examples=None):
     if not os.path.exists(path):
         return []
     try:
-        with open(path, encoding="utf-8") as source:
-            text = source.read()
-    except (OSError, UnicodeDecodeError) as error:
+        text = textfile.read(path, lambda line, message: ExpectedError(
+            "%s:%d: %s" % (path, line, message)))
+    except OSError as error:
         raise ExpectedError("%s: unreadable: %s" % (path, error))
-    return parse(text, path, known_examples)
+    return parse(text, path, known_examples, corpus)
 
 
 def apply(cell, expectations):

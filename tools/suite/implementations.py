@@ -158,6 +158,8 @@ class NativePorts(Implementation):
         return {"name": self.name, "revision": runtime_revision(), "clock": "virtual"}
 
     def build(self):
+        if self.runner:  # built once per process
+            return None
         why, bin_dir = bazel_build(["//conformance/ports:port_runner"])
         if why is None:
             self.runner = os.path.join(bin_dir, "conformance", "ports", "port_runner")
@@ -241,10 +243,14 @@ class AiorefLoop(Implementation):
     """
 
     FACTORIES = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop"}
+    # Mode full's own Future and Task: CPython's test bodies parametrised with _CTask/_CFuture
+    # run with them too (tools/conform --corpus test_asyncio).
+    OWN_CLASSES = {"aioref-full": {"Task": "aioref:Task", "Future": "aioref:Future"}}
 
     def __init__(self, name):
         self.name = name
         self.loop = self.FACTORIES[name]
+        self.own_classes = self.OWN_CLASSES.get(name)
         self.bazel_bin = None
 
     def available(self):
@@ -264,7 +270,9 @@ class AiorefLoop(Implementation):
         return "%d_%d" % interpreter.major_minor
 
     def build(self):
-        if os.environ.get("AIOREF_PYTHON_SITE"):
+        """Builds the bridge for every CPython here, once per process (tools/fuzz runs cells
+        batch after batch)."""
+        if os.environ.get("AIOREF_PYTHON_SITE") or self.bazel_bin:
             return None
         from suite import interpreters
 

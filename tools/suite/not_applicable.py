@@ -17,7 +17,7 @@ import sys
 if __package__ in (None, ""):  # run as a script (ports_test): import the package beside it
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from suite import paths  # noqa: E402
+from suite import paths, textfile  # noqa: E402
 
 PATH = os.path.join(paths.ROOT, "conformance", "ports", "not_applicable.txt")
 PORTED_MINORS = range(8, 14)  # the C++ ports follow CPython 3.8-3.13
@@ -31,17 +31,17 @@ class FormatError(Exception):
 def load(path=PATH):
     """[(example, covers(minor) -> bool, reason)], or FormatError naming the file and line."""
     entries = []
-    with open(path, encoding="utf-8") as listing:
-        for number, line in enumerate(listing, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            match = _LINE.match(line)
-            if not match:
-                raise FormatError("%s:%d: expected '<example> <versions>: <reason>' (versions "
-                                  "*, 3.11, 3.11+ or 3.8-3.10), got %r" % (path, number, line))
-            example, versions, reason = match.groups()
-            entries.append((example, _covers(versions), reason.strip()))
+    text = textfile.read(path, lambda line, message: FormatError(
+        "%s:%d: %s" % (path, line, message)))
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if not match:
+            raise FormatError("%s:%d: expected '<example> <versions>: <reason>' (versions "
+                              "*, 3.11, 3.11+ or 3.8-3.10), got %r" % (path, number, line))
+        example, versions, reason = match.groups()
+        entries.append((example, _covers(versions), reason.strip()))
     return entries
 
 

@@ -7,6 +7,8 @@ the line and what was expected.
 import collections
 import re
 
+from suite import textfile
+
 GOLDEN_MAGIC = "# aioref-golden 1"
 TRACE_MAGIC = "# aioref-trace 1"
 KINDS = ("out", "err", "tb", "warn", "log")
@@ -152,6 +154,19 @@ def parse_golden(text, path="<golden>"):
         raise FormatError(path, len(lines), "expected a last line '= <outcome>'")
     variants.append(Variant(segments, outcome))
     return Golden(header, variants)
+
+
+def read_trace(path):
+    """parse_trace of a file; FormatError (file and line) also for bytes that are not UTF-8,
+    OSError when it cannot be read."""
+    return parse_trace(textfile.read(path, lambda line, message: FormatError(path, line, message)),
+                       path)
+
+
+def read_golden(path):
+    """parse_golden of a file, as read_trace."""
+    return parse_golden(textfile.read(path, lambda line, message: FormatError(path, line,
+                                                                              message)), path)
 
 
 def format_trace(trace):

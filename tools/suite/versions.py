@@ -168,7 +168,41 @@ def report(golden_dir=paths.GOLDEN):
     out += rows
     out += ["", "## Changes, example by example", ""]
     out += sections
+    out += witness_sections()
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def witness_sections():
+    """The generated witnesses (tools/fuzz --witness OLD NEW, kept in
+    conformance/fuzz_cases/witness-*): small programs whose goldens differ between two
+    CPythons, grouped by the kinds of the change."""
+    from suite.fuzz import cases
+
+    found = cases.all_cases(kind="witness")
+    if not found:
+        return []
+    out = ["", "## Generated witnesses", "",
+           "Programs made by `tools/fuzz --witness OLD NEW` (random programs over asyncio's "
+           "coroutine API, each shrunk to the smallest that still changes the same way), "
+           "grouped by the kinds of change; each is kept in `conformance/fuzz_cases/` with "
+           "its seed and generator revision.", ""]
+    groups = collections.OrderedDict()
+    for case in sorted(found, key=lambda c: (c["older"], c["newer"], c["kinds"], c["id"])):
+        key = "%s to %s: %s" % (case["older"], case["newer"], ", ".join(case["kinds"]))
+        groups.setdefault(key, []).append(case)
+    for key, group in groups.items():
+        out += ["### %s" % key, ""]
+        for case in group:
+            out += ["`conformance/fuzz_cases/%s` (seed %d, generator revision %d):" % (
+                case["id"], case["seed"], case["generator_revision"]), "", "```python"]
+            out += case["program"].rstrip("\n").split("\n")
+            out += ["```", "", "```diff"]
+            with open(os.path.join(cases.CASES, case["id"], "diff.txt"),
+                      encoding="utf-8") as diff:
+                out += [line for line in diff.read().rstrip("\n").split("\n")
+                        if not line.startswith("## ")]
+            out += ["```", ""]
+    return out
 
 
 def main(args):

@@ -75,6 +75,19 @@ class CompareTest(unittest.TestCase):
         self.assertFalse(compare.compare(g, trace("0.000000 out z")).ok)
 
 
+    def test_real_time_fixed_times_block_keeps_its_times_in_place(self):
+        # Threads finishing one per second in any order (s004_run_in_executor): the texts
+        # move, the times stay; a real-time run is late or early by the times' positions.
+        g = golden("# aioref-golden 1\n{ fixed-times\n1.000000 out num 0\n2.000000 out num 1\n"
+                   "}\n= exit 0\n")
+        swapped = trace("1.100000 out num 1", "2.100000 out num 0")
+        self.assertTrue(compare.compare_real_time(g, swapped).ok)
+        late = trace("1.100000 out num 1", "3.500000 out num 0")
+        self.assertFalse(compare.compare_real_time(g, late).ok)
+        early = trace("0.500000 out num 1", "2.000000 out num 0")
+        self.assertFalse(compare.compare_real_time(g, early).ok)
+
+
 class CommandTest(unittest.TestCase):
     def run_compare(self, golden_text, trace_text):
         with tempfile.TemporaryDirectory() as tmp:

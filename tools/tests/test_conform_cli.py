@@ -55,23 +55,30 @@ class ConformCliTest(unittest.TestCase):
         self.assertIn("/nonexistent/python3", err)
         self.assertEqual(len(report["problems"]), 2)
 
-    def test_broken_golden_names_file_and_line(self):
+    def with_broken_golden(self, line, text):
+        """Runs s003_call_at, whose golden has `text` (bytes) as line `line`, and
+        s003_call_later: the second passes; returns the first's cell."""
         with tempfile.TemporaryDirectory() as golden_dir:
             shutil.copytree(os.path.join(ROOT, "golden", LABEL), os.path.join(golden_dir, LABEL))
             path = os.path.join(golden_dir, LABEL, "s003_call_at.golden")
-            with open(path) as f:
-                lines = f.read().split("\n")
-            lines[7] = "1.0 out not a time"
-            with open(path, "w") as f:
-                f.write("\n".join(lines))
-            status, report, _ = conform("--python", PYTHON, "--example", "s003_call_at",
-                                        "--example", "s003_call_later", "--golden-dir",
-                                        golden_dir)
+            with open(path, "rb") as f:
+                lines = f.read().split(b"\n")
+            lines[line - 1] = text
+            with open(path, "wb") as f:
+                f.write(b"\n".join(lines))
+            status, report, err = conform("--python", PYTHON, "--example", "s003_call_at",
+                                          "--example", "s003_call_later", "--golden-dir",
+                                          golden_dir)
         self.assertEqual(status, 1)
+        self.assertNotIn("Traceback", err)
         by_name = {c["example"]: c for c in report["results"]}
         self.assertEqual(by_name["s003_call_later"]["status"], "PASS")
         self.assertEqual(by_name["s003_call_at"]["status"], "ERROR")
-        self.assertIn("s003_call_at.golden:8: expected an event", by_name["s003_call_at"]["detail"])
+        return by_name["s003_call_at"]
+
+    def test_broken_golden_names_file_and_line(self):
+        cell = self.with_broken_golden(8, b"1.0 out not a time")
+        self.assertIn("s003_call_at.golden:8: expected an event", cell["detail"])
 
     def test_a_diverging_loop_fails_with_a_diff(self):
         # A real loop that differs from CPython's: its clock runs twice as fast as the golden's.
@@ -105,24 +112,9 @@ class ConformCliTest(unittest.TestCase):
         self.assertNotIn("Traceback", err)
 
     def test_a_golden_that_is_not_utf8_names_file_and_line_and_the_run_goes_on(self):
-        with tempfile.TemporaryDirectory() as golden_dir:
-            shutil.copytree(os.path.join(ROOT, "golden", LABEL), os.path.join(golden_dir, LABEL))
-            path = os.path.join(golden_dir, LABEL, "s003_call_at.golden")
-            with open(path, "rb") as f:
-                lines = f.read().split(b"\n")
-            lines[2] = b"# python: \xff\xfe"
-            with open(path, "wb") as f:
-                f.write(b"\n".join(lines))
-            status, report, err = conform("--python", PYTHON, "--example", "s003_call_at",
-                                          "--example", "s003_call_later", "--golden-dir",
-                                          golden_dir)
-        self.assertEqual(status, 1)
-        by_name = {c["example"]: c for c in report["results"]}
-        self.assertEqual(by_name["s003_call_later"]["status"], "PASS")
-        self.assertEqual(by_name["s003_call_at"]["status"], "ERROR")
+        cell = self.with_broken_golden(3, b"# python: \xff\xfe")
         self.assertIn("s003_call_at.golden:3: expected UTF-8, got byte 0xff at column 11",
-                      by_name["s003_call_at"]["detail"])
-        self.assertNotIn("Traceback", err)
+                      cell["detail"])
 
     def test_an_unwritable_output_is_refused_before_the_run(self):
         for output in ("/nonexistent-folder/report.json", ROOT):
@@ -138,7 +130,7 @@ class ConformCliTest(unittest.TestCase):
     def test_help_describes_every_flag_and_the_exit_codes(self):
         from suite import conform as conform_module
 
-        parser = conform_module._parser()
+        parser = conform_module.build_parser()
         text = parser.format_help()
         for action in parser._actions:
             if action.option_strings:

@@ -17,9 +17,12 @@ RUN_EXAMPLES = os.path.join(ROOT, "conformance", "harness", "run_examples.py")
 _PYENV = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3"),
                 key=lambda p: [int(x) for x in p.split("/")[-3].split(".")])
 INTERPRETERS = sorted(set(_PYENV[:1] + _PYENV[-1:] + ["/usr/bin/python3"]))
+# asyncio.to_thread and shutdown_default_executor: 3.9+ (the oldest such here, and Debian's).
+_PYENV_3_9_UP = [p for p in _PYENV if [int(x) for x in p.split("/")[-3].split(".")[:2]] >= [3, 9]]
+INTERPRETERS_3_9_UP = sorted(set(_PYENV_3_9_UP[:1] + ["/usr/bin/python3"]))
 
 
-def run(interpreter, source, timeout=20.0, perturb=0, header=False):
+def run(interpreter, source, timeout=20.0, perturb=0, header=False, clock="virtual"):
     """Runs `source` as an example in the harness; returns the trace's event and outcome lines
     (and its header lines first, with header=True)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -30,7 +33,7 @@ def run(interpreter, source, timeout=20.0, perturb=0, header=False):
         jobs = os.path.join(tmp, "jobs.json")
         with open(jobs, "w") as f:
             json.dump([{"example": example, "trace": trace, "perturb": perturb, "loop": None,
-                        "timeout": timeout, "sys_path": []}], f)
+                        "timeout": timeout, "sys_path": [], "clock": clock}], f)
         subprocess.run([interpreter, RUN_EXAMPLES, jobs], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=timeout + 30)
         with open(trace) as f:
@@ -190,9 +193,215 @@ class HarnessTest(unittest.TestCase):
             self.assertEqual(lines[-1], "= exception ValueError: bad")
             self.assertIn("0.000000 err ValueError: bad", lines)
 
+    def test_ties_only_the_frozen_clock_made_follow_the_scheduling_order(self):
+        # s003_wait_timeout_fixed: wait()'s 0.5 s timeout is scheduled an iteration before
+        # num(5)'s sleep(0.5); real CPython cancels num(5) (31 of 31 runs, every version).
+        # In frozen virtual time both deadlines were 1000.5 and heapq popped the sleep first.
+        source = """
+            import asyncio
+            async def num(n):
+                try:
+                    await asyncio.sleep(n * 0.1)
+                    return n
+                except asyncio.CancelledError:
+                    print("cancelled", n)
+                    raise
+            async def main():
+                tasks = [asyncio.ensure_future(num(i)) for i in range(10)]
+                done, pending = await asyncio.wait(tasks, timeout=0.5)
+                print("done", sorted(t.result() for t in done))
+                for t in pending:
+                    t.cancel()
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        for lines in self.each(source):
+            self.assertIn("0.500000 out done [0, 1, 2, 3, 4]", lines)
+            self.assertIn("0.500000 out cancelled 5", lines)
+
+    def test_timers_from_later_iterations_fire_in_later_iterations(self):
+        # The case of issue 16's generated program (shield, Lock, as_completed): "first"'s
+        # sleep(0.5) is scheduled a dozen iterations before w5's sleep(0.5) (the others wait
+        # for the lock in turn). On a real clock w5's timer is due later, so it fires in a
+        # later iteration, after first's exception went through shield's callbacks; the frozen
+        # clock fired both in one iteration and w5 came out first.
+        source = """
+            import asyncio
+            async def worker(name, lock, delay, fail):
+                async with lock:
+                    await asyncio.sleep(0)
+                await asyncio.sleep(delay)
+                if fail:
+                    raise RuntimeError(name + " failed")
+                return name
+            async def main():
+                lock = asyncio.Lock()
+                first = asyncio.shield(worker("first", lock, 0.5, True))
+                others = [asyncio.ensure_future(worker("w%d" % i, lock, i * 0.1, False))
+                          for i in range(8)]
+                for f in asyncio.as_completed([first] + others):
+                    try:
+                        print("result", await f)
+                    except RuntimeError as exc:
+                        print("error", exc)
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        for perturb in (1, 2):
+            for lines in self.each(source, perturb=perturb):
+                outs = [line.split(" out ", 1)[1] for line in lines if " out " in line]
+                self.assertEqual(outs, ["result w0", "result w1", "result w2", "result w3",
+                                        "result w4", "error first failed", "result w5",
+                                        "result w6", "result w7"])
+
+    def test_deadlines_from_one_reading_stay_exact_ties(self):
+        # call_at with one `when`, from callbacks of different iterations: a real tie (heapq's
+        # order), whatever the quantum per iteration; each iteration reads a later time.
+        source = """
+            import asyncio
+            loop = asyncio.new_event_loop()
+            when = loop.time() + 1
+            def at(name):
+                print(name, loop.time() == when)
+            def later():
+                print("later iteration reads later", loop.time() > first)
+                loop.call_at(when, at, "b")
+            def start():
+                global first
+                first = loop.time()
+                loop.call_at(when, at, "a")
+                loop.call_soon(later)
+            loop.call_soon(start)
+            loop.call_later(2, loop.stop)
+            loop.run_forever()
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines, ["0.000000 out later iteration reads later True",
+                                     "1.000000 out a True", "1.000000 out b True",
+                                     "= exit 0"])
+
+    def test_a_thread_the_program_starts_can_wake_the_loop(self):
+        # Before: only executor work items counted, so a loop whose waker was another thread
+        # (busy in real time, here blocked 0.3 s) was declared idle forever.
+        source = """
+            import asyncio, threading
+            def helper(loop, fut):
+                threading.Event().wait(0.3)
+                loop.call_soon_threadsafe(fut.set_result, "woken")
+            async def main():
+                loop = asyncio.get_event_loop()  # the running loop
+                fut = loop.create_future()
+                threading.Thread(target=helper, args=(loop, fut)).start()
+                print(await fut)
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        for lines in self.each(source):
+            self.assertEqual(lines, ["0.000000 out woken", "= exit 0"])
+
+    def test_asyncio_run_after_to_thread_exits(self):
+        # Issue 16: asyncio.run ends by shutdown_default_executor, whose thread joins the
+        # executor and then wakes the loop; it was recorded `= idle-forever` (3.9: every
+        # time), real CPython exits 0. The work item sleeps in virtual time first.
+        source = """
+            import asyncio, time
+            def work():
+                time.sleep(0.5)
+                return 7
+            async def main():
+                print("got", await asyncio.to_thread(work))
+            asyncio.run(main())
+            print("after run")
+            """
+        for interpreter in INTERPRETERS_3_9_UP:
+            with self.subTest(python=interpreter):
+                for _ in range(3):
+                    self.assertEqual(run(interpreter, source),
+                                     ["0.500000 out got 7", "0.500000 out after run",
+                                      "= exit 0"])
+
+    def test_sets_asyncio_builds_itself_follow_the_perturbation(self):
+        # as_completed builds `{ensure_future(f) for f in set(fs)}`: a set comprehension,
+        # ordered by the tasks' hashes (their addresses, which forked runs allocate alike).
+        # The perturbation sets those hashes: the two opposite orders swap the two
+        # callbacks of the already done tasks, every time.
+        source = """
+            import asyncio
+            async def job(n):
+                return n
+            async def main():
+                t1 = asyncio.ensure_future(job(1))
+                t2 = asyncio.ensure_future(job(2))
+                t3 = asyncio.ensure_future(job(3))
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                for f in asyncio.as_completed([t3, t1]):
+                    print("as_completed", await f)
+                print(type(t1).__name__, type(t1) is asyncio.Task, hash(t1) != hash(t3))
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                outs = []
+                for perturb in (1, 2, 1, 2):
+                    lines = run(interpreter, source, perturb=perturb)
+                    outs.append([line.split(" out ", 1)[1] for line in lines
+                                 if " out " in line])
+                self.assertEqual(outs[0], ["as_completed 1", "as_completed 3", "Task True True"])
+                self.assertEqual(outs[1], ["as_completed 3", "as_completed 1", "Task True True"])
+                self.assertEqual(outs[2:], outs[:2])
+
+    def test_hide_quantum(self):
+        # The same cases as runtime/tests/loop_test.cc's PrintedReadingsHideTheQuanta.
+        sys.path.insert(0, os.path.dirname(RUN_EXAMPLES))
+        try:
+            import virtual_clock
+        finally:
+            sys.path.pop(0)
+        q = virtual_clock.QUANTUM
+
+        def shown(value):
+            return virtual_clock.hide_quantum("a %r b" % value)
+
+        self.assertEqual(shown(1000.0 + q), "a 1000.0 b")
+        self.assertEqual(shown(1000.1 + q), "a 1000.1 b")
+        self.assertEqual(shown(1000.2 + 3 * q), "a 1000.2 b")
+        self.assertEqual(shown(4.0 + 3 * q), "a 4.0 b")
+        self.assertEqual(shown(1700000000.0 + 128 * q), "a 1700000000.0 b")
+        self.assertEqual(shown(1000.0 + q - 1000.0), "a 0.0 b")
+        self.assertEqual(shown(0.1 + 0.2), "a 0.30000000000000004 b")
+        self.assertEqual(shown(1.0 / 3), "a 0.3333333333333333 b")
+        self.assertEqual(shown(1.0 / 11), "a 0.09090909090909091 b")
+        self.assertEqual(virtual_clock.hide_quantum(
+            "v1.2.3 x1000.0000000018626 [1000.0000000018626, 2]"),
+            "v1.2.3 x1000.0000000018626 [1000.0, 2]")
+
     def test_crash_is_an_outcome(self):
         for lines in self.each("import os\nprint('before')\nos.abort()\n"):
             self.assertEqual(lines[-1], "= crash SIGABRT")
+
+    def test_the_real_clock_puts_no_wait_of_its_own_into_the_programs_readings(self):
+        # It aligns on the wall clock's second (so that whole seconds truncate as in virtual
+        # time) before the program starts: a run time the program measures from before its
+        # first loop is the loop's 0.2 s, not up to a second more.
+        source = """\
+            import asyncio, time
+            start = time.time()
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(0.2))
+            print("elapsed", time.time() - start)
+            """
+        for lines in self.each(source, clock="real"):
+            self.assertEqual(lines[-1], "= exit 0")
+            elapsed = float(lines[-2].split()[-1])
+            self.assertLess(elapsed, 0.5, lines)
+
+    def test_the_real_clock_prints_whole_seconds_as_virtual_time_does(self):
+        source = """\
+            import asyncio, time
+            print("before %d" % time.time())
+            asyncio.new_event_loop().run_until_complete(asyncio.sleep(1))
+            print("after %d" % time.time())
+            """
+        for lines in self.each(source, clock="real"):
+            self.assertEqual([line.split(" ", 1)[1] for line in lines],
+                             ["out before 1700000000", "out after 1700000001", "exit 0"])
 
     def test_a_hang_is_a_timeout(self):
         for lines in self.each("while True:\n    pass\n", timeout=1.0):

@@ -500,55 +500,50 @@ class UvloopTest(unittest.TestCase):
 
 
 class CompareTest(unittest.TestCase):
-    def test_any_program_is_captured_on_cpython_and_run_on_the_loops(self):
+    def compare(self, source, *args):
+        """tools/conform --compare on a program of `source`: (exit status, cells by
+        implementation, stderr)."""
         runner = Runner()
         try:
             program = os.path.join(runner.tmp, "my_program.py")
             with open(program, "w") as f:
-                f.write(textwrap.dedent("""\
-                    import asyncio
-                    async def main():
-                        loop = asyncio.get_event_loop()
-                        loop.call_later(0.2, print, "later")
-                        loop.call_soon(print, "soon")
-                        await asyncio.sleep(0.3)
-                        print("done", loop.time())
-                    asyncio.get_event_loop().run_until_complete(main())
-                    """))
-            status, report, err = runner.run("--compare", program, "--python", PYTHON,
-                                              "--loop", "cpython", "--loop", "fastloop:Loop")
+                f.write(textwrap.dedent(source))
+            status, report, err = runner.run("--compare", program, "--python", PYTHON, *args)
         finally:
             runner.close()
-        self.assertEqual(status, 1, err)
-        cells = {c["implementation"]: c for c in report["results"]}
         self.assertEqual(set(c["example"] for c in report["results"]), {"my_program"})
+        return status, {c["implementation"]: c for c in report["results"]}, err
+
+    def test_any_program_is_captured_on_cpython_and_run_on_the_loops(self):
+        status, cells, err = self.compare("""\
+            import asyncio
+            async def main():
+                loop = asyncio.get_event_loop()
+                loop.call_later(0.2, print, "later")
+                loop.call_soon(print, "soon")
+                await asyncio.sleep(0.3)
+                print("done", loop.time())
+            asyncio.get_event_loop().run_until_complete(main())
+            """, "--loop", "cpython", "--loop", "fastloop:Loop")
+        self.assertEqual(status, 1, err)
         self.assertEqual(cells["cpython"]["status"], "PASS", cells["cpython"]["detail"])
         self.assertEqual(cells["fastloop:Loop"]["status"], "FAIL")
         self.assertIn("+0.100000 out later", cells["fastloop:Loop"]["detail"])
 
-
     def test_a_program_longer_than_a_second_in_real_time(self):
         # The real-time golden is derived from the virtual one captured for the comparison
         # (in its temporary folder): its lines come at the times they were due.
-        runner = Runner()
-        try:
-            program = os.path.join(runner.tmp, "long_program.py")
-            with open(program, "w") as f:
-                f.write(textwrap.dedent("""\
-                    import asyncio
-                    async def main():
-                        print("start")
-                        await asyncio.sleep(1.2)
-                        print("after 1.2 s")
-                        await asyncio.sleep(0.5)
-                        print("done")
-                    asyncio.run(main())
-                    """))
-            status, report, err = runner.run("--compare", program, "--python", PYTHON,
-                                              "--loop", "cpython", "--real-time")
-        finally:
-            runner.close()
-        (cell,) = report["results"]
+        status, cells, err = self.compare("""\
+            import asyncio
+            async def main():
+                print("start")
+                await asyncio.sleep(1.2)
+                print("after 1.2 s")
+                await asyncio.sleep(0.5)
+                print("done")
+            asyncio.run(main())
+            """, "--loop", "cpython", "--real-time")
+        cell = cells["cpython"]
         self.assertEqual((cell["clock"], cell["status"]), ("real", "PASS"), cell["detail"])
         self.assertEqual(status, 0, err)
 

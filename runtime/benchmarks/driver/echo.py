@@ -25,7 +25,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 from . import common, python_loops
 

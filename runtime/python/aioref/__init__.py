@@ -7,7 +7,7 @@
 
 Mode "loop" (aioref.Loop, new_event_loop): CPython's own Future and Task run on the C++ loop's
 ready queue, timer heap and _run_once. Mode "full" (aioref.FullLoop, new_full_event_loop): the
-same loop, whose create_future/create_task return the C++ Future and Task (task_bridge.cc),
+same loop, whose create_future/create_task return the C++ Future and Task (future.h, task.h),
 which step the Python coroutines themselves (runtime/python/README.md).
 """
 

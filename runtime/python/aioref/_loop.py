@@ -14,7 +14,9 @@ task factory, run_until_complete/run_forever's setup (running loop, asyncgen hoo
 the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
 the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
 create_server/create_connection, Server, the socket transports; streams on top), which registers
-its fds with `_CoreSelector`: the keys live there, the readiness in the C++ epoll set.
+its fds with `_CoreSelector`: the keys live there, the readiness in the C++ epoll set; and
+asyncio.unix_events' selector loop on top of it (the loop is one): subprocesses with the child
+watchers of each version (pidfd included), add_signal_handler, Unix sockets, pipes.
 
 Time and waiting follow the interpreter, as CPython's own loop does: if `time.monotonic` or
 `selectors.DefaultSelector` have been replaced when the loop is created (a virtual clock, a test
@@ -25,9 +27,9 @@ its eventfd (registered like CPython's self-pipe, with a `_read_from_self` reade
 import asyncio
 import selectors
 import sys
-import threading
 import time as _time
-from asyncio import base_events, events, selector_events
+import socket
+from asyncio import base_events, events, unix_events
 
 from . import _core_module
 
@@ -175,8 +177,9 @@ class _CoreReady(object):
         return self._core.ready_count
 
 
-class Loop(selector_events.BaseSelectorEventLoop):
-    """An asyncio event loop driven by aioref's C++ reference loop."""
+class Loop(unix_events._UnixSelectorEventLoop):
+    """An asyncio event loop driven by aioref's C++ reference loop: asyncio's Unix selector loop
+    (asyncio.SelectorEventLoop on Linux) whose scheduling and I/O readiness are C++."""
 
     def __init__(self, time_source=None, selector=None):
         """`time_source`: a callable giving loop.time() (default: the C++ monotonic clock, or
@@ -264,10 +267,39 @@ class Loop(selector_events.BaseSelectorEventLoop):
         pass  # the C++ heap counts its cancelled timers itself
 
     def _make_self_pipe(self):
-        pass  # the C++ loop's eventfd is the self-pipe
+        # The C++ loop's eventfd is the self-pipe. Signals need a socket the signal module can
+        # write signal numbers to (signal.set_wakeup_fd): made by the first add_signal_handler.
+        self._ssock = self._csock = None
 
     def _close_self_pipe(self):
-        pass
+        if self._ssock is not None:
+            self._remove_reader(self._ssock.fileno())
+            self._ssock.close()
+            self._csock.close()
+            self._ssock = self._csock = None
+            self._internal_fds -= 1
+
+    def add_signal_handler(self, sig, callback, *args):
+        if self._ssock is None and not self.is_closed():
+            self._ssock, self._csock = socket.socketpair()
+            self._ssock.setblocking(False)
+            self._csock.setblocking(False)
+            self._internal_fds += 1
+            self._add_reader(self._ssock.fileno(), self._read_signals)
+        return super().add_signal_handler(sig, callback, *args)
+
+    def _read_signals(self):
+        # BaseSelectorEventLoop._read_from_self for the signal socket: each byte is a signal.
+        while True:
+            try:
+                data = self._ssock.recv(4096)
+                if not data:
+                    break
+                self._process_self_data(data)
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                break
 
     def _write_to_self(self):
         pass  # call_soon_threadsafe writes the C++ loop's eventfd itself
@@ -387,8 +419,9 @@ def new_full_event_loop():
     return FullLoop()
 
 
-class EventLoopPolicy(events.BaseDefaultEventLoopPolicy):
-    """The default policy, making aioref loops (like uvloop.EventLoopPolicy)."""
+class EventLoopPolicy(unix_events.DefaultEventLoopPolicy):
+    """asyncio's Unix policy (child watchers included where the version has them), making
+    aioref loops (like uvloop.EventLoopPolicy)."""
 
     def _loop_factory(self):
         return Loop()

@@ -12,5 +12,7 @@ case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
 export AIOREF_PYTHON_SITE="$site"
+# Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
+eval "$(/usr/bin/python3 "$root/runtime/python/tests/sanitizer_env.py" "$site")"
 exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
   --format text

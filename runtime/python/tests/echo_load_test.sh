@@ -6,6 +6,8 @@ python="$(readlink -f "$1")"
 site="$(cd "$(dirname "$2")/.." && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/echo_load.py" ] || here="$here/tests"
+# Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
+eval "$(/usr/bin/python3 "$here/sanitizer_env.py" "$site")"
 for mode in loop full; do
   PYTHONPATH="$site" "$python" "$here/echo_load.py" --mode "$mode" --clients 1000 \
     --bytes 1048576 --deadline 300

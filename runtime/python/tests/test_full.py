@@ -1,4 +1,4 @@
-"""Tests of mode "full": aioref.FullLoop's C++ Future and Task (runtime/python/task_bridge.cc).
+"""Tests of mode "full": aioref.FullLoop's C++ Future and Task (runtime/python/future.h, task.h).
 
 Where CPython defines the behaviour, the same program runs on CPython's own loop and Future/Task
 (asyncio.SelectorEventLoop) and on aioref's full loop, and the results must be equal.

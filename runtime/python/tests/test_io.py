@@ -8,7 +8,6 @@ Where CPython defines the behaviour, the same program runs on CPython's own loop
 import asyncio
 import selectors
 import socket
-import sys
 import threading
 import unittest
 

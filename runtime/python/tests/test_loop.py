@@ -7,7 +7,6 @@ Where CPython defines the behaviour, the same program runs on CPython's own loop
 import asyncio
 import contextvars
 import gc
-import logging
 import random
 import sys
 import threading
@@ -382,7 +381,7 @@ class CloseTests(unittest.TestCase):
         loop.run_until_complete(asyncio.sleep(0))
         self.assertEqual(loop._core_counts()[1], 1)
         ref = weakref.ref(loop)
-        loop = task = None
+        del loop, task  # the last references: only the collector can free them now
         with self.assertLogs("asyncio", level="ERROR") as logs:
             gc.collect()
             gc.collect()
@@ -585,7 +584,7 @@ class ApiTests(LoopTestCase):
 
 
 class CPathTests(unittest.TestCase):
-    """loop.call_soon and the running of its handles are C (loop_bridge.cc, namespace fast):
+    """loop.call_soon and the running of its handles are C (handles.cc, namespace fast):
     what CPython's Python code observably does must stay the same, on every version."""
 
     def trace(self, make_loop, patch=None):

@@ -1,0 +1,50 @@
+// Mode "full": the parts of Python's asyncio that the C++ Future and Task call (imported once),
+// and the C API helpers they share.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace aioref_bridge {
+
+namespace py = pybind11;
+
+// -- Python objects used (imported once, kept for the process) ----------------------------------
+
+struct Api {
+  py::object cancelled_error, invalid_state_error, copy_context;
+  py::object get_loop_fn, register_task, enter_task, leave_task, task_name_counter;
+  py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
+  py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
+  // Interned names and the ("context",) kwnames of the calls made at every task step.
+  PyObject* call_soon_str = PyUnicode_InternFromString("call_soon");
+  PyObject* throw_str = PyUnicode_InternFromString("throw");
+  PyObject* send_str = PyUnicode_InternFromString("send");
+  PyObject* value_str = PyUnicode_InternFromString("value");
+  PyObject* blocking_str = PyUnicode_InternFromString("_asyncio_future_blocking");
+  PyObject* context_kwnames = Py_BuildValue("(s)", "context");
+};
+
+Api& api();
+
+// The pending Python error as an exception instance (normalized, traceback attached).
+py::object fetch_error();
+
+// Raise `exc` (an exception instance) as a C++ exception that pybind11 turns back into it.
+[[noreturn]] void raise(const py::object& exc);
+[[noreturn]] void raise_new(const py::object& type, const std::string& msg);
+
+// Future.cancel / Task.cancel: `msg` exists from 3.9.
+void check_cancel_arguments(const py::object& msg);
+
+// loop.call_soon(callback[, arg], context=context) as _asyncio's call_soon() makes it: the
+// method looked up on every call (a loop may replace it), the arguments vectorcalled (3.9+: no
+// bound method either).
+void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context);
+
+// asyncio.tasks._enter_task / _leave_task (the C functions of _asyncio), without a tuple.
+void call_task_hook(const py::object& hook, const py::object& loop, py::handle task);
+
+}  // namespace aioref_bridge

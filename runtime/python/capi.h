@@ -1,0 +1,60 @@
+// The C API as every file of the bridge uses it: shims for the CPython versions it is built for
+// (3.8-3.13), and the cycle-collector set-up of its types.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#if PY_VERSION_HEX < 0x03090000
+// 3.8 has the vectorcall function under its provisional name, and no CallMethodNoArgs.
+inline PyObject* PyObject_Vectorcall(PyObject* callable, PyObject* const* args, size_t nargsf,
+                                     PyObject* kwnames) {
+  return _PyObject_Vectorcall(callable, args, nargsf, kwnames);
+}
+inline PyObject* PyObject_CallMethodNoArgs(PyObject* self, PyObject* name) {
+  return PyObject_CallMethodObjArgs(self, name, nullptr);
+}
+#endif
+
+namespace aioref_bridge {
+
+namespace py = pybind11;
+
+// The C++ object of a pybind11 instance, or nullptr while it is not constructed yet (the
+// collector may visit an instance before its __init__ ran).
+template <class T>
+T* instance_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  auto vh = inst->get_value_and_holder(nullptr, false);
+  if (!vh.holder_constructed()) return nullptr;
+  return static_cast<T*>(vh.value_ptr());
+}
+
+// A heap type's instances own a reference to it, which 3.9+ visits (as CPython's types do).
+inline int visit_type(PyObject* self, visitproc visit, void* arg) {
+#if PY_VERSION_HEX >= 0x03090000
+  Py_VISIT(Py_TYPE(self));
+#else
+  (void)self, (void)visit, (void)arg;
+#endif
+  return 0;
+}
+
+// Makes T's pybind11 type collectable: tp_traverse is T::traverse(visit, arg), tp_clear
+// T::clear(). Use: py::class_<T>(m, "T", py::custom_type_setup(enable_gc<T>)).
+template <class T>
+void enable_gc(PyHeapTypeObject* heap_type) {
+  auto* type = &heap_type->ht_type;
+  type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+  type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
+    if (int r = visit_type(self, visit, arg)) return r;
+    T* obj = instance_of<T>(self);
+    return obj ? obj->traverse(visit, arg) : 0;
+  };
+  type->tp_clear = [](PyObject* self) -> int {
+    if (T* obj = instance_of<T>(self)) obj->clear();
+    return 0;
+  };
+}
+
+}  // namespace aioref_bridge

@@ -1,0 +1,83 @@
+#include "runtime/python/core.h"
+
+namespace aioref_bridge {
+
+Core* core_of(PyObject* self) {
+  Core* core = instance_of<Core>(self);
+  if (!core) PyErr_SetString(PyExc_TypeError, "aioref.Core is not initialized");
+  return core;
+}
+
+namespace {
+
+// Core.call_soon and Core.call_soon_threadsafe as plain METH_O methods (method descriptors on the
+// Core type): the per-callback path skips pybind11's dispatcher and returns None, no wrapper.
+template <void (Core::*Schedule)(PyObject*)>
+PyObject* schedule_method(PyObject* self, PyObject* handle) {
+  Core* core = core_of(self);
+  if (!core) return nullptr;
+  try {
+    (core->*Schedule)(handle);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef kCallSoonDef = {"call_soon", schedule_method<&Core::call_soon>, METH_O,
+                            "call_soon(handle): queue an asyncio Handle (handle._run())"};
+PyMethodDef kCallSoonThreadsafeDef = {
+    "call_soon_threadsafe", schedule_method<&Core::call_soon_threadsafe>, METH_O,
+    "call_soon_threadsafe(handle): queue an asyncio Handle from any thread, waking the loop"};
+
+}  // namespace
+
+void register_core(py::module_& m) {
+  py::class_<CoreHandle>(m, "CoreHandle")
+      .def("cancelled", &CoreHandle::cancelled)
+      .def_property_readonly("is_timer", &CoreHandle::is_timer)
+      .def_property_readonly("when", &CoreHandle::when)
+      .def_readonly("key", &CoreHandle::key);
+
+  py::class_<Core> core(m, "Core", py::custom_type_setup(enable_gc<Core>));
+  core.def(py::init<py::object>(), py::arg("time_source") = py::none())
+      .def("time", &Core::time)
+      .def("call_at", &Core::call_at)
+      .def("cancel", &Core::cancel)
+      .def("run_once", &Core::run_once)
+      .def("run_until_stopped", &Core::run_until_stopped)
+      .def_property("stopping", &Core::stopping, &Core::set_stopping)
+      .def_property_readonly("closed", &Core::closed)
+      .def("close", &Core::close)
+      .def_property_readonly("wake_fd", &Core::wake_fd)
+      .def("read_from_self", &Core::read_from_self)
+      .def("add_reader", &Core::add_reader)
+      .def("add_writer", &Core::add_writer)
+      .def("remove_reader", &Core::remove_reader)
+      .def("remove_writer", &Core::remove_writer)
+      .def_property_readonly("selector_fd", &Core::selector_fd)
+      .def_property_readonly("has_io", &Core::has_io)
+      .def_property_readonly("ready_count", &Core::ready_count)
+      .def_property_readonly("scheduled_count", &Core::scheduled_count)
+      .def_property_readonly("timer_cancelled_count", &Core::timer_cancelled_count)
+      .def_property_readonly("uses_python_clock", &Core::uses_python_clock)
+      .def_property_readonly("handles", [](Core& c) { return c.handles(); })
+      .def_property_readonly("held_count", &Core::held_count)
+      .def_property(
+          "python_wait", [](Core& c) { return c.python_wait(); },
+          [](Core& c, py::object f) { c.python_wait() = std::move(f); })
+      .def_property(
+          "debug_runner", [](Core& c) { return c.debug_runner(); },
+          [](Core& c, py::object f) { c.debug_runner() = std::move(f); });
+  for (PyMethodDef* def : {&kCallSoonDef, &kCallSoonThreadsafeDef}) {
+    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(core.ptr()), def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(core, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
+}
+
+}  // namespace aioref_bridge

@@ -1,0 +1,312 @@
+// Mode "full": C++ Future and Task objects for Python (aioref.FullLoop's create_future /
+// create_task); this file: the Future (task.h: the Task). The state machine (PENDING / CANCELLED /
+// FINISHED, the done callbacks, the task's __step / __wakeup, cancellation requests) lives here;
+// done callbacks and task steps are queued with the loop's call_soon, i.e. in the C++ loop's ready
+// queue (runtime/asyncio/base_events.h) through core.h, each one an asyncio Handle so that
+// contextvars and the exception handler behave as CPython's.
+//
+// The objects satisfy asyncio.isfuture (`_asyncio_future_blocking` on the class), are awaitable
+// (`__await__` / `__iter__` give a FutureIter), and expose the attributes asyncio's own helpers
+// read (base_futures / base_tasks repr, _get_loop, _register_task / _enter_task / _leave_task,
+// gather's `_log_destroy_pending`). Semantics follow each version's asyncio/futures.py and
+// asyncio/tasks.py; where they differ, kFullBehaviourTable (versions.h) says so.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "runtime/python/asyncio_api.h"
+#include "runtime/python/capi.h"
+#include "runtime/python/versions.h"
+
+namespace aioref_bridge {
+
+namespace py = pybind11;
+
+// -- Future ---------------------------------------------------------------------------------
+
+class FullFuture {
+ public:
+  enum State : int { kPending = 0, kCancelled = 1, kFinished = 2 };
+
+  virtual ~FullFuture() = default;
+
+  py::object loop = py::none();
+  State state = kPending;
+  py::object result = py::none();
+  py::object exception = py::none();
+  py::object exception_tb = py::none();
+  py::object source_traceback = py::none();
+  py::object cancel_message = py::none();
+  py::object cancelled_exc = py::none();
+  bool blocking = false;
+  bool log_traceback = false;
+  std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
+
+  // Future.__init__; a second call starts again from a new future, as _asyncio's does.
+  void init(py::object the_loop) {
+    if (!loop.is_none()) {
+      state = kPending;
+      result = exception = exception_tb = source_traceback = py::none();
+      cancel_message = cancelled_exc = py::none();
+      blocking = log_traceback = false;
+      callbacks.clear();
+    }
+    loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
+    if (loop.attr("get_debug")().cast<bool>()) {
+      source_traceback = api().extract_stack(api().getframe(0));
+    }
+  }
+
+  // Future.__init__(*, loop=None) from Python (tp_init; defined below).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // A future whose __init__ was skipped (a subclass that does not call it) has no loop; the
+  // methods that need one raise, with _asyncio's words.
+  void ensure_alive() const {
+    if (loop.is_none()) {
+      PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+      throw py::error_already_set();
+    }
+  }
+
+  bool done() const { return state != kPending; }
+
+  // Future.__schedule_callbacks, in _asyncio's order: the first callback leaves the list once
+  // scheduled, the others when all are (a repr made meanwhile shows them).
+  void schedule_callbacks(py::handle self) {
+    if (callbacks.empty()) return;
+    auto pending = callbacks;
+    try {
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        call_soon_with_context(loop.ptr(), pending[i].first.ptr(), self.ptr(),
+                               pending[i].second.ptr());
+        if (i == 0 && !callbacks.empty()) callbacks.erase(callbacks.begin());
+      }
+    } catch (...) {
+      callbacks.clear();
+      throw;
+    }
+    callbacks.clear();
+  }
+
+  // Future._make_cancelled_error
+  py::object make_cancelled_error() {
+    if constexpr (!has(FullBehaviour::kCancelMessage)) return api().cancelled_error();
+    if constexpr (has(FullBehaviour::kCancelledErrorReturnsKept)) {
+      if (!cancelled_exc.is_none()) {
+        py::object exc = std::move(cancelled_exc);
+        cancelled_exc = py::none();
+        return exc;
+      }
+    }
+    py::object exc =
+        cancel_message.is_none() ? api().cancelled_error() : api().cancelled_error(cancel_message);
+    if constexpr (has(FullBehaviour::kCancelledErrorContext)) {
+      PyException_SetContext(exc.ptr(),
+                             cancelled_exc.is_none() ? nullptr : cancelled_exc.inc_ref().ptr());
+      cancelled_exc = py::none();
+    }
+    return exc;
+  }
+
+  // Future.cancel
+  bool future_cancel(py::handle self, py::object msg) {
+    log_traceback = false;
+    if (state != kPending) return false;
+    state = kCancelled;
+    if constexpr (has(FullBehaviour::kCancelMessage)) cancel_message = std::move(msg);
+    schedule_callbacks(self);
+    return true;
+  }
+
+  void check_settable(py::handle /*self*/) {
+    if (state != kPending) {
+      // _asyncio's wording (futures.py says f'{self._state}: {self!r}').
+      raise_new(api().invalid_state_error, "invalid state");
+    }
+  }
+
+  void future_set_result(py::handle self, py::object value) {
+    check_settable(self);
+    result = std::move(value);
+    state = kFinished;
+    schedule_callbacks(self);
+  }
+
+  void future_set_exception(py::handle self, py::object exc) {
+    check_settable(self);
+    if (PyType_Check(exc.ptr())) exc = exc();
+    if constexpr (has(FullBehaviour::kStopIterationToRuntimeError)) {
+      if (PyObject_IsInstance(exc.ptr(), PyExc_StopIteration) == 1) {
+        py::object new_exc = py::reinterpret_borrow<py::object>(PyExc_RuntimeError)(
+            "StopIteration interacts badly with generators and cannot be raised into a Future");
+        PyException_SetCause(new_exc.ptr(), exc.inc_ref().ptr());
+        PyException_SetContext(new_exc.ptr(), exc.inc_ref().ptr());
+        exc = new_exc;
+      }
+    } else if (Py_TYPE(exc.ptr()) == reinterpret_cast<PyTypeObject*>(PyExc_StopIteration)) {
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
+                "StopIteration interacts badly with generators and cannot be raised into a "
+                "Future");
+    }
+    exception = exc;
+    if constexpr (has(FullBehaviour::kResultRaisesWithSavedTb)) {
+      exception_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
+      if (!exception_tb) exception_tb = py::none();
+    }
+    state = kFinished;
+    schedule_callbacks(self);
+    log_traceback = true;
+  }
+
+  // Future.result(): the result, or raises.
+  py::object get_result() {
+    if (state == kCancelled) raise(make_cancelled_error());
+    if (state != kFinished) raise_new(api().invalid_state_error, "Result is not ready.");
+    log_traceback = false;
+    if (!exception.is_none()) {
+      if constexpr (has(FullBehaviour::kResultRaisesWithSavedTb)) {
+        PyException_SetTraceback(exception.ptr(), exception_tb.ptr());
+      }
+      raise(exception);
+    }
+    return result;
+  }
+
+  py::object get_exception() {
+    if (state == kCancelled) raise(make_cancelled_error());
+    if (state != kFinished) raise_new(api().invalid_state_error, "Exception is not set.");
+    log_traceback = false;
+    return exception;
+  }
+
+  void add_done_callback(py::handle self, py::object fn, py::object context) {
+    if (state != kPending) {
+      call_soon_with_context(loop.ptr(), fn.ptr(), self.ptr(), context.ptr());
+      return;
+    }
+    if (context.is_none()) context = api().copy_context();
+    callbacks.emplace_back(std::move(fn), std::move(context));
+  }
+
+  // _asyncio's remove_done_callback: `fn == callback` (Py_EQ) may run Python code that adds
+  // or removes callbacks, so the list is walked by index, re-reading its size, with each entry
+  // held while it is compared; the kept ones then replace the list.
+  std::size_t remove_done_callback(const py::object& fn) {
+    std::vector<std::pair<py::object, py::object>> kept;
+    for (std::size_t i = 0; i < callbacks.size(); ++i) {
+      std::pair<py::object, py::object> entry = callbacks[i];
+      int eq = PyObject_RichCompareBool(entry.first.ptr(), fn.ptr(), Py_EQ);
+      if (eq < 0) throw py::error_already_set();
+      if (!eq) kept.push_back(std::move(entry));
+    }
+    std::size_t removed = callbacks.size() > kept.size() ? callbacks.size() - kept.size() : 0;
+    callbacks = std::move(kept);
+    return removed;
+  }
+
+  py::list callbacks_list() const {
+    py::list out;
+    for (const auto& [fn, ctx] : callbacks) out.append(py::make_tuple(fn, ctx));
+    return out;
+  }
+
+  // Future.__del__ (and Task.__del__ in the override).
+  virtual void finalize(py::handle self) {
+    if (!log_traceback || loop.is_none()) return;
+    py::dict context;
+    context["message"] =
+        py::str(std::string(Py_TYPE(self.ptr())->tp_name)
+                    .substr(std::string(Py_TYPE(self.ptr())->tp_name).rfind('.') + 1) +
+                " exception was never retrieved");
+    context["exception"] = exception;
+    context["future"] = self;
+    if (!source_traceback.is_none() && py::len(source_traceback)) {
+      context["source_traceback"] = source_traceback;
+    }
+    loop.attr("call_exception_handler")(context);
+  }
+
+  virtual int traverse(visitproc visit, void* arg) {
+    for (PyObject* o : {loop.ptr(), result.ptr(), exception.ptr(), exception_tb.ptr(),
+                        source_traceback.ptr(), cancel_message.ptr(), cancelled_exc.ptr()}) {
+      Py_VISIT(o);
+    }
+    for (auto& [fn, ctx] : callbacks) {
+      Py_VISIT(fn.ptr());
+      Py_VISIT(ctx.ptr());
+    }
+    return 0;
+  }
+  virtual void clear() {
+    py::object keep[] = {
+        std::move(loop),         std::move(result),           std::move(exception),
+        std::move(exception_tb), std::move(source_traceback), std::move(cancel_message),
+        std::move(cancelled_exc)};
+    auto cbs = std::move(callbacks);
+    callbacks.clear();
+    loop = result = exception = exception_tb = source_traceback = cancel_message = cancelled_exc =
+        py::none();
+    (void)keep;
+  }
+};
+
+// GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type.
+template <class Self, class Base>
+void setup_future_type(PyHeapTypeObject* heap_type) {
+  enable_gc<Self>(heap_type);
+  auto* type = &heap_type->ht_type;
+  type->tp_finalize = [](PyObject* self) {
+    Self* obj = instance_of<Self>(self);
+    if (!obj) return;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    try {
+      static_cast<Base*>(obj)->finalize(self);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      PyErr_WriteUnraisable(self);
+    }
+    PyErr_Restore(t, v, tb);
+  };
+  type->tp_dealloc = [](PyObject* self) {
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
+    PyObject_GC_UnTrack(self);
+    py::detail::pybind11_object_dealloc(self);
+  };
+  // As with _asyncio's types, the C++ object exists from __new__: a subclass whose __init__
+  // does not call Future.__init__ makes a future that is "not initialized" (no loop), not an
+  // error, and __init__ (tp_init, below) initializes it, again when called again.
+  type->tp_new = [](PyTypeObject* t, PyObject* args, PyObject* kwds) -> PyObject* {
+    PyObject* obj = py::detail::pybind11_object_new(t, args, kwds);
+    if (obj == nullptr) return nullptr;
+    auto* inst = reinterpret_cast<py::detail::instance*>(obj);
+    auto vh = inst->get_value_and_holder(py::detail::get_type_info(typeid(Self)));
+    vh.value_ptr() = new Self();
+    vh.type->init_instance(inst, nullptr);
+    return obj;
+  };
+  type->tp_init = [](PyObject* self, PyObject* args, PyObject* kwds) -> int {
+    try {
+      Self::python_init(self, args, kwds);
+      return 0;
+    } catch (py::error_already_set& e) {
+      e.restore();
+      return -1;
+    }
+  };
+}
+
+// result() and exception() of a future that is not initialized: InvalidStateError (_asyncio).
+void ensure_alive_or_invalid_state(const FullFuture& f);
+
+// Adds Future and FutureIter to the module.
+void register_future(py::module_& m);
+
+}  // namespace aioref_bridge

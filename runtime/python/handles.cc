@@ -1,0 +1,689 @@
+#include "runtime/python/handles.h"
+
+#include <structmember.h>  // PyMemberDef (events.Handle's slot offsets)
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/python/capi.h"
+#include "runtime/python/core.h"
+
+namespace aioref_bridge {
+
+// --- loop.call_soon in C ----------------------------------------------------------------------
+//
+// BaseEventLoop.call_soon (Python) -> Loop._call_soon -> events.Handle.__init__ (Python:
+// copy_context, get_debug) -> Core.call_soon costs ~0.7 us a callback. `Loop.call_soon` is this C
+// function instead, doing what that code does when debug mode is off: `_check_closed()` (its
+// RuntimeError), an aioref.Handle whose slots are set as Handle.__init__ sets them (context
+// copied when None, `_source_traceback` None), queued in the C++ loop. Anything else (debug
+// mode, unusual arguments, a loop or handle type whose methods were overridden or patched) calls
+// CPython's BaseEventLoop.call_soon, so its checks, error texts and source tracebacks are the
+// running version's.
+namespace fast {
+
+struct Slots {  // offsets of events.Handle's slots (the same in 3.8-3.13, looked up anyway)
+  Py_ssize_t callback, args, cancelled, loop, source_traceback, repr, context;
+};
+
+// A type's attributes that the C code stands for, checked against the originals once per type
+// version (tp_version_tag changes whenever the type or a base is modified).
+struct Guard {
+  PyTypeObject* type = nullptr;
+  unsigned int version = 0;
+  bool ok = false;
+};
+
+struct State {
+  bool ready = false;
+  PyTypeObject* handle_type = nullptr;  // aioref.Handle
+  PyObject* fallback = nullptr;         // BaseEventLoop.call_soon
+  Slots slots{};
+  // (name, the object type lookup must find) for the loop type and the handle type.
+  std::vector<std::pair<PyObject*, PyObject*>> loop_attrs, handle_attrs;
+  PyObject* core_name = nullptr;
+  PyObject* closed_name = nullptr;
+  PyObject* debug_name = nullptr;
+  PyObject* context_name = nullptr;
+  Guard loop_guards[4];
+  Guard handle_guard;
+  PyTypeObject* base_handle_type = nullptr;  // events.Handle (I/O handles are plain Handles)
+  Guard base_handle_guard;
+  PyObject* run_name = nullptr;
+  // `_closed`, `_debug` and `_core` are read from the instance dict while the loop's type has no
+  // attribute of these names (checked with the guards): what PyObject_GetAttr would find.
+  bool dict_attrs = false;
+  // Timers (install_timers): aioref.TimerHandle, its own slots, call_at/call_later's guards.
+  bool timers_ready = false;
+  PyTypeObject* timer_type = nullptr;
+  Py_ssize_t when_slot = 0, scheduled_slot = 0, core_handle_slot = 0;
+  std::vector<std::pair<PyObject*, PyObject*>> timer_attrs, loop_timer_attrs;
+  Guard timer_guard;
+  Guard loop_timer_guards[4];
+  PyObject* call_at_fallback = nullptr;     // aioref's Python Loop.call_at
+  PyObject* call_later_fallback = nullptr;  // BaseEventLoop.call_later
+};
+State g_state;  // the module is never unloaded
+inline State& state() { return g_state; }
+
+bool attrs_match(PyTypeObject* type, const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  for (const auto& [name, expected] : attrs) {
+    if (_PyType_Lookup(type, name) != expected) return false;
+  }
+  return true;
+}
+
+bool recheck(Guard& g, PyTypeObject* type,
+             const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  bool ok = attrs_match(type, attrs);  // _PyType_Lookup assigns a version tag
+  g.type = type;
+  g.version = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+  g.ok = ok;
+  return ok;
+}
+inline bool guard_holds(Guard& g, PyTypeObject* type,
+                        const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  if (g.type == type && g.version && g.version == type->tp_version_tag &&
+      PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+    return g.ok;
+  }
+  return recheck(g, type, attrs);
+}
+
+bool loop_type_ok(PyTypeObject* type, Guard (&guards)[4],
+                  const std::vector<std::pair<PyObject*, PyObject*>>& attrs) {
+  for (Guard& g : guards) {
+    if (g.type == type) return guard_holds(g, type, attrs);
+  }
+  for (Guard& g : guards) {
+    if (!g.type) return guard_holds(g, type, attrs);
+  }
+  return attrs_match(type, attrs);  // more loop types than cache entries
+}
+bool loop_type_ok(PyTypeObject* type) {
+  State& st = state();
+  return loop_type_ok(type, st.loop_guards, st.loop_attrs);
+}
+
+// aioref.Handle still has events.Handle's __init__, __new__, _run and slot descriptors.
+bool handle_type_ok() {
+  State& st = state();
+  PyTypeObject* type = st.handle_type;
+  return type->tp_new == PyBaseObject_Type.tp_new &&
+         guard_holds(st.handle_guard, type, st.handle_attrs);
+}
+
+// obj.<name> (a new reference), from `dict` (obj's instance dict) when set.
+PyObject* get_attr(PyObject* obj, PyObject* dict, PyObject* name) {
+  if (dict) {
+    PyObject* value = PyDict_GetItemWithError(dict, name);
+    if (value) {
+      Py_INCREF(value);
+      return value;
+    }
+    if (PyErr_Occurred()) return nullptr;
+  }
+  return PyObject_GetAttr(obj, name);  // raises its AttributeError
+}
+
+// obj.<name> is true: -1 on error.
+int attr_true(PyObject* obj, PyObject* dict, PyObject* name) {
+  PyObject* value = get_attr(obj, dict, name);
+  if (!value) return -1;
+  int truth = value == Py_False ? 0 : value == Py_True ? 1 : PyObject_IsTrue(value);
+  Py_DECREF(value);
+  return truth;
+}
+
+void set_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
+  PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
+  PyObject* old = *slot;
+  Py_XINCREF(value);
+  *slot = value;
+  Py_XDECREF(old);
+}
+
+// A new aioref.Handle (or `type`), as events.Handle(callback, args, loop, context) makes it with
+// debug off.
+PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context,
+                     PyTypeObject* type = nullptr) {
+  State& st = state();
+  if (!type) type = st.handle_type;
+  PyObject* handle = type->tp_alloc(type, 0);
+  if (!handle) return nullptr;
+  PyObject* copied = nullptr;
+  if (context == Py_None) {
+    context = copied = PyContext_CopyCurrent();
+    if (!context) {
+      Py_DECREF(handle);
+      return nullptr;
+    }
+  }
+  set_slot(handle, st.slots.context, context);
+  set_slot(handle, st.slots.loop, loop);
+  set_slot(handle, st.slots.callback, callback);
+  set_slot(handle, st.slots.args, args);
+  set_slot(handle, st.slots.cancelled, Py_False);
+  set_slot(handle, st.slots.repr, Py_None);
+  set_slot(handle, st.slots.source_traceback, Py_None);
+  Py_XDECREF(copied);
+  return handle;
+}
+
+PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
+  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
+}
+
+// A handle type whose _run, slots and __init__ are still events.Handle's.
+bool runnable_type(PyTypeObject* type) {
+  State& st = state();
+  if (!st.ready) return false;
+  if (type == st.handle_type) return guard_holds(st.handle_guard, type, st.handle_attrs);
+  if (type == st.base_handle_type) {
+    return guard_holds(st.base_handle_guard, type, st.handle_attrs);
+  }
+  if (type == st.timer_type && st.timers_ready) {
+    return guard_holds(st.timer_guard, type, st.timer_attrs) &&
+           guard_holds(st.base_handle_guard, st.base_handle_type, st.handle_attrs);
+  }
+  return false;
+}
+
+int cancelled(PyObject* handle) {
+  if (!runnable_type(Py_TYPE(handle))) return -1;
+  PyObject* flag = get_slot(handle, state().slots.cancelled);
+  if (flag == Py_False) return 0;
+  if (flag == Py_True) return 1;
+  return -1;  // unset, or not a bool (its __bool__ is Python's business)
+}
+
+// The exception path of run(): the callback raised, in C, so its traceback lacks the frame of
+// events.Handle._run that CPython's loop puts first (the frame is in the "Exception in callback"
+// log and in exc.__traceback__). So the Python _run runs after all, on this stand-in callback,
+// which puts the handle's callback, args and context back and raises the same exception again:
+// it leaves Context.run into _run's frame, which adds itself to the traceback and handles it as
+// CPython does, with the handle as the callback left it.
+struct Reraise {
+  PyObject* handle = nullptr;  // strong references, all of them
+  PyObject* callback = nullptr;
+  PyObject* args = nullptr;
+  PyObject* context = nullptr;
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* exc = nullptr;
+#else
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+#endif
+  bool restored = false;
+
+  void restore_slots() {
+    if (restored) return;
+    restored = true;
+    const Slots& sl = state().slots;
+    set_slot(handle, sl.callback, callback);
+    set_slot(handle, sl.args, args);
+    set_slot(handle, sl.context, context);
+  }
+  ~Reraise() {
+    Py_XDECREF(handle);
+    Py_XDECREF(callback);
+    Py_XDECREF(args);
+    Py_XDECREF(context);
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_XDECREF(exc);
+#else
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+#endif
+  }
+};
+const char* const kReraiseCapsule = "aioref.Reraise";
+
+PyObject* reraise(PyObject* capsule, PyObject*) {
+  auto* r = static_cast<Reraise*>(PyCapsule_GetPointer(capsule, kReraiseCapsule));
+  if (!r) return nullptr;
+  r->restore_slots();
+#if PY_VERSION_HEX >= 0x030C0000
+  if (!r->exc) {
+    PyErr_SetString(PyExc_RuntimeError, "aioref: exception already re-raised");
+    return nullptr;
+  }
+  PyErr_SetRaisedException(std::exchange(r->exc, nullptr));
+#else
+  if (!r->type) {
+    PyErr_SetString(PyExc_RuntimeError, "aioref: exception already re-raised");
+    return nullptr;
+  }
+  PyErr_Restore(std::exchange(r->type, nullptr), std::exchange(r->value, nullptr),
+                std::exchange(r->tb, nullptr));
+#endif
+  return nullptr;
+}
+PyMethodDef kReraiseDef = {"_reraise", reraise, METH_NOARGS, nullptr};
+
+// The callback raised (the error is set): let events.Handle._run handle it (see Reraise).
+int rerun_failed(PyObject* handle) {
+  auto* r = new Reraise();
+#if PY_VERSION_HEX >= 0x030C0000
+  r->exc = PyErr_GetRaisedException();
+#else
+  PyErr_Fetch(&r->type, &r->value, &r->tb);
+#endif
+  Py_INCREF(handle);
+  r->handle = handle;
+  const Slots& sl = state().slots;
+  // The handle as the callback left it (it may have cancelled it, which clears both).
+  r->callback = get_slot(handle, sl.callback);
+  r->args = get_slot(handle, sl.args);
+  r->context = get_slot(handle, sl.context);
+  Py_XINCREF(r->callback);
+  Py_XINCREF(r->args);
+  Py_XINCREF(r->context);
+  PyObject* capsule = PyCapsule_New(r, kReraiseCapsule, [](PyObject* c) {
+    delete static_cast<Reraise*>(PyCapsule_GetPointer(c, kReraiseCapsule));
+  });
+  if (!capsule) {
+    delete r;
+    return -1;
+  }
+  PyObject* stand_in = PyCFunction_New(&kReraiseDef, capsule);
+  Py_DECREF(capsule);
+  PyObject* fresh = stand_in ? PyContext_New() : nullptr;  // never entered: run() enters it
+  if (!fresh) {
+    Py_XDECREF(stand_in);
+    return -1;
+  }
+  PyObject* empty = PyTuple_New(0);
+  set_slot(handle, sl.callback, stand_in);
+  set_slot(handle, sl.args, empty);
+  set_slot(handle, sl.context, fresh);
+  Py_DECREF(empty);
+  Py_DECREF(fresh);
+  PyObject* result = PyObject_CallMethodNoArgs(handle, state().run_name);
+  r->restore_slots();  // in case _run did not call it
+  Py_DECREF(stand_in);
+  if (!result) return -1;
+  Py_DECREF(result);
+  return 1;
+}
+
+int run(PyObject* handle) {
+  if (!runnable_type(Py_TYPE(handle))) return 0;
+  // A tracer or profiler would see events.Handle._run's frame: let it.
+  PyThreadState* ts = PyThreadState_Get();
+  if (ts->c_tracefunc || ts->c_profilefunc) return 0;
+  const Slots& sl = state().slots;
+  PyObject* context = get_slot(handle, sl.context);
+  PyObject* callback = get_slot(handle, sl.callback);
+  PyObject* args = get_slot(handle, sl.args);
+  // What `self._context.run(self._callback, *self._args)` does, for a Context and a tuple.
+  if (!context || !PyContext_CheckExact(context) || !callback || !args ||
+      !PyTuple_CheckExact(args)) {
+    return 0;
+  }
+  if (Py_TYPE(handle) == state().timer_type) {
+    // aioref.TimerHandle._run: `self._core_handle = None; self._scheduled = False`, then
+    // Handle._run.
+    set_slot(handle, state().core_handle_slot, Py_None);
+    set_slot(handle, state().scheduled_slot, Py_False);
+  }
+  Py_INCREF(context);
+  Py_INCREF(callback);
+  Py_INCREF(args);
+  int status = 1;
+  if (PyContext_Enter(context) != 0) {
+    PyErr_Clear();  // already entered: Context.run raises it again, from _run
+    status = 0;
+  } else {
+    PyObject* result =
+        PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(args, 0),
+                            static_cast<std::size_t>(PyTuple_GET_SIZE(args)), nullptr);
+    if (PyContext_Exit(context) != 0) Py_CLEAR(result);
+    if (result) {
+      Py_DECREF(result);
+    } else {
+      status = rerun_failed(handle);
+    }
+  }
+  Py_DECREF(context);
+  Py_DECREF(callback);
+  Py_DECREF(args);
+  return status;
+}
+
+PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                        PyObject* fallback = nullptr) {
+  // BaseEventLoop.call_soon(self, *args, **kwargs) (or call_at's, call_later's).
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> all(static_cast<std::size_t>(1 + nargs + nkw));
+  all[0] = self;
+  for (Py_ssize_t i = 0; i < nargs + nkw; ++i) all[static_cast<std::size_t>(1 + i)] = args[i];
+  return PyObject_Vectorcall(fallback ? fallback : state().fallback, all.data(),
+                             static_cast<std::size_t>(1 + nargs), kwnames);
+}
+
+// What BaseEventLoop.call_soon and call_at do first: `self._check_closed()`, then the debug
+// test. -1: an error is set (closed loop); 1: debug is on, take the Python code; 0: go on.
+int check_closed_then_debug(PyObject* self, PyObject* dict) {
+  State& st = state();
+  int closed = attr_true(self, dict, st.closed_name);
+  if (closed < 0) return -1;
+  if (closed) {
+    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    return -1;
+  }
+  int debug = attr_true(self, dict, st.debug_name);
+  return debug < 0 ? -1 : debug;
+}
+
+// The callback's arguments, `items[1:]`, as a new tuple.
+PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
+  PyObject* tuple = PyTuple_New(n - 1);
+  if (!tuple) return nullptr;
+  for (Py_ssize_t i = 1; i < n; ++i) {
+    Py_INCREF(items[i]);
+    PyTuple_SET_ITEM(tuple, i - 1, items[i]);
+  }
+  return tuple;
+}
+
+PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = Py_None;
+  bool plain = st.ready && nargs >= 1 && loop_type_ok(Py_TYPE(self)) && handle_type_ok();
+  if (plain && kwnames) {
+    // Only `context=`: anything else gets CPython's TypeError from the fallback.
+    if (PyTuple_GET_SIZE(kwnames) == 1 &&
+        PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), st.context_name) == 0) {
+      context = args[nargs];
+    } else {
+      plain = false;
+    }
+  }
+  if (!plain) return call_fallback(self, args, nargs, kwnames);
+  PyObject* dict = nullptr;
+  if (st.dict_attrs) {
+    PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+    dict = dict_ptr ? *dict_ptr : nullptr;
+  }
+  int checked = check_closed_then_debug(self, dict);
+  if (checked < 0) return nullptr;
+  if (checked) return call_fallback(self, args, nargs, kwnames);
+  PyObject* core_obj = get_attr(self, dict, st.core_name);
+  if (!core_obj) return nullptr;
+  py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
+  Core* core = core_of(core_obj);
+  if (!core) return nullptr;
+  PyObject* cb_args = callback_args(args, nargs);
+  if (!cb_args) return nullptr;
+  PyObject* handle = new_handle(args[0], cb_args, self, context);
+  Py_DECREF(cb_args);
+  if (!handle) return nullptr;
+  try {
+    core->call_soon(handle);
+  } catch (py::error_already_set& e) {
+    Py_DECREF(handle);
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    Py_DECREF(handle);
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  return handle;
+}
+
+PyMethodDef kLoopCallSoonDef = {
+    "call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_soon)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_soon($self, callback, *args, context=None)\n--\n\n"
+    "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
+
+// --- call_at and call_later in C: aioref's Loop.call_at and BaseEventLoop.call_later with
+// debug off, TimerHandle.__init__ included; the rest (debug, None, a `when` that is not a float
+// or an int, overridden methods) calls them.
+
+// Only `context=` among the keywords: the context (borrowed), or null.
+PyObject* context_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (!kwnames) return Py_None;
+  if (PyTuple_GET_SIZE(kwnames) == 1 &&
+      PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), state().context_name) == 0) {
+    return args[nargs];
+  }
+  return nullptr;
+}
+
+bool timer_types_ok(PyTypeObject* loop_type) {
+  State& st = state();
+  return st.timers_ready && st.timer_type->tp_new == PyBaseObject_Type.tp_new &&
+         loop_type_ok(loop_type, st.loop_timer_guards, st.loop_timer_attrs) &&
+         runnable_type(st.timer_type);
+}
+
+// A float's or an int's value as a double, without side effects (false: let Python do it).
+bool plain_double(PyObject* value, double* out) {
+  if (PyFloat_CheckExact(value)) {
+    *out = PyFloat_AS_DOUBLE(value);
+    return true;
+  }
+  if (PyLong_CheckExact(value)) {
+    *out = PyLong_AsDouble(value);
+    if (*out == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// The loop's instance dict, when `_closed`, `_debug` and `_core` can be read from it.
+PyObject* loop_dict(PyObject* self) {
+  if (!state().dict_attrs) return nullptr;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+  return dict_ptr ? *dict_ptr : nullptr;
+}
+
+// The loop's Core (a new reference in `ref`).
+Core* loop_core(PyObject* self, PyObject* dict, py::object& ref) {
+  PyObject* core_obj = get_attr(self, dict, state().core_name);
+  if (!core_obj) return nullptr;
+  ref = py::reinterpret_steal<py::object>(core_obj);
+  return core_of(core_obj);
+}
+
+// aioref's call_at from `self._check_closed()` on: `when` (the object kept as `_when`) is `w`.
+PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* when, double w,
+                         PyObject* const* rest, Py_ssize_t nrest, PyObject* context,
+                         PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  int checked = check_closed_then_debug(self, dict);
+  if (checked < 0) return nullptr;
+  if (checked) return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  PyObject* cb_args = callback_args(rest, nrest);
+  if (!cb_args) return nullptr;
+  PyObject* timer = new_handle(rest[0], cb_args, self, context, st.timer_type);
+  Py_DECREF(cb_args);
+  if (!timer) return nullptr;
+  set_slot(timer, st.when_slot, when);
+  set_slot(timer, st.scheduled_slot, Py_False);
+  try {
+    py::object core_handle = py::cast(core->call_at(w, py::reinterpret_borrow<py::object>(timer)));
+    set_slot(timer, st.core_handle_slot, core_handle.ptr());
+  } catch (py::error_already_set& e) {
+    Py_DECREF(timer);
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {  // the C++ loop is closed
+    Py_DECREF(timer);
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  set_slot(timer, st.scheduled_slot, Py_True);
+  return timer;
+}
+
+PyObject* call_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = nargs >= 2 ? context_keyword(args, nargs, kwnames) : nullptr;
+  double w = 0;
+  if (!context || !timer_types_ok(Py_TYPE(self))) {
+    return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  }
+  if (!plain_double(args[0], &w)) {  // None included: its error is the version's
+    return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
+  }
+  PyObject* dict = loop_dict(self);
+  py::object core_ref;
+  Core* core = loop_core(self, dict, core_ref);
+  if (!core) return nullptr;
+  return schedule_timer(self, dict, core, args[0], w, args + 1, nargs - 1, context, args, nargs,
+                        kwnames);
+}
+
+PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  State& st = state();
+  PyObject* context = nargs >= 2 ? context_keyword(args, nargs, kwnames) : nullptr;
+  double delay = 0;
+  if (!context || !timer_types_ok(Py_TYPE(self)) || !plain_double(args[0], &delay)) {
+    return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
+  }
+  PyObject* dict = loop_dict(self);
+  int debug = attr_true(self, dict, st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
+  py::object core_ref;
+  Core* core = loop_core(self, dict, core_ref);
+  if (!core) return nullptr;
+  double w;
+  try {
+    w = core->time() + delay;  // self.time() + delay
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+  PyObject* when = PyFloat_FromDouble(w);
+  if (!when) return nullptr;
+  // self.call_at(when, callback, *args, context=context); the rest is for debug mode.
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> at_args(args, args + nargs + nkw);
+  at_args[0] = when;
+  PyObject* timer = schedule_timer(self, dict, core, when, w, args + 1, nargs - 1, context,
+                                   at_args.data(), nargs, kwnames);
+  Py_DECREF(when);
+  return timer;
+}
+
+PyMethodDef kLoopCallAtDef = {
+    "call_at", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_at)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_at($self, when, callback, *args, context=None)\n--\n\n"
+    "Like call_later(), but uses an absolute time (BaseEventLoop.call_at)."};
+PyMethodDef kLoopCallLaterDef = {
+    "call_later", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_later)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_later($self, delay, callback, *args, context=None)\n--\n\n"
+    "Arrange for a callback to be called at a given time (BaseEventLoop.call_later)."};
+
+Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
+  PyObject* descr = PyDict_GetItemString(base_dict, name);
+  if (!descr || Py_TYPE(descr) != &PyMemberDescr_Type) {
+    throw py::type_error(std::string("aioref: events.Handle has no slot ") + name);
+  }
+  return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
+}
+
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon, loop_attrs): sets
+// Loop.call_soon. `loop_attrs`: names whose lookup on the loop's type must give what it gives
+// on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
+void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
+                       py::object fallback, py::iterable loop_attr_names) {
+  State& st = state();
+  auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
+  auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
+  auto* bt = reinterpret_cast<PyTypeObject*>(base_handle.ptr());
+  PyObject* base_dict = bt->tp_dict;
+  st.slots = {slot_offset(base_dict, "_callback"),         slot_offset(base_dict, "_args"),
+              slot_offset(base_dict, "_cancelled"),        slot_offset(base_dict, "_loop"),
+              slot_offset(base_dict, "_source_traceback"), slot_offset(base_dict, "_repr"),
+              slot_offset(base_dict, "_context")};
+  auto keep = [](PyObject* name, PyTypeObject* type) {
+    PyObject* found = _PyType_Lookup(type, name);
+    Py_XINCREF(found);  // kept for identity checks, forever
+    return std::make_pair(name, found);
+  };
+  st.loop_attrs.clear();
+  for (py::handle name : loop_attr_names) {
+    st.loop_attrs.push_back(keep(PyUnicode_InternFromString(name.cast<std::string>().c_str()), lt));
+  }
+  st.dict_attrs = true;
+  for (const char* name : {"_closed", "_debug", "_core"}) {
+    st.loop_attrs.push_back(keep(PyUnicode_InternFromString(name), lt));
+    st.dict_attrs = st.dict_attrs && !st.loop_attrs.back().second;
+  }
+  st.handle_attrs.clear();
+  for (const char* name : {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop",
+                           "_source_traceback", "_repr", "_context"}) {
+    st.handle_attrs.push_back(keep(PyUnicode_InternFromString(name), bt));
+  }
+  st.handle_type = ht;
+  Py_INCREF(ht);
+  st.base_handle_type = bt;
+  Py_INCREF(bt);
+  st.run_name = PyUnicode_InternFromString("_run");
+  st.fallback = fallback.release().ptr();
+  st.core_name = PyUnicode_InternFromString("_core");
+  st.closed_name = PyUnicode_InternFromString("_closed");
+  st.debug_name = PyUnicode_InternFromString("_debug");
+  st.context_name = PyUnicode_InternFromString("context");
+  PyObject* descr = PyDescr_NewMethod(lt, &kLoopCallSoonDef);
+  if (!descr) throw py::error_already_set();
+  py::setattr(loop_type, "call_soon", py::reinterpret_steal<py::object>(descr));
+  st.ready = true;
+}
+
+// install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
+// BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later (after install_call_soon).
+void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
+                    py::object call_at_fallback, py::object call_later_fallback) {
+  State& st = state();
+  if (!st.ready) throw std::runtime_error("aioref: install_call_soon first");
+  auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
+  auto* tt = reinterpret_cast<PyTypeObject*>(timer_type.ptr());
+  auto* bt = reinterpret_cast<PyTypeObject*>(base_timer.ptr());
+  st.when_slot = slot_offset(bt->tp_dict, "_when");
+  st.scheduled_slot = slot_offset(bt->tp_dict, "_scheduled");
+  st.core_handle_slot = slot_offset(tt->tp_dict, "_core_handle");
+  auto keep = [](const char* name, PyTypeObject* type) {
+    PyObject* key = PyUnicode_InternFromString(name);
+    PyObject* found = _PyType_Lookup(type, key);
+    Py_XINCREF(found);  // kept for identity checks, forever
+    return std::make_pair(key, found);
+  };
+  st.timer_attrs.clear();
+  for (const char* name :
+       {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
+        "_repr", "_context", "_when", "_scheduled", "_core_handle"}) {
+    st.timer_attrs.push_back(keep(name, tt));
+  }
+  st.timer_type = tt;
+  Py_INCREF(tt);
+  st.call_at_fallback = call_at_fallback.release().ptr();
+  st.call_later_fallback = call_later_fallback.release().ptr();
+  for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) {
+    PyObject* descr = PyDescr_NewMethod(lt, def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
+  // call_soon's guards, and call_later's `self.time()` and `self.call_at(...)`.
+  st.loop_timer_attrs = st.loop_attrs;
+  for (const char* name : {"time", "call_at", "call_later"}) {
+    st.loop_timer_attrs.push_back(keep(name, lt));
+  }
+  st.timers_ready = true;
+}
+
+}  // namespace fast
+
+}  // namespace aioref_bridge

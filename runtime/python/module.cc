@@ -1,0 +1,29 @@
+// The Python module of the bridge (aioref._aioref_3_X): the loop's Core, the C fast paths of its
+// calls, and mode "full"'s Future and Task.
+
+#include <pybind11/pybind11.h>
+
+#include "runtime/harness/main.h"
+#include "runtime/python/core.h"
+#include "runtime/python/future.h"
+#include "runtime/python/handles.h"
+#include "runtime/python/task.h"
+
+#ifndef AIOREF_MODULE
+#define AIOREF_MODULE _aioref
+#endif
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(AIOREF_MODULE, m) {
+  m.doc() = "aioref: the C++ reference event loop (runtime/) as the core of an asyncio loop";
+  m.attr("PY_VERSION_BUILT") = py::str(PY_VERSION);
+  // What the C++ loop itself prints, warns or logs goes to the harness's trace, as it always
+  // has here (the Python side reports through Python's own streams and logger).
+  aio::install_harness();
+  aioref_bridge::register_future(m);  // mode "full": C++ Future (future.cc) and Task (task.cc)
+  aioref_bridge::register_task(m);
+  m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
+  m.def("install_timers", &aioref_bridge::fast::install_timers);
+  aioref_bridge::register_core(m);
+}

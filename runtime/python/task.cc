@@ -1,0 +1,134 @@
+#include "runtime/python/task.h"
+
+namespace aioref_bridge {
+
+void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
+  static const char* keywords[] = {"coro", "loop", "name", "context", nullptr};
+  PyObject *coro = nullptr, *loop = Py_None, *name = Py_None, *context = Py_None;
+  const char* format = has(FullBehaviour::kTaskContextArgument) ? "O|$OOO:Task" : "O|$OO:Task";
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, format, const_cast<char**>(keywords), &coro, &loop,
+                                   &name, &context)) {
+    throw py::error_already_set();
+  }
+  instance_of<FullTask>(self)->init_task(
+      self, py::reinterpret_borrow<py::object>(loop), py::reinterpret_borrow<py::object>(coro),
+      py::reinterpret_borrow<py::object>(name), py::reinterpret_borrow<py::object>(context));
+}
+
+void register_task(py::module_& m) {
+  auto task = [](py::handle h) -> FullTask& { return h.cast<FullTask&>(); };
+
+  m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
+  py::class_<TaskWakeupMethWrapper> wakeup_cls(
+      m, "TaskWakeupMethWrapper", py::custom_type_setup(enable_gc<TaskWakeupMethWrapper>));
+  wakeup_cls.def("__call__", [](TaskWakeupMethWrapper& w, py::object future) {
+    py::object task = w.task;
+    task.cast<FullTask&>().wakeup(task, std::move(future));
+  });
+  // Equal for the same task, like the bound method CPython's Python Task adds.
+  wakeup_cls.def("__eq__", [](TaskWakeupMethWrapper& w, py::object other) {
+    return py::isinstance<TaskWakeupMethWrapper>(other) &&
+           other.cast<TaskWakeupMethWrapper&>().task.is(w.task);
+  });
+  wakeup_cls.def("__hash__", [](TaskWakeupMethWrapper& w) { return py::hash(w.task); });
+  if constexpr (has(FullBehaviour::kTaskWakeupReprMethod)) {
+    // 3.10+: _asyncio adds the bound method `task.task_wakeup`.
+    // (Put in the type's dict: assigning `__qualname__` on a type renames the type.)
+    py::object prop =
+        py::module_::import("builtins").attr("property")(py::cpp_function([](py::handle) {
+          return py::str("Task.task_wakeup");
+        }));
+    auto* type = reinterpret_cast<PyTypeObject*>(wakeup_cls.ptr());
+    if (PyDict_SetItemString(type->tp_dict, "__qualname__", prop.ptr()) != 0) {
+      throw py::error_already_set();
+    }
+    PyType_Modified(type);
+  }
+  // repr '<TaskStepMethWrapper object at 0x...>' like the C types (3.12+: '<_asyncio.Task...').
+  const char* wrapper_module =
+      has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins";
+  wakeup_cls.attr("__module__") = wrapper_module;
+  // object.__repr__ prints a builtins type by its tp_name, which pybind11 makes
+  // 'aioref._aioref_3_X.TaskWakeupMethWrapper'.
+  reinterpret_cast<PyTypeObject*>(wakeup_cls.ptr())->tp_name = "TaskWakeupMethWrapper";
+
+  py::class_<FullTask, FullFuture> task_cls(
+      m, "Task", py::custom_type_setup(setup_future_type<FullTask, FullFuture>));
+  task_cls.def("_repr_info", [](py::handle self) { return api().task_repr_info(self); })
+      .def("get_coro", [task](py::handle self) { return task(self).coro; })
+      .def("get_name", [task](py::handle self) { return task(self).name; })
+      .def("set_name", [task](py::handle self, py::object v) { task(self).name = py::str(v); })
+      .def("set_result",
+           [](py::handle, py::object) {
+             raise_new(py::reinterpret_borrow<py::object>(PyExc_RuntimeError),
+                       "Task does not support set_result operation");
+           })
+      .def("set_exception",
+           [](py::handle, py::object) {
+             raise_new(py::reinterpret_borrow<py::object>(PyExc_RuntimeError),
+                       "Task does not support set_exception operation");
+           })
+      .def(
+          "get_stack",
+          [](py::handle self, py::object limit) { return api().task_get_stack(self, limit); },
+          py::kw_only(), py::arg("limit") = py::none())
+      .def(
+          "print_stack",
+          [](py::handle self, py::object limit, py::object file) {
+            return api().task_print_stack(self, limit, file);
+          },
+          py::kw_only(), py::arg("limit") = py::none(), py::arg("file") = py::none())
+      .def(
+          "cancel",
+          [task](py::handle self, py::object msg) {
+            check_cancel_arguments(msg);
+            return task(self).cancel(self, std::move(msg));
+          },
+          py::arg("msg") = py::none())
+      .def(
+          "task_step",
+          [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },
+          py::arg("exc") = py::none())
+      .def("task_wakeup", [task](py::handle self,
+                                 py::object future) { task(self).wakeup(self, std::move(future)); })
+      .def_property(
+          "_log_destroy_pending",
+          [task](py::handle self) { return task(self).log_destroy_pending; },
+          [task](py::handle self, py::object v) {
+            task(self).log_destroy_pending = v.cast<bool>();
+          })
+      .def_property(
+          "_must_cancel", [task](py::handle self) { return task(self).must_cancel; },
+          [task](py::handle self, py::object v) { task(self).must_cancel = v.cast<bool>(); })
+      .def_property_readonly("_coro", [task](py::handle self) { return task(self).coro; })
+      .def_property_readonly("_context", [task](py::handle self) { return task(self).context; })
+      .def_property_readonly("_fut_waiter",
+                             [task](py::handle self) { return task(self).fut_waiter; })
+      .def_property_readonly("_name", [task](py::handle self) { return task(self).name; });
+  if constexpr (has(FullBehaviour::kTaskCancelling)) {
+    task_cls.def("cancelling", [task](py::handle self) { return task(self).num_cancels_requested; })
+        .def("uncancel", [task](py::handle self) { return task(self).uncancel(); })
+        .def_property_readonly("_num_cancels_requested", [task](py::handle self) {
+          return task(self).num_cancels_requested;
+        });
+  }
+  if constexpr (has(FullBehaviour::kTaskGetContext)) {
+    task_cls.def("get_context", [task](py::handle self) { return task(self).context; });
+  }
+
+  // FullLoop.create_task's Task(coro, loop=loop, name=name, context=context), without parsing
+  // the arguments.
+  m.def(
+      "new_task",
+      [](py::object loop, py::object coro, py::object name, py::object context) {
+        py::object self = py::cast(std::make_unique<FullTask>());
+        self.cast<FullTask&>().init_task(self, std::move(loop), std::move(coro), std::move(name),
+                                         std::move(context));
+        return self;
+      },
+      py::arg("loop"), py::arg("coro"), py::arg("name") = py::none(),
+      py::arg("context") = py::none());
+  m.attr("FULL_TASK_CONTEXT_ARGUMENT") = has(FullBehaviour::kTaskContextArgument);
+}
+
+}  // namespace aioref_bridge

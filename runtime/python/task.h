@@ -1,0 +1,277 @@
+// Mode "full": the C++ Task (asyncio/tasks.py's Task: __step, __wakeup, cancellation requests)
+// and its wakeup callback.
+#pragma once
+
+#include <Python.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <utility>
+
+#include "runtime/python/asyncio_api.h"
+#include "runtime/python/future.h"
+#include "runtime/python/step_wrapper.h"
+#include "runtime/python/versions.h"
+
+namespace aioref_bridge {
+
+namespace py = pybind11;
+
+// The wakeup callback a task gives the future it waits for (as _asyncio's
+// TaskWakeupMethWrapper, so that a Handle's repr shows it as CPython's does).
+struct TaskWakeupMethWrapper {
+  py::object task = py::none();
+
+  int traverse(visitproc visit, void* arg) {
+    Py_VISIT(task.ptr());
+    return 0;
+  }
+  void clear() {
+    py::object keep = std::move(task);
+    task = py::none();
+  }
+};
+
+// -- Task -----------------------------------------------------------------------------------
+
+class FullTask final : public FullFuture {
+ public:
+  py::object coro = py::none();
+  py::object context = py::none();
+  py::object fut_waiter = py::none();
+  py::object name = py::none();
+  bool must_cancel = false;
+  bool log_destroy_pending = true;
+  int num_cancels_requested = 0;
+
+  // Task.__init__(coro, *, loop=None, name=None[, context=None]) from Python (tp_init).
+  static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
+
+  // Task.__init__ (FullLoop.create_task too, through new_task), in _asyncio's order.
+  void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
+                 py::object the_context) {
+    init(std::move(the_loop));
+    if (!api().iscoroutine(the_coro).cast<bool>()) {
+      log_destroy_pending = false;
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
+                "a coroutine was expected, got " + py::repr(the_coro).cast<std::string>());
+    }
+    context = the_context.is_none() ? api().copy_context() : std::move(the_context);
+    must_cancel = false;
+    log_destroy_pending = true;
+    num_cancels_requested = 0;
+    coro = std::move(the_coro);
+    name = the_name.is_none() ? py::str("Task-{}").format(api().task_name_counter())
+                              : py::str(the_name);
+    call_step_soon(self, py::none());
+    api().register_task(self);
+  }
+
+  // _asyncio's task_call_step_soon: call_soon(TaskStepMethWrapper(task, exc)).
+  void call_step_soon(py::handle self, py::object exc) {
+    py::object step =
+        py::reinterpret_steal<py::object>(new_step_wrapper(self.ptr(), this, exc.ptr()));
+    if (!step) throw py::error_already_set();
+    call_soon_with_context(loop.ptr(), step.ptr(), nullptr, context.ptr());
+  }
+
+  // Task.cancel
+  bool cancel(py::handle self, py::object msg) {
+    log_traceback = false;
+    if (done()) return false;
+    if constexpr (has(FullBehaviour::kTaskCancelling)) ++num_cancels_requested;
+    if (!fut_waiter.is_none()) {
+      py::object r = has(FullBehaviour::kCancelMessage)
+                         ? fut_waiter.attr("cancel")(py::arg("msg") = msg)
+                         : fut_waiter.attr("cancel")();
+      if (r.cast<bool>()) return true;
+    }
+    must_cancel = true;
+    if constexpr (has(FullBehaviour::kCancelMessage)) cancel_message = std::move(msg);
+    return true;
+  }
+
+  int uncancel() {
+    if (num_cancels_requested > 0) {
+      --num_cancels_requested;
+      if constexpr (has(FullBehaviour::kUncancelClearsMustCancel)) {
+        if (num_cancels_requested == 0) must_cancel = false;
+      }
+    }
+    return num_cancels_requested;
+  }
+
+  py::object runtime_error(const std::string& msg) {
+    return py::reinterpret_borrow<py::object>(PyExc_RuntimeError)(msg);
+  }
+
+  // Task.__step
+  void step(py::handle self, py::object exc) {
+    if (done()) {
+      raise_new(api().invalid_state_error,
+                "_step(): already done: " + py::repr(self).cast<std::string>() + " " +
+                    py::repr(exc).cast<std::string>());
+    }
+    if (must_cancel) {
+      if (PyObject_IsInstance(exc.ptr(), api().cancelled_error.ptr()) != 1) {
+        exc = has(FullBehaviour::kCancelMessage) ? make_cancelled_error() : api().cancelled_error();
+      }
+      must_cancel = false;
+    }
+    fut_waiter = py::none();
+    py::object the_loop = loop;
+    call_task_hook(api().enter_task, the_loop, self);
+    try {
+      run_and_handle_result(self, std::move(exc));
+    } catch (...) {
+      call_task_hook(api().leave_task, the_loop, self);
+      throw;
+    }
+    call_task_hook(api().leave_task, the_loop, self);
+  }
+
+  // Task.__step_run_and_handle_result
+  void run_and_handle_result(py::handle self, py::object exc) {
+    py::object the_coro = coro;
+    PyObject* res;
+    bool returned = false;  // res is the coroutine's return value (PyIter_Send's PYGEN_RETURN)
+    if (exc.is_none()) {
+#if PY_VERSION_HEX >= 0x030a0000
+      // As _asyncio's task_step_impl: PyIter_Send, no StopIteration made for the return value.
+      returned = PyIter_Send(the_coro.ptr(), Py_None, &res) == PYGEN_RETURN;
+#else
+      res = PyObject_CallMethodObjArgs(the_coro.ptr(), api().send_str, Py_None, nullptr);
+#endif
+    } else {
+      res = PyObject_CallMethodObjArgs(the_coro.ptr(), api().throw_str, exc.ptr(), nullptr);
+    }
+    if (res == nullptr || returned) {
+      if (returned || PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        py::object value;
+        if (returned) {
+          value = py::reinterpret_steal<py::object>(res);
+        } else {
+          py::object stop = fetch_error();
+          value = py::getattr(stop, api().value_str, py::none());
+        }
+        if (must_cancel) {
+          must_cancel = false;
+          future_cancel(self, cancel_message);
+        } else {
+          future_set_result(self, value);
+        }
+      } else if (PyErr_ExceptionMatches(api().cancelled_error.ptr())) {
+        py::object error = fetch_error();
+        if constexpr (has(FullBehaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+        future_cancel(self, py::none());
+      } else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
+                 PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        py::object error = fetch_error();
+        future_set_exception(self, error);
+        raise(error);
+      } else {
+        future_set_exception(self, fetch_error());
+      }
+      return;
+    }
+    py::object result_obj = py::reinterpret_steal<py::object>(res);
+    if (result_obj.is_none()) {  // a bare yield (sleep(0)): tasks.py's getattr finds nothing
+      call_step_soon(self, py::none());
+      return;
+    }
+    py::object blocking_obj = py::getattr(result_obj, api().blocking_str, py::none());
+    if (!blocking_obj.is_none()) {
+      if (!api().get_loop_fn(result_obj).is(loop)) {
+        call_step_soon(self,
+                       runtime_error("Task " + py::repr(self).cast<std::string>() + " got Future " +
+                                     py::repr(result_obj).cast<std::string>() +
+                                     " attached to a different loop"));
+      } else if (blocking_obj.cast<bool>()) {
+        if (result_obj.is(self)) {
+          call_step_soon(self, runtime_error("Task cannot await on itself: " +
+                                             py::repr(self).cast<std::string>()));
+        } else {
+          TaskWakeupMethWrapper wakeup_wrapper;
+          wakeup_wrapper.task = py::reinterpret_borrow<py::object>(self);
+          py::object wakeup = py::cast(std::move(wakeup_wrapper));
+          if (auto* fut = py::isinstance<FullFuture>(result_obj) ? &result_obj.cast<FullFuture&>()
+                                                                 : nullptr) {
+            fut->blocking = false;
+            fut->add_done_callback(result_obj, wakeup, context);
+          } else {
+            result_obj.attr("_asyncio_future_blocking") = false;
+            result_obj.attr("add_done_callback")(wakeup, py::arg("context") = context);
+          }
+          fut_waiter = result_obj;
+          if (must_cancel) {
+            py::object r = has(FullBehaviour::kCancelMessage)
+                               ? fut_waiter.attr("cancel")(py::arg("msg") = cancel_message)
+                               : fut_waiter.attr("cancel")();
+            if (r.cast<bool>()) must_cancel = false;
+          }
+        }
+      } else {
+        call_step_soon(self, runtime_error("yield was used instead of yield from in task " +
+                                           py::repr(self).cast<std::string>() + " with " +
+                                           py::repr(result_obj).cast<std::string>()));
+      }
+    } else if (api().isgenerator(result_obj).cast<bool>()) {
+      call_step_soon(self,
+                     runtime_error("yield was used instead of yield from for generator in task " +
+                                   py::repr(self).cast<std::string>() + " with " +
+                                   py::repr(result_obj).cast<std::string>()));
+    } else {
+      call_step_soon(
+          self, runtime_error("Task got bad yield: " + py::repr(result_obj).cast<std::string>()));
+    }
+  }
+
+  // Task.__wakeup
+  void wakeup(py::handle self, py::object future) {
+    py::object exc = py::none();
+    try {
+      if (py::isinstance<FullFuture>(future)) {
+        future.cast<FullFuture&>().get_result();
+      } else {
+        future.attr("result")();
+      }
+    } catch (py::error_already_set& e) {
+      e.restore();
+      exc = fetch_error();
+    }
+    step(self, exc);
+  }
+
+  void finalize(py::handle self) override {
+    if (state == kPending && log_destroy_pending && !loop.is_none()) {
+      py::dict ctx;
+      ctx["task"] = self;
+      ctx["message"] = "Task was destroyed but it is pending!";
+      if (!source_traceback.is_none() && py::len(source_traceback)) {
+        ctx["source_traceback"] = source_traceback;
+      }
+      loop.attr("call_exception_handler")(ctx);
+    }
+    FullFuture::finalize(self);
+  }
+
+  int traverse(visitproc visit, void* arg) override {
+    Py_VISIT(coro.ptr());
+    Py_VISIT(context.ptr());
+    Py_VISIT(fut_waiter.ptr());
+    Py_VISIT(name.ptr());
+    return FullFuture::traverse(visit, arg);
+  }
+  void clear() override {
+    py::object keep[] = {std::move(coro), std::move(context), std::move(fut_waiter),
+                         std::move(name)};
+    coro = context = fut_waiter = name = py::none();
+    (void)keep;
+    FullFuture::clear();
+  }
+};
+
+// Adds Task, TaskStepMethWrapper, TaskWakeupMethWrapper and new_task() to the module.
+void register_task(py::module_& m);
+
+}  // namespace aioref_bridge

@@ -1,0 +1,264 @@
+"""Leaks and growth of an asyncio loop over long runs, in one process.
+
+    python3 leakcheck.py [--loop aioref|aioref-full|cpython]... [--example-runs 1000]
+                         [--objects 1000000] [--json OUT] [--check]
+
+Two workloads per loop, each measured after a warm-up (a tenth of it) and again at its end,
+after gc.collect():
+  examples  every example of conformance/examples run --example-runs times, in virtual time
+            (conformance/harness/virtual_clock.py, as tools/conform runs them), output dropped
+  objects   --objects each of futures (resolved), tasks (run to completion), timers
+            (call_later, cancelled) and handles (call_soon, run), created and dropped in
+            batches of 10,000 on one loop
+Measured: RSS (/proc/self/statm), tracemalloc's traced bytes, len(gc.get_objects()), and
+sys.getrefcount of the objects involved (the loop, the callback, the coroutine function,
+the result and argument objects): after the workload they must be back where they started.
+
+`cpython` (CPython's own loop) is the control: growth that it shows too belongs to the
+examples or the interpreter, not to the loop. With --check the exit status is 1 when a
+loop's traced memory, object count or a refcount grew beyond the limits below (the Bazel
+test //tools/tests:leakcheck_test runs that small-sized); RSS is reported, not judged
+(the allocator keeps freed pages).
+
+Needs the aioref package on sys.path (PYTHONPATH=bazel-bin/runtime/python/site-debian).
+"""
+
+import argparse
+import asyncio
+import gc
+import io
+import json
+import os
+import sys
+import threading
+import time
+import tracemalloc
+import types
+import warnings
+
+_real_clock = time.perf_counter  # the virtual clock replaces time.perf_counter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HARNESS = os.path.join(ROOT, "conformance", "harness")
+EXAMPLES = os.path.join(ROOT, "conformance", "examples")
+BATCH = 10000
+# --check limits, for the whole measured part of a workload (after its warm-up).
+MAX_TRACED_GROWTH = 256 * 1024  # bytes: one leaked object per run would exceed it
+MAX_OBJECT_GROWTH = 50  # gc-tracked objects (interpreter caches settle after warm-up)
+CLOCK = None  # conformance/harness/virtual_clock.py's, once installed
+LOOPS = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop",
+         "cpython": None}
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text):
+        return len(text)
+
+
+class _IdleForever(BaseException):
+    """Raised by the virtual clock when the example would wait forever (its loop is left
+    running; tools/conform records `= idle-forever` there)."""
+
+
+def _rss():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def sample(watched):
+    """(RSS, traced bytes, gc-tracked objects, {name: refcount}) after a full collection (a
+    tuple and a dict of ints: the collector does not track them, so no sample counts)."""
+    gc.collect()
+    gc.collect()
+    return (_rss(), tracemalloc.get_traced_memory()[0], len(gc.get_objects()),
+            {name: sys.getrefcount(obj) for name, obj in watched.items()})
+
+
+def measure(name, loop_name, total, run, watched):
+    """Runs run(n) for a warm-up tenth of `total`, samples, runs the rest, samples again."""
+    warmup = max(1, total // 10)
+    run(warmup)
+    rss, traced, objects, refcounts = sample(watched)
+    started = _real_clock()
+    run(total - warmup)
+    seconds = _real_clock() - started
+    rss_after, traced_after, objects_after, refcounts_after = sample(watched)
+    return {"workload": name, "loop": loop_name, "count": total, "measured": total - warmup,
+            "seconds": round(seconds, 2), "rss_growth": rss_after - rss, "rss": rss_after,
+            "traced_growth": traced_after - traced, "object_growth": objects_after - objects,
+            "refcount_growth": {key: refcounts_after[key] - refcounts[key] for key in refcounts}}
+
+
+# -- examples ------------------------------------------------------------------------------
+def _example_codes():
+    codes = []
+    for name in sorted(os.listdir(EXAMPLES)):
+        if name.endswith(".py"):
+            path = os.path.join(EXAMPLES, name)
+            with open(path, "rb") as source:
+                codes.append((path, compile(source.read(), path, "exec")))
+    return codes
+
+
+def _use_loop(factory):
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        _loop_factory = staticmethod(factory)
+
+    asyncio.set_event_loop_policy(Policy() if factory else None)
+
+
+def _run_example(path, code, factory):
+    _use_loop(factory)
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    saved = sys.modules.get("__main__"), sys.stdout, sys.stderr, sys.argv
+    sys.modules["__main__"], sys.stdout, sys.stderr, sys.argv = module, _Discard(), \
+        _Discard(), [path]
+    try:
+        exec(code, module.__dict__)
+    except (Exception, SystemExit, _IdleForever):
+        pass
+    finally:
+        module.__dict__.clear()
+        threads = [thread for thread in threading.enumerate()
+                   if thread is not threading.main_thread() and not thread.daemon]
+        if threads:  # what interpreter exit would join: an executor the example left
+            gc.collect()  # open ends its workers when it is collected
+            for thread in threads:
+                thread.join(5)
+        loop = asyncio.get_event_loop_policy()._local._loop
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            loop.close()  # an idle-forever example's loop, or one the example left open
+        asyncio.set_event_loop_policy(None)
+        del CLOCK.pools[:]  # the clock's record of the run's executors (one run a process)
+        sys.modules["__main__"], sys.stdout, sys.stderr, sys.argv = saved
+
+
+def examples_workload(loop_name, factory, runs):
+    codes = _example_codes()
+
+    def run(n):
+        for _ in range(n):
+            for path, code in codes:
+                _run_example(path, code, factory)
+
+    watched = {"codes": codes[0][1]}
+    if factory is not None:
+        watched["factory"] = factory
+    result = measure("examples", loop_name, runs, run, watched)
+    result["examples"] = len(codes)
+    return result
+
+
+# -- objects -------------------------------------------------------------------------------
+def objects_workloads(loop_name, factory, count):
+    loop = factory() if factory else asyncio.new_event_loop()
+    result_object, argument = object(), object()
+
+    def callback(arg):
+        pass
+
+    async def coroutine(arg):
+        return arg
+
+    def flush():
+        loop.run_until_complete(asyncio.sleep(0))
+
+    def futures(n):
+        for _ in range(0, n, BATCH):
+            for _ in range(BATCH):
+                loop.create_future().set_result(result_object)
+            flush()
+
+    def tasks(n):
+        for _ in range(0, n, BATCH):
+            batch = [loop.create_task(coroutine(argument)) for _ in range(BATCH)]
+            loop.run_until_complete(batch[-1])
+            flush()
+            del batch
+
+    def timers(n):
+        for _ in range(0, n, BATCH):
+            for _ in range(BATCH):
+                loop.call_later(1000.0, callback, argument).cancel()
+            flush()
+
+    def handles(n):
+        for _ in range(0, n, BATCH):
+            for _ in range(BATCH):
+                loop.call_soon(callback, argument)
+            flush()
+
+    watched = {"loop": loop, "callback": callback, "coroutine": coroutine,
+               "result": result_object, "argument": argument}
+    results = [measure(name, loop_name, count, run, watched)
+               for name, run in (("futures", futures), ("tasks", tasks), ("timers", timers),
+                                 ("handles", handles))]
+    loop.close()
+    return results
+
+
+def problems(result):
+    found = []
+    if result["traced_growth"] > MAX_TRACED_GROWTH:
+        found.append("traced memory grew by %d bytes" % result["traced_growth"])
+    if result["object_growth"] > MAX_OBJECT_GROWTH:
+        found.append("%d more gc-tracked objects" % result["object_growth"])
+    found += ["sys.getrefcount(%s) grew by %d" % (name, growth)
+              for name, growth in sorted(result["refcount_growth"].items()) if growth]
+    return found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--loop", action="append", choices=sorted(LOOPS))
+    parser.add_argument("--example-runs", type=int, default=1000)
+    parser.add_argument("--objects", type=int, default=1000000)
+    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a loop leaks (see the limits in the source)")
+    args = parser.parse_args(argv)
+    factories = {}
+    for loop_name in args.loop or ["aioref", "aioref-full", "cpython"]:
+        factories[loop_name] = None
+        if LOOPS[loop_name]:  # imported before the clock is installed, as the harness does
+            module, _, attr = LOOPS[loop_name].partition(":")
+            factories[loop_name] = getattr(__import__(module), attr)
+    global CLOCK
+    sys.path.insert(0, HARNESS)
+    import virtual_clock
+
+    def idle_forever():
+        raise _IdleForever()
+
+    virtual_clock.install(idle_forever)
+    CLOCK = virtual_clock.CLOCK
+    warnings.simplefilter("ignore")  # a warning's registry entry is a growth of its own
+    tracemalloc.start()
+    results, failed = [], False
+    for loop_name, factory in factories.items():
+        workloads = []
+        if args.example_runs:
+            workloads.append(examples_workload(loop_name, factory, args.example_runs))
+        if args.objects:
+            workloads += objects_workloads(loop_name, factory, args.objects)
+        for result in workloads:
+            found = problems(result)
+            failed = failed or bool(found and loop_name != "cpython")
+            print("%-11s %-8s x%-8d %7.1fs  rss %+8.1f KiB (%6.1f MiB)  traced %+8.1f KiB  "
+                  "objects %+5d  refcounts %s%s" % (
+                      loop_name, result["workload"], result["count"], result["seconds"],
+                      result["rss_growth"] / 1024.0, result["rss"] / 1048576.0,
+                      result["traced_growth"] / 1024.0, result["object_growth"],
+                      "flat" if not any(result["refcount_growth"].values())
+                      else result["refcount_growth"],
+                      "  LEAK: " + "; ".join(found) if found else ""), flush=True)
+            results.append(result)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"python": sys.version.split()[0], "results": results}, out, indent=1)
+    return 1 if args.check and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

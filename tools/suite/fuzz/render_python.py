@@ -1,0 +1,253 @@
+"""A program (program.py) as Python source: what CPython and every Python loop run.
+
+Each statement that awaits something another task decides (a task, gather, wait, a timeout)
+prints what it observed: the result, the exception's type and text, or the cancellation and
+its arguments; the program's output is its observation of the loop. Only the helpers a
+program uses are written, so a shrunk program stays small.
+"""
+
+from suite.fuzz import program as ir
+
+
+def header_lines(program):
+    return ["# aioref-fuzz: seed %d, generator revision %d, python %d.%d+" % (
+        program.seed, program.revision, program.floor[0], program.floor[1])]
+
+
+def render(program, header=None):
+    """The source text: `header` (comment lines) or the fuzz header, then the program."""
+    uses = {type(s) for f in program.functions for s in ir.walk(f.body)}
+    schedules = [s for f in program.functions for s in ir.walk(f.body)
+                 if isinstance(s, ir.Schedule)]
+    lines = list(header if header is not None else header_lines(program))
+    lines += ["", "import asyncio"]
+    if ir.SetVar in uses or ir.GetVar in uses:
+        lines.append("import contextvars")
+    if ir.Executor in uses:
+        lines.append("import time")
+    shared = [name for name, kinds in (("lock", (ir.Locked,)), ("queue", (ir.Put, ir.Get)),
+                                       ("event", (ir.SetEvent, ir.WaitEvent)))
+              if uses & set(kinds)]
+    if shared or ir.SetVar in uses or ir.GetVar in uses:
+        lines.append("")
+    if shared:
+        lines.append("%s = None  # made in main, on the running loop" % " = ".join(shared))
+    if ir.SetVar in uses or ir.GetVar in uses:
+        lines.append("var = contextvars.ContextVar('var', default='unset')")
+    if any(not s.raises for s in schedules):
+        lines += ["", "", "def note(text):", "    print('callback', text)"]
+    if any(s.raises for s in schedules):
+        lines += ["", "", "def fail(text):", "    raise ValueError(text)"]
+    if program.handler:
+        lines += ["", "", "def handler(loop, context):",
+                  "    print('handler:', context['message'], repr(context.get('exception')))"]
+    for function in program.functions:
+        lines += ["", ""] + _function(program, function, shared)
+    lines += ["", "", "asyncio.run(main())"]
+    return "\n".join(lines) + "\n"
+
+
+def _function(program, function, shared):
+    out = ["async def %s():" % function.name]
+    body = []
+    if function.name == "main":
+        if shared:
+            body.append("global %s" % ", ".join(shared))
+            body.append("%s = %s" % (", ".join(shared), ", ".join(
+                {"lock": "asyncio.Lock()", "queue": "asyncio.Queue()",
+                 "event": "asyncio.Event()"}[name] for name in shared)))
+    needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in ir.walk(function.body))
+    if needs_loop or (function.name == "main" and (program.eager or program.handler)):
+        body.append("loop = asyncio.get_running_loop()")
+    if function.name == "main" and program.eager:
+        body.append("loop.set_task_factory(asyncio.eager_task_factory)")
+    if function.name == "main" and program.handler:
+        body.append("loop.set_exception_handler(handler)")
+    writer = _Writer(function.name)
+    writer.body(function.body, body)
+    if function.name != "main" and not (function.body and isinstance(function.body[-1],
+                                                                       ir.Raise)):
+        body.append("return %r" % function.name)
+    if not body:
+        body.append("pass")
+    return out + ["    " + line for line in body]
+
+
+def _seconds(value):
+    return repr(value)
+
+
+def _awaitable(what):
+    return what.var if isinstance(what, ir.Task) else "%s()" % what.func
+
+
+class _Writer(object):
+    def __init__(self, function):
+        self.function = function
+
+    def label(self, text):
+        return repr("%s: %s" % (self.function, text))
+
+    def body(self, statements, out):
+        for statement in statements:
+            getattr(self, type(statement).__name__)(statement, out)
+
+    def guarded(self, what, inner, reraise, out):
+        """inner (lines), printing the CancelledError or exception that ends it."""
+        label = self.label(what)
+        out.append("try:")
+        out += ["    " + line for line in inner]
+        out += ["except asyncio.CancelledError as error:",
+                "    print(%s, 'cancelled', error.args)" % label]
+        if reraise:
+            out.append("    raise")
+        out += ["except Exception as error:",
+                "    print(%s, 'raised', type(error).__name__, error)" % label]
+
+    def nested(self, statements):
+        inner = []
+        self.body(statements, inner)
+        return inner or ["pass"]
+
+    # -- one method per statement --------------------------------------------------------
+
+    def Say(self, s, out):
+        out.append("print(%s)" % self.label(s.text))
+
+    def Sleep(self, s, out):
+        out.append("await asyncio.sleep(%s)" % _seconds(s.delay))
+
+    def Spawn(self, s, out):
+        out.append("%s = asyncio.create_task(%s())" % (s.var, s.call.func))
+
+    def Await(self, s, out):
+        what = "await " + _awaitable(s.what)
+        self.guarded(what, ["print(%s, '->', %s)" % (self.label(what), what)], s.reraise, out)
+
+    def Cancel(self, s, out):
+        argument = "" if s.message is None else repr(s.message)
+        call = "%s.cancel(%s)" % (s.var, argument)
+        out.append("print(%s, %s)" % (self.label(call), call))
+
+    def Gather(self, s, out):
+        call = "asyncio.gather(%s%s)" % (", ".join(_awaitable(i) for i in s.items),
+                                         ", return_exceptions=True" if s.return_exceptions
+                                         else "")
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)],
+                     s.reraise, out)
+
+    def Wait(self, s, out):
+        arguments = ["[%s]" % ", ".join(s.vars)]
+        if s.timeout is not None:
+            arguments.append("timeout=%s" % _seconds(s.timeout))
+        if s.return_when != "ALL_COMPLETED":
+            arguments.append("return_when=asyncio.%s" % s.return_when)
+        call = "asyncio.wait(%s)" % ", ".join(arguments)
+        names = "(%s,)" % ", ".join("(%r, %s)" % (v, v) for v in s.vars)
+        self.guarded(call, [
+            "done, pending = await %s" % call,
+            "print(%s, 'done', [n for n, t in %s if t in done], 'pending', "
+            "[n for n, t in %s if t in pending])" % (self.label(call), names, names)],
+            s.reraise, out)
+
+    def WaitFor(self, s, out):
+        call = "asyncio.wait_for(%s, %s)" % (_awaitable(s.what), _seconds(s.timeout))
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)],
+                     s.reraise, out)
+
+    def Shield(self, s, out):
+        call = "asyncio.shield(%s)" % s.var
+        if s.timeout is not None:
+            call = "asyncio.wait_for(%s, %s)" % (call, _seconds(s.timeout))
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)],
+                     s.reraise, out)
+
+    def AsCompleted(self, s, out):
+        arguments = "[%s]" % ", ".join(s.vars)
+        if s.timeout is not None:
+            arguments += ", timeout=%s" % _seconds(s.timeout)
+        call = "asyncio.as_completed(%s)" % arguments
+        self.guarded(call, ["for future in %s:" % call,
+                            "    print(%s, '->', await future)" % self.label(call)],
+                     s.reraise, out)
+
+    def Timeout(self, s, out):
+        call = "asyncio.timeout(%s)" % _seconds(s.delay)
+        inner = ["async with %s:" % call] + ["    " + line for line in self.nested(s.body)]
+        inner.append("print(%s)" % self.label("%s: done" % call))
+        self.guarded(call, inner, s.reraise, out)
+
+    def TaskGroup(self, s, out):
+        inner = ["async with asyncio.TaskGroup() as tg:"]
+        lines = ["tg.create_task(%s())" % call.func for call in s.calls]
+        self.body(s.body, lines)
+        inner += ["    " + line for line in (lines or ["pass"])]
+        inner.append("print(%s)" % self.label("TaskGroup: done"))
+        self.guarded("TaskGroup", inner, s.reraise, out)
+
+    def CatchCancel(self, s, out):
+        label = self.label("caught")
+        out.append("try:")
+        out += ["    " + line for line in self.nested(s.body)]
+        out += ["except asyncio.CancelledError as error:",
+                "    print(%s, error.args)" % label]
+        if s.uncancel:
+            out.append("    print(%s, asyncio.current_task().uncancel())"
+                       % self.label("uncancel ->"))
+        if s.reraise:
+            out.append("    raise")
+
+    def Schedule(self, s, out):
+        callback = "fail" if s.raises else "note"
+        if s.how == "soon":
+            out.append("%s = loop.call_soon(%s, %r)" % (s.var, callback, s.text))
+        elif s.how == "later":
+            out.append("%s = loop.call_later(%s, %s, %r)" % (s.var, _seconds(s.delay),
+                                                              callback, s.text))
+        else:
+            out.append("%s = loop.call_at(loop.time() + %s, %s, %r)" % (
+                s.var, _seconds(s.delay), callback, s.text))
+
+    def CancelHandle(self, s, out):
+        out.append("%s.cancel()" % s.var)
+
+    def Locked(self, s, out):
+        out.append("async with lock:")
+        out += ["    " + line for line in self.nested(s.body)]
+
+    def Put(self, s, out):
+        out.append("queue.put_nowait(%r)" % s.value)
+
+    def Get(self, s, out):
+        call = "asyncio.wait_for(queue.get(), %s)" % _seconds(s.timeout)
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)], True,
+                     out)
+
+    def SetEvent(self, s, out):
+        out.append("event.set()")
+
+    def WaitEvent(self, s, out):
+        call = "asyncio.wait_for(event.wait(), %s)" % _seconds(s.timeout)
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)], True,
+                     out)
+
+    def Executor(self, s, out):
+        call = "loop.run_in_executor(None, time.sleep, %s)" % _seconds(s.delay)
+        self.guarded(call, ["print(%s, '->', await %s)" % (self.label(call), call)], True,
+                     out)
+
+    def SetVar(self, s, out):
+        out.append("var.set(%r)" % s.value)
+
+    def GetVar(self, s, out):
+        out.append("print(%s, var.get())" % self.label("var"))
+
+    def NeverAwaited(self, s, out):
+        out.append("%s()  # never awaited" % s.call.func)
+
+    def Cancelling(self, s, out):
+        out.append("print(%s, asyncio.current_task().cancelling())"
+                   % self.label("cancelling"))
+
+    def Raise(self, s, out):
+        out.append("raise ValueError(%r)" % s.text)

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "runtime/asyncio/locks.h"
+#include "runtime/asyncio/queues.h"
 #include "runtime/detail/block_cache.h"
 #include "runtime/tests/test_util.h"
 
@@ -59,6 +61,37 @@ TEST_F(AllocationTest, CallSoonAndDispatchDoNotAllocateWhenWarm) {
   EXPECT_EQ(during, 0) << "operator new calls for 1000 call_soon + dispatch";
   EXPECT_EQ(sum, 2 * 999 * 1000 / 2);
   loop->close();
+}
+
+// asyncio.Lock acquire/release and Queue put/get that need not wait: no coroutine frame, no
+// future, no buffer growth once warm.
+TEST_F(AllocationTest, UncontendedLockAndQueueDoNotAllocate) {
+  if (!kCanCount) GTEST_SKIP() << "operator new is the sanitizer's here";
+  long during = -1;
+  long sum = 0;
+  auto main = [&]() -> Co<void> {
+    Lock lock;
+    Semaphore sem(2);
+    Queue<long> q(4);
+    for (long i = 0; i < 8; ++i) {  // grows the queue's buffer to its working size
+      co_await q.put(i);
+      sum += co_await q.get();
+    }
+    long before = g_allocations.load();
+    for (long i = 0; i < 1000; ++i) {
+      co_await lock.acquire();
+      lock.release();
+      { auto held = co_await async_with(sem); }
+      co_await q.put(i);
+      q.put_nowait(i);
+      sum += co_await q.get();
+      sum += q.get_nowait();
+    }
+    during = g_allocations.load() - before;
+  };
+  run(main());
+  EXPECT_EQ(during, 0) << "operator new calls for 1000 uncontended acquire/release + put/get";
+  EXPECT_EQ(sum, 2 * 999 * 1000 / 2 + 28);
 }
 
 TEST_F(AllocationTest, TheCounterSeesAllocations) {  // the test above can fail

@@ -1,0 +1,331 @@
+// asyncio.locks: Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier (3.11+), as
+// Lib/asyncio/locks.py of each version has them (the differences are kBehaviourTable rows).
+//
+// The primitives are handles: copies share one lock, as Python references do. A method that is a
+// coroutine in Python (`lock.acquire()`, `event.wait()`, `cond.wait()`, ...) is awaited the same
+// way: `co_await lock.acquire()`. `async with lock:` is
+//
+//   { auto held = co_await aio::async_with(lock); ... }   // released when `held` goes
+//
+// Lock.acquire(), Semaphore.acquire() and Event.wait() complete without a coroutine frame when
+// they need not wait (detail::Call): an uncontended acquire/release allocates nothing.
+#pragma once
+
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/tasks.h"
+#include "runtime/detail/ring.h"
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+
+// asyncio.BrokenBarrierError (3.11+)
+AIO_DEFINE_EXCEPTION(BrokenBarrierError, RuntimeError, "asyncio.exceptions");
+
+namespace detail {
+
+// mixins._LoopBoundMixin (3.10+): the loop is the running loop the first time one is needed, and
+// must stay that loop. Before 3.10 a primitive takes get_event_loop() when it is constructed.
+class LoopBound {
+ public:
+  LoopBound() {
+    if (!has(Behaviour::kLoopBoundMixin)) loop_ = get_event_loop();
+  }
+  // _get_loop(); `self_repr` names the primitive in the error.
+  template <class Repr>
+  const Loop& get_loop(Repr self_repr) {
+    if (!has(Behaviour::kLoopBoundMixin)) return loop_;
+    Loop loop = get_running_loop();
+    if (!loop_) loop_ = loop;
+    if (loop != loop_) throw RuntimeError(self_repr() + " is bound to a different event loop");
+    return loop_;
+  }
+
+ private:
+  Loop loop_;
+};
+
+// The awaitable a call to a coroutine method returns (`lock.acquire()`). Op gives the method in
+// two parts: ready() says whether the coroutine would return without awaiting anything (then
+// now() does what it would), and slow() is the whole coroutine. Awaiting it runs now() in place
+// when ready() (no frame, no allocation), else slow() inline as `await coro` does. A call never
+// awaited warns "coroutine 'Lock.acquire' was never awaited" as CPython does; `Co<T> c = call`
+// gives the coroutine object itself (to make a task of it).
+template <class T, class Op>
+class [[nodiscard]] Call {
+ public:
+  explicit Call(Op op) : op_(std::move(op)) {}
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  ~Call() {
+    if (!awaited_) warn_never_awaited(Op::kName);
+  }
+
+  bool await_ready() {
+    awaited_ = true;
+    if (op_.ready()) return true;
+    co_.emplace(op_.slow());
+    return false;
+  }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    return typename Co<T>::Awaiter{co_->handle()}.await_suspend(h);
+  }
+  T await_resume() {
+    if (co_) return typename Co<T>::Awaiter{co_->handle()}.await_resume();
+    return op_.now();
+  }
+  operator Co<T>() && {  // NOLINT(google-explicit-constructor)
+    awaited_ = true;
+    return op_.slow();
+  }
+
+ private:
+  Op op_;
+  std::optional<Co<T>> co_;
+  bool awaited_ = false;
+};
+
+std::string primitive_repr(const char* cls, const std::string& extra);
+
+// Python's truth value of a predicate's result (bool(x)): a container or string by emptiness.
+template <class V>
+bool truthy(const V& v) {
+  if constexpr (requires { v.empty(); }) {
+    return !v.empty();
+  } else {
+    return static_cast<bool>(v);
+  }
+}
+
+}  // namespace detail
+
+// `async with lock:` (Lock, Condition, Semaphore, BoundedSemaphore): `auto held = co_await
+// async_with(lock);` acquires (awaiting `lock.acquire()`), and `held` releases on scope exit
+// (__aexit__), whether the block ends normally or by an exception.
+template <class L>
+class Held {
+ public:
+  explicit Held(L l) : l_(std::move(l)) {}
+  Held(Held&& o) noexcept : l_(o.l_), active_(std::exchange(o.active_, false)) {}
+  Held(const Held&) = delete;
+  ~Held() {
+    if (active_) l_.release();
+  }
+
+ private:
+  L l_;
+  bool active_ = true;
+};
+
+template <class L>
+class AsyncWith {
+ public:
+  explicit AsyncWith(L l) : l_(std::move(l)), call_(l_.acquire()) {}
+  bool await_ready() { return call_.await_ready(); }
+  template <class P>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+    return call_.await_suspend(h);
+  }
+  Held<L> await_resume() {
+    call_.await_resume();
+    return Held<L>(l_);
+  }
+
+ private:
+  L l_;
+  decltype(std::declval<L&>().acquire()) call_;
+};
+template <class L>
+AsyncWith<L> async_with(const L& l) {
+  return AsyncWith<L>(l);
+}
+
+// asyncio.Lock
+class Lock {
+  struct State;
+
+ public:
+  Lock();
+  bool locked() const { return s_->locked; }
+  // `co_await lock.acquire()` -> true
+  struct AcquireOp {
+    State* s;
+    static constexpr const char* kName = "Lock.acquire";
+    bool ready() const { return s->can_take(); }
+    bool now() const { return s->locked = true; }
+    Co<bool> slow() const;
+  };
+  detail::Call<bool, AcquireOp> acquire() const {
+    return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()});
+  }
+  void release() const;  // RuntimeError('Lock is not acquired.')
+  std::string repr() const;
+  friend bool operator==(const Lock& a, const Lock& b) { return a.s_ == b.s_; }
+
+ private:
+  struct State : detail::LoopBound, std::enable_shared_from_this<State> {
+    detail::Ring<Future<bool>> waiters;
+    bool locked = false;
+    bool can_take() const;  // not locked, and every waiter cancelled
+    void wake_up_first();
+  };
+  static std::string repr_of(const State& s);
+  std::shared_ptr<State> s_;
+};
+
+// asyncio.Event
+class Event {
+  struct State;
+
+ public:
+  Event();
+  bool is_set() const { return s_->value; }
+  void set() const;
+  void clear() const { s_->value = false; }
+  // `co_await event.wait()` -> true
+  struct WaitOp {
+    State* s;
+    static constexpr const char* kName = "Event.wait";
+    bool ready() const { return s->value; }
+    bool now() const { return true; }
+    Co<bool> slow() const;
+  };
+  detail::Call<bool, WaitOp> wait() const { return detail::Call<bool, WaitOp>(WaitOp{s_.get()}); }
+  std::string repr() const;
+
+ private:
+  struct State : detail::LoopBound, std::enable_shared_from_this<State> {
+    detail::Ring<Future<bool>> waiters;
+    bool value = false;
+  };
+  static std::string repr_of(const State& s);
+  std::shared_ptr<State> s_;
+};
+
+// asyncio.Condition(lock=None)
+class Condition {
+ public:
+  Condition();
+  explicit Condition(Lock lock);
+  bool locked() const { return s_->lock.locked(); }
+  auto acquire() const { return s_->lock.acquire(); }
+  void release() const { s_->lock.release(); }
+  // `co_await cond.wait()` -> true. RuntimeError('cannot wait on un-acquired lock').
+  Co<bool> wait() const;
+  // `co_await cond.wait_for(predicate)` -> the predicate's final (true) value.
+  template <class Pred>
+  Co<std::decay_t<std::invoke_result_t<Pred&>>> wait_for(Pred predicate,
+                                                         Def = Def("Condition.wait_for",
+                                                                   "locks.py")) const {
+    auto result = predicate();
+    while (!detail::truthy(result)) {
+      co_await wait();
+      result = predicate();
+    }
+    co_return result;
+  }
+  void notify(std::size_t n = 1) const;  // RuntimeError('cannot notify on un-acquired lock')
+  void notify_all() const { notify(s_->waiters.size()); }
+  std::string repr() const;
+
+ private:
+  struct State : detail::LoopBound {
+    explicit State(Lock l) : lock(std::move(l)) {}
+    Lock lock;
+    detail::Ring<Future<bool>> waiters;
+    void notify(std::size_t n);  // _notify
+  };
+  static std::string repr_of(const State& s);
+  static Co<bool> wait_impl(std::shared_ptr<State> s, Def = Def("Condition.wait", "locks.py"));
+  std::shared_ptr<State> s_;
+};
+
+// asyncio.Semaphore(value=1) / asyncio.BoundedSemaphore(value=1)
+class Semaphore {
+  struct State;
+
+ public:
+  explicit Semaphore(long value = 1);  // ValueError('Semaphore initial value must be >= 0')
+  bool locked() const { return s_->locked(); }
+  // `co_await sem.acquire()` -> true
+  struct AcquireOp {
+    State* s;
+    static constexpr const char* kName = "Semaphore.acquire";
+    bool ready() const { return s->can_take(); }
+    bool now() const {
+      --s->value;
+      return true;
+    }
+    Co<bool> slow() const;
+  };
+  detail::Call<bool, AcquireOp> acquire() const {
+    return detail::Call<bool, AcquireOp>(AcquireOp{s_.get()});
+  }
+  // BoundedSemaphore: ValueError('BoundedSemaphore released too many times')
+  void release() const;
+  std::string repr() const;
+  long value() const { return s_->value; }  // _value
+
+ protected:
+  Semaphore(long value, bool bounded);
+
+ private:
+  struct State : detail::LoopBound, std::enable_shared_from_this<State> {
+    long value = 1;
+    std::optional<long> bound;      // BoundedSemaphore's _bound_value
+    bool wakeup_scheduled = false;  // 3.9
+    detail::Ring<Future<bool>> waiters;
+    bool locked() const;
+    bool can_take() const;  // acquire() returns without waiting
+    bool wake_up_next();
+  };
+  static std::string repr_of(const State& s);
+  std::shared_ptr<State> s_;
+};
+
+class BoundedSemaphore : public Semaphore {
+ public:
+  explicit BoundedSemaphore(long value = 1) : Semaphore(value, true) {}
+};
+
+// asyncio.Barrier(parties) (3.11+). `async with barrier as i` is `co_await barrier.wait()`.
+class Barrier {
+ public:
+  explicit Barrier(long parties);  // ValueError('parties must be > 0')
+  // The task's index, 0 .. parties-1; BrokenBarrierError when aborted or reset while waiting.
+  Co<long> wait() const;
+  Co<void> reset() const;
+  Co<void> abort() const;
+  long parties() const { return s_->parties; }
+  long n_waiting() const { return s_->state == kFilling ? s_->count : 0; }
+  bool broken() const { return s_->state == kBroken; }
+  std::string repr() const;
+
+ private:
+  enum BarrierState { kFilling, kDraining, kResetting, kBroken };
+  struct State {
+    explicit State(long p) : parties(p) {}
+    Condition cond;
+    long parties;
+    BarrierState state = kFilling;
+    long count = 0;
+    void exit();
+  };
+  static Co<long> wait_impl(std::shared_ptr<State> s, Def = Def("Barrier.wait", "locks.py"));
+  static Co<void> block(std::shared_ptr<State> s, Def = Def("Barrier._block", "locks.py"));
+  static Co<void> wait_released(std::shared_ptr<State> s, Def = Def("Barrier._wait", "locks.py"));
+  static Co<void> reset_impl(std::shared_ptr<State> s, Def = Def("Barrier.reset", "locks.py"));
+  static Co<void> abort_impl(std::shared_ptr<State> s, Def = Def("Barrier.abort", "locks.py"));
+  std::shared_ptr<State> s_;
+};
+
+}  // namespace aio

@@ -1,0 +1,250 @@
+// asyncio.queues: Queue, PriorityQueue, LifoQueue (put/get/*_nowait, task_done/join, 3.13's
+// shutdown), as Lib/asyncio/queues.py.
+//
+// Queues are handles (copies share one queue), of a C++ item type: aio::Queue<int> q(maxsize);
+// `co_await q.put(x)`, `T x = co_await q.get()`. put()/get() that need not wait complete without a
+// coroutine frame (detail::Call) and, once the queue's buffer has grown to its working size,
+// allocate nothing.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/locks.h"
+#include "runtime/detail/ring.h"
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/pyformat.h"
+
+namespace aio {
+
+// asyncio.QueueShutDown (3.13+)
+AIO_DEFINE_EXCEPTION(QueueShutDown, Exception, "asyncio.queues");
+
+namespace detail {
+
+// Queue._init/_put/_get and list(self._queue) of the three queue classes.
+template <class T>
+struct FifoItems {  // collections.deque: append / popleft
+  static constexpr const char* kName = "Queue";
+  Ring<T> items;
+  void put(T v) { items.push_back(std::move(v)); }
+  T get() { return items.pop_front(); }
+  std::size_t size() const { return items.size(); }
+  std::vector<T> list() const {
+    std::vector<T> out;
+    for (std::size_t i = 0; i < items.size(); ++i) out.push_back(items[i]);
+    return out;
+  }
+};
+template <class T>
+struct LifoItems {  // list: append / pop
+  static constexpr const char* kName = "LifoQueue";
+  std::vector<T> items;
+  void put(T v) { items.push_back(std::move(v)); }
+  T get() {
+    T v = std::move(items.back());
+    items.pop_back();
+    return v;
+  }
+  std::size_t size() const { return items.size(); }
+  std::vector<T> list() const { return items; }
+};
+template <class T>
+struct PriorityItems {  // list: heapq.heappush / heappop (ties in heapq's order)
+  static constexpr const char* kName = "PriorityQueue";
+  std::vector<T> items;
+  void put(T v) { heapq::heappush(items, std::move(v)); }
+  T get() { return heapq::heappop(items); }
+  std::size_t size() const { return items.size(); }
+  std::vector<T> list() const { return items; }
+};
+
+}  // namespace detail
+
+template <class T, class Items>
+class BasicQueue {
+  struct State;
+
+ public:
+  explicit BasicQueue(long maxsize = 0) : s_(std::make_shared<State>(maxsize)) {}
+
+  std::size_t qsize() const { return s_->items.size(); }
+  long maxsize() const { return s_->maxsize; }
+  bool empty() const { return s_->items.size() == 0; }
+  bool full() const { return s_->full(); }
+
+  // QueueFull; QueueShutDown (3.13)
+  void put_nowait(T item) const { s_->put_nowait(std::move(item)); }
+  // QueueEmpty; QueueShutDown (3.13: shut down and empty)
+  T get_nowait() const { return s_->get_nowait(); }
+
+  // `co_await q.put(item)`: waits while the queue is full.
+  struct PutOp {
+    State* s;
+    T item;
+    static constexpr const char* kName = "Queue.put";
+    bool ready() const { return !s->full(); }
+    void now() { s->put_nowait(std::move(item)); }
+    Co<void> slow() { return put_impl(s->shared_from_this(), std::move(item)); }
+  };
+  detail::Call<void, PutOp> put(T item) const {
+    return detail::Call<void, PutOp>(PutOp{s_.get(), std::move(item)});
+  }
+  // `T x = co_await q.get()`: waits while the queue is empty.
+  struct GetOp {
+    State* s;
+    static constexpr const char* kName = "Queue.get";
+    bool ready() const { return s->items.size() != 0; }
+    T now() { return s->get_nowait(); }
+    Co<T> slow() { return get_impl(s->shared_from_this()); }
+  };
+  detail::Call<T, GetOp> get() const { return detail::Call<T, GetOp>(GetOp{s_.get()}); }
+
+  // ValueError('task_done() called too many times')
+  void task_done() const {
+    State& s = *s_;
+    if (s.unfinished_tasks <= 0) throw ValueError("task_done() called too many times");
+    if (--s.unfinished_tasks == 0) s.finished.set();
+  }
+  // `co_await q.join()`: until every item put has had its task_done().
+  Co<void> join() const { return join_impl(s_); }
+
+  // Queue.shutdown(immediate=False) (3.13+): puts raise QueueShutDown, gets raise it once the
+  // queue is empty (at once when `immediate`, which also drops the items, each as task_done()).
+  void shutdown(bool immediate = false) const {
+    State& s = *s_;
+    s.is_shutdown = true;
+    if (immediate) {
+      while (s.items.size() != 0) {
+        s.items.get();
+        if (s.unfinished_tasks > 0) --s.unfinished_tasks;
+      }
+      if (s.unfinished_tasks == 0) s.finished.set();
+    }
+    // Every waiter re-checks (and raises QueueShutDown).
+    while (!s.getters.empty()) {
+      Future<void> getter = s.getters.pop_front();
+      if (!getter.done()) getter.set_result();
+    }
+    while (!s.putters.empty()) {
+      Future<void> putter = s.putters.pop_front();
+      if (!putter.done()) putter.set_result();
+    }
+  }
+
+  // repr(): '<Queue at 0x? maxsize=0 _queue=[1, 2] tasks=2>'; str(): '<Queue maxsize=0 ...>'.
+  std::string repr() const { return repr_of(*s_); }
+  std::string str() const { return std::string("<") + Items::kName + " " + format(*s_) + ">"; }
+
+ private:
+  struct State : detail::LoopBound, std::enable_shared_from_this<State> {
+    explicit State(long m) : maxsize(m) { finished.set(); }
+    long maxsize;
+    Items items;
+    detail::Ring<Future<void>> getters, putters;
+    long unfinished_tasks = 0;
+    Event finished;
+    bool is_shutdown = false;
+
+    bool full() const { return maxsize > 0 && static_cast<long>(items.size()) >= maxsize; }
+    void put_nowait(T item) {
+      if (is_shutdown) throw QueueShutDown();
+      if (full()) throw QueueFull();
+      items.put(std::move(item));
+      ++unfinished_tasks;
+      finished.clear();
+      wakeup_next(getters);
+    }
+    T get_nowait() {
+      if (items.size() == 0) {
+        if (is_shutdown) throw QueueShutDown();
+        throw QueueEmpty();
+      }
+      T item = items.get();
+      wakeup_next(putters);
+      return item;
+    }
+    // Wakes the next waiter that is not cancelled (popping it).
+    static void wakeup_next(detail::Ring<Future<void>>& waiters) {
+      while (!waiters.empty()) {
+        Future<void> waiter = waiters.pop_front();
+        if (!waiter.done()) {
+          waiter.set_result();
+          break;
+        }
+      }
+    }
+  };
+
+  static std::string format(const State& s) {
+    std::string r = "maxsize=" + std::to_string(s.maxsize);
+    if (s.items.size()) r += " _queue=" + aio::repr(s.items.list());
+    if (!s.getters.empty()) r += " _getters[" + std::to_string(s.getters.size()) + "]";
+    if (!s.putters.empty()) r += " _putters[" + std::to_string(s.putters.size()) + "]";
+    if (s.unfinished_tasks) r += " tasks=" + std::to_string(s.unfinished_tasks);
+    if (s.is_shutdown) r += " shutdown";
+    return r;
+  }
+  static std::string repr_of(const State& s) {
+    return std::string("<") + Items::kName + " at 0x? " + format(s) + ">";
+  }
+
+  // Waits on a new future in `waiters` (a putter or a getter). On failure (cancelled) it drops
+  // the future and, if it was woken but cannot take its turn (`can_go`), wakes the next one.
+  template <class CanGo>
+  static Co<void> wait_turn(std::shared_ptr<State> s, detail::Ring<Future<void>>& waiters,
+                            CanGo can_go) {
+    Future<void> waiter = s->get_loop([&] { return repr_of(*s); })->template create_future<void>();
+    waiters.push_back(waiter);
+    std::exception_ptr exc;
+    try {
+      co_await waiter;
+    } catch (...) {
+      exc = std::current_exception();
+    }
+    if (!exc) co_return;
+    waiter.cancel();  // just in case it is not done yet
+    // It may have been removed already by a *_nowait() or shutdown().
+    waiters.remove(waiter);
+    if (can_go() && !waiter.cancelled()) {
+      // Woken by put_nowait()/get_nowait(), but cannot take the call: wake the next in line.
+      State::wakeup_next(waiters);
+    }
+    std::rethrow_exception(exc);
+  }
+
+  static Co<void> put_impl(std::shared_ptr<State> s, T item, Def = Def("Queue.put", "queues.py")) {
+    while (s->full()) {
+      if (s->is_shutdown) throw QueueShutDown();
+      co_await wait_turn(s, s->putters, [&] { return !s->full(); });
+    }
+    s->put_nowait(std::move(item));
+  }
+  static Co<T> get_impl(std::shared_ptr<State> s, Def = Def("Queue.get", "queues.py")) {
+    while (s->items.size() == 0) {
+      if (s->is_shutdown) throw QueueShutDown();
+      co_await wait_turn(s, s->getters, [&] { return s->items.size() != 0; });
+    }
+    co_return s->get_nowait();
+  }
+  static Co<void> join_impl(std::shared_ptr<State> s, Def = Def("Queue.join", "queues.py")) {
+    if (s->unfinished_tasks > 0) co_await s->finished.wait();
+  }
+
+  std::shared_ptr<State> s_;
+};
+
+template <class T>
+using Queue = BasicQueue<T, detail::FifoItems<T>>;
+template <class T>
+using LifoQueue = BasicQueue<T, detail::LifoItems<T>>;
+// Items compare with operator< (a std::tuple/std::pair compares as Python's tuples).
+template <class T>
+using PriorityQueue = BasicQueue<T, detail::PriorityItems<T>>;
+
+}  // namespace aio

@@ -1,0 +1,131 @@
+#include "runtime/asyncio/taskgroups.h"
+
+#include <algorithm>
+
+namespace aio {
+
+std::string TaskGroup::repr() const {
+  const State& s = *s_;
+  std::string info;
+  if (!s.tasks.empty()) info += " tasks=" + std::to_string(s.tasks.size());
+  if (!s.errors.empty()) info += " errors=" + std::to_string(s.errors.size());
+  if (s.aborting) {
+    info += " cancelling";
+  } else if (s.entered) {
+    info += " entered";
+  }
+  return "<TaskGroup" + info + ">";
+}
+
+void TaskGroup::enter() const {
+  State& s = *s_;
+  if (s.entered) throw RuntimeError("TaskGroup " + repr() + " has already been entered");
+  if (!s.loop) s.loop = get_running_loop();
+  AnyTask parent = current_task(*s.loop);
+  if (!parent) throw RuntimeError("TaskGroup " + repr() + " cannot determine the parent task");
+  s.parent_task = parent.ptr();
+  s.entered = true;
+}
+
+void TaskGroup::track(const std::shared_ptr<TaskBase>& task) const {
+  State& s = *s_;
+  // 3.12+: a task already done (an eager task that finished) is handled at once.
+  if (s.loop->has(Behaviour::kTaskGroupClosesCoroutine) && task->done()) {
+    s.on_task_done(s_, *task);
+    return;
+  }
+  s.tasks.push_back(task);
+  std::weak_ptr<State> weak = s_;
+  task->add_done_callback(
+      [weak](FutureBase& f) {
+        if (auto self = weak.lock()) self->on_task_done(self, static_cast<TaskBase&>(f));
+      },
+      "TaskGroup._on_task_done");
+}
+
+void TaskGroup::State::abort() {
+  aborting = true;
+  for (const auto& t : tasks) {
+    if (!t->done()) t->cancel();
+  }
+}
+
+void TaskGroup::State::on_task_done(const std::shared_ptr<State>& self, TaskBase& task) {
+  std::erase_if(tasks, [&](const std::shared_ptr<TaskBase>& t) { return t.get() == &task; });
+  if (on_completed_fut && tasks.empty() && !on_completed_fut->done()) {
+    on_completed_fut->set_result(true);
+  }
+  if (task.cancelled()) return;
+  std::exception_ptr exc = task.exception();
+  if (!exc) return;
+  errors.push_back(exc);
+  if (is_exit_exception(exc) && !base_error) base_error = exc;
+  if (parent_task->done()) {
+    ExceptionContext ctx;
+    ctx.message = "Task " + task.repr() + " has errored out but its parent task " +
+                  parent_task->repr() + " is already completed";
+    ctx.exception = exc;
+    ctx.task = task.shared_from_this();
+    loop->call_exception_handler(ctx);
+    return;
+  }
+  if (!aborting && !parent_cancel_requested) {
+    // Cancel the parent to interrupt what its body awaits; __aexit__ uncancels it.
+    abort();
+    parent_cancel_requested = true;
+    parent_task->cancel();
+  }
+  (void)self;
+}
+
+Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, Def) {
+  const bool v313 = s->loop->has(Behaviour::kTaskGroupUncancelAfterWait);
+  s->exiting = true;
+  if (exc && is_exit_exception(exc) && !s->base_error) s->base_error = exc;
+  std::exception_ptr propagate_cancellation_error = exc && is_cancelled_error(exc) ? exc : nullptr;
+  if (!v313 && s->parent_cancel_requested) {
+    // Before 3.13, first: no pending cancellation left, no CancelledError to propagate.
+    if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
+  }
+  if (exc && !s->aborting) s->abort();  // the parent is cancelled, or the body raised
+
+  // A loop: the completion future can be cancelled several times (the parent cancelled
+  // repeatedly, or once while our own cancellation is in progress).
+  while (!s->tasks.empty()) {
+    if (!s->on_completed_fut) s->on_completed_fut = s->loop->create_future<bool>();
+    Future<bool> fut = *s->on_completed_fut;
+    try {
+      co_await fut;
+    } catch (const CancelledError&) {
+      if (!s->aborting) {
+        // The parent task is cancelled while the children still run.
+        propagate_cancellation_error = std::current_exception();
+        s->abort();
+      }
+    }
+    s->on_completed_fut.reset();
+  }
+
+  if (s->base_error) std::rethrow_exception(s->base_error);
+  if (v313 && s->parent_cancel_requested) {
+    if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
+  }
+  // Errors have priority over the CancelledError.
+  if (propagate_cancellation_error && s->errors.empty()) {
+    std::rethrow_exception(propagate_cancellation_error);
+  }
+  if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
+  if (!s->errors.empty()) {
+    if (v313 && s->parent_task->cancelling()) {
+      // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
+      s->parent_task->uncancel();
+      s->parent_task->cancel();
+    }
+    std::vector<std::exception_ptr> errors = std::move(s->errors);
+    s->errors.clear();
+    std::rethrow_exception(
+        make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
+  }
+}
+
+}  // namespace aio

@@ -1,0 +1,110 @@
+// asyncio.TaskGroup (3.11+), as Lib/asyncio/taskgroups.py of 3.11, 3.12 and 3.13.
+//
+//   async with asyncio.TaskGroup() as tg:        co_await aio::task_group([&](aio::TaskGroup tg)
+//       tg.create_task(work(1))                                        -> aio::Co<void> {
+//       await something()                          tg.create_task(work(1));
+//                                                  co_await something();
+//                                                });
+//
+// or by hand: `tg.enter()`, the body, then `co_await tg.exit(exc)` with the body's exception (an
+// exception the body raised propagates unless exit() raises another). A failing child cancels the
+// other children and the parent task; the errors come out as one ExceptionGroup('unhandled errors
+// in a TaskGroup', [...]). Python keeps the children in a set and cancels them in set order; here
+// they are cancelled in creation order.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/exception_group.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+
+class TaskGroup {
+ public:
+  TaskGroup() : s_(std::make_shared<State>()) {}
+
+  // __aenter__: RuntimeError when entered twice or outside a task.
+  void enter() const;
+  // __aexit__(exc): waits for the children; raises the ExceptionGroup of their errors, a
+  // KeyboardInterrupt/SystemExit of one of them, or the CancelledError to propagate.
+  Co<void> exit(std::exception_ptr exc) const { return exit_impl(s_, std::move(exc)); }
+
+  // TaskGroup.create_task(coro, name=None): RuntimeError when not entered, finished or shutting
+  // down (3.12+ closes the coroutine; 3.11 leaves it "never awaited").
+  template <class T>
+  Task<T> create_task(Co<T> coro, std::optional<std::string> name = std::nullopt) const {
+    State& s = *s_;
+    const char* refused = nullptr;
+    if (!s.entered) {
+      refused = " has not been entered";
+    } else if (s.exiting && s.tasks.empty()) {
+      refused = " is finished";
+    } else if (s.aborting) {
+      refused = " is shutting down";
+    }
+    if (refused) {
+      RuntimeError error("TaskGroup " + repr() + refused);
+      if (s.loop_version_has(Behaviour::kTaskGroupClosesCoroutine)) {
+        coro.mark_started();  // coro.close(): no "never awaited"
+      } else {
+        error.keep_alive(std::make_shared<Co<T>>(std::move(coro)));  // freed with the traceback
+      }
+      throw error;
+    }
+    Task<T> task = name ? s.loop->create_task(std::move(coro), std::move(*name))
+                        : s.loop->create_task(std::move(coro));
+    track(task.shared_task());
+    return task;
+  }
+
+  // '<TaskGroup tasks=2 errors=1 cancelling>'
+  std::string repr() const;
+
+ private:
+  struct State {
+    bool entered = false;
+    bool exiting = false;
+    bool aborting = false;
+    Loop loop;
+    std::shared_ptr<TaskBase> parent_task;
+    bool parent_cancel_requested = false;
+    std::vector<std::shared_ptr<TaskBase>> tasks;  // Python's set, in creation order
+    std::vector<std::exception_ptr> errors;
+    std::exception_ptr base_error;  // a KeyboardInterrupt / SystemExit
+    std::optional<Future<bool>> on_completed_fut;
+    bool loop_version_has(Behaviour b) const { return loop ? loop->has(b) : has(b); }
+    void abort();
+    void on_task_done(const std::shared_ptr<State>& self, TaskBase& task);
+  };
+  void track(const std::shared_ptr<TaskBase>& task) const;
+  static Co<void> exit_impl(std::shared_ptr<State> s, std::exception_ptr exc,
+                            Def = Def("TaskGroup.__aexit__", "taskgroups.py"));
+  std::shared_ptr<State> s_;
+};
+
+// `async with asyncio.TaskGroup() as tg: <body>` where body is a callable taking the TaskGroup and
+// returning a Co<void> (kept alive, with its captures, until the block ends).
+template <class Body>
+Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
+  TaskGroup tg;
+  tg.enter();
+  std::exception_ptr exc;
+  try {
+    co_await body(tg);
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  co_await tg.exit(exc);
+  if (exc) std::rethrow_exception(exc);
+}
+
+}  // namespace aio

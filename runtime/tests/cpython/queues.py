@@ -1,0 +1,250 @@
+"""asyncio.queues scenarios (see scenarios.py); the C++ twin is runtime/tests/queues_test.cc."""
+import asyncio
+
+from scenarios import e, main, r, scenario
+
+
+@scenario()
+async def queue_basic():
+    q = asyncio.Queue()
+    print(r(q), str(q), q.maxsize, q.qsize(), q.empty(), q.full())
+    q.put_nowait(1)
+    q.put_nowait(2)
+    print(r(q), q.qsize(), q.empty())
+    print(q.get_nowait(), r(q))
+    print(q.get_nowait(), r(q))
+    try:
+        q.get_nowait()
+    except asyncio.QueueEmpty as x:
+        print(e(x))
+    q.task_done()
+    q.task_done()
+    try:
+        q.task_done()
+    except ValueError as x:
+        print(e(x))
+    b = asyncio.Queue(maxsize=2)
+    await b.put(1)
+    b.put_nowait(2)
+    print(r(b), b.full())
+    try:
+        b.put_nowait(3)
+    except asyncio.QueueFull as x:
+        print(e(x))
+    print(await b.get(), await b.get(), b.empty())
+    neg = asyncio.Queue(maxsize=-1)
+    print(r(neg), neg.full())
+
+
+@scenario()
+async def queue_blocking():
+    q = asyncio.Queue(maxsize=1)
+    log = []
+
+    async def producer():
+        for i in range(3):
+            await q.put(i)
+            log.append("put %d" % i)
+
+    async def consumer():
+        for _ in range(3):
+            v = await q.get()
+            log.append("got %d" % v)
+
+    c = asyncio.ensure_future(consumer())
+    await asyncio.sleep(0)
+    print(r(q))
+    p = asyncio.ensure_future(producer())
+    await asyncio.sleep(0)
+    print(r(q))
+    await asyncio.gather(p, c)
+    print(log)
+    print(r(q))
+
+
+@scenario()
+async def queue_getters_fifo():
+    q = asyncio.Queue()
+    log = []
+
+    async def getter(name):
+        v = await q.get()
+        log.append((name, v))
+
+    tasks = [asyncio.ensure_future(getter(n)) for n in "abc"]
+    await asyncio.sleep(0)
+    print(r(q))
+    for i in range(3):
+        q.put_nowait(i)
+    print(r(q))
+    await asyncio.gather(*tasks)
+    print(log, r(q))
+
+
+@scenario()
+async def queue_cancelled_getter():
+    q = asyncio.Queue()
+    log = []
+
+    async def getter(name):
+        try:
+            v = await q.get()
+        except asyncio.CancelledError:
+            log.append(name + " cancelled")
+            raise
+        log.append((name, v))
+
+    ta = asyncio.ensure_future(getter("a"))
+    tb = asyncio.ensure_future(getter("b"))
+    tc = asyncio.ensure_future(getter("c"))
+    await asyncio.sleep(0)
+    ta.cancel()
+    await asyncio.sleep(0)
+    print(log, r(q))
+    # b is woken by put_nowait and cancelled before it runs: it wakes c.
+    q.put_nowait("x")
+    tb.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    print(log, r(q), tc.done())
+
+
+@scenario()
+async def queue_cancelled_putter():
+    q = asyncio.Queue(maxsize=1)
+    q.put_nowait(0)
+    log = []
+
+    async def putter(v):
+        try:
+            await q.put(v)
+        except asyncio.CancelledError:
+            log.append("%d cancelled" % v)
+            raise
+        log.append("put %d" % v)
+
+    ta = asyncio.ensure_future(putter(1))
+    tb = asyncio.ensure_future(putter(2))
+    await asyncio.sleep(0)
+    print(r(q))
+    print(q.get_nowait())
+    ta.cancel()  # woken by get_nowait, cancelled before it runs: b gets the slot
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    print(log, r(q), tb.done())
+
+
+@scenario()
+async def queue_join():
+    q = asyncio.Queue()
+    log = []
+
+    async def worker():
+        while True:
+            v = await q.get()
+            await asyncio.sleep(0)
+            log.append(v)
+            q.task_done()
+
+    for i in range(3):
+        q.put_nowait(i)
+    print(r(q))
+    w = asyncio.ensure_future(worker())
+    await q.join()
+    print("joined", log, r(q))
+    await q.join()
+    print("joined again")
+    w.cancel()
+    await asyncio.sleep(0)
+    print(w.cancelled(), r(q))
+
+
+@scenario()
+async def lifo_and_priority():
+    lq = asyncio.LifoQueue()
+    for i in (1, 2, 3):
+        lq.put_nowait(i)
+    print(r(lq), str(lq))
+    print([lq.get_nowait() for _ in range(3)])
+    pq = asyncio.PriorityQueue()
+    for item in [(3, "c"), (1, "a"), (2, "b"), (1, "A"), (0, "z")]:
+        pq.put_nowait(item)
+    print(r(pq))
+    print([pq.get_nowait() for _ in range(5)])
+    pq2 = asyncio.PriorityQueue(maxsize=2)
+    for v in (5, 4):
+        await pq2.put(v)
+    print(r(pq2), pq2.full())
+
+    async def later():
+        await pq2.put(1)
+        print("put 1 done")
+
+    t = asyncio.ensure_future(later())
+    await asyncio.sleep(0)
+    print(r(pq2))
+    print(await pq2.get())
+    await t
+    print(r(pq2))
+
+
+@scenario(since=(3, 13))
+async def queue_shutdown():
+    q = asyncio.Queue()
+    q.put_nowait(1)
+    q.put_nowait(2)
+    log = []
+
+    async def getter(name):
+        try:
+            while True:
+                v = await q.get()
+                log.append((name, v))
+                q.task_done()
+        except asyncio.QueueShutDown as x:
+            log.append((name, e(x)))
+
+    t = asyncio.ensure_future(getter("g"))
+    await asyncio.sleep(0)
+    print(log, r(q))
+    q.shutdown()
+    print(r(q))
+    try:
+        q.put_nowait(3)
+    except asyncio.QueueShutDown as x:
+        print("put_nowait", e(x))
+    await t
+    print(log)
+    try:
+        q.get_nowait()
+    except asyncio.QueueShutDown as x:
+        print("get_nowait", e(x))
+    # immediate: the items go, each as task_done(); blocked putters and getters raise.
+    q2 = asyncio.Queue(maxsize=1)
+    q2.put_nowait("a")
+
+    async def putter():
+        try:
+            await q2.put("b")
+        except asyncio.QueueShutDown as x:
+            print("putter", e(x))
+
+    async def joiner():
+        await q2.join()
+        print("joined", r(q2))
+
+    tp = asyncio.ensure_future(putter())
+    tj = asyncio.ensure_future(joiner())
+    await asyncio.sleep(0)
+    print(r(q2))
+    q2.shutdown(immediate=True)
+    print(r(q2))
+    await asyncio.gather(tp, tj)
+    try:
+        await q2.get()
+    except asyncio.QueueShutDown as x:
+        print("get", e(x))
+
+
+if __name__ == "__main__":
+    main()

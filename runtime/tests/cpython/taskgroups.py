@@ -1,0 +1,243 @@
+"""asyncio.TaskGroup and ExceptionGroup scenarios (see scenarios.py); the C++ twin is
+runtime/tests/taskgroups_test.cc (and exception_group_test.cc for eg_*)."""
+# requires: 3.11 (except* is syntax)
+import asyncio
+
+from scenarios import e, main, r, scenario
+
+
+async def val(x, d):
+    await asyncio.sleep(d)
+    return x
+
+
+async def boom(exc, d):
+    await asyncio.sleep(d)
+    raise exc
+
+
+async def noisy_sleeper(name, d, log):
+    try:
+        await asyncio.sleep(d)
+        log.append(name + " done")
+    except asyncio.CancelledError:
+        log.append(name + " cancelled")
+        raise
+
+
+@scenario(since=(3, 11))
+async def eg_basics():
+    eg = ExceptionGroup("m", [ValueError("a"), TypeError("b")])
+    print(r(eg), "|", str(eg), "|", len(eg.exceptions), eg.message)
+    one = ExceptionGroup("one", [ValueError(1)])
+    print(r(one), "|", str(one))
+    print(r(BaseExceptionGroup("x", [ValueError(1)])), type(BaseExceptionGroup("x", [ValueError(1)])).__name__)
+    print(type(BaseExceptionGroup("x", [KeyboardInterrupt()])).__name__)
+    m, rest = eg.split(ValueError)
+    print(r(m), r(rest))
+    nested = ExceptionGroup("outer", [ValueError(1), ExceptionGroup("inner", [KeyError("k"), ValueError(2)])])
+    m, rest = nested.split(ValueError)
+    print(r(m), "|", r(rest))
+    m, rest = nested.split(LookupError)
+    print(r(m), "|", r(rest))
+    m, rest = nested.split(OSError)
+    print(m, "|", r(rest))
+    try:
+        ExceptionGroup("x", [KeyboardInterrupt()])
+    except TypeError as x:
+        print(e(x))
+    try:
+        ExceptionGroup("x", [])
+    except ValueError as x:
+        print(e(x))
+
+
+@scenario(since=(3, 11))
+async def eg_except_star():
+    def attempt(fn):
+        try:
+            fn()
+        except BaseException as x:
+            print("raised", r(x))
+
+    def a():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), KeyError(3), TypeError(4)])
+        except* ValueError as g:
+            print("value", r(g))
+        except* (TypeError) as g:
+            print("type", r(g))
+
+    def b():
+        try:
+            raise ValueError(1)
+        except* ValueError as g:
+            print("naked", r(g))
+
+    def c():
+        try:
+            raise ValueError(1)
+        except* TypeError:
+            print("not reached")
+
+    def d():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1)])
+        except* ValueError:
+            raise TypeError(2)
+
+    def f():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), KeyError(3)])
+        except* ValueError:
+            raise TypeError(2)
+
+    for fn in (a, b, c, d, f):
+        attempt(fn)
+
+
+@scenario(since=(3, 11))
+async def tg_basic():
+    async with asyncio.TaskGroup() as tg:
+        print(r(tg))
+        t1 = tg.create_task(val(1, 0.01))
+        t2 = tg.create_task(val(2, 0.02), name="second")
+        print(r(tg), t2.get_name())
+    print(r(tg), t1.result(), t2.result())
+
+
+@scenario(since=(3, 11))
+async def tg_child_error():
+    log = []
+    me = asyncio.current_task()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("slow", 1, log))
+            tg.create_task(boom(ValueError("bad"), 0.01))
+            await asyncio.sleep(1)
+            log.append("body not cancelled")
+    except ExceptionGroup as x:
+        print(r(x), "|", str(x))
+    print(log, me.cancelling(), r(tg))
+    await asyncio.sleep(0)
+    print("parent goes on")
+
+
+@scenario(since=(3, 11))
+async def tg_two_errors():
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(boom(ValueError("first"), 0.01))
+            tg.create_task(boom(TypeError("second"), 0.01))
+            tg.create_task(boom(KeyError("later"), 0.05))
+    except* ValueError as g:
+        print("value", r(g))
+    except* TypeError as g:
+        print("type", r(g))
+
+
+@scenario(since=(3, 11))
+async def tg_body_error():
+    log = []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("child", 1, log))
+            await asyncio.sleep(0)
+            raise RuntimeError("body")
+    except ExceptionGroup as x:
+        print(r(x))
+    print(log)
+
+
+@scenario(since=(3, 11))
+async def tg_parent_cancelled():
+    log = []
+
+    async def parent():
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(noisy_sleeper("child", 1, log))
+                log.append("body done")
+        except asyncio.CancelledError:
+            log.append("parent cancelled %d" % asyncio.current_task().cancelling())
+            raise
+
+    t = asyncio.ensure_future(parent())
+    await asyncio.sleep(0.01)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        print("cancelled", t.cancelled())
+    print(log)
+
+
+@scenario(since=(3, 11))
+async def tg_error_while_parent_cancelled():
+    # A child fails while the parent is being cancelled from outside.
+    log = []
+
+    async def parent():
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(boom(ValueError("child"), 0.01))
+                tg.create_task(noisy_sleeper("other", 1, log))
+        except BaseException as x:
+            log.append("parent got %s cancelling=%d" % (r(x), asyncio.current_task().cancelling()))
+            raise
+
+    t = asyncio.ensure_future(parent())
+    await asyncio.sleep(0)
+    t.cancel()
+    await asyncio.sleep(0.02)
+    try:
+        await t
+    except BaseException as x:
+        print("outer got", r(x), t.cancelled())
+    print(log)
+
+
+@scenario(since=(3, 11))
+async def tg_create_task_errors():
+    tg = asyncio.TaskGroup()
+    try:
+        tg.create_task(val(1, 0))
+    except RuntimeError as x:
+        print(e(x))
+    async with tg:
+        pass
+    try:
+        tg.create_task(val(1, 0))
+    except RuntimeError as x:
+        print(e(x))
+    try:
+        async with tg:
+            pass
+    except RuntimeError as x:
+        print(e(x))
+
+    async def shutting_down():
+        try:
+            async with asyncio.TaskGroup() as g:
+                g.create_task(boom(ValueError("x"), 0))
+                await asyncio.sleep(1)
+        except* ValueError:
+            pass
+        try:
+            async with asyncio.TaskGroup() as g:
+                g.create_task(boom(ValueError("y"), 0))
+                try:
+                    await asyncio.sleep(1)
+                finally:
+                    try:
+                        g.create_task(val(1, 0))
+                    except RuntimeError as x:
+                        print(e(x))
+        except* ValueError as g:
+            print("got", r(g))
+
+    await shutting_down()
+
+
+if __name__ == "__main__":
+    main()

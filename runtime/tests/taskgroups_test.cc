@@ -1,0 +1,232 @@
+// asyncio.TaskGroup: each tg_* scenario is the twin of the function of the same name in
+// runtime/tests/cpython/taskgroups.py, and must print what CPython 3.11-3.13 printed for it
+// (runtime/tests/cpython/expected/taskgroups.3.X.txt).
+#include "runtime/asyncio/taskgroups.h"
+
+#include "runtime/tests/cpython_expected.h"
+
+namespace aio {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+std::string r(const std::exception_ptr& e) { return e ? exception_repr(e) : "None"; }
+std::string r(const ExceptionGroupBase& g) { return dynamic_cast<const BaseException&>(g).repr(); }
+
+Co<int> val(int x, double d, Def = "val") {
+  co_await sleep(d);
+  co_return x;
+}
+template <class E>
+Co<void> boom(E exc, double d, Def = "boom") {
+  co_await sleep(d);
+  throw exc;
+}
+Co<void> noisy_sleeper(std::string name, double d, Strings& log, Def = "noisy_sleeper") {
+  try {
+    co_await sleep(d);
+    log.push_back(name + " done");
+  } catch (const CancelledError&) {
+    log.push_back(name + " cancelled");
+    throw;
+  }
+}
+
+class TaskGroups : public testing::CPythonScenario {
+ protected:
+  template <class Scenario>
+  void expect(const char* name, Scenario scenario) {
+    expect_as_cpython("taskgroups", name, [&] { run(scenario()); });
+  }
+};
+
+TEST_P(TaskGroups, tg_basic) {
+  expect("tg_basic", []() -> Co<void> {
+    Task<int> t1, t2;
+    TaskGroup outer;
+    co_await task_group([&](TaskGroup tg) -> Co<void> {
+      outer = tg;
+      print(tg.repr());
+      t1 = tg.create_task(val(1, 0.01));
+      t2 = tg.create_task(val(2, 0.02), "second");
+      print(tg.repr(), t2.get_name());
+      co_return;
+    });
+    print(outer.repr(), t1.result(), t2.result());
+  });
+}
+
+TEST_P(TaskGroups, tg_child_error) {
+  expect("tg_child_error", []() -> Co<void> {
+    Strings log;
+    AnyTask me = current_task();
+    TaskGroup outer;
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        outer = tg;
+        tg.create_task(noisy_sleeper("slow", 1, log));
+        tg.create_task(boom(ValueError("bad"), 0.01));
+        co_await sleep(1);
+        log.push_back("body not cancelled");
+      });
+    } catch (const ExceptionGroup& x) {
+      print(x.repr(), "|", x.str());
+    }
+    print(log, me.cancelling(), outer.repr());
+    co_await sleep(0);
+    print("parent goes on");
+  });
+}
+
+TEST_P(TaskGroups, tg_two_errors) {
+  expect("tg_two_errors", []() -> Co<void> {
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(boom(ValueError("first"), 0.01));
+        tg.create_task(boom(TypeError("second"), 0.01));
+        tg.create_task(boom(KeyError("later"), 0.05));
+        co_return;
+      });
+    } catch (...) {
+      ExceptStar(std::current_exception())
+          .on<ValueError>([](const ExceptionGroupBase& g) { print("value", r(g)); })
+          .on<TypeError>([](const ExceptionGroupBase& g) { print("type", r(g)); })
+          .reraise();
+    }
+  });
+}
+
+TEST_P(TaskGroups, tg_body_error) {
+  expect("tg_body_error", []() -> Co<void> {
+    Strings log;
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("child", 1, log));
+        co_await sleep(0);
+        throw RuntimeError("body");
+      });
+    } catch (const ExceptionGroup& x) {
+      print(x.repr());
+    }
+    print(log);
+  });
+}
+
+TEST_P(TaskGroups, tg_parent_cancelled) {
+  expect("tg_parent_cancelled", []() -> Co<void> {
+    Strings log;
+    auto parent = [&]() -> Co<void> {
+      try {
+        co_await task_group([&](TaskGroup tg) -> Co<void> {
+          tg.create_task(noisy_sleeper("child", 1, log));
+          log.push_back("body done");
+          co_return;
+        });
+      } catch (const CancelledError&) {
+        log.push_back("parent cancelled " + std::to_string(current_task().cancelling()));
+        throw;
+      }
+    };
+    Task<void> t = create_task(parent());
+    co_await sleep(0.01);
+    t.cancel();
+    try {
+      co_await t;
+    } catch (const CancelledError&) {
+      print("cancelled", t.cancelled());
+    }
+    print(log);
+  });
+}
+
+TEST_P(TaskGroups, tg_error_while_parent_cancelled) {
+  expect("tg_error_while_parent_cancelled", []() -> Co<void> {
+    Strings log;
+    auto parent = [&]() -> Co<void> {
+      std::exception_ptr got;
+      try {
+        co_await task_group([&](TaskGroup tg) -> Co<void> {
+          tg.create_task(boom(ValueError("child"), 0.01));
+          tg.create_task(noisy_sleeper("other", 1, log));
+          co_return;
+        });
+      } catch (...) {
+        got = std::current_exception();
+      }
+      if (got) {
+        log.push_back("parent got " + r(got) +
+                      " cancelling=" + std::to_string(current_task().cancelling()));
+        std::rethrow_exception(got);
+      }
+    };
+    Task<void> t = create_task(parent());
+    co_await sleep(0);
+    t.cancel();
+    co_await sleep(0.02);
+    try {
+      co_await t;
+    } catch (...) {
+      print("outer got", r(std::current_exception()), t.cancelled());
+    }
+    print(log);
+  });
+}
+
+TEST_P(TaskGroups, tg_create_task_errors) {
+  expect("tg_create_task_errors", []() -> Co<void> {
+    TaskGroup tg;
+    try {
+      tg.create_task(val(1, 0));
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    tg.enter();
+    co_await tg.exit(nullptr);
+    try {
+      tg.create_task(val(1, 0));
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    try {
+      tg.enter();
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    try {
+      co_await task_group([&](TaskGroup g) -> Co<void> {
+        g.create_task(boom(ValueError("x"), 0));
+        co_await sleep(1);
+      });
+    } catch (...) {
+      ExceptStar(std::current_exception())
+          .on<ValueError>([](const ExceptionGroupBase&) {})
+          .reraise();
+    }
+    try {
+      co_await task_group([&](TaskGroup g) -> Co<void> {
+        g.create_task(boom(ValueError("y"), 0));
+        std::exception_ptr exc;
+        try {
+          co_await sleep(1);
+        } catch (...) {
+          exc = std::current_exception();
+        }
+        try {  // finally
+          g.create_task(val(1, 0));
+        } catch (const RuntimeError& x) {
+          print(x.repr());
+        }
+        if (exc) std::rethrow_exception(exc);
+      });
+    } catch (...) {
+      ExceptStar(std::current_exception())
+          .on<ValueError>([](const ExceptionGroupBase& g) { print("got", r(g)); })
+          .reraise();
+    }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(CPython, TaskGroups, testing::kScenarioMinors, testing::minor_name);
+
+}  // namespace
+}  // namespace aio

@@ -127,7 +127,7 @@ TEST_F(FuturesTest, RunUntilCompleteReturnsResultOrRaises) {
   Future<int> f = loop->create_future<int>();
   loop->call_later(2, [f] { f.set_result(42); });
   EXPECT_EQ(loop->run_until_complete(f), 42);
-  EXPECT_DOUBLE_EQ(loop->time(), 1002.0);
+  EXPECT_NEAR(loop->time(), 1002.0, 1e-6);
   Future<int> g = loop->create_future<int>();
   loop->call_soon([g] { g.set_exception(KeyError("k")); });
   try {

@@ -100,7 +100,7 @@ TEST_F(TasksTest, InterleavingMatchesCPython) {
   EXPECT_EQ(out, (std::vector<std::string>{"cs1", "a0", "b0", "cs2", "s1-start", "s2-start",
                                            "main-after-sleep0", "a1", "b1", "a2", "later", "s1-end",
                                            "s2-end", "main-end"}));
-  EXPECT_NEAR(default_clock().time(), 1000.1, 1e-9);
+  EXPECT_NEAR(default_clock().time(), 1000.1, 1e-6);
 }
 
 // ---- cancellation at each kind of await point ------------------------------------------
@@ -137,7 +137,7 @@ TEST_F(TasksTest, CancelWhileSleepingRaisesAtAwaitAndCleanupRuns) {
   loop->call_later(1, [t] { t.cancel("stop it"); });
   EXPECT_THROW(loop->run_until_complete(t), CancelledError);
   EXPECT_EQ(log, (std::vector<std::string>{"cancelled:CancelledError('stop it')"}));
-  EXPECT_DOUBLE_EQ(loop->time(), 1001.0);
+  EXPECT_NEAR(loop->time(), 1001.0, 1e-6);
   EXPECT_TRUE(t.cancelled());
   // CPython 3.11-3.13 (/tmp/ref/cmsg.py): run_until_complete raised CancelledError('stop it'),
   // later t.result() calls raise CancelledError().

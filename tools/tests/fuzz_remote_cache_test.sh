@@ -12,9 +12,13 @@ scratch="$(mktemp -d "${TEST_TMPDIR:-/tmp}/fuzz-cache.XXXXXX")"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 chmod 755 "$scratch"
 mkdir -p "$scratch/cache" "$scratch/tmp"
-# nginx's workers run as another user when started by root: they must be able to write.
+# nginx's workers run as another user when started by root: they must be able to write, and
+# reach the scratch folder, which under Bazel lies below /root (mode 700): as root, they run as root.
 chmod 1777 "$scratch/cache" "$scratch/tmp"
+workers_user=""
+[ "$(id -u)" = 0 ] && workers_user="user root;"
 cat > "$scratch/nginx.conf" <<CONF
+$workers_user
 daemon off;
 pid $scratch/nginx.pid;
 error_log $scratch/error.log;

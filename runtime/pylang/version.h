@@ -77,27 +77,27 @@ enum class Behaviour {
                                    //        'AddressFamily.AF_INET'), e.g. in TransportSocket's
                                    //        repr
   // --- locks, queues (asyncio.locks, asyncio.queues) ---
-  kLoopBoundMixin,                 // 3.10+: a primitive binds to the running loop when it first
-                                   //        waits ("is bound to a different event loop"); before:
-                                   //        to get_event_loop() when constructed
-  kSemaphoreWakeupScheduled,       // 3.9: Semaphore._wakeup_scheduled (a woken waiter keeps the
-                                   //      others from taking the value first)
-  kSemaphoreFifo,                  // 3.10+: Semaphore.locked() counts live waiters, acquire()
-                                   //        keeps FIFO order (waiters are removed by their task)
-  kSemaphoreWakesAllAllowed,       // 3.13+: acquire() wakes as many waiters as the value allows
-                                   //        (the `finally` loop); a cancelled, woken waiter gives
-                                   //        its value back without waking directly
-  kConditionWaitNotifiesOnError,   // 3.13+: Condition.wait() failing (cancelled) passes its
-                                   //        notification on (_notify(1)) and re-raises the same
-                                   //        CancelledError (before: a new CancelledError())
+  kLoopBoundMixin,                // 3.10+: a primitive binds to the running loop when it first
+                                  //        waits ("is bound to a different event loop"); before:
+                                  //        to get_event_loop() when constructed
+  kSemaphoreWakeupScheduled,      // 3.9: Semaphore._wakeup_scheduled (a woken waiter keeps the
+                                  //      others from taking the value first)
+  kSemaphoreFifo,                 // 3.10+: Semaphore.locked() counts live waiters, acquire()
+                                  //        keeps FIFO order (waiters are removed by their task)
+  kSemaphoreWakesAllAllowed,      // 3.13+: acquire() wakes as many waiters as the value allows
+                                  //        (the `finally` loop); a cancelled, woken waiter gives
+                                  //        its value back without waking directly
+  kConditionWaitNotifiesOnError,  // 3.13+: Condition.wait() failing (cancelled) passes its
+                                  //        notification on (_notify(1)) and re-raises the same
+                                  //        CancelledError (before: a new CancelledError())
   // --- task groups (asyncio.taskgroups) ---
-  kTaskGroupClosesCoroutine,       // 3.12+: TaskGroup.create_task() closes the coroutine it
-                                   //        refuses (before: "never awaited"), and handles a task
-                                   //        already done (eager) at once
-  kTaskGroupUncancelAfterWait,     // 3.13+: __aexit__ uncancels the parent after its tasks are
-                                   //        done (before: first), propagates any CancelledError
-                                   //        subclass, and re-cancels a parent cancelled from
-                                   //        outside when raising the ExceptionGroup
+  kTaskGroupClosesCoroutine,    // 3.12+: TaskGroup.create_task() closes the coroutine it
+                                //        refuses (before: "never awaited"), and handles a task
+                                //        already done (eager) at once
+  kTaskGroupUncancelAfterWait,  // 3.13+: __aexit__ uncancels the parent after its tasks are
+                                //        done (before: first), propagates any CancelledError
+                                //        subclass, and re-cancels a parent cancelled from
+                                //        outside when raising the ExceptionGroup
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.

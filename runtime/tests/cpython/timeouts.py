@@ -28,7 +28,6 @@ async def timeout_expires():
 
 @scenario()
 async def timeout_not_reached():
-    loop = asyncio.get_running_loop()
     async with asyncio.timeout(1) as cm:
         await asyncio.sleep(0.01)
     print(r(cm), cm.expired())
@@ -83,8 +82,6 @@ async def timeout_at_past():
 
 @scenario()
 async def timeout_nested():
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
     # The outer one fires first: the inner one lets the cancellation through.
     try:
         async with asyncio.timeout(0.01) as outer:
@@ -131,7 +128,6 @@ async def timeout_and_outside_cancel():
 
 @scenario()
 async def wait_for_versions():
-    loop = asyncio.get_running_loop()
 
     async def swallow():
         try:

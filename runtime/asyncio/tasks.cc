@@ -54,6 +54,34 @@ void TaskBase::start() { start(shared_task()); }
 
 void TaskBase::start(const std::shared_ptr<TaskBase>& task) {
   loop_->schedule_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  register_task(task);
+}
+
+void TaskBase::eager_start(const std::shared_ptr<TaskBase>& task) {
+  EventLoop& loop = *loop_;
+  TaskBase* prev = loop.current_task();  // _swap_current_task
+  loop.set_current_task(this);
+  loop.eager_tasks().push_back(this);  // _register_eager_task
+  struct Finish {                      // the finally clauses, also when an exit exception passes
+    TaskBase& task;
+    const std::shared_ptr<TaskBase>& shared;
+    TaskBase* prev;
+    ~Finish() {
+      EventLoop& loop = *task.loop_;
+      std::erase(loop.eager_tasks(), &task);
+      loop.set_current_task(prev);
+      if (task.done()) {
+        task.drop_coro();
+      } else {
+        task.register_task(shared);
+      }
+    }
+  } finish{*this, task, prev};
+  std::shared_ptr<TaskBase> self = task;
+  step_run_and_handle_result(self, nullptr);
+}
+
+void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
   loop_->tasks_registry().push_back(task);
   auto& reg = loop_->tasks_registry();
   if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
@@ -255,6 +283,9 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
     if (auto t = w.lock()) {
       if (!t->done()) out.emplace_back(std::move(t));
     }
+  }
+  for (TaskBase* t : loop.eager_tasks()) {  // 3.12+: the scheduled tasks and the eager ones
+    if (!t->done()) out.emplace_back(t->shared_task());
   }
   return out;
 }

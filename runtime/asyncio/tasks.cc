@@ -339,41 +339,45 @@ Co<void> shutdown_asyncgens(Def = "BaseEventLoop.shutdown_asyncgens") { co_retur
 Co<void> shutdown_default_executor(Def = "BaseEventLoop.shutdown_default_executor") { co_return; }
 }  // namespace
 
-void run_cleanup(const Loop& loop) {
-  try {
-    if (!loop->is_closed()) {
-      // _cancel_all_tasks
-      std::vector<AnyTask> to_cancel = all_tasks(*loop);
-      if (!to_cancel.empty()) {
-        for (auto& t : to_cancel) t.cancel();
-        // gather(*to_cancel, return_exceptions=True)
-        auto outer = loop->create_future<void>();
-        auto remaining = std::make_shared<std::size_t>(to_cancel.size());
-        for (auto& t : to_cancel) {
-          t.ptr()->add_done_callback(
-              [outer, remaining](FutureBase& f) {
-                if (!f.cancelled()) f.exception();
-                if (--*remaining == 0 && !outer.done()) outer.set_result();
-              },
-              "_done_callback");
-        }
-        loop->run_until_complete(outer);
-        for (auto& t : to_cancel) {
-          if (t.cancelled()) continue;
-          if (t.exception()) {
-            ExceptionContext ctx;
-            ctx.message = "unhandled exception during asyncio.run() shutdown";
-            ctx.exception = t.exception();
-            ctx.task = t.ptr();
-            loop->call_exception_handler(ctx);
-          }
-        }
-      }
-      loop->run_until_complete(shutdown_asyncgens());
-      if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
-        loop->run_until_complete(shutdown_default_executor());
+namespace detail {
+void finalize_loop(const Loop& loop) {
+  // _cancel_all_tasks
+  std::vector<AnyTask> to_cancel = all_tasks(*loop);
+  if (!to_cancel.empty()) {
+    for (auto& t : to_cancel) t.cancel();
+    // gather(*to_cancel, return_exceptions=True)
+    auto outer = loop->create_future<void>();
+    auto remaining = std::make_shared<std::size_t>(to_cancel.size());
+    for (auto& t : to_cancel) {
+      t.ptr()->add_done_callback(
+          [outer, remaining](FutureBase& f) {
+            if (!f.cancelled()) f.exception();
+            if (--*remaining == 0 && !outer.done()) outer.set_result();
+          },
+          "_done_callback");
+    }
+    loop->run_until_complete(outer);
+    for (auto& t : to_cancel) {
+      if (t.cancelled()) continue;
+      if (t.exception()) {
+        ExceptionContext ctx;
+        ctx.message = "unhandled exception during asyncio.run() shutdown";
+        ctx.exception = t.exception();
+        ctx.task = t.ptr();
+        loop->call_exception_handler(ctx);
       }
     }
+  }
+  loop->run_until_complete(shutdown_asyncgens());
+  if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
+    loop->run_until_complete(shutdown_default_executor());
+  }
+}
+}  // namespace detail
+
+void run_cleanup(const Loop& loop) {
+  try {
+    if (!loop->is_closed()) detail::finalize_loop(loop);
   } catch (const IdleForever&) {
     set_event_loop(nullptr);
     loop->close();

@@ -346,6 +346,11 @@ auto EventLoop::run_until_complete(A&& awaitable) {
 
 // asyncio.run(main): new loop, run, cancel remaining tasks, shutdown, close.
 void run_cleanup(const Loop& loop);
+namespace detail {
+// What asyncio.run / Runner.close do before closing the loop: _cancel_all_tasks (and wait for
+// them), shutdown_asyncgens, shutdown_default_executor (3.9+). Errors propagate.
+void finalize_loop(const Loop& loop);
+}  // namespace detail
 template <class T>
 T run(Co<T> main) {
   if (running_loop_or_null())

@@ -1,6 +1,7 @@
 // Umbrella header for ports: #include "runtime/asyncio/aio.h"
 #pragma once
 
+#include "runtime/asyncio/asyncgen.h"
 #include "runtime/asyncio/base_events.h"
 #include "runtime/asyncio/clock.h"
 #include "runtime/asyncio/combinators.h"

@@ -35,6 +35,9 @@ class Future;
 template <class T>
 class Co;
 class Server;
+namespace detail {
+class AsyncGenBase;
+}  // namespace detail
 
 // One getaddrinfo() result: (family, type, proto, canonname, sockaddr).
 struct AddrInfo {
@@ -379,6 +382,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
   std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  // Async generators first iterated while this loop ran (loop._asyncgens; asyncgen.h).
+  std::vector<std::weak_ptr<detail::AsyncGenBase>>& asyncgens() { return asyncgens_; }
+  bool asyncgens_shutdown_called() const { return asyncgens_shutdown_called_; }
+  void set_asyncgens_shutdown_called() { asyncgens_shutdown_called_ = true; }
   // Tasks running their first step eagerly (asyncio.tasks._eager_tasks), innermost last.
   std::vector<TaskBase*>& eager_tasks() { return eager_tasks_; }
   // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
@@ -434,6 +441,8 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   TaskBase* current_task_ = nullptr;
   std::vector<std::weak_ptr<TaskBase>> tasks_;
   std::vector<TaskBase*> eager_tasks_;
+  std::vector<std::weak_ptr<detail::AsyncGenBase>> asyncgens_;
+  bool asyncgens_shutdown_called_ = false;
   std::optional<TaskFactory> task_factory_;
 
   // threadsafe path

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "runtime/asyncio/asyncgen.h"
+
 namespace aio {
 
 namespace {
@@ -335,7 +337,6 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 }  // namespace detail
 
 namespace {
-Co<void> shutdown_asyncgens(Def = "BaseEventLoop.shutdown_asyncgens") { co_return; }
 Co<void> shutdown_default_executor(Def = "BaseEventLoop.shutdown_default_executor") { co_return; }
 }  // namespace
 
@@ -368,7 +369,7 @@ void finalize_loop(const Loop& loop) {
       }
     }
   }
-  loop->run_until_complete(shutdown_asyncgens());
+  loop->run_until_complete(shutdown_asyncgens(loop));
   if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
     loop->run_until_complete(shutdown_default_executor());
   }

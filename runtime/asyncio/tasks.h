@@ -218,6 +218,20 @@ Task<T> ensure_future(Task<T> t, Loop = nullptr) {
   return t;
 }
 
+// ensure_future() as a Future<T>: what the combinators hold (gather, shield, wait_for, ...).
+template <class T>
+Future<T> to_future(Co<T>&& c, const Loop& loop = nullptr) {
+  return ensure_future(std::move(c), loop);
+}
+template <class T>
+Future<T> to_future(const Future<T>& f, const Loop& = nullptr) {
+  return f;
+}
+template <class T>
+Future<T> to_future(const Task<T>& t, const Loop& = nullptr) {
+  return t;
+}
+
 namespace detail {
 template <class A>
 struct awaitable_traits;

@@ -46,7 +46,6 @@ class TaskBase : public FutureBase {
 
   // Coroutine access (implemented by TaskState<T>).
   virtual detail::CoPromiseBase& coro_promise() = 0;
-  virtual std::coroutine_handle<> coro_handle() = 0;
   virtual std::string coro_format() const = 0;  // for repr; "" when the coro is gone
   virtual void set_result_from_coro() = 0;
   virtual void drop_coro() = 0;
@@ -103,7 +102,6 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
   }
   detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
-  std::coroutine_handle<> coro_handle() override { return coro_.handle(); }
   std::string coro_format() const override { return coro_ ? coro_.format() : std::string(); }
   void set_result_from_coro() override {
     if constexpr (std::is_void_v<T>) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/taskgroups.h"
 #include "runtime/asyncio/tasks.h"
 #include "runtime/tests/cpython_expected.h"

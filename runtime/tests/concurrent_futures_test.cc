@@ -26,6 +26,18 @@ Co<int> fails(std::string msg, Def = "fails") {
 int parse(std::string text) { throw ValueError("not a number: " + text); }
 int ipow(int a, int b) { return static_cast<int>(std::pow(a, b)); }
 
+// concurrent_futures.py's busy_pool(): ThreadPoolExecutor(max_workers=1) whose one worker waits
+// for release() (a threading.Event) in the job `blocker`.
+struct BusyPool {
+  std::promise<void> released;
+  ThreadPool pool{1};
+  ConcurrentFuture<bool> blocker = submit(pool, [done = released.get_future().share()] {
+    done.wait();
+    return true;
+  });
+  void release() { released.set_value(); }
+};
+
 class ConcurrentFutures : public testing::CPythonScenario {
  protected:
   template <class Scenario>
@@ -94,13 +106,8 @@ TEST_P(ConcurrentFutures, threadsafe_cancel_from_the_thread) {
 
 TEST_P(ConcurrentFutures, wrap_future_of_executor_jobs) {
   expect("wrap_future_of_executor_jobs", []() -> Co<void> {
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    ThreadPool pool(1);
-    ConcurrentFuture<bool> blocker = submit(pool, [released] {
-      released.wait();
-      return true;
-    });
+    BusyPool busy;
+    ThreadPool& pool = busy.pool;
     ConcurrentFuture<int> queued = submit(pool, ipow, 2, 10);
     Future<int> waiting = wrap_future(queued);
     print(waiting.base()->class_name(), waiting.done(),
@@ -108,9 +115,9 @@ TEST_P(ConcurrentFutures, wrap_future_of_executor_jobs) {
     Future<int> cancelled = wrap_future(submit(pool, ipow, 3, 3));
     bool cancel = cancelled.cancel();  // (before cancelled(): C++ leaves argument order open)
     print(cancel, cancelled.cancelled());
-    release.set_value();
+    busy.release();
     int power = co_await waiting;
-    Future<bool> unblocked = wrap_future(blocker);
+    Future<bool> unblocked = wrap_future(busy.blocker);
     bool was_released = co_await unblocked;
     print(power, was_released);
     try {
@@ -125,21 +132,16 @@ TEST_P(ConcurrentFutures, wrap_future_of_executor_jobs) {
 
 TEST_P(ConcurrentFutures, wrap_future_cancels_the_concurrent_future) {
   expect("wrap_future_cancels_the_concurrent_future", []() -> Co<void> {
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    ThreadPool pool(1);
-    ConcurrentFuture<bool> blocker = submit(pool, [released] {
-      released.wait();
-      return true;
-    });
+    BusyPool busy;
+    ThreadPool& pool = busy.pool;
     ConcurrentFuture<int> queued = submit(pool, ipow, 2, 3);
     Future<int> wrapped = wrap_future(queued);
     wrapped.cancel();
     print(queued.cancelled());
     co_await sleep(0);
     print(queued.cancelled());
-    release.set_value();
-    Future<bool> unblocked = wrap_future(blocker);
+    busy.release();
+    Future<bool> unblocked = wrap_future(busy.blocker);
     co_await unblocked;
     pool.shutdown(true);
   });

@@ -4,6 +4,7 @@ runtime/tests/concurrent_futures_test.cc. (run_coroutine_threadsafe's TypeError 
 not a coroutine is a compile-time error in C++: not a scenario.)"""
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 
 from scenarios import e, main, scenario
@@ -12,6 +13,15 @@ from scenarios import e, main, scenario
 async def add(a, b):
     await asyncio.sleep(0)
     return a + b
+
+
+@contextlib.contextmanager
+def busy_pool():
+    """ThreadPoolExecutor(max_workers=1) whose one worker waits in the job `blocker` until
+    `release` is set: (pool, blocker, release)."""
+    release = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool, pool.submit(release.wait), release
 
 
 def parse(text):
@@ -76,9 +86,7 @@ async def threadsafe_cancel_from_the_thread():
 
 @scenario()
 async def wrap_future_of_executor_jobs():
-    release = threading.Event()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        blocker = pool.submit(release.wait)
+    with busy_pool() as (pool, blocker, release):
         queued = pool.submit(pow, 2, 10)
         waiting = asyncio.wrap_future(queued)
         print(type(waiting).__name__, waiting.done(), asyncio.wrap_future(waiting) is waiting)
@@ -94,9 +102,7 @@ async def wrap_future_of_executor_jobs():
 
 @scenario()
 async def wrap_future_cancels_the_concurrent_future():
-    release = threading.Event()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        blocker = pool.submit(release.wait)
+    with busy_pool() as (pool, blocker, release):
         queued = pool.submit(pow, 2, 3)
         wrapped = asyncio.wrap_future(queued)
         wrapped.cancel()

@@ -178,16 +178,18 @@ TEST_P(EagerTasks, eager_start_argument) {
 TEST_P(EagerTasks, eager_custom_constructor) {
   expect("eager_custom_constructor", []() -> Co<void> {
     begin();
-    Strings log;
-    get_running_loop()->set_task_factory(create_eager_task_factory(
-        [&](bool eager_start) { log.push_back("constructor eager_start=" + str(eager_start)); }));
-    auto child = [&]() -> Co<int> {
-      log.push_back("child runs");
+    // The factory outlives this coroutine: asyncio.run's shutdown_asyncgens task is made by it.
+    auto log = std::make_shared<Strings>();
+    get_running_loop()->set_task_factory(create_eager_task_factory([log](bool eager_start) {
+      log->push_back("constructor eager_start=" + str(eager_start));
+    }));
+    auto child = [log]() -> Co<int> {
+      log->push_back("child runs");
       co_return 1;
     };
     Task<int> t = create_task(child());
-    log.push_back("created done=" + str(t.done()));
-    for (const auto& line : log) out(line);
+    log->push_back("created done=" + str(t.done()));
+    for (const auto& line : *log) out(line);
     co_return;
   });
 }

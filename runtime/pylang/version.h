@@ -83,20 +83,20 @@ enum class Behaviour {
                                    //        'AddressFamily.AF_INET'), e.g. in TransportSocket's
                                    //        repr
   // --- futures and tasks as the bridge's mode full follows them (asyncio/futures.py, tasks.py) ---
-  kStepKeepsCancelledError,        // 3.9+: __step stores the coroutine's CancelledError
-                                   //       (_cancelled_exc)
-  kCancelledErrorContext,          // 3.9-3.12: _make_cancelled_error sets __context__ =
-                                   //           _cancelled_exc
-  kCancelledErrorReturnsKept,      // 3.11+: _make_cancelled_error returns the kept CancelledError
-  kResultRaisesWithSavedTb,        // 3.10+: result() raises with the traceback saved by
-                                   //        set_exception
-  kTaskContextArgument,            // 3.11+: create_task(..., context=)
-  kTaskGetContext,                 // 3.12+: Task.get_context()
-  kStopIterationToRuntimeError,    // 3.13+: set_exception(StopIteration()) stores a RuntimeError
-                                   //        (before: raises TypeError, for exactly StopIteration)
-  kReprFunctions,                  // 3.12+: base_futures._future_repr / base_tasks._task_repr
-                                   //        (before: '<Name ' + ' '.join(self._repr_info()) + '>')
-  kWrapperTypesInAsyncioModule,    // 3.12+: '<_asyncio.TaskStepMethWrapper object at ...>'
+  kStepKeepsCancelledError,      // 3.9+: __step stores the coroutine's CancelledError
+                                 //       (_cancelled_exc)
+  kCancelledErrorContext,        // 3.9-3.12: _make_cancelled_error sets __context__ =
+                                 //           _cancelled_exc
+  kCancelledErrorReturnsKept,    // 3.11+: _make_cancelled_error returns the kept CancelledError
+  kResultRaisesWithSavedTb,      // 3.10+: result() raises with the traceback saved by
+                                 //        set_exception
+  kTaskContextArgument,          // 3.11+: create_task(..., context=)
+  kTaskGetContext,               // 3.12+: Task.get_context()
+  kStopIterationToRuntimeError,  // 3.13+: set_exception(StopIteration()) stores a RuntimeError
+                                 //        (before: raises TypeError, for exactly StopIteration)
+  kReprFunctions,                // 3.12+: base_futures._future_repr / base_tasks._task_repr
+                                 //        (before: '<Name ' + ' '.join(self._repr_info()) + '>')
+  kWrapperTypesInAsyncioModule,  // 3.12+: '<_asyncio.TaskStepMethWrapper object at ...>'
   // --- locks, queues (asyncio.locks, asyncio.queues) ---
   kLoopBoundMixin,                // 3.10+: a primitive binds to the running loop when it first
                                   //        waits ("is bound to a different event loop"); before:

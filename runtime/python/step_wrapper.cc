@@ -94,7 +94,7 @@ py::object make_step_wrapper_type() {
   };
   static PyType_Spec spec = {
       this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio.TaskStepMethWrapper"
-                                                       : "TaskStepMethWrapper",
+                                                               : "TaskStepMethWrapper",
       sizeof(TaskStepMethWrapper),
       0,
       Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -106,7 +106,8 @@ py::object make_step_wrapper_type() {
   // PyType_FromSpec sets no __module__.
   if (PyObject_SetAttrString(
           type, "__module__",
-          py::str(this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins")
+          py::str(this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio"
+                                                                           : "builtins")
               .ptr()) != 0) {
     Py_DECREF(type);
     throw py::error_already_set();

@@ -5,8 +5,8 @@ namespace aioref_bridge {
 void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
   // 3.11+: context=.
   static const char* const keywords[] = {
-      "coro", "loop", "name", this_python_has(Behaviour::kTaskContextArgument) ? "context" : nullptr,
-      nullptr};
+      "coro", "loop", "name",
+      this_python_has(Behaviour::kTaskContextArgument) ? "context" : nullptr, nullptr};
   static _PyArg_Parser parser = {.keywords = keywords, .fname = "Task"};
   PyObject* buf[4] = {nullptr, nullptr, nullptr, nullptr};
   PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 1, buf);
@@ -14,7 +14,7 @@ void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
       self, optional_argument(unpacked, args, kwds, 1),
       py::reinterpret_borrow<py::object>(unpacked[0]), optional_argument(unpacked, args, kwds, 2),
       this_python_has(Behaviour::kTaskContextArgument) ? optional_argument(unpacked, args, kwds, 3)
-                                               : py::none());
+                                                       : py::none());
 }
 
 void register_task(py::module_& m) {

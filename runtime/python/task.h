@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "runtime/python/asyncio_api.h"
+#include "runtime/python/capi.h"
 #include "runtime/python/future.h"
 #include "runtime/python/step_wrapper.h"
-#include "runtime/python/capi.h"
 
 namespace aioref_bridge {
 
@@ -114,7 +114,8 @@ class FullTask final : public FullFuture {
     }
     if (must_cancel) {
       if (PyObject_IsInstance(exc.ptr(), api().cancelled_error.ptr()) != 1) {
-        exc = this_python_has(Behaviour::kCancelMessage) ? make_cancelled_error() : api().cancelled_error();
+        exc = this_python_has(Behaviour::kCancelMessage) ? make_cancelled_error()
+                                                         : api().cancelled_error();
       }
       must_cancel = false;
     }

@@ -54,7 +54,8 @@ class CPythonScenario : public AioTest, public ::testing::WithParamInterface<int
 };
 
 // Every supported version (//:versions.bzl).
-inline const auto kScenarioMinors = ::testing::Range(kOldestVersion.minor, kNewestVersion.minor + 1);
+inline const auto kScenarioMinors =
+    ::testing::Range(kOldestVersion.minor, kNewestVersion.minor + 1);
 inline std::string minor_name(const ::testing::TestParamInfo<int>& info) {
   return "py3_" + std::to_string(info.param);
 }

@@ -31,4 +31,5 @@
 #include "runtime/pylang/exception_group.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/pyformat.h"
+#include "runtime/pylang/try_finally.h"
 #include "runtime/pylang/version.h"

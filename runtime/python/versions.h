@@ -17,6 +17,7 @@ enum class FullBehaviour {
   kTaskCancelling,               // 3.11+: cancelling() / uncancel(), counted in cancel()
   kTaskContextArgument,          // 3.11+: create_task(..., context=)
   kTaskGetContext,               // 3.12+: Task.get_context()
+  kTaskEagerStart,               // 3.12+: Task(..., eager_start=True) runs the first step at once
   kUncancelClearsMustCancel,     // 3.13+: uncancel() reaching 0 clears a pending cancel
   kStopIterationToRuntimeError,  // 3.13+: set_exception(StopIteration()) stores a RuntimeError
                                  //        (before: raises TypeError, for exactly StopIteration)
@@ -44,6 +45,7 @@ inline constexpr FullBehaviourRange kFullBehaviourTable[] = {
     {FullBehaviour::kTaskCancelling, 0x030b00, kNow},
     {FullBehaviour::kTaskContextArgument, 0x030b00, kNow},
     {FullBehaviour::kTaskGetContext, 0x030c00, kNow},
+    {FullBehaviour::kTaskEagerStart, 0x030c00, kNow},
     {FullBehaviour::kUncancelClearsMustCancel, 0x030d00, kNow},
     {FullBehaviour::kStopIterationToRuntimeError, 0x030d00, kNow},
     {FullBehaviour::kReprFunctions, 0x030c00, kNow},

@@ -194,7 +194,6 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // --- version -----------------------------------------------------------------------------
   PyVersion version() const { return version_; }
-  void set_version(PyVersion v) { version_ = v; }
   bool has(Behaviour b) const { return aio::has(b, version_); }
 
   // --- scheduling --------------------------------------------------------------------------

@@ -46,7 +46,6 @@ class TaskBase : public FutureBase {
 
   // Coroutine access (implemented by TaskState<T>).
   virtual detail::CoPromiseBase& coro_promise() = 0;
-  virtual std::coroutine_handle<> coro_handle() = 0;
   virtual std::string coro_format() const = 0;  // for repr; "" when the coro is gone
   virtual void set_result_from_coro() = 0;
   virtual void drop_coro() = 0;
@@ -103,7 +102,6 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
   }
   detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
-  std::coroutine_handle<> coro_handle() override { return coro_.handle(); }
   std::string coro_format() const override { return coro_ ? coro_.format() : std::string(); }
   void set_result_from_coro() override {
     if constexpr (std::is_void_v<T>) {
@@ -215,6 +213,20 @@ Future<T> ensure_future(Future<T> f, Loop = nullptr) {
 }
 template <class T>
 Task<T> ensure_future(Task<T> t, Loop = nullptr) {
+  return t;
+}
+
+// ensure_future() as a Future<T>: what the combinators hold (gather, shield, wait_for, ...).
+template <class T>
+Future<T> to_future(Co<T>&& c, const Loop& loop = nullptr) {
+  return ensure_future(std::move(c), loop);
+}
+template <class T>
+Future<T> to_future(const Future<T>& f, const Loop& = nullptr) {
+  return f;
+}
+template <class T>
+Future<T> to_future(const Task<T>& t, const Loop& = nullptr) {
   return t;
 }
 

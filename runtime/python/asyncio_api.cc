@@ -90,8 +90,8 @@ py::object fetch_error() {
 PyObject* const* unpack_arguments(PyObject* args, PyObject* kwds, _PyArg_Parser* parser,
                                   int positional, PyObject** buf) {
   PyObject* const* unpacked =
-      _PyArg_UnpackKeywords(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
-                            parser, positional, positional, 0, buf);
+      (_PyArg_UnpackKeywords)(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
+                              parser, positional, positional, 0, buf);
   if (unpacked == nullptr) throw py::error_already_set();
   return unpacked;
 }

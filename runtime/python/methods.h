@@ -102,8 +102,9 @@ struct MethodEntry {
   static PyObject* keywords(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                             PyObject* kwnames) {
     PyObject* buf[3] = {nullptr, nullptr, nullptr};
+    // The function, not the 3.8-3.12 macro of that name (clang warns on its NULL compares).
     PyObject* const* unpacked =
-        _PyArg_UnpackKeywords(args, nargs, nullptr, kwnames, &parser, minpos, maxpos, 0, buf);
+        (_PyArg_UnpackKeywords)(args, nargs, nullptr, kwnames, &parser, minpos, maxpos, 0, buf);
     if (unpacked == nullptr) return nullptr;
     if (unpacked == args) {  // the parser's fast path: the positional arguments as given
       for (Py_ssize_t i = 0; i < nargs && i < 3; ++i) buf[i] = args[i];

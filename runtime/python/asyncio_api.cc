@@ -1,7 +1,6 @@
 #include "runtime/python/asyncio_api.h"
 
 #include "runtime/python/capi.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -22,7 +21,7 @@ Api& api() {
     a->register_task = tasks.attr("_register_task");
     a->enter_task = tasks.attr("_enter_task");
     a->leave_task = tasks.attr("_leave_task");
-    if constexpr (has(FullBehaviour::kTaskEagerStart)) {
+    if constexpr (this_python_has(Behaviour::kTaskEagerStart)) {
       a->swap_current_task = tasks.attr("_swap_current_task");
       a->register_eager_task = tasks.attr("_register_eager_task");
       a->unregister_eager_task = tasks.attr("_unregister_eager_task");
@@ -42,7 +41,7 @@ Api& api() {
     a->isgenerator = py::module_::import("inspect").attr("isgenerator");
     a->future_repr_info = base_futures.attr("_future_repr_info");
     a->task_repr_info = base_tasks.attr("_task_repr_info");
-    if constexpr (has(FullBehaviour::kReprFunctions)) {
+    if constexpr (this_python_has(Behaviour::kReprFunctions)) {
       a->future_repr = base_futures.attr("_future_repr");
       a->task_repr = base_tasks.attr("_task_repr");
     }

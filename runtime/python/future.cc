@@ -261,7 +261,7 @@ void register_future(py::module_& m) {
   future_cls
       .def("__repr__",
            [](py::handle self) -> py::object {
-             if constexpr (has(FullBehaviour::kReprFunctions)) {
+             if constexpr (this_python_has(Behaviour::kReprFunctions)) {
                return py::isinstance<FullTask>(self) ? api().task_repr(self)
                                                      : api().future_repr(self);
              }
@@ -290,7 +290,7 @@ void register_future(py::module_& m) {
       .def_property(
           "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
           [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
-  if constexpr (has(FullBehaviour::kCancelMessage)) {
+  if constexpr (this_python_has(Behaviour::kCancelMessage)) {
     future_cls
         .def_property(
             "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "runtime/python/capi.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -34,40 +33,61 @@ struct Signature {
   Parse parse;
   const char* keywords[3];  // kKeywords: the parameters ("" = positional-only), then nullptr
   int minpos, maxpos;
-  int since, until;  // 0x030c00 = 3.12, until exclusive
+  aio::PyVersion since, until;  // until exclusive
 };
 
 // _asyncio's Future and Task methods, 3.8 .. 3.13 (as `__text_signature__` and their errors
 // show them; __await__ / __iter__ are the type's slots, see setup_future_type).
 inline constexpr Signature kSignatures[] = {
-    {"result", kBoth, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"done", kBoth, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"cancelled", kBoth, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"_repr_info", kBoth, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"exception", kBoth, Parse::kNoArgs, {}, 0, 0, 0, 0x030c00},
-    {"exception", kBoth, Parse::kNoArgsDefiningClass, {}, 0, 0, 0x030c00, kNow},
-    {"get_loop", kFuture, Parse::kNoArgs, {}, 0, 0, 0, 0x030c00},
-    {"get_loop", kFuture, Parse::kNoArgsDefiningClass, {}, 0, 0, 0x030c00, kNow},
-    {"set_result", kBoth, Parse::kOneArg, {}, 1, 1, 0, 0x030c00},
-    {"set_result", kFuture, Parse::kKeywords, {"", nullptr}, 1, 1, 0x030c00, kNow},
-    {"set_result", kTask, Parse::kOneArg, {}, 1, 1, 0x030c00, kNow},
-    {"set_exception", kBoth, Parse::kOneArg, {}, 1, 1, 0, 0x030c00},
-    {"set_exception", kFuture, Parse::kKeywords, {"", nullptr}, 1, 1, 0x030c00, kNow},
-    {"set_exception", kTask, Parse::kOneArg, {}, 1, 1, 0x030c00, kNow},
-    {"remove_done_callback", kBoth, Parse::kOneArg, {}, 1, 1, 0, 0x030c00},
-    {"remove_done_callback", kBoth, Parse::kKeywords, {"", nullptr}, 1, 1, 0x030c00, kNow},
-    {"add_done_callback", kBoth, Parse::kKeywords, {"", "context", nullptr}, 1, 1, 0, kNow},
-    {"cancel", kBoth, Parse::kNoArgs, {}, 0, 0, 0, 0x030900},
-    {"cancel", kBoth, Parse::kKeywords, {"msg", nullptr}, 0, 1, 0x030900, kNow},
-    {"_make_cancelled_error", kBoth, Parse::kNoArgs, {}, 0, 0, 0x030900, kNow},
-    {"get_coro", kTask, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"get_name", kTask, Parse::kNoArgs, {}, 0, 0, 0, kNow},
-    {"set_name", kTask, Parse::kOneArg, {}, 1, 1, 0, kNow},
-    {"get_stack", kTask, Parse::kKeywords, {"limit", nullptr}, 0, 0, 0, kNow},
-    {"print_stack", kTask, Parse::kKeywords, {"limit", "file", nullptr}, 0, 0, 0, kNow},
-    {"cancelling", kTask, Parse::kNoArgs, {}, 0, 0, 0x030b00, kNow},
-    {"uncancel", kTask, Parse::kNoArgs, {}, 0, 0, 0x030b00, kNow},
-    {"get_context", kTask, Parse::kNoArgs, {}, 0, 0, 0x030c00, kNow},
+    {"result", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"done", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"cancelled", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"_repr_info", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"exception", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, {3, 12}},
+    {"exception", kBoth, Parse::kNoArgsDefiningClass, {}, 0, 0, {3, 12}, aio::kForever},
+    {"get_loop", kFuture, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, {3, 12}},
+    {"get_loop", kFuture, Parse::kNoArgsDefiningClass, {}, 0, 0, {3, 12}, aio::kForever},
+    {"set_result", kBoth, Parse::kOneArg, {}, 1, 1, aio::kOldestVersion, {3, 12}},
+    {"set_result", kFuture, Parse::kKeywords, {"", nullptr}, 1, 1, {3, 12}, aio::kForever},
+    {"set_result", kTask, Parse::kOneArg, {}, 1, 1, {3, 12}, aio::kForever},
+    {"set_exception", kBoth, Parse::kOneArg, {}, 1, 1, aio::kOldestVersion, {3, 12}},
+    {"set_exception", kFuture, Parse::kKeywords, {"", nullptr}, 1, 1, {3, 12}, aio::kForever},
+    {"set_exception", kTask, Parse::kOneArg, {}, 1, 1, {3, 12}, aio::kForever},
+    {"remove_done_callback", kBoth, Parse::kOneArg, {}, 1, 1, aio::kOldestVersion, {3, 12}},
+    {"remove_done_callback", kBoth, Parse::kKeywords, {"", nullptr}, 1, 1, {3, 12}, aio::kForever},
+    {"add_done_callback",
+     kBoth,
+     Parse::kKeywords,
+     {"", "context", nullptr},
+     1,
+     1,
+     aio::kOldestVersion,
+     aio::kForever},
+    {"cancel", kBoth, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, {3, 9}},
+    {"cancel", kBoth, Parse::kKeywords, {"msg", nullptr}, 0, 1, {3, 9}, aio::kForever},
+    {"_make_cancelled_error", kBoth, Parse::kNoArgs, {}, 0, 0, {3, 9}, aio::kForever},
+    {"get_coro", kTask, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"get_name", kTask, Parse::kNoArgs, {}, 0, 0, aio::kOldestVersion, aio::kForever},
+    {"set_name", kTask, Parse::kOneArg, {}, 1, 1, aio::kOldestVersion, aio::kForever},
+    {"get_stack",
+     kTask,
+     Parse::kKeywords,
+     {"limit", nullptr},
+     0,
+     0,
+     aio::kOldestVersion,
+     aio::kForever},
+    {"print_stack",
+     kTask,
+     Parse::kKeywords,
+     {"limit", "file", nullptr},
+     0,
+     0,
+     aio::kOldestVersion,
+     aio::kForever},
+    {"cancelling", kTask, Parse::kNoArgs, {}, 0, 0, {3, 11}, aio::kForever},
+    {"uncancel", kTask, Parse::kNoArgs, {}, 0, 0, {3, 11}, aio::kForever},
+    {"get_context", kTask, Parse::kNoArgs, {}, 0, 0, {3, 12}, aio::kForever},
 };
 
 // A method's body: `self` and its parameters in the signature's order (nullptr: not given).
@@ -115,7 +135,7 @@ struct MethodEntry {
                                           PyObject* kwnames) {
     bool keywords_given = kwnames && PyTuple_GET_SIZE(kwnames);
     // 3.12's generated code refuses positional arguments only; 3.13's keywords too.
-    if (nargs || (kThisPython >= 0x030d00 && keywords_given)) {
+    if (nargs || (kThisPython >= aio::PyVersion{3, 13} && keywords_given)) {
       PyErr_Format(PyExc_TypeError, "%s() takes no arguments", parser.fname);
       return nullptr;
     }

@@ -92,6 +92,7 @@ enum class Behaviour {
                                  //        set_exception
   kTaskContextArgument,          // 3.11+: create_task(..., context=)
   kTaskGetContext,               // 3.12+: Task.get_context()
+  kTaskEagerStart,               // 3.12+: Task(..., eager_start=True) runs its first step at once
   kStopIterationToRuntimeError,  // 3.13+: set_exception(StopIteration()) stores a RuntimeError
                                  //        (before: raises TypeError, for exactly StopIteration)
   kReprFunctions,                // 3.12+: base_futures._future_repr / base_tasks._task_repr
@@ -172,6 +173,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kResultRaisesWithSavedTb, {3, 10}, kForever},
     {Behaviour::kTaskContextArgument, {3, 11}, kForever},
     {Behaviour::kTaskGetContext, {3, 12}, kForever},
+    {Behaviour::kTaskEagerStart, {3, 12}, kForever},
     {Behaviour::kStopIterationToRuntimeError, {3, 13}, kForever},
     {Behaviour::kReprFunctions, {3, 12}, kForever},
     {Behaviour::kWrapperTypesInAsyncioModule, {3, 12}, kForever},

@@ -19,6 +19,15 @@ inline PyObject* PyObject_CallMethodNoArgs(PyObject* self, PyObject* name) {
 }
 #endif
 
+#if PY_VERSION_HEX >= 0x030D0000
+// 3.13 keeps Argument Clinic's keyword parser in its internal headers; _asyncio (a shared
+// module) calls it, so it is exported.
+extern "C" PyObject* const* _PyArg_UnpackKeywords(PyObject* const* args, Py_ssize_t nargs,
+                                                  PyObject* kwargs, PyObject* kwnames,
+                                                  _PyArg_Parser* parser, int minpos, int maxpos,
+                                                  int minkw, PyObject** buf);
+#endif
+
 namespace aioref_bridge {
 
 namespace py = pybind11;

@@ -22,6 +22,7 @@
 
 #include "runtime/python/asyncio_api.h"
 #include "runtime/python/capi.h"
+#include "runtime/python/methods.h"
 
 namespace aioref_bridge {
 
@@ -140,7 +141,10 @@ class FullFuture {
 
   void future_set_exception(py::handle self, py::object exc) {
     check_settable(self);
-    if (PyType_Check(exc.ptr())) exc = exc();
+    if (PyExceptionClass_Check(exc.ptr())) exc = exc();
+    if (!PyExceptionInstance_Check(exc.ptr())) {
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "invalid exception object");
+    }
     if constexpr (this_python_has(Behaviour::kStopIterationToRuntimeError)) {
       if (PyObject_IsInstance(exc.ptr(), PyExc_StopIteration) == 1) {
         py::object new_exc = py::reinterpret_borrow<py::object>(PyExc_RuntimeError)(
@@ -256,7 +260,14 @@ class FullFuture {
   }
 };
 
-// GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type.
+// Future.__await__ / __iter__: a new FutureIter (future.cc).
+PyObject* new_future_iter(PyObject* self);
+
+// The bodies of Future's methods, for install_methods (Task's add to them).
+std::vector<MethodBinding> future_methods();
+
+// GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type, and
+// __await__ / __iter__ as the slots they are in _asyncio (their wrappers word wrong calls).
 template <class Self, class Base>
 void setup_future_type(PyHeapTypeObject* heap_type) {
   enable_gc<Self>(heap_type);
@@ -274,6 +285,8 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     }
     PyErr_Restore(t, v, tb);
   };
+  type->tp_iter = new_future_iter;
+  type->tp_as_async->am_await = new_future_iter;
   type->tp_dealloc = [](PyObject* self) {
     if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
     PyObject_GC_UnTrack(self);

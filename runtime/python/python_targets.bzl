@@ -23,6 +23,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 "future.h",
                 "handles.cc",
                 "handles.h",
+                "methods.cc",
+                "methods.h",
                 "module.cc",
                 "step_wrapper.cc",
                 "step_wrapper.h",

@@ -239,7 +239,9 @@ class AiorefLoop(Implementation):
     Mode "loop" (`aioref`): CPython's Future/Task on the C++ loop. Mode "full" (`aioref-full`):
     create_future/create_task return the C++ runtime's Future/Task.
     AIOREF_PYTHON_SITE=DIR uses an already built site folder (DIR/aioref/) for every
-    interpreter instead of building; AIOREF_BAZEL_OUTPUT_BASE picks Bazel's output base.
+    interpreter instead of building ("{python}" in DIR: each interpreter's key, 3_12 or
+    debian, as in bazel-bin/runtime/python/site-{python}); AIOREF_BAZEL_OUTPUT_BASE picks
+    Bazel's output base.
     """
 
     FACTORIES = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop"}
@@ -287,7 +289,8 @@ class AiorefLoop(Implementation):
 
     def site(self, interpreter):
         if os.environ.get("AIOREF_PYTHON_SITE"):
-            return os.environ["AIOREF_PYTHON_SITE"]
+            return os.environ["AIOREF_PYTHON_SITE"].replace("{python}",
+                                                            self.python_key(interpreter))
         bazel_bin = self.bazel_bin or os.path.join(paths.ROOT, "bazel-bin")
         return os.path.join(bazel_bin, "runtime", "python",
                             "site-" + self.python_key(interpreter))

@@ -228,6 +228,59 @@ class ConstructionTests(FullTestCase):
             self.assertEqual(calls(mine), calls(theirs), mine)
 
 
+class ArgumentErrorTests(FullTestCase):
+    """Every method of aioref.Future and aioref.Task called with wrong arguments raises what
+    _asyncio's Future and Task raise on this interpreter: same type, same words. The methods
+    are the ones _asyncio's classes have here (so the list follows the version), each called
+    with wrong arities and unknown keywords on a fresh object of each class."""
+
+    # Methods whose calls are not about their arguments (object lifecycle, repr, class helpers).
+    NOT_METHODS = {"__init__", "__new__", "__del__", "__repr__", "__class_getitem__",
+                   "__init_subclass__", "__subclasshook__", "__reduce__", "__reduce_ex__",
+                   "__getattribute__", "__setattr__", "__delattr__", "__format__", "__dir__",
+                   "__sizeof__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+                   "__hash__", "__str__", "__getstate__", "all_tasks", "current_task"}
+    CALLS = [((1,), {}), ((1, 2), {}), ((1, 2, 3), {}), ((), {"zz": 1}), ((1,), {"zz": 1}),
+             ((), {"fn": 1}), ((), {"msg": 1, "zz": 2}), ((1,), {"msg": 2}),
+             ((), {"limit": 1, "zz": 2}), ((), {"context": None}), ((1, 2), {"context": None}),
+             ((), {"file": None, "limit": None, "zz": 3}), ((), {"value": 1}),
+             ((), {"result": 1}), ((), {"exception": 1})]
+
+    @staticmethod
+    def methods(cls):
+        return sorted(name for name, value in vars(cls).items()
+                      if name not in ArgumentErrorTests.NOT_METHODS and callable(value)
+                      and not isinstance(value, type))
+
+    def calls(self, cls, name):
+        async def coro():
+            await asyncio.sleep(1)
+
+        is_task = issubclass(cls, (aioref.Task, asyncio.tasks._CTask))
+        results = []
+        for args, kwargs in self.CALLS:
+            obj = cls(coro(), loop=self.loop) if is_task else cls(loop=self.loop)
+            outcome_ = outcome(lambda: getattr(obj, name)(*args, **kwargs))
+            # Only argument errors are compared: a call both accept may do different work.
+            results.append(outcome_ if outcome_[0] == "TypeError" else ("not TypeError", None))
+            if is_task:
+                obj.cancel()
+                self.loop.run_until_complete(asyncio.gather(obj, return_exceptions=True))
+        return results
+
+    def test_every_method_words_argument_errors_as_asyncio(self):
+        for mine, theirs in ConstructionTests.PAIRS:
+            names = self.methods(theirs)
+            self.assertGreater(len(names), 10)
+            for name in names:
+                with self.subTest(cls=theirs.__name__, method=name):
+                    self.assertEqual(self.calls(mine, name), self.calls(theirs, name))
+
+    def test_methods_are_asyncio_ones(self):
+        for mine, theirs in ConstructionTests.PAIRS:
+            self.assertLessEqual(set(self.methods(theirs)), set(dir(mine)), mine)
+
+
 class CancelTests(FullTestCase):
     def test_cancel_with_message(self):
         async def main(loop):

@@ -2,8 +2,10 @@
 #pragma once
 
 #include "runtime/asyncio/as_completed.h"
+#include "runtime/asyncio/asyncgen.h"
 #include "runtime/asyncio/base_events.h"
 #include "runtime/asyncio/clock.h"
+#include "runtime/asyncio/concurrent_futures.h"
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/events.h"
 #include "runtime/asyncio/executor.h"
@@ -12,6 +14,7 @@
 #include "runtime/asyncio/locks.h"
 #include "runtime/asyncio/protocols.h"
 #include "runtime/asyncio/queues.h"
+#include "runtime/asyncio/runners.h"
 #include "runtime/asyncio/selector_events.h"
 #include "runtime/asyncio/server.h"
 #include "runtime/asyncio/shield.h"

@@ -35,6 +35,9 @@ class Future;
 template <class T>
 class Co;
 class Server;
+namespace detail {
+class AsyncGenBase;
+}  // namespace detail
 
 // One getaddrinfo() result: (family, type, proto, canonname, sockaddr).
 struct AddrInfo {
@@ -180,6 +183,16 @@ inline constexpr std::size_t kMinScheduledTimerHandles = 100;
 inline constexpr double kMinCancelledTimerHandlesFraction = 0.5;
 inline constexpr double kMaximumSelectTimeout = 24 * 3600;
 
+// loop.set_task_factory(factory): how loop.create_task() makes a task. Python's factory is any
+// callable (loop, coro) -> Task; C++ has the one Task type, so a factory says how that Task is
+// constructed: `eager_start` (3.12's asyncio.eager_task_factory, tasks.h), after `constructor`
+// ran (a custom task constructor's own work before Task.__init__, given the eager_start it
+// passes on; create_eager_task_factory(constructor)).
+struct TaskFactory {
+  bool eager_start = false;
+  std::function<void(bool eager_start)> constructor;
+};
+
 class EventLoop : public std::enable_shared_from_this<EventLoop> {
  public:
   using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
@@ -251,6 +264,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   auto create_task(C&& coro);
   template <class C>
   auto create_task(C&& coro, std::string name);
+  // loop.set_task_factory(factory) / set_task_factory(std::nullopt) (None: the default Task).
+  void set_task_factory(std::optional<TaskFactory> factory) { task_factory_ = std::move(factory); }
+  const std::optional<TaskFactory>& get_task_factory() const { return task_factory_; }
 
   // --- I/O (selector_events) ---------------------------------------------------------------
   // add_reader(fd, callback): `callback` runs from _run_once whenever fd is readable (level-
@@ -374,6 +390,12 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
   std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  // Async generators first iterated while this loop ran (loop._asyncgens; asyncgen.h).
+  std::vector<std::weak_ptr<detail::AsyncGenBase>>& asyncgens() { return asyncgens_; }
+  bool asyncgens_shutdown_called() const { return asyncgens_shutdown_called_; }
+  void set_asyncgens_shutdown_called() { asyncgens_shutdown_called_ = true; }
+  // Tasks running their first step eagerly (asyncio.tasks._eager_tasks), innermost last.
+  std::vector<TaskBase*>& eager_tasks() { return eager_tasks_; }
   // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
   // Reads the registries of other threads' loops: call it when no other thread runs a loop.
   static std::vector<std::shared_ptr<TaskBase>> alive_tasks_of_all_loops();
@@ -426,6 +448,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   ExceptionHandler handler_;
   TaskBase* current_task_ = nullptr;
   std::vector<std::weak_ptr<TaskBase>> tasks_;
+  std::vector<TaskBase*> eager_tasks_;
+  std::vector<std::weak_ptr<detail::AsyncGenBase>> asyncgens_;
+  bool asyncgens_shutdown_called_ = false;
+  std::optional<TaskFactory> task_factory_;
 
   // threadsafe path
   std::mutex ts_mu_;

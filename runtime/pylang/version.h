@@ -115,6 +115,9 @@ enum class Behaviour {
   kTaskGroupClosesCoroutine,    // 3.12+: TaskGroup.create_task() closes the coroutine it
                                 //        refuses (before: "never awaited"), and handles a task
                                 //        already done (eager) at once
+  kTaskFactorySetsNameNone,     // 3.13.0: loop.create_task() with a task factory calls
+                                //         task.set_name(name) even when name is None (the
+                                //         task is then named 'None'; 3.12: only a name given)
   kTaskGroupUncancelAfterWait,  // 3.13+: __aexit__ uncancels the parent after its tasks are
                                 //        done (before: first), propagates any CancelledError
                                 //        subclass, and re-cancels a parent cancelled from
@@ -179,6 +182,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kConditionWaitNotifiesOnError, {3, 13}, kForever},
     {Behaviour::kTaskGroupClosesCoroutine, {3, 12}, kForever},
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
+    {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
 };
 
 constexpr bool has(Behaviour b, PyVersion v) {

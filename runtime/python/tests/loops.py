@@ -6,8 +6,8 @@ CPython's own loop (asyncio.SelectorEventLoop), aioref's mode loop and aioref's 
         def test_...(self): ...
 
 declares Threadsafe_cpython, Threadsafe_aioref and Threadsafe_aioref_full in the module.
-same_as_cpython(test, make_main) runs one program on each loop and wants CPython's result from
-each (SameAsCPython.check(program) for an async function).
+same_on_every_loop(test, run) runs run(factory) for each loop and wants CPython's result from
+each; same_as_cpython(test, make_main) and SameAsCPython.check(program) for a program.
 A difference that stays is listed in KNOWN_DIFFERENCES, the one place, and runs as an expected
 failure on that loop.
 """
@@ -64,13 +64,18 @@ def run_on(factory, make_main):
         loop.close()
 
 
-def same_as_cpython(test, make_main):
-    """Runs make_main(loop) -> coroutine on every loop: each result must equal CPython's, which
-    it returns."""
-    results = {name: run_on(factory, make_main) for name, factory in LOOPS.items()}
+def same_on_every_loop(test, run, message=""):
+    """run(factory) for each loop's factory: every result must equal CPython's, which it
+    returns."""
+    results = {name: run(factory) for name, factory in LOOPS.items()}
     for name, result in results.items():
-        test.assertEqual(result, results["cpython"], name)
+        test.assertEqual(result, results["cpython"], (name + " " + message).strip())
     return results["cpython"]
+
+
+def same_as_cpython(test, make_main):
+    """same_on_every_loop for make_main(loop) -> coroutine, run to completion."""
+    return same_on_every_loop(test, lambda factory: run_on(factory, make_main))
 
 
 class SameAsCPython(unittest.TestCase):

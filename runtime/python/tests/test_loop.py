@@ -78,9 +78,8 @@ class OrderingTests(unittest.TestCase):
 
     def test_same_order_as_cpython(self):
         for seed in range(5):
-            expected = self.run_schedule(cpython_loop(), seed)
-            got = self.run_schedule(aioref.new_event_loop(), seed)
-            self.assertEqual(got, expected, "seed %d" % seed)
+            loops.same_on_every_loop(self, lambda factory: self.run_schedule(factory(), seed),
+                                     "seed %d" % seed)
 
     def test_timers_by_deadline(self):
         loop = aioref.new_event_loop()
@@ -194,9 +193,7 @@ class ExceptionHandlerTests(unittest.TestCase):
         return result
 
     def test_context_like_cpython(self):
-        expected = self.contexts(cpython_loop())
-        got = self.contexts(aioref.new_event_loop())
-        self.assertEqual(got, expected)
+        got = loops.same_on_every_loop(self, lambda factory: self.contexts(factory()))
         self.assertEqual(got[0][0], ["exception", "handle", "message"])
         self.assertTrue(got[0][1].startswith("Exception in callback ExceptionHandlerTests"))
 
@@ -402,10 +399,7 @@ class MisuseTests(unittest.TestCase):
                 loop.close()
 
     def check(self, action):
-        expected = self.outcome(cpython_loop, action)
-        got = self.outcome(aioref.new_event_loop, action)
-        self.assertEqual(got, expected)
-        return got
+        return loops.same_on_every_loop(self, lambda factory: self.outcome(factory, action))
 
     def test_closed(self):
         def after_close(method):
@@ -755,7 +749,7 @@ class CPathTests(unittest.TestCase):
         return out
 
     def test_timers_like_cpython(self):
-        self.assertEqual(self.timers(aioref.new_event_loop), self.timers(cpython_loop))
+        loops.same_on_every_loop(self, self.timers)
 
     def test_class_attributes_are_honoured(self):
         class Closed(aioref.Loop):

@@ -5,7 +5,8 @@
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
 own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
-"clock": "virtual" (default) or "real", "idle_after": seconds (real clock only),
+"clock": "virtual" (default) or "real", "quantum": where the virtual clock adds its quantum
+(virtual_clock.QUANTA; default "iteration"), "idle_after": seconds (real clock only),
 "max_output": bytes of trace events kept (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
 interpreter starts once per batch, not once per run. The child writes trace events to the
@@ -235,6 +236,53 @@ def _perturb_set_order(perturb, recorder):
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
+    _RUN["order_garbage"] = lambda: _order_garbage(perturb, rng, numbers, recorder)
+
+
+def _order_garbage(perturb, rng, numbers, recorder):
+    """Put the pending tasks, each with its coroutine, in the order of the run in the garbage
+    collector's lists, so that the collection that finds them garbage calls their finalizers
+    in that order.
+
+    Which of two objects in one garbage cycle is finalized first follows their places in
+    the collector's lists, which every earlier collection may have changed (it moves what it
+    finds reachable behind what it has scanned): an order no program controls, which differs
+    between interpreters, and between runs with other allocations before them. It reaches
+    the output: a pending task finalized before its coroutine logs "Task was destroyed but
+    it is pending!" with `coro=<... running at ...>`, after it with `coro=<... done, ...>`,
+    and the tasks' logs come in that order. CANONICAL finalizes in the order they came into
+    being (a coroutine before the task made from it), REVERSED in the exact opposite;
+    shuffled runs shuffle the tasks, each coroutine before its task or, in every task, after.
+
+    How: a full collection moves the objects it finds reachable only through a list held by
+    this frame to the end of its lists, in that list's order (it has scanned them all first:
+    they are older than the list), and keeps that order when it promotes them. What they
+    refer to moves behind them; other objects keep their places.
+    """
+    import gc
+
+    ordered = _finalization_order(perturb, rng, numbers)
+    if ordered:
+        recorder.note_set_order()
+    gc.collect()  # `ordered` is the only reference to them outside the collector's lists
+    del ordered
+
+
+def _finalization_order(perturb, rng, numbers):
+    """The list _order_garbage gives the collector (nothing else here may refer to its
+    items when it collects: this frame is gone by then)."""
+    tasks = [item for item in numbers.keys()
+             if getattr(item, "_coro", None) is not None and not item.done()]
+    tasks.sort(key=lambda task: numbers.get(task, -1))
+    coroutine_first = perturb == CANONICAL or (perturb != REVERSED and rng.random() < 0.5)
+    if perturb not in (CANONICAL, REVERSED):
+        rng.shuffle(tasks)
+    ordered = []
+    for task in tasks:  # the C Task has `_coro` too (3.6+)
+        ordered += [task._coro, task] if coroutine_first else [task, task._coro]
+    if perturb == REVERSED:
+        ordered.reverse()
+    return ordered
 
 
 _HASH_BITS = 60  # below sys.hash_info.modulus (2**61 - 1): hash() keeps the value
@@ -387,6 +435,10 @@ def _child(job):
         _mark_set_order_apis()
         if not real:
             virtual_clock.install(on_idle_forever)
+    if not real:
+        virtual_clock.use_quantum(job.get("quantum", "iteration"))
+        if job.get("quantum", "iteration") != "iteration":
+            os.write(fd, ("# quantum: %s\n" % job["quantum"]).encode())
     streams.extend(trace_recorder.install(recorder))
     import atexit
 
@@ -437,9 +489,11 @@ def _finalize(finish_streams):
     with clock.cond:
         clock.driver_joining -= 1
     atexit._run_exitfuncs()
+    order_garbage = _RUN.get("order_garbage", lambda: None)  # before each collection
     main_module = sys.modules.pop("__main__", None)
     namespace = main_module.__dict__
     main_module = None
+    order_garbage()
     gc.collect()
     for key in list(namespace):
         if key.startswith("_") and not key.startswith("__"):
@@ -447,8 +501,10 @@ def _finalize(finish_streams):
     for key in list(namespace):
         if key != "__builtins__":
             namespace[key] = None
+    order_garbage()
     gc.collect()
     asyncio.events._event_loop_policy = None
+    order_garbage()
     gc.collect()
     finish_streams()
 

@@ -14,6 +14,10 @@ stay exact ties, in heapq's order. Readings the program prints are shown without
 quanta (``hide_quantum``), so that they read as the moment: ``1000.0``, not
 ``1000.0000000018626``.
 
+Where the quantum is added is one of QUANTA, and tools/capture runs every example under each
+(see QUANTA): a real clock moves by amounts nobody controls, and where a program's output
+depends on them, real CPython shows either outcome from run to run.
+
 The clock counts every thread that can wake the loop: executor work items while they run,
 and every other thread the program (or asyncio, e.g. ``shutdown_default_executor``) starts,
 from ``start()`` until it ends, except while it sleeps in virtual time (or joins a thread
@@ -43,6 +47,19 @@ STALL = 5.0
 # a real clock, timers scheduled in different iterations fire in different iterations; exact
 # at every time below 2**23 s; 268 iterations make one microsecond of the trace's times.
 QUANTUM = 2.0 ** -29
+
+# Where the clock adds its quantum: models of a real clock, each deterministic. A real clock
+# moves by amounts nobody controls between the moments asyncio reads it, and where a program's
+# output depends on them (a timer due microseconds after another, due or not by the time the
+# loop stops), real CPython shows either outcome from run to run; tools/capture runs every
+# example under each model and keeps every outcome as a variant of its golden.
+#   "iteration": each loop iteration takes a quantum (the default; what tools/conform runs);
+#   "callback":  each callback the loop runs takes one more, so that an iteration that runs
+#                more callbacks takes longer (timers scheduled late in a busy iteration are due
+#                after those of quieter iterations that follow it);
+#   "none":      a coarse clock (Windows' 15.6 ms one, say), which stands still between
+#                jumps: deadlines scheduled at one moment tie, and heapq's order breaks them.
+QUANTA = ("iteration", "callback", "none")
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
@@ -101,6 +118,7 @@ class VirtualClock(object):
         self.driver_steps = 0  # counts the loop thread's visits to the clock
         self.driver_joining = 0  # > 0 while the loop thread is blocked joining a thread
         self.on_idle_forever = None
+        self.quantum = "iteration"  # one of QUANTA: where the quantum is added
 
     # -- time ---------------------------------------------------------------------------
     def read(self):
@@ -117,7 +135,8 @@ class VirtualClock(object):
 
     def tick(self):
         """One loop iteration passed without the clock moving."""
-        self.now += QUANTUM
+        if self.quantum != "none":
+            self.now += QUANTUM
 
     # -- quiescence ---------------------------------------------------------------------
     def _quiescent(self):
@@ -264,6 +283,26 @@ class VirtualSelector(selectors.DefaultSelector):
                 return ready
         clock.on_idle_forever()
         return []
+
+
+def use_quantum(quantum):
+    """Adds the clock's quantum where `quantum` (one of QUANTA) says, in this process."""
+    if quantum not in QUANTA:
+        raise ValueError("quantum %r: expected one of %s" % (quantum, ", ".join(QUANTA)))
+    CLOCK.quantum = quantum
+    if quantum != "callback":
+        return
+    import asyncio.events
+
+    handle_run = asyncio.events.Handle._run
+
+    def timed_run(self):
+        try:
+            return handle_run(self)
+        finally:
+            CLOCK.now += QUANTUM  # Handle._run runs on the loop thread only
+
+    asyncio.events.Handle._run = timed_run
 
 
 def install(on_idle_forever):

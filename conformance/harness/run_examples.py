@@ -148,50 +148,62 @@ def _perturb_set_order(perturb, recorder):
     numbers = weakref.WeakKeyDictionary()  # element -> when it came into being
     counter = itertools.count()
 
-    def number(item):
+    def number(item, entered=None):
+        """Numbers `item` when it first comes into being (or into a set of ours); an item
+        that cannot be weakly referenced (3.6 gather's aclose() awaitables) is numbered in
+        `entered`, the set's own record of the order it received its items in, by id (the
+        set keeps them alive)."""
         try:
             if item not in numbers:
                 numbers[item] = next(counter)
-        except TypeError:  # not weakly referenceable: keeps its place in CPython's order
-            pass
-
-    def order(item):
-        try:
-            return numbers.get(item, -1)
         except TypeError:
-            return -1
+            if entered is not None and id(item) not in entered:
+                entered[id(item)] = next(counter)
+
+    def key(item, entered):
+        """CANONICAL and REVERSED runs' sort key. An item that cannot be weakly referenced
+        keeps the order the set received it in, in both: its order is that of what made it
+        (3.6's shutdown_asyncgens gathers aclose() in its WeakSet's order, perturbed)."""
+        try:
+            number = numbers.get(item, -1)
+        except TypeError:
+            return (entered or {}).get(id(item), -1)
+        return number if perturb == CANONICAL else -number
+
+    def arranged(iterator, entered=None):
+        """An iterator over what `iterator` gives, in the run's order."""
+        items = list(iterator)
+        if len(items) > 1:
+            recorder.note_set_order()
+            if perturb in (CANONICAL, REVERSED):
+                items.sort(key=lambda item: key(item, entered))
+            else:
+                rng.shuffle(items)
+        return iter(items)
 
     class set(builtins_set):  # noqa: A001  (it stands in for the builtin)
-        __slots__ = ()
+        __slots__ = ("_entered",)
 
         def __init__(self, iterable=()):
+            self._entered = {}
             items = list(iterable)
             for item in items:
-                number(item)
+                number(item, self._entered)
             builtins_set.__init__(self, items)
 
         def add(self, item):
-            number(item)
+            number(item, self._entered)
             builtins_set.add(self, item)
 
         def update(self, *iterables):
             for iterable in iterables:
                 items = list(iterable)
                 for item in items:
-                    number(item)
+                    number(item, self._entered)
                 builtins_set.update(self, items)
 
         def __iter__(self):
-            items = list(builtins_set.__iter__(self))
-            if len(items) > 1:
-                recorder.note_set_order()
-                if perturb == CANONICAL:
-                    items.sort(key=order)
-                elif perturb == REVERSED:
-                    items.sort(key=order, reverse=True)
-                else:
-                    rng.shuffle(items)
-            return iter(items)
+            return arranged(builtins_set.__iter__(self), getattr(self, "_entered", None))
 
         def __repr__(self):
             if not self:
@@ -212,6 +224,22 @@ def _perturb_set_order(perturb, recorder):
             setattr(asyncio, name, ours)
     _hash_tasks_and_futures(perturb, rng)
     loop_cls = asyncio.base_events.BaseEventLoop
+
+    # The loop's WeakSet of async generators, which shutdown_asyncgens closes (aclose() each,
+    # gathered) in its iteration order: the generators' addresses, made the run's order here.
+    class AsyncGenerators(weakref.WeakSet):
+        def __iter__(self):
+            return arranged(weakref.WeakSet.__iter__(self))
+
+    orig_firstiter = loop_cls._asyncgen_firstiter_hook
+
+    def asyncgen_firstiter_hook(self, agen):
+        if not isinstance(self._asyncgens, AsyncGenerators):
+            self._asyncgens = AsyncGenerators(self._asyncgens)
+        number(agen)
+        return orig_firstiter(self, agen)
+
+    loop_cls._asyncgen_firstiter_hook = asyncgen_firstiter_hook
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
     shuffled = perturb not in (CANONICAL, REVERSED)
@@ -255,13 +283,15 @@ def _order_garbage(perturb, rng, numbers, recorder):
     shuffled runs shuffle the tasks, each coroutine before its task or, in every task, after.
 
     How: a full collection moves the objects it finds reachable only through a list held by
-    this frame to the end of its lists, in that list's order (it has scanned them all first:
-    they are older than the list), and keeps that order when it promotes them. What they
+    this frame to the end of its lists, in the order it visits the list's items (it has
+    scanned them all first: they are older than the list), and keeps that order when it
+    promotes them. What they
     refer to moves behind them; other objects keep their places.
     """
     import gc
 
     ordered = _finalization_order(perturb, rng, numbers)
+    ordered.reverse()  # the collector visits a list's items last first (list_traverse)
     if ordered:
         recorder.note_set_order()
     gc.collect()  # `ordered` is the only reference to them outside the collector's lists
@@ -274,9 +304,10 @@ def _finalization_order(perturb, rng, numbers):
     tasks = [item for item in numbers.keys()
              if getattr(item, "_coro", None) is not None and not item.done()]
     tasks.sort(key=lambda task: numbers.get(task, -1))
-    coroutine_first = perturb == CANONICAL or (perturb != REVERSED and rng.random() < 0.5)
+    coroutine_first = True  # as they came into being; REVERSED reverses the whole list
     if perturb not in (CANONICAL, REVERSED):
         rng.shuffle(tasks)
+        coroutine_first = rng.random() < 0.5
     ordered = []
     for task in tasks:  # the C Task has `_coro` too (3.6+)
         ordered += [task._coro, task] if coroutine_first else [task, task._coro]

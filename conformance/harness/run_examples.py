@@ -294,7 +294,7 @@ def _order_garbage(perturb, rng, numbers, recorder):
     ordered.reverse()  # the collector visits a list's items last first (list_traverse)
     if ordered:
         recorder.note_set_order()
-    gc.collect()  # `ordered` is the only reference to them outside the collector's lists
+        gc.collect()  # `ordered` is the only reference to them outside the collector's lists
     del ordered
 
 

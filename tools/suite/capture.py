@@ -1,8 +1,10 @@
 """tools/capture: record goldens from CPython's own asyncio, in virtual time.
 
 Each example runs several times in each interpreter, in fresh processes, with different
-hash seeds and different set iteration orders. Lines whose order changes between runs
-become unordered blocks; any other difference is nondeterminism and no golden is written.
+hash seeds and different set iteration orders, under each model of a real clock (QUANTA).
+Lines whose order changes between runs become unordered blocks; runs that differ by more
+become variants where set order or the clock's model explains it; any other difference is
+nondeterminism and no golden is written.
 With --check, every run is compared with the committed golden instead.
 
 With --real-time, the examples run on CPython's loop in real time (for loops whose clock
@@ -40,11 +42,11 @@ def golden_path(golden_dir, interpreter, example_name):
 # Where the virtual clock adds its quantum (conformance/harness/virtual_clock.py's QUANTA):
 # every example runs under each, and the golden keeps every outcome they show as a variant.
 # A real clock moves by amounts nobody controls, and where a program's output depends on them
-# (a timer due microseconds after another, due or not when the loop stops; two deadlines tied
-# by a coarse clock), real CPython shows either outcome.
+# (a timer due microseconds after another: in the next iteration, in the last one, or not
+# before the loop stops; two deadlines tied by a coarse clock), real CPython shows each.
 # The first is the default (tools/conform's); the others run OTHER_QUANTUM_RUNS times in the
 # first round (the harness's two opposite set orders), more where those differ.
-QUANTA = ("iteration", "callback", "none")
+QUANTA = ("iteration", "callback", "callback/8", "none")
 OTHER_QUANTUM_RUNS = 2
 
 
@@ -56,7 +58,7 @@ def plan_runs(chosen, found, workdir, first, count, quanta=QUANTA):
             for quantum in quanta:
                 for index in range(first, first + count):
                     trace = os.path.join(workdir, "%s.%s.%s.%d.trace" % (
-                        interpreter.label, example.name, quantum, index))
+                        interpreter.label, example.name, quantum.replace("/", "-"), index))
                     planned.setdefault((interpreter.label, example.name, quantum), []).append(
                         execution.Run(example, interpreter, trace, perturb=index + 1,
                                       hash_seed=index % HASH_SEEDS, quantum=quantum))

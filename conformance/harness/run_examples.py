@@ -264,10 +264,30 @@ def _perturb_set_order(perturb, recorder):
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
-    _RUN["order_garbage"] = lambda: _order_garbage(perturb, rng, numbers, recorder)
+    # A closed loop's pending tasks are garbage (its handles let them go), which the next
+    # collection finalizes: an automatic one, in whatever order earlier collections left
+    # them (and when counts inherited from the fork server say), or the one at exit. They
+    # are held until exit, where _order_garbage orders them: CPython may collect them there.
+    held = []
+    orig_close = loop_cls.close
+
+    def close(self):
+        held.extend(_pending_tasks(numbers))
+        return orig_close(self)
+
+    loop_cls.close = close
+    _RUN["order_garbage"] = lambda: _order_garbage(perturb, rng, numbers, recorder, held)
 
 
-def _order_garbage(perturb, rng, numbers, recorder):
+def _pending_tasks(numbers):
+    """The tasks not done yet, in the order they came into being."""
+    tasks = [item for item in numbers.keys()
+             if getattr(item, "_coro", None) is not None and not item.done()]
+    tasks.sort(key=lambda task: numbers.get(task, -1))
+    return tasks
+
+
+def _order_garbage(perturb, rng, numbers, recorder, held):
     """Put the pending tasks, each with its coroutine, in the order of the run in the garbage
     collector's lists, so that the collection that finds them garbage calls their finalizers
     in that order.
@@ -285,13 +305,13 @@ def _order_garbage(perturb, rng, numbers, recorder):
     How: a full collection moves the objects it finds reachable only through a list held by
     this frame to the end of its lists, in the order it visits the list's items (it has
     scanned them all first: they are older than the list), and keeps that order when it
-    promotes them. What they
-    refer to moves behind them; other objects keep their places.
+    promotes them. What they refer to moves behind them; other objects keep their places.
     """
     import gc
 
     ordered = _finalization_order(perturb, rng, numbers)
     ordered.reverse()  # the collector visits a list's items last first (list_traverse)
+    del held[:]
     if ordered:
         recorder.note_set_order()
         gc.collect()  # `ordered` is the only reference to them outside the collector's lists
@@ -301,9 +321,7 @@ def _order_garbage(perturb, rng, numbers, recorder):
 def _finalization_order(perturb, rng, numbers):
     """The list _order_garbage gives the collector (nothing else here may refer to its
     items when it collects: this frame is gone by then)."""
-    tasks = [item for item in numbers.keys()
-             if getattr(item, "_coro", None) is not None and not item.done()]
-    tasks.sort(key=lambda task: numbers.get(task, -1))
+    tasks = _pending_tasks(numbers)
     coroutine_first = True  # as they came into being; REVERSED reverses the whole list
     if perturb not in (CANONICAL, REVERSED):
         rng.shuffle(tasks)

@@ -1,7 +1,6 @@
 #include "runtime/python/asyncio_api.h"
 
 #include "runtime/python/capi.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -27,7 +26,7 @@ Api& api() {
     a->isgenerator = py::module_::import("inspect").attr("isgenerator");
     a->future_repr_info = base_futures.attr("_future_repr_info");
     a->task_repr_info = base_tasks.attr("_task_repr_info");
-    if constexpr (has(FullBehaviour::kReprFunctions)) {
+    if constexpr (this_python_has(Behaviour::kReprFunctions)) {
       a->future_repr = base_futures.attr("_future_repr");
       a->task_repr = base_tasks.attr("_task_repr");
     }
@@ -66,7 +65,7 @@ py::object fetch_error() {
 py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs) {
   Py_ssize_t nargs = static_cast<Py_ssize_t>(args.size());
   Py_ssize_t nkw = static_cast<Py_ssize_t>(kwargs.size());
-  if constexpr (!has(FullBehaviour::kCancelMessage)) {
+  if constexpr (!this_python_has(Behaviour::kCancelMessage)) {
     if (nkw) PyErr_SetString(PyExc_TypeError, "cancel() takes no keyword arguments");
     if (!nkw && nargs)
       PyErr_Format(PyExc_TypeError, "cancel() takes no arguments (%zd given)", nargs);

@@ -176,7 +176,7 @@ void register_future(py::module_& m) {
   future_cls
       .def("__repr__",
            [](py::handle self) -> py::object {
-             if constexpr (has(FullBehaviour::kReprFunctions)) {
+             if constexpr (this_python_has(Behaviour::kReprFunctions)) {
                return py::isinstance<FullTask>(self) ? api().task_repr(self)
                                                      : api().future_repr(self);
              }
@@ -273,7 +273,7 @@ void register_future(py::module_& m) {
       .def_property(
           "_source_traceback", [fut](py::handle self) { return fut(self).source_traceback; },
           [fut](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
-  if constexpr (has(FullBehaviour::kCancelMessage)) {
+  if constexpr (this_python_has(Behaviour::kCancelMessage)) {
     future_cls
         .def_property(
             "_cancel_message", [fut](py::handle self) { return fut(self).cancel_message; },

@@ -28,7 +28,6 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 "step_wrapper.h",
                 "task.cc",
                 "task.h",
-                "versions.h",
             ],
             python = py,
             deps = [

@@ -5,16 +5,16 @@ namespace aioref_bridge {
 void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
   // 3.11+: context=.
   static const char* const keywords[] = {
-      "coro", "loop", "name", has(FullBehaviour::kTaskContextArgument) ? "context" : nullptr,
-      nullptr};
+      "coro", "loop", "name",
+      this_python_has(Behaviour::kTaskContextArgument) ? "context" : nullptr, nullptr};
   static _PyArg_Parser parser = {.keywords = keywords, .fname = "Task"};
   PyObject* buf[4] = {nullptr, nullptr, nullptr, nullptr};
   PyObject* const* unpacked = unpack_arguments(args, kwds, &parser, 1, buf);
   instance_of<FullTask>(self)->init_task(
       self, optional_argument(unpacked, args, kwds, 1),
       py::reinterpret_borrow<py::object>(unpacked[0]), optional_argument(unpacked, args, kwds, 2),
-      has(FullBehaviour::kTaskContextArgument) ? optional_argument(unpacked, args, kwds, 3)
-                                               : py::none());
+      this_python_has(Behaviour::kTaskContextArgument) ? optional_argument(unpacked, args, kwds, 3)
+                                                       : py::none());
 }
 
 void register_task(py::module_& m) {
@@ -33,7 +33,7 @@ void register_task(py::module_& m) {
            other.cast<TaskWakeupMethWrapper&>().task.is(w.task);
   });
   wakeup_cls.def("__hash__", [](TaskWakeupMethWrapper& w) { return py::hash(w.task); });
-  if constexpr (has(FullBehaviour::kTaskWakeupReprMethod)) {
+  if constexpr (this_python_has(Behaviour::kTaskWakeupReprMethod)) {
     // 3.10+: _asyncio adds the bound method `task.task_wakeup`.
     // (Put in the type's dict: assigning `__qualname__` on a type renames the type.)
     py::object prop =
@@ -48,7 +48,7 @@ void register_task(py::module_& m) {
   }
   // repr '<TaskStepMethWrapper object at 0x...>' like the C types (3.12+: '<_asyncio.Task...').
   const char* wrapper_module =
-      has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins";
+      this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins";
   wakeup_cls.attr("__module__") = wrapper_module;
   // object.__repr__ prints a builtins type by its tp_name, which pybind11 makes
   // 'aioref._aioref_3_X.TaskWakeupMethWrapper'.
@@ -106,14 +106,14 @@ void register_task(py::module_& m) {
       .def_property_readonly("_fut_waiter",
                              [task](py::handle self) { return task(self).fut_waiter; })
       .def_property_readonly("_name", [task](py::handle self) { return task(self).name; });
-  if constexpr (has(FullBehaviour::kTaskCancelling)) {
+  if constexpr (this_python_has(Behaviour::kTaskCancelling)) {
     task_cls.def("cancelling", [task](py::handle self) { return task(self).num_cancels_requested; })
         .def("uncancel", [task](py::handle self) { return task(self).uncancel(); })
         .def_property_readonly("_num_cancels_requested", [task](py::handle self) {
           return task(self).num_cancels_requested;
         });
   }
-  if constexpr (has(FullBehaviour::kTaskGetContext)) {
+  if constexpr (this_python_has(Behaviour::kTaskGetContext)) {
     task_cls.def("get_context", [task](py::handle self) { return task(self).context; });
   }
 
@@ -129,7 +129,7 @@ void register_task(py::module_& m) {
       },
       py::arg("loop"), py::arg("coro"), py::arg("name") = py::none(),
       py::arg("context") = py::none());
-  m.attr("FULL_TASK_CONTEXT_ARGUMENT") = has(FullBehaviour::kTaskContextArgument);
+  m.attr("FULL_TASK_CONTEXT_ARGUMENT") = this_python_has(Behaviour::kTaskContextArgument);
 }
 
 }  // namespace aioref_bridge

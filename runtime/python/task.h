@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "runtime/python/asyncio_api.h"
+#include "runtime/python/capi.h"
 #include "runtime/python/future.h"
 #include "runtime/python/step_wrapper.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -79,22 +79,22 @@ class FullTask final : public FullFuture {
   bool cancel(py::handle self, py::object msg) {
     log_traceback = false;
     if (done()) return false;
-    if constexpr (has(FullBehaviour::kTaskCancelling)) ++num_cancels_requested;
+    if constexpr (this_python_has(Behaviour::kTaskCancelling)) ++num_cancels_requested;
     if (!fut_waiter.is_none()) {
-      py::object r = has(FullBehaviour::kCancelMessage)
+      py::object r = this_python_has(Behaviour::kCancelMessage)
                          ? fut_waiter.attr("cancel")(py::arg("msg") = msg)
                          : fut_waiter.attr("cancel")();
       if (r.cast<bool>()) return true;
     }
     must_cancel = true;
-    if constexpr (has(FullBehaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
     return true;
   }
 
   int uncancel() {
     if (num_cancels_requested > 0) {
       --num_cancels_requested;
-      if constexpr (has(FullBehaviour::kUncancelClearsMustCancel)) {
+      if constexpr (this_python_has(Behaviour::kUncancelClearsMustCancel)) {
         if (num_cancels_requested == 0) must_cancel = false;
       }
     }
@@ -114,7 +114,8 @@ class FullTask final : public FullFuture {
     }
     if (must_cancel) {
       if (PyObject_IsInstance(exc.ptr(), api().cancelled_error.ptr()) != 1) {
-        exc = has(FullBehaviour::kCancelMessage) ? make_cancelled_error() : api().cancelled_error();
+        exc = this_python_has(Behaviour::kCancelMessage) ? make_cancelled_error()
+                                                         : api().cancelled_error();
       }
       must_cancel = false;
     }
@@ -162,7 +163,7 @@ class FullTask final : public FullFuture {
         }
       } else if (PyErr_ExceptionMatches(api().cancelled_error.ptr())) {
         py::object error = fetch_error();
-        if constexpr (has(FullBehaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+        if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) cancelled_exc = error;
         future_cancel(self, py::none());
       } else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
                  PyErr_ExceptionMatches(PyExc_SystemExit)) {
@@ -204,7 +205,7 @@ class FullTask final : public FullFuture {
           }
           fut_waiter = result_obj;
           if (must_cancel) {
-            py::object r = has(FullBehaviour::kCancelMessage)
+            py::object r = this_python_has(Behaviour::kCancelMessage)
                                ? fut_waiter.attr("cancel")(py::arg("msg") = cancel_message)
                                : fut_waiter.attr("cancel")();
             if (r.cast<bool>()) must_cancel = false;

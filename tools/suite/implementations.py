@@ -8,7 +8,7 @@ the native implementation runs the example's C++ port.
 import os
 import subprocess
 
-from suite import execution, not_applicable, paths
+from suite import execution, interpreters, not_applicable, paths
 
 
 def runtime_revision():
@@ -166,9 +166,9 @@ class NativePorts(Implementation):
         return why
 
     def plan(self, example, interpreter, trace_path, timeout):
-        if interpreter.major_minor < (3, 8):
-            return OutOfScope("the C++ ports follow CPython 3.8-3.13, not %s"
-                              % interpreter.version)
+        if interpreter.major_minor not in interpreters.SUPPORTED:
+            return OutOfScope("the C++ ports follow CPython %s, not %s"
+                              % (interpreters.SUPPORTED_TEXT, interpreter.version))
         why = not_applicable.reason(example.name, interpreter.major_minor, self.not_applicable)
         if why:
             return OutOfScope("conformance/ports/not_applicable.txt: " + why)
@@ -263,8 +263,6 @@ class AiorefLoop(Implementation):
 
     @staticmethod
     def python_key(interpreter):
-        from suite import interpreters
-
         if os.path.realpath(interpreter.path) == os.path.realpath(interpreters.DEBIAN_PYTHON):
             return "debian"
         return "%d_%d" % interpreter.major_minor
@@ -282,8 +280,8 @@ class AiorefLoop(Implementation):
                 keys.add(self.python_key(interpreters.probe(path)))
             except interpreters.InterpreterError:
                 continue
-        targets = ["//runtime/python:site_" + key for key in sorted(keys)
-                   if key == "debian" or key in ("3_8", "3_9", "3_10", "3_11", "3_12", "3_13")]
+        built = ["debian"] + ["%d_%d" % version for version in interpreters.SUPPORTED]
+        targets = ["//runtime/python:site_" + key for key in sorted(keys) if key in built]
         why, self.bazel_bin = bazel_build(targets)
         return why
 
@@ -295,9 +293,9 @@ class AiorefLoop(Implementation):
                             "site-" + self.python_key(interpreter))
 
     def plan(self, example, interpreter, trace_path, timeout):
-        if not (3, 8) <= interpreter.major_minor <= (3, 13):
-            return OutOfScope("aioref is built for CPython 3.8-3.13 only, not %s"
-                              % interpreter.version)
+        if interpreter.major_minor not in interpreters.SUPPORTED:
+            return OutOfScope("aioref is built for CPython %s only, not %s"
+                              % (interpreters.SUPPORTED_TEXT, interpreter.version))
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
                              timeout=timeout, sys_path=[self.site(interpreter)])
 

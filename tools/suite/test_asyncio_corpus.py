@@ -321,7 +321,7 @@ def main(args):
         print("conform: %s" % error, file=sys.stderr)
         return 2
     found, problems = interpreters.discover(args.python, only_extra=bool(args.python),
-                                            minimum=(3, 8))
+                                            minimum=interpreters.SUPPORTED[0])
     for problem in problems:
         print("conform: %s" % problem, file=sys.stderr)
     if not found:

@@ -1,7 +1,7 @@
 """Tests of mode "full": aioref.FullLoop's C++ Future and Task (runtime/python/future.h, task.h).
 
-Where CPython defines the behaviour, the same program runs on CPython's own loop and Future/Task
-(asyncio.SelectorEventLoop) and on aioref's full loop, and the results must be equal.
+Where CPython defines the behaviour, the same program runs on every loop of loops.py (CPython's
+own loop and Future/Task, aioref's modes loop and full), and the results must be equal.
 """
 
 import asyncio
@@ -11,30 +11,13 @@ import sys
 import unittest
 
 import aioref
+from loops import LoopCase, same_as_cpython
 
 PY = sys.version_info[:2]
 
 
-def run_both(test, make_main):
-    """make_main(loop) -> coroutine, run on CPython's loop and on the full loop; the results."""
-    results = []
-    for factory in (asyncio.SelectorEventLoop, aioref.new_full_event_loop):
-        loop = factory()
-        try:
-            results.append(loop.run_until_complete(make_main(loop)))
-        finally:
-            loop.close()
-    test.assertEqual(results[0], results[1])
-    return results[1]
-
-
-class FullTestCase(unittest.TestCase):
-    def setUp(self):
-        self.loop = aioref.new_full_event_loop()
-
-    def tearDown(self):
-        if not self.loop.is_closed():
-            self.loop.close()
+class FullTestCase(LoopCase):
+    new_loop = staticmethod(aioref.new_full_event_loop)
 
 
 class TypeTests(FullTestCase):
@@ -79,7 +62,7 @@ class AwaitTests(FullTestCase):
             value = await fut
             return before, value, repr(fut)
 
-        before, value, after = run_both(self, main)
+        before, value, after = same_as_cpython(self, main)
         self.assertEqual(value, 42)
         self.assertEqual(after, "<Future finished result=42>")
 
@@ -112,7 +95,7 @@ class AwaitTests(FullTestCase):
                 out.append(str(e))
             return out
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
     def test_task_repr_matches_cpython(self):
         async def main(loop):
@@ -125,7 +108,7 @@ class AwaitTests(FullTestCase):
             await t
             return first.split(" at ")[0], repr(t).split(" defined at")[0]
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
 
     def test_step_callback_matches_cpython(self):
@@ -166,7 +149,7 @@ class AwaitTests(FullTestCase):
 
             return run()
 
-        self.assertTrue(run_both(self, main))
+        self.assertTrue(same_as_cpython(self, main))
 
 def outcome(call):
     """What a call does: ("ok", None) or (exception type name, message)."""
@@ -262,7 +245,7 @@ class CancelTests(FullTestCase):
             except asyncio.CancelledError as e:
                 return t.cancelled(), e.args, repr(t).split(" name=")[0]
 
-        cancelled, args, rep = run_both(self, main)
+        cancelled, args, rep = same_as_cpython(self, main)
         self.assertTrue(cancelled)
         if PY >= (3, 11):  # 3.9-3.10: the awaiter gets a new CancelledError() (as CPython)
             self.assertEqual(args, ("stop now",))
@@ -283,7 +266,7 @@ class CancelTests(FullTestCase):
                 extra = (t.cancelling(), t.uncancel(), t.cancelling())
             return await t, t.cancelled(), extra
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
     def test_cancel_pending_future(self):
         fut = self.loop.create_future()
@@ -323,7 +306,7 @@ class CombinatorTests(FullTestCase):
             out.append(await asyncio.wait_for(fut, 1))
             return out
 
-        out = run_both(self, main)
+        out = same_as_cpython(self, main)
         self.assertEqual(out[0], [2, 4])
         self.assertIn("timeout", out)
 
@@ -339,7 +322,7 @@ class CombinatorTests(FullTestCase):
                 pass
             return [c.cancelled() for c in children]
 
-        self.assertEqual(run_both(self, main), [True, True])
+        self.assertEqual(same_as_cpython(self, main), [True, True])
 
 
 class LoggingTests(FullTestCase):

@@ -5,7 +5,8 @@
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
 own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
-"clock": "virtual" (default) or "real", "idle_after": seconds (real clock only),
+"clock": "virtual" (default) or "real", "quantum": where the virtual clock adds its quantum
+(virtual_clock.QUANTA; default "iteration"), "idle_after": seconds (real clock only),
 "max_output": bytes of trace events kept (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
 interpreter starts once per batch, not once per run. The child writes trace events to the
@@ -149,50 +150,62 @@ def _perturb_set_order(perturb, recorder):
     numbers = weakref.WeakKeyDictionary()  # element -> when it came into being
     counter = itertools.count()
 
-    def number(item):
+    def number(item, entered=None):
+        """Numbers `item` when it first comes into being (or into a set of ours); an item
+        that cannot be weakly referenced (3.6 gather's aclose() awaitables) is numbered in
+        `entered`, the set's own record of the order it received its items in, by id (the
+        set keeps them alive)."""
         try:
             if item not in numbers:
                 numbers[item] = next(counter)
-        except TypeError:  # not weakly referenceable: keeps its place in CPython's order
-            pass
-
-    def order(item):
-        try:
-            return numbers.get(item, -1)
         except TypeError:
-            return -1
+            if entered is not None and id(item) not in entered:
+                entered[id(item)] = next(counter)
+
+    def key(item, entered):
+        """CANONICAL and REVERSED runs' sort key. An item that cannot be weakly referenced
+        keeps the order the set received it in, in both: its order is that of what made it
+        (3.6's shutdown_asyncgens gathers aclose() in its WeakSet's order, perturbed)."""
+        try:
+            number = numbers.get(item, -1)
+        except TypeError:
+            return (entered or {}).get(id(item), -1)
+        return number if perturb == CANONICAL else -number
+
+    def arranged(iterator, entered=None):
+        """An iterator over what `iterator` gives, in the run's order."""
+        items = list(iterator)
+        if len(items) > 1:
+            recorder.note_set_order()
+            if perturb in (CANONICAL, REVERSED):
+                items.sort(key=lambda item: key(item, entered))
+            else:
+                rng.shuffle(items)
+        return iter(items)
 
     class set(builtins_set):  # noqa: A001  (it stands in for the builtin)
-        __slots__ = ()
+        __slots__ = ("_entered",)
 
         def __init__(self, iterable=()):
+            self._entered = {}
             items = list(iterable)
             for item in items:
-                number(item)
+                number(item, self._entered)
             builtins_set.__init__(self, items)
 
         def add(self, item):
-            number(item)
+            number(item, self._entered)
             builtins_set.add(self, item)
 
         def update(self, *iterables):
             for iterable in iterables:
                 items = list(iterable)
                 for item in items:
-                    number(item)
+                    number(item, self._entered)
                 builtins_set.update(self, items)
 
         def __iter__(self):
-            items = list(builtins_set.__iter__(self))
-            if len(items) > 1:
-                recorder.note_set_order()
-                if perturb == CANONICAL:
-                    items.sort(key=order)
-                elif perturb == REVERSED:
-                    items.sort(key=order, reverse=True)
-                else:
-                    rng.shuffle(items)
-            return iter(items)
+            return arranged(builtins_set.__iter__(self), getattr(self, "_entered", None))
 
         def __repr__(self):
             if not self:
@@ -221,6 +234,22 @@ def _perturb_set_order(perturb, recorder):
             setattr(asyncio, name, ours)
     _hash_tasks_and_futures(perturb, rng)
     loop_cls = asyncio.base_events.BaseEventLoop
+
+    # The loop's WeakSet of async generators, which shutdown_asyncgens closes (aclose() each,
+    # gathered) in its iteration order: the generators' addresses, made the run's order here.
+    class AsyncGenerators(weakref.WeakSet):
+        def __iter__(self):
+            return arranged(weakref.WeakSet.__iter__(self))
+
+    orig_firstiter = loop_cls._asyncgen_firstiter_hook
+
+    def asyncgen_firstiter_hook(self, agen):
+        if not isinstance(self._asyncgens, AsyncGenerators):
+            self._asyncgens = AsyncGenerators(self._asyncgens)
+        number(agen)
+        return orig_firstiter(self, agen)
+
+    loop_cls._asyncgen_firstiter_hook = asyncgen_firstiter_hook
     orig_create_task = loop_cls.create_task
     orig_create_future = loop_cls.create_future
     shuffled = perturb not in (CANONICAL, REVERSED)
@@ -245,6 +274,74 @@ def _perturb_set_order(perturb, recorder):
     loop_cls.create_task = create_task
     loop_cls.create_future = create_future
     pad(asyncio.Task)
+    # A closed loop's pending tasks are garbage (its handles let them go), which the next
+    # collection finalizes: an automatic one, in whatever order earlier collections left
+    # them (and when counts inherited from the fork server say), or the one at exit. They
+    # are held until exit, where _order_garbage orders them: CPython may collect them there.
+    held = []
+    orig_close = loop_cls.close
+
+    def close(self):
+        held.extend(_pending_tasks(numbers))
+        return orig_close(self)
+
+    loop_cls.close = close
+    _RUN["order_garbage"] = lambda: _order_garbage(perturb, rng, numbers, recorder, held)
+
+
+def _pending_tasks(numbers):
+    """The tasks not done yet, in the order they came into being."""
+    tasks = [item for item in numbers.keys()
+             if getattr(item, "_coro", None) is not None and not item.done()]
+    tasks.sort(key=lambda task: numbers.get(task, -1))
+    return tasks
+
+
+def _order_garbage(perturb, rng, numbers, recorder, held):
+    """Put the pending tasks, each with its coroutine, in the order of the run in the garbage
+    collector's lists, so that the collection that finds them garbage calls their finalizers
+    in that order.
+
+    Which of two objects in one garbage cycle is finalized first follows their places in
+    the collector's lists, which every earlier collection may have changed (it moves what it
+    finds reachable behind what it has scanned): an order no program controls, which differs
+    between interpreters, and between runs with other allocations before them. It reaches
+    the output: a pending task finalized before its coroutine logs "Task was destroyed but
+    it is pending!" with `coro=<... running at ...>`, after it with `coro=<... done, ...>`,
+    and the tasks' logs come in that order. CANONICAL finalizes in the order they came into
+    being (a coroutine before the task made from it), REVERSED in the exact opposite;
+    shuffled runs shuffle the tasks, each coroutine before its task or, in every task, after.
+
+    How: a full collection moves the objects it finds reachable only through a list held by
+    this frame to the end of its lists, in the order it visits the list's items (it has
+    scanned them all first: they are older than the list), and keeps that order when it
+    promotes them. What they refer to moves behind them; other objects keep their places.
+    """
+    import gc
+
+    ordered = _finalization_order(perturb, rng, numbers)
+    ordered.reverse()  # the collector visits a list's items last first (list_traverse)
+    del held[:]
+    if ordered:
+        recorder.note_set_order()
+        gc.collect()  # `ordered` is the only reference to them outside the collector's lists
+    del ordered
+
+
+def _finalization_order(perturb, rng, numbers):
+    """The list _order_garbage gives the collector (nothing else here may refer to its
+    items when it collects: this frame is gone by then)."""
+    tasks = _pending_tasks(numbers)
+    coroutine_first = True  # as they came into being; REVERSED reverses the whole list
+    if perturb not in (CANONICAL, REVERSED):
+        rng.shuffle(tasks)
+        coroutine_first = rng.random() < 0.5
+    ordered = []
+    for task in tasks:  # the C Task has `_coro` too (3.6+)
+        ordered += [task._coro, task] if coroutine_first else [task, task._coro]
+    if perturb == REVERSED:
+        ordered.reverse()
+    return ordered
 
 
 _HASH_BITS = 60  # below sys.hash_info.modulus (2**61 - 1): hash() keeps the value
@@ -397,6 +494,10 @@ def _child(job):
         _mark_set_order_apis()
         if not real:
             virtual_clock.install(on_idle_forever)
+    if not real:
+        virtual_clock.use_quantum(job.get("quantum", "iteration"))
+        if job.get("quantum", "iteration") != "iteration":
+            os.write(fd, ("# quantum: %s\n" % job["quantum"]).encode())
     streams.extend(trace_recorder.install(recorder))
     import atexit
 
@@ -447,9 +548,11 @@ def _finalize(finish_streams):
     with clock.cond:
         clock.driver_joining -= 1
     atexit._run_exitfuncs()
+    order_garbage = _RUN.get("order_garbage", lambda: None)  # before each collection
     main_module = sys.modules.pop("__main__", None)
     namespace = main_module.__dict__
     main_module = None
+    order_garbage()
     gc.collect()
     for key in list(namespace):
         if key.startswith("_") and not key.startswith("__"):
@@ -457,8 +560,10 @@ def _finalize(finish_streams):
     for key in list(namespace):
         if key != "__builtins__":
             namespace[key] = None
+    order_garbage()
     gc.collect()
     asyncio.events._event_loop_policy = None
+    order_garbage()
     gc.collect()
     finish_streams()
 

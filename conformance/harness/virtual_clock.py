@@ -14,6 +14,10 @@ stay exact ties, in heapq's order. Readings the program prints are shown without
 quanta (``hide_quantum``), so that they read as the moment: ``1000.0``, not
 ``1000.0000000018626``.
 
+Where the quantum is added is one of QUANTA, and tools/capture runs every example under each
+(see QUANTA): a real clock moves by amounts nobody controls, and where a program's output
+depends on them, real CPython shows either outcome from run to run.
+
 The clock counts every thread that can wake the loop: executor work items while they run,
 and every other thread the program (or asyncio, e.g. ``shutdown_default_executor``) starts,
 from ``start()`` until it ends, except while it sleeps in virtual time (or joins a thread
@@ -43,6 +47,25 @@ STALL = 5.0
 # a real clock, timers scheduled in different iterations fire in different iterations; exact
 # at every time below 2**23 s; 268 iterations make one microsecond of the trace's times.
 QUANTUM = 2.0 ** -29
+# What the clock's readings are made of beyond the moment: whole QUANTUMs, and eighths of one
+# under QUANTA's "callback/8" (the unit hide_quantum takes away; exact as QUANTUM is).
+GRAIN = QUANTUM / 8
+
+# Where the clock adds its quantum: models of a real clock, each deterministic. A real clock
+# moves by amounts nobody controls between the moments asyncio reads it, and where a program's
+# output depends on them (a timer due microseconds after another: due in the iteration after
+# it, in a later one, or not before the loop stops), real CPython shows each outcome from run
+# to run; tools/capture runs every example under each model and keeps every outcome as a
+# variant. Each is (quanta per loop iteration, quanta per callback run):
+#   "iteration":  each loop iteration takes a quantum (the default; what tools/conform runs);
+#   "callback":   each callback takes as long as an iteration: an iteration that runs more
+#                 callbacks takes longer (timers scheduled late in a busy iteration are due
+#                 after those of the quieter iterations that follow it);
+#   "callback/8": each callback takes an eighth of an iteration's quantum (in between: such a
+#                 timer is due a few iterations later);
+#   "none":       a coarse clock (Windows' 15.6 ms one, say), which stands still between
+#                 jumps: deadlines scheduled at one moment tie, and heapq's order breaks them.
+QUANTA = {"iteration": (1, 0), "callback": (1, 1), "callback/8": (1, 0.125), "none": (0, 0)}
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
@@ -53,21 +76,21 @@ _NUMBER = re.compile(r"(?<![0-9A-Za-z_.])(\d+\.\d+(?:e[-+]\d+)?)(?![0-9A-Za-z_.]
 
 def hide_quantum(text):
     """Every decimal number in `text` that is a number with at most 6 decimals plus a whole
-    number of QUANTUMs (a clock reading, or a difference of readings, taken some iterations
+    number of GRAINs (a clock reading, or a difference of readings, taken some iterations
     after the moment) is written as that number, as repr() writes it: ``1000.0`` for
     ``1000.0000000018626``, ``4.0`` for ``4.0000000055879354``. Numbers with more decimals
     of their own (``0.30000000000000004``, ``0.3333333333333333``) are left alone. The C++
-    trace applies the same rule (runtime/trace.cc)."""
+    trace applies the same rule in whole quanta, all its clock adds (runtime/trace.cc)."""
 
     def one(match):
         token = match.group(1)
         value = float(token)
         moment = round(value, 6)
-        quanta = (value - moment) / QUANTUM
+        quanta = (value - moment) / GRAIN
         whole = round(quanta)
-        # How far a reading may be from moment + whole * QUANTUM: the rounding of the
+        # How far a reading may be from moment + whole * GRAIN: the rounding of the
         # arithmetic that made it, a few units in the last place of its magnitude.
-        slack = 4 * math.ldexp(1.0, math.frexp(max(value, 1e-300))[1] - 53) / QUANTUM + 1e-3
+        slack = 4 * math.ldexp(1.0, math.frexp(max(value, 1e-300))[1] - 53) / GRAIN + 1e-3
         if whole == 0 or abs(quanta - whole) > slack:
             return token
         return repr(moment)
@@ -101,6 +124,7 @@ class VirtualClock(object):
         self.driver_steps = 0  # counts the loop thread's visits to the clock
         self.driver_joining = 0  # > 0 while the loop thread is blocked joining a thread
         self.on_idle_forever = None
+        self.per_iteration = 1  # quanta an iteration that does not jump adds (QUANTA)
 
     # -- time ---------------------------------------------------------------------------
     def read(self):
@@ -117,7 +141,7 @@ class VirtualClock(object):
 
     def tick(self):
         """One loop iteration passed without the clock moving."""
-        self.now += QUANTUM
+        self.now += self.per_iteration * QUANTUM
 
     # -- quiescence ---------------------------------------------------------------------
     def _quiescent(self):
@@ -264,6 +288,27 @@ class VirtualSelector(selectors.DefaultSelector):
                 return ready
         clock.on_idle_forever()
         return []
+
+
+def use_quantum(quantum):
+    """Adds the clock's quantum as `quantum` (a key of QUANTA) says, in this process."""
+    if quantum not in QUANTA:
+        raise ValueError("quantum %r: expected one of %s" % (quantum, ", ".join(QUANTA)))
+    CLOCK.per_iteration, per_callback = QUANTA[quantum]
+    if not per_callback:
+        return
+    import asyncio.events
+
+    handle_run = asyncio.events.Handle._run
+    step = per_callback * QUANTUM
+
+    def timed_run(self):
+        try:
+            return handle_run(self)
+        finally:
+            CLOCK.now += step  # Handle._run runs on the loop thread only
+
+    asyncio.events.Handle._run = timed_run
 
 
 def install(on_idle_forever):

@@ -1,8 +1,10 @@
 """tools/capture: record goldens from CPython's own asyncio, in virtual time.
 
 Each example runs several times in each interpreter, in fresh processes, with different
-hash seeds and different set iteration orders. Lines whose order changes between runs
-become unordered blocks; any other difference is nondeterminism and no golden is written.
+hash seeds and different set iteration orders, under each model of a real clock (QUANTA).
+Lines whose order changes between runs become unordered blocks; runs that differ by more
+become variants where set order or the clock's model explains it; any other difference is
+nondeterminism and no golden is written.
 With --check, every run is compared with the committed golden instead.
 
 With --real-time, the examples run on CPython's loop in real time (for loops whose clock
@@ -37,17 +39,54 @@ def golden_path(golden_dir, interpreter, example_name):
     return os.path.join(golden_dir, interpreter.label, example_name + ".golden")
 
 
-def plan_runs(chosen, found, workdir, first, count):
+# Where the virtual clock adds its quantum (conformance/harness/virtual_clock.py's QUANTA):
+# every example runs under each, and the golden keeps every outcome they show as a variant.
+# A real clock moves by amounts nobody controls, and where a program's output depends on them
+# (a timer due microseconds after another: in the next iteration, in the last one, or not
+# before the loop stops; two deadlines tied by a coarse clock), real CPython shows each.
+# The first is the default (tools/conform's); the others run OTHER_QUANTUM_RUNS times in the
+# first round (the harness's two opposite set orders), more where those differ.
+QUANTA = ("iteration", "callback", "callback/8", "none")
+OTHER_QUANTUM_RUNS = 2
+
+
+def plan_runs(chosen, found, workdir, first, count, quanta=QUANTA):
+    """{(interpreter label, example name, quantum): [execution.Run]}."""
     planned = {}
     for interpreter in found:
         for example in chosen:
-            for index in range(first, first + count):
-                trace = os.path.join(workdir, "%s.%s.%d.trace" % (interpreter.label,
-                                                                   example.name, index))
-                planned.setdefault((interpreter.label, example.name), []).append(
-                    execution.Run(example, interpreter, trace, perturb=index + 1,
-                                  hash_seed=index % HASH_SEEDS))
+            for quantum in quanta:
+                for index in range(first, first + count):
+                    trace = os.path.join(workdir, "%s.%s.%s.%d.trace" % (
+                        interpreter.label, example.name, quantum.replace("/", "-"), index))
+                    planned.setdefault((interpreter.label, example.name, quantum), []).append(
+                        execution.Run(example, interpreter, trace, perturb=index + 1,
+                                      hash_seed=index % HASH_SEEDS, quantum=quantum))
     return planned
+
+
+def derive_golden(header, captured_by_quantum):
+    """The golden of one example on one interpreter from its runs under each quantum: the
+    variants every quantum's runs show (traces.derive_golden), each once."""
+    variants, shown_by = {}, {}
+    for quantum, captured in captured_by_quantum.items():
+        try:
+            derived = traces.derive_golden({}, captured)
+        except traces.NondeterministicError as error:
+            raise traces.NondeterministicError("quantum %s: %s" % (quantum, error))
+        for variant in derived.variants:
+            text = traces.format_golden(traces.Golden({}, [variant]))
+            variants.setdefault(text, variant)
+            shown_by.setdefault(text, []).append(quantum)
+    order = sorted(variants, key=lambda text: [traces.format_event(e) for e in
+                                                variants[text].events()] + [variants[text].outcome])
+    header = dict(header)
+    header["runs"] = str(len(captured_by_quantum[QUANTA[0]]))  # under the default quantum
+    if len(order) > 1:
+        header["variants"] = "%d (set iteration order, or where a real clock moves, decided: %s)" % (
+            len(order), "; ".join("%d under quantum %s" % (number, ", ".join(shown_by[text]))
+                                  for number, text in enumerate(order, 1)))
+    return traces.Golden(header, [variants[text] for text in order])
 
 
 def needs_second_round(runs):
@@ -171,30 +210,32 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="aioref-capture-")
     failures = total_runs = 0
     try:
-        planned = plan_runs(chosen, found, workdir, 0, args.runs)
+        planned = plan_runs(chosen, found, workdir, 0, args.runs, QUANTA[:1])
+        planned.update(plan_runs(chosen, found, workdir, 0, OTHER_QUANTUM_RUNS, QUANTA[1:]))
         batch = [run for group in planned.values() for run in group]
         while batch:  # one round after another, until every cell has the runs it wants
             execution.execute(batch, workdir, args.jobs)
             batch = []
             for key, runs in planned.items():
-                missing = runs_wanted(runs, args.runs) - len(runs)
+                first = args.runs if key[2] == QUANTA[0] else OTHER_QUANTUM_RUNS
+                missing = runs_wanted(runs, first) - len(runs)
                 if missing > 0:
                     extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir,
-                                      len(runs), missing)
+                                      len(runs), missing, [runs[0].quantum])
                     planned[key] += extra[key]
                     batch += extra[key]
         total_runs = sum(len(group) for group in planned.values())
         for interpreter in found:
             passed = 0
             for example in chosen:
-                runs = planned[(interpreter.label, example.name)]
                 where = "%s on %s (%s)" % (example.name, interpreter.label, interpreter.path)
                 try:
-                    captured = [read_trace(run) for run in runs]
-                    golden = traces.derive_golden(
+                    by_quantum = {quantum: [read_trace(run) for run in planned[
+                        (interpreter.label, example.name, quantum)]] for quantum in QUANTA}
+                    captured = [trace for group in by_quantum.values() for trace in group]
+                    golden = derive_golden(
                         {"example": example.name, "implementation": "cpython",
-                         "python": interpreter.version, "clock": "virtual",
-                         "runs": str(len(runs))}, captured)
+                         "python": interpreter.version, "clock": "virtual"}, by_quantum)
                 except (traces.NondeterministicError, traces.FormatError) as error:
                     failures += 1
                     print("capture: %s: %s" % (where, error), file=sys.stderr)

@@ -30,7 +30,7 @@ class Run(object):
 
     def __init__(self, example, interpreter, trace_path, perturb=0, hash_seed=0, loop=None,
                  timeout=30.0, sys_path=(), env=None, clock="virtual", idle_after=None,
-                 max_output=None):
+                 max_output=None, quantum="iteration"):
         self.example = example
         self.interpreter = interpreter
         self.trace_path = trace_path
@@ -43,6 +43,7 @@ class Run(object):
         self.clock = clock  # "virtual" or "real"
         self.idle_after = idle_after  # real clock: seconds of silence meaning idle forever
         self.max_output = max_output  # bytes of trace events kept (None: all)
+        self.quantum = quantum  # virtual clock: where it adds its quantum (virtual_clock.QUANTA)
         self.batch_error = None  # set when the whole batch failed to run
 
 
@@ -187,6 +188,8 @@ def _run_batch(runs, workdir, turns, progress=None):
             job["idle_after"] = r.idle_after
         if r.max_output is not None:
             job["max_output"] = r.max_output
+        if r.quantum != "iteration":
+            job["quantum"] = r.quantum
     fd, jobs_path = tempfile.mkstemp(suffix=".json", dir=workdir)
     with os.fdopen(fd, "w") as jobs_file:
         json.dump(jobs, jobs_file)

@@ -22,7 +22,8 @@ _PYENV_3_9_UP = [p for p in _PYENV if [int(x) for x in p.split("/")[-3].split(".
 INTERPRETERS_3_9_UP = sorted(set(_PYENV_3_9_UP[:1] + ["/usr/bin/python3"]))
 
 
-def run(interpreter, source, timeout=20.0, perturb=0, header=False, clock="virtual"):
+def run(interpreter, source, timeout=20.0, perturb=0, header=False, clock="virtual",
+        quantum="iteration"):
     """Runs `source` as an example in the harness; returns the trace's event and outcome lines
     (and its header lines first, with header=True)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,7 +34,8 @@ def run(interpreter, source, timeout=20.0, perturb=0, header=False, clock="virtu
         jobs = os.path.join(tmp, "jobs.json")
         with open(jobs, "w") as f:
             json.dump([{"example": example, "trace": trace, "perturb": perturb, "loop": None,
-                        "timeout": timeout, "sys_path": [], "clock": clock}], f)
+                        "timeout": timeout, "sys_path": [], "clock": clock,
+                        "quantum": quantum}], f)
         subprocess.run([interpreter, RUN_EXAMPLES, jobs], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=timeout + 30)
         with open(trace) as f:
@@ -307,6 +309,86 @@ class HarnessTest(unittest.TestCase):
             self.assertEqual(lines, ["0.000000 out later iteration reads later True",
                                      "1.000000 out a True", "1.000000 out b True",
                                      "= exit 0"])
+
+    def test_each_quantum_is_a_clock_asyncio_runs_on(self):
+        # s003_wait_timeout_pending: num(5)'s sleep(0.5) is scheduled an iteration after
+        # wait()'s 0.5 s timeout, and nothing cancels it. Real CPython shows three outcomes:
+        # its timer is due in the iteration after the timeout (num(5) ends before the loop
+        # stops), or in the last iteration (its task is woken too late to run), or later (it
+        # is still sleeping). A coarse clock ties the two deadlines, and heapq pops the sleep
+        # first: num(5) is done before wait returns.
+        source = """
+            import asyncio
+            async def num(n):
+                await asyncio.sleep(n * 0.1)
+                return n
+            async def main():
+                global tasks
+                tasks = [asyncio.ensure_future(num(i)) for i in range(10)]
+                done, pending = await asyncio.wait(tasks, timeout=0.5)
+                print("done", sorted(t.result() for t in done))
+            asyncio.new_event_loop().run_until_complete(main())
+            print("pending when it stopped", [n for n, t in enumerate(tasks) if not t.done()])
+            print("num(5) slept", tasks[5].done() or tasks[5]._fut_waiter.done())
+            """
+        expected = {"iteration": ("[0, 1, 2, 3, 4]", "[6, 7, 8, 9]", True),
+                    "callback/8": ("[0, 1, 2, 3, 4]", "[5, 6, 7, 8, 9]", True),
+                    "callback": ("[0, 1, 2, 3, 4]", "[5, 6, 7, 8, 9]", False),
+                    "none": ("[0, 1, 2, 3, 4, 5]", "[6, 7, 8, 9]", True)}
+        for quantum, (done, pending, slept) in expected.items():
+            for lines in self.each(source, quantum=quantum):
+                self.assertEqual(lines[:3], ["0.500000 out done " + done,
+                                             "0.500000 out pending when it stopped " + pending,
+                                             "0.500000 out num(5) slept %s" % slept], quantum)
+
+    def test_pending_tasks_are_finalized_in_the_runs_order(self):
+        # Whether a task destroyed pending at exit logs its coroutine "done" or "running at"
+        # follows the collector's order of the two (an order earlier collections decide):
+        # CANONICAL finalizes the coroutine first, REVERSED the task first, every time.
+        source = """
+            import asyncio
+            async def forever(i):
+                await asyncio.sleep(3600)
+            async def main():
+                for i in range(3):
+                    asyncio.ensure_future(forever(i))
+                await asyncio.sleep(0)
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(main())
+            loop.close()
+            """
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                for perturb, state in ((1, "done, defined at"), (2, "running at")):
+                    tasks = [line for line in run(interpreter, source, perturb=perturb)
+                             if " log task: " in line]
+                    self.assertEqual(len(tasks), 3)
+                    for line in tasks:
+                        self.assertIn("coro=<forever() %s case.py>" % state, line)
+
+    def test_shutdown_asyncgens_follows_the_runs_order(self):
+        source = """
+            import asyncio
+            async def gen(name):
+                try:
+                    yield name
+                finally:
+                    print("closing", name)
+            async def main():
+                global gens
+                gens = [gen(n) for n in "abcd"]
+                for g in gens:
+                    await g.__anext__()
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(main())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            """
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                for perturb, order in ((1, "abcd"), (2, "dcba")):
+                    self.assertEqual(run(interpreter, source, perturb=perturb),
+                                     ["0.000000 out closing " + n for n in order]
+                                     + ["= exit 0"])
 
     def test_a_thread_the_program_starts_can_wake_the_loop(self):
         # Before: only executor work items counted, so a loop whose waker was another thread

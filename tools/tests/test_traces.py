@@ -6,7 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from suite import traces  # noqa: E402
+from suite import capture, compare, traces  # noqa: E402
 
 HEADER = "# aioref-trace 1\n# example: t\n"
 
@@ -78,6 +78,39 @@ class DeriveTest(unittest.TestCase):
     def test_different_lines_without_set_order_marker_fail(self):
         with self.assertRaises(traces.NondeterministicError):
             traces.derive_golden({}, [trace("0.000000 out a"), trace("0.000000 out b")])
+
+
+class QuantaTest(unittest.TestCase):
+    """capture.derive_golden: the runs under each quantum (each a model of a real clock) make
+    one golden, with each outcome they show once."""
+
+    def test_outcomes_of_each_quantum_are_variants(self):
+        fine = trace("0.500000 out done 0-4", "0.500000 log destroyed 6-9")
+        busy = trace("0.500000 out done 0-4", "0.500000 log destroyed 5-9")
+        coarse = trace("0.500000 out done 0-5", "0.500000 log destroyed 6-9")
+        golden = capture.derive_golden({"example": "t"}, {
+            "iteration": [fine] * 3, "callback": [busy] * 2, "none": [coarse] * 2})
+        self.assertEqual(len(golden.variants), 3)
+        self.assertEqual(golden.header["runs"], "3")
+        # Variants are sorted by their lines ("5-9" first), whichever quantum came first.
+        self.assertIn("1 under quantum callback; 2 under quantum iteration; 3 under quantum "
+                      "none", golden.header["variants"])
+        for run in (fine, busy, coarse):
+            self.assertTrue(compare.compare(golden, run).ok)
+
+    def test_the_same_outcome_is_one_variant(self):
+        same = trace("0.000000 out a", "1.000000 out b")
+        golden = capture.derive_golden({"example": "t"}, {
+            "iteration": [same] * 3, "callback": [same] * 2, "none": [same] * 2})
+        self.assertEqual(len(golden.variants), 1)
+        self.assertNotIn("variants", golden.header)
+
+    def test_nondeterminism_names_the_quantum(self):
+        with self.assertRaises(traces.NondeterministicError) as caught:
+            capture.derive_golden({}, {"iteration": [trace("0.000000 out a")],
+                                       "none": [trace("0.000000 out a"),
+                                                trace("0.000000 out b")]})
+        self.assertIn("quantum none", str(caught.exception))
 
 
 if __name__ == "__main__":

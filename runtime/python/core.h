@@ -73,14 +73,28 @@ inline const Names& names() {
   return *n;
 }
 
-// The C++ handle behind a timer's Python TimerHandle (what cancel() cancels).
-struct CoreHandle {
-  aio::Handle handle;
-  std::uint64_t key = 0;
-  bool cancelled() const { return handle.cancelled(); }
-  bool is_timer() const { return handle.impl() && handle.impl()->is_timer; }
-  double when() const { return handle.impl() ? handle.impl()->when : 0.0; }
+struct CoreTimer;
+
+// The ready queue's and the timer heap's callbacks keep their Python handle alive through a node
+// of the Core's `held_` list (which the cycle collector walks), not a dict key.
+struct Held {
+  PyObject* handle;  // strong; null once tp_clear dropped it
+  Held* prev;
+  Held* next;
+  CoreTimer* timer;  // a timer's CoreTimer while both exist (each clears the other's pointer)
 };
+
+// `_core_handle` of an aioref.TimerHandle: the C++ timer that cancel() cancels. A plain C object
+// (no pybind11 instance, no dict entry). It holds no reference: `impl` and `node` are cleared
+// when the timer's callback runs or is destroyed (fired, cancelled, dropped by close()).
+struct CoreTimer {
+  PyObject_HEAD aio::detail::HandleImpl* impl;
+  Held* node;
+};
+PyTypeObject* core_timer_type();  // made by register_core
+inline bool is_core_timer(PyObject* obj) { return Py_TYPE(obj) == core_timer_type(); }
+// Cancels the C++ timer (the loop counts it for the purge; its Python handle is released).
+void cancel_core_timer(CoreTimer* timer);
 
 class Core {
  public:
@@ -97,7 +111,7 @@ class Core {
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
   }
   ~Core() {
-    // Queued C++ callbacks only hold keys and nodes: dropping them touches no Python object.
+    // Dropping the queued callbacks releases the timers' handles (TimerRef), then the rest.
     loop_.reset();
     release_all();
   }
@@ -118,25 +132,20 @@ class Core {
       throw;
     }
   }
-  CoreHandle call_at(double when, py::object handle) {
-    return schedule(handle.ptr(),
-                    [this, when](auto run) { return loop_->call_at(when, std::move(run)); });
-  }
+  // Schedules `timer` (an asyncio TimerHandle) at `when`; returns its new CoreTimer (for
+  // `_core_handle`). The heap entry's callback owns a node of `held_` (TimerRef).
+  PyObject* call_at(double when, PyObject* timer);
   void call_soon_threadsafe(PyObject* handle) {
     schedule(handle, [this](auto run) { return loop_->call_soon_threadsafe(std::move(run)); });
-  }
-  void cancel(CoreHandle& h) {
-    if (!h.handle.cancelled()) h.handle.cancel();
-    forget(h.key);
   }
 
   // Remembers `handle` under a key and schedules its run with `enqueue`; forgets it again if
   // that throws (a closed loop), so that no key outlives its callback.
   template <typename Enqueue>
-  CoreHandle schedule(PyObject* handle, Enqueue enqueue) {
+  void schedule(PyObject* handle, Enqueue enqueue) {
     std::uint64_t key = remember(handle);
     try {
-      return {enqueue([this, key] { run_key(key); }), key};
+      enqueue([this, key] { run_key(key); });
     } catch (...) {
       forget(key);
       throw;
@@ -175,7 +184,7 @@ class Core {
   void set_stopping(bool s) { loop_->set_stopping(s); }
   bool closed() const { return loop_->is_closed(); }
   void close() {
-    loop_->close();  // drops the ready queue: no callback holds a node any more
+    loop_->close();  // drops the ready queue and the timers (whose TimerRefs release theirs)
     io_keys_.clear();
     if (handles_) PyDict_Clear(handles_.ptr());
     release_all();
@@ -194,7 +203,8 @@ class Core {
   bool uses_python_clock() const { return py_clock_ != nullptr; }
 
   py::object& handles() { return handles_; }
-  // The Python handles the C++ loop keeps alive (timers, I/O, threadsafe and call_soon).
+  // The Python handles the C++ loop keeps alive (I/O and threadsafe in `handles`; call_soon and
+  // timers in `held_`).
   std::size_t held_count() const {
     return static_cast<std::size_t>(PyDict_Size(handles_.ptr())) + held_count_;
   }
@@ -225,12 +235,27 @@ class Core {
   }
 
  private:
-  // A Python handle a ready-queue callback keeps alive, in a list the collector walks.
-  struct Held {
-    PyObject* handle;  // strong; null once tp_clear dropped it
-    Held* prev;
-    Held* next;
+  // A timer's callback: owns its node, which it releases when destroyed without having run
+  // (cancelled, or dropped by close()), detaching the CoreTimer either way.
+  class TimerRef {
+   public:
+    TimerRef(Core* core, Held* node) : core_(core), node_(node) {}
+    TimerRef(TimerRef&& o) noexcept : core_(o.core_), node_(std::exchange(o.node_, nullptr)) {}
+    TimerRef(const TimerRef&) = delete;
+    TimerRef& operator=(const TimerRef&) = delete;
+    ~TimerRef() {
+      if (node_) core_->release(detach(node_));
+    }
+    void operator()() {
+      if (node_) core_->run_held(detach(std::exchange(node_, nullptr)));
+    }
+
+   private:
+    static Held* detach(Held* node);
+    Core* core_;
+    Held* node_;
   };
+
   Held* hold(PyObject* handle) {
     Held* n;
     if (!free_held_.empty()) {
@@ -240,7 +265,7 @@ class Core {
       n = new Held;
     }
     Py_INCREF(handle);
-    *n = {handle, nullptr, held_};
+    *n = {handle, nullptr, held_, nullptr};
     if (held_) held_->prev = n;
     held_ = n;
     ++held_count_;

@@ -61,8 +61,9 @@ struct State {
   std::vector<std::pair<PyObject*, PyObject*>> timer_attrs, loop_timer_attrs;
   Guard timer_guard;
   Guard loop_timer_guards[4];
-  PyObject* call_at_fallback = nullptr;     // aioref's Python Loop.call_at
-  PyObject* call_later_fallback = nullptr;  // BaseEventLoop.call_later
+  PyObject* call_at_fallback = nullptr;       // aioref's Python Loop.call_at
+  PyObject* timer_cancel_fallback = nullptr;  // aioref's Python TimerHandle.cancel
+  PyObject* call_later_fallback = nullptr;    // BaseEventLoop.call_later
 };
 State g_state;  // the module is never unloaded
 inline State& state() { return g_state; }
@@ -509,8 +510,9 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
   try {
-    py::object core_handle = py::cast(core->call_at(w, py::reinterpret_borrow<py::object>(timer)));
-    set_slot(timer, st.core_handle_slot, core_handle.ptr());
+    PyObject* core_timer = core->call_at(w, timer);
+    set_slot(timer, st.core_handle_slot, core_timer);
+    Py_DECREF(core_timer);
   } catch (py::error_already_set& e) {
     Py_DECREF(timer);
     e.restore();
@@ -574,6 +576,44 @@ PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Py
   Py_DECREF(when);
   return timer;
 }
+
+// aioref.TimerHandle.cancel in C: its Python version (the C++ timer cancelled, then
+// events.TimerHandle.cancel: `self._loop._timer_handle_cancelled(self)`, aioref's doing nothing,
+// and events.Handle.cancel) with debug off. Debug mode (a repr kept), a loop or handle whose
+// methods were replaced, or unusual slot values call the Python version.
+PyObject* timer_cancel(PyObject* self, PyObject*) {
+  State& st = state();
+  PyObject* flag = nullptr;
+  PyObject* loop = nullptr;
+  PyObject* core_timer = nullptr;
+  bool plain = st.timers_ready && Py_TYPE(self) == st.timer_type && runnable_type(st.timer_type);
+  if (plain) {
+    flag = get_slot(self, st.slots.cancelled);
+    loop = get_slot(self, st.slots.loop);
+    core_timer = get_slot(self, st.core_handle_slot);
+    plain = (flag == Py_True || flag == Py_False) && loop &&
+            (!core_timer || core_timer == Py_None || is_core_timer(core_timer)) &&
+            loop_type_ok(Py_TYPE(loop), st.loop_timer_guards, st.loop_timer_attrs);
+  }
+  if (!plain) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
+  if (flag == Py_True) Py_RETURN_NONE;
+  int debug = attr_true(loop, loop_dict(loop), st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
+  if (core_timer && core_timer != Py_None) {
+    Py_INCREF(core_timer);
+    set_slot(self, st.core_handle_slot, Py_None);
+    cancel_core_timer(reinterpret_cast<CoreTimer*>(core_timer));
+    Py_DECREF(core_timer);
+  }
+  set_slot(self, st.slots.cancelled, Py_True);
+  set_slot(self, st.slots.callback, Py_None);
+  set_slot(self, st.slots.args, Py_None);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef kTimerCancelDef = {"cancel", timer_cancel, METH_NOARGS,
+                               "cancel($self, /)\n--\n\nCancel the call (TimerHandle.cancel)."};
 
 PyMethodDef kLoopCallAtDef = {
     "call_at", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_at)),
@@ -646,7 +686,8 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
 // BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later (after install_call_soon).
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
-                    py::object call_at_fallback, py::object call_later_fallback) {
+                    py::object call_at_fallback, py::object call_later_fallback,
+                    py::object cancel_fallback) {
   State& st = state();
   if (!st.ready) throw std::runtime_error("aioref: install_call_soon first");
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
@@ -661,10 +702,14 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
     Py_XINCREF(found);  // kept for identity checks, forever
     return std::make_pair(key, found);
   };
+  PyObject* cancel_descr = PyDescr_NewMethod(tt, &kTimerCancelDef);
+  if (!cancel_descr) throw py::error_already_set();
+  py::setattr(timer_type, "cancel", py::reinterpret_steal<py::object>(cancel_descr));
+  st.timer_cancel_fallback = cancel_fallback.release().ptr();
   st.timer_attrs.clear();
   for (const char* name :
        {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
-        "_repr", "_context", "_when", "_scheduled", "_core_handle"}) {
+        "_repr", "_context", "_when", "_scheduled", "_core_handle", "cancel"}) {
     st.timer_attrs.push_back(keep(name, tt));
   }
   st.timer_type = tt;
@@ -678,7 +723,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   }
   // call_soon's guards, and call_later's `self.time()` and `self.call_at(...)`.
   st.loop_timer_attrs = st.loop_attrs;
-  for (const char* name : {"time", "call_at", "call_later"}) {
+  for (const char* name : {"time", "call_at", "call_later", "_timer_handle_cancelled"}) {
     st.loop_timer_attrs.push_back(keep(name, lt));
   }
   st.timers_ready = true;

@@ -21,8 +21,10 @@ int run(PyObject* handle);
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
                        py::object fallback, py::iterable loop_attr_names);
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
-// BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later.
+// BaseEventLoop.call_later, TimerHandle.cancel (Python)): sets Loop.call_at, Loop.call_later
+// and TimerHandle.cancel.
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
-                    py::object call_at_fallback, py::object call_later_fallback);
+                    py::object call_at_fallback, py::object call_later_fallback,
+                    py::object cancel_fallback);
 
 }  // namespace aioref_bridge::fast

@@ -4,9 +4,10 @@
 // Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
-// self-pipe (an eventfd). Each queued C++ callback holds a key into `handles`, a dict visible to
-// Python's cycle collector, so that a loop caught in a reference cycle is collected as CPython's
-// is (pending tasks then log "Task was destroyed but it is pending!").
+// self-pipe (an eventfd). Each queued C++ callback (ready queue, threadsafe queue, timer heap)
+// holds its Python handle through a node of `held_`, a list the cycle collector walks (I/O
+// handles: a key into `handles`, a dict), so that a loop caught in a reference cycle is collected
+// as CPython's is (pending tasks then log "Task was destroyed but it is pending!").
 //
 // Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
 // was replaced, e.g. by a virtual clock). Waiting: epoll (the eventfd and every registered fd)
@@ -119,10 +120,10 @@ class Core {
   double time() const { return loop_->time(); }
 
   // call_soon and call_soon_threadsafe return nothing: a Handle cancelled from Python stays in
-  // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes (run_key).
-  // Only timers need their C++ handle (the heap counts its cancelled timers for the purge).
-  // The ready queue's own callbacks hold a node of `held_` rather than a key into `handles`
-  // (no int, no dict operations per callback), and no aio::Handle.
+  // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes
+  // (run_python). Only timers need their C++ handle (the heap counts its cancelled timers for
+  // the purge). The queued callbacks hold a node of `held_` (no int key, no dict operations per
+  // callback).
   void call_soon(PyObject* handle) {
     Held* node = hold(handle);
     try {
@@ -135,19 +136,13 @@ class Core {
   // Schedules `timer` (an asyncio TimerHandle) at `when`; returns its new CoreTimer (for
   // `_core_handle`). The heap entry's callback owns a node of `held_` (TimerRef).
   PyObject* call_at(double when, PyObject* timer);
+  // From any thread holding the GIL (which orders every use of `held_`).
   void call_soon_threadsafe(PyObject* handle) {
-    schedule(handle, [this](auto run) { return loop_->call_soon_threadsafe(std::move(run)); });
-  }
-
-  // Remembers `handle` under a key and schedules its run with `enqueue`; forgets it again if
-  // that throws (a closed loop), so that no key outlives its callback.
-  template <typename Enqueue>
-  void schedule(PyObject* handle, Enqueue enqueue) {
-    std::uint64_t key = remember(handle);
+    Held* node = hold(handle);
     try {
-      enqueue([this, key] { run_key(key); });
+      loop_->call_soon_threadsafe([this, node] { run_held(node); });
     } catch (...) {
-      forget(key);
+      release(node);
       throw;
     }
   }
@@ -307,16 +302,8 @@ class Core {
     if (PyDict_DelItem(handles_.ptr(), k.ptr()) != 0) PyErr_Clear();
   }
 
-  // A C++ callback ran: run the Python handle (Handle._run catches Exception, and everything
-  // but SystemExit/KeyboardInterrupt since 3.8).
-  void run_key(std::uint64_t key) {
-    py::int_ k(key);
-    PyObject* borrowed = PyDict_GetItem(handles_.ptr(), k.ptr());
-    if (!borrowed) return;  // collected (tp_clear) or closed meanwhile
-    py::object handle = py::reinterpret_borrow<py::object>(borrowed);
-    PyDict_DelItem(handles_.ptr(), k.ptr());
-    run_python(handle);
-  }
+  // Runs the Python handle (Handle._run catches Exception, and everything but
+  // SystemExit/KeyboardInterrupt since 3.8).
   void run_python(const py::object& handle) {
     // _run_once's `if handle._cancelled: continue`: call_soon's handles are cancelled in Python
     // only (they stay queued, as in CPython's _ready deque).

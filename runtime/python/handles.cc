@@ -37,8 +37,9 @@ struct Guard {
 
 struct State {
   bool ready = false;
-  PyTypeObject* handle_type = nullptr;  // aioref.Handle
-  PyObject* fallback = nullptr;         // BaseEventLoop.call_soon
+  PyTypeObject* handle_type = nullptr;      // aioref.Handle
+  PyObject* fallback = nullptr;             // BaseEventLoop.call_soon
+  PyObject* threadsafe_fallback = nullptr;  // aioref's Python Loop.call_soon_threadsafe
   Slots slots{};
   // (name, the object type lookup must find) for the loop type and the handle type.
   std::vector<std::pair<PyObject*, PyObject*>> loop_attrs, handle_attrs;
@@ -389,8 +390,13 @@ PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
   return tuple;
 }
 
-PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+// call_soon, and call_soon_threadsafe (aioref's Python Loop.call_soon_threadsafe: the same
+// checks, the handle queued through the C++ loop's threadsafe queue, which wakes it).
+template <void (Core::*Schedule)(PyObject*), PyObject* State::*Fallback>
+PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
   State& st = state();
+  PyObject* fallback = st.*Fallback;
   PyObject* context = Py_None;
   bool plain = st.ready && nargs >= 1 && loop_type_ok(Py_TYPE(self)) && handle_type_ok();
   if (plain && kwnames) {
@@ -402,7 +408,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
       plain = false;
     }
   }
-  if (!plain) return call_fallback(self, args, nargs, kwnames);
+  if (!plain) return call_fallback(self, args, nargs, kwnames, fallback);
   PyObject* dict = nullptr;
   if (st.dict_attrs) {
     PyObject** dict_ptr = _PyObject_GetDictPtr(self);
@@ -410,7 +416,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
   }
   int checked = check_closed_then_debug(self, dict);
   if (checked < 0) return nullptr;
-  if (checked) return call_fallback(self, args, nargs, kwnames);
+  if (checked) return call_fallback(self, args, nargs, kwnames, fallback);
   PyObject* core_obj = get_attr(self, dict, st.core_name);
   if (!core_obj) return nullptr;
   py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
@@ -422,7 +428,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
   Py_DECREF(cb_args);
   if (!handle) return nullptr;
   try {
-    core->call_soon(handle);
+    (core->*Schedule)(handle);
   } catch (py::error_already_set& e) {
     Py_DECREF(handle);
     e.restore();
@@ -436,10 +442,19 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
 }
 
 PyMethodDef kLoopCallSoonDef = {
-    "call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_soon)),
+    "call_soon",
+    reinterpret_cast<PyCFunction>(
+        reinterpret_cast<void (*)()>(schedule_soon<&Core::call_soon, &State::fallback>)),
     METH_FASTCALL | METH_KEYWORDS,
     "call_soon($self, callback, *args, context=None)\n--\n\n"
     "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
+PyMethodDef kLoopCallSoonThreadsafeDef = {
+    "call_soon_threadsafe",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
+        schedule_soon<&Core::call_soon_threadsafe, &State::threadsafe_fallback>)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
+    "Like call_soon(), but thread-safe (BaseEventLoop.call_soon_threadsafe)."};
 
 // --- call_at and call_later in C: aioref's Loop.call_at and BaseEventLoop.call_later with
 // debug off, TimerHandle.__init__ included; the rest (debug, None, a `when` that is not a float
@@ -634,11 +649,13 @@ Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
 }
 
-// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon, loop_attrs): sets
-// Loop.call_soon. `loop_attrs`: names whose lookup on the loop's type must give what it gives
-// on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon,
+// Loop.call_soon_threadsafe (Python), loop_attrs): sets Loop.call_soon and
+// Loop.call_soon_threadsafe. `loop_attrs`: names whose lookup on the loop's type must give what it
+// gives on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
-                       py::object fallback, py::iterable loop_attr_names) {
+                       py::object fallback, py::object threadsafe_fallback,
+                       py::iterable loop_attr_names) {
   State& st = state();
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
   auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
@@ -677,9 +694,12 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   st.closed_name = PyUnicode_InternFromString("_closed");
   st.debug_name = PyUnicode_InternFromString("_debug");
   st.context_name = PyUnicode_InternFromString("context");
-  PyObject* descr = PyDescr_NewMethod(lt, &kLoopCallSoonDef);
-  if (!descr) throw py::error_already_set();
-  py::setattr(loop_type, "call_soon", py::reinterpret_steal<py::object>(descr));
+  st.threadsafe_fallback = threadsafe_fallback.release().ptr();
+  for (PyMethodDef* def : {&kLoopCallSoonDef, &kLoopCallSoonThreadsafeDef}) {
+    PyObject* descr = PyDescr_NewMethod(lt, def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
   st.ready = true;
 }
 

@@ -36,8 +36,8 @@ def spread(mine, theirs):
     round in the same order (the loops of a round ran one after the other), else the extremes
     against each other."""
     a, b = _samples(mine), _samples(theirs)
-    if mine["better"] == "higher":
-        a, b = b, a  # theirs / mine where lower is better
+    if mine["better"] == "lower":
+        a, b = b, a  # theirs / mine
     if len(a) == len(b):
         pairs = [x / y for x, y in zip(a, b) if y]
         return (min(pairs), max(pairs)) if pairs else (None, None)

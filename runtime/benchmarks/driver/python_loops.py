@@ -176,24 +176,24 @@ def percentile(values, q):
 
 class Callgrind(common.Group):
     """Instructions per item under callgrind: deterministic where CPU time on a shared machine
-    is not. Each (workload, loop) runs twice under `valgrind --tool=callgrind`, with one measured
-    run and with two (after the same warm-up): the difference is one warm run, start-up and
-    teardown cancelled out."""
+    is not. Each (workload, loop) runs in one process under `valgrind --tool=callgrind`, which
+    dumps its counts at every os.getppid() (bench_loops.py --callgrind-markers calls it around
+    each measured run): each dump between two markers is one warm run, start-up excluded."""
 
     name = "python_callgrind"
     title = "From Python: instructions per item (callgrind)"
     implementations = LOOPS
     ours = ("aioref", "aioref-full")
     peers = ("cpython", "uvloop")
-    description = ("instructions executed per item (callgrind's Ir, the whole process: every "
-                   "thread, the interpreter included) in one warm run: the count of a process "
-                   "running the workload twice after its warm-up minus that of one running it "
-                   "once, divided by the items. Deterministic to a few parts in a thousand, "
-                   "whatever the load: the figures to decide an A/B by. Sizes: --size callgrind "
-                   "of bench_loops.py.")
+    description = ("instructions executed per item (callgrind's Ir over the whole process: "
+                   "every thread, the interpreter included) in one warm run, the lower of two "
+                   "runs after a warm-up, each counted between two markers (os.getppid(), "
+                   "callgrind's --dump-before) so that start-up is left out. Deterministic to "
+                   "about a part in a hundred whatever the load: the figures to decide an A/B "
+                   "by. Sizes: bench_loops.py --size callgrind.")
     workloads = ("call_soon", "call_later_cancel", "timers_firing", "task_create_await",
-                 "sleep0_pingpong", "gather_100k", "future_done_callbacks",
-                 "call_soon_threadsafe", "async_tree_none", "async_tree_memoization_tg")
+                 "sleep0_pingpong", "future_done_callbacks", "call_soon_threadsafe",
+                 "async_tree_none")
 
     def __init__(self):
         if not common.which("valgrind"):
@@ -201,30 +201,30 @@ class Callgrind(common.Group):
 
     def run(self, ctx):
         records = []
-        workloads = ctx.args.callgrind_workload or self.workloads
-        for workload in workloads:
+        for workload in ctx.args.callgrind_workload or self.workloads:
             for loop in LOOPS:
                 try:
-                    counts = [instructions(ctx, loop, workload, repeat) for repeat in (1, 2)]
-                    items = counts[1][1]
-                    per_item = (counts[1][0] - counts[0][0]) / float(items)
+                    runs, items = instructions(ctx, loop, workload)
+                    per_item = [r / float(items) for r in runs]
                     common.log("callgrind %s %s: %.0f instructions per item"
-                               % (workload, loop, per_item))
+                               % (workload, loop, min(per_item)))
                     records.append(common.record(
-                        self.name, workload, loop, per_item, "instructions/item",
-                        better="lower", items=items, process_instructions=[c[0] for c in counts]))
+                        self.name, workload, loop, min(per_item), "instructions/item",
+                        better="lower", items=items, samples=per_item))
                 except Exception as error:  # noqa: BLE001 - reported in the run
                     ctx.failures.append("callgrind %s %s: %s" % (workload, loop, error))
         return records
 
 
-def instructions(ctx, loop, workload, repeat):
-    """(Ir of the whole process, items of one run) of bench_loops.py under callgrind."""
+def instructions(ctx, loop, workload, repeat=2):
+    """([Ir of each measured run], items per run) of bench_loops.py under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" +
-                   os.path.join(tmp, "out.%p"), "--dump-line=no", "--compress-strings=no",
-                   common.DEBIAN_PYTHON, SCRIPT, "--loop", loop, "--size", "callgrind",
-                   "--workload", workload, "--repeat", str(repeat)]
+        out = os.path.join(tmp, "cg.out")
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                   "--dump-before=*getppid*", common.DEBIAN_PYTHON, SCRIPT, "--loop", loop,
+                   "--size", "callgrind", "--workload", workload, "--repeat", str(repeat),
+                   "--callgrind-markers"]
+        common.log(" ".join(command))
         full_env = dict(os.environ)
         full_env.update(env(ctx))
         done = common.subprocess.run(command, cwd=common.ROOT, env=full_env,
@@ -233,14 +233,17 @@ def instructions(ctx, loop, workload, repeat):
                                      timeout=1800)
         if done.returncode != 0:
             raise RuntimeError("exit %d: %s" % (done.returncode, done.stderr[-500:]))
-        found = re.findall(r"Collected : (\d+)", done.stderr)
-        if not found:
-            raise RuntimeError("no 'Collected' line from callgrind")
-        document = json.loads(done.stdout)
-        result = document["results"][0]
+        result = json.loads(done.stdout)["results"][0]
         if "error" in result:
             raise RuntimeError(result["error"])
-        return int(found[-1]), result["items"]
+        runs = []
+        for k in range(2, repeat + 2):  # dump 1: start-up and warm-up; k: run k - 1
+            with open("%s.%d" % (out, k)) as f:
+                totals = re.search(r"^totals: (\d+)", f.read(), re.M)
+            if not totals:
+                raise RuntimeError("no totals in callgrind's dump %d" % k)
+            runs.append(int(totals.group(1)))
+        return runs, result["items"]
 
 
 class PythonMemory(common.Group):

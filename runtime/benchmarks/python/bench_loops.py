@@ -491,6 +491,10 @@ def main(argv=None):
     parser.add_argument("--loop", required=True, choices=LOOPS)
     parser.add_argument("--size", default="full", choices=sorted(SIZES))
     parser.add_argument("--repeat", type=int)
+    parser.add_argument("--callgrind-markers", action="store_true",
+                        help="call os.getppid() before each measured run and after the last: "
+                        "under valgrind --tool=callgrind --dump-before='*getppid*', each run "
+                        "is then a dump of its own")
     parser.add_argument("--warmup", type=int, default=1,
                         help="unmeasured runs of each workload first (default 1)")
     parser.add_argument("--workload", action="append", default=[])
@@ -549,11 +553,15 @@ def main(argv=None):
                 fn(loop, sizes[size_key])
             rates, wall_rates = [], []
             for _ in range(repeat):
+                if args.callgrind_markers:
+                    os.getppid()
                 cpu0, wall0 = time.process_time(), time.perf_counter()
                 items = fn(loop, sizes[size_key])
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
                 rates.append(items / cpu)
                 wall_rates.append(items / wall)
+            if args.callgrind_markers:
+                os.getppid()
             record["value"] = statistics.median(rates)
             record["samples"] = rates
             record["wall_value"] = statistics.median(wall_rates)

@@ -191,9 +191,8 @@ class Callgrind(common.Group):
                    "callgrind's --dump-before) so that start-up is left out. Deterministic to "
                    "about a part in a hundred whatever the load: the figures to decide an A/B "
                    "by. Sizes: bench_loops.py --size callgrind.")
-    workloads = ("call_soon", "call_later_cancel", "timers_firing", "task_create_await",
-                 "sleep0_pingpong", "future_done_callbacks", "call_soon_threadsafe",
-                 "async_tree_none")
+    workloads = ("call_soon", "call_later_cancel", "timers_firing", "sleep0_pingpong",
+                 "call_soon_threadsafe", "async_tree_none")
 
     def __init__(self):
         if not common.which("valgrind"):

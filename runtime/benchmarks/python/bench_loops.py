@@ -178,13 +178,20 @@ def w_call_later_cancel(loop, n):
     return n
 
 
-def w_timers_firing(loop, n):
+def counting_until(loop, n):
+    """A callback counting its calls ([count], cb) that stops the loop at the n-th."""
     count = [0]
 
     def cb():
         count[0] += 1
         if count[0] == n:
             loop.stop()
+
+    return count, cb
+
+
+def w_timers_firing(loop, n):
+    count, cb = counting_until(loop, n)
 
     def produce():
         call_later = loop.call_later
@@ -259,12 +266,7 @@ def w_future_done_callbacks(loop, n):
 
 
 def w_call_soon_threadsafe(loop, n):
-    count = [0]
-
-    def cb():
-        count[0] += 1
-        if count[0] == n:
-            loop.stop()
+    count, cb = counting_until(loop, n)
 
     def produce():
         call_soon_threadsafe = loop.call_soon_threadsafe

@@ -121,8 +121,10 @@ def _perturb_set_order(perturb, recorder):
     """Change the iteration order of the sets asyncio builds, and nothing else.
 
     `wait`, `_wait`, `gather` (3.6) and `as_completed` call the global name `set` of
-    asyncio.tasks: shadowed there by a set that iterates in an order of ours (and prints as a
-    set), their results come out in another order each run; `all_tasks` returns one too.
+    asyncio.tasks, and TaskGroup (3.11+) that of asyncio.taskgroups: shadowed there by a set
+    that iterates in an order of ours (and prints as a set), their results (the order a
+    TaskGroup cancels its children in) come out in another order each run; `all_tasks` returns
+    one too.
     The orders: CANONICAL puts the elements in the order they came into being (a task or
     future when the loop created it, anything else when it first entered such a set), which
     no address or hash seed changes; REVERSED is the exact opposite, so that between the two
@@ -198,6 +200,14 @@ def _perturb_set_order(perturb, recorder):
             return "{" + ", ".join(repr(item) for item in self) + "}"
 
     asyncio.tasks.set = set
+    # TaskGroup (3.11+) keeps its children in `self._tasks = set()` and cancels them in that
+    # set's order: ours too, so that the order moves between runs and is marked.
+    try:
+        import asyncio.taskgroups
+    except ImportError:
+        pass
+    else:
+        asyncio.taskgroups.set = set
     # all_tasks builds its result with a set comprehension (the builtin set, in address
     # order): returned as one of ours, the order asyncio.run cancels leftover tasks in
     # follows the run's order too.

@@ -35,14 +35,13 @@ aio::Co<std::string> result2(std::string arg, aio::Def) {
 
 AIOREF_PORT(s003_coroutine_chain) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    auto result = loop->run_until_complete(main_());
-    aio::print(aio::format("获取返回值:{}", result));
-  } catch (...) {
-    aio::print("关闭事件循环");
-    loop->close();
-    throw;
-  }
-  aio::print("关闭事件循环");
-  loop->close();
+  aio::try_finally(
+      [&] {
+        auto result = loop->run_until_complete(main_());
+        aio::print(aio::format("获取返回值:{}", result));
+      },
+      [&] {
+        aio::print("关闭事件循环");
+        loop->close();
+      });
 }

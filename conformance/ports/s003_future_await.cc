@@ -25,11 +25,5 @@ aio::Co<void> main_(aio::Required<aio::Loop> loop = aio::missing("loop"), aio::D
 
 AIOREF_PORT(s003_future_await) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    loop->run_until_complete(main_());
-  } catch (...) {
-    loop->close();
-    throw;
-  }
-  loop->close();
+  aio::try_finally([&] { loop->run_until_complete(main_()); }, [&] { loop->close(); });
 }

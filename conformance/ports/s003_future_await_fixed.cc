@@ -25,11 +25,5 @@ aio::Co<void> main_(aio::Loop loop, aio::Def = "main") {
 
 AIOREF_PORT(s003_future_await_fixed) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    loop->run_until_complete(main_(loop));
-  } catch (...) {
-    loop->close();
-    throw;
-  }
-  loop->close();
+  aio::try_finally([&] { loop->run_until_complete(main_(loop)); }, [&] { loop->close(); });
 }

@@ -31,12 +31,10 @@ aio::Co<void> main_(aio::Future<std::string> all_done, aio::Def = "main") {
 
 AIOREF_PORT(s003_future_callback) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    aio::Future<std::string> all_done = aio::make_future<std::string>();
-    loop->run_until_complete(main_(all_done));
-  } catch (...) {
-    loop->close();
-    throw;
-  }
-  loop->close();
+  aio::try_finally(
+      [&] {
+        aio::Future<std::string> all_done = aio::make_future<std::string>();
+        loop->run_until_complete(main_(all_done));
+      },
+      [&] { loop->close(); });
 }

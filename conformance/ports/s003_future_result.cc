@@ -18,18 +18,17 @@ void foo(aio::Future<std::string> future, std::string result) {
 AIOREF_PORT(s003_future_result) {
   aio::Loop loop = aio::get_event_loop();
   aio::Future<std::string> all_done;
-  try {
-    all_done = aio::make_future<std::string>();
-    loop->call_soon([all_done] { foo(all_done, "Future is done!"); }, "foo");
-    aio::print("进入事件循环");
-    std::string result = loop->run_until_complete(all_done);
-    aio::print("返回结果", result);
-  } catch (...) {
-    aio::print("关闭事件循环");
-    loop->close();
-    throw;
-  }
-  aio::print("关闭事件循环");
-  loop->close();
+  aio::try_finally(
+      [&] {
+        all_done = aio::make_future<std::string>();
+        loop->call_soon([all_done] { foo(all_done, "Future is done!"); }, "foo");
+        aio::print("进入事件循环");
+        std::string result = loop->run_until_complete(all_done);
+        aio::print("返回结果", result);
+      },
+      [&] {
+        aio::print("关闭事件循环");
+        loop->close();
+      });
   aio::print("获取future的结果", all_done.result());
 }

@@ -13,16 +13,15 @@ aio::Co<void> foo(aio::Def = "foo") {
 
 AIOREF_PORT(s003_run_coroutine) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    aio::print("开始运行协程");
-    aio::Co<void> coro = foo();
-    aio::print("进入事件循环");
-    loop->run_until_complete(std::move(coro));
-  } catch (...) {
-    aio::print("关闭事件循环");
-    loop->close();
-    throw;
-  }
-  aio::print("关闭事件循环");
-  loop->close();
+  aio::try_finally(
+      [&] {
+        aio::print("开始运行协程");
+        aio::Co<void> coro = foo();
+        aio::print("进入事件循环");
+        loop->run_until_complete(std::move(coro));
+      },
+      [&] {
+        aio::print("关闭事件循环");
+        loop->close();
+      });
 }

@@ -32,11 +32,5 @@ aio::Co<void> main_(aio::Def = "main") {
 
 AIOREF_PORT(s003_wait_timeout) {
   aio::Loop loop = aio::get_event_loop();
-  try {
-    loop->run_until_complete(main_());
-  } catch (...) {
-    loop->close();
-    throw;
-  }
-  loop->close();
+  aio::try_finally([&] { loop->run_until_complete(main_()); }, [&] { loop->close(); });
 }

@@ -146,10 +146,22 @@ std::mutex g_loops_mu;
 std::vector<EventLoop*> g_loops;
 }  // namespace
 
+namespace {
+EventLoop::WaiterFactory& default_waiter_factory() {
+  static EventLoop::WaiterFactory factory;
+  return factory;
+}
+}  // namespace
+
+void EventLoop::set_default_waiter_factory(WaiterFactory factory) {
+  default_waiter_factory() = std::move(factory);
+}
+
 EventLoop::EventLoop(std::shared_ptr<Clock> clock)
     : clock_(clock ? std::move(clock) : default_clock_ptr()),
       version_(default_version()),
       clock_resolution_(clock_->resolution()) {
+  if (const WaiterFactory& factory = default_waiter_factory()) waiter_ = factory(*this);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   selector_.add(wake_fd_, EVENT_READ);  // like CPython's self-pipe reader
   std::lock_guard<std::mutex> lock(g_loops_mu);
@@ -411,34 +423,6 @@ void EventLoop::select(double timeout, double deadline) {
   if (waiter_) {
     waiter_(timeout, deadline);
     if (!io_waited_ && !io_.empty()) wait_for_events(0);
-  } else if (clock_->is_virtual()) {
-    std::uint64_t jumps = clock_->jumps();
-    if (timeout != 0) {
-      // Virtual time: executor jobs are waited for until each is asleep (in time_sleep) or
-      // done, sleeping jobs due before our deadline are woken in order; then time jumps to the
-      // deadline. The clock never moves while I/O is ready. When nothing in virtual time can
-      // wake us, outside I/O (sockets) and other threads doing work for us (external wakers
-      // outside any ThreadPool) are waited for really; with neither, we are idle forever.
-      // As the harness's VirtualSelector: the deadline is the clock plus the timeout (which
-      // may round differently from the timer's `when`; the loop takes timers due within the
-      // clock's resolution).
-      double until = timeout < 0 ? -1 : clock_->time() + timeout;
-      auto poll = [this] {
-        if (!io_.empty()) wait_for_events(0);
-        return ts_pending_.load(std::memory_order_acquire) || !io_events_.empty();
-      };
-      while (detail::virtual_workers().wait_until(*clock_, until, poll) ==
-             detail::VirtualWorkers::Wait::kIdle) {
-        bool wakers = external_wakers_.load() > 0;
-        if (!wakers && io_.empty()) throw IdleForever{};
-        wait_for_events(wakers ? -1 : kIoGrace);
-        if (!io_events_.empty() || ts_pending_.load(std::memory_order_acquire)) break;
-        if (!wakers) throw IdleForever{};
-      }
-    } else if (!io_.empty()) {
-      wait_for_events(0);
-    }
-    if (clock_->jumps() == jumps) clock_->tick();  // an iteration at the same moment
   } else if (timeout != 0 || !io_.empty()) {
     wait_for_events(timeout);
   }

@@ -35,6 +35,9 @@ class Future;
 template <class T>
 class Co;
 class Server;
+namespace detail {
+class AsyncGenBase;
+}  // namespace detail
 
 // One getaddrinfo() result: (family, type, proto, canonname, sockaddr).
 struct AddrInfo {
@@ -179,9 +182,16 @@ void heapify(std::vector<T>& x) {
 inline constexpr std::size_t kMinScheduledTimerHandles = 100;
 inline constexpr double kMinCancelledTimerHandlesFraction = 0.5;
 inline constexpr double kMaximumSelectTimeout = 24 * 3600;
-// Virtual clock: real seconds to wait for outside I/O (sockets) before declaring the loop idle
-// forever (conformance/harness/virtual_clock.py's IO_GRACE).
-inline constexpr double kIoGrace = 2.0;
+
+// loop.set_task_factory(factory): how loop.create_task() makes a task. Python's factory is any
+// callable (loop, coro) -> Task; C++ has the one Task type, so a factory says how that Task is
+// constructed: `eager_start` (3.12's asyncio.eager_task_factory, tasks.h), after `constructor`
+// ran (a custom task constructor's own work before Task.__init__, given the eager_start it
+// passes on; create_eager_task_factory(constructor)).
+struct TaskFactory {
+  bool eager_start = false;
+  std::function<void(bool eager_start)> constructor;
+};
 
 class EventLoop : public std::enable_shared_from_this<EventLoop> {
  public:
@@ -194,7 +204,6 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // --- version -----------------------------------------------------------------------------
   PyVersion version() const { return version_; }
-  void set_version(PyVersion v) { version_ = v; }
   bool has(Behaviour b) const { return aio::has(b, version_); }
 
   // --- scheduling --------------------------------------------------------------------------
@@ -255,6 +264,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   auto create_task(C&& coro);
   template <class C>
   auto create_task(C&& coro, std::string name);
+  // loop.set_task_factory(factory) / set_task_factory(std::nullopt) (None: the default Task).
+  void set_task_factory(std::optional<TaskFactory> factory) { task_factory_ = std::move(factory); }
+  const std::optional<TaskFactory>& get_task_factory() const { return task_factory_; }
 
   // --- I/O (selector_events) ---------------------------------------------------------------
   // add_reader(fd, callback): `callback` runs from _run_once whenever fd is readable (level-
@@ -333,17 +345,24 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // --- executor ----------------------------------------------------------------------------
   ThreadPool& default_executor();
-  // Work in flight on other threads that will end with call_soon_threadsafe: while > 0 the
-  // virtual clock really waits instead of jumping / reporting idle-forever.
+  // Work in flight on other threads that will end with call_soon_threadsafe: while > 0 a
+  // virtual-time waiter really waits instead of jumping / reporting idle-forever.
   void add_external_waker() { external_wakers_.fetch_add(1); }
   void remove_external_waker();
+  int external_wakers() const { return external_wakers_.load(); }
 
-  // --- embedding (the Python bridge, runtime/python) -----------------------------------------
+  // --- embedding (the Python bridge, runtime/python; the harness, runtime/harness) ------------
   // Replaces how select() waits: called with the timeout (< 0: forever; 0 when callbacks are
   // ready or threadsafe ones pending) and the first timer's deadline (or < 0). It returns when
-  // woken (wake_fd() readable) or timed out; the loop then takes call_soon_threadsafe callbacks.
+  // woken (wake_fd() readable) or timed out, or throws IdleForever when nothing can ever wake
+  // the loop; the loop then takes call_soon_threadsafe callbacks. Without one, select() waits
+  // on the selector with the timeout.
   using Waiter = std::function<void(double timeout, double deadline)>;
   void set_waiter(Waiter waiter) { waiter_ = std::move(waiter); }
+  // What every loop created from now on waits with (nullptr: the selector): a harness installs
+  // its own (runtime/harness/virtual_time_waiter.h); set_waiter replaces it per loop.
+  using WaiterFactory = std::function<Waiter(EventLoop&)>;
+  static void set_default_waiter_factory(WaiterFactory factory);
   // The eventfd call_soon_threadsafe writes to (the self-pipe).
   int wake_fd() const { return wake_fd_; }
   // The epoll descriptor (the wake fd and every add_reader/add_writer fd are in it): readable
@@ -353,6 +372,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // the I/O events for _run_once to process. Touches no other loop state (a bridge may call it
   // without its interpreter lock).
   void wait_for_events(double timeout);
+  // For waiters: whether a descriptor is watched (add_reader/add_writer), whether the last
+  // wait_for_events found I/O ready, whether call_soon_threadsafe callbacks are pending.
+  bool watches_io() const { return !io_.empty(); }
+  bool io_ready() const { return !io_events_.empty(); }
+  bool threadsafe_pending() const { return ts_pending_.load(std::memory_order_acquire); }
   // The `_stopping` flag of BaseEventLoop, for embedders that run their own run_forever.
   bool stopping() const { return stopping_; }
   void set_stopping(bool stopping) { stopping_ = stopping; }
@@ -366,6 +390,12 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
   std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  // Async generators first iterated while this loop ran (loop._asyncgens; asyncgen.h).
+  std::vector<std::weak_ptr<detail::AsyncGenBase>>& asyncgens() { return asyncgens_; }
+  bool asyncgens_shutdown_called() const { return asyncgens_shutdown_called_; }
+  void set_asyncgens_shutdown_called() { asyncgens_shutdown_called_ = true; }
+  // Tasks running their first step eagerly (asyncio.tasks._eager_tasks), innermost last.
+  std::vector<TaskBase*>& eager_tasks() { return eager_tasks_; }
   // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
   // Reads the registries of other threads' loops: call it when no other thread runs a loop.
   static std::vector<std::shared_ptr<TaskBase>> alive_tasks_of_all_loops();
@@ -418,6 +448,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   ExceptionHandler handler_;
   TaskBase* current_task_ = nullptr;
   std::vector<std::weak_ptr<TaskBase>> tasks_;
+  std::vector<TaskBase*> eager_tasks_;
+  std::vector<std::weak_ptr<detail::AsyncGenBase>> asyncgens_;
+  bool asyncgens_shutdown_called_ = false;
+  std::optional<TaskFactory> task_factory_;
 
   // threadsafe path
   std::mutex ts_mu_;

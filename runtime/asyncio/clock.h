@@ -48,9 +48,8 @@ std::shared_ptr<Clock> default_clock_ptr();
 void set_default_clock(std::shared_ptr<Clock> clock);
 inline void use_real_clock() { set_default_clock(std::make_shared<MonotonicClock>()); }
 
-// time.time(), time.monotonic() as the goldens see them.
+// time.time() as the goldens see it.
 inline double time_time() { return default_clock().wall_time(); }
-inline double time_monotonic() { return default_clock().time(); }
 // time.sleep(secs): on the virtual clock, executor jobs sleep in virtual time and other threads
 // make the clock jump (see detail::VirtualWorkers in executor.h); on the real clock, a real sleep.
 void time_sleep(double secs);

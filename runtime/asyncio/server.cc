@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/asyncio/combinators.h"
+#include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/selector_events.h"
 
 namespace aio {

@@ -10,7 +10,9 @@
 // exception the body raised propagates unless exit() raises another). A failing child cancels the
 // other children and the parent task; the errors come out as one ExceptionGroup('unhandled errors
 // in a TaskGroup', [...]). Python keeps the children in a set and cancels them in set order; here
-// they are cancelled in creation order.
+// they are cancelled in creation order: the order of the capture harness's CANONICAL run (its
+// runs give TaskGroup's set their own orders, conformance/harness/run_examples.py, so a golden
+// admits any order there: the lines that follow it are an unordered block).
 #pragma once
 
 #include <exception>

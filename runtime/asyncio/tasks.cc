@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "runtime/asyncio/asyncgen.h"
+
 namespace aio {
 
 namespace {
@@ -54,6 +56,34 @@ void TaskBase::start() { start(shared_task()); }
 
 void TaskBase::start(const std::shared_ptr<TaskBase>& task) {
   loop_->schedule_soon([self = task]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+  register_task(task);
+}
+
+void TaskBase::eager_start(const std::shared_ptr<TaskBase>& task) {
+  EventLoop& loop = *loop_;
+  TaskBase* prev = loop.current_task();  // _swap_current_task
+  loop.set_current_task(this);
+  loop.eager_tasks().push_back(this);  // _register_eager_task
+  struct Finish {                      // the finally clauses, also when an exit exception passes
+    TaskBase& task;
+    const std::shared_ptr<TaskBase>& shared;
+    TaskBase* prev;
+    ~Finish() {
+      EventLoop& loop = *task.loop_;
+      std::erase(loop.eager_tasks(), &task);
+      loop.set_current_task(prev);
+      if (task.done()) {
+        task.drop_coro();
+      } else {
+        task.register_task(shared);
+      }
+    }
+  } finish{*this, task, prev};
+  std::shared_ptr<TaskBase> self = task;
+  step_run_and_handle_result(self, nullptr);
+}
+
+void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
   loop_->tasks_registry().push_back(task);
   auto& reg = loop_->tasks_registry();
   if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
@@ -256,6 +286,9 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
       if (!t->done()) out.emplace_back(std::move(t));
     }
   }
+  for (TaskBase* t : loop.eager_tasks()) {  // 3.12+: the scheduled tasks and the eager ones
+    if (!t->done()) out.emplace_back(t->shared_task());
+  }
   return out;
 }
 std::vector<AnyTask> all_tasks() { return all_tasks(*get_running_loop()); }
@@ -304,45 +337,48 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 }  // namespace detail
 
 namespace {
-Co<void> shutdown_asyncgens(Def = "BaseEventLoop.shutdown_asyncgens") { co_return; }
 Co<void> shutdown_default_executor(Def = "BaseEventLoop.shutdown_default_executor") { co_return; }
 }  // namespace
 
-void run_cleanup(const Loop& loop) {
-  try {
-    if (!loop->is_closed()) {
-      // _cancel_all_tasks
-      std::vector<AnyTask> to_cancel = all_tasks(*loop);
-      if (!to_cancel.empty()) {
-        for (auto& t : to_cancel) t.cancel();
-        // gather(*to_cancel, return_exceptions=True)
-        auto outer = loop->create_future<void>();
-        auto remaining = std::make_shared<std::size_t>(to_cancel.size());
-        for (auto& t : to_cancel) {
-          t.ptr()->add_done_callback(
-              [outer, remaining](FutureBase& f) {
-                if (!f.cancelled()) f.exception();
-                if (--*remaining == 0 && !outer.done()) outer.set_result();
-              },
-              "_done_callback");
-        }
-        loop->run_until_complete(outer);
-        for (auto& t : to_cancel) {
-          if (t.cancelled()) continue;
-          if (t.exception()) {
-            ExceptionContext ctx;
-            ctx.message = "unhandled exception during asyncio.run() shutdown";
-            ctx.exception = t.exception();
-            ctx.task = t.ptr();
-            loop->call_exception_handler(ctx);
-          }
-        }
-      }
-      loop->run_until_complete(shutdown_asyncgens());
-      if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
-        loop->run_until_complete(shutdown_default_executor());
+namespace detail {
+void finalize_loop(const Loop& loop) {
+  // _cancel_all_tasks
+  std::vector<AnyTask> to_cancel = all_tasks(*loop);
+  if (!to_cancel.empty()) {
+    for (auto& t : to_cancel) t.cancel();
+    // gather(*to_cancel, return_exceptions=True)
+    auto outer = loop->create_future<void>();
+    auto remaining = std::make_shared<std::size_t>(to_cancel.size());
+    for (auto& t : to_cancel) {
+      t.ptr()->add_done_callback(
+          [outer, remaining](FutureBase& f) {
+            if (!f.cancelled()) f.exception();
+            if (--*remaining == 0 && !outer.done()) outer.set_result();
+          },
+          "_done_callback");
+    }
+    loop->run_until_complete(outer);
+    for (auto& t : to_cancel) {
+      if (t.cancelled()) continue;
+      if (t.exception()) {
+        ExceptionContext ctx;
+        ctx.message = "unhandled exception during asyncio.run() shutdown";
+        ctx.exception = t.exception();
+        ctx.task = t.ptr();
+        loop->call_exception_handler(ctx);
       }
     }
+  }
+  loop->run_until_complete(shutdown_asyncgens(loop));
+  if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
+    loop->run_until_complete(shutdown_default_executor());
+  }
+}
+}  // namespace detail
+
+void run_cleanup(const Loop& loop) {
+  try {
+    if (!loop->is_closed()) detail::finalize_loop(loop);
   } catch (const IdleForever&) {
     set_event_loop(nullptr);
     loop->close();

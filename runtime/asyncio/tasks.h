@@ -46,7 +46,6 @@ class TaskBase : public FutureBase {
 
   // Coroutine access (implemented by TaskState<T>).
   virtual detail::CoPromiseBase& coro_promise() = 0;
-  virtual std::coroutine_handle<> coro_handle() = 0;
   virtual std::string coro_format() const = 0;  // for repr; "" when the coro is gone
   virtual void set_result_from_coro() = 0;
   virtual void drop_coro() = 0;
@@ -64,6 +63,10 @@ class TaskBase : public FutureBase {
   // Schedules the first step (Task.__init__): call_soon(__step) + registration.
   void start();
   void start(const std::shared_ptr<TaskBase>& task);  // task: this one
+  // Task.__eager_start (3.12+, Task(eager_start=True) on a running loop): runs the first step
+  // now, inside the caller, as the current task; registered afterwards if still pending (a task
+  // done by then drops its coroutine, as CPython sets _coro = None).
+  void eager_start(const std::shared_ptr<TaskBase>& task);  // task: this one
 
   // Driving state, written by awaiters while the coroutine runs.
   std::coroutine_handle<> leaf_;
@@ -80,6 +83,7 @@ class TaskBase : public FutureBase {
   bool collected_ = false;  // seen by gc_collect_pending_tasks already
 
  protected:
+  void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
 
   mutable std::string name_;
@@ -103,7 +107,6 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
   }
   detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
-  std::coroutine_handle<> coro_handle() override { return coro_.handle(); }
   std::string coro_format() const override { return coro_ ? coro_.format() : std::string(); }
   void set_result_from_coro() override {
     if constexpr (std::is_void_v<T>) {
@@ -170,24 +173,63 @@ std::vector<AnyTask> all_tasks(EventLoop& loop);
 // Tasks created so far (the Task-N counter).
 std::uint64_t next_task_number();
 
+// asyncio.Task(coro, loop=loop, name=name, eager_start=...): eager_start (3.12+) runs the first
+// step at once when the loop is running (Task.__eager_start), else the step is scheduled.
 template <class T>
-Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt) {
+Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt,
+                  bool eager_start = false) {
   // The task and its control block from the per-thread block cache (block_cache.h).
   auto s = std::allocate_shared<TaskState<T>>(detail::CacheAllocator<TaskState<T>>(),
                                               std::move(loop), std::move(coro), std::move(name));
-  s->start(s);
+  if (eager_start && s->get_loop().is_running()) {
+    s->eager_start(s);
+  } else {
+    s->start(s);
+  }
   return Task<T>(std::move(s));
 }
 
+// asyncio.eager_task_factory (3.12+): loop.set_task_factory(aio::eager_task_factory) makes
+// every task of loop.create_task() (asyncio.create_task, ensure_future, TaskGroup.create_task)
+// start eagerly: its coroutine runs up to its first suspension inside create_task, as the
+// current task (current_task() is the new task there, the caller again after), listed by
+// all_tasks() while it runs; one that finishes then is done when create_task returns and is
+// never scheduled. A task factory names the task after it is made (3.12-3.13), so the first
+// step sees 'Task-N' even for create_task(coro, name).
+inline const TaskFactory eager_task_factory{true, nullptr};
+// asyncio.create_eager_task_factory(custom_task_constructor): `constructor` stands for the
+// custom constructor's own work; it is called with eager_start=true before the Task is made.
+inline TaskFactory create_eager_task_factory(std::function<void(bool eager_start)> constructor) {
+  return TaskFactory{true, std::move(constructor)};
+}
+
+namespace detail {
+// BaseEventLoop.create_task(coro, name=name): Task(coro, loop=loop, name=name), or the task
+// factory's task, named afterwards.
+template <class T>
+Task<T> loop_create_task(Loop loop, Co<T> coro, std::optional<std::string> name) {
+  loop->check_closed();
+  if (!loop->get_task_factory())
+    return make_task(std::move(loop), std::move(coro), std::move(name));
+  TaskFactory factory = *loop->get_task_factory();  // (the first step may change the loop's)
+  if (factory.constructor) factory.constructor(factory.eager_start);
+  Task<T> task = make_task(loop, std::move(coro), std::nullopt, factory.eager_start);
+  if (name) {
+    task.set_name(std::move(*name));
+  } else if (loop->has(Behaviour::kTaskFactorySetsNameNone)) {
+    task.set_name("None");  // task.set_name(None)
+  }
+  return task;
+}
+}  // namespace detail
+
 template <class C>
 auto EventLoop::create_task(C&& coro) {
-  check_closed();
-  return make_task(shared_from_this(), std::forward<C>(coro));
+  return detail::loop_create_task(shared_from_this(), std::forward<C>(coro), std::nullopt);
 }
 template <class C>
 auto EventLoop::create_task(C&& coro, std::string name) {
-  check_closed();
-  return make_task(shared_from_this(), std::forward<C>(coro), std::move(name));
+  return detail::loop_create_task(shared_from_this(), std::forward<C>(coro), std::move(name));
 }
 
 // asyncio.create_task(coro, name=...) — needs a running loop.
@@ -206,8 +248,7 @@ Task<T> ensure_future(Co<T> coro, Loop loop = nullptr) {
   if (!loop) loop = get_event_loop();
   // loop.create_task(coro), giving the task this reference to the loop (create_task's
   // shared_from_this() would be a second, atomic, count change).
-  loop->check_closed();
-  return make_task(std::move(loop), std::move(coro));
+  return detail::loop_create_task(std::move(loop), std::move(coro), std::nullopt);
 }
 template <class T>
 Future<T> ensure_future(Future<T> f, Loop = nullptr) {
@@ -215,6 +256,20 @@ Future<T> ensure_future(Future<T> f, Loop = nullptr) {
 }
 template <class T>
 Task<T> ensure_future(Task<T> t, Loop = nullptr) {
+  return t;
+}
+
+// ensure_future() as a Future<T>: what the combinators hold (gather, shield, wait_for, ...).
+template <class T>
+Future<T> to_future(Co<T>&& c, const Loop& loop = nullptr) {
+  return ensure_future(std::move(c), loop);
+}
+template <class T>
+Future<T> to_future(const Future<T>& f, const Loop& = nullptr) {
+  return f;
+}
+template <class T>
+Future<T> to_future(const Task<T>& t, const Loop& = nullptr) {
   return t;
 }
 
@@ -303,6 +358,11 @@ auto EventLoop::run_until_complete(A&& awaitable) {
 
 // asyncio.run(main): new loop, run, cancel remaining tasks, shutdown, close.
 void run_cleanup(const Loop& loop);
+namespace detail {
+// What asyncio.run / Runner.close do before closing the loop: _cancel_all_tasks (and wait for
+// them), shutdown_asyncgens, shutdown_default_executor (3.9+). Errors propagate.
+void finalize_loop(const Loop& loop);
+}  // namespace detail
 template <class T>
 T run(Co<T> main) {
   if (running_loop_or_null())

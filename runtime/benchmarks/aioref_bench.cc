@@ -176,6 +176,94 @@ void future_done_callbacks(benchmark::State& state) {
   loop->close();
 }
 
+// Issue 18's constructs (beside asio's counterparts in asio_bench.cc).
+
+aio::Co<void> producer(aio::Queue<long> q, long n, aio::Def = "producer") {
+  for (long i = 0; i < n; ++i) co_await q.put(i);
+}
+aio::Co<long> consumer(aio::Queue<long> q, long n, aio::Def = "consumer") {
+  long sum = 0;
+  for (long i = 0; i < n; ++i) sum += co_await q.get();
+  co_return sum;
+}
+aio::Co<long> queue_pipe(aio::EventLoop* l, long n, aio::Def = "queue_pipe") {
+  aio::Queue<long> q(kQueueCapacity);
+  auto p = l->create_task(producer(q, n));
+  long sum = co_await l->create_task(consumer(q, n));
+  co_await p;
+  co_return sum;
+}
+
+void queue_put_get(benchmark::State& state) {
+  aio::Loop loop = make_loop();
+  const long n = sizes().queue_items;
+  run_batches(state, n, [&] {
+    if (loop->run_until_complete(queue_pipe(loop.get(), n)) != n * (n - 1) / 2) {
+      fail(state, "wrong sum");
+    }
+  });
+  loop->close();
+}
+
+aio::Co<void> locker(aio::Lock lock, long& counter, long n, aio::Def = "locker") {
+  for (long i = 0; i < n; ++i) {
+    auto held = co_await aio::async_with(lock);
+    ++counter;
+    co_await aio::sleep(0);  // hold it across a suspension: the others queue up
+  }
+}
+aio::Co<void> lock_workers(aio::EventLoop* l, long& counter, long each, aio::Def = "lock_workers") {
+  aio::Lock lock;
+  std::vector<aio::Task<void>> tasks;
+  for (long t = 0; t < kLockWorkers; ++t)
+    tasks.push_back(l->create_task(locker(lock, counter, each)));
+  for (auto& t : tasks) co_await t;
+}
+
+void lock_contended(benchmark::State& state) {
+  aio::Loop loop = make_loop();
+  const long each = sizes().lock_acquisitions / kLockWorkers;
+  long counter = 0;
+  long batches = run_batches(state, each * kLockWorkers, [&] {
+    loop->run_until_complete(lock_workers(loop.get(), counter, each));
+  });
+  if (counter != batches * each * kLockWorkers) fail(state, "acquisitions lost");
+  loop->close();
+}
+
+aio::Co<long> group_of(long first, long n, aio::Def = "group_of") {
+  std::vector<aio::Task<long>> tasks;
+  tasks.reserve(n);
+  co_await aio::task_group([&](aio::TaskGroup tg) -> aio::Co<void> {
+    for (long i = 0; i < n; ++i) tasks.push_back(tg.create_task(child(first + i)));
+    co_return;
+  });
+  long sum = 0;
+  for (auto& t : tasks) sum += t.result();
+  co_return sum;
+}
+aio::Co<long> gather_groups(long groups, long per_group, aio::Def = "gather_groups") {
+  std::vector<aio::Co<long>> coros;
+  coros.reserve(groups);
+  for (long g = 0; g < groups; ++g) coros.push_back(group_of(g * per_group, per_group));
+  std::vector<long> sums = co_await aio::gather(std::move(coros));
+  long sum = 0;
+  for (long v : sums) sum += v;
+  co_return sum;
+}
+
+void gather_taskgroups(benchmark::State& state) {
+  aio::Loop loop = make_loop();
+  const long groups = sizes().task_groups, per_group = sizes().group_tasks;
+  const long n = groups * per_group;
+  run_batches(state, n, [&] {
+    if (loop->run_until_complete(gather_groups(groups, per_group)) != n * (n - 1) / 2) {
+      fail(state, "wrong sum");
+    }
+  });
+  loop->close();
+}
+
 // --- memory ----------------------------------------------------------------------------------
 
 void mem_timers_pending(long n) {
@@ -207,6 +295,9 @@ Peer aioref_peer() {
       {"sleep0_pingpong", sleep0_pingpong},
       {"gather_100k", gather_100k},
       {"future_done_callbacks", future_done_callbacks},
+      {"queue_put_get", queue_put_get},
+      {"lock_contended", lock_contended},
+      {"gather_taskgroups", gather_taskgroups},
   };
   p.memory = {
       {"mem_timers_pending", mem_timers_pending},

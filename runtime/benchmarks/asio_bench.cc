@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/channel.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <limits>
@@ -163,14 +164,15 @@ void sleep0_pingpong(benchmark::State& state) {
 
 // gather(): spawn every child with a completion handler that stores its result and counts down;
 // the parent waits on a timer that never expires and that the last child cancels (Asio 1.22 has
-// no ranged parallel_group; this wait-group is the usual idiom).
-asio::awaitable<long> gather_children(long n) {
+// no ranged parallel_group; this wait-group is the usual idiom). `make(i)` is the i-th child.
+template <class Make>
+asio::awaitable<long> wait_group(long n, Make make) {
   auto ex = co_await asio::this_coro::executor;
   std::vector<long> results(n);
   long remaining = n;
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
   for (long i = 0; i < n; ++i) {
-    asio::co_spawn(ex, child(i), [&, i](std::exception_ptr, long v) {
+    asio::co_spawn(ex, make(i), [&, i](std::exception_ptr, long v) {
       results[i] = v;
       if (--remaining == 0) all_done.cancel();
     });
@@ -181,11 +183,87 @@ asio::awaitable<long> gather_children(long n) {
   co_return sum;
 }
 
+asio::awaitable<long> gather_children(long n) { return wait_group(n, child); }
+
 void gather_100k(benchmark::State& state) {
   auto ctx = make_ctx();
   const long n = sizes().gather;
   run_batches(state, n, [&] {
     if (run_until_complete(*ctx, gather_children(n)) != n * (n - 1) / 2) fail(state, "wrong sum");
+  });
+}
+
+// Issue 18's constructs' counterparts: asio::experimental::channel for Queue, a channel of
+// capacity 1 as an async mutex for Lock (a strand serializes handlers but cannot be held across
+// a suspension), wait-groups of wait-groups for gather() of TaskGroups.
+
+using LongChannel = asio::experimental::channel<void(asio::error_code, long)>;
+
+asio::awaitable<void> produce(LongChannel& ch, long n) {
+  for (long i = 0; i < n; ++i) co_await ch.async_send(asio::error_code{}, i, asio::use_awaitable);
+}
+asio::awaitable<long> consume(LongChannel& ch, long n) {
+  long sum = 0;
+  for (long i = 0; i < n; ++i) sum += co_await ch.async_receive(asio::use_awaitable);
+  co_return sum;
+}
+
+void queue_put_get(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long n = sizes().queue_items;
+  LongChannel ch(*ctx, kQueueCapacity);
+  run_batches(state, n, [&] {
+    long sum = -1;
+    asio::co_spawn(*ctx, produce(ch, n), asio::detached);
+    asio::co_spawn(*ctx, consume(ch, n), [&](std::exception_ptr, long v) { sum = v; });
+    ctx->restart();
+    ctx->run();
+    if (sum != n * (n - 1) / 2) fail(state, "wrong sum");
+  });
+}
+
+// Holds the one token (a bool: Asio 1.22's channel_traits are ambiguous for void(error_code)).
+using Mutex = asio::experimental::channel<void(asio::error_code, bool)>;
+
+asio::awaitable<void> locker(Mutex& mutex, long& counter, long n) {
+  auto ex = co_await asio::this_coro::executor;
+  for (long i = 0; i < n; ++i) {
+    co_await mutex.async_send(asio::error_code{}, true, asio::use_awaitable);  // acquire
+    ++counter;
+    co_await asio::post(ex, asio::use_awaitable);      // hold it across a suspension
+    mutex.try_receive([](asio::error_code, bool) {});  // release: the next waiting sender goes
+  }
+}
+
+void lock_contended(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long each = sizes().lock_acquisitions / kLockWorkers;
+  long counter = 0;
+  Mutex mutex(*ctx, 1);
+  long batches = run_batches(state, each * kLockWorkers, [&] {
+    for (long t = 0; t < kLockWorkers; ++t) {
+      asio::co_spawn(*ctx, locker(mutex, counter, each), asio::detached);
+    }
+    ctx->restart();
+    ctx->run();
+  });
+  if (counter != batches * each * kLockWorkers) fail(state, "acquisitions lost");
+}
+
+asio::awaitable<long> gather_groups(long groups, long per_group) {
+  return wait_group(groups, [per_group](long g) {
+    return wait_group(per_group, [first = g * per_group](long i) { return child(first + i); });
+  });
+}
+
+void gather_taskgroups(benchmark::State& state) {
+  auto ctx = make_ctx();
+  const long groups = sizes().task_groups, per_group = sizes().group_tasks;
+  const long n = groups * per_group;
+  run_batches(state, n, [&] {
+    if (run_until_complete(*ctx, gather_groups(groups, per_group)) != n * (n - 1) / 2) {
+      fail(state, "wrong sum");
+    }
   });
 }
 
@@ -226,6 +304,9 @@ Peer asio_peer() {
       {"task_create_await", task_create_await},
       {"sleep0_pingpong", sleep0_pingpong},
       {"gather_100k", gather_100k},
+      {"queue_put_get", queue_put_get},
+      {"lock_contended", lock_contended},
+      {"gather_taskgroups", gather_taskgroups},
       // future_done_callbacks: Asio has no future with done callbacks (a completion handler
       // is what call_soon measures).
   };

@@ -29,7 +29,16 @@ struct Sizes {
   long gather;             // children of one gather()
   long futures;            // futures with one done callback each, per batch (in rounds)
   long memory;             // pending timers / suspended tasks for the peak-RSS measurements
+  long queue_items;        // queue_put_get: items through one bounded queue (producer -> consumer)
+  long lock_acquisitions;  // lock_contended: acquisitions in all, by kLockWorkers tasks
+  long task_groups;        // gather_taskgroups: TaskGroups gathered
+  long group_tasks;        // gather_taskgroups: children per TaskGroup
 };
+
+// queue_put_get's queue bound (Queue(maxsize), the channel's capacity) and lock_contended's
+// task count.
+inline constexpr long kQueueCapacity = 64;
+inline constexpr long kLockWorkers = 4;
 
 inline bool tiny() {
   // Read once: timer_delay_ms() asks for every timer (getenv was 2% of timers_firing, all peers).
@@ -41,9 +50,9 @@ inline bool tiny() {
 }
 
 inline const Sizes& sizes() {
-  static const Sizes full{1000,   1000000, 1000000, 100000,  10,
-                          100000, 500000,  100000,  1000000, 1000000};
-  static const Sizes small{100, 1000, 1000, 1000, 2, 100, 500, 100, 1000, 1000};
+  static const Sizes full{1000,   1000000, 1000000, 100000,  10,     100000, 500000,
+                          100000, 1000000, 1000000, 1000000, 400000, 1000,   100};
+  static const Sizes small{100, 1000, 1000, 1000, 2, 100, 500, 100, 1000, 1000, 1000, 400, 10, 10};
   return tiny() ? small : full;
 }
 
@@ -61,6 +70,9 @@ inline const std::vector<Workload>& workloads() {
       {"sleep0_pingpong", "task steps"},
       {"gather_100k", "tasks"},
       {"future_done_callbacks", "callbacks"},
+      {"queue_put_get", "items"},
+      {"lock_contended", "acquisitions"},
+      {"gather_taskgroups", "tasks"},
   };
   return w;
 }
@@ -73,6 +85,9 @@ inline long items_per_batch(const std::string& workload) {
   if (workload == "sleep0_pingpong") return 2 * s.sleep0_steps;
   if (workload == "gather_100k") return s.gather;
   if (workload == "future_done_callbacks") return s.futures;
+  if (workload == "queue_put_get") return s.queue_items;
+  if (workload == "lock_contended") return s.lock_acquisitions;
+  if (workload == "gather_taskgroups") return s.task_groups * s.group_tasks;
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "runtime/asyncio/aio.h"
 #include "runtime/harness/trace.h"
 #include "runtime/harness/virtual_clock.h"
+#include "runtime/harness/virtual_time_waiter.h"
 
 namespace aio {
 
@@ -13,6 +14,7 @@ void install_harness() {
   static const bool installed = [] {
     set_output(&trace());
     use_virtual_clock();
+    install_virtual_time_waiter();
     return true;
   }();
   (void)installed;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <optional>
 #include <sstream>
 
@@ -123,21 +122,12 @@ void Trace::add_locked(double t, std::string_view kind, std::string_view raw) {
     unwind_start_ = events_.size();  // a destructor run by stack unwinding
   }
   events_.push_back(TraceEvent{t, std::string(kind), text});
-  if (echo_) {
-    std::ostream& os = (kind == "out") ? std::cout : std::cerr;
-    os << text << '\n';
-  }
 }
 
 void Trace::add(std::string_view kind, std::string_view text) {
   double t = elapsed_now();
   std::lock_guard<std::mutex> lock(mu_);
   add_locked(t, kind, text);
-}
-
-void Trace::add_at(double elapsed, std::string_view kind, std::string_view text) {
-  std::lock_guard<std::mutex> lock(mu_);
-  add_locked(elapsed, kind, text);
 }
 
 void Trace::flush_partial_locked(int stream) {
@@ -288,10 +278,8 @@ std::string Trace::text() const {
   PyVersion v = default_version();
   os << "# aioref-trace 1\n";
   os << "# example: " << example_ << "\n";
-  os << "# implementation: " << implementation_ << "\n";
-  os << "# python: "
-     << (python_.empty() ? std::to_string(v.major) + "." + std::to_string(v.minor) : python_)
-     << "\n";
+  os << "# implementation: aioref-cpp\n";
+  os << "# python: " << v.major << "." << v.minor << "\n";
   os << "# clock: " << (default_clock().is_virtual() ? "virtual" : "real") << "\n";
   char tb[64];
   auto emit = [&](double t, const std::string& kind, const std::string& text) {

@@ -25,12 +25,9 @@ class Trace final : public Output {
  public:
   // Header fields.
   void set_example(std::string name);
-  void set_implementation(std::string impl) { implementation_ = std::move(impl); }
-  void set_python(std::string v) { python_ = std::move(v); }
 
   // Events stamped with the default clock's elapsed time.
   void add(std::string_view kind, std::string_view text);
-  void add_at(double elapsed, std::string_view kind, std::string_view text);
   // Raw stream writes, split into lines; an unterminated line is kept until completed or flushed.
   void write_stdout(std::string_view text) override;
   void write_stderr(std::string_view text) override;
@@ -51,9 +48,6 @@ class Trace final : public Output {
   void set_exit(int code);
   void set_uncaught(const std::exception_ptr& e);  // `= exception <Type>: <message>`
   void set_idle_forever();
-
-  // Echo events live to the process's stdout/stderr (off by default).
-  void set_echo(bool on) { echo_ = on; }
 
   std::vector<TraceEvent> events() const;
   std::string outcome() const;
@@ -76,13 +70,10 @@ class Trace final : public Output {
   void add_locked(double t, std::string_view kind, std::string_view text);
   mutable std::mutex mu_;
   std::string example_ = "unknown";
-  std::string implementation_ = "aioref-cpp";
-  std::string python_;
   std::vector<TraceEvent> events_;
   std::string outcome_ = "= exit 0";
   std::string partial_[2];
   double partial_time_[2] = {0, 0};
-  bool echo_ = false;
   std::set<std::string> warned_;  // the warning registry (cleared by clear())
   // Index of the first event of the trailing run recorded during stack unwinding (npos: none).
   std::size_t unwind_start_ = static_cast<std::size_t>(-1);

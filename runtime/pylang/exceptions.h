@@ -29,7 +29,6 @@ class BaseException {
   // Module as shown in tracebacks ("builtins" is omitted there).
   virtual std::string module() const { return "builtins"; }
 
-  bool has_args() const { return message_.has_value(); }
   // str(exc)
   std::string str() const { return message_.value_or(""); }
   // repr(exc): TypeName('msg') / TypeName()

@@ -1,5 +1,7 @@
 // The CPython version whose asyncio semantics the loop follows, and the ONE table of behaviours
-// that change with that version.
+// that change with that version: the C++ loop reads it for its loop's version, the bridge
+// (runtime/python) for the Python it is built for. The supported versions are //:versions.bzl's
+// (AIOREF_OLDEST_MINOR .. AIOREF_NEWEST_MINOR, defined by //runtime/pylang's BUILD).
 #pragma once
 
 #include <compare>
@@ -12,7 +14,11 @@ struct PyVersion {
   friend constexpr auto operator<=>(const PyVersion&, const PyVersion&) = default;
 };
 
-inline constexpr PyVersion kNewestVersion{3, 13};
+#if !defined(AIOREF_OLDEST_MINOR) || !defined(AIOREF_NEWEST_MINOR)
+#error "AIOREF_OLDEST_MINOR / AIOREF_NEWEST_MINOR: build through //runtime/pylang (//:versions.bzl)"
+#endif
+inline constexpr PyVersion kOldestVersion{3, AIOREF_OLDEST_MINOR};
+inline constexpr PyVersion kNewestVersion{3, AIOREF_NEWEST_MINOR};
 
 // Named behaviours whose presence depends on the CPython version.
 enum class Behaviour {
@@ -76,6 +82,22 @@ enum class Behaviour {
   kIntEnumStrIsValue,              // 3.11+: str(socket.AF_INET) is '2' (before:
                                    //        'AddressFamily.AF_INET'), e.g. in TransportSocket's
                                    //        repr
+  // --- futures and tasks as the bridge's mode full follows them (asyncio/futures.py, tasks.py) ---
+  kStepKeepsCancelledError,      // 3.9+: __step stores the coroutine's CancelledError
+                                 //       (_cancelled_exc)
+  kCancelledErrorContext,        // 3.9-3.12: _make_cancelled_error sets __context__ =
+                                 //           _cancelled_exc
+  kCancelledErrorReturnsKept,    // 3.11+: _make_cancelled_error returns the kept CancelledError
+  kResultRaisesWithSavedTb,      // 3.10+: result() raises with the traceback saved by
+                                 //        set_exception
+  kTaskContextArgument,          // 3.11+: create_task(..., context=)
+  kTaskGetContext,               // 3.12+: Task.get_context()
+  kTaskEagerStart,               // 3.12+: Task(..., eager_start=True) runs its first step at once
+  kStopIterationToRuntimeError,  // 3.13+: set_exception(StopIteration()) stores a RuntimeError
+                                 //        (before: raises TypeError, for exactly StopIteration)
+  kReprFunctions,                // 3.12+: base_futures._future_repr / base_tasks._task_repr
+                                 //        (before: '<Name ' + ' '.join(self._repr_info()) + '>')
+  kWrapperTypesInAsyncioModule,  // 3.12+: '<_asyncio.TaskStepMethWrapper object at ...>'
   // --- locks, queues (asyncio.locks, asyncio.queues) ---
   kLoopBoundMixin,                // 3.10+: a primitive binds to the running loop when it first
                                   //        waits ("is bound to a different event loop"); before:
@@ -94,6 +116,9 @@ enum class Behaviour {
   kTaskGroupClosesCoroutine,    // 3.12+: TaskGroup.create_task() closes the coroutine it
                                 //        refuses (before: "never awaited"), and handles a task
                                 //        already done (eager) at once
+  kTaskFactorySetsNameNone,     // 3.13.0: loop.create_task() with a task factory calls
+                                //         task.set_name(name) even when name is None (the
+                                //         task is then named 'None'; 3.12: only a name given)
   kTaskGroupUncancelAfterWait,  // 3.13+: __aexit__ uncancels the parent after its tasks are
                                 //        done (before: first), propagates any CancelledError
                                 //        subclass, and re-cancels a parent cancelled from
@@ -142,6 +167,16 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kStreamProtocolKeepsTask, {3, 10}, kForever},
     {Behaviour::kReaduntilSeparatorTuple, {3, 13}, kForever},
     {Behaviour::kIntEnumStrIsValue, {3, 11}, kForever},
+    {Behaviour::kStepKeepsCancelledError, {3, 9}, kForever},
+    {Behaviour::kCancelledErrorContext, {3, 9}, {3, 13}},
+    {Behaviour::kCancelledErrorReturnsKept, {3, 11}, kForever},
+    {Behaviour::kResultRaisesWithSavedTb, {3, 10}, kForever},
+    {Behaviour::kTaskContextArgument, {3, 11}, kForever},
+    {Behaviour::kTaskGetContext, {3, 12}, kForever},
+    {Behaviour::kTaskEagerStart, {3, 12}, kForever},
+    {Behaviour::kStopIterationToRuntimeError, {3, 13}, kForever},
+    {Behaviour::kReprFunctions, {3, 12}, kForever},
+    {Behaviour::kWrapperTypesInAsyncioModule, {3, 12}, kForever},
     {Behaviour::kLoopBoundMixin, {3, 10}, kForever},
     {Behaviour::kSemaphoreWakeupScheduled, {3, 9}, {3, 10}},
     {Behaviour::kSemaphoreFifo, {3, 10}, kForever},
@@ -149,6 +184,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kConditionWaitNotifiesOnError, {3, 13}, kForever},
     {Behaviour::kTaskGroupClosesCoroutine, {3, 12}, kForever},
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
+    {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
 };
 
 constexpr bool has(Behaviour b, PyVersion v) {

@@ -1,7 +1,6 @@
 #include "runtime/python/asyncio_api.h"
 
 #include "runtime/python/capi.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -22,12 +21,27 @@ Api& api() {
     a->register_task = tasks.attr("_register_task");
     a->enter_task = tasks.attr("_enter_task");
     a->leave_task = tasks.attr("_leave_task");
-    a->task_name_counter = tasks.attr("_task_name_counter");
+    if constexpr (this_python_has(Behaviour::kTaskEagerStart)) {
+      a->swap_current_task = tasks.attr("_swap_current_task");
+      a->register_eager_task = tasks.attr("_register_eager_task");
+      a->unregister_eager_task = tasks.attr("_unregister_eager_task");
+    }
+    a->py_task_name_counter = tasks.attr("_task_name_counter");
+    a->c_task_type = py::getattr(tasks, "_CTask", py::none());
+    if (!a->c_task_type.is_none()) {
+      // What new_task_name gives _asyncio's Task: a coroutine (closed: never awaited, never
+      // warned about) and a loop that is not in debug mode and schedules nothing.
+      a->naming_coro = asyncio.attr("sleep")(0);
+      a->naming_coro.attr("close")();
+      a->naming_loop = py::module_::import("types").attr("SimpleNamespace")(
+          py::arg("get_debug") = py::module_::import("builtins").attr("bool"),
+          py::arg("call_soon") = py::cpp_function([](py::args, py::kwargs) {}));
+    }
     a->iscoroutine = coroutines.attr("iscoroutine");
     a->isgenerator = py::module_::import("inspect").attr("isgenerator");
     a->future_repr_info = base_futures.attr("_future_repr_info");
     a->task_repr_info = base_tasks.attr("_task_repr_info");
-    if constexpr (has(FullBehaviour::kReprFunctions)) {
+    if constexpr (this_python_has(Behaviour::kReprFunctions)) {
       a->future_repr = base_futures.attr("_future_repr");
       a->task_repr = base_tasks.attr("_task_repr");
     }
@@ -40,6 +54,16 @@ Api& api() {
     return a;
   }();
   return *a;
+}
+
+// _asyncio's counter is private: the one way to draw its next number is to make an _asyncio.Task
+// without a name, which is what an unnamed asyncio.Task costs anyway. The Task made here is
+// dropped at once (not pending-logged); 3.13 keeps its number as an int until get_name().
+py::object Api::new_task_name() {
+  if (c_task_type.is_none()) return py::str("Task-{}").format(py_task_name_counter());
+  py::object numbered = c_task_type(naming_coro, py::arg("loop") = naming_loop);
+  numbered.attr("_log_destroy_pending") = false;
+  return numbered.attr("get_name")();
 }
 
 py::object fetch_error() {
@@ -59,59 +83,14 @@ py::object fetch_error() {
 
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg) { raise(type(msg)); }
 
-// Future.cancel / Task.cancel's arguments: the message, refused in the words of the version's
-// _asyncio: 3.8 takes none (METH_NOARGS: CPython's method call words it), 3.9+ takes
-// `msg=None` (Argument Clinic's _PyArg_UnpackKeywords words it; 3.13 changed the unknown
-// keyword's sentence).
-py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs) {
-  Py_ssize_t nargs = static_cast<Py_ssize_t>(args.size());
-  Py_ssize_t nkw = static_cast<Py_ssize_t>(kwargs.size());
-  if constexpr (!has(FullBehaviour::kCancelMessage)) {
-    if (nkw) PyErr_SetString(PyExc_TypeError, "cancel() takes no keyword arguments");
-    if (!nkw && nargs)
-      PyErr_Format(PyExc_TypeError, "cancel() takes no arguments (%zd given)", nargs);
-    if (nargs || nkw) throw py::error_already_set();
-    return py::none();
-  }
-  if (nargs + nkw > 1) {
-    PyErr_Format(PyExc_TypeError, "cancel() takes at most 1 %sargument (%zd given)",
-                 nargs == 0 ? "keyword " : "", nargs + nkw);
-    throw py::error_already_set();
-  }
-  if (nargs == 1) return args[0];
-  for (auto item : kwargs) {
-    if (py::str(item.first).cast<std::string>() == "msg") {
-      return py::reinterpret_borrow<py::object>(item.second);
-    }
-#if PY_VERSION_HEX >= 0x030D0000
-    PyErr_Format(PyExc_TypeError, "cancel() got an unexpected keyword argument '%S'",
-                 item.first.ptr());
-#else
-    PyErr_Format(PyExc_TypeError, "'%S' is an invalid keyword argument for cancel()",
-                 item.first.ptr());
-#endif
-    throw py::error_already_set();
-  }
-  return py::none();
-}
-
-#if PY_VERSION_HEX >= 0x030D0000
-// 3.13 keeps Argument Clinic's keyword parser in its internal headers; _asyncio (a shared
-// module) calls it, so it is exported.
-extern "C" PyObject* const* _PyArg_UnpackKeywords(PyObject* const* args, Py_ssize_t nargs,
-                                                  PyObject* kwargs, PyObject* kwnames,
-                                                  _PyArg_Parser* parser, int minpos, int maxpos,
-                                                  int minkw, PyObject** buf);
-#endif
-
 // Future.__init__ and Task.__init__ parse their arguments as _asyncio's do (Argument
 // Clinic): with CPython's own keyword parser, so that a wrong call is refused in the words of
 // the running version.
 PyObject* const* unpack_arguments(PyObject* args, PyObject* kwds, _PyArg_Parser* parser,
                                   int positional, PyObject** buf) {
   PyObject* const* unpacked =
-      _PyArg_UnpackKeywords(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
-                            parser, positional, positional, 0, buf);
+      (_PyArg_UnpackKeywords)(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), kwds, nullptr,
+                              parser, positional, positional, 0, buf);
   if (unpacked == nullptr) throw py::error_already_set();
   return unpacked;
 }

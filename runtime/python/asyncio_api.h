@@ -15,7 +15,8 @@ namespace py = pybind11;
 
 struct Api {
   py::object cancelled_error, invalid_state_error, copy_context;
-  py::object get_loop_fn, register_task, enter_task, leave_task, task_name_counter;
+  py::object get_loop_fn, register_task, enter_task, leave_task;
+  py::object swap_current_task, register_eager_task, unregister_eager_task;  // 3.12+
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
   py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
   // Interned names and the ("context",) kwnames of the calls made at every task step.
@@ -25,6 +26,16 @@ struct Api {
   PyObject* value_str = PyUnicode_InternFromString("value");
   PyObject* blocking_str = PyUnicode_InternFromString("_asyncio_future_blocking");
   PyObject* context_kwnames = Py_BuildValue("(s)", "context");
+
+  // The name of a task made without one: "Task-N", N drawn from the counter that numbers
+  // asyncio.Task (_asyncio's Task), so that aioref's tasks and _asyncio's count as one.
+  py::object new_task_name();
+
+ private:
+  friend Api& api();
+  py::object c_task_type, naming_coro, naming_loop;  // new_task_name's (c_task_type: None
+                                                     // without _asyncio: tasks.py's counter)
+  py::object py_task_name_counter;
 };
 
 Api& api();
@@ -35,10 +46,6 @@ py::object fetch_error();
 // Raise `exc` (an exception instance) as a C++ exception that pybind11 turns back into it.
 [[noreturn]] void raise(const py::object& exc);
 [[noreturn]] void raise_new(const py::object& type, const std::string& msg);
-
-// Future.cancel / Task.cancel: `msg` exists from 3.9.
-// Future.cancel / Task.cancel's message argument, refused as the version's _asyncio words it.
-py::object cancel_message_argument(const py::args& args, const py::kwargs& kwargs);
 
 // Future.__init__ / Task.__init__: CPython's own keyword parser (as _asyncio's Argument Clinic
 // code), and an optional argument from what it unpacked.

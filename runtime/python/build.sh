@@ -12,7 +12,7 @@ include="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"
 mkdir -p "$out/aioref"
 cp "$root"/runtime/python/aioref/*.py "$out/aioref/"
 "$cxx" -O2 -std=c++20 -shared -fPIC -fvisibility=hidden -pthread \
-  -I"$root" -I"$include" -DAIOREF_MODULE=_aioref \
+  -I"$root" -I"$include" -DAIOREF_MODULE=_aioref $("$root/runtime/pylang/range_defines.sh") \
   "$root"/runtime/python/*.cc \
   "$root"/runtime/{asyncio,pylang,detail,harness}/*.cc \
   -o "$out/aioref/_aioref.so"

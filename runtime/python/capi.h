@@ -1,9 +1,12 @@
 // The C API as every file of the bridge uses it: shims for the CPython versions it is built for
-// (3.8-3.13), and the cycle-collector set-up of its types.
+// (//:versions.bzl), what the one version table says of this Python, and the cycle-collector
+// set-up of its types.
 #pragma once
 
 #include <Python.h>
 #include <pybind11/pybind11.h>
+
+#include "runtime/pylang/version.h"
 
 #if PY_VERSION_HEX < 0x03090000
 // 3.8 has the vectorcall function under its provisional name, and no CallMethodNoArgs.
@@ -16,9 +19,23 @@ inline PyObject* PyObject_CallMethodNoArgs(PyObject* self, PyObject* name) {
 }
 #endif
 
+#if PY_VERSION_HEX >= 0x030D0000
+// 3.13 keeps Argument Clinic's keyword parser in its internal headers; _asyncio (a shared
+// module) calls it, so it is exported.
+extern "C" PyObject* const* _PyArg_UnpackKeywords(PyObject* const* args, Py_ssize_t nargs,
+                                                  PyObject* kwargs, PyObject* kwnames,
+                                                  _PyArg_Parser* parser, int minpos, int maxpos,
+                                                  int minkw, PyObject** buf);
+#endif
+
 namespace aioref_bridge {
 
 namespace py = pybind11;
+
+// The Python this module is built for, and what the one version table says of it.
+using aio::Behaviour;
+inline constexpr aio::PyVersion kThisPython{PY_MAJOR_VERSION, PY_MINOR_VERSION};
+constexpr bool this_python_has(Behaviour b) { return aio::has(b, kThisPython); }
 
 // The C++ object of a pybind11 instance, or nullptr while it is not constructed yet (the
 // collector may visit an instance before its __init__ ran).

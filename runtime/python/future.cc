@@ -153,9 +153,94 @@ void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
   instance_of<FullFuture>(self)->init(optional_argument(unpacked, args, kwds, 0));
 }
 
-void register_future(py::module_& m) {
-  auto fut = [](py::handle h) -> FullFuture& { return h.cast<FullFuture&>(); };
+namespace {
 
+FullFuture& fut(py::handle self) { return self.cast<FullFuture&>(); }
+
+// The bodies of Future's methods (their signatures: kSignatures, methods.h).
+py::object future_result(PyObject* self, PyObject* const*) {
+  ensure_alive_or_invalid_state(fut(self));
+  return fut(self).get_result();
+}
+py::object future_exception(PyObject* self, PyObject* const*) {
+  ensure_alive_or_invalid_state(fut(self));
+  return fut(self).get_exception();
+}
+py::object future_done(PyObject* self, PyObject* const*) { return py::bool_(fut(self).done()); }
+py::object future_cancelled(PyObject* self, PyObject* const*) {
+  return py::bool_(fut(self).state == FullFuture::kCancelled);
+}
+py::object future_repr_info(PyObject* self, PyObject* const*) {
+  return api().future_repr_info(py::handle(self));
+}
+py::object future_get_loop(PyObject* self, PyObject* const*) {
+  py::object loop = fut(self).loop;
+  if (loop.is_none()) {
+    raise_new(py::reinterpret_borrow<py::object>(PyExc_RuntimeError),
+              "Future object is not initialized.");
+  }
+  return loop;
+}
+py::object future_set_result(PyObject* self, PyObject* const* args) {
+  fut(self).ensure_alive();
+  fut(self).future_set_result(self, argument(args, 0));
+  return py::none();
+}
+py::object future_set_exception(PyObject* self, PyObject* const* args) {
+  fut(self).ensure_alive();
+  fut(self).future_set_exception(self, argument(args, 0));
+  return py::none();
+}
+py::object future_add_done_callback(PyObject* self, PyObject* const* args) {
+  fut(self).ensure_alive();
+  fut(self).add_done_callback(self, argument(args, 0), argument(args, 1));
+  return py::none();
+}
+py::object future_remove_done_callback(PyObject* self, PyObject* const* args) {
+  fut(self).ensure_alive();
+  return py::int_(fut(self).remove_done_callback(argument(args, 0)));
+}
+py::object future_cancel(PyObject* self, PyObject* const* args) {
+  fut(self).ensure_alive();
+  return py::bool_(fut(self).future_cancel(self, argument(args, 0)));
+}
+py::object future_make_cancelled_error(PyObject* self, PyObject* const*) {
+  return fut(self).make_cancelled_error();
+}
+
+}  // namespace
+
+std::vector<MethodBinding> future_methods() {
+  return {bind<future_result>("result"),
+          bind<future_exception>("exception"),
+          bind<future_done>("done"),
+          bind<future_cancelled>("cancelled"),
+          bind<future_repr_info>("_repr_info"),
+          bind<future_get_loop>("get_loop"),
+          bind<future_set_result>("set_result"),
+          bind<future_set_exception>("set_exception"),
+          bind<future_add_done_callback>("add_done_callback"),
+          bind<future_remove_done_callback>("remove_done_callback"),
+          bind<future_cancel>("cancel"),
+          bind<future_make_cancelled_error>("_make_cancelled_error")};
+}
+
+// Future.__await__ / __iter__ (the type's am_await and tp_iter slots, as _asyncio's).
+PyObject* new_future_iter(PyObject* self) {
+  try {
+    FullFuture& f = fut(self);
+    f.ensure_alive();
+    FutureIter it;
+    it.future = py::reinterpret_borrow<py::object>(self);
+    it.impl = &f;
+    return py::cast(std::move(it)).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+}
+
+void register_future(py::module_& m) {
   py::class_<FutureIter>(m, "FutureIter", py::custom_type_setup([](PyHeapTypeObject* heap) {
                            enable_gc<FutureIter>(heap);
                            // __next__ is this slot's wrapper (not a pybind11 method): the
@@ -176,7 +261,7 @@ void register_future(py::module_& m) {
   future_cls
       .def("__repr__",
            [](py::handle self) -> py::object {
-             if constexpr (has(FullBehaviour::kReprFunctions)) {
+             if constexpr (this_python_has(Behaviour::kReprFunctions)) {
                return py::isinstance<FullTask>(self) ? api().task_repr(self)
                                                      : api().future_repr(self);
              }
@@ -184,106 +269,38 @@ void register_future(py::module_& m) {
              return py::str("<{} {}>").format(py::getattr(py::type::handle_of(self), "__name__"),
                                               py::str(" ").attr("join")(info));
            })
-      .def("_repr_info", [](py::handle self) { return api().future_repr_info(self); })
-      .def("get_loop",
-           [fut](py::handle self) {
-             py::object loop = fut(self).loop;
-             if (loop.is_none()) {
-               raise_new(py::reinterpret_borrow<py::object>(PyExc_RuntimeError),
-                         "Future object is not initialized.");
-             }
-             return loop;
-           })
-      .def("cancel",
-           [fut](py::handle self, py::args args, py::kwargs kwargs) {
-             py::object msg = cancel_message_argument(args, kwargs);
-             fut(self).ensure_alive();
-             return fut(self).future_cancel(self, std::move(msg));
-           })
-      .def("cancelled",
-           [fut](py::handle self) { return fut(self).state == FullFuture::kCancelled; })
-      .def("done", [fut](py::handle self) { return fut(self).done(); })
-      .def("result",
-           [fut](py::handle self) {
-             ensure_alive_or_invalid_state(fut(self));
-             return fut(self).get_result();
-           })
-      .def("exception",
-           [fut](py::handle self) {
-             ensure_alive_or_invalid_state(fut(self));
-             return fut(self).get_exception();
-           })
-      .def(
-          "add_done_callback",
-          [fut](py::handle self, py::object fn, py::object context) {
-            fut(self).ensure_alive();
-            fut(self).add_done_callback(self, std::move(fn), std::move(context));
-          },
-          py::arg("fn"), py::kw_only(), py::arg("context") = py::none())
-      .def("remove_done_callback",
-           [fut](py::handle self, py::object fn) {
-             fut(self).ensure_alive();
-             return fut(self).remove_done_callback(fn);
-           })
-      .def("set_result",
-           [fut](py::handle self, py::object v) {
-             fut(self).ensure_alive();
-             fut(self).future_set_result(self, std::move(v));
-           })
-      .def("set_exception",
-           [fut](py::handle self, py::object e) {
-             fut(self).ensure_alive();
-             fut(self).future_set_exception(self, std::move(e));
-           })
-      .def("__await__",
-           [](py::object self) {
-             self.cast<FullFuture&>().ensure_alive();
-             FutureIter it;
-             it.future = self;
-             it.impl = &self.cast<FullFuture&>();
-             return it;
-           })
-      .def("__iter__",
-           [](py::object self) {
-             self.cast<FullFuture&>().ensure_alive();
-             FutureIter it;
-             it.future = self;
-             it.impl = &self.cast<FullFuture&>();
-             return it;
-           })
       .def_property(
-          "_asyncio_future_blocking", [fut](py::handle self) { return fut(self).blocking; },
-          [fut](py::handle self, py::object v) { fut(self).blocking = v.cast<bool>(); })
+          "_asyncio_future_blocking", [](py::handle self) { return fut(self).blocking; },
+          [](py::handle self, py::object v) { fut(self).blocking = v.cast<bool>(); })
       .def_property(
-          "_log_traceback", [fut](py::handle self) { return fut(self).log_traceback; },
-          [fut](py::handle self, py::object v) {
+          "_log_traceback", [](py::handle self) { return fut(self).log_traceback; },
+          [](py::handle self, py::object v) {
             if (v.cast<bool>()) {
               raise_new(py::reinterpret_borrow<py::object>(PyExc_ValueError),
                         "_log_traceback can only be set to False");
             }
             fut(self).log_traceback = false;
           })
-      .def_property_readonly("_loop", [fut](py::handle self) { return fut(self).loop; })
-      .def_property_readonly("_state",
-                             [fut](py::handle self) { return state_name(fut(self).state); })
-      .def_property_readonly("_result", [fut](py::handle self) { return fut(self).result; })
-      .def_property_readonly("_exception", [fut](py::handle self) { return fut(self).exception; })
+      .def_property_readonly("_loop", [](py::handle self) { return fut(self).loop; })
+      .def_property_readonly("_state", [](py::handle self) { return state_name(fut(self).state); })
+      .def_property_readonly("_result", [](py::handle self) { return fut(self).result; })
+      .def_property_readonly("_exception", [](py::handle self) { return fut(self).exception; })
       .def_property_readonly("_callbacks",
-                             [fut](py::handle self) { return fut(self).callbacks_list(); })
+                             [](py::handle self) { return fut(self).callbacks_list(); })
       .def_property(
-          "_source_traceback", [fut](py::handle self) { return fut(self).source_traceback; },
-          [fut](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
-  if constexpr (has(FullBehaviour::kCancelMessage)) {
+          "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
+          [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
+  if constexpr (this_python_has(Behaviour::kCancelMessage)) {
     future_cls
         .def_property(
-            "_cancel_message", [fut](py::handle self) { return fut(self).cancel_message; },
-            [fut](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); })
-        .def("_make_cancelled_error",
-             [fut](py::handle self) { return fut(self).make_cancelled_error(); })
+            "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },
+            [](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); })
         .def_property(
-            "_cancelled_exc", [fut](py::handle self) { return fut(self).cancelled_exc; },
-            [fut](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
+            "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc; },
+            [](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
   }
+
+  install_methods(future_cls, kFuture, future_methods());
 
 #if PY_VERSION_HEX >= 0x03090000
   // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).

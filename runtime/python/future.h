@@ -9,7 +9,7 @@
 // (`__await__` / `__iter__` give a FutureIter), and expose the attributes asyncio's own helpers
 // read (base_futures / base_tasks repr, _get_loop, _register_task / _enter_task / _leave_task,
 // gather's `_log_destroy_pending`). Semantics follow each version's asyncio/futures.py and
-// asyncio/tasks.py; where they differ, kFullBehaviourTable (versions.h) says so.
+// asyncio/tasks.py; where they differ, kBehaviourTable (runtime/pylang/version.h) says so.
 #pragma once
 
 #include <Python.h>
@@ -22,7 +22,7 @@
 
 #include "runtime/python/asyncio_api.h"
 #include "runtime/python/capi.h"
-#include "runtime/python/versions.h"
+#include "runtime/python/methods.h"
 
 namespace aioref_bridge {
 
@@ -97,8 +97,8 @@ class FullFuture {
 
   // Future._make_cancelled_error
   py::object make_cancelled_error() {
-    if constexpr (!has(FullBehaviour::kCancelMessage)) return api().cancelled_error();
-    if constexpr (has(FullBehaviour::kCancelledErrorReturnsKept)) {
+    if constexpr (!this_python_has(Behaviour::kCancelMessage)) return api().cancelled_error();
+    if constexpr (this_python_has(Behaviour::kCancelledErrorReturnsKept)) {
       if (!cancelled_exc.is_none()) {
         py::object exc = std::move(cancelled_exc);
         cancelled_exc = py::none();
@@ -107,7 +107,7 @@ class FullFuture {
     }
     py::object exc =
         cancel_message.is_none() ? api().cancelled_error() : api().cancelled_error(cancel_message);
-    if constexpr (has(FullBehaviour::kCancelledErrorContext)) {
+    if constexpr (this_python_has(Behaviour::kCancelledErrorContext)) {
       PyException_SetContext(exc.ptr(),
                              cancelled_exc.is_none() ? nullptr : cancelled_exc.inc_ref().ptr());
       cancelled_exc = py::none();
@@ -120,7 +120,7 @@ class FullFuture {
     log_traceback = false;
     if (state != kPending) return false;
     state = kCancelled;
-    if constexpr (has(FullBehaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
     schedule_callbacks(self);
     return true;
   }
@@ -141,8 +141,11 @@ class FullFuture {
 
   void future_set_exception(py::handle self, py::object exc) {
     check_settable(self);
-    if (PyType_Check(exc.ptr())) exc = exc();
-    if constexpr (has(FullBehaviour::kStopIterationToRuntimeError)) {
+    if (PyExceptionClass_Check(exc.ptr())) exc = exc();
+    if (!PyExceptionInstance_Check(exc.ptr())) {
+      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "invalid exception object");
+    }
+    if constexpr (this_python_has(Behaviour::kStopIterationToRuntimeError)) {
       if (PyObject_IsInstance(exc.ptr(), PyExc_StopIteration) == 1) {
         py::object new_exc = py::reinterpret_borrow<py::object>(PyExc_RuntimeError)(
             "StopIteration interacts badly with generators and cannot be raised into a Future");
@@ -156,7 +159,7 @@ class FullFuture {
                 "Future");
     }
     exception = exc;
-    if constexpr (has(FullBehaviour::kResultRaisesWithSavedTb)) {
+    if constexpr (this_python_has(Behaviour::kResultRaisesWithSavedTb)) {
       exception_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
       if (!exception_tb) exception_tb = py::none();
     }
@@ -171,7 +174,7 @@ class FullFuture {
     if (state != kFinished) raise_new(api().invalid_state_error, "Result is not ready.");
     log_traceback = false;
     if (!exception.is_none()) {
-      if constexpr (has(FullBehaviour::kResultRaisesWithSavedTb)) {
+      if constexpr (this_python_has(Behaviour::kResultRaisesWithSavedTb)) {
         PyException_SetTraceback(exception.ptr(), exception_tb.ptr());
       }
       raise(exception);
@@ -257,7 +260,14 @@ class FullFuture {
   }
 };
 
-// GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type.
+// Future.__await__ / __iter__: a new FutureIter (future.cc).
+PyObject* new_future_iter(PyObject* self);
+
+// The bodies of Future's methods, for install_methods (Task's add to them).
+std::vector<MethodBinding> future_methods();
+
+// GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type, and
+// __await__ / __iter__ as the slots they are in _asyncio (their wrappers word wrong calls).
 template <class Self, class Base>
 void setup_future_type(PyHeapTypeObject* heap_type) {
   enable_gc<Self>(heap_type);
@@ -275,6 +285,8 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     }
     PyErr_Restore(t, v, tb);
   };
+  type->tp_iter = new_future_iter;
+  type->tp_as_async->am_await = new_future_iter;
   type->tp_dealloc = [](PyObject* self) {
     if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
     PyObject_GC_UnTrack(self);

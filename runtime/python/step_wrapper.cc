@@ -2,7 +2,6 @@
 
 #include "runtime/python/capi.h"
 #include "runtime/python/task.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -94,8 +93,8 @@ py::object make_step_wrapper_type() {
       {0, nullptr},
   };
   static PyType_Spec spec = {
-      has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio.TaskStepMethWrapper"
-                                                       : "TaskStepMethWrapper",
+      this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio.TaskStepMethWrapper"
+                                                               : "TaskStepMethWrapper",
       sizeof(TaskStepMethWrapper),
       0,
       Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -107,7 +106,8 @@ py::object make_step_wrapper_type() {
   // PyType_FromSpec sets no __module__.
   if (PyObject_SetAttrString(
           type, "__module__",
-          py::str(has(FullBehaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins")
+          py::str(this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio"
+                                                                           : "builtins")
               .ptr()) != 0) {
     Py_DECREF(type);
     throw py::error_already_set();

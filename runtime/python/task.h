@@ -5,13 +5,14 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <exception>
 #include <string>
 #include <utility>
 
 #include "runtime/python/asyncio_api.h"
+#include "runtime/python/capi.h"
 #include "runtime/python/future.h"
 #include "runtime/python/step_wrapper.h"
-#include "runtime/python/versions.h"
 
 namespace aioref_bridge {
 
@@ -49,7 +50,7 @@ class FullTask final : public FullFuture {
 
   // Task.__init__ (FullLoop.create_task too, through new_task), in _asyncio's order.
   void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
-                 py::object the_context) {
+                 py::object the_context, bool eager_start = false) {
     init(std::move(the_loop));
     if (!api().iscoroutine(the_coro).cast<bool>()) {
       log_destroy_pending = false;
@@ -61,10 +62,49 @@ class FullTask final : public FullFuture {
     log_destroy_pending = true;
     num_cancels_requested = 0;
     coro = std::move(the_coro);
-    name = the_name.is_none() ? py::str("Task-{}").format(api().task_name_counter())
-                              : py::str(the_name);
+    name = the_name.is_none() ? api().new_task_name() : py::str(the_name);
+    // _asyncio starts eagerly only if is_running() returns True itself (Py_IsTrue).
+    if (eager_start && loop.attr("is_running")().is(py::bool_(true))) {
+      start_eagerly(self);
+      return;
+    }
     call_step_soon(self, py::none());
     api().register_task(self);
+  }
+
+  // _asyncio's task_eager_start (3.12+): the first step, now, in the task's context, with the
+  // task current and registered as eager; it is registered as a task only if it is still
+  // pending after it (else its coroutine is let go).
+  void start_eagerly(py::handle self) {
+    py::object the_loop = loop;
+    py::object prev_task = api().swap_current_task(the_loop, self);
+    api().register_eager_task(self);
+    if (PyContext_Enter(context.ptr()) < 0) throw py::error_already_set();
+    std::exception_ptr error;
+    try {
+      fut_waiter = py::none();
+      run_and_handle_result(self, py::none());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    auto keep_first_error = [&error](auto&& action) {
+      try {
+        action();
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    };
+    keep_first_error([&] { api().swap_current_task(the_loop, prev_task); });
+    keep_first_error([&] { api().unregister_eager_task(self); });
+    keep_first_error([&] {
+      if (PyContext_Exit(context.ptr()) < 0) throw py::error_already_set();
+    });
+    if (state == kPending) {
+      keep_first_error([&] { api().register_task(self); });
+    } else {
+      coro = py::none();
+    }
+    if (error) std::rethrow_exception(error);
   }
 
   // _asyncio's task_call_step_soon: call_soon(TaskStepMethWrapper(task, exc)).
@@ -79,22 +119,22 @@ class FullTask final : public FullFuture {
   bool cancel(py::handle self, py::object msg) {
     log_traceback = false;
     if (done()) return false;
-    if constexpr (has(FullBehaviour::kTaskCancelling)) ++num_cancels_requested;
+    if constexpr (this_python_has(Behaviour::kTaskCancelling)) ++num_cancels_requested;
     if (!fut_waiter.is_none()) {
-      py::object r = has(FullBehaviour::kCancelMessage)
+      py::object r = this_python_has(Behaviour::kCancelMessage)
                          ? fut_waiter.attr("cancel")(py::arg("msg") = msg)
                          : fut_waiter.attr("cancel")();
       if (r.cast<bool>()) return true;
     }
     must_cancel = true;
-    if constexpr (has(FullBehaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
     return true;
   }
 
   int uncancel() {
     if (num_cancels_requested > 0) {
       --num_cancels_requested;
-      if constexpr (has(FullBehaviour::kUncancelClearsMustCancel)) {
+      if constexpr (this_python_has(Behaviour::kUncancelClearsMustCancel)) {
         if (num_cancels_requested == 0) must_cancel = false;
       }
     }
@@ -114,7 +154,8 @@ class FullTask final : public FullFuture {
     }
     if (must_cancel) {
       if (PyObject_IsInstance(exc.ptr(), api().cancelled_error.ptr()) != 1) {
-        exc = has(FullBehaviour::kCancelMessage) ? make_cancelled_error() : api().cancelled_error();
+        exc = this_python_has(Behaviour::kCancelMessage) ? make_cancelled_error()
+                                                         : api().cancelled_error();
       }
       must_cancel = false;
     }
@@ -162,7 +203,7 @@ class FullTask final : public FullFuture {
         }
       } else if (PyErr_ExceptionMatches(api().cancelled_error.ptr())) {
         py::object error = fetch_error();
-        if constexpr (has(FullBehaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+        if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) cancelled_exc = error;
         future_cancel(self, py::none());
       } else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
                  PyErr_ExceptionMatches(PyExc_SystemExit)) {
@@ -204,7 +245,7 @@ class FullTask final : public FullFuture {
           }
           fut_waiter = result_obj;
           if (must_cancel) {
-            py::object r = has(FullBehaviour::kCancelMessage)
+            py::object r = this_python_has(Behaviour::kCancelMessage)
                                ? fut_waiter.attr("cancel")(py::arg("msg") = cancel_message)
                                : fut_waiter.attr("cancel")();
             if (r.cast<bool>()) must_cancel = false;

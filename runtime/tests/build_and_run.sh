@@ -6,7 +6,7 @@ CXX=${1:-g++-12}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/aioref-build-$(basename "$CXX")}
 mkdir -p "$OUT"
-FLAGS="-std=c++20 -O1 -g -Wall -Wextra -Werror -I$ROOT -pthread"
+FLAGS="-std=c++20 -O1 -g -Wall -Wextra -Werror -I$ROOT -pthread $("$ROOT/runtime/pylang/range_defines.sh")"
 for f in "$ROOT"/runtime/asyncio/*.cc "$ROOT"/runtime/pylang/*.cc "$ROOT"/runtime/detail/*.cc "$ROOT"/runtime/harness/*.cc; do
   "$CXX" $FLAGS -c "$f" -o "$OUT/$(basename "$f" .cc).o" &
 done

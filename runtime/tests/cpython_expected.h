@@ -53,7 +53,9 @@ class CPythonScenario : public AioTest, public ::testing::WithParamInterface<int
   }
 };
 
-inline const auto kScenarioMinors = ::testing::Range(8, 14);
+// Every supported version (//:versions.bzl).
+inline const auto kScenarioMinors =
+    ::testing::Range(kOldestVersion.minor, kNewestVersion.minor + 1);
 inline std::string minor_name(const ::testing::TestParamInfo<int>& info) {
   return "py3_" + std::to_string(info.param);
 }

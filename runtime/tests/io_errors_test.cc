@@ -535,7 +535,8 @@ TEST_P(IoErrorsTest, SameTextsAsCPython) {
   EXPECT_EQ(got, expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Versions, IoErrorsTest, ::testing::Values(8, 9, 10, 11, 12, 13),
+INSTANTIATE_TEST_SUITE_P(Versions, IoErrorsTest,
+                         ::testing::Range(kOldestVersion.minor, kNewestVersion.minor + 1),
                          [](const auto& info) { return "py3" + std::to_string(info.param); });
 
 }  // namespace

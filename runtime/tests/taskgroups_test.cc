@@ -13,10 +13,7 @@ using Strings = std::vector<std::string>;
 std::string r(const std::exception_ptr& e) { return e ? exception_repr(e) : "None"; }
 std::string r(const ExceptionGroupBase& g) { return dynamic_cast<const BaseException&>(g).repr(); }
 
-Co<int> val(int x, double d, Def = "val") {
-  co_await sleep(d);
-  co_return x;
-}
+using testing::val;
 template <class E>
 Co<void> boom(E exc, double d, Def = "boom") {
   co_await sleep(d);

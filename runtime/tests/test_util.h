@@ -50,4 +50,19 @@ class AioTest : public ::testing::Test {
   }
 };
 
+// Coroutines for the combinators' tests: `val` returns x after d seconds, `sval` a string,
+// `boom` raises ValueError('b') after d seconds.
+inline Co<int> val(int x, double d, Def = "val") {
+  co_await sleep(d);
+  co_return x;
+}
+inline Co<std::string> sval(std::string x, double d, Def = "val") {
+  co_await sleep(d);
+  co_return x;
+}
+inline Co<int> boom(double d, Def = "boom") {
+  co_await sleep(d);
+  throw ValueError("b");
+}
+
 }  // namespace aio::testing

@@ -192,6 +192,22 @@ TEST_P(Timeouts, wait_for_versions) {
   });
 }
 
+using TimeoutTest = testing::AioTest;
+
+// with_timeout(cm, aw) is `async with cm: return await aw`; an expired Timeout says so.
+TEST_F(TimeoutTest, TimeoutContextManager) {
+  auto main = [](Def = "main") -> Co<std::string> {
+    Timeout cm = timeout(0.5);
+    try {
+      co_await with_timeout(cm, sleep(2));
+    } catch (const TimeoutError&) {
+      co_return "expired=" + repr(cm.expired()) + " " + cm.repr();
+    }
+    co_return "no";
+  };
+  EXPECT_EQ(run(main()), "expired=True <Timeout [expired]>");
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Timeouts, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

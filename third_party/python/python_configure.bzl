@@ -2,8 +2,8 @@
 
 `python_configure()` (called from WORKSPACE) creates, without any download:
 
-  @python3_8 ... @python3_13   pyenv's CPython 3.X ($PYENV_ROOT or ~/.pyenv,
-                               newest 3.X.* found under versions/)
+  @python3_8 ... @python3_13   pyenv's CPython 3.X, for each supported 3.X (//:versions.bzl)
+                               ($PYENV_ROOT or ~/.pyenv, newest 3.X.* found under versions/)
   @python3_debian              Debian's /usr/bin/python3 (needs python3-dev)
 
 each with
@@ -23,7 +23,9 @@ constraint //third_party/python:unavailable), so `bazel build //...` and
 `bazel test //...` skip targets that depend on it instead of failing.
 """
 
-PYENV_VERSIONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+load("//:versions.bzl", "PYTHON_MINORS")
+
+PYENV_VERSIONS = ["3.%d" % minor for minor in PYTHON_MINORS]
 
 _PROBE = "import sys, sysconfig; print(sysconfig.get_paths()['include']); print(sysconfig.get_config_var('EXT_SUFFIX') or ''); print('%d.%d' % sys.version_info[:2])"
 

@@ -15,6 +15,9 @@ import sysconfig
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from suite.interpreters import SUPPORTED  # noqa: E402  (//:versions.bzl)
+
 NAME, VERSION = "aioref", "0.1.0"
 DEBIAN_PYTHON = "/usr/bin/python3"
 
@@ -50,9 +53,10 @@ def _tag():
 
 
 def _metadata():
-    return "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: asyncio event loops whose " \
-           "core is aioref's C++ reference loop\nRequires-Python: >=3.8,<3.14\n" % (NAME,
-                                                                                    VERSION)
+    oldest, newest = SUPPORTED[0], SUPPORTED[-1]
+    return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: asyncio event loops whose "
+            "core is aioref's C++ reference loop\nRequires-Python: >=%d.%d,<%d.%d\n"
+            % (NAME, VERSION, oldest[0], oldest[1], newest[0], newest[1] + 1))
 
 
 def _record_line(name, data):

@@ -8,7 +8,7 @@ the native implementation runs the example's C++ port.
 import os
 import subprocess
 
-from suite import execution, not_applicable, paths
+from suite import execution, interpreters, not_applicable, paths
 
 
 def runtime_revision():
@@ -166,9 +166,9 @@ class NativePorts(Implementation):
         return why
 
     def plan(self, example, interpreter, trace_path, timeout):
-        if interpreter.major_minor < (3, 8):
-            return OutOfScope("the C++ ports follow CPython 3.8-3.13, not %s"
-                              % interpreter.version)
+        if interpreter.major_minor not in interpreters.SUPPORTED:
+            return OutOfScope("the C++ ports follow CPython %s, not %s"
+                              % (interpreters.SUPPORTED_TEXT, interpreter.version))
         why = not_applicable.reason(example.name, interpreter.major_minor, self.not_applicable)
         if why:
             return OutOfScope("conformance/ports/not_applicable.txt: " + why)
@@ -239,7 +239,9 @@ class AiorefLoop(Implementation):
     Mode "loop" (`aioref`): CPython's Future/Task on the C++ loop. Mode "full" (`aioref-full`):
     create_future/create_task return the C++ runtime's Future/Task.
     AIOREF_PYTHON_SITE=DIR uses an already built site folder (DIR/aioref/) for every
-    interpreter instead of building; AIOREF_BAZEL_OUTPUT_BASE picks Bazel's output base.
+    interpreter instead of building ("{python}" in DIR: each interpreter's key, 3_12 or
+    debian, as in bazel-bin/runtime/python/site-{python}); AIOREF_BAZEL_OUTPUT_BASE picks
+    Bazel's output base.
     """
 
     FACTORIES = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop"}
@@ -263,8 +265,6 @@ class AiorefLoop(Implementation):
 
     @staticmethod
     def python_key(interpreter):
-        from suite import interpreters
-
         if os.path.realpath(interpreter.path) == os.path.realpath(interpreters.DEBIAN_PYTHON):
             return "debian"
         return "%d_%d" % interpreter.major_minor
@@ -282,22 +282,23 @@ class AiorefLoop(Implementation):
                 keys.add(self.python_key(interpreters.probe(path)))
             except interpreters.InterpreterError:
                 continue
-        targets = ["//runtime/python:site_" + key for key in sorted(keys)
-                   if key == "debian" or key in ("3_8", "3_9", "3_10", "3_11", "3_12", "3_13")]
+        built = ["debian"] + ["%d_%d" % version for version in interpreters.SUPPORTED]
+        targets = ["//runtime/python:site_" + key for key in sorted(keys) if key in built]
         why, self.bazel_bin = bazel_build(targets)
         return why
 
     def site(self, interpreter):
         if os.environ.get("AIOREF_PYTHON_SITE"):
-            return os.environ["AIOREF_PYTHON_SITE"]
+            return os.environ["AIOREF_PYTHON_SITE"].replace("{python}",
+                                                            self.python_key(interpreter))
         bazel_bin = self.bazel_bin or os.path.join(paths.ROOT, "bazel-bin")
         return os.path.join(bazel_bin, "runtime", "python",
                             "site-" + self.python_key(interpreter))
 
     def plan(self, example, interpreter, trace_path, timeout):
-        if not (3, 8) <= interpreter.major_minor <= (3, 13):
-            return OutOfScope("aioref is built for CPython 3.8-3.13 only, not %s"
-                              % interpreter.version)
+        if interpreter.major_minor not in interpreters.SUPPORTED:
+            return OutOfScope("aioref is built for CPython %s only, not %s"
+                              % (interpreters.SUPPORTED_TEXT, interpreter.version))
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
                              timeout=timeout, sys_path=[self.site(interpreter)])
 

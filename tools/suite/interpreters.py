@@ -1,15 +1,37 @@
 """Finding the CPython interpreters to capture from and to run on."""
 
+import ast
 import glob
 import os
 import re
 import subprocess
+
+from suite import paths
 
 PYENV_GLOB = "/root/.pyenv/versions/*/bin/python3"
 DEBIAN_PYTHON = "/usr/bin/python3"
 # Python 2 too (its print statement would print a tuple): so that it can be named as such.
 _PROBE = ("import sys, platform; sys.stdout.write('%s %d.%d.%d\\n' % "
           "((platform.python_implementation(),) + tuple(sys.version_info[:3])))")
+
+
+
+
+def _python_minors():
+    """PYTHON_MINORS of //:versions.bzl, the one list of the CPython versions aioref supports."""
+    path = os.path.join(paths.ROOT, "versions.bzl")
+    with open(path, encoding="utf-8") as source:
+        module = ast.parse(source.read(), path)
+    for node in module.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == "PYTHON_MINORS"):
+            return ast.literal_eval(node.value)
+    raise ValueError("%s: expected a line PYTHON_MINORS = [8, 9, ...]" % path)
+
+
+# (3, 8) ... (3, 13): the versions aioref's loop (the bridge) and the C++ ports follow.
+SUPPORTED = tuple((3, minor) for minor in _python_minors())
+SUPPORTED_TEXT = "%d.%d-%d.%d" % (SUPPORTED[0] + SUPPORTED[-1])  # "3.8-3.13"
 
 
 class Interpreter(object):

@@ -6,7 +6,8 @@ Lines: "<example> <versions>: <reason>", versions "*", "3.11", "3.11+" or "3.8-3
 
     python3 tools/suite/not_applicable.py EXAMPLE...
 
-prints "<example> 3.X: <reason>" for every listed cell of 3.8-3.13 among those examples; a
+prints "<example> 3.X: <reason>" for every listed cell of a supported version (3.8-3.13,
+//:versions.bzl) among those examples; a
 malformed line is reported with its file and line, and the exit status is 2.
 """
 
@@ -17,10 +18,10 @@ import sys
 if __package__ in (None, ""):  # run as a script (ports_test): import the package beside it
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from suite import paths, textfile  # noqa: E402
+from suite import interpreters, paths, textfile  # noqa: E402
 
 PATH = os.path.join(paths.ROOT, "conformance", "ports", "not_applicable.txt")
-PORTED_MINORS = range(8, 14)  # the C++ ports follow CPython 3.8-3.13
+PORTED_MINORS = [minor for _, minor in interpreters.SUPPORTED]  # the C++ ports follow these
 _LINE = re.compile(r"^(\S+) (\*|3\.\d+\+?|3\.\d+-3\.\d+): (\S.*)$")
 
 

@@ -106,6 +106,36 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(run(interpreter, source, perturb=1)[0], "0.000000 out [0, 1, 2, 3]")
         self.assertEqual(run(interpreter, source, perturb=2)[0], "0.000000 out [3, 2, 1, 0]")
 
+    def test_taskgroup_cancels_in_the_runs_set_order(self):
+        # TaskGroup keeps its children in a set: the order it cancels them in moves with the
+        # run's set order, and the trace says that a set's order was used.
+        source = """
+            import asyncio
+            async def sleeper(i):
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    print("cancelled", i)
+                    raise
+            async def boom():
+                await asyncio.sleep(1)
+                raise ValueError("x")
+            async def main():
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        for i in range(4):
+                            tg.create_task(sleeper(i))
+                        tg.create_task(boom())
+                except BaseException as e:
+                    print(type(e).__name__)
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        interpreter = "/usr/bin/python3"  # Debian's 3.11: TaskGroup
+        cancelled = ["1.000000 out cancelled %d" % i for i in range(4)]
+        self.assertEqual(run(interpreter, source, perturb=1)[:4], cancelled)
+        self.assertEqual(run(interpreter, source, perturb=2)[:4], cancelled[::-1])
+        self.assertIn("# set-order: used", run(interpreter, source, perturb=2, header=True))
+
     def test_executor_threads_sleep_in_virtual_time(self):
         # Eight one-second jobs on two workers take exactly four virtual seconds.
         source = """

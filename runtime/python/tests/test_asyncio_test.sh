@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bazel test: CPython's own test.test_asyncio of one CPython on the aioref loop, against
-# conformance/expected/<mode>.txt (tools/conform --corpus test_asyncio), one shard of it.
+# conformance/expected/<mode>.txt (tools/conform --corpus test_asyncio), one shard of it
+# (conform follows Bazel's sharding protocol: TEST_TOTAL_SHARDS, TEST_SHARD_INDEX).
 # Usage: test_asyncio_test.sh PYTHON SITE/aioref/__init__.py aioref|aioref-full
 set -euo pipefail
 python="$(readlink -f "$1")"
@@ -10,11 +11,8 @@ root="${TEST_SRCDIR:-$(dirname "$0")/../../..}/${TEST_WORKSPACE:-}"
 case "$1" in
   */python3_debian/*) python=/usr/bin/python3 ;;
 esac
-# Bazel's sharding protocol: say that this test shards, then run its share of the tests.
-[ -n "${TEST_SHARD_STATUS_FILE:-}" ] && touch "$TEST_SHARD_STATUS_FILE"
 export AIOREF_PYTHON_SITE="$site"
 # Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
 eval "$(/usr/bin/python3 "$root/runtime/python/tests/sanitizer_env.py" "$site")"
 exec /usr/bin/python3 "$root/tools/conform" --no-setup --corpus test_asyncio --loop "$3" \
-  --python "$python" --shard "${TEST_SHARD_INDEX:-0}/${TEST_TOTAL_SHARDS:-1}" --jobs 1 \
-  --timeout 120 --format text
+  --python "$python" --jobs 1 --timeout 120 --format text  # conform shards as Bazel says

@@ -1,7 +1,7 @@
 """Tests of mode "full": aioref.FullLoop's C++ Future and Task (runtime/python/future.h, task.h).
 
-Where CPython defines the behaviour, the same program runs on CPython's own loop and Future/Task
-(asyncio.SelectorEventLoop) and on aioref's full loop, and the results must be equal.
+Where CPython defines the behaviour, the same program runs on every loop of loops.py (CPython's
+own loop and Future/Task, aioref's modes loop and full), and the results must be equal.
 """
 
 import asyncio
@@ -11,30 +11,13 @@ import sys
 import unittest
 
 import aioref
+from loops import LoopCase, same_as_cpython
 
 PY = sys.version_info[:2]
 
 
-def run_both(test, make_main):
-    """make_main(loop) -> coroutine, run on CPython's loop and on the full loop; the results."""
-    results = []
-    for factory in (asyncio.SelectorEventLoop, aioref.new_full_event_loop):
-        loop = factory()
-        try:
-            results.append(loop.run_until_complete(make_main(loop)))
-        finally:
-            loop.close()
-    test.assertEqual(results[0], results[1])
-    return results[1]
-
-
-class FullTestCase(unittest.TestCase):
-    def setUp(self):
-        self.loop = aioref.new_full_event_loop()
-
-    def tearDown(self):
-        if not self.loop.is_closed():
-            self.loop.close()
+class FullTestCase(LoopCase):
+    new_loop = staticmethod(aioref.new_full_event_loop)
 
 
 class TypeTests(FullTestCase):
@@ -79,7 +62,7 @@ class AwaitTests(FullTestCase):
             value = await fut
             return before, value, repr(fut)
 
-        before, value, after = run_both(self, main)
+        before, value, after = same_as_cpython(self, main)
         self.assertEqual(value, 42)
         self.assertEqual(after, "<Future finished result=42>")
 
@@ -112,7 +95,7 @@ class AwaitTests(FullTestCase):
                 out.append(str(e))
             return out
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
     def test_task_repr_matches_cpython(self):
         async def main(loop):
@@ -125,7 +108,7 @@ class AwaitTests(FullTestCase):
             await t
             return first.split(" at ")[0], repr(t).split(" defined at")[0]
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
 
     def test_step_callback_matches_cpython(self):
@@ -166,7 +149,7 @@ class AwaitTests(FullTestCase):
 
             return run()
 
-        self.assertTrue(run_both(self, main))
+        self.assertTrue(same_as_cpython(self, main))
 
 def outcome(call):
     """What a call does: ("ok", None) or (exception type name, message)."""
@@ -245,6 +228,59 @@ class ConstructionTests(FullTestCase):
             self.assertEqual(calls(mine), calls(theirs), mine)
 
 
+class ArgumentErrorTests(FullTestCase):
+    """Every method of aioref.Future and aioref.Task called with wrong arguments raises what
+    _asyncio's Future and Task raise on this interpreter: same type, same words. The methods
+    are the ones _asyncio's classes have here (so the list follows the version), each called
+    with wrong arities and unknown keywords on a fresh object of each class."""
+
+    # Methods whose calls are not about their arguments (object lifecycle, repr, class helpers).
+    NOT_METHODS = {"__init__", "__new__", "__del__", "__repr__", "__class_getitem__",
+                   "__init_subclass__", "__subclasshook__", "__reduce__", "__reduce_ex__",
+                   "__getattribute__", "__setattr__", "__delattr__", "__format__", "__dir__",
+                   "__sizeof__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+                   "__hash__", "__str__", "__getstate__", "all_tasks", "current_task"}
+    CALLS = [((1,), {}), ((1, 2), {}), ((1, 2, 3), {}), ((), {"zz": 1}), ((1,), {"zz": 1}),
+             ((), {"fn": 1}), ((), {"msg": 1, "zz": 2}), ((1,), {"msg": 2}),
+             ((), {"limit": 1, "zz": 2}), ((), {"context": None}), ((1, 2), {"context": None}),
+             ((), {"file": None, "limit": None, "zz": 3}), ((), {"value": 1}),
+             ((), {"result": 1}), ((), {"exception": 1})]
+
+    @staticmethod
+    def methods(cls):
+        return sorted(name for name, value in vars(cls).items()
+                      if name not in ArgumentErrorTests.NOT_METHODS and callable(value)
+                      and not isinstance(value, type))
+
+    def calls(self, cls, name):
+        async def coro():
+            await asyncio.sleep(1)
+
+        is_task = issubclass(cls, (aioref.Task, asyncio.tasks._CTask))
+        results = []
+        for args, kwargs in self.CALLS:
+            obj = cls(coro(), loop=self.loop) if is_task else cls(loop=self.loop)
+            outcome_ = outcome(lambda: getattr(obj, name)(*args, **kwargs))
+            # Only argument errors are compared: a call both accept may do different work.
+            results.append(outcome_ if outcome_[0] == "TypeError" else ("not TypeError", None))
+            if is_task:
+                obj.cancel()
+                self.loop.run_until_complete(asyncio.gather(obj, return_exceptions=True))
+        return results
+
+    def test_every_method_words_argument_errors_as_asyncio(self):
+        for mine, theirs in ConstructionTests.PAIRS:
+            names = self.methods(theirs)
+            self.assertGreater(len(names), 10)
+            for name in names:
+                with self.subTest(cls=theirs.__name__, method=name):
+                    self.assertEqual(self.calls(mine, name), self.calls(theirs, name))
+
+    def test_methods_are_asyncio_ones(self):
+        for mine, theirs in ConstructionTests.PAIRS:
+            self.assertLessEqual(set(self.methods(theirs)), set(dir(mine)), mine)
+
+
 class CancelTests(FullTestCase):
     def test_cancel_with_message(self):
         async def main(loop):
@@ -262,7 +298,7 @@ class CancelTests(FullTestCase):
             except asyncio.CancelledError as e:
                 return t.cancelled(), e.args, repr(t).split(" name=")[0]
 
-        cancelled, args, rep = run_both(self, main)
+        cancelled, args, rep = same_as_cpython(self, main)
         self.assertTrue(cancelled)
         if PY >= (3, 11):  # 3.9-3.10: the awaiter gets a new CancelledError() (as CPython)
             self.assertEqual(args, ("stop now",))
@@ -283,7 +319,7 @@ class CancelTests(FullTestCase):
                 extra = (t.cancelling(), t.uncancel(), t.cancelling())
             return await t, t.cancelled(), extra
 
-        run_both(self, main)
+        same_as_cpython(self, main)
 
     def test_cancel_pending_future(self):
         fut = self.loop.create_future()
@@ -323,7 +359,7 @@ class CombinatorTests(FullTestCase):
             out.append(await asyncio.wait_for(fut, 1))
             return out
 
-        out = run_both(self, main)
+        out = same_as_cpython(self, main)
         self.assertEqual(out[0], [2, 4])
         self.assertIn("timeout", out)
 
@@ -339,7 +375,7 @@ class CombinatorTests(FullTestCase):
                 pass
             return [c.cancelled() for c in children]
 
-        self.assertEqual(run_both(self, main), [True, True])
+        self.assertEqual(same_as_cpython(self, main), [True, True])
 
 
 class LoggingTests(FullTestCase):

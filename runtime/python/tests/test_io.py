@@ -12,30 +12,7 @@ import threading
 import unittest
 
 import aioref
-
-LOOPS = {
-    "cpython": asyncio.SelectorEventLoop,
-    "aioref": aioref.new_event_loop,
-    "aioref-full": aioref.new_full_event_loop,
-}
-
-
-def run_on(factory, coro_fn):
-    loop = factory()
-    try:
-        return loop.run_until_complete(coro_fn())
-    finally:
-        loop.close()
-
-
-class SameAsCPython(unittest.TestCase):
-    """Runs `program` (an async function returning a log) on every loop; all logs equal."""
-
-    def check(self, program):
-        results = {name: run_on(f, program) for name, f in LOOPS.items()}
-        for name in ("aioref", "aioref-full"):
-            self.assertEqual(results[name], results["cpython"], name)
-        return results["cpython"]
+from loops import LOOPS, SameAsCPython
 
 
 class ReaderWriterTests(unittest.TestCase):

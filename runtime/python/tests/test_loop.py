@@ -1,7 +1,8 @@
 """Tests of the aioref module (mode "loop"): the C++ loop behind asyncio's API.
 
 Where CPython defines the behaviour, the same program runs on CPython's own loop
-(asyncio.SelectorEventLoop) and on aioref's, and the results must be equal.
+(asyncio.SelectorEventLoop) and on aioref's, and the results must be equal; the bodies that use
+asyncio's API only run on every loop of loops.py (modes loop and full too).
 """
 
 import asyncio
@@ -15,22 +16,15 @@ import unittest
 import weakref
 
 import aioref
+import loops
+from loops import LoopCase
 
 
 def cpython_loop():
     return asyncio.SelectorEventLoop()
 
 
-class LoopTestCase(unittest.TestCase):
-    def setUp(self):
-        self.loop = aioref.new_event_loop()
-
-    def tearDown(self):
-        if not self.loop.is_closed():
-            self.loop.close()
-
-
-class TypeTests(LoopTestCase):
+class TypeTests(LoopCase):
     def test_is_an_abstract_event_loop(self):
         self.assertIsInstance(self.loop, asyncio.AbstractEventLoop)
         self.assertIsInstance(self.loop._core, aioref.Core)
@@ -100,7 +94,7 @@ class OrderingTests(unittest.TestCase):
         self.assertEqual(log, [0, 1, 2])
 
 
-class CancellationTests(LoopTestCase):
+class CancellationTests(LoopCase):
     def test_cancelled_handle_does_not_run(self):
         log = []
         h = self.loop.call_soon(log.append, 1)
@@ -242,7 +236,8 @@ class ExceptionHandlerTests(unittest.TestCase):
         self.assertIn("Unhandled error in exception handler", logs.output[0])
 
 
-class ExitExceptionTests(LoopTestCase):
+@loops.every_loop
+class ExitExceptions(object):
     def test_keyboard_interrupt_propagates(self):
         log = []
 
@@ -276,7 +271,8 @@ class ExitExceptionTests(LoopTestCase):
             self.loop.run_until_complete(main())
 
 
-class ThreadsafeTests(LoopTestCase):
+@loops.every_loop
+class Threadsafe(object):
     def test_many_threads(self):
         threads, per_thread = 8, 400
         log = []
@@ -483,7 +479,7 @@ class MisuseTests(unittest.TestCase):
         self.check(run_it)
 
 
-class ApiTests(LoopTestCase):
+class ApiTests(LoopCase):
     def test_time_is_monotonic_clock(self):
         t0 = time.monotonic()
         t = self.loop.time()

@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-import aioref
+import loops
 
 THREADS = 16
 
@@ -23,15 +23,11 @@ def sigint_later(delay):
     return timer
 
 
+@loops.every_loop
 class SignalsAndThreads(object):
-    """Mixed into one TestCase per loop; new_loop() makes the loop under test."""
-
     def setUp(self):
         self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
-        self.loop = self.new_loop()
-
-    def tearDown(self):
-        self.loop.close()
+        super().setUp()
 
     def assert_usable(self):
         self.assertFalse(self.loop.is_running())
@@ -138,21 +134,6 @@ class SignalsAndThreads(object):
         for index in range(THREADS):  # what ran was accepted, in each thread's order
             mine = [n for i, n in ran if i == index]
             self.assertEqual(mine, accepted[index][:len(mine)])
-
-
-class CPythonLoop(SignalsAndThreads, unittest.TestCase):
-    def new_loop(self):
-        return asyncio.SelectorEventLoop()
-
-
-class AiorefLoop(SignalsAndThreads, unittest.TestCase):
-    def new_loop(self):
-        return aioref.new_event_loop()
-
-
-class AiorefFullLoop(SignalsAndThreads, unittest.TestCase):
-    def new_loop(self):
-        return aioref.new_full_event_loop()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import warnings
 from asyncio import unix_events
 
 import aioref
-from test_io import LOOPS, SameAsCPython
+from loops import LOOPS, SameAsCPython
 
 # The child watchers of this version (3.12 deprecates them, 3.14 removes them); 3.13 picks
 # pidfd or a thread itself.

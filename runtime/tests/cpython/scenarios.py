@@ -2,7 +2,8 @@
 (async functions) whose printed lines are what the C++ tests of the same name must print.
 
 `python3 locks.py` runs every scenario that exists in this version, each under its own
-asyncio.run(), after a '## <name>' line. Addresses print as 0x? (as the C++ reprs write them).
+asyncio.run() (a plain function with sync=True: called as is, to run loops of its own), after
+a '## <name>' line. Addresses print as 0x? (as the C++ reprs write them).
 """
 import asyncio
 import re
@@ -11,10 +12,11 @@ import sys
 _SCENARIOS = []
 
 
-def scenario(since=(3, 0)):
-    """Registers an async scenario, run on interpreters >= `since`."""
+def scenario(since=(3, 0), sync=False):
+    """Registers a scenario, run on interpreters >= `since`: an async function, or a plain one
+    (sync=True)."""
     def register(fn):
-        _SCENARIOS.append((fn.__name__, since, fn))
+        _SCENARIOS.append((fn.__name__, since, fn if sync else lambda: asyncio.run(fn())))
         return fn
     return register
 
@@ -35,4 +37,4 @@ def main():
             continue
         print("## " + name)
         sys.stdout.flush()
-        asyncio.run(fn())
+        fn()

@@ -98,7 +98,7 @@ def main(argv=None):
             return 2
         return cases.promote(args.promote)
     found, problems = interpreters.discover(args.python, only_extra=bool(args.python),
-                                            minimum=(3, 8))
+                                            minimum=interpreters.SUPPORTED[0])
     for problem in problems:
         print("fuzz: %s" % problem, file=sys.stderr)
     if not found:

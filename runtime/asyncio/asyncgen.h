@@ -1,0 +1,264 @@
+// Async generators: AsyncGen<Y, S> is what an `async def` with `yield` returns, with the loop's
+// side of them (base_events.py's firstiter/finalizer hooks, shutdown_asyncgens).
+//
+//   async def count(n):                       aio::AsyncGen<int> count(int n, aio::Def = "count") {
+//       for i in range(n):                      for (int i = 0; i < n; ++i) {
+//           await asyncio.sleep(0.5)                co_await aio::sleep(0.5);
+//           yield i                                 co_yield i;
+//                                               }
+//                                             }
+//   async for i in count(3):                  auto gen = count(3);
+//       print(i)                              while (auto i = co_await gen.next()) aio::print(*i);
+//
+// `co_yield v` is `yield v`; its value is what asend() sent (S, None for anext). Methods as
+// Python's: anext() (__anext__: StopAsyncIteration at the end), asend(v), athrow(exc), aclose();
+// next() is anext() giving std::nullopt at the end (the `async for` helper). A handle: copies
+// share one generator, as Python references do.
+//
+// The hooks (sys.set_asyncgen_hooks, installed by run_forever): the first anext/asend/athrow/
+// aclose registers the generator with the loop running on this thread (loop._asyncgens), which
+// becomes its finalizer: when the last handle goes while the generator is suspended and not
+// closed, the loop schedules a task running its aclose() (call_soon_threadsafe(create_task,
+// agen.aclose())) unless the loop is closed, when it is dropped as is. shutdown_asyncgens(loop)
+// (asyncio.run and Runner.close await it) acloses the registered ones, reporting errors to the
+// loop's exception handler ("an error occurred during closing of asynchronous generator ...").
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/events.h"
+#include "runtime/asyncio/futures.h"
+
+namespace aio {
+
+template <class Y, class S>
+class AsyncGen;
+
+namespace detail {
+
+// The type-erased generator the loop keeps (weakly) and finalizes.
+class AsyncGenBase : public std::enable_shared_from_this<AsyncGenBase> {
+ public:
+  virtual ~AsyncGenBase() = default;
+  // `await agen.aclose()`, as a coroutine of its own (the finalizer's and shutdown's task).
+  virtual Co<void> aclose_erased() = 0;
+  virtual std::string repr() const = 0;  // '<async_generator object name at 0x?>'
+
+  // async_gen_init_hooks: once, at the first anext/asend/athrow/aclose.
+  void init_hooks();
+  bool hooks_inited = false;
+  bool closed = false;  // ag_closed: aclose() was called, or it ran to its end
+  std::weak_ptr<EventLoop> finalizer;
+
+  // The shared_ptr deleter of every generator: the finalizer hook or the end.
+  struct Finalize {
+    void operator()(AsyncGenBase* gen) const;
+  };
+
+ protected:
+  virtual bool suspended() const = 0;  // started, not finished, not running
+};
+
+template <class Y, class S>
+struct AsyncGenPromise : CoPromiseBase {
+  std::optional<Y> yielded;
+  std::optional<S> sent;
+  std::exception_ptr thrown;  // athrow()'s exception, raised where the generator is suspended
+  bool running = false;       // ag_running_async
+
+  template <class... A>
+  explicit AsyncGenPromise(A&... args) {
+    this->capture_def(args...);
+    this->check_required(args...);
+  }
+  AsyncGenPromise() = default;
+
+  AsyncGen<Y, S> get_return_object();
+
+  // athrow() into a generator that never ran raises at its first line.
+  struct StartAwaiter {
+    AsyncGenPromise* p;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const {
+      p->started = true;
+      if (p->thrown) std::rethrow_exception(std::exchange(p->thrown, nullptr));
+    }
+  };
+  StartAwaiter initial_suspend() noexcept { return StartAwaiter{this}; }
+
+  // `co_yield v`: back to the awaiting anext/asend/athrow, with v; resumes with what is sent
+  // next (or raises what is thrown).
+  struct YieldAwaiter {
+    AsyncGenPromise* p;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
+      std::coroutine_handle<> to = p->continuation;
+      set_leaf(to);
+      return to ? to : std::noop_coroutine();
+    }
+    S await_resume() const {
+      if (p->thrown) std::rethrow_exception(std::exchange(p->thrown, nullptr));
+      return p->sent ? std::move(*p->sent) : S{};
+    }
+  };
+  template <class U>
+  YieldAwaiter yield_value(U&& v) {
+    yielded.emplace(std::forward<U>(v));
+    return YieldAwaiter{this};
+  }
+  void return_void() noexcept {}
+};
+
+}  // namespace detail
+
+template <class Y, class S = NoneType>
+class [[nodiscard]] AsyncGen {
+ public:
+  using promise_type = detail::AsyncGenPromise<Y, S>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  AsyncGen() = default;
+  explicit AsyncGen(handle_type h) : s_(new State(h), detail::AsyncGenBase::Finalize{}) {}
+
+  // __anext__(): the next value; StopAsyncIteration at the end.
+  auto anext() const { return send<false>(std::nullopt, nullptr); }
+  // The `async for` step: the next value, or std::nullopt at the end.
+  auto next() const { return send<true>(std::nullopt, nullptr); }
+  auto asend(S value) const { return send<false>(std::move(value), nullptr); }
+  auto athrow(std::exception_ptr exc) const { return send<false>(std::nullopt, std::move(exc)); }
+  template <class E>
+  auto athrow(E exc) const {
+    return athrow(std::make_exception_ptr(std::move(exc)));
+  }
+  // aclose(): GeneratorExit thrown in where it is suspended; None once it exits (or ran out),
+  // RuntimeError('async generator ignored GeneratorExit') if it yields instead.
+  Co<void> aclose() const {
+    s_->init_hooks();
+    s_->closed = true;
+    return aclose_impl(s_);
+  }
+  std::string repr() const { return s_->repr(); }
+  explicit operator bool() const { return static_cast<bool>(s_); }
+
+  // What anext/asend/athrow return: the awaitable of one step, giving Y (or std::optional<Y>,
+  // empty at the end, for next()).
+  template <bool kOptional>
+  struct Step {
+    using Result = std::conditional_t<kOptional, std::optional<Y>, Y>;
+    std::shared_ptr<detail::AsyncGenBase> keep;
+    handle_type h;
+    std::optional<S> value;
+    std::exception_ptr exc;
+    bool await_ready() const noexcept { return h.promise().finished; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
+      promise_type& p = h.promise();
+      if (p.running) {
+        exc = std::make_exception_ptr(
+            RuntimeError("anext(): asynchronous generator is already running"));
+        return parent;
+      }
+      p.running = true;
+      p.continuation = parent;
+      if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) p.caller = &parent.promise();
+      p.sent = std::move(value);
+      p.thrown = std::exchange(exc, nullptr);
+      p.yielded.reset();
+      detail::CoPromiseBase::set_leaf(h);
+      return h;
+    }
+    Result await_resume() {
+      if (exc) std::rethrow_exception(exc);  // already running
+      promise_type& p = h.promise();
+      p.running = false;
+      if (!p.finished) return Result(std::move(*p.yielded));
+      if (std::exception_ptr e = std::exchange(p.exception, nullptr)) {
+        if (is_stop_async_iteration(e)) {
+          throw RuntimeError("async generator raised StopAsyncIteration");
+        }
+        std::rethrow_exception(e);
+      }
+      if constexpr (kOptional) {
+        return std::nullopt;
+      } else {
+        throw StopAsyncIteration();
+      }
+    }
+  };
+
+ private:
+  struct State final : detail::AsyncGenBase {
+    handle_type h;
+    explicit State(handle_type handle) : h(handle) {}
+    ~State() override { h.destroy(); }
+    Co<void> aclose_erased() override {
+      auto self = std::static_pointer_cast<State>(shared_from_this());
+      AsyncGen gen(self);
+      return gen.aclose();
+    }
+    std::string repr() const override {
+      return std::string("<async_generator object ") + h.promise().def.name + " at 0x?>";
+    }
+    bool suspended() const override {
+      const promise_type& p = h.promise();
+      return p.started && !p.finished && !p.running;
+    }
+  };
+  explicit AsyncGen(std::shared_ptr<State> s) : s_(std::move(s)) {}
+
+  template <bool kOptional>
+  Step<kOptional> send(std::optional<S> value, std::exception_ptr exc) const {
+    s_->init_hooks();
+    return Step<kOptional>{s_, s_->h, std::move(value), std::move(exc)};
+  }
+  static bool is_stop_async_iteration(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const StopAsyncIteration&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  static Co<void> aclose_impl(std::shared_ptr<State> s, Def = Def("aclose", "asyncgen")) {
+    promise_type& p = s->h.promise();
+    if (!p.started || p.finished) {
+      p.started = p.finished = true;  // a generator closed before it ran never runs
+      co_return;
+    }
+    AsyncGen gen(s);
+    try {
+      co_await gen.athrow(GeneratorExit());
+    } catch (const GeneratorExit&) {
+      co_return;
+    } catch (const StopAsyncIteration&) {
+      co_return;
+    }
+    throw RuntimeError("async generator ignored GeneratorExit");
+  }
+
+  std::shared_ptr<State> s_;
+};
+
+namespace detail {
+template <class Y, class S>
+AsyncGen<Y, S> AsyncGenPromise<Y, S>::get_return_object() {
+  return AsyncGen<Y, S>(std::coroutine_handle<AsyncGenPromise>::from_promise(*this));
+}
+}  // namespace detail
+
+// loop.shutdown_asyncgens(): acloses every generator registered with `loop` (at once, as
+// gather(..., return_exceptions=True)); each error goes to the loop's exception handler. Later
+// first iterations warn (ResourceWarning, shown only where enabled).
+Co<void> shutdown_asyncgens(Loop loop,
+                            Def = Def("BaseEventLoop.shutdown_asyncgens", "base_events.py"));
+
+}  // namespace aio

@@ -1,0 +1,104 @@
+// asyncio.wait_for (tasks.py): 3.12+ through timeouts.h, 3.8-3.11 with a waiter future.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include "runtime/asyncio/tasks.h"
+#include "runtime/asyncio/timeouts.h"
+
+namespace aio {
+
+namespace detail {
+// tasks._cancel_and_wait
+template <class T>
+Co<void> cancel_and_wait(Future<T> fut, Def = Def("_cancel_and_wait", "tasks.py")) {
+  Loop loop = get_running_loop();
+  Future<void> waiter = loop->create_future<void>();
+  CallbackId cb = fut.base()->add_done_callback(
+      [waiter](FutureBase&) {
+        if (!waiter.done()) waiter.set_result();
+      },
+      "_release_waiter");
+  std::exception_ptr exc;
+  try {
+    fut.cancel();
+    co_await waiter;
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  fut.base()->remove_done_callback(cb);
+  if (exc) std::rethrow_exception(exc);
+}
+
+template <class T>
+T result_or_timeout(const Future<T>& fut) {
+  try {
+    return fut.result();
+  } catch (const CancelledError&) {
+    throw TimeoutError();
+  }
+}
+}  // namespace detail
+
+// asyncio.wait_for(aw, timeout): 3.12+ via asyncio.timeout (a coroutine runs inline in the
+// caller's task); 3.8-3.11 with a waiter future (a coroutine is wrapped in a new task).
+template <class A>
+Co<await_result_t<A>> wait_for(A fut, std::optional<double> timeout,
+                               Def = Def("wait_for", "tasks.py")) {
+  using T = await_result_t<A>;
+  Loop loop = get_running_loop();
+  if (loop->has(Behaviour::kWaitForTimeouts)) {
+    if (timeout && *timeout <= 0) {
+      Future<T> f = to_future(std::move(fut), loop);
+      if (f.done()) co_return f.result();
+      co_await detail::cancel_and_wait(f);
+      co_return detail::result_or_timeout(f);
+    }
+    co_return co_await with_timeout(aio::timeout(timeout), std::move(fut));
+  }
+
+  // 3.8 - 3.11
+  if (!timeout) co_return co_await std::move(fut);
+  if (*timeout <= 0) {
+    Future<T> f = to_future(std::move(fut), loop);
+    if (f.done()) co_return f.result();
+    co_await detail::cancel_and_wait(f);
+    if (!loop->has(Behaviour::kWaitForResultAfterTimeout)) {
+      detail::result_or_timeout(f);
+      throw TimeoutError();
+    }
+    co_return detail::result_or_timeout(f);
+  }
+  Future<void> waiter = loop->create_future<void>();
+  auto release = [waiter] {
+    if (!waiter.done()) waiter.set_result();
+  };
+  TimerHandle timeout_handle = loop->call_later(*timeout, release, "_release_waiter");
+  Future<T> f = to_future(std::move(fut), loop);
+  CallbackId cb =
+      f.base()->add_done_callback([release](FutureBase&) { release(); }, "_release_waiter");
+  struct CancelTimer {
+    TimerHandle h;
+    ~CancelTimer() { h.cancel(); }
+  } finally{timeout_handle};
+  bool cancelled = false;
+  try {
+    co_await waiter;
+  } catch (const CancelledError&) {
+    cancelled = true;
+  }
+  if (cancelled) {
+    if (f.done()) co_return f.result();
+    f.base()->remove_done_callback(cb);
+    co_await detail::cancel_and_wait(f);
+    throw CancelledError();
+  }
+  if (f.done()) co_return f.result();
+  f.base()->remove_done_callback(cb);
+  co_await detail::cancel_and_wait(f);
+  if (!loop->has(Behaviour::kWaitForResultAfterTimeout)) throw TimeoutError();
+  co_return detail::result_or_timeout(f);
+}
+
+}  // namespace aio

@@ -1,0 +1,79 @@
+"""The loops every test body runs on, uvloop's pattern (one body, one TestCase per loop):
+CPython's own loop (asyncio.SelectorEventLoop), aioref's mode loop and aioref's mode full.
+
+    @loops.every_loop
+    class Threadsafe(object):           # the bodies, self.loop the loop under test
+        def test_...(self): ...
+
+declares Threadsafe_cpython, Threadsafe_aioref and Threadsafe_aioref_full in the module.
+same_as_cpython(test, make_main) runs one program on each loop and wants CPython's result from
+each (SameAsCPython.check(program) for an async function).
+A difference that stays is listed in KNOWN_DIFFERENCES, the one place, and runs as an expected
+failure on that loop.
+"""
+
+import asyncio
+import sys
+import unittest
+
+import aioref
+
+LOOPS = {
+    "cpython": asyncio.SelectorEventLoop,
+    "aioref": aioref.new_event_loop,
+    "aioref-full": aioref.new_full_event_loop,
+}
+
+# ("<Bodies>.<test>", "<loop>") -> why that loop differs from CPython's there.
+KNOWN_DIFFERENCES = {}
+
+
+class LoopCase(unittest.TestCase):
+    """self.loop: a new loop from new_loop() for each test, closed after it."""
+
+    new_loop = staticmethod(aioref.new_event_loop)
+
+    def setUp(self):
+        self.loop = self.new_loop()
+
+    def tearDown(self):
+        if not self.loop.is_closed():
+            self.loop.close()
+
+
+def every_loop(bodies):
+    """Declares one LoopCase per loop of LOOPS for a class of test bodies (see the module)."""
+    module = sys.modules[bodies.__module__]
+    for loop_name, factory in LOOPS.items():
+        namespace = {"new_loop": staticmethod(factory)}
+        for (test, differing_loop), _reason in KNOWN_DIFFERENCES.items():
+            owner, _, method = test.partition(".")
+            if owner == bodies.__name__ and differing_loop == loop_name:
+                namespace[method] = unittest.expectedFailure(getattr(bodies, method))
+        name = "%s_%s" % (bodies.__name__, loop_name.replace("-", "_"))
+        setattr(module, name, type(name, (bodies, LoopCase), namespace))
+    return bodies
+
+
+def run_on(factory, make_main):
+    """make_main(loop) -> coroutine, run to completion on a new loop from factory; its result."""
+    loop = factory()
+    try:
+        return loop.run_until_complete(make_main(loop))
+    finally:
+        loop.close()
+
+
+def same_as_cpython(test, make_main):
+    """Runs make_main(loop) -> coroutine on every loop: each result must equal CPython's, which
+    it returns."""
+    results = {name: run_on(factory, make_main) for name, factory in LOOPS.items()}
+    for name, result in results.items():
+        test.assertEqual(result, results["cpython"], name)
+    return results["cpython"]
+
+
+class SameAsCPython(unittest.TestCase):
+    def check(self, program):
+        """same_as_cpython for `program`, an async function of no argument."""
+        return same_as_cpython(self, lambda loop: program())

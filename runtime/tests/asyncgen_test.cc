@@ -1,0 +1,203 @@
+// Async generators (asyncgen.h): each scenario is the twin of the function of the same name in
+// runtime/tests/cpython/asyncgen.py, and must print what CPython 3.8-3.13 printed for it
+// (runtime/tests/cpython/expected/asyncgen.3.X.txt).
+#include "runtime/asyncio/asyncgen.h"
+
+#include <cmath>
+#include <variant>
+
+#include "runtime/tests/cpython_expected.h"
+
+namespace aio {
+namespace {
+
+using Strings = std::vector<std::string>;
+using IntOrStr = std::variant<long, std::string>;
+
+AsyncGen<int> count(int n, Def = "count") {
+  for (int i = 0; i < n; ++i) {
+    co_await sleep(0.5);
+    co_yield i;
+  }
+}
+
+AsyncGen<IntOrStr, std::optional<std::string>> echo(Def = "echo") {
+  Strings received;
+  try {
+    while (true) {
+      bool caught = false;
+      try {
+        std::optional<std::string> value = co_yield IntOrStr(static_cast<long>(received.size()));
+        received.push_back(*value);
+      } catch (const ValueError& x) {
+        received.push_back("caught " + x.repr());
+        caught = true;
+      }
+      if (caught) co_yield IntOrStr("recovered");  // (no co_yield inside a handler in C++)
+    }
+  } catch (...) {  // finally
+    print("echo received", received);
+    throw;
+  }
+}
+
+// try: yield ...; finally: <body with an await> (no co_await inside a handler in C++: the
+// exception is kept and re-raised after the finally body).
+AsyncGen<std::string> cleans_up(std::string name, Def = "cleans_up") {
+  std::exception_ptr exc;
+  try {
+    co_yield name + " 1";
+    co_yield name + " 2";
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  print(name, "finally");
+  co_await sleep(0);
+  print(name, "finally after await");
+  if (exc) std::rethrow_exception(exc);
+}
+
+AsyncGen<int> stubborn(Def = "stubborn") {
+  bool closing = false;
+  try {
+    co_yield 1;
+  } catch (...) {
+    closing = true;
+  }
+  if (closing) co_yield 2;  // finally: yield "refuses to close"
+}
+
+AsyncGen<int> fails_to_close(Def = "fails_to_close") {
+  try {
+    co_yield 1;
+  } catch (...) {
+  }
+  throw KeyError("while closing");
+}
+
+class AsyncGens : public testing::CPythonScenario {
+ protected:
+  template <class Scenario>
+  void expect(const char* name, Scenario scenario) {
+    expect_as_cpython("asyncgen", name, [&] { run(scenario()); });
+  }
+};
+
+TEST_P(AsyncGens, ag_async_for) {
+  expect("ag_async_for", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    double t0 = loop->time();
+    AsyncGen<int> numbers = count(3);
+    while (auto i = co_await numbers.next()) print(*i, std::round((loop->time() - t0) * 10) / 10);
+    AsyncGen<int> g = count(1);
+    print(co_await g.anext());
+    try {
+      co_await g.anext();
+    } catch (const StopAsyncIteration& x) {
+      print(x.repr());
+    }
+    try {
+      co_await g.anext();
+    } catch (const StopAsyncIteration& x) {
+      print("again", x.repr());
+    }
+  });
+}
+
+TEST_P(AsyncGens, ag_asend_athrow) {
+  expect("ag_asend_athrow", []() -> Co<void> {
+    auto g = echo();
+    print(co_await g.asend(std::nullopt));
+    print(co_await g.asend("a"));
+    print(co_await g.asend("b"));
+    print(co_await g.athrow(ValueError("bad")));
+    print(co_await g.asend("c"));
+    try {
+      co_await g.athrow(KeyError("k"));
+    } catch (const KeyError& x) {
+      print("propagated", x.repr());
+    }
+    try {
+      co_await g.asend("d");
+    } catch (const StopAsyncIteration&) {
+      print("exhausted");
+    }
+  });
+}
+
+TEST_P(AsyncGens, ag_aclose) {
+  expect("ag_aclose", []() -> Co<void> {
+    AsyncGen<std::string> g = cleans_up("g");
+    print(co_await g.anext());
+    co_await g.aclose();
+    print(None);
+    co_await g.aclose();
+    print(None);
+    try {
+      co_await g.anext();
+    } catch (const StopAsyncIteration&) {
+      print("closed: StopAsyncIteration");
+    }
+    AsyncGen<std::string> fresh = cleans_up("fresh");
+    co_await fresh.aclose();
+    print("fresh closed without running");
+    AsyncGen<int> s = stubborn();
+    co_await s.anext();
+    try {
+      co_await s.aclose();
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+  });
+}
+
+TEST_P(AsyncGens, ag_already_running) {
+  expect("ag_already_running", []() -> Co<void> {
+    AsyncGen<int> g = count(2);
+    auto wrap = [](AsyncGen<int> gen) -> Co<int> { co_return co_await gen.anext(); };
+    Task<int> first = ensure_future(wrap(g));  // ensure_future(g.__anext__())
+    co_await sleep(0);
+    try {
+      co_await g.anext();
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    print(co_await first);
+  });
+}
+
+TEST_P(AsyncGens, ag_finalizer_on_drop) {
+  expect("ag_finalizer_on_drop", []() -> Co<void> {
+    {
+      AsyncGen<std::string> g = cleans_up("dropped");
+      print(co_await g.anext());
+    }  // del g
+    print("dropped g");
+    for (int i = 0; i < 4; ++i) {
+      co_await sleep(0);
+      print("iteration", i);
+    }
+  });
+}
+
+TEST_P(AsyncGens, ag_shutdown_asyncgens) {
+  expect_as_cpython("asyncgen", "ag_shutdown_asyncgens", [] {
+    AsyncGen<std::string> open;  // (module globals: alive when asyncio.run shuts down)
+    AsyncGen<int> failing;
+    run([&]() -> Co<void> {
+      get_running_loop()->set_exception_handler([](EventLoop&, const ExceptionContext& ctx) {
+        print("handler:", repr(ctx.message), exception_repr(ctx.exception));
+      });
+      open = cleans_up("open");
+      co_await open.anext();
+      failing = fails_to_close();
+      co_await failing.anext();
+      print("main ends");
+    }());
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
+
+}  // namespace
+}  // namespace aio

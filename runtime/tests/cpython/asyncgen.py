@@ -1,0 +1,152 @@
+"""Async generators on the loop (asyncgen.h: AsyncGen, anext/asend/athrow/aclose, `async for`,
+the loop's firstiter/finalizer hooks, shutdown_asyncgens) (see scenarios.py); the C++ twin is
+runtime/tests/asyncgen_test.cc."""
+import asyncio
+import gc
+
+from scenarios import e, main, r, scenario
+
+
+async def count(n):
+    for i in range(n):
+        await asyncio.sleep(0.5)
+        yield i
+
+
+async def echo():
+    received = []
+    try:
+        while True:
+            try:
+                value = yield len(received)
+                received.append(value)
+            except ValueError as x:
+                received.append("caught " + e(x))
+                yield "recovered"
+    finally:
+        print("echo received", received)
+
+
+async def cleans_up(name):
+    try:
+        yield name + " 1"
+        yield name + " 2"
+    finally:
+        print(name, "finally")
+        await asyncio.sleep(0)
+        print(name, "finally after await")
+
+
+async def stubborn():
+    try:
+        yield 1
+    finally:
+        yield "refuses to close"
+
+
+async def fails_to_close():
+    try:
+        yield 1
+    finally:
+        raise KeyError("while closing")
+
+
+@scenario()
+async def ag_async_for():
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    async for i in count(3):
+        print(i, round(loop.time() - t0, 1))
+    g = count(1)
+    print(await g.__anext__())
+    try:
+        await g.__anext__()
+    except StopAsyncIteration as x:
+        print(e(x))
+    try:
+        await g.__anext__()
+    except StopAsyncIteration as x:
+        print("again", e(x))
+
+
+@scenario()
+async def ag_asend_athrow():
+    g = echo()
+    print(await g.asend(None))
+    print(await g.asend("a"))
+    print(await g.asend("b"))
+    print(await g.athrow(ValueError("bad")))
+    print(await g.asend("c"))
+    try:
+        await g.athrow(KeyError("k"))
+    except KeyError as x:
+        print("propagated", e(x))
+    try:
+        await g.asend("d")
+    except StopAsyncIteration:
+        print("exhausted")
+
+
+@scenario()
+async def ag_aclose():
+    g = cleans_up("g")
+    print(await g.__anext__())
+    print(await g.aclose())
+    print(await g.aclose())
+    try:
+        await g.__anext__()
+    except StopAsyncIteration:
+        print("closed: StopAsyncIteration")
+    fresh = cleans_up("fresh")
+    await fresh.aclose()
+    print("fresh closed without running")
+    s = stubborn()
+    await s.__anext__()
+    try:
+        await s.aclose()
+    except RuntimeError as x:
+        print(e(x))
+
+
+@scenario()
+async def ag_already_running():
+    g = count(2)
+    first = asyncio.ensure_future(g.__anext__())
+    await asyncio.sleep(0)
+    try:
+        await g.__anext__()
+    except RuntimeError as x:
+        print(e(x))
+    print(await first)
+
+
+@scenario()
+async def ag_finalizer_on_drop():
+    g = cleans_up("dropped")
+    print(await g.__anext__())
+    del g
+    gc.collect()
+    print("dropped g")
+    for i in range(4):
+        await asyncio.sleep(0)
+        print("iteration", i)
+
+
+_left_open = []
+
+
+@scenario()
+async def ag_shutdown_asyncgens():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(
+        lambda loop, ctx: print("handler:", r(ctx["message"]), e(ctx["exception"])))
+    for make in (lambda: cleans_up("open"), fails_to_close):
+        g = make()
+        await g.__anext__()
+        _left_open.append(g)
+    print("main ends")
+
+
+if __name__ == "__main__":
+    main()
+    _left_open.clear()

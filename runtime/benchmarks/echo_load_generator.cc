@@ -4,7 +4,8 @@
 // sockets driven by the loop's reactor (add_reader / add_writer). Prints one JSON object:
 //   {"connections": C, "message_bytes": S, "seconds": T, "requests": N,
 //    "requests_per_s": R, "mib_per_s": M}
-// where M counts the bytes echoed back. Exits 1 if a reply differs from what was sent.
+// where M counts the bytes echoed back. A message is letters ending in one newline (a line for
+// the readline servers). Exits 1 if a reply differs from what was sent.
 //
 //   echo_load_generator --port P [--connections 100] [--size 1024] [--seconds 5] [--warmup 1]
 #include <fcntl.h>
@@ -171,6 +172,7 @@ int main(int argc, char** argv) {
   aio::Loop loop = aio::new_event_loop();
   std::string message(o.size, '\0');
   for (std::size_t i = 0; i < o.size; ++i) message[i] = static_cast<char>('a' + i % 26);
+  if (!message.empty()) message.back() = '\n';  // one line: the readline servers echo it whole
   long requests = 0;
   bool failed = false;
   std::vector<std::unique_ptr<Connection>> connections;

@@ -10,6 +10,63 @@ Core* core_of(PyObject* self) {
 
 namespace {
 
+void core_timer_dealloc(PyObject* self) {
+  auto* t = reinterpret_cast<CoreTimer*>(self);
+  if (t->node) t->node->timer = nullptr;
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_Free(self);
+  Py_DECREF(type);  // instances of a heap type hold a reference to it
+}
+
+PyType_Slot kCoreTimerSlots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(core_timer_dealloc)},
+    {Py_tp_doc, const_cast<char*>("The C++ timer behind an aioref.TimerHandle (_core_handle).")},
+    {0, nullptr}};
+PyType_Spec kCoreTimerSpec = {"aioref.CoreTimer", sizeof(CoreTimer), 0, Py_TPFLAGS_DEFAULT,
+                              kCoreTimerSlots};
+PyTypeObject* g_core_timer_type = nullptr;  // the module is never unloaded
+
+}  // namespace
+
+PyTypeObject* core_timer_type() { return g_core_timer_type; }
+
+PyObject* Core::call_at(double when, PyObject* timer) {
+  auto* t = PyObject_New(CoreTimer, g_core_timer_type);
+  if (!t) throw py::error_already_set();
+  t->impl = nullptr;
+  t->node = nullptr;
+  Held* node = hold(timer);
+  try {
+    // On a closed loop this throws, and the callback (with its node) is destroyed.
+    aio::TimerHandle h = loop_->call_at(when, TimerRef(this, node));
+    t->impl = h.impl();  // valid until the callback detaches it
+    t->node = node;
+    node->timer = t;
+  } catch (...) {
+    Py_DECREF(t);
+    throw;
+  }
+  return reinterpret_cast<PyObject*>(t);
+}
+
+Held* Core::TimerRef::detach(Held* node) {
+  if (CoreTimer* t = std::exchange(node->timer, nullptr)) {
+    t->impl = nullptr;
+    t->node = nullptr;
+  }
+  return node;
+}
+
+void cancel_core_timer(CoreTimer* timer) {
+  aio::detail::HandleImpl* impl = timer->impl;
+  if (!impl) return;  // ran, or already cancelled
+  impl->add_ref();
+  aio::TimerHandle handle(impl);  // destroying its callback detaches `timer`
+  handle.cancel();
+}
+
+namespace {
+
 // Core.call_soon and Core.call_soon_threadsafe as plain METH_O methods (method descriptors on the
 // Core type): the per-callback path skips pybind11's dispatcher and returns None, no wrapper.
 template <void (Core::*Schedule)(PyObject*)>
@@ -37,17 +94,23 @@ PyMethodDef kCallSoonThreadsafeDef = {
 }  // namespace
 
 void register_core(py::module_& m) {
-  py::class_<CoreHandle>(m, "CoreHandle")
-      .def("cancelled", &CoreHandle::cancelled)
-      .def_property_readonly("is_timer", &CoreHandle::is_timer)
-      .def_property_readonly("when", &CoreHandle::when)
-      .def_readonly("key", &CoreHandle::key);
+  g_core_timer_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&kCoreTimerSpec));
+  if (!g_core_timer_type) throw py::error_already_set();
+  m.attr("CoreTimer") = py::reinterpret_borrow<py::object>(
+      reinterpret_cast<PyObject*>(g_core_timer_type));  // the module keeps the type's reference
 
   py::class_<Core> core(m, "Core", py::custom_type_setup(enable_gc<Core>));
   core.def(py::init<py::object>(), py::arg("time_source") = py::none())
       .def("time", &Core::time)
-      .def("call_at", &Core::call_at)
-      .def("cancel", &Core::cancel)
+      .def("call_at",
+           [](Core& c, double when, py::object timer) {
+             return py::reinterpret_steal<py::object>(c.call_at(when, timer.ptr()));
+           })
+      .def("cancel",
+           [](Core&, py::object timer) {
+             if (!is_core_timer(timer.ptr())) throw py::type_error("expected an aioref.CoreTimer");
+             cancel_core_timer(reinterpret_cast<CoreTimer*>(timer.ptr()));
+           })
       .def("run_once", &Core::run_once)
       .def("run_until_stopped", &Core::run_until_stopped)
       .def_property("stopping", &Core::stopping, &Core::set_stopping)

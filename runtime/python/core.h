@@ -4,9 +4,10 @@
 // Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
-// self-pipe (an eventfd). Each queued C++ callback holds a key into `handles`, a dict visible to
-// Python's cycle collector, so that a loop caught in a reference cycle is collected as CPython's
-// is (pending tasks then log "Task was destroyed but it is pending!").
+// self-pipe (an eventfd). Each queued C++ callback (ready queue, threadsafe queue, timer heap)
+// holds its Python handle through a node of `held_`, a list the cycle collector walks (I/O
+// handles: a key into `handles`, a dict), so that a loop caught in a reference cycle is collected
+// as CPython's is (pending tasks then log "Task was destroyed but it is pending!").
 //
 // Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
 // was replaced, e.g. by a virtual clock). Waiting: epoll (the eventfd and every registered fd)
@@ -73,14 +74,28 @@ inline const Names& names() {
   return *n;
 }
 
-// The C++ handle behind a timer's Python TimerHandle (what cancel() cancels).
-struct CoreHandle {
-  aio::Handle handle;
-  std::uint64_t key = 0;
-  bool cancelled() const { return handle.cancelled(); }
-  bool is_timer() const { return handle.impl() && handle.impl()->is_timer; }
-  double when() const { return handle.impl() ? handle.impl()->when : 0.0; }
+struct CoreTimer;
+
+// The ready queue's and the timer heap's callbacks keep their Python handle alive through a node
+// of the Core's `held_` list (which the cycle collector walks), not a dict key.
+struct Held {
+  PyObject* handle;  // strong; null once tp_clear dropped it
+  Held* prev;
+  Held* next;
+  CoreTimer* timer;  // a timer's CoreTimer while both exist (each clears the other's pointer)
 };
+
+// `_core_handle` of an aioref.TimerHandle: the C++ timer that cancel() cancels. A plain C object
+// (no pybind11 instance, no dict entry). It holds no reference: `impl` and `node` are cleared
+// when the timer's callback runs or is destroyed (fired, cancelled, dropped by close()).
+struct CoreTimer {
+  PyObject_HEAD aio::detail::HandleImpl* impl;
+  Held* node;
+};
+PyTypeObject* core_timer_type();  // made by register_core
+inline bool is_core_timer(PyObject* obj) { return Py_TYPE(obj) == core_timer_type(); }
+// Cancels the C++ timer (the loop counts it for the purge; its Python handle is released).
+void cancel_core_timer(CoreTimer* timer);
 
 class Core {
  public:
@@ -97,7 +112,7 @@ class Core {
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
   }
   ~Core() {
-    // Queued C++ callbacks only hold keys and nodes: dropping them touches no Python object.
+    // Dropping the queued callbacks releases the timers' handles (TimerRef), then the rest.
     loop_.reset();
     release_all();
   }
@@ -105,10 +120,10 @@ class Core {
   double time() const { return loop_->time(); }
 
   // call_soon and call_soon_threadsafe return nothing: a Handle cancelled from Python stays in
-  // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes (run_key).
-  // Only timers need their C++ handle (the heap counts its cancelled timers for the purge).
-  // The ready queue's own callbacks hold a node of `held_` rather than a key into `handles`
-  // (no int, no dict operations per callback), and no aio::Handle.
+  // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes
+  // (run_python). Only timers need their C++ handle (the heap counts its cancelled timers for
+  // the purge). The queued callbacks hold a node of `held_` (no int key, no dict operations per
+  // callback).
   void call_soon(PyObject* handle) {
     Held* node = hold(handle);
     try {
@@ -118,27 +133,16 @@ class Core {
       throw;
     }
   }
-  CoreHandle call_at(double when, py::object handle) {
-    return schedule(handle.ptr(),
-                    [this, when](auto run) { return loop_->call_at(when, std::move(run)); });
-  }
+  // Schedules `timer` (an asyncio TimerHandle) at `when`; returns its new CoreTimer (for
+  // `_core_handle`). The heap entry's callback owns a node of `held_` (TimerRef).
+  PyObject* call_at(double when, PyObject* timer);
+  // From any thread holding the GIL (which orders every use of `held_`).
   void call_soon_threadsafe(PyObject* handle) {
-    schedule(handle, [this](auto run) { return loop_->call_soon_threadsafe(std::move(run)); });
-  }
-  void cancel(CoreHandle& h) {
-    if (!h.handle.cancelled()) h.handle.cancel();
-    forget(h.key);
-  }
-
-  // Remembers `handle` under a key and schedules its run with `enqueue`; forgets it again if
-  // that throws (a closed loop), so that no key outlives its callback.
-  template <typename Enqueue>
-  CoreHandle schedule(PyObject* handle, Enqueue enqueue) {
-    std::uint64_t key = remember(handle);
+    Held* node = hold(handle);
     try {
-      return {enqueue([this, key] { run_key(key); }), key};
+      loop_->call_soon_threadsafe([this, node] { run_held(node); });
     } catch (...) {
-      forget(key);
+      release(node);
       throw;
     }
   }
@@ -175,7 +179,7 @@ class Core {
   void set_stopping(bool s) { loop_->set_stopping(s); }
   bool closed() const { return loop_->is_closed(); }
   void close() {
-    loop_->close();  // drops the ready queue: no callback holds a node any more
+    loop_->close();  // drops the ready queue and the timers (whose TimerRefs release theirs)
     io_keys_.clear();
     if (handles_) PyDict_Clear(handles_.ptr());
     release_all();
@@ -194,7 +198,8 @@ class Core {
   bool uses_python_clock() const { return py_clock_ != nullptr; }
 
   py::object& handles() { return handles_; }
-  // The Python handles the C++ loop keeps alive (timers, I/O, threadsafe and call_soon).
+  // The Python handles the C++ loop keeps alive (I/O and threadsafe in `handles`; call_soon and
+  // timers in `held_`).
   std::size_t held_count() const {
     return static_cast<std::size_t>(PyDict_Size(handles_.ptr())) + held_count_;
   }
@@ -225,12 +230,27 @@ class Core {
   }
 
  private:
-  // A Python handle a ready-queue callback keeps alive, in a list the collector walks.
-  struct Held {
-    PyObject* handle;  // strong; null once tp_clear dropped it
-    Held* prev;
-    Held* next;
+  // A timer's callback: owns its node, which it releases when destroyed without having run
+  // (cancelled, or dropped by close()), detaching the CoreTimer either way.
+  class TimerRef {
+   public:
+    TimerRef(Core* core, Held* node) : core_(core), node_(node) {}
+    TimerRef(TimerRef&& o) noexcept : core_(o.core_), node_(std::exchange(o.node_, nullptr)) {}
+    TimerRef(const TimerRef&) = delete;
+    TimerRef& operator=(const TimerRef&) = delete;
+    ~TimerRef() {
+      if (node_) core_->release(detach(node_));
+    }
+    void operator()() {
+      if (node_) core_->run_held(detach(std::exchange(node_, nullptr)));
+    }
+
+   private:
+    static Held* detach(Held* node);
+    Core* core_;
+    Held* node_;
   };
+
   Held* hold(PyObject* handle) {
     Held* n;
     if (!free_held_.empty()) {
@@ -240,7 +260,7 @@ class Core {
       n = new Held;
     }
     Py_INCREF(handle);
-    *n = {handle, nullptr, held_};
+    *n = {handle, nullptr, held_, nullptr};
     if (held_) held_->prev = n;
     held_ = n;
     ++held_count_;
@@ -282,16 +302,8 @@ class Core {
     if (PyDict_DelItem(handles_.ptr(), k.ptr()) != 0) PyErr_Clear();
   }
 
-  // A C++ callback ran: run the Python handle (Handle._run catches Exception, and everything
-  // but SystemExit/KeyboardInterrupt since 3.8).
-  void run_key(std::uint64_t key) {
-    py::int_ k(key);
-    PyObject* borrowed = PyDict_GetItem(handles_.ptr(), k.ptr());
-    if (!borrowed) return;  // collected (tp_clear) or closed meanwhile
-    py::object handle = py::reinterpret_borrow<py::object>(borrowed);
-    PyDict_DelItem(handles_.ptr(), k.ptr());
-    run_python(handle);
-  }
+  // Runs the Python handle (Handle._run catches Exception, and everything but
+  // SystemExit/KeyboardInterrupt since 3.8).
   void run_python(const py::object& handle) {
     // _run_once's `if handle._cancelled: continue`: call_soon's handles are cancelled in Python
     // only (they stay queued, as in CPython's _ready deque).

@@ -37,8 +37,9 @@ struct Guard {
 
 struct State {
   bool ready = false;
-  PyTypeObject* handle_type = nullptr;  // aioref.Handle
-  PyObject* fallback = nullptr;         // BaseEventLoop.call_soon
+  PyTypeObject* handle_type = nullptr;      // aioref.Handle
+  PyObject* fallback = nullptr;             // BaseEventLoop.call_soon
+  PyObject* threadsafe_fallback = nullptr;  // aioref's Python Loop.call_soon_threadsafe
   Slots slots{};
   // (name, the object type lookup must find) for the loop type and the handle type.
   std::vector<std::pair<PyObject*, PyObject*>> loop_attrs, handle_attrs;
@@ -61,8 +62,9 @@ struct State {
   std::vector<std::pair<PyObject*, PyObject*>> timer_attrs, loop_timer_attrs;
   Guard timer_guard;
   Guard loop_timer_guards[4];
-  PyObject* call_at_fallback = nullptr;     // aioref's Python Loop.call_at
-  PyObject* call_later_fallback = nullptr;  // BaseEventLoop.call_later
+  PyObject* call_at_fallback = nullptr;       // aioref's Python Loop.call_at
+  PyObject* timer_cancel_fallback = nullptr;  // aioref's Python TimerHandle.cancel
+  PyObject* call_later_fallback = nullptr;    // BaseEventLoop.call_later
 };
 State g_state;  // the module is never unloaded
 inline State& state() { return g_state; }
@@ -388,8 +390,13 @@ PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
   return tuple;
 }
 
-PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+// call_soon, and call_soon_threadsafe (aioref's Python Loop.call_soon_threadsafe: the same
+// checks, the handle queued through the C++ loop's threadsafe queue, which wakes it).
+template <void (Core::*Schedule)(PyObject*), PyObject* State::*Fallback>
+PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
   State& st = state();
+  PyObject* fallback = st.*Fallback;
   PyObject* context = Py_None;
   bool plain = st.ready && nargs >= 1 && loop_type_ok(Py_TYPE(self)) && handle_type_ok();
   if (plain && kwnames) {
@@ -401,7 +408,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
       plain = false;
     }
   }
-  if (!plain) return call_fallback(self, args, nargs, kwnames);
+  if (!plain) return call_fallback(self, args, nargs, kwnames, fallback);
   PyObject* dict = nullptr;
   if (st.dict_attrs) {
     PyObject** dict_ptr = _PyObject_GetDictPtr(self);
@@ -409,7 +416,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
   }
   int checked = check_closed_then_debug(self, dict);
   if (checked < 0) return nullptr;
-  if (checked) return call_fallback(self, args, nargs, kwnames);
+  if (checked) return call_fallback(self, args, nargs, kwnames, fallback);
   PyObject* core_obj = get_attr(self, dict, st.core_name);
   if (!core_obj) return nullptr;
   py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
@@ -421,7 +428,7 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
   Py_DECREF(cb_args);
   if (!handle) return nullptr;
   try {
-    core->call_soon(handle);
+    (core->*Schedule)(handle);
   } catch (py::error_already_set& e) {
     Py_DECREF(handle);
     e.restore();
@@ -435,10 +442,19 @@ PyObject* call_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyO
 }
 
 PyMethodDef kLoopCallSoonDef = {
-    "call_soon", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_soon)),
+    "call_soon",
+    reinterpret_cast<PyCFunction>(
+        reinterpret_cast<void (*)()>(schedule_soon<&Core::call_soon, &State::fallback>)),
     METH_FASTCALL | METH_KEYWORDS,
     "call_soon($self, callback, *args, context=None)\n--\n\n"
     "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
+PyMethodDef kLoopCallSoonThreadsafeDef = {
+    "call_soon_threadsafe",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
+        schedule_soon<&Core::call_soon_threadsafe, &State::threadsafe_fallback>)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
+    "Like call_soon(), but thread-safe (BaseEventLoop.call_soon_threadsafe)."};
 
 // --- call_at and call_later in C: aioref's Loop.call_at and BaseEventLoop.call_later with
 // debug off, TimerHandle.__init__ included; the rest (debug, None, a `when` that is not a float
@@ -509,8 +525,9 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
   try {
-    py::object core_handle = py::cast(core->call_at(w, py::reinterpret_borrow<py::object>(timer)));
-    set_slot(timer, st.core_handle_slot, core_handle.ptr());
+    PyObject* core_timer = core->call_at(w, timer);
+    set_slot(timer, st.core_handle_slot, core_timer);
+    Py_DECREF(core_timer);
   } catch (py::error_already_set& e) {
     Py_DECREF(timer);
     e.restore();
@@ -575,6 +592,44 @@ PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Py
   return timer;
 }
 
+// aioref.TimerHandle.cancel in C: its Python version (the C++ timer cancelled, then
+// events.TimerHandle.cancel: `self._loop._timer_handle_cancelled(self)`, aioref's doing nothing,
+// and events.Handle.cancel) with debug off. Debug mode (a repr kept), a loop or handle whose
+// methods were replaced, or unusual slot values call the Python version.
+PyObject* timer_cancel(PyObject* self, PyObject*) {
+  State& st = state();
+  PyObject* flag = nullptr;
+  PyObject* loop = nullptr;
+  PyObject* core_timer = nullptr;
+  bool plain = st.timers_ready && Py_TYPE(self) == st.timer_type && runnable_type(st.timer_type);
+  if (plain) {
+    flag = get_slot(self, st.slots.cancelled);
+    loop = get_slot(self, st.slots.loop);
+    core_timer = get_slot(self, st.core_handle_slot);
+    plain = (flag == Py_True || flag == Py_False) && loop &&
+            (!core_timer || core_timer == Py_None || is_core_timer(core_timer)) &&
+            loop_type_ok(Py_TYPE(loop), st.loop_timer_guards, st.loop_timer_attrs);
+  }
+  if (!plain) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
+  if (flag == Py_True) Py_RETURN_NONE;
+  int debug = attr_true(loop, loop_dict(loop), st.debug_name);
+  if (debug < 0) return nullptr;
+  if (debug) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
+  if (core_timer && core_timer != Py_None) {
+    Py_INCREF(core_timer);
+    set_slot(self, st.core_handle_slot, Py_None);
+    cancel_core_timer(reinterpret_cast<CoreTimer*>(core_timer));
+    Py_DECREF(core_timer);
+  }
+  set_slot(self, st.slots.cancelled, Py_True);
+  set_slot(self, st.slots.callback, Py_None);
+  set_slot(self, st.slots.args, Py_None);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef kTimerCancelDef = {"cancel", timer_cancel, METH_NOARGS,
+                               "cancel($self, /)\n--\n\nCancel the call (TimerHandle.cancel)."};
+
 PyMethodDef kLoopCallAtDef = {
     "call_at", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(call_at)),
     METH_FASTCALL | METH_KEYWORDS,
@@ -594,11 +649,13 @@ Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
 }
 
-// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon, loop_attrs): sets
-// Loop.call_soon. `loop_attrs`: names whose lookup on the loop's type must give what it gives
-// on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon,
+// Loop.call_soon_threadsafe (Python), loop_attrs): sets Loop.call_soon and
+// Loop.call_soon_threadsafe. `loop_attrs`: names whose lookup on the loop's type must give what it
+// gives on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
-                       py::object fallback, py::iterable loop_attr_names) {
+                       py::object fallback, py::object threadsafe_fallback,
+                       py::iterable loop_attr_names) {
   State& st = state();
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
   auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
@@ -637,16 +694,20 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   st.closed_name = PyUnicode_InternFromString("_closed");
   st.debug_name = PyUnicode_InternFromString("_debug");
   st.context_name = PyUnicode_InternFromString("context");
-  PyObject* descr = PyDescr_NewMethod(lt, &kLoopCallSoonDef);
-  if (!descr) throw py::error_already_set();
-  py::setattr(loop_type, "call_soon", py::reinterpret_steal<py::object>(descr));
+  st.threadsafe_fallback = threadsafe_fallback.release().ptr();
+  for (PyMethodDef* def : {&kLoopCallSoonDef, &kLoopCallSoonThreadsafeDef}) {
+    PyObject* descr = PyDescr_NewMethod(lt, def);
+    if (!descr) throw py::error_already_set();
+    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+  }
   st.ready = true;
 }
 
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
 // BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later (after install_call_soon).
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
-                    py::object call_at_fallback, py::object call_later_fallback) {
+                    py::object call_at_fallback, py::object call_later_fallback,
+                    py::object cancel_fallback) {
   State& st = state();
   if (!st.ready) throw std::runtime_error("aioref: install_call_soon first");
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
@@ -661,10 +722,14 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
     Py_XINCREF(found);  // kept for identity checks, forever
     return std::make_pair(key, found);
   };
+  PyObject* cancel_descr = PyDescr_NewMethod(tt, &kTimerCancelDef);
+  if (!cancel_descr) throw py::error_already_set();
+  py::setattr(timer_type, "cancel", py::reinterpret_steal<py::object>(cancel_descr));
+  st.timer_cancel_fallback = cancel_fallback.release().ptr();
   st.timer_attrs.clear();
   for (const char* name :
        {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
-        "_repr", "_context", "_when", "_scheduled", "_core_handle"}) {
+        "_repr", "_context", "_when", "_scheduled", "_core_handle", "cancel"}) {
     st.timer_attrs.push_back(keep(name, tt));
   }
   st.timer_type = tt;
@@ -678,7 +743,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   }
   // call_soon's guards, and call_later's `self.time()` and `self.call_at(...)`.
   st.loop_timer_attrs = st.loop_attrs;
-  for (const char* name : {"time", "call_at", "call_later"}) {
+  for (const char* name : {"time", "call_at", "call_later", "_timer_handle_cancelled"}) {
     st.loop_timer_attrs.push_back(keep(name, lt));
   }
   st.timers_ready = true;

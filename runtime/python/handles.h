@@ -15,14 +15,18 @@ int cancelled(PyObject* handle);
 // applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
 int run(PyObject* handle);
 
-// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon, loop_attrs): sets
-// Loop.call_soon. `loop_attr_names`: names whose lookup on the loop's type must give what it
-// gives on Loop now for the C path to be taken.
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon,
+// Loop.call_soon_threadsafe (Python), loop_attrs): sets Loop.call_soon and
+// Loop.call_soon_threadsafe. `loop_attr_names`: names whose lookup on the loop's type must give
+// what it gives on Loop now for the C path to be taken.
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
-                       py::object fallback, py::iterable loop_attr_names);
+                       py::object fallback, py::object threadsafe_fallback,
+                       py::iterable loop_attr_names);
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
-// BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later.
+// BaseEventLoop.call_later, TimerHandle.cancel (Python)): sets Loop.call_at, Loop.call_later
+// and TimerHandle.cancel.
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
-                    py::object call_at_fallback, py::object call_later_fallback);
+                    py::object call_at_fallback, py::object call_later_fallback,
+                    py::object cancel_fallback);
 
 }  // namespace aioref_bridge::fast

@@ -2,9 +2,11 @@
 generator on the reference loop (runtime/benchmarks/echo_load_generator.cc: many connections on
 loopback, each sending a message and waiting for all of it to come back before the next).
 
-Servers: runtime/benchmarks/python/echo_server.py --loop NAME --kind streams|protocols on
-Debian's python3 for cpython, uvloop, aioref and aioref-full, and the native C++ echo server on
-the reference loop (//runtime/benchmarks:echo_server, "aioref-native") when it is built. Each
+Servers: runtime/benchmarks/python/echo_server.py --loop NAME --kind KIND on Debian's python3
+for cpython, uvloop, aioref and aioref-full, in uvloop's echo modes (streams, protocols,
+buffered protocols, sock_recv/sock_sendall, readline: see echo_server.py), and the native C++
+echo server on the reference loop (//runtime/benchmarks:echo_server, "aioref-native", streams and
+protocols only) when it is built. Each
 (kind, message size) is a workload "echo_<kind>_<size>KiB"; the value is requests/s (the median
 of the rounds; loops are interleaved round by round so that load on the machine hits them all
 alike), with "mib_per_s" (bytes echoed back) as an extra key. The generator and the server share
@@ -29,7 +31,8 @@ import subprocess
 from . import common, python_loops
 
 SERVER = os.path.join(common.ROOT, "runtime", "benchmarks", "python", "echo_server.py")
-KINDS = ("streams", "protocols")
+KINDS = ("streams", "protocols", "buffered", "sock", "readline")
+NATIVE_KINDS = ("streams", "protocols")
 # mmap above 1 MiB only; trim the heap only above 4 MiB free at its top (with the mmap threshold
 # alone pinned, glibc's trim threshold stays 128 KiB: every 256 KiB read then moves brk twice).
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304"
@@ -85,7 +88,7 @@ class Echo(common.Group):
         for loop in ("cpython", "uvloop", "aioref", "aioref-full"):
             out.append((loop, [common.DEBIAN_PYTHON, SERVER, "--loop", loop, "--kind", kind], env))
         native = ctx.path("runtime", "benchmarks", "echo_server")
-        if os.path.exists(native):
+        if os.path.exists(native) and kind in NATIVE_KINDS:
             out.append(("aioref-native", [native, "--kind", kind], _server_env(os.environ)))
         return out
 

@@ -20,6 +20,32 @@ BUILD_TARGETS = [
 ]
 
 
+def build_targets(groups):
+    targets = list(BUILD_TARGETS)
+    if any(g.name == python_loops.NewerPython.name and not g.pending for g in groups):
+        targets.append(python_loops.NEWER_SITE_TARGET)
+    return targets
+
+
+def _samples(record):
+    return record.get("samples") or record.get("rounds") or [record["value"]]
+
+
+def spread(mine, theirs):
+    """(lowest, highest) ratio over the repeats: round by round when both have one sample per
+    round in the same order (the loops of a round ran one after the other), else the extremes
+    against each other."""
+    a, b = _samples(mine), _samples(theirs)
+    if mine["better"] == "lower":
+        a, b = b, a  # theirs / mine
+    if len(a) == len(b):
+        pairs = [x / y for x, y in zip(a, b) if y]
+        return (min(pairs), max(pairs)) if pairs else (None, None)
+    if not min(b):
+        return None, None
+    return min(a) / max(b), max(a) / min(b)
+
+
 def ratios(records, groups):
     """aioref against each peer, per workload: > 1 means aioref is better (faster, or less
     memory)."""
@@ -38,9 +64,10 @@ def ratios(records, groups):
                         ratio = mine["value"] / theirs["value"]
                     else:
                         ratio = theirs["value"] / mine["value"]
+                    low, high = spread(mine, theirs)
                     out.append({"group": group.name, "workload": workload,
                                 "name": mine["name"], "implementation": ours, "peer": peer,
-                                "ratio": ratio})
+                                "ratio": ratio, "min": low, "max": high})
     return out
 
 
@@ -81,6 +108,7 @@ def targets(records, all_ratios):
             add("python: %s >= 1.5x uvloop on %s" % (ours, what),
                 None if ratio is None else "%.2fx" % ratio,
                 None if ratio is None else ratio >= 1.5)
+    issue22_targets(records, all_ratios, add)
     echo_ratios = [r for r in all_ratios if r["group"] == "echo" and r["peer"] == "uvloop"]
     for r in echo_ratios:
         add("echo: %s requests/s >= uvloop's on %s" % (r["implementation"], r["name"]),
@@ -89,6 +117,49 @@ def targets(records, all_ratios):
         add("echo: requests/s >= uvloop's", None, None,
             echo.Echo.pending or "not measured in this run")
     return out
+
+
+def _ratio_text(r):
+    if r is None:
+        return None
+    if r.get("min") is None:
+        return "%.2fx" % r["ratio"]
+    return "%.2fx (%.2f-%.2f)" % (r["ratio"], r["min"], r["max"])
+
+
+def _find_ratio(all_ratios, workload, implementation, peer):
+    for r in all_ratios:
+        if (r["workload"], r["implementation"], r["peer"]) == (workload, implementation, peer):
+            return r
+    return None
+
+
+def issue22_targets(records, all_ratios, add):
+    """Issue 22's goals: mode full >= 1.5x uvloop on four workloads; mode loop at or above
+    uvloop on every Python workload; memory at or below CPython's loop; gather ahead of Asio."""
+    for name in ("sleep0_pingpong", "task_create_await", "future_done_callbacks",
+                 "gather_100k"):
+        r = _find_ratio(all_ratios, "python/" + name, "aioref-full", "uvloop")
+        add("issue 22: aioref-full >= 1.5x uvloop on %s" % name, _ratio_text(r),
+            None if r is None else r["ratio"] >= 1.5)
+    for r in all_ratios:
+        if r["group"] in ("python", "python_latency") and r["implementation"] == "aioref" \
+                and r["peer"] == "uvloop":
+            add("issue 22: aioref (mode loop) >= uvloop on %s" % r["name"], _ratio_text(r),
+                r["ratio"] >= 1.0)
+    for ours in ("aioref", "aioref-full"):
+        for name in ("mem_timers_pending", "mem_tasks_suspended"):
+            mine = next((x for x in records if x["workload"] == "python_memory/" + name
+                         and x["implementation"] == ours), None)
+            theirs = next((x for x in records if x["workload"] == "python_memory/" + name
+                           and x["implementation"] == "cpython"), None)
+            if mine and theirs and mine.get("bytes_per_item") and theirs.get("bytes_per_item"):
+                add("issue 22: %s bytes per item <= CPython's loop on %s" % (ours, name),
+                    "%d B vs %d B" % (mine["bytes_per_item"], theirs["bytes_per_item"]),
+                    mine["bytes_per_item"] <= theirs["bytes_per_item"])
+    r = _find_ratio(all_ratios, "native/gather_100k", "aioref", "asio")
+    add("issue 22: native gather_100k >= asio", _ratio_text(r),
+        None if r is None else r["ratio"] >= 1.0)
 
 
 def load_previous(path):
@@ -144,6 +215,11 @@ def main(argv=None):
                         help="echo: measured seconds per round (default 3)")
     parser.add_argument("--echo-rounds", type=int, default=3,
                         help="echo: rounds, loops interleaved; the median is kept (default 3)")
+    parser.add_argument("--latency-samples", type=int, default=400,
+                        help="python_latency: timer wake-ups per process (default 400)")
+    parser.add_argument("--callgrind-workload", action="append", default=[], metavar="NAME",
+                        help="python_callgrind: only this workload (repeatable; default: the "
+                        "group's list)")
     parser.add_argument("--memory-n", type=int, default=1000000,
                         help="pending timers / suspended tasks in the memory workloads")
     parser.add_argument("--suite", action="store_true",
@@ -156,6 +232,8 @@ def main(argv=None):
                         "suite.seconds)")
     parser.add_argument("--bazel-bin", metavar="DIR",
                         help="use this -c opt bazel-bin instead of building")
+    parser.add_argument("--machine-note", metavar="TEXT",
+                        help="what else ran on the machine meanwhile, printed with the figures")
     parser.add_argument("--output-dir", default=os.path.join(common.ROOT, "docs"))
     parser.add_argument("--render", action="store_true",
                         help="run nothing: rewrite benchmarks.md and .png from benchmarks.json "
@@ -177,7 +255,8 @@ def main(argv=None):
     ctx.previous = load_previous(json_path)
     ctx.failures = []
     machine = common.machine()
-    ctx.bin_dir = args.bazel_bin or common.build(BUILD_TARGETS)
+    machine["note"] = args.machine_note
+    ctx.bin_dir = args.bazel_bin or common.build(build_targets(GROUPS))
 
     records = []
     for group in GROUPS:
@@ -202,7 +281,8 @@ def main(argv=None):
                      "python_repeat": args.python_repeat,
                      "python_rounds": args.python_rounds, "memory_n": args.memory_n,
                      "echo_connections": args.echo_connections,
-                     "echo_seconds": args.echo_seconds, "echo_rounds": args.echo_rounds},
+                     "echo_seconds": args.echo_seconds, "echo_rounds": args.echo_rounds,
+                     "latency_samples": args.latency_samples},
         "groups": [{"name": g.name, "title": g.title, "implementations": list(g.implementations),
                     "ours": list(g.ours), "peers": list(g.peers), "pending": g.pending,
                     "description": g.description} for g in GROUPS],

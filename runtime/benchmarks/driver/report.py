@@ -32,6 +32,26 @@ WORKLOADS = [
     ("future_done_callbacks", "Rounds of 1,000: `fut = create_future(); "
      "fut.add_done_callback(cb); fut.set_result(i)`; the loop then runs each callback, which "
      "reads the result."),
+    ("call_soon_threadsafe", "Another thread calls `loop.call_soon_threadsafe(cb)` N times "
+     "while the loop runs the callbacks (per CPU second of the process: both threads, the GIL "
+     "handed back and forth included)."),
+    ("async_tree_*", "pyperformance's `bm_async_tree`, rewritten from its source (same tree, "
+     "leaves, constants and random seed; pyperf's runner replaced by ours): `gather()` over a "
+     "tree 6 levels deep with 6 branches (55,986 tasks per tree; the unit is those tasks per CPU "
+     "second, so 1 / (value / 55,986) is the CPU time of one tree). Leaves: `none` return at "
+     "once; `io` sleep 50 ms; `memoization` sleep unless the random key (90% memoizable) was "
+     "seen; `cpu_io_mixed` half `factorial(500)`, half memoization. `_tg`: `asyncio.TaskGroup` "
+     "instead of `gather` (3.11+); `eager`: `asyncio.eager_task_factory` (3.12+, measured on "
+     "3.13)."),
+    ("echo kinds", "uvloop's echo benchmark modes (examples/bench/echoserver.py, rlserver.py): "
+     "`streams` (read, write, drain), `protocols` (`data_received` writes back), `buffered` "
+     "(a `BufferedProtocol` over one 256 KiB bytearray), `sock` (`sock_recv`/`sock_sendall`, a "
+     "task per client), `readline` (streams, `readline()` then write; every message is one "
+     "line). The native server has streams and protocols only."),
+    ("timer_wakeup_p50 / p99", "An otherwise idle loop: `call_later(1.5 ms)`, re-armed from "
+     "its own callback; how late it runs (`time.perf_counter()`), 50th and 99th percentile. "
+     "Every loop waits in epoll with a millisecond timeout (CPython's selectors and libuv round "
+     "up to the millisecond), so ~0.5 ms of the p50 is that rounding."),
     ("mem_timers_pending", "1M `call_later(3600 s + i us)` pending (Asio: 1M armed "
      "`steady_timer`s with a wait each; libuv: 1M started `uv_timer_t`)."),
     ("mem_tasks_suspended", "1M tasks suspended on one future (`await fut`), after each took "
@@ -62,8 +82,11 @@ def fmt_value(value, unit):
     return "%.3g %s" % (value, unit)
 
 
-def fmt_ratio(ratio):
-    return "**%.2fx**" % ratio if ratio >= 1 else "%.2fx" % ratio
+def fmt_ratio(ratio, low=None, high=None):
+    text = "**%.2fx**" % ratio if ratio >= 1 else "%.2fx" % ratio
+    if low is not None and high is not None:
+        text += " (%.2f-%.2f)" % (low, high)
+    return text
 
 
 def _group_table(document, group):
@@ -71,7 +94,7 @@ def _group_table(document, group):
     if not records:
         return ["(not measured yet)", ""]
     by_key = {(r["name"], r["implementation"]): r for r in records}
-    ratios = {(r["name"], r["implementation"], r["peer"]): r["ratio"]
+    ratios = {(r["name"], r["implementation"], r["peer"]): r
               for r in document["ratios"] if r["group"] == group["name"]}
     names = []
     for r in records:
@@ -97,6 +120,10 @@ def _group_table(document, group):
             elif memory and r.get("value") is not None:
                 row.append("%s (%d B)" % (fmt_value(r["value"], r["unit"]),
                                           round(r["bytes_per_item"])))
+            elif r["unit"] == "instructions/item" and r.get("value") is not None:
+                row.append("{:,.0f}".format(r["value"]))
+            elif r["unit"] == "us late" and r.get("value") is not None:
+                row.append("%.0f us (%.0f-%.0f)" % (r["value"], r["best"], r["worst"]))
             elif r.get("mib_per_s") is not None and r.get("value") is not None:
                 row.append("%s (%.0f MiB/s)" % (fmt_value(r["value"], r["unit"]),
                                                 r["mib_per_s"]))
@@ -104,7 +131,8 @@ def _group_table(document, group):
                 row.append(fmt_value(r.get("value"), r["unit"]))
         for pair in pairs:
             ratio = ratios.get((name,) + pair)
-            row.append("-" if ratio is None else fmt_ratio(ratio))
+            row.append("-" if ratio is None else
+                       fmt_ratio(ratio["ratio"], ratio.get("min"), ratio.get("max")))
         lines.append("| " + " | ".join(row) + " |")
     return lines + [""]
 
@@ -159,6 +187,7 @@ def markdown(document, png):
            "time too where vCPUs share a core)." % (
                " ".join("%.2f" % x for x in m.get("load_average_at_start", [])),
                " ".join("%.2f" % x for x in m.get("load_average_at_end", []))),
+           "- %s" % (m.get("note") or "No note on the machine's other work was given."),
            "- Settings: %s." % ", ".join("%s=%s" % kv for kv in
                                          sorted(document["settings"].items())),
            ""]
@@ -167,7 +196,9 @@ def markdown(document, png):
     if png:
         out += ["![aioref against each peer, per workload (above 1: aioref is better)](%s)"
                 % png, ""]
-    out += ["## Targets", "", "Goals of issue 7, not test thresholds.", "",
+    out += ["## Targets", "", "Goals of issues 7 and 22, not test thresholds. A ratio's "
+            "parentheses give its spread: the lowest and highest over the repeats (round by "
+            "round where the loops ran in rounds).", "",
             "| target | measured | status |", "| --- | --- | --- |"]
     for t in document["targets"]:
         status = {True: "met", False: "**short**", None: t.get("note") or "not measured"}[
@@ -187,7 +218,8 @@ def markdown(document, png):
             continue
         if group["description"]:
             out += [group["description"] + " Ratio columns: aioref against that peer, above 1 "
-                    "(bold) when aioref is better.", ""]
+                    "(bold) when aioref is better; in parentheses the lowest and highest ratio "
+                    "over the repeats.", ""]
         dates = sorted(r["measured_at"] for r in document["records"]
                        if r["group"] == group["name"] and r.get("measured_at"))
         if dates:
@@ -200,8 +232,10 @@ def markdown(document, png):
     out += ["", "Native counts: call_soon, call_later_cancel, future_done_callbacks 1M per "
             "batch (1,000 rounds); timers_firing 100k; task_create_await 100k; sleep0_pingpong "
             "2 x 500k steps; gather 100k (`runtime/benchmarks/workloads.h`). From Python: "
-            "200k, 200k, 200k, 100k, 2 x 100k, 100k, 200k "
-            "(`runtime/benchmarks/python/bench_loops.py`). Memory: 1M each.", "",
+            "200k, 200k, 200k, 100k, 2 x 100k, 100k, 200k, call_soon_threadsafe 200k, "
+            "async_tree 55,986 tasks per tree (`runtime/benchmarks/python/bench_loops.py`); "
+            "under callgrind a tenth of those, async_tree 4 levels (1,554 tasks). Memory: 1M "
+            "each.", "",
             "No counterpart (left out, not zero):", ""]
     for impl, text in NO_COUNTERPART:
         out.append("- %s: %s." % (impl, text))

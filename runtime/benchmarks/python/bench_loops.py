@@ -27,10 +27,21 @@ the ready queue holds about 1,000 callbacks, as a busy loop's does.
   gather_100k            `await asyncio.gather(*[child(i) for i in range(N)])`.
   future_done_callbacks  in rounds: fut = loop.create_future(); fut.add_done_callback(cb);
                          fut.set_result(i); the loop runs the callbacks.
-The value is items (callbacks, timers, tasks or task steps) per CPU second of the process
+  call_soon_threadsafe   another thread calls loop.call_soon_threadsafe(cb) N times while the
+                         loop runs them (the process's CPU time: both threads).
+  async_tree_<variant>   pyperformance's bm_async_tree (see AsyncTree below): gather() over a tree
+                         6 levels deep, 6 branches each (55,986 tasks), the leaves doing the
+                         variant's work; `_tg`: asyncio.TaskGroup instead of gather (3.11+);
+                         `eager`: asyncio.eager_task_factory (3.12+). Items are the tree's tasks.
+A workload the running Python lacks (TaskGroup before 3.11, eager tasks before 3.12) is reported
+as skipped, with the reason. The value is items (callbacks, timers, tasks or task steps) per CPU second of the process
 (time.process_time: robust to other load on a shared machine), the median of --repeat runs on
 the same loop after one warm-up run; `wall_value` is the same per wall-clock second. Garbage
 collection stays on, as in a real program.
+
+--latency N measures the idle wake-up of a timer: N times, one after the other, on an otherwise
+idle loop, call_later(1.5 ms) and, when it runs, how late it is against time.perf_counter() (the
+loop waits in its selector meanwhile); prints the lateness samples in microseconds.
 
 --memory runs one workload in this (fresh) process and reports its peak RSS (VmHWM; getrusage's
 ru_maxrss too) before and after building it: N pending timers (call_later 1 h ahead), or N tasks suspended on
@@ -43,8 +54,11 @@ import json
 import os
 import platform
 import resource
+import math
+import random
 import statistics
 import sys
+import threading
 import time
 
 LOOPS = ("cpython", "uvloop", "aioref", "aioref-full")
@@ -52,10 +66,17 @@ LOOPS = ("cpython", "uvloop", "aioref", "aioref-full")
 SIZES = {
     "full": {"call_soon": 200000, "call_later_cancel": 200000, "timers_firing": 200000,
              "task_create_await": 100000, "sleep0_pingpong": 100000, "gather_100k": 100000,
-             "future_done_callbacks": 200000, "memory": 1000000, "repeat": 5},
+             "future_done_callbacks": 200000, "call_soon_threadsafe": 200000, "async_tree": (6, 6),
+             "memory": 1000000, "repeat": 5},
     "tiny": {"call_soon": 1000, "call_later_cancel": 1000, "timers_firing": 1000,
              "task_create_await": 100, "sleep0_pingpong": 500, "gather_100k": 100,
-             "future_done_callbacks": 1000, "memory": 1000, "repeat": 1},
+             "future_done_callbacks": 1000, "call_soon_threadsafe": 1000, "async_tree": (2, 3),
+             "memory": 1000, "repeat": 1},
+    # Under callgrind (tools/benchmark's python_callgrind group), ~50x slower.
+    "callgrind": {"call_soon": 20000, "call_later_cancel": 20000, "timers_firing": 20000,
+                  "task_create_await": 10000, "sleep0_pingpong": 10000, "gather_100k": 10000,
+                  "future_done_callbacks": 20000, "call_soon_threadsafe": 20000,
+                  "async_tree": (4, 6), "memory": 1000, "repeat": 1},
 }
 TIMER_SPREAD_MS = 10
 ROUND = 1000
@@ -157,13 +178,20 @@ def w_call_later_cancel(loop, n):
     return n
 
 
-def w_timers_firing(loop, n):
+def counting_until(loop, n):
+    """A callback counting its calls ([count], cb) that stops the loop at the n-th."""
     count = [0]
 
     def cb():
         count[0] += 1
         if count[0] == n:
             loop.stop()
+
+    return count, cb
+
+
+def w_timers_firing(loop, n):
+    count, cb = counting_until(loop, n)
 
     def produce():
         call_later = loop.call_later
@@ -237,6 +265,134 @@ def w_future_done_callbacks(loop, n):
     return n
 
 
+def w_call_soon_threadsafe(loop, n):
+    count, cb = counting_until(loop, n)
+
+    def produce():
+        call_soon_threadsafe = loop.call_soon_threadsafe
+        for _ in range(n):
+            call_soon_threadsafe(cb)
+
+    thread = threading.Thread(target=produce)
+    loop.call_soon(thread.start)
+    loop.run_forever()
+    thread.join()
+    check(count[0] == n, "callbacks lost")
+    return n
+
+
+# --- pyperformance's async_tree ---------------------------------------------------------------------
+#
+# After pyperformance's bm_async_tree (https://github.com/python/pyperformance,
+# pyperformance/data-files/benchmarks/bm_async_tree/run_benchmark.py, MIT licence; itself from
+# Facebook's, (c) Facebook, Inc. and its affiliates): the same tree, leaves, constants and random
+# seed; pyperf's runner is replaced by this script's (the loop under test, CPU time per run).
+
+IO_SLEEP_TIME = 0.05
+MEMOIZABLE_PERCENTAGE = 90
+CPU_PROBABILITY = 0.5
+FACTORIAL_N = 500
+RANDOM_SEED = 0
+
+
+class AsyncTree(object):
+    def __init__(self, levels, branches, use_task_groups=False, eager=False):
+        self.cache = {}
+        self.levels, self.branches = levels, branches
+        self.use_task_groups = use_task_groups
+        self.eager = eager
+        random.seed(RANDOM_SEED)  # deterministic, as pyperformance's
+
+    async def mock_io_call(self):
+        await asyncio.sleep(IO_SLEEP_TIME)
+
+    async def workload_func(self):
+        raise NotImplementedError
+
+    async def recurse_with_gather(self, recurse_level):
+        if recurse_level == 0:
+            await self.workload_func()
+            return
+        await asyncio.gather(
+            *[self.recurse_with_gather(recurse_level - 1) for _ in range(self.branches)])
+
+    async def recurse_with_task_group(self, recurse_level):
+        if recurse_level == 0:
+            await self.workload_func()
+            return
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(self.branches):
+                tg.create_task(self.recurse_with_task_group(recurse_level - 1))
+
+    async def run(self):
+        if self.eager:
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        if self.use_task_groups:
+            await self.recurse_with_task_group(self.levels)
+        else:
+            await self.recurse_with_gather(self.levels)
+
+
+class NoneAsyncTree(AsyncTree):
+    async def workload_func(self):
+        return
+
+
+class IOAsyncTree(AsyncTree):
+    async def workload_func(self):
+        await self.mock_io_call()
+
+
+class MemoizationAsyncTree(AsyncTree):
+    async def workload_func(self):
+        data = random.randint(1, 100)
+        if data <= MEMOIZABLE_PERCENTAGE:
+            if self.cache.get(data):
+                return data
+            self.cache[data] = True
+        await self.mock_io_call()
+        return data
+
+
+class CpuIoMixedAsyncTree(MemoizationAsyncTree):
+    async def workload_func(self):
+        if random.random() < CPU_PROBABILITY:
+            return math.factorial(FACTORIAL_N)  # mock cpu-bound call
+        return await MemoizationAsyncTree.workload_func(self)
+
+
+ASYNC_TREES = {"none": NoneAsyncTree, "io": IOAsyncTree, "memoization": MemoizationAsyncTree,
+               "cpu_io_mixed": CpuIoMixedAsyncTree}
+
+
+def tree_tasks(levels, branches):
+    """The tasks one tree creates: every node but the root (gather wraps each coroutine in a
+    task; a TaskGroup creates one per child)."""
+    return sum(branches ** k for k in range(1, levels + 1))
+
+
+def async_tree_workload(variant, task_groups, eager):
+    tree = ASYNC_TREES[variant]
+
+    def run(loop, size):
+        levels, branches = size
+        loop.run_until_complete(tree(levels, branches, task_groups, eager).run())
+        if eager:
+            loop.set_task_factory(None)
+        return tree_tasks(levels, branches)
+
+    return run
+
+
+def async_tree_name(variant, task_groups, eager):
+    """pyperformance's names: async_tree_[eager_]<variant>[_tg] ("eager" alone for none)."""
+    if eager:
+        name = "async_tree_eager" + ("" if variant == "none" else "_" + variant)
+    else:
+        name = "async_tree_" + variant
+    return name + ("_tg" if task_groups else "")
+
+
 WORKLOADS = [
     ("call_soon", "callbacks/s", w_call_soon),
     ("call_later_cancel", "timers/s", w_call_later_cancel),
@@ -245,7 +401,50 @@ WORKLOADS = [
     ("sleep0_pingpong", "task steps/s", w_sleep0_pingpong),
     ("gather_100k", "tasks/s", w_gather_100k),
     ("future_done_callbacks", "callbacks/s", w_future_done_callbacks),
+    ("call_soon_threadsafe", "callbacks/s", w_call_soon_threadsafe),
 ]
+# (name, unit, function, size key, the Python it needs or None)
+WORKLOADS = [(name, unit, fn, name, None) for name, unit, fn in WORKLOADS]
+for _eager in (False, True):
+    for _task_groups in (False, True):
+        for _variant in ASYNC_TREES:
+            WORKLOADS.append((
+                async_tree_name(_variant, _task_groups, _eager), "tasks/s",
+                async_tree_workload(_variant, _task_groups, _eager), "async_tree",
+                (3, 12) if _eager else (3, 11) if _task_groups else None))
+
+
+def items_of(name, size_key, sizes):
+    if size_key == "async_tree":
+        return tree_tasks(*sizes["async_tree"])
+    return sizes[size_key] * (2 if name == "sleep0_pingpong" else 1)
+
+
+# --- idle wake-up latency of a timer ---------------------------------------------------------------
+
+WAKEUP_DELAY = 0.0015
+
+
+def timer_lateness(loop, n):
+    """Lateness (microseconds) of n timers of WAKEUP_DELAY, each armed when the previous ran."""
+    samples = []
+    perf_counter = time.perf_counter
+    state = {}
+
+    def fired():
+        samples.append((perf_counter() - state["due"]) * 1e6)
+        if len(samples) == n:
+            loop.stop()
+        else:
+            arm()
+
+    def arm():
+        state["due"] = perf_counter() + WAKEUP_DELAY
+        loop.call_later(WAKEUP_DELAY, fired)
+
+    loop.call_soon(arm)
+    loop.run_forever()
+    return samples
 
 
 # --- memory ---------------------------------------------------------------------------------------
@@ -294,11 +493,31 @@ def main(argv=None):
     parser.add_argument("--loop", required=True, choices=LOOPS)
     parser.add_argument("--size", default="full", choices=sorted(SIZES))
     parser.add_argument("--repeat", type=int)
+    parser.add_argument("--callgrind-markers", action="store_true",
+                        help="call os.getppid() before each measured run and after the last: "
+                        "under valgrind --tool=callgrind --dump-before='*getppid*', each run "
+                        "is then a dump of its own")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="unmeasured runs of each workload first (default 1)")
     parser.add_argument("--workload", action="append", default=[])
     parser.add_argument("--memory", choices=sorted(MEMORY))
     parser.add_argument("--n", type=int)
+    parser.add_argument("--latency", type=int, metavar="N",
+                        help="measure N idle timer wake-ups instead (lateness samples, us)")
     args = parser.parse_args(argv)
     sizes = SIZES[args.size]
+
+    if args.latency:
+        loop = new_loop(args.loop)
+        asyncio.set_event_loop(loop)
+        timer_lateness(loop, min(args.latency, 20))  # warm-up
+        samples = timer_lateness(loop, args.latency)
+        loop.close()
+        sys.stdout.write(json.dumps({
+            "loop": args.loop, "loop_version": describe_loop(args.loop),
+            "python": platform.python_version(), "delay_s": WAKEUP_DELAY,
+            "lateness_us": samples}) + "\n")
+        return 0
 
     if args.memory:
         loop = new_loop(args.loop)
@@ -314,28 +533,37 @@ def main(argv=None):
         sys.stdout.flush()
         os._exit(0)
 
-    unknown = set(args.workload) - {name for name, _, _ in WORKLOADS}
+    unknown = set(args.workload) - {w[0] for w in WORKLOADS}
     if unknown:
         parser.error("unknown workload(s): %s" % ", ".join(sorted(unknown)))
     repeat = args.repeat or sizes["repeat"]
     results = []
     failed = False
-    for name, unit, fn in WORKLOADS:
+    for name, unit, fn, size_key, needs in WORKLOADS:
         if args.workload and name not in args.workload:
+            continue
+        record = {"workload": name, "implementation": args.loop, "unit": unit,
+                  "items": items_of(name, size_key, sizes)}
+        if needs and sys.version_info < needs:
+            record["skipped"] = "needs Python %d.%d+" % needs
+            results.append(record)
             continue
         loop = new_loop(args.loop)
         asyncio.set_event_loop(loop)
-        record = {"workload": name, "implementation": args.loop, "unit": unit,
-                  "items": sizes[name] * (2 if name == "sleep0_pingpong" else 1)}
         try:
-            fn(loop, sizes[name])  # warm-up (allocator, caches), not counted
+            for _ in range(args.warmup):  # allocator, caches: not counted
+                fn(loop, sizes[size_key])
             rates, wall_rates = [], []
             for _ in range(repeat):
+                if args.callgrind_markers:
+                    os.getppid()
                 cpu0, wall0 = time.process_time(), time.perf_counter()
-                items = fn(loop, sizes[name])
+                items = fn(loop, sizes[size_key])
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
                 rates.append(items / cpu)
                 wall_rates.append(items / wall)
+            if args.callgrind_markers:
+                os.getppid()
             record["value"] = statistics.median(rates)
             record["samples"] = rates
             record["wall_value"] = statistics.median(wall_rates)
@@ -346,7 +574,7 @@ def main(argv=None):
             asyncio.set_event_loop(None)
             loop.close()
         results.append(record)
-        sys.stderr.write("%-22s %-12s %s\n" % (name, args.loop, record.get("error") or
+        sys.stderr.write("%-30s %-12s %s\n" % (name, args.loop, record.get("error") or
                                                "%.3g %s" % (record["value"], unit)))
     document = {"loop": args.loop, "loop_version": describe_loop(args.loop),
                 "python": platform.python_version(), "executable": sys.executable,

@@ -52,7 +52,8 @@ class Handle(events.Handle):
 
 class TimerHandle(events.TimerHandle):
     """asyncio.TimerHandle scheduled in the C++ timer heap; cancelling it also cancels the C++
-    timer (the heap counts its cancelled timers for the purge)."""
+    timer (the heap counts its cancelled timers for the purge). `_core_handle` is that timer
+    (an aioref.CoreTimer), or None once the timer ran or was cancelled."""
 
     __slots__ = ("_core_handle",)
 
@@ -374,6 +375,8 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
         (events.Handle.__init__, "asyncio.events", "Handle.__init__"),
         (events.Handle._run, "asyncio.events", "Handle._run"),
         (events.TimerHandle.__init__, "asyncio.events", "TimerHandle.__init__"),
+        (events.TimerHandle.cancel, "asyncio.events", "TimerHandle.cancel"),
+        (events.Handle.cancel, "asyncio.events", "Handle.cancel"),
         (base_events.BaseEventLoop.call_soon, "asyncio.base_events", "BaseEventLoop.call_soon"),
         (base_events.BaseEventLoop.call_later, "asyncio.base_events",
          "BaseEventLoop.call_later"),
@@ -382,11 +385,13 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
         (base_events.BaseEventLoop.get_debug, "asyncio.base_events",
          "BaseEventLoop.get_debug"))):
     _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop.call_soon,
+                            Loop.call_soon_threadsafe,
                             ("_check_closed", "_call_soon", "get_debug"))
     # Loop.call_at (the Python one above: debug mode and unusual arguments) and call_later
-    # (BaseEventLoop's) likewise, with TimerHandle.__init__, and aioref.TimerHandle._run in C.
+    # (BaseEventLoop's) likewise, with TimerHandle.__init__, and aioref.TimerHandle._run and
+    # cancel (the Python one above for debug mode) in C.
     _core.install_timers(Loop, TimerHandle, events.TimerHandle, Loop.call_at,
-                         base_events.BaseEventLoop.call_later)
+                         base_events.BaseEventLoop.call_later, TimerHandle.cancel)
 
 
 def new_event_loop():

@@ -128,7 +128,10 @@ class CancellationTests(LoopCase):
         self.loop.call_soon(self.loop.stop)
         self.loop.run_forever()
         self.assertEqual(self.loop._core_counts(), (0, 50, 0))
-        self.assertEqual(len(self.loop._core_handles), 50)
+        self.assertEqual(self.loop._core.held_count, 50)  # the cancelled ones were released
+        for t in timers[100:]:
+            t.cancel()
+        self.assertEqual(self.loop._core.held_count, 0)
 
     def test_cancel_from_a_callback(self):
         log = []
@@ -336,8 +339,8 @@ class CloseTests(unittest.TestCase):
         loop.call_soon(log.append, 1)
         loop.call_later(0.001, log.append, 2)
         loop.call_soon_threadsafe(log.append, 3)
-        # call_soon's handle is held in a list of the core, the others in _core_handles.
-        self.assertEqual(len(loop._core_handles), 2)
+        # Held in a list of the core (I/O handles are in _core_handles).
+        self.assertEqual(len(loop._core_handles), 0)
         self.assertEqual(loop._core.held_count, 3)
         loop.close()
         self.assertTrue(loop.is_closed())
@@ -750,6 +753,85 @@ class CPathTests(unittest.TestCase):
 
     def test_timers_like_cpython(self):
         loops.same_on_every_loop(self, self.timers)
+
+    def cancellations(self, make_loop):
+        """TimerHandle.cancel (C in aioref): before, during and after the run, of a timer taken
+        from the heap but not run yet, twice, after close, and in debug mode."""
+        out = []
+        loop = make_loop()
+
+        def state(t):
+            return (t.cancelled(), t._callback is None, t._args, repr(t).split(" when=")[0])
+
+        pending = loop.call_later(10, out.append, "never")
+        pending.cancel()
+        pending.cancel()
+        out.append(("pending", state(pending)))
+        later = [None]
+
+        def first():
+            out.append("first")
+            later[0].cancel()  # due too, already out of the heap: must not run
+
+        def own():
+            out.append("own")
+            timers[2].cancel()
+
+        now = loop.time()
+        timers = [loop.call_at(now, first), loop.call_at(now, out.append, "second"),
+                  loop.call_at(now + 0.01, own), loop.call_at(now + 0.02, out.append, "ran")]
+        later[0] = timers[1]
+        loop.call_at(now + 0.03, loop.stop)
+        loop.run_forever()
+        timers[3].cancel()  # after it ran
+        out.append([state(t) for t in timers])
+        loop.set_debug(True)
+        debug = loop.call_later(10, print)
+        debug.cancel()
+        out.append(("debug", state(debug), debug._repr is not None))
+        loop.set_debug(False)
+        left = loop.call_later(10, print)
+        loop.close()
+        left.cancel()
+        out.append(("closed", state(left)))
+        return out
+
+    def test_timer_cancel_like_cpython(self):
+        self.assertEqual(self.cancellations(aioref.new_event_loop),
+                         self.cancellations(cpython_loop))
+
+    def test_timer_cancel_releases_the_handle(self):
+        loop = aioref.new_event_loop()
+        self.addCleanup(loop.close)
+        freed = []
+
+        class Marker:
+            def __del__(self):
+                freed.append(1)
+
+        timer = loop.call_later(10, Marker())
+        self.assertEqual(loop._core.held_count, 1)
+        self.assertIsInstance(timer._core_handle, aioref._loop._core.CoreTimer)
+        timer.cancel()  # the C++ timer's callback, and with it the handle it held, go now
+        self.assertEqual(loop._core.held_count, 0)
+        self.assertEqual(freed, [1])
+        self.assertIsNone(timer._core_handle)
+        self.assertEqual(loop._core_counts(), (0, 1, 1))
+        timer = loop.call_later(0, print)
+        core_timer = timer._core_handle  # kept past the run: it no longer cancels anything
+        loop.call_later(0.001, loop.stop)
+        loop.run_forever()
+        loop._core.cancel(core_timer)
+        self.assertEqual(loop._core.held_count, 0)
+
+    def test_unclosed_loop_with_a_pending_timer_is_collected(self):
+        loop = aioref.new_event_loop()
+        loop.call_later(3600, lambda: loop)  # a cycle through the heap's timer
+        ref = weakref.ref(loop)
+        loop = None
+        gc.collect()
+        gc.collect()
+        self.assertIsNone(ref())
 
     def test_class_attributes_are_honoured(self):
         class Closed(aioref.Loop):

@@ -27,7 +27,13 @@ Api& api() {
       a->unregister_eager_task = tasks.attr("_unregister_eager_task");
     }
     a->py_task_name_counter = tasks.attr("_task_name_counter");
-    a->c_task_type = py::getattr(tasks, "_CTask", py::none());
+    // From _asyncio itself, not tasks._CTask: the test_asyncio corpus points _CTask at
+    // aioref.Task, which would then number itself through itself.
+    a->c_task_type = py::none();
+    if (PyObject* c_asyncio = PyImport_ImportModule("_asyncio"))
+      a->c_task_type = py::reinterpret_steal<py::object>(c_asyncio).attr("Task");
+    else
+      PyErr_Clear();
     if (!a->c_task_type.is_none()) {
       // What new_task_name gives _asyncio's Task: a coroutine (closed: never awaited, never
       // warned about) and a loop that is not in debug mode and schedules nothing.

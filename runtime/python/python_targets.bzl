@@ -91,6 +91,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 srcs = ["tests/test_asyncio_test.sh"],
                 args = site_args + ["aioref" if mode == "loop" else "aioref-full"],
                 data = site_data + [
+                    "tests/sanitizer_env.py",
                     "//conformance:expected",
                     "//tools:suite",
                 ],

@@ -115,8 +115,8 @@ ssize_t eventfd_write_wrapper(int fd, const void* buf, std::size_t n) {
 }
 
 constexpr Syscalls kWrappers = {
-    recv_wrapper,       send_wrapper,       sendmsg_wrapper,       accept4_wrapper,
-    connect_wrapper,    epoll_wait_wrapper, eventfd_write_wrapper,
+    recv_wrapper,    send_wrapper,       sendmsg_wrapper,       accept4_wrapper,
+    connect_wrapper, epoll_wait_wrapper, eventfd_write_wrapper,
 };
 
 }  // namespace

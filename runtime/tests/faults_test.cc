@@ -2,14 +2,13 @@
 // CPython's sockets fail as these calls make them fail, as CPython 3.8-3.13 printed them
 // (expected/faults.3.X.txt). Here the calls themselves fail (runtime/detail/fault_injection.h):
 // each scenario also checks that its faults were hit. Real clock: the loop waits in epoll.
-#include "runtime/detail/fault_injection.h"
-
 #include <cerrno>
 #include <chrono>
 #include <memory>
 #include <regex>
 #include <thread>
 
+#include "runtime/detail/fault_injection.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -193,51 +192,50 @@ class Faults : public testing::AioTest, public ::testing::WithParamInterface<int
 };
 
 TEST_P(Faults, recv_would_block_storm) {
-  expect_as_cpython(
-      "recv_would_block_storm",
-      [] { run(data_after(Syscall::kRecv, {.error = EAGAIN, .times = 50})); },
-      {{Syscall::kRecv, 50}});
+  expect_as_cpython("recv_would_block_storm",
+                    [] { run(data_after(Syscall::kRecv, {.error = EAGAIN, .times = 50})); },
+                    {{Syscall::kRecv, 50}});
 }
 
 TEST_P(Faults, recv_interrupted) {
-  expect_as_cpython(
-      "recv_interrupted", [] { run(data_after(Syscall::kRecv, {.error = EINTR, .times = 3})); },
-      {{Syscall::kRecv, 3}});
+  expect_as_cpython("recv_interrupted",
+                    [] { run(data_after(Syscall::kRecv, {.error = EINTR, .times = 3})); },
+                    {{Syscall::kRecv, 3}});
 }
 
 TEST_P(Faults, recv_connection_reset) {
-  expect_as_cpython(
-      "recv_connection_reset",
-      [] {
-        run([](Def = "main") -> Co<void> {
-          Pair p = co_await connect_pair();
-          detail::inject(Syscall::kRecv, {.error = ECONNRESET, .times = 1});
-          p.peer->transport->write("hello");
-          co_await p.client->lost;
-          out("client data " + p.client->data.repr());
-          for (int i = 0; i < 6; ++i) p.client->transport->write("x");
-          co_await close_pair(p);
-        }());
-      },
-      {{Syscall::kRecv, 1}});
+  expect_as_cpython("recv_connection_reset",
+                    [] {
+                      run([](Def = "main") -> Co<void> {
+                        Pair p = co_await connect_pair();
+                        detail::inject(Syscall::kRecv, {.error = ECONNRESET, .times = 1});
+                        p.peer->transport->write("hello");
+                        co_await p.client->lost;
+                        out("client data " + p.client->data.repr());
+                        for (int i = 0; i < 6; ++i) p.client->transport->write("x");
+                        co_await close_pair(p);
+                      }());
+                    },
+                    {{Syscall::kRecv, 1}});
 }
 
 TEST_P(Faults, send_broken_pipe) {
-  expect_as_cpython(
-      "send_broken_pipe", [] { run(write_fails({EPIPE})); }, {{Syscall::kSend, 1}});
+  expect_as_cpython("send_broken_pipe", [] { run(write_fails({EPIPE})); }, {{Syscall::kSend, 1}});
 }
 
 TEST_P(Faults, send_no_buffer_space) {
-  expect_as_cpython(
-      "send_no_buffer_space", [] { run(write_fails({ENOBUFS})); }, {{Syscall::kSend, 1}});
+  expect_as_cpython("send_no_buffer_space", [] { run(write_fails({ENOBUFS})); },
+                    {{Syscall::kSend, 1}});
 }
 
 TEST_P(Faults, send_reset_when_writable) {
   // EAGAIN on write(), then ECONNRESET when the buffer is sent (the second inject restarts the
   // counters: 1 hit of ECONNRESET).
-  expect_as_cpython(
-      "send_reset_when_writable", [] { run(write_fails({EAGAIN, ECONNRESET})); },
-      {{Syscall::kSend, 1}});
+  expect_as_cpython("send_reset_when_writable",
+                    [] {
+                      run(write_fails({EAGAIN, ECONNRESET}));
+                    },
+                    {{Syscall::kSend, 1}});
 }
 
 TEST_P(Faults, short_writes) {
@@ -261,103 +259,99 @@ TEST_P(Faults, short_writes) {
 }
 
 TEST_P(Faults, accept_out_of_resources) {
-  expect_as_cpython(
-      "accept_out_of_resources",
-      [] {
-        run([](Def = "main") -> Co<void> {
-          Loop loop = get_running_loop();
-          show_handler_calls(loop);
-          auto accepted = std::make_shared<std::vector<std::shared_ptr<Peer>>>();
-          auto listener = std::make_shared<Socket>(AF_INET, SOCK_STREAM);
-          listener->bind(SockAddr("127.0.0.1", 0));
-          detail::inject(Syscall::kAccept, {.error = ENOBUFS, .times = 1});
-          ServerOptions options;
-          options.sock = listener;
-          Server server = co_await loop->create_server(recording(accepted), std::nullopt,
-                                                       std::nullopt, options);
-          SockAddr addr = listener->getsockname();
-          auto made = co_await loop->create_connection(
-              [] { return std::make_shared<Peer>(); }, addr.host, addr.port);
-          Pair p{server, std::static_pointer_cast<Peer>(made.second), nullptr};
-          p.peer = co_await first_accepted(accepted);
-          out("accepted after the error: " + std::to_string(accepted->size()));
-          p.client->transport->close();
-          co_await close_pair(p);
-        }());
-      },
-      {{Syscall::kAccept, 1}});
+  expect_as_cpython("accept_out_of_resources",
+                    [] {
+                      run([](Def = "main") -> Co<void> {
+                        Loop loop = get_running_loop();
+                        show_handler_calls(loop);
+                        auto accepted = std::make_shared<std::vector<std::shared_ptr<Peer>>>();
+                        auto listener = std::make_shared<Socket>(AF_INET, SOCK_STREAM);
+                        listener->bind(SockAddr("127.0.0.1", 0));
+                        detail::inject(Syscall::kAccept, {.error = ENOBUFS, .times = 1});
+                        ServerOptions options;
+                        options.sock = listener;
+                        Server server = co_await loop->create_server(
+                            recording(accepted), std::nullopt, std::nullopt, options);
+                        SockAddr addr = listener->getsockname();
+                        auto made = co_await loop->create_connection(
+                            [] { return std::make_shared<Peer>(); }, addr.host, addr.port);
+                        Pair p{server, std::static_pointer_cast<Peer>(made.second), nullptr};
+                        p.peer = co_await first_accepted(accepted);
+                        out("accepted after the error: " + std::to_string(accepted->size()));
+                        p.client->transport->close();
+                        co_await close_pair(p);
+                      }());
+                    },
+                    {{Syscall::kAccept, 1}});
 }
 
 TEST_P(Faults, connect_reset) {
-  expect_as_cpython(
-      "connect_reset", [] { run(connect_with(ECONNRESET)); }, {{Syscall::kConnect, 1}});
+  expect_as_cpython("connect_reset", [] { run(connect_with(ECONNRESET)); },
+                    {{Syscall::kConnect, 1}});
 }
 
 TEST_P(Faults, connect_interrupted) {
-  expect_as_cpython(
-      "connect_interrupted", [] { run(connect_with(EINTR)); }, {{Syscall::kConnect, 1}});
+  expect_as_cpython("connect_interrupted", [] { run(connect_with(EINTR)); },
+                    {{Syscall::kConnect, 1}});
 }
 
 TEST_P(Faults, selector_interrupted) {
-  expect_as_cpython(
-      "selector_interrupted",
-      [] {
-        run([](Def = "main") -> Co<void> {
-          Pair p = co_await connect_pair();
-          detail::inject(Syscall::kEpollWait, {.error = EINTR, .times = 20});
-          co_await sleep(0.01);
-          p.peer->transport->write("hello");
-          co_await received(p.client, 5);
-          out("client data " + p.client->data.repr());
-          co_await close_pair(p);
-        }());
-      },
-      {{Syscall::kEpollWait, 20}});
+  expect_as_cpython("selector_interrupted",
+                    [] {
+                      run([](Def = "main") -> Co<void> {
+                        Pair p = co_await connect_pair();
+                        detail::inject(Syscall::kEpollWait, {.error = EINTR, .times = 20});
+                        co_await sleep(0.01);
+                        p.peer->transport->write("hello");
+                        co_await received(p.client, 5);
+                        out("client data " + p.client->data.repr());
+                        co_await close_pair(p);
+                      }());
+                    },
+                    {{Syscall::kEpollWait, 20}});
 }
 
 TEST_P(Faults, selector_fails) {
-  expect_as_cpython(
-      "selector_fails",
-      [] {
-        Loop loop = new_event_loop();
-        detail::inject(Syscall::kEpollWait, {.error = ENOMEM, .times = 1});
-        Future<std::string> fut = loop->create_future<std::string>();
-        loop->call_later(0.01, [fut] { fut.set_result("late"); });
-        try {
-          loop->run_until_complete(fut);
-        } catch (const OSError& x) {
-          out("run_until_complete: " + x.repr());
-        }
-        out(std::string("running ") + (loop->is_running() ? "True" : "False") + ", closed " +
-            (loop->is_closed() ? "True" : "False"));
-        out("then " + loop->run_until_complete(fut));
-        loop->close();
-      },
-      {{Syscall::kEpollWait, 1}});
+  expect_as_cpython("selector_fails",
+                    [] {
+                      Loop loop = new_event_loop();
+                      detail::inject(Syscall::kEpollWait, {.error = ENOMEM, .times = 1});
+                      Future<std::string> fut = loop->create_future<std::string>();
+                      loop->call_later(0.01, [fut] { fut.set_result("late"); });
+                      try {
+                        loop->run_until_complete(fut);
+                      } catch (const OSError& x) {
+                        out("run_until_complete: " + x.repr());
+                      }
+                      out(std::string("running ") + (loop->is_running() ? "True" : "False") +
+                          ", closed " + (loop->is_closed() ? "True" : "False"));
+                      out("then " + loop->run_until_complete(fut));
+                      loop->close();
+                    },
+                    {{Syscall::kEpollWait, 1}});
 }
 
 TEST_P(Faults, threadsafe_wakeup_interrupted) {
-  expect_as_cpython(
-      "threadsafe_wakeup_interrupted",
-      [] {
-        run([](Def = "main") -> Co<void> {
-          Loop loop = get_running_loop();
-          Future<std::string> fut = loop->create_future<std::string>();
-          detail::inject(Syscall::kEventfdWrite, {.error = EINTR, .times = 3});
-          auto wake = [fut] { fut.set_result("woken"); };
-          std::thread thread([lp = loop.get(), wake = std::move(wake)]() mutable {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            lp->call_soon_threadsafe(std::move(wake));
-          });
-          try {
-            out(co_await wait_for(fut, 10));
-          } catch (const TimeoutError&) {
-            out("never woken");
-          }
-          thread.join();
-        }());
-      },
-      {{Syscall::kEventfdWrite, 3}});
+  expect_as_cpython("threadsafe_wakeup_interrupted",
+                    [] {
+                      run([](Def = "main") -> Co<void> {
+                        Loop loop = get_running_loop();
+                        Future<std::string> fut = loop->create_future<std::string>();
+                        detail::inject(Syscall::kEventfdWrite, {.error = EINTR, .times = 3});
+                        auto wake = [fut] { fut.set_result("woken"); };
+                        std::thread thread([lp = loop.get(), wake = std::move(wake)]() mutable {
+                          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                          lp->call_soon_threadsafe(std::move(wake));
+                        });
+                        try {
+                          out(co_await wait_for(fut, 10));
+                        } catch (const TimeoutError&) {
+                          out("never woken");
+                        }
+                        thread.join();
+                      }());
+                    },
+                    {{Syscall::kEventfdWrite, 3}});
 }
 
 INSTANTIATE_TEST_SUITE_P(CPython, Faults, testing::kScenarioMinors, testing::minor_name);

@@ -9,4 +9,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
 eval "$(/usr/bin/python3 "$here/sanitizer_env.py" "$site")"
 cd "$here"
-PYTHONPATH="$site:$here" exec "$python" -m unittest -v test_loop test_full test_io test_unix test_signals_threads
+PYTHONPATH="$site:$here" exec "$python" -m unittest -v test_loop test_full test_io test_unix test_signals_threads test_faults

@@ -19,6 +19,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 "capi.h",
                 "core.cc",
                 "core.h",
+                "faults.cc",
+                "faults.h",
                 "future.cc",
                 "future.h",
                 "handles.cc",
@@ -34,6 +36,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
             python = py,
             deps = [
                 "//runtime/asyncio",
+                "//runtime/detail:fault_injection",
                 "//runtime/harness",
                 "//runtime/pylang",
             ],

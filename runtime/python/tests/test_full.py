@@ -13,6 +13,7 @@ import gc
 import logging
 import sys
 import unittest
+import warnings
 
 import aioref
 import loops
@@ -291,6 +292,26 @@ class ArgumentErrorTests(object):
     def test_methods_are_asyncio_ones(self):
         for mine, theirs in ConstructionTests.PAIRS:
             self.assertLessEqual(set(self.methods(theirs)), set(dir(mine)), mine)
+
+    def iterator_calls(self, future_cls, name):
+        results = []
+        with warnings.catch_warnings():  # 3.12+: throw(type, value, tb) is deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for args, kwargs in [((), {})] + self.CALLS:
+                it = future_cls(loop=self.loop).__await__()
+                outcome_ = outcome(lambda: getattr(it, name)(*args, **kwargs))
+                results.append(outcome_ if outcome_[0] == "TypeError" else ("not TypeError", None))
+        return results
+
+    def test_future_iterator_words_argument_errors_as_asyncio(self):
+        """The iterator of `await fut` (send, throw, close, __next__), as _asyncio's FutureIter."""
+        mine, theirs = ConstructionTests.PAIRS[0]
+        names = self.methods(type(theirs(loop=self.loop).__await__()))
+        self.assertLessEqual({"send", "throw", "close"}, set(names))
+        self.assertEqual(set(self.methods(type(mine(loop=self.loop).__await__()))), set(names))
+        for name in names:
+            with self.subTest(method=name):
+                self.assertEqual(self.iterator_calls(mine, name), self.iterator_calls(theirs, name))
 
 
 class CancelTests(unittest.TestCase):

@@ -120,6 +120,79 @@ TEST_P(ExceptionGroups, eg_except_star) {
   });
 }
 
+TEST_P(ExceptionGroups, eg_except_star_reraise) {
+  expect("eg_except_star_reraise", []() -> Co<void> {
+    auto attempt = [](auto fn) {
+      try {
+        fn();
+      } catch (...) {
+        print("raised", r(std::current_exception()));
+      }
+    };
+    auto group = [](std::string msg, Excs excs) {
+      return make_exception_group(std::move(msg), std::move(excs));
+    };
+    auto reraise = [](const ExceptionGroupBase&) { throw; };  // a bare `raise`
+    auto value = [] { return make_exception(ValueError("1", "1")); };
+    auto type = [] { return make_exception(TypeError("4", "4")); };
+    auto key = [] { return make_exception(KeyError("3", "3")); };
+    attempt([&] {
+      try {
+        std::rethrow_exception(group("eg", {value(), key(), type()}));
+      } catch (...) {
+        ExceptStar(std::current_exception()).on<ValueError>(reraise).reraise();
+      }
+    });
+    attempt([&] {
+      try {
+        std::rethrow_exception(
+            group("outer", {value(), group("inner", {make_exception(KeyError("k")),
+                                                     make_exception(ValueError("2", "2"))})}));
+      } catch (...) {
+        ExceptStar(std::current_exception()).on<ValueError>(reraise).reraise();
+      }
+    });
+    attempt([&] {
+      try {
+        std::rethrow_exception(group("eg", {value(), type()}));
+      } catch (...) {
+        ExceptStar(std::current_exception())
+            .on<ValueError>(reraise)
+            .on<TypeError>([](const ExceptionGroupBase&) { throw KeyError("5", "5"); })
+            .reraise();
+      }
+    });
+    attempt([&] {
+      try {
+        throw ValueError("1", "1");
+      } catch (...) {
+        ExceptStar(std::current_exception()).on<ValueError>(reraise).reraise();
+      }
+    });
+    attempt([&] {
+      try {
+        std::rethrow_exception(group("eg", {value(), type()}));
+      } catch (...) {
+        ExceptStar(std::current_exception())
+            .on<ValueError>(reraise)
+            .on<TypeError>(reraise)
+            .reraise();
+      }
+    });
+    attempt([&] {
+      try {
+        std::rethrow_exception(group("eg", {value(), type(), key()}));
+      } catch (...) {
+        ExceptStar(std::current_exception())
+            .on<ValueError>(reraise)
+            .on<TypeError>([](const ExceptionGroupBase&) { throw OSError("7", "7"); })
+            .reraise();
+      }
+    });
+    co_return;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, ExceptionGroups, testing::kScenarioMinors, testing::minor_name);
 
 TEST(ExceptionGroupTest, CatchesAsPythonsExcept) {

@@ -13,132 +13,222 @@ const char* state_name(int s) {
 
 }  // namespace
 
-// The iterator `await fut` / `yield from fut` drives: Future.__await__ as a generator.
-class FutureIter {
- public:
-  py::object future = py::none();
-  FullFuture* impl = nullptr;  // future's C++ object, alive as long as `future`
-  bool yielded = false;
+// The iterator `await fut` / `yield from fut` drives: Future.__await__ as a generator. A raw C
+// type, as _asyncio's FutureIter: one is made at every await, and its methods are real method
+// descriptors (send METH_O, close METH_NOARGS, throw as _asyncio declares it in each version), so
+// CPython's own call machinery words their argument errors.
+struct FutureIter {
+  PyObject_HEAD PyObject* future;  // strong; nullptr once exhausted
+  FullFuture* impl;                // future's C++ object, alive as long as `future`
+  bool yielded;
+};
 
-  // tp_iternext: a new reference, or nullptr with StopIteration (carrying the result) or an
-  // error set. No C++ exception on the common path: every await of a done future ends here.
-  PyObject* iternext() {
-    if (future.is_none()) return nullptr;  // exhausted: StopIteration
-    FullFuture& fut = *impl;
-    if (!yielded && !fut.done()) {
-      yielded = true;
-      fut.blocking = true;
-      return future.inc_ref().ptr();
-    }
-    py::object keep = std::move(future);  // keeps `fut` alive until the end
-    future = py::none();
-    if (!fut.done()) {
-      PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
-      return nullptr;
-    }
+namespace {
+
+PyTypeObject* future_iter_type = nullptr;
+
+// The end of `await fut`: 1 and *result (a new reference) when the future has a result, 0 with the
+// error set otherwise (exhausted: nothing set, i.e. StopIteration without a value).
+int future_iter_finish(FutureIter* it, PyObject** result) {
+  *result = nullptr;
+  PyObject* future = it->future;  // owned here from now on: keeps *impl alive until the end
+  if (future == nullptr) return 0;
+  it->future = nullptr;
+  FullFuture& fut = *it->impl;
+  int status = 0;
+  if (!fut.done()) {
+    PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
+  } else {
     try {
-      py::object value = fut.get_result();
-      PyObject* stop = PyObject_CallFunctionObjArgs(PyExc_StopIteration, value.ptr(), nullptr);
-      if (stop == nullptr) return nullptr;
-      PyErr_SetObject(PyExc_StopIteration, stop);
-      Py_DECREF(stop);
+      *result = fut.get_result().release().ptr();
+      status = 1;
     } catch (py::error_already_set& e) {
       e.restore();
     }
+  }
+  Py_DECREF(future);
+  return status;
+}
+
+// tp_iternext: a new reference, or nullptr with StopIteration (carrying the result) or an error
+// set. No C++ exception on the common path: every await of a done future ends here.
+PyObject* future_iter_next(PyObject* self) {
+  auto* it = reinterpret_cast<FutureIter*>(self);
+  if (it->future != nullptr && !it->yielded && !it->impl->done()) {
+    it->yielded = true;
+    it->impl->blocking = true;
+    Py_INCREF(it->future);
+    return it->future;
+  }
+  PyObject* value;
+  if (future_iter_finish(it, &value) == 1) {
+    // As _PyGen_SetStopIterationValue: a tuple or exception value is wrapped in its own
+    // StopIteration (PyErr_SetObject would unpack it).
+    if (PyTuple_Check(value) || PyExceptionInstance_Check(value)) {
+      PyObject* stop = PyObject_CallFunctionObjArgs(PyExc_StopIteration, value, nullptr);
+      if (stop != nullptr) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+      }
+    } else {
+      PyErr_SetObject(PyExc_StopIteration, value);
+    }
+    Py_DECREF(value);
+  }
+  return nullptr;
+}
+
+#if PY_VERSION_HEX >= 0x030A0000
+// am_send (3.10+, as _asyncio's FutureIter_am_send): PyIter_Send gets the result without a
+// StopIteration being made.
+PySendResult future_iter_am_send(PyObject* self, PyObject* /*arg*/, PyObject** result) {
+  auto* it = reinterpret_cast<FutureIter*>(self);
+  if (it->future != nullptr && !it->yielded && !it->impl->done()) {
+    it->yielded = true;
+    it->impl->blocking = true;
+    Py_INCREF(it->future);
+    *result = it->future;
+    return PYGEN_NEXT;
+  }
+  // Exhausted: PYGEN_ERROR with nothing set, as _asyncio's (tp_iternext's StopIteration).
+  return future_iter_finish(it, result) == 1 ? PYGEN_RETURN : PYGEN_ERROR;
+}
+#endif
+
+// send(value): METH_O; the value is ignored, as _asyncio's FutureIter_send ignores it.
+PyObject* future_iter_send(PyObject* self, PyObject*) {
+  PyObject* item = future_iter_next(self);
+  if (item == nullptr && !PyErr_Occurred()) PyErr_SetNone(PyExc_StopIteration);
+  return item;
+}
+
+// close(): METH_NOARGS.
+PyObject* future_iter_close(PyObject* self, PyObject*) {
+  Py_CLEAR(reinterpret_cast<FutureIter*>(self)->future);
+  Py_RETURN_NONE;
+}
+
+// _asyncio's FutureIter_throw: throw(type[, value[, tb]]), normalized as the interpreter
+// normalizes; the iterator lets its future go only once the arguments are valid.
+PyObject* future_iter_throw_impl(PyObject* self, PyObject* type, PyObject* value, PyObject* tb) {
+  if (value == Py_None) value = nullptr;
+  if (tb == Py_None) {
+    tb = nullptr;
+  } else if (tb != nullptr && !PyTraceBack_Check(tb)) {
+    PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback");
     return nullptr;
   }
-
-  py::object next() {
-    PyObject* item = iternext();
-    if (item == nullptr) {
-      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_StopIteration);
-      throw py::error_already_set();
+  Py_INCREF(type);
+  Py_XINCREF(value);
+  Py_XINCREF(tb);
+  if (PyExceptionClass_Check(type)) {
+    PyErr_NormalizeException(&type, &value, &tb);
+  } else if (PyExceptionInstance_Check(type)) {
+    if (value != nullptr) {
+      PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+      goto fail;
     }
-    return py::reinterpret_steal<py::object>(item);
-  }
-
-  py::object send(py::object value) {
-    if (!value.is_none() && yielded == false && !future.is_none()) {
-      raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
-                "can't send non-None value to a just-started generator");
-    }
-    return next();
-  }
-
-  // It keeps its future (visited by the collector).
-  int traverse(visitproc visit, void* arg) {
-    Py_VISIT(future.ptr());
-    return 0;
-  }
-  void clear() {
-    py::object keep = std::move(future);
-    future = py::none();
-  }
-
-  // _asyncio's FutureIter_throw: throw(type[, value[, tb]]), normalized as the interpreter
-  // normalizes, with its words for wrong arguments; the iterator lets its future go only once
-  // the arguments are valid.
-  py::object throw_(py::args args) {
-    Py_ssize_t n = static_cast<Py_ssize_t>(args.size());
-    if (n < 1 || n > 3) {
-#if PY_VERSION_HEX >= 0x030B0000
-      PyErr_Format(PyExc_TypeError, "throw expected at %s %d argument%s, got %zd",
-                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
-#else
-      PyErr_Format(PyExc_TypeError, "function takes at %s %d argument%s (%zd given)",
-                   n < 1 ? "least" : "most", n < 1 ? 1 : 3, n < 1 ? "" : "s", n);
-#endif
-      throw py::error_already_set();
-    }
-#if PY_VERSION_HEX >= 0x030C0000
-    if (n > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
-                              "the (type, exc, tb) signature of throw() is deprecated, use the "
-                              "single-arg signature instead.",
-                              1) < 0) {
-      throw py::error_already_set();
-    }
-#endif
-    PyObject* type = args[0].ptr();
-    PyObject* value = n > 1 ? args[1].ptr() : nullptr;
-    PyObject* tb = n > 2 ? args[2].ptr() : nullptr;
-    if (value == Py_None) value = nullptr;
-    if (tb == Py_None) {
-      tb = nullptr;
-    } else if (tb != nullptr && !PyTraceBack_Check(tb)) {
-      PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback");
-      throw py::error_already_set();
-    }
+    value = type;
+    type = reinterpret_cast<PyObject*>(Py_TYPE(value));
     Py_INCREF(type);
-    Py_XINCREF(value);
-    Py_XINCREF(tb);
-    if (PyExceptionClass_Check(type)) {
-      PyErr_NormalizeException(&type, &value, &tb);
-    } else if (PyExceptionInstance_Check(type)) {
-      if (value != nullptr) {
-        Py_DECREF(type);
-        Py_DECREF(value);
-        Py_XDECREF(tb);
-        PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
-        throw py::error_already_set();
-      }
-      value = type;
-      type = reinterpret_cast<PyObject*>(Py_TYPE(value));
-      Py_INCREF(type);
-      if (tb == nullptr) tb = PyException_GetTraceback(value);
-    } else {
-      Py_DECREF(type);
-      Py_XDECREF(value);
-      Py_XDECREF(tb);
-      PyErr_SetString(PyExc_TypeError,
-                      "exceptions must be classes deriving BaseException or instances of such "
-                      "a class");
-      throw py::error_already_set();
-    }
-    future = py::none();
-    PyErr_Restore(type, value, tb);
-    throw py::error_already_set();
+    if (tb == nullptr) tb = PyException_GetTraceback(value);
+  } else {
+    PyErr_SetString(PyExc_TypeError,
+                    "exceptions must be classes deriving BaseException or instances of such a "
+                    "class");
+    goto fail;
   }
+  Py_CLEAR(reinterpret_cast<FutureIter*>(self)->future);
+  PyErr_Restore(type, value, tb);
+  return nullptr;
+fail:
+  Py_DECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  return nullptr;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+// 3.11+: METH_FASTCALL, the count checked as Argument Clinic's _PyArg_CheckPositional does.
+PyObject* future_iter_throw(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs < 1 || nargs > 3) {
+    PyErr_Format(PyExc_TypeError, "throw expected at %s %d argument%s, got %zd",
+                 nargs < 1 ? "least" : "most", nargs < 1 ? 1 : 3, nargs < 1 ? "" : "s", nargs);
+    return nullptr;
+  }
+#if PY_VERSION_HEX >= 0x030C0000
+  if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+                                "the (type, exc, tb) signature of throw() is deprecated, use the "
+                                "single-arg signature instead.",
+                                1) < 0) {
+    return nullptr;
+  }
+#endif
+  return future_iter_throw_impl(self, args[0], nargs > 1 ? args[1] : nullptr,
+                                nargs > 2 ? args[2] : nullptr);
+}
+constexpr int kThrowFlags = METH_FASTCALL;
+#else
+// 3.8-3.10: METH_VARARGS with PyArg_UnpackTuple, as _asyncio's.
+PyObject* future_iter_throw(PyObject* self, PyObject* args) {
+  PyObject *type, *value = nullptr, *tb = nullptr;
+  if (!PyArg_UnpackTuple(args, "throw", 1, 3, &type, &value, &tb)) return nullptr;
+  return future_iter_throw_impl(self, type, value, tb);
+}
+constexpr int kThrowFlags = METH_VARARGS;
+#endif
+
+int future_iter_traverse(PyObject* self, visitproc visit, void* arg) {
+  if (int r = visit_type(self, visit, arg)) return r;
+  Py_VISIT(reinterpret_cast<FutureIter*>(self)->future);
+  return 0;
+}
+
+int future_iter_clear(PyObject* self) {
+  Py_CLEAR(reinterpret_cast<FutureIter*>(self)->future);
+  return 0;
+}
+
+void future_iter_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_GC_UnTrack(self);
+  future_iter_clear(self);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type's instances own a reference to it
+}
+
+PyMethodDef future_iter_methods[] = {
+    {"send", reinterpret_cast<PyCFunction>(future_iter_send), METH_O, nullptr},
+    {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(future_iter_throw)),
+     kThrowFlags, nullptr},
+    {"close", reinterpret_cast<PyCFunction>(future_iter_close), METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
 };
+
+py::object make_future_iter_type(const std::string& module_name) {
+  static std::string name = module_name + ".FutureIter";
+  static PyType_Slot slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(future_iter_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(future_iter_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(future_iter_clear)},
+    {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
+    {Py_tp_iternext, reinterpret_cast<void*>(future_iter_next)},
+    {Py_tp_methods, future_iter_methods},
+#if PY_VERSION_HEX >= 0x030A0000
+    {Py_am_send, reinterpret_cast<void*>(future_iter_am_send)},
+#endif
+    {0, nullptr},
+  };
+  static PyType_Spec spec = {name.c_str(), sizeof(FutureIter), 0,
+                             Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, slots};
+  PyObject* type = PyType_FromSpec(&spec);
+  if (type == nullptr) throw py::error_already_set();
+  future_iter_type = reinterpret_cast<PyTypeObject*>(type);
+  Py_INCREF(type);  // kept for the process, as the module's attribute may be deleted
+  return py::reinterpret_steal<py::object>(type);
+}
+
+}  // namespace
 
 // result() and exception() of a future that is not initialized: InvalidStateError (_asyncio).
 void ensure_alive_or_invalid_state(const FullFuture& f) {
@@ -227,33 +317,23 @@ std::vector<MethodBinding> future_methods() {
 
 // Future.__await__ / __iter__ (the type's am_await and tp_iter slots, as _asyncio's).
 PyObject* new_future_iter(PyObject* self) {
-  try {
-    FullFuture& f = fut(self);
-    f.ensure_alive();
-    FutureIter it;
-    it.future = py::reinterpret_borrow<py::object>(self);
-    it.impl = &f;
-    return py::cast(std::move(it)).release().ptr();
-  } catch (py::error_already_set& e) {
-    e.restore();
+  FullFuture& f = fut(self);
+  if (f.loop.is_none()) {
+    PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
     return nullptr;
   }
+  auto* it = PyObject_GC_New(FutureIter, future_iter_type);
+  if (it == nullptr) return nullptr;
+  Py_INCREF(self);
+  it->future = self;
+  it->impl = &f;
+  it->yielded = false;
+  PyObject_GC_Track(it);
+  return reinterpret_cast<PyObject*>(it);
 }
 
 void register_future(py::module_& m) {
-  py::class_<FutureIter>(m, "FutureIter", py::custom_type_setup([](PyHeapTypeObject* heap) {
-                           enable_gc<FutureIter>(heap);
-                           // __next__ is this slot's wrapper (not a pybind11 method): the
-                           // coroutine awaiting the future calls it directly.
-                           heap->ht_type.tp_iternext = [](PyObject* self) -> PyObject* {
-                             FutureIter* it = instance_of<FutureIter>(self);
-                             return it ? it->iternext() : nullptr;
-                           };
-                         }))
-      .def("__iter__", [](py::object self) { return self; })
-      .def("send", &FutureIter::send)
-      .def("throw", &FutureIter::throw_)
-      .def("close", [](FutureIter& it) { it.future = py::none(); });
+  m.attr("FutureIter") = make_future_iter_type(m.attr("__name__").cast<std::string>());
 
   py::class_<FullFuture> future_cls(
       m, "Future", py::custom_type_setup(setup_future_type<FullFuture, FullFuture>));

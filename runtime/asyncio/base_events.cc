@@ -17,7 +17,7 @@
 #include "runtime/detail/syscalls.h"
 #include "runtime/pylang/output.h"
 #include "runtime/pylang/pyformat.h"
-
+#include "runtime/pylang/signals.h"
 namespace aio {
 
 // ---------------------------------------------------------------------------------------------
@@ -429,6 +429,7 @@ void EventLoop::select(double timeout, double deadline) {
   } else if (timeout != 0 || !io_.empty()) {
     wait_for_events(timeout);
   }
+  run_pending_signal_handlers();  // CPython's run while select() returns EINTR
   drain_threadsafe();
   process_events();
 }
@@ -492,6 +493,7 @@ void EventLoop::run_once() {
     Handle handle = ready_.pop_front();
     if (handle.impl()->cancelled) continue;
     handle.run();
+    run_pending_signal_handlers();  // a signal the callback received (CPython: its next bytecode)
   }
 }
 

@@ -68,4 +68,9 @@ void ThreadPool::shutdown(bool wait) {
   for (auto& t : threads) t.join();
 }
 
+Co<void> shutdown_default_executor(Loop loop, Def) {
+  loop->set_executor_shutdown_called();
+  co_return;
+}
+
 }  // namespace aio

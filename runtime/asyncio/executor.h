@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/futures.h"
 
 namespace aio {
@@ -60,6 +61,10 @@ class ThreadPool {
   std::shared_ptr<JobObserver::Pool> observed_;  // null when no observer was installed
 };
 
+// loop.shutdown_default_executor() (3.9+; asyncio.run and Runner.close await it): the default
+// executor is not used again (its threads finish with the loop).
+Co<void> shutdown_default_executor(Loop loop, Def = "BaseEventLoop.shutdown_default_executor");
+
 // loop.run_in_executor(None, fn, args...): runs fn(args...) on the loop's default executor and
 // returns an asyncio Future completed on the loop thread (via call_soon_threadsafe).
 template <class F, class... Args>
@@ -67,7 +72,12 @@ auto run_in_executor(const Loop& loop, ThreadPool* executor, F fn, Args... args)
     -> Future<std::invoke_result_t<F, Args...>> {
   using R = std::invoke_result_t<F, Args...>;
   loop->check_closed();
-  if (!executor) executor = &loop->default_executor();
+  if (!executor) {
+    if (loop->executor_shutdown_called()) {
+      throw RuntimeError("Executor shutdown has been called");
+    }
+    executor = &loop->default_executor();
+  }
   Future<R> fut = loop->create_future<R>();
   loop->add_external_waker();
   // The job hands `fut` over to the loop's thread with the outcome and keeps no reference to

@@ -169,10 +169,11 @@ PyObject* future_iter_throw(PyObject* self, PyObject* const* args, Py_ssize_t na
 }
 constexpr int kThrowFlags = METH_FASTCALL;
 #else
-// 3.8-3.10: METH_VARARGS with PyArg_UnpackTuple, as _asyncio's.
+// 3.8-3.10: METH_VARARGS parsed by PyArg_ParseTuple("O|OO"), as _asyncio's (its errors say
+// "function takes at least 1 argument (0 given)").
 PyObject* future_iter_throw(PyObject* self, PyObject* args) {
   PyObject *type, *value = nullptr, *tb = nullptr;
-  if (!PyArg_UnpackTuple(args, "throw", 1, 3, &type, &value, &tb)) return nullptr;
+  if (!PyArg_ParseTuple(args, "O|OO", &type, &value, &tb)) return nullptr;
   return future_iter_throw_impl(self, type, value, tb);
 }
 constexpr int kThrowFlags = METH_VARARGS;

@@ -52,14 +52,15 @@ async def eg_basics():
         print(e(x))
 
 
+def attempt(fn):
+    try:
+        fn()
+    except BaseException as x:
+        print("raised", r(x))
+
+
 @scenario(since=(3, 11))
 async def eg_except_star():
-    def attempt(fn):
-        try:
-            fn()
-        except BaseException as x:
-            print("raised", r(x))
-
     def a():
         try:
             raise ExceptionGroup("eg", [ValueError(1), KeyError(3), TypeError(4)])
@@ -100,12 +101,6 @@ async def eg_except_star():
 async def eg_except_star_reraise():
     # A bare `raise` in an except* clause re-raises the part it matched: what is re-raised (and
     # left unmatched) comes out in the original group's shape, new exceptions beside it.
-    def attempt(fn):
-        try:
-            fn()
-        except BaseException as x:
-            print("raised", r(x))
-
     def a():
         try:
             raise ExceptionGroup("eg", [ValueError(1), KeyError(3), TypeError(4)])

@@ -16,7 +16,6 @@ Api& api() {
     py::module_ coroutines = py::module_::import("asyncio.coroutines");
     a->cancelled_error = exceptions.attr("CancelledError");
     a->invalid_state_error = exceptions.attr("InvalidStateError");
-    a->copy_context = py::module_::import("contextvars").attr("copy_context");
     a->get_loop_fn = futures.attr("_get_loop");
     a->register_task = tasks.attr("_register_task");
     a->enter_task = tasks.attr("_enter_task");
@@ -41,7 +40,8 @@ Api& api() {
       a->naming_coro.attr("close")();
       a->naming_loop = py::module_::import("types").attr("SimpleNamespace")(
           py::arg("get_debug") = py::module_::import("builtins").attr("bool"),
-          py::arg("call_soon") = py::cpp_function([](py::args, py::kwargs) {}));
+          // A C callable taking (callback, context=...) that schedules nothing.
+          py::arg("call_soon") = py::module_::import("functools").attr("partial"));
     }
     a->iscoroutine = coroutines.attr("iscoroutine");
     a->isgenerator = py::module_::import("inspect").attr("isgenerator");

@@ -169,10 +169,10 @@ PyObject* future_iter_throw(PyObject* self, PyObject* const* args, Py_ssize_t na
 }
 constexpr int kThrowFlags = METH_FASTCALL;
 #else
-// 3.8-3.10: METH_VARARGS with PyArg_UnpackTuple, as _asyncio's.
+// 3.8-3.10: METH_VARARGS parsed as _asyncio's ("O|OO", no function name in its errors).
 PyObject* future_iter_throw(PyObject* self, PyObject* args) {
   PyObject *type, *value = nullptr, *tb = nullptr;
-  if (!PyArg_UnpackTuple(args, "throw", 1, 3, &type, &value, &tb)) return nullptr;
+  if (!PyArg_ParseTuple(args, "O|OO", &type, &value, &tb)) return nullptr;
   return future_iter_throw_impl(self, type, value, tb);
 }
 constexpr int kThrowFlags = METH_VARARGS;
@@ -245,7 +245,13 @@ void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
 
 namespace {
 
-FullFuture& fut(py::handle self) { return self.cast<FullFuture&>(); }
+FullFuture& fut(py::handle self) {
+  FullFuture* f = instance_of<FullFuture>(self.ptr());
+  if (f == nullptr) {
+    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "Future is not constructed");
+  }
+  return *f;
+}
 
 // The bodies of Future's methods (their signatures: kSignatures, methods.h).
 py::object future_result(PyObject* self, PyObject* const*) {
@@ -332,6 +338,27 @@ PyObject* new_future_iter(PyObject* self) {
   return reinterpret_cast<PyObject*>(it);
 }
 
+namespace {
+
+// FullLoop.create_future: Future(loop=loop), without parsing arguments or pybind11's metaclass
+// call.
+PyObject* new_future(PyObject*, PyObject* loop) {
+  static PyObject* no_args = PyTuple_New(0);
+  PyObject* self = future_type->tp_new(future_type, no_args, nullptr);
+  if (self == nullptr) return nullptr;
+  PyObject* done = c_entry([&] {
+    instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+    return self;
+  });
+  if (done == nullptr) Py_DECREF(self);
+  return done;
+}
+
+PyMethodDef new_future_def = {"new_future", new_future, METH_O,
+                              "new_future(loop): FullLoop.create_future()'s Future(loop=loop)"};
+
+}  // namespace
+
 void register_future(py::module_& m) {
   m.attr("FutureIter") = make_future_iter_type(m.attr("__name__").cast<std::string>());
 
@@ -381,6 +408,8 @@ void register_future(py::module_& m) {
   }
 
   install_methods(future_cls, kFuture, future_methods());
+  future_type = reinterpret_cast<PyTypeObject*>(future_cls.ptr());
+  add_function(m, &new_future_def);
 
 #if PY_VERSION_HEX >= 0x03090000
   // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).

@@ -106,16 +106,7 @@ struct MethodEntry {
   static inline int minpos = 0, maxpos = 0;
 
   static PyObject* run(PyObject* self, PyObject* const* args) {
-    try {
-      return Body(self, args).release().ptr();
-    } catch (py::error_already_set& e) {
-      e.restore();
-    } catch (py::builtin_exception& e) {
-      e.set_error();
-    } catch (const std::exception& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
-    }
-    return nullptr;
+    return c_entry([&] { return Body(self, args).release().ptr(); });
   }
   static PyObject* no_args(PyObject* self, PyObject*) { return run(self, nullptr); }
   static PyObject* one_arg(PyObject* self, PyObject* arg) { return run(self, &arg); }

@@ -34,8 +34,9 @@ struct Api {
 
  private:
   friend Api& api();
-  py::object c_task_type, naming_coro, naming_loop;  // new_task_name's (c_task_type: None
-                                                     // without _asyncio: tasks.py's counter)
+  // new_task_name's: one _asyncio.Task initialized again for each number (None without
+  // _asyncio: tasks.py's counter), and the arguments of its __init__.
+  py::object naming_task, naming_args, naming_kwargs;
   py::object py_task_name_counter;
 };
 

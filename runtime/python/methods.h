@@ -155,6 +155,13 @@ MethodBinding bind(const char* name) {
           &E::maxpos};
 }
 
+// An attribute of the type (a getset descriptor, as _asyncio's; no pybind11 property): `get`
+// returns its value; `set` (nullptr: read-only) takes the new one.
+using AttributeGetter = py::object (*)(py::handle self);
+using AttributeSetter = void (*)(py::handle self, py::object value);
+void install_attribute(py::handle type, const char* name, AttributeGetter get,
+                       AttributeSetter set = nullptr);
+
 // Puts the bodies in `type`'s dict as method descriptors, each with the signature kSignatures
 // gives it for `owner` on this Python (a later binding of a name replaces an earlier one; a
 // body without a signature here is left out). Throws if a signature of `owner` has no body.

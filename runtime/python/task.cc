@@ -117,8 +117,6 @@ PyMethodDef new_task_def = {
 }  // namespace
 
 void register_task(py::module_& m) {
-  auto task = task_of;
-
   m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
   m.attr("TaskWakeupMethWrapper") = make_wakeup_wrapper_type();
 
@@ -127,27 +125,27 @@ void register_task(py::module_& m) {
   task_cls
       .def(
           "task_step",
-          [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },
+          [](py::handle self, py::object exc) { task_of(self).step(self, std::move(exc)); },
           py::arg("exc") = py::none())
-      .def("task_wakeup", [task](py::handle self,
-                                 py::object future) { task(self).wakeup(self, std::move(future)); })
-      .def_property(
-          "_log_destroy_pending",
-          [task](py::handle self) { return task(self).log_destroy_pending; },
-          [task](py::handle self, py::object v) {
-            task(self).log_destroy_pending = v.cast<bool>();
-          })
-      .def_property(
-          "_must_cancel", [task](py::handle self) { return task(self).must_cancel; },
-          [task](py::handle self, py::object v) { task(self).must_cancel = v.cast<bool>(); })
-      .def_property_readonly("_coro", [task](py::handle self) { return task(self).coro; })
-      .def_property_readonly("_context", [task](py::handle self) { return task(self).context; })
-      .def_property_readonly("_fut_waiter",
-                             [task](py::handle self) { return task(self).fut_waiter; })
-      .def_property_readonly("_name", [task](py::handle self) { return task(self).name; });
+      .def("task_wakeup", [](py::handle self, py::object future) {
+        task_of(self).wakeup(self, std::move(future));
+      });
+  install_attribute(
+      task_cls, "_log_destroy_pending",
+      [](py::handle self) -> py::object { return py::bool_(task_of(self).log_destroy_pending); },
+      [](py::handle self, py::object v) { task_of(self).log_destroy_pending = v.cast<bool>(); });
+  install_attribute(
+      task_cls, "_must_cancel",
+      [](py::handle self) -> py::object { return py::bool_(task_of(self).must_cancel); },
+      [](py::handle self, py::object v) { task_of(self).must_cancel = v.cast<bool>(); });
+  install_attribute(task_cls, "_coro", [](py::handle self) { return task_of(self).coro; });
+  install_attribute(task_cls, "_context", [](py::handle self) { return task_of(self).context; });
+  install_attribute(task_cls, "_fut_waiter",
+                    [](py::handle self) { return task_of(self).fut_waiter; });
+  install_attribute(task_cls, "_name", [](py::handle self) { return task_of(self).name; });
   if constexpr (this_python_has(Behaviour::kTaskCancelling)) {
-    task_cls.def_property_readonly("_num_cancels_requested", [task](py::handle self) {
-      return task(self).num_cancels_requested;
+    install_attribute(task_cls, "_num_cancels_requested", [](py::handle self) -> py::object {
+      return py::int_(task_of(self).num_cancels_requested);
     });
   }
   std::vector<MethodBinding> methods = future_methods();

@@ -7,13 +7,19 @@ own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
 "clock": "virtual" (default) or "real", "quantum": where the virtual clock adds its quantum
 (virtual_clock.QUANTA; default "iteration"), "idle_after": seconds (real clock only),
-"max_output": bytes of trace events kept (default: no limit)}.
+"max_output": bytes of trace events kept (default: no limit), "memory_limit": bytes the run may
+keep resident (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
 interpreter starts once per batch, not once per run. The child writes trace events to the
 job's trace file, and complete tracebacks and faulthandler's stacks (on a crash, and
 before a run that timed out is killed) to TRACE.debug; this parent appends the outcome
 the child could not write itself (exit status, crash signal, timeout). Runs go on in
 parallel: see _schedule.
+
+A run is also CRASH when its loop misbehaves as a process: when it forks (the copy writes
+nothing more to the trace), when it keeps more than its memory limit resident (it is killed),
+and when it leaves processes running after it ended (this process is their subreaper: they
+are ended, and named in the outcome).
 
 Real clock (for loops whose clock cannot be driven, e.g. uvloop's libuv clock): nothing is
 patched; trace times are real seconds since the example started, and numbers the program
@@ -457,6 +463,8 @@ def _child(job):
     faulthandler.register(STACK_SIGNAL, file=debug_fd, all_threads=True)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    if hasattr(os, "register_at_fork"):  # 3.7+
+        os.register_at_fork(after_in_child=lambda: _forked_copy(job["trace"], fd, debug_fd))
     for extra in reversed(job.get("sys_path") or []):
         sys.path.insert(0, extra)
     real = job.get("clock") == "real"
@@ -568,14 +576,34 @@ def _finalize(finish_streams):
     finish_streams()
 
 
-def _append_outcome(trace_path, outcome):
+def _forked_copy(trace_path, fd, debug_fd):
+    """In a copy of a run made by os.fork() (the loop, or the program, forked): its pid goes
+    to the run's forks file (the parent reports the fork when the run ends, and ends the
+    copy without reporting it again), and it writes nothing more to the trace or the debug
+    file."""
+    with open(trace_path + FORKS_SUFFIX, "a") as forks_file:
+        forks_file.write("%d\n" % os.getpid())
+    os.write(debug_fd, ("the loop forked: process %d is a copy of run %d\n"
+                        % (os.getpid(), os.getppid())).encode())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.dup2(devnull, debug_fd)
+    os.close(devnull)
+
+
+def _append_outcome(trace_path, outcome, crash=False):
     """Put one outcome line last: the child's own (uncaught exception, idle forever),
-    written before finalization logged more events, or else the one the parent saw."""
+    written before finalization logged more events, or else the one the parent saw. A
+    `crash` (what the parent saw of the process: it outgrew its memory limit or left
+    processes running) replaces any other outcome, or is added to a crash's."""
     with open(trace_path, "rb") as trace_file:
         lines = trace_file.read().decode("utf-8", "replace").splitlines()
     events = [line for line in lines if not line.startswith("= ")]
     outcomes = [line for line in lines if line.startswith("= ")]
     final = outcomes[0] if outcomes else "= " + outcome
+    if crash:
+        final = (final + "; " + outcome if outcomes and final.startswith("= crash ")
+                 else "= crash " + outcome)
     with open(trace_path, "w") as trace_file:
         trace_file.write("".join(line + "\n" for line in events + [final]))
 
@@ -606,7 +634,110 @@ def _fork(job):
     return pid
 
 
-def _record_status(job, status):
+def _record_status(job, status, peak=0, left=()):
+    """The outcome of a run that ended: its exit status, or signal; then what the parent saw:
+    `peak` bytes resident at most (beyond the memory limit: a crash), and the processes it
+    `left` running (ended since: a crash). The outcome says what happened in the same words
+    every time (a rerun must agree); the debug file says which processes and how much."""
+    _record_exit(job, status)
+    try:
+        with open(job["trace"] + FORKS_SUFFIX) as forks_file:
+            copies = {int(line) for line in forks_file}
+        os.remove(job["trace"] + FORKS_SUFFIX)
+    except (OSError, ValueError):
+        copies = set()
+    if copies:
+        _append_outcome(job["trace"], "the loop forked", crash=True)
+        left = [process for process in left if process[0] not in copies]
+    limit = job.get("memory_limit")
+    if limit and peak > limit:
+        _append_outcome(job["trace"], _over_limit(job, "peak resident", peak), crash=True)
+    if left:
+        _append_outcome(job["trace"], "left %d process%s running: %s" % (
+            len(left), "" if len(left) == 1 else "es",
+            ", ".join(sorted({name for _, name in left}))), crash=True)
+        _note(job, "ended, left running by the run: %s" % ", ".join(
+            "%d (%s)" % process for process in left))
+
+
+def _over_limit(job, what, size):
+    """The outcome of a run beyond its memory limit (and how far, in its debug file)."""
+    _note(job, "%s: %d MiB" % (what, size >> 20))
+    return "memory limit of %d MiB exceeded" % (job["memory_limit"] >> 20)
+
+
+def _note(job, text):
+    with open(job["trace"] + DEBUG_SUFFIX, "a") as debug_file:
+        debug_file.write(text + "\n")
+
+
+def _resident(pid):
+    """Bytes `pid` keeps resident (0 when it is gone)."""
+    try:
+        with open("/proc/%d/statm" % pid) as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _become_subreaper():
+    """Makes the processes the runs leave behind (orphans) this process's children, so that
+    they can be found and ended (prctl PR_SET_CHILD_SUBREAPER, Linux 3.4+)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _children():
+    pids = set()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for tid in tasks:
+        try:
+            with open("/proc/self/task/%s/children" % tid) as children:
+                pids.update(int(pid) for pid in children.read().split())
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def _end_orphans(live):
+    """Ends every child of this process that is not a run in progress: what ended runs left
+    running (re-parented here). Returns (pid, name) of each one that was running."""
+    ended = []
+    for _ in range(100):  # an orphan's own children come here once it is ended
+        orphans = _children() - set(live)
+        if not orphans:
+            break
+        for pid in sorted(orphans):
+            try:
+                with open("/proc/%d/stat" % pid) as stat:
+                    head, _, tail = stat.read().rpartition(")")
+                name, zombie = head.split("(", 1)[1], tail.split()[0] == "Z"
+            except (OSError, IndexError):
+                name, zombie = "?", True
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            if not zombie:
+                ended.append((pid, name))
+    return ended
+
+
+def _record_exit(job, status):
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         try:
@@ -647,10 +778,13 @@ class _Live(object):
         self.real = job.get("clock") == "real"
         self.holds_slot = not self.real
         self.activity, self.active_since = None, now
+        self.memory_limit = job.get("memory_limit")
 
     def wake(self, now):
         """When the scheduler must look at this run again (if it has not ended)."""
         times = [self.deadline]
+        if self.memory_limit:
+            times.append(now + POLL)
         if self.holds_slot:
             times.append(self.started + SLOW)
         if self.real:
@@ -748,7 +882,7 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                 pass
             while live:
                 try:
-                    pid, status = os.waitpid(-1, os.WNOHANG)
+                    pid, status, usage = os.wait4(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
                 if not pid:
@@ -757,7 +891,7 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                     index, run = live.pop(pid)
                     if run.holds_slot:
                         turns.give()
-                    _record_status(run.job, status)
+                    _record_status(run.job, status, usage.ru_maxrss * 1024, _end_orphans(live))
                     _done(out, index)
             now = _real_monotonic()
             stopping = []
@@ -772,6 +906,8 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                 outcome = None
                 if now >= run.deadline:
                     outcome = "timeout"
+                elif run.memory_limit and _resident(pid) > run.memory_limit:
+                    outcome = "crash " + _over_limit(run.job, "resident", _resident(pid))
                 elif run.real:
                     activity = _activity(pid, run.job["trace"])
                     if activity != run.activity:
@@ -785,7 +921,10 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                     live[pid][1].holds_slot = False
                     turns.give()
             _stop(stopping, live, out)
+            if stopping:
+                _end_orphans(live)  # what the runs cut off left
     finally:
+        _end_orphans(live)
         for _, run in live.values():
             if run.holds_slot:
                 turns.give()
@@ -828,6 +967,7 @@ def _say(out, line):
         out.flush()
 
 
+FORKS_SUFFIX = ".forks"  # the pids of a run's forked copies (_forked_copy), while it runs
 DEBUG_SUFFIX = ".debug"  # next to each trace: complete tracebacks, and stacks
 STACK_SIGNAL = signal.SIGUSR2
 STACK_WAIT = 0.3  # seconds a timed-out run has to write its stack
@@ -878,6 +1018,7 @@ def main(argv):
     if len(argv) == 4 and argv[2] == "--tokens":
         tokens = tuple(int(fd) for fd in argv[3].split(","))
     _prepare(jobs)
+    _become_subreaper()
     import gc
 
     if hasattr(gc, "freeze"):  # 3.7+: the children's collections skip what is imported here

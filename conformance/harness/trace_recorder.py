@@ -180,6 +180,8 @@ class LineStream(io.TextIOBase):
         return False
 
     def write(self, text):
+        if self.closed:  # as sys.stdout once a program closed it
+            raise ValueError("I/O operation on closed file.")
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not %s" % type(text).__name__)
         if text and self._stamp is None:

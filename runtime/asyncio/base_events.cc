@@ -14,9 +14,10 @@
 #include "runtime/asyncio/tasks.h"
 #include "runtime/asyncio/transports.h"
 #include "runtime/detail/block_cache.h"
+#include "runtime/detail/syscalls.h"
 #include "runtime/pylang/output.h"
 #include "runtime/pylang/pyformat.h"
-
+#include "runtime/pylang/signals.h"
 namespace aio {
 
 // ---------------------------------------------------------------------------------------------
@@ -281,8 +282,10 @@ void EventLoop::remove_external_waker() {
 void EventLoop::write_to_self() {
   if (wake_fd_ >= 0) {
     std::uint64_t one = 1;
-    ssize_t r = ::write(wake_fd_, &one, sizeof one);
-    (void)r;
+    // _write_to_self: csock.send(b'\0') retries EINTR (PEP 475) and ignores any other error
+    // (EAGAIN: the counter is full, a wake-up is pending anyway).
+    while (detail::sys.eventfd_write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
   }
 }
 
@@ -426,6 +429,7 @@ void EventLoop::select(double timeout, double deadline) {
   } else if (timeout != 0 || !io_.empty()) {
     wait_for_events(timeout);
   }
+  run_pending_signal_handlers();  // CPython's run while select() returns EINTR
   drain_threadsafe();
   process_events();
 }
@@ -489,6 +493,7 @@ void EventLoop::run_once() {
     Handle handle = ready_.pop_front();
     if (handle.impl()->cancelled) continue;
     handle.run();
+    run_pending_signal_handlers();  // a signal the callback received (CPython: its next bytecode)
   }
 }
 

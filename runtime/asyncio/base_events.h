@@ -345,6 +345,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // --- executor ----------------------------------------------------------------------------
   ThreadPool& default_executor();
+  // loop.shutdown_default_executor() was called (3.9+): run_in_executor(None, ...) raises
+  // RuntimeError('Executor shutdown has been called') (_check_default_executor).
+  bool executor_shutdown_called() const { return executor_shutdown_called_; }
+  void set_executor_shutdown_called() { executor_shutdown_called_ = true; }
   // Work in flight on other threads that will end with call_soon_threadsafe: while > 0 a
   // virtual-time waiter really waits instead of jumping / reporting idle-forever.
   void add_external_waker() { external_wakers_.fetch_add(1); }
@@ -451,6 +455,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::vector<TaskBase*> eager_tasks_;
   std::vector<std::weak_ptr<detail::AsyncGenBase>> asyncgens_;
   bool asyncgens_shutdown_called_ = false;
+  bool executor_shutdown_called_ = false;
   std::optional<TaskFactory> task_factory_;
 
   // threadsafe path

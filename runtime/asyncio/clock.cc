@@ -2,8 +2,13 @@
 
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 namespace aio {
+
+void Clock::sleep(double secs) {
+  if (secs > 0) std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+}
 
 MonotonicClock::MonotonicClock() : start_(MonotonicClock::time()) {}
 double MonotonicClock::time() const {

@@ -2,8 +2,6 @@
 // clock of the goldens is the harness's: runtime/harness/virtual_clock.h.)
 #pragma once
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
 
 namespace aio {
@@ -20,12 +18,9 @@ class Clock {
   virtual double wall_time() const = 0;
   // time.get_clock_info('monotonic').resolution on Linux.
   double resolution() const { return 1e-09; }
-  // Virtual clocks only: jump forward to `t` (never backwards).
-  virtual void advance_to(double /*t*/) {}
-  // Virtual clocks only: how many times the clock jumped, and one loop iteration that did not
-  // make it jump (called by that loop's thread).
-  virtual std::uint64_t jumps() const { return 0; }
-  virtual void tick() {}
+  // time.sleep(secs) on this clock: a real sleep (the harness's virtual clock sleeps in virtual
+  // time).
+  virtual void sleep(double secs);
 };
 
 // time.monotonic(); start() is the time at construction.
@@ -50,8 +45,8 @@ inline void use_real_clock() { set_default_clock(std::make_shared<MonotonicClock
 
 // time.time() as the goldens see it.
 inline double time_time() { return default_clock().wall_time(); }
-// time.sleep(secs): on the virtual clock, executor jobs sleep in virtual time and other threads
-// make the clock jump (see detail::VirtualWorkers in executor.h); on the real clock, a real sleep.
-void time_sleep(double secs);
+// time.sleep(secs): the default clock's sleep (on the harness's virtual clock, executor jobs
+// sleep in virtual time and other threads make the clock jump: runtime/harness/virtual_workers.h).
+inline void time_sleep(double secs) { default_clock().sleep(secs); }
 
 }  // namespace aio

@@ -15,20 +15,16 @@ std::string with_waiters(std::string extra, const W& waiters) {
   return extra;
 }
 
-// `waiters.append(fut); try: await fut; finally: waiters.remove(fut)` (`remove`: false where
-// the waker pops the future itself): what the await raised, nullptr if nothing.
-Co<std::exception_ptr> wait_in(Ring<Future<bool>>& waiters, Future<bool> fut, bool remove = true) {
-  waiters.push_back(fut);
-  std::exception_ptr exc;
+}  // namespace
+
+void Waiting::await_resume() {
   try {
-    co_await fut;
+    Future<bool>::Awaiter{fut.base(), fut.slot()}.await_resume();
   } catch (...) {
     exc = std::current_exception();
   }
-  if (remove) waiters.remove(fut);
-  co_return exc;
+  if (remove) waiters->remove(fut);
 }
-}  // namespace
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
@@ -51,21 +47,29 @@ void Lock::State::wake_up_first() {
   if (!fut.done()) fut.set_result(true);
 }
 
+detail::Waiting Lock::AcquireOp::wait() const {
+  Future<bool> fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
+  return detail::Waiting(s->shared_from_this(), s->waiters, std::move(fut));
+}
+
+bool Lock::AcquireOp::finish(detail::Waiting& w) const {
+  if (w.exc) {
+    // The lock invariant: if the lock is not taken (or about to be, by us), the first waiter
+    // must wake up.
+    if (is_cancelled_error(w.exc) && !s->locked) s->wake_up_first();
+    std::rethrow_exception(w.exc);
+  }
+  s->locked = true;
+  return true;
+}
+
 Co<bool> Lock::AcquireOp::slow() const {
   return [](std::shared_ptr<State> s, Def = Def("Lock.acquire", "locks.py")) -> Co<bool> {
-    if (s->can_take()) {
-      s->locked = true;
-      co_return true;
-    }
-    Future<bool> fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
-    if (std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut)) {
-      // The lock invariant: if the lock is not taken (or about to be, by us), the first waiter
-      // must wake up.
-      if (is_cancelled_error(exc) && !s->locked) s->wake_up_first();
-      std::rethrow_exception(exc);
-    }
-    s->locked = true;
-    co_return true;
+    AcquireOp op{s.get()};
+    if (op.ready()) co_return op.now();
+    detail::Waiting w = op.wait();
+    co_await w;
+    co_return op.finish(w);
   }(s->shared_from_this());
 }
 
@@ -95,14 +99,23 @@ void Event::set() const {
   }
 }
 
+detail::Waiting Event::WaitOp::wait() const {
+  Future<bool> fut = s->get_loop([&] { return Event::repr_of(*s); })->create_future<bool>();
+  return detail::Waiting(s->shared_from_this(), s->waiters, std::move(fut));
+}
+
+bool Event::WaitOp::finish(detail::Waiting& w) const {
+  if (w.exc) std::rethrow_exception(w.exc);
+  return true;
+}
+
 Co<bool> Event::WaitOp::slow() const {
   return [](std::shared_ptr<State> s, Def = Def("Event.wait", "locks.py")) -> Co<bool> {
-    if (s->value) co_return true;
-    Future<bool> fut = s->get_loop([&] { return Event::repr_of(*s); })->create_future<bool>();
-    if (std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut)) {
-      std::rethrow_exception(exc);
-    }
-    co_return true;
+    WaitOp op{s.get()};
+    if (op.ready()) co_return op.now();
+    detail::Waiting w = op.wait();
+    co_await w;
+    co_return op.finish(w);
   }(s->shared_from_this());
 }
 
@@ -136,7 +149,11 @@ Co<bool> Condition::wait_impl(std::shared_ptr<State> s, Def) {
   } catch (...) {
     exc = std::current_exception();
   }
-  if (!exc) exc = co_await detail::wait_in(s->waiters, fut);
+  if (!exc) {
+    detail::Waiting w(nullptr, s->waiters, fut);
+    co_await w;
+    exc = w.exc;
+  }
   // finally: the lock must be re-acquired, even when the wait was cancelled.
   std::exception_ptr cancelled;
   while (true) {
@@ -238,7 +255,9 @@ Co<bool> Semaphore::AcquireOp::slow() const {
       while ((v39 && s->wakeup_scheduled) || s->value <= 0) {
         Future<bool> fut = s->get_loop(self_repr)->create_future<bool>();
         // Not removed here: _wake_up_next() pops the waiters.
-        std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut, /*remove=*/false);
+        detail::Waiting w(nullptr, s->waiters, fut, /*remove=*/false);
+        co_await w;
+        std::exception_ptr exc = w.exc;
         if (!exc) {
           if (v39) s->wakeup_scheduled = false;
           continue;
@@ -260,7 +279,9 @@ Co<bool> Semaphore::AcquireOp::slow() const {
       co_return true;
     }
     Future<bool> fut = s->get_loop(self_repr)->create_future<bool>();
-    std::exception_ptr exc = co_await detail::wait_in(s->waiters, fut);
+    detail::Waiting w(nullptr, s->waiters, fut);
+    co_await w;
+    std::exception_ptr exc = w.exc;
     const bool v313 = has(Behaviour::kSemaphoreWakesAllAllowed);
     if (exc && is_cancelled_error(exc)) {
       if (v313) {

@@ -43,9 +43,11 @@ class LoopBound {
   template <class Repr>
   const Loop& get_loop(Repr self_repr) {
     if (!has(Behaviour::kLoopBoundMixin)) return loop_;
-    Loop loop = get_running_loop();
-    if (!loop_) loop_ = loop;
-    if (loop != loop_) throw RuntimeError(self_repr() + " is bound to a different event loop");
+    EventLoop* loop = running_loop_or_null();
+    if (!loop) get_running_loop();  // RuntimeError('no running event loop')
+    if (!loop_) loop_ = loop->shared_from_this();
+    if (loop != loop_.get())
+      throw RuntimeError(self_repr() + " is bound to a different event loop");
     return loop_;
   }
 
@@ -53,14 +55,43 @@ class LoopBound {
   Loop loop_;
 };
 
+// `fut = loop.create_future(); waiters.append(fut); try: await fut; finally: waiters.remove(fut)`
+// (`remove`: false where the waker pops the future itself), awaited without a coroutine frame of
+// its own: `co_await waiting` suspends the task on `fut`, then `exc` is what the await raised
+// (nullptr if nothing). `keep` holds the primitive while its waiter sleeps, as the coroutine's
+// `self` does in Python.
+struct Waiting {
+  std::shared_ptr<void> keep;
+  Ring<Future<bool>>* waiters;
+  Future<bool> fut;
+  bool remove = true;
+  std::exception_ptr exc;
+
+  Waiting(std::shared_ptr<void> owner, Ring<Future<bool>>& ring, Future<bool> f, bool rm = true)
+      : keep(std::move(owner)), waiters(&ring), fut(std::move(f)), remove(rm) {
+    waiters->push_back(fut);
+  }
+  bool await_ready() const noexcept { return fut.done(); }
+  void await_suspend(std::coroutine_handle<>) const { yield_future(fut.base()); }
+  void await_resume();
+};
+
 // The awaitable a call to a coroutine method returns (`lock.acquire()`). Op gives the method in
-// two parts: ready() says whether the coroutine would return without awaiting anything (then
-// now() does what it would), and slow() is the whole coroutine. Awaiting it runs now() in place
-// when ready() (no frame, no allocation), else slow() inline as `await coro` does. A call never
-// awaited warns "coroutine 'Lock.acquire' was never awaited" as CPython does; `Co<T> c = call`
-// gives the coroutine object itself (to make a task of it).
+// parts: ready() says whether the coroutine would return without awaiting anything (then now()
+// does what it would), and slow() is the whole coroutine. Awaiting it runs now() in place when
+// ready() (no frame, no allocation), else slow() inline as `await coro` does. An Op whose
+// coroutine awaits one waiter future at most also gives wait() (up to the await: the Waiting)
+// and finish(waiting) (after it): then the call awaits that future itself, without slow()'s
+// frame (the hand-over path of a contended lock). A call never awaited warns "coroutine
+// 'Lock.acquire' was never awaited" as CPython does; `Co<T> c = call` gives the coroutine object
+// itself (to make a task of it).
 template <class T, class Op>
 class [[nodiscard]] Call {
+  static constexpr bool kFrameless = requires(Op & op, Waiting& w) {
+    op.wait();
+    op.finish(w);
+  };
+
  public:
   explicit Call(Op op) : op_(std::move(op)) {}
   Call(const Call&) = delete;
@@ -72,15 +103,32 @@ class [[nodiscard]] Call {
   bool await_ready() {
     awaited_ = true;
     if (op_.ready()) return true;
-    co_.emplace(op_.slow());
-    return false;
+    if constexpr (kFrameless) {
+      waiting_.emplace(op_.wait());
+      return waiting_->await_ready();
+    } else {
+      co_.emplace(op_.slow());
+      return false;
+    }
   }
   template <class P>
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-    return typename Co<T>::Awaiter{co_->handle()}.await_suspend(h);
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) {
+    if constexpr (kFrameless) {
+      waiting_->await_suspend(h);
+      return std::noop_coroutine();  // back to the task's step, as `await fut` does
+    } else {
+      return typename Co<T>::Awaiter{co_->handle()}.await_suspend(h);
+    }
   }
   T await_resume() {
-    if (co_) return typename Co<T>::Awaiter{co_->handle()}.await_resume();
+    if constexpr (kFrameless) {
+      if (waiting_) {
+        waiting_->await_resume();
+        return op_.finish(*waiting_);
+      }
+    } else {
+      if (co_) return typename Co<T>::Awaiter{co_->handle()}.await_resume();
+    }
     return op_.now();
   }
   operator Co<T>() && {  // NOLINT(google-explicit-constructor)
@@ -91,6 +139,7 @@ class [[nodiscard]] Call {
  private:
   Op op_;
   std::optional<Co<T>> co_;
+  std::optional<Waiting> waiting_;
   bool awaited_ = false;
 };
 
@@ -162,6 +211,8 @@ class Lock {
     static constexpr const char* kName = "Lock.acquire";
     bool ready() const { return s->can_take(); }
     bool now() const { return s->locked = true; }
+    detail::Waiting wait() const;
+    bool finish(detail::Waiting& w) const;
     Co<bool> slow() const;
   };
   detail::Call<bool, AcquireOp> acquire() const {
@@ -197,6 +248,8 @@ class Event {
     static constexpr const char* kName = "Event.wait";
     bool ready() const { return s->value; }
     bool now() const { return true; }
+    detail::Waiting wait() const;
+    bool finish(detail::Waiting& w) const;
     Co<bool> slow() const;
   };
   detail::Call<bool, WaitOp> wait() const { return detail::Call<bool, WaitOp>(WaitOp{s_.get()}); }

@@ -1,5 +1,9 @@
 #include "runtime/asyncio/runners.h"
 
+#include <signal.h>
+
+#include "runtime/pylang/signals.h"
+
 namespace aio {
 
 Runner::~Runner() {
@@ -38,6 +42,26 @@ void Runner::lazy_init() {
     loop_ = loop_factory_();
   }
   state_ = State::kInitialized;
+}
+
+Runner::SigintHandler::SigintHandler(Runner& runner, std::shared_ptr<TaskBase> main_task) {
+  if (!is_main_thread() || !signal_handler_is_default(SIGINT)) return;
+  id_ = set_signal_handler(
+      SIGINT, [&runner, main_task = std::move(main_task)](int) { runner.on_sigint(*main_task); });
+}
+
+Runner::SigintHandler::~SigintHandler() {
+  if (id_ && signal_handler_id(SIGINT) == id_) restore_default_signal_handler(SIGINT);
+}
+
+void Runner::on_sigint(TaskBase& main_task) {
+  ++interrupt_count_;
+  if (interrupt_count_ == 1 && !main_task.done()) {
+    main_task.cancel();
+    loop_->call_soon_threadsafe([] {});  // wakes a select() waiting with a long timeout
+    return;
+  }
+  throw KeyboardInterrupt();
 }
 
 }  // namespace aio

@@ -9,12 +9,15 @@
 // One loop for several run() calls: made at the first run() or get_loop() (by `loop_factory`,
 // else new_event_loop() and set as the current loop), closed by close(): the tasks still
 // pending are cancelled and awaited, then shutdown_asyncgens and shutdown_default_executor,
-// then set_event_loop(None) and loop.close(), even when those raise. Not modelled: the SIGINT
-// handler run() installs on the main thread (the main task cancelled, then KeyboardInterrupt),
-// `debug` and `context`.
+// then set_event_loop(None) and loop.close(), even when those raise. On the main thread, while
+// SIGINT has its default handler, run() installs its own for the run (pylang/signals.h): the
+// first SIGINT cancels the main task (run() then raises KeyboardInterrupt if it ends cancelled),
+// a second raises KeyboardInterrupt. Not modelled: `debug` and `context`.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include "runtime/asyncio/coro.h"
@@ -43,7 +46,14 @@ class Runner {
     }
     lazy_init();
     Task<T> task = loop_->create_task(std::move(coro));
-    return loop_->run_until_complete(task);
+    SigintHandler sigint(*this, task.shared_task());
+    interrupt_count_ = 0;
+    try {
+      return loop_->run_until_complete(task);
+    } catch (const CancelledError&) {
+      if (interrupt_count_ > 0 && task.shared_task()->uncancel() == 0) throw KeyboardInterrupt();
+      throw;
+    }
   }
   // Runner.get_loop(): the loop (made now if need be).
   Loop get_loop() {
@@ -56,11 +66,25 @@ class Runner {
  private:
   enum class State { kCreated, kInitialized, kClosed };
   void lazy_init();
+  // run()'s SIGINT handler for the time of the run, when SIGINT has its default one on the main
+  // thread; the default handler is put back after, unless another replaced ours meanwhile.
+  class SigintHandler {
+   public:
+    SigintHandler(Runner& runner, std::shared_ptr<TaskBase> main_task);
+    ~SigintHandler();
+    SigintHandler(const SigintHandler&) = delete;
+    SigintHandler& operator=(const SigintHandler&) = delete;
+
+   private:
+    std::uint64_t id_ = 0;
+  };
+  void on_sigint(TaskBase& main_task);  // Runner._on_sigint
 
   std::function<Loop()> loop_factory_;
   State state_ = State::kCreated;
   Loop loop_;
   bool set_event_loop_ = false;
+  int interrupt_count_ = 0;
 };
 
 }  // namespace aio

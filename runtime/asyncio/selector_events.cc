@@ -16,6 +16,7 @@
 #include "runtime/asyncio/server.h"
 #include "runtime/asyncio/streams.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/detail/syscalls.h"
 #include "runtime/pylang/output.h"
 
 namespace aio {
@@ -97,7 +98,10 @@ std::size_t WriteBuffer::send_to(int fd) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = n;
-  ssize_t sent = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  ssize_t sent;
+  do {  // socket.sendmsg() retries EINTR (PEP 475)
+    sent = detail::sys.sendmsg(fd, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
   if (sent < 0) raise_os_error(errno);
   std::size_t left = static_cast<std::size_t>(sent);
   size_ -= left;
@@ -281,7 +285,7 @@ void SelectorSocketTransport::read_ready_data_received() {
   char* buf = read_scratch();
   ssize_t n;
   do {
-    n = ::recv(sock_fd_, buf, kMaxSize, 0);
+    n = detail::sys.recv(sock_fd_, buf, kMaxSize, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     int err = errno;
@@ -320,7 +324,7 @@ void SelectorSocketTransport::read_ready_get_buffer() {
   }
   ssize_t n;
   do {
-    n = ::recv(sock_fd_, buf.data(), buf.size(), 0);
+    n = detail::sys.recv(sock_fd_, buf.data(), buf.size(), 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     int err = errno;
@@ -371,7 +375,7 @@ void SelectorSocketTransport::write(std::string_view data) {
   if (buffer_.empty()) {
     ssize_t n;
     do {
-      n = ::send(sock_fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      n = detail::sys.send(sock_fd_, data.data(), data.size(), MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       int err = errno;
@@ -596,8 +600,11 @@ void accept_connection(EventLoop& loop, const std::shared_ptr<ServerImpl>& serve
   for (int i = 0; i < backlog; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int fd = ::accept4(sock->fileno(), reinterpret_cast<sockaddr*>(&ss), &len,
-                       SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd;
+    do {  // socket.accept() retries EINTR (PEP 475)
+      fd = detail::sys.accept4(sock->fileno(), reinterpret_cast<sockaddr*>(&ss), &len,
+                               SOCK_CLOEXEC | SOCK_NONBLOCK);
+    } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
       int err = errno;
       if (would_block(err) || err == ECONNABORTED) return;  // the accept queue is empty

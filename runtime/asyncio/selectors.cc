@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/detail/syscalls.h"
 #include "runtime/pylang/exceptions.h"
 
 namespace aio {
@@ -19,9 +20,8 @@ std::uint32_t epoll_mask(unsigned events) {
   return mask;
 }
 
-[[noreturn]] void raise_errno(int err) {
-  throw OSError("[Errno " + std::to_string(err) + "] " + std::strerror(err));
-}
+// OSError(errno, strerror), the subclass of the errno: what select.epoll raises.
+[[noreturn]] void raise_errno(int err) { raise_os_error(err); }
 }  // namespace
 
 EpollSelector::EpollSelector() : epfd_(::epoll_create1(EPOLL_CLOEXEC)) {
@@ -62,7 +62,7 @@ const std::vector<EpollSelector::Event>& EpollSelector::select(double timeout) {
   }
   buffer_.resize(registered_ ? registered_ : 1);
   events_.clear();
-  int n = ::epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()), ms);
+  int n = detail::sys.epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()), ms);
   if (n < 0) {
     if (errno == EINTR) return events_;
     raise_errno(errno);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/detail/syscalls.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/pyformat.h"
 #include "runtime/pylang/version.h"
@@ -248,9 +249,9 @@ std::pair<Socket, SockAddr> Socket::accept() {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int fd;
-  do {
-    fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-  } while (fd < 0 && errno == EINTR && !timeout_zero_);
+  do {  // socket.accept() retries EINTR (PEP 475), non-blocking or not
+    fd = detail::sys.accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
   if (fd < 0) raise_errno();
   Socket conn;
   conn.fd_ = fd;
@@ -264,7 +265,7 @@ int Socket::connect_ex(const SockAddr& address) {
   check_open(fd_);
   sockaddr_storage ss;
   socklen_t len = address.to_sockaddr(&ss);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
+  if (detail::sys.connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
   return errno;
 }
 
@@ -277,7 +278,7 @@ std::size_t Socket::send(std::string_view data, int flags) {
   check_open(fd_);
   ssize_t n;
   do {
-    n = ::send(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
+    n = detail::sys.send(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) raise_errno();
   return static_cast<std::size_t>(n);
@@ -298,7 +299,7 @@ std::size_t Socket::recv_into(char* buf, std::size_t nbytes, int flags) {
   check_open(fd_);
   ssize_t n;
   do {
-    n = ::recv(fd_, buf, nbytes, flags);
+    n = detail::sys.recv(fd_, buf, nbytes, flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) raise_errno();
   return static_cast<std::size_t>(n);

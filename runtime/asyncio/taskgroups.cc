@@ -4,6 +4,28 @@
 
 namespace aio {
 
+namespace detail {
+void TaskSet::discard(const TaskBase& t) {
+  for (std::size_t i = head_; i < slots_.size(); ++i) {
+    if (slots_[i].get() == &t) {
+      slots_[i].reset();
+      --live_;
+      break;
+    }
+  }
+  if (live_ == 0) {
+    slots_.clear();
+    head_ = 0;
+    return;
+  }
+  while (!slots_[head_]) ++head_;
+  if (slots_.size() - live_ > live_ + 16) {
+    std::erase_if(slots_, [](const std::shared_ptr<TaskBase>& s) { return !s; });
+    head_ = 0;
+  }
+}
+}  // namespace detail
+
 std::string TaskGroup::repr() const {
   const State& s = *s_;
   std::string info;
@@ -34,7 +56,7 @@ void TaskGroup::track(const std::shared_ptr<TaskBase>& task) const {
     s.on_task_done(s_, *task);
     return;
   }
-  s.tasks.push_back(task);
+  s.tasks.add(task);
   std::weak_ptr<State> weak = s_;
   task->add_done_callback(
       [weak](FutureBase& f) {
@@ -45,13 +67,13 @@ void TaskGroup::track(const std::shared_ptr<TaskBase>& task) const {
 
 void TaskGroup::State::abort() {
   aborting = true;
-  for (const auto& t : tasks) {
-    if (!t->done()) t->cancel();
-  }
+  tasks.for_each([](TaskBase& t) {
+    if (!t.done()) t.cancel();
+  });
 }
 
 void TaskGroup::State::on_task_done(const std::shared_ptr<State>& self, TaskBase& task) {
-  std::erase_if(tasks, [&](const std::shared_ptr<TaskBase>& t) { return t.get() == &task; });
+  tasks.discard(task);
   if (on_completed_fut && tasks.empty() && !on_completed_fut->done()) {
     on_completed_fut->set_result(true);
   }

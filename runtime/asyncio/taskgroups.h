@@ -30,6 +30,35 @@
 
 namespace aio {
 
+namespace detail {
+// A TaskGroup's set of children (Python's set), in creation order. discard() leaves a hole where
+// the child was: children finish mostly in creation order, so the search starts after the leading
+// holes, and the slots are compacted once holes outnumber the children (a finished child costs
+// O(1), not a shift of the vector).
+class TaskSet {
+ public:
+  bool empty() const { return live_ == 0; }
+  std::size_t size() const { return live_; }
+  void add(std::shared_ptr<TaskBase> t) {
+    slots_.push_back(std::move(t));
+    ++live_;
+  }
+  void discard(const TaskBase& t);
+  // f(TaskBase&) for each child, in creation order (f must not add or discard).
+  template <class F>
+  void for_each(F f) const {
+    for (std::size_t i = head_; i < slots_.size(); ++i) {
+      if (slots_[i]) f(*slots_[i]);
+    }
+  }
+
+ private:
+  std::vector<std::shared_ptr<TaskBase>> slots_;
+  std::size_t head_ = 0;  // slots_[0, head_) are holes
+  std::size_t live_ = 0;
+};
+}  // namespace detail
+
 class TaskGroup {
  public:
   TaskGroup() : s_(std::make_shared<State>()) {}
@@ -79,7 +108,7 @@ class TaskGroup {
     Loop loop;
     std::shared_ptr<TaskBase> parent_task;
     bool parent_cancel_requested = false;
-    std::vector<std::shared_ptr<TaskBase>> tasks;  // Python's set, in creation order
+    detail::TaskSet tasks;
     std::vector<std::exception_ptr> errors;
     std::exception_ptr base_error;  // a KeyboardInterrupt / SystemExit
     std::optional<Future<bool>> on_completed_fut;

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "runtime/asyncio/asyncgen.h"
+#include "runtime/asyncio/executor.h"
 
 namespace aio {
 
@@ -336,10 +337,6 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 }
 }  // namespace detail
 
-namespace {
-Co<void> shutdown_default_executor(Def = "BaseEventLoop.shutdown_default_executor") { co_return; }
-}  // namespace
-
 namespace detail {
 void finalize_loop(const Loop& loop) {
   // _cancel_all_tasks
@@ -371,7 +368,7 @@ void finalize_loop(const Loop& loop) {
   }
   loop->run_until_complete(shutdown_asyncgens(loop));
   if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
-    loop->run_until_complete(shutdown_default_executor());
+    loop->run_until_complete(shutdown_default_executor(loop));
   }
 }
 }  // namespace detail

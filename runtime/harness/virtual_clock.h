@@ -32,7 +32,10 @@ class VirtualClock final : public Clock {
   double start() const override { return kStart; }
   bool is_virtual() const override { return true; }
   double wall_time() const override { return kWallStart + (time() - kStart); }
-  void advance_to(double t) override {
+  // time.sleep(): in virtual time (runtime/harness/virtual_workers.h).
+  void sleep(double secs) override;
+  // Jumps forward to `t` (never backwards).
+  void advance_to(double t) {
     std::lock_guard<std::mutex> lock(mu_);
     if (t > now_.load(std::memory_order_relaxed)) {
       moment_.store(t, std::memory_order_release);
@@ -40,8 +43,10 @@ class VirtualClock final : public Clock {
       jumps_.fetch_add(1, std::memory_order_acq_rel);
     }
   }
-  std::uint64_t jumps() const override { return jumps_.load(std::memory_order_acquire); }
-  void tick() override {
+  // How many times the clock jumped; one loop iteration that did not make it jump (called by
+  // that loop's thread).
+  std::uint64_t jumps() const { return jumps_.load(std::memory_order_acquire); }
+  void tick() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!ticked_.load(std::memory_order_relaxed)) {
       driver_ = std::this_thread::get_id();
@@ -59,6 +64,8 @@ class VirtualClock final : public Clock {
   std::thread::id driver_;  // the thread that ticks (set once, before ticked_)
 };
 
-inline void use_virtual_clock() { set_default_clock(std::make_shared<VirtualClock>()); }
+// From now on, the default clock is a new virtual clock, and the ThreadPools made from now on
+// report their jobs to virtual_workers() (runtime/harness/virtual_workers.cc).
+void use_virtual_clock();
 
 }  // namespace aio

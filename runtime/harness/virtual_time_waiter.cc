@@ -2,13 +2,15 @@
 
 #include <cstdint>
 
-#include "runtime/asyncio/executor.h"
+#include "runtime/harness/virtual_clock.h"
+#include "runtime/harness/virtual_workers.h"
 
 namespace aio {
 
 EventLoop::Waiter virtual_time_waiter(EventLoop& loop) {
   return [&loop](double timeout, double /*deadline*/) {
-    Clock& clock = loop.clock();
+    // install_virtual_time_waiter gives it to loops on a virtual clock only.
+    auto& clock = static_cast<VirtualClock&>(loop.clock());
     std::uint64_t jumps = clock.jumps();
     if (timeout != 0) {
       // As the harness's VirtualSelector: the deadline is the clock plus the timeout (which
@@ -19,8 +21,7 @@ EventLoop::Waiter virtual_time_waiter(EventLoop& loop) {
         if (loop.watches_io()) loop.wait_for_events(0);
         return loop.threadsafe_pending() || loop.io_ready();
       };
-      while (detail::virtual_workers().wait_until(clock, until, poll) ==
-             detail::VirtualWorkers::Wait::kIdle) {
+      while (virtual_workers().wait_until(clock, until, poll) == VirtualWorkers::Wait::kIdle) {
         bool wakers = loop.external_wakers() > 0;
         if (!wakers && !loop.watches_io()) throw IdleForever{};
         loop.wait_for_events(wakers ? -1 : kIoGrace);

@@ -1,5 +1,7 @@
 #include "runtime/pylang/exception_group.h"
 
+#include <algorithm>
+
 namespace aio {
 
 namespace {
@@ -84,16 +86,51 @@ ExceptStar::ExceptStar(std::exception_ptr raised) : original_(raised) {
   }
 }
 
-void ExceptStar::reraise() {
-  if (raised_.empty()) {
-    if (!rest_) return;
-    // A naked exception no clause matched goes on as it came.
-    std::rethrow_exception(naked_ ? original_ : rest_);
+namespace {
+// The leaf exceptions of `e` (e itself when it is no group).
+void collect_leaves(const std::exception_ptr& e, std::vector<std::exception_ptr>& out) {
+  if (const ExceptionGroupBase* g = ExceptionGroupBase::as_group(e)) {
+    for (const auto& sub : g->exceptions()) collect_leaves(sub, out);
+  } else {
+    out.push_back(e);
   }
-  std::vector<std::exception_ptr> all = raised_;
-  if (rest_) all.push_back(naked_ ? original_ : rest_);
-  if (all.size() == 1 && !rest_) std::rethrow_exception(all[0]);
-  std::rethrow_exception(make_exception_group("", std::move(all)));
+}
+}  // namespace
+
+void ExceptStar::reraise() {
+  if (naked_) {
+    // One clause at most matched the naked exception: what it raised, else the exception.
+    if (!raised_.empty()) std::rethrow_exception(raised_.front());
+    if (rest_) std::rethrow_exception(original_);
+    return;
+  }
+  // A raised exception is a re-raise when it is what a clause was given (`throw;`); the rest is
+  // the original's too.
+  std::vector<std::exception_ptr> kept_leaves, raised;
+  if (rest_) collect_leaves(rest_, kept_leaves);
+  for (const auto& e : raised_) {
+    if (std::find(matched_.begin(), matched_.end(), e) != matched_.end()) {
+      collect_leaves(e, kept_leaves);
+    } else {
+      raised.push_back(e);
+    }
+  }
+  std::exception_ptr reraised;
+  if (!kept_leaves.empty()) {
+    reraised =
+        ExceptionGroupBase::as_group(original_)
+            ->split([&](const std::exception_ptr& e) {
+              return std::find(kept_leaves.begin(), kept_leaves.end(), e) != kept_leaves.end();
+            })
+            .first;
+  }
+  if (raised.empty()) {
+    if (reraised) std::rethrow_exception(reraised);
+    return;
+  }
+  if (reraised) raised.push_back(reraised);
+  if (raised.size() == 1) std::rethrow_exception(raised[0]);
+  std::rethrow_exception(make_exception_group("", std::move(raised)));
 }
 
 }  // namespace aio

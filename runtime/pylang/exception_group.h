@@ -128,15 +128,24 @@ class ExceptStar {
       if (!match) return *this;
     }
     rest_ = rest;
+    matched_.push_back(match);
     try {
-      handler(*ExceptionGroupBase::as_group(match));
+      std::rethrow_exception(match);
     } catch (...) {
-      raised_.push_back(std::current_exception());
+      // While the handler runs, the exception being handled is the part it matched: a bare
+      // `throw;` in it re-raises that part, as a bare `raise` in an except* clause does.
+      try {
+        handler(*ExceptionGroupBase::as_group(match));
+      } catch (...) {
+        raised_.push_back(std::current_exception());
+      }
     }
     return *this;
   }
-  // Raises what is left: nothing, the unmatched part (the original naked exception, or a group),
-  // or ExceptionGroup('', [raised in handlers..., unmatched]) when a handler raised.
+  // Raises what is left (_PyExc_PrepReraiseStar): nothing; for a naked exception, what the first
+  // clause raised, else the exception itself; for a group, the parts re-raised (a bare `throw;`)
+  // and left unmatched in the original group's shape (split() by those leaves), and when clauses
+  // raised new exceptions, ExceptionGroup('', [new..., that group]) (a single new one alone).
   void reraise();
 
  private:
@@ -145,6 +154,7 @@ class ExceptStar {
   std::exception_ptr rest_;  // a group (the naked exception wrapped) or nullptr
   bool naked_ = false;
   std::vector<std::exception_ptr> raised_;
+  std::vector<std::exception_ptr> matched_;  // what each clause that ran was given
 };
 
 }  // namespace aio

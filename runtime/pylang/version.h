@@ -4,7 +4,11 @@
 // (AIOREF_OLDEST_MINOR .. AIOREF_NEWEST_MINOR, defined by //runtime/pylang's BUILD).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <compare>
+#include <cstddef>
+#include <iterator>
 
 namespace aio {
 
@@ -187,11 +191,38 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
 };
 
+namespace detail {
+// kBehaviourTable indexed by the behaviour's value (has() is asked on hot paths: a lock's wait, a
+// task's step), a behaviour without a row never present.
+inline constexpr std::size_t kBehaviourSlots = [] {
+  std::size_t n = 0;
+  for (const auto& row : kBehaviourTable)
+    n = std::max(n, static_cast<std::size_t>(row.behaviour) + 1);
+  return n;
+}();
+inline constexpr std::array<BehaviourRange, kBehaviourSlots> kBehaviourByValue = [] {
+  std::array<BehaviourRange, kBehaviourSlots> rows{};
+  for (auto& row : rows) row = {Behaviour{}, kForever, kForever};
+  for (const auto& row : kBehaviourTable) rows[static_cast<std::size_t>(row.behaviour)] = row;
+  return rows;
+}();
+static_assert(
+    [] {
+      for (std::size_t i = 0; i < std::size(kBehaviourTable); ++i) {
+        for (std::size_t j = i + 1; j < std::size(kBehaviourTable); ++j) {
+          if (kBehaviourTable[i].behaviour == kBehaviourTable[j].behaviour) return false;
+        }
+      }
+      return true;
+    }(),
+    "a behaviour has two rows in kBehaviourTable");
+}  // namespace detail
+
 constexpr bool has(Behaviour b, PyVersion v) {
-  for (const auto& row : kBehaviourTable) {
-    if (row.behaviour == b) return row.since <= v && v < row.until;
-  }
-  return false;
+  const auto i = static_cast<std::size_t>(b);
+  if (i >= detail::kBehaviourSlots) return false;
+  const BehaviourRange& row = detail::kBehaviourByValue[i];
+  return row.since <= v && v < row.until;
 }
 
 // Process-wide default version used by new loops (and by code running outside any loop).

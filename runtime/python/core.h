@@ -411,9 +411,12 @@ class Core {
     }
     // call_soon_threadsafe callbacks are taken without a syscall when there is no I/O to poll.
     if (timeout == 0 && !loop_->has_io()) return;
-    {
+    try {
       py::gil_scoped_release nogil;
       loop_->wait_for_events(timeout);
+    } catch (const aio::OSError& e) {  // epoll_wait failed: what select.epoll.poll raises
+      PyErr_SetObject(PyExc_OSError, py::make_tuple(e.os_errno(), e.strerror()).ptr());
+      throw py::error_already_set();
     }
     // A signal (Ctrl-C) interrupted the wait: run Python's handlers (KeyboardInterrupt).
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();

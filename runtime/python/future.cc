@@ -169,7 +169,8 @@ PyObject* future_iter_throw(PyObject* self, PyObject* const* args, Py_ssize_t na
 }
 constexpr int kThrowFlags = METH_FASTCALL;
 #else
-// 3.8-3.10: METH_VARARGS parsed as _asyncio's ("O|OO", no function name in its errors).
+// 3.8-3.10: METH_VARARGS parsed by PyArg_ParseTuple("O|OO"), as _asyncio's (its errors say
+// "function takes at least 1 argument (0 given)").
 PyObject* future_iter_throw(PyObject* self, PyObject* args) {
   PyObject *type, *value = nullptr, *tb = nullptr;
   if (!PyArg_ParseTuple(args, "O|OO", &type, &value, &tb)) return nullptr;

@@ -5,6 +5,7 @@
 
 #include "runtime/harness/main.h"
 #include "runtime/python/core.h"
+#include "runtime/python/faults.h"
 #include "runtime/python/future.h"
 #include "runtime/python/handles.h"
 #include "runtime/python/task.h"
@@ -26,4 +27,5 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);
   aioref_bridge::register_core(m);
+  aioref_bridge::register_faults(m);  // the test seam into the reactor's system calls
 }

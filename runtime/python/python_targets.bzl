@@ -19,6 +19,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 "capi.h",
                 "core.cc",
                 "core.h",
+                "faults.cc",
+                "faults.h",
                 "future.cc",
                 "future.h",
                 "handles.cc",
@@ -34,6 +36,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
             python = py,
             deps = [
                 "//runtime/asyncio",
+                "//runtime/detail:fault_injection",
                 "//runtime/harness",
                 "//runtime/pylang",
             ],
@@ -47,7 +50,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
             outs = outs + ["%s/%s.so" % (site, ext)],
             cmd = "mkdir -p $(RULEDIR)/{site} && cp $(SRCS) $(RULEDIR)/{site}/".format(site = site),
         )
-        # Every test below runs on this Python with this site folder.
+        # Every test below runs on this Python with this site folder (tests/test_env.sh).
         site_args = [
             "$(location %s//:interpreter)" % repo,
             "$(location :%s)" % outs[0],
@@ -55,13 +58,14 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
         site_data = [
             ":site_" + py,
             ":" + outs[0],
+            ":tests_srcs",
             repo + "//:interpreter",
         ]
         native.sh_test(
             name = "loop_test_" + py,
             srcs = ["tests/run_unittests.sh"],
             args = site_args,
-            data = site_data + [":tests_srcs"],
+            data = site_data,
             size = "medium",
         )
         if py in load_test_pythons:
@@ -69,7 +73,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 name = "echo_load_test_" + py,
                 srcs = ["tests/echo_load_test.sh"],
                 args = site_args,
-                data = site_data + [":tests_srcs"],
+                data = site_data,
                 size = "large",
             )
         for mode in ["loop", "full"]:
@@ -78,7 +82,6 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 srcs = ["tests/conform_test.sh"],
                 args = site_args + ["aioref" if mode == "loop" else "aioref-full"],
                 data = site_data + [
-                    ":tests_srcs",
                     "//:goldens",
                     "//conformance:examples",
                     "//conformance:harness",
@@ -91,7 +94,6 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 srcs = ["tests/test_asyncio_test.sh"],
                 args = site_args + ["aioref" if mode == "loop" else "aioref-full"],
                 data = site_data + [
-                    "tests/sanitizer_env.py",
                     "//conformance:expected",
                     "//tools:suite",
                 ],

@@ -120,6 +120,52 @@ TEST_P(ExceptionGroups, eg_except_star) {
   });
 }
 
+// `try: raise <raised> except* ...:` with the clauses `clauses(ExceptStar&)` adds; prints what
+// comes out.
+template <class Clauses>
+void raise_into(const std::exception_ptr& raised, Clauses clauses) {
+  try {
+    try {
+      std::rethrow_exception(raised);
+    } catch (...) {
+      ExceptStar star(std::current_exception());
+      clauses(star);
+      star.reraise();
+    }
+  } catch (...) {
+    print("raised", r(std::current_exception()));
+  }
+}
+
+TEST_P(ExceptionGroups, eg_except_star_reraise) {
+  expect("eg_except_star_reraise", []() -> Co<void> {
+    auto group = [](std::string msg, Excs excs) {
+      return make_exception_group(std::move(msg), std::move(excs));
+    };
+    auto reraise = [](const ExceptionGroupBase&) { throw; };  // a bare `raise`
+    auto value = [] { return make_exception(ValueError("1", "1")); };
+    auto type = [] { return make_exception(TypeError("4", "4")); };
+    auto key = [] { return make_exception(KeyError("3", "3")); };
+    auto reraise_values = [&](ExceptStar& s) { s.on<ValueError>(reraise); };
+    raise_into(group("eg", {value(), key(), type()}), reraise_values);
+    raise_into(group("outer", {value(), group("inner", {make_exception(KeyError("k")),
+                                                        make_exception(ValueError("2", "2"))})}),
+               reraise_values);
+    raise_into(group("eg", {value(), type()}), [&](ExceptStar& s) {
+      s.on<ValueError>(reraise).on<TypeError>(
+          [](const ExceptionGroupBase&) { throw KeyError("5", "5"); });
+    });
+    raise_into(value(), reraise_values);
+    raise_into(group("eg", {value(), type()}),
+               [&](ExceptStar& s) { s.on<ValueError>(reraise).on<TypeError>(reraise); });
+    raise_into(group("eg", {value(), type(), key()}), [&](ExceptStar& s) {
+      s.on<ValueError>(reraise).on<TypeError>(
+          [](const ExceptionGroupBase&) { throw OSError("7", "7"); });
+    });
+    co_return;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, ExceptionGroups, testing::kScenarioMinors, testing::minor_name);
 
 TEST(ExceptionGroupTest, CatchesAsPythonsExcept) {

@@ -3,6 +3,10 @@
 // what CPython 3.11-3.13 printed for it (runtime/tests/cpython/expected/runners.3.X.txt).
 #include "runtime/asyncio/runners.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include "runtime/pylang/signals.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -146,6 +150,66 @@ TEST_P(Runners, runner_cancelled_main) {
       print("CancelledError");
     }
     print(runner.run(add(1, 2)));
+  });
+}
+
+TEST_P(Runners, runner_sigint) {
+  expect_as_cpython("runners", "runner_sigint", [] {
+    // Real signals: the process sends itself SIGINT from a loop callback.
+    auto interrupt = [] { ::kill(::getpid(), SIGINT); };
+    auto cancelled_main = [&]() -> Co<void> {
+      get_running_loop()->call_later(0.01, interrupt);
+      try {
+        co_await sleep(10);
+      } catch (const CancelledError&) {
+        print("main cancelled");
+        throw;
+      }
+    };
+    auto swallows = [&]() -> Co<std::string> {
+      get_running_loop()->call_later(0.01, interrupt);
+      try {
+        co_await sleep(10);
+      } catch (const CancelledError&) {
+        print("swallowed");
+      }
+      co_return "returned";
+    };
+    auto stubborn = [&]() -> Co<void> {
+      Loop loop = get_running_loop();
+      loop->call_later(0.01, interrupt);
+      try {
+        co_await sleep(10);
+      } catch (const CancelledError&) {
+        print("stubborn cancelled");
+      }
+      loop->call_later(0.01, interrupt);
+      co_await sleep(10);
+      print("not reached");
+    };
+    // Python's start-up handler, also where this process was started with SIGINT ignored.
+    restore_default_signal_handler(SIGINT);
+    {
+      Runner runner;
+      auto attempt = [&](auto run_main) {
+        try {
+          run_main();
+        } catch (const KeyboardInterrupt&) {
+          print("KeyboardInterrupt");
+        }
+        print(signal_handler_is_default(SIGINT));
+      };
+      attempt([&] {
+        runner.run(cancelled_main());
+        print("None");
+      });
+      attempt([&] { print(runner.run(swallows())); });
+      attempt([&] {
+        runner.run(stubborn());
+        print("None");
+      });
+    }
+    print("closed");
   });
 }
 

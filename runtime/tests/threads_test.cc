@@ -32,6 +32,28 @@ TEST_P(Threads, to_thread_result_and_error) {
   });
 }
 
+TEST_P(Threads, executor_after_shutdown) {
+  expect_as_cpython("threads", "executor_after_shutdown", [] {
+    run([]() -> Co<void> {
+      Loop loop = get_running_loop();
+      print(co_await run_in_executor(loop, nullptr, double_it, 2));
+      co_await shutdown_default_executor(loop);
+      try {
+        auto never = run_in_executor(loop, nullptr, double_it, 3);
+      } catch (const RuntimeError& x) {
+        print(x.repr());
+      }
+      try {
+        co_await to_thread(double_it, 4);
+      } catch (const RuntimeError& x) {
+        print(x.repr());
+      }
+      co_await shutdown_default_executor(loop);
+      print("again: fine");
+    }());
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Threads, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

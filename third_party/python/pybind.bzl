@@ -13,7 +13,7 @@ def pybind_extension(name, srcs, python = "3_11", deps = [], copts = [], linkopt
       **kwargs: passed to cc_binary (e.g. visibility, tags).
 
     Under --config=asan/ubsan/tsan the module is instrumented too: its tests load the
-    sanitizer runtime into python first (runtime/python/tests/sanitizer_env.sh).
+    sanitizer runtime into python first (runtime/python/tests/test_env.sh).
     """
     native.cc_binary(
         name = name + ".so",

@@ -215,6 +215,9 @@ def build_parser():
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds one run may take (default 30); runs that take long "
                         "go on in parallel, so hanging cells cost about one timeout")
+    parser.add_argument("--memory-limit", type=int, default=2048, metavar="MIB",
+                        help="MiB one run may keep resident; a run beyond it is killed and "
+                        "CRASH (default 2048; 0: no limit)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run every cell N times: FLAKY if its runs disagree (default "
                         "1: only a failing cell runs again)")
@@ -524,6 +527,7 @@ def run_cells(args, chosen, loops, found, workdir, cells):
             if cell.run.clock == "real" and args.idle_after is not None:
                 cell.run.idle_after = args.idle_after
             cell.run.max_output = args.max_output
+            cell.run.memory_limit = args.memory_limit << 20 or None
         if cell.run.trace_path is not None:
             ran.append(cell)
     progress = Progress(len(ran) * args.repeat)

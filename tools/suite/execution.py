@@ -30,7 +30,7 @@ class Run(object):
 
     def __init__(self, example, interpreter, trace_path, perturb=0, hash_seed=0, loop=None,
                  timeout=30.0, sys_path=(), env=None, clock="virtual", idle_after=None,
-                 max_output=None, quantum="iteration"):
+                 max_output=None, quantum="iteration", memory_limit=None):
         self.example = example
         self.interpreter = interpreter
         self.trace_path = trace_path
@@ -44,6 +44,7 @@ class Run(object):
         self.idle_after = idle_after  # real clock: seconds of silence meaning idle forever
         self.max_output = max_output  # bytes of trace events kept (None: all)
         self.quantum = quantum  # virtual clock: where it adds its quantum (virtual_clock.QUANTA)
+        self.memory_limit = memory_limit  # bytes it may keep resident (None: no limit)
         self.batch_error = None  # set when the whole batch failed to run
 
 
@@ -190,6 +191,8 @@ def _run_batch(runs, workdir, turns, progress=None):
             job["max_output"] = r.max_output
         if r.quantum != "iteration":
             job["quantum"] = r.quantum
+        if r.memory_limit:
+            job["memory_limit"] = r.memory_limit
     fd, jobs_path = tempfile.mkstemp(suffix=".json", dir=workdir)
     with os.fdopen(fd, "w") as jobs_file:
         json.dump(jobs, jobs_file)

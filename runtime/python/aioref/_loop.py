@@ -384,7 +384,7 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
          "BaseEventLoop._check_closed"),
         (base_events.BaseEventLoop.get_debug, "asyncio.base_events",
          "BaseEventLoop.get_debug"))):
-    _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop.call_soon,
+    _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop,
                             Loop.call_soon_threadsafe,
                             ("_check_closed", "_call_soon", "get_debug"))
     # Loop.call_at (the Python one above: debug mode and unusual arguments) and call_later

@@ -4,15 +4,14 @@
 # Every cell runs twice (FLAKY if its runs disagree). On failure tools/conform prints each
 # failing (example, version, mode) cell with its diff.
 set -euo pipefail
-python="$(readlink -f "$1")"
-site="$(cd "$(dirname "$2")/.." && pwd)"
-root="${TEST_SRCDIR:-$(dirname "$0")/../../..}/${TEST_WORKSPACE:-}"
-[ -f "$root/tools/conform" ] || root="$(cd "$(dirname "$0")/../../.." && pwd)"
-case "$1" in
-  */python3_debian/*) python=/usr/bin/python3 ;;
+here="$(cd "$(dirname "$0")" && pwd)"
+[ -f "$here/test_env.sh" ] || here="$here/tests"  # Bazel runs a copy named after the target
+source "$here/test_env.sh" "$@"
+# An instrumented extension runs 5-20x slower (more with several sanitized targets at once):
+# a cell's timeout scales with it, so that a slow run is not a TIMEOUT.
+timeout=30
+case "${LD_PRELOAD:-}" in
+  *libasan.so* | *libtsan.so* | *libubsan.so*) timeout=150 ;;
 esac
-export AIOREF_PYTHON_SITE="$site"
-# Under --config=asan/ubsan/tsan: the sanitizer runtime, loaded into python first.
-eval "$(/usr/bin/python3 "$root/runtime/python/tests/sanitizer_env.py" "$site")"
 exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
-  --format text
+  --timeout "$timeout" --format text

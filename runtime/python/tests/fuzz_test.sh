@@ -8,14 +8,9 @@
 # thread asyncio.run's shutdown_default_executor starts (docs/fuzz.md, known artefacts).
 # Usage: fuzz_test.sh PYTHON SITE/aioref/__init__.py
 set -euo pipefail
-python="$(readlink -f "$1")"
-site="$(cd "$(dirname "$2")/.." && pwd)"
-root="${TEST_SRCDIR:-$(dirname "$0")/../../..}/${TEST_WORKSPACE:-}"
-[ -f "$root/tools/fuzz" ] || root="$(cd "$(dirname "$0")/../../.." && pwd)"
-case "$1" in
-  */python3_debian/*) python=/usr/bin/python3 ;;
-esac
-export AIOREF_PYTHON_SITE="$site"
+here="$(cd "$(dirname "$0")" && pwd)"
+[ -f "$here/test_env.sh" ] || here="$here/tests"  # Bazel runs a copy named after the target
+source "$here/test_env.sh" "$@"
 exec /usr/bin/python3 "$root/tools/fuzz" --seed "${FUZZ_SEED:-0}" --count "${FUZZ_COUNT:-32}" \
   --loop aioref --loop aioref-full --python "$python" --jobs 1 --no-shrink --weight executor=0 \
   --json "${TEST_UNDECLARED_OUTPUTS_DIR:-/tmp}/fuzz.json"

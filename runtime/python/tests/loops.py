@@ -6,6 +6,8 @@ CPython's own loop (asyncio.SelectorEventLoop), aioref's mode loop and aioref's 
         def test_...(self): ...
 
 declares Threadsafe_cpython, Threadsafe_aioref and Threadsafe_aioref_full in the module.
+@loops.aioref_only declares the aioref loops' only: for checks of aioref's internals (its C++
+core's counters, its own types), which CPython's loop does not have; their class names say so.
 same_on_every_loop(test, run) runs run(factory) for each loop and wants CPython's result from
 each; same_as_cpython(test, make_main) and SameAsCPython.check(program) for a program.
 A difference that stays is listed in KNOWN_DIFFERENCES, the one place, and runs as an expected
@@ -41,10 +43,11 @@ class LoopCase(unittest.TestCase):
             self.loop.close()
 
 
-def every_loop(bodies):
+def every_loop(bodies, loop_names=tuple(LOOPS)):
     """Declares one LoopCase per loop of LOOPS for a class of test bodies (see the module)."""
     module = sys.modules[bodies.__module__]
-    for loop_name, factory in LOOPS.items():
+    for loop_name in loop_names:
+        factory = LOOPS[loop_name]
         namespace = {"new_loop": staticmethod(factory)}
         for (test, differing_loop), _reason in KNOWN_DIFFERENCES.items():
             owner, _, method = test.partition(".")
@@ -53,6 +56,11 @@ def every_loop(bodies):
         name = "%s_%s" % (bodies.__name__, loop_name.replace("-", "_"))
         setattr(module, name, type(name, (bodies, LoopCase), namespace))
     return bodies
+
+
+def aioref_only(bodies):
+    """every_loop on aioref's loops only: checks of aioref's internals."""
+    return every_loop(bodies, ("aioref", "aioref-full"))
 
 
 def run_on(factory, make_main):

@@ -1,8 +1,9 @@
 """I/O through the C++ reactor (modes loop and full): add_reader/add_writer, sock_*, transports,
 protocols, servers and streams on real loopback sockets.
 
-Where CPython defines the behaviour, the same program runs on CPython's own loop
-(asyncio.SelectorEventLoop) and on aioref's loops, and the results must be equal.
+Every behaviour is checked on every loop of loops.py (CPython's own loop, aioref's modes loop and
+full): bodies under @loops.every_loop, or one program on each loop whose results must equal
+CPython's (SameAsCPython); ReactorInternals checks aioref's C++ core apart.
 """
 
 import asyncio
@@ -12,91 +13,92 @@ import threading
 import unittest
 
 import aioref
-from loops import LOOPS, SameAsCPython
+import loops
+from loops import SameAsCPython
 
 
-class ReaderWriterTests(unittest.TestCase):
-    def test_add_reader_is_level_triggered_and_removable(self):
-        loop = aioref.new_event_loop()
+@loops.every_loop
+class ReaderWriter(object):
+    def socketpair(self):
         a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        return a, b
+
+    def test_add_reader_is_level_triggered_and_removable(self):
+        a, b = self.socketpair()
         a.setblocking(False)
         got = []
 
         def on_readable():
             got.append(a.recv(1))
             if len(got) == 3:
-                self.assertTrue(loop.remove_reader(a))
-                loop.stop()
+                self.assertTrue(self.loop.remove_reader(a))
+                self.loop.stop()
 
         b.send(b"xyz")
-        loop.add_reader(a, on_readable)
-        loop.run_forever()
+        self.loop.add_reader(a, on_readable)
+        self.loop.run_forever()
         self.assertEqual(got, [b"x", b"y", b"z"])
-        self.assertFalse(loop.remove_reader(a))
-        self.assertFalse(loop._core.has_io)
-        loop.close()
-        a.close()
-        b.close()
+        self.assertFalse(self.loop.remove_reader(a))
 
     def test_replaced_reader_is_cancelled_and_keys_follow(self):
-        loop = aioref.new_event_loop()
-        a, b = socket.socketpair()
-        loop.add_reader(a.fileno(), lambda: None)
-        first = loop._selector.get_key(a.fileno()).data[0]
-        loop.add_writer(a.fileno(), lambda: None)
-        loop.add_reader(a.fileno(), lambda: None)
+        a, b = self.socketpair()
+        self.loop.add_reader(a.fileno(), lambda: None)
+        first = self.loop._selector.get_key(a.fileno()).data[0]
+        self.loop.add_writer(a.fileno(), lambda: None)
+        self.loop.add_reader(a.fileno(), lambda: None)
         self.assertTrue(first.cancelled())
-        key = loop._selector.get_key(a.fileno())
+        key = self.loop._selector.get_key(a.fileno())
         self.assertEqual(key.events, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        self.assertTrue(loop.remove_writer(a.fileno()))
-        self.assertEqual(loop._selector.get_key(a.fileno()).events, selectors.EVENT_READ)
-        self.assertTrue(loop.remove_reader(a.fileno()))
-        self.assertNotIn(a.fileno(), loop._selector.get_map())
-        self.assertFalse(loop._core.has_io)
-        loop.close()
-        a.close()
-        b.close()
+        self.assertTrue(self.loop.remove_writer(a.fileno()))
+        self.assertEqual(self.loop._selector.get_key(a.fileno()).events, selectors.EVENT_READ)
+        self.assertTrue(self.loop.remove_reader(a.fileno()))
+        self.assertNotIn(a.fileno(), self.loop._selector.get_map())
 
     def test_cancelled_reader_handle_unregisters_at_its_next_event(self):
-        for name, factory in LOOPS.items():
-            with self.subTest(loop=name):
-                loop = factory()
-                a, b = socket.socketpair()
-                ran = []
-                loop.add_reader(a.fileno(), ran.append, 1)  # 3.8's _add_reader returns None
-                loop._selector.get_key(a.fileno()).data[0].cancel()
-                b.send(b"x")
-                loop.call_later(0.05, loop.stop)
-                loop.run_forever()
-                self.assertEqual(ran, [])
-                self.assertNotIn(a.fileno(), loop._selector.get_map())
-                loop.close()
-                a.close()
-                b.close()
+        a, b = self.socketpair()
+        ran = []
+        self.loop.add_reader(a.fileno(), ran.append, 1)  # 3.8's _add_reader returns None
+        self.loop._selector.get_key(a.fileno()).data[0].cancel()
+        b.send(b"x")
+        self.loop.call_later(0.05, self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(ran, [])
+        self.assertNotIn(a.fileno(), self.loop._selector.get_map())
 
     def test_bad_fd(self):
-        loop = aioref.new_event_loop()
         with self.assertRaises(ValueError):
-            loop.add_reader(-1, lambda: None)
-        r, w = socket.socketpair()
+            self.loop.add_reader(-1, lambda: None)
+        r, w = self.socketpair()
         fd = r.fileno()
         r.close()
         with self.assertRaises(OSError):
-            loop.add_reader(fd, lambda: None)
-        self.assertNotIn(fd, loop._selector.get_map())
-        loop.close()
-        w.close()
+            self.loop.add_reader(fd, lambda: None)
+        self.assertNotIn(fd, self.loop._selector.get_map())
 
     def test_threadsafe_wakeup_while_waiting_on_io(self):
-        loop = aioref.new_event_loop()
+        a, b = self.socketpair()
+        self.loop.add_reader(a, lambda: None)
+        threading.Timer(0.05, self.loop.call_soon_threadsafe, (self.loop.stop,)).start()
+        self.loop.run_forever()
+        self.loop.remove_reader(a)
+
+
+@loops.aioref_only
+class ReactorInternals(object):
+    def test_the_core_watches_only_registered_fds(self):
         a, b = socket.socketpair()
-        loop.add_reader(a, lambda: None)
-        threading.Timer(0.05, loop.call_soon_threadsafe, (loop.stop,)).start()
-        loop.run_forever()
-        loop.remove_reader(a)
-        loop.close()
-        a.close()
-        b.close()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        self.assertFalse(self.loop._core.has_io)
+        self.loop.add_reader(a, lambda: None)
+        self.loop.add_writer(a, lambda: None)
+        self.assertTrue(self.loop._core.has_io)
+        self.loop.remove_reader(a)
+        self.assertTrue(self.loop._core.has_io)
+        self.loop.remove_writer(a)
+        self.assertFalse(self.loop._core.has_io)
 
 
 class SockTests(SameAsCPython):

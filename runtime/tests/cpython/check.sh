@@ -1,13 +1,16 @@
 #!/bin/sh
-# Re-runs the scenario scripts of runtime/tests/cpython with each CPython 3.8+ of this machine
-# (pyenv's) and compares what they print with expected/<script>.3.X.txt (what the C++ tests
-# compare with). An interpreter that is not installed is reported and skipped.
+# Re-runs the scenario scripts of runtime/tests/cpython with each CPython of this machine
+# (pyenv's) whose version aioref supports (PYTHON_MINORS of //:versions.bzl) and compares what
+# they print with expected/<script>.3.X.txt (what the C++ tests compare with). An interpreter
+# that is not installed is reported and skipped.
 set -u
 if [ -n "${TEST_SRCDIR:-}" ]; then
   dir=$TEST_SRCDIR/$TEST_WORKSPACE/runtime/tests/cpython
 else
   dir=$(dirname "$0")
 fi
+minors=$(sed -n 's/^PYTHON_MINORS = \[\(.*\)\]$/\1/p' "$dir/../../../versions.bzl" | tr -d ,)
+[ -n "$minors" ] || { echo "versions.bzl: expected a line PYTHON_MINORS = [8, 9, ...]"; exit 2; }
 status=0
 checked=0
 for expected in "$dir"/expected/*.txt; do
@@ -35,7 +38,7 @@ for script in "$dir"/*.py; do
   req=$(sed -n 's/^# requires: 3\.\([0-9]*\).*/\1/p' "$script")
   for py in /root/.pyenv/versions/3.*/bin/python3; do
     minor=$(echo "$py" | sed 's|.*/versions/3\.\([0-9]*\)\..*|\1|')
-    [ "$minor" -lt 8 ] && continue
+    case " $minors " in *" $minor "*) ;; *) continue ;; esac  # not a supported version
     [ -n "$req" ] && [ "$minor" -lt "$req" ] && continue
     if [ ! -f "$dir/expected/$name.3.$minor.txt" ]; then
       echo "FAIL $name.3.$minor: no expected file (run runtime/tests/cpython/regen $name.py)"

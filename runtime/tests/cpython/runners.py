@@ -2,6 +2,8 @@
 runtime/tests/runners_test.cc. Each scenario runs loops of its own (sync=True)."""
 # requires: 3.11
 import asyncio
+import os
+import signal
 
 from scenarios import e, main, scenario
 
@@ -129,6 +131,53 @@ def runner_cancelled_main():
         except asyncio.CancelledError:
             print("CancelledError")
         print(runner.run(add(1, 2)))
+
+
+@scenario(sync=True)
+def runner_sigint():
+    # Runner.run() installs its SIGINT handler (the main thread, SIGINT at its default handler):
+    # the first SIGINT cancels the main task (KeyboardInterrupt when it ends cancelled), a second
+    # raises KeyboardInterrupt; run() puts the default handler back. Real signals.
+    def interrupt():
+        os.kill(os.getpid(), signal.SIGINT)
+
+    async def cancelled_main():
+        asyncio.get_running_loop().call_later(0.01, interrupt)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            print("main cancelled")
+            raise
+
+    async def swallows():
+        asyncio.get_running_loop().call_later(0.01, interrupt)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            print("swallowed")
+        return "returned"
+
+    async def stubborn():
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, interrupt)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            print("stubborn cancelled")
+        loop.call_later(0.01, interrupt)
+        await asyncio.sleep(10)
+        print("not reached")
+
+    # Python's start-up handler, also where this process was started with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with asyncio.Runner() as runner:
+        for main in (cancelled_main, swallows, stubborn):
+            try:
+                print(runner.run(main()))
+            except KeyboardInterrupt:
+                print("KeyboardInterrupt")
+            print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    print("closed")
 
 
 if __name__ == "__main__":

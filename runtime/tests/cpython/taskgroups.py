@@ -52,14 +52,15 @@ async def eg_basics():
         print(e(x))
 
 
+def attempt(fn):
+    try:
+        fn()
+    except BaseException as x:
+        print("raised", r(x))
+
+
 @scenario(since=(3, 11))
 async def eg_except_star():
-    def attempt(fn):
-        try:
-            fn()
-        except BaseException as x:
-            print("raised", r(x))
-
     def a():
         try:
             raise ExceptionGroup("eg", [ValueError(1), KeyError(3), TypeError(4)])
@@ -93,6 +94,56 @@ async def eg_except_star():
             raise TypeError(2)
 
     for fn in (a, b, c, d, f):
+        attempt(fn)
+
+
+@scenario(since=(3, 11))
+async def eg_except_star_reraise():
+    # A bare `raise` in an except* clause re-raises the part it matched: what is re-raised (and
+    # left unmatched) comes out in the original group's shape, new exceptions beside it.
+    def a():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), KeyError(3), TypeError(4)])
+        except* ValueError:
+            raise
+
+    def b():
+        try:
+            raise ExceptionGroup("outer", [ValueError(1), ExceptionGroup("inner", [KeyError("k"), ValueError(2)])])
+        except* ValueError:
+            raise
+
+    def c():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), TypeError(4)])
+        except* ValueError:
+            raise
+        except* TypeError:
+            raise KeyError(5)
+
+    def d():
+        try:
+            raise ValueError(1)
+        except* ValueError:
+            raise
+
+    def f():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), TypeError(4)])
+        except* ValueError:
+            raise
+        except* TypeError:
+            raise
+
+    def g():
+        try:
+            raise ExceptionGroup("eg", [ValueError(1), TypeError(4), KeyError(3)])
+        except* ValueError:
+            raise
+        except* TypeError:
+            raise OSError(7)
+
+    for fn in (a, b, c, d, f, g):
         attempt(fn)
 
 

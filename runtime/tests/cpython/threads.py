@@ -27,5 +27,24 @@ async def to_thread_result_and_error():
     print(await coro)
 
 
+@scenario()
+async def executor_after_shutdown():
+    # loop.shutdown_default_executor() (asyncio.run and Runner.close call it): the default
+    # executor is not used again (_check_default_executor).
+    loop = asyncio.get_running_loop()
+    print(await loop.run_in_executor(None, double, 2))
+    await loop.shutdown_default_executor()
+    try:
+        loop.run_in_executor(None, double, 3)
+    except RuntimeError as x:
+        print(e(x))
+    try:
+        await asyncio.to_thread(double, 4)
+    except RuntimeError as x:
+        print(e(x))
+    await loop.shutdown_default_executor()
+    print("again: fine")
+
+
 if __name__ == "__main__":
     main()

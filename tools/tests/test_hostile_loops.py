@@ -1,0 +1,145 @@
+"""tools/conform against loops that misbehave as processes (issue 23): a loop that forks, one
+that fills memory (the cell has a memory limit, --memory-limit), one that closes its standard
+output, one that starts a child that outlives it. Each is reported in its cell, the other
+cells of the same run pass, and nothing they started is left running."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+CONFORM = os.path.join(ROOT, "tools", "conform")
+PYTHON = "/usr/bin/python3"
+EXAMPLE = "s003_call_later"
+
+LOOPS = {
+    # Forks when it is made: both processes go on running the example.
+    "forkloop.py": textwrap.dedent("""\
+        import asyncio, os
+        def factory():
+            pid = os.fork()
+            if pid:
+                with open(os.environ["AIOREF_TEST_LOG"], "a") as log:
+                    log.write("%d\\n" % pid)
+            return asyncio.SelectorEventLoop()
+        """),
+    # Touches memory until something stops it.
+    "memloop.py": textwrap.dedent("""\
+        import asyncio
+        def factory():
+            chunks = []
+            while True:
+                chunks.append(b"x" * (32 << 20))
+        """),
+    # Closes its standard output and error, the Python objects and the descriptors.
+    "closeloop.py": textwrap.dedent("""\
+        import asyncio, os, sys
+        def factory():
+            sys.stdout.close()
+            os.close(1)
+            os.close(2)
+            return asyncio.SelectorEventLoop()
+        """),
+    # Starts a child in a session of its own that sleeps for ten minutes, and forgets it.
+    "orphanloop.py": textwrap.dedent("""\
+        import asyncio, os, subprocess
+        def factory():
+            child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+            with open(os.environ["AIOREF_TEST_LOG"], "a") as log:
+                log.write("%d\\n" % child.pid)
+            return asyncio.SelectorEventLoop()
+        """),
+}
+
+
+def running(pid):
+    """Whether `pid` is a live process (a zombie is not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class HostileLoopsTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="aioref-hostile-")
+        for name, text in LOOPS.items():
+            with open(os.path.join(self.tmp, name), "w") as f:
+                f.write(text)
+        self.log = os.path.join(self.tmp, "pids.log")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def conform(self, *args):
+        output = os.path.join(self.tmp, "report.json")
+        env = dict(os.environ, PYTHONPATH=self.tmp, AIOREF_TEST_LOG=self.log)
+        done = subprocess.run(
+            [sys.executable, CONFORM, "--no-setup", "--format", "json", "--output", output,
+             "--python", PYTHON, "--example", EXAMPLE] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            env=env, timeout=300)
+        with open(output, encoding="utf-8") as f:
+            report = json.load(f)
+        cells = {c["implementation"]: (c["status"], c["detail"]) for c in report["results"]}
+        return done.returncode, cells
+
+    def started_pids(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [int(line) for line in f if line.strip()]
+
+    def assert_none_running(self, pids):
+        deadline = time.monotonic() + 5
+        while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual([pid for pid in pids if running(pid)], [])
+
+    def test_a_loop_that_forks_is_reported_and_its_copy_ended(self):
+        status, cells = self.conform("--loop", "forkloop:factory", "--loop", "cpython")
+        self.assertEqual(status, 1)
+        self.assertEqual(cells["forkloop:factory"][0], "CRASH")
+        self.assertIn("the loop forked", cells["forkloop:factory"][1])
+        self.assertEqual(cells["cpython"][0], "PASS")
+        pids = self.started_pids()
+        self.assertTrue(pids)  # the run and its rerun each forked
+        self.assert_none_running(pids)
+
+    def test_a_loop_that_fills_memory_is_stopped_at_the_limit(self):
+        started = time.monotonic()
+        status, cells = self.conform("--memory-limit", "200", "--loop", "memloop:factory",
+                                     "--loop", "cpython")
+        self.assertEqual(status, 1)
+        self.assertEqual(cells["memloop:factory"][0], "CRASH")
+        self.assertIn("memory limit of 200 MiB exceeded", cells["memloop:factory"][1])
+        self.assertEqual(cells["cpython"][0], "PASS")
+        self.assertLess(time.monotonic() - started, 60)  # not the 30 s timeout, twice
+
+    def test_a_loop_that_closes_its_output_is_reported(self):
+        status, cells = self.conform("--loop", "closeloop:factory", "--loop", "cpython")
+        self.assertEqual(status, 1)
+        self.assertNotEqual(cells["closeloop:factory"][0], "PASS")
+        self.assertIn("I/O operation on closed file", cells["closeloop:factory"][1])
+        self.assertEqual(cells["cpython"][0], "PASS")
+
+    def test_a_child_that_outlives_its_loop_is_reported_and_ended(self):
+        status, cells = self.conform("--loop", "orphanloop:factory", "--loop", "cpython")
+        self.assertEqual(status, 1)
+        self.assertEqual(cells["orphanloop:factory"][0], "CRASH")
+        self.assertIn("left 1 process running: sleep", cells["orphanloop:factory"][1])
+        self.assertEqual(cells["cpython"][0], "PASS")
+        pids = self.started_pids()
+        self.assertTrue(pids)
+        self.assert_none_running(pids)
+
+
+if __name__ == "__main__":
+    unittest.main()

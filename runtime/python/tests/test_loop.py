@@ -501,7 +501,7 @@ class MisuseTests(unittest.TestCase):
     def test_closed_tracebacks(self):
         # A closed loop raises from CPython's frames (call_later, call_at, _check_closed), also
         # where C stands for them: a coroutine finalized after asyncio.run shows them (fuzz
-        # seed 53: Queue.get's `getter.cancel()`).
+        # case divergence-c39b81eae0: Queue.get's `getter.cancel()`).
         def frames(make_loop, method):
             loop = make_loop()
             loop.close()

@@ -86,6 +86,16 @@ inline int visit_type(PyObject* self, visitproc visit, void* arg) {
   return 0;
 }
 
+// tp_dealloc of a plain C heap type with GC whose tp_clear drops its references.
+template <int (*Clear)(PyObject*)>
+void gc_type_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  PyObject_GC_UnTrack(self);
+  Clear(self);
+  type->tp_free(self);
+  Py_DECREF(type);  // a heap type's instances own a reference to it
+}
+
 // Makes T's pybind11 type collectable: tp_traverse is T::traverse(visit, arg), tp_clear
 // T::clear(). Use: py::class_<T>(m, "T", py::custom_type_setup(enable_gc<T>)).
 template <class T>

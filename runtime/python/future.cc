@@ -190,14 +190,6 @@ int future_iter_clear(PyObject* self) {
   return 0;
 }
 
-void future_iter_dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
-  PyObject_GC_UnTrack(self);
-  future_iter_clear(self);
-  type->tp_free(self);
-  Py_DECREF(type);  // a heap type's instances own a reference to it
-}
-
 PyMethodDef future_iter_methods[] = {
     {"send", reinterpret_cast<PyCFunction>(future_iter_send), METH_O, nullptr},
     {"throw", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(future_iter_throw)),
@@ -209,7 +201,7 @@ PyMethodDef future_iter_methods[] = {
 py::object make_future_iter_type(const std::string& module_name) {
   static std::string name = module_name + ".FutureIter";
   static PyType_Slot slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(future_iter_dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(gc_type_dealloc<future_iter_clear>)},
     {Py_tp_traverse, reinterpret_cast<void*>(future_iter_traverse)},
     {Py_tp_clear, reinterpret_cast<void*>(future_iter_clear)},
     {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},

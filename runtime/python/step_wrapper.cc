@@ -52,14 +52,6 @@ int step_wrapper_clear(PyObject* self) {
   return 0;
 }
 
-void step_wrapper_dealloc(PyObject* self) {
-  PyTypeObject* type = Py_TYPE(self);
-  PyObject_GC_UnTrack(self);
-  step_wrapper_clear(self);
-  type->tp_free(self);
-  Py_DECREF(type);  // a heap type's instances own a reference to it
-}
-
 // _asyncio's TaskStepMethWrapper_call: no arguments; runs Task.__step(arg).
 PyObject* step_wrapper_call(PyObject* self, PyObject* args, PyObject* kwargs) {
   if (args != nullptr && PyTuple_GET_SIZE(args) != 0) {
@@ -125,7 +117,7 @@ Py_hash_t wakeup_wrapper_hash(PyObject* self) {
 py::object make_wrapper_type(const char* name, PyType_Slot* call_slots, PyTypeObject** type_out) {
   static const bool in_asyncio = this_python_has(Behaviour::kWrapperTypesInAsyncioModule);
   std::vector<PyType_Slot> slots = {
-      {Py_tp_dealloc, reinterpret_cast<void*>(step_wrapper_dealloc)},
+      {Py_tp_dealloc, reinterpret_cast<void*>(gc_type_dealloc<step_wrapper_clear>)},
       {Py_tp_traverse, reinterpret_cast<void*>(step_wrapper_traverse)},
       {Py_tp_clear, reinterpret_cast<void*>(step_wrapper_clear)},
   };

@@ -13,15 +13,19 @@ void set_job_observer(JobObserver* observer) { g_job_observer.store(observer); }
 
 ThreadPool::ThreadPool(unsigned max_workers)
     : max_workers_(max_workers ? max_workers
-                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {
-  if (JobObserver* observer = g_job_observer.load()) observed_ = observer->add_pool(max_workers_);
-}
+                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {}
 
 ThreadPool::~ThreadPool() { shutdown(true); }
 
 void ThreadPool::submit(std::function<void()> job) {
   std::lock_guard<std::mutex> lock(mu_);
   if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+  // At the first job, not at construction: a pool made by a static initializer (a port's global
+  // executor) exists before the harness installs its observer.
+  if (!observer_asked_) {
+    observer_asked_ = true;
+    if (JobObserver* observer = g_job_observer.load()) observed_ = observer->add_pool(max_workers_);
+  }
   if (observed_) {
     std::uint64_t seq = observed_->job_queued();
     job = [pool = observed_, seq, job = std::move(job)] {

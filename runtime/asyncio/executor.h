@@ -34,7 +34,8 @@ class JobObserver {
   virtual ~JobObserver() = default;
   virtual std::shared_ptr<Pool> add_pool(unsigned max_workers) = 0;
 };
-// The observer of the ThreadPools made from now on (nullptr: none); it must outlive them.
+// The observer of the ThreadPools that submit their first job from now on (nullptr: none); it
+// must outlive them.
 void set_job_observer(JobObserver* observer);
 
 class ThreadPool {
@@ -58,6 +59,7 @@ class ThreadPool {
   std::vector<std::thread> threads_;
   unsigned idle_ = 0;
   bool shutdown_ = false;
+  bool observer_asked_ = false;
   std::shared_ptr<JobObserver::Pool> observed_;  // null when no observer was installed
 };
 

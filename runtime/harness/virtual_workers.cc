@@ -13,8 +13,10 @@ thread_local std::uint64_t t_job = 0;
 }  // namespace
 
 VirtualWorkers& virtual_workers() {
-  static VirtualWorkers instance;
-  return instance;
+  // Never destroyed: a pool of a port's global executor goes at exit, after any function-local
+  // static made while the program ran.
+  static VirtualWorkers* instance = new VirtualWorkers();
+  return *instance;
 }
 
 // One ThreadPool's jobs: queued (submitted, not started) and active (running, asleep or not).

@@ -16,7 +16,6 @@ Api& api() {
     py::module_ coroutines = py::module_::import("asyncio.coroutines");
     a->cancelled_error = exceptions.attr("CancelledError");
     a->invalid_state_error = exceptions.attr("InvalidStateError");
-    a->copy_context = py::module_::import("contextvars").attr("copy_context");
     a->get_loop_fn = futures.attr("_get_loop");
     a->register_task = tasks.attr("_register_task");
     a->enter_task = tasks.attr("_enter_task");
@@ -29,19 +28,22 @@ Api& api() {
     a->py_task_name_counter = tasks.attr("_task_name_counter");
     // From _asyncio itself, not tasks._CTask: the test_asyncio corpus points _CTask at
     // aioref.Task, which would then number itself through itself.
-    a->c_task_type = py::none();
-    if (PyObject* c_asyncio = PyImport_ImportModule("_asyncio"))
-      a->c_task_type = py::reinterpret_steal<py::object>(c_asyncio).attr("Task");
-    else
+    a->naming_task = py::none();
+    if (PyObject* c_asyncio = PyImport_ImportModule("_asyncio")) {
+      py::object c_task_type = py::reinterpret_steal<py::object>(c_asyncio).attr("Task");
+      // Task.__init__ names the task before it calls loop.call_soon and registers it: with a
+      // loop whose call_soon raises (len() takes no keyword arguments), __init__ draws the next
+      // number and stops there. The coroutine is closed (never awaited, never warned about).
+      py::object coro = asyncio.attr("sleep")(0);
+      coro.attr("close")();
+      a->naming_args = py::make_tuple(coro);
+      a->naming_kwargs =
+          py::dict(py::arg("loop") = py::module_::import("types").attr("SimpleNamespace")(
+                       py::arg("get_debug") = py::module_::import("builtins").attr("bool"),
+                       py::arg("call_soon") = py::module_::import("builtins").attr("len")));
+      a->naming_task = c_task_type.attr("__new__")(c_task_type);
+    } else {
       PyErr_Clear();
-    if (!a->c_task_type.is_none()) {
-      // What new_task_name gives _asyncio's Task: a coroutine (closed: never awaited, never
-      // warned about) and a loop that is not in debug mode and schedules nothing.
-      a->naming_coro = asyncio.attr("sleep")(0);
-      a->naming_coro.attr("close")();
-      a->naming_loop = py::module_::import("types").attr("SimpleNamespace")(
-          py::arg("get_debug") = py::module_::import("builtins").attr("bool"),
-          py::arg("call_soon") = py::cpp_function([](py::args, py::kwargs) {}));
     }
     a->iscoroutine = coroutines.attr("iscoroutine");
     a->isgenerator = py::module_::import("inspect").attr("isgenerator");
@@ -62,14 +64,19 @@ Api& api() {
   return *a;
 }
 
-// _asyncio's counter is private: the one way to draw its next number is to make an _asyncio.Task
-// without a name, which is what an unnamed asyncio.Task costs anyway. The Task made here is
-// dropped at once (not pending-logged); 3.13 keeps its number as an int until get_name().
+// _asyncio's counter is private: the one way to draw its next number is Task.__init__ without
+// a name, on the one Task kept for it (never scheduled, never registered: no Task is made and
+// dropped per number); 3.13 keeps the number as an int until get_name().
 py::object Api::new_task_name() {
-  if (c_task_type.is_none()) return py::str("Task-{}").format(py_task_name_counter());
-  py::object numbered = c_task_type(naming_coro, py::arg("loop") = naming_loop);
-  numbered.attr("_log_destroy_pending") = false;
-  return numbered.attr("get_name")();
+  if (naming_task.is_none()) return py::str("Task-{}").format(py_task_name_counter());
+  PyObject* task = naming_task.ptr();
+  if (Py_TYPE(task)->tp_init(task, naming_args.ptr(), naming_kwargs.ptr()) == 0 ||
+      !PyErr_ExceptionMatches(PyExc_TypeError)) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "aioref: no task number drawn");
+    throw py::error_already_set();
+  }
+  PyErr_Clear();  // call_soon's TypeError
+  return naming_task.attr("get_name")();
 }
 
 py::object fetch_error() {

@@ -14,7 +14,7 @@ namespace py = pybind11;
 // -- Python objects used (imported once, kept for the process) ----------------------------------
 
 struct Api {
-  py::object cancelled_error, invalid_state_error, copy_context;
+  py::object cancelled_error, invalid_state_error;
   py::object get_loop_fn, register_task, enter_task, leave_task;
   py::object swap_current_task, register_eager_task, unregister_eager_task;  // 3.12+
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
@@ -24,6 +24,7 @@ struct Api {
   PyObject* throw_str = PyUnicode_InternFromString("throw");
   PyObject* send_str = PyUnicode_InternFromString("send");
   PyObject* value_str = PyUnicode_InternFromString("value");
+  PyObject* get_debug_str = PyUnicode_InternFromString("get_debug");
   PyObject* blocking_str = PyUnicode_InternFromString("_asyncio_future_blocking");
   PyObject* context_kwnames = Py_BuildValue("(s)", "context");
 
@@ -33,8 +34,9 @@ struct Api {
 
  private:
   friend Api& api();
-  py::object c_task_type, naming_coro, naming_loop;  // new_task_name's (c_task_type: None
-                                                     // without _asyncio: tasks.py's counter)
+  // new_task_name's: one _asyncio.Task initialized again for each number (None without
+  // _asyncio: tasks.py's counter), and the arguments of its __init__.
+  py::object naming_task, naming_args, naming_kwargs;
   py::object py_task_name_counter;
 };
 

@@ -42,9 +42,38 @@ constexpr bool this_python_has(Behaviour b) { return aio::has(b, kThisPython); }
 template <class T>
 T* instance_of(PyObject* self) {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  // One pybind11 base (every type here, and Python subclasses of one): the pointer is in the
+  // instance itself, no type lookup (pybind11's get_value_and_holder searches its registry).
+  if (inst->simple_layout) {
+    return inst->simple_holder_constructed ? static_cast<T*>(inst->simple_value_holder[0])
+                                           : nullptr;
+  }
   auto vh = inst->get_value_and_holder(nullptr, false);
   if (!vh.holder_constructed()) return nullptr;
   return static_cast<T*>(vh.value_ptr());
+}
+
+// A C entry point's body (a new reference, or nullptr with the error set): a C++ exception
+// leaving it becomes the Python error, as pybind11 would make it.
+template <class Body>
+PyObject* c_entry(Body&& body) noexcept {
+  try {
+    return body();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+// Adds a C function (METH_O, METH_FASTCALL, ...: no pybind11 dispatcher) to the module.
+inline void add_function(py::module_& m, PyMethodDef* def) {
+  PyObject* f = PyCFunction_NewEx(def, nullptr, m.attr("__name__").ptr());
+  if (f == nullptr) throw py::error_already_set();
+  m.attr(def->ml_name) = py::reinterpret_steal<py::object>(f);
 }
 
 // A heap type's instances own a reference to it, which 3.9+ visits (as CPython's types do).

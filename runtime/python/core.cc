@@ -93,6 +93,42 @@ PyMethodDef kCallSoonThreadsafeDef = {
 
 }  // namespace
 
+namespace {
+
+// What run_forever's loop calls at every iteration (`_run_once`, `_stopping`) as C entry points,
+// not through pybind11's dispatcher.
+PyObject* core_run_once(PyObject* self, PyObject*) {
+  Core* core = core_of(self);
+  if (!core) return nullptr;
+  return c_entry([core] {
+    core->run_once();
+    Py_RETURN_NONE;
+  });
+}
+PyMethodDef kRunOnceDef = {"run_once", core_run_once, METH_NOARGS,
+                           "One iteration of the C++ loop (BaseEventLoop._run_once)."};
+
+PyObject* core_get_stopping(PyObject* self, void*) {
+  Core* core = core_of(self);
+  if (!core) return nullptr;
+  return PyBool_FromLong(core->stopping());
+}
+int core_set_stopping(PyObject* self, PyObject* value, void*) {
+  Core* core = core_of(self);
+  if (!core) return -1;
+  int truth = value ? PyObject_IsTrue(value) : -1;
+  if (truth < 0) {
+    if (!value) PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+    return -1;
+  }
+  core->set_stopping(truth != 0);
+  return 0;
+}
+PyGetSetDef kStoppingDef = {"stopping", core_get_stopping, core_set_stopping,
+                            "run_forever's `_stopping` flag, in the C++ loop", nullptr};
+
+}  // namespace
+
 void register_core(py::module_& m) {
   g_core_timer_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&kCoreTimerSpec));
   if (!g_core_timer_type) throw py::error_already_set();
@@ -111,9 +147,7 @@ void register_core(py::module_& m) {
              if (!is_core_timer(timer.ptr())) throw py::type_error("expected an aioref.CoreTimer");
              cancel_core_timer(reinterpret_cast<CoreTimer*>(timer.ptr()));
            })
-      .def("run_once", &Core::run_once)
       .def("run_until_stopped", &Core::run_until_stopped)
-      .def_property("stopping", &Core::stopping, &Core::set_stopping)
       .def_property_readonly("closed", &Core::closed)
       .def("close", &Core::close)
       .def_property_readonly("wake_fd", &Core::wake_fd)
@@ -136,7 +170,10 @@ void register_core(py::module_& m) {
       .def_property(
           "debug_runner", [](Core& c) { return c.debug_runner(); },
           [](Core& c, py::object f) { c.debug_runner() = std::move(f); });
-  for (PyMethodDef* def : {&kCallSoonDef, &kCallSoonThreadsafeDef}) {
+  py::setattr(core, kStoppingDef.name,
+              py::reinterpret_steal<py::object>(
+                  PyDescr_NewGetSet(reinterpret_cast<PyTypeObject*>(core.ptr()), &kStoppingDef)));
+  for (PyMethodDef* def : {&kCallSoonDef, &kCallSoonThreadsafeDef, &kRunOnceDef}) {
     PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(core.ptr()), def);
     if (!descr) throw py::error_already_set();
     py::setattr(core, def->ml_name, py::reinterpret_steal<py::object>(descr));

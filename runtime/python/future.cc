@@ -169,10 +169,11 @@ PyObject* future_iter_throw(PyObject* self, PyObject* const* args, Py_ssize_t na
 }
 constexpr int kThrowFlags = METH_FASTCALL;
 #else
-// 3.8-3.10: METH_VARARGS with PyArg_UnpackTuple, as _asyncio's.
+// 3.8-3.10: METH_VARARGS parsed by PyArg_ParseTuple("O|OO"), as _asyncio's (its errors say
+// "function takes at least 1 argument (0 given)").
 PyObject* future_iter_throw(PyObject* self, PyObject* args) {
   PyObject *type, *value = nullptr, *tb = nullptr;
-  if (!PyArg_UnpackTuple(args, "throw", 1, 3, &type, &value, &tb)) return nullptr;
+  if (!PyArg_ParseTuple(args, "O|OO", &type, &value, &tb)) return nullptr;
   return future_iter_throw_impl(self, type, value, tb);
 }
 constexpr int kThrowFlags = METH_VARARGS;
@@ -245,7 +246,13 @@ void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
 
 namespace {
 
-FullFuture& fut(py::handle self) { return self.cast<FullFuture&>(); }
+FullFuture& fut(py::handle self) {
+  FullFuture* f = instance_of<FullFuture>(self.ptr());
+  if (f == nullptr) {
+    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "Future is not constructed");
+  }
+  return *f;
+}
 
 // The bodies of Future's methods (their signatures: kSignatures, methods.h).
 py::object future_result(PyObject* self, PyObject* const*) {
@@ -332,55 +339,78 @@ PyObject* new_future_iter(PyObject* self) {
   return reinterpret_cast<PyObject*>(it);
 }
 
+namespace {
+
+// FullLoop.create_future: Future(loop=loop), without parsing arguments or pybind11's metaclass
+// call.
+PyObject* new_future(PyObject*, PyObject* loop) {
+  static PyObject* no_args = PyTuple_New(0);
+  PyObject* self = future_type->tp_new(future_type, no_args, nullptr);
+  if (self == nullptr) return nullptr;
+  PyObject* done = c_entry([&] {
+    instance_of<FullFuture>(self)->init(py::reinterpret_borrow<py::object>(loop));
+    return self;
+  });
+  if (done == nullptr) Py_DECREF(self);
+  return done;
+}
+
+PyMethodDef new_future_def = {"new_future", new_future, METH_O,
+                              "new_future(loop): FullLoop.create_future()'s Future(loop=loop)"};
+
+}  // namespace
+
 void register_future(py::module_& m) {
   m.attr("FutureIter") = make_future_iter_type(m.attr("__name__").cast<std::string>());
 
   py::class_<FullFuture> future_cls(
       m, "Future", py::custom_type_setup(setup_future_type<FullFuture, FullFuture>));
   // __init__ is the type's tp_init (setup_type): Future(*, loop=None).
-  future_cls
-      .def("__repr__",
-           [](py::handle self) -> py::object {
-             if constexpr (this_python_has(Behaviour::kReprFunctions)) {
-               return py::isinstance<FullTask>(self) ? api().task_repr(self)
-                                                     : api().future_repr(self);
-             }
-             py::object info = self.attr("_repr_info")();
-             return py::str("<{} {}>").format(py::getattr(py::type::handle_of(self), "__name__"),
-                                              py::str(" ").attr("join")(info));
-           })
-      .def_property(
-          "_asyncio_future_blocking", [](py::handle self) { return fut(self).blocking; },
-          [](py::handle self, py::object v) { fut(self).blocking = v.cast<bool>(); })
-      .def_property(
-          "_log_traceback", [](py::handle self) { return fut(self).log_traceback; },
-          [](py::handle self, py::object v) {
-            if (v.cast<bool>()) {
-              raise_new(py::reinterpret_borrow<py::object>(PyExc_ValueError),
-                        "_log_traceback can only be set to False");
-            }
-            fut(self).log_traceback = false;
-          })
-      .def_property_readonly("_loop", [](py::handle self) { return fut(self).loop; })
-      .def_property_readonly("_state", [](py::handle self) { return state_name(fut(self).state); })
-      .def_property_readonly("_result", [](py::handle self) { return fut(self).result; })
-      .def_property_readonly("_exception", [](py::handle self) { return fut(self).exception; })
-      .def_property_readonly("_callbacks",
-                             [](py::handle self) { return fut(self).callbacks_list(); })
-      .def_property(
-          "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
-          [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
+  future_cls.def("__repr__", [](py::handle self) -> py::object {
+    if constexpr (this_python_has(Behaviour::kReprFunctions)) {
+      return py::isinstance<FullTask>(self) ? api().task_repr(self) : api().future_repr(self);
+    }
+    py::object info = self.attr("_repr_info")();
+    return py::str("<{} {}>").format(py::getattr(py::type::handle_of(self), "__name__"),
+                                     py::str(" ").attr("join")(info));
+  });
+  install_attribute(
+      future_cls, "_asyncio_future_blocking",
+      [](py::handle self) -> py::object { return py::bool_(fut(self).blocking); },
+      [](py::handle self, py::object v) { fut(self).blocking = v.cast<bool>(); });
+  install_attribute(
+      future_cls, "_log_traceback",
+      [](py::handle self) -> py::object { return py::bool_(fut(self).log_traceback); },
+      [](py::handle self, py::object v) {
+        if (v.cast<bool>()) {
+          raise_new(py::reinterpret_borrow<py::object>(PyExc_ValueError),
+                    "_log_traceback can only be set to False");
+        }
+        fut(self).log_traceback = false;
+      });
+  install_attribute(future_cls, "_loop", [](py::handle self) { return fut(self).loop; });
+  install_attribute(future_cls, "_state", [](py::handle self) -> py::object {
+    return py::str(state_name(fut(self).state));
+  });
+  install_attribute(future_cls, "_result", [](py::handle self) { return fut(self).result; });
+  install_attribute(future_cls, "_exception", [](py::handle self) { return fut(self).exception; });
+  install_attribute(future_cls, "_callbacks",
+                    [](py::handle self) -> py::object { return fut(self).callbacks_list(); });
+  install_attribute(
+      future_cls, "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
+      [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
   if constexpr (this_python_has(Behaviour::kCancelMessage)) {
-    future_cls
-        .def_property(
-            "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },
-            [](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); })
-        .def_property(
-            "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc; },
-            [](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
+    install_attribute(
+        future_cls, "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },
+        [](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); });
+    install_attribute(
+        future_cls, "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc; },
+        [](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
   }
 
   install_methods(future_cls, kFuture, future_methods());
+  future_type = reinterpret_cast<PyTypeObject*>(future_cls.ptr());
+  add_function(m, &new_future_def);
 
 #if PY_VERSION_HEX >= 0x03090000
   // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).

@@ -15,6 +15,7 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -58,7 +59,12 @@ class FullFuture {
       callbacks.clear();
     }
     loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
-    if (loop.attr("get_debug")().cast<bool>()) {
+    py::object debug = py::reinterpret_steal<py::object>(
+        PyObject_CallMethodNoArgs(loop.ptr(), api().get_debug_str));
+    if (!debug) throw py::error_already_set();
+    int is_debug = PyObject_IsTrue(debug.ptr());
+    if (is_debug < 0) throw py::error_already_set();
+    if (is_debug) {
       source_traceback = api().extract_stack(api().getframe(0));
     }
   }
@@ -81,6 +87,17 @@ class FullFuture {
   // scheduled, the others when all are (a repr made meanwhile shows them).
   void schedule_callbacks(py::handle self) {
     if (callbacks.empty()) return;
+    if (callbacks.size() == 1) {  // the common case, without copying the list
+      std::pair<py::object, py::object> only = callbacks[0];
+      try {
+        call_soon_with_context(loop.ptr(), only.first.ptr(), self.ptr(), only.second.ptr());
+      } catch (...) {
+        callbacks.clear();
+        throw;
+      }
+      callbacks.clear();
+      return;
+    }
     auto pending = callbacks;
     try {
       for (std::size_t i = 0; i < pending.size(); ++i) {
@@ -194,7 +211,10 @@ class FullFuture {
       call_soon_with_context(loop.ptr(), fn.ptr(), self.ptr(), context.ptr());
       return;
     }
-    if (context.is_none()) context = api().copy_context();
+    if (context.is_none()) {
+      context = py::reinterpret_steal<py::object>(PyContext_CopyCurrent());
+      if (!context) throw py::error_already_set();
+    }
     callbacks.emplace_back(std::move(fn), std::move(context));
   }
 
@@ -260,6 +280,18 @@ class FullFuture {
   }
 };
 
+// aioref.Future and aioref.Task (set when the module registers them).
+inline PyTypeObject* future_type = nullptr;
+inline PyTypeObject* task_type = nullptr;
+
+// The C++ future of an aioref.Future or aioref.Task, not of a subclass (a subclass may override
+// what the caller would bypass: _asyncio's Future_CheckExact / Task_CheckExact fast paths), or
+// nullptr.
+inline FullFuture* exact_full_future(PyObject* obj) {
+  PyTypeObject* t = Py_TYPE(obj);
+  return t == future_type || t == task_type ? instance_of<FullFuture>(obj) : nullptr;
+}
+
 // Future.__await__ / __iter__: a new FutureIter (future.cc).
 PyObject* new_future_iter(PyObject* self);
 
@@ -287,21 +319,41 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
   };
   type->tp_iter = new_future_iter;
   type->tp_as_async->am_await = new_future_iter;
+  // An instance is pybind11's simple layout (one pybind11 base, a unique_ptr holder), filled
+  // here: no type lookup and no entry in pybind11's instance registry (which made and dropped
+  // one per future, a fifth of its cost), since nothing casts a C++ Future back to its Python
+  // object; the properties and methods reach it through instance_of.
   type->tp_dealloc = [](PyObject* self) {
     if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
     PyObject_GC_UnTrack(self);
-    py::detail::pybind11_object_dealloc(self);
+    auto* inst = reinterpret_cast<py::detail::instance*>(self);
+    if (!inst->simple_layout || inst->simple_instance_registered) {
+      py::detail::pybind11_object_dealloc(self);  // made by pybind11 itself
+      return;
+    }
+    if (inst->weakrefs) PyObject_ClearWeakRefs(self);
+    if (inst->simple_holder_constructed) {
+      inst->simple_holder_constructed = false;
+      reinterpret_cast<std::unique_ptr<Self>*>(&inst->simple_value_holder[1])->~unique_ptr();
+    }
+    if (PyObject** dict = _PyObject_GetDictPtr(self)) Py_CLEAR(*dict);
+    PyTypeObject* t = Py_TYPE(self);
+    t->tp_free(self);
+    Py_DECREF(t);  // a heap type's instances own a reference to it
   };
   // As with _asyncio's types, the C++ object exists from __new__: a subclass whose __init__
   // does not call Future.__init__ makes a future that is "not initialized" (no loop), not an
   // error, and __init__ (tp_init, below) initializes it, again when called again.
-  type->tp_new = [](PyTypeObject* t, PyObject* args, PyObject* kwds) -> PyObject* {
-    PyObject* obj = py::detail::pybind11_object_new(t, args, kwds);
+  type->tp_new = [](PyTypeObject* t, PyObject*, PyObject*) -> PyObject* {
+    PyObject* obj = t->tp_alloc(t, 0);
     if (obj == nullptr) return nullptr;
     auto* inst = reinterpret_cast<py::detail::instance*>(obj);
-    auto vh = inst->get_value_and_holder(py::detail::get_type_info(typeid(Self)));
-    vh.value_ptr() = new Self();
-    vh.type->init_instance(inst, nullptr);
+    inst->simple_layout = true;
+    inst->owned = true;
+    Self* value = new Self();
+    inst->simple_value_holder[0] = value;
+    new (&inst->simple_value_holder[1]) std::unique_ptr<Self>(value);
+    inst->simple_holder_constructed = true;
     return obj;
   };
   type->tp_init = [](PyObject* self, PyObject* args, PyObject* kwds) -> int {

@@ -20,7 +20,9 @@ namespace aioref_bridge {
 // copied when None, `_source_traceback` None), queued in the C++ loop. Anything else (debug
 // mode, unusual arguments, a loop or handle type whose methods were overridden or patched) calls
 // CPython's BaseEventLoop.call_soon, so its checks, error texts and source tracebacks are the
-// running version's.
+// running version's. On a closed loop every C path calls BaseEventLoop's method of its name,
+// whose first step, `self._check_closed()`, raises: the traceback shows CPython's frames
+// (`call_soon`, `_check_closed`), as it does for a coroutine finalized after the loop closed.
 namespace fast {
 
 struct Slots {  // offsets of events.Handle's slots (the same in 3.8-3.13, looked up anyway)
@@ -40,6 +42,10 @@ struct State {
   PyTypeObject* handle_type = nullptr;      // aioref.Handle
   PyObject* fallback = nullptr;             // BaseEventLoop.call_soon
   PyObject* threadsafe_fallback = nullptr;  // aioref's Python Loop.call_soon_threadsafe
+  // BaseEventLoop's call_soon_threadsafe and call_at: what a closed loop calls (call_soon and
+  // call_later are `fallback` and `call_later_fallback`).
+  PyObject* closed_threadsafe = nullptr;
+  PyObject* closed_call_at = nullptr;
   Slots slots{};
   // (name, the object type lookup must find) for the loop type and the handle type.
   std::vector<std::pair<PyObject*, PyObject*>> loop_attrs, handle_attrs;
@@ -366,17 +372,15 @@ PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
 }
 
 // What BaseEventLoop.call_soon and call_at do first: `self._check_closed()`, then the debug
-// test. -1: an error is set (closed loop); 1: debug is on, take the Python code; 0: go on.
+// test. -1: an error is set; 0: go on; DEBUG: take the Python code; CLOSED: call
+// BaseEventLoop's method, which raises CPython's RuntimeError from CPython's frames.
+enum Checked { DEBUG = 1, CLOSED = 2 };
 int check_closed_then_debug(PyObject* self, PyObject* dict) {
   State& st = state();
   int closed = attr_true(self, dict, st.closed_name);
-  if (closed < 0) return -1;
-  if (closed) {
-    PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
-    return -1;
-  }
+  if (closed) return closed < 0 ? -1 : CLOSED;
   int debug = attr_true(self, dict, st.debug_name);
-  return debug < 0 ? -1 : debug;
+  return debug < 0 ? -1 : (debug ? DEBUG : 0);
 }
 
 // The callback's arguments, `items[1:]`, as a new tuple.
@@ -392,7 +396,7 @@ PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
 
 // call_soon, and call_soon_threadsafe (aioref's Python Loop.call_soon_threadsafe: the same
 // checks, the handle queued through the C++ loop's threadsafe queue, which wakes it).
-template <void (Core::*Schedule)(PyObject*), PyObject* State::*Fallback>
+template <void (Core::*Schedule)(PyObject*), PyObject* State::*Fallback, PyObject* State::*Closed>
 PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
   State& st = state();
@@ -416,6 +420,7 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   }
   int checked = check_closed_then_debug(self, dict);
   if (checked < 0) return nullptr;
+  if (checked == CLOSED) return call_fallback(self, args, nargs, kwnames, st.*Closed);
   if (checked) return call_fallback(self, args, nargs, kwnames, fallback);
   PyObject* core_obj = get_attr(self, dict, st.core_name);
   if (!core_obj) return nullptr;
@@ -443,15 +448,16 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
 
 PyMethodDef kLoopCallSoonDef = {
     "call_soon",
-    reinterpret_cast<PyCFunction>(
-        reinterpret_cast<void (*)()>(schedule_soon<&Core::call_soon, &State::fallback>)),
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
+        schedule_soon<&Core::call_soon, &State::fallback, &State::fallback>)),
     METH_FASTCALL | METH_KEYWORDS,
     "call_soon($self, callback, *args, context=None)\n--\n\n"
     "Arrange for a callback to be called as soon as possible (BaseEventLoop.call_soon)."};
 PyMethodDef kLoopCallSoonThreadsafeDef = {
     "call_soon_threadsafe",
     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(
-        schedule_soon<&Core::call_soon_threadsafe, &State::threadsafe_fallback>)),
+        schedule_soon<&Core::call_soon_threadsafe, &State::threadsafe_fallback,
+                      &State::closed_threadsafe>)),
     METH_FASTCALL | METH_KEYWORDS,
     "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n"
     "Like call_soon(), but thread-safe (BaseEventLoop.call_soon_threadsafe)."};
@@ -516,6 +522,7 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   State& st = state();
   int checked = check_closed_then_debug(self, dict);
   if (checked < 0) return nullptr;
+  if (checked == CLOSED) return call_fallback(self, args, nargs, kwnames, st.closed_call_at);
   if (checked) return call_fallback(self, args, nargs, kwnames, st.call_at_fallback);
   PyObject* cb_args = callback_args(rest, nrest);
   if (!cb_args) return nullptr;
@@ -567,9 +574,10 @@ PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Py
     return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
   }
   PyObject* dict = loop_dict(self);
-  int debug = attr_true(self, dict, st.debug_name);
-  if (debug < 0) return nullptr;
-  if (debug) return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
+  // BaseEventLoop.call_later, then self.call_at, raise on a closed loop: CPython's frames.
+  int checked = check_closed_then_debug(self, dict);
+  if (checked < 0) return nullptr;
+  if (checked) return call_fallback(self, args, nargs, kwnames, st.call_later_fallback);
   py::object core_ref;
   Core* core = loop_core(self, dict, core_ref);
   if (!core) return nullptr;
@@ -649,14 +657,17 @@ Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
 }
 
-// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon,
-// Loop.call_soon_threadsafe (Python), loop_attrs): sets Loop.call_soon and
-// Loop.call_soon_threadsafe. `loop_attrs`: names whose lookup on the loop's type must give what it
-// gives on Loop now (`_check_closed`, `_call_soon`, `get_debug`, ...) for the C path to be taken.
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
+// (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe. `loop_attrs`: names
+// whose lookup on the loop's type must give what it gives on Loop now (`_check_closed`,
+// `_call_soon`, `get_debug`, ...) for the C path to be taken.
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
-                       py::object fallback, py::object threadsafe_fallback,
+                       py::type base_loop, py::object threadsafe_fallback,
                        py::iterable loop_attr_names) {
   State& st = state();
+  py::object fallback = base_loop.attr("call_soon");
+  st.closed_threadsafe = py::object(base_loop.attr("call_soon_threadsafe")).release().ptr();
+  st.closed_call_at = py::object(base_loop.attr("call_at")).release().ptr();
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
   auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
   auto* bt = reinterpret_cast<PyTypeObject*>(base_handle.ptr());

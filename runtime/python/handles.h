@@ -15,12 +15,12 @@ int cancelled(PyObject* handle);
 // applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
 int run(PyObject* handle);
 
-// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop.call_soon,
-// Loop.call_soon_threadsafe (Python), loop_attrs): sets Loop.call_soon and
-// Loop.call_soon_threadsafe. `loop_attr_names`: names whose lookup on the loop's type must give
-// what it gives on Loop now for the C path to be taken.
+// install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
+// (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe (BaseEventLoop's
+// methods: debug mode, unusual arguments and a closed loop call them). `loop_attr_names`: names
+// whose lookup on the loop's type must give what it gives on Loop now for the C path to be taken.
 void install_call_soon(py::type loop_type, py::type handle_type, py::type base_handle,
-                       py::object fallback, py::object threadsafe_fallback,
+                       py::type base_loop, py::object threadsafe_fallback,
                        py::iterable loop_attr_names);
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
 // BaseEventLoop.call_later, TimerHandle.cancel (Python)): sets Loop.call_at, Loop.call_later

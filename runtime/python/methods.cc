@@ -17,7 +17,41 @@ const Signature* signature_of(const char* name, Owner owner) {
   return nullptr;
 }
 
+struct Accessors {
+  AttributeGetter get;
+  AttributeSetter set;
+};
+
+PyObject* get_attribute(PyObject* self, void* closure) {
+  return c_entry([&] { return static_cast<Accessors*>(closure)->get(self).release().ptr(); });
+}
+
+int set_attribute(PyObject* self, PyObject* value, void* closure) {
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+    return -1;
+  }
+  PyObject* done = c_entry([&] {
+    static_cast<Accessors*>(closure)->set(self, py::reinterpret_borrow<py::object>(value));
+    return Py_None;
+  });
+  return done ? 0 : -1;
+}
+
 }  // namespace
+
+void install_attribute(py::handle type, const char* name, AttributeGetter get,
+                       AttributeSetter set) {
+  auto* type_obj = reinterpret_cast<PyTypeObject*>(type.ptr());
+  // Kept for the life of the process, as a static PyGetSetDef is.
+  auto* def = new PyGetSetDef{name, get_attribute, set ? set_attribute : nullptr, nullptr,
+                              new Accessors{get, set}};
+  py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewGetSet(type_obj, def));
+  if (!descr || PyDict_SetItemString(type_obj->tp_dict, name, descr.ptr()) != 0) {
+    throw py::error_already_set();
+  }
+  PyType_Modified(type_obj);
+}
 
 void install_methods(py::handle type, Owner owner, const std::vector<MethodBinding>& bindings) {
   auto* type_obj = reinterpret_cast<PyTypeObject*>(type.ptr());

@@ -106,16 +106,7 @@ struct MethodEntry {
   static inline int minpos = 0, maxpos = 0;
 
   static PyObject* run(PyObject* self, PyObject* const* args) {
-    try {
-      return Body(self, args).release().ptr();
-    } catch (py::error_already_set& e) {
-      e.restore();
-    } catch (py::builtin_exception& e) {
-      e.set_error();
-    } catch (const std::exception& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
-    }
-    return nullptr;
+    return c_entry([&] { return Body(self, args).release().ptr(); });
   }
   static PyObject* no_args(PyObject* self, PyObject*) { return run(self, nullptr); }
   static PyObject* one_arg(PyObject* self, PyObject* arg) { return run(self, &arg); }
@@ -163,6 +154,13 @@ MethodBinding bind(const char* name) {
           &E::minpos,
           &E::maxpos};
 }
+
+// An attribute of the type (a getset descriptor, as _asyncio's; no pybind11 property): `get`
+// returns its value; `set` (nullptr: read-only) takes the new one.
+using AttributeGetter = py::object (*)(py::handle self);
+using AttributeSetter = void (*)(py::handle self, py::object value);
+void install_attribute(py::handle type, const char* name, AttributeGetter get,
+                       AttributeSetter set = nullptr);
 
 // Puts the bodies in `type`'s dict as method descriptors, each with the signature kSignatures
 // gives it for `owner` on this Python (a later binding of a name replaces an earlier one; a

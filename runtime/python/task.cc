@@ -31,7 +31,13 @@ void FullTask::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
 
 namespace {
 
-FullTask& task_of(py::handle self) { return self.cast<FullTask&>(); }
+FullTask& task_of(py::handle self) {
+  FullTask* t = instance_of<FullTask>(self.ptr());
+  if (t == nullptr) {
+    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "Task is not constructed");
+  }
+  return *t;
+}
 
 // The bodies of Task's own methods (their signatures: kSignatures, methods.h).
 py::object task_repr_info(PyObject* self, PyObject* const*) {
@@ -78,89 +84,76 @@ std::vector<MethodBinding> task_methods() {
           bind<task_cancelling>("cancelling"),       bind<task_uncancel>("uncancel")};
 }
 
+// FullLoop.create_task: Task(coro, loop=loop, name=name, context=context) without parsing the
+// arguments or pybind11's metaclass call; the source traceback loses its last frame (the
+// create_task call), as BaseEventLoop.create_task's does.
+PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "new_task(loop, coro, name, context)");
+    return nullptr;
+  }
+  static PyObject* no_args = PyTuple_New(0);
+  PyObject* self = task_type->tp_new(task_type, no_args, nullptr);
+  if (self == nullptr) return nullptr;
+  PyObject* done = c_entry([&] {
+    auto arg = [&](int i) { return py::reinterpret_borrow<py::object>(args[i]); };
+    FullTask& t = *instance_of<FullTask>(self);
+    t.init_task(self, arg(0), arg(1), arg(2), arg(3));
+    int has_frames = PyObject_IsTrue(t.source_traceback.ptr());
+    if (has_frames < 0) throw py::error_already_set();
+    if (has_frames && PySequence_DelItem(t.source_traceback.ptr(), -1) < 0) {
+      throw py::error_already_set();
+    }
+    return self;
+  });
+  if (done == nullptr) Py_DECREF(self);
+  return done;
+}
+
+PyMethodDef new_task_def = {
+    "new_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(new_task)),
+    METH_FASTCALL, "new_task(loop, coro, name, context): FullLoop.create_task()'s Task"};
+
 }  // namespace
 
 void register_task(py::module_& m) {
-  auto task = [](py::handle h) -> FullTask& { return h.cast<FullTask&>(); };
-
   m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
-  py::class_<TaskWakeupMethWrapper> wakeup_cls(
-      m, "TaskWakeupMethWrapper", py::custom_type_setup(enable_gc<TaskWakeupMethWrapper>));
-  wakeup_cls.def("__call__", [](TaskWakeupMethWrapper& w, py::object future) {
-    py::object task = w.task;
-    task.cast<FullTask&>().wakeup(task, std::move(future));
-  });
-  // Equal for the same task, like the bound method CPython's Python Task adds.
-  wakeup_cls.def("__eq__", [](TaskWakeupMethWrapper& w, py::object other) {
-    return py::isinstance<TaskWakeupMethWrapper>(other) &&
-           other.cast<TaskWakeupMethWrapper&>().task.is(w.task);
-  });
-  wakeup_cls.def("__hash__", [](TaskWakeupMethWrapper& w) { return py::hash(w.task); });
-  if constexpr (this_python_has(Behaviour::kTaskWakeupReprMethod)) {
-    // 3.10+: _asyncio adds the bound method `task.task_wakeup`.
-    // (Put in the type's dict: assigning `__qualname__` on a type renames the type.)
-    py::object prop =
-        py::module_::import("builtins").attr("property")(py::cpp_function([](py::handle) {
-          return py::str("Task.task_wakeup");
-        }));
-    auto* type = reinterpret_cast<PyTypeObject*>(wakeup_cls.ptr());
-    if (PyDict_SetItemString(type->tp_dict, "__qualname__", prop.ptr()) != 0) {
-      throw py::error_already_set();
-    }
-    PyType_Modified(type);
-  }
-  // repr '<TaskStepMethWrapper object at 0x...>' like the C types (3.12+: '<_asyncio.Task...').
-  const char* wrapper_module =
-      this_python_has(Behaviour::kWrapperTypesInAsyncioModule) ? "_asyncio" : "builtins";
-  wakeup_cls.attr("__module__") = wrapper_module;
-  // object.__repr__ prints a builtins type by its tp_name, which pybind11 makes
-  // 'aioref._aioref_3_X.TaskWakeupMethWrapper'.
-  reinterpret_cast<PyTypeObject*>(wakeup_cls.ptr())->tp_name = "TaskWakeupMethWrapper";
+  m.attr("TaskWakeupMethWrapper") = make_wakeup_wrapper_type();
 
   py::class_<FullTask, FullFuture> task_cls(
       m, "Task", py::custom_type_setup(setup_future_type<FullTask, FullFuture>));
   task_cls
       .def(
           "task_step",
-          [task](py::handle self, py::object exc) { task(self).step(self, std::move(exc)); },
+          [](py::handle self, py::object exc) { task_of(self).step(self, std::move(exc)); },
           py::arg("exc") = py::none())
-      .def("task_wakeup", [task](py::handle self,
-                                 py::object future) { task(self).wakeup(self, std::move(future)); })
-      .def_property(
-          "_log_destroy_pending",
-          [task](py::handle self) { return task(self).log_destroy_pending; },
-          [task](py::handle self, py::object v) {
-            task(self).log_destroy_pending = v.cast<bool>();
-          })
-      .def_property(
-          "_must_cancel", [task](py::handle self) { return task(self).must_cancel; },
-          [task](py::handle self, py::object v) { task(self).must_cancel = v.cast<bool>(); })
-      .def_property_readonly("_coro", [task](py::handle self) { return task(self).coro; })
-      .def_property_readonly("_context", [task](py::handle self) { return task(self).context; })
-      .def_property_readonly("_fut_waiter",
-                             [task](py::handle self) { return task(self).fut_waiter; })
-      .def_property_readonly("_name", [task](py::handle self) { return task(self).name; });
+      .def("task_wakeup", [](py::handle self, py::object future) {
+        task_of(self).wakeup(self, std::move(future));
+      });
+  install_attribute(
+      task_cls, "_log_destroy_pending",
+      [](py::handle self) -> py::object { return py::bool_(task_of(self).log_destroy_pending); },
+      [](py::handle self, py::object v) { task_of(self).log_destroy_pending = v.cast<bool>(); });
+  install_attribute(
+      task_cls, "_must_cancel",
+      [](py::handle self) -> py::object { return py::bool_(task_of(self).must_cancel); },
+      [](py::handle self, py::object v) { task_of(self).must_cancel = v.cast<bool>(); });
+  install_attribute(task_cls, "_coro", [](py::handle self) { return task_of(self).coro; });
+  install_attribute(task_cls, "_context", [](py::handle self) { return task_of(self).context; });
+  install_attribute(task_cls, "_fut_waiter",
+                    [](py::handle self) { return task_of(self).fut_waiter; });
+  install_attribute(task_cls, "_name", [](py::handle self) { return task_of(self).name; });
   if constexpr (this_python_has(Behaviour::kTaskCancelling)) {
-    task_cls.def_property_readonly("_num_cancels_requested", [task](py::handle self) {
-      return task(self).num_cancels_requested;
+    install_attribute(task_cls, "_num_cancels_requested", [](py::handle self) -> py::object {
+      return py::int_(task_of(self).num_cancels_requested);
     });
   }
   std::vector<MethodBinding> methods = future_methods();
   for (const MethodBinding& b : task_methods()) methods.push_back(b);
   install_methods(task_cls, kTask, methods);
 
-  // FullLoop.create_task's Task(coro, loop=loop, name=name, context=context), without parsing
-  // the arguments.
-  m.def(
-      "new_task",
-      [](py::object loop, py::object coro, py::object name, py::object context) {
-        py::object self = py::cast(std::make_unique<FullTask>());
-        self.cast<FullTask&>().init_task(self, std::move(loop), std::move(coro), std::move(name),
-                                         std::move(context));
-        return self;
-      },
-      py::arg("loop"), py::arg("coro"), py::arg("name") = py::none(),
-      py::arg("context") = py::none());
+  task_type = reinterpret_cast<PyTypeObject*>(task_cls.ptr());
+  add_function(m, &new_task_def);
   m.attr("FULL_TASK_CONTEXT_ARGUMENT") = this_python_has(Behaviour::kTaskContextArgument);
 }
 

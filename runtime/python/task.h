@@ -18,21 +18,6 @@ namespace aioref_bridge {
 
 namespace py = pybind11;
 
-// The wakeup callback a task gives the future it waits for (as _asyncio's
-// TaskWakeupMethWrapper, so that a Handle's repr shows it as CPython's does).
-struct TaskWakeupMethWrapper {
-  py::object task = py::none();
-
-  int traverse(visitproc visit, void* arg) {
-    Py_VISIT(task.ptr());
-    return 0;
-  }
-  void clear() {
-    py::object keep = std::move(task);
-    task = py::none();
-  }
-};
-
 // -- Task -----------------------------------------------------------------------------------
 
 class FullTask final : public FullFuture {
@@ -52,12 +37,15 @@ class FullTask final : public FullFuture {
   void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
                  py::object the_context, bool eager_start = false) {
     init(std::move(the_loop));
-    if (!api().iscoroutine(the_coro).cast<bool>()) {
+    // A coroutine object is one without asking asyncio.iscoroutine (as _asyncio's is_coroutine).
+    if (!PyCoro_CheckExact(the_coro.ptr()) && !api().iscoroutine(the_coro).cast<bool>()) {
       log_destroy_pending = false;
       raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError),
                 "a coroutine was expected, got " + py::repr(the_coro).cast<std::string>());
     }
-    context = the_context.is_none() ? api().copy_context() : std::move(the_context);
+    context = the_context.is_none() ? py::reinterpret_steal<py::object>(PyContext_CopyCurrent())
+                                    : std::move(the_context);
+    if (!context) throw py::error_already_set();
     must_cancel = false;
     log_destroy_pending = true;
     num_cancels_requested = 0;
@@ -220,9 +208,13 @@ class FullTask final : public FullFuture {
       call_step_soon(self, py::none());
       return;
     }
-    py::object blocking_obj = py::getattr(result_obj, api().blocking_str, py::none());
+    // An aioref.Future or Task (not a subclass) is read directly, as _asyncio reads its own.
+    FullFuture* waited = exact_full_future(result_obj.ptr());
+    if (waited && waited->loop.is_none()) waited = nullptr;  // get_loop() raises: the long way
+    py::object blocking_obj = waited ? py::object(py::bool_(waited->blocking))
+                                     : py::getattr(result_obj, api().blocking_str, py::none());
     if (!blocking_obj.is_none()) {
-      if (!api().get_loop_fn(result_obj).is(loop)) {
+      if (!(waited ? waited->loop : api().get_loop_fn(result_obj)).is(loop)) {
         call_step_soon(self,
                        runtime_error("Task " + py::repr(self).cast<std::string>() + " got Future " +
                                      py::repr(result_obj).cast<std::string>() +
@@ -232,13 +224,12 @@ class FullTask final : public FullFuture {
           call_step_soon(self, runtime_error("Task cannot await on itself: " +
                                              py::repr(self).cast<std::string>()));
         } else {
-          TaskWakeupMethWrapper wakeup_wrapper;
-          wakeup_wrapper.task = py::reinterpret_borrow<py::object>(self);
-          py::object wakeup = py::cast(std::move(wakeup_wrapper));
-          if (auto* fut = py::isinstance<FullFuture>(result_obj) ? &result_obj.cast<FullFuture&>()
-                                                                 : nullptr) {
-            fut->blocking = false;
-            fut->add_done_callback(result_obj, wakeup, context);
+          py::object wakeup =
+              py::reinterpret_steal<py::object>(new_wakeup_wrapper(self.ptr(), this));
+          if (!wakeup) throw py::error_already_set();
+          if (waited) {
+            waited->blocking = false;
+            waited->add_done_callback(result_obj, wakeup, context);
           } else {
             result_obj.attr("_asyncio_future_blocking") = false;
             result_obj.attr("add_done_callback")(wakeup, py::arg("context") = context);
@@ -271,8 +262,8 @@ class FullTask final : public FullFuture {
   void wakeup(py::handle self, py::object future) {
     py::object exc = py::none();
     try {
-      if (py::isinstance<FullFuture>(future)) {
-        future.cast<FullFuture&>().get_result();
+      if (FullFuture* done = exact_full_future(future.ptr())) {
+        done->get_result();
       } else {
         future.attr("result")();
       }

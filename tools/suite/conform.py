@@ -502,14 +502,10 @@ def run_cells(args, chosen, loops, found, workdir, cells):
     that an interrupted run still has them)."""
     unavailable = {}
     for implementation in loops:
-        why = implementation.available()
-        if why is None and hasattr(implementation, "build"):
-            why = implementation.build()
+        why = implementations.prepare(implementation, found)
         if why is not None:
             unavailable[implementation.name] = why
             print("conform: %s: %s" % (implementation.name, why), file=sys.stderr)
-        elif hasattr(implementation, "check_loading"):
-            implementation.check_loading(found)
         for interpreter in found:
             for example in chosen:
                 cells.append(Cell(example, implementation, interpreter))

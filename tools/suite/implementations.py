@@ -318,6 +318,18 @@ class OutOfScope(object):
         pass
 
 
+def prepare(implementation, found):
+    """Gets an implementation ready to run on the interpreters `found`: None when it can run
+    here, else why not. Where it loads in some interpreters only, the others' cells are
+    OutOfScope (PythonLoop.check_loading)."""
+    why = implementation.available()
+    if why is None and hasattr(implementation, "build"):
+        why = implementation.build()
+    if why is None and hasattr(implementation, "check_loading"):
+        implementation.check_loading(found)
+    return why
+
+
 BUILTIN = {
     "cpython": lambda: PythonLoop("cpython"),
     "native": NativePorts,

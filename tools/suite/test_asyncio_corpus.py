@@ -349,9 +349,7 @@ def main(args):
 
     jobs = []  # (implementation, interpreter, module, loop spec, sys_path, classes)
     for implementation in loops:
-        why = implementation.available()
-        if why is None and hasattr(implementation, "build"):
-            why = implementation.build()
+        why = implementations.prepare(implementation, found)
         if why is not None:
             problems.append("%s: %s" % (implementation.name, why))
             continue

@@ -384,7 +384,7 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
          "BaseEventLoop._check_closed"),
         (base_events.BaseEventLoop.get_debug, "asyncio.base_events",
          "BaseEventLoop.get_debug"))):
-    _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop.call_soon,
+    _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop,
                             Loop.call_soon_threadsafe,
                             ("_check_closed", "_call_soon", "get_debug"))
     # Loop.call_at (the Python one above: debug mode and unusual arguments) and call_later
@@ -404,23 +404,23 @@ class FullLoop(Loop):
     of the core (runtime/python/task_bridge.cc), which step the Python coroutines themselves."""
 
     def create_future(self):
-        return _core.Future(loop=self)
+        return _core.new_future(self)
 
-    def create_task(self, coro, *, name=None, **kwargs):
-        # `context=` exists since 3.11 (BaseEventLoop.create_task has the same signature).
-        context = kwargs.pop("context", None)
-        if kwargs or (context is not None and not _core.FULL_TASK_CONTEXT_ARGUMENT):
-            raise TypeError("create_task() got an unexpected keyword argument %r"
-                            % (next(iter(kwargs)) if kwargs else "context"))
-        if self._task_factory is not None:
-            if _core.FULL_TASK_CONTEXT_ARGUMENT:
+    if _core.FULL_TASK_CONTEXT_ARGUMENT:  # `context=` exists since 3.11, as in BaseEventLoop's
+        def create_task(self, coro, *, name=None, context=None):
+            if self._task_factory is not None:
                 return super().create_task(coro, name=name, context=context)
-            return super().create_task(coro, name=name)
-        self._check_closed()
-        task = _core.new_task(self, coro, name, context)
-        if task._source_traceback:
-            del task._source_traceback[-1]
-        return task
+            self._check_closed()
+            # new_task drops the last frame of a source traceback, as BaseEventLoop's does.
+            return _core.new_task(self, coro, name, context)
+    else:
+        def create_task(self, coro, *, name=None):
+            if self._task_factory is not None:
+                return super().create_task(coro, name=name)
+            self._check_closed()
+            return _core.new_task(self, coro, name, None)
+    # A wrong call is worded as CPython's loop words it (3.10+ names the qualname).
+    create_task.__qualname__ = "BaseEventLoop.create_task"
 
 
 def new_full_event_loop():

@@ -9,10 +9,12 @@ types) is checked apart, in the classes named *Internals (@loops.aioref_only).
 import asyncio
 import contextvars
 import gc
+import os
 import random
 import sys
 import threading
 import time
+import traceback
 import unittest
 import warnings
 import weakref
@@ -495,6 +497,30 @@ class MisuseTests(unittest.TestCase):
         self.check(after_close(lambda l: l.call_soon_threadsafe(print)))
         self.check(after_close(lambda l: l.run_forever()))
         self.check(after_close(lambda l: l.run_until_complete(asyncio.sleep(0))))
+
+    def test_closed_tracebacks(self):
+        # A closed loop raises from CPython's frames (call_later, call_at, _check_closed), also
+        # where C stands for them: a coroutine finalized after asyncio.run shows them (fuzz
+        # case divergence-c39b81eae0: Queue.get's `getter.cancel()`).
+        def frames(make_loop, method):
+            loop = make_loop()
+            loop.close()
+            try:
+                method(loop)
+            except RuntimeError as error:
+                tb = traceback.extract_tb(error.__traceback__)[1:]  # past this function
+                return str(error), [(os.path.basename(f.filename), f.name) for f in tb]
+
+        def cancel_a_future_with_a_callback(loop):
+            future = loop.create_future()
+            future.add_done_callback(print)
+            future.cancel()  # schedules the callback: loop.call_soon
+
+        for method in (lambda l: l.call_soon(print), lambda l: l.call_later(1, print),
+                       lambda l: l.call_at(1, print), lambda l: l.call_soon_threadsafe(print),
+                       cancel_a_future_with_a_callback):
+            got = loops.same_on_every_loop(self, lambda factory: frames(factory, method))
+            self.assertIn(("base_events.py", "_check_closed"), got[1])
 
     def test_run_while_running(self):
         def nested_run(loop):

@@ -171,9 +171,9 @@ def runner_sigint():
     # Python's start-up handler, also where this process was started with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with asyncio.Runner() as runner:
-        for main in (cancelled_main, swallows, stubborn):
+        for program in (cancelled_main, swallows, stubborn):
             try:
-                print(runner.run(main()))
+                print(runner.run(program()))
             except KeyboardInterrupt:
                 print("KeyboardInterrupt")
             print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)

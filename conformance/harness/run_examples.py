@@ -410,7 +410,7 @@ def _returning(set_type, original):
     return wrapper
 
 
-_RUN = {}  # the child's run: "recorder"
+_RUN = {}  # the child's run: "recorder", "trace" (its path), "order_garbage"
 
 
 def _mark_set_order_apis():
@@ -475,6 +475,10 @@ def _child(job):
     os.dup2(devnull, 0)
     if hasattr(os, "register_at_fork"):  # 3.7+
         os.register_at_fork(after_in_child=lambda: _forked_copy(job["trace"], fd, debug_fd))
+    # The copy writes its own pid too late when it is not scheduled before the run ends; the
+    # run itself records it as os.fork() returns, so a fork is seen the same way every time.
+    _RUN["trace"] = job["trace"]
+    os.fork = _recorded_fork
     for extra in reversed(job.get("sys_path") or []):
         sys.path.insert(0, extra)
     real = job.get("clock") == "real"
@@ -599,6 +603,18 @@ def _forked_copy(trace_path, fd, debug_fd):
     os.dup2(devnull, fd)
     os.dup2(devnull, debug_fd)
     os.close(devnull)
+
+
+def _recorded_fork():
+    """os.fork() in a run: the copy's pid goes to the run's forks file before fork returns."""
+    pid = _REAL_FORK()
+    if pid:
+        with open(_RUN["trace"] + FORKS_SUFFIX, "a") as forks_file:
+            forks_file.write("%d\n" % pid)
+    return pid
+
+
+_REAL_FORK = os.fork
 
 
 def _append_outcome(trace_path, outcome, crash=False):

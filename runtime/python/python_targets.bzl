@@ -7,7 +7,21 @@ load("//third_party/python:pybind.bzl", "pybind_extension")
 # bodies), so each shard is about a minute.
 TEST_ASYNCIO_SHARDS = 4
 
-def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
+# The slice of test.test_asyncio the sanitizer runs take (whole, it is too slow instrumented):
+# the modules that drive the loop's core and, in mode full, aioref's own Task and Future.
+TEST_ASYNCIO_SLICE = [
+    "test_context",
+    "test_futures",
+    "test_futures2",
+    "test_locks",
+    "test_queues",
+    "test_taskgroups",
+    "test_tasks",
+    "test_timeouts",
+    "test_waitfor",
+]
+
+def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitizer_pythons = []):
     for py in pythons:
         ext = "_aioref_%s" % py
         repo = "@python3_debian" if py == "debian" else "@python%s" % py
@@ -100,6 +114,20 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = []):
                 shard_count = TEST_ASYNCIO_SHARDS,
                 size = "large",
             )
+            if py in sanitizer_pythons:
+                # Part of test_asyncio_* above: run by //runtime/python:sanitizer_tests only.
+                native.sh_test(
+                    name = "test_asyncio_slice_%s_%s" % (mode, py),
+                    srcs = ["tests/test_asyncio_test.sh"],
+                    args = site_args + ["aioref" if mode == "loop" else "aioref-full"] +
+                           ["--example=" + module for module in TEST_ASYNCIO_SLICE],
+                    data = site_data + [
+                        "//conformance:expected",
+                        "//tools:suite",
+                    ],
+                    size = "large",
+                    tags = ["manual"],
+                )
         native.sh_test(
             name = "fuzz_" + py,
             srcs = ["tests/fuzz_test.sh"],

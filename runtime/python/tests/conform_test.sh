@@ -7,11 +7,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/test_env.sh" ] || here="$here/tests"  # Bazel runs a copy named after the target
 source "$here/test_env.sh" "$@"
-# An instrumented extension runs 5-20x slower (more with several sanitized targets at once):
-# a cell's timeout scales with it, so that a slow run is not a TIMEOUT.
-timeout=30
-case "${LD_PRELOAD:-}" in
-  *libasan.so* | *libtsan.so* | *libubsan.so*) timeout=150 ;;
-esac
 exec /usr/bin/python3 "$root/tools/conform" --no-setup --loop "$3" --python "$python" --repeat 2 \
-  --timeout "$timeout" --format text
+  --timeout $((30 * slowdown)) --format text

@@ -5,6 +5,9 @@
 #   site     the folder holding aioref/, exported as AIOREF_PYTHON_SITE for tools/conform, fuzz
 #   root     the workspace (the runfiles tree under Bazel, else this checkout)
 #   tests    this folder
+#   slowdown how many times slower than natively a run may be: 5 when the extension is
+#            instrumented (5-20x slower, more with several sanitized targets at once), else 1;
+#            the tests' timeouts scale with it, so that a slow run is not a TIMEOUT
 # and, under --config=asan/ubsan/tsan, the sanitizer runtime to load into python first.
 python="$(readlink -f "$1")"
 case "$1" in
@@ -15,3 +18,7 @@ tests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$tests/../../.." && pwd)"
 export AIOREF_PYTHON_SITE="$site"
 eval "$(/usr/bin/python3 "$tests/sanitizer_env.py" "$site")"
+slowdown=1
+case "${LD_PRELOAD:-}" in
+  *libasan.so* | *libtsan.so* | *libubsan.so*) slowdown=5 ;;
+esac

@@ -70,7 +70,14 @@ def assignments(site):
         env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1:malloc_context_size=3"
         env["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % suppressions
     elif "tsan" in os.path.basename(runtime):
-        env["TSAN_OPTIONS"] = "halt_on_error=1:second_deadlock_stack=1"
+        # ignore_noninstrumented_modules: the system calls and memory functions python makes
+        # itself are not judged (their synchronization is still seen: the GIL's mutex), as
+        # the interpreter's own allocations are not judged by LSan: CPython's own loop, run
+        # beside aioref's as the control, raced its self-pipe's close() against send() from
+        # call_soon_threadsafe in another thread (2 runs of 15 of
+        # test_threadsafe_from_16_threads_during_close; 0 of 25 with this).
+        env["TSAN_OPTIONS"] = ("halt_on_error=1:second_deadlock_stack=1:"
+                               "ignore_noninstrumented_modules=1")
     else:
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     return env

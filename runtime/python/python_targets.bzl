@@ -91,10 +91,11 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 size = "large",
             )
         for mode in ["loop", "full"]:
+            mode_args = site_args + ["aioref" if mode == "loop" else "aioref-full"]
             native.sh_test(
                 name = "conform_%s_%s" % (mode, py),
                 srcs = ["tests/conform_test.sh"],
-                args = site_args + ["aioref" if mode == "loop" else "aioref-full"],
+                args = mode_args,
                 data = site_data + [
                     "//:goldens",
                     "//conformance:examples",
@@ -103,14 +104,15 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 ],
                 size = "large",
             )
+            test_asyncio_data = site_data + [
+                "//conformance:expected",
+                "//tools:suite",
+            ]
             native.sh_test(
                 name = "test_asyncio_%s_%s" % (mode, py),
                 srcs = ["tests/test_asyncio_test.sh"],
-                args = site_args + ["aioref" if mode == "loop" else "aioref-full"],
-                data = site_data + [
-                    "//conformance:expected",
-                    "//tools:suite",
-                ],
+                args = mode_args,
+                data = test_asyncio_data,
                 shard_count = TEST_ASYNCIO_SHARDS,
                 size = "large",
             )
@@ -119,12 +121,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 native.sh_test(
                     name = "test_asyncio_slice_%s_%s" % (mode, py),
                     srcs = ["tests/test_asyncio_test.sh"],
-                    args = site_args + ["aioref" if mode == "loop" else "aioref-full"] +
-                           ["--example=" + module for module in TEST_ASYNCIO_SLICE],
-                    data = site_data + [
-                        "//conformance:expected",
-                        "//tools:suite",
-                    ],
+                    args = mode_args + ["--example=" + module for module in TEST_ASYNCIO_SLICE],
+                    data = test_asyncio_data,
                     size = "large",
                     tags = ["manual"],
                 )

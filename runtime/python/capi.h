@@ -6,6 +6,8 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <deque>
+
 #include "runtime/pylang/version.h"
 
 #if PY_VERSION_HEX < 0x03090000
@@ -36,6 +38,17 @@ namespace py = pybind11;
 using aio::Behaviour;
 inline constexpr aio::PyVersion kThisPython{PY_MAJOR_VERSION, PY_MINOR_VERSION};
 constexpr bool this_python_has(Behaviour b) { return aio::has(b, kThisPython); }
+
+// A copy of `value` that lives as long as the process, as a static definition does: what
+// CPython keeps pointing at (a PyMethodDef, a PyGetSetDef, a type's name). Held by a store that
+// is never destroyed, so it stays reachable when the objects pointing at it are freed at exit
+// (LeakSanitizer reported each of them as leaked); made under the GIL.
+template <typename T>
+T* kept_for_process(T value) {
+  static auto* store = new std::deque<T>();
+  store->push_back(std::move(value));
+  return &store->back();
+}
 
 // The C++ object of a pybind11 instance, or nullptr while it is not constructed yet (the
 // collector may visit an instance before its __init__ ran).

@@ -43,9 +43,8 @@ int set_attribute(PyObject* self, PyObject* value, void* closure) {
 void install_attribute(py::handle type, const char* name, AttributeGetter get,
                        AttributeSetter set) {
   auto* type_obj = reinterpret_cast<PyTypeObject*>(type.ptr());
-  // Kept for the life of the process, as a static PyGetSetDef is.
-  auto* def = new PyGetSetDef{name, get_attribute, set ? set_attribute : nullptr, nullptr,
-                              new Accessors{get, set}};
+  auto* def = kept_for_process(PyGetSetDef{name, get_attribute, set ? set_attribute : nullptr,
+                                           nullptr, kept_for_process(Accessors{get, set})});
   py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewGetSet(type_obj, def));
   if (!descr || PyDict_SetItemString(type_obj->tp_dict, name, descr.ptr()) != 0) {
     throw py::error_already_set();
@@ -69,8 +68,7 @@ void install_methods(py::handle type, Owner owner, const std::vector<MethodBindi
     }
     const Signature* s = signature_of(b.name, owner);
     if (replaced || s == nullptr) continue;
-    // Kept for the life of the process, as a static PyMethodDef is.
-    auto* def = new PyMethodDef{b.name, nullptr, 0, nullptr};
+    auto* def = kept_for_process(PyMethodDef{b.name, nullptr, 0, nullptr});
     switch (s->parse) {
       case Parse::kNoArgs:
         def->ml_meth = b.no_args;

@@ -123,8 +123,9 @@ py::object make_wrapper_type(const char* name, PyType_Slot* call_slots, PyTypeOb
   };
   for (PyType_Slot* s = call_slots; s->slot; ++s) slots.push_back(*s);
   slots.push_back({0, nullptr});
-  // Kept for the process: PyType_FromSpec keeps pointing at the name.
-  auto* full_name = new std::string(in_asyncio ? std::string("_asyncio.") + name : name);
+  // PyType_FromSpec keeps pointing at the name.
+  auto* full_name =
+      kept_for_process(in_asyncio ? std::string("_asyncio.") + name : std::string(name));
   PyType_Spec spec = {full_name->c_str(), sizeof(TaskStepMethWrapper), 0,
                       Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, slots.data()};
   PyObject* type = PyType_FromSpec(&spec);

@@ -5,6 +5,7 @@
 
 #include "runtime/asyncio/base_events.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/warnings.h"
 
 namespace aio {
 namespace detail {
@@ -15,8 +16,11 @@ void AsyncGenBase::init_hooks() {
   EventLoop* loop = running_loop_or_null();
   if (!loop) return;  // no hooks: nothing finalizes it
   finalizer = loop->shared_from_this();
-  // _asyncgen_firstiter_hook (its ResourceWarning after shutdown_asyncgens() is ignored by the
-  // default warning filters)
+  // _asyncgen_firstiter_hook (the default warning filters ignore its ResourceWarning)
+  if (loop->asyncgens_shutdown_called()) {
+    warn("ResourceWarning", "asynchronous generator " + repr() +
+                                " was scheduled after loop.shutdown_asyncgens() call");
+  }
   loop->asyncgens().push_back(weak_from_this());
 }
 

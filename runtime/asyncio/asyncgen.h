@@ -257,7 +257,7 @@ AsyncGen<Y, S> AsyncGenPromise<Y, S>::get_return_object() {
 
 // loop.shutdown_asyncgens(): acloses every generator registered with `loop` (at once, as
 // gather(..., return_exceptions=True)); each error goes to the loop's exception handler. Later
-// first iterations warn (ResourceWarning, shown only where enabled).
+// first iterations warn (ResourceWarning: the default filters ignore it; pylang/warnings.h).
 Co<void> shutdown_asyncgens(Loop loop,
                             Def = Def("BaseEventLoop.shutdown_asyncgens", "base_events.py"));
 

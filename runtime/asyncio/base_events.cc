@@ -18,6 +18,7 @@
 #include "runtime/pylang/output.h"
 #include "runtime/pylang/pyformat.h"
 #include "runtime/pylang/signals.h"
+#include "runtime/pylang/warnings.h"
 namespace aio {
 
 // ---------------------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ Loop get_event_loop() {
   if (t_running_loop) return t_running_loop->shared_from_this();
   if (!t_current_loop && !t_set_called) {
     if (has(Behaviour::kGetEventLoopDeprecation)) {
-      output().warn("DeprecationWarning", "There is no current event loop");
+      warn("DeprecationWarning", "There is no current event loop");
     }
     set_event_loop(new_event_loop());
   }
@@ -173,7 +174,7 @@ std::vector<std::shared_ptr<TaskBase>> EventLoop::alive_tasks_of_all_loops() {
   std::vector<std::shared_ptr<TaskBase>> alive;
   std::lock_guard<std::mutex> lock(g_loops_mu);
   for (EventLoop* loop : g_loops) {
-    for (auto& w : loop->tasks_) {
+    for (auto& w : loop->tasks_.slots) {
       if (auto t = w.lock()) alive.push_back(std::move(t));
     }
   }

@@ -393,7 +393,14 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
-  std::vector<std::weak_ptr<TaskBase>>& tasks_registry() { return tasks_; }
+  // The tasks registered with this loop (its part of tasks._all_tasks), in registration order;
+  // a finished task leaves a hole (tasks.cc: TaskBase::register_task, unregister_task).
+  struct TaskRegistry {
+    std::vector<std::weak_ptr<TaskBase>> slots;
+    std::size_t holes = 0;      // slots reset by finished tasks
+    std::size_t compacted = 0;  // slots.size() after the last compaction
+  };
+  TaskRegistry& tasks_registry() { return tasks_; }
   // Async generators first iterated while this loop ran (loop._asyncgens; asyncgen.h).
   std::vector<std::weak_ptr<detail::AsyncGenBase>>& asyncgens() { return asyncgens_; }
   bool asyncgens_shutdown_called() const { return asyncgens_shutdown_called_; }
@@ -451,7 +458,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   double clock_resolution_;
   ExceptionHandler handler_;
   TaskBase* current_task_ = nullptr;
-  std::vector<std::weak_ptr<TaskBase>> tasks_;
+  TaskRegistry tasks_;
   std::vector<TaskBase*> eager_tasks_;
   std::vector<std::weak_ptr<detail::AsyncGenBase>> asyncgens_;
   bool asyncgens_shutdown_called_ = false;

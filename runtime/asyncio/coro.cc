@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/pylang/output.h"
 #include "runtime/pylang/pyformat.h"
 #include "runtime/pylang/version.h"
+#include "runtime/pylang/warnings.h"
 
 namespace aio {
 
@@ -36,7 +36,7 @@ std::string missing_arguments_message(const Def& def, const std::vector<const ch
 }
 
 void warn_never_awaited(const char* name) {
-  output().warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
+  warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
 }
 
 }  // namespace aio

@@ -73,7 +73,7 @@ bool FutureBase::cancel(std::optional<std::string> msg) { return future_cancel(s
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   Callbacks callbacks;
-  callbacks.swap(callbacks_);
+  callbacks_.move_to(callbacks);
   std::shared_ptr<FutureBase> self = shared_from_this();
   std::size_t n = callbacks.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -152,11 +152,7 @@ CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name) {
 }
 
 std::size_t FutureBase::remove_done_callback(CallbackId id) {
-  std::size_t before = callbacks_.size();
-  callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
-                                  [id](const CbEntry& e) { return e.id == id; }),
-                   callbacks_.end());
-  return before - callbacks_.size();
+  return callbacks_.erase_if([id](const CbEntry& e) { return e.id == id; });
 }
 
 std::string FutureBase::format_callbacks() const {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -61,6 +62,73 @@ std::string reprlib_repr(const T& v, int level = 6) {
     return repr(v);
   }
 }
+}  // namespace detail
+
+namespace detail {
+// A future's done callbacks in order: the first inline, the others in a vector from the block
+// cache. Most futures get exactly one (a task's wakeup, gather's, TaskGroup's), which then costs
+// no allocation and no second cache line when it is scheduled.
+template <class E>
+class InlineFirstList {
+ public:
+  InlineFirstList() = default;
+  InlineFirstList(const InlineFirstList&) = delete;
+  InlineFirstList& operator=(const InlineFirstList&) = delete;
+  ~InlineFirstList() { clear(); }
+
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  E& operator[](std::size_t i) { return i == 0 ? *first() : rest_[i - 1]; }
+  const E& operator[](std::size_t i) const { return i == 0 ? *first() : rest_[i - 1]; }
+  const E& back() const { return (*this)[size_ - 1]; }
+  void push_back(E e) {
+    if (size_ == 0) {
+      ::new (first_) E(std::move(e));
+    } else {
+      rest_.push_back(std::move(e));
+    }
+    ++size_;
+  }
+  // Moves every entry out into `out` (left empty here).
+  void move_to(InlineFirstList& out) {
+    out.clear();
+    if (size_ == 0) return;
+    ::new (out.first_) E(std::move(*first()));
+    out.rest_.swap(rest_);
+    out.size_ = size_;
+    clear();
+  }
+  // Removes the entries matching `pred`, keeping the order; returns how many.
+  template <class P>
+  std::size_t erase_if(P pred) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (pred((*this)[i])) continue;
+      if (kept != i) (*this)[kept] = std::move((*this)[i]);
+      ++kept;
+    }
+    std::size_t removed = size_ - kept;
+    if (kept == 0) {
+      clear();
+    } else {
+      rest_.erase(rest_.begin() + static_cast<std::ptrdiff_t>(kept - 1), rest_.end());
+      size_ = kept;
+    }
+    return removed;
+  }
+  void clear() {
+    if (size_ > 0) first()->~E();
+    rest_.clear();
+    size_ = 0;
+  }
+
+ private:
+  E* first() { return std::launder(reinterpret_cast<E*>(first_)); }
+  const E* first() const { return std::launder(reinterpret_cast<const E*>(first_)); }
+  alignas(E) unsigned char first_[sizeof(E)];
+  std::vector<E, CacheAllocator<E>> rest_;
+  std::size_t size_ = 0;
+};
 }  // namespace detail
 
 class FutureBase : public std::enable_shared_from_this<FutureBase> {
@@ -132,9 +200,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   std::exception_ptr exception_;
   std::optional<std::string> cancel_message_;
   std::exception_ptr cancelled_exc_;
-  // From the block cache: most futures get one callback (a task's wakeup, gather's), and a
-  // gather has one such vector per child live at once.
-  using Callbacks = std::vector<CbEntry, detail::CacheAllocator<CbEntry>>;
+  using Callbacks = detail::InlineFirstList<CbEntry>;
   Callbacks callbacks_;
   CallbackId next_cb_id_ = 1;
 };
@@ -176,7 +242,8 @@ class Future {
   Future() = default;
   Future(std::shared_ptr<FutureBase> base, ResultSlot<T>* slot)
       : base_(std::move(base)), slot_(slot) {}
-  explicit Future(std::shared_ptr<FutureState<T>> s) : base_(s), slot_(s.get()) {}
+  // (The slot is read before the reference moves: no count change, which is atomic.)
+  explicit Future(std::shared_ptr<FutureState<T>> s) : slot_(s.get()) { base_ = std::move(s); }
 
   bool done() const { return base_->done(); }
   bool cancelled() const { return base_->cancelled(); }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "runtime/pylang/output.h"
+#include "runtime/pylang/warnings.h"
 
 namespace aio {
 
@@ -570,7 +570,7 @@ Co<std::pair<StreamReader, StreamWriter>> open_connection(std::optional<std::str
     // warnings.warn(..., DeprecationWarning, stacklevel=2): shown when the caller is the
     // script (the default filters show DeprecationWarning in __main__ only).
     if (detail::caller_is_script(co_await detail::ThisPromise{})) {
-      output().warn("DeprecationWarning", kLoopArgDeprecated);
+      warn("DeprecationWarning", kLoopArgDeprecated);
     }
   } else {
     loop = get_running_loop();  // 3.8/3.9: get_event_loop(), the same inside a coroutine
@@ -594,7 +594,7 @@ Co<Server> start_server_co(ClientConnectedCb cb, std::optional<std::string> host
     loop = std::move(options.loop);
     options.loop = nullptr;
     if (detail::caller_is_script(co_await detail::ThisPromise{})) {
-      output().warn("DeprecationWarning", kLoopArgDeprecated);
+      warn("DeprecationWarning", kLoopArgDeprecated);
     }
   } else {
     loop = get_running_loop();

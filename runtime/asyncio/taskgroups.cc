@@ -49,17 +49,17 @@ void TaskGroup::enter() const {
   s.entered = true;
 }
 
-void TaskGroup::track(const std::shared_ptr<TaskBase>& task) const {
+void TaskGroup::track(std::shared_ptr<TaskBase> task) const {
   State& s = *s_;
   // 3.12+: a task already done (an eager task that finished) is handled at once.
   if (s.loop->has(Behaviour::kTaskGroupClosesCoroutine) && task->done()) {
     s.on_task_done(s_, *task);
     return;
   }
-  s.tasks.add(task);
-  std::weak_ptr<State> weak = s_;
-  task->add_done_callback(
-      [weak](FutureBase& f) {
+  TaskBase& t = *task;
+  s.tasks.add(std::move(task));
+  t.add_done_callback(
+      [weak = std::weak_ptr<State>(s_)](FutureBase& f) {
         if (auto self = weak.lock()) self->on_task_done(self, static_cast<TaskBase&>(f));
       },
       "TaskGroup._on_task_done");

@@ -91,9 +91,10 @@ class TaskGroup {
       }
       throw error;
     }
-    Task<T> task = name ? s.loop->create_task(std::move(coro), std::move(*name))
-                        : s.loop->create_task(std::move(coro));
-    track(task.shared_task());
+    Task<T> task = detail::loop_create_task(s.loop, std::move(coro), std::move(name));
+    // The group's reference: a copy of the handle's (shared_task() would lock the weak self
+    // reference, a compare-and-swap).
+    track(std::static_pointer_cast<TaskBase>(std::shared_ptr<FutureBase>(task.base())));
     return task;
   }
 
@@ -116,7 +117,7 @@ class TaskGroup {
     void abort();
     void on_task_done(const std::shared_ptr<State>& self, TaskBase& task);
   };
-  void track(const std::shared_ptr<TaskBase>& task) const;
+  void track(std::shared_ptr<TaskBase> task) const;
   static Co<void> exit_impl(std::shared_ptr<State> s, std::exception_ptr exc,
                             Def = Def("TaskGroup.__aexit__", "taskgroups.py"));
   std::shared_ptr<State> s_;

@@ -84,14 +84,49 @@ void TaskBase::eager_start(const std::shared_ptr<TaskBase>& task) {
   step_run_and_handle_result(self, nullptr);
 }
 
-void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
-  loop_->tasks_registry().push_back(task);
-  auto& reg = loop_->tasks_registry();
-  if (reg.size() > 64 && (reg.size() & (reg.size() - 1)) == 0) {
-    std::erase_if(reg, [](const std::weak_ptr<TaskBase>& w) { return w.expired(); });
+namespace {
+// Drops the registry's holes, in registration order: when every slot is one (at no cost: no task
+// is touched), when holes are 3/4 of the slots, or when the registry has grown 16x since the
+// last compaction (the slots of tasks destroyed pending are not counted as holes: they expire,
+// maybe on another thread). Each compaction locks every live task's weak reference (a cache miss
+// and a compare-and-swap each), so it is rare.
+void maybe_compact(EventLoop::TaskRegistry& reg) {
+  const std::size_t size = reg.slots.size();
+  if (reg.holes == size) {
+    reg.slots.clear();
+    reg.holes = 0;
+    return;
   }
+  if (size < 64 || (reg.holes * 4 < size * 3 && size < 16 * reg.compacted)) return;
+  std::size_t kept = 0;
+  for (auto& w : reg.slots) {
+    if (std::shared_ptr<TaskBase> t = w.lock()) {
+      t->set_registry_slot(kept);
+      reg.slots[kept++] = std::move(w);
+    }
+  }
+  reg.slots.resize(kept);
+  reg.holes = 0;
+  reg.compacted = kept;
+}
+}  // namespace
+
+void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
+  EventLoop::TaskRegistry& reg = loop_->tasks_registry();
+  registry_slot_ = reg.slots.size();
+  reg.slots.push_back(task);
+  maybe_compact(reg);
   // No global registry (it cost a lock and a weak_ptr per task): gc_collect_pending_tasks
   // gathers the loops' registries.
+}
+
+void TaskBase::unregister_task() {
+  if (registry_slot_ == kNotRegistered) return;
+  EventLoop::TaskRegistry& reg = loop_->tasks_registry();
+  reg.slots[registry_slot_].reset();
+  registry_slot_ = kNotRegistered;
+  ++reg.holes;
+  maybe_compact(reg);
 }
 
 bool TaskBase::cancel(std::optional<std::string> msg) {
@@ -182,6 +217,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 
   if (p.finished) {
+    unregister_task();
     if (p.exception) {
       std::exception_ptr e = p.exception;
       if (is_cancelled_error(e)) {
@@ -282,7 +318,7 @@ AnyTask current_task() { return current_task(*get_running_loop()); }
 
 std::vector<AnyTask> all_tasks(EventLoop& loop) {
   std::vector<AnyTask> out;
-  for (auto& w : loop.tasks_registry()) {
+  for (auto& w : loop.tasks_registry().slots) {
     if (auto t = w.lock()) {
       if (!t->done()) out.emplace_back(std::move(t));
     }

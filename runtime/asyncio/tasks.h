@@ -81,14 +81,21 @@ class TaskBase : public FutureBase {
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
   bool collected_ = false;  // seen by gc_collect_pending_tasks already
+  void set_registry_slot(std::size_t slot) { registry_slot_ = slot; }  // (compaction)
 
  protected:
   void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task
+  // A finished task leaves the registry at once (CPython's WeakSet drops it when it dies): its
+  // slot's weak reference would keep the task's memory block (allocate_shared: object and
+  // counts in one block) from going back to the block cache until the next compaction.
+  void unregister_task();
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
 
   mutable std::string name_;
-  mutable std::uint64_t name_number_ = 0;  // not 0: the name is "Task-<name_number_>"
-  std::uint64_t number_ = 0;               // creation order (the Task-N counter)
+  mutable std::uint64_t name_number_ = 0;       // not 0: the name is "Task-<name_number_>"
+  std::uint64_t number_ = 0;                    // creation order (the Task-N counter)
+  std::size_t registry_slot_ = kNotRegistered;  // its index in loop_->tasks_registry()
+  static constexpr std::size_t kNotRegistered = ~std::size_t{0};
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool log_destroy_pending_ = true;
@@ -131,7 +138,9 @@ template <class T>
 class Task : public Future<T> {
  public:
   Task() = default;
-  explicit Task(std::shared_ptr<TaskState<T>> s) : Future<T>(s, s.get()) {}
+  explicit Task(std::shared_ptr<TaskState<T>> s) : Future<T>(nullptr, s.get()) {
+    this->base_ = std::move(s);  // (moved, not copied: a count change is atomic)
+  }
   TaskBase& task() const { return static_cast<TaskBase&>(*this->base_); }
   const std::string& get_name() const { return task().get_name(); }
   void set_name(std::string n) const { task().set_name(std::move(n)); }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "runtime/asyncio/tasks.h"
-#include "runtime/pylang/output.h"
+#include "runtime/pylang/warnings.h"
 
 namespace aio {
 
@@ -122,9 +122,9 @@ Co<WaitResult<Task<T>>> wait(std::vector<Co<T>> coros, std::optional<double> tim
   // script's code, not when the loop runs wait() itself (run_until_complete(wait(coros))).
   if (loop->has(Behaviour::kWaitCoroutineDeprecation) &&
       detail::caller_is_script(co_await detail::ThisPromise{})) {
-    output().warn("DeprecationWarning",
-                  "The explicit passing of coroutine objects to asyncio.wait() is deprecated "
-                  "since Python 3.8, and scheduled for removal in Python 3.11.");
+    warn("DeprecationWarning",
+         "The explicit passing of coroutine objects to asyncio.wait() is deprecated "
+         "since Python 3.8, and scheduled for removal in Python 3.11.");
   }
   std::vector<Task<T>> fs;
   for (auto& c : coros) fs.push_back(loop->create_task(std::move(c)));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <variant>
 
+#include "runtime/pylang/warnings.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -194,6 +195,30 @@ TEST_P(AsyncGens, ag_shutdown_asyncgens) {
       co_await failing.anext();
       print("main ends");
     }());
+  });
+}
+
+TEST_P(AsyncGens, ag_firstiter_after_shutdown) {
+  expect("ag_firstiter_after_shutdown", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    AsyncGen<int> early = count(1);
+    print(co_await early.anext());
+    co_await shutdown_asyncgens(loop);
+    print("shut down");
+    AsyncGen<int> late, later;
+    {
+      CatchWarnings caught;  // the default filters
+      late = count(1);
+      print(co_await late.anext());
+      Strings messages;
+      for (const CaughtWarning& w : caught.caught()) messages.push_back(w.message);
+      print("default filters:", messages);
+    }
+    CatchWarnings caught(CatchWarnings::kAlways);
+    later = count(2);
+    print(co_await later.anext());
+    print(co_await later.anext());  // (warned once: at the first iteration)
+    for (const CaughtWarning& w : caught.caught()) print("warning:", w.category, repr(w.message));
   });
 }
 

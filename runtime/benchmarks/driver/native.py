@@ -9,7 +9,7 @@ from . import common
 
 BINARY = os.path.join("runtime", "benchmarks", "native_bench")
 UNITS = {"callbacks": "callbacks/s", "timers": "timers/s", "tasks": "tasks/s",
-         "task steps": "task steps/s"}
+         "task steps": "task steps/s", "items": "items/s", "acquisitions": "acquisitions/s"}
 
 
 def describe(ctx):

@@ -3,6 +3,7 @@ the loop's firstiter/finalizer hooks, shutdown_asyncgens) (see scenarios.py); th
 runtime/tests/asyncgen_test.cc."""
 import asyncio
 import gc
+import warnings
 
 from scenarios import e, main, r, scenario
 
@@ -145,6 +146,26 @@ async def ag_shutdown_asyncgens():
         await g.__anext__()
         _left_open.append(g)
     print("main ends")
+
+
+@scenario()
+async def ag_firstiter_after_shutdown():
+    loop = asyncio.get_running_loop()
+    early = count(1)
+    print(await early.__anext__())
+    await loop.shutdown_asyncgens()
+    print("shut down")
+    with warnings.catch_warnings(record=True) as caught:  # the default filters
+        late = count(1)
+        print(await late.__anext__())
+    print("default filters:", [str(w.message) for w in caught])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        later = count(2)
+        print(await later.__anext__())
+        print(await later.__anext__())  # (warned once: at the first iteration)
+    for w in caught:
+        print("warning:", w.category.__name__, r(str(w.message)))
 
 
 if __name__ == "__main__":

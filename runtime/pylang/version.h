@@ -92,6 +92,10 @@ enum class Behaviour {
   kCancelledErrorContext,        // 3.9-3.12: _make_cancelled_error sets __context__ =
                                  //           _cancelled_exc
   kCancelledErrorReturnsKept,    // 3.11+: _make_cancelled_error returns the kept CancelledError
+  kCancelledTracebackApart,      // 3.9-3.10: __step keeps the CancelledError and its traceback
+                                 //           apart (an exc_state triple); result() and
+                                 //           exception() chain it, traceback attached, and
+                                 //           keep it; _make_cancelled_error gives it away bare
   kResultRaisesWithSavedTb,      // 3.10+: result() raises with the traceback saved by
                                  //        set_exception
   kTaskContextArgument,          // 3.11+: create_task(..., context=)
@@ -174,6 +178,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kStepKeepsCancelledError, {3, 9}, kForever},
     {Behaviour::kCancelledErrorContext, {3, 9}, {3, 13}},
     {Behaviour::kCancelledErrorReturnsKept, {3, 11}, kForever},
+    {Behaviour::kCancelledTracebackApart, {3, 9}, {3, 11}},
     {Behaviour::kResultRaisesWithSavedTb, {3, 10}, kForever},
     {Behaviour::kTaskContextArgument, {3, 11}, kForever},
     {Behaviour::kTaskGetContext, {3, 12}, kForever},

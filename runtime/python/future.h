@@ -45,6 +45,7 @@ class FullFuture {
   py::object source_traceback = py::none();
   py::object cancel_message = py::none();
   py::object cancelled_exc = py::none();
+  py::object cancelled_tb = py::none();  // 3.9-3.10: cancelled_exc's traceback, kept apart
   bool blocking = false;
   bool log_traceback = false;
   std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
@@ -54,7 +55,7 @@ class FullFuture {
     if (!loop.is_none()) {
       state = kPending;
       result = exception = exception_tb = source_traceback = py::none();
-      cancel_message = cancelled_exc = py::none();
+      cancel_message = cancelled_exc = cancelled_tb = py::none();
       blocking = log_traceback = false;
       callbacks.clear();
     }
@@ -132,6 +133,25 @@ class FullFuture {
     return exc;
   }
 
+  // result() and exception() of a cancelled future raise a new CancelledError. 3.9-3.10's
+  // _asyncio (future_set_cancelled_error) raises it, then makes the kept one its context
+  // (_PyErr_ChainStackItem), the traceback kept apart attached, and keeps it.
+  [[noreturn]] void raise_cancelled() {
+    if constexpr (!this_python_has(Behaviour::kCancelledTracebackApart)) {
+      raise(make_cancelled_error());
+    } else {
+      py::object exc = cancel_message.is_none() ? api().cancelled_error()
+                                                : api().cancelled_error(cancel_message);
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+      if (!cancelled_exc.is_none()) {
+        if (!cancelled_tb.is_none())
+          PyException_SetTraceback(cancelled_exc.ptr(), cancelled_tb.ptr());
+        PyException_SetContext(exc.ptr(), cancelled_exc.inc_ref().ptr());
+      }
+      throw py::error_already_set();
+    }
+  }
+
   // Future.cancel
   bool future_cancel(py::handle self, py::object msg) {
     log_traceback = false;
@@ -187,7 +207,7 @@ class FullFuture {
 
   // Future.result(): the result, or raises.
   py::object get_result() {
-    if (state == kCancelled) raise(make_cancelled_error());
+    if (state == kCancelled) raise_cancelled();
     if (state != kFinished) raise_new(api().invalid_state_error, "Result is not ready.");
     log_traceback = false;
     if (!exception.is_none()) {
@@ -200,7 +220,7 @@ class FullFuture {
   }
 
   py::object get_exception() {
-    if (state == kCancelled) raise(make_cancelled_error());
+    if (state == kCancelled) raise_cancelled();
     if (state != kFinished) raise_new(api().invalid_state_error, "Exception is not set.");
     log_traceback = false;
     return exception;
@@ -257,8 +277,9 @@ class FullFuture {
   }
 
   virtual int traverse(visitproc visit, void* arg) {
-    for (PyObject* o : {loop.ptr(), result.ptr(), exception.ptr(), exception_tb.ptr(),
-                        source_traceback.ptr(), cancel_message.ptr(), cancelled_exc.ptr()}) {
+    for (PyObject* o :
+         {loop.ptr(), result.ptr(), exception.ptr(), exception_tb.ptr(), source_traceback.ptr(),
+          cancel_message.ptr(), cancelled_exc.ptr(), cancelled_tb.ptr()}) {
       Py_VISIT(o);
     }
     for (auto& [fn, ctx] : callbacks) {
@@ -269,13 +290,13 @@ class FullFuture {
   }
   virtual void clear() {
     py::object keep[] = {
-        std::move(loop),         std::move(result),           std::move(exception),
-        std::move(exception_tb), std::move(source_traceback), std::move(cancel_message),
-        std::move(cancelled_exc)};
+        std::move(loop),          std::move(result),           std::move(exception),
+        std::move(exception_tb),  std::move(source_traceback), std::move(cancel_message),
+        std::move(cancelled_exc), std::move(cancelled_tb)};
     auto cbs = std::move(callbacks);
     callbacks.clear();
     loop = result = exception = exception_tb = source_traceback = cancel_message = cancelled_exc =
-        py::none();
+        cancelled_tb = py::none();
     (void)keep;
   }
 };

@@ -190,8 +190,19 @@ class FullTask final : public FullFuture {
           future_set_result(self, value);
         }
       } else if (PyErr_ExceptionMatches(api().cancelled_error.ptr())) {
-        py::object error = fetch_error();
-        if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+        if constexpr (this_python_has(Behaviour::kCancelledTracebackApart)) {
+          // _asyncio's PyErr_Fetch: the traceback stays apart from the exception until
+          // result() chains it; _make_cancelled_error gives the exception away without it.
+          PyObject *type, *value, *tb;
+          PyErr_Fetch(&type, &value, &tb);
+          PyErr_NormalizeException(&type, &value, &tb);
+          Py_XDECREF(type);
+          cancelled_exc = py::reinterpret_steal<py::object>(value);
+          cancelled_tb = tb ? py::reinterpret_steal<py::object>(tb) : py::none();
+        } else {
+          py::object error = fetch_error();
+          if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+        }
         future_cancel(self, py::none());
       } else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
                  PyErr_ExceptionMatches(PyExc_SystemExit)) {

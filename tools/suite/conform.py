@@ -425,14 +425,17 @@ def compare_programs(args, chosen, loops, found, scratch, cells):
     problems = _capture_for_compare([example.path for example in chosen], found,
                                     args.golden_dir,
                                     args.real_time_golden_dir if real else None,
-                                    (args.time_tolerance, args.max_late), args.jobs)
+                                    (args.time_tolerance, args.max_late), args.jobs,
+                                    getattr(args, "capture_runs", None))
     run_cells(args, chosen, loops, found, scratch, cells)
     return problems
 
 
-def _capture_for_compare(paths, found, golden_dir, real_time_golden_dir, tolerance, jobs):
+def _capture_for_compare(paths, found, golden_dir, real_time_golden_dir, tolerance, jobs,
+                         first_round=None):
     """Goldens for programs from the interpreters (virtual time, and real time when a
-    loop runs in real time), written by tools/capture's own machinery; returns problems."""
+    loop runs in real time), written by tools/capture's own machinery (a virtual-time
+    first round of `first_round` runs, when given); returns problems."""
     from suite import capture
 
     problems = []
@@ -443,7 +446,8 @@ def _capture_for_compare(paths, found, golden_dir, real_time_golden_dir, toleran
         base += ["--jobs", str(jobs)]
     for interpreter in found:
         base += ["--python", interpreter.path]
-    runs = [base + ["--golden-dir", golden_dir]]
+    runs = [base + ["--golden-dir", golden_dir] +
+            (["--runs", str(first_round)] if first_round else [])]
     if real_time_golden_dir:
         # The real-time golden takes its lines and due times from the virtual one just
         # captured (not from the repository's golden/, which has no such program).

@@ -4,13 +4,11 @@
 # seed (TEST_TOTAL_SHARDS / TEST_SHARD_INDEX, read by tools/fuzz). A divergence fails the test
 # with its seed and diff (known ones are XFAIL: conformance/expected/fuzz/<loop>.txt);
 # `tools/fuzz --seed N --count 1 --loop ... --python ...` shrinks it to a case.
-# Executor jobs are left out (--weight executor=0): the harness's idle detection races the
-# thread asyncio.run's shutdown_default_executor starts (docs/fuzz.md, known artefacts).
 # Usage: fuzz_test.sh PYTHON SITE/aioref/__init__.py
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 [ -f "$here/test_env.sh" ] || here="$here/tests"  # Bazel runs a copy named after the target
 source "$here/test_env.sh" "$@"
 exec /usr/bin/python3 "$root/tools/fuzz" --seed "${FUZZ_SEED:-0}" --count "${FUZZ_COUNT:-32}" \
-  --loop aioref --loop aioref-full --python "$python" --jobs 1 --no-shrink --weight executor=0 \
+  --loop aioref --loop aioref-full --python "$python" --jobs 1 --no-shrink \
   --json "${TEST_UNDECLARED_OUTPUTS_DIR:-/tmp}/fuzz.json"

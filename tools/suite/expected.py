@@ -5,7 +5,13 @@ Each line is `<example> <python>: <reason>`, where <example> is an example's nam
 reason says why (a known semantic difference, a missing port, ...). `#` starts a comment;
 blank lines are ignored. A cell that fails (FAIL, TIMEOUT, CRASH, ERROR) and is expected to
 is XFAIL; a cell that passes and was expected to fail is XPASS, and fails the run as an
-unexpected failure does: the file must be kept true. SKIP and FLAKY cells stay as they are.
+unexpected failure does: the file must be kept true. SKIP and FLAKY cells stay as they are
+(but see `intermittent`).
+
+A line may say `intermittent` before its colon (`<example> <python> intermittent: <reason>`)
+for a difference that shows in some runs only (the reason says why): a failing cell is
+XFAIL as above (and so is a FLAKY one), a passing one stays PASS (not XPASS), since both
+outcomes are the loop's.
 
 A `module:factory` implementation's file is named with ":" (and "/") replaced by "_".
 
@@ -14,13 +20,14 @@ test_asyncio): there <example> is a test id, or an fnmatch pattern of ids, start
 `test_asyncio.`; each corpus reads its own lines.
 """
 
+import fnmatch
 import os
 import re
 
 from suite import paths, textfile
 
 TEST_ASYNCIO_PREFIX = "test_asyncio."
-_LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)\s*:\s*(\S.*)$")
+_LINE = re.compile(r"^(\S+)\s+(\*|\d+\.\d+(?:\.\d+)?)(\s+intermittent)?\s*:\s*(\S.*)$")
 
 
 class ExpectedError(Exception):
@@ -28,10 +35,11 @@ class ExpectedError(Exception):
 
 
 class Expectation(object):
-    def __init__(self, example, python, reason, path, line):
+    def __init__(self, example, python, reason, path, line, intermittent=False):
         self.example = example
         self.python = python
         self.reason = reason
+        self.intermittent = intermittent
         self.path = path
         self.line = line
 
@@ -41,7 +49,8 @@ class Expectation(object):
                 else "examples")
 
     def matches(self, example_name, version):
-        if self.example not in ("*", example_name):
+        """`example` is a name, `*`, or (test ids) an fnmatch pattern."""
+        if not fnmatch.fnmatchcase(example_name, self.example):
             return False
         return self.matches_version(version)
 
@@ -71,10 +80,12 @@ def parse(text, path, known_examples=None, corpus="examples"):
             continue
         match = _LINE.match(line)
         if not match:
-            raise ExpectedError("%s:%d: expected '<example or *> <python X.Y, X.Y.Z or *>: "
-                                "<reason>', got %r" % (path, number, raw.strip()[:80]))
-        example, python, reason = match.groups()
-        expectation = Expectation(example, python, reason.strip(), path, number)
+            raise ExpectedError("%s:%d: expected '<example or *> <python X.Y, X.Y.Z or *> "
+                                "[intermittent]: <reason>', got %r"
+                                % (path, number, raw.strip()[:80]))
+        example, python, intermittent, reason = match.groups()
+        expectation = Expectation(example, python, reason.strip(), path, number,
+                                  bool(intermittent))
         if expectation.corpus != corpus:
             continue
         if known_examples is not None and example != "*" and example not in known_examples:
@@ -102,10 +113,16 @@ def load(directory, implementation_name, known_examples=None, corpus="examples")
 def apply(cell, expectations):
     """Turns the cell's status into XFAIL or XPASS where a line of its file expects it to
     fail; returns the expectation used (or None)."""
-    if cell.status in ("SKIP", "FLAKY"):  # not run as such, or neither passing nor failing
+    if cell.status == "SKIP":  # not run as such
         return None
     for expectation in expectations:
+        # FLAKY (runs that disagree) is neither passing nor failing, but it is what an
+        # intermittent difference looks like.
+        if cell.status == "FLAKY" and not expectation.intermittent:
+            continue
         if expectation.matches(cell.example.name, cell.python):
+            if cell.status == "PASS" and expectation.intermittent:
+                return expectation
             if cell.status == "PASS":
                 cell.status = "XPASS"
                 cell.detail = ("passed, but %s expects it to fail (%s): remove that line"

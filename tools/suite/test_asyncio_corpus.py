@@ -154,24 +154,6 @@ def load_expectations(directory, implementation):
     return expected.load(directory, implementation.name, corpus="test_asyncio")
 
 
-def apply_expectation(result, expectations):
-    for expectation in expectations:
-        if not fnmatch.fnmatchcase(result.example.name, expectation.example):
-            continue
-        if not expectation.matches_version(result.python):
-            continue
-        if result.status in ("PASS", "SKIP"):
-            if result.status == "PASS":
-                result.status = "XPASS"
-                result.detail = ("passed, but %s expects it to fail (%s): remove that line"
-                                 % (expectation.where, expectation.reason))
-            return
-        result.detail = "%s: %s (%s)\n%s" % (expectation.where, expectation.reason,
-                                             result.status, result.detail)
-        result.status = "XFAIL"
-        return
-
-
 def select_modules(modules, chosen):
     if chosen:
         modules = [m for m in modules if any(fnmatch.fnmatchcase(m, c) for c in chosen)]
@@ -393,7 +375,7 @@ def main(args):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for result in results:
-        apply_expectation(result, expectations[result.implementation.name])
+        expected.apply(result, expectations[result.implementation.name])
     results.sort(key=lambda r: (loops.index(r.implementation), r.interpreter.major_minor,
                                 r.interpreter.path, r.example.name))
     text = render(args.format, results, found, loops, time.time() - started, problems)

@@ -1,8 +1,20 @@
 #include "runtime/python/asyncio_api.h"
 
 #include "runtime/python/capi.h"
+#include "runtime/python/core.h"
+#include "runtime/python/handles.h"
 
 namespace aioref_bridge {
+
+namespace {
+
+// The naming task's loop.call_soon (Api::new_task_name): refuses every call.
+PyObject* refuse_call_soon(PyObject*, PyObject* const*, Py_ssize_t, PyObject*) {
+  PyErr_SetObject(PyExc_TypeError, Py_None);
+  return nullptr;
+}
+
+}  // namespace
 
 Api& api() {
   static Api* a = [] {
@@ -32,16 +44,45 @@ Api& api() {
     if (PyObject* c_asyncio = PyImport_ImportModule("_asyncio")) {
       py::object c_task_type = py::reinterpret_steal<py::object>(c_asyncio).attr("Task");
       // Task.__init__ names the task before it calls loop.call_soon and registers it: with a
-      // loop whose call_soon raises (len() takes no keyword arguments), __init__ draws the next
-      // number and stops there. The coroutine is closed (never awaited, never warned about).
+      // loop whose call_soon raises (refuse_call_soon: a TypeError, its message not formatted),
+      // __init__ draws the next number and stops there. The coroutine is closed (never awaited,
+      // never warned about). 3.11+: a context is given, so that none is copied per number.
       py::object coro = asyncio.attr("sleep")(0);
       coro.attr("close")();
       a->naming_args = py::make_tuple(coro);
+      static PyMethodDef refuse_def = {
+          "refuse_call_soon",
+          reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(refuse_call_soon)),
+          METH_FASTCALL | METH_KEYWORDS, nullptr};
+      py::object refuse =
+          py::reinterpret_steal<py::object>(PyCFunction_NewEx(&refuse_def, nullptr, nullptr));
+      if (!refuse) throw py::error_already_set();
       a->naming_kwargs =
           py::dict(py::arg("loop") = py::module_::import("types").attr("SimpleNamespace")(
                        py::arg("get_debug") = py::module_::import("builtins").attr("bool"),
-                       py::arg("call_soon") = py::module_::import("builtins").attr("len")));
+                       py::arg("call_soon") = refuse));
+#if PY_VERSION_HEX >= 0x030B0000
+      a->naming_kwargs["context"] = py::reinterpret_steal<py::object>(PyContext_New());
+#endif
       a->naming_task = c_task_type.attr("__new__")(c_task_type);
+      py::module_ c_mod = py::module_::import("_asyncio");
+      if (a->enter_task.is(c_mod.attr("_enter_task")) &&
+          a->leave_task.is(c_mod.attr("_leave_task")) &&
+          PyDict_CheckExact(c_mod.attr("_current_tasks").ptr())) {
+        a->current_tasks = c_mod.attr("_current_tasks");
+      }
+      // 3.8-3.11: _all_tasks; 3.12+: _scheduled_tasks (eager tasks are in another set).
+      const char* registry =
+          py::hasattr(c_mod, "_scheduled_tasks") ? "_scheduled_tasks" : "_all_tasks";
+      py::object weakset = py::module_::import("weakref").attr("WeakSet");
+      py::object tasks_registry = c_mod.attr(registry);
+      if (a->register_task.is(c_mod.attr("_register_task")) &&
+          Py_TYPE(tasks_registry.ptr()) == reinterpret_cast<PyTypeObject*>(weakset.ptr())) {
+        a->task_registry = tasks_registry;
+        a->weakset_type = weakset;
+        a->weakset_add = py::reinterpret_borrow<py::object>(
+            _PyType_Lookup(reinterpret_cast<PyTypeObject*>(weakset.ptr()), py::str("add").ptr()));
+      }
     } else {
       PyErr_Clear();
     }
@@ -76,7 +117,10 @@ py::object Api::new_task_name() {
     throw py::error_already_set();
   }
   PyErr_Clear();  // call_soon's TypeError
-  return naming_task.attr("get_name")();
+  static PyObject* const get_name_str = PyUnicode_InternFromString("get_name");
+  PyObject* name = PyObject_CallMethodNoArgs(task, get_name_str);
+  if (name == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(name);
 }
 
 py::object fetch_error() {
@@ -118,6 +162,24 @@ py::object optional_argument(PyObject* const* unpacked, PyObject* args, PyObject
 }
 
 void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
+  // aioref's own loop: queued without the Handle nobody sees (core.h, call_soon_direct).
+  if (Core* core = fast::direct_core(loop)) {
+    PyObject* copied = nullptr;
+    if (context == Py_None) {  // what call_soon does with context=None
+      context = copied = PyContext_CopyCurrent();
+      if (!context) throw py::error_already_set();
+    }
+    auto drop_copy = py::reinterpret_steal<py::object>(copied);
+    try {
+      core->call_soon_direct(loop, callback, arg, context);
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const std::exception& e) {  // the C++ loop is closed
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+      throw py::error_already_set();
+    }
+    return;
+  }
   PyObject* argv[4] = {loop, callback, arg ? arg : context, context};
   std::size_t positional = arg ? 3 : 2;  // the loop included
 #if PY_VERSION_HEX >= 0x03090000
@@ -133,11 +195,83 @@ void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, P
   Py_DECREF(res);
 }
 
+namespace {
+
 void call_task_hook(const py::object& hook, const py::object& loop, py::handle task) {
   PyObject* args[2] = {loop.ptr(), task.ptr()};
   PyObject* res = PyObject_Vectorcall(hook.ptr(), args, 2, nullptr);
   if (res == nullptr) throw py::error_already_set();
   Py_DECREF(res);
+}
+
+// WeakSet.add(item) (_weakrefset.py) when nothing is pending removal: `self.data.add(ref(item,
+// self._remove))`. False: call the method.
+bool add_to_weakset(PyObject* set, PyObject* item, const Api& a) {
+  static PyObject* const pending_str = PyUnicode_InternFromString("_pending_removals");
+  static PyObject* const data_str = PyUnicode_InternFromString("data");
+  static PyObject* const remove_str = PyUnicode_InternFromString("_remove");
+  auto* type = reinterpret_cast<PyTypeObject*>(a.weakset_type.ptr());
+  if (Py_TYPE(set) != type || _PyType_Lookup(type, data_str) != nullptr) return false;
+  static PyObject* const add_str = PyUnicode_InternFromString("add");
+  if (_PyType_Lookup(type, add_str) != a.weakset_add.ptr()) return false;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(set);
+  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  if (!dict) return false;
+  PyObject* pending = PyDict_GetItemWithError(dict, pending_str);
+  PyObject* data = pending ? PyDict_GetItemWithError(dict, data_str) : nullptr;
+  PyObject* remove = data ? PyDict_GetItemWithError(dict, remove_str) : nullptr;
+  if (!remove || !PyList_CheckExact(pending) || PyList_GET_SIZE(pending) != 0 ||
+      Py_TYPE(data) != &PySet_Type) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return false;
+  }
+  PyObject* ref = PyWeakref_NewRef(item, remove);
+  if (ref == nullptr) throw py::error_already_set();
+  int added = PySet_Add(data, ref);
+  Py_DECREF(ref);
+  if (added < 0) throw py::error_already_set();
+  return true;
+}
+
+}  // namespace
+
+void register_new_task(py::handle task) {
+  Api& a = api();
+  if (a.task_registry && add_to_weakset(a.task_registry.ptr(), task.ptr(), a)) return;
+  PyObject* arg = task.ptr();
+  PyObject* res = PyObject_Vectorcall(a.register_task.ptr(), &arg, 1, nullptr);
+  if (res == nullptr) throw py::error_already_set();
+  Py_DECREF(res);
+}
+
+// _asyncio's enter_task and leave_task, their errors included.
+void enter_task(const py::object& loop, py::handle task) {
+  Api& a = api();
+  if (!a.current_tasks) return call_task_hook(a.enter_task, loop, task);
+  PyObject* current = PyDict_GetItemWithError(a.current_tasks.ptr(), loop.ptr());
+  if (current != nullptr) {
+    py::object held = py::reinterpret_borrow<py::object>(current);
+    PyErr_Format(PyExc_RuntimeError,
+                 "Cannot enter into task %R while another task %R is being executed.", task.ptr(),
+                 current);
+    throw py::error_already_set();
+  }
+  if (PyErr_Occurred() || PyDict_SetItem(a.current_tasks.ptr(), loop.ptr(), task.ptr()) < 0) {
+    throw py::error_already_set();
+  }
+}
+
+void leave_task(const py::object& loop, py::handle task) {
+  Api& a = api();
+  if (!a.current_tasks) return call_task_hook(a.leave_task, loop, task);
+  PyObject* current = PyDict_GetItemWithError(a.current_tasks.ptr(), loop.ptr());
+  if (current != task.ptr()) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    PyErr_Format(PyExc_RuntimeError, "Leaving task %R does not match the current task %R.",
+                 task.ptr(), current ? current : Py_None);
+    throw py::error_already_set();
+  }
+  if (PyDict_DelItem(a.current_tasks.ptr(), loop.ptr()) < 0) throw py::error_already_set();
 }
 
 }  // namespace aioref_bridge

@@ -19,6 +19,9 @@ struct Api {
   py::object swap_current_task, register_eager_task, unregister_eager_task;  // 3.12+
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
   py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
+  // _asyncio's _current_tasks (a dict) when _enter_task and _leave_task are _asyncio's; its
+  // registry of tasks (a weakref.WeakSet, whose type and `add` are kept) when _register_task is.
+  py::object current_tasks, task_registry, weakset_type, weakset_add;
   // Interned names and the ("context",) kwnames of the calls made at every task step.
   PyObject* call_soon_str = PyUnicode_InternFromString("call_soon");
   PyObject* throw_str = PyUnicode_InternFromString("throw");
@@ -61,7 +64,11 @@ py::object optional_argument(PyObject* const* unpacked, PyObject* args, PyObject
 // bound method either).
 void call_soon_with_context(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context);
 
-// asyncio.tasks._enter_task / _leave_task (the C functions of _asyncio), without a tuple.
-void call_task_hook(const py::object& hook, const py::object& loop, py::handle task);
+// asyncio.tasks._register_task(task), _enter_task(loop, task) and _leave_task(loop, task). When
+// they are _asyncio's, what they do is done here, on the same objects (the tasks' WeakSet, the
+// current tasks' dict), without calling them or WeakSet.add (a Python method).
+void register_new_task(py::handle task);
+void enter_task(const py::object& loop, py::handle task);
+void leave_task(const py::object& loop, py::handle task);
 
 }  // namespace aioref_bridge

@@ -83,6 +83,11 @@ struct Held {
   Held* prev;
   Held* next;
   CoreTimer* timer;  // a timer's CoreTimer while both exist (each clears the other's pointer)
+  // A call queued without its Handle (call_soon_direct): `handle` is the callback; the argument
+  // (or null), the context and the loop, all strong, make the Handle if one is needed.
+  PyObject* arg;
+  PyObject* context;
+  PyObject* loop;
 };
 
 // `_core_handle` of an aioref.TimerHandle: the C++ timer that cancel() cancels. A plain C object
@@ -128,6 +133,25 @@ class Core {
     Held* node = hold(handle);
     try {
       loop_->schedule_soon([this, node] { run_held(node); });
+    } catch (...) {
+      release(node);
+      throw;
+    }
+  }
+  // loop.call_soon(callback[, arg], context=context) for a caller that drops the Handle, when
+  // fast::direct_core(loop) gave this Core: the call is queued as its Handle would be, in the
+  // same FIFO, and runs as that Handle would run (fast::run_call), without the Handle, which is
+  // made only when needed (debug mode meanwhile, a tracer, an exception for _run to handle).
+  void call_soon_direct(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
+    Held* node = hold(callback);
+    Py_XINCREF(arg);
+    Py_INCREF(context);
+    Py_INCREF(loop);
+    node->arg = arg;
+    node->context = context;
+    node->loop = loop;
+    try {
+      loop_->schedule_soon([this, node] { run_direct(node); });
     } catch (...) {
       release(node);
       throw;
@@ -209,7 +233,12 @@ class Core {
   // Garbage collector support.
   int traverse(visitproc visit, void* arg) {
     Py_VISIT(handles_.ptr());
-    for (Held* n = held_; n; n = n->next) Py_VISIT(n->handle);
+    for (Held* n = held_; n; n = n->next) {
+      Py_VISIT(n->handle);
+      Py_VISIT(n->arg);
+      Py_VISIT(n->context);
+      Py_VISIT(n->loop);
+    }
     Py_VISIT(python_wait_.ptr());
     Py_VISIT(debug_runner_.ptr());
     if (py_clock_) Py_VISIT(py_clock_->source().ptr());
@@ -224,8 +253,10 @@ class Core {
     // The nodes stay queued (their callbacks find nothing to run); their handles go.
     std::vector<py::object> dropped;
     for (Held* n = held_; n; n = n->next) {
-      if (n->handle)
-        dropped.push_back(py::reinterpret_steal<py::object>(std::exchange(n->handle, nullptr)));
+      for (PyObject** field : {&n->handle, &n->arg, &n->context, &n->loop}) {
+        if (*field)
+          dropped.push_back(py::reinterpret_steal<py::object>(std::exchange(*field, nullptr)));
+      }
     }
   }
 
@@ -260,18 +291,20 @@ class Core {
       n = new Held;
     }
     Py_INCREF(handle);
-    *n = {handle, nullptr, held_, nullptr};
+    *n = {handle, nullptr, held_, nullptr, nullptr, nullptr, nullptr};
     if (held_) held_->prev = n;
     held_ = n;
     ++held_count_;
     return n;
   }
-  // Unlinks and frees the node; returns its (strong) handle, or null.
-  PyObject* take(Held* n) {
+  // Unlinks and frees the node; returns its (strong) handle, or null (and a direct call's
+  // other references, in `call`).
+  PyObject* take(Held* n, Held* call = nullptr) {
     (n->prev ? n->prev->next : held_) = n->next;
     if (n->next) n->next->prev = n->prev;
     --held_count_;
     PyObject* handle = n->handle;
+    if (call) *call = *n;
     if (free_held_.size() < 4096) {
       free_held_.push_back(n);
     } else {
@@ -279,7 +312,13 @@ class Core {
     }
     return handle;
   }
-  void release(Held* n) { Py_XDECREF(take(n)); }  // DECREF after unlinking: it may reenter
+  void release(Held* n) {  // DECREF after unlinking: it may reenter
+    Held call;
+    Py_XDECREF(take(n, &call));
+    Py_XDECREF(call.arg);
+    Py_XDECREF(call.context);
+    Py_XDECREF(call.loop);
+  }
   void release_all() {
     while (held_) release(held_);
     for (Held* n : free_held_) delete n;
@@ -289,6 +328,31 @@ class Core {
     PyObject* owned = take(node);
     if (!owned) return;  // collected (tp_clear) meanwhile
     run_python(py::reinterpret_steal<py::object>(owned));
+  }
+
+  void run_direct(Held* node) {
+    Held call;
+    take(node, &call);
+    // Owned until the call is done (the callback may drop everything else).
+    auto callback = py::reinterpret_steal<py::object>(call.handle);
+    auto arg = py::reinterpret_steal<py::object>(call.arg);
+    auto context = py::reinterpret_steal<py::object>(call.context);
+    auto loop = py::reinterpret_steal<py::object>(call.loop);
+    if (!callback || !context || !loop) return;  // collected (tp_clear) meanwhile
+    int ran = debug_runner_.is_none()
+                  ? fast::run_call(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr())
+                  : 0;
+    if (ran > 0) return;
+    if (ran == 0) {
+      PyObject* handle =
+          fast::new_call_handle(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr());
+      if (handle) {
+        run_python(py::reinterpret_steal<py::object>(handle));
+        return;
+      }
+    }
+    pending_.emplace(py::error_already_set());
+    throw PythonExit();
   }
 
   std::uint64_t remember(PyObject* handle) {

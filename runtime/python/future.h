@@ -23,6 +23,7 @@
 
 #include "runtime/python/asyncio_api.h"
 #include "runtime/python/capi.h"
+#include "runtime/python/handles.h"
 #include "runtime/python/methods.h"
 
 namespace aioref_bridge {
@@ -60,11 +61,14 @@ class FullFuture {
       callbacks.clear();
     }
     loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
-    py::object debug = py::reinterpret_steal<py::object>(
-        PyObject_CallMethodNoArgs(loop.ptr(), api().get_debug_str));
-    if (!debug) throw py::error_already_set();
-    int is_debug = PyObject_IsTrue(debug.ptr());
-    if (is_debug < 0) throw py::error_already_set();
+    int is_debug = fast::debug_flag(loop.ptr());  // aioref's loop, without a call
+    if (is_debug < 0) {
+      py::object debug = py::reinterpret_steal<py::object>(
+          PyObject_CallMethodNoArgs(loop.ptr(), api().get_debug_str));
+      if (!debug) throw py::error_already_set();
+      is_debug = PyObject_IsTrue(debug.ptr());
+      if (is_debug < 0) throw py::error_already_set();
+    }
     if (is_debug) {
       source_traceback = api().extract_stack(api().getframe(0));
     }

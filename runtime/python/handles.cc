@@ -71,6 +71,11 @@ struct State {
   PyObject* call_at_fallback = nullptr;       // aioref's Python Loop.call_at
   PyObject* timer_cancel_fallback = nullptr;  // aioref's Python TimerHandle.cancel
   PyObject* call_later_fallback = nullptr;    // BaseEventLoop.call_later
+  // direct_core: the loop attributes call_soon's C path reads, and `call_soon` itself.
+  std::vector<std::pair<PyObject*, PyObject*>> direct_attrs;
+  Guard direct_guards[4];
+  PyObject* call_soon_name = nullptr;
+  PyObject* get_debug_name = nullptr;
 };
 State g_state;  // the module is never unloaded
 inline State& state() { return g_state; }
@@ -360,6 +365,46 @@ int run(PyObject* handle) {
   return status;
 }
 
+PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
+  PyObject* args = arg ? PyTuple_Pack(1, arg) : PyTuple_New(0);
+  if (!args) return nullptr;
+  PyObject* handle = new_handle(callback, args, loop, context);
+  Py_DECREF(args);
+  return handle;
+}
+
+int run_call(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
+  PyThreadState* ts = PyThreadState_Get();
+  if (ts->c_tracefunc || ts->c_profilefunc || !PyContext_CheckExact(context) ||
+      !runnable_type(state().handle_type)) {
+    return 0;
+  }
+  if (PyContext_Enter(context) != 0) {
+    PyErr_Clear();  // already entered: Context.run raises it again, from _run
+    return 0;
+  }
+  PyObject* result = PyObject_Vectorcall(callback, &arg, arg ? 1 : 0, nullptr);
+  if (PyContext_Exit(context) != 0) Py_CLEAR(result);
+  if (result) {
+    Py_DECREF(result);
+    return 1;
+  }
+  // As run(): the Handle's Python _run handles the exception (rerun_failed takes it as set).
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyObject* handle = new_call_handle(callback, arg, context, loop);
+  if (!handle) {
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return -1;
+  }
+  PyErr_Restore(type, value, tb);
+  int status = rerun_failed(handle);
+  Py_DECREF(handle);
+  return status;
+}
+
 PyObject* call_fallback(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
                         PyObject* fallback = nullptr) {
   // BaseEventLoop.call_soon(self, *args, **kwargs) (or call_at's, call_later's).
@@ -381,6 +426,44 @@ int check_closed_then_debug(PyObject* self, PyObject* dict) {
   if (closed) return closed < 0 ? -1 : CLOSED;
   int debug = attr_true(self, dict, st.debug_name);
   return debug < 0 ? -1 : (debug ? DEBUG : 0);
+}
+
+Core* direct_core(PyObject* loop) {
+  State& st = state();
+  if (!st.ready || !st.dict_attrs ||
+      !loop_type_ok(Py_TYPE(loop), st.direct_guards, st.direct_attrs) || !handle_type_ok()) {
+    return nullptr;
+  }
+  PyObject** dict_ptr = _PyObject_GetDictPtr(loop);
+  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  Core* core = nullptr;
+  // An instance's own call_soon (a test's replacement) is what _asyncio would call.
+  if (!dict || !PyDict_GetItemWithError(dict, st.call_soon_name)) {
+    if (!PyErr_Occurred() && check_closed_then_debug(loop, dict) == 0) {
+      if (PyObject* core_obj = get_attr(loop, dict, st.core_name)) {
+        core = core_of(core_obj);  // the loop's dict keeps it
+        Py_DECREF(core_obj);
+      }
+    }
+  }
+  if (PyErr_Occurred()) PyErr_Clear();
+  return core;
+}
+
+int debug_flag(PyObject* loop) {
+  State& st = state();
+  if (!st.ready || !st.dict_attrs || !loop_type_ok(Py_TYPE(loop))) return -1;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(loop);
+  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  if (!dict) return -1;
+  int flag = -1;
+  // An instance's own get_debug is what loop.get_debug() calls.
+  if (!PyDict_GetItemWithError(dict, st.get_debug_name) && !PyErr_Occurred()) {
+    PyObject* value = PyDict_GetItemWithError(dict, st.debug_name);
+    flag = value == Py_True ? 1 : value == Py_False ? 0 : -1;
+  }
+  if (PyErr_Occurred()) PyErr_Clear();
+  return flag;
 }
 
 // The callback's arguments, `items[1:]`, as a new tuple.
@@ -711,6 +794,10 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
     if (!descr) throw py::error_already_set();
     py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
   }
+  st.call_soon_name = PyUnicode_InternFromString("call_soon");
+  st.get_debug_name = PyUnicode_InternFromString("get_debug");
+  st.direct_attrs = st.loop_attrs;
+  st.direct_attrs.push_back(keep(st.call_soon_name, lt));
   st.ready = true;
 }
 

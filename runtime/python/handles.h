@@ -5,6 +5,10 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+namespace aioref_bridge {
+class Core;
+}
+
 namespace aioref_bridge::fast {
 
 namespace py = pybind11;
@@ -14,6 +18,24 @@ int cancelled(PyObject* handle);
 // handle._run() in C when that is exactly what events.Handle._run would do: 1 ran, 0 not
 // applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
 int run(PyObject* handle);
+
+// The Core of `loop` when loop.call_soon(callback[, arg], context=context) would do nothing but
+// queue a new aioref.Handle there and return it (an aioref loop whose type and instance have
+// CPython's methods and aioref's call_soon, open, debug off, aioref.Handle unchanged): a caller
+// that drops the handle (a future's done callbacks, a task's steps) may then queue the call in
+// the Core without making one (Core::call_soon_direct). Else nullptr, no error set: the caller
+// calls loop.call_soon, which meets any error again.
+Core* direct_core(PyObject* loop);
+// loop.get_debug() of an aioref loop with CPython's get_debug (its `_debug`, a bool): 0 or 1;
+// -1 (no error set) for any other loop: call loop.get_debug().
+int debug_flag(PyObject* loop);
+// Runs callback([arg]) in `context` in C, exactly as the Handle(callback, (arg,), loop, context)
+// that call_soon would have queued runs (run()): 1 ran, 0 not applicable (make that Handle and
+// run it: tracing, a context already entered), -1 error set (SystemExit, KeyboardInterrupt).
+// A callback that raised is handed to events.Handle._run of such a Handle, made then.
+int run_call(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop);
+// That Handle (a new reference, or nullptr with an error set).
+PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop);
 
 // install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
 // (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe (BaseEventLoop's

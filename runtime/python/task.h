@@ -57,7 +57,7 @@ class FullTask final : public FullFuture {
       return;
     }
     call_step_soon(self, py::none());
-    api().register_task(self);
+    register_new_task(self);
   }
 
   // _asyncio's task_eager_start (3.12+): the first step, now, in the task's context, with the
@@ -88,7 +88,7 @@ class FullTask final : public FullFuture {
       if (PyContext_Exit(context.ptr()) < 0) throw py::error_already_set();
     });
     if (state == kPending) {
-      keep_first_error([&] { api().register_task(self); });
+      keep_first_error([&] { register_new_task(self); });
     } else {
       coro = py::none();
     }
@@ -149,14 +149,14 @@ class FullTask final : public FullFuture {
     }
     fut_waiter = py::none();
     py::object the_loop = loop;
-    call_task_hook(api().enter_task, the_loop, self);
+    enter_task(the_loop, self);
     try {
       run_and_handle_result(self, std::move(exc));
     } catch (...) {
-      call_task_hook(api().leave_task, the_loop, self);
+      leave_task(the_loop, self);
       throw;
     }
-    call_task_hook(api().leave_task, the_loop, self);
+    leave_task(the_loop, self);
   }
 
   // Task.__step_run_and_handle_result

@@ -423,6 +423,13 @@ class FullLoop(Loop):
     create_task.__qualname__ = "BaseEventLoop.create_task"
 
 
+# FullLoop.create_task is C (task.cc, loop_create_task) when aioref's call_soon is (the same
+# guards on the loop's type): the Python one above for debug mode, a task factory, a closed loop
+# and unusual arguments.
+if getattr(Loop.__dict__.get("call_soon"), "__objclass__", None) is Loop:
+    _core.install_create_task(FullLoop, FullLoop.create_task)
+
+
 def new_full_event_loop():
     """A new aioref loop in mode "full" (C++ Future/Task)."""
     return FullLoop()

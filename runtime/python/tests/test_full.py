@@ -9,9 +9,11 @@ mode full's objects are the C++ ones.
 """
 
 import asyncio
+import contextvars
 import gc
 import logging
 import sys
+import traceback
 import unittest
 import warnings
 
@@ -466,6 +468,80 @@ class Logging(object):
         records = self.logged(body)
         self.assertTrue(any(r.startswith("Task was destroyed but it is pending!") for r in records),
                         records)
+
+
+class QueuedCallbackTests(unittest.TestCase):
+    """Mode full queues done callbacks and task steps without their Handle when the loop is
+    aioref's own (core.h, call_soon_direct): what a program sees stays CPython's."""
+
+    def test_done_callbacks_order_context_and_errors(self):
+        async def main(loop):
+            seen, caught = [], []
+
+            def handler(loop, context):
+                exc = context["exception"]
+                caught.append((context["message"], repr(context["handle"]), repr(exc),
+                               [frame.name for frame in traceback.extract_tb(exc.__traceback__)]))
+
+            loop.set_exception_handler(handler)
+            var = contextvars.ContextVar("var", default="unset")
+
+            def bad(fut):
+                raise ValueError("from a done callback")
+
+            def good(fut):
+                seen.append(("good", var.get(), fut.result()))
+
+            fut = loop.create_future()
+            var.set("when added")
+            fut.add_done_callback(bad)
+            fut.add_done_callback(good)
+            var.set("later")
+            loop.call_soon(seen.append, "call_soon before")
+            fut.set_result(1)
+            loop.call_soon(seen.append, "call_soon after")
+            fut.add_done_callback(good)  # already done: scheduled at once
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return seen, caught
+
+        seen, caught = same_as_cpython(self, main)
+        self.assertEqual(seen[0], "call_soon before")
+        self.assertEqual(len(caught), 1)
+
+    def test_instance_call_soon_is_called(self):
+        async def main(loop):
+            calls = []
+            original = loop.call_soon
+
+            def spy(callback, *args, context=None):
+                calls.append(type(callback).__name__)
+                return original(callback, *args, context=context)
+
+            loop.call_soon = spy
+            try:
+                fut = loop.create_future()
+                fut.add_done_callback(lambda f: None)
+                fut.set_result(None)
+                await asyncio.sleep(0)
+            finally:
+                del loop.call_soon
+            return calls
+
+        self.assertIn("TaskStepMethWrapper", same_as_cpython(self, main))
+
+    def test_task_registry_and_current_task(self):
+        async def main(loop):
+            async def child():
+                await asyncio.sleep(0)
+                return asyncio.current_task() in asyncio.all_tasks()
+
+            tasks = [loop.create_task(child()) for _ in range(3)]
+            count = len(asyncio.all_tasks())
+            results = await asyncio.gather(*tasks)
+            return count, results, len(asyncio.all_tasks()), asyncio.current_task() is not None
+
+        self.assertEqual(same_as_cpython(self, main), (4, [True, True, True], 1, True))
 
 
 @loops.every_loop

@@ -414,11 +414,12 @@ def _finished(cells, args):
     return done
 
 
-def compare_programs(args, chosen, loops, found, scratch, cells):
+def compare_programs(args, chosen, loops, found, scratch, cells, capture_runs=None):
     """Any programs (examples.from_file) captured on the interpreters `found` into goldens
     under `scratch`, then run on the loops, their cells appended to `cells` (tools/conform
     --compare; tools/fuzz's oracle); returns the problems. `args` are tools/conform's
-    options; their golden folders become scratch's."""
+    options; their golden folders become scratch's. `capture_runs`: the capture's first
+    round of runs per interpreter (default: tools/capture's)."""
     args.golden_dir = os.path.join(scratch, "golden")
     args.real_time_golden_dir = os.path.join(scratch, "golden-realtime")
     real = any(getattr(loop, "clock", "virtual") == "real" for loop in loops)
@@ -426,7 +427,7 @@ def compare_programs(args, chosen, loops, found, scratch, cells):
                                     args.golden_dir,
                                     args.real_time_golden_dir if real else None,
                                     (args.time_tolerance, args.max_late), args.jobs,
-                                    getattr(args, "capture_runs", None))
+                                    capture_runs)
     run_cells(args, chosen, loops, found, scratch, cells)
     return problems
 

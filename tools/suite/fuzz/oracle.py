@@ -129,7 +129,6 @@ def _evaluate(named, loops, interpreters, args, workdir, expectations, first_rou
     scratch = tempfile.mkdtemp(prefix="aioref-fuzz-", dir=workdir)
     verdicts = {name: Verdict(name, program) for name, program in named}
     goldens = {}
-    args.capture_runs = first_round
     try:
         by_floor = {}
         for name, program in named:
@@ -146,7 +145,8 @@ def _evaluate(named, loops, interpreters, args, workdir, expectations, first_rou
             messages = io.StringIO()
             with contextlib.redirect_stderr(messages):
                 cells = []
-                conform.compare_programs(args, chosen, loops, found, group, cells)
+                conform.compare_programs(args, chosen, loops, found, group, cells,
+                                         capture_runs=first_round)
             for line in messages.getvalue().split("\n"):
                 # "capture: NAME on cpython-X.Y.Z (PATH): why"
                 match = re.match(r"capture: (\S+) on (\S+)", line)
@@ -168,6 +168,5 @@ def _evaluate(named, loops, interpreters, args, workdir, expectations, first_rou
                 verdict.cells.append(Cell(cell.implementation.name, cell.python,
                                           cell.status, cell.detail or ""))
     finally:
-        args.capture_runs = None
         shutil.rmtree(scratch, ignore_errors=True)
     return [verdicts[name] for name, _ in named], goldens

@@ -59,7 +59,7 @@ def probe(path):
         raise InterpreterError("%s: no such interpreter" % path)
     try:
         out = subprocess.run([path, "-c", _PROBE], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=30, check=True,
+                             stderr=subprocess.PIPE, timeout=120, check=True,
                              universal_newlines=True).stdout.split()
     except (OSError, subprocess.SubprocessError) as error:
         raise InterpreterError("%s: does not run as a Python interpreter (%s)" % (path, error))

@@ -543,6 +543,41 @@ class QueuedCallbackTests(unittest.TestCase):
 
         self.assertEqual(same_as_cpython(self, main), (4, [True, True, True], 1, True))
 
+    def test_task_dies_while_registry_is_iterated(self):
+        # The registry's weakref callback (WeakSet._remove, done in C by mode full): a task that
+        # dies while the WeakSet is iterated waits in _pending_removals until the iteration ends.
+        import gc
+        import weakref
+        from _weakrefset import _IterationGuard
+
+        async def main(loop):
+            async def child():
+                pass
+
+            registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+            if registry is None:
+                registry = asyncio.tasks._all_tasks
+            gc.collect()
+            base = len(registry.data)
+            task = loop.create_task(child())
+            await task
+            await asyncio.sleep(0)  # out of the step whose wakeup call holds the task
+            dead = weakref.ref(task)
+            before = len(registry.data) - base
+            with _IterationGuard(registry):
+                task = None  # the last reference (collected at once, or by gc.collect)
+                gc.collect()
+                inside = dead() is None, len(registry.data) - base, len(registry._pending_removals)
+            after = len(registry.data) - base, len(registry._pending_removals)
+            task = loop.create_task(child())
+            await task
+            await asyncio.sleep(0)
+            task = None  # outside an iteration: discarded at once
+            gc.collect()
+            return before, inside, after, len(registry.data) - base, len(registry._pending_removals)
+
+        self.assertEqual(same_as_cpython(self, main), (1, (True, 1, 1), (0, 0), 0, 0))
+
 
 @loops.every_loop
 class CurrentTask(object):

@@ -45,7 +45,7 @@ PyObject* remove_from_weakset(PyObject* selfref, PyObject* item) {
   PyObject* target = PyObject_GetAttr(set, busy ? pending_str : data_str);
   if (target == nullptr) return nullptr;
   PyObject* result;
-  if (!busy && PySet_CheckExact(target)) {
+  if (!busy && Py_TYPE(target) == &PySet_Type) {
     result = PySet_Discard(target, item) < 0 ? nullptr : Py_None;
     Py_XINCREF(result);
   } else {

@@ -430,9 +430,11 @@ int check_closed_then_debug(PyObject* self, PyObject* dict) {
 }
 
 // What direct_core, debug_flag and create_task_plain read from a loop's instance dict, kept for
-// the last dict seen while it is unchanged: a dict's version tag (PEP 509; 3.8-3.13) takes a new
-// value, unique in the process, at every modification, so a call_soon set on the instance,
-// close() or set_debug() is seen at the next call. kUnknown: not read yet for this version.
+// the last dict seen while it is unchanged: a dict's version tag (PEP 509) takes a new value,
+// unique in the process, at every modification, so a call_soon set on the instance, close() or
+// set_debug() is seen at the next call. 3.8-3.12 only: on 3.13 an instance's dict shares the
+// object's inline values, whose writes (set_debug's `self._debug = ...`) leave the tag as it was
+// (test_full's test_loop_changes_seen_at_the_next_call). kUnknown: not read yet.
 constexpr int kUnknown = -2;
 struct LoopFacts {
   PyObject* dict = nullptr;  // not a reference: compared, never used
@@ -446,14 +448,14 @@ LoopFacts g_facts;
 
 std::uint64_t dict_version(PyObject* dict) {
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // 3.12+: still updated until 3.14
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // 3.12: deprecated, still updated
   return reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
 #pragma GCC diagnostic pop
 }
 
 // The facts of `dict` (a loop's instance dict), or nullptr: nothing can be kept.
 LoopFacts* facts_of(PyObject* dict) {
-  if (!dict || !PyDict_CheckExact(dict)) return nullptr;
+  if (PY_VERSION_HEX >= 0x030D0000 || !dict || !PyDict_CheckExact(dict)) return nullptr;
   std::uint64_t version = dict_version(dict);
   if (version == 0) return nullptr;
   LoopFacts& f = g_facts;

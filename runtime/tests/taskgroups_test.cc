@@ -319,6 +319,35 @@ TEST_P(TaskGroups, tg_task_names) {
   });
 }
 
+AIO_DEFINE_EXCEPTION(MyBaseExc, BaseException, "__main__");
+
+TEST_P(TaskGroups, tg_base_exception_child) {
+  expect("tg_base_exception_child", []() -> Co<void> {
+    Strings log;
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("sibling", 1, log));
+        tg.create_task(boom(ZeroDivisionError("z"), 0.01));
+        tg.create_task(boom(MyBaseExc("base"), 0.01));
+        co_await sleep(1);
+      });
+    } catch (...) {
+      print("child", r(std::current_exception()), log);
+    }
+    log.clear();
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("child", 1, log));
+        co_await sleep(0);
+        throw MyBaseExc("body");
+      });
+    } catch (...) {
+      print("body", r(std::current_exception()), log);
+    }
+    print(current_task().cancelling());
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, TaskGroups, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -367,5 +367,35 @@ async def tg_task_names():
         print(e(x))
 
 
+
+class MyBaseExc(BaseException):
+    pass
+
+
+@scenario(since=(3, 11))
+async def tg_base_exception_child():
+    # test_taskgroups.test_taskgroup_20a, test_taskgroup_21a: a BaseException that is not an
+    # Exception (KeyboardInterrupt and SystemExit aside), from a child or from the body, leaves
+    # in a BaseExceptionGroup, after the other children are cancelled.
+    log = []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("sibling", 1, log))
+            tg.create_task(boom(ZeroDivisionError("z"), 0.01))
+            tg.create_task(boom(MyBaseExc("base"), 0.01))
+            await asyncio.sleep(1)
+    except BaseException as x:
+        print("child", r(x), log)
+    log.clear()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("child", 1, log))
+            await asyncio.sleep(0)
+            raise MyBaseExc("body")
+    except BaseException as x:
+        print("body", r(x), log)
+    print(asyncio.current_task().cancelling())
+
+
 if __name__ == "__main__":
     main()

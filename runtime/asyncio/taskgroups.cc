@@ -53,14 +53,17 @@ void TaskGroup::track(std::shared_ptr<TaskBase> task) const {
   State& s = *s_;
   // 3.12+: a task already done (an eager task that finished) is handled at once.
   if (s.loop->has(Behaviour::kTaskGroupClosesCoroutine) && task->done()) {
-    s.on_task_done(s_, *task);
+    s.on_task_done(*task, s_);
     return;
   }
   TaskBase& t = *task;
   s.tasks.add(std::move(task));
+  // expired() is a load where lock() is a compare-and-swap and a release (two locked
+  // instructions per child); on_task_done only schedules, except for the exception handler,
+  // which it calls holding a reference.
   t.add_done_callback(
-      [weak = std::weak_ptr<State>(s_)](FutureBase& f) {
-        if (auto self = weak.lock()) self->on_task_done(self, static_cast<TaskBase&>(f));
+      [weak = std::weak_ptr<State>(s_), state = &s](FutureBase& f) {
+        if (!weak.expired()) state->on_task_done(static_cast<TaskBase&>(f), weak);
       },
       "TaskGroup._on_task_done");
 }
@@ -72,7 +75,7 @@ void TaskGroup::State::abort() {
   });
 }
 
-void TaskGroup::State::on_task_done(const std::shared_ptr<State>& self, TaskBase& task) {
+void TaskGroup::State::on_task_done(TaskBase& task, const std::weak_ptr<State>& self) {
   tasks.discard(task);
   if (on_completed_fut && tasks.empty() && !on_completed_fut->done()) {
     on_completed_fut->set_result(true);
@@ -88,6 +91,7 @@ void TaskGroup::State::on_task_done(const std::shared_ptr<State>& self, TaskBase
                   parent_task->repr() + " is already completed";
     ctx.exception = exc;
     ctx.task = task.shared_from_this();
+    std::shared_ptr<State> keep = self.lock();  // the handler is user code
     loop->call_exception_handler(ctx);
     return;
   }
@@ -97,7 +101,6 @@ void TaskGroup::State::on_task_done(const std::shared_ptr<State>& self, TaskBase
     parent_cancel_requested = true;
     parent_task->cancel();
   }
-  (void)self;
 }
 
 Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, Def) {

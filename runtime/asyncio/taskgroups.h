@@ -115,7 +115,7 @@ class TaskGroup {
     std::optional<Future<bool>> on_completed_fut;
     bool loop_version_has(Behaviour b) const { return loop ? loop->has(b) : has(b); }
     void abort();
-    void on_task_done(const std::shared_ptr<State>& self, TaskBase& task);
+    void on_task_done(TaskBase& task, const std::weak_ptr<State>& self);
   };
   void track(std::shared_ptr<TaskBase> task) const;
   static Co<void> exit_impl(std::shared_ptr<State> s, std::exception_ptr exc,

@@ -3,6 +3,7 @@
 // runtime/tests/cpython/eager_tasks.py, and must print what CPython 3.12-3.13 printed for it
 // (runtime/tests/cpython/expected/eager_tasks.3.X.txt).
 #include <algorithm>
+#include <functional>
 #include <regex>
 
 #include "runtime/asyncio/gather.h"
@@ -265,6 +266,68 @@ TEST_P(EagerTasks, eager_gather_all_done) {
     log->push_back("gather made, done=" + str(fut.done()));
     auto results = co_await fut;
     out(results, *log);
+  });
+}
+
+bool has_task(const std::vector<AnyTask>& tasks, const std::string& name) {
+  return std::any_of(tasks.begin(), tasks.end(),
+                     [&](const AnyTask& t) { return t.get_name() == name; });
+}
+
+TEST_P(EagerTasks, eager_all_tasks_and_cancellation) {
+  expect("eager_all_tasks_and_cancellation", []() -> Co<void> {
+    begin();
+    get_running_loop()->set_task_factory(eager_task_factory);
+    auto quick = []() -> Co<std::string> { co_return "quick"; };
+    auto blocks = []() -> Co<std::string> {
+      co_await sleep(0.01);
+      co_return "blocked";
+    };
+    Task<std::string> done = create_task(quick());
+    out("eager done", done.done(), has_task(all_tasks(), done.get_name()), all_tasks().size());
+    Task<std::string> waiting = create_task(blocks());
+    out("eager blocked", waiting.done(), has_task(all_tasks(), waiting.get_name()),
+        all_tasks().size());
+    bool cancelled = done.cancel();  // (in order: C++ leaves argument order open)
+    out(cancelled, done.cancelled(), done.result());
+    cancelled = waiting.cancel();
+    out(cancelled, waiting.cancelled());
+    try {
+      co_await waiting;
+    } catch (const CancelledError&) {
+      out("cancelled after its eager step", waiting.cancelled());
+    }
+    get_running_loop()->set_task_factory(std::nullopt);
+  });
+}
+
+TEST_P(EagerTasks, eager_recursive_gather) {
+  expect("eager_recursive_gather", []() -> Co<void> {
+    begin();
+    get_running_loop()->set_task_factory(eager_task_factory);
+    std::vector<int> log;
+    std::function<Co<int>(int)> fib = [&](int n) -> Co<int> {
+      log.push_back(n);
+      if (n < 2) co_return n;
+      std::vector<Task<int>> children{create_task(fib(n - 1)), create_task(fib(n - 2))};
+      std::vector<int> r = co_await gather(std::move(children));
+      co_return r[0] + r[1];
+    };
+    Task<int> t = create_task(fib(4));
+    out("done at creation", t.done(), t.result(), log);
+    log.clear();
+    auto leaf = []() -> Co<std::string> {
+      co_await sleep(0);
+      co_return "leaf";
+    };
+    std::function<Co<std::string>(int)> chain = [&](int n) -> Co<std::string> {
+      if (n == 0) co_return co_await leaf();
+      co_return co_await create_task(chain(n - 1));
+    };
+    Task<std::string> c = create_task(chain(3));
+    out("chain done at creation", c.done());
+    out(co_await c);
+    get_running_loop()->set_task_factory(std::nullopt);
   });
 }
 

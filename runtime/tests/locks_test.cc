@@ -3,6 +3,7 @@
 // (runtime/tests/cpython/expected/locks.3.X.txt).
 #include "runtime/asyncio/locks.h"
 
+#include "runtime/asyncio/wait_for.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -494,6 +495,112 @@ TEST_P(Locks, barrier_draining_blocks_next_round) {
     co_await gather(tasks);
     for (auto& x : log) print(x);
     print(b.repr());
+  });
+}
+
+TEST_P(Locks, event_clear_with_waiters) {
+  expect("event_clear_with_waiters", []() -> Co<void> {
+    Event ev;
+    std::vector<std::tuple<std::string, bool>> log;
+    auto waiter = [&](std::string name) -> Co<void> {
+      bool v = co_await ev.wait();
+      log.emplace_back(name, v);
+    };
+    Task<void> t = create_task(waiter("a"));
+    co_await sleep(0);
+    ev.set();
+    ev.clear();
+    print(ev.repr(), ev.is_set());
+    ev.set();
+    ev.set();
+    print(ev.repr());
+    co_await t;
+    print(log, ev.repr());
+    bool v = co_await ev.wait();
+    print(v);
+  });
+}
+
+TEST_P(Locks, condition_usage_errors) {
+  expect("condition_usage_errors", []() -> Co<void> {
+    Condition cond;
+    try {
+      co_await cond.wait();
+    } catch (const RuntimeError& x) {
+      print("wait", x.repr());
+    }
+    try {
+      co_await cond.wait_for([] { return false; });
+    } catch (const RuntimeError& x) {
+      print("wait_for", x.repr());
+    }
+    try {
+      cond.notify();
+    } catch (const RuntimeError& x) {
+      print("notify", x.repr());
+    }
+    try {
+      cond.notify_all();
+    } catch (const RuntimeError& x) {
+      print("notify_all", x.repr());
+    }
+    Lock lock;
+    Condition shared(lock);
+    co_await lock.acquire();
+    print(shared.locked(), shared.repr());
+    shared.release();
+    print(lock.locked(), lock.repr());
+  });
+}
+
+TEST_P(Locks, condition_wait_timeout_in_block) {
+  expect("condition_wait_timeout_in_block", []() -> Co<void> {
+    Condition cond;
+    {
+      auto held = co_await async_with(cond);
+      try {
+        co_await wait_for(cond.wait(), 0.01);
+      } catch (const TimeoutError&) {
+        print("timed out", cond.locked(), cond.repr());
+      }
+    }
+    print(cond.repr());
+  });
+}
+
+TEST_P(Locks, barrier_abort_when_exception) {
+  expect("barrier_abort_when_exception", []() -> Co<void> {
+    Barrier b(3);
+    Strings log;
+    auto party = [&](std::string name, bool fail) -> Co<void> {
+      bool aborting = false;
+      try {
+        long i = co_await b.wait();
+        if (fail && i == 0) throw ValueError(name);
+        co_await b.wait();
+        log.push_back(name + " second round");
+      } catch (const ValueError&) {
+        log.push_back(name + " fails, aborts");
+        aborting = true;
+      } catch (const BrokenBarrierError& x) {
+        log.push_back(name + " " + x.repr());
+      }
+      if (aborting) co_await b.abort();  // (no co_await inside a C++ handler)
+    };
+    auto round = [&](bool fail) -> Co<void> {
+      std::vector<Task<void>> tasks;
+      for (const char* n : {"a", "b", "c"}) tasks.push_back(create_task(party(n, fail)));
+      co_await gather(tasks);
+    };
+    co_await round(true);
+    for (auto& x : log) print(x);
+    print(b.repr(), b.broken());
+    co_await b.reset();
+    print(b.repr(), b.broken());
+    log.clear();
+    co_await round(false);
+    std::sort(log.begin(), log.end());
+    print(log, b.repr());
   });
 }
 

@@ -289,6 +289,70 @@ TEST_P(Queues, queue_shutdown) {
   });
 }
 
+TEST_P(Queues, queue_put_get_cancelled_race) {
+  expect("queue_put_get_cancelled_race", []() -> Co<void> {
+    Queue<std::string> q;
+    Task<std::string> t1 = create_task(Co<std::string>(q.get()));
+    Task<std::string> t2 = create_task(Co<std::string>(q.get()));
+    co_await sleep(0);
+    t1.cancel();
+    co_await sleep(0);
+    print(t1.done(), q.repr());
+    q.put_nowait(std::string("a"));
+    co_await sleep(0);
+    print(t2.result(), q.repr());
+
+    Queue<std::string> one(1);
+    Task<void> put_a = create_task(Co<void>(one.put(std::string("a"))));
+    Task<void> put_b = create_task(Co<void>(one.put(std::string("b"))));
+    Task<void> put_c = create_task(Co<void>(one.put(std::string("X"))));
+    co_await sleep(0);
+    print(put_a.done(), put_b.done(), one.repr());
+    put_c.cancel();
+    co_await sleep(0);
+    print(put_c.cancelled(), one.repr());
+    std::string a = co_await one.get();
+    std::string b = co_await one.get();
+    print(a, b, one.repr());
+    print(put_b.done(), one.qsize());
+
+    Queue<int> full(2);
+    full.put_nowait(1);
+    full.put_nowait(2);
+    Task<void> put = create_task(Co<void>(full.put(3)));
+    co_await sleep(0);
+    put.cancel();
+    try {
+      co_await put;
+    } catch (const CancelledError& x) {
+      print("put", x.repr(), full.repr());
+    }
+  });
+}
+
+TEST_P(Queues, queue_waiters_when_not_empty) {
+  expect("queue_waiters_when_not_empty", []() -> Co<void> {
+    Queue<std::string> q(1);
+    Strings got;
+    auto consumer = [&](int n) -> Co<void> {
+      for (int i = 0; i < n; ++i) got.push_back(co_await q.get());
+    };
+    auto producer = [&](Strings values) -> Co<void> {
+      for (auto& v : values) co_await q.put(v);
+    };
+    Strings ab{"a", "b"}, cd{"c", "d"};  // (not in the co_await: g++ 12 rejects the literals there)
+    co_await gather(consumer(2), consumer(2), producer(ab), producer(cd));
+    print(got, q.repr());
+    Queue<std::string> q2;
+    Task<std::string> getter = create_task(Co<std::string>(q2.get()));
+    co_await sleep(0);
+    co_await q2.put(std::string("v"));
+    print(getter.done(), q2.repr());
+    std::string v = co_await getter;
+    print(v, q2.repr());
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Queues, testing::kScenarioMinors, testing::minor_name);
 
 using QueuesTest = testing::AioTest;

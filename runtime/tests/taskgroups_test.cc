@@ -3,6 +3,7 @@
 // (runtime/tests/cpython/expected/taskgroups.3.X.txt).
 #include "runtime/asyncio/taskgroups.h"
 
+#include "runtime/asyncio/locks.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -220,6 +221,130 @@ TEST_P(TaskGroups, tg_create_task_errors) {
           .on<ValueError>([](const ExceptionGroupBase& g) { print("got", r(g)); })
           .reraise();
     }
+  });
+}
+
+TEST_P(TaskGroups, tg_cancelling_levels) {
+  expect("tg_cancelling_levels", []() -> Co<void> {
+    auto cancelling = [] { return current_task().cancelling(); };
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(boom(RuntimeError(), 0));
+        co_return;
+      });
+    } catch (...) {
+      ExceptStar(std::current_exception())
+          .on<RuntimeError>([&](const ExceptionGroupBase&) { print("caught", cancelling()); })
+          .reraise();
+    }
+    print("after", cancelling());
+    try {
+      co_await task_group([&](TaskGroup outer_tg) -> Co<void> {
+        try {
+          co_await task_group([&](TaskGroup inner_tg) -> Co<void> {
+            inner_tg.create_task(boom(RuntimeError(), 0));
+            outer_tg.create_task(boom(ValueError(), 0));
+            co_return;
+          });
+        } catch (...) {
+          ExceptStar(std::current_exception())
+              .on<RuntimeError>(
+                  [&](const ExceptionGroupBase&) { print("inner caught", cancelling()); })
+              .reraise();
+        }
+        print("between", cancelling());
+      });
+    } catch (...) {
+      ExceptStar(std::current_exception())
+          .on<ValueError>([&](const ExceptionGroupBase&) { print("outer caught", cancelling()); })
+          .reraise();
+    }
+    print("after", cancelling());
+  });
+}
+
+TEST_P(TaskGroups, tg_error_and_cancel) {
+  expect("tg_error_and_cancel", []() -> Co<void> {
+    Event event;
+    Strings log;
+    auto level = [] { return std::to_string(current_task().cancelling()); };
+    auto raise_error = [&]() -> Co<void> {
+      event.set();
+      co_await sleep(0);
+      throw RuntimeError();
+    };
+    auto inner = [&]() -> Co<void> {
+      try {
+        co_await task_group([&](TaskGroup tg) -> Co<void> {
+          tg.create_task(raise_error());
+          co_await sleep(1);
+          log.push_back("sleep in group not cancelled");
+        });
+      } catch (...) {
+        ExceptStar(std::current_exception())
+            .on<RuntimeError>(
+                [&](const ExceptionGroupBase&) { log.push_back("caught " + level()); })
+            .reraise();
+      }
+      log.push_back("after group " + level());
+      co_await sleep(1);
+      log.push_back("sleep after group not cancelled");
+    };
+    Task<void> t = create_task(inner());
+    co_await event.wait();
+    print(t.cancelling());
+    t.cancel();
+    print(t.cancelling());
+    try {
+      co_await t;
+    } catch (const CancelledError&) {
+      print("cancelled", t.cancelled());
+    }
+    print(log);
+  });
+}
+
+TEST_P(TaskGroups, tg_task_names) {
+  expect("tg_task_names", []() -> Co<void> {
+    TaskGroup tg;
+    tg.enter();
+    Task<int> t = tg.create_task(val(1, 0), "example name");
+    co_await tg.exit(nullptr);
+    print(t.get_name(), t.result());
+    try {
+      tg.create_task(val(2, 0));
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+  });
+}
+
+AIO_DEFINE_EXCEPTION(MyBaseExc, BaseException, "__main__");
+
+TEST_P(TaskGroups, tg_base_exception_child) {
+  expect("tg_base_exception_child", []() -> Co<void> {
+    Strings log;
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("sibling", 1, log));
+        tg.create_task(boom(ZeroDivisionError("z"), 0.01));
+        tg.create_task(boom(MyBaseExc("base"), 0.01));
+        co_await sleep(1);
+      });
+    } catch (...) {
+      print("child", r(std::current_exception()), log);
+    }
+    log.clear();
+    try {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("child", 1, log));
+        co_await sleep(0);
+        throw MyBaseExc("body");
+      });
+    } catch (...) {
+      print("body", r(std::current_exception()), log);
+    }
+    print(current_task().cancelling());
   });
 }
 

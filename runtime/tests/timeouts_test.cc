@@ -208,6 +208,122 @@ TEST_F(TimeoutTest, TimeoutContextManager) {
   EXPECT_EQ(run(main()), "expired=True <Timeout [expired]>");
 }
 
+TEST_P(Timeouts, timeout_usage_errors) {
+  expect("timeout_usage_errors", []() -> Co<void> {
+    Timeout cm = timeout(std::nullopt);
+    cm.enter();
+    print(cm.repr());
+    try {
+      cm.enter();
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    cm.exit(nullptr);
+    print(cm.repr());
+    try {
+      cm.enter();
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    try {
+      cm.reschedule(0.02);
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    Timeout fresh = timeout(0.01);
+    print(fresh.expired());
+    try {
+      fresh.reschedule(0.02);
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    co_return;
+  });
+}
+
+TEST_P(Timeouts, timeout_zero_and_past) {
+  expect("timeout_zero_and_past", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    for (int deadline : {0, -11}) {
+      Timeout cm = timeout(deadline);
+      auto body = [&]() -> Co<void> {
+        print("entered", cm.expired());
+        co_await sleep(0);
+        print("not reached");
+      };
+      try {
+        co_await with_timeout(cm, body());
+      } catch (const TimeoutError&) {
+        print("timed out", deadline, cm.repr(), cm.expired());
+      }
+    }
+    Timeout past = timeout_at(loop->time() - 1);
+    try {
+      co_await with_timeout(past, sleep(1));
+    } catch (const TimeoutError&) {
+      print("timeout_at past", past.repr());
+    }
+  });
+}
+
+TEST_P(Timeouts, timeout_foreign_exceptions) {
+  expect("timeout_foreign_exceptions", []() -> Co<void> {
+    Timeout cm = timeout(0.01);
+    auto raises = []() -> Co<void> {
+      throw KeyError("k");
+      co_return;
+    };
+    try {
+      co_await with_timeout(cm, raises());
+    } catch (const KeyError& x) {
+      print(x.repr(), cm.expired());
+    }
+    auto crash = []() -> Co<void> {
+      try {
+        co_await sleep(1);
+      } catch (...) {
+      }
+      throw ZeroDivisionError("division by zero");  // finally: 1 / 0
+    };
+    Timeout cm2 = timeout(0.01);
+    try {
+      co_await with_timeout(cm2, crash());
+    } catch (const ZeroDivisionError& x) {
+      print(x.type_name(), cm2.expired());
+    }
+    auto outside = []() -> Co<void> { co_await with_timeout(timeout(1), sleep(1)); };
+    Task<void> t = create_task(outside());
+    co_await sleep(0);
+    t.cancel();
+    try {
+      co_await t;
+    } catch (const CancelledError&) {
+      print("cancelled, not a timeout", t.cancelled());
+    }
+    Timeout outer = timeout(0.01);
+    auto outer_body = [&]() -> Co<void> {
+      std::exception_ptr exc;
+      try {
+        co_await sleep(1);
+      } catch (...) {
+        exc = std::current_exception();
+      }
+      Timeout inner = timeout(0.01);  // finally:
+      try {
+        co_await with_timeout(inner, sleep(1));
+      } catch (const TimeoutError&) {
+        print("inner in finally expired", inner.expired());
+      }
+      if (exc) std::rethrow_exception(exc);
+    };
+    try {
+      co_await with_timeout(outer, outer_body());
+    } catch (const TimeoutError&) {
+      print("outer expired", outer.expired());
+    }
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Timeouts, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

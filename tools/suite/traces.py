@@ -262,11 +262,44 @@ def derive_variant(traces):
     return Variant(segments, first.outcome)
 
 
+def _shared_prefix(traces):
+    """The length of the longest prefix that derive_variant reconciles across all runs."""
+    for length in reversed(_equal_line_prefixes(traces)):
+        try:
+            derive_variant([Trace({}, t.events[:length], "") for t in traces])
+        except NondeterministicError:
+            continue
+        return length
+    return 0
+
+
+def _equal_line_prefixes(traces):
+    """The lengths (ascending, > 0) at which every run's prefix has the first run's lines."""
+    first = traces[0].events
+    balances = [collections.Counter() for _ in traces[1:]]  # the first's lines minus its
+    lengths = []
+    for length in range(1, min(len(t.events) for t in traces) + 1):
+        line = (first[length - 1].kind, first[length - 1].text)
+        for balance, trace in zip(balances, traces[1:]):
+            other = (trace.events[length - 1].kind, trace.events[length - 1].text)
+            for key, change in ((line, 1), (other, -1)):
+                balance[key] += change
+                if not balance[key]:
+                    del balance[key]
+        if not any(balances):
+            lengths.append(length)
+    return lengths
+
+
 def derive_golden(header, traces):
     """A golden for repeated runs: as few variants as explain all of them.
 
     Runs that differ by more than set order (say, a timer tie broken the other way because
-    tasks were created in another order) form separate variants.
+    tasks were created in another order) form separate variants. The lines every run
+    begins with (the longest prefix they all fill with the same lines, in blocks) are
+    derived from all the runs, not from each variant's: how a set ordered them does not
+    depend on what the variants differ in later (say, which task a collection finalized
+    first), and a variant seen in one run would otherwise fix them in that run's order.
     """
     groups = []
     for trace in traces:
@@ -279,8 +312,12 @@ def derive_golden(header, traces):
             break
         else:
             groups.append([trace])
+    shared = _shared_prefix(traces) if len(groups) > 1 else 0
+    prefix = derive_variant([Trace({}, t.events[:shared], "") for t in traces]).segments
     # Sorted, so that the golden does not depend on which run came first.
-    variants = sorted((derive_variant(group) for group in groups),
+    variants = sorted((Variant(prefix + derive_variant(
+                          [Trace(t.header, t.events[shared:], t.outcome) for t in group]).segments,
+                          group[0].outcome) for group in groups),
                       key=lambda v: [format_event(e) for e in v.events()] + [v.outcome])
     if len(variants) > 1 and not any(t.header.get("set-order") for t in traces):
         derive_variant(traces)  # raises: it differs, and no set-ordered API explains why

@@ -75,6 +75,29 @@ class DeriveTest(unittest.TestCase):
             traces.derive_variant([trace("0.000000 out a"),
                                    trace("0.000000 out a", outcome="exit 1")])
 
+    def test_variants_share_the_blocks_of_the_lines_every_run_begins_with(self):
+        # Two variants, told apart by their last lines, each seen in one run: the order of
+        # the first two lines, which the runs show both ways, is a block in both variants
+        # (s003_wait_timeout_pending: print order by set order, then which task a collection
+        # finalized first).
+        header = "# aioref-trace 1\n# example: t\n# set-order: yes\n"
+        runs = [traces.parse_trace(header + "".join(line + "\n" for line in lines) + "= exit 0\n")
+                for lines in (["0.000000 out a", "0.000000 out b", "1.000000 log x"],
+                              ["0.000000 out b", "0.000000 out a", "1.000000 log y"])]
+        golden = traces.derive_golden({"example": "t"}, runs)
+        self.assertEqual([[k for k, _ in v.segments] for v in golden.variants],
+                         [["unordered", "ordered"], ["unordered", "ordered"]])
+        self.assertEqual([list(v.events())[-1].text for v in golden.variants], ["x", "y"])
+
+    def test_no_shared_block_where_the_runs_begin_differently(self):
+        header = "# aioref-trace 1\n# example: t\n# set-order: yes\n"
+        runs = [traces.parse_trace(header + "".join(line + "\n" for line in lines) + "= exit 0\n")
+                for lines in (["0.000000 out a", "0.000000 out b"],
+                              ["0.000000 out c", "0.000000 out a"])]
+        golden = traces.derive_golden({"example": "t"}, runs)
+        self.assertEqual([[k for k, _ in v.segments] for v in golden.variants],
+                         [["ordered", "ordered"], ["ordered", "ordered"]])
+
     def test_different_lines_without_set_order_marker_fail(self):
         with self.assertRaises(traces.NondeterministicError):
             traces.derive_golden({}, [trace("0.000000 out a"), trace("0.000000 out b")])

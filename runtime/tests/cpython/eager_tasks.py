@@ -228,5 +228,68 @@ async def eager_gather_all_done():
     out(await fut, log)
 
 
+@scenario()
+async def eager_all_tasks_and_cancellation():
+    # test_eager_task_factory.test_all_tasks_with_eager_completion, test_all_tasks_with_blocking,
+    # test_cancellation_after_eager_completion, test_cancellation_after_eager_step_blocks.
+    begin()
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)
+
+    async def quick():
+        return "quick"
+
+    async def blocks():
+        await asyncio.sleep(0.01)
+        return "blocked"
+
+    done = loop.create_task(quick())
+    out("eager done", done.done(), done in asyncio.all_tasks(), len(asyncio.all_tasks()))
+    waiting = loop.create_task(blocks())
+    out("eager blocked", waiting.done(), waiting in asyncio.all_tasks(), len(asyncio.all_tasks()))
+    out(done.cancel(), done.cancelled(), done.result())
+    out(waiting.cancel(), waiting.cancelled())
+    try:
+        await waiting
+    except asyncio.CancelledError:
+        out("cancelled after its eager step", waiting.cancelled())
+    loop.set_task_factory(None)
+
+
+@scenario()
+async def eager_recursive_gather():
+    # test_eager_task_factory.test_recursive_gather, test_awaitables_chain: nested eager tasks
+    # finish inside their parents' eager steps.
+    begin()
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)
+    log = []
+
+    async def fib(n):
+        log.append(n)
+        if n < 2:
+            return n
+        a, b = await asyncio.gather(loop.create_task(fib(n - 1)), loop.create_task(fib(n - 2)))
+        return a + b
+
+    t = loop.create_task(fib(4))
+    out("done at creation", t.done(), t.result(), log)
+    log.clear()
+
+    async def leaf():
+        await asyncio.sleep(0)
+        return "leaf"
+
+    async def chain(n):
+        if n == 0:
+            return await leaf()
+        return await loop.create_task(chain(n - 1))
+
+    t = loop.create_task(chain(3))
+    out("chain done at creation", t.done())
+    out(await t)
+    loop.set_task_factory(None)
+
+
 if __name__ == "__main__":
     main()

@@ -446,5 +446,98 @@ async def barrier_draining_blocks_next_round():
     print(r(b))
 
 
+@scenario()
+async def event_clear_with_waiters():
+    # test_locks.test_clear_with_waiters, test_wait_on_set: a waiter woken by set() still returns
+    # True when clear() runs before it does; wait() on a set event does not suspend.
+    ev = asyncio.Event()
+    log = []
+
+    async def waiter(name):
+        log.append((name, await ev.wait()))
+
+    t = asyncio.ensure_future(waiter("a"))
+    await asyncio.sleep(0)
+    ev.set()
+    ev.clear()
+    print(r(ev), ev.is_set())
+    ev.set()
+    ev.set()
+    print(r(ev))
+    await t
+    print(log, r(ev))
+    print(await ev.wait())
+
+
+@scenario()
+async def condition_usage_errors():
+    # test_locks.test_wait_unacquired, test_wait_for_unacquired, test_notify_unacquired,
+    # test_notify_all_unacquired, test_explicit_lock.
+    cond = asyncio.Condition()
+    for name in ("wait", "wait_for"):
+        try:
+            if name == "wait":
+                await cond.wait()
+            else:
+                await cond.wait_for(lambda: False)
+        except RuntimeError as x:
+            print(name, e(x))
+    for name in ("notify", "notify_all"):
+        try:
+            getattr(cond, name)()
+        except RuntimeError as x:
+            print(name, e(x))
+    lock = asyncio.Lock()
+    shared = asyncio.Condition(lock)
+    await lock.acquire()
+    print(shared.locked(), r(shared))
+    shared.release()
+    print(lock.locked(), r(lock))
+
+
+@scenario()
+async def condition_wait_timeout_in_block():
+    # test_locks.test_timeout_in_block: wait_for(cond.wait(), ...) times out; the lock is held
+    # again when the TimeoutError arrives.
+    cond = asyncio.Condition()
+    async with cond:
+        try:
+            await asyncio.wait_for(cond.wait(), timeout=0.01)
+        except asyncio.TimeoutError:
+            print("timed out", cond.locked(), r(cond))
+    print(r(cond))
+
+
+@scenario(since=(3, 11))
+async def barrier_abort_when_exception():
+    # test_locks.test_abort_barrier_when_exception and _then_resetting: a party that fails aborts
+    # the barrier; every later wait() raises BrokenBarrierError until reset().
+    b = asyncio.Barrier(3)
+    log = []
+
+    async def party(name, fail):
+        try:
+            i = await b.wait()
+            if fail and i == 0:
+                raise ValueError(name)
+            await b.wait()
+            log.append(name + " second round")
+        except ValueError:
+            log.append(name + " fails, aborts")
+            await b.abort()
+        except asyncio.BrokenBarrierError as x:
+            log.append(name + " " + e(x))
+
+    await asyncio.gather(*(party(n, True) for n in "abc"))
+    for x in log:
+        print(x)
+    print(r(b), b.broken)
+    await b.reset()
+    print(r(b), b.broken)
+    log.clear()
+    await asyncio.gather(*(party(n, False) for n in "abc"))
+    print(sorted(log), r(b))
+
+
 if __name__ == "__main__":
     main()

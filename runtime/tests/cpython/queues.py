@@ -246,5 +246,72 @@ async def queue_shutdown():
         print("get", e(x))
 
 
+@scenario()
+async def queue_put_get_cancelled_race():
+    # test_queues.test_get_cancelled_race, test_put_cancelled_race,
+    # test_cancelled_put_silence_value_error_exception: a cancelled getter or putter leaves the
+    # value or the slot to the next one, and a cancelled put() on a full queue raises only
+    # CancelledError.
+    q = asyncio.Queue()
+    t1 = asyncio.ensure_future(q.get())
+    t2 = asyncio.ensure_future(q.get())
+    await asyncio.sleep(0)
+    t1.cancel()
+    await asyncio.sleep(0)
+    print(t1.done(), r(q))
+    q.put_nowait("a")
+    await asyncio.sleep(0)
+    print(t2.result(), r(q))
+
+    q = asyncio.Queue(maxsize=1)
+    put_a = asyncio.ensure_future(q.put("a"))
+    put_b = asyncio.ensure_future(q.put("b"))
+    put_c = asyncio.ensure_future(q.put("X"))
+    await asyncio.sleep(0)
+    print(put_a.done(), put_b.done(), r(q))
+    put_c.cancel()
+    await asyncio.sleep(0)
+    print(put_c.cancelled(), r(q))
+    print(await q.get(), await q.get(), r(q))
+    print(put_b.done(), q.qsize())
+
+    full = asyncio.Queue(2)
+    full.put_nowait(1)
+    full.put_nowait(2)
+    put = asyncio.ensure_future(full.put(3))
+    await asyncio.sleep(0)
+    put.cancel()
+    try:
+        await put
+    except asyncio.CancelledError as x:
+        print("put", e(x), r(full))
+
+
+@scenario()
+async def queue_waiters_when_not_empty():
+    # test_queues.test_why_are_getters_waiting, test_why_are_putters_waiting,
+    # test_get_with_waiting_putters, test_put_with_waiting_getters: getters and putters queued
+    # in turn on a one-slot queue; every value arrives once, in order.
+    q = asyncio.Queue(maxsize=1)
+    got = []
+
+    async def consumer(n):
+        for _ in range(n):
+            got.append(await q.get())
+
+    async def producer(values):
+        for v in values:
+            await q.put(v)
+
+    await asyncio.gather(consumer(2), consumer(2), producer("ab"), producer("cd"))
+    print(got, r(q))
+    q2 = asyncio.Queue()
+    getter = asyncio.ensure_future(q2.get())
+    await asyncio.sleep(0)
+    await q2.put("v")
+    print(getter.done(), r(q2))
+    print(await getter, r(q2))
+
+
 if __name__ == "__main__":
     main()

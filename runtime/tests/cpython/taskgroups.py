@@ -290,5 +290,112 @@ async def tg_create_task_errors():
     await shutting_down()
 
 
+async def raise_after(t, exc_type):
+    await asyncio.sleep(t)
+    raise exc_type()
+
+
+@scenario(since=(3, 11))
+async def tg_cancelling_levels():
+    # test_taskgroups.test_cancelling_level_preserved, test_nested_groups_both_cancelled: the
+    # parent task's cancelling() inside and after the groups.
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(raise_after(0, RuntimeError))
+    except* RuntimeError:
+        print("caught", asyncio.current_task().cancelling())
+    print("after", asyncio.current_task().cancelling())
+    try:
+        async with asyncio.TaskGroup() as outer_tg:
+            try:
+                async with asyncio.TaskGroup() as inner_tg:
+                    inner_tg.create_task(raise_after(0, RuntimeError))
+                    outer_tg.create_task(raise_after(0, ValueError))
+            except* RuntimeError:
+                print("inner caught", asyncio.current_task().cancelling())
+            print("between", asyncio.current_task().cancelling())
+    except* ValueError:
+        print("outer caught", asyncio.current_task().cancelling())
+    print("after", asyncio.current_task().cancelling())
+
+
+@scenario(since=(3, 11))
+async def tg_error_and_cancel():
+    # test_taskgroups.test_error_and_cancel: the parent is cancelled while its group handles a
+    # child's error; the cancellation survives the group.
+    event = asyncio.Event()
+    log = []
+
+    async def raise_error():
+        event.set()
+        await asyncio.sleep(0)
+        raise RuntimeError()
+
+    async def inner():
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(raise_error())
+                await asyncio.sleep(1)
+                log.append("sleep in group not cancelled")
+        except* RuntimeError:
+            log.append("caught %d" % asyncio.current_task().cancelling())
+        log.append("after group %d" % asyncio.current_task().cancelling())
+        await asyncio.sleep(1)
+        log.append("sleep after group not cancelled")
+
+    t = asyncio.create_task(inner())
+    await event.wait()
+    print(t.cancelling())
+    t.cancel()
+    print(t.cancelling())
+    try:
+        await t
+    except asyncio.CancelledError:
+        print("cancelled", t.cancelled())
+    print(log)
+
+
+@scenario(since=(3, 11))
+async def tg_task_names():
+    # test_taskgroups.test_taskgroup_task_name, test_taskgroup_finished.
+    async with asyncio.TaskGroup() as tg:
+        t = tg.create_task(val(1, 0), name="example name")
+    print(t.get_name(), t.result())
+    try:
+        tg.create_task(val(2, 0))
+    except RuntimeError as x:
+        print(e(x))
+
+
+
+class MyBaseExc(BaseException):
+    pass
+
+
+@scenario(since=(3, 11))
+async def tg_base_exception_child():
+    # test_taskgroups.test_taskgroup_20a, test_taskgroup_21a: a BaseException that is not an
+    # Exception (KeyboardInterrupt and SystemExit aside), from a child or from the body, leaves
+    # in a BaseExceptionGroup, after the other children are cancelled.
+    log = []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("sibling", 1, log))
+            tg.create_task(boom(ZeroDivisionError("z"), 0.01))
+            tg.create_task(boom(MyBaseExc("base"), 0.01))
+            await asyncio.sleep(1)
+    except BaseException as x:
+        print("child", r(x), log)
+    log.clear()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("child", 1, log))
+            await asyncio.sleep(0)
+            raise MyBaseExc("body")
+    except BaseException as x:
+        print("body", r(x), log)
+    print(asyncio.current_task().cancelling())
+
+
 if __name__ == "__main__":
     main()

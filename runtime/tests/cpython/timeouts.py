@@ -150,5 +150,104 @@ async def wait_for_versions():
     print(asyncio.current_task().cancelling())
 
 
+@scenario()
+async def timeout_usage_errors():
+    # test_timeouts.test_timeout_already_entered, test_timeout_double_enter,
+    # test_timeout_finished, test_timeout_not_entered, test_repr_disabled, test_repr_finished.
+    async with asyncio.timeout(None) as cm:
+        print(r(cm))
+        try:
+            async with cm:
+                pass
+        except RuntimeError as x:
+            print(e(x))
+    print(r(cm))
+    try:
+        async with cm:
+            pass
+    except RuntimeError as x:
+        print(e(x))
+    try:
+        cm.reschedule(0.02)
+    except RuntimeError as x:
+        print(e(x))
+    fresh = asyncio.timeout(0.01)
+    print(fresh.expired())
+    try:
+        fresh.reschedule(0.02)
+    except RuntimeError as x:
+        print(e(x))
+
+
+@scenario()
+async def timeout_zero_and_past():
+    # test_timeouts.test_timeout_zero, test_timeout_zero_sleep_zero,
+    # test_timeout_in_the_past_sleep_zero, test_timeout_expiring: a deadline already passed
+    # cancels at the first suspension, even sleep(0).
+    loop = asyncio.get_running_loop()
+    for deadline in (0, -11):
+        try:
+            async with asyncio.timeout(deadline) as cm:
+                print("entered", cm.expired())
+                await asyncio.sleep(0)
+                print("not reached")
+        except TimeoutError:
+            print("timed out", deadline, r(cm), cm.expired())
+    try:
+        async with asyncio.timeout_at(loop.time() - 1) as cm:
+            await asyncio.sleep(1)
+    except TimeoutError:
+        print("timeout_at past", r(cm))
+
+
+@scenario()
+async def timeout_foreign_exceptions():
+    # test_timeouts.test_foreign_exception_passed, test_foreign_exception_on_timeout,
+    # test_foreign_cancel_doesnt_timeout_if_not_expired, test_nested_timeout_in_finally.
+    try:
+        async with asyncio.timeout(0.01) as cm:
+            raise KeyError("k")
+    except KeyError as x:
+        print(e(x), cm.expired())
+
+    async def crash():
+        try:
+            await asyncio.sleep(1)
+        finally:
+            1 / 0
+
+    try:
+        async with asyncio.timeout(0.01) as cm:
+            await crash()
+    except ZeroDivisionError as x:
+        print(type(x).__name__, cm.expired())
+
+    async def outside():
+        async with asyncio.timeout(1) as cm:
+            await asyncio.sleep(1)
+        return cm
+
+    t = asyncio.ensure_future(outside())
+    await asyncio.sleep(0)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        print("cancelled, not a timeout", t.cancelled())
+
+    try:
+        async with asyncio.timeout(0.01) as outer:
+            try:
+                await asyncio.sleep(1)
+            finally:
+                try:
+                    async with asyncio.timeout(0.01) as inner:
+                        await asyncio.sleep(1)
+                except TimeoutError:
+                    print("inner in finally expired", inner.expired())
+    except TimeoutError:
+        print("outer expired", outer.expired())
+
+
 if __name__ == "__main__":
     main()

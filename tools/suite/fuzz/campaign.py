@@ -19,8 +19,8 @@ import os
 import sys
 
 from suite import expected, implementations, interpreters
-from suite.fuzz import cases, generate, oracle, program as ir, render_python, report, shrink
-from suite.fuzz import witness
+from suite.fuzz import cases, generate, native, oracle, program as ir, render_python, report
+from suite.fuzz import shrink, witness
 
 DEFAULT_LOOPS = ("aioref", "aioref-full")
 CHUNK = 16  # programs per oracle batch: interpreter start-ups shared, progress still shown
@@ -88,6 +88,8 @@ def main(argv=None):
         weights = generate.parse_weights(args.weight)
     except generate.WeightError as error:
         parser.error(str(error))
+    if "native" in args.loop:  # what runtime/ has no counterpart of is not generated
+        weights.update((kind, 0.0) for kind in generate.NATIVE_LACKS)
     if args.print_seed is not None:
         sys.stdout.write(render_python.render(
             generate.generate(args.print_seed, args.floor, weights)))
@@ -172,17 +174,19 @@ def _seeds_text(args):
     return text
 
 
+def resolve_loops(names):
+    """tools/conform's loops by name, the native one running the programs' C++ renderings."""
+    return [native.FuzzNative() if name == "native" else implementations.resolve(name)
+            for name in names]
+
+
 def _loop_campaign(args, weights, found, seeds):
     try:
-        loops = [implementations.resolve(name) for name in (args.loop or DEFAULT_LOOPS)]
+        loops = resolve_loops(args.loop or DEFAULT_LOOPS)
     except KeyError as error:
         print("fuzz: %s" % error.args[0], file=sys.stderr)
         return 2
     for loop in loops:
-        if loop.name == "native":
-            print("fuzz: --loop native: the generated programs have no C++ rendering yet "
-                  "(docs/fuzz.md says how it plugs in)", file=sys.stderr)
-            return 2
         why = loop.available() or (loop.build() if hasattr(loop, "build") else None)
         if why:
             print("fuzz: %s: %s" % (loop.name, why), file=sys.stderr)
@@ -197,8 +201,12 @@ def _loop_campaign(args, weights, found, seeds):
     shrunk = {}  # how a divergence looks, Python aside -> its case
     newest = max(i.major_minor for i in found)
     for chunk in _chunks(args, weights, seeds, newest):
-        for verdict in oracle.evaluate(chunk, loops, found, options,
-                                       expectations=expectations):
+        try:
+            verdicts = oracle.evaluate(chunk, loops, found, options, expectations=expectations)
+        except oracle.BuildError as error:
+            print("\nfuzz: %s" % error, file=sys.stderr)
+            return 2
+        for verdict in verdicts:
             campaign.programs += 1
             campaign.program_versions += len({c.python for c in verdict.cells})
             campaign.cells += len(verdict.cells)

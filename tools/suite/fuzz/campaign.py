@@ -5,6 +5,7 @@
     tools/fuzz --print SEED [--floor X.Y]          the program of a seed
     tools/fuzz --witness 3.11 3.12 [--write-versions]   programs whose goldens differ
     tools/fuzz --promote conformance/fuzz_cases/ID      a found case into the corpus
+    tools/fuzz --render-cpp DIR [--seed N] [--count N]  the programs' C++ ports
 
 Programs are generated from consecutive seeds (generate.py), captured on CPython and run on
 the loops (oracle.py); each divergence is shrunk (shrink.py) and written as a case
@@ -76,6 +77,10 @@ def build_parser():
     parser.add_argument("--write-versions", action="store_true",
                         help="with --witness: regenerate docs/versions.md with the "
                         "witnesses found")
+    parser.add_argument("--render-cpp", metavar="DIR",
+                        help="write the C++ renderings of the campaign's programs (--seed, "
+                        "--count; the floors a campaign on 3.13 gives) into DIR and exit, as "
+                        "--loop native builds them (a Bazel genrule's sources)")
     parser.add_argument("--promote", metavar="CASE_DIR",
                         help="make a found case an example of the corpus and capture it")
     return parser
@@ -88,8 +93,13 @@ def main(argv=None):
         weights = generate.parse_weights(args.weight)
     except generate.WeightError as error:
         parser.error(str(error))
-    if "native" in args.loop:  # what runtime/ has no counterpart of is not generated
+    if "native" in args.loop or args.render_cpp:  # what runtime/ lacks is not generated
         weights.update((kind, 0.0) for kind in generate.NATIVE_LACKS)
+    if args.render_cpp:
+        named = [(program_name(seed, weights), generate.generate(seed, args.floor, weights))
+                 for seed in range(args.seed, args.seed + (args.count or 100))]
+        native.write_sources(named, args.render_cpp)
+        return 0
     if args.print_seed is not None:
         sys.stdout.write(render_python.render(
             generate.generate(args.print_seed, args.floor, weights)))

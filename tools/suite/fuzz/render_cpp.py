@@ -47,7 +47,7 @@ def render(program, name):
     for function in program.functions:
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
-        lines += [""] + _function(program, function, uses)
+        lines += [""] + _function(program, function, uses, name)
     lines += ["", "}  // namespace port_%s" % name, "",
               "AIOREF_PORT(%s) { aio::run(port_%s::main_()); }" % (name, name)]
     return "\n".join(lines) + "\n"
@@ -60,7 +60,7 @@ def _signature(function, declaration):
     return "aio::Co<%s> %s(aio::Def%s)" % (result, name, default)
 
 
-def _function(program, function, uses):
+def _function(program, function, uses, name):
     body = []
     if function.name == "main":
         if ir.Locked in uses:
@@ -77,12 +77,12 @@ def _function(program, function, uses):
         body.append("loop->set_task_factory(aio::eager_task_factory);")
     if function.name == "main" and program.handler:
         body.append("loop->set_exception_handler(handler);")
-    for statement in statements:  # Python's locals: the frame's, whatever block set them
-        if isinstance(statement, ir.Spawn):
-            body.append("aio::Task<std::string> %s;" % statement.var)
-        elif isinstance(statement, ir.Schedule):
-            body.append("aio::Handle %s;" % statement.var)
-    _Writer(function.name).body(function.body, body)
+    # Python's locals live as long as the frame, whichever block set them, and go in the
+    # order they first appear (co_varnames): declared here in reverse, since C++ destroys a
+    # frame's variables last declared first (a task's "exception was never retrieved" is
+    # logged as its last reference goes).
+    body += reversed(_locals(statements))
+    _Writer(function.name, name + ".py").body(function.body, body)
     if function.name == "main":
         body.append("co_return;")
     elif function.body and isinstance(function.body[-1], ir.Raise):
@@ -90,6 +90,21 @@ def _function(program, function, uses):
     else:
         body.append("co_return %s;" % _string(function.name))
     return ["%s {" % _signature(function, False)] + ["  " + line for line in body] + ["}"]
+
+
+def _locals(statements):
+    """Declarations of the Python function's locals that hold tasks and handles, in the order
+    Python numbers them."""
+    declared = []
+    for statement in statements:
+        if isinstance(statement, ir.Spawn):
+            declared.append("aio::Task<std::string> %s;" % statement.var)
+        elif isinstance(statement, ir.Schedule):
+            declared.append("aio::Handle %s;" % statement.var)
+        elif isinstance(statement, ir.Wait):  # done, pending = await asyncio.wait(...)
+            declared += ["std::vector<aio::Task<std::string>> done;",
+                         "std::vector<aio::Task<std::string>> pending;"]
+    return list(dict.fromkeys(declared))
 
 
 def _string(text):
@@ -118,8 +133,9 @@ class _Writer(object):
     """One method per statement class, as render_python._Writer; the labels are the Python
     rendering's, so both print the same text."""
 
-    def __init__(self, function):
+    def __init__(self, function, script):
         self.function = function
+        self.script = script  # where Python says the callbacks are defined
 
     def label(self, text):
         return _string("%s: %s" % (self.function, text))
@@ -195,8 +211,10 @@ class _Writer(object):
             # (no structured binding: g++ 12 rejects one in a coroutine)
             "auto waited = co_await aio::wait(%s, %s, aio::%s);" % (
                 tasks, _seconds(s.timeout), s.return_when),
-            "aio::print(%s, \"done\", names_in(waited.done, %s), \"pending\", "
-            "names_in(waited.pending, %s));"
+            "done = std::move(waited.done);",
+            "pending = std::move(waited.pending);",
+            "aio::print(%s, \"done\", names_in(done, %s), \"pending\", "
+            "names_in(pending, %s));"
             % (self.label(python), names, names)], s.reraise, out)
 
     def WaitFor(self, s, out):
@@ -265,8 +283,9 @@ class _Writer(object):
 
     def Schedule(self, s, out):
         callback = "fail" if s.raises else "note"
-        call = "[] { %s(%s); }, %s" % (callback, _string(s.text),
-                                        _string("%s(%r)" % (callback, s.text)))
+        # The handle's callback as format_helpers shows it: name, arguments, source file.
+        shown = "%s(%r) at %s" % (callback, s.text, self.script)
+        call = "[] { %s(%s); }, %s" % (callback, _string(s.text), _string(shown))
         if s.how == "soon":
             out.append("%s = loop->call_soon(%s);" % (s.var, call))
         elif s.how == "later":

@@ -98,6 +98,7 @@ def main(argv=None):
     if args.render_cpp:
         named = [(program_name(seed, weights), generate.generate(seed, args.floor, weights))
                  for seed in range(args.seed, args.seed + (args.count or 100))]
+        os.makedirs(args.render_cpp, exist_ok=True)
         native.write_sources(named, args.render_cpp)
         return 0
     if args.print_seed is not None:

@@ -13,7 +13,7 @@ generate.NATIVE_LACKS: a campaign with `--loop native` generates without them, a
 one raises Unrenderable.
 """
 
-from suite.fuzz import generate, program as ir
+from suite.fuzz import generate, program as ir, render_python
 
 
 class Unrenderable(ValueError):
@@ -118,15 +118,12 @@ def _seconds(value):
 
 
 def _awaitable(what):
-    return what.var if isinstance(what, ir.Task) else "%s()" % what.func
+    """A task or a call: `t0` or `c1()`, the same text in both languages."""
+    return render_python._awaitable(what)
 
 
-def _python_awaitable(what):
-    return what.var if isinstance(what, ir.Task) else "%s()" % what.func
-
-
-def _python_seconds(value):
-    return repr(value)
+_python_awaitable = _awaitable  # in a label (the Python rendering's text)
+_python_seconds = render_python._seconds
 
 
 class _Writer(object):

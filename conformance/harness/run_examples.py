@@ -48,6 +48,7 @@ import concurrent.futures  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 
+import set_displays  # noqa: E402
 import trace_recorder  # noqa: E402
 import virtual_clock  # noqa: E402
 
@@ -138,8 +139,9 @@ def _perturb_set_order(perturb, recorder):
     every pair of elements of every set swaps and any line whose order follows a set's moves.
     Higher values shuffle, seeded.
 
-    Sets built otherwise (set comprehensions and displays, as in as_completed's
-    `{ensure_future(f) for f in set(fs)}`; WeakSets) iterate in the order of their elements'
+    asyncio's own set comprehensions (as_completed's `{ensure_future(f) for f in set(fs)}`,
+    wait's before 3.11, all_tasks') are passed through that set too (set_displays).
+    Other sets (a program's own; WeakSets) iterate in the order of their elements'
     hashes, which for tasks and futures are their addresses: the loop makes them as
     instances of subclasses of asyncio.Task and asyncio.Future (named and printed as these)
     whose hash is the perturbation's: its creation number (CANONICAL), that number's
@@ -227,17 +229,9 @@ def _perturb_set_order(perturb, recorder):
         pass
     else:
         asyncio.taskgroups.set = set
-    # all_tasks builds its result with a set comprehension (the builtin set, in address
-    # order): returned as one of ours, the order asyncio.run cancels leftover tasks in
-    # follows the run's order too.
-    for name in ("all_tasks", "_all_tasks_compat"):
-        original = getattr(asyncio.tasks, name, None)
-        if original is None:
-            continue
-        ours = _returning(set, original)
-        setattr(asyncio.tasks, name, ours)
-        if getattr(asyncio, name, None) is original:
-            setattr(asyncio, name, ours)
+    # Their set comprehensions (as_completed's, all_tasks', whose order asyncio.run cancels
+    # leftover tasks in) build builtin sets: recompiled to pass through ours.
+    set_displays.install(_PREPARED["set_routes"])
     _hash_tasks_and_futures(perturb, rng)
     loop_cls = asyncio.base_events.BaseEventLoop
 
@@ -400,14 +394,6 @@ def _hash_tasks_and_futures(perturb, rng):
         setattr(module, name, ours)
         if getattr(asyncio, name, None) is original:
             setattr(asyncio, name, ours)
-
-
-def _returning(set_type, original):
-    def wrapper(*args, **kwargs):
-        return set_type(original(*args, **kwargs))
-
-    wrapper.__name__ = original.__name__
-    return wrapper
 
 
 _RUN = {}  # the child's run: "recorder", "trace" (its path), "order_garbage"
@@ -1011,7 +997,7 @@ MAX_LIVE = 256  # runs at once in one batch, at most
 
 
 # Set by _prepare: whether the clock and the marks are installed; example path -> code object.
-_PREPARED = {"patched": False, "code": {}}
+_PREPARED = {"patched": False, "code": {}, "set_routes": []}
 
 
 def _prepare(jobs):
@@ -1044,6 +1030,21 @@ def _prepare(jobs):
             _PREPARED["code"][path] = code
 
 
+def _set_routes():
+    """The recompiled set comprehensions of asyncio's modules whose `set` the perturbation
+    shadows (see _perturb_set_order): made once here, before anything wraps their functions."""
+    import asyncio.tasks
+
+    modules = [asyncio.tasks]
+    try:
+        import asyncio.taskgroups
+    except ImportError:
+        pass
+    else:
+        modules.append(asyncio.taskgroups)
+    return [route for module in modules for route in set_displays.routes(module)]
+
+
 def main(argv):
     """run_examples.py JOBS.json [--tokens READ_FD,WRITE_FD]"""
     with open(argv[1]) as jobs_file:
@@ -1051,6 +1052,8 @@ def main(argv):
     tokens = None
     if len(argv) == 4 and argv[2] == "--tokens":
         tokens = tuple(int(fd) for fd in argv[3].split(","))
+    if any(job.get("perturb") for job in jobs):
+        _PREPARED["set_routes"] = _set_routes()
     _prepare(jobs)
     _become_subreaper()
     import gc

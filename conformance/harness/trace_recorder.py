@@ -17,6 +17,9 @@ import traceback
 import warnings
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+# What reprlib leaves of an address when it shortens a repr to its two ends (asyncio's
+# handle and callback reprs): the last hex digits after its "...", up to the object's ">".
+_ADDRESS_TAIL = re.compile(r"(?<=\.\.\.)(?:0?x)?[0-9a-fA-F]+(?=>)")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s'\"<>:()\[\],]+)+/([^\s'\"<>:()\[\],/]+)")
 _PY_LINE = re.compile(r"\.py:\d+")
 _PY_LINE_WORD = re.compile(r'(\.py"?), line \d+')
@@ -30,7 +33,7 @@ def normalize(text):
     text = _PY_LINE.sub(".py", text)
     text = _PY_LINE_WORD.sub(r"\1", text)
     text = _LOOPBACK_PORT.sub("('127.0.0.1', PORT)", text)
-    return _ADDRESS.sub("0x?", text)
+    return _ADDRESS_TAIL.sub("0x?", _ADDRESS.sub("0x?", text))
 
 
 def escape(text):

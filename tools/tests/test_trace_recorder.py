@@ -12,6 +12,24 @@ import trace_recorder  # noqa: E402
 normalize = trace_recorder.normalize
 
 
+class AddressTest(unittest.TestCase):
+    def test_an_address_becomes_0x_question_mark(self):
+        self.assertEqual(normalize("<Handle f() at 0x7f81b3cd37c0>"), "<Handle f() at 0x?>")
+
+    def test_the_tail_reprlib_keeps_of_an_address_too(self):
+        # asyncio shortens a callback's arguments with reprlib: 13 characters, "...", the
+        # last 14, which can hold the end of an address only.
+        self.assertEqual(normalize("cb=[_release_waiter(<Future pendi...1b3cd37c0>()]>)"),
+                         "cb=[_release_waiter(<Future pendi...0x?>()]>)")
+        self.assertEqual(normalize("<Future pendi...x7f81b3c>"), "<Future pendi...0x?>")
+        self.assertEqual(normalize("<Future pendi...0x7f81b3c>"), "<Future pendi...0x?>")
+
+    def test_not_other_text_after_an_ellipsis(self):
+        for text in ["<Task pendi...me='Task-12'>", "wait...", "a...b", "...1b3c d>"]:
+            with self.subTest(text=text):
+                self.assertEqual(normalize(text), text)
+
+
 class LoopbackPortTest(unittest.TestCase):
     def test_a_loopback_address_tuple_loses_its_port(self):
         self.assertEqual(normalize("Serving on ('127.0.0.1', 45321)"),

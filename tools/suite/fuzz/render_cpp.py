@@ -38,16 +38,12 @@ def render(program, name):
     lines = header_lines(program, name)
     lines += ['#include "conformance/fuzz_ports/fuzz_port.h"', "",
               "namespace port_%s {" % name, "", "using namespace aio_fuzz;", ""]
-    if ir.Locked in uses:
-        lines.append("std::optional<aio::Lock> lock;")
-    if uses & {ir.Put, ir.Get}:
-        lines.append("std::optional<aio::Queue<std::string>> queue;")
-    if uses & {ir.SetEvent, ir.WaitEvent}:
-        lines.append("std::optional<aio::Event> event;")
+    shared = _shared(uses)
+    lines += ["std::optional<%s> %s;" % (kind, name) for name, kind in shared]
     for function in program.functions:
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
-        lines += [""] + _function(program, function, uses, name)
+        lines += [""] + _function(program, function, shared, name)
     lines += ["", "}  // namespace port_%s" % name, "",
               "AIOREF_PORT(%s) { aio::run(port_%s::main_()); }" % (name, name)]
     return "\n".join(lines) + "\n"
@@ -60,15 +56,19 @@ def _signature(function, declaration):
     return "aio::Co<%s> %s(aio::Def%s)" % (result, name, default)
 
 
-def _function(program, function, uses, name):
+def _shared(uses):
+    """[(name, C++ type)] of the program's lock, queue and event (Python's module globals,
+    made in main on the running loop)."""
+    return [(name, kind) for name, kind, statements in (
+        ("lock", "aio::Lock", {ir.Locked}),
+        ("queue", "aio::Queue<std::string>", {ir.Put, ir.Get}),
+        ("event", "aio::Event", {ir.SetEvent, ir.WaitEvent})) if uses & statements]
+
+
+def _function(program, function, shared, name):
     body = []
     if function.name == "main":
-        if ir.Locked in uses:
-            body.append("lock.emplace();")
-        if uses & {ir.Put, ir.Get}:
-            body.append("queue.emplace();")
-        if uses & {ir.SetEvent, ir.WaitEvent}:
-            body.append("event.emplace();")
+        body += ["%s.emplace();" % var for var, _ in shared]
     statements = list(ir.walk(function.body))
     needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in statements)
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):

@@ -211,26 +211,31 @@ def _loop_campaign(args, weights, found, seeds):
         return 2
     shrunk = {}  # how a divergence looks, Python aside -> its case
     newest = max(i.major_minor for i in found)
-    for chunk in _chunks(args, weights, seeds, newest):
-        try:
-            verdicts = oracle.evaluate(chunk, loops, found, options, expectations=expectations)
-        except oracle.BuildError as error:
-            print("\nfuzz: %s" % error, file=sys.stderr)
-            return 2
-        for verdict in verdicts:
-            campaign.programs += 1
-            campaign.program_versions += len({c.python for c in verdict.cells})
-            campaign.cells += len(verdict.cells)
-            if verdict.unstable:
-                campaign.unstable.append({"seed": verdict.program.seed,
-                                          "message": verdict.unstable})
-            if verdict.divergences:
-                campaign.divergences.append(
-                    _divergence(args, verdict, loops, found, options, shrunk))
-            campaign.progress()
+    try:
+        for chunk in _chunks(args, weights, seeds, newest):
+            for verdict in oracle.evaluate(chunk, loops, found, options,
+                                           expectations=expectations):
+                _count(args, campaign, verdict, loops, found, options, shrunk)
+    except oracle.BuildError as error:  # a batch the native runner could not be built for
+        print("\nfuzz: %s" % error, file=sys.stderr)
+        return 2
     campaign.progress(final=True)
     _write_reports(args, campaign)
     return 1 if campaign.divergences else 0
+
+
+def _count(args, campaign, verdict, loops, found, options, shrunk):
+    """Adds one program's verdict to the campaign (shrinking a divergence)."""
+    campaign.programs += 1
+    campaign.program_versions += len({c.python for c in verdict.cells})
+    campaign.cells += len(verdict.cells)
+    if verdict.unstable:
+        campaign.unstable.append({"seed": verdict.program.seed,
+                                  "message": verdict.unstable})
+    if verdict.divergences:
+        campaign.divergences.append(
+            _divergence(args, verdict, loops, found, options, shrunk))
+    campaign.progress()
 
 
 def _divergence(args, verdict, loops, found, options, shrunk):

@@ -29,6 +29,7 @@ whose trace and CPU time stay unchanged for `idle_after` seconds while it sleeps
 `= idle-forever`, the real-time counterpart of the virtual clock's detection.
 """
 
+import builtins
 import json
 import math
 import os
@@ -125,6 +126,17 @@ class RealClock(object):
 CANONICAL, REVERSED = 1, 2  # perturb values; 0: CPython's own order; 3 and up: shuffled
 
 
+class _SetType(type):
+    """The perturbed set's type: a builtin set (what set operations and copy() return) is
+    still an instance of the `set` a perturbed program sees."""
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, builtins_set)
+
+    def __subclasscheck__(cls, subclass):
+        return issubclass(subclass, builtins_set)
+
+
 def _perturb_set_order(perturb, recorder):
     """Change the iteration order of the sets asyncio builds, and nothing else.
 
@@ -140,8 +152,12 @@ def _perturb_set_order(perturb, recorder):
     Higher values shuffle, seeded.
 
     asyncio's own set comprehensions (as_completed's `{ensure_future(f) for f in set(fs)}`,
-    wait's before 3.11, all_tasks') are passed through that set too (set_displays).
-    Other sets (a program's own; WeakSets) iterate in the order of their elements'
+    wait's before 3.11, all_tasks') are passed through that set too, and so are the program's
+    own set displays, comprehensions and `set()` calls (set_displays): hashes alone cannot
+    order a set with certainty (where two collide, CPython's probing decides). Only sets
+    whose elements hash by identity move (tasks, futures, coroutines: their order in CPython
+    follows addresses); a set of numbers keeps the order CPython gives it.
+    Other sets (WeakSets; those a library builds) iterate in the order of their elements'
     hashes, which for tasks and futures are their addresses: the loop makes them as
     instances of subclasses of asyncio.Task and asyncio.Future (named and printed as these)
     whose hash is the perturbation's: its creation number (CANONICAL), that number's
@@ -181,9 +197,12 @@ def _perturb_set_order(perturb, recorder):
         return number if perturb == CANONICAL else -number
 
     def arranged(iterator, entered=None):
-        """An iterator over what `iterator` gives, in the run's order."""
+        """An iterator over what `iterator` gives, in the run's order where CPython's order
+        follows addresses: elements hashed by identity (tasks, futures, coroutines). Others
+        (a program's set of numbers, whose order CPython fixes; of strings, which the hash
+        seeds vary) keep the builtin set's order."""
         items = list(iterator)
-        if len(items) > 1:
+        if len(items) > 1 and all(type(item).__hash__ in identity_hashes for item in items):
             recorder.note_set_order()
             if perturb in (CANONICAL, REVERSED):
                 items.sort(key=lambda item: key(item, entered))
@@ -191,7 +210,9 @@ def _perturb_set_order(perturb, recorder):
                 rng.shuffle(items)
         return iter(items)
 
-    class set(builtins_set):  # noqa: A001  (it stands in for the builtin)
+    identity_hashes = [object.__hash__]  # and the tasks' and futures' (below)
+
+    class set(builtins_set, metaclass=_SetType):  # noqa: A001  (it stands in for the builtin)
         __slots__ = ("_entered",)
 
         def __init__(self, iterable=()):
@@ -220,6 +241,8 @@ def _perturb_set_order(perturb, recorder):
                 return "set()"
             return "{" + ", ".join(repr(item) for item in self) + "}"
 
+    set.__module__ = "builtins"  # type(s) prints as the builtin's
+    _RUN["set"] = set
     asyncio.tasks.set = set
     # TaskGroup (3.11+) keeps its children in `self._tasks = set()` and cancels them in that
     # set's order: ours too, so that the order moves between runs and is marked.
@@ -232,7 +255,7 @@ def _perturb_set_order(perturb, recorder):
     # Their set comprehensions (as_completed's, all_tasks', whose order asyncio.run cancels
     # leftover tasks in) build builtin sets: recompiled to pass through ours.
     set_displays.install(_PREPARED["set_routes"])
-    _hash_tasks_and_futures(perturb, rng)
+    identity_hashes.extend(_hash_tasks_and_futures(perturb, rng))
     loop_cls = asyncio.base_events.BaseEventLoop
 
     # The loop's WeakSet of async generators, which shutdown_asyncgens closes (aclose() each,
@@ -358,7 +381,8 @@ _HASH_BITS = 60  # below sys.hash_info.modulus (2**61 - 1): hash() keeps the val
 
 
 def _hash_tasks_and_futures(perturb, rng):
-    """Tasks and futures hash as the perturbation says (see _perturb_set_order)."""
+    """Tasks and futures hash as the perturbation says (see _perturb_set_order). Returns
+    their __hash__ functions."""
     import asyncio.futures
     import asyncio.tasks
     import itertools
@@ -388,12 +412,15 @@ def _hash_tasks_and_futures(perturb, rng):
         cls.__qualname__ = base.__qualname__
         return cls
 
+    hashes = []
     for module, name in ((asyncio.tasks, "Task"), (asyncio.futures, "Future")):
         original = getattr(module, name)
         ours = hashed(original)
         setattr(module, name, ours)
         if getattr(asyncio, name, None) is original:
             setattr(asyncio, name, ours)
+        hashes.append(ours.__hash__)
+    return hashes
 
 
 _RUN = {}  # the child's run: "recorder", "trace" (its path), "order_garbage"
@@ -511,19 +538,26 @@ def _child(job):
 
     atexit.register(finish_streams)
 
-    code = _PREPARED["code"].get(path)
-    if code is None:
-        with open(path, "rb") as source_file:
-            code = source_file.read()
     module = types.ModuleType("__main__")
     module.__file__ = path
     module.__builtins__ = __builtins__
+    code = _PREPARED["code"].get(path)
+    compile_program = compile
+    if job.get("perturb"):  # the program's own sets follow the run's order too (made in
+        # the parent where it can be, so that a run allocates as an unperturbed one does)
+        code = _PREPARED["routed_code"].get(path)
+        compile_program = set_displays.compile_program
+        module.__builtins__ = _PREPARED["program_builtins"]
+        module.__builtins__["set"] = module.__builtins__[set_displays.PROGRAM_SET] = _RUN["set"]
+    if code is None:
+        with open(path, "rb") as source_file:
+            code = source_file.read()
     sys.modules["__main__"] = module
     sys.argv = [path]
     sys.path[0] = os.path.dirname(path)
     try:
         if not isinstance(code, types.CodeType):
-            code = compile(code, path, "exec")
+            code = compile_program(code, path, "exec")
         exec(code, module.__dict__)
         status = 0
     except SystemExit as exc:
@@ -997,7 +1031,8 @@ MAX_LIVE = 256  # runs at once in one batch, at most
 
 
 # Set by _prepare: whether the clock and the marks are installed; example path -> code object.
-_PREPARED = {"patched": False, "code": {}, "set_routes": []}
+_PREPARED = {"patched": False, "code": {}, "routed_code": {}, "set_routes": [],
+             "program_builtins": None}
 
 
 def _prepare(jobs):
@@ -1026,8 +1061,11 @@ def _prepare(jobs):
                 code = compile(source, path, "exec")
         except Exception:
             continue
-        if not caught:
-            _PREPARED["code"][path] = code
+        if caught:
+            continue
+        _PREPARED["code"][path] = code
+        if any(job.get("perturb") for job in jobs):  # the same source: it compiles alike
+            _PREPARED["routed_code"][path] = set_displays.compile_program(source, path)
 
 
 def _set_routes():
@@ -1054,6 +1092,8 @@ def main(argv):
         tokens = tuple(int(fd) for fd in argv[3].split(","))
     if any(job.get("perturb") for job in jobs):
         _PREPARED["set_routes"] = _set_routes()
+        _PREPARED["program_builtins"] = dict(vars(builtins), set=None)
+        _PREPARED["program_builtins"][set_displays.PROGRAM_SET] = None
     _prepare(jobs)
     _become_subreaper()
     import gc

@@ -1,4 +1,5 @@
-"""Routes the set comprehensions of a module's functions through the module's `set`.
+"""Routes the set comprehensions of asyncio's functions, and the sets a program builds,
+through the harness's set, which iterates in the run's order.
 
 asyncio builds some of its sets of tasks and futures with comprehensions: as_completed's
 `{ensure_future(f) for f in set(fs)}` (every version) and wait's (before 3.11). Those are
@@ -7,7 +8,8 @@ elements' hashes decide it only where no two of them collide, and where two do, 
 probing places the second the same way for any pair of hashes, so no choice of hashes
 gives two runs opposite orders with certainty. Recompiled here, each such comprehension is
 passed through the module's `set` (the harness's, which iterates in the run's order), so
-those sets are perturbed like the ones asyncio builds with `set()`.
+those sets are perturbed like the ones asyncio builds with `set()`. A program's own set
+displays and comprehensions are routed the same way (compile_program).
 
 Only the functions that hold a set comprehension change, and only their code: they keep
 their identity, defaults, line numbers and flags (3.6's generator-based coroutines), and
@@ -19,11 +21,35 @@ import inspect
 import types
 
 
+# The name a program's routed sets are passed through: a builtin of the program's own (see
+# compile_program), so that a program that names something `set` is not affected.
+PROGRAM_SET = "__aioref_set__"
+
+
 class _Routed(ast.NodeTransformer):
+    def __init__(self, name, displays):
+        self.name = name
+        self.displays = displays
+
     def visit_SetComp(self, node):
+        return self._route(self.generic_visit(node))
+
+    def visit_Set(self, node):
         node = self.generic_visit(node)
-        call = ast.Call(func=ast.Name(id="set", ctx=ast.Load()), args=[node], keywords=[])
+        return self._route(node) if self.displays else node
+
+    def _route(self, node):
+        call = ast.Call(func=ast.Name(id=self.name, ctx=ast.Load()), args=[node], keywords=[])
         return ast.copy_location(call, node)
+
+
+def compile_program(source, path, mode="exec"):
+    """A program's code with each of its set comprehensions and displays passed through
+    PROGRAM_SET, a builtin the harness gives the program (with `set`) in perturbed runs:
+    a program's own sets of tasks and futures iterate in the run's order too."""
+    tree = ast.parse(source, path, mode)
+    tree = ast.fix_missing_locations(_Routed(PROGRAM_SET, displays=True).visit(tree))
+    return compile(tree, path, mode, dont_inherit=True)
 
 
 def routes(module):
@@ -34,7 +60,7 @@ def routes(module):
     targets = set(_holding_set_comprehensions(tree))
     if not targets:
         return []
-    tree = ast.fix_missing_locations(_Routed().visit(tree))
+    tree = ast.fix_missing_locations(_Routed("set", displays=False).visit(tree))
     compiled = compile(tree, inspect.getsourcefile(module), "exec", dont_inherit=True)
     recompiled = {}
     _collect_codes(compiled, recompiled)

@@ -20,8 +20,10 @@ struct Api {
   py::object iscoroutine, isgenerator, future_repr_info, task_repr_info, future_repr, task_repr;
   py::object task_get_stack, task_print_stack, extract_stack, getframe, get_event_loop;
   // _asyncio's _current_tasks (a dict) when _enter_task and _leave_task are _asyncio's; its
-  // registry of tasks (a weakref.WeakSet, whose type and `add` are kept) when _register_task is.
+  // registry of tasks (a weakref.WeakSet, whose type and `add` are kept) when _register_task is,
+  // the registry's own `_remove` as WeakSet.__init__ made it, and its C stand-in.
   py::object current_tasks, task_registry, weakset_type, weakset_add;
+  py::object registry_remove, registry_remove_in_c;
   // Interned names and the ("context",) kwnames of the calls made at every task step.
   PyObject* call_soon_str = PyUnicode_InternFromString("call_soon");
   PyObject* throw_str = PyUnicode_InternFromString("throw");

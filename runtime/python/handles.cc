@@ -76,6 +76,7 @@ struct State {
   Guard direct_guards[4];
   PyObject* call_soon_name = nullptr;
   PyObject* get_debug_name = nullptr;
+  PyObject* task_factory_name = nullptr;
 };
 State g_state;  // the module is never unloaded
 inline State& state() { return g_state; }
@@ -428,14 +429,62 @@ int check_closed_then_debug(PyObject* self, PyObject* dict) {
   return debug < 0 ? -1 : (debug ? DEBUG : 0);
 }
 
+// What direct_core, debug_flag and create_task_plain read from a loop's instance dict, kept for
+// the last dict seen while it is unchanged: a dict's version tag (PEP 509) takes a new value,
+// unique in the process, at every modification, so a call_soon set on the instance, close() or
+// set_debug() is seen at the next call. 3.8-3.12 only: on 3.13 an instance's dict shares the
+// object's inline values, whose writes (set_debug's `self._debug = ...`) leave the tag as it was
+// (test_full's test_loop_changes_seen_at_the_next_call). kUnknown: not read yet.
+constexpr int kUnknown = -2;
+struct LoopFacts {
+  PyObject* dict = nullptr;  // not a reference: compared, never used
+  std::uint64_t version = 0;
+  int direct = kUnknown;  // 1: `core` is direct_core's answer after its type guards
+  Core* core = nullptr;
+  int debug = kUnknown;  // debug_flag's answer after its type guard
+  int plain = kUnknown;  // create_task_plain's answer
+};
+LoopFacts g_facts;
+
+std::uint64_t dict_version(PyObject* dict) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // 3.12: deprecated, still updated
+  return reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
+#pragma GCC diagnostic pop
+}
+
+// The facts of `dict` (a loop's instance dict), or nullptr: nothing can be kept.
+LoopFacts* facts_of(PyObject* dict) {
+  if (PY_VERSION_HEX >= 0x030D0000 || !dict || !PyDict_CheckExact(dict)) return nullptr;
+  std::uint64_t version = dict_version(dict);
+  if (version == 0) return nullptr;
+  LoopFacts& f = g_facts;
+  if (f.dict != dict || f.version != version) f = LoopFacts{dict, version};
+  return &f;
+}
+
+// dict[name] when it is exactly True (1) or False (0); -1 otherwise (absent, another value).
+int dict_bool(PyObject* dict, PyObject* name) {
+  PyObject* value = PyDict_GetItemWithError(dict, name);
+  return value == Py_True ? 1 : value == Py_False ? 0 : -1;
+}
+
+// The loop's instance dict, when `_closed`, `_debug` and `_core` can be read from it.
+PyObject* loop_dict(PyObject* self) {
+  if (!state().dict_attrs) return nullptr;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+  return dict_ptr ? *dict_ptr : nullptr;
+}
+
 Core* direct_core(PyObject* loop) {
   State& st = state();
   if (!st.ready || !st.dict_attrs ||
       !loop_type_ok(Py_TYPE(loop), st.direct_guards, st.direct_attrs) || !handle_type_ok()) {
     return nullptr;
   }
-  PyObject** dict_ptr = _PyObject_GetDictPtr(loop);
-  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  PyObject* dict = loop_dict(loop);
+  LoopFacts* facts = facts_of(dict);
+  if (facts && facts->direct != kUnknown) return facts->core;
   Core* core = nullptr;
   // An instance's own call_soon (a test's replacement) is what _asyncio would call.
   if (!dict || !PyDict_GetItemWithError(dict, st.call_soon_name)) {
@@ -447,23 +496,56 @@ Core* direct_core(PyObject* loop) {
     }
   }
   if (PyErr_Occurred()) PyErr_Clear();
+  // Kept when everything read came from the dict.
+  if (facts && dict_bool(dict, st.closed_name) >= 0 && dict_bool(dict, st.debug_name) >= 0 &&
+      PyDict_GetItemWithError(dict, st.core_name)) {
+    facts->direct = 1;
+    facts->core = core;
+  }
+  if (PyErr_Occurred()) PyErr_Clear();
   return core;
 }
 
 int debug_flag(PyObject* loop) {
   State& st = state();
   if (!st.ready || !st.dict_attrs || !loop_type_ok(Py_TYPE(loop))) return -1;
-  PyObject** dict_ptr = _PyObject_GetDictPtr(loop);
-  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  PyObject* dict = loop_dict(loop);
   if (!dict) return -1;
+  LoopFacts* facts = facts_of(dict);
+  if (facts && facts->debug != kUnknown) return facts->debug;
   int flag = -1;
   // An instance's own get_debug is what loop.get_debug() calls.
   if (!PyDict_GetItemWithError(dict, st.get_debug_name) && !PyErr_Occurred()) {
-    PyObject* value = PyDict_GetItemWithError(dict, st.debug_name);
-    flag = value == Py_True ? 1 : value == Py_False ? 0 : -1;
+    flag = dict_bool(dict, st.debug_name);
   }
-  if (PyErr_Occurred()) PyErr_Clear();
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+  } else if (facts) {
+    facts->debug = flag;
+  }
   return flag;
+}
+
+int create_task_plain(PyObject* loop) {
+  State& st = state();
+  if (!st.ready || !st.dict_attrs || !loop_type_ok(Py_TYPE(loop)) ||
+      _PyType_Lookup(Py_TYPE(loop), st.task_factory_name)) {
+    return -1;
+  }
+  PyObject* dict = loop_dict(loop);
+  LoopFacts* facts = facts_of(dict);
+  if (!facts) return -1;
+  if (facts->plain == kUnknown) {
+    PyObject* factory = PyDict_GetItemWithError(dict, st.task_factory_name);
+    int closed = factory ? dict_bool(dict, st.closed_name) : -1;
+    facts->plain = closed < 0 ? -1 : (factory == Py_None && closed == 0);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      facts->plain = kUnknown;
+      return -1;
+    }
+  }
+  return facts->plain;
 }
 
 // The callback's arguments, `items[1:]`, as a new tuple.
@@ -581,13 +663,6 @@ bool plain_double(PyObject* value, double* out) {
     return true;
   }
   return false;
-}
-
-// The loop's instance dict, when `_closed`, `_debug` and `_core` can be read from it.
-PyObject* loop_dict(PyObject* self) {
-  if (!state().dict_attrs) return nullptr;
-  PyObject** dict_ptr = _PyObject_GetDictPtr(self);
-  return dict_ptr ? *dict_ptr : nullptr;
 }
 
 // The loop's Core (a new reference in `ref`).
@@ -796,6 +871,7 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   }
   st.call_soon_name = PyUnicode_InternFromString("call_soon");
   st.get_debug_name = PyUnicode_InternFromString("get_debug");
+  st.task_factory_name = PyUnicode_InternFromString("_task_factory");
   st.direct_attrs = st.loop_attrs;
   st.direct_attrs.push_back(keep(st.call_soon_name, lt));
   st.ready = true;

@@ -29,6 +29,10 @@ Core* direct_core(PyObject* loop);
 // loop.get_debug() of an aioref loop with CPython's get_debug (its `_debug`, a bool): 0 or 1;
 // -1 (no error set) for any other loop: call loop.get_debug().
 int debug_flag(PyObject* loop);
+// BaseEventLoop.create_task's tests, for an aioref loop whose type has CPython's methods:
+// `_task_factory is None` and not `_closed` (1), or not (0), read from the instance dict; -1
+// when they are not both there (look them up).
+int create_task_plain(PyObject* loop);
 // Runs callback([arg]) in `context` in C, exactly as the Handle(callback, (arg,), loop, context)
 // that call_soon would have queued runs (run()): 1 ran, 0 not applicable (make that Handle and
 // run it: tracing, a context already entered), -1 error set (SystemExit, KeyboardInterrupt).

@@ -143,8 +143,10 @@ PyObject* loop_create_task(PyObject* self, PyObject* const* args, Py_ssize_t nar
       plain = false;  // not interned, or not a keyword of create_task
     }
   }
+  int known = plain ? fast::create_task_plain(self) : 0;
+  if (known >= 0) plain = plain && known == 1;
   for (PyObject* attr : {factory_str, closed_str}) {
-    if (!plain) break;
+    if (!plain || known >= 0) break;
     PyObject* value = PyObject_GetAttr(self, attr);
     if (value == nullptr) return nullptr;
     plain = value == (attr == factory_str ? Py_None : Py_False);

@@ -466,6 +466,39 @@ class HarnessTest(unittest.TestCase):
                 self.assertEqual(outs[1], reversed_)
                 self.assertEqual(outs[2:], outs[:2])
 
+    def test_a_programs_own_sets_of_tasks_follow_the_perturbation(self):
+        # A program's set displays, comprehensions and set() calls: its sets of tasks iterate
+        # in the run's order (colliding hashes included), its sets of numbers in CPython's
+        # own order, and its sets still look like builtin sets.
+        source = """
+            import asyncio
+            async def job(n):
+                return n
+            async def main():
+                tasks = [asyncio.ensure_future(job(n)) for n in range(12)]
+                await asyncio.sleep(0)
+                displayed = {tasks[3], tasks[11]}
+                built = {t for t in (tasks[1], tasks[9])}
+                added = set()
+                added.add(tasks[2])
+                added.add(tasks[10])
+                for s in (displayed, built, added):
+                    print(*[t.result() for t in s])
+                print({3, 1, 2}, {x for x in (5, 4)}, isinstance(displayed | built, set),
+                      type(added), set)
+            asyncio.get_event_loop().run_until_complete(main())
+            """
+        last = "{1, 2, 3} {4, 5} True <class 'set'> <class 'set'>"
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                outs = {}
+                for perturb in (1, 2):
+                    lines = run(interpreter, source, perturb=perturb)
+                    outs[perturb] = [line.split(" out ", 1)[1] for line in lines
+                                     if " out " in line]
+                self.assertEqual(outs[1], ["3 11", "1 9", "2 10", last])
+                self.assertEqual(outs[2], ["11 3", "9 1", "10 2", last])
+
     def test_hide_quantum(self):
         # The same cases as runtime/tests/loop_test.cc's PrintedReadingsHideTheQuanta.
         sys.path.insert(0, os.path.dirname(RUN_EXAMPLES))

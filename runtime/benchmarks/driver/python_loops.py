@@ -192,7 +192,8 @@ class Callgrind(common.Group):
                    "about a part in a hundred whatever the load: the figures to decide an A/B "
                    "by. Sizes: bench_loops.py --size callgrind.")
     workloads = ("call_soon", "call_later_cancel", "timers_firing", "sleep0_pingpong",
-                 "call_soon_threadsafe", "async_tree_none")
+                 "call_soon_threadsafe", "async_tree_none", "future_done_callbacks",
+                 "task_create_await", "gather_100k")
 
     def __init__(self):
         if not common.which("valgrind"):

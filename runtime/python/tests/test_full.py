@@ -543,6 +543,89 @@ class QueuedCallbackTests(unittest.TestCase):
 
         self.assertEqual(same_as_cpython(self, main), (4, [True, True, True], 1, True))
 
+    def test_loop_changes_seen_at_the_next_call(self):
+        # Mode full keeps what it read from the loop's instance dict while the dict is
+        # unchanged: set_debug, set_task_factory and an instance's call_soon change it.
+        async def main(loop):
+            async def child():
+                await asyncio.sleep(0)
+
+            def traced(fut):
+                return fut._source_traceback is not None
+
+            seen = []
+            for _ in range(3):
+                await loop.create_task(child())  # warm: the loop's facts kept
+            loop.set_debug(True)
+            try:
+                task = loop.create_task(child())
+                fut = loop.create_future()
+                seen.append((traced(task), traced(fut)))
+                await task
+            finally:
+                loop.set_debug(False)
+            task = loop.create_task(child())
+            seen.append(traced(task))
+            await task
+            loop.set_task_factory(lambda loop, coro: seen.append("factory") or asyncio.Task(
+                coro, loop=loop))
+            try:
+                await loop.create_task(child())
+            finally:
+                loop.set_task_factory(None)
+            calls = []
+
+            def spy(*args, **kwargs):
+                calls.append(args[0])
+                return type(loop).call_soon(loop, *args, **kwargs)
+
+            loop.call_soon = spy
+            try:
+                await loop.create_task(child())
+            finally:
+                del loop.call_soon
+            spied = len(calls)
+            await loop.create_task(child())
+            return seen, spied, len(calls) == spied
+
+        # The task's first step, its wakeup after sleep(0) and its second step: through the spy.
+        self.assertEqual(same_as_cpython(self, main), ([(True, True), False, "factory"], 3, True))
+
+    def test_task_dies_while_registry_is_iterated(self):
+        # The registry's weakref callback (WeakSet._remove, done in C by mode full): a task that
+        # dies while the WeakSet is iterated waits in _pending_removals until the iteration ends.
+        import gc
+        import weakref
+        from _weakrefset import _IterationGuard
+
+        async def main(loop):
+            async def child():
+                pass
+
+            registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+            if registry is None:
+                registry = asyncio.tasks._all_tasks
+            gc.collect()
+            base = len(registry.data)
+            task = loop.create_task(child())
+            await task
+            await asyncio.sleep(0)  # out of the step whose wakeup call holds the task
+            dead = weakref.ref(task)
+            before = len(registry.data) - base
+            with _IterationGuard(registry):
+                task = None  # the last reference (collected at once, or by gc.collect)
+                gc.collect()
+                inside = dead() is None, len(registry.data) - base, len(registry._pending_removals)
+            after = len(registry.data) - base, len(registry._pending_removals)
+            task = loop.create_task(child())
+            await task
+            await asyncio.sleep(0)
+            task = None  # outside an iteration: discarded at once
+            gc.collect()
+            return before, inside, after, len(registry.data) - base, len(registry._pending_removals)
+
+        self.assertEqual(same_as_cpython(self, main), (1, (True, 1, 1), (0, 0), 0, 0))
+
 
 @loops.every_loop
 class CurrentTask(object):

@@ -51,6 +51,23 @@ void Handle::cancel() {
   if (!p_->running) p_->fn.reset();
 }
 
+std::string Handle::callback_text() const {
+  std::string text = callback_name();
+  std::size_t open = text.find('(');
+  if (open == std::string::npos) return text + "()";
+  if (!has(Behaviour::kTimerHandleReprArgs)) {
+    // "fail('x') at prog.py" -> "fail() at prog.py": the parenthesis that closes the list.
+    int depth = 0;
+    std::size_t close = open;
+    for (; close < text.size(); ++close) {
+      if (text[close] == '(') ++depth;
+      if (text[close] == ')' && --depth == 0) break;
+    }
+    text.erase(open + 1, close - open - 1);
+  }
+  return text;
+}
+
 std::string Handle::repr() const {
   if (!p_) return "None";
   std::string info = p_->is_timer ? "<TimerHandle" : "<Handle";
@@ -58,8 +75,7 @@ std::string Handle::repr() const {
   if (p_->is_timer) info += " when=" + repr_float(p_->when);
   if (!p_->cancelled) {
     info += " ";
-    info += callback_name();
-    if (std::string(callback_name()).find('(') == std::string::npos) info += "()";
+    info += callback_text();
   }
   return info + ">";
 }
@@ -82,9 +98,7 @@ void Handle::run() {
     std::exception_ptr e = std::current_exception();
     if (is_exit_exception(e)) throw;
     ExceptionContext ctx;
-    std::string cb = callback_name();
-    if (cb.find('(') == std::string::npos) cb += "()";
-    ctx.message = "Exception in callback " + cb;
+    ctx.message = "Exception in callback " + callback_text();
     ctx.exception = e;
     ctx.handle = *this;
     p_->loop->call_exception_handler(ctx);

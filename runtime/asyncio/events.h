@@ -77,6 +77,9 @@ class Handle {
   bool cancelled() const { return p_ && p_->cancelled; }
   std::string repr() const;
   const char* callback_name() const { return p_ && p_->name ? p_->name : "<callback>"; }
+  // format_helpers._format_callback_source: the name with its argument list ("cb()" when the
+  // name has none); from 3.13 the arguments show only in debug mode, as "cb()".
+  std::string callback_text() const;
   explicit operator bool() const { return p_ != nullptr; }
   bool operator==(const Handle& o) const { return p_ == o.p_; }
 

@@ -308,7 +308,14 @@ class Future {
       detail::check_thrown_in();
       if (!base->done()) throw RuntimeError("await wasn't used with future");
       base->check_result();
-      if constexpr (!std::is_void_v<T>) return std::move(*slot->value);
+      // The result stays in the future: Python's `await fut` returns a reference to it, and a
+      // later await, result() or gather() sees it again (tools/fuzz --loop native, seed 145:
+      // `await t0` then `gather(t0)`). Only a result that cannot be copied is moved out.
+      if constexpr (std::is_copy_constructible_v<T>) {
+        return *slot->value;
+      } else if constexpr (!std::is_void_v<T>) {
+        return std::move(*slot->value);
+      }
     }
   };
   Awaiter operator co_await() const { return Awaiter{base_, slot_}; }

@@ -362,6 +362,26 @@ TEST_F(LoopTest, SmallCallablesAreStoredInline) {
   EXPECT_EQ(a, 2);
 }
 
+// format_helpers._format_callback_source: the arguments show until 3.12; from 3.13 only in debug
+// mode (found by tools/fuzz --loop native, seed 7).
+TEST_F(LoopTest, HandleReprHidesCallbackArgumentsFrom313) {
+  PyVersion before = default_version();
+  set_default_version({3, 12});
+  Loop loop = new_event_loop();
+  Handle h = loop->call_soon([] {}, "fail('main h0') at prog.py");
+  EXPECT_EQ(h.repr(), "<Handle fail('main h0') at prog.py>");
+  EXPECT_EQ(h.callback_text(), "fail('main h0') at prog.py");
+  set_default_version({3, 13});
+  EXPECT_EQ(h.repr(), "<Handle fail() at prog.py>");
+  EXPECT_EQ(h.callback_text(), "fail() at prog.py");
+  Handle bare = loop->call_soon([] {}, "cb");
+  EXPECT_EQ(bare.callback_text(), "cb()");
+  h.cancel();
+  bare.cancel();
+  loop->close();
+  set_default_version(before);
+}
+
 TEST_F(LoopTest, GetEventLoopWarnsPerVersion) {
   set_default_version({3, 11});
   reset_event_loop_policy();

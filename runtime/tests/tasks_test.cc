@@ -103,6 +103,19 @@ TEST_F(TasksTest, InterleavingMatchesCPython) {
   EXPECT_NEAR(default_clock().time(), 1000.1, 1e-6);
 }
 
+// `await t` returns the task's result and leaves it there: a second await, result() and
+// gather(t) see it again (tools/fuzz --loop native, seed 145: `await t0`, then `gather(t0)`).
+Co<std::string> named_result(Def = "named_result") { co_return "c1"; }
+Co<std::string> await_twice(Def = "await_twice") {
+  Task<std::string> t = create_task(named_result());
+  std::string first = co_await t;
+  std::string second = co_await t;
+  std::vector<std::string> gathered = co_await gather(t);
+  co_return first + "," + second + "," + t.result() + "," + gathered.at(0);
+}
+
+TEST_F(TasksTest, AwaitLeavesTheResultInTheTask) { EXPECT_EQ(run(await_twice()), "c1,c1,c1,c1"); }
+
 // ---- cancellation at each kind of await point ------------------------------------------
 
 TEST_F(TasksTest, CancelBeforeFirstStepNeverRunsBody) {

@@ -11,7 +11,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from suite.fuzz import generate, program as ir, render_python, shrink  # noqa: E402
+from suite.fuzz import generate, program as ir, render_cpp, render_python, shrink  # noqa: E402
 
 # The programs of seeds 0-19 at generator revision 1. A change to the generator or the
 # renderer that changes them must bump generate.REVISION and this digest together.
@@ -63,6 +63,40 @@ class GeneratorTest(unittest.TestCase):
         for bad in ("gather", "nothing=1", "gather=x", "gather=-1"):
             with self.assertRaises(generate.WeightError):
                 generate.parse_weights([bad])
+
+
+class RenderCppTest(unittest.TestCase):
+    """The C++ rendering (compiled and run by //conformance/fuzz_ports:fuzz_native_test)."""
+
+    NATIVE = {kind: 0.0 for kind in generate.NATIVE_LACKS}
+
+    def test_every_statement_class_but_the_lacking_renders(self):
+        lacking = set(generate.KIND_OF)
+        seen = set()
+        for seed in range(200):
+            program = generate.generate(seed, (3, 12), self.NATIVE)
+            source = render_cpp.render(program, "fuzz_%d" % seed)
+            self.assertIn("AIOREF_PORT(fuzz_%d)" % seed, source)
+            seen |= {type(s) for f in program.functions for s in ir.walk(f.body)}
+        statements = {c for c in vars(ir).values() if isinstance(c, type)
+                      and c.__module__ == ir.__name__
+                      and c not in (ir.Task, ir.Call, ir.Function, ir.Program)}
+        self.assertEqual(statements - lacking, seen)  # the generator reaches every one
+
+    def test_the_labels_are_the_python_renderings(self):
+        import re
+        for seed in range(40):
+            program = generate.generate(seed, None, self.NATIVE)
+            python = render_python.render(program)
+            for label in re.findall(r'aio::print\("([^"]*)"', render_cpp.render(program, "p")):
+                self.assertIn(repr(label), python, "seed %d" % seed)
+
+    def test_what_the_native_api_lacks_is_refused(self):
+        program = next(p for p in (generate.generate(seed) for seed in range(100))
+                       if any(isinstance(s, (ir.SetVar, ir.GetVar))
+                              for f in p.functions for s in ir.walk(f.body)))
+        with self.assertRaises(render_cpp.Unrenderable):
+            render_cpp.render(program, "p")
 
 
 class ShrinkTest(unittest.TestCase):

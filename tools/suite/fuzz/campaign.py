@@ -5,6 +5,7 @@
     tools/fuzz --print SEED [--floor X.Y]          the program of a seed
     tools/fuzz --witness 3.11 3.12 [--write-versions]   programs whose goldens differ
     tools/fuzz --promote conformance/fuzz_cases/ID      a found case into the corpus
+    tools/fuzz --render-cpp DIR [--seed N] [--count N]  the programs' C++ ports
 
 Programs are generated from consecutive seeds (generate.py), captured on CPython and run on
 the loops (oracle.py); each divergence is shrunk (shrink.py) and written as a case
@@ -19,8 +20,8 @@ import os
 import sys
 
 from suite import expected, implementations, interpreters
-from suite.fuzz import cases, generate, oracle, program as ir, render_python, report, shrink
-from suite.fuzz import witness
+from suite.fuzz import cases, generate, native, oracle, program as ir, render_python, report
+from suite.fuzz import shrink, witness
 
 DEFAULT_LOOPS = ("aioref", "aioref-full")
 CHUNK = 16  # programs per oracle batch: interpreter start-ups shared, progress still shown
@@ -76,6 +77,10 @@ def build_parser():
     parser.add_argument("--write-versions", action="store_true",
                         help="with --witness: regenerate docs/versions.md with the "
                         "witnesses found")
+    parser.add_argument("--render-cpp", metavar="DIR",
+                        help="write the C++ renderings of the campaign's programs (--seed, "
+                        "--count; the floors a campaign on 3.13 gives) into DIR and exit, as "
+                        "--loop native builds them (a Bazel genrule's sources)")
     parser.add_argument("--promote", metavar="CASE_DIR",
                         help="make a found case an example of the corpus and capture it")
     return parser
@@ -88,6 +93,14 @@ def main(argv=None):
         weights = generate.parse_weights(args.weight)
     except generate.WeightError as error:
         parser.error(str(error))
+    if "native" in args.loop or args.render_cpp:  # what runtime/ lacks is not generated
+        weights.update((kind, 0.0) for kind in generate.NATIVE_LACKS)
+    if args.render_cpp:
+        named = [(program_name(seed, weights), generate.generate(seed, args.floor, weights))
+                 for seed in range(args.seed, args.seed + (args.count or 100))]
+        os.makedirs(args.render_cpp, exist_ok=True)
+        native.write_sources(named, args.render_cpp)
+        return 0
     if args.print_seed is not None:
         sys.stdout.write(render_python.render(
             generate.generate(args.print_seed, args.floor, weights)))
@@ -172,17 +185,19 @@ def _seeds_text(args):
     return text
 
 
+def resolve_loops(names):
+    """tools/conform's loops by name, the native one running the programs' C++ renderings."""
+    return [native.FuzzNative() if name == "native" else implementations.resolve(name)
+            for name in names]
+
+
 def _loop_campaign(args, weights, found, seeds):
     try:
-        loops = [implementations.resolve(name) for name in (args.loop or DEFAULT_LOOPS)]
+        loops = resolve_loops(args.loop or DEFAULT_LOOPS)
     except KeyError as error:
         print("fuzz: %s" % error.args[0], file=sys.stderr)
         return 2
     for loop in loops:
-        if loop.name == "native":
-            print("fuzz: --loop native: the generated programs have no C++ rendering yet "
-                  "(docs/fuzz.md says how it plugs in)", file=sys.stderr)
-            return 2
         why = loop.available() or (loop.build() if hasattr(loop, "build") else None)
         if why:
             print("fuzz: %s: %s" % (loop.name, why), file=sys.stderr)
@@ -196,22 +211,31 @@ def _loop_campaign(args, weights, found, seeds):
         return 2
     shrunk = {}  # how a divergence looks, Python aside -> its case
     newest = max(i.major_minor for i in found)
-    for chunk in _chunks(args, weights, seeds, newest):
-        for verdict in oracle.evaluate(chunk, loops, found, options,
-                                       expectations=expectations):
-            campaign.programs += 1
-            campaign.program_versions += len({c.python for c in verdict.cells})
-            campaign.cells += len(verdict.cells)
-            if verdict.unstable:
-                campaign.unstable.append({"seed": verdict.program.seed,
-                                          "message": verdict.unstable})
-            if verdict.divergences:
-                campaign.divergences.append(
-                    _divergence(args, verdict, loops, found, options, shrunk))
-            campaign.progress()
+    try:
+        for chunk in _chunks(args, weights, seeds, newest):
+            for verdict in oracle.evaluate(chunk, loops, found, options,
+                                           expectations=expectations):
+                _count(args, campaign, verdict, loops, found, options, shrunk)
+    except oracle.BuildError as error:  # a batch the native runner could not be built for
+        print("\nfuzz: %s" % error, file=sys.stderr)
+        return 2
     campaign.progress(final=True)
     _write_reports(args, campaign)
     return 1 if campaign.divergences else 0
+
+
+def _count(args, campaign, verdict, loops, found, options, shrunk):
+    """Adds one program's verdict to the campaign (shrinking a divergence)."""
+    campaign.programs += 1
+    campaign.program_versions += len({c.python for c in verdict.cells})
+    campaign.cells += len(verdict.cells)
+    if verdict.unstable:
+        campaign.unstable.append({"seed": verdict.program.seed,
+                                  "message": verdict.unstable})
+    if verdict.divergences:
+        campaign.divergences.append(
+            _divergence(args, verdict, loops, found, options, shrunk))
+    campaign.progress()
 
 
 def _divergence(args, verdict, loops, found, options, shrunk):

@@ -52,6 +52,13 @@ KINDS = {
 # and exception_handler (how often a program installs them), each out of 10.
 MODIFIERS = ("cancel_message", "uncancel", "raise", "eager", "exception_handler")
 
+# The kinds the native API (runtime/) has no counterpart of, with why: a campaign that runs
+# `--loop native` generates without them (their weight 0), and render_cpp refuses them.
+NATIVE_LACKS = {
+    "contextvar": "contextvars are not modelled by runtime/ (runtime/asyncio/threads.h)",
+}
+KIND_OF = {ir.SetVar: "contextvar", ir.GetVar: "contextvar"}  # statements of those kinds
+
 SLEEPS = (0, 0, 0.1, 0.1, 0.2, 0.3, 0.5, 1)
 TIMEOUTS = (0, 0.1, 0.1, 0.2, 0.25, 0.5, 1, None)
 MAX_DEPTH = 2

@@ -24,6 +24,10 @@ DIVERGENT = ("FAIL", "FLAKY", "TIMEOUT", "CRASH", "ERROR", "XPASS")
 EXPECTED = os.path.join(paths.EXPECTED, "fuzz")  # <loop>.txt: known divergences (XFAIL)
 
 
+class BuildError(Exception):
+    """A loop could not be made ready for a batch (the native runner did not build)."""
+
+
 class Cell(object):
     """One (program, loop, Python) result, as the fuzzer keeps it."""
 
@@ -136,6 +140,10 @@ def _evaluate(named, loops, interpreters, args, workdir, expectations, first_rou
             with open(path, "w", encoding="utf-8") as source:
                 source.write(render_python.render(program))
             by_floor.setdefault(program.floor, []).append(examples.from_file(path))
+        for loop in loops:  # the native loop builds its runner of the batch
+            why = loop.prepare(named, scratch) if hasattr(loop, "prepare") else None
+            if why:
+                raise BuildError("%s: %s" % (loop.name, why))
         for floor, chosen in sorted(by_floor.items()):
             found = [i for i in interpreters if i.major_minor >= floor]
             if not found:

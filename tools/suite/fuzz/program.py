@@ -7,8 +7,8 @@ terminates: no recursion, every sleep finite, every wait on another task's progr
 with tuple fields), so the shrinker can rebuild any part, and equal programs render to equal
 bytes.
 
-Renderings: render_python.py (the program CPython and the Python loops run). A C++ rendering
-on runtime/ (run like conformance/ports/) reads the same statements: see docs/fuzz.md.
+Renderings: render_python.py (the program CPython and the Python loops run) and render_cpp.py
+(the same program as a C++ port on runtime/, what `--loop native` runs).
 """
 
 import dataclasses

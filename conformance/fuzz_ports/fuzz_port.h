@@ -1,0 +1,75 @@
+// What the fuzzer's generated C++ ports share (tools/suite/fuzz/render_cpp.py): the few helper
+// functions render_python.py writes into a program (note, fail, handler) and the ways its
+// handlers print an exception, with the text the Python rendering prints.
+#pragma once
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "conformance/ports/port.h"
+
+namespace aio_fuzz {
+
+// def note(text): print('callback', text)
+inline void note(const char* text) { aio::print("callback", text); }
+
+// def fail(text): raise ValueError(text)
+inline void fail(const char* text) { throw aio::ValueError(text); }
+
+// def handler(loop, context):
+//     print('handler:', context['message'], repr(context.get('exception')))
+inline void handler(aio::EventLoop&, const aio::ExceptionContext& context) {
+  aio::print("handler:", context.message,
+             context.exception ? aio::exception_repr(context.exception) : std::string("None"));
+}
+
+// error.args of an exception with at most one str argument (CancelledError): () or ('msg',).
+inline std::string args_of(const aio::BaseException& error) {
+  std::string r = error.repr();  // TypeName('msg') / TypeName()
+  std::string inside = r.substr(r.find('(') + 1, r.size() - r.find('(') - 2);
+  return inside.empty() ? "()" : "(" + inside + ",)";
+}
+
+// In an `except Exception as error:` handler:
+//     print(label, 'raised', type(error).__name__, error)
+inline void print_raised(const char* label) {
+  std::exception_ptr error = std::current_exception();
+  aio::print(label, "raised", aio::exception_type_name(error), aio::exception_str(error));
+}
+
+// [t0, t1, ...] as the list asyncio.wait and as_completed take. (The generated ports build lists
+// with these calls, not with braced lists: g++ 12 rejects an initializer_list's array in a
+// coroutine, "array used as initializer".)
+template <class... T>
+std::vector<aio::Task<std::string>> tasks(const T&... t) {
+  std::vector<aio::Task<std::string>> list;
+  (list.push_back(t), ...);
+  return list;
+}
+
+// [n for n, t in (('t0', t0), ...) if t in chosen]: asyncio.wait's done or pending, named;
+// `named` is "t0", t0, "t1", t1, ...
+inline void add_names(std::vector<std::string>&, const std::vector<aio::Task<std::string>>&) {}
+template <class... Rest>
+void add_names(std::vector<std::string>& names, const std::vector<aio::Task<std::string>>& chosen,
+               const char* name, const aio::Task<std::string>& task, const Rest&... rest) {
+  for (const auto& other : chosen) {
+    if (other.base() == task.base()) {
+      names.emplace_back(name);
+      break;
+    }
+  }
+  add_names(names, chosen, rest...);
+}
+template <class... Named>
+std::vector<std::string> names_in(const std::vector<aio::Task<std::string>>& chosen,
+                                  const Named&... named) {
+  std::vector<std::string> names;
+  add_names(names, chosen, named...);
+  return names;
+}
+
+}  // namespace aio_fuzz

@@ -345,6 +345,8 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   // --- executor ----------------------------------------------------------------------------
   ThreadPool& default_executor();
+  // The default executor if run_in_executor(None, ...) made it, else nullptr.
+  ThreadPool* default_executor_if_made() { return executor_.get(); }
   // loop.shutdown_default_executor() was called (3.9+): run_in_executor(None, ...) raises
   // RuntimeError('Executor shutdown has been called') (_check_default_executor).
   bool executor_shutdown_called() const { return executor_shutdown_called_; }

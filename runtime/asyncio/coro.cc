@@ -35,8 +35,9 @@ std::string missing_arguments_message(const Def& def, const std::vector<const ch
          (n == 1 ? "" : "s") + ": " + list;
 }
 
-void warn_never_awaited(const char* name) {
-  warn("RuntimeWarning", std::string("coroutine '") + name + "' was never awaited");
+void warn_never_awaited(const Def& def) {
+  warn("RuntimeWarning", std::string("coroutine '") + def.name + "' was never awaited",
+       def.called_at);
 }
 
 }  // namespace aio

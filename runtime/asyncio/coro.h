@@ -21,6 +21,7 @@
 
 #include "runtime/asyncio/futures.h"
 #include "runtime/detail/block_cache.h"
+#include "runtime/pylang/output.h"
 
 namespace aio {
 
@@ -29,9 +30,18 @@ struct Def {
   const char* name = "<coroutine>";  // __qualname__, e.g. "main" or "Foo.bar" or "main.<locals>.f"
   const char* file = nullptr;        // Python file; nullptr = aio::script()
   int line = 0;                      // first line (0 = omitted)
+  // The C++ line that called the coroutine function: a `Def = "name"` default argument is
+  // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). A coroutine
+  // dropped unawaited is warned about at it, as CPython's warning points at the line that drops
+  // the coroutine object (its registry shows a warning once per location, not once per text).
+  CodeLocation called_at;
   Def() = default;
-  Def(const char* n) : name(n) {}  // NOLINT(google-explicit-constructor)
-  Def(const char* n, const char* f, int l = 0) : name(n), file(f), line(l) {}
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Def(const char* n, int call_line = __builtin_LINE(), const char* call_file = __builtin_FILE())
+      : name(n), called_at{call_file, call_line} {}
+  Def(const char* n, const char* f, int l = 0, int call_line = __builtin_LINE(),
+      const char* call_file = __builtin_FILE())
+      : name(n), file(f), line(l), called_at{call_file, call_line} {}
   std::string file_str() const;
 };
 
@@ -39,8 +49,8 @@ struct Def {
 void set_script(std::string file);
 const std::string& script();
 
-// "RuntimeWarning: coroutine 'name' was never awaited"
-void warn_never_awaited(const char* name);
+// "RuntimeWarning: coroutine 'name' was never awaited", attributed to the coroutine's call site.
+void warn_never_awaited(const Def& def);
 
 // A required positional parameter that a call may leave out: Python checks the arguments only
 // when the call is made, so `main()` for `async def main(loop)` runs, and raises
@@ -268,7 +278,7 @@ class [[nodiscard]] Co {
  private:
   void destroy() {
     if (h_) {
-      if (!h_.promise().started) warn_never_awaited(h_.promise().def.name);
+      if (!h_.promise().started) warn_never_awaited(h_.promise().def);
       h_.destroy();
       h_ = {};
     }

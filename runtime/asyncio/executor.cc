@@ -2,6 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+
+#include "runtime/asyncio/timeouts.h"
+#include "runtime/pylang/pyformat.h"
+#include "runtime/pylang/warnings.h"
 
 namespace aio {
 
@@ -72,9 +79,59 @@ void ThreadPool::shutdown(bool wait) {
   for (auto& t : threads) t.join();
 }
 
-Co<void> shutdown_default_executor(Loop loop, Def) {
+std::thread ThreadPool::shutdown_in_thread(std::function<void()> then) {
+  std::shared_ptr<JobObserver::Pool> observed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    observed = observed_;
+  }
+  if (observed) observed->joiner_entered();
+  return std::thread([this, observed = std::move(observed), then = std::move(then)]() mutable {
+    shutdown(/*wait=*/true);
+    then();
+    if (observed) observed->joiner_left();
+  });
+}
+
+Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout, Def) {
   loop->set_executor_shutdown_called();
-  co_return;
+  ThreadPool* executor = loop->default_executor_if_made();
+  if (!executor) co_return;
+  // BaseEventLoop._do_shutdown on a thread of its own; the future is set on the loop's thread
+  // (call_soon_threadsafe), unless the loop is closed by then.
+  Future<void> fut = loop->create_future<void>();
+  loop->add_external_waker();
+  // The thread keeps no reference to `fut` once it posted it (see run_in_executor).
+  std::thread thread = executor->shutdown_in_thread([loop, fut]() mutable {
+    loop->post_threadsafe(
+        [fut = std::move(fut)]() mutable {
+          if (!fut.done()) fut.set_result();
+        },
+        "Future.set_result");
+    loop->remove_external_waker();
+  });
+  struct Join {  // `finally: thread.join()`
+    std::thread& thread;
+    ~Join() {
+      if (thread.joinable()) thread.join();
+    }
+  } join{thread};
+  if (!timeout) {
+    co_await fut;
+    co_return;
+  }
+  try {
+    co_await with_timeout(aio::timeout(*timeout), fut);
+  } catch (const TimeoutError&) {
+    // f"{timeout}": THREAD_JOIN_TIMEOUT is an int
+    double whole = std::floor(*timeout);
+    std::string secs =
+        whole == *timeout ? std::to_string(static_cast<long long>(whole)) : repr_float(*timeout);
+    warn("RuntimeWarning",
+         "The executor did not finishing joining its threads within " + secs + " seconds.");
+    executor->shutdown(/*wait=*/false);
+    thread.detach();  // 3.12 joins it only when the executor finished in time
+  }
 }
 
 }  // namespace aio

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -30,6 +31,10 @@ class JobObserver {
     virtual std::uint64_t job_queued() = 0;           // returns the job's sequence number
     virtual void job_started(std::uint64_t job) = 0;  // on the worker thread
     virtual void job_finished() = 0;                  // on the worker thread
+    // A thread waits for the pool's jobs, then wakes the loop: it counts as running while
+    // the pool has no job queued or running, until joiner_left().
+    virtual void joiner_entered() = 0;
+    virtual void joiner_left() = 0;
   };
   virtual ~JobObserver() = default;
   virtual std::shared_ptr<Pool> add_pool(unsigned max_workers) = 0;
@@ -48,6 +53,12 @@ class ThreadPool {
 
   void submit(std::function<void()> job);
   void shutdown(bool wait);
+  // A thread of its own that runs shutdown(wait=true), then `then` (which tells the loop, e.g.
+  // call_soon_threadsafe). To the job observer the thread is running from now (before it
+  // starts) whenever the jobs are all done, until `then` returned, so a virtual clock does not
+  // move between the jobs' end and the loop's wake-up (CPython's harness counts
+  // shutdown_default_executor's thread so).
+  std::thread shutdown_in_thread(std::function<void()> then);
   unsigned max_workers() const { return max_workers_; }
 
  private:
@@ -63,9 +74,16 @@ class ThreadPool {
   std::shared_ptr<JobObserver::Pool> observed_;  // null when no observer was installed
 };
 
-// loop.shutdown_default_executor() (3.9+; asyncio.run and Runner.close await it): the default
-// executor is not used again (its threads finish with the loop).
-Co<void> shutdown_default_executor(Loop loop, Def = "BaseEventLoop.shutdown_default_executor");
+// asyncio.constants.THREAD_JOIN_TIMEOUT (3.12+): the timeout asyncio.run gives the next one.
+inline constexpr double kThreadJoinTimeout = 300;
+
+// loop.shutdown_default_executor(timeout=None) (3.9+; asyncio.run and Runner.close await it):
+// the default executor is not used again; if it exists, a thread joins its workers
+// (executor.shutdown(wait=True)) and resolves a future the coroutine awaits, so the loop runs
+// (timers, callbacks) until the running jobs end. With a timeout (3.12+) that expires, it warns
+// "The executor did not finishing joining its threads within <timeout> seconds." and goes on.
+Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout = std::nullopt,
+                                   Def = "BaseEventLoop.shutdown_default_executor");
 
 // loop.run_in_executor(None, fn, args...): runs fn(args...) on the loop's default executor and
 // returns an asyncio Future completed on the loop thread (via call_soon_threadsafe).

@@ -404,7 +404,9 @@ void finalize_loop(const Loop& loop) {
   }
   loop->run_until_complete(shutdown_asyncgens(loop));
   if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
-    loop->run_until_complete(shutdown_default_executor(loop));
+    std::optional<double> timeout;
+    if (loop->has(Behaviour::kShutdownExecutorTimeout)) timeout = kThreadJoinTimeout;
+    loop->run_until_complete(shutdown_default_executor(loop, timeout));
   }
 }
 }  // namespace detail

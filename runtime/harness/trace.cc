@@ -172,14 +172,11 @@ void Trace::write_stderr(std::string_view text) {
       [](Trace* t, double tm, std::string_view k, std::string_view s) { t->add_locked(tm, k, s); });
 }
 
-void Trace::warn(std::string_view category, std::string_view message) {
+void Trace::warn(std::string_view category, std::string_view message, CodeLocation where) {
   std::string text(category);
   text += ": ";
   text += message;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!warned_.insert(text).second) return;
-  }
+  if (!warned_.first_time(text, where)) return;
   add("warn", text);
 }
 

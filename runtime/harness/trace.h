@@ -31,9 +31,9 @@ class Trace final : public Output {
   // Raw stream writes, split into lines; an unterminated line is kept until completed or flushed.
   void write_stdout(std::string_view text) override;
   void write_stderr(std::string_view text) override;
-  // `warn <Category>: <message>`, shown once: warnings' "default" action shows a warning once per
-  // location (__warningregistry__); C++ has no location, so the text stands for it.
-  void warn(std::string_view category, std::string_view message) override;
+  // `warn <Category>: <message>`, shown once per location: warnings' "default" action
+  // (__warningregistry__).
+  void warn(std::string_view category, std::string_view message, CodeLocation where = {}) override;
   // A record of the asyncio logger: `log <LEVEL> <line 1>` then `log <line>` per further line.
   void log(std::string_view level, std::string_view message) override;
   // Traceback header + final line for an exception (no frames: C++ has none to show).
@@ -74,7 +74,7 @@ class Trace final : public Output {
   std::string outcome_ = "= exit 0";
   std::string partial_[2];
   double partial_time_[2] = {0, 0};
-  std::set<std::string> warned_;  // the warning registry (cleared by clear())
+  WarningRegistry warned_;  // cleared by clear()
   // Index of the first event of the trailing run recorded during stack unwinding (npos: none).
   std::size_t unwind_start_ = static_cast<std::size_t>(-1);
 };

@@ -50,13 +50,27 @@ class VirtualWorkers::CountedPool final : public JobObserver::Pool {
     t_job = 0;
     workers_.cv_.notify_all();
   }
-  // A queued job is about to start (under workers_.mu_).
-  bool starting() const { return queued_ > 0 && active_ < max_workers_; }
+  void joiner_entered() override {
+    std::lock_guard<std::mutex> lock(workers_.mu_);
+    joiners_ += 1;
+    workers_.cv_.notify_all();
+  }
+  void joiner_left() override {
+    std::lock_guard<std::mutex> lock(workers_.mu_);
+    joiners_ -= 1;
+    workers_.cv_.notify_all();
+  }
+  // A thread of this pool is about to run (under workers_.mu_): a queued job that a worker is
+  // free for, or a joiner whose jobs are all done (it goes on to wake the loop).
+  bool starting() const {
+    return (queued_ > 0 && active_ < max_workers_) || (joiners_ > 0 && queued_ + active_ == 0);
+  }
 
  private:
   VirtualWorkers& workers_;
   int queued_ = 0;
   int active_ = 0;
+  int joiners_ = 0;
   int max_workers_;
 };
 

@@ -1,6 +1,7 @@
 // Executor threads in virtual time (conformance/harness/virtual_clock.py): jobs run on real
 // threads, but time.sleep() in a job waits in virtual time, and the clock moves only when every
-// job is asleep or done (no job running, none queued where a worker is free). Sleepers are woken
+// job is asleep or done (no job running, none queued where a worker is free, no thread that
+// joined a pool going on to wake the loop: ThreadPool::shutdown_in_thread). Sleepers are woken
 // one at a time, earliest deadline first (ties: the job submitted first, then the first to
 // sleep), so interleavings are deterministic. use_virtual_clock() installs it as asyncio's
 // JobObserver (runtime/asyncio/executor.h).

@@ -5,22 +5,31 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 
 namespace aio {
 
+bool WarningRegistry::first_time(std::string_view text, CodeLocation where) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return shown_.emplace(std::string(text), where.file ? where.file : "", where.line).second;
+}
+
+void WarningRegistry::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shown_.clear();
+}
+
 namespace {
 
-// Python's defaults: print to stdout, warnings (once per text) and log records to stderr.
+// Python's defaults: print to stdout, warnings (once per text and location) and log records to
+// stderr.
 class StandardOutput final : public Output {
  public:
   void write_stdout(std::string_view text) override { std::cout << text << std::flush; }
   void write_stderr(std::string_view text) override { std::cerr << text; }
-  void warn(std::string_view category, std::string_view message) override {
+  void warn(std::string_view category, std::string_view message, CodeLocation where) override {
     std::string text = std::string(category) + ": " + std::string(message);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!warned_.insert(text).second) return;
-    }
+    if (!registry_.first_time(text, where)) return;
     std::cerr << text << "\n";
   }
   void log(std::string_view /*level*/, std::string_view message) override {
@@ -28,8 +37,7 @@ class StandardOutput final : public Output {
   }
 
  private:
-  std::mutex mu_;
-  std::set<std::string> warned_;
+  WarningRegistry registry_;
 };
 
 StandardOutput& standard_output() {

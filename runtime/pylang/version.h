@@ -31,6 +31,8 @@ enum class Behaviour {
   kAsyncioExceptionsModule,        // 3.8+: asyncio.exceptions.CancelledError (else concurrent.*)
   kCancelMessage,                  // 3.9+: cancel(msg)
   kRunShutdownDefaultExecutor,     // 3.9+: asyncio.run() also runs shutdown_default_executor()
+  kShutdownExecutorTimeout,        // 3.12+: asyncio.run()/Runner.close() give it a timeout
+                                   //        (THREAD_JOIN_TIMEOUT, 300 s), then warn and go on
   kTaskWakeupReprMethod,           // 3.10+: wakeup cb shows as 'Task.task_wakeup()' (else
                                    //        '<TaskWakeupMethWrapper object at 0x?>()')
   kTaskCancelling,                 // 3.11+: cancelling()/uncancel(), repr state 'cancelling'
@@ -148,6 +150,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kAsyncioExceptionsModule, {3, 8}, kForever},
     {Behaviour::kCancelMessage, {3, 9}, kForever},
     {Behaviour::kRunShutdownDefaultExecutor, {3, 9}, kForever},
+    {Behaviour::kShutdownExecutorTimeout, {3, 12}, kForever},
     {Behaviour::kTaskWakeupReprMethod, {3, 10}, kForever},
     {Behaviour::kTaskCancelling, {3, 11}, kForever},
     {Behaviour::kTimeoutErrorIsBuiltin, {3, 11}, kForever},

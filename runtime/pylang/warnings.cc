@@ -20,7 +20,7 @@ CatchWarnings::CatchWarnings(Filters filters) : filters_(filters), outer_(t_catc
 }
 CatchWarnings::~CatchWarnings() { t_catching = outer_; }
 
-void warn(std::string_view category, std::string_view message) {
+void warn(std::string_view category, std::string_view message, CodeLocation where) {
   CatchWarnings* catching = t_catching;
   if (!(catching && catching->filters_ == CatchWarnings::kAlways) && ignored_by_default(category)) {
     return;
@@ -28,7 +28,7 @@ void warn(std::string_view category, std::string_view message) {
   if (catching) {
     catching->caught_.push_back({std::string(category), std::string(message)});
   } else {
-    output().warn(category, message);
+    output().warn(category, message, where);
   }
 }
 

@@ -9,11 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/pylang/output.h"
+
 namespace aio {
 
-// warnings.warn(message, category): recorded by the innermost CatchWarnings, else shown through
-// output() unless a default filter ignores the category.
-void warn(std::string_view category, std::string_view message);
+// warnings.warn(message, category) attributed to `where` (the line its stacklevel points at):
+// recorded by the innermost CatchWarnings, else shown through output() unless a default filter
+// ignores the category.
+void warn(std::string_view category, std::string_view message, CodeLocation where = {});
 
 struct CaughtWarning {
   std::string category;
@@ -33,7 +36,7 @@ class CatchWarnings {
   const std::vector<CaughtWarning>& caught() const { return caught_; }
 
  private:
-  friend void warn(std::string_view, std::string_view);
+  friend void warn(std::string_view, std::string_view, CodeLocation);
   Filters filters_;
   std::vector<CaughtWarning> caught_;
   CatchWarnings* outer_;

@@ -50,5 +50,48 @@ TEST_F(ExecutorTest, ExecutorJobsSleepInVirtualTime) {
   EXPECT_NEAR(default_clock().time(), 1003.25, 1e-6);
 }
 
+// asyncio.run's shutdown_default_executor waits for a job still running (its await cancelled by
+// wait_for), and the loop runs its timers meanwhile. CPython 3.11.2 for
+//   loop.call_later(0.3, print_timer)
+//   await asyncio.wait_for(loop.run_in_executor(None, time.sleep, 0.5), 0.1)  # TimeoutError
+// prints "timer" at 0.3 and asyncio.run returns at 0.5; 3.8 (no shutdown_default_executor in
+// asyncio.run) returns at 0.1 without the timer.
+TEST_F(ExecutorTest, RunWaitsForTheDefaultExecutorsJobs) {
+  auto main = [](Def = "main") -> Co<void> {
+    Loop loop = get_running_loop();
+    loop->call_later(0.3, [] { print("timer"); });
+    try {
+      co_await wait_for(run_in_executor(loop, nullptr, [] { time_sleep(0.5); }), 0.1);
+    } catch (const TimeoutError&) {
+      print("timeout");
+    }
+  };
+  run(main());
+  EXPECT_EQ(lines(), (std::vector<std::string>{"0.100000 out timeout", "0.300000 out timer"}));
+  EXPECT_NEAR(default_clock().time(), 1000.5, 1e-6);
+
+  set_default_version({3, 8});
+  use_virtual_clock();
+  trace().clear();
+  run(main());
+  EXPECT_EQ(lines(), (std::vector<std::string>{"0.100000 out timeout"}));
+  EXPECT_NEAR(default_clock().time(), 1000.1, 1e-6);
+}
+
+// shutdown_default_executor(timeout) (3.12+) gives up on a job that outlasts the timeout: a
+// RuntimeWarning, and the coroutine returns at the timeout.
+TEST_F(ExecutorTest, ShutdownDefaultExecutorTimeoutWarns) {
+  Loop loop = new_event_loop();
+  auto job = run_in_executor(loop, nullptr, [] { time_sleep(1); });
+  loop->run_until_complete(shutdown_default_executor(loop, 0.25));
+  EXPECT_EQ(texts("warn"),
+            (std::vector<std::string>{"RuntimeWarning: The executor did not finishing joining its "
+                                      "threads within 0.25 seconds."}));
+  EXPECT_NEAR(loop->time(), 1000.25, 1e-6);
+  loop->run_until_complete(job);  // the job ends in virtual time
+  EXPECT_NEAR(loop->time(), 1001, 1e-6);
+  loop->close();
+}
+
 }  // namespace
 }  // namespace aio

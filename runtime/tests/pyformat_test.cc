@@ -145,8 +145,8 @@ TEST_F(PyFormatTest, PercentFormat) {
   EXPECT_THROW(percent("%y", 1), ValueError);
 }
 
-// The warnings registry: a warning is shown once (its text standing for its location); clear()
-// forgets it.
+// The warnings registry: a warning is shown once per location (none given: one location);
+// clear() forgets it.
 TEST_F(PyFormatTest, WarningsShownOnce) {
   trace().warn("RuntimeWarning", "coroutine 'f' was never awaited");
   trace().warn("RuntimeWarning", "coroutine 'g' was never awaited");
@@ -159,6 +159,11 @@ TEST_F(PyFormatTest, WarningsShownOnce) {
   trace().clear();
   trace().warn("RuntimeWarning", "coroutine 'f' was never awaited");
   EXPECT_EQ(texts("warn").size(), 1u);
+  // The same text from two other lines: twice more, and no more for either line again.
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited", {"a.cc", 3});
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited", {"a.cc", 4});
+  trace().warn("RuntimeWarning", "coroutine 'f' was never awaited", {"a.cc", 3});
+  EXPECT_EQ(texts("warn").size(), 3u);
 }
 
 // 3.8's asyncio.wait() wraps coroutines without a DeprecationWarning (added in 3.9).

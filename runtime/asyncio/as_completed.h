@@ -1,4 +1,4 @@
-// asyncio.as_completed (tasks.py), 3.8-3.12 semantics: a list of `_wait_for_one()` coroutines.
+// asyncio.as_completed (tasks.py), 3.8-3.12 semantics: a generator of `_wait_for_one()` coroutines.
 #pragma once
 
 #include <deque>
@@ -67,6 +67,42 @@ Co<T> wait_for_one(std::shared_ptr<AsCompletedState<T>> st,
   if (!f) throw TimeoutError();
   co_return f->result();
 }
+// What as_completed returns: a generator of n `_wait_for_one()` coroutines, each made when the
+// loop reaches it (`for future in as_completed(fs)`), so a loop left early (a timeout raised
+// by one of them) leaves none never awaited. The one the loop variable holds lives until the
+// next is made or the range goes.
+template <class T>
+class AsCompleted {
+ public:
+  AsCompleted(std::shared_ptr<AsCompletedState<T>> st, std::size_t n) : st_(std::move(st)), n_(n) {}
+
+  class iterator {
+   public:
+    iterator(AsCompleted* gen, std::size_t i) : gen_(gen), i_(i) {}
+    Co<T>& operator*() const {
+      if (!gen_->current_) gen_->current_.emplace(wait_for_one(gen_->st_));
+      return *gen_->current_;
+    }
+    iterator& operator++() {
+      gen_->current_.reset();
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return i_ != other.i_; }
+
+   private:
+    AsCompleted* gen_;
+    std::size_t i_;
+  };
+  iterator begin() { return iterator(this, 0); }
+  iterator end() { return iterator(this, n_); }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::shared_ptr<AsCompletedState<T>> st_;
+  std::size_t n_;
+  std::optional<Co<T>> current_;
+};
 }  // namespace detail
 
 // asyncio.as_completed(fs, timeout=None): `for (auto& c : as_completed(fs)) { co_await c; }`
@@ -113,9 +149,7 @@ auto as_completed(std::vector<A> fs, std::optional<double> timeout = std::nullop
         },
         "as_completed.<locals>._on_timeout");
   }
-  std::vector<Co<T>> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(detail::wait_for_one(st));
-  return out;
+  return detail::AsCompleted<T>(std::move(st), n);
 }
 
 }  // namespace aio

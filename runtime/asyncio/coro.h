@@ -34,6 +34,8 @@ struct Def {
   // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). A coroutine
   // dropped unawaited is warned about at it, as CPython's warning points at the line that drops
   // the coroutine object (its registry shows a warning once per location, not once per text).
+  // The two differ where a coroutine is kept and dropped elsewhere: coroutines made at two
+  // lines and dropped together (a list cleared) warn once on CPython, twice here.
   CodeLocation called_at;
   Def() = default;
   // NOLINTNEXTLINE(google-explicit-constructor)

@@ -17,7 +17,9 @@ the seeds.
 import argparse
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 
 from suite import expected, implementations, interpreters
 from suite.fuzz import cases, generate, native, oracle, program as ir, render_python, report
@@ -25,6 +27,9 @@ from suite.fuzz import shrink, witness
 
 DEFAULT_LOOPS = ("aioref", "aioref-full")
 CHUNK = 16  # programs per oracle batch: interpreter start-ups shared, progress still shown
+# Programs per build of the native runner: the oracle's batches (one floor each) of a window
+# share one Bazel build (native.FuzzNative.prebuild).
+BUILD_WINDOW = 64
 
 
 def parse_version(text):
@@ -157,6 +162,33 @@ def _chunks(args, weights, seeds, newest):
         yield buckets[floor]
 
 
+def _windows(chunks, loops):
+    """The chunks in windows of about BUILD_WINDOW programs, each prebuilt by the loops that
+    build per batch (the native runner) before its chunks run."""
+    builders = [loop for loop in loops if hasattr(loop, "prebuild")]
+    chunks = iter(chunks)
+    while True:
+        window = []
+        for chunk in chunks:
+            window.append(chunk)
+            if sum(len(c) for c in window) >= BUILD_WINDOW:
+                break
+        if not window:
+            return
+        if builders:
+            folder = tempfile.mkdtemp(prefix="aioref-fuzz-runner-")
+            try:
+                for loop in builders:
+                    why = loop.prebuild([p for chunk in window for p in chunk], folder)
+                    if why:
+                        raise oracle.BuildError("%s: %s" % (loop.name, why))
+                yield window
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            yield window
+
+
 def program_name(seed, weights=None):
     """A campaign's name for the program of a seed (what expected files name): the
     generator's revision, a digest of the weights when they are not the defaults, the seed."""
@@ -212,10 +244,11 @@ def _loop_campaign(args, weights, found, seeds):
     shrunk = {}  # how a divergence looks, Python aside -> its case
     newest = max(i.major_minor for i in found)
     try:
-        for chunk in _chunks(args, weights, seeds, newest):
-            for verdict in oracle.evaluate(chunk, loops, found, options,
-                                           expectations=expectations):
-                _count(args, campaign, verdict, loops, found, options, shrunk)
+        for window in _windows(_chunks(args, weights, seeds, newest), loops):
+            for chunk in window:
+                for verdict in oracle.evaluate(chunk, loops, found, options,
+                                               expectations=expectations):
+                    _count(args, campaign, verdict, loops, found, options, shrunk)
     except oracle.BuildError as error:  # a batch the native runner could not be built for
         print("\nfuzz: %s" % error, file=sys.stderr)
         return 2

@@ -38,7 +38,13 @@ def write_sources(named, folder):
 
 
 class FuzzNative(implementations.NativePorts):
-    """The native loop on generated programs: a runner per batch (prepare), then NativeRun."""
+    """The native loop on generated programs: a runner per batch (prepare), then NativeRun.
+
+    A campaign builds one runner for a window of several batches first (prebuild): a batch
+    whose programs it holds (and the oracle's recapture of a batch's divergent programs) runs
+    it without a build of its own."""
+
+    prebuilt = None  # ({name: program}, runner path) of the last prebuild
 
     def available(self):
         if os.environ.get("AIOREF_FUZZ_NATIVE_RUNNER"):
@@ -56,6 +62,29 @@ class FuzzNative(implementations.NativePorts):
         if os.environ.get("AIOREF_FUZZ_NATIVE_RUNNER"):
             self.runner = os.environ["AIOREF_FUZZ_NATIVE_RUNNER"]
             return None
+        if self.prebuilt and all(self.prebuilt[0].get(name) == program
+                                 for name, program in named):
+            self.runner = self.prebuilt[1]
+            return None
+        runner = os.path.join(scratch, "fuzz_runner")
+        why = self._build(named, runner)
+        if not why:
+            self.runner = runner
+        return why
+
+    def prebuild(self, named, folder):
+        """Builds one runner of [(name, program)] into `folder` (which outlives the batches
+        that use it); prepare() then takes it for a batch within `named`. Returns why the
+        build failed, or None."""
+        if os.environ.get("AIOREF_FUZZ_NATIVE_RUNNER"):
+            return None
+        runner = os.path.join(folder, "fuzz_runner")
+        why = self._build(named, runner)
+        self.prebuilt = None if why else (dict(named), runner)
+        return why
+
+    @staticmethod
+    def _build(named, runner):
         os.makedirs(GENERATED, exist_ok=True)
         with open(os.path.join(GENERATED, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -66,9 +95,8 @@ class FuzzNative(implementations.NativePorts):
             why, bin_dir = implementations.bazel_build([TARGET])
             if why:
                 return why
-            self.runner = os.path.join(scratch, "fuzz_runner")
             shutil.copy(os.path.join(bin_dir, "conformance", "fuzz_ports", "fuzz_runner"),
-                        self.runner)
+                        runner)
         return None
 
     def plan(self, example, interpreter, trace_path, timeout):

@@ -31,11 +31,12 @@ struct Def {
   const char* file = nullptr;        // Python file; nullptr = aio::script()
   int line = 0;                      // first line (0 = omitted)
   // The C++ line that called the coroutine function: a `Def = "name"` default argument is
-  // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). A coroutine
-  // dropped unawaited is warned about at it, as CPython's warning points at the line that drops
-  // the coroutine object (its registry shows a warning once per location, not once per text).
-  // The two differ where a coroutine is kept and dropped elsewhere: coroutines made at two
-  // lines and dropped together (a list cleared) warn once on CPython, twice here.
+  // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). CPython's
+  // "never awaited" warning points at the line that drops the coroutine object, and its
+  // registry shows a warning once per location, not once per text. A coroutine object dropped
+  // where it was made (`(void)f();`, Python's `f()` statement) is warned about at its call
+  // site; one moved somewhere first (Co's move) has no location (one place for all of them:
+  // made at two lines and dropped together, as a list cleared, they warn once, as on CPython).
   CodeLocation called_at;
   Def() = default;
   // NOLINTNEXTLINE(google-explicit-constructor)
@@ -220,16 +221,25 @@ class [[nodiscard]] Co {
 
   Co() = default;
   explicit Co(handle_type h) : h_(h) {}
-  Co(Co&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  // A coroutine object moved somewhere (a list, a variable, an argument) is dropped elsewhere
+  // than where it was made: its warning no longer takes the call site (Def::called_at).
+  Co(Co&& o) noexcept : h_(std::exchange(o.h_, {})) { kept(); }
   Co& operator=(Co&& o) noexcept {
     if (this != &o) {
       destroy();
       h_ = std::exchange(o.h_, {});
+      kept();
     }
     return *this;
   }
   ~Co() { destroy(); }
 
+ private:
+  void kept() {
+    if (h_) h_.promise().def.called_at = {};
+  }
+
+ public:
   const Def& def() const { return h_.promise().def; }
   const char* name() const { return h_.promise().def.name; }
   bool started() const { return h_.promise().started; }

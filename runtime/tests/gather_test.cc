@@ -126,9 +126,8 @@ TEST_F(GatherTest, GatherOfAListArgumentRaisesUnhashable) {
   Loop loop = new_event_loop();
   set_event_loop(loop);
   std::vector<Co<int>> coros;
-  // Made at one line (CPython warns once per line that drops them: coros.clear() below; the
-  // native runtime per line that made them, coro.h's Def::called_at).
-  for (int i = 1; i <= 2; ++i) coros.push_back(val(i, 1));
+  coros.push_back(val(1, 1));
+  coros.push_back(val(2, 1));
   std::uint64_t tasks_before = next_task_number();
   try {
     auto g = gather(list_arg(coros));

@@ -61,6 +61,21 @@ class Types(object):
         self.loop.run_until_complete(asyncio.gather(t1, t2, t3))
         self.assertEqual(t3.get_name(), "Task-%d" % (n1 + 1))
 
+    def test_task_names_one_counter_with_asyncio_task(self):
+        # _asyncio.Task and the loop's tasks draw from one counter, in the order they are made
+        # (mode full counts _asyncio's counter itself, found at start-up).
+        async def coro():
+            pass
+
+        c_task = getattr(asyncio.tasks, "_CTask", asyncio.Task)
+        made = []
+        for _ in range(3):
+            made.append(self.loop.create_task(coro()))
+            made.append(c_task(coro(), loop=self.loop))
+        numbers = [int(t.get_name().split("-")[1]) for t in made]
+        self.assertEqual(numbers, list(range(numbers[0], numbers[0] + 6)))
+        self.loop.run_until_complete(asyncio.gather(*made))
+
     def test_non_coroutine_rejected(self):
         with self.assertRaisesRegex(TypeError, "a coroutine was expected, got 1"):
             self.loop.create_task(1)

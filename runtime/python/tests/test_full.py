@@ -606,6 +606,44 @@ class QueuedCallbackTests(unittest.TestCase):
         # The task's first step, its wakeup after sleep(0) and its second step: through the spy.
         self.assertEqual(same_as_cpython(self, main), ([(True, True), False, "factory"], 3, True))
 
+    def test_loop_class_change_seen_at_the_next_call(self):
+        # What mode full keeps from the loop's instance dict is kept for the loop's type too: a
+        # `loop.__class__` assignment, which leaves the dict as it was, is seen at the next call.
+        async def main(loop):
+            async def child():
+                await asyncio.sleep(0)
+
+            for _ in range(3):
+                await loop.create_task(child())  # warm: the loop's facts kept
+            base = type(loop)
+            calls = []
+
+            class Spied(base):
+                def call_soon(self, *args, **kwargs):
+                    calls.append(args[0])
+                    return base.call_soon(self, *args, **kwargs)
+
+                def get_debug(self):
+                    return True
+
+            loop.__class__ = Spied
+            try:
+                task = loop.create_task(child())
+                fut = loop.create_future()
+                traced = task._source_traceback is not None, fut._source_traceback is not None
+                fut.add_done_callback(lambda fut: None)
+                fut.set_result(None)
+                await task
+            finally:
+                loop.__class__ = base
+            spied = len(calls)
+            await loop.create_task(child())
+            return traced, spied, len(calls) == spied
+
+        # The task's two steps (sleep(0) yields to call_soon), the future's callback, and this
+        # task's wakeup when the task is done.
+        self.assertEqual(same_as_cpython(self, main), ((True, True), 4, True))
+
     def test_task_dies_while_registry_is_iterated(self):
         # The registry's weakref callback (WeakSet._remove, done in C by mode full): a task that
         # dies while the WeakSet is iterated waits in _pending_removals until the iteration ends.

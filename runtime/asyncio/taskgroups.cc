@@ -52,7 +52,7 @@ void TaskGroup::enter() const {
 void TaskGroup::track(std::shared_ptr<TaskBase> task) const {
   State& s = *s_;
   // 3.12+: a task already done (an eager task that finished) is handled at once.
-  if (s.loop->has(Behaviour::kTaskGroupClosesCoroutine) && task->done()) {
+  if (s.loop->has(Behaviour::kTaskGroupDoneTaskAtOnce) && task->done()) {
     s.on_task_done(*task, s_);
     return;
   }

@@ -70,7 +70,7 @@ class TaskGroup {
   Co<void> exit(std::exception_ptr exc) const { return exit_impl(s_, std::move(exc)); }
 
   // TaskGroup.create_task(coro, name=None): RuntimeError when not entered, finished or shutting
-  // down (3.12+ closes the coroutine; 3.11 leaves it "never awaited").
+  // down (3.13+ closes the coroutine; 3.11 and 3.12.1 leave it "never awaited").
   template <class T>
   Task<T> create_task(Co<T> coro, std::optional<std::string> name = std::nullopt) const {
     State& s = *s_;

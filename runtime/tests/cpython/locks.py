@@ -539,5 +539,63 @@ async def barrier_abort_when_exception():
     print(sorted(log), r(b))
 
 
+@scenario(since=(3, 11))
+async def barrier_reset_while_draining():
+    # test_locks.test_reset_barrier_while_tasks_draining and
+    # test_reset_barrier_when_tasks_half_draining_half_blocking: reset() by a party that has left
+    # the barrier while others still drain out of it or already wait for the next round.
+    b = asyncio.Barrier(5)
+    log = []
+    count = 0
+
+    async def last_resets(name):
+        nonlocal count
+        await b.wait()
+        count += 1
+        if count == 5:
+            await b.reset()
+            log.append((name, "reset", r(b)))
+        try:
+            await b.wait()
+            log.append((name, "second round"))
+        except asyncio.BrokenBarrierError as x:
+            log.append((name, e(x)))
+        await b.wait()
+        log.append((name, "third round"))
+
+    await asyncio.gather(*(last_resets(n) for n in "abcde"))
+    for x in log:
+        print(*x)
+    print(r(b), b.n_waiting, b.broken)
+
+    b = asyncio.Barrier(5)
+    log.clear()
+    count = 0
+
+    async def half_reset(name):
+        nonlocal count
+        try:
+            await b.wait()
+        except asyncio.BrokenBarrierError as x:
+            log.append((name, e(x)))
+            await b.wait()
+            log.append((name, "after broken"))
+            return
+        count += 1
+        if count > 2:
+            await b.reset()
+            log.append((name, "reset", r(b)))
+        try:
+            await b.wait()
+            log.append((name, "second round"))
+        except asyncio.BrokenBarrierError as x:
+            log.append((name, "second", e(x)))
+
+    await asyncio.gather(*(half_reset(n) for n in "abcde"))
+    for x in log:
+        print(*x)
+    print(r(b), b.n_waiting, b.broken)
+
+
 if __name__ == "__main__":
     main()

@@ -658,6 +658,31 @@ TEST_P(Locks, barrier_reset_while_draining) {
         log.push_back(name + " second " + x.repr());
       }
     });
+    for (std::string action : {"reset", "abort"}) {
+      b = Barrier(5);
+      log.clear();
+      count = 0;
+      co_await all_five([&](std::string name) -> Co<void> {
+        try {
+          co_await b.wait();
+        } catch (const BrokenBarrierError& x) {
+          log.push_back(name + " " + x.repr());
+          co_return;
+        }
+        if (++count == 3) {
+          Co<void> act = action == "reset" ? b.reset() : b.abort();  // (named: see streams.cc)
+          co_await std::move(act);
+          log.push_back(name + " " + action + " " + b.repr());
+        } else if (count < 3 && action == "abort") {
+          try {
+            co_await b.wait();
+            log.push_back(name + " second round");
+          } catch (const BrokenBarrierError& x) {
+            log.push_back(name + " second " + x.repr());
+          }
+        }
+      });
+    }
   });
 }
 

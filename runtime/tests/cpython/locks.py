@@ -596,6 +596,37 @@ async def barrier_reset_while_draining():
         print(*x)
     print(r(b), b.n_waiting, b.broken)
 
+    # test_reset_barrier_when_tasks_half_draining (its `barrier._count == 2` is the third party
+    # out: each leaving party counts itself out before it returns) and
+    # test_abort_barrier_when_tasks_half_draining_half_blocking.
+    for action in ("reset", "abort"):
+        b = asyncio.Barrier(5)
+        log.clear()
+        count = 0
+
+        async def third_out_acts(name):
+            nonlocal count
+            try:
+                await b.wait()
+            except asyncio.BrokenBarrierError as x:
+                log.append((name, e(x)))
+                return
+            count += 1
+            if count == 3:
+                await (b.reset() if action == "reset" else b.abort())
+                log.append((name, action, r(b)))
+            elif count < 3 and action == "abort":
+                try:
+                    await b.wait()
+                    log.append((name, "second round"))
+                except asyncio.BrokenBarrierError as x:
+                    log.append((name, "second", e(x)))
+
+        await asyncio.gather(*(third_out_acts(n) for n in "abcde"))
+        for x in log:
+            print(*x)
+        print(r(b), b.n_waiting, b.broken)
+
 
 if __name__ == "__main__":
     main()

@@ -185,6 +185,9 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   bool future_cancel(std::optional<std::string> msg);  // Future.cancel
   void set_exception_internal(std::exception_ptr e);
   void schedule_callbacks();
+  // The reference to this future that the scheduled callbacks share (Task: the one its finishing
+  // step owned, handed over).
+  virtual std::shared_ptr<FutureBase> reference_for_callbacks() { return shared_from_this(); }
   void log_exception_never_retrieved();  // Future.__del__ (call from the most derived dtor)
   std::string format_callbacks() const;
 

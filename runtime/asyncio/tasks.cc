@@ -224,6 +224,13 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 
   if (p.finished) {
+    // The done callbacks take over the step's reference to the task (no weak lock of
+    // shared_from_this(), no release when the step's callback ends: two locked instructions).
+    finishing_step_ = &self;
+    struct Finished {
+      TaskBase& task;  // alive: the scheduled callbacks hold it if the reference moved
+      ~Finished() { task.finishing_step_ = nullptr; }
+    } finished{*this};
     unregister_task();
     if (p.exception) {
       std::exception_ptr e = p.exception;
@@ -272,6 +279,11 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     auto e = std::make_exception_ptr(RuntimeError("Task got bad yield: None"));
     loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
+}
+
+std::shared_ptr<FutureBase> TaskBase::reference_for_callbacks() {
+  if (finishing_step_ && *finishing_step_) return std::move(*finishing_step_);
+  return shared_from_this();
 }
 
 void TaskBase::wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut) {

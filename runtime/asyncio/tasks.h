@@ -94,6 +94,7 @@ class TaskBase : public FutureBase {
   // counts in one block) from going back to the block cache until the next compaction.
   void unregister_task();
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  std::shared_ptr<FutureBase> reference_for_callbacks() override;
 
   mutable std::string name_;
   mutable std::uint64_t name_number_ = 0;       // not 0: the name is "Task-<name_number_>"
@@ -104,6 +105,9 @@ class TaskBase : public FutureBase {
   bool must_cancel_ = false;
   bool log_destroy_pending_ = true;
   std::shared_ptr<FutureBase> fut_waiter_;
+  // While the step that finishes the task runs: the reference that step's callback owns, which
+  // it would only drop afterwards.
+  std::shared_ptr<TaskBase>* finishing_step_ = nullptr;
 };
 
 template <class T>

@@ -610,11 +610,22 @@ TEST_P(Locks, barrier_reset_while_draining) {
     Strings log;
     int count = 0;
     auto all_five = [&](auto party) -> Co<void> {
+      b = Barrier(5);
+      log.clear();
+      count = 0;
       std::vector<Task<void>> tasks;
       for (const char* n : {"a", "b", "c", "d", "e"}) tasks.push_back(create_task(party(n)));
       co_await gather(tasks);
       for (auto& x : log) print(x);
       print(b.repr(), b.n_waiting(), b.broken());
+    };
+    auto second_round = [&](std::string name) -> Co<void> {
+      try {
+        co_await b.wait();
+        log.push_back(name + " second round");
+      } catch (const BrokenBarrierError& x) {
+        log.push_back(name + " second " + x.repr());
+      }
     };
     co_await all_five([&](std::string name) -> Co<void> {
       co_await b.wait();
@@ -622,18 +633,10 @@ TEST_P(Locks, barrier_reset_while_draining) {
         co_await b.reset();
         log.push_back(name + " reset " + b.repr());
       }
-      try {
-        co_await b.wait();
-        log.push_back(name + " second round");
-      } catch (const BrokenBarrierError& x) {
-        log.push_back(name + " " + x.repr());
-      }
+      co_await second_round(name);
       co_await b.wait();
       log.push_back(name + " third round");
     });
-    b = Barrier(5);
-    log.clear();
-    count = 0;
     co_await all_five([&](std::string name) -> Co<void> {
       bool broken = false;
       try {
@@ -651,17 +654,9 @@ TEST_P(Locks, barrier_reset_while_draining) {
         co_await b.reset();
         log.push_back(name + " reset " + b.repr());
       }
-      try {
-        co_await b.wait();
-        log.push_back(name + " second round");
-      } catch (const BrokenBarrierError& x) {
-        log.push_back(name + " second " + x.repr());
-      }
+      co_await second_round(name);
     });
     for (std::string action : {"reset", "abort"}) {
-      b = Barrier(5);
-      log.clear();
-      count = 0;
       co_await all_five([&](std::string name) -> Co<void> {
         try {
           co_await b.wait();
@@ -674,12 +669,7 @@ TEST_P(Locks, barrier_reset_while_draining) {
           co_await std::move(act);
           log.push_back(name + " " + action + " " + b.repr());
         } else if (count < 3 && action == "abort") {
-          try {
-            co_await b.wait();
-            log.push_back(name + " second round");
-          } catch (const BrokenBarrierError& x) {
-            log.push_back(name + " second " + x.repr());
-          }
+          co_await second_round(name);
         }
       });
     }

@@ -288,7 +288,9 @@ std::uint64_t* Api::find_task_counter(const py::object& module) {
       if (*p == first) candidates.push_back(p);
     }
   }
-  for (int round = 0; round < 4 && candidates.size() > 1; ++round) {
+  // At least two more draws even for a single candidate: a word that merely equals one number
+  // by chance must not be written to below.
+  for (int round = 0; round < 4 && (round < 2 || candidates.size() > 1); ++round) {
     std::uint64_t n = task_number(drawn_task_name());
     std::vector<std::uint64_t*> kept;
     for (std::uint64_t* p : candidates) {
@@ -298,9 +300,13 @@ std::uint64_t* Api::find_task_counter(const py::object& module) {
   }
   std::uint64_t* found = candidates.size() == 1 ? candidates[0] : nullptr;
   if (found) {
+    std::uint64_t held = *found;
     std::uint64_t probe = first + 1000003;  // a number nothing else drew
     *found = probe;
-    if (task_number(drawn_task_name()) != probe + 1 || *found != probe + 1) found = nullptr;
+    if (task_number(drawn_task_name()) != probe + 1 || *found != probe + 1) {
+      *found = held;  // not the counter after all: the word gets its value back
+      found = nullptr;
+    }
   }
   if (found) *found = first - 1;
   // else the numbers drawn here are spent (an unknown counter cannot be set back)

@@ -167,7 +167,7 @@ def _perturb_set_order(perturb, recorder):
     Higher values also allocate a random number of same-sized objects before each task and
     future, which moves the addresses of the other objects.
     """
-    import asyncio.tasks
+    import asyncio
     import itertools
     import weakref
 
@@ -245,15 +245,8 @@ def _perturb_set_order(perturb, recorder):
 
     set.__module__ = "builtins"  # type(s) prints as the builtin's
     _RUN["set"] = set
-    asyncio.tasks.set = set
-    # TaskGroup (3.11+) keeps its children in `self._tasks = set()` and cancels them in that
-    # set's order: ours too, so that the order moves between runs and is marked.
-    try:
-        import asyncio.taskgroups
-    except ImportError:
-        pass
-    else:
-        asyncio.taskgroups.set = set
+    for module in _set_shadowed_modules():
+        module.set = set
     # Their set comprehensions (as_completed's, all_tasks', whose order asyncio.run cancels
     # leftover tasks in) build builtin sets: recompiled to pass through ours.
     set_displays.install(_PREPARED["set_routes"])
@@ -1076,9 +1069,10 @@ def _prepare(jobs):
             _PREPARED["routed_code"][path] = set_displays.compile_program(source, path)
 
 
-def _set_routes():
-    """The recompiled set comprehensions of asyncio's modules whose `set` the perturbation
-    shadows (see _perturb_set_order): made once here, before anything wraps their functions."""
+def _set_shadowed_modules():
+    """asyncio's modules whose global `set` the perturbation shadows: asyncio.tasks (wait,
+    as_completed, all_tasks) and, from 3.11, asyncio.taskgroups (a TaskGroup keeps its
+    children in `self._tasks = set()` and cancels them in that set's order)."""
     import asyncio.tasks
 
     modules = [asyncio.tasks]
@@ -1088,7 +1082,13 @@ def _set_routes():
         pass
     else:
         modules.append(asyncio.taskgroups)
-    return [route for module in modules for route in set_displays.routes(module)]
+    return modules
+
+
+def _set_routes():
+    """The recompiled set comprehensions of the modules whose `set` the perturbation shadows
+    (see _perturb_set_order): made once here, before anything wraps their functions."""
+    return [route for module in _set_shadowed_modules() for route in set_displays.routes(module)]
 
 
 def main(argv):

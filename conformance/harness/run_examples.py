@@ -503,6 +503,7 @@ def _child(job):
     def on_idle_forever():
         finish_streams()
         recorder.outcome("idle-forever")
+        _check_leaks(job, debug_fd)
         os._exit(0)
 
     if job.get("loop"):
@@ -562,9 +563,15 @@ def _child(job):
         status = 1
     module = None
     _finalize(finish_streams)
-    if leak_check.leaked(report_fd=debug_fd):  # (os._exit skips LeakSanitizer's own check)
-        open(job["trace"] + LEAKED_SUFFIX, "w").close()
+    _check_leaks(job, debug_fd)
     os._exit(status)
+
+
+def _check_leaks(job, debug_fd):
+    """LeakSanitizer's check at exit, which os._exit skips (under a sanitized loop): a leak
+    makes the run a crash (_record_status), its report goes to the debug file."""
+    if leak_check.leaked(report_fd=debug_fd):
+        open(job["trace"] + LEAKED_SUFFIX, "w").close()
 
 
 def _finalize(finish_streams):

@@ -74,7 +74,7 @@ void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   Callbacks callbacks;
   callbacks_.move_to(callbacks);
-  std::shared_ptr<FutureBase> self = shared_from_this();
+  std::shared_ptr<FutureBase> self = reference_for_callbacks();
   std::size_t n = callbacks.size();
   for (std::size_t i = 0; i < n; ++i) {
     CbEntry& cb = callbacks[i];

@@ -185,6 +185,9 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   bool future_cancel(std::optional<std::string> msg);  // Future.cancel
   void set_exception_internal(std::exception_ptr e);
   void schedule_callbacks();
+  // The reference to this future that the scheduled callbacks share (Task: the one its finishing
+  // step owned, handed over).
+  virtual std::shared_ptr<FutureBase> reference_for_callbacks() { return shared_from_this(); }
   void log_exception_never_retrieved();  // Future.__del__ (call from the most derived dtor)
   std::string format_callbacks() const;
 
@@ -232,6 +235,9 @@ void yield_future(std::shared_ptr<FutureBase> fut);
 void yield_bare();
 // Rethrows an exception thrown into the coroutine by Task.__step(exc), if any.
 void check_thrown_in();
+// Whether `ref` is the only reference to its future anyone can use: besides it, at most the
+// reference of the loop's callback that is waking the stepping task from this future.
+bool last_reference(const std::shared_ptr<FutureBase>& ref);
 }  // namespace detail
 
 // Future<T>: a shared handle (Python reference semantics).
@@ -302,6 +308,7 @@ class Future {
   struct Awaiter {
     std::shared_ptr<FutureBase> base;
     ResultSlot<T>* slot;
+    bool handle_was_rvalue = false;  // `base` is the awaited handle's own reference
     bool await_ready() const noexcept { return base->done(); }
     void await_suspend(std::coroutine_handle<>) { detail::yield_future(base); }
     T await_resume() {
@@ -310,15 +317,19 @@ class Future {
       base->check_result();
       // The result stays in the future: Python's `await fut` returns a reference to it, and a
       // later await, result() or gather() sees it again (tools/fuzz --loop native, seed 145:
-      // `await t0` then `gather(t0)`). Only a result that cannot be copied is moved out.
+      // `await t0` then `gather(t0)`). It is moved out when that cannot be seen: the result
+      // cannot be copied, or the awaited handle was a temporary (`co_await create_task(...)`)
+      // holding the future's last reference.
       if constexpr (std::is_copy_constructible_v<T>) {
+        if (handle_was_rvalue && detail::last_reference(base)) return std::move(*slot->value);
         return *slot->value;
       } else if constexpr (!std::is_void_v<T>) {
         return std::move(*slot->value);
       }
     }
   };
-  Awaiter operator co_await() const { return Awaiter{base_, slot_}; }
+  Awaiter operator co_await() const& { return Awaiter{base_, slot_}; }
+  Awaiter operator co_await() && { return Awaiter{std::move(base_), slot_, true}; }
 
  protected:
   std::shared_ptr<FutureBase> base_;

@@ -52,18 +52,17 @@ void TaskGroup::enter() const {
 void TaskGroup::track(std::shared_ptr<TaskBase> task) const {
   State& s = *s_;
   // 3.12+: a task already done (an eager task that finished) is handled at once.
-  if (s.loop->has(Behaviour::kTaskGroupClosesCoroutine) && task->done()) {
-    s.on_task_done(*task, s_);
+  if (s.loop->has(Behaviour::kTaskGroupDoneTaskAtOnce) && task->done()) {
+    s.on_task_done(*task);
     return;
   }
   TaskBase& t = *task;
   s.tasks.add(std::move(task));
-  // expired() is a load where lock() is a compare-and-swap and a release (two locked
-  // instructions per child); on_task_done only schedules, except for the exception handler,
-  // which it calls holding a reference.
+  // on_task_done only schedules, except for the exception handler, which it calls holding a
+  // reference.
   t.add_done_callback(
-      [weak = std::weak_ptr<State>(s_), state = &s](FutureBase& f) {
-        if (!weak.expired()) state->on_task_done(static_cast<TaskBase&>(f), weak);
+      [link = LinkRef(s.link)](FutureBase& f) {
+        if (State* state = link.state()) state->on_task_done(static_cast<TaskBase&>(f));
       },
       "TaskGroup._on_task_done");
 }
@@ -75,7 +74,7 @@ void TaskGroup::State::abort() {
   });
 }
 
-void TaskGroup::State::on_task_done(TaskBase& task, const std::weak_ptr<State>& self) {
+void TaskGroup::State::on_task_done(TaskBase& task) {
   tasks.discard(task);
   if (on_completed_fut && tasks.empty() && !on_completed_fut->done()) {
     on_completed_fut->set_result(true);
@@ -91,7 +90,7 @@ void TaskGroup::State::on_task_done(TaskBase& task, const std::weak_ptr<State>& 
                   parent_task->repr() + " is already completed";
     ctx.exception = exc;
     ctx.task = task.shared_from_this();
-    std::shared_ptr<State> keep = self.lock();  // the handler is user code
+    std::shared_ptr<State> keep = shared_from_this();  // the handler is user code
     loop->call_exception_handler(ctx);
     return;
   }

@@ -70,7 +70,7 @@ class TaskGroup {
   Co<void> exit(std::exception_ptr exc) const { return exit_impl(s_, std::move(exc)); }
 
   // TaskGroup.create_task(coro, name=None): RuntimeError when not entered, finished or shutting
-  // down (3.12+ closes the coroutine; 3.11 leaves it "never awaited").
+  // down (3.13+ closes the coroutine; 3.11 and 3.12.1 leave it "never awaited").
   template <class T>
   Task<T> create_task(Co<T> coro, std::optional<std::string> name = std::nullopt) const {
     State& s = *s_;
@@ -102,7 +102,37 @@ class TaskGroup {
   std::string repr() const;
 
  private:
-  struct State {
+  struct State;
+  // What a child's done callback holds: the group's state while it exists. Counted, not atomic
+  // (a weak_ptr's count is: two locked instructions per child), as the state's own fields are
+  // not: a group is used on its loop's thread.
+  struct Link {
+    State* state;
+    long refs;  // the callbacks' and the state's own
+  };
+  class LinkRef {
+   public:
+    explicit LinkRef(Link* l) : l_(l) { ++l_->refs; }
+    LinkRef(LinkRef&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+    LinkRef& operator=(LinkRef&&) = delete;
+    ~LinkRef() { release(l_); }
+    State* state() const { return l_->state; }
+    static void release(Link* l) {
+      if (l && --l->refs == 0) delete l;
+    }
+
+   private:
+    Link* l_;
+  };
+  struct State : std::enable_shared_from_this<State> {
+    State() : link(new Link{this, 1}) {}
+    ~State() {
+      link->state = nullptr;
+      LinkRef::release(link);
+    }
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    Link* link;
     bool entered = false;
     bool exiting = false;
     bool aborting = false;
@@ -115,7 +145,7 @@ class TaskGroup {
     std::optional<Future<bool>> on_completed_fut;
     bool loop_version_has(Behaviour b) const { return loop ? loop->has(b) : has(b); }
     void abort();
-    void on_task_done(TaskBase& task, const std::weak_ptr<State>& self);
+    void on_task_done(TaskBase& task);
   };
   void track(std::shared_ptr<TaskBase> task) const;
   static Co<void> exit_impl(std::shared_ptr<State> s, std::exception_ptr exc,

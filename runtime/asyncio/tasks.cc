@@ -30,6 +30,13 @@ void yield_bare() {
   t->yielded_bare_ = true;
 }
 
+bool last_reference(const std::shared_ptr<FutureBase>& ref) {
+  long n = ref.use_count();
+  if (n == 1) return true;
+  TaskBase* t = t_stepping;
+  return n == 2 && t && t->woken_by_ == ref.get();
+}
+
 void check_thrown_in() {
   TaskBase* t = t_stepping;
   if (t && t->thrown_in_) {
@@ -217,6 +224,13 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 
   if (p.finished) {
+    // The done callbacks take over the step's reference to the task (no weak lock of
+    // shared_from_this(), no release when the step's callback ends: two locked instructions).
+    finishing_step_ = &self;
+    struct Finished {
+      TaskBase& task;  // alive: the scheduled callbacks hold it if the reference moved
+      ~Finished() { task.finishing_step_ = nullptr; }
+    } finished{*this};
     unregister_task();
     if (p.exception) {
       std::exception_ptr e = p.exception;
@@ -267,13 +281,18 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 }
 
-void TaskBase::wakeup(FutureBase& fut) {
-  std::shared_ptr<TaskBase> self = shared_task();
-  wakeup_owned(self, fut);
+std::shared_ptr<FutureBase> TaskBase::reference_for_callbacks() {
+  if (finishing_step_ && *finishing_step_) return std::move(*finishing_step_);
+  return shared_from_this();
 }
 
 void TaskBase::wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut) {
   std::exception_ptr e = fut.result_exception();
+  struct Woken {
+    TaskBase& task;
+    ~Woken() { task.woken_by_ = nullptr; }
+  } woken{*this};
+  woken_by_ = &fut;
   step_owned(self, std::move(e));
 }
 

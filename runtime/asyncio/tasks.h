@@ -52,13 +52,14 @@ class TaskBase : public FutureBase {
 
   // Task.__step / Task.__wakeup
   void step(std::exception_ptr exc = nullptr);
-  void wakeup(FutureBase& fut);
   // The same, for the loop's callbacks: `self` is the reference to this task that the running
   // callback owns, and it lives for the whole step (no one else holds that callback's handle,
   // so no one can cancel it while it runs). The step then takes no reference of its own
   // (shared_from_this() is an atomic compare-and-swap) and the next step's callback copies
   // `self`.
   void step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  // Called only by the done callback that FutureBase::schedule_callbacks runs, which holds a
+  // reference to `fut` for the whole step (woken_by_).
   void wakeup_owned(std::shared_ptr<TaskBase>& self, FutureBase& fut);
   // Schedules the first step (Task.__init__): call_soon(__step) + registration.
   void start();
@@ -73,6 +74,9 @@ class TaskBase : public FutureBase {
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
   std::exception_ptr thrown_in_;
+  // The future whose done callback runs this step: the loop's callback holds one reference to
+  // it until the step returns, which nothing else can reach (detail::last_reference).
+  const FutureBase* woken_by_ = nullptr;
 
   // Logs 'Task was destroyed but it is pending!' / never-retrieved (from the derived dtor).
   void log_destroyed();
@@ -90,6 +94,7 @@ class TaskBase : public FutureBase {
   // counts in one block) from going back to the block cache until the next compaction.
   void unregister_task();
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  std::shared_ptr<FutureBase> reference_for_callbacks() override;
 
   mutable std::string name_;
   mutable std::uint64_t name_number_ = 0;       // not 0: the name is "Task-<name_number_>"
@@ -100,6 +105,9 @@ class TaskBase : public FutureBase {
   bool must_cancel_ = false;
   bool log_destroy_pending_ = true;
   std::shared_ptr<FutureBase> fut_waiter_;
+  // While the step that finishes the task runs: the reference that step's callback owns, which
+  // it would only drop afterwards.
+  std::shared_ptr<TaskBase>* finishing_step_ = nullptr;
 };
 
 template <class T>

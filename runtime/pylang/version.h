@@ -121,9 +121,10 @@ enum class Behaviour {
                                   //        notification on (_notify(1)) and re-raises the same
                                   //        CancelledError (before: a new CancelledError())
   // --- task groups (asyncio.taskgroups) ---
-  kTaskGroupClosesCoroutine,    // 3.12+: TaskGroup.create_task() closes the coroutine it
-                                //        refuses (before: "never awaited"), and handles a task
-                                //        already done (eager) at once
+  kTaskGroupClosesCoroutine,    // 3.13+: TaskGroup.create_task() closes the coroutine it
+                                //        refuses (before: "never awaited"; 3.12.1 too)
+  kTaskGroupDoneTaskAtOnce,     // 3.12+: TaskGroup.create_task() handles a task already done
+                                //        (eager) at once, without a done callback
   kTaskFactorySetsNameNone,     // 3.13.0: loop.create_task() with a task factory calls
                                 //         task.set_name(name) even when name is None (the
                                 //         task is then named 'None'; 3.12: only a name given)
@@ -191,7 +192,8 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kSemaphoreFifo, {3, 10}, kForever},
     {Behaviour::kSemaphoreWakesAllAllowed, {3, 13}, kForever},
     {Behaviour::kConditionWaitNotifiesOnError, {3, 13}, kForever},
-    {Behaviour::kTaskGroupClosesCoroutine, {3, 12}, kForever},
+    {Behaviour::kTaskGroupClosesCoroutine, {3, 13}, kForever},
+    {Behaviour::kTaskGroupDoneTaskAtOnce, {3, 12}, kForever},
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
 };

@@ -1,5 +1,12 @@
 #include "runtime/python/asyncio_api.h"
 
+#include <link.h>
+
+#include <charconv>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "runtime/python/capi.h"
 #include "runtime/python/core.h"
 #include "runtime/python/handles.h"
@@ -121,8 +128,9 @@ Api& api() {
     // From _asyncio itself, not tasks._CTask: the test_asyncio corpus points _CTask at
     // aioref.Task, which would then number itself through itself.
     a->naming_task = py::none();
-    if (PyObject* c_asyncio = PyImport_ImportModule("_asyncio")) {
-      py::object c_task_type = py::reinterpret_steal<py::object>(c_asyncio).attr("Task");
+    if (PyObject* c_asyncio_module = PyImport_ImportModule("_asyncio")) {
+      auto c_asyncio = py::reinterpret_steal<py::object>(c_asyncio_module);
+      py::object c_task_type = c_asyncio.attr("Task");
       // Task.__init__ names the task before it calls loop.call_soon and registers it: with a
       // loop whose call_soon raises (refuse_call_soon: a TypeError, its message not formatted),
       // __init__ draws the next number and stops there. The coroutine is closed (never awaited,
@@ -137,6 +145,7 @@ Api& api() {
       a->naming_kwargs["context"] = py::reinterpret_steal<py::object>(PyContext_New());
 #endif
       a->naming_task = c_task_type.attr("__new__")(c_task_type);
+      a->task_counter = a->find_task_counter(c_asyncio);
       py::module_ c_mod = py::module_::import("_asyncio");
       if (a->enter_task.is(c_mod.attr("_enter_task")) &&
           a->leave_task.is(c_mod.attr("_leave_task")) &&
@@ -186,8 +195,20 @@ Api& api() {
 
 // _asyncio's counter is private: the one way to draw its next number is Task.__init__ without
 // a name, on the one Task kept for it (never scheduled, never registered: no Task is made and
-// dropped per number); 3.13 keeps the number as an int until get_name().
+// dropped per number); 3.13 keeps the number as an int until get_name(). ~2,900 instructions:
+// once the counter is found (find_task_counter), it is counted here instead.
 py::object Api::new_task_name() {
+  if (task_counter) {
+    char text[32] = "Task-";
+    char* end = std::to_chars(text + 5, text + sizeof text, ++*task_counter).ptr;
+    PyObject* name = PyUnicode_FromStringAndSize(text, end - text);  // ASCII
+    if (name == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(name);
+  }
+  return drawn_task_name();
+}
+
+py::object Api::drawn_task_name() {
   if (naming_task.is_none()) return py::str("Task-{}").format(py_task_name_counter());
   PyObject* task = naming_task.ptr();
   if (Py_TYPE(task)->tp_init(task, naming_args.ptr(), naming_kwargs.ptr()) == 0 ||
@@ -202,6 +223,94 @@ py::object Api::new_task_name() {
   PyObject* name = PyObject_Vectorcall(get_name, &task, 1, nullptr);  // the method descriptor
   if (name == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(name);
+}
+
+namespace {
+
+// The writable memory _asyncio's counter can be in: the module's state (3.12+) and the writable
+// segments of the shared object holding `code` (a function of _asyncio; its statics, 3.8-3.11).
+std::vector<std::pair<char*, char*>> counter_regions(PyObject* module, void* code) {
+  std::vector<std::pair<char*, char*>> regions;
+  PyModuleDef* def = PyModule_GetDef(module);
+  if (def == nullptr) PyErr_Clear();
+  if (void* state = PyModule_GetState(module); state && def && def->m_size > 0) {
+    regions.emplace_back(static_cast<char*>(state), static_cast<char*>(state) + def->m_size);
+  }
+  struct Search {
+    std::uintptr_t code;
+    std::vector<std::pair<char*, char*>>* regions;
+  } search{reinterpret_cast<std::uintptr_t>(code), &regions};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        auto* s = static_cast<Search*>(data);
+        auto segment = [&](const ElfW(Phdr) & p) {
+          return std::make_pair(info->dlpi_addr + p.p_vaddr,
+                                info->dlpi_addr + p.p_vaddr + p.p_memsz);
+        };
+        bool holds = false;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          auto [begin, end] = segment(info->dlpi_phdr[i]);
+          holds =
+              holds || (info->dlpi_phdr[i].p_type == PT_LOAD && begin <= s->code && s->code < end);
+        }
+        if (!holds) return 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& p = info->dlpi_phdr[i];
+          if (p.p_type != PT_LOAD || !(p.p_flags & PF_W)) continue;
+          auto [begin, end] = segment(p);
+          s->regions->emplace_back(reinterpret_cast<char*>(begin), reinterpret_cast<char*>(end));
+        }
+        return 1;
+      },
+      &search);
+  return regions;
+}
+
+// The number in a "Task-N" name.
+std::uint64_t task_number(const py::object& name) {
+  return py::int_(py::str(name).attr("split")("-")[py::int_(1)]).cast<std::uint64_t>();
+}
+
+}  // namespace
+
+// _asyncio's counter (a uint64_t: a static in 3.8-3.11, in the module's state since 3.12) is
+// the one 8-byte word of its writable memory that holds each number Task.__init__ draws, as it
+// draws it. Found by drawing a few, then proven by setting it and drawing again; left as it was
+// before (the next task gets the number it would have had). nullptr: not found (draw each).
+std::uint64_t* Api::find_task_counter(const py::object& module) {
+  void* code = reinterpret_cast<void*>(Py_TYPE(naming_task.ptr())->tp_init);
+  std::uint64_t first = task_number(drawn_task_name());
+  std::vector<std::uint64_t*> candidates;
+  for (auto [begin, end] : counter_regions(module.ptr(), code)) {
+    auto word = (reinterpret_cast<std::uintptr_t>(begin) + 7) & ~std::uintptr_t{7};
+    for (; word + 8 <= reinterpret_cast<std::uintptr_t>(end); word += 8) {
+      auto* p = reinterpret_cast<std::uint64_t*>(word);
+      if (*p == first) candidates.push_back(p);
+    }
+  }
+  // At least two more draws even for a single candidate: a word that merely equals one number
+  // by chance must not be written to below.
+  for (int round = 0; round < 4 && (round < 2 || candidates.size() > 1); ++round) {
+    std::uint64_t n = task_number(drawn_task_name());
+    std::vector<std::uint64_t*> kept;
+    for (std::uint64_t* p : candidates) {
+      if (*p == n) kept.push_back(p);
+    }
+    candidates.swap(kept);
+  }
+  std::uint64_t* found = candidates.size() == 1 ? candidates[0] : nullptr;
+  if (found) {
+    std::uint64_t held = *found;
+    std::uint64_t probe = first + 1000003;  // a number nothing else drew
+    *found = probe;
+    if (task_number(drawn_task_name()) != probe + 1 || *found != probe + 1) {
+      *found = held;  // not the counter after all: the word gets its value back
+      found = nullptr;
+    }
+  }
+  if (found) *found = first - 1;
+  // else the numbers drawn here are spent (an unknown counter cannot be set back)
+  return found;
 }
 
 py::object fetch_error() {

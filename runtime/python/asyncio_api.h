@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <string>
 
 namespace aioref_bridge {
@@ -43,6 +44,10 @@ struct Api {
   // _asyncio: tasks.py's counter), and the arguments of its __init__.
   py::object naming_task, naming_args, naming_kwargs;
   py::object py_task_name_counter;
+  // _asyncio's counter itself, when found: counted here, no Task.__init__ per number.
+  std::uint64_t* task_counter = nullptr;
+  py::object drawn_task_name();  // through naming_task
+  std::uint64_t* find_task_counter(const py::object& module);
 };
 
 Api& api();

@@ -344,10 +344,14 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
   };
   type->tp_iter = new_future_iter;
   type->tp_as_async->am_await = new_future_iter;
-  // An instance is pybind11's simple layout (one pybind11 base, a unique_ptr holder), filled
-  // here: no type lookup and no entry in pybind11's instance registry (which made and dropped
-  // one per future, a fifth of its cost), since nothing casts a C++ Future back to its Python
-  // object; the properties and methods reach it through instance_of.
+  // An instance is pybind11's simple layout (one pybind11 base), filled here: no type lookup
+  // and no entry in pybind11's instance registry (which made and dropped one per future, a
+  // fifth of its cost), since nothing casts a C++ Future back to its Python object; the
+  // properties and methods reach it through instance_of. The C++ object lives in the Python
+  // object, after pybind11's part (one allocation, as _asyncio's); the holder stays empty.
+  static constexpr Py_ssize_t value_offset =
+      (sizeof(py::detail::instance) + alignof(Self) - 1) / alignof(Self) * alignof(Self);
+  type->tp_basicsize = value_offset + static_cast<Py_ssize_t>(sizeof(Self));
   type->tp_dealloc = [](PyObject* self) {
     if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
     PyObject_GC_UnTrack(self);
@@ -359,6 +363,7 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     if (inst->weakrefs) PyObject_ClearWeakRefs(self);
     if (inst->simple_holder_constructed) {
       inst->simple_holder_constructed = false;
+      static_cast<Self*>(inst->simple_value_holder[0])->~Self();
       reinterpret_cast<std::unique_ptr<Self>*>(&inst->simple_value_holder[1])->~unique_ptr();
     }
     if (PyObject** dict = _PyObject_GetDictPtr(self)) Py_CLEAR(*dict);
@@ -375,9 +380,9 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     auto* inst = reinterpret_cast<py::detail::instance*>(obj);
     inst->simple_layout = true;
     inst->owned = true;
-    Self* value = new Self();
+    Self* value = new (reinterpret_cast<char*>(obj) + value_offset) Self();
     inst->simple_value_holder[0] = value;
-    new (&inst->simple_value_holder[1]) std::unique_ptr<Self>(value);
+    new (&inst->simple_value_holder[1]) std::unique_ptr<Self>();
     inst->simple_holder_constructed = true;
     return obj;
   };

@@ -578,20 +578,25 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     }
   }
   if (!plain) return call_fallback(self, args, nargs, kwnames, fallback);
-  PyObject* dict = nullptr;
-  if (st.dict_attrs) {
-    PyObject** dict_ptr = _PyObject_GetDictPtr(self);
-    dict = dict_ptr ? *dict_ptr : nullptr;
+  // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged.
+  Core* core = Schedule == &Core::call_soon ? direct_core(self) : nullptr;
+  py::object core_ref;
+  if (!core) {
+    PyObject* dict = nullptr;
+    if (st.dict_attrs) {
+      PyObject** dict_ptr = _PyObject_GetDictPtr(self);
+      dict = dict_ptr ? *dict_ptr : nullptr;
+    }
+    int checked = check_closed_then_debug(self, dict);
+    if (checked < 0) return nullptr;
+    if (checked == CLOSED) return call_fallback(self, args, nargs, kwnames, st.*Closed);
+    if (checked) return call_fallback(self, args, nargs, kwnames, fallback);
+    PyObject* core_obj = get_attr(self, dict, st.core_name);
+    if (!core_obj) return nullptr;
+    core_ref = py::reinterpret_steal<py::object>(core_obj);
+    core = core_of(core_obj);
+    if (!core) return nullptr;
   }
-  int checked = check_closed_then_debug(self, dict);
-  if (checked < 0) return nullptr;
-  if (checked == CLOSED) return call_fallback(self, args, nargs, kwnames, st.*Closed);
-  if (checked) return call_fallback(self, args, nargs, kwnames, fallback);
-  PyObject* core_obj = get_attr(self, dict, st.core_name);
-  if (!core_obj) return nullptr;
-  py::object core_ref = py::reinterpret_steal<py::object>(core_obj);
-  Core* core = core_of(core_obj);
-  if (!core) return nullptr;
   PyObject* cb_args = callback_args(args, nargs);
   if (!cb_args) return nullptr;
   PyObject* handle = new_handle(args[0], cb_args, self, context);

@@ -604,6 +604,78 @@ TEST_P(Locks, barrier_abort_when_exception) {
   });
 }
 
+TEST_P(Locks, barrier_reset_while_draining) {
+  expect("barrier_reset_while_draining", []() -> Co<void> {
+    Barrier b(5);
+    Strings log;
+    int count = 0;
+    auto all_five = [&](auto party) -> Co<void> {
+      b = Barrier(5);
+      log.clear();
+      count = 0;
+      std::vector<Task<void>> tasks;
+      for (const char* n : {"a", "b", "c", "d", "e"}) tasks.push_back(create_task(party(n)));
+      co_await gather(tasks);
+      for (auto& x : log) print(x);
+      print(b.repr(), b.n_waiting(), b.broken());
+    };
+    auto second_round = [&](std::string name) -> Co<void> {
+      try {
+        co_await b.wait();
+        log.push_back(name + " second round");
+      } catch (const BrokenBarrierError& x) {
+        log.push_back(name + " second " + x.repr());
+      }
+    };
+    co_await all_five([&](std::string name) -> Co<void> {
+      co_await b.wait();
+      if (++count == 5) {
+        co_await b.reset();
+        log.push_back(name + " reset " + b.repr());
+      }
+      co_await second_round(name);
+      co_await b.wait();
+      log.push_back(name + " third round");
+    });
+    co_await all_five([&](std::string name) -> Co<void> {
+      bool broken = false;
+      try {
+        co_await b.wait();
+      } catch (const BrokenBarrierError& x) {
+        log.push_back(name + " " + x.repr());
+        broken = true;
+      }
+      if (broken) {  // (no co_await inside a C++ handler)
+        co_await b.wait();
+        log.push_back(name + " after broken");
+        co_return;
+      }
+      if (++count > 2) {
+        co_await b.reset();
+        log.push_back(name + " reset " + b.repr());
+      }
+      co_await second_round(name);
+    });
+    for (std::string action : {"reset", "abort"}) {
+      co_await all_five([&](std::string name) -> Co<void> {
+        try {
+          co_await b.wait();
+        } catch (const BrokenBarrierError& x) {
+          log.push_back(name + " " + x.repr());
+          co_return;
+        }
+        if (++count == 3) {
+          Co<void> act = action == "reset" ? b.reset() : b.abort();  // (named: see streams.cc)
+          co_await std::move(act);
+          log.push_back(name + " " + action + " " + b.repr());
+        } else if (count < 3 && action == "abort") {
+          co_await second_round(name);
+        }
+      });
+    }
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Locks, testing::kScenarioMinors, testing::minor_name);
 
 // Not observable in a trace: what CPython's test_locks checks by other means.

@@ -348,6 +348,70 @@ TEST_P(TaskGroups, tg_base_exception_child) {
   });
 }
 
+TEST_P(TaskGroups, tg_keyboard_interrupt) {
+  expect_as_cpython("taskgroups", "tg_keyboard_interrupt", [] {
+    Strings log;
+    auto nested = [&]() -> Co<void> {
+      try {
+        co_await sleep(10);
+      } catch (...) {
+      }
+      log.push_back("nested raises");  // finally: raise KeyboardInterrupt
+      throw KeyboardInterrupt();
+    };
+    auto body_raises = [&]() -> Co<void> {
+      co_await task_group([&](TaskGroup tg) -> Co<void> {
+        tg.create_task(noisy_sleeper("sibling", 1, log));
+        tg.create_task(boom(ZeroDivisionError("z"), 0.1));
+        co_await nested();
+      });
+    };
+    auto child_raises = [&]() -> Co<void> {
+      try {
+        co_await task_group([&](TaskGroup tg) -> Co<void> {
+          tg.create_task(noisy_sleeper("sibling", 1, log));
+          tg.create_task(boom(KeyboardInterrupt(), 0.1));
+          co_await sleep(1);
+          log.push_back("body done");
+        });
+      } catch (...) {
+        log.push_back("body " + r(std::current_exception()));
+        throw;
+      }
+    };
+    for (auto [name, main] :
+         {std::pair<const char*, std::function<Co<void>()>>{"body_raises", body_raises},
+          {"child_raises", child_raises}}) {
+      log.clear();
+      try {
+        run(main());
+      } catch (const KeyboardInterrupt& x) {
+        print(name, x.repr(), log);
+      }
+    }
+  });
+}
+
+TEST_P(TaskGroups, tg_refused_coroutine_closed) {
+  expect("tg_refused_coroutine_closed", []() -> Co<void> {
+    TaskGroup tg;
+    tg.enter();
+    co_await tg.exit(nullptr);
+    Strings caught;
+    {
+      CatchWarnings warnings(CatchWarnings::kAlways);
+      try {
+        tg.create_task(val(1, 0));
+      } catch (const RuntimeError& x) {
+        print(x.repr());
+      }
+      for (const CaughtWarning& w : warnings.caught())
+        caught.push_back(w.category + ": " + w.message);
+    }
+    print(caught);
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, TaskGroups, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -116,6 +116,59 @@ Co<std::string> await_twice(Def = "await_twice") {
 
 TEST_F(TasksTest, AwaitLeavesTheResultInTheTask) { EXPECT_EQ(run(await_twice()), "c1,c1,c1,c1"); }
 
+// `co_await` of a temporary handle holding the future's last reference moves the result out
+// (nothing can see the future afterwards); with another handle alive it copies, as above.
+struct CountsCopies {
+  int* copies;
+  explicit CountsCopies(int* c) : copies(c) {}
+  CountsCopies(const CountsCopies& o) : copies(o.copies) { ++*copies; }
+  CountsCopies(CountsCopies&&) = default;
+  CountsCopies& operator=(const CountsCopies& o) {
+    copies = o.copies;
+    ++*copies;
+    return *this;
+  }
+  CountsCopies& operator=(CountsCopies&&) = default;
+};
+Co<CountsCopies> make_counted(int* copies, bool suspend, Def = "make_counted") {
+  if (suspend) co_await sleep(0);
+  co_return CountsCopies(copies);
+}
+struct AwaitCopies {
+  int temporary_suspended, temporary_done, future_done, shared;
+};
+Co<AwaitCopies> await_copies(Def = "await_copies") {
+  int c[4] = {0, 0, 0, 0};
+  AwaitCopies out{};
+  // The awaiting task is woken by the child's done callback (the loop holds a reference).
+  co_await create_task(make_counted(&c[0], true));
+  out.temporary_suspended = c[0];
+  // Already done when awaited: no suspension.
+  Task<CountsCopies> done = create_task(make_counted(&c[1], false));
+  co_await sleep(0);
+  co_await std::move(done);
+  out.temporary_done = c[1];
+  Future<CountsCopies> fut = get_running_loop()->create_future<CountsCopies>();
+  fut.set_result(CountsCopies(&c[2]));
+  co_await std::move(fut);
+  out.future_done = c[2];
+  // Shared: another handle keeps the task, and sees the result after the await.
+  Task<CountsCopies> kept = create_task(make_counted(&c[3], true));
+  Task<CountsCopies> other = kept;
+  co_await std::move(kept);
+  EXPECT_EQ(other.result().copies, &c[3]);
+  out.shared = c[3];
+  co_return out;
+}
+
+TEST_F(TasksTest, AwaitOfTheLastReferenceMovesTheResult) {
+  AwaitCopies copies = run(await_copies());
+  EXPECT_EQ(copies.temporary_suspended, 0);
+  EXPECT_EQ(copies.temporary_done, 0);
+  EXPECT_EQ(copies.future_done, 0);
+  EXPECT_EQ(copies.shared, 2);  // the await's copy, then other.result()'s
+}
+
 // ---- cancellation at each kind of await point ------------------------------------------
 
 TEST_F(TasksTest, CancelBeforeFirstStepNeverRunsBody) {

@@ -61,6 +61,21 @@ class Types(object):
         self.loop.run_until_complete(asyncio.gather(t1, t2, t3))
         self.assertEqual(t3.get_name(), "Task-%d" % (n1 + 1))
 
+    def test_task_names_one_counter_with_asyncio_task(self):
+        # _asyncio.Task and the loop's tasks draw from one counter, in the order they are made
+        # (mode full counts _asyncio's counter itself, found at start-up).
+        async def coro():
+            pass
+
+        c_task = getattr(asyncio.tasks, "_CTask", asyncio.Task)
+        made = []
+        for _ in range(3):
+            made.append(self.loop.create_task(coro()))
+            made.append(c_task(coro(), loop=self.loop))
+        numbers = [int(t.get_name().split("-")[1]) for t in made]
+        self.assertEqual(numbers, list(range(numbers[0], numbers[0] + 6)))
+        self.loop.run_until_complete(asyncio.gather(*made))
+
     def test_non_coroutine_rejected(self):
         with self.assertRaisesRegex(TypeError, "a coroutine was expected, got 1"):
             self.loop.create_task(1)
@@ -590,6 +605,44 @@ class QueuedCallbackTests(unittest.TestCase):
 
         # The task's first step, its wakeup after sleep(0) and its second step: through the spy.
         self.assertEqual(same_as_cpython(self, main), ([(True, True), False, "factory"], 3, True))
+
+    def test_loop_class_change_seen_at_the_next_call(self):
+        # What mode full keeps from the loop's instance dict is kept for the loop's type too: a
+        # `loop.__class__` assignment, which leaves the dict as it was, is seen at the next call.
+        async def main(loop):
+            async def child():
+                await asyncio.sleep(0)
+
+            for _ in range(3):
+                await loop.create_task(child())  # warm: the loop's facts kept
+            base = type(loop)
+            calls = []
+
+            class Spied(base):
+                def call_soon(self, *args, **kwargs):
+                    calls.append(args[0])
+                    return base.call_soon(self, *args, **kwargs)
+
+                def get_debug(self):
+                    return True
+
+            loop.__class__ = Spied
+            try:
+                task = loop.create_task(child())
+                fut = loop.create_future()
+                traced = task._source_traceback is not None, fut._source_traceback is not None
+                fut.add_done_callback(lambda fut: None)
+                fut.set_result(None)
+                await task
+            finally:
+                loop.__class__ = base
+            spied = len(calls)
+            await loop.create_task(child())
+            return traced, spied, len(calls) == spied
+
+        # The task's two steps (sleep(0) yields to call_soon), the future's callback, and this
+        # task's wakeup when the task is done.
+        self.assertEqual(same_as_cpython(self, main), ((True, True), 4, True))
 
     def test_task_dies_while_registry_is_iterated(self):
         # The registry's weakref callback (WeakSet._remove, done in C by mode full): a task that

@@ -539,5 +539,83 @@ async def barrier_abort_when_exception():
     print(sorted(log), r(b))
 
 
+@scenario(since=(3, 11))
+async def barrier_reset_while_draining():
+    # test_locks.test_reset_barrier_while_tasks_draining and
+    # test_reset_barrier_when_tasks_half_draining_half_blocking: reset() by a party that has left
+    # the barrier while others still drain out of it or already wait for the next round.
+    b = None
+    log = []
+    count = 0
+
+    async def all_five(party):
+        nonlocal b, count
+        b = asyncio.Barrier(5)
+        log.clear()
+        count = 0
+        await asyncio.gather(*(party(n) for n in "abcde"))
+        for x in log:
+            print(*x)
+        print(r(b), b.n_waiting, b.broken)
+
+    async def second_round(name):
+        try:
+            await b.wait()
+            log.append((name, "second round"))
+        except asyncio.BrokenBarrierError as x:
+            log.append((name, "second", e(x)))
+
+    async def last_resets(name):
+        nonlocal count
+        await b.wait()
+        count += 1
+        if count == 5:
+            await b.reset()
+            log.append((name, "reset", r(b)))
+        await second_round(name)
+        await b.wait()
+        log.append((name, "third round"))
+
+    await all_five(last_resets)
+
+    async def half_reset(name):
+        nonlocal count
+        try:
+            await b.wait()
+        except asyncio.BrokenBarrierError as x:
+            log.append((name, e(x)))
+            await b.wait()
+            log.append((name, "after broken"))
+            return
+        count += 1
+        if count > 2:
+            await b.reset()
+            log.append((name, "reset", r(b)))
+        await second_round(name)
+
+    await all_five(half_reset)
+
+    # test_reset_barrier_when_tasks_half_draining (its `barrier._count == 2` is the third party
+    # out: each leaving party counts itself out before it returns) and
+    # test_abort_barrier_when_tasks_half_draining_half_blocking.
+    for action in ("reset", "abort"):
+
+        async def third_out_acts(name):
+            nonlocal count
+            try:
+                await b.wait()
+            except asyncio.BrokenBarrierError as x:
+                log.append((name, e(x)))
+                return
+            count += 1
+            if count == 3:
+                await (b.reset() if action == "reset" else b.abort())
+                log.append((name, action, r(b)))
+            elif count < 3 and action == "abort":
+                await second_round(name)
+
+        await all_five(third_out_acts)
+
+
 if __name__ == "__main__":
     main()

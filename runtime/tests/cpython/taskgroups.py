@@ -397,5 +397,64 @@ async def tg_base_exception_child():
     print(asyncio.current_task().cancelling())
 
 
+@scenario(since=(3, 11), sync=True)
+def tg_keyboard_interrupt():
+    # test_taskgroups.test_taskgroup_20: a KeyboardInterrupt raised in the body while the group
+    # aborts (a child failed) is what __aexit__ raises, not an ExceptionGroup, and it leaves
+    # asyncio.run itself; the same from a child, which ends the loop's run at once.
+    log = []
+
+    async def nested():
+        try:
+            await asyncio.sleep(10)
+        finally:
+            log.append("nested raises")
+            raise KeyboardInterrupt
+
+    async def body_raises():
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(noisy_sleeper("sibling", 1, log))
+            tg.create_task(boom(ZeroDivisionError("z"), 0.1))
+            await nested()
+
+    async def child_raises():
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(noisy_sleeper("sibling", 1, log))
+                tg.create_task(boom(KeyboardInterrupt(), 0.1))
+                await asyncio.sleep(1)
+                log.append("body done")
+        except BaseException as x:
+            log.append("body " + r(x))
+            raise
+
+    for main_coro in (body_raises, child_raises):
+        log.clear()
+        try:
+            asyncio.run(main_coro())
+        except KeyboardInterrupt as x:
+            print(main_coro.__name__, r(x), log)
+
+
+@scenario(since=(3, 11))
+async def tg_refused_coroutine_closed():
+    # test_taskgroups.test_coro_closed_when_tg_closed (3.13): the coroutine given to a
+    # create_task the group refuses is closed on 3.12+ (no "never awaited" warning); 3.11 leaves
+    # it as it was, and it warns when it is freed.
+    import gc
+    import warnings
+
+    async with asyncio.TaskGroup() as tg:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            tg.create_task(val(1, 0))
+        except RuntimeError as x:
+            print(e(x))
+        gc.collect()
+    print(["%s: %s" % (w.category.__name__, w.message) for w in caught])
+
+
 if __name__ == "__main__":
     main()

@@ -18,8 +18,9 @@ parallel: see _schedule.
 
 A run is also CRASH when its loop misbehaves as a process: when it forks (the copy writes
 nothing more to the trace), when it keeps more than its memory limit resident (it is killed),
-and when it leaves processes running after it ended (this process is their subreaper: they
-are ended, and named in the outcome).
+when it leaves processes running after it ended (this process is their subreaper: they
+are ended, and named in the outcome), and, under LeakSanitizer (a sanitized loop), when memory
+is leaked at its exit (leak_check.py; the report is in TRACE.debug).
 
 Real clock (for loops whose clock cannot be driven, e.g. uvloop's libuv clock): nothing is
 patched; trace times are real seconds since the example started, and numbers the program
@@ -49,6 +50,7 @@ import concurrent.futures  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 
+import leak_check  # noqa: E402
 import set_displays  # noqa: E402
 import trace_recorder  # noqa: E402
 import virtual_clock  # noqa: E402
@@ -501,6 +503,7 @@ def _child(job):
     def on_idle_forever():
         finish_streams()
         recorder.outcome("idle-forever")
+        _check_leaks(job, debug_fd)
         os._exit(0)
 
     if job.get("loop"):
@@ -560,7 +563,15 @@ def _child(job):
         status = 1
     module = None
     _finalize(finish_streams)
+    _check_leaks(job, debug_fd)
     os._exit(status)
+
+
+def _check_leaks(job, debug_fd):
+    """LeakSanitizer's check at exit, which os._exit skips (under a sanitized loop): a leak
+    makes the run a crash (_record_status), its report goes to the debug file."""
+    if leak_check.leaked(report_fd=debug_fd):
+        open(job["trace"] + LEAKED_SUFFIX, "w").close()
 
 
 def _finalize(finish_streams):
@@ -684,7 +695,7 @@ def _fork(job):
 def _record_status(job, status, peak=0, left=()):
     """The outcome of a run that ended: its exit status, or signal; then what the parent saw:
     `peak` bytes resident at most (beyond the memory limit: a crash), and the processes it
-    `left` running (ended since: a crash). The outcome says what happened in the same words
+    `left` running (ended since: a crash); a leak its LeakSanitizer check found is a crash too. The outcome says what happened in the same words
     every time (a rerun must agree); the debug file says which processes and how much."""
     _record_exit(job, status)
     try:
@@ -693,6 +704,9 @@ def _record_status(job, status, peak=0, left=()):
         os.remove(job["trace"] + FORKS_SUFFIX)
     except (OSError, ValueError):
         copies = set()
+    if os.path.exists(job["trace"] + LEAKED_SUFFIX):
+        os.remove(job["trace"] + LEAKED_SUFFIX)
+        _append_outcome(job["trace"], "LeakSanitizer found memory leaked at exit", crash=True)
     if copies:
         _append_outcome(job["trace"], "the loop forked", crash=True)
         left = [process for process in left if process[0] not in copies]
@@ -1016,6 +1030,7 @@ def _say(out, line):
 
 FORKS_SUFFIX = ".forks"  # the pids of a run's forked copies (_forked_copy), while it runs
 DEBUG_SUFFIX = ".debug"  # next to each trace: complete tracebacks, and stacks
+LEAKED_SUFFIX = ".leaked"  # made by a run whose leak check at exit failed (report: .debug)
 STACK_SIGNAL = signal.SIGUSR2
 STACK_WAIT = 0.3  # seconds a timed-out run has to write its stack
 SLOW = 0.25  # seconds after which a virtual-clock run gives up its slot

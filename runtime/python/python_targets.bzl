@@ -106,6 +106,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
             )
             test_asyncio_data = site_data + [
                 "//conformance:expected",
+                "//conformance:harness",  # leak_check.py
                 "//tools:suite",
             ]
             native.sh_test(

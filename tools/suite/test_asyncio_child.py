@@ -32,6 +32,11 @@ import types
 import unittest
 import zlib
 
+import paths  # (this script's folder, tools/suite, is sys.path[0])
+
+sys.path.append(paths.HARNESS)
+import leak_check  # noqa: E402
+
 C_CLASSES = (("futures", "_CFuture", "Future"), ("tasks", "_CTask", "Task"))
 
 
@@ -246,16 +251,6 @@ def main(job_path):
     out.close()
 
 
-def leaked():
-    """Under LeakSanitizer (an instrumented loop: runtime/python/tests/sanitizer_env.py preloads
-    it), the leak check it makes at exit, which os._exit skips: True when it found a leak (its
-    report is on stderr, the module's output)."""
-    import ctypes
-
-    check = getattr(ctypes.CDLL(None), "__lsan_do_recoverable_leak_check", None)
-    return bool(check and check())
-
-
 if __name__ == "__main__":
     main(sys.argv[1])
     sys.stdout.flush()
@@ -263,4 +258,4 @@ if __name__ == "__main__":
     import os
 
     # (os._exit: threads a test left behind must not hang the exit)
-    os._exit(23 if leaked() else 0)  # 23: ASan's exit status for a leak
+    os._exit(23 if leak_check.leaked() else 0)  # 23: ASan's exit status for a leak

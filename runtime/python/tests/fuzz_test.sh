@@ -11,4 +11,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/test_env.sh" "$@"
 exec /usr/bin/python3 "$root/tools/fuzz" --seed "${FUZZ_SEED:-0}" --count "${FUZZ_COUNT:-32}" \
   --loop aioref --loop aioref-full --python "$python" --jobs 1 --no-shrink \
+  --timeout $((30 * slowdown)) \
   --json "${TEST_UNDECLARED_OUTPUTS_DIR:-/tmp}/fuzz.json"

@@ -58,9 +58,14 @@ def assignments(site):
     runtime = linked(extensions[0], RUNTIMES) if extensions else None
     if runtime is None:
         return {}
+    return runtime_env(runtime, linked(extensions[0], ("libstdc++.so",)))
+
+
+def runtime_env(runtime, libstdcxx=None):
+    """The assignments that load the sanitizer runtime `runtime` (a path) into python."""
     # libstdc++ too: the runtime's __cxa_throw interceptor finds the real one at start-up
     # only (ASan's CHECK "real___cxa_throw != 0" otherwise, at the first C++ throw).
-    preload = [runtime, linked(extensions[0], ("libstdc++.so",))]
+    preload = [runtime, libstdcxx]
     env = {"LD_PRELOAD": " ".join(filter(None, preload)), "PYTHONMALLOC": "malloc"}
     if "asan" in os.path.basename(runtime):
         suppressions = os.path.join(os.environ.get("TEST_TMPDIR") or tempfile.gettempdir(),

@@ -7,7 +7,8 @@
 #   tests    this folder
 #   slowdown how many times slower than natively a run may be: 5 when the extension is
 #            instrumented (5-20x slower, more with several sanitized targets at once), else 1;
-#            the tests' timeouts scale with it, so that a slow run is not a TIMEOUT;
+#            the tests' timeouts scale with it (conform's and fuzz's 30 s a run, test_asyncio's
+#            120 s a test), so that a slow run is not a TIMEOUT;
 #            AIOREF_TEST_SLOWDOWN sets it (valgrind.sh: python under memcheck)
 # and, under --config=asan/ubsan/tsan, the sanitizer runtime to load into python first.
 python="$(readlink -f "$1")"

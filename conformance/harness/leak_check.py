@@ -11,28 +11,16 @@ import os
 
 # The runtimes that bring LeakSanitizer (ASan's includes it).
 _LSAN_RUNTIMES = ("/libasan.so", "/liblsan.so")
-# The runtimes that replace malloc with an allocator of their own (ASan's and TSan's keep freed
-# memory in a quarantine, so the process's size does not follow what it uses).
-_ALLOCATOR_RUNTIMES = _LSAN_RUNTIMES + ("/libtsan.so", "/libmsan.so")
-
-
-def _mapped(runtimes):
-    """Whether one of `runtimes` is mapped into this process: a cheap test, so that an ordinary
-    run does not import ctypes (milliseconds, in every one of thousands of runs)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            return any(runtime in line for line in maps for runtime in runtimes)
-    except OSError:
-        return False
 
 
 def _lsan_loaded():
-    return _mapped(_LSAN_RUNTIMES)
-
-
-def sanitizer_allocator():
-    """Whether malloc is a sanitizer runtime's, not the C library's."""
-    return _mapped(_ALLOCATOR_RUNTIMES)
+    """Whether a LeakSanitizer runtime is mapped into this process: a cheap test, so that an
+    ordinary run does not import ctypes (milliseconds, in every one of thousands of runs)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(runtime in line for line in maps for runtime in _LSAN_RUNTIMES)
+    except OSError:
+        return False
 
 
 def leaked(report_fd=None):

@@ -9,6 +9,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/events.h"
 #include "runtime/asyncio/executor.h"
+#include "runtime/asyncio/frames.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/locks.h"

@@ -101,7 +101,7 @@ struct AsyncGenPromise : CoPromiseBase {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
       std::coroutine_handle<> to = p->continuation;
-      set_leaf(to);
+      set_leaf(to, p->caller);
       return to ? to : std::noop_coroutine();
     }
     S await_resume() const {
@@ -172,7 +172,7 @@ class [[nodiscard]] AsyncGen {
       p.sent = std::move(value);
       p.thrown = std::exchange(exc, nullptr);
       p.yielded.reset();
-      detail::CoPromiseBase::set_leaf(h);
+      detail::CoPromiseBase::set_leaf(h, &p);
       return h;
     }
     Result await_resume() {

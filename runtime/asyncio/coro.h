@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/asyncio/frames.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/detail/block_cache.h"
 #include "runtime/pylang/output.h"
@@ -118,6 +119,20 @@ struct CoPromiseBase {
   std::exception_ptr exception;
   bool started = false;
   bool finished = false;
+  // The Python locals a port declared in the frame (frames.h: aio::frame_locals).
+  std::shared_ptr<FrameLocalsBase> locals;
+
+  CoPromiseBase() = default;
+  CoPromiseBase(const CoPromiseBase&) = delete;
+  CoPromiseBase& operator=(const CoPromiseBase&) = delete;
+  ~CoPromiseBase() { release_locals(); }
+  // The coroutine ended (or is destroyed): its frame lets go of its locals; a traceback that
+  // holds the frame keeps them (and the collector is told of it).
+  void release_locals() noexcept {
+    if (!locals) return;
+    if (locals.use_count() > 1) keep_frame(locals);
+    locals.reset();
+  }
 
   template <class... A>
   void capture_def(A&... args) {
@@ -155,16 +170,22 @@ struct CoPromiseBase {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
       CoPromiseBase& p = h.promise();
       p.finished = true;
-      set_leaf(p.continuation);
+      p.release_locals();
+      set_leaf(p.continuation, p.caller);
       return p.continuation ? p.continuation : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
   };
   FinalAwaiter final_suspend() noexcept { return {}; }
-  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  // The exception leaves the frame: its traceback holds the frame.
+  void unhandled_exception() noexcept {
+    exception = std::current_exception();
+    if (locals) traceback_add(exception, locals);
+  }
 
-  // Records the innermost running coroutine of the stepping task (nullptr = none).
-  static void set_leaf(std::coroutine_handle<> h) noexcept;
+  // Records the innermost running coroutine of the stepping task (nullptr = none) and its
+  // promise (nullptr when it is not a Co's).
+  static void set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept;
 };
 
 template <class T>
@@ -274,12 +295,15 @@ class [[nodiscard]] Co {
       if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) {
         h.promise().caller = &parent.promise();
       }
-      detail::CoPromiseBase::set_leaf(h);
+      detail::CoPromiseBase::set_leaf(h, &h.promise());
       return h;
     }
     T await_resume() {
       auto& p = h.promise();
-      if (p.exception) std::rethrow_exception(p.exception);
+      if (p.exception) {
+        if (p.caller && p.caller->locals) detail::traceback_add(p.exception, p.caller->locals);
+        std::rethrow_exception(p.exception);
+      }
       if constexpr (!std::is_void_v<T>) return std::move(*p.value);
     }
   };

@@ -91,7 +91,10 @@ void FutureBase::check_result() {
   if (state_ == State::kCancelled) std::rethrow_exception(make_cancelled_error());
   if (state_ != State::kFinished) throw InvalidStateError("Result is not set.");
   log_traceback_ = false;
-  if (exception_) std::rethrow_exception(exception_);
+  if (exception_) {
+    if (detail::g_frames_in_use) detail::traceback_reraised(exception_, exception_tb_);
+    std::rethrow_exception(exception_);
+  }
 }
 
 std::exception_ptr FutureBase::result_exception() {
@@ -121,6 +124,7 @@ void FutureBase::finish_with_result() {
 
 void FutureBase::set_exception_internal(std::exception_ptr e) {
   exception_ = std::move(e);
+  if (detail::g_frames_in_use) exception_tb_ = detail::traceback_length(exception_);
   state_ = State::kFinished;
   schedule_callbacks();
   log_traceback_ = true;

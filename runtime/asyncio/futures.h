@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/asyncio/base_events.h"
+#include "runtime/asyncio/frames.h"
 #include "runtime/detail/block_cache.h"
 #include "runtime/detail/small_function.h"
 #include "runtime/pylang/exceptions.h"
@@ -201,6 +202,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   State state_ = State::kPending;
   bool log_traceback_ = false;
   std::exception_ptr exception_;
+  std::size_t exception_tb_ = 0;  // _exception_tb: the frames its traceback had then
   std::optional<std::string> cancel_message_;
   std::exception_ptr cancelled_exc_;
   using Callbacks = detail::InlineFirstList<CbEntry>;

@@ -46,8 +46,16 @@ void check_thrown_in() {
   }
 }
 
-void CoPromiseBase::set_leaf(std::coroutine_handle<> h) noexcept {
-  if (t_stepping && h) t_stepping->leaf_ = h;
+void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
+  if (t_stepping && h) {
+    t_stepping->leaf_ = h;
+    t_stepping->leaf_promise_ = promise;
+  }
+}
+
+const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
+  TaskBase* t = t_stepping;
+  return t && t->leaf_promise_ ? &t->leaf_promise_->locals : nullptr;
 }
 }  // namespace detail
 
@@ -327,6 +335,8 @@ void gc_collect_pending_tasks() {
     t->collected_ = true;
     t->collect();
   }
+  // The same collection frees the cycles through frames kept by tracebacks (frames.h).
+  gc_collect_kept_frames();
 }
 
 AnyTask current_task(EventLoop& loop) {

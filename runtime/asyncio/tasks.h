@@ -71,6 +71,7 @@ class TaskBase : public FutureBase {
 
   // Driving state, written by awaiters while the coroutine runs.
   std::coroutine_handle<> leaf_;
+  const detail::CoPromiseBase* leaf_promise_ = nullptr;
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
   std::exception_ptr thrown_in_;
@@ -116,6 +117,7 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
   TaskState(Loop loop, Co<T> coro, std::optional<std::string> name)
       : TaskBase(std::move(loop), std::move(name)), coro_(std::move(coro)) {
     leaf_ = coro_.handle();
+    leaf_promise_ = &coro_.handle().promise();
   }
   ~TaskState() override {
     log_destroyed();

@@ -2,6 +2,7 @@
 // what `except Exception` catches); CancelledError derives from BaseException only (3.8+).
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -49,6 +50,18 @@ class BaseException {
   // the coroutine passed to a call that raised). Released with the exception object, as CPython
   // frees them with the traceback ("coroutine ... was never awaited" then follows the report).
   void keep_alive(std::shared_ptr<void> p) { keep_alive_.push_back(std::move(p)); }
+  // The frames the traceback holds (runtime/asyncio/frames.h), each once, in the order the
+  // exception went through them; `traceback_truncate(n)` keeps the first n (with_traceback).
+  void traceback_add(std::shared_ptr<void> frame) {
+    for (const auto& kept : keep_alive_) {
+      if (kept == frame) return;
+    }
+    keep_alive_.push_back(std::move(frame));
+  }
+  std::size_t traceback_length() const { return keep_alive_.size(); }
+  void traceback_truncate(std::size_t n) {
+    while (keep_alive_.size() > n) keep_alive_.pop_back();  // the last frame added released first
+  }
 
  private:
   std::optional<std::string> message_;

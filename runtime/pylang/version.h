@@ -50,6 +50,7 @@ enum class Behaviour {
                                     //        CancelledError its coroutine raised (with message)
   kGatherEagerDoneCallbacks,        // 3.12+: gather() runs done callbacks of already-done
                                     //        children at once instead of via call_soon
+  kFutureResultResetsTraceback,     // 3.10+: result() raises exc.with_traceback(_exception_tb)
   kCallErrorsNameQualname,          // 3.10+: "f() missing 1 required positional argument"
                                     //        names f by __qualname__ ('A.f'; before: 'f')
   // --- sockets, transports, streams (selector_events, base_events, streams) ---
@@ -165,6 +166,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kGatherEagerDoneCallbacks, {3, 12}, kForever},
     {Behaviour::kCancelledErrorReraisesOriginal, {3, 11}, kForever},
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
+    {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},
     {Behaviour::kServerWaitClosedForClients, {3, 12}, kForever},
     {Behaviour::kBindErrorFullStr, {3, 13}, kForever},

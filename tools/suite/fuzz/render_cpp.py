@@ -7,8 +7,9 @@ and every observation printed with the same text as the Python rendering prints 
 registers itself with AIOREF_PORT(<name>) and its functions live in a namespace of their own,
 so that any number of programs link into one runner (conformance/fuzz_ports/).
 
-Variables (tasks, handles) are declared at the top of their function: Python's locals live as
-long as the frame, whichever block assigned them. The constructs the native API lacks are in
+Variables (tasks, handles) are declared at the top of their function, in its frame
+(`aio::frame_locals`): Python's locals live as long as the frame, whichever block assigned them,
+and as long as a traceback holds the frame. The constructs the native API lacks are in
 generate.NATIVE_LACKS: a campaign with `--loop native` generates without them, and rendering
 one raises Unrenderable.
 """
@@ -77,11 +78,7 @@ def _function(program, function, shared, name):
         body.append("loop->set_task_factory(aio::eager_task_factory);")
     if function.name == "main" and program.handler:
         body.append("loop->set_exception_handler(handler);")
-    # Python's locals live as long as the frame, whichever block set them, and go in the
-    # order they first appear (co_varnames): declared here in reverse, since C++ destroys a
-    # frame's variables last declared first (a task's "exception was never retrieved" is
-    # logged as its last reference goes).
-    body += reversed(_locals(statements))
+    body += _frame_locals(_locals(statements))
     _Writer(function.name, name + ".py").body(function.body, body)
     if function.name == "main":
         body.append("co_return;")
@@ -93,18 +90,31 @@ def _function(program, function, shared, name):
 
 
 def _locals(statements):
-    """Declarations of the Python function's locals that hold tasks and handles, in the order
-    Python numbers them."""
+    """[(name, C++ type)] of the Python function's locals that hold tasks and handles, in the
+    order Python numbers them (co_varnames)."""
     declared = []
     for statement in statements:
         if isinstance(statement, ir.Spawn):
-            declared.append("aio::Task<std::string> %s;" % statement.var)
+            declared.append((statement.var, "aio::Task<std::string>"))
         elif isinstance(statement, ir.Schedule):
-            declared.append("aio::Handle %s;" % statement.var)
+            declared.append((statement.var, "aio::Handle"))
         elif isinstance(statement, ir.Wait):  # done, pending = await asyncio.wait(...)
-            declared += ["std::vector<aio::Task<std::string>> done;",
-                         "std::vector<aio::Task<std::string>> pending;"]
+            declared += [("done", "std::vector<aio::Task<std::string>>"),
+                         ("pending", "std::vector<aio::Task<std::string>>")]
     return list(dict.fromkeys(declared))
+
+
+def _frame_locals(declared):
+    """The locals declared in the coroutine's frame (runtime/asyncio/frames.h): they live as long
+    as the frame, whichever block set them, and after it returns as long as the traceback of an
+    exception that went through it (a task failing among them is then logged "never retrieved"
+    at the collection that frees the cycle, as CPython does), and go in co_varnames order."""
+    if not declared:
+        return []
+    types = ", ".join(kind for _, kind in declared)
+    return (["auto& frame = co_await aio::frame_locals<%s>{};" % types]
+            + ["%s& %s = std::get<%d>(frame);" % (kind, name, i)
+               for i, (name, kind) in enumerate(declared)])
 
 
 def _string(text):

@@ -1,0 +1,66 @@
+#include "runtime/asyncio/frames.h"
+
+#include <vector>
+
+#include "runtime/pylang/exceptions.h"
+#include "runtime/pylang/version.h"
+
+namespace aio {
+namespace detail {
+
+bool g_frames_in_use = false;
+
+namespace {
+thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
+
+BaseException* base_exception(const std::exception_ptr& e) {
+  // An exception_ptr shows its object only to a handler (rethrow + catch by reference).
+  try {
+    std::rethrow_exception(e);
+  } catch (BaseException& b) {
+    return &b;
+  } catch (...) {
+    return nullptr;
+  }
+}
+}  // namespace
+
+void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals) {
+  if (!e || !locals) return;
+  if (BaseException* b = base_exception(e)) b->traceback_add(locals);
+}
+
+std::size_t traceback_length(const std::exception_ptr& e) {
+  if (!e) return 0;
+  BaseException* b = base_exception(e);
+  return b ? b->traceback_length() : 0;
+}
+
+void traceback_reraised(const std::exception_ptr& e, std::size_t length) {
+  BaseException* b = e ? base_exception(e) : nullptr;
+  if (!b) return;
+  if (has(Behaviour::kFutureResultResetsTraceback)) b->traceback_truncate(length);
+  if (const std::shared_ptr<FrameLocalsBase>* locals = running_frame_locals()) {
+    if (*locals) b->traceback_add(*locals);
+  }
+}
+
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {
+  std::vector<std::weak_ptr<FrameLocalsBase>>& kept = t_kept_frames;
+  if (kept.size() >= 64 && kept.size() == kept.capacity()) {  // drop the freed ones first
+    std::erase_if(kept, [](const auto& w) { return w.expired(); });
+  }
+  kept.push_back(locals);
+}
+
+}  // namespace detail
+
+void gc_collect_kept_frames() {
+  std::vector<std::weak_ptr<detail::FrameLocalsBase>> kept = std::move(detail::t_kept_frames);
+  detail::t_kept_frames.clear();
+  for (const auto& w : kept) {
+    if (std::shared_ptr<detail::FrameLocalsBase> frame = w.lock()) frame->clear();
+  }
+}
+
+}  // namespace aio

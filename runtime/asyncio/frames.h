@@ -1,0 +1,88 @@
+// A coroutine's frame as a traceback keeps it: the locals CPython's frame object holds after the
+// coroutine ended, for as long as an exception that went through the frame is alive.
+//
+// In CPython an exception raised in a frame (by `raise`, or re-raised there by `await t` /
+// `fut.result()`) gets that frame in its traceback, and the frame keeps its locals. When the
+// exception is a task's (`t._exception`) and the frame's locals hold that task, the two form a
+// reference cycle that only the cyclic collector frees: a task among those locals that failed is
+// logged "Task exception was never retrieved" at that collection, not when the coroutine
+// returns (CPython 3.7-3.13 alike). C++ destroys a coroutine's local variables when its body
+// ends, so a port that needs this declares the Python locals in the frame instead:
+//
+//   auto& locals = co_await aio::frame_locals<aio::Task<std::string>, aio::Handle>{};
+//   aio::Task<std::string>& t0 = std::get<0>(locals);  // in co_varnames order
+//
+// They live as long as the coroutine runs, then as long as an exception that went through the
+// coroutine holds them (BaseException::traceback_add), and are released in co_varnames order as
+// CPython's frame clears them. The cycles are broken at the modelled collection
+// (gc_collect_kept_frames, at the end of a run: the harness's gc.collect()); a young collection
+// that CPython starts from its allocation counts mid-run is not modelled.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <tuple>
+
+namespace aio {
+
+class BaseException;
+
+namespace detail {
+
+struct FrameLocalsBase {
+  virtual ~FrameLocalsBase() = default;
+  virtual void clear() noexcept = 0;  // releases the values, first local first
+};
+
+template <class... T>
+struct FrameLocals final : FrameLocalsBase {
+  std::tuple<T...> values;
+  ~FrameLocals() override { clear(); }
+  void clear() noexcept override {
+    // A comma fold runs left to right: co_varnames order, as frame_dealloc clears them.
+    std::apply([](T&... v) { ((v = T{}), ...); }, values);
+  }
+};
+
+// Set once a port declares frame locals: until then no exception is looked into (no cost for
+// programs without them).
+extern bool g_frames_in_use;
+
+// The traceback of `e` (an aio::BaseException; others are ignored) gets the frame `locals`.
+void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals);
+// How many frames the traceback of `e` holds (Future stores it as `_exception_tb`).
+std::size_t traceback_length(const std::exception_ptr& e);
+// Future.result() re-raising `e` into the running coroutine: from 3.10 `with_traceback(tb)`
+// first sets the traceback back to the `length` frames it had when the future got it; then the
+// running coroutine's frame is added.
+void traceback_reraised(const std::exception_ptr& e, std::size_t length);
+// The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
+const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
+// A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals);
+
+}  // namespace detail
+
+// `co_await aio::frame_locals<T...>{}`: the running coroutine's locals, held by its frame.
+template <class... T>
+struct frame_locals {
+  std::tuple<T...>* values = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    auto frame = std::make_shared<detail::FrameLocals<T...>>();
+    values = &frame->values;
+    h.promise().locals = std::move(frame);
+    detail::g_frames_in_use = true;
+    return false;  // does not suspend
+  }
+  std::tuple<T...>& await_resume() const noexcept { return *values; }
+};
+
+// The modelled cyclic collection: clears every frame a traceback kept past its coroutine's end,
+// in the order the coroutines ended, which frees the cycles through them.
+void gc_collect_kept_frames();
+
+}  // namespace aio

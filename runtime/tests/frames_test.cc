@@ -1,0 +1,144 @@
+// frames.h: a coroutine's locals kept by the traceback of an exception that went through it.
+// Expected orders: what CPython printed for the same programs (noted at each test) with
+// gc.disable(), gc.collect() standing where gc_collect_kept_frames() is called.
+#include "runtime/asyncio/frames.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "runtime/tests/test_util.h"
+
+namespace aio::testing {
+namespace {
+
+class FramesTest : public AioTest {
+ protected:
+  // What the program printed and the first line of each log, in order.
+  static std::vector<std::string> story() {
+    std::vector<std::string> out;
+    for (const auto& e : trace().events()) {
+      if (e.kind == "out" || (e.kind == "log" && e.text.rfind("ERROR", 0) == 0)) {
+        out.push_back(e.text);
+      }
+    }
+    return out;
+  }
+};
+
+constexpr const char* kNeverRetrieved = "ERROR Task exception was never retrieved";
+
+Co<std::string> fails(Def = "c2") {
+  co_await sleep(0);
+  throw ValueError("c2 failed");
+}
+
+// c1: t0 = create_task(c2()); ...; await t0 (caught: t0's exception goes through c1's frame);
+// t1 = create_task(c2()); return.
+Co<std::string> keeps_its_frame(bool await_t0, Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>, Task<std::string>>{};
+  Task<std::string>& t0 = std::get<0>(locals);
+  Task<std::string>& t1 = std::get<1>(locals);
+  t0 = create_task(fails());
+  co_await sleep(0);
+  co_await sleep(0);
+  if (await_t0) {
+    try {
+      co_await t0;
+    } catch (const ValueError& e) {
+      print("c1: await t0 raised", e.str());
+    }
+  } else {
+    print("c1: t0.exception()", exception_repr(t0.exception()));
+  }
+  t1 = create_task(fails());
+  co_return "c1";
+}
+
+Co<void> collects_mid_run(bool await_t0, Def = "main") {
+  print("main:", co_await keeps_its_frame(await_t0));
+  co_await sleep(0.01);
+  print("main: collect");
+  gc_collect_kept_frames();
+  print("main: collected");
+}
+
+// CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0 alike: t1 (failed, never retrieved)
+// is held by c1's frame, which t0's exception's traceback holds, which t0 holds, which c1's
+// frame holds: logged at the collection, not when it failed.
+TEST_F(FramesTest, ACycleThroughAKeptFrameWaitsForTheCollection) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 11}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(collects_mid_run(true));
+    EXPECT_EQ(story(),
+              (std::vector<std::string>{"c1: await t0 raised c2 failed", "main: c1",
+                                        "main: collect", kNeverRetrieved, "main: collected"}))
+        << "3." << v.minor;
+  }
+}
+
+// The same with t0.exception() instead of `await t0` (CPython 3.8.18, 3.11.7, 3.13.0): nothing
+// went through c1's frame, t1 is freed when it fails.
+TEST_F(FramesTest, WithoutARaiseThroughTheFrameNothingIsKept) {
+  run(collects_mid_run(false));
+  EXPECT_EQ(story(),
+            (std::vector<std::string>{"c1: t0.exception() ValueError('c2 failed')", "main: c1",
+                                      kNeverRetrieved, "main: collect", "main: collected"}));
+}
+
+// c1(t0): await t0 (caught), t1 = create_task(c2()), sleep(0), return; main awaits c1(t0), then
+// t0 again, caught. From 3.10 Future.result() raises exc.with_traceback(_exception_tb): the
+// second raise drops c1's frame from the traceback, and t1 is freed when it fails (during
+// asyncio.run's shutdown); before, the traceback still holds c1's frame, in a cycle through
+// main's: at the collection after run (CPython 3.8.18 and 3.9.18; 3.10.13-3.13.0).
+Co<std::string> awaits_it_first(Task<std::string> t0, Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>, Task<std::string>>{};
+  std::get<0>(locals) = std::move(t0);
+  try {
+    co_await std::get<0>(locals);
+  } catch (const ValueError& e) {
+    print("c1: await t0 raised", e.str());
+  }
+  std::get<1>(locals) = create_task(fails());
+  co_await sleep(0);
+  co_return "c1";
+}
+
+Co<void> awaits_twice(Def = "main") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  Task<std::string>& t0 = std::get<0>(locals);
+  t0 = create_task(fails());
+  co_await sleep(0);
+  co_await sleep(0);
+  print("main:", co_await awaits_it_first(t0));
+  try {
+    co_await t0;
+  } catch (const ValueError& e) {
+    print("main: await t0 raised", e.str());
+  }
+  print("main: end");
+}
+
+TEST_F(FramesTest, FutureResultResetsTheTracebackFrom310) {
+  for (PyVersion v : {PyVersion{3, 9}, PyVersion{3, 10}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(awaits_twice());
+    print("after run");
+    gc_collect_kept_frames();
+    print("collected");
+    std::vector<std::string> head = {"c1: await t0 raised c2 failed", "main: c1",
+                                     "main: await t0 raised c2 failed", "main: end"};
+    std::vector<std::string> expected = head;
+    if (has(Behaviour::kFutureResultResetsTraceback)) {
+      expected.insert(expected.end(), {kNeverRetrieved, "after run", "collected"});
+    } else {
+      expected.insert(expected.end(), {"after run", kNeverRetrieved, "collected"});
+    }
+    EXPECT_EQ(story(), expected) << "3." << v.minor;
+  }
+}
+
+}  // namespace
+}  // namespace aio::testing

@@ -36,13 +36,14 @@ std::size_t traceback_length(const std::exception_ptr& e) {
   return b ? b->traceback_length() : 0;
 }
 
-void traceback_reraised(const std::exception_ptr& e, std::size_t length) {
-  BaseException* b = e ? base_exception(e) : nullptr;
-  if (!b) return;
-  if (has(Behaviour::kFutureResultResetsTraceback)) b->traceback_truncate(length);
-  if (const std::shared_ptr<FrameLocalsBase>* locals = running_frame_locals()) {
-    if (*locals) b->traceback_add(*locals);
-  }
+void traceback_reset(const std::exception_ptr& e, std::size_t length) {
+  if (!e || !has(Behaviour::kFutureResultResetsTraceback)) return;
+  if (BaseException* b = base_exception(e)) b->traceback_truncate(length);
+}
+
+void traceback_add_running_frame(const std::exception_ptr& e) {
+  const std::shared_ptr<FrameLocalsBase>* locals = running_frame_locals();
+  if (locals) traceback_add(e, *locals);
 }
 
 void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {

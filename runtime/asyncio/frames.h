@@ -54,10 +54,12 @@ extern bool g_frames_in_use;
 void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals);
 // How many frames the traceback of `e` holds (Future stores it as `_exception_tb`).
 std::size_t traceback_length(const std::exception_ptr& e);
-// Future.result() re-raising `e` into the running coroutine: from 3.10 `with_traceback(tb)`
-// first sets the traceback back to the `length` frames it had when the future got it; then the
-// running coroutine's frame is added.
-void traceback_reraised(const std::exception_ptr& e, std::size_t length);
+// Future.result() raising `e` again: from 3.10 `with_traceback(tb)` sets the traceback back to
+// the `length` frames it had when the future got it (before, it keeps growing).
+void traceback_reset(const std::exception_ptr& e, std::size_t length);
+// `e` raised in the running coroutine (at an await, or thrown in by the task's step): the
+// traceback gets its frame.
+void traceback_add_running_frame(const std::exception_ptr& e);
 // The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).

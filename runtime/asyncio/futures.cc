@@ -92,7 +92,10 @@ void FutureBase::check_result() {
   if (state_ != State::kFinished) throw InvalidStateError("Result is not set.");
   log_traceback_ = false;
   if (exception_) {
-    if (detail::g_frames_in_use) detail::traceback_reraised(exception_, exception_tb_);
+    if (detail::g_frames_in_use) {
+      detail::traceback_reset(exception_, exception_tb_);
+      detail::traceback_add_running_frame(exception_);
+    }
     std::rethrow_exception(exception_);
   }
 }
@@ -103,6 +106,7 @@ std::exception_ptr FutureBase::result_exception() {
     return std::make_exception_ptr(InvalidStateError("Result is not set."));
   }
   log_traceback_ = false;
+  if (detail::g_frames_in_use) detail::traceback_reset(exception_, exception_tb_);
   return exception_;
 }
 

@@ -42,6 +42,7 @@ void check_thrown_in() {
   if (t && t->thrown_in_) {
     std::exception_ptr e = std::move(t->thrown_in_);
     t->thrown_in_ = nullptr;
+    if (g_frames_in_use) traceback_add_running_frame(e);  // coro.throw(exc) raises it there
     std::rethrow_exception(e);
   }
 }

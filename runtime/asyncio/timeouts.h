@@ -66,7 +66,10 @@ class Timeout {
     }
     if (s.state == State::kExpiring) {
       s.state = State::kExpired;
-      if (s.task.uncancel() <= s.cancelling && exc && is_cancelled_error(exc)) {
+      // 3.11.0-3.11.2 compared with 0: a task cancelled before it entered (and not uncancelled)
+      // never gets its TimeoutError (gh-102780).
+      int baseline = has(Behaviour::kTimeoutUncancelsToEntry) ? s.cancelling : 0;
+      if (s.task.uncancel() <= baseline && exc && is_cancelled_error(exc)) {
         throw TimeoutError();
       }
     } else if (s.state == State::kEntered) {

@@ -23,10 +23,7 @@ void install_harness() {
 int run_main(const std::string& example, const std::function<void()>& body, std::ostream& out) {
   install_harness();
   if (const char* v = std::getenv("AIOREF_PYTHON")) {
-    std::string s(v);
-    std::size_t dot = s.find('.');
-    if (dot != std::string::npos)
-      set_default_version({std::stoi(s.substr(0, dot)), std::stoi(s.substr(dot + 1))});
+    set_default_version(parse_version(v));
   }
   trace().set_example(example);
   int code = 0;

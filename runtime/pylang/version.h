@@ -15,6 +15,7 @@ namespace aio {
 struct PyVersion {
   int major = 3;
   int minor = 13;
+  int micro = 0;  // a behaviour row's bound X.Y means X.Y.0; a version without its micro, X.Y.0
   friend constexpr auto operator<=>(const PyVersion&, const PyVersion&) = default;
 };
 
@@ -51,6 +52,9 @@ enum class Behaviour {
   kGatherEagerDoneCallbacks,        // 3.12+: gather() runs done callbacks of already-done
                                     //        children at once instead of via call_soon
   kFutureResultResetsTraceback,     // 3.10+: result() raises exc.with_traceback(_exception_tb)
+  kTimeoutUncancelsToEntry,         // 3.11.3+: Timeout.__aexit__ raises TimeoutError when
+                                    //          uncancel() is back to the count at entry (before:
+                                    //          to 0)
   kCallErrorsNameQualname,          // 3.10+: "f() missing 1 required positional argument"
                                     //        names f by __qualname__ ('A.f'; before: 'f')
   // --- sockets, transports, streams (selector_events, base_events, streams) ---
@@ -167,6 +171,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCancelledErrorReraisesOriginal, {3, 11}, kForever},
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
     {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
+    {Behaviour::kTimeoutUncancelsToEntry, {3, 11, 3}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},
     {Behaviour::kServerWaitClosedForClients, {3, 12}, kForever},
     {Behaviour::kBindErrorFullStr, {3, 13}, kForever},
@@ -240,6 +245,8 @@ constexpr bool has(Behaviour b, PyVersion v) {
 // Process-wide default version used by new loops (and by code running outside any loop).
 PyVersion default_version();
 void set_default_version(PyVersion v);
+// "3.11" or "3.11.2" (as `--python` gives it; a missing micro is 0).
+PyVersion parse_version(const char* text);
 
 // Version of the running loop if any, else the default.
 PyVersion current_version();

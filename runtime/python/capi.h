@@ -36,7 +36,7 @@ namespace py = pybind11;
 
 // The Python this module is built for, and what the one version table says of it.
 using aio::Behaviour;
-inline constexpr aio::PyVersion kThisPython{PY_MAJOR_VERSION, PY_MINOR_VERSION};
+inline constexpr aio::PyVersion kThisPython{PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MICRO_VERSION};
 constexpr bool this_python_has(Behaviour b) { return aio::has(b, kThisPython); }
 
 // A copy of `value` that lives as long as the process, as a static definition does: what

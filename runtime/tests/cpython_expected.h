@@ -16,13 +16,28 @@ namespace aio::testing {
 // The scenario's lines for 3.<minor>; nullopt when that version does not run it (no expected
 // file: the script needs a newer version, "# requires: 3.11"; cpython_expected_test checks that
 // every version a script runs on has its file).
+inline std::string cpython_expected_path(const std::string& script, int minor) {
+  std::string here = __FILE__;  // workspace-relative under Bazel, absolute otherwise
+  return here.substr(0, here.rfind('/') + 1) + "cpython/expected/" + script + ".3." +
+         std::to_string(minor) + ".txt";
+}
+
+// The CPython that wrote the file, from its first line "# CPython 3.11.7: ..." (behaviours
+// change within a minor too); 3.<minor>.0 when it does not say.
+inline PyVersion cpython_expected_version(const std::string& script, int minor) {
+  std::ifstream in(cpython_expected_path(script, minor));
+  std::string line;
+  const std::string prefix = "# CPython ";
+  if (std::getline(in, line) && line.rfind(prefix, 0) == 0) {
+    return parse_version(line.c_str() + prefix.size());
+  }
+  return PyVersion{3, minor};
+}
+
 inline std::optional<std::vector<std::string>> cpython_expected(const std::string& script,
                                                                 int minor,
                                                                 const std::string& scenario) {
-  std::string here = __FILE__;  // workspace-relative under Bazel, absolute otherwise
-  std::string path = here.substr(0, here.rfind('/') + 1) + "cpython/expected/" + script + ".3." +
-                     std::to_string(minor) + ".txt";
-  std::ifstream in(path);
+  std::ifstream in(cpython_expected_path(script, minor));
   if (!in) return std::nullopt;
   std::optional<std::vector<std::string>> lines;
   bool inside = false;
@@ -46,7 +61,7 @@ class CPythonScenario : public AioTest, public ::testing::WithParamInterface<int
     int minor = GetParam();
     auto expected = cpython_expected(script, minor, scenario);
     if (!expected) GTEST_SKIP() << scenario << " is not run by CPython 3." << minor;
-    set_default_version({3, minor});
+    set_default_version(cpython_expected_version(script, minor));
     body();
     EXPECT_EQ(texts("out"), *expected)
         << script << ".py " << scenario << ", as CPython 3." << minor << " printed it";

@@ -33,6 +33,11 @@ Co<std::string> fails(Def = "c2") {
   throw ValueError("c2 failed");
 }
 
+Co<std::string> raises_at_once(Def = "c2") {
+  throw ValueError("c2 failed");
+  co_return std::string();
+}
+
 // c1: t0 = create_task(c2()); ...; await t0 (caught: t0's exception goes through c1's frame);
 // t1 = create_task(c2()); return.
 Co<std::string> keeps_its_frame(bool await_t0, Def = "c1") {
@@ -85,6 +90,41 @@ TEST_F(FramesTest, WithoutARaiseThroughTheFrameNothingIsKept) {
   EXPECT_EQ(story(),
             (std::vector<std::string>{"c1: t0.exception() ValueError('c2 failed')", "main: c1",
                                       kNeverRetrieved, "main: collect", "main: collected"}));
+}
+
+// c1: t0 = create_task(c2()); t1 = create_task(c2()); await t0 (pending: the task's wakeup
+// throws t0's exception into c1), caught; return. c2 raises at once. CPython 3.8.18-3.13.0:
+// t1 is logged at the collection.
+Co<std::string> throws_into_its_frame(Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>, Task<std::string>>{};
+  std::get<0>(locals) = create_task(raises_at_once());
+  std::get<1>(locals) = create_task(raises_at_once());
+  try {
+    co_await std::get<0>(locals);
+  } catch (const ValueError& e) {
+    print("c1: await t0 raised", e.str());
+  }
+  co_return "c1";
+}
+
+Co<void> collects_after_a_wakeup(Def = "main") {
+  print("main:", co_await throws_into_its_frame());
+  co_await sleep(0.01);
+  print("main: collect");
+  gc_collect_kept_frames();
+  print("main: collected");
+}
+
+TEST_F(FramesTest, AnExceptionThrownInByTheWakeupKeepsTheFrame) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 10}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(collects_after_a_wakeup());
+    EXPECT_EQ(story(),
+              (std::vector<std::string>{"c1: await t0 raised c2 failed", "main: c1",
+                                        "main: collect", kNeverRetrieved, "main: collected"}))
+        << "3." << v.minor;
+  }
 }
 
 // c1(t0): await t0 (caught), t1 = create_task(c2()), sleep(0), return; main awaits c1(t0), then

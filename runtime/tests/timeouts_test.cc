@@ -208,6 +208,52 @@ TEST_F(TimeoutTest, TimeoutContextManager) {
   EXPECT_EQ(run(main()), "expired=True <Timeout [expired]>");
 }
 
+// A task cancelled before it enters asyncio.timeout, which swallowed that CancelledError without
+// uncancel(): when the timeout expires, 3.11.0-3.11.2 compare uncancel() with 0 and let the
+// CancelledError through; 3.11.3+ compare with the count at entry and raise TimeoutError
+// (gh-102780). What Debian's CPython 3.11.2, 3.11.7 and 3.12.1 printed for the same program
+// (tools/fuzz seed 1093 on 3.11.2).
+TEST_F(TimeoutTest, ACancelBeforeEnteringCountsFrom3113) {
+  auto c0 = [](Def = "c0") -> Co<std::string> {
+    try {
+      co_await sleep(1);
+    } catch (const CancelledError&) {
+      print("c0: cancelled, swallowed");
+    }
+    try {
+      co_await with_timeout(timeout(0.1), sleep(0.3));
+    } catch (const CancelledError&) {
+      print("c0: timeout cancelled");
+      throw;
+    } catch (const TimeoutError&) {
+      print("c0: timeout raised TimeoutError");
+    }
+    co_return "c0";
+  };
+  auto main = [&](Def = "main") -> Co<void> {
+    Task<std::string> t = create_task(c0());
+    co_await sleep(0);
+    t.cancel();
+    try {
+      print("main:", co_await t);
+    } catch (const CancelledError&) {
+      print("main: t cancelled");
+    }
+  };
+  for (PyVersion v : {PyVersion{3, 11, 2}, PyVersion{3, 11, 7}, PyVersion{3, 12, 1}}) {
+    trace().clear();
+    set_default_version(v);
+    run(main());
+    Strings expected = {"c0: cancelled, swallowed"};
+    if (v < PyVersion{3, 11, 3}) {
+      expected.insert(expected.end(), {"c0: timeout cancelled", "main: t cancelled"});
+    } else {
+      expected.insert(expected.end(), {"c0: timeout raised TimeoutError", "main: c0"});
+    }
+    EXPECT_EQ(texts("out"), expected) << "3." << v.minor << "." << v.micro;
+  }
+}
+
 TEST_P(Timeouts, timeout_usage_errors) {
   expect("timeout_usage_errors", []() -> Co<void> {
     Timeout cm = timeout(std::nullopt);

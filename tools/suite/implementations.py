@@ -209,7 +209,7 @@ class NativeRun(object):
         self.batch_error = None
 
     def execute(self):
-        version = "%d.%d" % interpreter_version(self.interpreter)
+        version = self.interpreter.version  # with its micro: behaviours change within a minor
         command = [self.runner, "--example", self.example.name, "--python", version,
                    "--trace", self.trace_path]
         try:
@@ -226,10 +226,6 @@ class NativeRun(object):
         elif status < 0:
             with open(self.trace_path, "a") as trace_file:
                 trace_file.write("= crash signal %d\n" % -status)
-
-
-def interpreter_version(interpreter):
-    return interpreter.major_minor
 
 
 class AiorefLoop(Implementation):

@@ -60,8 +60,9 @@ Co<std::string> keeps_its_frame(bool await_t0, Def = "c1") {
   co_return "c1";
 }
 
-Co<void> collects_mid_run(bool await_t0, Def = "main") {
-  print("main:", co_await keeps_its_frame(await_t0));
+// main: print(await c1()); sleep(0.01); gc.collect() between two prints.
+Co<void> collects_mid_run(Co<std::string> c1, Def = "main") {
+  print("main:", co_await std::move(c1));
   co_await sleep(0.01);
   print("main: collect");
   gc_collect_kept_frames();
@@ -75,7 +76,7 @@ TEST_F(FramesTest, ACycleThroughAKeptFrameWaitsForTheCollection) {
   for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 11}, PyVersion{3, 13}}) {
     trace().clear();
     set_default_version(v);
-    run(collects_mid_run(true));
+    run(collects_mid_run(keeps_its_frame(true)));
     EXPECT_EQ(story(),
               (std::vector<std::string>{"c1: await t0 raised c2 failed", "main: c1",
                                         "main: collect", kNeverRetrieved, "main: collected"}))
@@ -86,7 +87,7 @@ TEST_F(FramesTest, ACycleThroughAKeptFrameWaitsForTheCollection) {
 // The same with t0.exception() instead of `await t0` (CPython 3.8.18, 3.11.7, 3.13.0): nothing
 // went through c1's frame, t1 is freed when it fails.
 TEST_F(FramesTest, WithoutARaiseThroughTheFrameNothingIsKept) {
-  run(collects_mid_run(false));
+  run(collects_mid_run(keeps_its_frame(false)));
   EXPECT_EQ(story(),
             (std::vector<std::string>{"c1: t0.exception() ValueError('c2 failed')", "main: c1",
                                       kNeverRetrieved, "main: collect", "main: collected"}));
@@ -107,19 +108,11 @@ Co<std::string> throws_into_its_frame(Def = "c1") {
   co_return "c1";
 }
 
-Co<void> collects_after_a_wakeup(Def = "main") {
-  print("main:", co_await throws_into_its_frame());
-  co_await sleep(0.01);
-  print("main: collect");
-  gc_collect_kept_frames();
-  print("main: collected");
-}
-
 TEST_F(FramesTest, AnExceptionThrownInByTheWakeupKeepsTheFrame) {
   for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 10}, PyVersion{3, 13}}) {
     trace().clear();
     set_default_version(v);
-    run(collects_after_a_wakeup());
+    run(collects_mid_run(throws_into_its_frame()));
     EXPECT_EQ(story(),
               (std::vector<std::string>{"c1: await t0 raised c2 failed", "main: c1",
                                         "main: collect", kNeverRetrieved, "main: collected"}))

@@ -1057,6 +1057,7 @@ def _prepare(jobs):
     """
     import warnings
 
+    trace_recorder.normalize("/a.py:1")  # re compiles its substitutions' templates at first use
     if any(job.get("loop") or job.get("clock") == "real" for job in jobs):
         return
     _mark_set_order_apis()

@@ -129,25 +129,6 @@ def derive_golden(header, captured_by_quantum):
     return traces.Golden(header, [variants[text] for text in order])
 
 
-def shows_the_defaults(planned, key):
-    """Whether the cell `key` of another quantum showed, in its first round, exactly what the
-    default quantum's runs showed under the same set orders and hash seeds: a clock model
-    that changes nothing there is taken to change nothing under the later rounds' orders
-    either, and to show the default quantum's runs (it gets no rounds of its own: most
-    programs do not depend on where the quantum goes, and its rounds were half the runs)."""
-    label, name, quantum = key
-    if quantum == QUANTA[0] or WAKE_OFFSETS in quantum:
-        return False
-    own = planned[key][:OTHER_QUANTUM_RUNS]
-    default = planned[(label, name, QUANTA[0])][:OTHER_QUANTUM_RUNS]
-    try:
-        return all(read_trace(a).events == read_trace(b).events and
-                   read_trace(a).outcome == read_trace(b).outcome
-                   for a, b in zip(own, default))
-    except (traces.NondeterministicError, traces.FormatError):
-        return False  # reported later
-
-
 def needs_second_round(runs):
     """Runs that differ get a second round, to delimit their unordered blocks.
 
@@ -276,8 +257,6 @@ def main(argv=None):
             execution.execute(batch, workdir, args.jobs)
             batch = []
             for key, runs in planned.items():
-                if shows_the_defaults(planned, key):
-                    continue
                 first = args.runs if key[2] == QUANTA[0] else OTHER_QUANTUM_RUNS
                 missing = runs_wanted(runs, first) - len(runs)
                 if missing > 0:
@@ -292,10 +271,9 @@ def main(argv=None):
             for example in chosen:
                 where = "%s on %s (%s)" % (example.name, interpreter.label, interpreter.path)
                 try:
-                    by_quantum = {key[2]: [read_trace(run) for run in planned[
-                        (key[0], key[1], QUANTA[0]) if shows_the_defaults(planned, key)
-                        else key]] for key in planned
-                        if key[:2] == (interpreter.label, example.name)}
+                    by_quantum = {key[2]: [read_trace(run) for run in runs]
+                                  for key, runs in planned.items()
+                                  if key[:2] == (interpreter.label, example.name)}
                     captured = [trace for group in by_quantum.values() for trace in group]
                     golden = derive_golden(
                         {"example": example.name, "implementation": "cpython",

@@ -89,6 +89,14 @@ inline void add_function(py::module_& m, PyMethodDef* def) {
   m.attr(def->ml_name) = py::reinterpret_steal<py::object>(f);
 }
 
+// Sets `type.<def's name>` to a method descriptor of the C function (a method, as a Python
+// function in the class body would be; no pybind11 dispatcher).
+inline void set_method(py::handle type, PyMethodDef* def) {
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(type.ptr()), def);
+  if (descr == nullptr) throw py::error_already_set();
+  py::setattr(type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+}
+
 // A heap type's instances own a reference to it, which 3.9+ visits (as CPython's types do).
 inline int visit_type(PyObject* self, visitproc visit, void* arg) {
 #if PY_VERSION_HEX >= 0x03090000

@@ -174,9 +174,7 @@ void register_core(py::module_& m) {
               py::reinterpret_steal<py::object>(
                   PyDescr_NewGetSet(reinterpret_cast<PyTypeObject*>(core.ptr()), &kStoppingDef)));
   for (PyMethodDef* def : {&kCallSoonDef, &kCallSoonThreadsafeDef, &kRunOnceDef}) {
-    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(core.ptr()), def);
-    if (!descr) throw py::error_already_set();
-    py::setattr(core, def->ml_name, py::reinterpret_steal<py::object>(descr));
+    set_method(core, def);
   }
 }
 

@@ -333,9 +333,9 @@ PyObject* new_future_iter(PyObject* self) {
 
 namespace {
 
-// FullLoop.create_future: Future(loop=loop), without parsing arguments or pybind11's metaclass
-// call.
-PyObject* new_future(PyObject*, PyObject* loop) {
+// FullLoop.create_future: Future(loop=self), without parsing arguments or pybind11's metaclass
+// call (a method descriptor: no Python frame either).
+PyObject* new_future(PyObject* loop, PyObject*) {
   static PyObject* no_args = PyTuple_New(0);
   PyObject* self = future_type->tp_new(future_type, no_args, nullptr);
   if (self == nullptr) return nullptr;
@@ -347,8 +347,9 @@ PyObject* new_future(PyObject*, PyObject* loop) {
   return done;
 }
 
-PyMethodDef new_future_def = {"new_future", new_future, METH_O,
-                              "new_future(loop): FullLoop.create_future()'s Future(loop=loop)"};
+PyMethodDef create_future_def = {
+    "create_future", new_future, METH_NOARGS,
+    "create_future($self, /)\n--\n\nCreate a Future object attached to the loop."};
 
 }  // namespace
 
@@ -402,7 +403,8 @@ void register_future(py::module_& m) {
 
   install_methods(future_cls, kFuture, future_methods());
   future_type = reinterpret_cast<PyTypeObject*>(future_cls.ptr());
-  add_function(m, &new_future_def);
+  m.def("install_create_future",
+        [](py::type full_loop) { set_method(full_loop, &create_future_def); });
 
 #if PY_VERSION_HEX >= 0x03090000
   // Future[int], Task[int]: types.GenericAlias, as _asyncio's classes (3.9+).

@@ -53,6 +53,9 @@ struct State {
   PyObject* closed_name = nullptr;
   PyObject* debug_name = nullptr;
   PyObject* context_name = nullptr;
+  // The last `context` keyword name that was equal to context_name without being it (3.11's
+  // _asyncio passes its own static string), kept to be matched by identity.
+  PyObject* context_alias = nullptr;
   Guard loop_guards[4];
   Guard handle_guard;
   PyTypeObject* base_handle_type = nullptr;  // events.Handle (I/O handles are plain Handles)
@@ -559,6 +562,23 @@ PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
   return tuple;
 }
 
+// Only `context=` among the keywords: the context (borrowed), or null. A keyword name is
+// interned when the caller spelled it in code (_asyncio's `context=` too): identity first.
+PyObject* context_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (!kwnames) return Py_None;
+  if (PyTuple_GET_SIZE(kwnames) != 1) return nullptr;
+  PyObject* name = PyTuple_GET_ITEM(kwnames, 0);
+  State& st = state();
+  if (name == st.context_name || name == st.context_alias) return args[nargs];
+  if (PyUnicode_Compare(name, st.context_name) != 0) {
+    if (PyErr_Occurred()) PyErr_Clear();  // not a str: the fallback raises its TypeError
+    return nullptr;
+  }
+  Py_INCREF(name);
+  Py_XDECREF(std::exchange(st.context_alias, name));
+  return args[nargs];
+}
+
 // call_soon, and call_soon_threadsafe (aioref's Python Loop.call_soon_threadsafe: the same
 // checks, the handle queued through the C++ loop's threadsafe queue, which wakes it).
 template <void (Core::*Schedule)(PyObject*), PyObject* State::*Fallback, PyObject* State::*Closed>
@@ -566,18 +586,11 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
   State& st = state();
   PyObject* fallback = st.*Fallback;
-  PyObject* context = Py_None;
-  bool plain = st.ready && nargs >= 1 && loop_type_ok(Py_TYPE(self)) && handle_type_ok();
-  if (plain && kwnames) {
-    // Only `context=`: anything else gets CPython's TypeError from the fallback.
-    if (PyTuple_GET_SIZE(kwnames) == 1 &&
-        PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), st.context_name) == 0) {
-      context = args[nargs];
-    } else {
-      plain = false;
-    }
+  // Only `context=`: anything else gets CPython's TypeError from the fallback.
+  PyObject* context = context_keyword(args, nargs, kwnames);
+  if (!context || !st.ready || nargs < 1 || !loop_type_ok(Py_TYPE(self)) || !handle_type_ok()) {
+    return call_fallback(self, args, nargs, kwnames, fallback);
   }
-  if (!plain) return call_fallback(self, args, nargs, kwnames, fallback);
   // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged.
   Core* core = Schedule == &Core::call_soon ? direct_core(self) : nullptr;
   py::object core_ref;
@@ -635,16 +648,6 @@ PyMethodDef kLoopCallSoonThreadsafeDef = {
 // --- call_at and call_later in C: aioref's Loop.call_at and BaseEventLoop.call_later with
 // debug off, TimerHandle.__init__ included; the rest (debug, None, a `when` that is not a float
 // or an int, overridden methods) calls them.
-
-// Only `context=` among the keywords: the context (borrowed), or null.
-PyObject* context_keyword(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  if (!kwnames) return Py_None;
-  if (PyTuple_GET_SIZE(kwnames) == 1 &&
-      PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, 0), state().context_name) == 0) {
-    return args[nargs];
-  }
-  return nullptr;
-}
 
 bool timer_types_ok(PyTypeObject* loop_type) {
   State& st = state();
@@ -812,6 +815,47 @@ PyMethodDef kLoopCallLaterDef = {
     "call_later($self, delay, callback, *args, context=None)\n--\n\n"
     "Arrange for a callback to be called at a given time (BaseEventLoop.call_later)."};
 
+// BaseEventLoop.get_debug and create_future in C: each is called for every future and task
+// (_asyncio's Future.__init__ asks loop.get_debug()), and a Python frame costs more than the
+// rest of what they do. Same lookups in the same order; a subclass's own methods still win.
+PyObject* loop_get_debug(PyObject* self, PyObject*) {
+  // `return self._debug`: from the instance dict while the type has no `_debug` (the guards).
+  State& st = state();
+  if (st.dict_attrs && loop_type_ok(Py_TYPE(self))) {
+    if (PyObject* dict = loop_dict(self)) {
+      if (PyObject* value = PyDict_GetItemWithError(dict, st.debug_name)) {
+        Py_INCREF(value);
+        return value;
+      }
+      if (PyErr_Occurred()) return nullptr;
+    }
+  }
+  return PyObject_GetAttr(self, st.debug_name);
+}
+PyMethodDef kLoopGetDebugDef = {"get_debug", loop_get_debug, METH_NOARGS,
+                                "get_debug($self, /)\n--\n\n(BaseEventLoop.get_debug)"};
+
+PyObject* base_events_module = nullptr;  // asyncio.base_events, whose global `futures` is read
+
+PyObject* loop_create_future(PyObject* self, PyObject*) {
+  // `return futures.Future(loop=self)`, `futures` a global of asyncio.base_events.
+  static PyObject* const futures_name = PyUnicode_InternFromString("futures");
+  static PyObject* const future_name = PyUnicode_InternFromString("Future");
+  static PyObject* const loop_kwnames = Py_BuildValue("(s)", "loop");
+  PyObject* futures = PyObject_GetAttr(base_events_module, futures_name);
+  if (!futures) return nullptr;
+  PyObject* future_type = PyObject_GetAttr(futures, future_name);
+  Py_DECREF(futures);
+  if (!future_type) return nullptr;
+  PyObject* future = PyObject_Vectorcall(future_type, &self, 0, loop_kwnames);
+  Py_DECREF(future_type);
+  return future;
+}
+PyMethodDef kLoopCreateFutureDef = {
+    "create_future", loop_create_future, METH_NOARGS,
+    "create_future($self, /)\n--\n\nCreate a Future object attached to the loop "
+    "(BaseEventLoop.create_future)."};
+
 Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   PyObject* descr = PyDict_GetItemString(base_dict, name);
   if (!descr || Py_TYPE(descr) != &PyMemberDescr_Type) {
@@ -831,6 +875,9 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   py::object fallback = base_loop.attr("call_soon");
   st.closed_threadsafe = py::object(base_loop.attr("call_soon_threadsafe")).release().ptr();
   st.closed_call_at = py::object(base_loop.attr("call_at")).release().ptr();
+  // Before the guards keep what Loop's lookups find.
+  base_events_module = py::module_::import("asyncio.base_events").release().ptr();
+  for (PyMethodDef* def : {&kLoopGetDebugDef, &kLoopCreateFutureDef}) set_method(loop_type, def);
   auto* lt = reinterpret_cast<PyTypeObject*>(loop_type.ptr());
   auto* ht = reinterpret_cast<PyTypeObject*>(handle_type.ptr());
   auto* bt = reinterpret_cast<PyTypeObject*>(base_handle.ptr());
@@ -870,9 +917,7 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   st.context_name = PyUnicode_InternFromString("context");
   st.threadsafe_fallback = threadsafe_fallback.release().ptr();
   for (PyMethodDef* def : {&kLoopCallSoonDef, &kLoopCallSoonThreadsafeDef}) {
-    PyObject* descr = PyDescr_NewMethod(lt, def);
-    if (!descr) throw py::error_already_set();
-    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
+    set_method(loop_type, def);
   }
   st.call_soon_name = PyUnicode_InternFromString("call_soon");
   st.get_debug_name = PyUnicode_InternFromString("get_debug");
@@ -901,9 +946,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
     Py_XINCREF(found);  // kept for identity checks, forever
     return std::make_pair(key, found);
   };
-  PyObject* cancel_descr = PyDescr_NewMethod(tt, &kTimerCancelDef);
-  if (!cancel_descr) throw py::error_already_set();
-  py::setattr(timer_type, "cancel", py::reinterpret_steal<py::object>(cancel_descr));
+  set_method(timer_type, &kTimerCancelDef);
   st.timer_cancel_fallback = cancel_fallback.release().ptr();
   st.timer_attrs.clear();
   for (const char* name :
@@ -915,11 +958,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   Py_INCREF(tt);
   st.call_at_fallback = call_at_fallback.release().ptr();
   st.call_later_fallback = call_later_fallback.release().ptr();
-  for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) {
-    PyObject* descr = PyDescr_NewMethod(lt, def);
-    if (!descr) throw py::error_already_set();
-    py::setattr(loop_type, def->ml_name, py::reinterpret_steal<py::object>(descr));
-  }
+  for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) set_method(loop_type, def);
   // call_soon's guards, and call_later's `self.time()` and `self.call_at(...)`.
   st.loop_timer_attrs = st.loop_attrs;
   for (const char* name : {"time", "call_at", "call_later", "_timer_handle_cancelled"}) {

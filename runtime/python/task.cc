@@ -168,11 +168,8 @@ PyMethodDef loop_create_task_def = {
 
 // install_create_task(FullLoop, FullLoop.create_task (Python)): sets FullLoop.create_task.
 void install_create_task(py::type loop_type, py::object fallback) {
-  PyObject* descr =
-      PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(loop_type.ptr()), &loop_create_task_def);
-  if (!descr) throw py::error_already_set();
   create_task_fallback = fallback.release().ptr();  // kept for the process
-  py::setattr(loop_type, "create_task", py::reinterpret_steal<py::object>(descr));
+  set_method(loop_type, &loop_create_task_def);
 }
 
 }  // namespace

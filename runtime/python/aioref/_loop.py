@@ -9,7 +9,8 @@ ready fds join the ready queue) and, on 3.13+, run_forever's loop itself.
 What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python version behaves and
 words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
 `Handle._run` and the exception-handler context it builds; call_soon/call_at/call_later and the
-running of handles are C when that changes nothing observable, see install_call_soon below), create_future/create_task and the
+running of handles are C when that changes nothing observable, see install_call_soon below, as
+are get_debug and create_future), create_task and the
 task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
 the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
 the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
@@ -383,7 +384,9 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
         (base_events.BaseEventLoop._check_closed, "asyncio.base_events",
          "BaseEventLoop._check_closed"),
         (base_events.BaseEventLoop.get_debug, "asyncio.base_events",
-         "BaseEventLoop.get_debug"))):
+         "BaseEventLoop.get_debug"),
+        (base_events.BaseEventLoop.create_future, "asyncio.base_events",
+         "BaseEventLoop.create_future"))):
     _core.install_call_soon(Loop, Handle, events.Handle, base_events.BaseEventLoop,
                             Loop.call_soon_threadsafe,
                             ("_check_closed", "_call_soon", "get_debug"))
@@ -403,9 +406,6 @@ class FullLoop(Loop):
     """Mode "full": an aioref.Loop whose create_future/create_task return the C++ Future and Task
     of the core (runtime/python/task_bridge.cc), which step the Python coroutines themselves."""
 
-    def create_future(self):
-        return _core.new_future(self)
-
     if _core.FULL_TASK_CONTEXT_ARGUMENT:  # `context=` exists since 3.11, as in BaseEventLoop's
         def create_task(self, coro, *, name=None, context=None):
             if self._task_factory is not None:
@@ -423,6 +423,8 @@ class FullLoop(Loop):
     create_task.__qualname__ = "BaseEventLoop.create_task"
 
 
+# FullLoop.create_future is C (future.cc): `Future(loop=self)` with the C++ Future.
+_core.install_create_future(FullLoop)
 # FullLoop.create_task is C (task.cc, loop_create_task) when aioref's call_soon is (the same
 # guards on the loop's type): the Python one above for debug mode, a task factory, a closed loop
 # and unusual arguments.

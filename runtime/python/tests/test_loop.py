@@ -990,5 +990,37 @@ class DebugModeReleaseTests(unittest.TestCase):
                          ["Task exception was never retrieved"])
 
 
+@loops.every_loop
+class GetDebug(object):
+    # aioref's get_debug is C (BaseEventLoop's `return self._debug`).
+    def test_follows_set_debug(self):
+        self.assertIs(self.loop.get_debug(), False)
+        self.loop.set_debug(True)
+        self.assertIs(self.loop.get_debug(), True)
+        self.loop.set_debug(False)
+        self.assertIs(self.loop.get_debug(), False)
+
+
+class CreateFuture(object):
+    # aioref's create_future is C (BaseEventLoop's `return futures.Future(loop=self)`): it makes
+    # what asyncio.futures.Future is at the call, as CPython's does. Mode full makes its own.
+    def test_makes_the_future_type_of_the_moment(self):
+        class Marked(asyncio.futures.Future):
+            pass
+
+        saved = asyncio.futures.Future
+        asyncio.futures.Future = Marked
+        try:
+            fut = self.loop.create_future()
+        finally:
+            asyncio.futures.Future = saved
+        self.assertIs(type(fut), Marked)
+        self.assertIs(fut.get_loop(), self.loop)
+        self.assertIs(type(self.loop.create_future()), saved)
+
+
+loops.every_loop(CreateFuture, ("cpython", "aioref"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -52,12 +52,8 @@ void CoPromiseBase::set_leaf(std::coroutine_handle<> h) noexcept {
 }  // namespace detail
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
-  std::uint64_t n = number_ = ++g_task_counter;
-  if (name) {
-    name_ = std::move(*name);
-  } else {
-    name_number_ = n;
-  }
+  number_ = ++g_task_counter;
+  if (name) name_ = std::make_unique<std::string>(std::move(*name));
 }
 
 void TaskBase::start() { start(shared_task()); }
@@ -145,7 +141,7 @@ bool TaskBase::cancel(std::optional<std::string> msg) {
     if (fut_waiter_->cancel(msg)) return true;
   }
   must_cancel_ = true;
-  cancel_message_ = std::move(msg);
+  set_cancel_message(std::move(msg));
   return true;
 }
 
@@ -247,7 +243,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       }
     } else if (must_cancel_) {
       must_cancel_ = false;
-      future_cancel(cancel_message_);
+      future_cancel(cancel_message_copy());
     } else {
       set_result_from_coro();
     }
@@ -269,7 +265,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
                                 detail::kTaskWakeupName);
       fut_waiter_ = std::move(result);
       if (must_cancel_) {
-        if (fut_waiter_->cancel(cancel_message_)) must_cancel_ = false;
+        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
       }
     }
   } else if (yielded_bare_) {

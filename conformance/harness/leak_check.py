@@ -10,15 +10,19 @@ runtime/python/tests/sanitizer_env.py preloads it); these processes make it them
 import os
 
 # The runtimes that bring LeakSanitizer (ASan's includes it).
-_LSAN_RUNTIMES = ("/libasan.so", "/liblsan.so")
+LSAN_RUNTIMES = ("/libasan.so", "/liblsan.so")
+# Sanitizer runtimes whose malloc keeps freed memory in a quarantine (ASan, and LSan's with it)
+# or maps shadow memory beside the heap (TSan, MSan): RSS does not follow what is in use there
+# (tools/leakcheck does not judge RSS under them).
+SANITIZER_ALLOCATORS = LSAN_RUNTIMES + ("/libtsan.so", "/libmsan.so")
 
 
-def _lsan_loaded():
-    """Whether a LeakSanitizer runtime is mapped into this process: a cheap test, so that an
+def mapped(runtimes):
+    """Whether one of these shared objects is mapped into this process: a cheap test, so that an
     ordinary run does not import ctypes (milliseconds, in every one of thousands of runs)."""
     try:
         with open("/proc/self/maps") as maps:
-            return any(runtime in line for line in maps for runtime in _LSAN_RUNTIMES)
+            return any(runtime in line for line in maps for runtime in runtimes)
     except OSError:
         return False
 
@@ -26,7 +30,7 @@ def _lsan_loaded():
 def leaked(report_fd=None):
     """True when LeakSanitizer is loaded and its check finds a leak now. Its report goes to
     standard error, or to the descriptor `report_fd`."""
-    if not _lsan_loaded():
+    if not mapped(LSAN_RUNTIMES):
         return False
     import ctypes
 

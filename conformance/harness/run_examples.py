@@ -5,8 +5,9 @@
 JOBS.json is a list of jobs: {"example": path, "trace": path, "perturb": int (0: CPython's
 own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
-"clock": "virtual" (default) or "real", "quantum": where the virtual clock adds its quantum
-(virtual_clock.QUANTA; default "iteration"), "idle_after": seconds (real clock only),
+"clock": "virtual" (default) or "real", "quantum": the virtual clock's model:
+where it adds its quantum (virtual_clock.QUANTA; default "iteration"), optionally followed by
+THREADS_LATE and a mask, "idle_after": seconds (real clock only),
 "max_output": bytes of trace events kept (default: no limit), "memory_limit": bytes the run may
 keep resident (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the
@@ -529,6 +530,7 @@ def _child(job):
         virtual_clock.use_quantum(job.get("quantum", "iteration"))
         if job.get("quantum", "iteration") != "iteration":
             os.write(fd, ("# quantum: %s\n" % job["quantum"]).encode())
+        virtual_clock.CLOCK.on_wake_tie = recorder.note_wake_tie
     streams.extend(trace_recorder.install(recorder))
     import atexit
 
@@ -1055,6 +1057,7 @@ def _prepare(jobs):
     """
     import warnings
 
+    trace_recorder.normalize("/a.py:1")  # re compiles its substitutions' templates at first use
     if any(job.get("loop") or job.get("clock") == "real" for job in jobs):
         return
     _mark_set_order_apis()

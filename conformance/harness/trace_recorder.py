@@ -57,7 +57,7 @@ class Recorder(object):
         self.start = start
         self.example_path = os.path.abspath(example_path)
         self.outcome_written = False
-        self.set_order_noted = False
+        self.noted = set()  # the header notes written (note)
         # A run's trace is bounded: past `max_output` bytes of events, one "# output-cut"
         # line says where, and the rest is dropped (the outcome is still written).
         self.max_output = max_output
@@ -68,11 +68,20 @@ class Recorder(object):
         self.debug_fd = debug_fd
         self.debug_written = 0
 
+    def note(self, key, value, once=True):
+        """Mark the trace with a header line `# key: value` (once: the first time only)."""
+        if key not in self.noted or not once:
+            self.noted.add(key)
+            os.write(self.fd, ("# %s: %s\n" % (key, value)).encode())
+
     def note_set_order(self):
         """Mark the trace: set iteration order may have decided something in this run."""
-        if not self.set_order_noted:
-            self.set_order_noted = True
-            os.write(self.fd, b"# set-order: used\n")
+        self.note("set-order", "used")
+
+    def note_wake_tie(self, count):
+        """Mark the trace: `count` threads' wake-ups so far were due at the moment of a loop
+        timer (virtual_clock.THREADS_LATE); the last such line is the run's count."""
+        self.note("wake-ties", count, once=False)
 
     def stamp(self):
         return "%.6f" % (self.clock.now - self.start)

@@ -66,6 +66,23 @@ GRAIN = QUANTUM / 8
 #   "none":       a coarse clock (Windows' 15.6 ms one, say), which stands still between
 #                 jumps: deadlines scheduled at one moment tie, and heapq's order breaks them.
 QUANTA = {"iteration": (1, 0), "callback": (1, 1), "callback/8": (1, 0.125), "none": (0, 0)}
+# A thread's wake-up (a worker's time.sleep ending) and loop timers due at one moment (within
+# TIE, the trace's resolution) come in any interleaving in real CPython: a real clock cannot
+# order them (the sleep overshoots, the loop's selector rounds its timeout up to a millisecond,
+# and the thread's result reaches the loop at whichever iteration it takes the GIL in). The
+# clock wakes such a thread at its own time, before the timers (the "early" order, where the
+# quanta alone decide how many iterations later the timers fire). A model "<quantum>" +
+# WAKE_OFFSETS + "<offset>,<offset>,..." gives the run's tie number i (from 0, in the order the
+# ties are met) the i-th offset, in loop iterations: negative -d, the thread wakes d iterations
+# before the timers fire (the jump lands d quanta before them); 0 or more, it wakes at the
+# loop's select that many iterations after the timers ran (LAST: when the loop has nothing
+# left to run); EARLY (or no offset): as the clock does by itself. A run marks the ties it
+# meets (on_wake_tie), and tools/capture explores the offsets of such cells: the orders are
+# variants. Offsets count iterations under the quantum "iteration" (one quantum each).
+TIE = 1e-6
+WAKE_OFFSETS = "+wake:"
+EARLY = "e"
+LAST = "last"
 
 _real_monotonic = _time.monotonic
 _real_sleep = _time.sleep
@@ -124,7 +141,11 @@ class VirtualClock(object):
         self.driver_steps = 0  # counts the loop thread's visits to the clock
         self.driver_joining = 0  # > 0 while the loop thread is blocked joining a thread
         self.on_idle_forever = None
+        self.on_wake_tie = None  # called with the count of wake-up ties met so far
         self.per_iteration = 1  # quanta an iteration that does not jump adds (QUANTA)
+        self.wake_offsets = []  # WAKE_OFFSETS: per tie, None (early) or iterations
+        self.ties = {}  # a tied sleeper's event -> its offset
+        self.deferred = None  # [entry of a sleeper waking after the timers, selects left]
 
     # -- time ---------------------------------------------------------------------------
     def read(self):
@@ -152,12 +173,41 @@ class VirtualClock(object):
                 return False  # a free worker is about to pick an item up
         return True
 
-    def _wake_next(self):
-        wake, _, event, thread = heapq.heappop(self.sleepers)
-        self._jump(wake)
+    def _wake_next(self, entry=None, when=None):
+        """Wakes the first sleeper (or `entry`), the clock moved to its time (or `when`)."""
+        if entry is None or entry is self.sleepers[0]:
+            entry = heapq.heappop(self.sleepers)
+        else:
+            self.sleepers.remove(entry)
+            heapq.heapify(self.sleepers)
+        wake, _, event, thread = entry
+        self._jump(wake if when is None else when)
         self.running += 1 + self._set_asleep(thread, False)
         event.set()
         self.cond.notify_all()
+
+    def _tie_offset(self, event):
+        """The WAKE_OFFSETS offset of the sleeper waiting on `event`, tied with a loop timer:
+        decided at its tie's first sight, by the tie's number."""
+        if event not in self.ties:
+            number = len(self.ties)
+            self.ties[event] = (self.wake_offsets[number] if number < len(self.wake_offsets)
+                                else None)
+            if self.on_wake_tie is not None:
+                self.on_wake_tie(number + 1)
+        return self.ties[event]
+
+    def _wake_deferred(self, deadline):
+        """At a select: wakes the sleeper deferred past its tied timers when its iterations are
+        over or the loop would wait (nothing ready); returns whether it did."""
+        if self.deferred is None:
+            return False
+        if self.deferred[1] > 0 and deadline is not None and deadline <= self.now:
+            self.deferred[1] -= 1
+            return False
+        entry, self.deferred = self.deferred[0], None
+        self._wake_next(entry, self.now)
+        return True
 
     def wait_until(self, deadline, poll=None):
         """Block the driving (loop) thread until `deadline` (None: no deadline).
@@ -165,14 +215,16 @@ class VirtualClock(object):
         `poll()` returns ready events or an empty list; it is called with no clock lock held.
         Returns what poll returned, or [] when the deadline was reached.
         """
+        with self.cond:
+            settling = self._wake_deferred(deadline)  # then see what it did first
         while True:
             self.driver_steps += 1
-            if poll is not None:
+            if poll is not None and not settling:
                 ready = poll()
                 if ready:
                     return ready
             with self.cond:
-                if deadline is not None and deadline <= self.now:
+                if not settling and deadline is not None and deadline <= self.now:
                     return []
                 if not self._quiescent():
                     # Workers notify whenever they may have become quiescent (after
@@ -181,6 +233,7 @@ class VirtualClock(object):
                     self.cond.wait(0.05)
                     self.driver_waiting = False
                     continue
+            settling = False
             # The workers are quiescent: whatever they wrote is visible now.
             if poll is not None:
                 ready = poll()
@@ -189,8 +242,19 @@ class VirtualClock(object):
             with self.cond:
                 if not self._quiescent():
                     continue
+                if deadline is not None and deadline <= self.now:
+                    return []
                 if self.sleepers and (deadline is None or self.sleepers[0][0] <= deadline):
-                    self._wake_next()
+                    entry = self.sleepers[0]
+                    offset = None
+                    if deadline is not None and deadline - entry[0] < TIE:
+                        offset = self._tie_offset(entry[2])
+                    if offset is not None and offset >= 0:  # after the timers
+                        self.deferred = [entry, offset]
+                        self._jump(deadline)
+                        return []
+                    self._wake_next(when=None if offset is None else max(
+                        entry[0], deadline + offset * QUANTUM))
                     continue
                 if deadline is not None:
                     self._jump(deadline)
@@ -290,10 +354,18 @@ class VirtualSelector(selectors.DefaultSelector):
         return []
 
 
-def use_quantum(quantum):
-    """Adds the clock's quantum as `quantum` (a key of QUANTA) says, in this process."""
-    if quantum not in QUANTA:
-        raise ValueError("quantum %r: expected one of %s" % (quantum, ", ".join(QUANTA)))
+def use_quantum(model):
+    """Sets the clock's model in this process: `model` is a key of QUANTA (where the clock
+    adds its quantum), optionally followed by WAKE_OFFSETS and the ties' offsets."""
+    quantum, _, offsets = model.partition(WAKE_OFFSETS)
+    try:
+        if quantum not in QUANTA:
+            raise ValueError
+        CLOCK.wake_offsets = [_wake_offset(word) for word in offsets.split(",") if offsets]
+    except ValueError:
+        raise ValueError("clock model %r: expected one of %s, optionally followed by %s and "
+                         "offsets (%s, %s or whole numbers) separated by commas"
+                         % (model, ", ".join(QUANTA), WAKE_OFFSETS, EARLY, LAST))
     CLOCK.per_iteration, per_callback = QUANTA[quantum]
     if not per_callback:
         return
@@ -309,6 +381,12 @@ def use_quantum(quantum):
             CLOCK.now += step  # Handle._run runs on the loop thread only
 
     asyncio.events.Handle._run = timed_run
+
+
+def _wake_offset(word):
+    if word == EARLY:
+        return None
+    return float("inf") if word == LAST else int(word)
 
 
 def install(on_idle_forever):

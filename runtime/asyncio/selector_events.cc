@@ -280,23 +280,25 @@ void SelectorSocketTransport::read_ready() {
   }
 }
 
-void SelectorSocketTransport::read_ready_data_received() {
-  if (conn_lost_) return;
-  char* buf = read_scratch();
+ssize_t SelectorSocketTransport::recv_ready(std::span<char> buf) {
   ssize_t n;
   do {
-    n = detail::sys.recv(sock_fd_, buf, kMaxSize, 0);
+    n = detail::sys.recv(sock_fd_, buf.data(), buf.size(), 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     int err = errno;
-    if (would_block(err)) return;
-    fatal_error(make_os_error(err), "Fatal read error on socket transport");
-    return;
+    if (!would_block(err)) fatal_error(make_os_error(err), "Fatal read error on socket transport");
+    return -1;
   }
-  if (n == 0) {
-    read_ready_on_eof();
-    return;
-  }
+  if (n == 0) read_ready_on_eof();
+  return n;
+}
+
+void SelectorSocketTransport::read_ready_data_received() {
+  if (conn_lost_) return;
+  char* buf = read_scratch();
+  ssize_t n = recv_ready(std::span<char>(buf, kMaxSize));
+  if (n <= 0) return;
   ProtocolPtr keep = protocol_;
   try {
     if (view_protocol_) {
@@ -322,20 +324,8 @@ void SelectorSocketTransport::read_ready_get_buffer() {
                 "Fatal error: protocol.get_buffer() call failed.");
     return;
   }
-  ssize_t n;
-  do {
-    n = detail::sys.recv(sock_fd_, buf.data(), buf.size(), 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    int err = errno;
-    if (would_block(err)) return;
-    fatal_error(make_os_error(err), "Fatal read error on socket transport");
-    return;
-  }
-  if (n == 0) {
-    read_ready_on_eof();
-    return;
-  }
+  ssize_t n = recv_ready(buf);
+  if (n <= 0) return;
   try {
     buffered_protocol_->buffer_updated(static_cast<std::size_t>(n));
   } catch (...) {

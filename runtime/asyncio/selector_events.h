@@ -3,11 +3,14 @@
 // selector_events.cc.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,6 +96,9 @@ class SelectorSocketTransport final : public Transport {
   void read_ready_data_received();
   void read_ready_get_buffer();
   void read_ready_on_eof();
+  // recv() into buf, retried on EINTR: the bytes read, or 0 at EOF (handled) or -1 when there is
+  // nothing to read or the error was handled (as both _read_ready__* methods of CPython do).
+  ssize_t recv_ready(std::span<char> buf);
   void write_ready();
   void add_reader();  // _SelectorTransport._add_reader: only while reading
   void fatal_error(std::exception_ptr exc, const char* message);

@@ -48,6 +48,8 @@ _real_clock = time.perf_counter  # the virtual clock replaces time.perf_counter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HARNESS = os.path.join(ROOT, "conformance", "harness")
 EXAMPLES = os.path.join(ROOT, "conformance", "examples")
+sys.path.insert(0, HARNESS)
+import leak_check  # noqa: E402  (conformance/harness: which sanitizer runtimes are loaded)
 BATCH = 10000
 # The measured part of a workload is cut into WINDOWS windows. A leak grows in every window; a
 # container that resized once (asyncio's set of all tasks doubling its table: +512 KiB, on
@@ -66,17 +68,7 @@ MAX_OBJECT_GROWTH = 5  # gc-tracked objects over the measured part (0 in every r
 MAX_RSS_GROWTH = 1024 * 1024
 CLOCK = None  # conformance/harness/virtual_clock.py's, once installed
 _LIBC = ctypes.CDLL(None)
-# Sanitizer runtimes whose malloc keeps freed memory in a quarantine (ASan, and LSan's with it)
-# or maps shadow memory beside the heap (TSan): RSS does not follow what is in use there.
-_SANITIZER_ALLOCATORS = ("/libasan.so", "/liblsan.so", "/libtsan.so", "/libmsan.so")
-
-
-def _sanitizer_allocator():
-    with open("/proc/self/maps") as maps:
-        return any(runtime in line for line in maps for runtime in _SANITIZER_ALLOCATORS)
-
-
-RSS_JUDGED = not _sanitizer_allocator()
+RSS_JUDGED = not leak_check.mapped(leak_check.SANITIZER_ALLOCATORS)
 LOOPS = {"aioref": "aioref:new_event_loop", "aioref-full": "aioref:new_full_event_loop",
          "cpython": None}
 
@@ -316,7 +308,6 @@ def main(argv=None):
             module, _, attr = LOOPS[loop_name].partition(":")
             factories[loop_name] = getattr(__import__(module), attr)
     global CLOCK
-    sys.path.insert(0, HARNESS)
     import virtual_clock
 
     def idle_forever():

@@ -48,6 +48,46 @@ def golden_path(golden_dir, interpreter, example_name):
 # first round (the harness's two opposite set orders), more where those differ.
 QUANTA = ("iteration", "callback", "callback/8", "none")
 OTHER_QUANTUM_RUNS = 2
+# A thread's wake-up due at the moment of a loop timer (a "wake-tie", counted in the trace's
+# header) comes in any interleaving with the timers in real CPython; the clock wakes the thread
+# first, and under "<quantum>" + WAKE_OFFSETS + offsets (conformance/harness/virtual_clock.py's)
+# each tie's thread wakes some loop iterations before or after its timers. A cell whose runs
+# under the default quantum met ties runs under the offsets too (OTHER_QUANTUM_RUNS each; more
+# where they differ): every combination of TIE_OFFSETS over the first MAX_WAKE_TIES ties met,
+# those found on the way included. Only those cells pay for it.
+WAKE_OFFSETS = "+wake:"
+TIE_OFFSETS = ("-1", "0", "last")  # besides "e", the clock's own order
+MAX_WAKE_TIES = 2
+
+
+def plan_wake_offsets(planned, workdir):
+    """Plans the first round of each offset model that sets one more tie than a cell's model
+    under the default quantum (a later one than it sets: each combination once), for the ties
+    its runs met; returns the new runs."""
+    added = []
+    for (label, name, model), runs in list(planned.items()):
+        quantum, _, offsets = model.partition(WAKE_OFFSETS)
+        if quantum != QUANTA[0]:
+            continue
+        offsets = offsets.split(",") if offsets else []
+        met = max(_wake_ties(run) for run in runs)
+        for tie in range(len(offsets), min(met, MAX_WAKE_TIES)):
+            for offset in TIE_OFFSETS:
+                new = "%s%s%s" % (quantum, WAKE_OFFSETS, ",".join(
+                    offsets + ["e"] * (tie - len(offsets)) + [offset]))
+                if (label, name, new) not in planned:
+                    extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir, 0,
+                                      OTHER_QUANTUM_RUNS, [new])
+                    planned.update(extra)
+                    added += extra[(label, name, new)]
+    return added
+
+
+def _wake_ties(run):
+    try:
+        return int(read_trace(run).header.get("wake-ties", 0))
+    except (traces.NondeterministicError, traces.FormatError, ValueError):
+        return 0  # reported later
 
 
 def plan_runs(chosen, found, workdir, first, count, quanta=QUANTA):
@@ -224,14 +264,16 @@ def main(argv=None):
                                       len(runs), missing, [runs[0].quantum])
                     planned[key] += extra[key]
                     batch += extra[key]
+            batch += plan_wake_offsets(planned, workdir)
         total_runs = sum(len(group) for group in planned.values())
         for interpreter in found:
             passed = 0
             for example in chosen:
                 where = "%s on %s (%s)" % (example.name, interpreter.label, interpreter.path)
                 try:
-                    by_quantum = {quantum: [read_trace(run) for run in planned[
-                        (interpreter.label, example.name, quantum)]] for quantum in QUANTA}
+                    by_quantum = {key[2]: [read_trace(run) for run in runs]
+                                  for key, runs in planned.items()
+                                  if key[:2] == (interpreter.label, example.name)}
                     captured = [trace for group in by_quantum.values() for trace in group]
                     golden = derive_golden(
                         {"example": example.name, "implementation": "cpython",

@@ -54,9 +54,20 @@ class InterpreterError(Exception):
     pass
 
 
+_PROBED = {}  # (path, the file's identity) -> Interpreter: tools/fuzz discovers per batch
+
+
 def probe(path):
     if not os.path.exists(path):
         raise InterpreterError("%s: no such interpreter" % path)
+    stat = os.stat(path)
+    key = (path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if key not in _PROBED:
+        _PROBED[key] = _probe(path)
+    return _PROBED[key]
+
+
+def _probe(path):
     try:
         out = subprocess.run([path, "-c", _PROBE], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, timeout=120, check=True,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -123,6 +124,70 @@ class ShrinkTest(unittest.TestCase):
         self.assertEqual(len(smallest.functions), 2)
         self.assertEqual([type(s) for s in smallest.main.body], [ir.Spawn, ir.Cancel])
         self.assertLess(ir.size(smallest), ir.size(program))
+
+
+class RecaptureTest(unittest.TestCase):
+    """The oracle's second capture (oracle.RECAPTURE_RUNS runs) of a diverging program: an
+    outcome CPython shows only in runs the first capture did not make is not a divergence."""
+
+    # Which of four tasks a set of them iterates first: the capture's set orders decide it
+    # (runs 1 and 2 CANONICAL and REVERSED, later ones shuffled, seeded by the run's number),
+    # never addresses; in the first capture's runs (1-3) task 1 never comes first, in the
+    # recapture's it does (runs 5 and 9).
+    PROGRAM = textwrap.dedent("""\
+        import asyncio
+
+        async def child(n):
+            await asyncio.sleep(0)
+
+        async def main():
+            tasks = [asyncio.ensure_future(child(n)) for n in range(4)]
+            first = next(iter({tasks[0], tasks[1], tasks[2], tasks[3]}))
+            print("task 1 first:", first is tasks[1])
+            await asyncio.gather(*tasks)
+
+        asyncio.get_event_loop().run_until_complete(main())
+        """)
+    # A loop whose tasks hash so that a set of four iterates task 1 first (CPython's hash
+    # its tasks by address; another loop's may hash them any way).
+    LOOP = textwrap.dedent("""\
+        import asyncio, itertools
+
+        _made = itertools.count()
+
+        class OrderedTask(asyncio.Task):
+            def __init__(self, *args, **kwargs):
+                self.number = next(_made)  # first: the task registers itself by its hash
+                super().__init__(*args, **kwargs)
+
+            def __hash__(self):
+                return (self.number - 2) % 4  # main is task 0
+
+        def new_event_loop():
+            loop = asyncio.SelectorEventLoop()  # the harness made new_event_loop this
+            loop.set_task_factory(lambda loop, coro: OrderedTask(coro, loop=loop))
+            return loop
+        """)
+
+    def test_an_outcome_only_the_recapture_shows_makes_the_program_unstable(self):
+        from suite import implementations, interpreters
+        from suite.fuzz import oracle
+
+        found, _ = interpreters.discover(["/usr/bin/python3"], True)
+        with tempfile.TemporaryDirectory() as scratch:
+            with open(os.path.join(scratch, "ordered_loop.py"), "w") as out:
+                out.write(self.LOOP)
+            loop = implementations.PythonLoop("ordered", loop="ordered_loop:new_event_loop",
+                                              sys_path=[scratch])
+            named = [("recapture", oracle.Source((3, 8), self.PROGRAM))]
+            options = oracle.conform_options(2, 30.0)
+            first, _ = oracle._evaluate(named, [loop], found, options, scratch, None)
+            self.assertTrue(first[0].divergences, "the first capture alone must miss it")
+            self.assertIsNone(first[0].unstable)
+            verdict = oracle.evaluate(named, [loop], found, options, scratch)[0]
+        self.assertEqual([c.detail for c in verdict.divergences], [])
+        self.assertIn("%d runs showed outcomes the first capture missed"
+                      % oracle.RECAPTURE_RUNS, verdict.unstable)
 
 
 class CampaignTest(unittest.TestCase):

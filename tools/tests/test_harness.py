@@ -341,6 +341,32 @@ class HarnessTest(unittest.TestCase):
                                              "0.500000 out pending when it stopped " + pending,
                                              "0.500000 out num(5) slept %s" % slept], quantum)
 
+    def test_a_threads_wake_up_tied_with_a_timer_comes_before_or_after_it(self):
+        # The job's time.sleep(0.3) and the timer made at 0.2 are due at one moment: the clock
+        # wakes the thread first (its result's callback runs before the timer, an iteration
+        # later), and the trace says a tie was met; under the offsets of "+wake:" the thread
+        # wakes after the timer (real CPython shows both: see virtual_clock.TIE).
+        source = """
+            import asyncio, time
+            async def main(loop):
+                job = loop.run_in_executor(None, time.sleep, 0.3)
+                await asyncio.sleep(0.2)
+                loop.call_later(0.1, print, "timer")
+                await job
+                print("job")
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(main(loop))
+            """
+        expected = {"iteration": ["job", "timer"], "iteration+wake:e": ["job", "timer"],
+                    "iteration+wake:0": ["timer", "job"],
+                    "iteration+wake:last": ["timer", "job"]}
+        for model, order in expected.items():
+            for lines in self.each(source, quantum=model, header=True):
+                self.assertIn("# wake-ties: 1", lines, model)
+                self.assertEqual([line for line in lines if not line.startswith("#")],
+                                 ["0.300000 out " + text for text in order] + ["= exit 0"],
+                                 model)
+
     def test_pending_tasks_are_finalized_in_the_runs_order(self):
         # Whether a task destroyed pending at exit logs its coroutine "done" or "running at"
         # follows the collector's order of the two (an order earlier collections decide):

@@ -94,6 +94,14 @@ def load_expected(loops, directory=EXPECTED):
     return {loop.name: expected.load(directory, loop.name) for loop in loops}
 
 
+class Source(object):
+    """A program given as its Python text (not generated): what the oracle runs as is."""
+
+    def __init__(self, floor, text):
+        self.floor = floor  # (major, minor): the oldest interpreter it runs on
+        self.text = text
+
+
 RECAPTURE_RUNS = 16  # a diverging program's second capture: its first round, per Python
 
 
@@ -138,7 +146,8 @@ def _evaluate(named, loops, interpreters, args, workdir, expectations, first_rou
         for name, program in named:
             path = os.path.join(scratch, name + ".py")
             with open(path, "w", encoding="utf-8") as source:
-                source.write(render_python.render(program))
+                source.write(program.text if isinstance(program, Source)
+                             else render_python.render(program))
             by_floor.setdefault(program.floor, []).append(examples.from_file(path))
         for loop in loops:  # the native loop builds its runner of the batch
             why = loop.prepare(named, scratch) if hasattr(loop, "prepare") else None

@@ -63,7 +63,7 @@ bool FutureBase::future_cancel(std::optional<std::string> msg) {
   log_traceback_ = false;
   if (state_ != State::kPending) return false;
   state_ = State::kCancelled;
-  cancel_message_ = std::move(msg);
+  set_cancel_message(std::move(msg));
   schedule_callbacks();
   return true;
 }

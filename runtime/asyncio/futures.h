@@ -67,8 +67,9 @@ std::string reprlib_repr(const T& v, int level = 6) {
 
 namespace detail {
 // A future's done callbacks in order: the first inline, the others in a vector from the block
-// cache. Most futures get exactly one (a task's wakeup, gather's, TaskGroup's), which then costs
-// no allocation and no second cache line when it is scheduled.
+// cache, made when a second one comes. Most futures get exactly one (a task's wakeup, gather's,
+// TaskGroup's), which then costs no allocation and no second cache line when it is scheduled; a
+// pointer, not a vector, for the others keeps a task within fewer cache lines.
 template <class E>
 class InlineFirstList {
  public:
@@ -79,14 +80,15 @@ class InlineFirstList {
 
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
-  E& operator[](std::size_t i) { return i == 0 ? *first() : rest_[i - 1]; }
-  const E& operator[](std::size_t i) const { return i == 0 ? *first() : rest_[i - 1]; }
+  E& operator[](std::size_t i) { return i == 0 ? *first() : (*rest_)[i - 1]; }
+  const E& operator[](std::size_t i) const { return i == 0 ? *first() : (*rest_)[i - 1]; }
   const E& back() const { return (*this)[size_ - 1]; }
   void push_back(E e) {
     if (size_ == 0) {
       ::new (first_) E(std::move(e));
     } else {
-      rest_.push_back(std::move(e));
+      if (!rest_) rest_ = std::make_unique<Rest>();
+      rest_->push_back(std::move(e));
     }
     ++size_;
   }
@@ -95,7 +97,7 @@ class InlineFirstList {
     out.clear();
     if (size_ == 0) return;
     ::new (out.first_) E(std::move(*first()));
-    out.rest_.swap(rest_);
+    out.rest_ = std::move(rest_);
     out.size_ = size_;
     clear();
   }
@@ -112,22 +114,23 @@ class InlineFirstList {
     if (kept == 0) {
       clear();
     } else {
-      rest_.erase(rest_.begin() + static_cast<std::ptrdiff_t>(kept - 1), rest_.end());
+      if (rest_) rest_->erase(rest_->begin() + static_cast<std::ptrdiff_t>(kept - 1), rest_->end());
       size_ = kept;
     }
     return removed;
   }
   void clear() {
     if (size_ > 0) first()->~E();
-    rest_.clear();
+    if (rest_) rest_->clear();
     size_ = 0;
   }
 
  private:
+  using Rest = std::vector<E, CacheAllocator<E>>;
   E* first() { return std::launder(reinterpret_cast<E*>(first_)); }
   const E* first() const { return std::launder(reinterpret_cast<const E*>(first_)); }
   alignas(E) unsigned char first_[sizeof(E)];
-  std::vector<E, CacheAllocator<E>> rest_;
+  std::unique_ptr<Rest> rest_;  // the second entry on, when there are
   std::size_t size_ = 0;
 };
 }  // namespace detail
@@ -178,13 +181,20 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   void finish_with_result();    // state FINISHED + schedule callbacks (result stored by subclass)
   bool log_traceback() const { return log_traceback_; }
   void clear_log_traceback() { log_traceback_ = false; }
-  const std::optional<std::string>& cancel_message() const { return cancel_message_; }
+  // The message of cancel(msg) (nullptr: none).
+  const std::string* cancel_message() const { return cancel_message_.get(); }
   std::exception_ptr exception_ptr_unchecked() const { return exception_; }
   virtual bool is_task() const { return false; }
 
  protected:
   bool future_cancel(std::optional<std::string> msg);  // Future.cancel
   void set_exception_internal(std::exception_ptr e);
+  void set_cancel_message(std::optional<std::string> msg) {
+    cancel_message_ = msg ? std::make_unique<std::string>(std::move(*msg)) : nullptr;
+  }
+  std::optional<std::string> cancel_message_copy() const {
+    return cancel_message_ ? std::optional<std::string>(*cancel_message_) : std::nullopt;
+  }
   void schedule_callbacks();
   // The reference to this future that the scheduled callbacks share (Task: the one its finishing
   // step owned, handed over).
@@ -198,16 +208,19 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
     CallbackId id;
   };
 
+  // The fields a step or a done callback reads first, then the rare ones: a task lives in few
+  // cache lines, which is what a workload of 100k live tasks is bound by
+  // (runtime/benchmarks/analysis.md: cache misses per child).
   Loop loop_;
   State state_ = State::kPending;
   bool log_traceback_ = false;
   std::exception_ptr exception_;
   std::size_t exception_tb_ = 0;  // _exception_tb: the frames its traceback had then
-  std::optional<std::string> cancel_message_;
-  std::exception_ptr cancelled_exc_;
   using Callbacks = detail::InlineFirstList<CbEntry>;
   Callbacks callbacks_;
   CallbackId next_cb_id_ = 1;
+  std::unique_ptr<std::string> cancel_message_;  // cancel(msg): the message, if any
+  std::exception_ptr cancelled_exc_;
 };
 
 // Typed result storage, shared by plain futures and tasks.

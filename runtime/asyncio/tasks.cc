@@ -61,12 +61,8 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
 }  // namespace detail
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
-  std::uint64_t n = number_ = ++g_task_counter;
-  if (name) {
-    name_ = std::move(*name);
-  } else {
-    name_number_ = n;
-  }
+  number_ = ++g_task_counter;
+  if (name) name_ = std::make_unique<std::string>(std::move(*name));
 }
 
 void TaskBase::start() { start(shared_task()); }
@@ -154,7 +150,7 @@ bool TaskBase::cancel(std::optional<std::string> msg) {
     if (fut_waiter_->cancel(msg)) return true;
   }
   must_cancel_ = true;
-  cancel_message_ = std::move(msg);
+  set_cancel_message(std::move(msg));
   return true;
 }
 
@@ -256,7 +252,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       }
     } else if (must_cancel_) {
       must_cancel_ = false;
-      future_cancel(cancel_message_);
+      future_cancel(cancel_message_copy());
     } else {
       set_result_from_coro();
     }
@@ -278,7 +274,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
                                 detail::kTaskWakeupName);
       fut_waiter_ = std::move(result);
       if (must_cancel_) {
-        if (fut_waiter_->cancel(cancel_message_)) must_cancel_ = false;
+        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
       }
     }
   } else if (yielded_bare_) {

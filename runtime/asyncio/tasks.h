@@ -24,16 +24,12 @@ class TaskBase : public FutureBase {
   int cancelling() const { return num_cancels_requested_; }
   int uncancel();
   const std::string& get_name() const {
-    if (name_number_) {  // "Task-<n>" is formatted when first asked for
-      name_ = "Task-" + std::to_string(name_number_);
-      name_number_ = 0;
-    }
-    return name_;
+    // "Task-<n>" is formatted when first asked for; a name is a pointer, not a string (a
+    // task in fewer cache lines), as most tasks are never asked.
+    if (!name_) name_ = std::make_unique<std::string>("Task-" + std::to_string(number_));
+    return *name_;
   }
-  void set_name(std::string n) {
-    name_ = std::move(n);
-    name_number_ = 0;
-  }
+  void set_name(std::string n) { name_ = std::make_unique<std::string>(std::move(n)); }
   const char* class_name() const override { return "Task"; }
   std::vector<std::string> repr_info() const override;
   bool is_task() const override { return true; }
@@ -74,6 +70,7 @@ class TaskBase : public FutureBase {
   const detail::CoPromiseBase* leaf_promise_ = nullptr;
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
+  bool collected_ = false;  // seen by gc_collect_pending_tasks already
   std::exception_ptr thrown_in_;
   // The future whose done callback runs this step: the loop's callback holds one reference to
   // it until the step returns, which nothing else can reach (detail::last_reference).
@@ -85,7 +82,6 @@ class TaskBase : public FutureBase {
   void collect();
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
-  bool collected_ = false;  // seen by gc_collect_pending_tasks already
   void set_registry_slot(std::size_t slot) { registry_slot_ = slot; }  // (compaction)
 
  protected:
@@ -97,18 +93,17 @@ class TaskBase : public FutureBase {
   void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
   std::shared_ptr<FutureBase> reference_for_callbacks() override;
 
-  mutable std::string name_;
-  mutable std::uint64_t name_number_ = 0;       // not 0: the name is "Task-<name_number_>"
-  std::uint64_t number_ = 0;                    // creation order (the Task-N counter)
   std::size_t registry_slot_ = kNotRegistered;  // its index in loop_->tasks_registry()
   static constexpr std::size_t kNotRegistered = ~std::size_t{0};
-  int num_cancels_requested_ = 0;
-  bool must_cancel_ = false;
-  bool log_destroy_pending_ = true;
   std::shared_ptr<FutureBase> fut_waiter_;
   // While the step that finishes the task runs: the reference that step's callback owns, which
   // it would only drop afterwards.
   std::shared_ptr<TaskBase>* finishing_step_ = nullptr;
+  int num_cancels_requested_ = 0;
+  bool must_cancel_ = false;
+  bool log_destroy_pending_ = true;
+  std::uint64_t number_ = 0;                   // creation order (the Task-N counter)
+  mutable std::unique_ptr<std::string> name_;  // null: "Task-<number_>" (not asked for yet)
 };
 
 template <class T>

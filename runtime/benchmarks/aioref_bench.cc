@@ -252,8 +252,12 @@ aio::Co<long> gather_groups(long groups, long per_group, aio::Def = "gather_grou
   co_return sum;
 }
 
-void gather_taskgroups(benchmark::State& state) {
+// gather_taskgroups_eager: the same with asyncio.eager_task_factory (3.12+), each task's first
+// step run inside create_task, as Asio's co_spawn dispatches its coroutine when called on the
+// io_context's thread (so gather_taskgroups/asio is this workload: analysis.md).
+void gather_taskgroups_with(benchmark::State& state, bool eager) {
   aio::Loop loop = make_loop();
+  if (eager) loop->set_task_factory(aio::eager_task_factory);
   const long groups = sizes().task_groups, per_group = sizes().group_tasks;
   const long n = groups * per_group;
   run_batches(state, n, [&] {
@@ -263,6 +267,8 @@ void gather_taskgroups(benchmark::State& state) {
   });
   loop->close();
 }
+void gather_taskgroups(benchmark::State& state) { gather_taskgroups_with(state, false); }
+void gather_taskgroups_eager(benchmark::State& state) { gather_taskgroups_with(state, true); }
 
 // --- memory ----------------------------------------------------------------------------------
 
@@ -298,6 +304,7 @@ Peer aioref_peer() {
       {"queue_put_get", queue_put_get},
       {"lock_contended", lock_contended},
       {"gather_taskgroups", gather_taskgroups},
+      {"gather_taskgroups_eager", gather_taskgroups_eager},
   };
   p.memory = {
       {"mem_timers_pending", mem_timers_pending},

@@ -307,6 +307,10 @@ Peer asio_peer() {
       {"queue_put_get", queue_put_get},
       {"lock_contended", lock_contended},
       {"gather_taskgroups", gather_taskgroups},
+      // Asio 1.22's co_spawn dispatches: called on the io_context's thread, the coroutine runs
+      // at once up to its first suspension (a child never suspends: to its end), and only its
+      // completion handler is posted. That is an eager task's start, whichever workload.
+      {"gather_taskgroups_eager", gather_taskgroups},
       // future_done_callbacks: Asio has no future with done callbacks (a completion handler
       // is what call_soon measures).
   };

@@ -73,6 +73,7 @@ inline const std::vector<Workload>& workloads() {
       {"queue_put_get", "items"},
       {"lock_contended", "acquisitions"},
       {"gather_taskgroups", "tasks"},
+      {"gather_taskgroups_eager", "tasks"},
   };
   return w;
 }
@@ -87,7 +88,9 @@ inline long items_per_batch(const std::string& workload) {
   if (workload == "future_done_callbacks") return s.futures;
   if (workload == "queue_put_get") return s.queue_items;
   if (workload == "lock_contended") return s.lock_acquisitions;
-  if (workload == "gather_taskgroups") return s.task_groups * s.group_tasks;
+  if (workload == "gather_taskgroups" || workload == "gather_taskgroups_eager") {
+    return s.task_groups * s.group_tasks;
+  }
   return 0;
 }
 

@@ -200,8 +200,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="one repetition, short minimum times (for trying things out)")
     parser.add_argument("--repetitions", type=int, default=3,
-                        help="native: runs of native_bench, every workload and peer in each "
-                        "(default 3; median)")
+                        help="native: rounds, every workload and peer in each, each in a "
+                        "process of its own (default 3; median)")
     parser.add_argument("--min-time", type=float, default=0.5,
                         help="native: --benchmark_min_time per repetition (default 0.5 s)")
     parser.add_argument("--python-rounds", type=int, default=3,

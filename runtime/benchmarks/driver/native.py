@@ -23,10 +23,11 @@ class Native(common.Group):
     ours = ("aioref",)
     peers = ("asio", "libuv")
     description = ("items per CPU second of the benchmark thread (Google Benchmark's "
-                   "items_per_second); native_bench runs --repetitions times, each run every "
-                   "workload on every peer one after the other (so load on the machine hits "
-                   "peers alike), and the value is the median of the runs; each benchmark runs "
-                   "one warm-up batch first.")
+                   "items_per_second); each benchmark (workload and peer) runs in a process of "
+                   "its own, so that no peer runs on the heap another one left behind; "
+                   "--repetitions rounds, each every workload on every peer one after the other "
+                   "(so load on the machine hits peers alike), and the value is the median of "
+                   "the rounds; each benchmark runs one warm-up batch first.")
 
     def run(self, ctx):
         described = describe(ctx)
@@ -34,14 +35,9 @@ class Native(common.Group):
         benchmarks = []
         with tempfile.TemporaryDirectory() as tmp:
             for repetition in range(ctx.args.repetitions):
-                out = os.path.join(tmp, "native-%d.json" % repetition)
-                command = [ctx.path(BINARY), "--benchmark_out=" + out,
-                           "--benchmark_out_format=json",
-                           "--benchmark_min_time=%g" % ctx.args.min_time]
-                common.log(" ".join(command))
-                common.run(command, check=False, cwd=tmp)  # its table goes to stdout: dropped
-                with open(out) as f:
-                    benchmarks += json.load(f)["benchmarks"]
+                for w in described["workloads"]:
+                    for implementation in w["implementations"]:
+                        benchmarks += self.run_one(ctx, tmp, w["name"], implementation)
         runs = {}
         errors = {}
         for b in benchmarks:
@@ -71,6 +67,19 @@ class Native(common.Group):
         if errors:
             ctx.failures.append("native: %s" % ", ".join(sorted(errors)))
         return records
+
+
+    @staticmethod
+    def run_one(ctx, tmp, workload, implementation):
+        """One benchmark in a fresh process (Google Benchmark's JSON entries)."""
+        out = os.path.join(tmp, "native.json")
+        command = [ctx.path(BINARY), "--benchmark_out=" + out, "--benchmark_out_format=json",
+                   "--benchmark_filter=^%s/%s$" % (workload, implementation),
+                   "--benchmark_min_time=%g" % ctx.args.min_time]
+        common.log(" ".join(command))
+        common.run(command, check=False, cwd=tmp)  # its table goes to stdout: dropped
+        with open(out) as f:
+            return json.load(f)["benchmarks"]
 
 
 def _seconds(unit):

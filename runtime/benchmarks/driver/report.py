@@ -29,6 +29,15 @@ WORKLOADS = [
      "run and collected. Asio: 100k `co_spawn` with a completion handler counting down, the "
      "parent waiting on a timer the last child cancels (Asio 1.22 has no ranged "
      "parallel_group)."),
+    ("gather_taskgroups", "`gather()` of 1,000 coroutines, each `async with TaskGroup() as tg:` "
+     "creating 100 tasks (`tg.create_task(child(i))`) whose results it sums after the block: "
+     "100k tasks created, run, collected by their group. Asio: wait-groups of wait-groups "
+     "(`co_spawn` + a completion handler counting down, as gather_100k); Asio 1.22's "
+     "`co_spawn` dispatches, so each child runs to its end inside `co_spawn` (an eager "
+     "task's start) where asyncio's `create_task` schedules its first step."),
+    ("gather_taskgroups_eager", "gather_taskgroups with `asyncio.eager_task_factory` (3.12+): "
+     "each task's first step runs inside `create_task`, as Asio's `co_spawn` (the same Asio "
+     "code as gather_taskgroups)."),
     ("future_done_callbacks", "Rounds of 1,000: `fut = create_future(); "
      "fut.add_done_callback(cb); fut.set_result(i)`; the loop then runs each callback, which "
      "reads the result."),

@@ -7,7 +7,7 @@ own set order; see _perturb_set_order),
 "timeout": seconds, "loop": "module:factory" or null, "sys_path": [dirs],
 "clock": "virtual" (default) or "real", "quantum": the virtual clock's model:
 where it adds its quantum (virtual_clock.QUANTA; default "iteration"), optionally followed by
-THREADS_LATE and a mask, "idle_after": seconds (real clock only),
+WAKE_OFFSETS and the wake-ties' offsets (virtual_clock.use_quantum), "idle_after": seconds (real clock only),
 "max_output": bytes of trace events kept (default: no limit), "memory_limit": bytes the run may
 keep resident (default: no limit)}.
 Each run is a fresh process forked from this one after asyncio is imported, so the

@@ -80,7 +80,7 @@ class Recorder(object):
 
     def note_wake_tie(self, count):
         """Mark the trace: `count` threads' wake-ups so far were due at the moment of a loop
-        timer (virtual_clock.THREADS_LATE); the last such line is the run's count."""
+        timer (virtual_clock.WAKE_OFFSETS); the last such line is the run's count."""
         self.note("wake-ties", count, once=False)
 
     def stamp(self):

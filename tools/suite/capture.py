@@ -28,6 +28,9 @@ import time
 
 from suite import compare, examples, execution, interpreters, paths, traces
 
+sys.path.append(paths.HARNESS)
+import virtual_clock  # noqa: E402  (conformance/harness: the clock models a run can take)
+
 FIRST_ROUND = 3  # every example: enough to see that it is deterministic
 SECOND_ROUND = 5  # more, where set order showed, to delimit its blocks (the first round's
 # opposite orders show each block at once; these shuffle)
@@ -39,24 +42,24 @@ def golden_path(golden_dir, interpreter, example_name):
     return os.path.join(golden_dir, interpreter.label, example_name + ".golden")
 
 
-# Where the virtual clock adds its quantum (conformance/harness/virtual_clock.py's QUANTA):
+# Where the virtual clock adds its quantum (virtual_clock.QUANTA, in its order):
 # every example runs under each, and the golden keeps every outcome they show as a variant.
 # A real clock moves by amounts nobody controls, and where a program's output depends on them
 # (a timer due microseconds after another: in the next iteration, in the last one, or not
 # before the loop stops; two deadlines tied by a coarse clock), real CPython shows each.
 # The first is the default (tools/conform's); the others run OTHER_QUANTUM_RUNS times in the
 # first round (the harness's two opposite set orders), more where those differ.
-QUANTA = ("iteration", "callback", "callback/8", "none")
+QUANTA = tuple(virtual_clock.QUANTA)
 OTHER_QUANTUM_RUNS = 2
 # A thread's wake-up due at the moment of a loop timer (a "wake-tie", counted in the trace's
 # header) comes in any interleaving with the timers in real CPython; the clock wakes the thread
-# first, and under "<quantum>" + WAKE_OFFSETS + offsets (conformance/harness/virtual_clock.py's)
+# first, and under "<quantum>" + WAKE_OFFSETS + offsets (virtual_clock's model)
 # each tie's thread wakes some loop iterations before or after its timers. A cell whose runs
 # under the default quantum met ties runs under the offsets too (OTHER_QUANTUM_RUNS each; more
 # where they differ): every combination of TIE_OFFSETS over the first MAX_WAKE_TIES ties met,
 # those found on the way included. Only those cells pay for it.
-WAKE_OFFSETS = "+wake:"
-TIE_OFFSETS = ("-1", "0", "last")  # besides "e", the clock's own order
+WAKE_OFFSETS = virtual_clock.WAKE_OFFSETS
+TIE_OFFSETS = ("-1", "0", virtual_clock.LAST)  # besides EARLY, the clock's own order
 MAX_WAKE_TIES = 2
 
 
@@ -74,7 +77,7 @@ def plan_wake_offsets(planned, workdir):
         for tie in range(len(offsets), min(met, MAX_WAKE_TIES)):
             for offset in TIE_OFFSETS:
                 new = "%s%s%s" % (quantum, WAKE_OFFSETS, ",".join(
-                    offsets + ["e"] * (tie - len(offsets)) + [offset]))
+                    offsets + [virtual_clock.EARLY] * (tie - len(offsets)) + [offset]))
                 if (label, name, new) not in planned:
                     extra = plan_runs([runs[0].example], [runs[0].interpreter], workdir, 0,
                                       OTHER_QUANTUM_RUNS, [new])

@@ -110,6 +110,10 @@ class RingQueue {
   void clear() {
     while (size_) pop_front();
   }
+  template <class F>
+  void for_each(F&& f) {
+    for (std::size_t i = 0; i < size_; ++i) f(buf_[(head_ + i) & (buf_.size() - 1)]);
+  }
 
  private:
   void grow() {
@@ -390,6 +394,16 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // --- internals ---------------------------------------------------------------------------
   void run_once();  // _run_once
   void timer_handle_cancelled(detail::HandleImpl* h);
+  // f(Callback&) for every callback queued: the ready queue, the timer heap (cancelled timers
+  // have none left) and the call_soon_threadsafe queue. For an embedder whose callbacks hold
+  // objects of a garbage collector (the Python bridge's Core::traverse); f must not queue.
+  template <class F>
+  void for_each_queued(F&& f) {
+    ready_.for_each([&f](Handle& h) { f(h.impl()->fn); });
+    for (ScheduledTimer& t : scheduled_) f(t.handle->fn);
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    for (Handle& h : ts_queue_) f(h.impl()->fn);
+  }
   std::size_t ready_count() const { return ready_.size(); }
   std::size_t scheduled_count() const { return scheduled_.size(); }
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }

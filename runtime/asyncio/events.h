@@ -91,6 +91,7 @@ class Handle {
 
   // Loop internals.
   detail::HandleImpl* impl() const { return p_; }
+  detail::HandleImpl* release() { return std::exchange(p_, nullptr); }  // the reference, kept
   void run();  // Handle._run(): exceptions go to the loop's exception handler
 
  protected:

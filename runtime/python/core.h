@@ -100,6 +100,7 @@ class Core {
     }
     loop_ = std::make_shared<aio::EventLoop>(std::move(clock));
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
+    loop_->set_external_calls({&Core::run_external, &Core::drop_external, this});
   }
   ~Core() {
     // The references first (the callbacks then run no Python code when the loop drops them).
@@ -206,7 +207,13 @@ class Core {
   // (run_python). Only timers need their C++ handle (the heap counts its cancelled timers for
   // the purge). The queued callbacks hold their handle themselves (no int key, no dict
   // operations, no allocation beside the loop's own per callback).
-  void call_soon(PyObject* handle) { loop_->schedule_soon(SoonCall(this, handle)); }
+  // The handle itself is the ready queue's entry (no HandleImpl, no callback object): run by
+  // run_external, as CPython's _ready deque holds its Handles.
+  void call_soon(PyObject* handle) {
+    loop_->schedule_external(handle);
+    Py_INCREF(handle);
+    ++held_count_;
+  }
   // loop.call_soon(callback[, arg], context=context) for a caller that drops the Handle, when
   // fast::direct_core(loop) gave this Core: the call is queued as its Handle would be, in the
   // same FIFO, and runs as that Handle would run (fast::run_call), without the Handle, which is
@@ -289,9 +296,13 @@ class Core {
   int traverse(visitproc visit, void* arg) {
     Py_VISIT(handles_.ptr());
     int visited = 0;
-    for_each_call([&](auto& call) {
-      if (!visited) visited = call.traverse(visit, arg);
-    });
+    for_each_call(
+        [&](auto& call) {
+          if (!visited) visited = call.traverse(visit, arg);
+        },
+        [&](aio::ReadyEntry& e) {
+          if (!visited && e.external()) visited = visit(static_cast<PyObject*>(e.external()), arg);
+        });
     if (visited) return visited;
     Py_VISIT(python_wait_.ptr());
     Py_VISIT(debug_runner_.ptr());
@@ -310,25 +321,45 @@ class Core {
   }
 
  private:
-  // f(call) for every SoonCall, TimerCall and DirectCall queued in the loop.
-  template <class F>
-  void for_each_call(F&& f) {
+  // f(call) for every SoonCall, TimerCall and DirectCall queued in the loop, external(entry)
+  // for every handle call_soon queued as a ready queue entry (null once taken).
+  template <class F, class G>
+  void for_each_call(F&& f, G&& external) {
     if (!loop_) return;
-    loop_->for_each_queued([&f](aio::Callback& fn) {
-      if (auto* c = fn.target<SoonCall>()) {
-        f(*c);
-      } else if (auto* t = fn.target<TimerCall>()) {
-        f(*t);
-      } else if (auto* d = fn.target<DirectCall>()) {
-        f(*d);
-      }
-    });
+    loop_->for_each_queued(
+        [&f](aio::Callback& fn) {
+          if (auto* c = fn.target<SoonCall>()) {
+            f(*c);
+          } else if (auto* t = fn.target<TimerCall>()) {
+            f(*t);
+          } else if (auto* d = fn.target<DirectCall>()) {
+            f(*d);
+          }
+        },
+        external);
   }
   // Every reference the queued calls hold (strong), taken from them.
   std::vector<PyObject*> take_all() {
     std::vector<PyObject*> refs;
-    for_each_call([&refs](auto& call) { call.take_refs(refs); });
+    for_each_call([&refs](auto& call) { call.take_refs(refs); },
+                  [this, &refs](aio::ReadyEntry& e) {
+                    if (void* obj = e.external()) {
+                      refs.push_back(static_cast<PyObject*>(obj));
+                      e.set_external(nullptr);
+                      --held_count_;
+                    }
+                  });
     return refs;
+  }
+  // The loop's ExternalCalls: call_soon's handles.
+  static void run_external(void* ctx, void* obj) {
+    auto* core = static_cast<Core*>(ctx);
+    --core->held_count_;
+    core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
+  }
+  static void drop_external(void* ctx, void* obj) {  // close() and ~Core took them first
+    --static_cast<Core*>(ctx)->held_count_;
+    Py_DECREF(static_cast<PyObject*>(obj));
   }
 
   std::uint64_t remember(PyObject* handle) {

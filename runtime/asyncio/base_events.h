@@ -110,6 +110,10 @@ class RingQueue {
   void clear() {
     while (size_) pop_front();
   }
+  template <class F>
+  void for_each(F&& f) {
+    for (std::size_t i = 0; i < size_; ++i) f(buf_[(head_ + i) & (buf_.size() - 1)]);
+  }
 
  private:
   void grow() {
@@ -121,6 +125,54 @@ class RingQueue {
   }
   std::vector<T> buf_;
   std::size_t head_ = 0, size_ = 0;
+};
+
+// An embedder's calls queued in the ready queue without a Handle (EventLoop::schedule_external):
+// the Python bridge queues its asyncio Handles so, 8 bytes in the queue and no HandleImpl each.
+// `run` runs one (owning it from then on; it may throw exit exceptions, as Handle::run lets
+// them through), `drop` releases one that will not run (close(), the loop's end); a null object
+// (taken back by the embedder, see ReadyEntry::set_external) is neither run nor dropped.
+struct ExternalCalls {
+  void (*run)(void* ctx, void* obj) = nullptr;
+  void (*drop)(void* ctx, void* obj) = nullptr;
+  void* ctx = nullptr;
+};
+
+// An entry of the ready queue: a Handle's reference, or an embedder's object (the low bit set:
+// such objects are at least 2-byte aligned). An external entry is taken or dropped by the loop
+// (EventLoop::drop_ready) before the entry goes.
+class ReadyEntry {
+ public:
+  ReadyEntry() = default;
+  ReadyEntry(Handle h) : bits_(reinterpret_cast<std::uintptr_t>(h.release())) {}  // NOLINT
+  static ReadyEntry external(void* obj) {
+    ReadyEntry e;
+    e.bits_ = reinterpret_cast<std::uintptr_t>(obj) | 1;
+    return e;
+  }
+  ReadyEntry(ReadyEntry&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
+  ReadyEntry& operator=(ReadyEntry&& o) noexcept {
+    std::swap(bits_, o.bits_);  // what was here goes with `o`
+    return *this;
+  }
+  ReadyEntry(const ReadyEntry&) = delete;
+  ReadyEntry& operator=(const ReadyEntry&) = delete;
+  ~ReadyEntry() {
+    if (bits_ && !(bits_ & 1)) reinterpret_cast<detail::HandleImpl*>(bits_)->release();
+  }
+  bool is_external() const { return bits_ & 1; }
+  void* external() const { return reinterpret_cast<void*>(bits_ & ~std::uintptr_t{1}); }
+  void set_external(void* obj) { bits_ = reinterpret_cast<std::uintptr_t>(obj) | 1; }
+  void* take_external() {
+    return reinterpret_cast<void*>(std::exchange(bits_, 0) & ~std::uintptr_t{1});
+  }
+  detail::HandleImpl* impl() const { return reinterpret_cast<detail::HandleImpl*>(bits_); }
+  Handle take_handle() {
+    return Handle(reinterpret_cast<detail::HandleImpl*>(std::exchange(bits_, 0)));
+  }
+
+ private:
+  std::uintptr_t bits_ = 0;
 };
 
 // heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
@@ -390,6 +442,27 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // --- internals ---------------------------------------------------------------------------
   void run_once();  // _run_once
   void timer_handle_cancelled(detail::HandleImpl* h);
+  // The embedder's calls queued without a Handle: appended to the ready queue as call_soon's,
+  // run and dropped through `calls` (set once, before any is queued).
+  void set_external_calls(ExternalCalls calls) { external_ = calls; }
+  void schedule_external(void* obj) { ready_.push_back(ReadyEntry::external(obj)); }
+  // f(Callback&) for every callback queued: the ready queue, the timer heap (cancelled timers
+  // have none left) and the call_soon_threadsafe queue; external(ReadyEntry&) for each external
+  // call. For an embedder whose callbacks hold objects of a garbage collector (the Python
+  // bridge's Core::traverse); neither may queue.
+  template <class F, class G>
+  void for_each_queued(F&& f, G&& external) {
+    ready_.for_each([&f, &external](ReadyEntry& e) {
+      if (e.is_external()) {
+        external(e);
+      } else if (e.impl()) {
+        f(e.impl()->fn);
+      }
+    });
+    for (ScheduledTimer& t : scheduled_) f(t.handle->fn);
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    for (Handle& h : ts_queue_) f(h.impl()->fn);
+  }
   std::size_t ready_count() const { return ready_.size(); }
   std::size_t scheduled_count() const { return scheduled_.size(); }
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
@@ -442,7 +515,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
   std::shared_ptr<Clock> clock_;
   PyVersion version_;
-  RingQueue<Handle> ready_;
+  RingQueue<ReadyEntry> ready_;
+  ExternalCalls external_;
+  void drop_ready();  // empties the ready queue, dropping its external calls
   // The timer heap (_scheduled): each entry holds a reference to its handle, and its deadline
   // beside it, so that sifting compares without loading the handles (a cache miss each when
   // many timers are pending). TimerHandle.__lt__ compares `when` only, which never changes.

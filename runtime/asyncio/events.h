@@ -24,17 +24,22 @@ namespace detail {
 // under a lock the loop's thread also holds while it runs, as the Python bridge's GIL).
 // `shared` handles count atomically: call_soon_threadsafe's, held by the calling thread while
 // the loop holds them too. (runtime/benchmarks/analysis.md: the audit of the thread crossings.)
+//
+// Layout: the flags share the first 16 bytes with the count (fn is 16-byte aligned), and the
+// fields after fn take its tail padding (no_unique_address: a SmallFunction is 56 bytes of data
+// in 64), so the whole is 96 bytes, not 112: a malloc chunk of 112 bytes instead of 128 per
+// queued callback and pending timer (runtime/benchmarks/analysis.md, memory from Python).
 struct HandleImpl {
   int refs = 1;         // atomic (std::atomic_ref) when `shared`
   bool shared = false;  // set at creation, before the handle is published; never changes
-  Callback fn;
-  EventLoop* loop = nullptr;
-  const char* name = nullptr;  // callback name for repr / error messages
-  double when = 0;
   bool cancelled = false;
   bool scheduled = false;  // in the loop's timer heap
   bool is_timer = false;
   bool running = false;  // fn is executing: cancel() defers releasing it until fn returns
+  [[no_unique_address]] Callback fn;
+  EventLoop* loop = nullptr;
+  const char* name = nullptr;  // callback name for repr / error messages
+  double when = 0;
 
   static HandleImpl* create(bool shared = false);
   void add_ref() {
@@ -54,6 +59,7 @@ struct HandleImpl {
  private:
   void recycle();  // the last reference is gone: back to this thread's pool
 };
+static_assert(sizeof(void*) != 8 || sizeof(HandleImpl) == 96, "HandleImpl's layout (above)");
 }  // namespace detail
 
 class Handle {
@@ -85,6 +91,7 @@ class Handle {
 
   // Loop internals.
   detail::HandleImpl* impl() const { return p_; }
+  detail::HandleImpl* release() { return std::exchange(p_, nullptr); }  // the reference, kept
   void run();  // Handle._run(): exceptions go to the loop's exception handler
 
  protected:

@@ -62,6 +62,15 @@ class SmallFunction<R(A...), kInline> {
   explicit operator bool() const noexcept { return ops_ != nullptr; }
   R operator()(A... args) { return ops_->call(buf_, std::forward<A>(args)...); }
 
+  // The stored callable when it is a D, else nullptr: for an embedder that must reach what its
+  // queued callbacks hold (the Python bridge's collector support, runtime/python/core.h).
+  template <class D>
+  D* target() noexcept {
+    if (ops_ == &kInlineOps<D>) return std::launder(reinterpret_cast<D*>(buf_));
+    if (ops_ == &kHeapOps<D>) return *reinterpret_cast<D**>(buf_);
+    return nullptr;
+  }
+
   // True when the stored callable lives in the inline buffer (for tests).
   bool is_inline() const noexcept { return ops_ && ops_->is_inline; }
 

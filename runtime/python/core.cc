@@ -12,7 +12,9 @@ namespace {
 
 void core_timer_dealloc(PyObject* self) {
   auto* t = reinterpret_cast<CoreTimer*>(self);
-  if (t->node) t->node->timer = nullptr;
+  if (t->impl) {
+    if (auto* call = t->impl->fn.target<Core::TimerCall>()) call->set_timer(nullptr);
+  }
   PyTypeObject* type = Py_TYPE(self);
   PyObject_Free(self);
   Py_DECREF(type);  // instances of a heap type hold a reference to it
@@ -34,14 +36,11 @@ PyObject* Core::call_at(double when, PyObject* timer) {
   auto* t = PyObject_New(CoreTimer, g_core_timer_type);
   if (!t) throw py::error_already_set();
   t->impl = nullptr;
-  t->node = nullptr;
-  Held* node = hold(timer);
   try {
-    // On a closed loop this throws, and the callback (with its node) is destroyed.
-    aio::TimerHandle h = loop_->call_at(when, TimerRef(this, node));
+    // On a closed loop this throws, and the callback (with its reference) is destroyed.
+    aio::TimerHandle h = loop_->call_at(when, TimerCall(this, timer));
     t->impl = h.impl();  // valid until the callback detaches it
-    t->node = node;
-    node->timer = t;
+    h.impl()->fn.target<TimerCall>()->set_timer(t);
   } catch (...) {
     Py_DECREF(t);
     throw;
@@ -49,12 +48,28 @@ PyObject* Core::call_at(double when, PyObject* timer) {
   return reinterpret_cast<PyObject*>(t);
 }
 
-Held* Core::TimerRef::detach(Held* node) {
-  if (CoreTimer* t = std::exchange(node->timer, nullptr)) {
-    t->impl = nullptr;
-    t->node = nullptr;
+void Core::DirectCall::operator()() {
+  if (!std::exchange(counted_, false)) return;  // tp_clear took the references meanwhile
+  Core* core = core_;
+  --core->held_count_;
+  // Owned until the call is done (the callback may drop everything else).
+  auto callback = py::reinterpret_steal<py::object>(std::exchange(refs_[0], nullptr));
+  auto arg = py::reinterpret_steal<py::object>(std::exchange(refs_[1], nullptr));
+  auto context = py::reinterpret_steal<py::object>(std::exchange(refs_[2], nullptr));
+  auto loop = py::reinterpret_steal<py::object>(std::exchange(refs_[3], nullptr));
+  int ran = core->debug_runner_.is_none()
+                ? fast::run_call(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr())
+                : 0;
+  if (ran > 0) return;
+  if (ran == 0) {
+    PyObject* handle = fast::new_call_handle(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr());
+    if (handle) {
+      core->run_python(py::reinterpret_steal<py::object>(handle));
+      return;
+    }
   }
-  return node;
+  core->pending_.emplace(py::error_already_set());
+  throw PythonExit();
 }
 
 void cancel_core_timer(CoreTimer* timer) {

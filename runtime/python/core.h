@@ -5,9 +5,10 @@
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
 // self-pipe (an eventfd). Each queued C++ callback (ready queue, threadsafe queue, timer heap)
-// holds its Python handle through a node of `held_`, a list the cycle collector walks (I/O
-// handles: a key into `handles`, a dict), so that a loop caught in a reference cycle is collected
-// as CPython's is (pending tasks then log "Task was destroyed but it is pending!").
+// holds its Python handle itself (Core::SoonCall, TimerCall, DirectCall), and the cycle collector
+// reaches it through the loop's queues (I/O handles: a key into `handles`, a dict), so that a
+// loop caught in a reference cycle is collected as CPython's is (pending tasks then log "Task was
+// destroyed but it is pending!").
 //
 // Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
 // was replaced, e.g. by a virtual clock). Waiting: epoll (the eventfd and every registered fd)
@@ -74,28 +75,12 @@ inline const Names& names() {
   return *n;
 }
 
-struct CoreTimer;
-
-// The ready queue's and the timer heap's callbacks keep their Python handle alive through a node
-// of the Core's `held_` list (which the cycle collector walks), not a dict key.
-struct Held {
-  PyObject* handle;  // strong; null once tp_clear dropped it
-  Held* prev;
-  Held* next;
-  CoreTimer* timer;  // a timer's CoreTimer while both exist (each clears the other's pointer)
-  // A call queued without its Handle (call_soon_direct): `handle` is the callback; the argument
-  // (or null), the context and the loop, all strong, make the Handle if one is needed.
-  PyObject* arg;
-  PyObject* context;
-  PyObject* loop;
-};
-
 // `_core_handle` of an aioref.TimerHandle: the C++ timer that cancel() cancels. A plain C object
-// (no pybind11 instance, no dict entry). It holds no reference: `impl` and `node` are cleared
-// when the timer's callback runs or is destroyed (fired, cancelled, dropped by close()).
+// (no pybind11 instance, no dict entry). It holds no reference: `impl` is cleared when the
+// timer's callback (a Core::TimerCall, which points back here) runs or is destroyed (fired,
+// cancelled, dropped by close()); while it is set, that callback is impl->fn.
 struct CoreTimer {
   PyObject_HEAD aio::detail::HandleImpl* impl;
-  Held* node;
 };
 PyTypeObject* core_timer_type();  // made by register_core
 inline bool is_core_timer(PyObject* obj) { return Py_TYPE(obj) == core_timer_type(); }
@@ -115,60 +100,134 @@ class Core {
     }
     loop_ = std::make_shared<aio::EventLoop>(std::move(clock));
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
+    loop_->set_external_calls({&Core::run_external, &Core::drop_external, this});
   }
   ~Core() {
-    // Dropping the queued callbacks releases the timers' handles (TimerRef), then the rest.
+    // The references first (the callbacks then run no Python code when the loop drops them).
+    std::vector<PyObject*> refs = take_all();
     loop_.reset();
-    release_all();
+    for (PyObject* o : refs) Py_DECREF(o);
   }
+
+  // The C++ callbacks of the Python calls queued in the loop. Each owns its references (null
+  // once taken to run it, or by tp_clear): no node or key beside it; Core::traverse reaches them
+  // through the loop's queues (aio::EventLoop::for_each_queued, SmallFunction::target).
+  class SoonCall {  // an asyncio Handle: call_soon, call_soon_threadsafe
+   public:
+    SoonCall(Core* core, PyObject* handle) : core_(core), handle_(handle) {
+      Py_INCREF(handle);
+      ++core->held_count_;
+    }
+    SoonCall(SoonCall&& o) noexcept : core_(o.core_), handle_(std::exchange(o.handle_, nullptr)) {}
+    SoonCall(const SoonCall&) = delete;
+    SoonCall& operator=(const SoonCall&) = delete;
+    ~SoonCall() {
+      if (handle_) Py_DECREF(take());
+    }
+    void operator()() {
+      if (PyObject* handle = take()) core_->run_python(py::reinterpret_steal<py::object>(handle));
+    }
+    int traverse(visitproc visit, void* arg) {
+      Py_VISIT(handle_);
+      return 0;
+    }
+    void take_refs(std::vector<PyObject*>& out) {
+      if (handle_) out.push_back(take());
+    }
+
+   protected:
+    PyObject* take() {  // the strong reference (non-null), no longer counted
+      --core_->held_count_;
+      return std::exchange(handle_, nullptr);
+    }
+    Core* core_;
+    PyObject* handle_;
+  };
+  // An aioref.TimerHandle in the heap, and its CoreTimer while both exist (each clears the
+  // other's pointer: the timer's deallocation, or this callback running or going).
+  class TimerCall : public SoonCall {
+   public:
+    TimerCall(Core* core, PyObject* handle) : SoonCall(core, handle) {}
+    TimerCall(TimerCall&& o) noexcept
+        : SoonCall(std::move(o)), timer_(std::exchange(o.timer_, nullptr)) {}
+    ~TimerCall() { detach(); }
+    void operator()() {
+      detach();
+      SoonCall::operator()();
+    }
+    void set_timer(CoreTimer* timer) { timer_ = timer; }
+
+   private:
+    void detach() {
+      if (CoreTimer* t = std::exchange(timer_, nullptr)) t->impl = nullptr;
+    }
+    CoreTimer* timer_ = nullptr;
+  };
+  // A call queued without its Handle (call_soon_direct): the callback, its argument (or null),
+  // the context and the loop make the Handle if one is needed.
+  class DirectCall {
+   public:
+    DirectCall(Core* core, PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context)
+        : core_(core), refs_{callback, arg, context, loop} {
+      for (PyObject* o : refs_) Py_XINCREF(o);
+      ++core->held_count_;
+    }
+    DirectCall(DirectCall&& o) noexcept : core_(o.core_) {
+      for (int i = 0; i < 4; ++i) refs_[i] = std::exchange(o.refs_[i], nullptr);
+      counted_ = std::exchange(o.counted_, false);
+    }
+    DirectCall(const DirectCall&) = delete;
+    DirectCall& operator=(const DirectCall&) = delete;
+    ~DirectCall() {
+      if (std::exchange(counted_, false)) --core_->held_count_;
+      for (PyObject*& o : refs_) Py_XDECREF(std::exchange(o, nullptr));
+    }
+    void operator()();
+    int traverse(visitproc visit, void* arg) {
+      for (PyObject* o : refs_) Py_VISIT(o);
+      return 0;
+    }
+    void take_refs(std::vector<PyObject*>& out) {
+      if (std::exchange(counted_, false)) --core_->held_count_;
+      for (PyObject*& o : refs_) {
+        if (o) out.push_back(std::exchange(o, nullptr));
+      }
+    }
+
+   private:
+    Core* core_;
+    PyObject* refs_[4];  // callback, arg (or null), context, loop
+    bool counted_ = true;
+  };
 
   double time() const { return loop_->time(); }
 
   // call_soon and call_soon_threadsafe return nothing: a Handle cancelled from Python stays in
   // the ready queue (as in CPython's _ready deque) and is skipped when its turn comes
   // (run_python). Only timers need their C++ handle (the heap counts its cancelled timers for
-  // the purge). The queued callbacks hold a node of `held_` (no int key, no dict operations per
-  // callback).
+  // the purge). The queued callbacks hold their handle themselves (no int key, no dict
+  // operations, no allocation beside the loop's own per callback).
+  // The handle itself is the ready queue's entry (no HandleImpl, no callback object): run by
+  // run_external, as CPython's _ready deque holds its Handles.
   void call_soon(PyObject* handle) {
-    Held* node = hold(handle);
-    try {
-      loop_->schedule_soon([this, node] { run_held(node); });
-    } catch (...) {
-      release(node);
-      throw;
-    }
+    loop_->schedule_external(handle);
+    Py_INCREF(handle);
+    ++held_count_;
   }
   // loop.call_soon(callback[, arg], context=context) for a caller that drops the Handle, when
   // fast::direct_core(loop) gave this Core: the call is queued as its Handle would be, in the
   // same FIFO, and runs as that Handle would run (fast::run_call), without the Handle, which is
   // made only when needed (debug mode meanwhile, a tracer, an exception for _run to handle).
   void call_soon_direct(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
-    Held* node = hold(callback);
-    Py_XINCREF(arg);
-    Py_INCREF(context);
-    Py_INCREF(loop);
-    node->arg = arg;
-    node->context = context;
-    node->loop = loop;
-    try {
-      loop_->schedule_soon([this, node] { run_direct(node); });
-    } catch (...) {
-      release(node);
-      throw;
-    }
+    loop_->schedule_soon(DirectCall(this, loop, callback, arg, context));
   }
   // Schedules `timer` (an asyncio TimerHandle) at `when`; returns its new CoreTimer (for
-  // `_core_handle`). The heap entry's callback owns a node of `held_` (TimerRef).
+  // `_core_handle`). The heap entry's callback (a TimerCall) owns the reference to `timer`.
   PyObject* call_at(double when, PyObject* timer);
-  // From any thread holding the GIL (which orders every use of `held_`).
+  // From any thread holding the GIL (which orders every use of the callbacks' references and
+  // of `held_count_`).
   void call_soon_threadsafe(PyObject* handle) {
-    Held* node = hold(handle);
-    try {
-      loop_->call_soon_threadsafe([this, node] { run_held(node); });
-    } catch (...) {
-      release(node);
-      throw;
-    }
+    loop_->call_soon_threadsafe(SoonCall(this, handle));
   }
 
   // The selector's registrations (_CoreSelector in aioref/_loop.py): `handle` (an asyncio
@@ -203,10 +262,13 @@ class Core {
   void set_stopping(bool s) { loop_->set_stopping(s); }
   bool closed() const { return loop_->is_closed(); }
   void close() {
-    loop_->close();  // drops the ready queue and the timers (whose TimerRefs release theirs)
+    if (loop_->is_running()) loop_->close();  // raises, having dropped nothing
+    // The references first: dropping the callbacks then runs no Python code inside the loop.
+    std::vector<PyObject*> refs = take_all();
+    loop_->close();  // drops the ready queue and the timers
     io_keys_.clear();
     if (handles_) PyDict_Clear(handles_.ptr());
-    release_all();
+    for (PyObject* o : refs) Py_DECREF(o);
   }
 
   int wake_fd() const { return loop_->wake_fd(); }
@@ -222,8 +284,8 @@ class Core {
   bool uses_python_clock() const { return py_clock_ != nullptr; }
 
   py::object& handles() { return handles_; }
-  // The Python handles the C++ loop keeps alive (I/O and threadsafe in `handles`; call_soon and
-  // timers in `held_`).
+  // The Python handles the C++ loop keeps alive (I/O in `handles`; the queued calls counted by
+  // their callbacks).
   std::size_t held_count() const {
     return static_cast<std::size_t>(PyDict_Size(handles_.ptr())) + held_count_;
   }
@@ -233,12 +295,15 @@ class Core {
   // Garbage collector support.
   int traverse(visitproc visit, void* arg) {
     Py_VISIT(handles_.ptr());
-    for (Held* n = held_; n; n = n->next) {
-      Py_VISIT(n->handle);
-      Py_VISIT(n->arg);
-      Py_VISIT(n->context);
-      Py_VISIT(n->loop);
-    }
+    int visited = 0;
+    for_each_call(
+        [&](auto& call) {
+          if (!visited) visited = call.traverse(visit, arg);
+        },
+        [&](aio::ReadyEntry& e) {
+          if (!visited && e.external()) visited = visit(static_cast<PyObject*>(e.external()), arg);
+        });
+    if (visited) return visited;
     Py_VISIT(python_wait_.ptr());
     Py_VISIT(debug_runner_.ptr());
     if (py_clock_) Py_VISIT(py_clock_->source().ptr());
@@ -250,109 +315,51 @@ class Core {
     handles_ = py::dict();
     python_wait_ = py::none();
     debug_runner_ = py::none();
-    // The nodes stay queued (their callbacks find nothing to run); their handles go.
-    std::vector<py::object> dropped;
-    for (Held* n = held_; n; n = n->next) {
-      for (PyObject** field : {&n->handle, &n->arg, &n->context, &n->loop}) {
-        if (*field)
-          dropped.push_back(py::reinterpret_steal<py::object>(std::exchange(*field, nullptr)));
-      }
-    }
+    // The callbacks stay queued (they find nothing to run); their references go.
+    std::vector<PyObject*> refs = take_all();
+    for (PyObject* o : refs) Py_DECREF(o);
   }
 
  private:
-  // A timer's callback: owns its node, which it releases when destroyed without having run
-  // (cancelled, or dropped by close()), detaching the CoreTimer either way.
-  class TimerRef {
-   public:
-    TimerRef(Core* core, Held* node) : core_(core), node_(node) {}
-    TimerRef(TimerRef&& o) noexcept : core_(o.core_), node_(std::exchange(o.node_, nullptr)) {}
-    TimerRef(const TimerRef&) = delete;
-    TimerRef& operator=(const TimerRef&) = delete;
-    ~TimerRef() {
-      if (node_) core_->release(detach(node_));
-    }
-    void operator()() {
-      if (node_) core_->run_held(detach(std::exchange(node_, nullptr)));
-    }
-
-   private:
-    static Held* detach(Held* node);
-    Core* core_;
-    Held* node_;
-  };
-
-  Held* hold(PyObject* handle) {
-    Held* n;
-    if (!free_held_.empty()) {
-      n = free_held_.back();
-      free_held_.pop_back();
-    } else {
-      n = new Held;
-    }
-    Py_INCREF(handle);
-    *n = {handle, nullptr, held_, nullptr, nullptr, nullptr, nullptr};
-    if (held_) held_->prev = n;
-    held_ = n;
-    ++held_count_;
-    return n;
+  // f(call) for every SoonCall, TimerCall and DirectCall queued in the loop, external(entry)
+  // for every handle call_soon queued as a ready queue entry (null once taken).
+  template <class F, class G>
+  void for_each_call(F&& f, G&& external) {
+    if (!loop_) return;
+    loop_->for_each_queued(
+        [&f](aio::Callback& fn) {
+          if (auto* c = fn.target<SoonCall>()) {
+            f(*c);
+          } else if (auto* t = fn.target<TimerCall>()) {
+            f(*t);
+          } else if (auto* d = fn.target<DirectCall>()) {
+            f(*d);
+          }
+        },
+        external);
   }
-  // Unlinks and frees the node; returns its (strong) handle, or null (and a direct call's
-  // other references, in `call`).
-  PyObject* take(Held* n, Held* call = nullptr) {
-    (n->prev ? n->prev->next : held_) = n->next;
-    if (n->next) n->next->prev = n->prev;
-    --held_count_;
-    PyObject* handle = n->handle;
-    if (call) *call = *n;
-    if (free_held_.size() < 4096) {
-      free_held_.push_back(n);
-    } else {
-      delete n;
-    }
-    return handle;
+  // Every reference the queued calls hold (strong), taken from them.
+  std::vector<PyObject*> take_all() {
+    std::vector<PyObject*> refs;
+    for_each_call([&refs](auto& call) { call.take_refs(refs); },
+                  [this, &refs](aio::ReadyEntry& e) {
+                    if (void* obj = e.external()) {
+                      refs.push_back(static_cast<PyObject*>(obj));
+                      e.set_external(nullptr);
+                      --held_count_;
+                    }
+                  });
+    return refs;
   }
-  void release(Held* n) {  // DECREF after unlinking: it may reenter
-    Held call;
-    Py_XDECREF(take(n, &call));
-    Py_XDECREF(call.arg);
-    Py_XDECREF(call.context);
-    Py_XDECREF(call.loop);
+  // The loop's ExternalCalls: call_soon's handles.
+  static void run_external(void* ctx, void* obj) {
+    auto* core = static_cast<Core*>(ctx);
+    --core->held_count_;
+    core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
   }
-  void release_all() {
-    while (held_) release(held_);
-    for (Held* n : free_held_) delete n;
-    free_held_.clear();
-  }
-  void run_held(Held* node) {
-    PyObject* owned = take(node);
-    if (!owned) return;  // collected (tp_clear) meanwhile
-    run_python(py::reinterpret_steal<py::object>(owned));
-  }
-
-  void run_direct(Held* node) {
-    Held call;
-    take(node, &call);
-    // Owned until the call is done (the callback may drop everything else).
-    auto callback = py::reinterpret_steal<py::object>(call.handle);
-    auto arg = py::reinterpret_steal<py::object>(call.arg);
-    auto context = py::reinterpret_steal<py::object>(call.context);
-    auto loop = py::reinterpret_steal<py::object>(call.loop);
-    if (!callback || !context || !loop) return;  // collected (tp_clear) meanwhile
-    int ran = debug_runner_.is_none()
-                  ? fast::run_call(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr())
-                  : 0;
-    if (ran > 0) return;
-    if (ran == 0) {
-      PyObject* handle =
-          fast::new_call_handle(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr());
-      if (handle) {
-        run_python(py::reinterpret_steal<py::object>(handle));
-        return;
-      }
-    }
-    pending_.emplace(py::error_already_set());
-    throw PythonExit();
+  static void drop_external(void* ctx, void* obj) {  // close() and ~Core took them first
+    --static_cast<Core*>(ctx)->held_count_;
+    Py_DECREF(static_cast<PyObject*>(obj));
   }
 
   std::uint64_t remember(PyObject* handle) {
@@ -493,9 +500,7 @@ class Core {
   py::object debug_runner_ = py::none();
   std::optional<py::error_already_set> pending_;
   std::uint64_t next_key_ = 0;
-  Held* held_ = nullptr;  // call_soon's queued handles (a list: the collector walks it)
-  std::size_t held_count_ = 0;
-  std::vector<Held*> free_held_;
+  std::size_t held_count_ = 0;  // the queued calls still holding their references
   std::unordered_map<int, IoKeys> io_keys_;
 };
 

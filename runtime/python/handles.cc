@@ -8,6 +8,7 @@
 
 #include "runtime/python/capi.h"
 #include "runtime/python/core.h"
+#include "runtime/python/freelist.h"
 
 namespace aioref_bridge {
 
@@ -907,6 +908,7 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   }
   st.handle_type = ht;
   Py_INCREF(ht);
+  FreeList<0>::install(ht);
   st.base_handle_type = bt;
   Py_INCREF(bt);
   st.run_name = PyUnicode_InternFromString("_run");
@@ -956,6 +958,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   }
   st.timer_type = tt;
   Py_INCREF(tt);
+  FreeList<1>::install(tt);
   st.call_at_fallback = call_at_fallback.release().ptr();
   st.call_later_fallback = call_later_fallback.release().ptr();
   for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) set_method(loop_type, def);

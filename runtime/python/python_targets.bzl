@@ -35,6 +35,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 "core.h",
                 "faults.cc",
                 "faults.h",
+                "freelist.h",
                 "future.cc",
                 "future.h",
                 "handles.cc",

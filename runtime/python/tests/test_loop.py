@@ -406,6 +406,32 @@ class Threadsafe(object):
 
 
 @loops.every_loop
+class FreshHandles(object):
+    """aioref.Handle and TimerHandle come from free lists (freelist.h): a freed handle's memory
+    serves the next one, which keeps nothing of it (CPython's loop: every handle is new)."""
+
+    def test_a_handle_made_after_one_was_freed_is_fresh(self):
+        for make in (lambda: self.loop.call_soon(print, "old"),
+                     lambda: self.loop.call_later(3600, print, "old")):
+            old = make()
+            ref = weakref.ref(old)
+            old.cancel()
+            self.loop.call_soon(self.loop.stop)
+            self.loop.run_forever()  # the loop drops its references
+            del old
+            self.assertIsNone(ref())
+            new = [make() for _ in range(3)]  # one of them likely where `old` was
+            for handle in new:
+                self.assertFalse(handle.cancelled())
+                self.assertEqual(handle._args, ("old",))
+                self.assertEqual(weakref.getweakrefcount(handle), 0)
+                self.assertIsNone(handle._source_traceback)
+                self.assertTrue(gc.is_tracked(handle))
+                handle.cancel()
+            self.assertIsNone(ref())
+
+
+@loops.every_loop
 class Close(object):
     def collect(self):
         """Two collections, without the "unclosed event loop" ResourceWarning."""
@@ -443,6 +469,16 @@ class Close(object):
     def test_unclosed_loop_with_a_pending_timer_is_collected(self):
         loop = self.new_loop()
         loop.call_later(3600, lambda: loop)  # a cycle through the heap's timer
+        ref = weakref.ref(loop)
+        loop = None
+        self.collect()
+        self.assertIsNone(ref())
+
+    def test_unclosed_loop_with_a_threadsafe_callback_is_collected(self):
+        # Through the call_soon_threadsafe queue, which the loop has not drained yet (aioref:
+        # the collector reaches it through the C++ loop's queues, as the ready queue and heap).
+        loop = self.new_loop()
+        loop.call_soon_threadsafe(lambda: loop)
         ref = weakref.ref(loop)
         loop = None
         self.collect()

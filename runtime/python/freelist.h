@@ -1,0 +1,60 @@
+// A free list for the instances of one Python heap type with GC (aioref.Handle and TimerHandle),
+// as CPython keeps for its floats, tuples and frames and Cython (uvloop's Handle) for its types.
+//
+// Why: a call_soon or call_later makes one such object and the loop frees it after running it;
+// PyType_GenericAlloc and PyObject_GC_Del cost ~800 instructions a pair, the young collections
+// that each allocation counts towards included. A freed instance keeps its memory here (at most
+// kCapacity of them) and the next allocation of the type takes it, zeroed as
+// PyType_GenericAlloc zeroes it: nothing differs but where the memory comes from, and the
+// collector does not count a reused object as a new one (as with Cython's free lists).
+//
+// Installed as the type's tp_alloc and tp_free: the type's deallocator (subtype_dealloc) has
+// cleared the slots and the weak references and untracked the object before it calls tp_free;
+// tp_alloc is what object.__new__ and the C fast paths call. Only instances of exactly that
+// type without a finalizer are kept (a subclass inherits neither slot: type() sets its own).
+#pragma once
+
+#include <Python.h>
+
+#include <cstring>
+
+namespace aioref_bridge {
+
+template <int kTag>  // one free list per type (a tag each)
+class FreeList {
+ public:
+  static constexpr int kCapacity = 4096;
+
+  static void install(PyTypeObject* type) {
+    type_ = type;
+    type->tp_alloc = alloc;
+    type->tp_free = free;
+  }
+
+ private:
+  static PyObject* alloc(PyTypeObject* type, Py_ssize_t nitems) {
+    if (type != type_ || nitems != 0 || count_ == 0) return PyType_GenericAlloc(type, nitems);
+    PyObject* obj = items_[--count_];
+    std::memset(static_cast<void*>(obj), 0, static_cast<std::size_t>(type->tp_basicsize));
+    PyObject_Init(obj, type);  // the type's reference (a heap type) and the reference count
+    PyObject_GC_Track(obj);
+    return obj;
+  }
+  static void free(void* memory) {
+    auto* obj = static_cast<PyObject*>(memory);
+    PyTypeObject* type = Py_TYPE(obj);
+    // A finalizer may have marked the object as finalized (a bit of its GC header, which the
+    // reuse would keep): only a type without one is recycled.
+    if (type == type_ && count_ < kCapacity && !type->tp_finalize && !type->tp_del) {
+      items_[count_++] = obj;
+      return;
+    }
+    PyObject_GC_Del(memory);
+  }
+
+  static inline PyTypeObject* type_ = nullptr;  // the module is never unloaded
+  static inline PyObject* items_[kCapacity] = {};
+  static inline int count_ = 0;
+};
+
+}  // namespace aioref_bridge

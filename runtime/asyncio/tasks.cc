@@ -49,14 +49,13 @@ void check_thrown_in() {
 
 void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
   if (t_stepping && h) {
-    t_stepping->leaf_ = h;
-    t_stepping->leaf_promise_ = promise;
+    t_stepping->leaf_ = TaskBase::Leaf{h, promise};
   }
 }
 
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
   TaskBase* t = t_stepping;
-  return t && t->leaf_promise_ ? &t->leaf_promise_->locals : nullptr;
+  return t && t->leaf_.promise ? &t->leaf_.promise->locals : nullptr;
 }
 }  // namespace detail
 
@@ -224,7 +223,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       TaskBase* prev;
       ~Restore() { t_stepping = prev; }
     } restore{prev};
-    leaf_.resume();
+    leaf_.handle.resume();
     thrown_in_ = nullptr;
   }
 
@@ -239,6 +238,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     unregister_task();
     if (p.exception) {
       std::exception_ptr e = p.exception;
+      free_coro_frame();  // (p with it)
       if (is_cancelled_error(e)) {
         cancelled_exc_ = e;
         future_cancel(std::nullopt);
@@ -251,6 +251,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
         set_exception_internal(e);
       }
     } else if (must_cancel_) {
+      free_coro_frame();
       must_cancel_ = false;
       future_cancel(cancel_message_copy());
     } else {

@@ -100,7 +100,6 @@ class TaskBase : public FutureBase {
   void collect();
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
-  void set_registry_slot(std::size_t slot) { registry_slot_ = slot; }  // (compaction)
 
  protected:
   void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task

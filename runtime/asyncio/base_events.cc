@@ -188,8 +188,8 @@ std::vector<std::shared_ptr<TaskBase>> EventLoop::alive_tasks_of_all_loops() {
   std::vector<std::shared_ptr<TaskBase>> alive;
   std::lock_guard<std::mutex> lock(g_loops_mu);
   for (EventLoop* loop : g_loops) {
-    for (auto& w : loop->tasks_.slots) {
-      if (auto t = w.lock()) alive.push_back(std::move(t));
+    for (auto& slot : loop->tasks_.slots) {
+      if (auto t = slot.task.lock()) alive.push_back(std::move(t));
     }
   }
   return alive;

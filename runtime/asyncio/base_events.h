@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -468,12 +469,23 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
-  // The tasks registered with this loop (its part of tasks._all_tasks), in registration order;
-  // a finished task leaves a hole (tasks.cc: TaskBase::register_task, unregister_task).
+  // The tasks registered with this loop (its part of tasks._all_tasks). A finished task's slot
+  // goes on a free list and the next task registered takes it (tasks.cc: TaskBase::register_task,
+  // unregister_task): no compaction moving the live tasks' slots, so no pass over them.
   struct TaskRegistry {
-    std::vector<std::weak_ptr<TaskBase>> slots;
-    std::size_t holes = 0;      // slots reset by finished tasks
-    std::size_t compacted = 0;  // slots.size() after the last compaction
+    struct Slot {
+      std::weak_ptr<TaskBase> task;
+      // Registered: the registration's sequence number (all_tasks() lists in that order).
+      // Free: the next free slot's index (kNoSlot: none).
+      std::uint64_t order_or_next;
+    };
+    static constexpr std::uint64_t kNoSlot = ~std::uint64_t{0};
+    std::vector<Slot> slots;
+    std::uint64_t free = kNoSlot;  // the first free slot
+    std::uint64_t registered = 0;  // registrations so far
+    // slots.size() when the slots of tasks destroyed pending (expired, never unregistered:
+    // maybe on another thread) were last put on the free list.
+    std::size_t swept = 0;
   };
   TaskRegistry& tasks_registry() { return tasks_; }
   // Async generators first iterated while this loop ran (loop._asyncgens; asyncgen.h).

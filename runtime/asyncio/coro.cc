@@ -19,6 +19,14 @@ void set_script(std::string file) { script_slot() = std::move(file); }
 const std::string& script() { return script_slot(); }
 std::string Def::file_str() const { return file ? std::string(file) : script(); }
 
+namespace detail {
+std::string format_coro(const char* name, const char* file, int line, bool finished) {
+  std::string loc = file ? std::string(file) : script();
+  if (line > 0) loc += ":" + std::to_string(line);
+  return std::string(name) + (finished ? "() done, defined at " : "() running at ") + loc;
+}
+}  // namespace detail
+
 std::string missing_arguments_message(const Def& def, const std::vector<const char*>& names) {
   std::string func = def.name;
   if (!has(Behaviour::kCallErrorsNameQualname)) {

@@ -201,6 +201,10 @@ struct CoPromise<void> : CoPromiseBase {
   void return_void() noexcept {}
 };
 
+// coroutines._format_coroutine of the coroutine `name` defined at `file` (nullptr: aio::script())
+// line `line` (0: omitted).
+std::string format_coro(const char* name, const char* file, int line, bool finished);
+
 // `const CoPromiseBase& self = co_await ThisPromise{};` gives the running coroutine its own
 // promise (without suspending).
 struct ThisPromise {
@@ -272,9 +276,7 @@ class [[nodiscard]] Co {
   // coroutines._format_coroutine: "main() running at x.py" / "main() done, defined at x.py"
   std::string format() const {
     const Def& d = def();
-    std::string loc = d.file_str();
-    if (d.line > 0) loc += ":" + std::to_string(d.line);
-    return std::string(d.name) + (finished() ? "() done, defined at " : "() running at ") + loc;
+    return detail::format_coro(d.name, d.file, d.line, finished());
   }
   // Marks the coroutine as started without running it (coro.throw() into a fresh coroutine).
   void mark_started() { h_.promise().started = true; }

@@ -49,14 +49,13 @@ void check_thrown_in() {
 
 void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
   if (t_stepping && h) {
-    t_stepping->leaf_ = h;
-    t_stepping->leaf_promise_ = promise;
+    t_stepping->leaf_ = TaskBase::Leaf{h, promise};
   }
 }
 
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
   TaskBase* t = t_stepping;
-  return t && t->leaf_promise_ ? &t->leaf_promise_->locals : nullptr;
+  return t && t->leaf_.promise ? &t->leaf_.promise->locals : nullptr;
 }
 }  // namespace detail
 
@@ -97,37 +96,39 @@ void TaskBase::eager_start(const std::shared_ptr<TaskBase>& task) {
 }
 
 namespace {
-// Drops the registry's holes, in registration order: when every slot is one (at no cost: no task
-// is touched), when holes are 3/4 of the slots, or when the registry has grown 16x since the
-// last compaction (the slots of tasks destroyed pending are not counted as holes: they expire,
-// maybe on another thread). Each compaction locks every live task's weak reference (a cache miss
-// and a compare-and-swap each), so it is rare.
-void maybe_compact(EventLoop::TaskRegistry& reg) {
-  const std::size_t size = reg.slots.size();
-  if (reg.holes == size) {
-    reg.slots.clear();
-    reg.holes = 0;
-    return;
-  }
-  if (size < 64 || (reg.holes * 4 < size * 3 && size < 16 * reg.compacted)) return;
-  std::size_t kept = 0;
-  for (auto& w : reg.slots) {
-    if (std::shared_ptr<TaskBase> t = w.lock()) {
-      t->set_registry_slot(kept);
-      reg.slots[kept++] = std::move(w);
+// Puts the slots of tasks destroyed pending (they expired without unregistering, maybe on another
+// thread) on the free list. Only when registering would grow the registry to twice its size at
+// the last sweep: each sweep reads every slot's count (a cache miss per live task), so it is rare.
+void sweep_expired(EventLoop::TaskRegistry& reg) {
+  reg.free = EventLoop::TaskRegistry::kNoSlot;  // rebuilt: free slots are expired too
+  for (std::size_t i = reg.slots.size(); i-- > 0;) {
+    EventLoop::TaskRegistry::Slot& slot = reg.slots[i];
+    if (slot.task.expired()) {
+      slot.task.reset();
+      slot.order_or_next = reg.free;
+      reg.free = i;
     }
   }
-  reg.slots.resize(kept);
-  reg.holes = 0;
-  reg.compacted = kept;
+  reg.swept = reg.slots.size();
 }
 }  // namespace
 
 void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
   EventLoop::TaskRegistry& reg = loop_->tasks_registry();
-  registry_slot_ = reg.slots.size();
-  reg.slots.push_back(task);
-  maybe_compact(reg);
+  if (reg.free == EventLoop::TaskRegistry::kNoSlot && reg.slots.size() >= 2 * reg.swept + 64) {
+    sweep_expired(reg);
+  }
+  const std::uint64_t order = reg.registered++;
+  if (reg.free != EventLoop::TaskRegistry::kNoSlot) {
+    registry_slot_ = reg.free;
+    EventLoop::TaskRegistry::Slot& slot = reg.slots[registry_slot_];
+    reg.free = slot.order_or_next;
+    slot.task = task;
+    slot.order_or_next = order;
+  } else {
+    registry_slot_ = reg.slots.size();
+    reg.slots.push_back({task, order});
+  }
   // No global registry (it cost a lock and a weak_ptr per task): gc_collect_pending_tasks
   // gathers the loops' registries.
 }
@@ -135,10 +136,11 @@ void TaskBase::register_task(const std::shared_ptr<TaskBase>& task) {
 void TaskBase::unregister_task() {
   if (registry_slot_ == kNotRegistered) return;
   EventLoop::TaskRegistry& reg = loop_->tasks_registry();
-  reg.slots[registry_slot_].reset();
+  EventLoop::TaskRegistry::Slot& slot = reg.slots[registry_slot_];
+  slot.task.reset();
+  slot.order_or_next = reg.free;
+  reg.free = registry_slot_;
   registry_slot_ = kNotRegistered;
-  ++reg.holes;
-  maybe_compact(reg);
 }
 
 bool TaskBase::cancel(std::optional<std::string> msg) {
@@ -224,7 +226,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       TaskBase* prev;
       ~Restore() { t_stepping = prev; }
     } restore{prev};
-    leaf_.resume();
+    leaf_.handle.resume();
     thrown_in_ = nullptr;
   }
 
@@ -239,6 +241,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     unregister_task();
     if (p.exception) {
       std::exception_ptr e = p.exception;
+      free_coro_frame();  // (p with it)
       if (is_cancelled_error(e)) {
         cancelled_exc_ = e;
         future_cancel(std::nullopt);
@@ -251,6 +254,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
         set_exception_internal(e);
       }
     } else if (must_cancel_) {
+      free_coro_frame();
       must_cancel_ = false;
       future_cancel(cancel_message_copy());
     } else {
@@ -343,12 +347,18 @@ AnyTask current_task(EventLoop& loop) {
 AnyTask current_task() { return current_task(*get_running_loop()); }
 
 std::vector<AnyTask> all_tasks(EventLoop& loop) {
-  std::vector<AnyTask> out;
-  for (auto& w : loop.tasks_registry().slots) {
-    if (auto t = w.lock()) {
-      if (!t->done()) out.emplace_back(std::move(t));
+  // In registration order (slots are reused in any order).
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<TaskBase>>> registered;
+  for (auto& slot : loop.tasks_registry().slots) {
+    if (auto t = slot.task.lock()) {
+      if (!t->done()) registered.emplace_back(slot.order_or_next, std::move(t));
     }
   }
+  std::sort(registered.begin(), registered.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<AnyTask> out;
+  out.reserve(registered.size());
+  for (auto& [order, t] : registered) out.emplace_back(std::move(t));
   for (TaskBase* t : loop.eager_tasks()) {  // 3.12+: the scheduled tasks and the eager ones
     if (!t->done()) out.emplace_back(t->shared_task());
   }

@@ -43,7 +43,12 @@ class TaskBase : public FutureBase {
   // Coroutine access (implemented by TaskState<T>).
   virtual detail::CoPromiseBase& coro_promise() = 0;
   virtual std::string coro_format() const = 0;  // for repr; "" when the coro is gone
+  // The coroutine finished: its result goes into the task (which finishes) and its frame is
+  // freed now, not with the task (as CPython clears a finished coroutine's frame: the
+  // arguments go then). The frame is hot now; with the task's last reference it is cold.
   virtual void set_result_from_coro() = 0;
+  // The same without a result (exception, cancellation): only the frame goes.
+  virtual void free_coro_frame() = 0;
   virtual void drop_coro() = 0;
 
   // Task.__step / Task.__wakeup
@@ -65,12 +70,25 @@ class TaskBase : public FutureBase {
   // done by then drops its coroutine, as CPython sets _coro = None).
   void eager_start(const std::shared_ptr<TaskBase>& task);  // task: this one
 
-  // Driving state, written by awaiters while the coroutine runs.
-  std::coroutine_handle<> leaf_;
-  const detail::CoPromiseBase* leaf_promise_ = nullptr;
+  // While the coroutine runs: its innermost running coroutine (and that one's promise, nullptr
+  // when it is not a Co's), written by awaiters. Once the task is done its frame is gone
+  // (free_coro_frame) and the same words hold what repr still says of the coroutine.
+  struct Leaf {
+    std::coroutine_handle<> handle;
+    const detail::CoPromiseBase* promise;
+  };
+  struct DoneCoro {
+    const char* name;  // nullptr: no coroutine to show (CPython's _coro = None)
+    const char* file;  // nullptr: aio::script()
+  };
+  union {
+    Leaf leaf_{};
+    DoneCoro done_coro_;
+  };
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
   bool collected_ = false;  // seen by gc_collect_pending_tasks already
+  int done_coro_line_ = 0;  // (in the padding: a task in no more cache lines)
   std::exception_ptr thrown_in_;
   // The future whose done callback runs this step: the loop's callback holds one reference to
   // it until the step returns, which nothing else can reach (detail::last_reference).
@@ -82,7 +100,6 @@ class TaskBase : public FutureBase {
   void collect();
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
-  void set_registry_slot(std::size_t slot) { registry_slot_ = slot; }  // (compaction)
 
  protected:
   void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task
@@ -111,28 +128,40 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
  public:
   TaskState(Loop loop, Co<T> coro, std::optional<std::string> name)
       : TaskBase(std::move(loop), std::move(name)), coro_(std::move(coro)) {
-    leaf_ = coro_.handle();
-    leaf_promise_ = &coro_.handle().promise();
+    leaf_ = Leaf{coro_.handle(), &coro_.handle().promise()};
   }
   ~TaskState() override {
     log_destroyed();
     // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
   }
   detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
-  std::string coro_format() const override { return coro_ ? coro_.format() : std::string(); }
   void set_result_from_coro() override {
     if constexpr (std::is_void_v<T>) {
       this->value.emplace(None);
     } else {
       this->value.emplace(coro_.take_result());
     }
+    free_coro_frame();
     finish_with_result();
   }
-  void drop_coro() override { coro_ = Co<T>(); }
+  void free_coro_frame() override {
+    const Def& def = coro_.def();
+    done_coro_ = DoneCoro{def.name, def.file};
+    done_coro_line_ = def.line;
+    coro_ = Co<T>();
+  }
+  void drop_coro() override {
+    coro_ = Co<T>();
+    done_coro_ = DoneCoro{};
+  }
+  std::string coro_format() const override {
+    if (coro_) return coro_.format();
+    if (!done_coro_.name) return std::string();
+    return detail::format_coro(done_coro_.name, done_coro_.file, done_coro_line_, true);
+  }
   std::string result_repr() const override {
     return this->value ? detail::reprlib_repr(*this->value) : std::string("None");
   }
-  Co<T>& coro() { return coro_; }
 
  private:
   Co<T> coro_;

@@ -254,7 +254,7 @@ aio::Co<long> gather_groups(long groups, long per_group, aio::Def = "gather_grou
 
 // gather_taskgroups_eager: the same with asyncio.eager_task_factory (3.12+), each task's first
 // step run inside create_task, as Asio's co_spawn dispatches its coroutine when called on the
-// io_context's thread (so gather_taskgroups/asio is this workload: analysis.md).
+// io_context's thread (asio_bench.cc: Start::kEager; gather_taskgroups/asio posts first).
 void gather_taskgroups_with(benchmark::State& state, bool eager) {
   aio::Loop loop = make_loop();
   if (eager) loop->set_task_factory(aio::eager_task_factory);

@@ -26,18 +26,21 @@ WORKLOADS = [
     ("sleep0_pingpong", "Two tasks, each `await asyncio.sleep(0)` M times: one task step per "
      "sleep(0), the two alternating. Asio: `co_await post(ex, use_awaitable)`."),
     ("gather_100k", "`await gather(*[child(i) for i in range(100000)])`: 100k tasks created, "
-     "run and collected. Asio: 100k `co_spawn` with a completion handler counting down, the "
-     "parent waiting on a timer the last child cancels (Asio 1.22 has no ranged "
-     "parallel_group)."),
+     "run and collected. Asio: 100k children, each its coroutine made and a handler holding it "
+     "`post`ed that `co_spawn`s it with a completion handler counting down (every child "
+     "exists before the first runs, as with `create_task`, which schedules), the parent "
+     "waiting on a timer the last child cancels (Asio 1.22 has no ranged parallel_group). "
+     "Up to 2026-12-06 (session 12) Asio `co_spawn`ed at once, an eager start."),
     ("gather_taskgroups", "`gather()` of 1,000 coroutines, each `async with TaskGroup() as tg:` "
      "creating 100 tasks (`tg.create_task(child(i))`) whose results it sums after the block: "
-     "100k tasks created, run, collected by their group. Asio: wait-groups of wait-groups "
-     "(`co_spawn` + a completion handler counting down, as gather_100k); Asio 1.22's "
-     "`co_spawn` dispatches, so each child runs to its end inside `co_spawn` (an eager "
-     "task's start) where asyncio's `create_task` schedules its first step."),
+     "100k tasks created, run, collected by their group. Asio: wait-groups of wait-groups, "
+     "each child `post`ed then `co_spawn`ed as in gather_100k (scheduled, as `create_task`). "
+     "Up to 2026-12-06 (session 12) Asio's children were `co_spawn`ed at once: Asio 1.22's "
+     "`co_spawn` dispatches, so each ran to its end inside `co_spawn` (an eager start); that "
+     "code is now gather_taskgroups_eager's."),
     ("gather_taskgroups_eager", "gather_taskgroups with `asyncio.eager_task_factory` (3.12+): "
-     "each task's first step runs inside `create_task`, as Asio's `co_spawn` (the same Asio "
-     "code as gather_taskgroups)."),
+     "each task's first step runs inside `create_task`. Asio: `co_spawn` at once (it "
+     "dispatches: the child runs to its end inside it), no `post`."),
     ("future_done_callbacks", "Rounds of 1,000: `fut = create_future(); "
      "fut.add_done_callback(cb); fut.set_result(i)`; the loop then runs each callback, which "
      "reads the result."),

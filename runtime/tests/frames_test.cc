@@ -173,5 +173,52 @@ TEST_F(FramesTest, FutureResultResetsTheTracebackFrom310) {
   }
 }
 
+// c2 holds a task that fails later (t0 = create_task(c3())) and raises at once; main awaits
+// c2's task twice. _asyncio's Future.result() (3.10+) raises with the saved traceback
+// (_exception_tb) and clears it: the second raise starts from no traceback, which drops c2's
+// frame and so its t0, logged right there. Before 3.10 the traceback keeps growing, in a cycle
+// through main's frame: logged at the collection. CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7,
+// 3.12.1, 3.13.0 and Debian's 3.11.2 (fuzz seed 3169, divergence-*).
+Co<std::string> raises_holding_a_failing_task(Def = "c2") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(fails());
+  throw ValueError("c2 failed");
+  co_return std::string();
+}
+
+Co<void> awaits_a_failed_task_twice(Def = "main") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  Task<std::string>& t0 = std::get<0>(locals);
+  t0 = create_task(raises_holding_a_failing_task());
+  co_await sleep(0.1);
+  for (int i = 0; i < 2; ++i) {
+    try {
+      co_await t0;
+    } catch (const ValueError& e) {
+      print("main: await t0 raised", e.str());
+    }
+  }
+  print("main: end");
+}
+
+TEST_F(FramesTest, FutureResultUsesTheSavedTracebackOnceFrom310) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 9}, PyVersion{3, 10}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(awaits_a_failed_task_twice());
+    print("after run");
+    gc_collect_kept_frames();
+    print("collected");
+    const std::string raised = "main: await t0 raised c2 failed";
+    std::vector<std::string> expected =
+        has(Behaviour::kFutureResultResetsTraceback)
+            ? std::vector<std::string>{raised,      kNeverRetrieved, raised,
+                                       "main: end", "after run",     "collected"}
+            : std::vector<std::string>{raised,      raised,          "main: end",
+                                       "after run", kNeverRetrieved, "collected"};
+    EXPECT_EQ(story(), expected) << "3." << v.minor;
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

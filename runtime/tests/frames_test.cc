@@ -220,5 +220,44 @@ TEST_F(FramesTest, FutureResultUsesTheSavedTracebackOnceFrom310) {
   }
 }
 
+// c1 holds a task that fails after it (t1 = create_task(c2())) and raises at once; main:
+// wait_for(c1(), 1), caught; sleep(0.1); gc.collect() between two prints. 3.8-3.11's wait_for
+// wraps c1() in a task its frame holds (`fut`), and fut.result() raises through that frame: a
+// cycle, so t1 waits for the collection. 3.12+ awaits the coroutine itself (asyncio.timeout):
+// no task, no cycle, t1 is logged when it fails. CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7,
+// Debian's 3.11.2, 3.12.1, 3.13.0 (fuzz seed 3070).
+Co<std::string> raises_holding_a_task(Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(fails());
+  throw ValueError("c1 failed");
+  co_return std::string();
+}
+
+Co<void> waits_for_it(Def = "main") {
+  try {
+    co_await wait_for(raises_holding_a_task(), 1.0);
+  } catch (const ValueError& e) {
+    print("main: wait_for raised", e.str());
+  }
+  co_await sleep(0.1);
+  print("main: collect");
+  gc_collect_kept_frames();
+  print("main: collected");
+}
+
+TEST_F(FramesTest, WaitForsFrameHoldsTheTaskItMade) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 11}, PyVersion{3, 12}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(waits_for_it());
+    const std::string raised = "main: wait_for raised c1 failed";
+    std::vector<std::string> expected =
+        v.minor <= 11
+            ? std::vector<std::string>{raised, "main: collect", kNeverRetrieved, "main: collected"}
+            : std::vector<std::string>{raised, kNeverRetrieved, "main: collect", "main: collected"};
+    EXPECT_EQ(story(), expected) << "3." << v.minor;
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

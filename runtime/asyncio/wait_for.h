@@ -1,6 +1,7 @@
 // asyncio.wait_for (tasks.py): 3.12+ through timeouts.h, 3.8-3.11 with a waiter future.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -92,17 +93,17 @@ Co<await_result_t<A>> wait_for(A fut, std::optional<double> timeout,
     TimerHandle h;
     ~CancelTimer() { h.cancel(); }
   } finally{timeout_handle};
-  bool cancelled = false;
+  std::exception_ptr cancelled;
   try {
     co_await waiter;
   } catch (const CancelledError&) {
-    cancelled = true;
+    cancelled = std::current_exception();
   }
   if (cancelled) {
     if (f.done()) co_return f.result();
     f.base()->remove_done_callback(cb);
     co_await detail::cancel_and_wait(f);
-    throw CancelledError();
+    std::rethrow_exception(cancelled);  // `raise`: the waiter's CancelledError, its message kept
   }
   if (f.done()) co_return f.result();
   f.base()->remove_done_callback(cb);

@@ -93,7 +93,7 @@ void FutureBase::check_result() {
   log_traceback_ = false;
   if (exception_) {
     if (detail::g_frames_in_use) {
-      detail::traceback_reset(exception_, exception_tb_);
+      use_saved_traceback();
       detail::traceback_add_running_frame(exception_);
     }
     std::rethrow_exception(exception_);
@@ -106,8 +106,16 @@ std::exception_ptr FutureBase::result_exception() {
     return std::make_exception_ptr(InvalidStateError("Result is not set."));
   }
   log_traceback_ = false;
-  if (detail::g_frames_in_use) detail::traceback_reset(exception_, exception_tb_);
+  if (detail::g_frames_in_use) use_saved_traceback();
   return exception_;
+}
+
+void FutureBase::use_saved_traceback() {
+  // _asyncio's future_get_result (3.10+) raises with the saved traceback once and clears it
+  // (Py_CLEAR(fut_exception_tb)): a later result() raises from no traceback, which drops the
+  // frames the first raise added (a task among their locals is freed there).
+  detail::traceback_reset(exception_, exception_tb_);
+  exception_tb_ = 0;
 }
 
 std::exception_ptr FutureBase::exception() {

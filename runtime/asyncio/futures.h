@@ -177,6 +177,8 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   void check_result();
   // Like check_result() but returns the exception instead of throwing (nullptr = has result).
   std::exception_ptr result_exception();
+  // Truncates the exception's traceback to the saved frames (3.10+), which it forgets.
+  void use_saved_traceback();
   void check_settable() const;  // raises InvalidStateError('invalid state') when done
   void finish_with_result();    // state FINISHED + schedule callbacks (result stored by subclass)
   bool log_traceback() const { return log_traceback_; }

@@ -240,7 +240,10 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     } finished{*this};
     unregister_task();
     if (p.exception) {
-      std::exception_ptr e = p.exception;
+      // Taken out of the finished coroutine, whose frame goes now: CPython's coroutine does not
+      // keep the exception it raised, the task alone does (else a frame in its traceback holding
+      // the task is a cycle, and a task among that frame's locals waits for the collection).
+      std::exception_ptr e = std::exchange(p.exception, nullptr);
       free_coro_frame();  // (p with it)
       if (is_cancelled_error(e)) {
         cancelled_exc_ = e;

@@ -216,7 +216,11 @@ class FullFuture {
     log_traceback = false;
     if (!exception.is_none()) {
       if constexpr (this_python_has(Behaviour::kResultRaisesWithSavedTb)) {
+        // _asyncio's future_get_result uses the saved traceback once (Py_CLEAR after it): a
+        // later result() raises from no traceback, which drops the frames the first raise
+        // added (and what they hold: a task among their locals is freed there).
         PyException_SetTraceback(exception.ptr(), exception_tb.ptr());
+        exception_tb = py::none();
       }
       raise(exception);
     }

@@ -173,5 +173,144 @@ TEST_F(FramesTest, FutureResultResetsTheTracebackFrom310) {
   }
 }
 
+// c2 holds a task that fails later (t0 = create_task(c3())) and raises at once; main awaits
+// c2's task twice. _asyncio's Future.result() (3.10+) raises with the saved traceback
+// (_exception_tb) and clears it: the second raise starts from no traceback, which drops c2's
+// frame and so its t0, logged right there. Before 3.10 the traceback keeps growing, in a cycle
+// through main's frame: logged at the collection. CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7,
+// 3.12.1, 3.13.0 and Debian's 3.11.2 (fuzz seed 3169, divergence-*).
+Co<std::string> raises_holding_a_failing_task(Def = "c2") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(fails());
+  throw ValueError("c2 failed");
+  co_return std::string();
+}
+
+Co<void> awaits_a_failed_task_twice(Def = "main") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  Task<std::string>& t0 = std::get<0>(locals);
+  t0 = create_task(raises_holding_a_failing_task());
+  co_await sleep(0.1);
+  for (int i = 0; i < 2; ++i) {
+    try {
+      co_await t0;
+    } catch (const ValueError& e) {
+      print("main: await t0 raised", e.str());
+    }
+  }
+  print("main: end");
+}
+
+TEST_F(FramesTest, FutureResultUsesTheSavedTracebackOnceFrom310) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 9}, PyVersion{3, 10}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(awaits_a_failed_task_twice());
+    print("after run");
+    gc_collect_kept_frames();
+    print("collected");
+    const std::string raised = "main: await t0 raised c2 failed";
+    std::vector<std::string> expected =
+        has(Behaviour::kFutureResultResetsTraceback)
+            ? std::vector<std::string>{raised,      kNeverRetrieved, raised,
+                                       "main: end", "after run",     "collected"}
+            : std::vector<std::string>{raised,      raised,          "main: end",
+                                       "after run", kNeverRetrieved, "collected"};
+    EXPECT_EQ(story(), expected) << "3." << v.minor;
+  }
+}
+
+// c1 holds a task that fails after it (t1 = create_task(c2())) and raises at once; main:
+// wait_for(c1(), 1), caught; sleep(0.1); gc.collect() between two prints. 3.8-3.11's wait_for
+// wraps c1() in a task its frame holds (`fut`), and fut.result() raises through that frame: a
+// cycle, so t1 waits for the collection. 3.12+ awaits the coroutine itself (asyncio.timeout):
+// no task, no cycle, t1 is logged when it fails. CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7,
+// Debian's 3.11.2, 3.12.1, 3.13.0 (fuzz seed 3070).
+Co<std::string> raises_holding_a_task(Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(fails());
+  throw ValueError("c1 failed");
+  co_return std::string();
+}
+
+Co<void> waits_for_it(Def = "main") {
+  try {
+    co_await wait_for(raises_holding_a_task(), 1.0);
+  } catch (const ValueError& e) {
+    print("main: wait_for raised", e.str());
+  }
+  co_await sleep(0.1);
+  print("main: collect");
+  gc_collect_kept_frames();
+  print("main: collected");
+}
+
+TEST_F(FramesTest, WaitForsFrameHoldsTheTaskItMade) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 11}, PyVersion{3, 12}, PyVersion{3, 13}}) {
+    trace().clear();
+    set_default_version(v);
+    run(waits_for_it());
+    const std::string raised = "main: wait_for raised c1 failed";
+    std::vector<std::string> expected =
+        v.minor <= 11
+            ? std::vector<std::string>{raised, "main: collect", kNeverRetrieved, "main: collected"}
+            : std::vector<std::string>{raised, kNeverRetrieved, "main: collect", "main: collected"};
+    EXPECT_EQ(story(), expected) << "3." << v.minor;
+  }
+}
+
+// c0: t0, t1 = create_task(c1()) x2; t0.cancel(); `await gather(t0, c1())` or `await t0`,
+// caught; sleep(0); raise. main: gather(c1(), c0(), return_exceptions=True); sleep(0.5). t0's
+// CancelledError is raised through c0's frame; a finished coroutine keeps no exception, so no
+// cycle (t0, its coroutine, the error, c0's frame): t1 is freed with c0's task, when it fails,
+// before "main: end" (CPython 3.8.18-3.13.0 and 3.11.2 alike; fuzz seed 3210).
+Co<std::string> fails_later(Def = "c1") {
+  co_await sleep(0);
+  co_await sleep(0.1);
+  throw ValueError("c1 failed");
+  co_return std::string();
+}
+
+Co<std::string> awaits_a_cancelled_task(bool through_gather, Def = "c0") {
+  auto& locals = co_await frame_locals<Task<std::string>, Task<std::string>>{};
+  Task<std::string>& t0 = std::get<0>(locals);
+  t0 = create_task(fails_later());
+  std::get<1>(locals) = create_task(fails_later());
+  t0.cancel();
+  try {
+    if (through_gather) {
+      co_await gather(t0, fails_later());
+    } else {
+      co_await t0;
+    }
+  } catch (const CancelledError&) {
+    print("c0: cancelled");
+  }
+  co_await sleep(0);
+  throw ValueError("c0 failed");
+  co_return std::string();
+}
+
+Co<void> gathers_it(bool through_gather, Def = "main") {
+  co_await gather(return_exceptions, fails_later(), awaits_a_cancelled_task(through_gather));
+  print("main: gathered");
+  co_await sleep(0.5);
+  print("main: end");
+}
+
+TEST_F(FramesTest, AFinishedCoroutineKeepsNoException) {
+  for (PyVersion v : {PyVersion{3, 8}, PyVersion{3, 11}, PyVersion{3, 13}}) {
+    for (bool through_gather : {false, true}) {
+      trace().clear();
+      set_default_version(v);
+      run(gathers_it(through_gather));
+      gc_collect_kept_frames();
+      EXPECT_EQ(story(), (std::vector<std::string>{"c0: cancelled", "main: gathered",
+                                                   kNeverRetrieved, "main: end"}))
+          << "3." << v.minor << (through_gather ? " gather" : " await");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

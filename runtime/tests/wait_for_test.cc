@@ -52,6 +52,35 @@ TEST_F(WaitForTest, WaitForPerVersion) {
   }
 }
 
+// c0: wait_for(sleep(10), 0.5) catching CancelledError; main cancels c0's task with 'stop 0'
+// at 0.1. 3.9-3.11's wait_for re-raises the CancelledError its waiter raised (a bare `raise`),
+// with the message. CPython 3.9.18, 3.10.13, 3.11.7, Debian's 3.11.2, 3.12.1 and 3.13.0
+// print "c0: cancelled ('stop 0',)", its args; checked here as its repr (fuzz seed 3198).
+TEST_F(WaitForTest, ACancelledWaitForReraisesTheCancellation) {
+  for (int minor : {9, 11, 12}) {
+    set_default_version({3, minor});
+    trace().clear();
+    auto c0 = [](Def = "c0") -> Co<std::string> {
+      try {
+        co_await wait_for(sleep(10), 0.5);
+      } catch (const CancelledError& e) {
+        print("c0: cancelled", e.repr());
+      }
+      co_return "c0";
+    };
+    auto main = [&c0](Def = "main") -> Co<void> {
+      Task<std::string> t1 = create_task(c0());
+      co_await sleep(0.1);
+      t1.cancel("stop 0");
+      print("main:", co_await t1);
+    };
+    run(main());
+    EXPECT_EQ(texts("out"),
+              (std::vector<std::string>{"c0: cancelled CancelledError('stop 0')", "main: c0"}))
+        << "3." << minor;
+  }
+}
+
 TEST_F(WaitForTest, WaitForCancelsInnerOnTimeoutAndPassesResult) {
   std::vector<std::string> log;
   auto slow = [&log](Def = "slow") -> Co<int> {

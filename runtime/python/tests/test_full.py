@@ -125,6 +125,51 @@ class AwaitTests(unittest.TestCase):
 
         same_as_cpython(self, main)
 
+    def test_second_result_drops_the_first_raises_frames(self):
+        # c2 holds a task (c3's) that fails after it, and raises at once; main awaits c2's
+        # task twice. From 3.10 _asyncio's result() raises with the saved traceback once, then
+        # from none: the second await drops c2's frame, and so its task, logged right there.
+        # Before, the traceback keeps c2's frame (in a cycle through main's): logged at the
+        # collection. CPython 3.8.18-3.13.0 and Debian's 3.11.2 (fuzz seed 3169).
+        events = []
+
+        async def c3():
+            await asyncio.sleep(0)
+            raise ValueError("c3 failed")
+
+        async def c2():
+            t0 = asyncio.create_task(c3())  # noqa: F841 (held by the frame)
+            raise ValueError("c2 failed")
+
+        async def main(loop):
+            loop.set_exception_handler(lambda loop, context: events.append(context["message"]))
+            t0 = loop.create_task(c2())
+            await asyncio.sleep(0.01)
+            for _ in range(2):
+                try:
+                    await t0
+                except ValueError as e:
+                    events.append("raised " + str(e))
+            events.append("end")
+
+        def run(factory):
+            del events[:]
+            was_enabled = gc.isenabled()
+            gc.disable()  # no young collection in between
+            try:
+                loops.run_on(factory, main)
+                events.append("after run")
+                gc.collect()
+            finally:
+                if was_enabled:
+                    gc.enable()
+            return list(events)
+
+        raised, logged = "raised c2 failed", "Task exception was never retrieved"
+        expected = ([raised, logged, raised, "end", "after run"] if PY >= (3, 10)
+                    else [raised, raised, "end", "after run", logged])
+        self.assertEqual(loops.same_on_every_loop(self, run), expected)
+
     def test_task_repr_matches_cpython(self):
         async def main(loop):
             async def child():

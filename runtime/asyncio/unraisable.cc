@@ -54,7 +54,7 @@ void exit_failed() noexcept {
   }
 }
 
-void close_suspended(std::coroutine_handle<> h, const Def& def) {
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind) {
   // What the report needs outlives the frame (the Def is in its promise).
   const char* name = def.name;
   std::string file = def.file_str();
@@ -73,7 +73,7 @@ void close_suspended(std::coroutine_handle<> h, const Def& def) {
   if (scope.outer) {
     scope.outer->error = std::move(scope.error);  // raised at the awaiting coroutine's await
   } else {
-    write_unraisable(scope.error, std::string("<coroutine object ") + name + " at 0x?>");
+    write_unraisable(scope.error, std::string("<") + kind + " object " + name + " at 0x?>");
   }
 }
 

@@ -37,10 +37,11 @@ void write_unraisable(const std::exception_ptr& e, std::optional<std::string_vie
 
 namespace detail {
 
-// Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def: an exception its
-// exits raised leaves it for the coroutine closing it (the awaiting one, whose frame this is
-// destroyed with) or, when it is the outermost closed, is reported as unraisable with its repr.
-void close_suspended(std::coroutine_handle<> h, const Def& def);
+// Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type
+// ("coroutine", "async_generator"): an exception its exits raised leaves it for the coroutine
+// closing it (the awaiting one, whose frame this is destroyed with) or, when it is the outermost
+// closed, is reported as unraisable with its repr ("<coroutine object NAME at 0x?>").
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine");
 
 // A destructor's exit clause failed with the current exception (which got the exit's frame):
 // handed to the coroutine being closed, or reported as unraisable when none is (the destructor

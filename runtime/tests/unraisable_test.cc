@@ -93,6 +93,29 @@ TEST_F(UnraisableTest, TheOutermostClosedCoroutineReportsWithEveryFrame) {
                          "  File \"test.py\", in holder"}));
 }
 
+TEST_F(UnraisableTest, AnExitRaisingAtTheEndOfItsBlockRaisesThere) {
+  // Nothing closed, nothing unwinding: `async with` raises what __aexit__ raises, and nothing is
+  // reported (CPython 3.8.18, 3.10.13, 3.13.0: "raised RuntimeError('Lock is not acquired.')",
+  // "False").
+  auto body = []() -> Co<void> {
+    Lock lock;
+    try {
+      {
+        auto held = co_await async_with(lock);
+        lock.release();
+      }
+      print("after");
+    } catch (const RuntimeError& e) {
+      print("raised", e.repr());
+    }
+    print(lock.locked());
+  };
+  run(body());
+  EXPECT_EQ(texts("out"),
+            (std::vector<std::string>{"raised RuntimeError('Lock is not acquired.')", "False"}));
+  EXPECT_TRUE(texts("err").empty());
+}
+
 TEST_F(UnraisableTest, WithoutAnObjectOnlyTheTracebackIsWritten) {
   // PyErr_WriteUnraisable(NULL): no "Exception ignored in" line.
   RuntimeError e("x");

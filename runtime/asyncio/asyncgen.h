@@ -35,6 +35,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/events.h"
 #include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/unraisable.h"
 
 namespace aio {
 
@@ -198,7 +199,14 @@ class [[nodiscard]] AsyncGen {
   struct State final : detail::AsyncGenBase {
     handle_type h;
     explicit State(handle_type handle) : h(handle) {}
-    ~State() override { h.destroy(); }
+    ~State() override {
+      const promise_type& p = h.promise();
+      if (p.started && !p.finished) {
+        detail::close_suspended(h, p.def, "async_generator");  // its exits run (unraisable.h)
+      } else {
+        h.destroy();
+      }
+    }
     Co<void> aclose_erased() override {
       auto self = std::static_pointer_cast<State>(shared_from_this());
       AsyncGen gen(self);

@@ -212,7 +212,14 @@ EventLoop::~EventLoop() {
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-void EventLoop::throw_closed() { throw RuntimeError("Event loop is closed"); }
+void EventLoop::throw_closed(const char* caller) {
+  // The same source lines in 3.8-3.13.
+  RuntimeError e("Event loop is closed");
+  e.add_frame_summary(
+      {"base_events.py", "_check_closed", "raise RuntimeError('Event loop is closed')"});
+  if (caller) e.add_frame_summary({"base_events.py", caller, "self._check_closed()"});
+  throw e;
+}
 
 void EventLoop::check_running() const {
   if (is_running()) throw RuntimeError("This event loop is already running");

@@ -262,7 +262,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // --- scheduling --------------------------------------------------------------------------
   template <class F>
   Handle call_soon(F&& f, const char* name = nullptr) {
-    check_closed();
+    check_closed("call_soon");
     return call_soon_impl(Callback(std::forward<F>(f)), name);
   }
   template <class F>
@@ -271,13 +271,13 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   }
   template <class F>
   TimerHandle call_at(double when, F&& f, const char* name = nullptr) {
-    check_closed();
+    check_closed("call_at");
     return call_at_impl(when, Callback(std::forward<F>(f)), name);
   }
   // The only method usable from other threads (mutex + eventfd wakeup).
   template <class F>
   Handle call_soon_threadsafe(F&& f, const char* name = nullptr) {
-    check_closed();
+    check_closed("call_soon_threadsafe");
     return call_soon_threadsafe_impl(Callback(std::forward<F>(f)), name);
   }
   double time() const { return clock_->time(); }
@@ -287,7 +287,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // the Handle nobody would keep, so the ready queue's reference is the handle's only one.
   template <class F>
   void schedule_soon(F&& f, const char* name = nullptr) {
-    check_closed();
+    check_closed("call_soon");  // _asyncio's futures and tasks call loop.call_soon
     schedule_soon_impl(Callback(std::forward<F>(f)), name);
   }
   // From another thread (run_in_executor's jobs): call_soon_threadsafe without a Handle, so
@@ -497,13 +497,15 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // The tasks still alive in every live loop's registry (gc_collect_pending_tasks), unordered.
   // Reads the registries of other threads' loops: call it when no other thread runs a loop.
   static std::vector<std::shared_ptr<TaskBase>> alive_tasks_of_all_loops();
-  void check_closed() const {
-    if (closed_.load(std::memory_order_relaxed)) throw_closed();
+  // BaseEventLoop._check_closed, called by the method `caller` of base_events.py (nullptr:
+  // not shown), both frames in the RuntimeError's printed traceback.
+  void check_closed(const char* caller = nullptr) const {
+    if (closed_.load(std::memory_order_relaxed)) throw_closed(caller);
   }
   void check_running() const;
 
  private:
-  [[noreturn]] static void throw_closed();
+  [[noreturn]] static void throw_closed(const char* caller);
   Handle call_soon_impl(Callback fn, const char* name);
   void schedule_soon_impl(Callback fn, const char* name);
   bool post_threadsafe_impl(Callback& fn, const char* name);

@@ -21,6 +21,7 @@
 
 #include "runtime/asyncio/frames.h"
 #include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/unraisable.h"
 #include "runtime/detail/block_cache.h"
 #include "runtime/pylang/output.h"
 
@@ -316,8 +317,13 @@ class [[nodiscard]] Co {
  private:
   void destroy() {
     if (h_) {
-      if (!h_.promise().started) warn_never_awaited(h_.promise().def);
-      h_.destroy();
+      const auto& p = h_.promise();
+      if (!p.started) warn_never_awaited(p.def);
+      if (p.started && !p.finished) {
+        detail::close_suspended(h_, p.def);  // coro.close(): its exits run (unraisable.h)
+      } else {
+        h_.destroy();
+      }
       h_ = {};
     }
   }

@@ -44,7 +44,9 @@ void Lock::State::wake_up_first() {
   if (waiters.empty()) return;
   Future<bool>& fut = waiters.front();
   // done(): that waiter is already set to wake up.
-  if (!fut.done()) fut.set_result(true);
+  if (!fut.done()) {
+    in_frame("locks.py", "_wake_up_first", "fut.set_result(True)", [&] { fut.set_result(true); });
+  }
 }
 
 detail::Waiting Lock::AcquireOp::wait() const {
@@ -76,7 +78,7 @@ Co<bool> Lock::AcquireOp::slow() const {
 void Lock::release() const {
   if (!s_->locked) throw RuntimeError("Lock is not acquired.");
   s_->locked = false;
-  s_->wake_up_first();
+  in_frame("locks.py", "release", "self._wake_up_first()", [&] { s_->wake_up_first(); });
 }
 
 std::string Lock::repr_of(const State& s) {

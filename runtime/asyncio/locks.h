@@ -12,6 +12,7 @@
 #pragma once
 
 #include <coroutine>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/asyncio/unraisable.h"
 #include "runtime/detail/ring.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/version.h"
@@ -164,15 +166,23 @@ template <class L>
 class Held {
  public:
   explicit Held(L l) : l_(std::move(l)) {}
-  Held(Held&& o) noexcept : l_(o.l_), active_(std::exchange(o.active_, false)) {}
+  Held(Held&& o) noexcept
+      : l_(o.l_), active_(std::exchange(o.active_, false)), uncaught_(o.uncaught_) {}
   Held(const Held&) = delete;
-  ~Held() {
-    if (active_) l_.release();
+  // __aexit__ raises what release() raises when the block ends normally; when the coroutine is
+  // closed (its frame destroyed) or an exception unwinds the block, what it raises is handed on
+  // (unraisable.h) instead of leaving a destructor.
+  ~Held() noexcept(false) {
+    if (!active_) return;
+    // _ContextManagerMixin.__aexit__ (the same line in 3.8-3.13).
+    detail::run_exit("locks.py", "__aexit__", "self.release()",
+                     std::uncaught_exceptions() > uncaught_, [this] { l_.release(); });
   }
 
  private:
   L l_;
   bool active_ = true;
+  int uncaught_ = std::uncaught_exceptions();
 };
 
 template <class L>

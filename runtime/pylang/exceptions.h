@@ -52,21 +52,40 @@ class BaseException {
   void keep_alive(std::shared_ptr<void> p) { keep_alive_.push_back(std::move(p)); }
   // The frames the traceback holds (runtime/asyncio/frames.h), each once, in the order the
   // exception went through them; `traceback_truncate(n)` keeps the first n (with_traceback).
+  // Apart from keep_alive_'s objects, which are no frames (a coroutine kept for its "never
+  // awaited" warning) and which with_traceback does not drop.
   void traceback_add(std::shared_ptr<void> frame) {
-    for (const auto& kept : keep_alive_) {
+    for (const auto& kept : frames_) {
       if (kept == frame) return;
     }
-    keep_alive_.push_back(std::move(frame));
+    frames_.push_back(std::move(frame));
   }
-  std::size_t traceback_length() const { return keep_alive_.size(); }
+  std::size_t traceback_length() const { return frames_.size(); }
   void traceback_truncate(std::size_t n) {
-    while (keep_alive_.size() > n) keep_alive_.pop_back();  // the last frame added released first
+    while (frames_.size() > n) frames_.pop_back();  // the last frame added released first
   }
+
+  // What a printed traceback shows of the Python functions the exception went through
+  // (traceback.FrameSummary without line numbers: the trace drops them), innermost first: the
+  // runtime's stand-ins for asyncio's Python functions add theirs (aio::in_frame), a coroutine
+  // closed by its destruction its own (runtime/asyncio/unraisable.h). Shown by the unraisable
+  // hook, which prints the frames; other reports print the header and the last line only.
+  struct FrameSummary {
+    std::string file;  // as the trace shows it: the basename
+    std::string name;  // co_name
+    std::string line;  // the source line, stripped; "" when the source is not available
+  };
+  void add_frame_summary(FrameSummary f) { summaries_.push_back(std::move(f)); }
+  const std::vector<FrameSummary>& frame_summaries() const { return summaries_; }
 
  private:
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
+  std::vector<std::shared_ptr<void>> frames_;
+  // Released before the frames, as when both were one vector (an object kept here is added
+  // where the exception is raised, before any frame).
   std::vector<std::shared_ptr<void>> keep_alive_;
+  std::vector<FrameSummary> summaries_;
 };
 
 #define AIO_DEFINE_EXCEPTION(Name, Base, Module)             \
@@ -205,6 +224,19 @@ std::exception_ptr make_os_error(int err, std::string message);
 std::exception_ptr make_os_error(int err);
 [[noreturn]] void raise_os_error(int err, std::string message);
 [[noreturn]] void raise_os_error(int err);
+
+// Runs `f`, which stands for code of the Python function `name` of `file` at its source line
+// `line` (the call that goes on into what `f` does): a BaseException leaving it gets that frame
+// in its printed traceback. Costs nothing unless something raises.
+template <class F>
+decltype(auto) in_frame(const char* file, const char* name, const char* line, F&& f) {
+  try {
+    return std::forward<F>(f)();
+  } catch (BaseException& e) {
+    e.add_frame_summary({file, name, line});
+    throw;
+  }
+}
 
 template <class E>
 std::exception_ptr make_exception(E e) {

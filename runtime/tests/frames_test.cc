@@ -4,6 +4,8 @@
 #include "runtime/asyncio/frames.h"
 
 #include <algorithm>
+#include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -310,6 +312,26 @@ TEST_F(FramesTest, AFinishedCoroutineKeepsNoException) {
           << "3." << v.minor << (through_gather ? " gather" : " await");
     }
   }
+}
+
+TEST_F(FramesTest, WhatATracebackKeepsBesidesFramesIsNoFrame) {
+  // An object kept by the exception (wait.h, taskgroups.h, run_until_complete: a coroutine
+  // released with the traceback, for its "never awaited" warning) is no frame: the length a
+  // future records (_exception_tb) and with_traceback (3.10+) count frames only. Before, both
+  // were one vector: length 1 here, and the reset to the 0 frames of a future that got the
+  // exception without frames released the coroutine.
+  std::exception_ptr e = std::make_exception_ptr(RuntimeError("x"));
+  auto kept = std::make_shared<int>(0);
+  try {
+    std::rethrow_exception(e);
+  } catch (BaseException& b) {
+    b.keep_alive(kept);
+  }
+  EXPECT_EQ(detail::traceback_length(e), 0u);
+  detail::traceback_reset(e, 0);
+  EXPECT_EQ(kept.use_count(), 2);  // still kept by the exception
+  e = nullptr;
+  EXPECT_EQ(kept.use_count(), 1);
 }
 
 }  // namespace

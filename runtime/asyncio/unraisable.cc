@@ -1,0 +1,81 @@
+#include "runtime/asyncio/unraisable.h"
+
+#include <string>
+
+#include "runtime/asyncio/coro.h"
+#include "runtime/pylang/output.h"
+
+namespace aio {
+
+namespace {
+BaseException* base_exception(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (BaseException& b) {
+    return &b;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// The coroutines being closed, innermost first through `outer`.
+struct Closing {
+  Closing* outer;
+  std::exception_ptr error;  // what left the frames closed so far (a later one replaces it)
+};
+thread_local Closing* t_closing = nullptr;
+}  // namespace
+
+void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr) {
+  std::string text;
+  if (object_repr) text += "Exception ignored in: " + std::string(*object_repr) + "\n";
+  if (BaseException* b = base_exception(e)) {
+    const auto& frames = b->frame_summaries();
+    if (!frames.empty()) text += "Traceback (most recent call last):\n";
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {  // most recent call last
+      text += "  File \"" + it->file + "\", in " + it->name + "\n";
+      if (!it->line.empty()) text += "    " + it->line + "\n";
+    }
+  }
+  text += format_exception_only(e) + "\n";
+  output().write_stderr(text);
+}
+
+namespace detail {
+
+bool closing() noexcept { return t_closing != nullptr; }
+
+void exit_failed() noexcept {
+  std::exception_ptr e = std::current_exception();
+  if (t_closing) {
+    t_closing->error = std::move(e);
+  } else {
+    write_unraisable(e, std::nullopt);
+  }
+}
+
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind) {
+  // What the report needs outlives the frame (the Def is in its promise).
+  const char* name = def.name;
+  std::string file = def.file_str();
+  Closing scope{t_closing, nullptr};
+  t_closing = &scope;
+  h.destroy();
+  t_closing = scope.outer;
+  if (!scope.error) return;
+  if (BaseException* b = base_exception(scope.error)) {
+    // The frame's co_name; the Python source of its line is not known here.
+    std::string qualname = name;
+    std::size_t dot = qualname.rfind('.');
+    b->add_frame_summary(
+        {file, dot == std::string::npos ? qualname : qualname.substr(dot + 1), ""});
+  }
+  if (scope.outer) {
+    scope.outer->error = std::move(scope.error);  // raised at the awaiting coroutine's await
+  } else {
+    write_unraisable(scope.error, std::string("<") + kind + " object " + name + " at 0x?>");
+  }
+}
+
+}  // namespace detail
+}  // namespace aio

@@ -1,0 +1,73 @@
+// sys.unraisablehook's default, and what reports to it: an exception raised where nothing can
+// catch it. CPython's collector finalizes a suspended coroutine by closing it (coro.close():
+// GeneratorExit thrown in at its await); its `async with` exits and `finally` clauses run, and
+// an exception that leaves them is printed by PyErr_WriteUnraisable(coro):
+//
+//   Exception ignored in: <coroutine object holder at 0x?>
+//   Traceback (most recent call last):
+//     File "x.py", in holder
+//       async with lock:
+//     File "locks.py", in __aexit__
+//   ...
+//   RuntimeError: Event loop is closed
+//
+// and the collection goes on. Here a coroutine closed by its destruction (Co's destructor, a
+// task's coroutine dropped by the collection) runs its exits as destructors, which must not
+// throw: a destructor that stands for an exit runs it through `detail::run_exit`, which hands
+// what it raises to the coroutine being closed; the coroutine (and each awaiting it) adds its
+// frame, and the outermost one closed reports it here.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "runtime/pylang/exceptions.h"
+
+namespace aio {
+
+struct Def;
+
+// The default unraisable hook: "Exception ignored in: <object_repr>" (nothing without an
+// object, as PyErr_WriteUnraisable(NULL)), the traceback's frames (frame summaries: file and
+// function, the source line when known; no line numbers) and the last line, to sys.stderr.
+void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr);
+
+namespace detail {
+
+// Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type
+// ("coroutine", "async_generator"): an exception its exits raised leaves it for the coroutine
+// closing it (the awaiting one, whose frame this is destroyed with) or, when it is the outermost
+// closed, is reported as unraisable with its repr ("<coroutine object NAME at 0x?>").
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine");
+
+// A destructor's exit clause failed with the current exception (which got the exit's frame):
+// handed to the coroutine being closed, or reported as unraisable when none is (the destructor
+// runs while another exception unwinds the coroutine: Python would raise the exit's exception
+// in its place, which C++ cannot; it is reported without an object instead, and the first one
+// goes on).
+void exit_failed() noexcept;
+bool closing() noexcept;  // a coroutine's frame is being destroyed by close_suspended
+
+// Runs `exit`, an exit clause (`async with`'s __aexit__: file, name and source line of the frame
+// it stands for) in the destructor of an object that a coroutine's frame holds. Raises what
+// `exit` raises when the scope ends normally (`unwinding` false, no frame being closed), as the
+// `async with` statement does; otherwise hands it to exit_failed(). Call it from a
+// noexcept(false) destructor.
+template <class F>
+void run_exit(const char* file, const char* name, const char* line, bool unwinding, F&& exit) {
+  if (!unwinding && !closing()) {
+    in_frame(file, name, line, exit);
+    return;
+  }
+  try {
+    in_frame(file, name, line, exit);
+  } catch (...) {
+    exit_failed();
+  }
+}
+
+}  // namespace detail
+}  // namespace aio

@@ -45,8 +45,15 @@ void ThreadPool::submit(std::function<void()> job) {
     };
   }
   jobs_.push_back(std::move(job));
-  // ThreadPoolExecutor._adjust_thread_count: start a thread unless one is idle.
-  if (idle_ == 0 && threads_.size() < max_workers_) {
+  // ThreadPoolExecutor._adjust_thread_count (3.8+): take an idle token (_idle_semaphore
+  // .acquire(timeout=0)), else start a thread while there are fewer than max_workers. The
+  // token is taken, not looked at: two jobs submitted before an idle worker wakes would both
+  // count on it, and the second would wait in the queue while the first runs (forever, in
+  // virtual time, when the first sleeps: the clock waits for the queued job to start).
+  if (idle_tokens_ > 0) {
+    --idle_tokens_;
+    cv_.notify_one();
+  } else if (threads_.size() < max_workers_) {
     threads_.emplace_back([this] { worker(); });
   } else {
     cv_.notify_one();
@@ -56,15 +63,14 @@ void ThreadPool::submit(std::function<void()> job) {
 void ThreadPool::worker() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    ++idle_;
     cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
-    --idle_;
     if (jobs_.empty()) return;  // shutdown and drained
     auto job = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();
     job();
     lock.lock();
+    ++idle_tokens_;  // _worker: executor._idle_semaphore.release() after each work item
   }
 }
 

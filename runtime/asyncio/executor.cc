@@ -50,8 +50,8 @@ void ThreadPool::submit(std::function<void()> job) {
   // token is taken, not looked at: two jobs submitted before an idle worker wakes would both
   // count on it, and the second would wait in the queue while the first runs (forever, in
   // virtual time, when the first sleeps: the clock waits for the queued job to start).
-  if (idle_tokens_ > 0) {
-    --idle_tokens_;
+  if (idle_ > 0) {  // idle_: the semaphore's value, tokens the workers released
+    --idle_;
     cv_.notify_one();
   } else if (threads_.size() < max_workers_) {
     threads_.emplace_back([this] { worker(); });
@@ -70,7 +70,7 @@ void ThreadPool::worker() {
     lock.unlock();
     job();
     lock.lock();
-    ++idle_tokens_;  // _worker: executor._idle_semaphore.release() after each work item
+    ++idle_;  // _worker: executor._idle_semaphore.release() after each work item
   }
 }
 

@@ -68,7 +68,7 @@ class ThreadPool {
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
   std::vector<std::thread> threads_;
-  unsigned idle_tokens_ = 0;  // ThreadPoolExecutor._idle_semaphore
+  unsigned idle_ = 0;
   bool shutdown_ = false;
   bool observer_asked_ = false;
   std::shared_ptr<JobObserver::Pool> observed_;  // null when no observer was installed

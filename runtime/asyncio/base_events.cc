@@ -157,9 +157,17 @@ PyVersion current_version() {
 
 namespace {
 // Every live loop, for gc_collect_pending_tasks (a live task keeps its loop alive, so every live
-// task is in the registry of a loop here).
-std::mutex g_loops_mu;
-std::vector<EventLoop*> g_loops;
+// task is in the registry of a loop here). Never destroyed: a loop may go after the static
+// destructors ran, with a thread still running at exit that holds it (shutdown_default_executor's,
+// left behind by its timeout as CPython leaves its thread).
+struct LiveLoops {
+  std::mutex mu;
+  std::vector<EventLoop*> loops;
+};
+LiveLoops& live_loops() {
+  static LiveLoops* live = new LiveLoops();
+  return *live;
+}
 }  // namespace
 
 namespace {
@@ -180,14 +188,16 @@ EventLoop::EventLoop(std::shared_ptr<Clock> clock)
   if (const WaiterFactory& factory = default_waiter_factory()) waiter_ = factory(*this);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   selector_.add(wake_fd_, EVENT_READ);  // like CPython's self-pipe reader
-  std::lock_guard<std::mutex> lock(g_loops_mu);
-  g_loops.push_back(this);
+  LiveLoops& live = live_loops();
+  std::lock_guard<std::mutex> lock(live.mu);
+  live.loops.push_back(this);
 }
 
 std::vector<std::shared_ptr<TaskBase>> EventLoop::alive_tasks_of_all_loops() {
   std::vector<std::shared_ptr<TaskBase>> alive;
-  std::lock_guard<std::mutex> lock(g_loops_mu);
-  for (EventLoop* loop : g_loops) {
+  LiveLoops& live = live_loops();
+  std::lock_guard<std::mutex> lock(live.mu);
+  for (EventLoop* loop : live.loops) {
     for (auto& slot : loop->tasks_.slots) {
       if (auto t = slot.task.lock()) alive.push_back(std::move(t));
     }
@@ -197,8 +207,9 @@ std::vector<std::shared_ptr<TaskBase>> EventLoop::alive_tasks_of_all_loops() {
 
 EventLoop::~EventLoop() {
   {
-    std::lock_guard<std::mutex> lock(g_loops_mu);
-    std::erase(g_loops, this);
+    LiveLoops& live = live_loops();
+    std::lock_guard<std::mutex> lock(live.mu);
+    std::erase(live.loops, this);
   }
   // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
   drop_ready();

@@ -165,9 +165,9 @@ Co<void> slow_handler(StreamReader reader, StreamWriter writer, SlowPeer* peer,
 }
 
 TEST_F(StreamsTest, DrainWaitsWhileTheTransportIsPaused) {
-  auto body = [](Def = "main") -> Co<void> {
+  SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
+  auto body = [&peer](Def = "main") -> Co<void> {
     Loop loop = get_running_loop();
-    SlowPeer peer;
     peer.go = loop->create_future<void>();
     Server server = co_await start_server(
         [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); }, "127.0.0.1",
@@ -206,9 +206,9 @@ TEST_F(StreamsTest, DrainWaitsWhileTheTransportIsPaused) {
 }
 
 TEST_F(StreamsTest, ReaderPausesTheTransportAboveTwiceTheLimit) {
-  auto body = [](Def = "main") -> Co<void> {
+  SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
+  auto body = [&peer](Def = "main") -> Co<void> {
     Loop loop = get_running_loop();
-    SlowPeer peer;
     peer.go = loop->create_future<void>();
     Server server = co_await start_server(
         [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); }, "127.0.0.1",
@@ -242,9 +242,9 @@ TEST_F(StreamsTest, ConcurrentDrainsPerVersion) {
   // 3.8/3.9 keep one drain waiter (a second drain() while paused: AssertionError); 3.10+ a deque.
   for (int minor : {9, 10}) {
     set_default_version({3, minor});
-    auto body = [minor](Def = "main") -> Co<void> {
+    SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
+    auto body = [minor, &peer](Def = "main") -> Co<void> {
       Loop loop = get_running_loop();
-      SlowPeer peer;
       peer.go = loop->create_future<void>();
       Server server = co_await start_server(
           [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); },

@@ -12,17 +12,6 @@ bool g_frames_in_use = false;
 
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
-
-BaseException* base_exception(const std::exception_ptr& e) {
-  // An exception_ptr shows its object only to a handler (rethrow + catch by reference).
-  try {
-    std::rethrow_exception(e);
-  } catch (BaseException& b) {
-    return &b;
-  } catch (...) {
-    return nullptr;
-  }
-}
 }  // namespace
 
 void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals) {

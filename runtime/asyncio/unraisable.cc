@@ -8,16 +8,6 @@
 namespace aio {
 
 namespace {
-BaseException* base_exception(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (BaseException& b) {
-    return &b;
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 // The coroutines being closed, innermost first through `outer`.
 struct Closing {
   Closing* outer;

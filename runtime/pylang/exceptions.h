@@ -217,6 +217,8 @@ std::string exception_str(const std::exception_ptr& e);
 std::string format_exception_only(const std::exception_ptr& e);
 bool is_cancelled_error(const std::exception_ptr& e);
 bool is_exit_exception(const std::exception_ptr& e);  // SystemExit / KeyboardInterrupt
+// The aio exception `e` holds (to change it: its traceback), nullptr for another C++ exception.
+BaseException* base_exception(const std::exception_ptr& e);
 
 // OSError(err, message) as CPython constructs it: the subclass the errno maps to
 // (BlockingIOError, ConnectionRefusedError, ...). The message defaults to strerror(err).

@@ -98,6 +98,17 @@ auto visit_exception(const std::exception_ptr& e, F&& f) {
 }
 }  // namespace
 
+BaseException* base_exception(const std::exception_ptr& e) {
+  // An exception_ptr shows its object only to a handler (rethrow + catch by reference).
+  try {
+    std::rethrow_exception(e);
+  } catch (BaseException& b) {
+    return &b;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 std::string exception_type_name(const std::exception_ptr& e) {
   return visit_exception(e, [](const BaseException* b, const std::exception*) -> std::string {
     return b ? b->type_name() : "Exception";

@@ -120,8 +120,13 @@ struct CoPromiseBase {
   std::exception_ptr exception;
   bool started = false;
   bool finished = false;
-  // The Python locals a port declared in the frame (frames.h: aio::frame_locals).
-  std::shared_ptr<FrameLocalsBase> locals;
+  // A block of its caller's Python frame (a statement's body, as aio::task_group's), not a
+  // frame of its own: python_frame() looks past it.
+  bool block = false;
+  // The Python locals a port declared in the frame (frames.h: aio::frame_locals). Mutable: a
+  // block binds a local of its Python frame (aio::task_group's `tg`), which it reaches through
+  // `caller`.
+  mutable std::shared_ptr<FrameLocalsBase> locals;
 
   CoPromiseBase() = default;
   CoPromiseBase(const CoPromiseBase&) = delete;
@@ -184,6 +189,14 @@ struct CoPromiseBase {
     if (locals) traceback_add(exception, locals);
   }
 
+  // The Python frame this coroutine runs in: itself, or for a block its caller's (nullptr when a
+  // block has none).
+  const CoPromiseBase* python_frame() const noexcept {
+    const CoPromiseBase* p = this;
+    while (p && p->block) p = p->caller;
+    return p;
+  }
+
   // Records the innermost running coroutine of the stepping task (nullptr = none) and its
   // promise (nullptr when it is not a Co's).
   static void set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept;
@@ -217,6 +230,20 @@ struct ThisPromise {
     return false;
   }
   const CoPromiseBase& await_resume() const noexcept { return *p; }
+};
+
+// `CoPromiseBase& self = co_await AsBlock{};`: the running coroutine is a block of its caller's
+// Python frame (CoPromiseBase::block); gives its promise (without suspending).
+struct AsBlock {
+  CoPromiseBase* p = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    p = &h.promise();
+    p->block = true;
+    return false;
+  }
+  CoPromiseBase& await_resume() const noexcept { return *p; }
 };
 
 // Whether warnings.warn(..., stacklevel=2) issued by the running coroutine `self` points into the
@@ -304,7 +331,9 @@ class [[nodiscard]] Co {
     T await_resume() {
       auto& p = h.promise();
       if (p.exception) {
-        if (p.caller && p.caller->locals) detail::traceback_add(p.exception, p.caller->locals);
+        // Raised in the awaiting coroutine's Python frame (its own, or a block's frame).
+        const detail::CoPromiseBase* frame = p.caller ? p.caller->python_frame() : nullptr;
+        if (frame && frame->locals) detail::traceback_add(p.exception, frame->locals);
         std::rethrow_exception(p.exception);
       }
       if constexpr (!std::is_void_v<T>) return std::move(*p.value);

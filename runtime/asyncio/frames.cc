@@ -1,5 +1,6 @@
 #include "runtime/asyncio/frames.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "runtime/pylang/exceptions.h"
@@ -12,7 +13,31 @@ bool g_frames_in_use = false;
 
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
+
+struct CollectedLog {
+  std::uint64_t order;
+  std::function<void()> log;
+};
+thread_local int t_collection_depth = 0;
+thread_local std::vector<CollectedLog> t_collected_logs;
 }  // namespace
+
+Collection::Collection() { ++t_collection_depth; }
+
+Collection::~Collection() {
+  if (--t_collection_depth > 0) return;
+  std::vector<CollectedLog> logs = std::move(t_collected_logs);
+  t_collected_logs.clear();
+  std::stable_sort(logs.begin(), logs.end(),
+                   [](const CollectedLog& a, const CollectedLog& b) { return a.order < b.order; });
+  for (CollectedLog& l : logs) l.log();
+}
+
+bool collecting() { return t_collection_depth > 0; }
+
+void defer_collected_log(std::uint64_t order, std::function<void()> log) {
+  t_collected_logs.push_back(CollectedLog{order, std::move(log)});
+}
 
 void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals) {
   if (!e || !locals) return;
@@ -46,6 +71,7 @@ void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {
 }  // namespace detail
 
 void gc_collect_kept_frames() {
+  detail::Collection collection;
   std::vector<std::weak_ptr<detail::FrameLocalsBase>> kept = std::move(detail::t_kept_frames);
   detail::t_kept_frames.clear();
   for (const auto& w : kept) {

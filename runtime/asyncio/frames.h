@@ -21,7 +21,9 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <tuple>
 
@@ -33,7 +35,11 @@ namespace detail {
 
 struct FrameLocalsBase {
   virtual ~FrameLocalsBase() = default;
-  virtual void clear() noexcept = 0;  // releases the values, first local first
+  virtual void clear() noexcept = 0;  // releases the values, first local first, then `tg`
+  // The local `tg` that `async with asyncio.TaskGroup() as tg` binds (aio::task_group): the
+  // group, which holds its parent task (TaskGroup._parent_task), outlives the block as long as
+  // the frame; the next group replaces it, as rebinding the name does.
+  std::shared_ptr<void> task_group;
 };
 
 template <class... T>
@@ -43,6 +49,7 @@ struct FrameLocals final : FrameLocalsBase {
   void clear() noexcept override {
     // A comma fold runs left to right: co_varnames order, as frame_dealloc clears them.
     std::apply([](T&... v) { ((v = T{}), ...); }, values);
+    task_group.reset();
   }
 };
 
@@ -64,6 +71,22 @@ void traceback_add_running_frame(const std::exception_ptr& e);
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
 void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals);
+
+// The modelled collection, from its first object freed to its end. CPython's collector calls the
+// finalizers of all it found unreachable before it frees any, in the order of its lists: the
+// order the objects were made in. So a task freed by the collection (in a cycle, or held by one)
+// logs "Task exception was never retrieved" / "Task was destroyed but it is pending!" at the
+// collection's end, in task creation order, whichever frame held it. Nested: the outermost ends.
+class Collection {
+ public:
+  Collection();
+  ~Collection();
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+};
+bool collecting();
+// `log` (of the task numbered `order`) runs at the end of the running collection.
+void defer_collected_log(std::uint64_t order, std::function<void()> log);
 
 }  // namespace detail
 

@@ -45,6 +45,10 @@ void FutureBase::log_exception_never_retrieved() {
   ctx.message = std::string(class_name()) + " exception was never retrieved";
   ctx.exception = exception_;
   ctx.future_repr = repr();
+  report_destroyed(ctx);
+}
+
+void FutureBase::report_destroyed(const ExceptionContext& ctx) {
   loop_->call_exception_handler(ctx);
 }
 

@@ -202,6 +202,9 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   // step owned, handed over).
   virtual std::shared_ptr<FutureBase> reference_for_callbacks() { return shared_from_this(); }
   void log_exception_never_retrieved();  // Future.__del__ (call from the most derived dtor)
+  // Gives what the destructor logs to the loop's exception handler (Task: deferred while the
+  // modelled collection runs, frames.h).
+  virtual void report_destroyed(const ExceptionContext& ctx);
   std::string format_callbacks() const;
 
   struct CbEntry {

@@ -103,52 +103,66 @@ void TaskGroup::State::on_task_done(TaskBase& task) {
 }
 
 Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, Def) {
-  const bool v313 = s->loop->has(Behaviour::kTaskGroupUncancelAfterWait);
-  s->exiting = true;
-  if (exc && is_exit_exception(exc) && !s->base_error) s->base_error = exc;
-  std::exception_ptr propagate_cancellation_error = exc && is_cancelled_error(exc) ? exc : nullptr;
-  if (!v313 && s->parent_cancel_requested) {
-    // Before 3.13, first: no pending cancellation left, no CancelledError to propagate.
-    if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
-  }
-  if (exc && !s->aborting) s->abort();  // the parent is cancelled, or the body raised
+  // __aexit__'s frame: `self`, `exc` and the exception it raises (`propagate_cancellation_error`,
+  // `self._base_error`, `me`) are its locals, so whatever leaves it forms a cycle with the frame
+  // (the traceback holds the frame, the frame holds the exception), and keeps every frame the
+  // exception then goes through, with its locals, until the collection (CPython 3.11-3.13).
+  auto& frame =
+      co_await frame_locals<std::shared_ptr<State>, std::exception_ptr, std::exception_ptr>{};
+  std::get<0>(frame) = s;
+  std::get<1>(frame) = exc;
+  try {
+    const bool v313 = s->loop->has(Behaviour::kTaskGroupUncancelAfterWait);
+    s->exiting = true;
+    if (exc && is_exit_exception(exc) && !s->base_error) s->base_error = exc;
+    std::exception_ptr propagate_cancellation_error =
+        exc && is_cancelled_error(exc) ? exc : nullptr;
+    if (!v313 && s->parent_cancel_requested) {
+      // Before 3.13, first: no pending cancellation left, no CancelledError to propagate.
+      if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
+    }
+    if (exc && !s->aborting) s->abort();  // the parent is cancelled, or the body raised
 
-  // A loop: the completion future can be cancelled several times (the parent cancelled
-  // repeatedly, or once while our own cancellation is in progress).
-  while (!s->tasks.empty()) {
-    if (!s->on_completed_fut) s->on_completed_fut = s->loop->create_future<bool>();
-    Future<bool> fut = *s->on_completed_fut;
-    try {
-      co_await fut;
-    } catch (const CancelledError&) {
-      if (!s->aborting) {
-        // The parent task is cancelled while the children still run.
-        propagate_cancellation_error = std::current_exception();
-        s->abort();
+    // A loop: the completion future can be cancelled several times (the parent cancelled
+    // repeatedly, or once while our own cancellation is in progress).
+    while (!s->tasks.empty()) {
+      if (!s->on_completed_fut) s->on_completed_fut = s->loop->create_future<bool>();
+      Future<bool> fut = *s->on_completed_fut;
+      try {
+        co_await fut;
+      } catch (const CancelledError&) {
+        if (!s->aborting) {
+          // The parent task is cancelled while the children still run.
+          propagate_cancellation_error = std::current_exception();
+          s->abort();
+        }
       }
+      s->on_completed_fut.reset();
     }
-    s->on_completed_fut.reset();
-  }
 
-  if (s->base_error) std::rethrow_exception(s->base_error);
-  if (v313 && s->parent_cancel_requested) {
-    if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
-  }
-  // Errors have priority over the CancelledError.
-  if (propagate_cancellation_error && s->errors.empty()) {
-    std::rethrow_exception(propagate_cancellation_error);
-  }
-  if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
-  if (!s->errors.empty()) {
-    if (v313 && s->parent_task->cancelling()) {
-      // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
-      s->parent_task->uncancel();
-      s->parent_task->cancel();
+    if (s->base_error) std::rethrow_exception(s->base_error);
+    if (v313 && s->parent_cancel_requested) {
+      if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
     }
-    std::vector<std::exception_ptr> errors = std::move(s->errors);
-    s->errors.clear();
-    std::rethrow_exception(
-        make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
+    // Errors have priority over the CancelledError.
+    if (propagate_cancellation_error && s->errors.empty()) {
+      std::rethrow_exception(propagate_cancellation_error);
+    }
+    if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
+    if (!s->errors.empty()) {
+      if (v313 && s->parent_task->cancelling()) {
+        // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
+        s->parent_task->uncancel();
+        s->parent_task->cancel();
+      }
+      std::vector<std::exception_ptr> errors = std::move(s->errors);
+      s->errors.clear();
+      std::rethrow_exception(
+          make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
+    }
+  } catch (...) {
+    std::get<2>(frame) = std::current_exception();
+    throw;
   }
 }
 

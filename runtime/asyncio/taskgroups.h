@@ -101,6 +101,19 @@ class TaskGroup {
   // '<TaskGroup tasks=2 errors=1 cancelling>'
   std::string repr() const;
 
+  // `as tg`: the Python frame `frame` (nullptr: none) holds the group in its local `tg`
+  // (frames.h), so that a traceback keeping the frame keeps the group and through it the parent
+  // task, as in CPython: a cycle when the parent's exception went through the frame. A frame
+  // without declared locals gets them now (no other local).
+  void bind_to(const detail::CoPromiseBase* frame) const {
+    if (!frame) return;
+    if (!frame->locals) {
+      frame->locals = std::make_shared<detail::FrameLocals<>>();
+      detail::g_frames_in_use = true;
+    }
+    frame->locals->task_group = s_;
+  }
+
  private:
   struct State;
   // What a child's done callback holds: the group's state while it exists. Counted, not atomic
@@ -155,13 +168,19 @@ class TaskGroup {
 
 // `async with asyncio.TaskGroup() as tg: <body>` where body is a callable taking the TaskGroup and
 // returning a Co<void> (kept alive, with its captures, until the block ends).
+// The statement and its body are blocks of the Python frame that runs it (CoPromiseBase::block),
+// which binds `tg`.
 template <class Body>
 Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
+  detail::CoPromiseBase& self = co_await detail::AsBlock{};
   TaskGroup tg;
   tg.enter();
+  tg.bind_to(self.python_frame());
   std::exception_ptr exc;
   try {
-    co_await body(tg);
+    Co<void> block = body(tg);
+    block.handle().promise().block = true;
+    co_await std::move(block);
   } catch (...) {
     exc = std::current_exception();
   }

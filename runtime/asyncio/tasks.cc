@@ -55,7 +55,9 @@ void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* pro
 
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
   TaskBase* t = t_stepping;
-  return t && t->leaf_.promise ? &t->leaf_.promise->locals : nullptr;
+  // A block (aio::task_group's body) runs in its caller's Python frame.
+  const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+  return frame ? &frame->locals : nullptr;
 }
 }  // namespace detail
 
@@ -314,9 +316,17 @@ void TaskBase::log_destroyed() {
     ExceptionContext ctx;
     ctx.message = "Task was destroyed but it is pending!";
     ctx.task_repr = repr();
-    loop_->call_exception_handler(ctx);
+    report_destroyed(ctx);
   }
   log_exception_never_retrieved();
+}
+
+void TaskBase::report_destroyed(const ExceptionContext& ctx) {
+  if (!detail::collecting()) {
+    loop_->call_exception_handler(ctx);
+    return;
+  }
+  detail::defer_collected_log(number_, [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
 void TaskBase::collect() {
@@ -329,6 +339,7 @@ void TaskBase::collect() {
 }
 
 void gc_collect_pending_tasks() {
+  detail::Collection collection;  // one collection: its logs in task creation order
   // In creation order, as the global registry had them (the order of "Task was destroyed but it
   // is pending!"). Each task once, as when that registry was cleared here.
   std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();

@@ -96,6 +96,8 @@ class TaskBase : public FutureBase {
 
   // Logs 'Task was destroyed but it is pending!' / never-retrieved (from the derived dtor).
   void log_destroyed();
+  // While the modelled collection runs, in task creation order at its end (frames.h).
+  void report_destroyed(const ExceptionContext& ctx) override;
   // Breaks reference cycles of a pending task (gc): drops the waiter and the coroutine frame.
   void collect();
   // Creation order (the Task-N counter, also for named tasks).

@@ -46,6 +46,13 @@ void AsyncGenBase::Finalize::operator()(AsyncGenBase* gen) const {
   delete gen;
 }
 
+void warn_method_never_awaited(const char* method, const char* generator, CodeLocation at) {
+  if (!has(Behaviour::kAsyncGenMethodWarnsNeverAwaited)) return;
+  warn("RuntimeWarning",
+       std::string("coroutine method '") + method + "' of '" + generator + "' was never awaited",
+       at);
+}
+
 }  // namespace detail
 
 Co<void> shutdown_asyncgens(Loop loop, Def) {

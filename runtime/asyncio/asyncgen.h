@@ -55,7 +55,7 @@ class AsyncGenBase : public std::enable_shared_from_this<AsyncGenBase> {
   // async_gen_init_hooks: once, at the first anext/asend/athrow/aclose.
   void init_hooks();
   bool hooks_inited = false;
-  bool closed = false;  // ag_closed: aclose() was called, or it ran to its end
+  bool closed = false;  // ag_closed: an aclose() took its first step
   std::weak_ptr<EventLoop> finalizer;
 
   // The shared_ptr deleter of every generator: the finalizer hook or the end.
@@ -66,6 +66,10 @@ class AsyncGenBase : public std::enable_shared_from_this<AsyncGenBase> {
  protected:
   virtual bool suspended() const = 0;  // started, not finished, not running
 };
+
+// 3.13+: "RuntimeWarning: coroutine method 'asend' of 'count' was never awaited", for what
+// anext/asend/athrow/aclose return when it is dropped without being awaited (before: nothing).
+void warn_method_never_awaited(const char* method, const char* generator, CodeLocation at);
 
 template <class Y, class S>
 struct AsyncGenPromise : CoPromiseBase {
@@ -129,23 +133,32 @@ class [[nodiscard]] AsyncGen {
   AsyncGen() = default;
   explicit AsyncGen(handle_type h) : s_(new State(h), detail::AsyncGenBase::Finalize{}) {}
 
+  // The call's line (__builtin_LINE() defaults, as Def's) is where a never-awaited warning
+  // points.
   // __anext__(): the next value; StopAsyncIteration at the end.
-  auto anext() const { return send<false>(std::nullopt, nullptr); }
+  auto anext(int line = __builtin_LINE(), const char* file = __builtin_FILE()) const {
+    return send<false>(std::nullopt, nullptr, "asend", {file, line});
+  }
   // The `async for` step: the next value, or std::nullopt at the end.
-  auto next() const { return send<true>(std::nullopt, nullptr); }
-  auto asend(S value) const { return send<false>(std::move(value), nullptr); }
-  auto athrow(std::exception_ptr exc) const { return send<false>(std::nullopt, std::move(exc)); }
+  auto next(int line = __builtin_LINE(), const char* file = __builtin_FILE()) const {
+    return send<true>(std::nullopt, nullptr, "asend", {file, line});
+  }
+  auto asend(S value, int line = __builtin_LINE(), const char* file = __builtin_FILE()) const {
+    return send<false>(std::move(value), nullptr, "asend", {file, line});
+  }
+  auto athrow(std::exception_ptr exc, int line = __builtin_LINE(),
+              const char* file = __builtin_FILE()) const {
+    return send<false>(std::nullopt, std::move(exc), "athrow", {file, line});
+  }
   template <class E>
-  auto athrow(E exc) const {
-    return athrow(std::make_exception_ptr(std::move(exc)));
+  auto athrow(E exc, int line = __builtin_LINE(), const char* file = __builtin_FILE()) const {
+    return athrow(std::make_exception_ptr(std::move(exc)), line, file);
   }
   // aclose(): GeneratorExit thrown in where it is suspended; None once it exits (or ran out),
-  // RuntimeError('async generator ignored GeneratorExit') if it yields instead.
-  Co<void> aclose() const {
-    s_->init_hooks();
-    s_->closed = true;
-    return aclose_impl(s_);
-  }
+  // RuntimeError('async generator ignored GeneratorExit') if it yields instead. Its coroutine
+  // is made when it is awaited (an aclose() never awaited closes nothing, as CPython's).
+  struct Close;
+  Close aclose(int line = __builtin_LINE(), const char* file = __builtin_FILE()) const;
   std::string repr() const { return s_->repr(); }
   explicit operator bool() const { return static_cast<bool>(s_); }
 
@@ -158,7 +171,16 @@ class [[nodiscard]] AsyncGen {
     handle_type h;
     std::optional<S> value;
     std::exception_ptr exc;
-    bool await_ready() const noexcept { return h.promise().finished; }
+    const char* method;  // CPython's awaitable: 'asend' (also __anext__'s) or 'athrow'
+    CodeLocation at;
+    bool awaited = false;
+    ~Step() {
+      if (keep && !awaited) detail::warn_method_never_awaited(method, h.promise().def.name, at);
+    }
+    bool await_ready() noexcept {
+      awaited = true;
+      return h.promise().finished;
+    }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
       promise_type& p = h.promise();
@@ -208,9 +230,8 @@ class [[nodiscard]] AsyncGen {
       }
     }
     Co<void> aclose_erased() override {
-      auto self = std::static_pointer_cast<State>(shared_from_this());
-      AsyncGen gen(self);
-      return gen.aclose();
+      init_hooks();
+      return aclose_impl(std::static_pointer_cast<State>(shared_from_this()));
     }
     std::string repr() const override {
       return std::string("<async_generator object ") + h.promise().def.name + " at 0x?>";
@@ -223,9 +244,10 @@ class [[nodiscard]] AsyncGen {
   explicit AsyncGen(std::shared_ptr<State> s) : s_(std::move(s)) {}
 
   template <bool kOptional>
-  Step<kOptional> send(std::optional<S> value, std::exception_ptr exc) const {
+  Step<kOptional> send(std::optional<S> value, std::exception_ptr exc, const char* method,
+                       CodeLocation at) const {
     s_->init_hooks();
-    return Step<kOptional>{s_, s_->h, std::move(value), std::move(exc)};
+    return Step<kOptional>{s_, s_->h, std::move(value), std::move(exc), method, at};
   }
   static bool is_stop_async_iteration(const std::exception_ptr& e) {
     try {
@@ -237,6 +259,7 @@ class [[nodiscard]] AsyncGen {
     }
   }
   static Co<void> aclose_impl(std::shared_ptr<State> s, Def = Def("aclose", "asyncgen")) {
+    s->closed = true;
     promise_type& p = s->h.promise();
     if (!p.started || p.finished) {
       p.started = p.finished = true;  // a generator closed before it ran never runs
@@ -254,7 +277,28 @@ class [[nodiscard]] AsyncGen {
   }
 
   std::shared_ptr<State> s_;
+
+ public:
+  // What aclose() returns: `co_await gen.aclose()` makes and runs its coroutine.
+  struct Close {
+    std::shared_ptr<State> s;
+    CodeLocation at;
+    Co<void> co;
+    ~Close() {
+      if (s) detail::warn_method_never_awaited("aclose", s->h.promise().def.name, at);
+    }
+    auto operator co_await() {
+      co = aclose_impl(std::exchange(s, nullptr));
+      return co.operator co_await();
+    }
+  };
 };
+
+template <class Y, class S>
+typename AsyncGen<Y, S>::Close AsyncGen<Y, S>::aclose(int line, const char* file) const {
+  s_->init_hooks();
+  return Close{s_, {file, line}, {}};
+}
 
 namespace detail {
 template <class Y, class S>

@@ -415,6 +415,7 @@ void StreamReaderProtocol::connection_made(TransportPtr transport) {
         reader ? *reader : StreamReader(std::shared_ptr<StreamReaderImpl>()), std::move(writer));
     if (res) {
       Task<void> task = loop_->create_task(std::move(*res));
+      handler_task_ = task.shared_task();
       if (loop_->has(Behaviour::kStreamProtocolKeepsTask)) task_ = AnyTask(task);
       if (loop_->has(Behaviour::kClientConnectedCbErrorsLogged)) {
         EventLoop* loop = loop_.get();
@@ -483,6 +484,12 @@ void StreamReaderProtocol::connection_lost(std::exception_ptr exc) {
   stream_writer_ = StreamWriter();
   task_ = AnyTask();
   transport_.reset();
+  release_callback_after_handler();
+}
+
+void StreamReaderProtocol::release_callback_after_handler() {
+  std::shared_ptr<TaskBase> handler = handler_task_.lock();
+  if (!handler || handler->done()) client_connected_cb_ = nullptr;
 }
 
 void StreamReaderProtocol::collect() {
@@ -490,6 +497,7 @@ void StreamReaderProtocol::collect() {
   task_ = AnyTask();
   transport_.reset();
   strong_reader_.reset();
+  release_callback_after_handler();
 }
 
 void StreamReaderProtocol::data_received_view(std::string_view data) {

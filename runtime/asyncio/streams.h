@@ -185,6 +185,8 @@ class StreamReaderProtocol final : public detail::ViewProtocol,
 
  private:
   std::optional<StreamReader> stream_reader() const;
+  // Drops client_connected_cb_ unless the task running its coroutine is still pending.
+  void release_callback_after_handler();
   static Co<void> drain_helper_impl(std::shared_ptr<StreamReaderProtocol> self,
                                     Def = Def("FlowControlMixin._drain_helper", "streams.py"));
 
@@ -200,7 +202,13 @@ class StreamReaderProtocol final : public detail::ViewProtocol,
   StreamWriter stream_writer_;  // 3.8-3.11
   AnyTask task_;                // 3.10+
   TransportPtr transport_;
+  // Python's self._client_connected_cb, which its collector frees with the protocol when the
+  // callback's captures hold what holds the protocol (a writer kept by the handler's object: a
+  // cycle). Here the protocol lets go of it at connection_lost once the handler's task is done
+  // (its frame, which may be the callback's own coroutine, no longer needs the closure), or at
+  // the collection of a connection left open.
   ClientConnectedCb client_connected_cb_;
+  std::weak_ptr<TaskBase> handler_task_;
   Future<void> closed_;
 };
 

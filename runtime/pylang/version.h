@@ -139,6 +139,11 @@ enum class Behaviour {
                                 //        done (before: first), propagates any CancelledError
                                 //        subclass, and re-cancels a parent cancelled from
                                 //        outside when raising the ExceptionGroup
+
+  // --- async generators ---
+  // 3.13+: an asend/athrow/aclose awaitable dropped without being awaited warns "coroutine
+  // method 'asend' of 'gen' was never awaited".
+  kAsyncGenMethodWarnsNeverAwaited,
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -206,6 +211,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskGroupDoneTaskAtOnce, {3, 12}, kForever},
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
+    {Behaviour::kAsyncGenMethodWarnsNeverAwaited, {3, 13}, kForever},
 };
 
 namespace detail {

@@ -223,6 +223,23 @@ TEST_P(AsyncGens, ag_firstiter_after_shutdown) {
   });
 }
 
+TEST_P(AsyncGens, ag_method_never_awaited) {
+  expect("ag_method_never_awaited", []() -> Co<void> {
+    CatchWarnings caught(CatchWarnings::kAlways);
+    AsyncGen<int> g = count(3);
+    print(co_await g.anext());
+    g.anext();
+    g.asend(None);
+    g.athrow(ValueError("x"));
+    g.aclose();
+    print(co_await g.anext());
+    co_await g.aclose();
+    AsyncGen<int> fresh = count(1);
+    fresh.aclose();
+    for (const CaughtWarning& w : caught.caught()) print("warning:", w.category, repr(w.message));
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

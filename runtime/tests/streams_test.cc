@@ -3,6 +3,7 @@
 // drain() with write flow control (pauses above the transport's high-water mark, resumes at or
 // below its low one), open_connection / start_server, and client_connected_cb's errors per
 // version. Error texts against CPython are in io_errors_test.cc.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -151,7 +152,21 @@ struct SlowPeer {
   std::size_t received = 0;
 };
 
-Co<void> slow_handler(StreamReader reader, StreamWriter writer, SlowPeer* peer,
+// Once the loop ran and the collector (TearDown's, run here first) freed the connections left in
+// cycles, what the runtime held of the peer (client_connected_cb's copies, the handler's frame)
+// is gone: only the test's `peer` and the test body's capture of it are left.
+void ExpectOnlyTheTestHoldsThePeer(const std::shared_ptr<SlowPeer>& peer) {
+  gc_collect_pending_tasks();
+  gc_collect_transports();
+  EXPECT_EQ(peer.use_count(), 2);
+}
+
+// The handler holds its peer by shared_ptr, as a Python handler holds its object: the
+// client_connected_cb's copies and the handler's frame each count once, and every one is
+// released once (ExpectOnlyTheTestHoldsThePeer). The callback is named before the co_await:
+// as a temporary of the co_await expression, GCC 12.2 would destroy its captures twice (the
+// double release ASan reported at TearDown; tools/lint rejects the form).
+Co<void> slow_handler(StreamReader reader, StreamWriter writer, std::shared_ptr<SlowPeer> peer,
                       Def = "slow_handler") {
   peer->reader = reader;
   peer->writer = writer;
@@ -165,13 +180,12 @@ Co<void> slow_handler(StreamReader reader, StreamWriter writer, SlowPeer* peer,
 }
 
 TEST_F(StreamsTest, DrainWaitsWhileTheTransportIsPaused) {
-  SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
-  auto body = [&peer](Def = "main") -> Co<void> {
+  auto peer = std::make_shared<SlowPeer>();
+  auto body = [peer](Def = "main") -> Co<void> {
     Loop loop = get_running_loop();
-    peer.go = loop->create_future<void>();
-    Server server = co_await start_server(
-        [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); }, "127.0.0.1",
-        0);
+    peer->go = loop->create_future<void>();
+    auto on_client = [peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, peer); };
+    Server server = co_await start_server(on_client, "127.0.0.1", 0);
     auto [reader, writer] =
         co_await open_connection("127.0.0.1", server.sockets()[0].getsockname().port);
     TransportPtr t = writer.transport();
@@ -184,7 +198,7 @@ TEST_F(StreamsTest, DrainWaitsWhileTheTransportIsPaused) {
       writer.write(chunk);
       sent += chunk.size();
       if (t->get_write_buffer_size() > 64 * 1024) {
-        loop->call_later(0.5, [&peer] { peer.go.set_result(); });  // the peer starts reading
+        loop->call_later(0.5, [peer] { peer->go.set_result(); });  // the peer starts reading
         double before = loop->time();
         co_await writer.drain();
         EXPECT_NEAR(loop->time() - before, 0.5, 1e-6);  // woke when the peer drained the buffer
@@ -196,27 +210,27 @@ TEST_F(StreamsTest, DrainWaitsWhileTheTransportIsPaused) {
     }
     EXPECT_LE(resumed_buffer, 16 * 1024);  // resume_writing at or below the low-water mark
     writer.write_eof();
-    while (peer.received < sent) co_await sleep(0.01);
-    EXPECT_EQ(peer.received, sent);
+    while (peer->received < sent) co_await sleep(0.01);
+    EXPECT_EQ(peer->received, sent);
     writer.close();
     server.close();
     co_await server.wait_closed();
   };
   run(body());
+  ExpectOnlyTheTestHoldsThePeer(peer);
 }
 
 TEST_F(StreamsTest, ReaderPausesTheTransportAboveTwiceTheLimit) {
-  SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
-  auto body = [&peer](Def = "main") -> Co<void> {
+  auto peer = std::make_shared<SlowPeer>();
+  auto body = [peer](Def = "main") -> Co<void> {
     Loop loop = get_running_loop();
-    peer.go = loop->create_future<void>();
-    Server server = co_await start_server(
-        [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); }, "127.0.0.1",
-        0);
+    peer->go = loop->create_future<void>();
+    auto on_client = [peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, peer); };
+    Server server = co_await start_server(on_client, "127.0.0.1", 0);
     auto [reader, writer] = co_await open_connection(
         "127.0.0.1", server.sockets()[0].getsockname().port, ConnectionOptions(), /*limit=*/1000);
-    while (!peer.writer) co_await sleep(0);
-    peer.writer->write(std::string(100 * 1000, 'r'));  // the client reads nothing yet
+    while (!peer->writer) co_await sleep(0);
+    peer->writer->write(std::string(100 * 1000, 'r'));  // the client reads nothing yet
     while (reader.buffered() <= 2000) co_await sleep(0);
     TransportPtr t = writer.transport();
     EXPECT_FALSE(t->is_reading());  // paused: buffer > 2 * limit
@@ -230,25 +244,25 @@ TEST_F(StreamsTest, ReaderPausesTheTransportAboveTwiceTheLimit) {
       }
     }
     EXPECT_TRUE(t->is_reading());  // resumed at or below the limit
-    peer.go.set_result();
+    peer->go.set_result();
     writer.close();
     server.close();
     co_await server.wait_closed();
   };
   run(body());
+  ExpectOnlyTheTestHoldsThePeer(peer);
 }
 
 TEST_F(StreamsTest, ConcurrentDrainsPerVersion) {
   // 3.8/3.9 keep one drain waiter (a second drain() while paused: AssertionError); 3.10+ a deque.
   for (int minor : {9, 10}) {
     set_default_version({3, minor});
-    SlowPeer peer;  // outlives main's frame: the handler's task runs on when main's ends
-    auto body = [minor, &peer](Def = "main") -> Co<void> {
+    auto peer = std::make_shared<SlowPeer>();
+    auto body = [minor, peer](Def = "main") -> Co<void> {
       Loop loop = get_running_loop();
-      peer.go = loop->create_future<void>();
-      Server server = co_await start_server(
-          [&peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, &peer); },
-          "127.0.0.1", 0);
+      peer->go = loop->create_future<void>();
+      auto on_client = [peer](StreamReader r, StreamWriter w) { return slow_handler(r, w, peer); };
+      Server server = co_await start_server(on_client, "127.0.0.1", 0);
       auto [reader, writer] =
           co_await open_connection("127.0.0.1", server.sockets()[0].getsockname().port);
       std::string chunk(256 * 1024, 'c');
@@ -263,7 +277,7 @@ TEST_F(StreamsTest, ConcurrentDrainsPerVersion) {
       } else {
         EXPECT_FALSE(second.done());
       }
-      peer.go.set_result();
+      peer->go.set_result();
       co_await first;
       if (minor != 9) co_await second;
       writer.close();
@@ -271,6 +285,7 @@ TEST_F(StreamsTest, ConcurrentDrainsPerVersion) {
       co_await server.wait_closed();
     };
     run(body());
+    ExpectOnlyTheTestHoldsThePeer(peer);
   }
 }
 

@@ -263,6 +263,73 @@ TEST_P(TaskGroups, tg_cancelling_levels) {
   });
 }
 
+Co<long> uncancelled_body(Strings& log, Def = "task_cancelling_uncancel.<locals>.body") {
+  try {
+    co_await sleep(5);
+  } catch (const CancelledError&) {
+    AnyTask me = current_task();
+    log.push_back("caught " + std::to_string(me.cancelling()));
+    int first = me.uncancel();
+    int second = me.uncancel();
+    int third = me.uncancel();
+    log.push_back("uncancel " + std::to_string(first) + " " + std::to_string(second) + " " +
+                  std::to_string(third));
+  }
+  co_await sleep(0);
+  log.push_back("went on");
+  co_return 7;
+}
+
+Co<long> uncancel_child(Def = "task_cancelling_uncancel.<locals>.child") {
+  print("child ran");
+  co_return 1;
+}
+
+Co<std::string> uncancel_waiter(Future<void> fut,
+                                Def = "task_cancelling_uncancel.<locals>.waiter") {
+  std::string out;
+  try {
+    co_await fut;
+    out = "resumed";
+  } catch (const CancelledError&) {
+    out = "caught cancel, cancelling " + std::to_string(current_task().cancelling());
+  }
+  co_return out;
+}
+
+TEST_P(TaskGroups, task_cancelling_uncancel) {
+  expect("task_cancelling_uncancel", []() -> Co<void> {
+    Strings log;
+    Task<long> t = create_task(uncancelled_body(log));
+    co_await sleep(0);
+    bool first = t.cancel();
+    bool second = t.cancel();
+    print(first, second, t.cancelling());
+    long v = co_await t;
+    print(v, log, t.cancelling(), t.cancelled(), t.cancel());
+
+    Task<long> c = create_task(uncancel_child());
+    first = c.cancel();
+    int requested = c.cancelling();
+    int left = c.uncancel();
+    print(first, requested, left, c.cancelling());
+    try {
+      long result = co_await c;
+      print("result", result);
+    } catch (const CancelledError&) {
+      print("cancelled", c.cancelled());
+    }
+
+    Future<void> fut = get_running_loop()->create_future<void>();
+    Task<std::string> w = create_task(uncancel_waiter(fut));
+    co_await sleep(0);
+    first = w.cancel();
+    left = w.uncancel();
+    print(first, left, fut.cancelled());
+    print(co_await w);
+  });
+}
+
 TEST_P(TaskGroups, tg_error_and_cancel) {
   expect("tg_error_and_cancel", []() -> Co<void> {
     Event event;

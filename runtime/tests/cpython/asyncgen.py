@@ -171,6 +171,28 @@ async def ag_firstiter_after_shutdown():
         print("warning:", w.category.__name__, r(str(w.message)))
 
 
+
+@scenario()
+async def ag_method_never_awaited():
+    # 3.13+: an anext/asend/athrow/aclose awaitable dropped without being awaited warns
+    # "coroutine method 'asend' of 'count' was never awaited" (__anext__'s is 'asend'); before
+    # 3.13 nothing. An aclose() never awaited does not close the generator (ag_closed is set at
+    # its first step), so it goes on, and its finalizer would still run.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = count(3)
+        print(await g.__anext__())
+        g.__anext__()
+        g.asend(None)
+        g.athrow(ValueError("x"))
+        g.aclose()
+        print(await g.__anext__())
+        await g.aclose()
+        fresh = count(1)
+        fresh.aclose()
+    for w in caught:
+        print("warning:", w.category.__name__, r(str(w.message)))
+
 if __name__ == "__main__":
     main()
     _left_open.clear()

@@ -320,6 +320,56 @@ async def tg_cancelling_levels():
 
 
 @scenario(since=(3, 11))
+async def task_cancelling_uncancel():
+    # Task.cancelling()/uncancel() as TaskGroup and timeout count with them (test_tasks'
+    # test_uncancel_*, test_cancel_*_uncancel*): two requests count two, uncancel() stops at 0;
+    # a request withdrawn before the task's next step is still delivered on 3.11/3.12 (the
+    # pending _must_cancel), dropped on 3.13 (uncancel() reaching 0 clears it); a request
+    # withdrawn after the awaited future was cancelled still wakes the task with CancelledError.
+    log = []
+
+    async def body():
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            log.append("caught %d" % me.cancelling())
+            log.append("uncancel %d %d %d" % (me.uncancel(), me.uncancel(), me.uncancel()))
+        await asyncio.sleep(0)
+        log.append("went on")
+        return 7
+
+    t = asyncio.create_task(body())
+    await asyncio.sleep(0)
+    print(t.cancel(), t.cancel(), t.cancelling())
+    print(await t, log, t.cancelling(), t.cancelled(), t.cancel())
+
+    async def child():
+        print("child ran")
+        return 1
+
+    c = asyncio.create_task(child())
+    print(c.cancel(), c.cancelling(), c.uncancel(), c.cancelling())
+    try:
+        print("result", await c)
+    except asyncio.CancelledError:
+        print("cancelled", c.cancelled())
+    fut = asyncio.get_running_loop().create_future()
+
+    async def waiter():
+        try:
+            await fut
+            return "resumed"
+        except asyncio.CancelledError:
+            return "caught cancel, cancelling %d" % asyncio.current_task().cancelling()
+
+    w = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    print(w.cancel(), w.uncancel(), fut.cancelled())
+    print(await w)
+
+
+@scenario(since=(3, 11))
 async def tg_error_and_cancel():
     # test_taskgroups.test_error_and_cancel: the parent is cancelled while its group handles a
     # child's error; the cancellation survives the group.

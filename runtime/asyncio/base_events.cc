@@ -214,7 +214,7 @@ EventLoop::~EventLoop() {
   // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
   drop_ready();
   {
-    std::vector<ScheduledTimer> old;
+    TimerHeap old;
     old.swap(scheduled_);
     release_scheduled(old);
   }
@@ -331,7 +331,7 @@ void EventLoop::write_to_self() {
 // marking them all unscheduled (callbacks' destructors may look at them).
 // An embedder's timers are dropped as they are (close() drops _scheduled without touching its
 // handles).
-void EventLoop::release_scheduled(std::vector<ScheduledTimer>& timers) {
+void EventLoop::release_scheduled(TimerHeap& timers) {
   for (ScheduledTimer& t : timers) {
     if (!t.is_external()) t.impl()->scheduled = false;
   }
@@ -520,7 +520,8 @@ void EventLoop::run_once() {
   if (sched_count > kMinScheduledTimerHandles &&
       static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >
           kMinCancelledTimerHandlesFraction) {
-    std::vector<ScheduledTimer> new_scheduled, dropped;
+    TimerHeap new_scheduled;
+    std::vector<ScheduledTimer> dropped;
     new_scheduled.reserve(scheduled_.size());  // before any release: the loop cannot throw
     for (ScheduledTimer& t : scheduled_) {
       if (timer_cancelled(t)) {
@@ -614,7 +615,7 @@ void EventLoop::close() {
   drop_ready();
   io_.clear();  // BaseSelectorEventLoop.close(): the selector goes, with its keys
   {
-    std::vector<ScheduledTimer> old;
+    TimerHeap old;
     old.swap(scheduled_);
     release_scheduled(old);
   }

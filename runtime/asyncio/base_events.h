@@ -23,6 +23,7 @@
 #include "runtime/asyncio/protocols.h"
 #include "runtime/asyncio/selectors.h"
 #include "runtime/asyncio/sockets.h"
+#include "runtime/detail/page_allocator.h"
 #include "runtime/pylang/bytes.h"
 #include "runtime/pylang/version.h"
 
@@ -118,13 +119,14 @@ class RingQueue {
 
  private:
   void grow() {
-    std::vector<T> nb(buf_.empty() ? 64 : buf_.size() * 2);
+    Buffer nb(buf_.empty() ? 64 : buf_.size() * 2);
     for (std::size_t i = 0; i < size_; ++i)
       nb[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
     buf_ = std::move(nb);
     head_ = 0;
   }
-  std::vector<T> buf_;
+  using Buffer = std::vector<T, detail::PageAllocator<T>>;  // page_allocator.h: why
+  Buffer buf_;
   std::size_t head_ = 0, size_ = 0;
 };
 
@@ -184,8 +186,8 @@ class ReadyEntry {
 
 // heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
 namespace heapq {
-template <class T>
-void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
+template <class T, class A>
+void siftdown(std::vector<T, A>& heap, std::size_t startpos, std::size_t pos) {
   T newitem = std::move(heap[pos]);
   while (pos > startpos) {
     std::size_t parentpos = (pos - 1) >> 1;
@@ -198,8 +200,8 @@ void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
   }
   heap[pos] = std::move(newitem);
 }
-template <class T>
-void siftup(std::vector<T>& heap, std::size_t pos) {
+template <class T, class A>
+void siftup(std::vector<T, A>& heap, std::size_t pos) {
   std::size_t endpos = heap.size();
   std::size_t startpos = pos;
   T newitem = std::move(heap[pos]);
@@ -214,13 +216,13 @@ void siftup(std::vector<T>& heap, std::size_t pos) {
   heap[pos] = std::move(newitem);
   siftdown(heap, startpos, pos);
 }
-template <class T>
-void heappush(std::vector<T>& heap, T item) {
+template <class T, class A>
+void heappush(std::vector<T, A>& heap, T item) {
   heap.push_back(std::move(item));
   siftdown(heap, 0, heap.size() - 1);
 }
-template <class T>
-T heappop(std::vector<T>& heap) {
+template <class T, class A>
+T heappop(std::vector<T, A>& heap) {
   T lastelt = std::move(heap.back());
   heap.pop_back();
   if (!heap.empty()) {
@@ -231,8 +233,8 @@ T heappop(std::vector<T>& heap) {
   }
   return lastelt;
 }
-template <class T>
-void heapify(std::vector<T>& x) {
+template <class T, class A>
+void heapify(std::vector<T, A>& x) {
   std::size_t n = x.size();
   for (std::size_t i = n / 2; i-- > 0;) siftup(x, i);
 }
@@ -570,8 +572,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   void unschedule(const ScheduledTimer& t);
   void drop_timer(const ScheduledTimer& t);
   void ready_timer(const ScheduledTimer& t);
-  std::vector<ScheduledTimer> scheduled_;
-  void release_scheduled(std::vector<ScheduledTimer>& timers);
+  using TimerHeap = std::vector<ScheduledTimer, detail::PageAllocator<ScheduledTimer>>;
+  TimerHeap scheduled_;
+  void release_scheduled(TimerHeap& timers);
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;
   std::atomic<bool> closed_{false};

@@ -8,27 +8,26 @@ Core* core_of(PyObject* self) {
   return core;
 }
 
-void Core::DirectCall::operator()() {
-  if (!std::exchange(counted_, false)) return;  // tp_clear took the references meanwhile
-  Core* core = core_;
-  --core->held_count_;
+void Core::run_direct(DirectCall* call) {
+  PyObject* refs[4];
+  release_direct(call, refs);
   // Owned until the call is done (the callback may drop everything else).
-  auto callback = py::reinterpret_steal<py::object>(std::exchange(refs_[0], nullptr));
-  auto arg = py::reinterpret_steal<py::object>(std::exchange(refs_[1], nullptr));
-  auto context = py::reinterpret_steal<py::object>(std::exchange(refs_[2], nullptr));
-  auto loop = py::reinterpret_steal<py::object>(std::exchange(refs_[3], nullptr));
-  int ran = core->debug_runner_.is_none()
+  auto callback = py::reinterpret_steal<py::object>(refs[0]);
+  auto arg = py::reinterpret_steal<py::object>(refs[1]);
+  auto context = py::reinterpret_steal<py::object>(refs[2]);
+  auto loop = py::reinterpret_steal<py::object>(refs[3]);
+  int ran = debug_runner_.is_none()
                 ? fast::run_call(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr())
                 : 0;
   if (ran > 0) return;
   if (ran == 0) {
     PyObject* handle = fast::new_call_handle(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr());
     if (handle) {
-      core->run_python(py::reinterpret_steal<py::object>(handle));
+      run_python(py::reinterpret_steal<py::object>(handle));
       return;
     }
   }
-  core->pending_.emplace(py::error_already_set());
+  pending_.emplace(py::error_already_set());
   throw PythonExit();
 }
 

@@ -35,6 +35,7 @@
 #include "runtime/asyncio/base_events.h"
 #include "runtime/asyncio/clock.h"
 #include "runtime/asyncio/events.h"
+#include "runtime/detail/block_cache.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/python/capi.h"
 #include "runtime/python/handles.h"
@@ -134,41 +135,22 @@ class Core {
     PyObject* handle_;
   };
   // A call queued without its Handle (call_soon_direct): the callback, its argument (or null),
-  // the context and the loop make the Handle if one is needed.
-  class DirectCall {
-   public:
-    DirectCall(Core* core, PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context)
-        : core_(core), refs_{callback, arg, context, loop} {
-      for (PyObject* o : refs_) Py_XINCREF(o);
-      ++core->held_count_;
-    }
-    DirectCall(DirectCall&& o) noexcept : core_(o.core_) {
-      for (int i = 0; i < 4; ++i) refs_[i] = std::exchange(o.refs_[i], nullptr);
-      counted_ = std::exchange(o.counted_, false);
-    }
-    DirectCall(const DirectCall&) = delete;
-    DirectCall& operator=(const DirectCall&) = delete;
-    ~DirectCall() {
-      if (std::exchange(counted_, false)) --core_->held_count_;
-      for (PyObject*& o : refs_) Py_XDECREF(std::exchange(o, nullptr));
-    }
-    void operator()();
-    int traverse(visitproc visit, void* arg) {
-      for (PyObject* o : refs_) Py_VISIT(o);
-      return 0;
-    }
-    void take_refs(std::vector<PyObject*>& out) {
-      if (std::exchange(counted_, false)) --core_->held_count_;
-      for (PyObject*& o : refs_) {
-        if (o) out.push_back(std::exchange(o, nullptr));
-      }
-    }
-
-   private:
-    Core* core_;
-    PyObject* refs_[4];  // callback, arg (or null), context, loop
-    bool counted_ = true;
+  // the context and the loop, which make the Handle if one is needed. It is itself the ready
+  // queue's external entry, tagged with kDirect (the loop's own tag is the low bit), from the
+  // thread's block cache: no HandleImpl nor callback object, as call_soon's Handle.
+  struct DirectCall {
+    PyObject* refs[4];  // callback, arg (or null), context, loop: strong references
   };
+  static constexpr std::uintptr_t kDirect = 2;
+  static DirectCall* as_direct(void* obj) {
+    auto bits = reinterpret_cast<std::uintptr_t>(obj);
+    return bits & kDirect ? reinterpret_cast<DirectCall*>(bits & ~kDirect) : nullptr;
+  }
+  // Its references (moved into `out`), and its memory back to the block cache.
+  static void release_direct(DirectCall* call, PyObject* (&out)[4]) {
+    for (int i = 0; i < 4; ++i) out[i] = call->refs[i];
+    aio::detail::block_deallocate(call, sizeof(DirectCall));
+  }
 
   double time() const { return loop_->time(); }
 
@@ -189,7 +171,13 @@ class Core {
   // same FIFO, and runs as that Handle would run (fast::run_call), without the Handle, which is
   // made only when needed (debug mode meanwhile, a tracer, an exception for _run to handle).
   void call_soon_direct(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
-    loop_->schedule_soon(DirectCall(this, loop, callback, arg, context));
+    loop_->check_closed("call_soon");  // _asyncio's futures and tasks call loop.call_soon
+    auto* call = static_cast<DirectCall*>(aio::detail::block_allocate(sizeof(DirectCall)));
+    *call = DirectCall{{callback, arg, context, loop}};
+    for (PyObject* o : call->refs) Py_XINCREF(o);
+    ++held_count_;
+    loop_->schedule_external(
+        reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(call) | kDirect));
   }
   // Schedules `timer` (an asyncio TimerHandle) at `when`: the heap's entry is the TimerHandle
   // itself (its reference), as in CPython's _scheduled list; it leaves the heap as CPython's
@@ -280,7 +268,15 @@ class Core {
           if (!visited) visited = call.traverse(visit, arg);
         },
         [&](auto& e) {
-          if (!visited && e.external()) visited = visit(static_cast<PyObject*>(e.external()), arg);
+          void* obj = e.external();
+          if (visited || !obj) return;
+          if (DirectCall* call = as_direct(obj)) {
+            for (PyObject* o : call->refs) {
+              if (o && !visited) visited = visit(o, arg);
+            }
+          } else {
+            visited = visit(static_cast<PyObject*>(obj), arg);
+          }
         });
     if (visited) return visited;
     Py_VISIT(python_wait_.ptr());
@@ -300,8 +296,8 @@ class Core {
   }
 
  private:
-  // f(call) for every SoonCall and DirectCall queued in the loop, external(entry) for every
-  // handle call_soon or call_at queued as a ready queue or heap entry (null once taken).
+  // f(call) for every SoonCall queued in the loop, external(entry) for every handle call_soon
+  // or call_at and every DirectCall queued as a ready queue or heap entry (null once taken).
   template <class F, class G>
   void for_each_call(F&& f, G&& external) {
     if (!loop_) return;
@@ -309,8 +305,6 @@ class Core {
         [&f](aio::Callback& fn) {
           if (auto* c = fn.target<SoonCall>()) {
             f(*c);
-          } else if (auto* d = fn.target<DirectCall>()) {
-            f(*d);
           }
         },
         external);
@@ -321,7 +315,15 @@ class Core {
     for_each_call([&refs](auto& call) { call.take_refs(refs); },
                   [this, &refs](auto& e) {
                     if (void* obj = e.external()) {
-                      refs.push_back(static_cast<PyObject*>(obj));
+                      if (DirectCall* call = as_direct(obj)) {
+                        PyObject* taken[4];
+                        release_direct(call, taken);
+                        for (PyObject* o : taken) {
+                          if (o) refs.push_back(o);
+                        }
+                      } else {
+                        refs.push_back(static_cast<PyObject*>(obj));
+                      }
                       e.set_external(nullptr);
                       --held_count_;
                     }
@@ -332,12 +334,25 @@ class Core {
   static void run_external(void* ctx, void* obj) {
     auto* core = static_cast<Core*>(ctx);
     --core->held_count_;
-    core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
+    if (DirectCall* call = as_direct(obj)) {
+      core->run_direct(call);
+    } else {
+      core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
+    }
   }
   static void drop_external(void* ctx, void* obj) {  // close() and ~Core took them first
     --static_cast<Core*>(ctx)->held_count_;
-    Py_DECREF(static_cast<PyObject*>(obj));
+    if (DirectCall* call = as_direct(obj)) {
+      PyObject* refs[4];
+      release_direct(call, refs);
+      for (PyObject* o : refs) Py_XDECREF(o);
+    } else {
+      Py_DECREF(static_cast<PyObject*>(obj));
+    }
   }
+  // Runs a DirectCall as the Handle it stands for would run (fast::run_call), or makes that
+  // Handle and runs it.
+  void run_direct(DirectCall* call);
   // The heap's `if handle._cancelled` (an error there cannot leave the C++ loop: reported as
   // unraisable, and the timer kept).
   static bool timer_cancelled_external(void*, void* obj) {

@@ -4,9 +4,9 @@
 // Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
-// self-pipe (an eventfd). call_soon's Handles and call_at's TimerHandles are the ready queue's
-// and the timer heap's entries themselves; each other queued C++ callback holds its Python
-// objects itself (Core::SoonCall, DirectCall), and the cycle collector
+// self-pipe (an eventfd). call_soon's Handles, mode full's DirectCalls and call_at's
+// TimerHandles are the ready queue's and the timer heap's entries themselves; a threadsafe
+// callback holds its Handle itself (Core::SoonCall), and the cycle collector
 // reaches it through the loop's queues (I/O handles: a key into `handles`, a dict), so that a
 // loop caught in a reference cycle is collected as CPython's is (pending tasks then log "Task was
 // destroyed but it is pending!").

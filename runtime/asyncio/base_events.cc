@@ -214,7 +214,7 @@ EventLoop::~EventLoop() {
   // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
   drop_ready();
   {
-    std::vector<ScheduledTimer> old;
+    TimerHeap old;
     old.swap(scheduled_);
     release_scheduled(old);
   }
@@ -269,9 +269,14 @@ TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) 
   h->when = when;
   h->is_timer = true;
   h->add_ref();
-  heapq::heappush(scheduled_, ScheduledTimer{when, h});
+  heapq::heappush(scheduled_, ScheduledTimer{when, reinterpret_cast<std::uintptr_t>(h)});
   h->scheduled = true;
   return TimerHandle(h);
+}
+
+void EventLoop::call_at_external(double when, void* obj) {
+  check_closed("call_at");
+  heapq::heappush(scheduled_, ScheduledTimer{when, reinterpret_cast<std::uintptr_t>(obj) | 1});
 }
 
 Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
@@ -324,10 +329,44 @@ void EventLoop::write_to_self() {
 
 // Drops the heap's references, in heap order (as destroying a vector of handles did), after
 // marking them all unscheduled (callbacks' destructors may look at them).
-void EventLoop::release_scheduled(std::vector<ScheduledTimer>& timers) {
-  for (ScheduledTimer& t : timers) t.handle->scheduled = false;
-  for (ScheduledTimer& t : timers) t.handle->release();
+// An embedder's timers are dropped as they are (close() drops _scheduled without touching its
+// handles).
+void EventLoop::release_scheduled(TimerHeap& timers) {
+  for (ScheduledTimer& t : timers) {
+    if (!t.is_external()) t.impl()->scheduled = false;
+  }
+  for (ScheduledTimer& t : timers) drop_timer(t);
   timers.clear();
+}
+
+bool EventLoop::timer_cancelled(const ScheduledTimer& t) const {
+  if (!t.is_external()) return t.impl()->cancelled;
+  void* obj = t.external();
+  return obj && external_.cancelled(external_.ctx, obj);
+}
+
+void EventLoop::unschedule(const ScheduledTimer& t) {
+  if (!t.is_external()) {
+    t.impl()->scheduled = false;
+  } else if (void* obj = t.external()) {
+    external_.unscheduled(external_.ctx, obj);
+  }
+}
+
+void EventLoop::drop_timer(const ScheduledTimer& t) {
+  if (!t.is_external()) {
+    t.impl()->release();
+  } else if (void* obj = t.external()) {
+    external_.drop(external_.ctx, obj);
+  }
+}
+
+void EventLoop::ready_timer(const ScheduledTimer& t) {
+  if (t.is_external()) {
+    ready_.push_back(ReadyEntry::external(t.external()));  // a null one is skipped there
+  } else {
+    ready_.push_back(Handle(t.impl()));  // adopts the heap's reference
+  }
 }
 
 void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {
@@ -481,12 +520,13 @@ void EventLoop::run_once() {
   if (sched_count > kMinScheduledTimerHandles &&
       static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >
           kMinCancelledTimerHandlesFraction) {
-    std::vector<ScheduledTimer> new_scheduled;
+    TimerHeap new_scheduled;
+    std::vector<ScheduledTimer> dropped;
     new_scheduled.reserve(scheduled_.size());  // before any release: the loop cannot throw
     for (ScheduledTimer& t : scheduled_) {
-      if (t.handle->cancelled) {
-        t.handle->scheduled = false;
-        t.handle->release();  // a cancelled handle has dropped its callback already
+      if (timer_cancelled(t)) {
+        unschedule(t);
+        dropped.push_back(t);
       } else {
         new_scheduled.push_back(t);
       }
@@ -494,11 +534,15 @@ void EventLoop::run_once() {
     heapq::heapify(new_scheduled);
     scheduled_ = std::move(new_scheduled);
     timer_cancelled_count_ = 0;
+    // Once the heap is whole again: an embedder's timer going may run its code (a finalizer),
+    // which may schedule timers. A cancelled handle has dropped its callback already.
+    for (ScheduledTimer& t : dropped) drop_timer(t);
   } else {
-    while (!scheduled_.empty() && scheduled_[0].handle->cancelled) {
+    while (!scheduled_.empty() && timer_cancelled(scheduled_[0])) {
       --timer_cancelled_count_;
-      TimerHandle handle(heapq::heappop(scheduled_).handle);  // adopts the heap's reference
-      handle.impl()->scheduled = false;
+      ScheduledTimer t = heapq::heappop(scheduled_);
+      unschedule(t);
+      drop_timer(t);
     }
   }
 
@@ -524,9 +568,9 @@ void EventLoop::run_once() {
     double end_time = time() + clock_resolution_;
     while (!scheduled_.empty()) {
       if (scheduled_[0].when >= end_time) break;
-      TimerHandle handle(heapq::heappop(scheduled_).handle);  // adopts the heap's reference
-      handle.impl()->scheduled = false;
-      ready_.push_back(std::move(handle));
+      ScheduledTimer t = heapq::heappop(scheduled_);
+      unschedule(t);
+      ready_timer(t);
     }
   }
 
@@ -571,7 +615,7 @@ void EventLoop::close() {
   drop_ready();
   io_.clear();  // BaseSelectorEventLoop.close(): the selector goes, with its keys
   {
-    std::vector<ScheduledTimer> old;
+    TimerHeap old;
     old.swap(scheduled_);
     release_scheduled(old);
   }

@@ -23,6 +23,7 @@
 #include "runtime/asyncio/protocols.h"
 #include "runtime/asyncio/selectors.h"
 #include "runtime/asyncio/sockets.h"
+#include "runtime/detail/page_allocator.h"
 #include "runtime/pylang/bytes.h"
 #include "runtime/pylang/version.h"
 
@@ -118,13 +119,14 @@ class RingQueue {
 
  private:
   void grow() {
-    std::vector<T> nb(buf_.empty() ? 64 : buf_.size() * 2);
+    Buffer nb(buf_.empty() ? 64 : buf_.size() * 2);
     for (std::size_t i = 0; i < size_; ++i)
       nb[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
     buf_ = std::move(nb);
     head_ = 0;
   }
-  std::vector<T> buf_;
+  using Buffer = std::vector<T, detail::PageAllocator<T>>;  // page_allocator.h: why
+  Buffer buf_;
   std::size_t head_ = 0, size_ = 0;
 };
 
@@ -133,10 +135,16 @@ class RingQueue {
 // `run` runs one (owning it from then on; it may throw exit exceptions, as Handle::run lets
 // them through), `drop` releases one that will not run (close(), the loop's end); a null object
 // (taken back by the embedder, see ReadyEntry::set_external) is neither run nor dropped.
+// Timers too (EventLoop::call_at_external): the heap holds the embedder's timer object itself
+// beside its deadline, 16 bytes and no HandleImpl each; `cancelled` is TimerHandle._cancelled
+// (a cancelled one is dropped when the heap drops it) and `unscheduled` does what _run_once does
+// to a timer leaving the heap (`handle._scheduled = False`), before it runs or is dropped.
 struct ExternalCalls {
   void (*run)(void* ctx, void* obj) = nullptr;
   void (*drop)(void* ctx, void* obj) = nullptr;
   void* ctx = nullptr;
+  bool (*cancelled)(void* ctx, void* obj) = nullptr;
+  void (*unscheduled)(void* ctx, void* obj) = nullptr;
 };
 
 // An entry of the ready queue: a Handle's reference, or an embedder's object (the low bit set:
@@ -178,8 +186,8 @@ class ReadyEntry {
 
 // heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
 namespace heapq {
-template <class T>
-void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
+template <class T, class A>
+void siftdown(std::vector<T, A>& heap, std::size_t startpos, std::size_t pos) {
   T newitem = std::move(heap[pos]);
   while (pos > startpos) {
     std::size_t parentpos = (pos - 1) >> 1;
@@ -192,8 +200,8 @@ void siftdown(std::vector<T>& heap, std::size_t startpos, std::size_t pos) {
   }
   heap[pos] = std::move(newitem);
 }
-template <class T>
-void siftup(std::vector<T>& heap, std::size_t pos) {
+template <class T, class A>
+void siftup(std::vector<T, A>& heap, std::size_t pos) {
   std::size_t endpos = heap.size();
   std::size_t startpos = pos;
   T newitem = std::move(heap[pos]);
@@ -208,13 +216,13 @@ void siftup(std::vector<T>& heap, std::size_t pos) {
   heap[pos] = std::move(newitem);
   siftdown(heap, startpos, pos);
 }
-template <class T>
-void heappush(std::vector<T>& heap, T item) {
+template <class T, class A>
+void heappush(std::vector<T, A>& heap, T item) {
   heap.push_back(std::move(item));
   siftdown(heap, 0, heap.size() - 1);
 }
-template <class T>
-T heappop(std::vector<T>& heap) {
+template <class T, class A>
+T heappop(std::vector<T, A>& heap) {
   T lastelt = std::move(heap.back());
   heap.pop_back();
   if (!heap.empty()) {
@@ -225,8 +233,8 @@ T heappop(std::vector<T>& heap) {
   }
   return lastelt;
 }
-template <class T>
-void heapify(std::vector<T>& x) {
+template <class T, class A>
+void heapify(std::vector<T, A>& x) {
   std::size_t n = x.size();
   for (std::size_t i = n / 2; i-- > 0;) siftup(x, i);
 }
@@ -447,10 +455,17 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // run and dropped through `calls` (set once, before any is queued).
   void set_external_calls(ExternalCalls calls) { external_ = calls; }
   void schedule_external(void* obj) { ready_.push_back(ReadyEntry::external(obj)); }
+  // An embedder's timer at `when` (call_at without a HandleImpl): the heap holds `obj` (its
+  // reference from now on) until it runs as call_soon's external calls do, or is dropped.
+  void call_at_external(double when, void* obj);
+  // TimerHandle.cancel of a timer the heap holds (BaseEventLoop._timer_handle_cancelled of a
+  // `_scheduled` handle): counted for the purge of cancelled timers.
+  void external_timer_cancelled() { ++timer_cancelled_count_; }
   // f(Callback&) for every callback queued: the ready queue, the timer heap (cancelled timers
-  // have none left) and the call_soon_threadsafe queue; external(ReadyEntry&) for each external
-  // call. For an embedder whose callbacks hold objects of a garbage collector (the Python
-  // bridge's Core::traverse); neither may queue.
+  // have none left) and the call_soon_threadsafe queue; external(entry) for each external call
+  // or timer (a ReadyEntry&, a heap entry: external() and set_external(obj) on both). For an
+  // embedder whose callbacks hold objects of a garbage collector (the Python bridge's
+  // Core::traverse); neither may queue.
   template <class F, class G>
   void for_each_queued(F&& f, G&& external) {
     ready_.for_each([&f, &external](ReadyEntry& e) {
@@ -460,7 +475,13 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
         f(e.impl()->fn);
       }
     });
-    for (ScheduledTimer& t : scheduled_) f(t.handle->fn);
+    for (ScheduledTimer& t : scheduled_) {
+      if (t.is_external()) {
+        external(t);
+      } else {
+        f(t.impl()->fn);
+      }
+    }
     std::lock_guard<std::mutex> lock(ts_mu_);
     for (Handle& h : ts_queue_) f(h.impl()->fn);
   }
@@ -532,16 +553,28 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   RingQueue<ReadyEntry> ready_;
   ExternalCalls external_;
   void drop_ready();  // empties the ready queue, dropping its external calls
-  // The timer heap (_scheduled): each entry holds a reference to its handle, and its deadline
-  // beside it, so that sifting compares without loading the handles (a cache miss each when
-  // many timers are pending). TimerHandle.__lt__ compares `when` only, which never changes.
+  // The timer heap (_scheduled): each entry holds a reference to its handle, or an embedder's
+  // timer object (the low bit set, as ReadyEntry's; null once the embedder took it back), and
+  // its deadline beside it, so that sifting compares without loading the handles (a cache miss
+  // each when many timers are pending). TimerHandle.__lt__ compares `when` only, which never
+  // changes. Copied as plain data: the heap's code moves the references it holds by hand.
   struct ScheduledTimer {
     double when;
-    detail::HandleImpl* handle;  // the heap's reference
+    std::uintptr_t bits;
     bool operator<(const ScheduledTimer& o) const { return when < o.when; }
+    bool is_external() const { return bits & 1; }
+    void* external() const { return reinterpret_cast<void*>(bits & ~std::uintptr_t{1}); }
+    void set_external(void* obj) { bits = reinterpret_cast<std::uintptr_t>(obj) | 1; }
+    detail::HandleImpl* impl() const { return reinterpret_cast<detail::HandleImpl*>(bits); }
   };
-  std::vector<ScheduledTimer> scheduled_;
-  void release_scheduled(std::vector<ScheduledTimer>& timers);
+  bool timer_cancelled(const ScheduledTimer& t) const;
+  // A timer leaving the heap: unscheduled, then dropped (cancelled) or queued to run.
+  void unschedule(const ScheduledTimer& t);
+  void drop_timer(const ScheduledTimer& t);
+  void ready_timer(const ScheduledTimer& t);
+  using TimerHeap = std::vector<ScheduledTimer, detail::PageAllocator<ScheduledTimer>>;
+  TimerHeap scheduled_;
+  void release_scheduled(TimerHeap& timers);
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;
   std::atomic<bool> closed_{false};

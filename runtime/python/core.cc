@@ -8,76 +8,27 @@ Core* core_of(PyObject* self) {
   return core;
 }
 
-namespace {
-
-void core_timer_dealloc(PyObject* self) {
-  auto* t = reinterpret_cast<CoreTimer*>(self);
-  if (t->impl) {
-    if (auto* call = t->impl->fn.target<Core::TimerCall>()) call->set_timer(nullptr);
-  }
-  PyTypeObject* type = Py_TYPE(self);
-  PyObject_Free(self);
-  Py_DECREF(type);  // instances of a heap type hold a reference to it
-}
-
-PyType_Slot kCoreTimerSlots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(core_timer_dealloc)},
-    {Py_tp_doc, const_cast<char*>("The C++ timer behind an aioref.TimerHandle (_core_handle).")},
-    {0, nullptr}};
-PyType_Spec kCoreTimerSpec = {"aioref.CoreTimer", sizeof(CoreTimer), 0, Py_TPFLAGS_DEFAULT,
-                              kCoreTimerSlots};
-PyTypeObject* g_core_timer_type = nullptr;  // the module is never unloaded
-
-}  // namespace
-
-PyTypeObject* core_timer_type() { return g_core_timer_type; }
-
-PyObject* Core::call_at(double when, PyObject* timer) {
-  auto* t = PyObject_New(CoreTimer, g_core_timer_type);
-  if (!t) throw py::error_already_set();
-  t->impl = nullptr;
-  try {
-    // On a closed loop this throws, and the callback (with its reference) is destroyed.
-    aio::TimerHandle h = loop_->call_at(when, TimerCall(this, timer));
-    t->impl = h.impl();  // valid until the callback detaches it
-    h.impl()->fn.target<TimerCall>()->set_timer(t);
-  } catch (...) {
-    Py_DECREF(t);
-    throw;
-  }
-  return reinterpret_cast<PyObject*>(t);
-}
-
-void Core::DirectCall::operator()() {
-  if (!std::exchange(counted_, false)) return;  // tp_clear took the references meanwhile
-  Core* core = core_;
-  --core->held_count_;
+void Core::run_direct(DirectCall* call) {
+  PyObject* refs[4];
+  release_direct(call, refs);
   // Owned until the call is done (the callback may drop everything else).
-  auto callback = py::reinterpret_steal<py::object>(std::exchange(refs_[0], nullptr));
-  auto arg = py::reinterpret_steal<py::object>(std::exchange(refs_[1], nullptr));
-  auto context = py::reinterpret_steal<py::object>(std::exchange(refs_[2], nullptr));
-  auto loop = py::reinterpret_steal<py::object>(std::exchange(refs_[3], nullptr));
-  int ran = core->debug_runner_.is_none()
+  auto callback = py::reinterpret_steal<py::object>(refs[0]);
+  auto arg = py::reinterpret_steal<py::object>(refs[1]);
+  auto context = py::reinterpret_steal<py::object>(refs[2]);
+  auto loop = py::reinterpret_steal<py::object>(refs[3]);
+  int ran = debug_runner_.is_none()
                 ? fast::run_call(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr())
                 : 0;
   if (ran > 0) return;
   if (ran == 0) {
     PyObject* handle = fast::new_call_handle(callback.ptr(), arg.ptr(), context.ptr(), loop.ptr());
     if (handle) {
-      core->run_python(py::reinterpret_steal<py::object>(handle));
+      run_python(py::reinterpret_steal<py::object>(handle));
       return;
     }
   }
-  core->pending_.emplace(py::error_already_set());
+  pending_.emplace(py::error_already_set());
   throw PythonExit();
-}
-
-void cancel_core_timer(CoreTimer* timer) {
-  aio::detail::HandleImpl* impl = timer->impl;
-  if (!impl) return;  // ran, or already cancelled
-  impl->add_ref();
-  aio::TimerHandle handle(impl);  // destroying its callback detaches `timer`
-  handle.cancel();
 }
 
 namespace {
@@ -145,23 +96,11 @@ PyGetSetDef kStoppingDef = {"stopping", core_get_stopping, core_set_stopping,
 }  // namespace
 
 void register_core(py::module_& m) {
-  g_core_timer_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&kCoreTimerSpec));
-  if (!g_core_timer_type) throw py::error_already_set();
-  m.attr("CoreTimer") = py::reinterpret_borrow<py::object>(
-      reinterpret_cast<PyObject*>(g_core_timer_type));  // the module keeps the type's reference
-
   py::class_<Core> core(m, "Core", py::custom_type_setup(enable_gc<Core>));
   core.def(py::init<py::object>(), py::arg("time_source") = py::none())
       .def("time", &Core::time)
-      .def("call_at",
-           [](Core& c, double when, py::object timer) {
-             return py::reinterpret_steal<py::object>(c.call_at(when, timer.ptr()));
-           })
-      .def("cancel",
-           [](Core&, py::object timer) {
-             if (!is_core_timer(timer.ptr())) throw py::type_error("expected an aioref.CoreTimer");
-             cancel_core_timer(reinterpret_cast<CoreTimer*>(timer.ptr()));
-           })
+      .def("call_at", [](Core& c, double when, py::object timer) { c.call_at(when, timer.ptr()); })
+      .def("timer_cancelled", &Core::timer_cancelled)
       .def("run_until_stopped", &Core::run_until_stopped)
       .def_property_readonly("closed", &Core::closed)
       .def("close", &Core::close)

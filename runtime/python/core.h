@@ -4,8 +4,9 @@
 // Python callbacks are scheduled as asyncio Handle / TimerHandle objects (so their repr, their
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
-// self-pipe (an eventfd). Each queued C++ callback (ready queue, threadsafe queue, timer heap)
-// holds its Python handle itself (Core::SoonCall, TimerCall, DirectCall), and the cycle collector
+// self-pipe (an eventfd). call_soon's Handles, mode full's DirectCalls and call_at's
+// TimerHandles are the ready queue's and the timer heap's entries themselves; a threadsafe
+// callback holds its Handle itself (Core::SoonCall), and the cycle collector
 // reaches it through the loop's queues (I/O handles: a key into `handles`, a dict), so that a
 // loop caught in a reference cycle is collected as CPython's is (pending tasks then log "Task was
 // destroyed but it is pending!").
@@ -34,6 +35,7 @@
 #include "runtime/asyncio/base_events.h"
 #include "runtime/asyncio/clock.h"
 #include "runtime/asyncio/events.h"
+#include "runtime/detail/block_cache.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/python/capi.h"
 #include "runtime/python/handles.h"
@@ -75,18 +77,6 @@ inline const Names& names() {
   return *n;
 }
 
-// `_core_handle` of an aioref.TimerHandle: the C++ timer that cancel() cancels. A plain C object
-// (no pybind11 instance, no dict entry). It holds no reference: `impl` is cleared when the
-// timer's callback (a Core::TimerCall, which points back here) runs or is destroyed (fired,
-// cancelled, dropped by close()); while it is set, that callback is impl->fn.
-struct CoreTimer {
-  PyObject_HEAD aio::detail::HandleImpl* impl;
-};
-PyTypeObject* core_timer_type();  // made by register_core
-inline bool is_core_timer(PyObject* obj) { return Py_TYPE(obj) == core_timer_type(); }
-// Cancels the C++ timer (the loop counts it for the purge; its Python handle is released).
-void cancel_core_timer(CoreTimer* timer);
-
 class Core {
  public:
   explicit Core(py::object time_source) {
@@ -100,7 +90,8 @@ class Core {
     }
     loop_ = std::make_shared<aio::EventLoop>(std::move(clock));
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
-    loop_->set_external_calls({&Core::run_external, &Core::drop_external, this});
+    loop_->set_external_calls({&Core::run_external, &Core::drop_external, this,
+                               &Core::timer_cancelled_external, &Core::timer_unscheduled});
   }
   ~Core() {
     // The references first (the callbacks then run no Python code when the loop drops them).
@@ -143,62 +134,23 @@ class Core {
     Core* core_;
     PyObject* handle_;
   };
-  // An aioref.TimerHandle in the heap, and its CoreTimer while both exist (each clears the
-  // other's pointer: the timer's deallocation, or this callback running or going).
-  class TimerCall : public SoonCall {
-   public:
-    TimerCall(Core* core, PyObject* handle) : SoonCall(core, handle) {}
-    TimerCall(TimerCall&& o) noexcept
-        : SoonCall(std::move(o)), timer_(std::exchange(o.timer_, nullptr)) {}
-    ~TimerCall() { detach(); }
-    void operator()() {
-      detach();
-      SoonCall::operator()();
-    }
-    void set_timer(CoreTimer* timer) { timer_ = timer; }
-
-   private:
-    void detach() {
-      if (CoreTimer* t = std::exchange(timer_, nullptr)) t->impl = nullptr;
-    }
-    CoreTimer* timer_ = nullptr;
-  };
   // A call queued without its Handle (call_soon_direct): the callback, its argument (or null),
-  // the context and the loop make the Handle if one is needed.
-  class DirectCall {
-   public:
-    DirectCall(Core* core, PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context)
-        : core_(core), refs_{callback, arg, context, loop} {
-      for (PyObject* o : refs_) Py_XINCREF(o);
-      ++core->held_count_;
-    }
-    DirectCall(DirectCall&& o) noexcept : core_(o.core_) {
-      for (int i = 0; i < 4; ++i) refs_[i] = std::exchange(o.refs_[i], nullptr);
-      counted_ = std::exchange(o.counted_, false);
-    }
-    DirectCall(const DirectCall&) = delete;
-    DirectCall& operator=(const DirectCall&) = delete;
-    ~DirectCall() {
-      if (std::exchange(counted_, false)) --core_->held_count_;
-      for (PyObject*& o : refs_) Py_XDECREF(std::exchange(o, nullptr));
-    }
-    void operator()();
-    int traverse(visitproc visit, void* arg) {
-      for (PyObject* o : refs_) Py_VISIT(o);
-      return 0;
-    }
-    void take_refs(std::vector<PyObject*>& out) {
-      if (std::exchange(counted_, false)) --core_->held_count_;
-      for (PyObject*& o : refs_) {
-        if (o) out.push_back(std::exchange(o, nullptr));
-      }
-    }
-
-   private:
-    Core* core_;
-    PyObject* refs_[4];  // callback, arg (or null), context, loop
-    bool counted_ = true;
+  // the context and the loop, which make the Handle if one is needed. It is itself the ready
+  // queue's external entry, tagged with kDirect (the loop's own tag is the low bit), from the
+  // thread's block cache: no HandleImpl nor callback object, as call_soon's Handle.
+  struct DirectCall {
+    PyObject* refs[4];  // callback, arg (or null), context, loop: strong references
   };
+  static constexpr std::uintptr_t kDirect = 2;
+  static DirectCall* as_direct(void* obj) {
+    auto bits = reinterpret_cast<std::uintptr_t>(obj);
+    return bits & kDirect ? reinterpret_cast<DirectCall*>(bits & ~kDirect) : nullptr;
+  }
+  // Its references (moved into `out`), and its memory back to the block cache.
+  static void release_direct(DirectCall* call, PyObject* (&out)[4]) {
+    for (int i = 0; i < 4; ++i) out[i] = call->refs[i];
+    aio::detail::block_deallocate(call, sizeof(DirectCall));
+  }
 
   double time() const { return loop_->time(); }
 
@@ -219,11 +171,26 @@ class Core {
   // same FIFO, and runs as that Handle would run (fast::run_call), without the Handle, which is
   // made only when needed (debug mode meanwhile, a tracer, an exception for _run to handle).
   void call_soon_direct(PyObject* loop, PyObject* callback, PyObject* arg, PyObject* context) {
-    loop_->schedule_soon(DirectCall(this, loop, callback, arg, context));
+    loop_->check_closed("call_soon");  // _asyncio's futures and tasks call loop.call_soon
+    auto* call = static_cast<DirectCall*>(aio::detail::block_allocate(sizeof(DirectCall)));
+    *call = DirectCall{{callback, arg, context, loop}};
+    for (PyObject* o : call->refs) Py_XINCREF(o);
+    ++held_count_;
+    loop_->schedule_external(
+        reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(call) | kDirect));
   }
-  // Schedules `timer` (an asyncio TimerHandle) at `when`; returns its new CoreTimer (for
-  // `_core_handle`). The heap entry's callback (a TimerCall) owns the reference to `timer`.
-  PyObject* call_at(double when, PyObject* timer);
+  // Schedules `timer` (an asyncio TimerHandle) at `when`: the heap's entry is the TimerHandle
+  // itself (its reference), as in CPython's _scheduled list; it leaves the heap as CPython's
+  // does (timer_unscheduled: `_scheduled = False`), to run as call_soon's handles do, or
+  // dropped once cancelled (TimerHandle._cancelled, timer_cancelled_external).
+  void call_at(double when, PyObject* timer) {
+    loop_->call_at_external(when, timer);  // raises on a closed loop, before any reference
+    Py_INCREF(timer);
+    ++held_count_;
+  }
+  // BaseEventLoop._timer_handle_cancelled of a `_scheduled` timer: the heap's count of
+  // cancelled timers (its purge).
+  void timer_cancelled() { loop_->external_timer_cancelled(); }
   // From any thread holding the GIL (which orders every use of the callbacks' references and
   // of `held_count_`).
   void call_soon_threadsafe(PyObject* handle) {
@@ -300,8 +267,16 @@ class Core {
         [&](auto& call) {
           if (!visited) visited = call.traverse(visit, arg);
         },
-        [&](aio::ReadyEntry& e) {
-          if (!visited && e.external()) visited = visit(static_cast<PyObject*>(e.external()), arg);
+        [&](auto& e) {
+          void* obj = e.external();
+          if (visited || !obj) return;
+          if (DirectCall* call = as_direct(obj)) {
+            for (PyObject* o : call->refs) {
+              if (o && !visited) visited = visit(o, arg);
+            }
+          } else {
+            visited = visit(static_cast<PyObject*>(obj), arg);
+          }
         });
     if (visited) return visited;
     Py_VISIT(python_wait_.ptr());
@@ -321,8 +296,8 @@ class Core {
   }
 
  private:
-  // f(call) for every SoonCall, TimerCall and DirectCall queued in the loop, external(entry)
-  // for every handle call_soon queued as a ready queue entry (null once taken).
+  // f(call) for every SoonCall queued in the loop, external(entry) for every handle call_soon
+  // or call_at and every DirectCall queued as a ready queue or heap entry (null once taken).
   template <class F, class G>
   void for_each_call(F&& f, G&& external) {
     if (!loop_) return;
@@ -330,10 +305,6 @@ class Core {
         [&f](aio::Callback& fn) {
           if (auto* c = fn.target<SoonCall>()) {
             f(*c);
-          } else if (auto* t = fn.target<TimerCall>()) {
-            f(*t);
-          } else if (auto* d = fn.target<DirectCall>()) {
-            f(*d);
           }
         },
         external);
@@ -342,9 +313,17 @@ class Core {
   std::vector<PyObject*> take_all() {
     std::vector<PyObject*> refs;
     for_each_call([&refs](auto& call) { call.take_refs(refs); },
-                  [this, &refs](aio::ReadyEntry& e) {
+                  [this, &refs](auto& e) {
                     if (void* obj = e.external()) {
-                      refs.push_back(static_cast<PyObject*>(obj));
+                      if (DirectCall* call = as_direct(obj)) {
+                        PyObject* taken[4];
+                        release_direct(call, taken);
+                        for (PyObject* o : taken) {
+                          if (o) refs.push_back(o);
+                        }
+                      } else {
+                        refs.push_back(static_cast<PyObject*>(obj));
+                      }
                       e.set_external(nullptr);
                       --held_count_;
                     }
@@ -355,12 +334,37 @@ class Core {
   static void run_external(void* ctx, void* obj) {
     auto* core = static_cast<Core*>(ctx);
     --core->held_count_;
-    core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
+    if (DirectCall* call = as_direct(obj)) {
+      core->run_direct(call);
+    } else {
+      core->run_python(py::reinterpret_steal<py::object>(static_cast<PyObject*>(obj)));
+    }
   }
   static void drop_external(void* ctx, void* obj) {  // close() and ~Core took them first
     --static_cast<Core*>(ctx)->held_count_;
-    Py_DECREF(static_cast<PyObject*>(obj));
+    if (DirectCall* call = as_direct(obj)) {
+      PyObject* refs[4];
+      release_direct(call, refs);
+      for (PyObject* o : refs) Py_XDECREF(o);
+    } else {
+      Py_DECREF(static_cast<PyObject*>(obj));
+    }
   }
+  // Runs a DirectCall as the Handle it stands for would run (fast::run_call), or makes that
+  // Handle and runs it.
+  void run_direct(DirectCall* call);
+  // The heap's `if handle._cancelled` (an error there cannot leave the C++ loop: reported as
+  // unraisable, and the timer kept).
+  static bool timer_cancelled_external(void*, void* obj) {
+    auto* timer = static_cast<PyObject*>(obj);
+    if (int known = fast::cancelled(timer); known >= 0) return known != 0;
+    PyObject* flag = PyObject_GetAttr(timer, names().cancelled);
+    int truth = flag ? PyObject_IsTrue(flag) : -1;
+    Py_XDECREF(flag);
+    if (truth < 0) PyErr_WriteUnraisable(timer);
+    return truth > 0;
+  }
+  static void timer_unscheduled(void*, void* obj) { fast::unschedule(static_cast<PyObject*>(obj)); }
 
   std::uint64_t remember(PyObject* handle) {
     std::uint64_t key = ++next_key_;
@@ -507,7 +511,7 @@ class Core {
 // The Core of a Core instance, or nullptr with TypeError set (not initialized).
 Core* core_of(PyObject* self);
 
-// Adds Core and CoreHandle to the module.
+// Adds Core to the module.
 void register_core(py::module_& m);
 
 }  // namespace aioref_bridge

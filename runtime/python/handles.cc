@@ -68,12 +68,13 @@ struct State {
   // Timers (install_timers): aioref.TimerHandle, its own slots, call_at/call_later's guards.
   bool timers_ready = false;
   PyTypeObject* timer_type = nullptr;
-  Py_ssize_t when_slot = 0, scheduled_slot = 0, core_handle_slot = 0;
+  PyTypeObject* base_timer_type = nullptr;  // events.TimerHandle (its slots' offsets)
+  Py_ssize_t when_slot = 0, scheduled_slot = 0;
   std::vector<std::pair<PyObject*, PyObject*>> timer_attrs, loop_timer_attrs;
   Guard timer_guard;
   Guard loop_timer_guards[4];
   PyObject* call_at_fallback = nullptr;       // aioref's Python Loop.call_at
-  PyObject* timer_cancel_fallback = nullptr;  // aioref's Python TimerHandle.cancel
+  PyObject* timer_cancel_fallback = nullptr;  // events.TimerHandle.cancel
   PyObject* call_later_fallback = nullptr;    // BaseEventLoop.call_later
   // direct_core: the loop attributes call_soon's C path reads, and `call_soon` itself.
   std::vector<std::pair<PyObject*, PyObject*>> direct_attrs;
@@ -208,6 +209,15 @@ bool runnable_type(PyTypeObject* type) {
   return false;
 }
 
+void unschedule(PyObject* timer) {
+  State& st = state();
+  if (st.timers_ready && PyObject_TypeCheck(timer, st.base_timer_type)) {
+    set_slot(timer, st.scheduled_slot, Py_False);
+  } else if (PyObject_SetAttrString(timer, "_scheduled", Py_False) != 0) {
+    PyErr_WriteUnraisable(timer);
+  }
+}
+
 int cancelled(PyObject* handle) {
   if (!runnable_type(Py_TYPE(handle))) return -1;
   PyObject* flag = get_slot(handle, state().slots.cancelled);
@@ -339,12 +349,6 @@ int run(PyObject* handle) {
   if (!context || !PyContext_CheckExact(context) || !callback || !args ||
       !PyTuple_CheckExact(args)) {
     return 0;
-  }
-  if (Py_TYPE(handle) == state().timer_type) {
-    // aioref.TimerHandle._run: `self._core_handle = None; self._scheduled = False`, then
-    // Handle._run.
-    set_slot(handle, state().core_handle_slot, Py_None);
-    set_slot(handle, state().scheduled_slot, Py_False);
   }
   Py_INCREF(context);
   Py_INCREF(callback);
@@ -699,9 +703,7 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
   try {
-    PyObject* core_timer = core->call_at(w, timer);
-    set_slot(timer, st.core_handle_slot, core_timer);
-    Py_DECREF(core_timer);
+    core->call_at(w, timer);
   } catch (py::error_already_set& e) {
     Py_DECREF(timer);
     e.restore();
@@ -767,34 +769,35 @@ PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Py
   return timer;
 }
 
-// aioref.TimerHandle.cancel in C: its Python version (the C++ timer cancelled, then
-// events.TimerHandle.cancel: `self._loop._timer_handle_cancelled(self)`, aioref's doing nothing,
-// and events.Handle.cancel) with debug off. Debug mode (a repr kept), a loop or handle whose
+// aioref.TimerHandle.cancel in C: events.TimerHandle.cancel (`self._loop.
+// _timer_handle_cancelled(self)`, aioref's counting a `_scheduled` timer in the C++ heap, then
+// events.Handle.cancel) with debug off. Debug mode (a repr kept), a loop or handle whose
 // methods were replaced, or unusual slot values call the Python version.
 PyObject* timer_cancel(PyObject* self, PyObject*) {
   State& st = state();
   PyObject* flag = nullptr;
   PyObject* loop = nullptr;
-  PyObject* core_timer = nullptr;
+  PyObject* scheduled = nullptr;
   bool plain = st.timers_ready && Py_TYPE(self) == st.timer_type && runnable_type(st.timer_type);
   if (plain) {
     flag = get_slot(self, st.slots.cancelled);
     loop = get_slot(self, st.slots.loop);
-    core_timer = get_slot(self, st.core_handle_slot);
-    plain = (flag == Py_True || flag == Py_False) && loop &&
-            (!core_timer || core_timer == Py_None || is_core_timer(core_timer)) &&
+    scheduled = get_slot(self, st.scheduled_slot);
+    plain = (flag == Py_True || flag == Py_False) &&
+            (scheduled == Py_True || scheduled == Py_False) && loop &&
             loop_type_ok(Py_TYPE(loop), st.loop_timer_guards, st.loop_timer_attrs);
   }
   if (!plain) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
   if (flag == Py_True) Py_RETURN_NONE;
-  int debug = attr_true(loop, loop_dict(loop), st.debug_name);
+  PyObject* dict = loop_dict(loop);
+  int debug = attr_true(loop, dict, st.debug_name);
   if (debug < 0) return nullptr;
   if (debug) return PyObject_CallFunctionObjArgs(st.timer_cancel_fallback, self, nullptr);
-  if (core_timer && core_timer != Py_None) {
-    Py_INCREF(core_timer);
-    set_slot(self, st.core_handle_slot, Py_None);
-    cancel_core_timer(reinterpret_cast<CoreTimer*>(core_timer));
-    Py_DECREF(core_timer);
+  if (scheduled == Py_True) {
+    py::object core_ref;
+    Core* core = loop_core(loop, dict, core_ref);
+    if (!core) return nullptr;
+    core->timer_cancelled();
   }
   set_slot(self, st.slots.cancelled, Py_True);
   set_slot(self, st.slots.callback, Py_None);
@@ -930,7 +933,8 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
 }
 
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
-// BaseEventLoop.call_later): sets Loop.call_at and Loop.call_later (after install_call_soon).
+// BaseEventLoop.call_later, events.TimerHandle.cancel): sets Loop.call_at, Loop.call_later and
+// TimerHandle.cancel (after install_call_soon).
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
                     py::object call_at_fallback, py::object call_later_fallback,
                     py::object cancel_fallback) {
@@ -941,7 +945,8 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   auto* bt = reinterpret_cast<PyTypeObject*>(base_timer.ptr());
   st.when_slot = slot_offset(bt->tp_dict, "_when");
   st.scheduled_slot = slot_offset(bt->tp_dict, "_scheduled");
-  st.core_handle_slot = slot_offset(tt->tp_dict, "_core_handle");
+  st.base_timer_type = bt;
+  Py_INCREF(bt);
   auto keep = [](const char* name, PyTypeObject* type) {
     PyObject* key = PyUnicode_InternFromString(name);
     PyObject* found = _PyType_Lookup(type, key);
@@ -953,7 +958,7 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   st.timer_attrs.clear();
   for (const char* name :
        {"__init__", "_run", "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
-        "_repr", "_context", "_when", "_scheduled", "_core_handle", "cancel"}) {
+        "_repr", "_context", "_when", "_scheduled", "cancel"}) {
     st.timer_attrs.push_back(keep(name, tt));
   }
   st.timer_type = tt;

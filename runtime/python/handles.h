@@ -15,6 +15,9 @@ namespace py = pybind11;
 
 // handle._cancelled when it is a plain bool of an aioref.Handle or events.Handle (-1: ask Python).
 int cancelled(PyObject* handle);
+// What _run_once does to a timer leaving its heap: `timer._scheduled = False` (an error,
+// which only a strange subclass could raise, is reported as unraisable).
+void unschedule(PyObject* timer);
 // handle._run() in C when that is exactly what events.Handle._run would do: 1 ran, 0 not
 // applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
 int run(PyObject* handle);
@@ -49,7 +52,7 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
                        py::type base_loop, py::object threadsafe_fallback,
                        py::iterable loop_attr_names);
 // install_timers(Loop, aioref.TimerHandle, events.TimerHandle, Loop.call_at (Python),
-// BaseEventLoop.call_later, TimerHandle.cancel (Python)): sets Loop.call_at, Loop.call_later
+// BaseEventLoop.call_later, events.TimerHandle.cancel): sets Loop.call_at, Loop.call_later
 // and TimerHandle.cancel.
 void install_timers(py::type loop_type, py::type timer_type, py::type base_timer,
                     py::object call_at_fallback, py::object call_later_fallback,

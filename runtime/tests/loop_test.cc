@@ -64,6 +64,31 @@ TEST_F(LoopTest, TimersFireInDeadlineOrderAndVirtualTimeJumps) {
   loop->close();
 }
 
+// The ready queue's ring and the timer heap past 128 KiB grow in mappings of their own
+// (detail/page_allocator.h): 50,000 callbacks (a 512 KiB ring) keep their FIFO order, 20,000
+// timers (a 512 KiB heap, then the purge's copy) their deadline order.
+TEST_F(LoopTest, QueuesInMappingsKeepTheirOrder) {
+  Loop loop = new_event_loop();
+  constexpr int kSoon = 50000, kTimers = 20000;
+  std::vector<int> soon, fired;
+  for (int i = 0; i < kSoon; ++i) loop->call_soon([&soon, i] { soon.push_back(i); });
+  std::vector<TimerHandle> timers;
+  for (int i = kTimers - 1; i >= 0; --i) {
+    timers.push_back(loop->call_later(1.0 + i * 1e-6, [&fired, i] { fired.push_back(i); }));
+  }
+  for (int j = 0; j < kTimers; ++j) {
+    if (j % 4 != 3) timers[j].cancel();  // three quarters: the heap is purged
+  }
+  loop->call_later(2.0, [&] { loop->stop(); });
+  loop->run_forever();
+  ASSERT_EQ(soon.size(), static_cast<std::size_t>(kSoon));
+  for (int i = 0; i < kSoon; ++i) ASSERT_EQ(soon[i], i);
+  ASSERT_EQ(fired.size(), static_cast<std::size_t>(kTimers / 4));
+  for (std::size_t k = 1; k < fired.size(); ++k) ASSERT_LT(fired[k - 1], fired[k]);
+  for (int i : fired) ASSERT_EQ((kTimers - 1 - i) % 4, 3);  // only the uncancelled ones
+  loop->close();
+}
+
 TEST_F(LoopTest, EqualDeadlinesPopInHeapqOrder) {
   // Expected order produced by CPython 3.12.1 for this exact scenario (/tmp/ref/heap_ties.py):
   //   base = loop.time() - 100; offs = [0,0,0,-1,0,0,-1,0,2,0,-1,0,2,2,0,1]

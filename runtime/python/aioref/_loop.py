@@ -52,25 +52,12 @@ class Handle(events.Handle):
 
 
 class TimerHandle(events.TimerHandle):
-    """asyncio.TimerHandle scheduled in the C++ timer heap; cancelling it also cancels the C++
-    timer (the heap counts its cancelled timers for the purge). `_core_handle` is that timer
-    (an aioref.CoreTimer), or None once the timer ran or was cancelled."""
+    """asyncio.TimerHandle scheduled in the C++ timer heap, which holds the handle itself as
+    CPython's _scheduled list does (and clears `_scheduled` when it drops it). Nothing is
+    overridden: cancel() counts the cancelled timer for the heap's purge through
+    Loop._timer_handle_cancelled, as in CPython."""
 
-    __slots__ = ("_core_handle",)
-
-    def cancel(self):
-        if not self._cancelled:
-            core_handle = self._core_handle
-            if core_handle is not None:
-                self._core_handle = None
-                self._loop._core.cancel(core_handle)
-        super().cancel()
-
-    def _run(self):
-        self._core_handle = None
-        self._scheduled = False
-        super()._run()
-        self = None  # Like Handle._run: a traceback keeping this frame must not keep the handle.
+    __slots__ = ()
 
 
 def _io_ready():
@@ -243,7 +230,7 @@ class Loop(unix_events._UnixSelectorEventLoop):
         timer = TimerHandle(when, callback, args, self, context)
         if timer._source_traceback:
             del timer._source_traceback[-1]
-        timer._core_handle = self._core.call_at(timer._when, timer)
+        self._core.call_at(timer._when, timer)
         timer._scheduled = True
         return timer
 
@@ -266,7 +253,8 @@ class Loop(unix_events._UnixSelectorEventLoop):
             self._core.call_soon_threadsafe(handle)
 
     def _timer_handle_cancelled(self, handle):
-        pass  # the C++ heap counts its cancelled timers itself
+        if handle._scheduled:
+            self._core.timer_cancelled()  # the C++ heap's _timer_cancelled_count
 
     def _make_self_pipe(self):
         # The C++ loop's eventfd is the self-pipe. Signals need a socket the signal module can
@@ -391,8 +379,8 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
                             Loop.call_soon_threadsafe,
                             ("_check_closed", "_call_soon", "get_debug"))
     # Loop.call_at (the Python one above: debug mode and unusual arguments) and call_later
-    # (BaseEventLoop's) likewise, with TimerHandle.__init__, and aioref.TimerHandle._run and
-    # cancel (the Python one above for debug mode) in C.
+    # (BaseEventLoop's) likewise, with TimerHandle.__init__, and TimerHandle.cancel
+    # (events.TimerHandle's for debug mode) in C.
     _core.install_timers(Loop, TimerHandle, events.TimerHandle, Loop.call_at,
                          base_events.BaseEventLoop.call_later, TimerHandle.cancel)
 

@@ -84,7 +84,14 @@ class CoreInternals(object):
         self.assertEqual(self.loop._core.held_count, 50)  # the cancelled ones were released
         for t in timers[100:]:
             t.cancel()
+        # The heap keeps its cancelled timers until it drops them, as CPython's _scheduled.
+        self.assertEqual(self.loop._core.held_count, 50)
+        self.assertEqual(self.loop._core_counts(), (0, 50, 50))
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()  # fewer than 100 timers: no purge, the cancelled heads go
+        self.assertEqual(self.loop._core_counts(), (0, 0, 0))
         self.assertEqual(self.loop._core.held_count, 0)
+        self.assertEqual({t._scheduled for t in timers}, {False})
 
     def test_close_releases_what_the_core_holds(self):
         self.loop.call_soon(print)
@@ -114,18 +121,19 @@ class CoreInternals(object):
 
         timer = self.loop.call_later(10, Marker())
         self.assertEqual(self.loop._core.held_count, 1)
-        self.assertIsInstance(timer._core_handle, aioref._loop._core.CoreTimer)
-        timer.cancel()  # the C++ timer's callback, and with it the handle it held, go now
-        self.assertEqual(self.loop._core.held_count, 0)
+        self.assertEqual(sys.getrefcount(timer), 3)  # here, the argument, the heap's
+        timer.cancel()  # the callback goes now (Handle.cancel), the handle with the heap's entry
         self.assertEqual(freed, [1])
-        self.assertIsNone(timer._core_handle)
         self.assertEqual(self.loop._core_counts(), (0, 1, 1))
-        timer = self.loop.call_later(0, print)
-        core_timer = timer._core_handle  # kept past the run: it no longer cancels anything
-        self.loop.call_later(0.001, self.loop.stop)
-        self.loop.run_forever()
-        self.loop._core.cancel(core_timer)
+        self.assertTrue(timer._scheduled)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()  # the cancelled head of the heap is dropped, as CPython's
+        self.assertEqual(self.loop._core_counts(), (0, 0, 0))
         self.assertEqual(self.loop._core.held_count, 0)
+        self.assertFalse(timer._scheduled)
+        self.assertEqual(sys.getrefcount(timer), 2)
+        timer.cancel()  # no longer scheduled: not counted
+        self.assertEqual(self.loop._core_counts(), (0, 0, 0))
 
 
 class OrderingTests(unittest.TestCase):
@@ -898,9 +906,7 @@ class CPathTests(unittest.TestCase):
                 out.append((method, type(error).__name__, str(error)))
         loop.call_later(0.2, loop.stop)
         loop.run_forever()
-        # (Not the cancelled timer's _scheduled: CPython clears it when its heap drops the timer,
-        # the C++ heap does not; a known difference, older than the C call_at.)
-        out.append([(t._scheduled, t.cancelled()) for t in timers[:-1]])
+        out.append([(t._scheduled, t.cancelled()) for t in timers])
         loop.set_debug(True)
         out.append(loop.call_later(1, print)._source_traceback[-1].name)
         out.append(loop.call_at(1, print)._source_traceback[-1].name)

@@ -137,7 +137,7 @@ class [[nodiscard]] AsyncGen {
   auto athrow(std::exception_ptr exc) const { return send<false>(std::nullopt, std::move(exc)); }
   template <class E>
   auto athrow(E exc) const {
-    return athrow(std::make_exception_ptr(std::move(exc)));
+    return athrow(make_exception(std::move(exc)));
   }
   // aclose(): GeneratorExit thrown in where it is suspended; None once it exits (or ran out),
   // RuntimeError('async generator ignored GeneratorExit') if it yields instead.
@@ -163,8 +163,7 @@ class [[nodiscard]] AsyncGen {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
       promise_type& p = h.promise();
       if (p.running) {
-        exc = std::make_exception_ptr(
-            RuntimeError("anext(): asynchronous generator is already running"));
+        exc = make_exception(RuntimeError("anext(): asynchronous generator is already running"));
         return parent;
       }
       p.running = true;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -78,7 +79,28 @@ class BaseException {
   void add_frame_summary(FrameSummary f) { summaries_.push_back(std::move(f)); }
   const std::vector<FrameSummary>& frame_summaries() const { return summaries_; }
 
+  // Chaining (PEP 3134). __context__ is what was being handled when the exception was raised:
+  // an exception constructed while a C++ handler runs takes the handled one (the member's
+  // initializer), since a port's `throw X(...)` in a `catch` block is Python's `raise X(...)` in
+  // an `except` block, and a coroutine resumed from a handler (the loop asyncio.run drives while
+  // it handles main's exception) sees it as Python's exc_info stack shows it to a frame called
+  // from one. An exception made to be stored, not raised (make_exception), has none; raising a
+  // stored one (raise_stored) sets it as Python's `raise exc` does. A copy keeps the original's.
+  const std::exception_ptr& context() const { return context_; }
+  void set_context(std::exception_ptr context) { context_ = std::move(context); }
+  // __cause__ (`raise ... from cause`), which sets __suppress_context__: a printed traceback
+  // then shows the cause instead of the context.
+  const std::exception_ptr& cause() const { return cause_; }
+  bool suppress_context() const { return suppress_context_; }
+  void set_cause(std::exception_ptr cause) {
+    cause_ = std::move(cause);
+    suppress_context_ = true;
+  }
+
  private:
+  std::exception_ptr context_ = std::current_exception();
+  std::exception_ptr cause_;
+  bool suppress_context_ = false;
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
   std::vector<std::shared_ptr<void>> frames_;
@@ -215,6 +237,13 @@ std::string exception_repr(const std::exception_ptr& e);
 std::string exception_str(const std::exception_ptr& e);
 // The last line of a traceback: "Type: message" or "Type".
 std::string format_exception_only(const std::exception_ptr& e);
+// What traceback.format_exception prints of `e` and its chain (__cause__, else __context__
+// unless __suppress_context__; oldest first, each once), without the frame lines (the trace
+// drops the loop's; a port has no Python source): per exception "Traceback (most recent call
+// last):" and its last line, between them "The above exception was the direct cause of the
+// following exception:" or "During handling of the above exception, another exception
+// occurred:" with an empty line either side. Lines joined by '\n', no final newline.
+std::string format_exception(const std::exception_ptr& e);
 bool is_cancelled_error(const std::exception_ptr& e);
 bool is_exit_exception(const std::exception_ptr& e);  // SystemExit / KeyboardInterrupt
 // The aio exception `e` holds (to change it: its traceback), nullptr for another C++ exception.
@@ -240,9 +269,21 @@ decltype(auto) in_frame(const char* file, const char* name, const char* line, F&
   }
 }
 
+// An exception made to be stored (set_exception, a CancelledError for later): not raised, so
+// with no __context__ (Python's `X()` outside a raise), even when made in a handler.
 template <class E>
 std::exception_ptr make_exception(E e) {
+  if constexpr (std::is_base_of_v<BaseException, E>) e.set_context(nullptr);
   return std::make_exception_ptr(std::move(e));
 }
+
+// Python's `raise exc` of an exception object made earlier (a future's, a stored one): inside a
+// handler it gets the handled exception as __context__ (unless it is that one; a chain that
+// would loop back to it is cut there, as CPython's _PyErr_SetObject cuts it), then it is thrown.
+// A bare `raise` (C++ `throw;`) and coro.throw(exc) leave the context alone.
+[[noreturn]] void raise_stored(const std::exception_ptr& e);
+// The chaining of raise_stored without the throw (for an exception handed on to be raised by
+// another, as a task's wakeup hands its future's to the coroutine).
+void chain_to_handled(const std::exception_ptr& e);
 
 }  // namespace aio

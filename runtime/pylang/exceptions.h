@@ -96,11 +96,17 @@ class BaseException {
     cause_ = std::move(cause);
     suppress_context_ = true;
   }
+  // __traceback__ is None: the exception was made and never raised. Every exception is taken
+  // as raised (a traceback shows its "Traceback (most recent call last):" header) unless the
+  // code that makes one that is never raised (e.g. 3.13's Timeout._insert_timeout_error) says so.
+  bool never_raised() const { return never_raised_; }
+  void set_never_raised() { never_raised_ = true; }
 
  private:
   std::exception_ptr context_ = std::current_exception();
   std::exception_ptr cause_;
   bool suppress_context_ = false;
+  bool never_raised_ = false;
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
   std::vector<std::shared_ptr<void>> frames_;
@@ -282,6 +288,22 @@ std::exception_ptr make_exception(E e) {
 // would loop back to it is cut there, as CPython's _PyErr_SetObject cuts it), then it is thrown.
 // A bare `raise` (C++ `throw;`) and coro.throw(exc) leave the context alone.
 [[noreturn]] void raise_stored(const std::exception_ptr& e);
+// Runs `f` as the body of an `except` clause (or a `finally` entered by an exception) that
+// handles `e`; as is when `e` is null. For the runtime's stand-ins of asyncio's Python code whose
+// clause awaits, which C++ writes after its catch block (no co_await in a handler): what the
+// clause raises is chained to `e` as Python chains it.
+template <class F>
+decltype(auto) handling(const std::exception_ptr& e, F&& f) {
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (...) {
+      return std::forward<F>(f)();
+    }
+  }
+  return std::forward<F>(f)();
+}
+
 // The chaining of raise_stored without the throw (for an exception handed on to be raised by
 // another, as a task's wakeup hands its future's to the coroutine).
 void chain_to_handled(const std::exception_ptr& e);

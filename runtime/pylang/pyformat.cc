@@ -178,7 +178,9 @@ std::string format_exception(const std::exception_ptr& e) {
       text += cause ? "\nThe above exception was the direct cause of the following exception:\n\n"
                     : "\nDuring handling of the above exception, another exception occurred:\n\n";
     }
-    text += "Traceback (most recent call last):\n" + format_exception_only(chain[i]);
+    const BaseException* b = base_exception(chain[i]);
+    if (!b || !b->never_raised()) text += "Traceback (most recent call last):\n";
+    text += format_exception_only(chain[i]);
     if (i > 0) text += "\n";
   }
   return text;

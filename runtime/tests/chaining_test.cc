@@ -201,6 +201,92 @@ TEST_P(Chaining, run_shutdown_after_main_raised) {
   });
 }
 
+// chain(x.__cause__) ('' for None) and x.__suppress_context__ (chaining.py's "| cause" lines).
+std::string cause_of(const std::exception_ptr& x) {
+  const BaseException* b = base_exception(x);
+  return chain(b->cause()) + " " + (b->suppress_context() ? "True" : "False");
+}
+
+Co<void> wait_for_timeout(Def = "wait_for_timeout") {
+  std::exception_ptr x;
+  try {
+    co_await wait_for(sleep(10), 0.1);
+  } catch (const TimeoutError&) {
+    x = std::current_exception();
+  }
+  print(chain(x), "| cause", cause_of(x));
+  printed(x);
+}
+
+TEST_P(Chaining, wait_for_timeout) {
+  expect_as_cpython("chaining", "wait_for_timeout", [] { run(wait_for_timeout()); });
+}
+
+Co<void> timeout_raises_from_cancelled(Def = "timeout_raises_from_cancelled") {
+  std::exception_ptr x;
+  try {
+    co_await with_timeout(timeout(0.1), sleep(10));
+  } catch (const TimeoutError&) {
+    x = std::current_exception();
+  }
+  print(chain(x), "| cause", cause_of(x));
+  printed(x);
+}
+
+TEST_P(Chaining, timeout_raises_from_cancelled) {
+  expect_as_cpython("chaining", "timeout_raises_from_cancelled",
+                    [] { run(timeout_raises_from_cancelled()); });
+}
+
+Co<void> sleeps_then_raises_in_except(Def = "timeout_body_raises_while_cancelled") {
+  try {
+    co_await sleep(10);
+  } catch (const CancelledError&) {
+    throw ValueError("in body");
+  }
+}
+
+Co<void> timeout_body_raises_while_cancelled(Def = "timeout_body_raises_while_cancelled") {
+  std::exception_ptr x;
+  try {
+    co_await with_timeout(timeout(0.1), sleeps_then_raises_in_except());
+  } catch (const ValueError&) {
+    x = std::current_exception();
+  }
+  print(chain(x));
+  printed(x);
+}
+
+TEST_P(Chaining, timeout_body_raises_while_cancelled) {
+  expect_as_cpython("chaining", "timeout_body_raises_while_cancelled",
+                    [] { run(timeout_body_raises_while_cancelled()); });
+}
+
+Co<void> child_fails(Def = "child_fails") {
+  co_await sleep(0);
+  throw ValueError("child");
+}
+
+Co<void> task_group_raises_from_none(Def = "task_group_raises_from_none") {
+  std::exception_ptr x;
+  try {
+    co_await task_group([&](TaskGroup tg) -> Co<void> {
+      tg.create_task(child_fails());
+      co_await sleep(0.1);
+    });
+  } catch (const ExceptionGroup&) {
+    x = std::current_exception();
+  }
+  const BaseException* b = base_exception(x);
+  print(chain(x), "| cause", b->cause() ? chain(b->cause()) : "None",
+        b->suppress_context() ? "True" : "False");
+}
+
+TEST_P(Chaining, task_group_raises_from_none) {
+  expect_as_cpython("chaining", "task_group_raises_from_none",
+                    [] { run(task_group_raises_from_none()); });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Chaining, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -156,5 +156,52 @@ def run_shutdown_after_main_raised():
             print("run raised", chain(x))
 
 
+@scenario()
+async def wait_for_timeout():
+    try:
+        await asyncio.wait_for(asyncio.sleep(10), 0.1)
+    except asyncio.TimeoutError as x:
+        print(chain(x), "| cause", chain(x.__cause__), x.__suppress_context__)
+        printed(x)
+
+
+@scenario(since=(3, 11))
+async def timeout_raises_from_cancelled():
+    try:
+        async with asyncio.timeout(0.1):
+            await asyncio.sleep(10)
+    except TimeoutError as x:
+        print(chain(x), "| cause", chain(x.__cause__), x.__suppress_context__)
+        printed(x)
+
+
+@scenario(since=(3, 11))
+async def timeout_body_raises_while_cancelled():
+    try:
+        async with asyncio.timeout(0.1):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise ValueError("in body")
+    except ValueError as x:
+        print(chain(x))
+        printed(x)
+
+
+async def child_fails():
+    await asyncio.sleep(0)
+    raise ValueError("child")
+
+
+@scenario(since=(3, 11))
+async def task_group_raises_from_none():
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child_fails())
+            await asyncio.sleep(0.1)
+    except ExceptionGroup as x:
+        print(chain(x), "| cause", x.__cause__, x.__suppress_context__)
+
+
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/exception_group.h"
 
 namespace aio {
 
@@ -166,12 +167,10 @@ void FutureBase::set_exception_internal(std::exception_ptr e) {
 void FutureBase::set_exception(std::exception_ptr e) {
   check_settable();
   if (!e) throw TypeError("exception must be set");
-  try {
-    std::rethrow_exception(e);
-  } catch (const StopIteration&) {
+  // Not raised in a handler: futures.py checks the type (no __context__ for the TypeError).
+  if (exception_is<StopIteration>(e)) {
     throw TypeError(
         "StopIteration interacts badly with generators and cannot be raised into a Future");
-  } catch (...) {
   }
   set_exception_internal(std::move(e));
 }

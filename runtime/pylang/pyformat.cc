@@ -188,8 +188,9 @@ std::string format_exception(const std::exception_ptr& e) {
 
 void chain_to_handled(const std::exception_ptr& e) {
   std::exception_ptr handled = std::current_exception();
+  if (!handled || handled == e) return;  // the common case: nothing handled, no rethrow below
   BaseException* value = base_exception(e);
-  if (!handled || !value || handled == e) return;
+  if (!value) return;
   // _PyErr_SetObject: no new cycle through the context chain (a link back to `e` is cut), and
   // no hang on one that exists already (Floyd's tortoise and hare).
   BaseException* o = base_exception(handled);

@@ -18,6 +18,10 @@ namespace aio {
 
 std::string repr_str(std::string_view s);  // Python repr() of a str (pyformat.cc)
 
+// The aio exception a C++ handler is handling (std::current_exception()), nullptr when none is
+// or when it is another C++ exception (the bridge's error_already_set: Python chains those).
+std::exception_ptr handled_exception();
+
 class BaseException {
  public:
   BaseException() = default;
@@ -103,7 +107,7 @@ class BaseException {
   void set_never_raised() { never_raised_ = true; }
 
  private:
-  std::exception_ptr context_ = std::current_exception();
+  std::exception_ptr context_ = handled_exception();
   std::exception_ptr cause_;
   bool suppress_context_ = false;
   bool never_raised_ = false;
@@ -304,8 +308,9 @@ decltype(auto) handling(const std::exception_ptr& e, F&& f) {
   return std::forward<F>(f)();
 }
 
-// The chaining of raise_stored without the throw (for an exception handed on to be raised by
-// another, as a task's wakeup hands its future's to the coroutine).
+// The chaining of raise_stored without the throw, where CPython raises an exception that the
+// runtime hands on before throwing it (a cancelled future's CancelledError, which _asyncio's
+// task_wakeup raises, given to the task's step).
 void chain_to_handled(const std::exception_ptr& e);
 
 }  // namespace aio

@@ -186,9 +186,15 @@ std::string format_exception(const std::exception_ptr& e) {
   return text;
 }
 
-void chain_to_handled(const std::exception_ptr& e) {
+std::exception_ptr handled_exception() {
   std::exception_ptr handled = std::current_exception();
-  if (!handled || handled == e) return;  // the common case: nothing handled, no rethrow below
+  if (!handled || !base_exception(handled)) return nullptr;  // nothing handled: no rethrow
+  return handled;
+}
+
+void chain_to_handled(const std::exception_ptr& e) {
+  std::exception_ptr handled = handled_exception();
+  if (!handled || handled == e) return;
   BaseException* value = base_exception(e);
   if (!value) return;
   // _PyErr_SetObject: no new cycle through the context chain (a link back to `e` is cut), and

@@ -152,7 +152,7 @@ class [[nodiscard]] AsyncGen {
   }
   template <class E>
   auto athrow(E exc, int line = __builtin_LINE(), const char* file = __builtin_FILE()) const {
-    return athrow(std::make_exception_ptr(std::move(exc)), line, file);
+    return athrow(make_exception(std::move(exc)), line, file);
   }
   // aclose(): GeneratorExit thrown in where it is suspended; None once it exits (or ran out),
   // RuntimeError('async generator ignored GeneratorExit') if it yields instead. Its coroutine
@@ -185,8 +185,7 @@ class [[nodiscard]] AsyncGen {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
       promise_type& p = h.promise();
       if (p.running) {
-        exc = std::make_exception_ptr(
-            RuntimeError("anext(): asynchronous generator is already running"));
+        exc = make_exception(RuntimeError("anext(): asynchronous generator is already running"));
         return parent;
       }
       p.running = true;

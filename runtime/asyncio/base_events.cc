@@ -692,7 +692,7 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) {
   std::string text = message;
   for (auto& [k, v] : items) text += "\n" + k + ": " + v;
   if (context.exception) {
-    text += "\nTraceback (most recent call last):\n" + format_exception_only(context.exception);
+    text += "\n" + format_exception(context.exception);  // logging's exc_info: the chain too
   }
   output().log("ERROR", text);
 }

@@ -1,8 +1,10 @@
 #include "runtime/asyncio/futures.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/exception_group.h"
 
 namespace aio {
 
@@ -53,14 +55,32 @@ void FutureBase::report_destroyed(const ExceptionContext& ctx) {
 }
 
 std::exception_ptr FutureBase::make_cancelled_error() {
-  if (cancelled_exc_ && loop_->has(Behaviour::kCancelledErrorReraisesOriginal)) {
-    std::exception_ptr e = cancelled_exc_;
-    cancelled_exc_ = nullptr;
+  // Future._make_cancelled_error: made, not raised (no implicit context).
+  std::exception_ptr kept = std::exchange(cancelled_exc_, nullptr);
+  if (kept && loop_->has(Behaviour::kCancelledErrorReraisesOriginal)) return kept;
+  std::exception_ptr e = cancel_message_ ? make_exception(CancelledError(*cancel_message_))
+                                         : make_exception(CancelledError());
+  // 3.9-3.12: exc.__context__ = self._cancelled_exc (3.11-3.12: None here, returned above).
+  if (loop_->has(Behaviour::kCancelledErrorContext)) base_exception(e)->set_context(kept);
+  return e;
+}
+
+std::exception_ptr FutureBase::raised_cancelled_error() {
+  // _asyncio's future_set_cancelled_error: the CancelledError of _make_cancelled_error (3.8: a
+  // new one) raised (PyErr_SetObject: its context is what is handled), as result(),
+  // exception() and a task's wakeup raise it.
+  if (!loop_->has(Behaviour::kCancelledTracebackApart)) {
+    std::exception_ptr e = make_cancelled_error();
+    chain_to_handled(e);
     return e;
   }
-  cancelled_exc_ = nullptr;
-  if (cancel_message_) return std::make_exception_ptr(CancelledError(*cancel_message_));
-  return std::make_exception_ptr(CancelledError());
+  // 3.9-3.10 raise a new one, then make the kept CancelledError its context
+  // (_PyErr_ChainStackItem) and keep it: a second result() chains it again.
+  std::exception_ptr e = cancel_message_ ? make_exception(CancelledError(*cancel_message_))
+                                         : make_exception(CancelledError());
+  chain_to_handled(e);
+  if (cancelled_exc_) base_exception(e)->set_context(cancelled_exc_);
+  return e;
 }
 
 bool FutureBase::future_cancel(std::optional<std::string> msg) {
@@ -92,7 +112,7 @@ void FutureBase::schedule_callbacks() {
 }
 
 void FutureBase::check_result() {
-  if (state_ == State::kCancelled) std::rethrow_exception(make_cancelled_error());
+  if (state_ == State::kCancelled) std::rethrow_exception(raised_cancelled_error());
   if (state_ != State::kFinished) throw InvalidStateError("Result is not set.");
   log_traceback_ = false;
   if (exception_) {
@@ -100,14 +120,16 @@ void FutureBase::check_result() {
       use_saved_traceback();
       detail::traceback_add_running_frame(exception_);
     }
-    std::rethrow_exception(exception_);
+    raise_stored(exception_);  // `raise self._exception`: chained to what is handled
   }
 }
 
 std::exception_ptr FutureBase::result_exception() {
-  if (state_ == State::kCancelled) return make_cancelled_error();
+  if (state_ == State::kCancelled) return raised_cancelled_error();
   if (state_ != State::kFinished) {
-    return std::make_exception_ptr(InvalidStateError("Result is not set."));
+    std::exception_ptr e = make_exception(InvalidStateError("Result is not set."));
+    chain_to_handled(e);
+    return e;
   }
   log_traceback_ = false;
   if (detail::g_frames_in_use) use_saved_traceback();
@@ -123,7 +145,7 @@ void FutureBase::use_saved_traceback() {
 }
 
 std::exception_ptr FutureBase::exception() {
-  if (state_ == State::kCancelled) std::rethrow_exception(make_cancelled_error());
+  if (state_ == State::kCancelled) std::rethrow_exception(raised_cancelled_error());
   if (state_ != State::kFinished) throw InvalidStateError("Exception is not set.");
   log_traceback_ = false;
   return exception_;
@@ -149,12 +171,10 @@ void FutureBase::set_exception_internal(std::exception_ptr e) {
 void FutureBase::set_exception(std::exception_ptr e) {
   check_settable();
   if (!e) throw TypeError("exception must be set");
-  try {
-    std::rethrow_exception(e);
-  } catch (const StopIteration&) {
+  // Not raised in a handler: futures.py checks the type (no __context__ for the TypeError).
+  if (exception_is<StopIteration>(e)) {
     throw TypeError(
         "StopIteration interacts badly with generators and cannot be raised into a Future");
-  } catch (...) {
   }
   set_exception_internal(std::move(e));
 }

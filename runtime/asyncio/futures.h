@@ -154,7 +154,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   void set_exception(std::exception_ptr e);
   template <class E, class = std::enable_if_t<!std::is_same_v<std::decay_t<E>, std::exception_ptr>>>
   void set_exception(E e) {
-    set_exception(std::make_exception_ptr(std::move(e)));
+    set_exception(make_exception(std::move(e)));
   }
   CallbackId add_done_callback(DoneCallback fn, const char* name = nullptr);
   // Removes the callback registered under `id` (CPython removes by equality; ids stand for the
@@ -172,10 +172,15 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
 
   // Internals shared with Task and the combinators.
   std::exception_ptr make_cancelled_error();
+  // The CancelledError that result(), exception() and a task's wakeup raise for a cancelled
+  // future, chained as _asyncio chains it (per version).
+  std::exception_ptr raised_cancelled_error();
   // The common part of result(): throws for cancelled / not ready / exception; marks the
   // exception retrieved.
   void check_result();
-  // Like check_result() but returns the exception instead of throwing (nullptr = has result).
+  // Like check_result() but returns the exception instead of throwing (nullptr = has result): a
+  // task's wakeup, which hands a failed future's exception to the coroutine as it is (_asyncio's
+  // task_wakeup: future_get_result, then coro.throw), a cancellation raised first.
   std::exception_ptr result_exception();
   // Truncates the exception's traceback to the saved frames (3.10+), which it forgets.
   void use_saved_traceback();

@@ -97,9 +97,9 @@ Outcome<T> gather_outcome(FutureBase& b, ResultSlot<T>* slot) {
   if (b.cancelled()) {
     const auto& m = b.cancel_message();
     if (!b.get_loop().has(Behaviour::kCancelMessage)) {
-      return Outcome<T>(std::make_exception_ptr(CancelledError()));
+      return Outcome<T>(make_exception(CancelledError()));
     }
-    return Outcome<T>(std::make_exception_ptr(CancelledError(m ? *m : std::string())));
+    return Outcome<T>(make_exception(CancelledError(m ? *m : std::string())));
   }
   std::exception_ptr e = b.exception();
   if (e) return Outcome<T>(e);
@@ -216,7 +216,7 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
         FutureBase& last = *s.outer->children_.back();  // CPython uses the loop variable `fut`
         s.outer->set_exception(s.outer->get_loop().has(Behaviour::kCancelMessage)
                                    ? last.make_cancelled_error()
-                                   : std::make_exception_ptr(CancelledError()));
+                                   : make_exception(CancelledError()));
       } else {
         s.outer->check_settable();
         s.outer->value.emplace(std::move(results));

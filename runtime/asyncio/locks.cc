@@ -166,7 +166,17 @@ Co<bool> Condition::wait_impl(std::shared_ptr<State> s, Def) {
       cancelled = std::current_exception();
     }
   }
-  if (cancelled) exc = v313 ? cancelled : std::make_exception_ptr(CancelledError());
+  if (cancelled) {
+    // `raise err` (3.13: the last CancelledError caught) or `raise exceptions.CancelledError` in
+    // the finally clause: chained to the exception that entered it, if any.
+    std::exception_ptr raised = v313 ? cancelled : make_exception(CancelledError());
+    if (!exc) {
+      chain_to_handled(raised);
+    } else if (exc != raised) {
+      base_exception(raised)->set_context(exc);
+    }
+    exc = raised;
+  }
   if (exc) {
     if (v313) s->notify(1);
     std::rethrow_exception(exc);

@@ -205,7 +205,7 @@ Co<std::shared_ptr<Socket>> connect_sock(
         }
         std::exception_ptr last = my.back();
         my.pop_back();
-        std::rethrow_exception(last);
+        raise_stored(last);  // raise my_exceptions.pop()
       }
     }
     co_await loop->sock_connect(*sock, addr_info.address);
@@ -347,7 +347,10 @@ Co<Server> create_server_co(Loop loop, ProtocolFactory protocol_factory,
             sock->close();
             continue;
           }
-          std::rethrow_exception(make_os_error(err.os_errno(), msg));
+          // raise OSError(err.errno, msg) from None
+          std::exception_ptr e = make_os_error(err.os_errno(), msg);
+          base_exception(e)->set_cause(nullptr);
+          raise_stored(e);
         }
       }
       if (sockets.empty()) {

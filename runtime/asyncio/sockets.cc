@@ -28,47 +28,47 @@ std::exception_ptr make_os_error(int err, std::string message) {
 #endif
     case EALREADY:
     case EINPROGRESS:
-      return std::make_exception_ptr(BlockingIOError(err, std::move(message)));
+      return make_exception(BlockingIOError(err, std::move(message)));
     case ECHILD:
-      return std::make_exception_ptr(ChildProcessError(err, std::move(message)));
+      return make_exception(ChildProcessError(err, std::move(message)));
     case EPIPE:
     case ESHUTDOWN:
-      return std::make_exception_ptr(BrokenPipeError(err, std::move(message)));
+      return make_exception(BrokenPipeError(err, std::move(message)));
     case ECONNABORTED:
-      return std::make_exception_ptr(ConnectionAbortedError(err, std::move(message)));
+      return make_exception(ConnectionAbortedError(err, std::move(message)));
     case ECONNREFUSED:
-      return std::make_exception_ptr(ConnectionRefusedError(err, std::move(message)));
+      return make_exception(ConnectionRefusedError(err, std::move(message)));
     case ECONNRESET:
-      return std::make_exception_ptr(ConnectionResetError(err, std::move(message)));
+      return make_exception(ConnectionResetError(err, std::move(message)));
     case EEXIST:
-      return std::make_exception_ptr(FileExistsError(err, std::move(message)));
+      return make_exception(FileExistsError(err, std::move(message)));
     case ENOENT:
-      return std::make_exception_ptr(FileNotFoundError(err, std::move(message)));
+      return make_exception(FileNotFoundError(err, std::move(message)));
     case EINTR:
-      return std::make_exception_ptr(InterruptedError(err, std::move(message)));
+      return make_exception(InterruptedError(err, std::move(message)));
     case EISDIR:
-      return std::make_exception_ptr(IsADirectoryError(err, std::move(message)));
+      return make_exception(IsADirectoryError(err, std::move(message)));
     case ENOTDIR:
-      return std::make_exception_ptr(NotADirectoryError(err, std::move(message)));
+      return make_exception(NotADirectoryError(err, std::move(message)));
     case EACCES:
     case EPERM:
-      return std::make_exception_ptr(PermissionError(err, std::move(message)));
+      return make_exception(PermissionError(err, std::move(message)));
     case ESRCH:
-      return std::make_exception_ptr(ProcessLookupError(err, std::move(message)));
+      return make_exception(ProcessLookupError(err, std::move(message)));
     case ETIMEDOUT:
-      return std::make_exception_ptr(TimeoutError(err, std::move(message)));
+      return make_exception(TimeoutError(err, std::move(message)));
     default:
-      return std::make_exception_ptr(OSError(err, std::move(message)));
+      return make_exception(OSError(err, std::move(message)));
   }
 }
 
 std::exception_ptr make_os_error(int err) { return make_os_error(err, std::strerror(err)); }
 
 void raise_os_error(int err, std::string message) {
-  std::rethrow_exception(make_os_error(err, std::move(message)));
+  raise_stored(make_os_error(err, std::move(message)));
 }
 
-void raise_os_error(int err) { std::rethrow_exception(make_os_error(err)); }
+void raise_os_error(int err) { raise_stored(make_os_error(err)); }
 
 // ---------------------------------------------------------------------------------------------
 // SockAddr

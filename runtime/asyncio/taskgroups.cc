@@ -140,26 +140,32 @@ Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, 
       s->on_completed_fut.reset();
     }
 
-    if (s->base_error) std::rethrow_exception(s->base_error);
-    if (v313 && s->parent_cancel_requested) {
-      if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
-    }
-    // Errors have priority over the CancelledError.
-    if (propagate_cancellation_error && s->errors.empty()) {
-      std::rethrow_exception(propagate_cancellation_error);
-    }
-    if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
-    if (!s->errors.empty()) {
-      if (v313 && s->parent_task->cancelling()) {
-        // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
-        s->parent_task->uncancel();
-        s->parent_task->cancel();
+    // What follows raises from __aexit__, which `async with` calls while it handles the body's
+    // exception: a raise is chained to it (unless it is that one).
+    handling(exc, [&] {
+      if (s->base_error) raise_stored(s->base_error);
+      if (v313 && s->parent_cancel_requested) {
+        if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
       }
-      std::vector<std::exception_ptr> errors = std::move(s->errors);
-      s->errors.clear();
-      std::rethrow_exception(
-          make_exception_group("unhandled errors in a TaskGroup", std::move(errors)));
-    }
+      // Errors have priority over the CancelledError.
+      if (propagate_cancellation_error && s->errors.empty()) {
+        raise_stored(propagate_cancellation_error);
+      }
+      if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
+      if (!s->errors.empty()) {
+        if (v313 && s->parent_task->cancelling()) {
+          // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
+          s->parent_task->uncancel();
+          s->parent_task->cancel();
+        }
+        std::vector<std::exception_ptr> errors = std::move(s->errors);
+        s->errors.clear();
+        std::exception_ptr me =
+            make_exception_group("unhandled errors in a TaskGroup", std::move(errors));
+        base_exception(me)->set_cause(nullptr);  // raise me from None
+        raise_stored(me);
+      }
+    });
   } catch (...) {
     std::get<2>(frame) = std::current_exception();
     throw;

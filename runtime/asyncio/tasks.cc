@@ -272,11 +272,11 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     std::shared_ptr<FutureBase> result = std::move(yielded_);
     yielded_.reset();
     if (&result->get_loop() != loop_.get()) {
-      auto e = std::make_exception_ptr(RuntimeError(
-          "Task " + repr() + " got Future " + result->repr() + " attached to a different loop"));
+      auto e = make_exception(RuntimeError("Task " + repr() + " got Future " + result->repr() +
+                                           " attached to a different loop"));
       loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else if (result.get() == this) {
-      auto e = std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr()));
+      auto e = make_exception(RuntimeError("Task cannot await on itself: " + repr()));
       loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
     } else {
       result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
@@ -290,7 +290,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     yielded_bare_ = false;
     loop_->schedule_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
   } else {
-    auto e = std::make_exception_ptr(RuntimeError("Task got bad yield: None"));
+    auto e = make_exception(RuntimeError("Task got bad yield: None"));
     loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
 }

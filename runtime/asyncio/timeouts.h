@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "runtime/asyncio/tasks.h"
+#include "runtime/pylang/exception_group.h"
 
 namespace aio {
 
@@ -69,13 +70,27 @@ class Timeout {
       // 3.11.0-3.11.2 compared with 0: a task cancelled before it entered (and not uncancelled)
       // never gets its TimeoutError (gh-102780).
       int baseline = has(Behaviour::kTimeoutUncancelsToEntry) ? s.cancelling : 0;
-      if (s.task.uncancel() <= baseline && exc && is_cancelled_error(exc)) {
-        throw TimeoutError();
+      if (s.task.uncancel() <= baseline && exc) {
+        if (is_cancelled_error(exc)) {
+          // `raise TimeoutError from exc_val` in __aexit__, which `async with` calls while it
+          // handles exc_val (its context too).
+          handling(exc, [&] {
+            TimeoutError timeout_error;
+            timeout_error.set_cause(exc);
+            throw timeout_error;
+          });
+        }
+        if (has(Behaviour::kTimeoutInsertsTimeoutError)) insert_timeout_error(exc);
       }
     } else if (s.state == State::kEntered) {
       s.state = State::kExited;
     }
   }
+  // 3.13's Timeout._insert_timeout_error: the body raised another exception while it handled
+  // the timeout's CancelledError; a TimeoutError (context and cause: that CancelledError) goes
+  // between them in its context chain (each exception of a group's too).
+  static void insert_timeout_error(const std::exception_ptr& exc);
+
   std::string repr() const {
     std::string info;
     if (st_->state == State::kEntered) {
@@ -112,6 +127,27 @@ class Timeout {
   };
   std::shared_ptr<Shared> st_;
 };
+
+inline void Timeout::insert_timeout_error(const std::exception_ptr& exc) {
+  auto insert = [](const std::exception_ptr& e) {
+    for (BaseException* b = base_exception(e); b && b->context();
+         b = base_exception(b->context())) {
+      if (is_cancelled_error(b->context())) {
+        std::exception_ptr cancelled = b->context();
+        std::exception_ptr timeout_error = make_exception(TimeoutError());
+        base_exception(timeout_error)->set_context(cancelled);
+        base_exception(timeout_error)->set_cause(cancelled);
+        base_exception(timeout_error)->set_never_raised();
+        b->set_context(std::move(timeout_error));
+        break;
+      }
+    }
+  };
+  insert(exc);
+  if (exception_is<ExceptionGroup>(exc)) {
+    for (const auto& sub : ExceptionGroupBase::as_group(exc)->exceptions()) insert(sub);
+  }
+}
 
 inline Timeout timeout(std::optional<double> delay) {
   Loop loop = get_running_loop();

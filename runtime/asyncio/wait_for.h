@@ -40,7 +40,9 @@ T result_or_timeout(const Future<T>& fut) {
   try {
     return fut.result();
   } catch (const CancelledError&) {
-    throw TimeoutError();
+    TimeoutError timeout_error;  // raise exceptions.TimeoutError() from exc
+    timeout_error.set_cause(std::current_exception());
+    throw timeout_error;
   }
 }
 }  // namespace detail
@@ -100,7 +102,8 @@ Co<await_result_t<A>> wait_for(A fut, std::optional<double> timeout,
     cancelled = std::current_exception();
   }
   if (cancelled) {
-    if (f.done()) co_return f.result();
+    // The except clause: `return fut.result()` raised there is chained to the CancelledError.
+    if (f.done()) co_return handling(cancelled, [&] { return f.result(); });
     f.base()->remove_done_callback(cb);
     co_await detail::cancel_and_wait(f);
     std::rethrow_exception(cancelled);  // `raise`: the waiter's CancelledError, its message kept

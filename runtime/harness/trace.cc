@@ -200,20 +200,33 @@ void Trace::log(std::string_view level, std::string_view message) {
   }
 }
 
+namespace {
+// format_exception's lines (the exception and its chain), each an `err` event.
+std::vector<std::string> exception_lines(const std::exception_ptr& e) {
+  std::vector<std::string> lines;
+  std::string text = format_exception(e);
+  for (std::size_t start = 0;;) {
+    std::size_t nl = text.find('\n', start);
+    lines.push_back(text.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return lines;
+}
+}  // namespace
+
 void Trace::err_exception(const std::exception_ptr& e) {
-  add("err", "Traceback (most recent call last):");
-  add("err", format_exception_only(e));
+  for (const auto& line : exception_lines(e)) add("err", line);
 }
 
 void Trace::err_uncaught_exception(const std::exception_ptr& e) {
-  std::string last = format_exception_only(e);
+  std::vector<std::string> lines = exception_lines(e);
   double t = elapsed_now();
   std::lock_guard<std::mutex> lock(mu_);
   std::size_t at = std::min(unwind_start_, events_.size());
   std::vector<TraceEvent> unwound(events_.begin() + static_cast<std::ptrdiff_t>(at), events_.end());
   events_.resize(at);
-  add_locked(t, "err", "Traceback (most recent call last):");
-  add_locked(t, "err", last);
+  for (const auto& line : lines) add_locked(t, "err", line);
   events_.insert(events_.end(), unwound.begin(), unwound.end());
   unwind_start_ = static_cast<std::size_t>(-1);
 }

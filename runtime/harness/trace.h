@@ -36,7 +36,8 @@ class Trace final : public Output {
   void warn(std::string_view category, std::string_view message, CodeLocation where = {}) override;
   // A record of the asyncio logger: `log <LEVEL> <line 1>` then `log <line>` per further line.
   void log(std::string_view level, std::string_view message) override;
-  // Traceback header + final line for an exception (no frames: C++ has none to show).
+  // Traceback header + final line for an exception and each of its chain (format_exception; no
+  // frames: C++ has none to show).
   void err_exception(const std::exception_ptr& e);
   // The report of the exception that ended the module (run_main), placed before the events that
   // the objects destroyed while it propagated emitted (the trailing run of events recorded during

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,10 @@
 namespace aio {
 
 std::string repr_str(std::string_view s);  // Python repr() of a str (pyformat.cc)
+
+// The aio exception a C++ handler is handling (std::current_exception()), nullptr when none is
+// or when it is another C++ exception (the bridge's error_already_set: Python chains those).
+std::exception_ptr handled_exception();
 
 class BaseException {
  public:
@@ -78,7 +83,34 @@ class BaseException {
   void add_frame_summary(FrameSummary f) { summaries_.push_back(std::move(f)); }
   const std::vector<FrameSummary>& frame_summaries() const { return summaries_; }
 
+  // Chaining (PEP 3134). __context__ is what was being handled when the exception was raised:
+  // an exception constructed while a C++ handler runs takes the handled one (the member's
+  // initializer), since a port's `throw X(...)` in a `catch` block is Python's `raise X(...)` in
+  // an `except` block, and a coroutine resumed from a handler (the loop asyncio.run drives while
+  // it handles main's exception) sees it as Python's exc_info stack shows it to a frame called
+  // from one. An exception made to be stored, not raised (make_exception), has none; raising a
+  // stored one (raise_stored) sets it as Python's `raise exc` does. A copy keeps the original's.
+  const std::exception_ptr& context() const { return context_; }
+  void set_context(std::exception_ptr context) { context_ = std::move(context); }
+  // __cause__ (`raise ... from cause`), which sets __suppress_context__: a printed traceback
+  // then shows the cause instead of the context.
+  const std::exception_ptr& cause() const { return cause_; }
+  bool suppress_context() const { return suppress_context_; }
+  void set_cause(std::exception_ptr cause) {
+    cause_ = std::move(cause);
+    suppress_context_ = true;
+  }
+  // __traceback__ is None: the exception was made and never raised. Every exception is taken
+  // as raised (a traceback shows its "Traceback (most recent call last):" header) unless the
+  // code that makes one that is never raised (e.g. 3.13's Timeout._insert_timeout_error) says so.
+  bool never_raised() const { return never_raised_; }
+  void set_never_raised() { never_raised_ = true; }
+
  private:
+  std::exception_ptr context_ = handled_exception();
+  std::exception_ptr cause_;
+  bool suppress_context_ = false;
+  bool never_raised_ = false;
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
   std::vector<std::shared_ptr<void>> frames_;
@@ -215,6 +247,13 @@ std::string exception_repr(const std::exception_ptr& e);
 std::string exception_str(const std::exception_ptr& e);
 // The last line of a traceback: "Type: message" or "Type".
 std::string format_exception_only(const std::exception_ptr& e);
+// What traceback.format_exception prints of `e` and its chain (__cause__, else __context__
+// unless __suppress_context__; oldest first, each once), without the frame lines (the trace
+// drops the loop's; a port has no Python source): per exception "Traceback (most recent call
+// last):" and its last line, between them "The above exception was the direct cause of the
+// following exception:" or "During handling of the above exception, another exception
+// occurred:" with an empty line either side. Lines joined by '\n', no final newline.
+std::string format_exception(const std::exception_ptr& e);
 bool is_cancelled_error(const std::exception_ptr& e);
 bool is_exit_exception(const std::exception_ptr& e);  // SystemExit / KeyboardInterrupt
 // The aio exception `e` holds (to change it: its traceback), nullptr for another C++ exception.
@@ -240,9 +279,38 @@ decltype(auto) in_frame(const char* file, const char* name, const char* line, F&
   }
 }
 
+// An exception made to be stored (set_exception, a CancelledError for later): not raised, so
+// with no __context__ (Python's `X()` outside a raise), even when made in a handler.
 template <class E>
 std::exception_ptr make_exception(E e) {
+  if constexpr (std::is_base_of_v<BaseException, E>) e.set_context(nullptr);
   return std::make_exception_ptr(std::move(e));
 }
+
+// Python's `raise exc` of an exception object made earlier (a future's, a stored one): inside a
+// handler it gets the handled exception as __context__ (unless it is that one; a chain that
+// would loop back to it is cut there, as CPython's _PyErr_SetObject cuts it), then it is thrown.
+// A bare `raise` (C++ `throw;`) and coro.throw(exc) leave the context alone.
+[[noreturn]] void raise_stored(const std::exception_ptr& e);
+// Runs `f` as the body of an `except` clause (or a `finally` entered by an exception) that
+// handles `e`; as is when `e` is null. For the runtime's stand-ins of asyncio's Python code whose
+// clause awaits, which C++ writes after its catch block (no co_await in a handler): what the
+// clause raises is chained to `e` as Python chains it.
+template <class F>
+decltype(auto) handling(const std::exception_ptr& e, F&& f) {
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (...) {
+      return std::forward<F>(f)();
+    }
+  }
+  return std::forward<F>(f)();
+}
+
+// The chaining of raise_stored without the throw, where CPython raises an exception that the
+// runtime hands on before throwing it (a cancelled future's CancelledError, which _asyncio's
+// task_wakeup raises, given to the task's step).
+void chain_to_handled(const std::exception_ptr& e);
 
 }  // namespace aio

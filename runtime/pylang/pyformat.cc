@@ -158,6 +158,68 @@ std::string format_exception_only(const std::exception_ptr& e) {
   return msg.empty() ? name : name + ": " + msg;
 }
 
+std::string format_exception(const std::exception_ptr& e) {
+  // traceback.TracebackException's chain: __cause__, else __context__ unless suppressed; an
+  // exception already shown ends it.
+  std::vector<std::exception_ptr> chain;
+  for (std::exception_ptr value = e; value;) {
+    bool seen = false;
+    for (const auto& shown : chain) seen = seen || shown == value;
+    if (seen) break;
+    chain.push_back(value);
+    const BaseException* b = base_exception(value);
+    if (!b) break;
+    value = b->cause() ? b->cause() : b->suppress_context() ? nullptr : b->context();
+  }
+  std::string text;
+  for (std::size_t i = chain.size(); i-- > 0;) {  // oldest first
+    if (i + 1 < chain.size()) {
+      bool cause = base_exception(chain[i])->cause() == chain[i + 1];
+      text += cause ? "\nThe above exception was the direct cause of the following exception:\n\n"
+                    : "\nDuring handling of the above exception, another exception occurred:\n\n";
+    }
+    const BaseException* b = base_exception(chain[i]);
+    if (!b || !b->never_raised()) text += "Traceback (most recent call last):\n";
+    text += format_exception_only(chain[i]);
+    if (i > 0) text += "\n";
+  }
+  return text;
+}
+
+std::exception_ptr handled_exception() {
+  std::exception_ptr handled = std::current_exception();
+  if (!handled || !base_exception(handled)) return nullptr;  // nothing handled: no rethrow
+  return handled;
+}
+
+void chain_to_handled(const std::exception_ptr& e) {
+  std::exception_ptr handled = handled_exception();
+  if (!handled || handled == e) return;
+  BaseException* value = base_exception(e);
+  if (!value) return;
+  // _PyErr_SetObject: no new cycle through the context chain (a link back to `e` is cut), and
+  // no hang on one that exists already (Floyd's tortoise and hare).
+  BaseException* o = base_exception(handled);
+  BaseException* slow = o;
+  bool toggle = false;
+  while (o && o->context()) {
+    if (o->context() == e) {
+      o->set_context(nullptr);
+      break;
+    }
+    o = base_exception(o->context());
+    if (o == slow) break;
+    if (toggle) slow = base_exception(slow->context());
+    toggle = !toggle;
+  }
+  value->set_context(std::move(handled));
+}
+
+void raise_stored(const std::exception_ptr& e) {
+  chain_to_handled(e);
+  std::rethrow_exception(e);
+}
+
 bool is_cancelled_error(const std::exception_ptr& e) {
   if (!e) return false;
   try {

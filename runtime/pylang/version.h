@@ -55,6 +55,9 @@ enum class Behaviour {
   kTimeoutUncancelsToEntry,         // 3.11.3+: Timeout.__aexit__ raises TimeoutError when
                                     //          uncancel() is back to the count at entry (before:
                                     //          to 0)
+  kTimeoutInsertsTimeoutError,      // 3.13+: Timeout.__aexit__ puts a TimeoutError into the
+                                    //        context chain of another exception the body raised
+                                    //        while handling the timeout's CancelledError
   kCallErrorsNameQualname,          // 3.10+: "f() missing 1 required positional argument"
                                     //        names f by __qualname__ ('A.f'; before: 'f')
   // --- sockets, transports, streams (selector_events, base_events, streams) ---
@@ -193,6 +196,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kIntEnumStrIsValue, {3, 11}, kForever},
     {Behaviour::kStepKeepsCancelledError, {3, 9}, kForever},
     {Behaviour::kCancelledErrorContext, {3, 9}, {3, 13}},
+    {Behaviour::kTimeoutInsertsTimeoutError, {3, 13}, kForever},
     {Behaviour::kCancelledErrorReturnsKept, {3, 11}, kForever},
     {Behaviour::kCancelledTracebackApart, {3, 9}, {3, 11}},
     {Behaviour::kResultRaisesWithSavedTb, {3, 10}, kForever},

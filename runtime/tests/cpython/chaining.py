@@ -1,0 +1,207 @@
+"""Exception chaining (__context__, __cause__) scenarios (see scenarios.py); the C++ twin is
+runtime/tests/chaining_test.cc. `chain(x)` is x and its contexts, newest first; `printed(x)` is
+what traceback.format_exception prints of x without the frame lines (as the traces keep it)."""
+import asyncio
+import traceback
+
+from scenarios import e, main, scenario
+
+
+def chain(exc):
+    names = []
+    while exc is not None:
+        names.append(e(exc))
+        exc = exc.__context__
+    return " <- ".join(names)
+
+
+def printed(exc):
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    for line in text.rstrip("\n").split("\n"):
+        if not line.startswith("  "):
+            print(line)
+
+
+@scenario(sync=True)
+def raise_in_handler():
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            raise ValueError("v")
+    except ValueError as x:
+        print(chain(x))
+        printed(x)
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            raise  # a bare raise: no context
+    except KeyError as x:
+        print(chain(x))
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            try:
+                raise ValueError("inner")
+            except ValueError:
+                raise RuntimeError("third")
+    except RuntimeError as x:
+        print(chain(x))
+        printed(x)
+
+
+@scenario(sync=True)
+def raise_from():
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as k:
+            raise ValueError("v") from k
+    except ValueError as x:
+        print(chain(x), e(x.__cause__), x.__suppress_context__)
+        printed(x)
+
+
+async def stored_future():
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    fut.set_exception(ValueError("stored"))
+    try:
+        raise KeyError("k")
+    except KeyError:
+        try:
+            fut.result()
+        except ValueError as x:
+            print("in handler:", chain(x))
+    try:
+        fut.result()
+    except ValueError as x:
+        print("outside:", chain(x))
+    made = loop.create_future()
+    try:
+        raise KeyError("k2")
+    except KeyError:
+        made.set_exception(ValueError("made in handler"))
+    try:
+        made.result()
+    except ValueError as x:
+        print("made in handler, raised outside:", chain(x))
+
+
+@scenario()
+async def future_result_in_handler():
+    await stored_future()
+
+
+async def sleeper():
+    await asyncio.sleep(10)
+
+
+@scenario()
+async def cancelled_task_awaited():
+    t = asyncio.ensure_future(sleeper())
+    await asyncio.sleep(0)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError as x:
+        print("await:", chain(x))
+        printed(x)
+    try:
+        t.result()
+    except asyncio.CancelledError as x:
+        print("result:", chain(x))
+    try:
+        t.result()
+    except asyncio.CancelledError as x:
+        print("result again:", chain(x))
+
+
+async def cancelled_then_fails():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        raise ValueError("raised in except")
+
+
+async def swallows_then_fails():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        pass
+    raise ValueError("raised after except")
+
+
+async def main_fails(worker):
+    loop = asyncio.get_running_loop()
+
+    def handler(loop, context):
+        print(context["message"], "|", chain(context["exception"]))
+        printed(context["exception"])
+
+    loop.set_exception_handler(handler)
+    task = asyncio.ensure_future(worker())
+    await asyncio.sleep(0.1)
+    raise ValueError("main failed")
+
+
+@scenario(sync=True)
+def run_shutdown_after_main_raised():
+    for worker in (cancelled_then_fails, swallows_then_fails):
+        try:
+            asyncio.run(main_fails(worker))
+        except ValueError as x:
+            print("run raised", chain(x))
+
+
+@scenario()
+async def wait_for_timeout():
+    try:
+        await asyncio.wait_for(asyncio.sleep(10), 0.1)
+    except asyncio.TimeoutError as x:
+        print(chain(x), "| cause", chain(x.__cause__), x.__suppress_context__)
+        printed(x)
+
+
+@scenario(since=(3, 11))
+async def timeout_raises_from_cancelled():
+    try:
+        async with asyncio.timeout(0.1):
+            await asyncio.sleep(10)
+    except TimeoutError as x:
+        print(chain(x), "| cause", chain(x.__cause__), x.__suppress_context__)
+        printed(x)
+
+
+@scenario(since=(3, 11))
+async def timeout_body_raises_while_cancelled():
+    try:
+        async with asyncio.timeout(0.1):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise ValueError("in body")
+    except ValueError as x:
+        print(chain(x))
+        printed(x)
+
+
+async def child_fails():
+    await asyncio.sleep(0)
+    raise ValueError("child")
+
+
+@scenario(since=(3, 11))
+async def task_group_raises_from_none():
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child_fails())
+            await asyncio.sleep(0.1)
+    except ExceptionGroup as x:
+        print(chain(x), "| cause", x.__cause__, x.__suppress_context__)
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,8 @@ struct PageAllocator {
   void deallocate(T* p, std::size_t n) noexcept {
     std::size_t bytes = n * sizeof(T);
     if (bytes < kMinBytes) {
-      ::operator delete(p, bytes);
+      // Unsized: clang 14 declares the sized operator delete only with -fsized-deallocation.
+      ::operator delete(p);
     } else {
       ::munmap(p, bytes);
     }

@@ -20,7 +20,8 @@ parallel: see _schedule.
 A run is also CRASH when its loop misbehaves as a process: when it forks (the copy writes
 nothing more to the trace), when it keeps more than its memory limit resident (it is killed),
 when it leaves processes running after it ended (this process is their subreaper: they
-are ended, and named in the outcome), and, under LeakSanitizer (a sanitized loop), when memory
+are ended, and named in the outcome; each run leads a process group of its own, which tells
+whose an orphan is when several runs end at once), and, under LeakSanitizer (a sanitized loop), when memory
 is leaked at its exit (leak_check.py; the report is in TRACE.debug).
 
 Real clock (for loops whose clock cannot be driven, e.g. uvloop's libuv clock): nothing is
@@ -682,6 +683,7 @@ def _fork(job):
     pid = os.fork()
     if pid == 0:
         try:
+            os.setpgid(0, 0)  # what the run starts is in its group (see _end_orphans)
             signal.set_wakeup_fd(-1)  # the scheduler's, not the program's
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for fd in _CLOSE_IN_CHILD:
@@ -698,6 +700,10 @@ def _fork(job):
                                  % (type(exc).__name__, str(exc).replace("\n", " ")))
             os._exit(70)
         os._exit(0)  # not reached: the child ends with os._exit
+    try:
+        os.setpgid(pid, pid)  # as the child does: whichever runs first
+    except OSError:  # the child has already exec'd or ended
+        pass
     return pid
 
 
@@ -779,21 +785,34 @@ def _children():
     return pids
 
 
-def _end_orphans(live):
-    """Ends every child of this process that is not a run in progress: what ended runs left
-    running (re-parented here). Returns (pid, name) of each one that was running."""
-    ended = []
+def _end_orphans(live, ended=()):
+    """Ends the children of this process that are not runs in progress: what runs left
+    running (re-parented here). Returns {run pid: [(pid, name) of each one that was
+    running]} for the runs in `ended` (just reaped).
+
+    An orphan is a run's when it is in the run's process group. One in a group of a run in
+    progress is left to it: that run may have ended, its exit not yet reaped. One in a group
+    of its own (a new session) is the first ended run's, unless a run in progress has ended
+    unreaped (it could be that one's: it waits for the next reaping)."""
+    left = {pid: [] for pid in ended}
+    spared = set()
     for _ in range(100):  # an orphan's own children come here once it is ended
-        orphans = _children() - set(live)
+        orphans = _children() - set(live) - spared
         if not orphans:
             break
         for pid in sorted(orphans):
             try:
                 with open("/proc/%d/stat" % pid) as stat:
                     head, _, tail = stat.read().rpartition(")")
-                name, zombie = head.split("(", 1)[1], tail.split()[0] == "Z"
-            except (OSError, IndexError):
-                name, zombie = "?", True
+                name, fields = head.split("(", 1)[1], tail.split()
+                zombie, group = fields[0] == "Z", int(fields[2])
+            except (OSError, IndexError, ValueError):
+                name, zombie, group = "?", True, 0
+            owner = group if group in left else ended[0] if ended else None
+            if group in live or (owner is not None and group not in left
+                                 and any(_is_zombie(run) for run in live)):
+                spared.add(pid)
+                continue
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -802,9 +821,17 @@ def _end_orphans(live):
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-            if not zombie:
-                ended.append((pid, name))
-    return ended
+            if not zombie and owner is not None:
+                left[owner].append((pid, name))
+    return left
+
+
+def _is_zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _record_exit(job, status):
@@ -950,6 +977,7 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                     pass
             except (BlockingIOError, InterruptedError):
                 pass
+            ended = {}  # pid -> (index, _Live, status, peak): every run that has ended
             while live:
                 try:
                     pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -961,7 +989,12 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
                     index, run = live.pop(pid)
                     if run.holds_slot:
                         turns.give()
-                    _record_status(run.job, status, usage.ru_maxrss * 1024, _end_orphans(live))
+                    ended[pid] = (index, run, status, usage.ru_maxrss * 1024)
+            if ended:
+                left = _end_orphans(live, sorted(ended))
+                for pid in sorted(ended):
+                    index, run, status, peak = ended[pid]
+                    _record_status(run.job, status, peak, left[pid])
                     _done(out, index)
             now = _real_monotonic()
             stopping = []
@@ -994,7 +1027,12 @@ def _schedule(jobs, slots=1, out=None, tokens=None):
             if stopping:
                 _end_orphans(live)  # what the runs cut off left
     finally:
-        _end_orphans(live)
+        for pid in live:  # only when this ends early (interrupted)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _end_orphans({})
         for _, run in live.values():
             if run.holds_slot:
                 turns.give()

@@ -161,6 +161,40 @@ class HostileLoopsTest(unittest.TestCase):
         self.assertTrue(pids)
         self.assert_none_running(pids)
 
+    def test_an_orphan_is_blamed_on_its_own_run_when_another_ends_first(self):
+        # The race CI met (session 15): run A ended, leaving a process, but was not reaped yet
+        # when run B was; B was blamed for A's orphan. Here A is a zombie when B is reaped.
+        script = textwrap.dedent("""\
+            import json, os, sys, time
+            sys.path.insert(0, sys.argv[1])
+            import run_examples
+            assert run_examples._become_subreaper()
+            def run(body):
+                pid = os.fork()
+                if pid == 0:
+                    os.setpgid(0, 0)
+                    body()
+                    os._exit(0)
+                os.setpgid(pid, pid)
+                return pid
+            def leave_a_sleeper():
+                if os.fork() == 0:
+                    os.execvp("sleep", ["sleep", "60"])
+            a = run(leave_a_sleeper)
+            b = run(lambda: None)
+            while not (run_examples._is_zombie(a) and run_examples._is_zombie(b)):
+                time.sleep(0.01)
+            os.waitpid(b, 0)
+            blamed_on_b = run_examples._end_orphans({a: None}, [b])[b]
+            os.waitpid(a, 0)
+            blamed_on_a = run_examples._end_orphans({}, [a])[a]
+            print(json.dumps([len(blamed_on_b), len(blamed_on_a)]))
+            """)
+        done = subprocess.run([PYTHON, "-c", script, os.path.join(ROOT, "conformance", "harness")],
+                              stdout=subprocess.PIPE, universal_newlines=True, timeout=60,
+                              check=True)
+        self.assertEqual(json.loads(done.stdout), [0, 1])
+
     def test_a_loop_that_leaks_is_reported_under_leaksanitizer(self):
         # The runs end with os._exit, which skips LeakSanitizer's check at exit: the harness
         # makes it (conformance/harness/leak_check.py). CPython's own loop must not be

@@ -481,6 +481,41 @@ class HarnessTest(unittest.TestCase):
                                      ["0.500000 out got 7", "0.500000 out after run",
                                       "= exit 0"])
 
+    def test_a_thread_a_join_releases_goes_on_when_the_loop_waits(self):
+        # Fuzz seed 11369 on 3.13.0: shutdown_default_executor's thread joins the workers, then
+        # wakes the loop; how many iterations the loop ran first was a thread race (CPython
+        # 3.13.0 in the harness, 20 runs at load 8: 8 stopped a task one sleep(0) earlier).
+        # Here the joiner reads how far the loop got: before this, 0 to 552 steps of 3000
+        # (CPython 3.6.15, 3.13.0, Debian's 3.11.2, 3 runs each); with the GIL unhurried, the
+        # loop runs its ready callbacks until it waits: 3000.
+        source = """
+            import asyncio, threading, time
+            steps = [0]
+            def work(loop, woken):
+                time.sleep(0.1)
+                loop.call_soon_threadsafe(woken.set_result, None)
+            def join(worker, loop, joined):
+                worker.join()
+                loop.call_soon_threadsafe(joined.set_result, steps[0])
+            async def main():
+                loop = asyncio.get_event_loop()  # the running loop
+                woken, joined = loop.create_future(), loop.create_future()
+                worker = threading.Thread(target=work, args=(loop, woken))
+                worker.start()
+                threading.Thread(target=join, args=(worker, loop, joined)).start()
+                await woken
+                for _ in range(3000):
+                    steps[0] += 1
+                    await asyncio.sleep(0)
+                print("the joiner read", await joined)
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        for interpreter in INTERPRETERS:
+            with self.subTest(python=interpreter):
+                for _ in range(3):
+                    self.assertEqual(run(interpreter, source),
+                                     ["0.100006 out the joiner read 3000", "= exit 0"])
+
     def test_sets_asyncio_builds_itself_follow_the_perturbation(self):
         # as_completed builds `{ensure_future(f) for f in set(fs)}`: a set comprehension, a
         # builtin set iterated in slot order. Recompiled by the harness to pass through its

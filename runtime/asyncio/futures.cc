@@ -25,12 +25,49 @@ std::string reprlib_str(std::string_view x) {
   return s;
 }
 
+namespace {
+// An address's digits while reprlib cuts: CPython's addresses on x86-64 Linux have 12 (0x7f...
+// for mmap'd arenas, 0x55... for the heap).
+constexpr char kAddressDigit = '\x01';
+constexpr std::size_t kAddressDigits = 12;
+
+// A cut end of the widened repr as the trace writes it (trace_recorder.normalize): an address,
+// or what is left of one after the "..." (its last digits, maybe "x" or "0x" first), is "0x?".
+std::string unwiden(std::string_view piece) {
+  std::string out;
+  for (std::size_t k = 0; k < piece.size();) {
+    if (piece[k] != kAddressDigit) {
+      out += piece[k++];
+      continue;
+    }
+    while (k < piece.size() && piece[k] == kAddressDigit) ++k;
+    if (out.empty() || out == "x" || out == "0") {
+      out = "0x?";
+    } else {
+      out += '?';  // after its "0x"
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::string reprlib_instance(std::string s) {
   constexpr std::size_t kMaxOther = 30;
-  if (s.size() > kMaxOther) {
+  std::string wide;
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    if (s.compare(k, 3, "0x?") == 0) {
+      wide += "0x";
+      wide.append(kAddressDigits, kAddressDigit);
+      k += 2;
+    } else {
+      wide += s[k];
+    }
+  }
+  if (wide.size() > kMaxOther) {
     std::size_t i = (kMaxOther - 3) / 2;
     std::size_t j = kMaxOther - 3 - i;
-    s = s.substr(0, i) + "..." + s.substr(s.size() - j);
+    return unwiden(std::string_view(wide).substr(0, i)) + "..." +
+           unwiden(std::string_view(wide).substr(wide.size() - j));
   }
   return s;
 }
@@ -179,14 +216,15 @@ void FutureBase::set_exception(std::exception_ptr e) {
   set_exception_internal(std::move(e));
 }
 
-CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name) {
+CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name,
+                                         const FutureBase* partial_arg) {
   CallbackId id = next_cb_id_++;
   if (state_ != State::kPending) {
     const char* n = name == detail::kTaskWakeupName ? "Task.task_wakeup" : name;
     loop_->schedule_soon([fn = std::move(fn), self = shared_from_this()]() mutable { fn(*self); },
                          n);
   } else {
-    callbacks_.push_back(CbEntry{std::move(fn), name, id});
+    callbacks_.push_back(CbEntry{std::move(fn), name, partial_arg, id});
   }
   return id;
 }
@@ -203,7 +241,20 @@ std::string FutureBase::format_callbacks() const {
                  : "<TaskWakeupMethWrapper object at 0x?>()";
     }
     std::string n = e.name ? e.name : "<callback>";
-    if (n.find('(') == std::string::npos) n += "()";
+    std::size_t open = n.find('(');
+    if (open == std::string::npos) {
+      open = n.size();
+      n += "()";
+    }
+    if (e.partial_arg) {
+      // format_helpers._format_callback of functools.partial(f, arg): "f(arg)()", the partial's
+      // arguments then the call's (none); 3.13 shows arguments in debug mode only: "f()()".
+      std::string arg = loop_->has(Behaviour::kTimerHandleReprArgs)
+                            ? detail::reprlib_instance(e.partial_arg->repr())
+                            : std::string();
+      n.insert(open + 1, arg);
+      n.insert(open + 2 + arg.size(), "()");
+    }
     return n;
   };
   std::size_t size = callbacks_.size();

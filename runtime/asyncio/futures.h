@@ -34,7 +34,9 @@ namespace detail {
 // Name used for a task's wakeup callback; shown per version (Behaviour::kTaskWakeupReprMethod).
 extern const char kTaskWakeupName[];
 std::string reprlib_str(std::string_view s);  // reprlib.repr of a str (maxstring=30)
-// reprlib's repr_instance: builtins.repr() cut to maxother=30 ("b'aaaaaaaaaaaa...aaaaaaaaaaaaa'")
+// reprlib's repr_instance: builtins.repr() cut to maxother=30 ("b'aaaaaaaaaaaa...aaaaaaaaaaaaa'").
+// An address the runtime writes as "0x?" is cut where CPython's 12 hex digits are cut, and
+// what is left of it written as the trace writes it ("<Future pendi...0x?>()]>").
 std::string reprlib_instance(std::string r);
 
 template <class T>
@@ -156,7 +158,11 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   void set_exception(E e) {
     set_exception(make_exception(std::move(e)));
   }
-  CallbackId add_done_callback(DoneCallback fn, const char* name = nullptr);
+  // `partial_arg`: the callback stands for functools.partial(<name>, partial_arg) (asyncio's
+  // `_release_waiter` of a waiter future), whose repr shows that future's as it is then. Only
+  // the pointer is kept: `fn` keeps the future alive.
+  CallbackId add_done_callback(DoneCallback fn, const char* name = nullptr,
+                               const FutureBase* partial_arg = nullptr);
   // Removes the callback registered under `id` (CPython removes by equality; ids stand for the
   // function objects). Returns the number removed.
   std::size_t remove_done_callback(CallbackId id);
@@ -215,6 +221,7 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   struct CbEntry {
     DoneCallback fn;
     const char* name;
+    const FutureBase* partial_arg;
     CallbackId id;
   };
 

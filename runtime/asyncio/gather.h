@@ -236,14 +236,14 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
     if (fresh) {
       st->nfuts += 1;
       fut->add_done_callback([st, done_callback](FutureBase& f) { done_callback(*st, f); },
-                             "gather.<locals>._done_callback");
+                             "gather.<locals>._done_callback() at tasks.py");
     } else if (seen.insert(fut.get())) {
       st->nfuts += 1;
       if (eager && fut->done()) {
         done_futs.push_back(fut);
       } else {
         fut->add_done_callback([st, done_callback](FutureBase& f) { done_callback(*st, f); },
-                               "gather.<locals>._done_callback");
+                               "gather.<locals>._done_callback() at tasks.py");
       }
     }
   }

@@ -39,12 +39,12 @@ auto shield(A&& arg) {
           }
         }
       },
-      "shield.<locals>._inner_done_callback");
+      "shield.<locals>._inner_done_callback() at tasks.py");
   outer.base()->add_done_callback(
       [ib = inner.base(), inner_cb_id](FutureBase&) {
         if (!ib->done()) ib->remove_done_callback(*inner_cb_id);
       },
-      "shield.<locals>._outer_done_callback");
+      "shield.<locals>._outer_done_callback() at tasks.py");
   return outer;
 }
 

@@ -67,7 +67,7 @@ Co<WaitResult<F>> wait_impl(std::vector<F> fs, std::optional<double> timeout,
             if (!waiter.done()) waiter.set_result();
           }
         },
-        "_wait.<locals>._on_completion"));
+        "_wait.<locals>._on_completion() at tasks.py"));
   }
   std::exception_ptr exc;
   try {

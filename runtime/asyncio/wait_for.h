@@ -14,6 +14,9 @@
 namespace aio {
 
 namespace detail {
+// functools.partial(_release_waiter, waiter), a done callback (add_done_callback's partial_arg).
+inline constexpr char kReleaseWaiter[] = "_release_waiter() at tasks.py";
+
 // tasks._cancel_and_wait
 template <class T>
 Co<void> cancel_and_wait(Future<T> fut, Def = Def("_cancel_and_wait", "tasks.py")) {
@@ -23,7 +26,7 @@ Co<void> cancel_and_wait(Future<T> fut, Def = Def("_cancel_and_wait", "tasks.py"
       [waiter](FutureBase&) {
         if (!waiter.done()) waiter.set_result();
       },
-      "_release_waiter");
+      kReleaseWaiter, waiter.base().get());
   std::exception_ptr exc;
   try {
     fut.cancel();
@@ -89,8 +92,8 @@ Co<await_result_t<A>> wait_for(A fut, std::optional<double> timeout,
   };
   TimerHandle timeout_handle = loop->call_later(*timeout, release, "_release_waiter");
   Future<T> f = held = to_future(std::move(fut), loop);
-  CallbackId cb =
-      f.base()->add_done_callback([release](FutureBase&) { release(); }, "_release_waiter");
+  CallbackId cb = f.base()->add_done_callback([release](FutureBase&) { release(); },
+                                              detail::kReleaseWaiter, waiter.base().get());
   struct CancelTimer {
     TimerHandle h;
     ~CancelTimer() { h.cancel(); }

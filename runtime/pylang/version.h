@@ -44,7 +44,7 @@ enum class Behaviour {
   kWaitForTimeouts,                // 3.12+: wait_for is implemented with asyncio.timeout()
   kGetEventLoopDeprecation,        // 3.12+: get_event_loop() warns 'There is no current event loop'
   kUncancelClearsMustCancel,       // 3.13+: uncancel() reaching 0 clears a pending cancel
-  kTimerHandleReprArgs,            // <3.13: TimerHandle/Handle repr shows cb args
+  kTimerHandleReprArgs,            // <3.13: a callback's repr (Handle, partial) shows its args
   kWaitForResultAfterTimeout,      // 3.9+: wait_for returns the result if the inner future
                                    //       swallowed the timeout's cancellation (3.8 raises)
   kCancelledErrorReraisesOriginal,  // 3.11+: a cancelled task's result() re-raises (once) the

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "runtime/asyncio/coro.h"
@@ -45,7 +46,8 @@ class Runner {
       throw RuntimeError("Runner.run() cannot be called from a running event loop");
     }
     lazy_init();
-    Task<T> task = loop_->create_task(std::move(coro));
+    // Every run's main task runs in the one context copied at lazy_init (Runner._context).
+    Task<T> task = detail::loop_create_task(loop_, std::move(coro), std::nullopt, &*context_);
     SigintHandler sigint(*this, task.shared_task());
     interrupt_count_ = 0;
     try {
@@ -83,6 +85,7 @@ class Runner {
   std::function<Loop()> loop_factory_;
   State state_ = State::kCreated;
   Loop loop_;
+  std::optional<Context> context_;  // Runner._context: copy_context() at lazy_init
   bool set_event_loop_ = false;
   int interrupt_count_ = 0;
 };

@@ -264,11 +264,11 @@ inline TaskFactory create_eager_task_factory(std::function<void(bool eager_start
 }
 
 namespace detail {
-// BaseEventLoop.create_task(coro, name=name): Task(coro, loop=loop, name=name), or the task
-// factory's task, named afterwards.
 // create_task(..., context=ctx) before 3.11: TypeError, the coroutine left unawaited;
 // `function` by its qualified name from 3.10, as the call's error names it.
 void check_context_arg(const Loop& loop, const char* function);
+// BaseEventLoop.create_task(coro, name=name, context=context): Task(coro, loop=loop, name=name,
+// context=context), or the task factory's task, named afterwards.
 template <class T>
 Task<T> loop_create_task(Loop loop, Co<T> coro, std::optional<std::string> name,
                          const Context* context = nullptr) {

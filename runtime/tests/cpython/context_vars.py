@@ -6,7 +6,6 @@ test_context_vars and test_threads' test_to_thread_contextvars check, printed.""
 import asyncio
 import contextvars
 import re
-import time
 
 from scenarios import e, main, r, scenario
 

@@ -137,6 +137,26 @@ TEST_P(ContextVars, callbacks_run_in_a_copy) {
   });
 }
 
+TEST_P(ContextVars, callbacks_of_an_empty_context) {
+  expect_as_cpython("context_vars", "callbacks_of_an_empty_context", [] {
+    ContextVar<std::string> v("v", "nope");
+    Context().run([&] {
+      Loop loop = new_event_loop();
+      auto reader = [v] { print("reader sees", v.get()); };
+      loop->call_soon([v] {
+        v.set("leak");
+        print("setter sees", v.get());
+      });
+      loop->call_soon(reader);
+      loop->call_later(0.1, reader);
+      loop->call_later(0.2, [&loop] { loop->stop(); });
+      loop->run_forever();
+      loop->close();
+      print("outside", v.get());
+    });
+  });
+}
+
 TEST_P(ContextVars, callbacks_in_given_context) {
   expect_as_cpython("context_vars", "callbacks_in_given_context", [] {
     run([]() -> Co<void> {

@@ -131,6 +131,34 @@ async def callbacks_run_in_a_copy():
         print("main", v.get())
 
 
+@scenario(sync=True)
+def callbacks_of_an_empty_context():
+    # Scheduled where no var is set, each callback still runs in a context of its own (a copy
+    # of an empty one): what one sets, the next and the caller do not see (test_context_2's
+    # last assertion).
+    # (In a new empty Context: the scenarios before this one set vars at top level.)
+    v = contextvars.ContextVar("v", default="nope")
+
+    def setter():
+        v.set("leak")
+        print("setter sees", v.get())
+
+    def reader():
+        print("reader sees", v.get())
+
+    def body():
+        loop = asyncio.new_event_loop()
+        loop.call_soon(setter)
+        loop.call_soon(reader)
+        loop.call_later(0.1, reader)
+        loop.call_later(0.2, loop.stop)
+        loop.run_forever()
+        loop.close()
+        print("outside", v.get())
+
+    contextvars.Context().run(body)
+
+
 @scenario()
 async def callbacks_in_given_context():
     # loop.call_soon(cb, context=ctx) / call_later / call_at: cb runs in ctx itself.

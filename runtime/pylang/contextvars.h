@@ -170,7 +170,6 @@ class ContextVar {
     return r + " at 0x?>";
   }
   std::uint64_t id() const { return v_->id; }
-  bool operator==(const ContextVar& o) const { return v_ == o.v_; }
 
  private:
   std::shared_ptr<detail::ContextVarImpl> v_;

@@ -37,17 +37,19 @@ class Runner {
   // (call close() to see it).
   ~Runner();
 
-  // Runner.run(coro): runs it as a task of the runner's loop until done; its result, or its
-  // exception (CancelledError when it was cancelled). RuntimeError from a running loop
-  // ("Runner.run() cannot be called from a running event loop") or after close().
+  // Runner.run(coro, context=None): runs it as a task of the runner's loop until done; its
+  // result, or its exception (CancelledError when it was cancelled). RuntimeError from a running
+  // loop ("Runner.run() cannot be called from a running event loop") or after close(). The task
+  // runs in `context` if given, else in the one context copied at lazy_init for every run
+  // (Runner._context).
   template <class T>
-  T run(Co<T> coro) {
+  T run(Co<T> coro, const std::optional<Context>& context = std::nullopt) {
     if (running_loop_or_null()) {
       throw RuntimeError("Runner.run() cannot be called from a running event loop");
     }
     lazy_init();
-    // Every run's main task runs in the one context copied at lazy_init (Runner._context).
-    Task<T> task = detail::loop_create_task(loop_, std::move(coro), std::nullopt, &*context_);
+    Task<T> task = detail::loop_create_task(loop_, std::move(coro), std::nullopt,
+                                            context ? &*context : &*context_);
     SigintHandler sigint(*this, task.shared_task());
     interrupt_count_ = 0;
     try {

@@ -293,6 +293,7 @@ TEST_P(ContextVars, runner_runs_share_a_context) {
       Runner runner;
       runner.run(runner_first(v));
       runner.run(runner_second(v));
+      runner.run(runner_second(v), Context());
     }
     print("outside", v.get());
   });

@@ -284,6 +284,7 @@ def runner_runs_share_a_context():
     with asyncio.Runner() as runner:
         runner.run(first())
         runner.run(second())
+        runner.run(second(), context=contextvars.Context())
     print("outside", v.get())
 
 

@@ -30,6 +30,7 @@
 #include "runtime/asyncio/wait.h"
 #include "runtime/asyncio/wait_for.h"
 #include "runtime/pylang/bytes.h"
+#include "runtime/pylang/contextvars.h"
 #include "runtime/pylang/exception_group.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/pyformat.h"

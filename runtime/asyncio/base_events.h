@@ -268,25 +268,46 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   bool has(Behaviour b) const { return aio::has(b, version_); }
 
   // --- scheduling --------------------------------------------------------------------------
+  // The callback runs in a copy of the context current now, or in `context` (context=ctx):
+  // events.h, detail::in_current_context.
   template <class F>
   Handle call_soon(F&& f, const char* name = nullptr) {
     check_closed("call_soon");
-    return call_soon_impl(Callback(std::forward<F>(f)), name);
+    return call_soon_impl(detail::in_current_context(std::forward<F>(f)), name);
+  }
+  template <class F>
+  Handle call_soon(F&& f, const char* name, const Context& context) {
+    check_closed("call_soon");
+    return call_soon_impl(detail::in_context(context, std::forward<F>(f)), name);
   }
   template <class F>
   TimerHandle call_later(double delay, F&& f, const char* name = nullptr) {
     return call_at(time() + delay, std::forward<F>(f), name);
   }
   template <class F>
+  TimerHandle call_later(double delay, F&& f, const char* name, const Context& context) {
+    return call_at(time() + delay, std::forward<F>(f), name, context);
+  }
+  template <class F>
   TimerHandle call_at(double when, F&& f, const char* name = nullptr) {
     check_closed("call_at");
-    return call_at_impl(when, Callback(std::forward<F>(f)), name);
+    return call_at_impl(when, detail::in_current_context(std::forward<F>(f)), name);
+  }
+  template <class F>
+  TimerHandle call_at(double when, F&& f, const char* name, const Context& context) {
+    check_closed("call_at");
+    return call_at_impl(when, detail::in_context(context, std::forward<F>(f)), name);
   }
   // The only method usable from other threads (mutex + eventfd wakeup).
   template <class F>
   Handle call_soon_threadsafe(F&& f, const char* name = nullptr) {
     check_closed("call_soon_threadsafe");
-    return call_soon_threadsafe_impl(Callback(std::forward<F>(f)), name);
+    return call_soon_threadsafe_impl(detail::in_current_context(std::forward<F>(f)), name);
+  }
+  template <class F>
+  Handle call_soon_threadsafe(F&& f, const char* name, const Context& context) {
+    check_closed("call_soon_threadsafe");
+    return call_soon_threadsafe_impl(detail::in_context(context, std::forward<F>(f)), name);
   }
   double time() const { return clock_->time(); }
   Clock& clock() const { return *clock_; }
@@ -325,6 +346,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   auto create_task(C&& coro);
   template <class C>
   auto create_task(C&& coro, std::string name);
+  // loop.create_task(coro, [name=name,] context=ctx) (3.11+).
+  template <class C>
+  auto create_task(C&& coro, const Context& context);
+  template <class C>
+  auto create_task(C&& coro, std::string name, const Context& context);
   // loop.set_task_factory(factory) / set_task_factory(std::nullopt) (None: the default Task).
   void set_task_factory(std::optional<TaskFactory> factory) { task_factory_ = std::move(factory); }
   const std::optional<TaskFactory>& get_task_factory() const { return task_factory_; }

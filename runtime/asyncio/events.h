@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "runtime/detail/small_function.h"
+#include "runtime/pylang/contextvars.h"
 
 namespace aio {
 
@@ -106,6 +107,29 @@ class TimerHandle : public Handle {
   // TimerHandle.__lt__ (used by the heap): compares `when` only.
   bool operator<(const TimerHandle& o) const { return p_->when < o.p_->when; }
 };
+
+namespace detail {
+// Handle(callback, context=None): the callback runs in a copy of the context current when it is
+// scheduled (copy_context()). Where no var is set the callback is kept as it is (no allocation,
+// no wrapper): Handle::run enters a new empty context for every callback.
+template <class F>
+Callback in_current_context(F&& f) {
+  const ContextData& data = current_context().data;
+  if (!data) return Callback(std::forward<F>(f));
+  return Callback([data, f = std::decay_t<F>(std::forward<F>(f))]() mutable {
+    ContextScope scope(data);
+    f();
+  });
+}
+// Handle(callback, context=ctx): the callback runs in ctx itself (ctx.run: its sets stay there).
+template <class F>
+Callback in_context(const Context& ctx, F&& f) {
+  return Callback([s = ctx.state(), f = std::decay_t<F>(std::forward<F>(f))]() mutable {
+    ContextScope scope(*s);
+    f();
+  });
+}
+}  // namespace detail
 
 // asyncio.get_running_loop(): raises RuntimeError('no running event loop').
 Loop get_running_loop();

@@ -306,9 +306,37 @@ class Future {
     base_->check_result();
     if constexpr (!std::is_void_v<T>) return *slot_->value;
   }
-  // Callback taking (Future<T>) or ().
+  // Callback taking (Future<T>) or (). It runs in a copy of the context current now
+  // (add_done_callback(fn, context=None)); where no var is set it is kept as it is (no wrapper:
+  // Handle::run enters a new empty context for every callback).
   template <class F>
   CallbackId add_done_callback(F&& f, const char* name = nullptr) const {
+    using D = std::decay_t<F>;
+    const detail::ContextData& data = detail::current_context().data;
+    if (!data) return add_done_callback_here(std::forward<F>(f), name);
+    if constexpr (std::is_invocable_v<D&, Future<T>>) {
+      return add_done_callback_here(
+          [data, f = D(std::forward<F>(f))](Future<T> fut) mutable {
+            detail::ContextScope scope(data);
+            f(fut);
+          },
+          name);
+    } else {
+      return add_done_callback_here(
+          [data, f = D(std::forward<F>(f))]() mutable {
+            detail::ContextScope scope(data);
+            f();
+          },
+          name);
+    }
+  }
+  std::size_t remove_done_callback(CallbackId id) const { return base_->remove_done_callback(id); }
+  EventLoop& get_loop() const { return base_->get_loop(); }
+  std::string repr() const { return base_->repr(); }
+
+ private:
+  template <class F>
+  CallbackId add_done_callback_here(F&& f, const char* name) const {
     using D = std::decay_t<F>;
     if constexpr (std::is_invocable_v<D&, Future<T>>) {
       ResultSlot<T>* slot = slot_;
@@ -321,10 +349,8 @@ class Future {
       return base_->add_done_callback([f = std::forward<F>(f)](FutureBase&) mutable { f(); }, name);
     }
   }
-  std::size_t remove_done_callback(CallbackId id) const { return base_->remove_done_callback(id); }
-  EventLoop& get_loop() const { return base_->get_loop(); }
-  std::string repr() const { return base_->repr(); }
 
+ public:
   const std::shared_ptr<FutureBase>& base() const { return base_; }
   // Moves the reference out (this handle is left empty), saving a count increment.
   std::shared_ptr<FutureBase> take_base() && {

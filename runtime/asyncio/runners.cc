@@ -41,6 +41,7 @@ void Runner::lazy_init() {
   } else {
     loop_ = loop_factory_();
   }
+  context_ = copy_context();
   state_ = State::kInitialized;
 }
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "runtime/asyncio/coro.h"
@@ -36,16 +37,19 @@ class Runner {
   // (call close() to see it).
   ~Runner();
 
-  // Runner.run(coro): runs it as a task of the runner's loop until done; its result, or its
-  // exception (CancelledError when it was cancelled). RuntimeError from a running loop
-  // ("Runner.run() cannot be called from a running event loop") or after close().
+  // Runner.run(coro, context=None): runs it as a task of the runner's loop until done; its
+  // result, or its exception (CancelledError when it was cancelled). RuntimeError from a running
+  // loop ("Runner.run() cannot be called from a running event loop") or after close(). The task
+  // runs in `context` if given, else in the one context copied at lazy_init for every run
+  // (Runner._context).
   template <class T>
-  T run(Co<T> coro) {
+  T run(Co<T> coro, const std::optional<Context>& context = std::nullopt) {
     if (running_loop_or_null()) {
       throw RuntimeError("Runner.run() cannot be called from a running event loop");
     }
     lazy_init();
-    Task<T> task = loop_->create_task(std::move(coro));
+    Task<T> task = detail::loop_create_task(loop_, std::move(coro), std::nullopt,
+                                            context ? &*context : &*context_);
     SigintHandler sigint(*this, task.shared_task());
     interrupt_count_ = 0;
     try {
@@ -83,6 +87,7 @@ class Runner {
   std::function<Loop()> loop_factory_;
   State state_ = State::kCreated;
   Loop loop_;
+  std::optional<Context> context_;  // Runner._context: copy_context() at lazy_init
   bool set_event_loop_ = false;
   int interrupt_count_ = 0;
 };

@@ -69,10 +69,12 @@ class TaskGroup {
   // KeyboardInterrupt/SystemExit of one of them, or the CancelledError to propagate.
   Co<void> exit(std::exception_ptr exc) const { return exit_impl(s_, std::move(exc)); }
 
-  // TaskGroup.create_task(coro, name=None): RuntimeError when not entered, finished or shutting
-  // down (3.13+ closes the coroutine; 3.11 and 3.12.1 leave it "never awaited").
+  // TaskGroup.create_task(coro, name=None, context=None): RuntimeError when not entered,
+  // finished or shutting down (3.13+ closes the coroutine; 3.11 and 3.12.1 leave it "never
+  // awaited"); the task runs in `context` if given.
   template <class T>
-  Task<T> create_task(Co<T> coro, std::optional<std::string> name = std::nullopt) const {
+  Task<T> create_task(Co<T> coro, std::optional<std::string> name = std::nullopt,
+                      const std::optional<Context>& context = std::nullopt) const {
     State& s = *s_;
     const char* refused = nullptr;
     if (!s.entered) {
@@ -91,7 +93,8 @@ class TaskGroup {
       }
       throw error;
     }
-    Task<T> task = detail::loop_create_task(s.loop, std::move(coro), std::move(name));
+    Task<T> task = detail::loop_create_task(s.loop, std::move(coro), std::move(name),
+                                            context ? &*context : nullptr);
     // The group's reference: a copy of the handle's (shared_task() would lock the weak self
     // reference, a compare-and-swap).
     track(std::static_pointer_cast<TaskBase>(std::shared_ptr<FutureBase>(task.base())));

@@ -64,6 +64,15 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
   number_ = ++g_task_counter;
   if (name) name_ = std::make_unique<std::string>(std::move(*name));
+  own_context_.data = detail::current_context().data;  // contextvars.copy_context()
+}
+
+void detail::check_context_arg(const Loop& loop, const char* function) {
+  if (!loop->has(Behaviour::kTaskContextArg)) {
+    std::string name = function;
+    if (!loop->has(Behaviour::kCallErrorsNameQualname)) name = name.substr(name.rfind('.') + 1);
+    throw TypeError(name + "() got an unexpected keyword argument 'context'");
+  }
 }
 
 void TaskBase::start() { start(shared_task()); }
@@ -94,6 +103,7 @@ void TaskBase::eager_start(const std::shared_ptr<TaskBase>& task) {
     }
   } finish{*this, task, prev};
   std::shared_ptr<TaskBase> self = task;
+  detail::ContextScope in_context(context());  // self._context.run(...)
   step_run_and_handle_result(self, nullptr);
 }
 
@@ -208,6 +218,8 @@ void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr ex
     EventLoop& loop;
     ~Leave() { loop.set_current_task(nullptr); }
   } leave{loop};
+  // The step's callback runs in the task's context (call_soon(self.__step, context=...)).
+  detail::ContextScope in_context(context());
   step_run_and_handle_result(self, std::move(exc));
 }
 

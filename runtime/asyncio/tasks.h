@@ -103,6 +103,16 @@ class TaskBase : public FutureBase {
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
 
+  // Task._context, where every step runs: a copy of the creator's context, or the Context
+  // given (create_task(coro, context=ctx), 3.11+; set before the first step).
+  detail::ContextState& context() { return given_context_ ? *given_context_ : own_context_; }
+  void set_context(const Context& ctx) { given_context_ = ctx.state(); }
+  // Task.get_context() (3.12+): the task's own copy is a Context sharing the task's life.
+  Context get_context() {
+    if (given_context_) return Context(given_context_);
+    return Context(std::shared_ptr<detail::ContextState>(shared_task(), &own_context_));
+  }
+
  protected:
   void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task
   // A finished task leaves the registry at once (CPython's WeakSet drops it when it dies): its
@@ -123,6 +133,9 @@ class TaskBase : public FutureBase {
   bool log_destroy_pending_ = true;
   std::uint64_t number_ = 0;                   // creation order (the Task-N counter)
   mutable std::unique_ptr<std::string> name_;  // null: "Task-<number_>" (not asked for yet)
+  // copy_context() at creation, in the task: no allocation while no var is set.
+  detail::ContextState own_context_;
+  std::shared_ptr<detail::ContextState> given_context_;
 };
 
 template <class T>
@@ -220,12 +233,14 @@ std::uint64_t next_task_number();
 
 // asyncio.Task(coro, loop=loop, name=name, eager_start=...): eager_start (3.12+) runs the first
 // step at once when the loop is running (Task.__eager_start), else the step is scheduled.
+// context (3.11+): the task's steps run in it instead of a copy of the current context.
 template <class T>
 Task<T> make_task(Loop loop, Co<T> coro, std::optional<std::string> name = std::nullopt,
-                  bool eager_start = false) {
+                  bool eager_start = false, const Context* context = nullptr) {
   // The task and its control block from the per-thread block cache (block_cache.h).
   auto s = std::allocate_shared<TaskState<T>>(detail::CacheAllocator<TaskState<T>>(),
                                               std::move(loop), std::move(coro), std::move(name));
+  if (context) s->set_context(*context);
   if (eager_start && s->get_loop().is_running()) {
     s->eager_start(s);
   } else {
@@ -249,16 +264,20 @@ inline TaskFactory create_eager_task_factory(std::function<void(bool eager_start
 }
 
 namespace detail {
-// BaseEventLoop.create_task(coro, name=name): Task(coro, loop=loop, name=name), or the task
-// factory's task, named afterwards.
+// create_task(..., context=ctx) before 3.11: TypeError, the coroutine left unawaited;
+// `function` by its qualified name from 3.10, as the call's error names it.
+void check_context_arg(const Loop& loop, const char* function);
+// BaseEventLoop.create_task(coro, name=name, context=context): Task(coro, loop=loop, name=name,
+// context=context), or the task factory's task, named afterwards.
 template <class T>
-Task<T> loop_create_task(Loop loop, Co<T> coro, std::optional<std::string> name) {
+Task<T> loop_create_task(Loop loop, Co<T> coro, std::optional<std::string> name,
+                         const Context* context = nullptr) {
   loop->check_closed();
   if (!loop->get_task_factory())
-    return make_task(std::move(loop), std::move(coro), std::move(name));
+    return make_task(std::move(loop), std::move(coro), std::move(name), false, context);
   TaskFactory factory = *loop->get_task_factory();  // (the first step may change the loop's)
   if (factory.constructor) factory.constructor(factory.eager_start);
-  Task<T> task = make_task(loop, std::move(coro), std::nullopt, factory.eager_start);
+  Task<T> task = make_task(loop, std::move(coro), std::nullopt, factory.eager_start, context);
   if (name) {
     task.set_name(std::move(*name));
   } else if (loop->has(Behaviour::kTaskFactorySetsNameNone)) {
@@ -276,6 +295,18 @@ template <class C>
 auto EventLoop::create_task(C&& coro, std::string name) {
   return detail::loop_create_task(shared_from_this(), std::forward<C>(coro), std::move(name));
 }
+template <class C>
+auto EventLoop::create_task(C&& coro, const Context& context) {
+  detail::check_context_arg(shared_from_this(), "BaseEventLoop.create_task");
+  return detail::loop_create_task(shared_from_this(), std::forward<C>(coro), std::nullopt,
+                                  &context);
+}
+template <class C>
+auto EventLoop::create_task(C&& coro, std::string name, const Context& context) {
+  detail::check_context_arg(shared_from_this(), "BaseEventLoop.create_task");
+  return detail::loop_create_task(shared_from_this(), std::forward<C>(coro), std::move(name),
+                                  &context);
+}
 
 // asyncio.create_task(coro, name=...) — needs a running loop.
 template <class T>
@@ -285,6 +316,17 @@ Task<T> create_task(Co<T> coro) {
 template <class T>
 Task<T> create_task(Co<T> coro, std::string name) {
   return get_running_loop()->create_task(std::move(coro), std::move(name));
+}
+// asyncio.create_task(coro, [name=name,] context=ctx) (3.11+).
+template <class T>
+Task<T> create_task(Co<T> coro, std::optional<std::string> name, const Context& context) {
+  Loop loop = get_running_loop();
+  detail::check_context_arg(loop, "create_task");
+  return detail::loop_create_task(std::move(loop), std::move(coro), std::move(name), &context);
+}
+template <class T>
+Task<T> create_task(Co<T> coro, const Context& context) {
+  return create_task(std::move(coro), std::nullopt, context);
 }
 
 // asyncio.ensure_future(): coroutines become tasks (of the running/current loop).

@@ -11,13 +11,16 @@
 
 namespace aio {
 
-// `await asyncio.to_thread(func, *args)`: func(args...) on the running loop's default executor.
-// (contextvars are not modelled: CPython runs func in a copy of the caller's context.)
+// `await asyncio.to_thread(func, *args)`: func(args...) on the running loop's default executor,
+// in a copy of the caller's context (ctx = copy_context(); ctx.run(func, *args)); what func
+// sets stays in that copy. (run_in_executor copies nothing: its jobs run in the worker thread's
+// own context.)
 namespace detail {
 template <class R>
 Co<R> to_thread_impl(std::function<R()> job, Def = Def("to_thread", "threads.py")) {
   Loop loop = get_running_loop();
-  co_return co_await run_in_executor(loop, nullptr, std::move(job));
+  // (copied when the coroutine runs, as to_thread's body calls copy_context())
+  co_return co_await run_in_executor(loop, nullptr, bind_current_context(std::move(job)));
 }
 }  // namespace detail
 

@@ -143,6 +143,11 @@ enum class Behaviour {
                                 //        subclass, and re-cancels a parent cancelled from
                                 //        outside when raising the ExceptionGroup
 
+  // --- contextvars ---
+  kContextReprModule,  // 3.10+: repr(Context) is '<_contextvars.Context object at 0x...>'
+                       //        (before: '<Context object at 0x...>')
+  kTaskContextArg,     // 3.11+: create_task() and TaskGroup.create_task() take context=
+
   // --- async generators ---
   // 3.13+: an asend/athrow/aclose awaitable dropped without being awaited warns "coroutine
   // method 'asend' of 'gen' was never awaited".
@@ -216,6 +221,8 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
     {Behaviour::kAsyncGenMethodWarnsNeverAwaited, {3, 13}, kForever},
+    {Behaviour::kContextReprModule, {3, 10}, kForever},
+    {Behaviour::kTaskContextArg, {3, 11}, kForever},
 };
 
 namespace detail {

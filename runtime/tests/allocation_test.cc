@@ -63,6 +63,28 @@ TEST_F(AllocationTest, CallSoonAndDispatchDoNotAllocateWhenWarm) {
   loop->close();
 }
 
+// Where a var is set, call_soon copies the context (Handle's copy_context()): the wrapper holds
+// a reference to the context's immutable mapping beside the callable, still within the
+// handle's small buffer, and running it enters a context on the stack.
+TEST_F(AllocationTest, CallSoonWhereAVarIsSetDoesNotAllocateWhenWarm) {
+  if (!kCanCount) GTEST_SKIP() << "operator new is the sanitizer's here";
+  if (!detail::kBlockCache) GTEST_SKIP() << "the block cache is off under AddressSanitizer";
+  Loop loop = new_event_loop();
+  ContextVar<int> v("v");
+  Context ctx;
+  long sum = 0;
+  long during = ctx.run([&] {
+    v.set(1);
+    Burst(loop, 1000, &sum);
+    long before = g_allocations.load();
+    Burst(loop, 1000, &sum);
+    return g_allocations.load() - before;
+  });
+  EXPECT_EQ(during, 0) << "operator new calls for 1000 call_soon + dispatch in a context";
+  EXPECT_EQ(sum, 2 * 999 * 1000 / 2);
+  loop->close();
+}
+
 // asyncio.Lock acquire/release and Queue put/get that need not wait: no coroutine frame, no
 // future, no buffer growth once warm.
 TEST_F(AllocationTest, UncontendedLockAndQueueDoNotAllocate) {

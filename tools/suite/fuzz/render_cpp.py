@@ -41,6 +41,8 @@ def render(program, name):
               "namespace port_%s {" % name, "", "using namespace aio_fuzz;", ""]
     shared = _shared(uses)
     lines += ["std::optional<%s> %s;" % (kind, name) for name, kind in shared]
+    if ir.SetVar in uses or ir.GetVar in uses:  # a module global, as in the Python rendering
+        lines.append('aio::ContextVar<std::string> var("var", "unset");')
     for function in program.functions:
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
@@ -333,6 +335,12 @@ class _Writer(object):
             "co_await aio::run_in_executor(loop, nullptr, aio::time_sleep, %s);"
             % _seconds(s.delay),
             "aio::print(%s, \"->\", aio::None);" % self.label(python)], True, out)
+
+    def SetVar(self, s, out):
+        out.append("var.set(%s);" % _string(s.value))
+
+    def GetVar(self, s, out):
+        out.append("aio::print(%s, var.get());" % self.label("var"))
 
     def NeverAwaited(self, s, out):
         out.append("(void)%s();  // never awaited" % s.call.func)

@@ -1,0 +1,90 @@
+#include "runtime/pylang/contextvars.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "runtime/pylang/version.h"
+
+namespace aio {
+namespace detail {
+
+namespace {
+std::atomic<std::uint64_t> g_next_id{1};  // vars' and contexts' ids: never reused
+
+thread_local ContextState t_own;  // the thread's context when none is entered
+thread_local ContextState* t_current = nullptr;
+}  // namespace
+
+std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
+                                                 std::shared_ptr<const void> default_value,
+                                                 std::string default_repr) {
+  return std::make_shared<ContextVarImpl>(
+      ContextVarImpl{g_next_id.fetch_add(1, std::memory_order_relaxed), std::move(name),
+                     std::move(default_value), std::move(default_repr)});
+}
+
+ContextState& current_context() { return t_current ? *t_current : t_own; }
+
+const ContextEntry* context_find(const ContextData& data, std::uint64_t var) {
+  if (!data) return nullptr;
+  for (const ContextEntry& e : *data) {
+    if (e.var == var) return &e;
+  }
+  return nullptr;
+}
+
+void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const void> value) {
+  auto data = ctx.data ? std::make_shared<std::vector<ContextEntry>>(*ctx.data)
+                       : std::make_shared<std::vector<ContextEntry>>();
+  auto it = std::find_if(data->begin(), data->end(),
+                         [var](const ContextEntry& e) { return e.var == var; });
+  if (it != data->end()) {
+    it->value = std::move(value);
+  } else {
+    data->push_back(ContextEntry{var, std::move(value)});
+  }
+  ctx.data = std::move(data);
+}
+
+void context_delete(ContextState& ctx, std::uint64_t var) {
+  if (!context_find(ctx.data, var)) return;
+  auto data = std::make_shared<std::vector<ContextEntry>>(*ctx.data);
+  std::erase_if(*data, [var](const ContextEntry& e) { return e.var == var; });
+  // An emptied mapping is the null one again: copies of this context allocate nothing.
+  ctx.data = data->empty() ? nullptr : ContextData(std::move(data));
+}
+
+std::uint64_t context_id(ContextState& ctx) {
+  if (!ctx.id) ctx.id = g_next_id.fetch_add(1, std::memory_order_relaxed);
+  return ctx.id;
+}
+
+void enter_context(ContextState& ctx) {
+  if (ctx.entered) {
+    throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
+  }
+  ctx.prev = t_current;
+  ctx.entered = true;
+  t_current = &ctx;
+}
+
+void exit_context(ContextState& ctx) {
+  t_current = ctx.prev;
+  ctx.prev = nullptr;
+  ctx.entered = false;
+}
+
+}  // namespace detail
+
+std::string Context::repr() const {
+  return has(Behaviour::kContextReprModule) ? "<_contextvars.Context object at 0x?>"
+                                            : "<Context object at 0x?>";
+}
+
+Context copy_context() {
+  auto s = std::make_shared<detail::ContextState>();
+  s->data = detail::current_context().data;
+  return Context(std::move(s));
+}
+
+}  // namespace aio

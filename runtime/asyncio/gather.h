@@ -292,7 +292,8 @@ auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     if constexpr (!kFresh) {
       // Futures made before gather() are often out of cache (with many): fetch ahead.
-      if (i + kGatherPrefetch < args.size()) prefetch_future(args[i + kGatherPrefetch].base());
+      if (i + kGatherPrefetch < args.size())
+        prefetch_future(args[i + kGatherPrefetch].base().get());
     }
     Future<T> f = to_future(std::move(args[i]), loop);
     if (!loop) loop = f.base()->loop_ptr();

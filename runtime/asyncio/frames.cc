@@ -1,6 +1,7 @@
 #include "runtime/asyncio/frames.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "runtime/pylang/exceptions.h"
@@ -13,6 +14,7 @@ bool g_frames_in_use = false;
 
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
+thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;
 
 struct CollectedLog {
   std::uint64_t order;
@@ -66,7 +68,12 @@ void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {
     std::erase_if(kept, [](const auto& w) { return w.expired(); });
   }
   kept.push_back(locals);
+  if (t_driving_frame && t_driving_frame != locals) locals->f_back = t_driving_frame;
 }
+
+DrivingFrame::DrivingFrame(std::shared_ptr<FrameLocalsBase> locals)
+    : previous_(std::exchange(t_driving_frame, std::move(locals))) {}
+DrivingFrame::~DrivingFrame() { t_driving_frame = std::move(previous_); }
 
 }  // namespace detail
 

@@ -40,6 +40,9 @@ struct FrameLocalsBase {
   // group, which holds its parent task (TaskGroup._parent_task), outlives the block as long as
   // the frame; the next group replaces it, as rebinding the name does.
   std::shared_ptr<void> task_group;
+  // 3.12+: the caller's frame, which a frame kept past its coroutine's end links (f_back; see
+  // DrivingFrame).
+  std::shared_ptr<FrameLocalsBase> f_back;
 };
 
 template <class... T>
@@ -50,6 +53,7 @@ struct FrameLocals final : FrameLocalsBase {
     // A comma fold runs left to right: co_varnames order, as frame_dealloc clears them.
     std::apply([](T&... v) { ((v = T{}), ...); }, values);
     task_group.reset();
+    f_back.reset();
   }
 };
 
@@ -71,6 +75,25 @@ void traceback_add_running_frame(const std::exception_ptr& e);
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
 void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals);
+
+// A frame of asyncio's that runs the loop (run_until_complete) and holds tasks among its locals:
+// asyncio.runners._cancel_all_tasks (`to_cancel`). From 3.12 a coroutine's frame that a
+// traceback keeps when its coroutine ends gets its caller's frame object as f_back, which keeps
+// its own caller, down to the frame that runs the loop: a task that ends while this frame runs
+// the loop, its exception's traceback holding its coroutine's frame, keeps this frame, whose
+// locals hold the task: a cycle, freed by the collector (CPython 3.12.1, 3.13.0; 3.8-3.11 free
+// the locals when the function returns). While a DrivingFrame lives (`locals` given only where
+// the loop's version links callers), every frame kept gets it as f_back.
+class DrivingFrame {
+ public:
+  explicit DrivingFrame(std::shared_ptr<FrameLocalsBase> locals);
+  ~DrivingFrame();
+  DrivingFrame(const DrivingFrame&) = delete;
+  DrivingFrame& operator=(const DrivingFrame&) = delete;
+
+ private:
+  std::shared_ptr<FrameLocalsBase> previous_;
+};
 
 // The modelled collection, from its first object freed to its end. CPython's collector calls the
 // finalizers of all it found unreachable before it frees any, in the order of its lists: the

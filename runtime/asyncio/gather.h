@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -173,27 +174,61 @@ inline void prefetch_future(const FutureBase* f) {
   __builtin_prefetch(reinterpret_cast<const char*>(f) + 128, 1);
 }
 
+// gather()'s loop over its arguments (tasks.py), one argument at a time: `add` is the body that
+// follows `ensure_future(arg)`, so it must run before the next argument becomes a task. Before
+// 3.12 a done future's `add_done_callback` schedules `_done_callback` right then, ahead of the
+// steps of the tasks made from the later arguments (`gather(t0, c0())` with t0 done: its
+// callback, then c0's first step). `finish` makes the outer future from the children.
 // `fresh`: the arguments are tasks gather() just made from coroutines, so pairwise distinct and
 // pending: CPython's `arg_to_fut` check and the done() test cannot change anything, and are
 // skipped (with 100k children, a cache miss each in the set and in each new task).
-template <class R, class Collect>
-Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return_exc,
-                      Collect collect, bool fresh = false) {
-  if (args.empty()) {
-    Loop loop = get_event_loop();
-    Future<R> outer = loop->create_future<R>();
-    outer.set_result(R{});
-    return outer;
+template <class R>
+class Gatherer {
+ public:
+  Gatherer(std::size_t n, bool return_exc, bool fresh = false)
+      : st_(std::make_shared<State>()), seen_(fresh ? 0 : n), fresh_(fresh) {
+    st_->return_exceptions = return_exc;
+    args_.reserve(n);
   }
+
+  void add(std::shared_ptr<FutureBase> fut) {
+    if (args_.empty()) eager_ = fut->get_loop().has(Behaviour::kGatherEagerDoneCallbacks);
+    FutureBase* f = fut.get();
+    args_.push_back(std::move(fut));
+    if (!fresh_ && !seen_.insert(f)) return;
+    st_->nfuts += 1;
+    if (!fresh_ && eager_ && f->done()) {
+      done_futs_.push_back(f);
+      return;
+    }
+    f->add_done_callback([st = st_](FutureBase& d) { done_callback(*st, d); },
+                         "gather.<locals>._done_callback() at tasks.py");
+  }
+
+  template <class Collect>
+  Future<R> finish(Collect collect) {
+    if (args_.empty()) {
+      Loop loop = get_event_loop();
+      Future<R> outer = loop->create_future<R>();
+      outer.set_result(R{});
+      return outer;
+    }
+    st_->collect = std::move(collect);
+    Loop loop = args_.front()->loop_ptr();
+    st_->outer = std::make_shared<GatheringFuture<R>>(loop, std::move(args_));  // the children
+    for (FutureBase* fut : done_futs_) done_callback(*st_, *fut);  // 3.12+: done ones now
+    return Future<R>(st_->outer, st_->outer.get());
+  }
+
+ private:
   struct State {
     std::shared_ptr<GatheringFuture<R>> outer;
     std::size_t nfuts = 0;
     std::size_t nfinished = 0;
-    bool return_exceptions;
-    Collect collect;
+    bool return_exceptions = false;
+    std::function<R(const std::vector<std::shared_ptr<FutureBase>>&)> collect;
   };
-  auto st = std::make_shared<State>(State{nullptr, 0, 0, return_exc, std::move(collect)});
-  auto done_callback = [](State& s, FutureBase& fut) {
+  static void done_callback(State& s, FutureBase& fut) {
     s.nfinished += 1;
     if (!s.outer || s.outer->done()) {
       if (!fut.cancelled()) fut.exception();  // mark retrieved
@@ -223,34 +258,15 @@ Future<R> gather_core(std::vector<std::shared_ptr<FutureBase>> args, bool return
         s.outer->finish_with_result();
       }
     }
-  };
-  Loop loop = args.front()->loop_ptr();
-  bool eager = loop->has(Behaviour::kGatherEagerDoneCallbacks);
-  // CPython's `arg_to_fut` dict: a future given twice is waited for once.
-  PointerSet seen(fresh ? 0 : args.size());
-  std::vector<std::shared_ptr<FutureBase>> done_futs;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    auto& fut = args[i];
-    // Many children are not in cache any more (made in a loop before this one): fetch ahead.
-    if (i + kGatherPrefetch < args.size()) prefetch_future(args[i + kGatherPrefetch].get());
-    if (fresh) {
-      st->nfuts += 1;
-      fut->add_done_callback([st, done_callback](FutureBase& f) { done_callback(*st, f); },
-                             "gather.<locals>._done_callback() at tasks.py");
-    } else if (seen.insert(fut.get())) {
-      st->nfuts += 1;
-      if (eager && fut->done()) {
-        done_futs.push_back(fut);
-      } else {
-        fut->add_done_callback([st, done_callback](FutureBase& f) { done_callback(*st, f); },
-                               "gather.<locals>._done_callback() at tasks.py");
-      }
-    }
   }
-  st->outer = std::make_shared<GatheringFuture<R>>(loop, std::move(args));  // the children
-  for (auto& fut : done_futs) done_callback(*st, *fut);
-  return Future<R>(st->outer, st->outer.get());
-}
+
+  std::shared_ptr<State> st_;
+  PointerSet seen_;
+  bool fresh_;
+  bool eager_ = false;
+  std::vector<std::shared_ptr<FutureBase>> args_;
+  std::vector<FutureBase*> done_futs_;  // held by args_, then by the outer future
+};
 
 template <class T>
 constexpr bool all_same_v = true;
@@ -268,22 +284,24 @@ namespace detail {
 template <class R, class A, class Value>
 auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
   using T = await_result_t<A>;
-  std::vector<std::shared_ptr<FutureBase>> bases;
+  constexpr bool kFresh = std::is_same_v<A, Co<T>>;
   std::vector<ResultSlot<T>*> slots;
-  bases.reserve(args.size());
   slots.reserve(args.size());
+  Gatherer<R> g(args.size(), return_exceptions, kFresh);
   Loop loop;
-  for (auto& a : args) {
-    Future<T> f = to_future(std::move(a), loop);
-    if (!loop) loop = f.base()->loop_ptr();
-    if constexpr (std::is_same_v<A, Co<T>>) {
-      static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if constexpr (!kFresh) {
+      // Futures made before gather() are often out of cache (with many): fetch ahead.
+      if (i + kGatherPrefetch < args.size())
+        prefetch_future(args[i + kGatherPrefetch].base().get());
     }
+    Future<T> f = to_future(std::move(args[i]), loop);
+    if (!loop) loop = f.base()->loop_ptr();
+    if constexpr (kFresh) static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
     slots.push_back(f.slot());
-    bases.push_back(std::move(f).take_base());
+    g.add(std::move(f).take_base());
   }
-  return gather_core<R>(
-      std::move(bases), return_exceptions,
+  return g.finish(
       [slots = std::move(slots), value](const std::vector<std::shared_ptr<FutureBase>>& children) {
         R out;
         out.reserve(slots.size());
@@ -295,8 +313,7 @@ auto gather_vector(std::vector<A> args, bool return_exceptions, Value value) {
           out.push_back(value(*children[i], slots[i]));
         }
         return out;
-      },
-      std::is_same_v<A, Co<T>>);
+      });
 }
 }  // namespace detail
 
@@ -321,8 +338,17 @@ auto gather(ReturnExceptions, std::vector<A> args) {
 namespace detail {
 template <bool kReturnExc, class... A>
 auto gather_variadic(A&&... args) {
+  using Ts = std::tuple<await_result_t<A>...>;
+  constexpr bool kSame = all_same_v<Ts>;
+  using R = std::conditional_t<
+      kSame,
+      std::vector<std::conditional_t<kReturnExc, Outcome<std::tuple_element_t<0, Ts>>,
+                                     Stored<std::tuple_element_t<0, Ts>>>>,
+      std::conditional_t<kReturnExc, PyList<Outcome<await_result_t<A>>...>,
+                         PyList<Stored<await_result_t<A>>...>>>;
+  Gatherer<R> g(sizeof...(A), kReturnExc);
   Loop loop;
-  auto conv = [&loop](auto&& a) {
+  auto conv = [&loop, &g](auto&& a) {
     using D = std::decay_t<decltype(a)>;
     if constexpr (is_list_arg_v<D>) {
       throw TypeError("unhashable type: 'list'");  // `arg not in arg_to_fut` hashes the list
@@ -333,42 +359,31 @@ auto gather_variadic(A&&... args) {
       if constexpr (std::is_same_v<D, Co<await_result_t<D>>>) {
         static_cast<TaskBase&>(*f.base()).set_log_destroy_pending(false);
       }
+      g.add(f.base());  // before the next argument becomes a task, as CPython's loop
       return f;
     }
   };
   // Braced init: left-to-right evaluation, like CPython's argument loop.
   std::tuple<Future<await_result_t<A>>...> futs{conv(std::forward<A>(args))...};
-  std::vector<std::shared_ptr<FutureBase>> bases;
-  std::apply([&](auto&... f) { (bases.push_back(f.base()), ...); }, futs);
-  using Ts = std::tuple<await_result_t<A>...>;
-  if constexpr (all_same_v<Ts>) {
-    using T = std::tuple_element_t<0, Ts>;
-    using E = std::conditional_t<kReturnExc, Outcome<T>, Stored<T>>;
-    using R = std::vector<E>;
-    return gather_core<R>(std::move(bases), kReturnExc, [futs](const auto&) {
-      R out;
-      std::apply(
-          [&](auto&... f) {
+  return g.finish([futs](const auto&) {
+    return std::apply(
+        [](auto&... f) {
+          if constexpr (kSame) {
+            R out;
             if constexpr (kReturnExc) {
               (out.push_back(gather_outcome(f)), ...);
             } else {
               (out.push_back(gather_value(f)), ...);
             }
-          },
-          futs);
-      return out;
-    });
-  } else if constexpr (kReturnExc) {
-    using R = PyList<Outcome<await_result_t<A>>...>;
-    return gather_core<R>(std::move(bases), true, [futs](const auto&) {
-      return std::apply([](auto&... f) { return R(gather_outcome(f)...); }, futs);
-    });
-  } else {
-    using R = PyList<Stored<await_result_t<A>>...>;
-    return gather_core<R>(std::move(bases), false, [futs](const auto&) {
-      return std::apply([](auto&... f) { return R(gather_value(f)...); }, futs);
-    });
-  }
+            return out;
+          } else if constexpr (kReturnExc) {
+            return R(gather_outcome(f)...);
+          } else {
+            return R(gather_value(f)...);
+          }
+        },
+        futs);
+  });
 }
 }  // namespace detail
 
@@ -384,8 +399,8 @@ requires(sizeof...(A) > 0) auto gather(ReturnExceptions, A&&... args) {
   return detail::gather_variadic<true>(std::forward<A>(args)...);
 }
 inline Future<std::vector<NoneType>> gather() {
-  return detail::gather_core<std::vector<NoneType>>(
-      {}, false, [](const auto&) { return std::vector<NoneType>{}; });
+  return detail::Gatherer<std::vector<NoneType>>(0, false).finish(
+      [](const auto&) { return std::vector<NoneType>{}; });
 }
 
 }  // namespace aio

@@ -436,10 +436,15 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 }  // namespace detail
 
 namespace detail {
-void finalize_loop(const Loop& loop) {
-  // _cancel_all_tasks
-  std::vector<AnyTask> to_cancel = all_tasks(*loop);
+namespace {
+// asyncio.runners._cancel_all_tasks: `to_cancel` is its frame's local, released when it returns
+// (3.8-3.11), or kept by the frames of the tasks it ran that a traceback keeps (3.12+, frames.h
+// DrivingFrame): a task in it that failed, or that holds one that failed, is freed then.
+void cancel_all_tasks(const Loop& loop) {
+  auto frame = std::make_shared<FrameLocals<std::vector<AnyTask>>>();
+  std::vector<AnyTask>& to_cancel = std::get<0>(frame->values) = all_tasks(*loop);
   if (!to_cancel.empty()) {
+    DrivingFrame driving(loop->has(Behaviour::kKeptFrameKeepsItsCallers) ? frame : nullptr);
     for (auto& t : to_cancel) t.cancel();
     // gather(*to_cancel, return_exceptions=True)
     auto outer = loop->create_future<void>();
@@ -464,6 +469,11 @@ void finalize_loop(const Loop& loop) {
       }
     }
   }
+}
+}  // namespace
+
+void finalize_loop(const Loop& loop) {
+  cancel_all_tasks(loop);
   loop->run_until_complete(shutdown_asyncgens(loop));
   if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
     std::optional<double> timeout;

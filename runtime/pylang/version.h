@@ -52,6 +52,8 @@ enum class Behaviour {
   kGatherEagerDoneCallbacks,        // 3.12+: gather() runs done callbacks of already-done
                                     //        children at once instead of via call_soon
   kFutureResultResetsTraceback,     // 3.10+: result() raises exc.with_traceback(_exception_tb)
+  kKeptFrameKeepsItsCallers,        // 3.12+: a coroutine's frame kept past its end by a
+                                    //        traceback links its callers' frames (f_back)
   kTimeoutUncancelsToEntry,         // 3.11.3+: Timeout.__aexit__ raises TimeoutError when
                                     //          uncancel() is back to the count at entry (before:
                                     //          to 0)
@@ -184,6 +186,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCancelledErrorReraisesOriginal, {3, 11}, kForever},
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
     {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
+    {Behaviour::kKeptFrameKeepsItsCallers, {3, 12}, kForever},
     {Behaviour::kTimeoutUncancelsToEntry, {3, 11, 3}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},
     {Behaviour::kServerWaitClosedForClients, {3, 12}, kForever},

@@ -478,5 +478,53 @@ TEST_F(FramesTest, WhatATracebackKeepsBesidesFramesIsNoFrame) {
   EXPECT_EQ(kept.use_count(), 1);
 }
 
+// c0: t0 = create_task(c2()) (fails at once, never retrieved); sleep(0.1); await
+// run_in_executor(None, time.sleep, 0.5), which asyncio.run's shutdown cancels at 0.2;
+// re-raised. main: call_later(0.3, print, 'timer'); t1 = create_task(c0()); sleep(0.2); return.
+// The CancelledError's traceback holds c0's frame and so t0; c0's task keeps it
+// (_cancelled_exc), and _cancel_all_tasks's `to_cancel` holds the task. 3.9-3.11 free it when
+// _cancel_all_tasks returns (at 0.2, before the timer that runs while the executor's job ends);
+// 3.12+ link c0's kept frame to its callers' (f_back), down to _cancel_all_tasks's: a cycle,
+// freed by the collection. CPython 3.9.18, 3.10.13, Debian's 3.11.2, 3.11.7, 3.12.1, 3.13.0
+// (gc disabled: /tmp/ff/py/exec_cancel.py); fuzz seed 13157 on 3.11.2 (native logged at 0.7,
+// when asyncio.run's finalization returned).
+Co<void> cancelled_in_the_executor(Def = "c0") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(raises_at_once());
+  co_await sleep(0.1);
+  try {
+    co_await run_in_executor(get_running_loop(), nullptr, [] { time_sleep(0.5); });
+  } catch (const CancelledError&) {
+    print("c0 cancelled");
+    throw;
+  }
+}
+
+Co<void> leaves_c0_in_the_executor(Def = "main") {
+  auto& locals = co_await frame_locals<Task<void>>{};
+  get_running_loop()->call_later(0.3, [] { print("timer"); });
+  std::get<0>(locals) = create_task(cancelled_in_the_executor());
+  co_await sleep(0.2);
+  print("main returns");
+}
+
+TEST_F(FramesTest, CancelAllTasksReleasesItsTasksWhenItReturnsBefore312) {
+  for (int minor : {9, 11, 12, 13}) {
+    trace().clear();
+    set_default_version({3, minor});
+    run(leaves_c0_in_the_executor());
+    print("run returned");
+    gc_collect_kept_frames();
+    print("collected");
+    std::vector<std::string> expected = {"main returns", "c0 cancelled"};
+    if (minor < 12) {
+      expected.insert(expected.end(), {kNeverRetrieved, "timer", "run returned", "collected"});
+    } else {
+      expected.insert(expected.end(), {"timer", "run returned", kNeverRetrieved, "collected"});
+    }
+    EXPECT_EQ(story(), expected) << "3." << minor;
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

@@ -148,5 +148,47 @@ TEST_F(GatherTest, GatherOfAListArgumentRaisesUnhashable) {
   loop->close();
 }
 
+// gather(t0, c0()) with t0 already done: before 3.12 the argument loop schedules t0's done
+// callback (add_done_callback on a done future) before c0's task is made, so the outer future
+// fails before c0's first step, and main resumes ahead of the callback c0 schedules; 3.12+ runs
+// the done callbacks at the end, eagerly (fuzz seed 13316). Expected: /tmp/ff/py/gather_order.py
+// (below) on CPython 3.8.18 and 3.11.2, then 3.12.1 and 3.13.0.
+TEST_F(GatherTest, ADoneArgumentsCallbackIsScheduledBeforeTheNextArgumentsTask) {
+  auto note = [](std::string tag) { print("callback", tag); };
+  auto fails = [](Def = "fails") -> Co<int> {
+    throw ValueError("t0 failed");
+    co_return 0;
+  };
+  auto c0 = [note](std::string tag, Def = "c0") -> Co<int> {
+    get_running_loop()->call_soon([note, tag] { note(tag); });
+    print("c0 step", tag);
+    co_return 1;
+  };
+  auto main = [fails, c0](Def = "main") -> Co<void> {
+    Task<int> t0 = create_task(fails());
+    co_await sleep(0);
+    t0.exception();
+    try {
+      print("gather ->", co_await gather(t0, c0("a")));
+    } catch (const ValueError& e) {
+      print("gather raised", e.repr());
+    }
+    print("gather ->", co_await gather(return_exceptions, t0, c0("b")));
+    co_await sleep(0);
+  };
+  const std::vector<std::string> before = {"c0 step a",  "gather raised ValueError('t0 failed')",
+                                           "callback a", "c0 step b",
+                                           "callback b", "gather -> [ValueError('t0 failed'), 1]"};
+  const std::vector<std::string> from312 = {
+      "gather raised ValueError('t0 failed')", "c0 step a", "c0 step b", "callback a", "callback b",
+      "gather -> [ValueError('t0 failed'), 1]"};
+  for (int minor : {8, 11, 12, 13}) {
+    set_default_version({3, minor});
+    trace().clear();
+    run(main());
+    EXPECT_EQ(texts("out"), minor < 12 ? before : from312) << "3." << minor;
+  }
+}
+
 }  // namespace
 }  // namespace aio

@@ -286,16 +286,18 @@ Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   h->loop = this;
   h->name = name;
   h->add_ref();
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
     ts_queue_.push_back(Handle(h));
-    ts_pending_.store(true, std::memory_order_release);
+    wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
-  write_to_self();
+  if (wake) write_to_self();
   return Handle(h);
 }
 
 bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
     if (ts_closed_) return false;
@@ -306,9 +308,9 @@ bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
     h->loop = this;
     h->name = name;
     ts_queue_.push_back(Handle(h));
-    ts_pending_.store(true, std::memory_order_release);
+    wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
-  write_to_self();
+  if (wake) write_to_self();
   return true;
 }
 

@@ -279,6 +279,11 @@ void EventLoop::call_at_external(double when, void* obj) {
   heapq::heappush(scheduled_, ScheduledTimer{when, reinterpret_cast<std::uintptr_t>(obj) | 1});
 }
 
+// One eventfd write per batch, as libuv's uv_async_send coalesces: only the call that sets
+// ts_pending_ (under ts_mu_) writes. Until the loop's thread takes the queue (and clears the flag,
+// under ts_mu_), select() sees ts_pending_ and does not block, and a waiter blocked before the
+// flag was set is woken by that one write. A write per call cost a system call per callback and
+// woke the loop's thread for each one.
 Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   // Shared: the calling thread holds the returned Handle while the loop's thread holds it too.
   detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);

@@ -589,11 +589,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   bool executor_shutdown_called_ = false;
   std::optional<TaskFactory> task_factory_;
 
-  // threadsafe path. One eventfd write per batch, as libuv's uv_async_send coalesces: only the
-  // call that sets ts_pending_ (under ts_mu_) writes; until the loop's thread takes the queue
-  // (and clears it, under ts_mu_), select() sees ts_pending_ and does not block, and a waiter
-  // blocked before it was set is woken by that one write. A write per call cost a system call
-  // per callback and woke the loop's thread for each (call_soon_threadsafe 0.24x uvloop).
+  // threadsafe path
   std::mutex ts_mu_;
   std::vector<Handle> ts_queue_;
   std::atomic<bool> ts_pending_{false};

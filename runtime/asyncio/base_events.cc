@@ -282,6 +282,11 @@ void EventLoop::call_at_external(double when, void* obj) {
   heapq::heappush(scheduled_, ScheduledTimer{when, reinterpret_cast<std::uintptr_t>(obj) | 1});
 }
 
+// One eventfd write per batch, as libuv's uv_async_send coalesces: only the call that sets
+// ts_pending_ (under ts_mu_) writes. Until the loop's thread takes the queue (and clears the flag,
+// under ts_mu_), select() sees ts_pending_ and does not block, and a waiter blocked before the
+// flag was set is woken by that one write. A write per call cost a system call per callback and
+// woke the loop's thread for each one.
 Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   // Shared: the calling thread holds the returned Handle while the loop's thread holds it too.
   detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);
@@ -289,16 +294,18 @@ Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   h->loop = this;
   h->name = name;
   h->add_ref();
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
     ts_queue_.push_back(Handle(h));
-    ts_pending_.store(true, std::memory_order_release);
+    wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
-  write_to_self();
+  if (wake) write_to_self();
   return Handle(h);
 }
 
 bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
     if (ts_closed_) return false;
@@ -309,9 +316,9 @@ bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
     h->loop = this;
     h->name = name;
     ts_queue_.push_back(Handle(h));
-    ts_pending_.store(true, std::memory_order_release);
+    wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
-  write_to_self();
+  if (wake) write_to_self();
   return true;
 }
 

@@ -198,14 +198,16 @@ Api& api() {
 // dropped per number); 3.13 keeps the number as an int until get_name(). ~2,900 instructions:
 // once the counter is found (find_task_counter), it is counted here instead.
 py::object Api::new_task_name() {
-  if (task_counter) {
-    char text[32] = "Task-";
-    char* end = std::to_chars(text + 5, text + sizeof text, ++*task_counter).ptr;
-    PyObject* name = PyUnicode_FromStringAndSize(text, end - text);  // ASCII
-    if (name == nullptr) throw py::error_already_set();
-    return py::reinterpret_steal<py::object>(name);
-  }
+  if (task_counter) return task_name_of(++*task_counter);
   return drawn_task_name();
+}
+
+py::object Api::task_name_of(std::uint64_t number) {
+  char text[32] = "Task-";
+  char* end = std::to_chars(text + 5, text + sizeof text, number).ptr;
+  PyObject* name = PyUnicode_FromStringAndSize(text, end - text);  // ASCII
+  if (name == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(name);
 }
 
 py::object Api::drawn_task_name() {

@@ -37,6 +37,10 @@ struct Api {
   // The name of a task made without one: "Task-N", N drawn from the counter that numbers
   // asyncio.Task (_asyncio's Task), so that aioref's tasks and _asyncio's count as one.
   py::object new_task_name();
+  // N alone, drawn now (the name is made when first read, as 3.13's _asyncio keeps the number
+  // until get_name: a str less per task); 0 when the counter was not found (new_task_name).
+  std::uint64_t new_task_number() { return task_counter ? ++*task_counter : 0; }
+  static py::object task_name_of(std::uint64_t number);
 
  private:
   friend Api& api();

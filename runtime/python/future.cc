@@ -19,8 +19,8 @@ const char* state_name(int s) {
 // CPython's own call machinery words their argument errors.
 struct FutureIter {
   PyObject_HEAD PyObject* future;  // strong; nullptr once exhausted
-  FullFuture* impl;                // future's C++ object, alive as long as `future`
-  bool yielded;
+  bool yielded;  // no pointer to the C++ future beside: a suspended `await` holds its iterator,
+                 // and _asyncio's is as small (48 bytes with the collector's header)
 };
 
 namespace {
@@ -31,10 +31,10 @@ PyTypeObject* future_iter_type = nullptr;
 // error set otherwise (exhausted: nothing set, i.e. StopIteration without a value).
 int future_iter_finish(FutureIter* it, PyObject** result) {
   *result = nullptr;
-  PyObject* future = it->future;  // owned here from now on: keeps *impl alive until the end
+  PyObject* future = it->future;  // owned here from now on: keeps the C++ future alive
   if (future == nullptr) return 0;
   it->future = nullptr;
-  FullFuture& fut = *it->impl;
+  FullFuture& fut = *instance_of<FullFuture>(future);
   int status = 0;
   if (!fut.done()) {
     PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
@@ -50,13 +50,21 @@ int future_iter_finish(FutureIter* it, PyObject** result) {
   return status;
 }
 
+// The first step of a pending future's await: it yields itself, blocking (futures.py's
+// __await__). False when the future is done (the await ends at once).
+bool yield_pending(FutureIter* it) {
+  FullFuture& fut = *instance_of<FullFuture>(it->future);
+  if (fut.done()) return false;
+  it->yielded = true;
+  fut.blocking = true;
+  return true;
+}
+
 // tp_iternext: a new reference, or nullptr with StopIteration (carrying the result) or an error
 // set. No C++ exception on the common path: every await of a done future ends here.
 PyObject* future_iter_next(PyObject* self) {
   auto* it = reinterpret_cast<FutureIter*>(self);
-  if (it->future != nullptr && !it->yielded && !it->impl->done()) {
-    it->yielded = true;
-    it->impl->blocking = true;
+  if (it->future != nullptr && !it->yielded && yield_pending(it)) {
     Py_INCREF(it->future);
     return it->future;
   }
@@ -83,9 +91,7 @@ PyObject* future_iter_next(PyObject* self) {
 // StopIteration being made.
 PySendResult future_iter_am_send(PyObject* self, PyObject* /*arg*/, PyObject** result) {
   auto* it = reinterpret_cast<FutureIter*>(self);
-  if (it->future != nullptr && !it->yielded && !it->impl->done()) {
-    it->yielded = true;
-    it->impl->blocking = true;
+  if (it->future != nullptr && !it->yielded && yield_pending(it)) {
     Py_INCREF(it->future);
     *result = it->future;
     return PYGEN_NEXT;
@@ -325,7 +331,6 @@ PyObject* new_future_iter(PyObject* self) {
   if (it == nullptr) return nullptr;
   Py_INCREF(self);
   it->future = self;
-  it->impl = &f;
   it->yielded = false;
   PyObject_GC_Track(it);
   return reinterpret_cast<PyObject*>(it);

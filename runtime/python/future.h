@@ -34,12 +34,11 @@ namespace py = pybind11;
 
 class FullFuture {
  public:
-  enum State : int { kPending = 0, kCancelled = 1, kFinished = 2 };
+  enum State : unsigned char { kPending = 0, kCancelled = 1, kFinished = 2 };
 
   virtual ~FullFuture() = default;
 
   py::object loop = py::none();
-  State state = kPending;
   py::object result = py::none();
   py::object exception = py::none();
   py::object exception_tb = py::none();
@@ -47,9 +46,12 @@ class FullFuture {
   py::object cancel_message = py::none();
   py::object cancelled_exc = py::none();
   py::object cancelled_tb = py::none();  // 3.9-3.10: cancelled_exc's traceback, kept apart
+  std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
+  // Last, together: one word with the Task's flags after them (its members go in this class's
+  // tail padding), so that a Task fits in the same size class with its name's number.
+  State state = kPending;
   bool blocking = false;
   bool log_traceback = false;
-  std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
 
   // Future.__init__; a second call starts again from a new future, as _asyncio's does.
   void init(py::object the_loop) {

@@ -48,9 +48,9 @@ py::object task_repr_info(PyObject* self, PyObject* const*) {
   return api().task_repr_info(py::handle(self));
 }
 py::object task_get_coro(PyObject* self, PyObject* const*) { return task_of(self).coro; }
-py::object task_get_name(PyObject* self, PyObject* const*) { return task_of(self).name; }
+py::object task_get_name(PyObject* self, PyObject* const*) { return task_of(self).get_name(); }
 py::object task_set_name(PyObject* self, PyObject* const* args) {
-  task_of(self).name = py::str(argument(args, 0));
+  task_of(self).set_name(argument(args, 0));
   return py::none();
 }
 py::object task_get_context(PyObject* self, PyObject* const*) { return task_of(self).context; }
@@ -200,7 +200,7 @@ void register_task(py::module_& m) {
   install_attribute(task_cls, "_context", [](py::handle self) { return task_of(self).context; });
   install_attribute(task_cls, "_fut_waiter",
                     [](py::handle self) { return task_of(self).fut_waiter; });
-  install_attribute(task_cls, "_name", [](py::handle self) { return task_of(self).name; });
+  install_attribute(task_cls, "_name", [](py::handle self) { return task_of(self).get_name(); });
   if constexpr (this_python_has(Behaviour::kTaskCancelling)) {
     install_attribute(task_cls, "_num_cancels_requested", [](py::handle self) -> py::object {
       return py::int_(task_of(self).num_cancels_requested);

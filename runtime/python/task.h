@@ -22,13 +22,14 @@ namespace py = pybind11;
 
 class FullTask final : public FullFuture {
  public:
+  bool must_cancel = false;  // first: in FullFuture's tail padding, beside its flags
+  bool log_destroy_pending = true;
+  int num_cancels_requested = 0;
   py::object coro = py::none();
   py::object context = py::none();
   py::object fut_waiter = py::none();
-  py::object name = py::none();
-  bool must_cancel = false;
-  bool log_destroy_pending = true;
-  int num_cancels_requested = 0;
+  py::object name = py::none();   // None while name_number stands for it
+  std::uint64_t name_number = 0;  // "Task-<name_number>", made by get_name() when first read
 
   // Task.__init__(coro, *, loop=None, name=None[, context=None]) from Python (tp_init).
   static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
@@ -50,7 +51,13 @@ class FullTask final : public FullFuture {
     log_destroy_pending = true;
     num_cancels_requested = 0;
     coro = std::move(the_coro);
-    name = the_name.is_none() ? api().new_task_name() : py::str(the_name);
+    if (the_name.is_none()) {
+      name_number = api().new_task_number();
+      name = name_number ? py::none() : api().new_task_name();
+    } else {
+      name_number = 0;
+      name = py::str(the_name);
+    }
     // _asyncio starts eagerly only if is_running() returns True itself (Py_IsTrue).
     if (eager_start && loop.attr("is_running")().is(py::bool_(true))) {
       start_eagerly(self);
@@ -101,6 +108,19 @@ class FullTask final : public FullFuture {
         py::reinterpret_steal<py::object>(new_step_wrapper(self.ptr(), this, exc.ptr()));
     if (!step) throw py::error_already_set();
     call_soon_with_context(loop.ptr(), step.ptr(), nullptr, context.ptr());
+  }
+
+  // The task's name (made now from its number, the first time).
+  const py::object& get_name() {
+    if (name_number) {
+      name = Api::task_name_of(name_number);
+      name_number = 0;
+    }
+    return name;
+  }
+  void set_name(py::object value) {
+    name = py::str(std::move(value));
+    name_number = 0;
   }
 
   // Task.cancel

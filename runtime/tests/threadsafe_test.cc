@@ -2,8 +2,11 @@
 // callback runs exactly once, on the loop thread, and each thread's callbacks run in the order
 // that thread scheduled them. Handles are made from the calling thread's pool and released on
 // the loop thread (and the other way round when the caller keeps its handle longer).
+#include <unistd.h>
+
 #include <atomic>
 #include <barrier>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -93,6 +96,36 @@ TEST_F(ThreadsafeTest, ThreadsWakeALoopBlockedInSelect) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(done.load(), 400);
   loop->remove_reader(a.fileno());
+  loop->close();
+}
+
+TEST_F(ThreadsafeTest, OneWakeUpWritePerBatch) {
+  // As libuv's uv_async_send: the call that finds nothing pending writes the eventfd, the calls
+  // after it do not until the loop takes the queue (a write per call cost a system call per
+  // callback and woke the loop for each one).
+  Loop loop = new_event_loop();
+  int ran = 0;
+  auto wakeups = [&]() -> std::uint64_t {  // the eventfd's counter, read (and so reset)
+    std::uint64_t count = 0;
+    return ::read(loop->wake_fd(), &count, sizeof count) == sizeof count ? count : 0;
+  };
+  std::thread producer([&] {
+    for (int i = 0; i < 100; ++i) loop->call_soon_threadsafe([&] { ++ran; });
+  });
+  producer.join();
+  EXPECT_EQ(wakeups(), 1u);
+  // Taken although the wake-up was read here: select() does not block while they are pending.
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(ran, 100);
+  // The queue was taken: the next call writes again.
+  loop->call_soon_threadsafe([&] {
+    ++ran;
+    loop->stop();
+  });
+  EXPECT_EQ(wakeups(), 1u);
+  loop->run_forever();
+  EXPECT_EQ(ran, 101);
   loop->close();
 }
 

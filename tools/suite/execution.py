@@ -6,7 +6,7 @@ All batches start at once; their virtual-clock runs share the cores through one 
 (Turns), and a run that overruns gives its turn up, so hanging runs cost about one timeout in
 all. Real-clock runs (clock="real") mostly sleep: their batches are not split, and each runs
 its examples concurrently, so the whole set takes about as long as the longest example.
-Every child leads its own process group, so that an interrupted runner ends them all
+Every child leads its own session, so that an interrupted runner ends them all
 (kill_all).
 """
 
@@ -52,9 +52,10 @@ def _batch_key(run):
     return (run.interpreter.path, run.hash_seed, tuple(sorted(run.env.items())), run.clock)
 
 
-# Every child process the runner started and has not reaped: each leads its own process group
-# (its session), so that kill_all() ends it and everything it forked, and a terminal's ^C
-# reaches the runner alone (which then ends them).
+# Every child process the runner started and has not reaped: each leads its own session, so
+# that kill_all() ends it and everything it forked (the harness's runs lead process groups of
+# their own in that session), and a terminal's ^C reaches the runner alone (which then ends
+# them).
 _LIVE = set()
 _LIVE_LOCK = threading.Lock()
 OUTPUT_KEPT = 16 * 1024  # bytes of a batch's own output (harness errors) kept for the report
@@ -78,7 +79,7 @@ def finished(process):
 def run(command, timeout=None, **options):
     """Like subprocess.run(..., stdout=PIPE, stderr=STDOUT) for a child of start(): returns
     (exit status, its output's last OUTPUT_KEPT bytes as text), or (None, output) if it
-    timed out (it is killed, with its process group)."""
+    timed out (it is killed, with its session)."""
     process = start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **options)
     try:
         kept = _read_bounded(process.stdout, timeout)
@@ -120,11 +121,31 @@ def _read_bounded(stream, timeout=None, on_line=None, expired=None):
 
 def _kill(process):
     if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_session(process.pid)
         process.wait()
+
+
+def kill_session(sid):
+    """SIGKILL to every process of session `sid` (a child of start() leads one): its own
+    process group and the groups its processes made (a harness's runs)."""
+    for _ in range(10):  # a process forking meanwhile is found the next time
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found = True
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found:
+            return
 
 
 class Interrupted(BaseException):
@@ -139,15 +160,12 @@ STOPPING = []
 
 
 def kill_all(signum):
-    """Ends every child (and its process group) and starts no more."""
+    """Ends every child (and its session) and starts no more."""
     with _LIVE_LOCK:
         STOPPING.append(signum)
         live = list(_LIVE)
     for process in live:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_session(process.pid)
 
 
 class Turns(object):

@@ -287,7 +287,21 @@ void EventLoop::call_at_external(double when, void* obj) {
 // under ts_mu_), select() sees ts_pending_ and does not block, and a waiter blocked before the
 // flag was set is woken by that one write. A write per call cost a system call per callback and
 // woke the loop's thread for each one.
+//
+// On the loop's own thread the handle goes straight into the ready queue: CPython's
+// call_soon_threadsafe appends to `_ready` at once, so it runs in call order with call_soon's
+// (an async generator's finalizer hook, run where a `break` drops it, schedules its aclose()
+// before the task's own done callbacks). Only another thread's calls wait in ts_queue_ for the
+// loop's next select().
+bool EventLoop::on_loop_thread() const {
+  std::thread::id self = std::this_thread::get_id();
+  std::thread::id running = running_thread_.load(std::memory_order_acquire);
+  return running == self ||
+         (running == std::thread::id() && home_thread_.load(std::memory_order_relaxed) == self);
+}
+
 Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
+  if (on_loop_thread()) return call_soon_impl(std::move(fn), name);
   // Shared: the calling thread holds the returned Handle while the loop's thread holds it too.
   detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);
   h->fn = std::move(fn);
@@ -305,6 +319,11 @@ Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
 }
 
 bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
+  if (on_loop_thread()) {
+    if (closed_) return false;
+    schedule_soon_impl(std::move(fn), name);
+    return true;
+  }
   bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
@@ -526,6 +545,13 @@ void EventLoop::select(double timeout, double deadline) {
 }
 
 void EventLoop::run_once() {
+  std::thread::id self = std::this_thread::get_id();
+  home_thread_.store(self, std::memory_order_relaxed);
+  running_thread_.store(self, std::memory_order_release);
+  struct Leave {
+    std::atomic<std::thread::id>& running;
+    ~Leave() { running.store(std::thread::id(), std::memory_order_release); }
+  } leave{running_thread_};
   std::size_t sched_count = scheduled_.size();
   if (sched_count > kMinScheduledTimerHandles &&
       static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >

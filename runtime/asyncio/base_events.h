@@ -616,6 +616,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::optional<TaskFactory> task_factory_;
 
   // threadsafe path
+  // The thread inside run_once (none between iterations), and the one that last entered it (or
+  // made the loop): on it, call_soon_threadsafe is call_soon (on_loop_thread()).
+  std::atomic<std::thread::id> running_thread_{};
+  std::atomic<std::thread::id> home_thread_{std::this_thread::get_id()};
+  bool on_loop_thread() const;
   std::mutex ts_mu_;
   std::vector<Handle> ts_queue_;
   std::atomic<bool> ts_pending_{false};

@@ -165,6 +165,17 @@ TEST_P(ConcurrentFutures, wrap_future_done_already) {
   });
 }
 
+TEST_P(ConcurrentFutures, threadsafe_on_the_loop_thread_in_call_order) {
+  expect("threadsafe_on_the_loop_thread_in_call_order", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    loop->call_soon([] { print("soon 1"); });
+    loop->call_soon_threadsafe([] { print("threadsafe 2"); });
+    loop->call_soon([] { print("soon 3"); });
+    co_await sleep(0);
+    print("after sleep(0)");
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, ConcurrentFutures, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -118,14 +118,33 @@ TEST_F(ThreadsafeTest, OneWakeUpWritePerBatch) {
   loop->call_soon([&] { loop->stop(); });
   loop->run_forever();
   EXPECT_EQ(ran, 100);
-  // The queue was taken: the next call writes again.
-  loop->call_soon_threadsafe([&] {
-    ++ran;
-    loop->stop();
-  });
+  // The queue was taken: the next call (from another thread) writes again.
+  std::thread([&] {
+    loop->call_soon_threadsafe([&] {
+      ++ran;
+      loop->stop();
+    });
+  }).join();
   EXPECT_EQ(wakeups(), 1u);
   loop->run_forever();
   EXPECT_EQ(ran, 101);
+  loop->close();
+}
+
+TEST_F(ThreadsafeTest, OnTheLoopThreadItIsCallSoon) {
+  // CPython appends to _ready at once: call order with call_soon, no wake-up write, whether
+  // the loop runs yet or not (concurrent_futures_test's threadsafe_on_the_loop_thread_in_call_order
+  // has the running case against CPython's output).
+  Loop loop = new_event_loop();
+  std::vector<int> order;
+  loop->call_soon_threadsafe([&] { order.push_back(1); });
+  loop->call_soon([&] { order.push_back(2); });
+  loop->call_soon_threadsafe([&] { order.push_back(3); });
+  std::uint64_t count = 0;
+  EXPECT_NE(::read(loop->wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
   loop->close();
 }
 

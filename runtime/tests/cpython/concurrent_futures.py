@@ -128,5 +128,17 @@ async def wrap_future_done_already():
         print(e(x))
 
 
+@scenario()
+async def threadsafe_on_the_loop_thread_in_call_order():
+    # call_soon_threadsafe appends to the ready queue at once: on the loop's own thread its
+    # callback runs in call order with call_soon's (an async generator's finalizer hook calls it).
+    loop = asyncio.get_running_loop()
+    loop.call_soon(print, "soon 1")
+    loop.call_soon_threadsafe(print, "threadsafe 2")
+    loop.call_soon(print, "soon 3")
+    await asyncio.sleep(0)
+    print("after sleep(0)")
+
+
 if __name__ == "__main__":
     main()

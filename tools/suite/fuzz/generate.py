@@ -12,7 +12,7 @@ import random
 
 from suite.fuzz import program as ir
 
-REVISION = 1
+REVISION = 2  # 2: async generators, Semaphore, Condition (session 16)
 
 FLOORS = ((3, 8), (3, 9), (3, 10), (3, 11), (3, 12))
 
@@ -46,6 +46,9 @@ KINDS = {
     "cancelling": ((3, 11), 1),
     "eager": ((3, 12), 1),
     "exception_handler": ((3, 7), 1),
+    "asyncgen": ((3, 7), 2),
+    "semaphore": ((3, 7), 1),
+    "condition": ((3, 7), 1),
 }
 # Not statements: cancel_message (how often a cancel has a message), uncancel (how often a
 # caught cancellation is uncancelled), raise (how often a function ends by raising), eager
@@ -163,7 +166,7 @@ class Generator(object):
             return bool(scope.callees)
         if kind == "cancel_handle":
             return bool(scope.handles)
-        if kind in ("catch_cancel", "timeout", "task_group", "lock"):
+        if kind in ("catch_cancel", "timeout", "task_group", "lock", "semaphore"):
             return depth < MAX_DEPTH
         return True
 
@@ -261,6 +264,23 @@ class Generator(object):
     def make_lock(self, scope, depth):
         body = [ir.Say("locked %s" % scope.fresh("l")[1:]), ir.Sleep(self.rng.choice(SLEEPS))]
         return ir.Locked(tuple(body))
+
+    def make_semaphore(self, scope, depth):
+        body = [ir.Say("acquired %s" % scope.fresh("a")[1:]),
+                ir.Sleep(self.rng.choice(SLEEPS))]
+        return ir.Semaphored(tuple(body))
+
+    def make_condition(self, scope, depth):
+        if self.rng.random() < 0.4:
+            return ir.Notify(self.rng.random() < 0.5)
+        return ir.WaitCondition(self.rng.choice([t for t in TIMEOUTS if t is not None]),
+                                self.reraise())
+
+    def make_asyncgen(self, scope, depth):
+        count = self.rng.randint(1, 3)
+        stop = self.rng.randrange(count) if self.rng.random() < 0.5 else None
+        return ir.AsyncFor(scope.fresh("g"), count, self.rng.choice(SLEEPS), stop,
+                           self.reraise())
 
     def make_queue(self, scope, depth):
         if self.rng.random() < 0.5:

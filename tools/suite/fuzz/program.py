@@ -142,6 +142,38 @@ class Locked:
 
 
 @dataclass(frozen=True)
+class Semaphored:
+    """async with the program's semaphore (asyncio.Semaphore(2)): body (says and sleeps)."""
+    body: Tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Notify:
+    """async with the program's condition: condition.notify() (or notify_all())."""
+    all: bool
+
+
+@dataclass(frozen=True)
+class WaitCondition:
+    """async with the program's condition: print(await wait_for(condition.wait(), timeout))."""
+    timeout: float
+    reraise: bool
+
+
+@dataclass(frozen=True)
+class AsyncFor:
+    """async for i in ticks(label, count, delay): print i, break after `stop` when set. ticks,
+    the program's async generator, sleeps `delay` before each of its `count` values and prints
+    when it ends; one left suspended by a break is closed by the loop's finalizer hook (its
+    aclose() in a task of its own), one still running at the end by shutdown_asyncgens."""
+    name: str
+    count: int
+    delay: float
+    stop: Optional[int]
+    reraise: bool
+
+
+@dataclass(frozen=True)
 class Put:
     value: str
 
@@ -217,7 +249,7 @@ class Program:
         return dataclasses.replace(self, **changes)
 
 
-COMPOUND = (Timeout, TaskGroup, CatchCancel, Locked)
+COMPOUND = (Timeout, TaskGroup, CatchCancel, Locked, Semaphored)
 
 
 def children(statement):

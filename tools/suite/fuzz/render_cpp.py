@@ -43,6 +43,8 @@ def render(program, name):
     lines += ["std::optional<%s> %s;" % (kind, name) for name, kind in shared]
     if ir.SetVar in uses or ir.GetVar in uses:  # a module global, as in the Python rendering
         lines.append('aio::ContextVar<std::string> var("var", "unset");')
+    if ir.AsyncFor in uses:
+        lines += [""] + _TICKS
     for function in program.functions:
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
@@ -65,13 +67,34 @@ def _shared(uses):
     return [(name, kind) for name, kind, statements in (
         ("lock", "aio::Lock", {ir.Locked}),
         ("queue", "aio::Queue<std::string>", {ir.Put, ir.Get}),
-        ("event", "aio::Event", {ir.SetEvent, ir.WaitEvent})) if uses & statements]
+        ("event", "aio::Event", {ir.SetEvent, ir.WaitEvent}),
+        ("semaphore", "aio::Semaphore", {ir.Semaphored}),
+        ("condition", "aio::Condition", {ir.Notify, ir.WaitCondition})) if uses & statements]
+
+
+# render_python's `async def ticks(owner, count, delay)`: its finally is a catch that rethrows,
+# and the same print after the loop.
+_TICKS = [
+    'aio::AsyncGen<long> ticks(std::string owner, long count, double delay, aio::Def = "ticks") {',
+    "  try {",
+    "    for (long i = 0; i < count; ++i) {",
+    "      co_await aio::sleep(delay);",
+    "      co_yield i;",
+    "    }",
+    "  } catch (...) {",
+    '    aio::print(owner, "closed");',
+    "    throw;",
+    "  }",
+    '  aio::print(owner, "closed");',
+    "}",
+    ""]
 
 
 def _function(program, function, shared, name):
     body = []
     if function.name == "main":
-        body += ["%s.emplace();" % var for var, _ in shared]
+        body += ["%s.emplace(%s);" % (var, "2" if var == "semaphore" else "")
+                 for var, _ in shared]
     statements = list(ir.walk(function.body))
     needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in statements)
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):
@@ -311,6 +334,35 @@ class _Writer(object):
         out.append("  auto held = co_await aio::async_with(*lock);")
         out += ["  " + line for line in self.nested(s.body)]
         out.append("}")
+
+    def Semaphored(self, s, out):
+        out.append("{")
+        out.append("  auto held = co_await aio::async_with(*semaphore);")
+        out += ["  " + line for line in self.nested(s.body)]
+        out.append("}")
+
+    def Notify(self, s, out):
+        python = "condition.notify_all()" if s.all else "condition.notify()"
+        out += ["{", "  auto held = co_await aio::async_with(*condition);",
+                "  condition->%s();" % ("notify_all" if s.all else "notify"),
+                "  aio::print(%s);" % self.label(python), "}"]
+
+    def WaitCondition(self, s, out):
+        python = "asyncio.wait_for(condition.wait(), %s)" % _python_seconds(s.timeout)
+        self.guarded(python, [
+            "auto held = co_await aio::async_with(*condition);",
+            "auto result = co_await aio::wait_for(condition->wait(), %s);" % _seconds(s.timeout),
+            "aio::print(%s, \"->\", result);" % self.label(python)], s.reraise, out)
+
+    def AsyncFor(self, s, out):
+        owner = "%s: %s" % (self.function, s.name)
+        inner = ["auto gen = ticks(%s, %d, %s);" % (_string(owner), s.count, _seconds(s.delay)),
+                 "while (auto i = co_await gen.next()) {",
+                 "  aio::print(%s, *i);" % self.label("%s ->" % s.name)]
+        if s.stop is not None:
+            inner.append("  if (*i == %d) break;" % s.stop)
+        inner.append("}")
+        self.guarded("async for %s" % s.name, inner, s.reraise, out)
 
     def Put(self, s, out):
         out.append("queue->put_nowait(%s);" % _string(s.value))

@@ -9,6 +9,15 @@ program uses are written, so a shrunk program stays small.
 from suite.fuzz import program as ir
 
 
+# The objects tasks share (module globals, made in main on the running loop): name, how it is
+# made, the statements that use it.
+SHARED = (("lock", "asyncio.Lock()", (ir.Locked,)),
+          ("queue", "asyncio.Queue()", (ir.Put, ir.Get)),
+          ("event", "asyncio.Event()", (ir.SetEvent, ir.WaitEvent)),
+          ("semaphore", "asyncio.Semaphore(2)", (ir.Semaphored,)),
+          ("condition", "asyncio.Condition()", (ir.Notify, ir.WaitCondition)))
+
+
 def header_lines(program):
     return ["# aioref-fuzz: seed %d, generator revision %d, python %d.%d+" % (
         program.seed, program.revision, program.floor[0], program.floor[1])]
@@ -25,9 +34,7 @@ def render(program, header=None):
         lines.append("import contextvars")
     if ir.Executor in uses:
         lines.append("import time")
-    shared = [name for name, kinds in (("lock", (ir.Locked,)), ("queue", (ir.Put, ir.Get)),
-                                       ("event", (ir.SetEvent, ir.WaitEvent)))
-              if uses & set(kinds)]
+    shared = [name for name, _, kinds in SHARED if uses & set(kinds)]
     if shared or ir.SetVar in uses or ir.GetVar in uses:
         lines.append("")
     if shared:
@@ -38,6 +45,14 @@ def render(program, header=None):
         lines += ["", "", "def note(text):", "    print('callback', text)"]
     if any(s.raises for s in schedules):
         lines += ["", "", "def fail(text):", "    raise ValueError(text)"]
+    if ir.AsyncFor in uses:
+        lines += ["", "", "async def ticks(owner, count, delay):",
+                  "    try:",
+                  "        for i in range(count):",
+                  "            await asyncio.sleep(delay)",
+                  "            yield i",
+                  "    finally:",
+                  "        print(owner, 'closed')"]
     if program.handler:
         lines += ["", "", "def handler(loop, context):",
                   "    print('handler:', context['message'], repr(context.get('exception')))"]
@@ -53,9 +68,9 @@ def _function(program, function, shared):
     if function.name == "main":
         if shared:
             body.append("global %s" % ", ".join(shared))
-            body.append("%s = %s" % (", ".join(shared), ", ".join(
-                {"lock": "asyncio.Lock()", "queue": "asyncio.Queue()",
-                 "event": "asyncio.Event()"}[name] for name in shared)))
+            made = {name: made for name, made, _ in SHARED}
+            body.append("%s = %s" % (", ".join(shared), ", ".join(made[name]
+                                                                  for name in shared)))
     needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in ir.walk(function.body))
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):
         body.append("loop = asyncio.get_running_loop()")
@@ -214,6 +229,29 @@ class _Writer(object):
     def Locked(self, s, out):
         out.append("async with lock:")
         out += ["    " + line for line in self.nested(s.body)]
+
+    def Semaphored(self, s, out):
+        out.append("async with semaphore:")
+        out += ["    " + line for line in self.nested(s.body)]
+
+    def Notify(self, s, out):
+        call = "condition.notify_all()" if s.all else "condition.notify()"
+        out += ["async with condition:", "    %s" % call,
+                "    print(%s)" % self.label(call)]
+
+    def WaitCondition(self, s, out):
+        call = "asyncio.wait_for(condition.wait(), %s)" % _seconds(s.timeout)
+        self.guarded(call, ["async with condition:",
+                            "    print(%s, '->', await %s)" % (self.label(call), call)],
+                     s.reraise, out)
+
+    def AsyncFor(self, s, out):
+        owner = "%s: %s" % (self.function, s.name)
+        inner = ["async for i in ticks(%r, %d, %s):" % (owner, s.count, _seconds(s.delay)),
+                 "    print(%s, i)" % self.label("%s ->" % s.name)]
+        if s.stop is not None:
+            inner += ["    if i == %d:" % s.stop, "        break"]
+        self.guarded("async for %s" % s.name, inner, s.reraise, out)
 
     def Put(self, s, out):
         out.append("queue.put_nowait(%r)" % s.value)

@@ -45,8 +45,11 @@ def _statement_variants(s):
         if values and len(values) > 1 or field == "calls" and values:
             for index in range(len(values)):
                 yield dataclasses.replace(s, **{field: values[:index] + values[index + 1:]})
+    if isinstance(s, ir.AsyncFor) and s.count > 1:
+        stop = None if s.stop is None else min(s.stop, s.count - 2)
+        yield dataclasses.replace(s, count=s.count - 1, stop=stop)
     for field, simpler in (("reraise", False), ("return_exceptions", False), ("message", None),
-                           ("uncancel", False), ("raises", False),
+                           ("uncancel", False), ("raises", False), ("stop", None), ("all", False),
                            ("return_when", "ALL_COMPLETED")):
         if hasattr(s, field) and getattr(s, field) != simpler:
             yield dataclasses.replace(s, **{field: simpler})

@@ -230,7 +230,9 @@ class [[nodiscard]] AsyncGen {
     }
     Co<void> aclose_erased() override {
       init_hooks();
-      return aclose_impl(std::static_pointer_cast<State>(shared_from_this()));
+      Co<void> closing = aclose_impl(std::static_pointer_cast<State>(shared_from_this()));
+      closing.handle().promise().forwards_throw = true;  // the task's coro is aclose()'s object
+      return closing;
     }
     std::string repr() const override {
       return std::string("<async_generator object ") + h.promise().def.name + " at 0x?>";
@@ -258,15 +260,34 @@ class [[nodiscard]] AsyncGen {
     }
   }
   static Co<void> aclose_impl(std::shared_ptr<State> s, Def = Def("aclose", "asyncgen")) {
+    // An exception thrown into aclose()'s object before it ran (forwards_throw: the finalizer's
+    // task cancelled by asyncio.run's _cancel_all_tasks) goes into the generator in place of
+    // GeneratorExit; what comes out of it, CancelledError say, propagates (CPython 3.8-3.13).
+    std::exception_ptr thrown = detail::take_thrown_in();
     s->closed = true;
     promise_type& p = s->h.promise();
     if (!p.started || p.finished) {
       p.started = p.finished = true;  // a generator closed before it ran never runs
+      if (thrown) std::rethrow_exception(thrown);
       co_return;
     }
     AsyncGen gen(s);
     try {
-      co_await gen.athrow(GeneratorExit());
+      if (thrown) {
+        // 3.8-3.12: the object stays unstarted; if the generator awaits, the task's next send()
+        // throws GeneratorExit into it (its finally stops at that await).
+        TaskBase* task = detail::stepping_task();
+        struct Disarm {
+          TaskBase* task;
+          ~Disarm() { detail::disarm_send_throw(task); }
+        } disarm{task};
+        if (task && !has(Behaviour::kAthrowThrowStartsIt)) {
+          detail::arm_send_throw(task, make_exception(GeneratorExit()));
+        }
+        co_await gen.athrow(thrown);
+      } else {
+        co_await gen.athrow(GeneratorExit());
+      }
     } catch (const GeneratorExit&) {
       co_return;
     } catch (const StopAsyncIteration&) {

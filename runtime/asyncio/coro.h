@@ -120,6 +120,11 @@ struct CoPromiseBase {
   std::exception_ptr exception;
   bool started = false;
   bool finished = false;
+  // Not a coroutine of Python's but an awaitable object that forwards throw(), as the aclose()
+  // of an async generator (async_gen_athrow_throw): a task's first step with an exception
+  // (asyncio.run cancelling the finalizer's task before it ran) runs it, and it takes the
+  // exception with detail::take_thrown_in(), where a coroutine would end with it, running nothing.
+  bool forwards_throw = false;
   // A block of its caller's Python frame (a statement's body, as aio::task_group's), not a
   // frame of its own: python_frame() looks past it.
   bool block = false;

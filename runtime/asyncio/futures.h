@@ -267,6 +267,12 @@ void yield_future(std::shared_ptr<FutureBase> fut);
 void yield_bare();
 // Rethrows an exception thrown into the coroutine by Task.__step(exc), if any.
 void check_thrown_in();
+// Takes that exception instead (a CoPromiseBase::forwards_throw coroutine at its start).
+std::exception_ptr take_thrown_in();
+// `task`'s next step without an exception throws `e` in instead (an awaitable whose send()
+// throws, as 3.8-3.12's unstarted aclose() object), until disarm_send_throw(task).
+void arm_send_throw(const class TaskBase* task, std::exception_ptr e);
+void disarm_send_throw(const class TaskBase* task);
 // Whether `ref` is the only reference to its future anyone can use: besides it, at most the
 // reference of the loop's callback that is waking the stepping task from this future.
 bool last_reference(const std::shared_ptr<FutureBase>& ref);

@@ -47,6 +47,34 @@ void check_thrown_in() {
   }
 }
 
+// Rare (an async generator's aclose() thrown into before it ran): a side table, not a field of
+// every task.
+thread_local std::vector<std::pair<const TaskBase*, std::exception_ptr>> t_send_throws;
+
+void arm_send_throw(const TaskBase* task, std::exception_ptr e) {
+  t_send_throws.emplace_back(task, std::move(e));
+}
+
+void disarm_send_throw(const TaskBase* task) {
+  std::erase_if(t_send_throws, [task](const auto& armed) { return armed.first == task; });
+}
+
+static std::exception_ptr take_send_throw(const TaskBase* task) {
+  for (auto it = t_send_throws.begin(); it != t_send_throws.end(); ++it) {
+    if (it->first == task) {
+      std::exception_ptr e = std::move(it->second);
+      t_send_throws.erase(it);
+      return e;
+    }
+  }
+  return nullptr;
+}
+
+std::exception_ptr take_thrown_in() {
+  TaskBase* t = t_stepping;
+  return t ? std::exchange(t->thrown_in_, nullptr) : nullptr;
+}
+
 void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
   if (t_stepping && h) {
     t_stepping->leaf_ = TaskBase::Leaf{h, promise};
@@ -227,12 +255,13 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   detail::CoPromiseBase& p = coro_promise();
   yielded_.reset();
   yielded_bare_ = false;
-  if (!p.started && exc) {
+  if (!p.started && exc && !p.forwards_throw) {
     // coro.throw(exc) into a coroutine that never ran: it finishes with exc, running nothing.
     p.started = true;
     p.finished = true;
     p.exception = exc;
   } else {
+    if (!exc && !detail::t_send_throws.empty()) exc = detail::take_send_throw(this);
     thrown_in_ = std::move(exc);
     TaskBase* prev = t_stepping;
     t_stepping = this;

@@ -154,6 +154,10 @@ enum class Behaviour {
   // 3.13+: an asend/athrow/aclose awaitable dropped without being awaited warns "coroutine
   // method 'asend' of 'gen' was never awaited".
   kAsyncGenMethodWarnsNeverAwaited,
+  // 3.13+: throw() into aclose()'s awaitable before it ran starts it (async_gen_athrow_throw
+  // leaves AWAITABLE_STATE_INIT). Before, it stays unstarted, so its next send() (the task's
+  // next step, when the generator awaited meanwhile) throws GeneratorExit into the generator.
+  kAthrowThrowStartsIt,
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -224,6 +228,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskGroupUncancelAfterWait, {3, 13}, kForever},
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
     {Behaviour::kAsyncGenMethodWarnsNeverAwaited, {3, 13}, kForever},
+    {Behaviour::kAthrowThrowStartsIt, {3, 13}, kForever},
     {Behaviour::kContextReprModule, {3, 10}, kForever},
     {Behaviour::kTaskContextArg, {3, 11}, kForever},
 };

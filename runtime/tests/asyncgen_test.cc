@@ -182,6 +182,19 @@ TEST_P(AsyncGens, ag_finalizer_on_drop) {
   });
 }
 
+TEST_P(AsyncGens, ag_finalizer_task_cancelled_at_the_end) {
+  expect("ag_finalizer_task_cancelled_at_the_end", []() -> Co<void> {
+    {
+      AsyncGen<std::string> g = cleans_up("last");
+      while (auto value = co_await g.next()) {
+        print(*value);
+        break;
+      }
+    }
+    print("main ends");
+  });
+}
+
 TEST_P(AsyncGens, ag_shutdown_asyncgens) {
   expect_as_cpython("asyncgen", "ag_shutdown_asyncgens", [] {
     AsyncGen<std::string> open;  // (module globals: alive when asyncio.run shuts down)

@@ -136,6 +136,17 @@ async def ag_finalizer_on_drop():
         print("iteration", i)
 
 
+@scenario()
+async def ag_finalizer_task_cancelled_at_the_end():
+    # The generator is dropped as main ends: the finalizer's aclose() task is made after main
+    # finished, and asyncio.run's _cancel_all_tasks cancels it before its first step. The
+    # CancelledError thrown into aclose()'s object goes into the generator (its finally runs).
+    async for value in cleans_up("last"):
+        print(value)
+        break
+    print("main ends")
+
+
 _left_open = []
 
 

@@ -93,21 +93,27 @@ auto bind_current_context(F&& f) {
 }
 
 // The context of a callback that runs more than once (add_reader's Handle keeps the one
-// copy_context() it made for every run: what a run sets, the next run sees). Movable until it
-// runs (the callback is moved into its Handle): each run enters a ContextState on the stack
-// and keeps its mapping and id afterwards.
+// copy_context() it made for every run: what a run sets, the next run sees). Allocates nothing
+// while no var is set: the copy of an empty context is made when a run first sets a var in it.
+// 16 bytes, so that the loop's I/O callbacks stay within a Callback's inline storage.
 class OwnedContext {
  public:
-  explicit OwnedContext(ContextData data) : data_(std::move(data)) {}
+  explicit OwnedContext(const ContextData& data)
+      : s_(data ? std::make_shared<ContextState>(data) : nullptr) {}
   template <class F>
   void run(F& f) {
-    ContextState ctx(std::move(data_), id_);
+    if (s_) {
+      ContextScope scope(*s_);
+      f();
+      return;
+    }
+    ContextState ctx;  // empty: no run has set a var yet
     struct Keep {
       OwnedContext& self;
       ContextState& ctx;
       ~Keep() {
-        self.data_ = std::move(ctx.data);
-        self.id_ = ctx.id;
+        if (ctx.data || ctx.id)
+          self.s_ = std::make_shared<ContextState>(std::move(ctx.data), ctx.id);
       }
     } keep{*this, ctx};
     ContextScope scope(ctx);
@@ -115,8 +121,7 @@ class OwnedContext {
   }
 
  private:
-  ContextData data_;
-  std::uint64_t id_ = 0;
+  std::shared_ptr<ContextState> s_;  // null: still the empty context
 };
 }  // namespace detail
 

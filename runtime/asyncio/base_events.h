@@ -362,7 +362,8 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // next event, as in CPython. remove_reader() returns whether a reader was registered.
   // The public methods raise RuntimeError('File descriptor 7 is used by transport <...>') for
   // the fd of a live transport; the _-prefixed ones (BaseSelectorEventLoop._add_reader, ...)
-  // are what transports use.
+  // are what transports use. As CPython's Handle(callback, args, self, None), the callback
+  // runs in a copy of the context current when it was added, the same copy every time.
   template <class F>
   Handle add_reader(int fd, F&& f, const char* name = nullptr) {
     ensure_fd_no_transport(fd);
@@ -384,12 +385,14 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   template <class F>
   Handle _add_reader(int fd, F&& f, const char* name = nullptr) {
     check_closed();
-    return add_io(fd, EVENT_READ, make_handle(Callback(std::forward<F>(f)), name));
+    return add_io(fd, EVENT_READ,
+                  make_handle(detail::in_copy_of_current_context(std::forward<F>(f)), name));
   }
   template <class F>
   Handle _add_writer(int fd, F&& f, const char* name = nullptr) {
     check_closed();
-    return add_io(fd, EVENT_WRITE, make_handle(Callback(std::forward<F>(f)), name));
+    return add_io(fd, EVENT_WRITE,
+                  make_handle(detail::in_copy_of_current_context(std::forward<F>(f)), name));
   }
   bool _remove_reader(int fd) { return remove_io(fd, EVENT_READ); }
   bool _remove_writer(int fd) { return remove_io(fd, EVENT_WRITE); }

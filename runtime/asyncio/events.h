@@ -121,6 +121,14 @@ Callback in_current_context(F&& f) {
     f();
   });
 }
+// The same for a Handle that runs many times (add_reader, add_writer): its copy is its own for
+// every run, so what one run sets the next sees, as in CPython; also where no var is set, so
+// this one is always wrapped (OwnedContext: 16 bytes, no allocation until a var is set).
+template <class F>
+Callback in_copy_of_current_context(F&& f) {
+  return Callback([ctx = OwnedContext(current_context().data),
+                   f = std::decay_t<F>(std::forward<F>(f))]() mutable { ctx.run(f); });
+}
 // Handle(callback, context=ctx): the callback runs in ctx itself (ctx.run: its sets stay there).
 template <class F>
 Callback in_context(const Context& ctx, F&& f) {

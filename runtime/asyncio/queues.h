@@ -7,6 +7,9 @@
 // allocate nothing.
 #pragma once
 
+#include <cmath>
+#include <concepts>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,15 +69,48 @@ struct PriorityItems {  // list: heapq.heappush / heappop (ties in heapq's order
 
 }  // namespace detail
 
+// Queue(maxsize=...): Python's int or float (test_float_maxsize: Queue(maxsize=1.3)). full() is
+// `qsize() >= maxsize` (and False for maxsize <= 0), which for a float x is qsize() >= ceil(x):
+// the integer bound is kept so that full() stays one integer comparison; the float is for
+// `maxsize` itself and the repr ("maxsize=1.3").
+class QueueMaxsize {
+ public:
+  template <std::integral I>
+  QueueMaxsize(I n)  // NOLINT(google-explicit-constructor): Queue<int> q(2)
+      : int_(static_cast<long>(n)), limit_(n > 0 ? static_cast<long>(n) : 0) {}
+  template <std::floating_point F>
+  QueueMaxsize(F x)  // NOLINT(google-explicit-constructor): Queue<int> q(1.3)
+      : float_(static_cast<double>(x)), is_float_(true), limit_(limit_of(float_)) {}
+  QueueMaxsize() : QueueMaxsize(0) {}
+
+  bool is_float() const { return is_float_; }
+  long as_int() const { return int_; }        // an int maxsize
+  double as_float() const { return float_; }  // a float one
+  std::string repr() const { return is_float_ ? repr_float(float_) : std::to_string(int_); }
+  // The least qsize() that is full (0: never full).
+  long limit() const { return limit_; }
+
+ private:
+  static long limit_of(double x) {
+    // (nan, inf and bounds no queue reaches: never full, as qsize() >= x never holds)
+    if (!(x > 0) || x >= static_cast<double>(std::numeric_limits<long>::max())) return 0;
+    return static_cast<long>(std::ceil(x));
+  }
+  long int_ = 0;
+  double float_ = 0;
+  bool is_float_ = false;
+  long limit_;
+};
+
 template <class T, class Items>
 class BasicQueue {
   struct State;
 
  public:
-  explicit BasicQueue(long maxsize = 0) : s_(std::make_shared<State>(maxsize)) {}
+  explicit BasicQueue(QueueMaxsize maxsize = {}) : s_(std::make_shared<State>(maxsize)) {}
 
   std::size_t qsize() const { return s_->items.size(); }
-  long maxsize() const { return s_->maxsize; }
+  const QueueMaxsize& maxsize() const { return s_->maxsize; }
   bool empty() const { return s_->items.size() == 0; }
   bool full() const { return s_->full(); }
 
@@ -143,15 +179,18 @@ class BasicQueue {
 
  private:
   struct State : detail::LoopBound, std::enable_shared_from_this<State> {
-    explicit State(long m) : maxsize(m) { finished.set(); }
-    long maxsize;
+    explicit State(QueueMaxsize m) : maxsize(m) { finished.set(); }
+    QueueMaxsize maxsize;
     Items items;
     detail::Ring<Future<void>> getters, putters;
     long unfinished_tasks = 0;
     Event finished;
     bool is_shutdown = false;
 
-    bool full() const { return maxsize > 0 && static_cast<long>(items.size()) >= maxsize; }
+    bool full() const {
+      long limit = maxsize.limit();
+      return limit > 0 && static_cast<long>(items.size()) >= limit;
+    }
     void put_nowait(T item) {
       if (is_shutdown) throw QueueShutDown();
       if (full()) throw QueueFull();
@@ -182,7 +221,7 @@ class BasicQueue {
   };
 
   static std::string format(const State& s) {
-    std::string r = "maxsize=" + std::to_string(s.maxsize);
+    std::string r = "maxsize=" + s.maxsize.repr();
     if (s.items.size()) r += " _queue=" + aio::repr(s.items.list());
     if (!s.getters.empty()) r += " _getters[" + std::to_string(s.getters.size()) + "]";
     if (!s.putters.empty()) r += " _putters[" + std::to_string(s.putters.size()) + "]";

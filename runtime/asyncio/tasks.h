@@ -16,6 +16,16 @@
 
 namespace aio {
 
+// What Task.get_coro() gives. A C++ Task owns its coroutine (Co<T> is move-only), so this names
+// it rather than being a second reference to it: it prints as the coroutine object does.
+struct TaskCoro {
+  const char* name = nullptr;  // the coroutine's __qualname__; nullptr: None
+  bool is_none() const { return name == nullptr; }
+  std::string repr() const {  // repr(task.get_coro())
+    return name ? std::string("<coroutine object ") + name + " at 0x?>" : "None";
+  }
+};
+
 class TaskBase : public FutureBase {
  public:
   TaskBase(Loop loop, std::optional<std::string> name);
@@ -50,6 +60,11 @@ class TaskBase : public FutureBase {
   // The same without a result (exception, cancellation): only the frame goes.
   virtual void free_coro_frame() = 0;
   virtual void drop_coro() = 0;
+  // Task.get_coro(): the task's coroutine; None (a null name) once an eager task finished in
+  // its first step (3.12+: __eager_start sets _coro = None) or a collection dropped it. A
+  // finished task keeps naming its coroutine, whose frame is gone (free_coro_frame).
+  TaskCoro get_coro() const { return TaskCoro{coro_name()}; }
+  virtual const char* coro_name() const = 0;
 
   // Task.__step / Task.__wakeup
   void step(std::exception_ptr exc = nullptr);
@@ -169,6 +184,7 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     coro_ = Co<T>();
     done_coro_ = DoneCoro{};
   }
+  const char* coro_name() const override { return coro_ ? coro_.name() : done_coro_.name; }
   std::string coro_format() const override {
     if (coro_) return coro_.format();
     if (!done_coro_.name) return std::string();
@@ -195,6 +211,7 @@ class Task : public Future<T> {
   void set_name(std::string n) const { task().set_name(std::move(n)); }
   int cancelling() const { return task().cancelling(); }
   int uncancel() const { return task().uncancel(); }
+  TaskCoro get_coro() const { return task().get_coro(); }
   std::shared_ptr<TaskBase> shared_task() const { return task().shared_task(); }
 };
 

@@ -9,35 +9,28 @@ namespace aio {
 namespace detail {
 
 namespace {
-std::atomic<std::uint64_t> g_next_id{1};  // vars' and contexts' ids: never reused
+std::atomic<std::uint64_t> g_next_id{1};  // contexts' ids (for tokens): never reused
 
 thread_local ContextState t_own;  // the thread's context when none is entered
 thread_local ContextState* t_current = nullptr;
 }  // namespace
 
-std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
-                                                 std::shared_ptr<const void> default_value,
-                                                 std::string default_repr) {
-  return std::make_shared<ContextVarImpl>(
-      ContextVarImpl{g_next_id.fetch_add(1, std::memory_order_relaxed), std::move(name),
-                     std::move(default_value), std::move(default_repr)});
-}
-
 ContextState& current_context() { return t_current ? *t_current : t_own; }
 
-const ContextEntry* context_find(const ContextData& data, std::uint64_t var) {
+const ContextEntry* context_find(const ContextData& data, const ContextVarImpl* var) {
   if (!data) return nullptr;
   for (const ContextEntry& e : *data) {
-    if (e.var == var) return &e;
+    if (e.var.get() == var) return &e;
   }
   return nullptr;
 }
 
-void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const void> value) {
+void context_set(ContextState& ctx, const std::shared_ptr<const ContextVarImpl>& var,
+                 std::shared_ptr<const void> value) {
   auto data = ctx.data ? std::make_shared<std::vector<ContextEntry>>(*ctx.data)
                        : std::make_shared<std::vector<ContextEntry>>();
   auto it = std::find_if(data->begin(), data->end(),
-                         [var](const ContextEntry& e) { return e.var == var; });
+                         [&var](const ContextEntry& e) { return e.var == var; });
   if (it != data->end()) {
     it->value = std::move(value);
   } else {
@@ -46,10 +39,10 @@ void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const voi
   ctx.data = std::move(data);
 }
 
-void context_delete(ContextState& ctx, std::uint64_t var) {
+void context_delete(ContextState& ctx, const ContextVarImpl* var) {
   if (!context_find(ctx.data, var)) return;
   auto data = std::make_shared<std::vector<ContextEntry>>(*ctx.data);
-  std::erase_if(*data, [var](const ContextEntry& e) { return e.var == var; });
+  std::erase_if(*data, [var](const ContextEntry& e) { return e.var.get() == var; });
   // An emptied mapping is the null one again: copies of this context allocate nothing.
   ctx.data = data->empty() ? nullptr : ContextData(std::move(data));
 }
@@ -60,18 +53,18 @@ std::uint64_t context_id(ContextState& ctx) {
 }
 
 void enter_context(ContextState& ctx) {
-  if (ctx.entered) {
+  // (acquire: what the thread that exited it last wrote to it is visible here)
+  if (ctx.entered.exchange(true, std::memory_order_acquire)) {
     throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
   }
   ctx.prev = t_current;
-  ctx.entered = true;
   t_current = &ctx;
 }
 
 void exit_context(ContextState& ctx) {
   t_current = ctx.prev;
   ctx.prev = nullptr;
-  ctx.entered = false;
+  ctx.entered.store(false, std::memory_order_release);
 }
 
 }  // namespace detail
@@ -81,10 +74,36 @@ std::string Context::repr() const {
                                             : "<Context object at 0x?>";
 }
 
+std::string AnyContextVar::repr() const {
+  std::string r = "<ContextVar name=" + aio::repr(v_->name);
+  if (v_->default_value) r += " default=" + v_->default_repr;
+  return r + " at 0x?>";
+}
+
+std::vector<AnyContextVar> Context::keys() const {
+  std::vector<AnyContextVar> r;
+  for (AnyContextVar var : *this) r.push_back(std::move(var));
+  return r;
+}
+
+std::vector<AnyContextValue> Context::values() const {
+  std::vector<AnyContextValue> r;
+  if (s_->data) {
+    for (const detail::ContextEntry& e : *s_->data) r.emplace_back(e);
+  }
+  return r;
+}
+
+std::vector<std::pair<AnyContextVar, AnyContextValue>> Context::items() const {
+  std::vector<std::pair<AnyContextVar, AnyContextValue>> r;
+  if (s_->data) {
+    for (const detail::ContextEntry& e : *s_->data) r.emplace_back(AnyContextVar(e.var), e);
+  }
+  return r;
+}
+
 Context copy_context() {
-  auto s = std::make_shared<detail::ContextState>();
-  s->data = detail::current_context().data;
-  return Context(std::move(s));
+  return Context(std::make_shared<detail::ContextState>(detail::current_context().data));
 }
 
 }  // namespace aio

@@ -3,12 +3,14 @@
 // needs of this module is detail::ContextScope (Context.run's enter and exit).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -18,37 +20,47 @@
 namespace aio {
 
 namespace detail {
+struct ContextVarImpl {
+  std::string name;
+  std::shared_ptr<const void> default_value;  // null: no default
+  std::string default_repr;
+  const std::type_info* type;  // the var's T
+  std::string (*value_repr)(const void* value);
+};
+
 // A context's mapping, immutable once built and shared by the copies of a context (copy-on-write
 // as CPython's HAMT): ContextVar.set builds a new one. Null is the empty mapping, so copying a
-// context in which no var was ever set (a task's creation, call_soon) allocates nothing.
+// context in which no var was ever set (a task's creation, call_soon) allocates nothing. Its
+// entries hold their vars (ctx.keys() gives them back, as the HAMT's keys are references).
 struct ContextEntry {
-  std::uint64_t var;                  // ContextVarImpl::id
+  std::shared_ptr<const ContextVarImpl> var;
   std::shared_ptr<const void> value;  // a const T of the var's T
 };
 using ContextData = std::shared_ptr<const std::vector<ContextEntry>>;
 
-struct ContextVarImpl {
-  std::uint64_t id;  // never reused: a var's entries outlive it in the contexts
-  std::string name;
-  std::shared_ptr<const void> default_value;  // null: no default
-  std::string default_repr;
-};
-std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
-                                                 std::shared_ptr<const void> default_value,
-                                                 std::string default_repr);
-
 // A Context object's state; the thread's current one is the innermost entered, else the
-// thread's own (PyThreadState.context).
+// thread's own (PyThreadState.context). `entered` is atomic: a Context may be shared between
+// threads, and entering it in one while another has it entered raises RuntimeError as
+// CPython's does (contextvars.Context.run, in every thread). The rest belongs to the thread
+// that has it entered (CPython's GIL serializes the same accesses). Every task step enters its
+// context with the exchange: against a plain store only for contexts no Context names, the
+// difference did not show in native_bench's sleep0_pingpong (-c opt, 2 cores at load 13-16).
 struct ContextState {
+  ContextState() = default;
+  explicit ContextState(ContextData d, std::uint64_t i = 0) : data(std::move(d)), id(i) {}
+  ContextState(const ContextState&) = delete;
+  ContextState& operator=(const ContextState&) = delete;
+
   ContextData data;
   ContextState* prev = nullptr;  // the context current when this one was entered
   std::uint64_t id = 0;          // for tokens (given by the first ContextVar.set in it)
-  bool entered = false;
+  std::atomic<bool> entered{false};
 };
 ContextState& current_context();
-const ContextEntry* context_find(const ContextData& data, std::uint64_t var);
-void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const void> value);
-void context_delete(ContextState& ctx, std::uint64_t var);
+const ContextEntry* context_find(const ContextData& data, const ContextVarImpl* var);
+void context_set(ContextState& ctx, const std::shared_ptr<const ContextVarImpl>& var,
+                 std::shared_ptr<const void> value);
+void context_delete(ContextState& ctx, const ContextVarImpl* var);
 std::uint64_t context_id(ContextState& ctx);
 // Context.run's enter (RuntimeError 'cannot enter context: ... is already entered') and exit.
 void enter_context(ContextState& ctx);
@@ -81,10 +93,76 @@ auto bind_current_context(F&& f) {
     return f();
   };
 }
+
+// The context of a callback that runs more than once (add_reader's Handle keeps the one
+// copy_context() it made for every run: what a run sets, the next run sees). Allocates nothing
+// while no var is set: the copy of an empty context is made when a run first sets a var in it.
+// 16 bytes, so that the loop's I/O callbacks stay within a Callback's inline storage.
+class OwnedContext {
+ public:
+  explicit OwnedContext(const ContextData& data)
+      : s_(data ? std::make_shared<ContextState>(data) : nullptr) {}
+  template <class F>
+  void run(F& f) {
+    if (s_) {
+      ContextScope scope(*s_);
+      f();
+      return;
+    }
+    ContextState ctx;  // empty: no run has set a var yet
+    struct Keep {
+      OwnedContext& self;
+      ContextState& ctx;
+      ~Keep() {
+        if (ctx.data || ctx.id)
+          self.s_ = std::make_shared<ContextState>(std::move(ctx.data), ctx.id);
+      }
+    } keep{*this, ctx};
+    ContextScope scope(ctx);
+    f();
+  }
+
+ private:
+  std::shared_ptr<ContextState> s_;  // null: still the empty context
+};
 }  // namespace detail
 
 template <class T>
 class ContextVar;
+class Context;
+
+// A ContextVar of any T: what a Context's keys() and iteration give.
+class AnyContextVar {
+ public:
+  explicit AnyContextVar(std::shared_ptr<const detail::ContextVarImpl> v) : v_(std::move(v)) {}
+  const std::string& name() const { return v_->name; }
+  std::string repr() const;
+  // `key is var`
+  template <class T>
+  bool is(const ContextVar<T>& var) const {
+    return v_ == var.impl();
+  }
+  bool operator==(const AnyContextVar& o) const { return v_ == o.v_; }
+
+ private:
+  std::shared_ptr<const detail::ContextVarImpl> v_;
+};
+
+// A context's value of any T: what values() and items() give; as<T>() is the value of a var
+// of that T (TypeError for another).
+class AnyContextValue {
+ public:
+  explicit AnyContextValue(const detail::ContextEntry& e) : e_(e) {}
+  std::string repr() const { return e_.var->value_repr(e_.value.get()); }
+  template <class T>
+  const T& as() const {
+    if (*e_.var->type != typeid(T)) throw TypeError("the value of " + e_.var->name + " is no T");
+    return *static_cast<const T*>(e_.value.get());
+  }
+
+ private:
+  detail::ContextEntry e_;
+};
 
 // contextvars.Token: what ContextVar.set returns, for ContextVar.reset.
 template <class T>
@@ -117,35 +195,35 @@ class Token {
 template <class T>
 class ContextVar {
  public:
-  explicit ContextVar(std::string name) : v_(detail::make_context_var(std::move(name), {}, {})) {}
+  explicit ContextVar(std::string name) : v_(make(std::move(name), nullptr, {})) {}
   ContextVar(std::string name, T default_value)
-      : v_(detail::make_context_var(std::move(name), std::make_shared<const T>(default_value),
-                                    aio::repr(default_value))) {}
+      : v_(make(std::move(name), std::make_shared<const T>(default_value),
+                aio::repr(default_value))) {}
   const std::string& name() const { return v_->name; }
   // var.get(): the value in the current context, else the default, else LookupError(var).
   T get() const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
     if (e) return *static_cast<const T*>(e->value.get());
     if (v_->default_value) return *static_cast<const T*>(v_->default_value.get());
     throw LookupError(repr(), repr());
   }
   // var.get(default): the default given replaces the var's own.
   T get(T fallback) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
     return e ? *static_cast<const T*>(e->value.get()) : fallback;
   }
   // var.get(None)
   std::optional<T> get(std::nullopt_t) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
     if (!e) return std::nullopt;
     return *static_cast<const T*>(e->value.get());
   }
   Token<T> set(T value) const {
     detail::ContextState& ctx = detail::current_context();
-    const detail::ContextEntry* e = detail::context_find(ctx.data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(ctx.data, v_.get());
     auto token = std::make_shared<typename Token<T>::State>(
         typename Token<T>::State{*this, detail::context_id(ctx), e ? e->value : nullptr});
-    detail::context_set(ctx, v_->id, std::make_shared<const T>(std::move(value)));
+    detail::context_set(ctx, v_, std::make_shared<const T>(std::move(value)));
     return Token<T>(std::move(token));
   }
   // var.reset(token): the checks and their texts are _contextvars.c's, in its order.
@@ -159,20 +237,22 @@ class ContextVar {
     }
     t.used = true;
     if (t.old) {
-      detail::context_set(ctx, v_->id, t.old);
+      detail::context_set(ctx, v_, t.old);
     } else {
-      detail::context_delete(ctx, v_->id);
+      detail::context_delete(ctx, v_.get());
     }
   }
-  std::string repr() const {
-    std::string r = "<ContextVar name=" + aio::repr(v_->name);
-    if (v_->default_value) r += " default=" + v_->default_repr;
-    return r + " at 0x?>";
-  }
-  std::uint64_t id() const { return v_->id; }
+  std::string repr() const { return AnyContextVar(v_).repr(); }
+  const std::shared_ptr<const detail::ContextVarImpl>& impl() const { return v_; }
 
  private:
-  std::shared_ptr<detail::ContextVarImpl> v_;
+  static std::shared_ptr<const detail::ContextVarImpl> make(
+      std::string name, std::shared_ptr<const void> default_value, std::string default_repr) {
+    return std::make_shared<const detail::ContextVarImpl>(detail::ContextVarImpl{
+        std::move(name), std::move(default_value), std::move(default_repr), &typeid(T),
+        [](const void* value) { return aio::repr(*static_cast<const T*>(value)); }});
+  }
+  std::shared_ptr<const detail::ContextVarImpl> v_;
 };
 
 // contextvars.Context: a mapping of vars to values, and the context a call runs in (run).
@@ -193,12 +273,18 @@ class Context {
     s->data = s_->data;
     return Context(std::move(s));
   }
-  // ctx.get(var): nullopt for None (ctx.get(var, default): value_or).
+  // ctx.get(var): nullopt for None.
   template <class T>
   std::optional<T> get(const ContextVar<T>& var) const {
-    const detail::ContextEntry* e = detail::context_find(s_->data, var.id());
+    const detail::ContextEntry* e = detail::context_find(s_->data, var.impl().get());
     if (!e) return std::nullopt;
     return *static_cast<const T*>(e->value.get());
+  }
+  // ctx.get(var, default): the default given, not the var's own.
+  template <class T>
+  T get(const ContextVar<T>& var, T fallback) const {
+    std::optional<T> v = get(var);
+    return v ? *std::move(v) : std::move(fallback);
   }
   // ctx[var]: KeyError(var) when the context has no value for it.
   template <class T>
@@ -206,11 +292,43 @@ class Context {
     if (std::optional<T> v = get(var)) return *v;
     throw KeyError(var.repr(), var.repr());
   }
+  // `var in ctx`
   template <class T>
   bool contains(const ContextVar<T>& var) const {
-    return detail::context_find(s_->data, var.id()) != nullptr;
+    return detail::context_find(s_->data, var.impl().get()) != nullptr;
   }
   std::size_t size() const { return s_->data ? s_->data->size() : 0; }  // len(ctx)
+  // keys(), values(), items() and iteration (the keys): the mapping of the moment. Their order
+  // is the order in which the vars were first set in the context's lineage; CPython's is its
+  // HAMT's, by the vars' hashes (addresses and randomized string hashes): it differs between
+  // runs of one program, so a program cannot rely on either.
+  std::vector<AnyContextVar> keys() const;
+  std::vector<AnyContextValue> values() const;
+  std::vector<std::pair<AnyContextVar, AnyContextValue>> items() const;
+  class iterator {
+   public:
+    using value_type = AnyContextVar;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(detail::ContextData data, std::size_t i) : data_(std::move(data)), i_(i) {}
+    AnyContextVar operator*() const { return AnyContextVar((*data_)[i_].var); }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++i_;
+      return old;
+    }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    detail::ContextData data_;  // the mapping iterated, alive while the iterator is
+    std::size_t i_ = 0;
+  };
+  iterator begin() const { return iterator(s_->data, 0); }
+  iterator end() const { return iterator(nullptr, size()); }
   std::string repr() const;
   // `ctx is other`
   bool is(const Context& o) const { return s_ == o.s_; }

@@ -3,6 +3,13 @@
 // (runtime/tests/cpython/expected/context_vars.3.X.txt).
 #include "runtime/pylang/contextvars.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <latch>
+#include <thread>
+
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -79,6 +86,141 @@ TEST_P(ContextVars, context_mapping_and_run) {
     Context snapshot = copy_context();
     v.set("later");
     print(snapshot[v], v.get(), snapshot.run([&] { return v.get(); }));
+  });
+}
+
+TEST_P(ContextVars, context_mapping_methods) {
+  expect_as_cpython("context_vars", "context_mapping_methods", [] {
+    ContextVar<int> a("a");
+    ContextVar<int> b("b", 0);
+    ContextVar<int> c("c");
+    Context empty;
+    print(empty.keys(), empty.values(), empty.items(),
+          std::vector<AnyContextVar>(empty.begin(), empty.end()));
+    Context ctx = Context().run([&] {
+      a.set(1);
+      b.set(2);
+      c.set(3);
+      c.set(4);
+      return copy_context();
+    });
+    // (sorted, as the script prints them: CPython's order is its HAMT's, see the script)
+    std::vector<std::string> names;
+    for (const AnyContextVar& var : ctx.keys()) names.push_back(var.name());
+    std::vector<int> values;
+    for (const AnyContextValue& value : ctx.values()) values.push_back(value.as<int>());
+    std::ranges::sort(names);
+    std::ranges::sort(values);
+    print(ctx.size(), names, values);
+    std::vector<std::tuple<std::string, int>> items;
+    for (const auto& [var, value] : ctx.items()) items.emplace_back(var.name(), value.as<int>());
+    std::ranges::sort(items);
+    print(items);
+    names.clear();
+    bool all_in = true;
+    for (AnyContextVar var : ctx) {
+      names.push_back(var.name());
+      all_in = all_in && (var.is(a)   ? ctx.contains(a)
+                          : var.is(b) ? ctx.contains(b)
+                                      : ctx.contains(c));
+    }
+    std::ranges::sort(names);
+    print(names, all_in);
+    std::vector<AnyContextVar> is_b;
+    for (AnyContextVar var : ctx) {
+      if (var.is(b)) is_b.push_back(var);
+    }
+    std::vector<std::string> reprs;
+    for (const AnyContextVar& var : is_b) reprs.push_back(var.repr());
+    print(reprs, ctx[b], ctx.get(b), ctx.get(b, 9));
+    Context fewer = Context().run([&] {
+      Token<int> token = a.set(5);
+      a.reset(token);
+      return copy_context();
+    });
+    reprs.clear();
+    for (const AnyContextVar& var : fewer.keys()) reprs.push_back(var.repr());
+    print(fewer.size(), reprs, fewer.contains(a), fewer.get(a) ? repr(*fewer.get(a)) : "dflt",
+          fewer.get(a));
+    try {
+      fewer[a];
+    } catch (const KeyError& x) {
+      print(x.repr());
+    }
+  });
+}
+
+TEST_P(ContextVars, context_entered_in_another_thread) {
+  expect_as_cpython("context_vars", "context_entered_in_another_thread", [] {
+    ContextVar<std::string> v("v", "nope");
+    Context ctx;
+    std::latch entered(1), leave(1);
+    std::thread thread([&] {
+      ctx.run([&] {
+        v.set("thread");
+        entered.count_down();
+        leave.wait();
+      });
+    });
+    entered.wait();
+    try {
+      ctx.run([&] { return v.get(); });
+    } catch (const RuntimeError& x) {
+      print(x.repr());
+    }
+    leave.count_down();
+    thread.join();
+    print(ctx.run([&] { return v.get(); }), ctx[v], v.get());
+  });
+}
+
+TEST_P(ContextVars, reader_and_writer_callbacks) {
+  expect_as_cpython("context_vars", "reader_and_writer_callbacks", [] {
+    run([]() -> Co<void> {
+      ContextVar<std::string> v("v", "nope");
+      Loop loop = get_running_loop();
+      int fd[2];
+      EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fd), 0);
+      auto got = std::make_shared<Future<void>>();
+      auto on_readable = [v, fd0 = fd[0], got] {
+        char buf[100];
+        ssize_t n = ::recv(fd0, buf, sizeof buf, 0);
+        Bytes data(std::string(buf, n > 0 ? n : 0));
+        print("reader sees", v.get(), data);
+        v.set("reader " + std::string(data));
+        got->set_result();
+      };
+      auto send = [&](const char* data) {
+        *got = loop->create_future();
+        EXPECT_EQ(::send(fd[1], data, 1, 0), 1);
+        return *got;
+      };
+      v.set("at add_reader");
+      loop->add_reader(fd[0], on_readable);
+      v.set("after add_reader");
+      co_await send("a");
+      co_await send("b");
+      print("main", v.get());
+      loop->remove_reader(fd[0]);
+      Context().run([&] { loop->add_reader(fd[0], on_readable); });
+      co_await send("c");
+      co_await send("d");
+      loop->remove_reader(fd[0]);
+      Future<void> writes = loop->create_future();
+      auto on_writable = [v, loop, fd1 = fd[1], writes] {
+        print("writer sees", v.get());
+        v.set("writer");
+        loop->remove_writer(fd1);
+        writes.set_result();
+      };
+      v.set("at add_writer");
+      loop->add_writer(fd[1], on_writable);
+      v.set("after add_writer");
+      co_await writes;
+      print("main", v.get());
+      ::close(fd[0]);
+      ::close(fd[1]);
+    }());
   });
 }
 

@@ -331,6 +331,30 @@ TEST_P(EagerTasks, eager_recursive_gather) {
   });
 }
 
+Co<int> get_coro_quick(Def = "eager_get_coro.<locals>.quick") { co_return 1; }
+Co<int> get_coro_slow(Def = "eager_get_coro.<locals>.slow") {
+  co_await sleep(0);
+  co_return 2;
+}
+
+TEST_P(EagerTasks, eager_get_coro) {
+  expect("eager_get_coro", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    loop->set_task_factory(eager_task_factory);
+    Task<int> t = create_task(get_coro_quick());
+    out("done at once", t.done(), t.get_coro().repr());
+    Task<int> s = create_task(get_coro_slow());
+    out("suspended", s.done(), s.get_coro().repr());
+    co_await s;
+    out("done later", s.done(), s.get_coro().repr());
+    loop->set_task_factory(std::nullopt);
+    Task<int> lazy = create_task(get_coro_quick());
+    out("lazy", lazy.get_coro().repr());
+    co_await lazy;
+    out("lazy done", lazy.get_coro().repr());
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, EagerTasks, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

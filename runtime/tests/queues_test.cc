@@ -3,6 +3,7 @@
 // (runtime/tests/cpython/expected/queues.3.X.txt).
 #include "runtime/asyncio/queues.h"
 
+#include <limits>
 #include <tuple>
 #include <variant>
 
@@ -60,6 +61,31 @@ TEST_P(Queues, queue_basic) {
     print(x1, x2, b.empty());
     Queue<int> neg(-1);
     print(neg.repr(), neg.full());
+  });
+}
+
+TEST_P(Queues, queue_float_maxsize) {
+  expect("queue_float_maxsize", []() -> Co<void> {
+    Queue<int> q(1.3);
+    print(q.repr(), q.str(), q.maxsize(), q.full());
+    q.put_nowait(1);
+    print(q.full());
+    q.put_nowait(2);
+    print(q.repr(), q.full());
+    try {
+      q.put_nowait(3);
+    } catch (const QueueFull& x) {
+      print(x.repr());
+    }
+    q = Queue<int>(1.3);
+    co_await q.put(1);
+    co_await q.put(2);
+    print(q.full());
+    for (double maxsize : {0.5, 2.0, -1.5, 0.0, std::numeric_limits<double>::infinity(), 1e300}) {
+      Queue<int> f(maxsize);
+      f.put_nowait(1);
+      print(f.repr(), f.full());
+    }
   });
 }
 

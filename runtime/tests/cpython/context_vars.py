@@ -6,6 +6,8 @@ test_context_vars and test_threads' test_to_thread_contextvars check, printed.""
 import asyncio
 import contextvars
 import re
+import socket
+import threading
 
 from scenarios import e, main, r, scenario
 
@@ -13,6 +15,11 @@ from scenarios import e, main, r, scenario
 def x(exc):
     """e(exc) with addresses as 0x? (a ContextVar or Token among the arguments)."""
     return re.sub(r"0x[0-9a-fA-F]+", "0x?", e(exc))
+
+
+def ra(obj):
+    """repr(obj) with its address as 0x?"""
+    return re.sub(r"0x[0-9a-fA-F]+", "0x?", repr(obj))
 
 
 @scenario(sync=True)
@@ -77,6 +84,123 @@ def context_mapping_and_run():
     snapshot = contextvars.copy_context()
     v.set("later")
     print(snapshot[v], v.get(), snapshot.run(v.get))
+
+
+@scenario(sync=True)
+def context_mapping_methods():
+    # Context's Mapping methods. Their order is the HAMT's, by the vars' hashes (addresses, and
+    # randomized string hashes): it changes between runs of one program, so only what does not
+    # depend on it is printed (sorted).
+    a = contextvars.ContextVar("a")
+    b = contextvars.ContextVar("b", default=0)
+    c = contextvars.ContextVar("c")
+    empty = contextvars.Context()
+    print(list(empty.keys()), list(empty.values()), list(empty.items()), list(empty))
+
+    def fill():
+        a.set(1)
+        b.set(2)
+        c.set(3)
+        c.set(4)
+        return contextvars.copy_context()
+
+    ctx = contextvars.Context().run(fill)
+    print(len(ctx), sorted(var.name for var in ctx.keys()), sorted(ctx.values()))
+    print(sorted((var.name, value) for var, value in ctx.items()))
+    print(sorted(var.name for var in ctx), all(var in ctx for var in ctx))
+    print([ra(var) for var in ctx if var is b], ctx[b], ctx.get(b), ctx.get(b, 9))
+
+    def drop_a(token_of):
+        a.reset(token_of)
+        return contextvars.copy_context()
+
+    def with_a_unset():
+        token = a.set(5)
+        return drop_a(token)
+
+    fewer = contextvars.Context().run(with_a_unset)
+    print(len(fewer), [ra(var) for var in fewer.keys()], a in fewer, fewer.get(a, "dflt"), fewer.get(a))
+    try:
+        fewer[a]
+    except KeyError as exc:
+        print(x(exc))
+
+
+@scenario(sync=True)
+def context_entered_in_another_thread():
+    # A Context entered in one thread cannot be entered in another until it is exited there
+    # (test_context.py's test_context_threads_1 enters copies; this is the shared one).
+    v = contextvars.ContextVar("v", default="nope")
+    ctx = contextvars.Context()
+    entered = threading.Event()
+    leave = threading.Event()
+
+    def hold():
+        v.set("thread")
+        entered.set()
+        leave.wait()
+
+    thread = threading.Thread(target=ctx.run, args=(hold,))
+    thread.start()
+    entered.wait()
+    try:
+        ctx.run(v.get)
+    except RuntimeError as exc:
+        print(x(exc))
+    leave.set()
+    thread.join()
+    print(ctx.run(v.get), ctx[v], v.get())
+
+
+@scenario()
+async def reader_and_writer_callbacks():
+    # add_reader/add_writer: events.Handle(callback, args, self, None) copies the context current
+    # when the callback is added, and every run of the handle runs in that one copy (what a run
+    # sets, the next run sees); a callback added where no var is set has a copy of its own too.
+    v = contextvars.ContextVar("v", default="nope")
+    loop = asyncio.get_running_loop()
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    got = []
+
+    def on_readable():
+        data = rsock.recv(100)
+        print("reader sees", v.get(), data)
+        v.set("reader " + data.decode())
+        got[0].set_result(None)
+
+    async def send(data):
+        got[:] = [loop.create_future()]
+        wsock.send(data)
+        await got[0]
+
+    v.set("at add_reader")
+    loop.add_reader(rsock.fileno(), on_readable)
+    v.set("after add_reader")
+    await send(b"a")
+    await send(b"b")
+    print("main", v.get())
+    loop.remove_reader(rsock.fileno())
+    contextvars.Context().run(loop.add_reader, rsock.fileno(), on_readable)
+    await send(b"c")
+    await send(b"d")
+    loop.remove_reader(rsock.fileno())
+    writes = loop.create_future()
+
+    def on_writable():
+        print("writer sees", v.get())
+        v.set("writer")
+        loop.remove_writer(wsock.fileno())
+        writes.set_result(None)
+
+    v.set("at add_writer")
+    loop.add_writer(wsock.fileno(), on_writable)
+    v.set("after add_writer")
+    await writes
+    print("main", v.get())
+    rsock.close()
+    wsock.close()
 
 
 @scenario()

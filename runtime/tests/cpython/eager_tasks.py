@@ -291,5 +291,37 @@ async def eager_recursive_gather():
     loop.set_task_factory(None)
 
 
+@scenario()
+async def eager_get_coro():
+    # test_issue122332 (3.13): an eager task done in its first step has no coroutine left
+    # (__eager_start sets _coro = None, 3.12 too); one that suspended keeps it, done or not, as
+    # a lazy task does. With the Python Task: 3.12.1's C Task crashes on get_coro() of the first
+    # kind (gh-122332, fixed in 3.12.5: None).
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.create_eager_task_factory(asyncio.tasks._PyTask))
+
+    async def quick():
+        return 1
+
+    async def slow():
+        await asyncio.sleep(0)
+        return 2
+
+    def coro(t):
+        return re.sub(r"0x[0-9a-fA-F]+", "0x?", repr(t.get_coro()))
+
+    t = asyncio.create_task(quick())
+    out("done at once", t.done(), coro(t))
+    s = asyncio.create_task(slow())
+    out("suspended", s.done(), coro(s))
+    await s
+    out("done later", s.done(), coro(s))
+    loop.set_task_factory(None)
+    lazy = asyncio.create_task(quick())
+    out("lazy", coro(lazy))
+    await lazy
+    out("lazy done", coro(lazy))
+
+
 if __name__ == "__main__":
     main()

@@ -37,6 +37,29 @@ async def queue_basic():
 
 
 @scenario()
+async def queue_float_maxsize():
+    # test_float_maxsize: full() is qsize() >= maxsize, the float kept as given.
+    q = asyncio.Queue(maxsize=1.3)
+    print(r(q), str(q), q.maxsize, q.full())
+    q.put_nowait(1)
+    print(q.full())
+    q.put_nowait(2)
+    print(r(q), q.full())
+    try:
+        q.put_nowait(3)
+    except asyncio.QueueFull as x:
+        print(e(x))
+    q = asyncio.Queue(maxsize=1.3)
+    await q.put(1)
+    await q.put(2)
+    print(q.full())
+    for maxsize in (0.5, 2.0, -1.5, 0.0, float("inf"), 1e300):
+        q = asyncio.Queue(maxsize=maxsize)
+        q.put_nowait(1)
+        print(r(q), q.full())
+
+
+@scenario()
 async def queue_blocking():
     q = asyncio.Queue(maxsize=1)
     log = []

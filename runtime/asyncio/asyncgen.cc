@@ -87,6 +87,7 @@ Co<void> shutdown_asyncgens(Loop loop, Def) {
       ctx.message =
           "an error occurred during closing of asynchronous generator " + closing[i]->repr();
       ctx.exception = e;
+      ctx.extra.emplace_back("asyncgen", closing[i]->repr());
       loop->call_exception_handler(ctx);
     } catch (...) {
     }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -185,7 +186,17 @@ class [[nodiscard]] AsyncGen {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) {
       promise_type& p = h.promise();
       if (p.running) {
-        exc = make_exception(RuntimeError("anext(): asynchronous generator is already running"));
+        // async_gen_asend_send / async_gen_athrow_send: "anext()" for anext and asend.
+        std::string name = std::strcmp(method, "asend") == 0 ? "anext" : method;
+        RuntimeError error(name + "(): asynchronous generator is already running");
+        // aclose()'s object run by a task itself (the finalizer's, shutdown_asyncgens'): raised
+        // in C with no Python frame between it and the task, so it has no traceback.
+        if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) {
+          if (std::strcmp(method, "aclose") == 0 && !parent.promise().caller) {
+            error.set_never_raised();
+          }
+        }
+        exc = make_exception(std::move(error));
         return parent;
       }
       p.running = true;
@@ -284,9 +295,10 @@ class [[nodiscard]] AsyncGen {
         if (task && !has(Behaviour::kAthrowThrowStartsIt)) {
           detail::arm_send_throw(task, make_exception(GeneratorExit()));
         }
-        co_await gen.athrow(thrown);
+        co_await gen.send<false>(std::nullopt, thrown, "aclose", CodeLocation{});
       } else {
-        co_await gen.athrow(GeneratorExit());
+        co_await gen.send<false>(std::nullopt, make_exception(GeneratorExit()), "aclose",
+                                 CodeLocation{});
       }
     } catch (const GeneratorExit&) {
       co_return;

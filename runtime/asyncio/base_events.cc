@@ -92,8 +92,10 @@ void Handle::run() {
   try {
     Running running(p_);
     // Handle._run: self._context.run(callback); a callback scheduled where no var was set runs
-    // in a new empty context (in_current_context kept it unwrapped), so what it sets stays there.
-    detail::ContextScope context(detail::ContextData{});
+    // in a new empty context (in_current_context kept it unwrapped), so what it sets stays there:
+    // entered lazily, made in `fresh` by the first write.
+    detail::ContextSlot fresh;
+    detail::ContextScope context(fresh);
     p_->fn();
   } catch (const IdleForever&) {
     throw;

@@ -114,10 +114,10 @@ namespace detail {
 // no wrapper): Handle::run enters a new empty context for every callback.
 template <class F>
 Callback in_current_context(F&& f) {
-  const ContextData& data = current_context().data;
+  const ContextData& data = current_data();
   if (!data) return Callback(std::forward<F>(f));
   return Callback([data, f = std::decay_t<F>(std::forward<F>(f))]() mutable {
-    ContextScope scope(data);
+    NewContextScope scope(data);
     f();
   });
 }

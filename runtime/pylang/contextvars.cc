@@ -12,8 +12,9 @@ namespace {
 std::atomic<std::uint64_t> g_next_id{1};  // vars' and contexts' ids: never reused
 
 thread_local ContextState t_own;  // the thread's context when none is entered
-thread_local ContextState* t_current = nullptr;
 }  // namespace
+
+constinit thread_local std::uintptr_t t_current = 0;
 
 std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
                                                  std::shared_ptr<const void> default_value,
@@ -23,7 +24,20 @@ std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
                      std::move(default_value), std::move(default_repr)});
 }
 
-ContextState& current_context() { return t_current ? *t_current : t_own; }
+const ContextData& current_data_slow() { return t_own.data; }
+
+ContextState& current_context() {
+  std::uintptr_t c = t_current;
+  if (c == 0) return t_own;
+  if (c & 1) {  // a lazy context's first write: made now, entered until its scope ends
+    ContextSlot& slot = *reinterpret_cast<ContextSlot*>(c & ~std::uintptr_t{1});
+    if (!slot) slot = std::make_shared<ContextState>();
+    slot->entered = true;
+    t_current = reinterpret_cast<std::uintptr_t>(slot.get());
+    return *slot;
+  }
+  return *reinterpret_cast<ContextState*>(c);
+}
 
 const ContextEntry* context_find(const ContextData& data, std::uint64_t var) {
   if (!data) return nullptr;
@@ -59,19 +73,8 @@ std::uint64_t context_id(ContextState& ctx) {
   return ctx.id;
 }
 
-void enter_context(ContextState& ctx) {
-  if (ctx.entered) {
-    throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
-  }
-  ctx.prev = t_current;
-  ctx.entered = true;
-  t_current = &ctx;
-}
-
-void exit_context(ContextState& ctx) {
-  t_current = ctx.prev;
-  ctx.prev = nullptr;
-  ctx.entered = false;
+void throw_already_entered() {
+  throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
 }
 
 }  // namespace detail
@@ -83,7 +86,7 @@ std::string Context::repr() const {
 
 Context copy_context() {
   auto s = std::make_shared<detail::ContextState>();
-  s->data = detail::current_context().data;
+  s->data = detail::current_data();
   return Context(std::move(s));
 }
 

@@ -37,49 +37,99 @@ std::shared_ptr<ContextVarImpl> make_context_var(std::string name,
                                                  std::shared_ptr<const void> default_value,
                                                  std::string default_repr);
 
-// A Context object's state; the thread's current one is the innermost entered, else the
+// A Context object's state. The thread's current context is the innermost entered, else the
 // thread's own (PyThreadState.context).
 struct ContextState {
   ContextData data;
-  ContextState* prev = nullptr;  // the context current when this one was entered
-  std::uint64_t id = 0;          // for tokens (given by the first ContextVar.set in it)
+  std::uint64_t id = 0;  // for tokens (given by the first ContextVar.set in it)
   bool entered = false;
 };
+using ContextSlot = std::shared_ptr<ContextState>;
+
+// The current context, in a thread_local word: null for the thread's own, a ContextState*, or
+// (low bit set) a ContextSlot* still null: a fresh empty context entered lazily (a callback's
+// Handle._run, a task's step where no var was set), made in the slot by the first write in it.
+// So running in an empty context costs a save and a restore of this word, no enter and exit.
+extern constinit thread_local std::uintptr_t t_current;
+inline std::uintptr_t lazy_ref(ContextSlot& slot) {
+  return reinterpret_cast<std::uintptr_t>(&slot) | 1;
+}
+// The current mapping (reads: ContextVar.get, copy_context); never makes the lazy context.
+const ContextData& current_data_slow();
+inline constinit const ContextData kEmptyData;
+inline const ContextData& current_data() {
+  std::uintptr_t c = t_current;
+  if (c == 0) return current_data_slow();
+  if (c & 1) {
+    const ContextSlot& slot = *reinterpret_cast<const ContextSlot*>(c & ~std::uintptr_t{1});
+    return slot ? slot->data : kEmptyData;
+  }
+  return reinterpret_cast<const ContextState*>(c)->data;
+}
+// The current context for a write (ContextVar.set/reset, a token's context): makes a lazy one.
 ContextState& current_context();
 const ContextEntry* context_find(const ContextData& data, std::uint64_t var);
 void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const void> value);
 void context_delete(ContextState& ctx, std::uint64_t var);
 std::uint64_t context_id(ContextState& ctx);
-// Context.run's enter (RuntimeError 'cannot enter context: ... is already entered') and exit.
-void enter_context(ContextState& ctx);
-void exit_context(ContextState& ctx);
+[[noreturn]] void throw_already_entered();
 
-// Runs the scope's extent in a context: an existing one (Context.run, a task's steps), or a new
-// one holding `data` (Handle._run of the copy_context() made when the callback was scheduled;
-// on the stack, as nothing can name it but the scope).
+// Runs the scope's extent in a context: an existing one (Context.run, `context=`), or a slot's
+// (a task's steps: its context, made by the first write in a step while it has none; a
+// callback's fresh one in Handle._run). Entering a context already entered raises
+// RuntimeError, as Context.run does.
 class ContextScope {
  public:
-  explicit ContextScope(ContextState& ctx) : ctx_(&ctx) { enter_context(ctx); }
-  explicit ContextScope(ContextData data) : own_{std::move(data)}, ctx_(&own_) {
-    enter_context(own_);
+  explicit ContextScope(ContextState& ctx) : prev_(t_current), ctx_(&ctx) { enter(); }
+  explicit ContextScope(ContextSlot& slot) : prev_(t_current), slot_(&slot) {
+    if (slot) {
+      ctx_ = slot.get();
+      enter();
+    } else {
+      t_current = lazy_ref(slot);
+    }
   }
-  ~ContextScope() { exit_context(*ctx_); }
+  ~ContextScope() {
+    t_current = prev_;
+    if (!slot_) {
+      ctx_->entered = false;
+    } else if (*slot_) {
+      (*slot_)->entered = false;  // entered above, or made in the extent
+    }
+  }
   ContextScope(const ContextScope&) = delete;
   ContextScope& operator=(const ContextScope&) = delete;
 
  private:
+  void enter() {
+    if (ctx_->entered) throw_already_entered();
+    ctx_->entered = true;
+    t_current = reinterpret_cast<std::uintptr_t>(ctx_);
+  }
+  std::uintptr_t prev_;
+  ContextState* ctx_ = nullptr;
+  ContextSlot* slot_ = nullptr;
+};
+
+// Runs the scope's extent in a new context holding `data`: Handle._run of the copy_context()
+// made when the callback was scheduled (on the stack, as nothing can name it but the scope).
+class NewContextScope {
+ public:
+  explicit NewContextScope(ContextData data) : own_{std::move(data)} {}
+
+ private:
   ContextState own_;
-  ContextState* ctx_;
+  ContextScope scope_{own_};
 };
 
 // f wrapped to run in a copy of the current context (to_thread's copy_context() and ctx.run).
 template <class F>
 auto bind_current_context(F&& f) {
-  return [data = current_context().data,
-          f = std::decay_t<F>(std::forward<F>(f))]() mutable -> decltype(auto) {
-    ContextScope scope(data);
-    return f();
-  };
+  return
+      [data = current_data(), f = std::decay_t<F>(std::forward<F>(f))]() mutable -> decltype(auto) {
+        NewContextScope scope(data);
+        return f();
+      };
 }
 }  // namespace detail
 
@@ -124,19 +174,19 @@ class ContextVar {
   const std::string& name() const { return v_->name; }
   // var.get(): the value in the current context, else the default, else LookupError(var).
   T get() const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_->id);
     if (e) return *static_cast<const T*>(e->value.get());
     if (v_->default_value) return *static_cast<const T*>(v_->default_value.get());
     throw LookupError(repr(), repr());
   }
   // var.get(default): the default given replaces the var's own.
   T get(T fallback) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_->id);
     return e ? *static_cast<const T*>(e->value.get()) : fallback;
   }
   // var.get(None)
   std::optional<T> get(std::nullopt_t) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_->id);
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_->id);
     if (!e) return std::nullopt;
     return *static_cast<const T*>(e->value.get());
   }

@@ -93,9 +93,8 @@ void Handle::run() {
     Running running(p_);
     // Handle._run: self._context.run(callback); a callback scheduled where no var was set runs
     // in a new empty context (in_current_context kept it unwrapped), so what it sets stays there:
-    // entered lazily, made in `fresh` by the first write.
-    detail::ContextSlot fresh;
-    detail::ContextScope context(fresh);
+    // entered lazily (made by the first write).
+    detail::FreshContextScope context;
     p_->fn();
   } catch (const IdleForever&) {
     throw;

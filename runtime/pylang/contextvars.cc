@@ -29,7 +29,13 @@ const ContextData& current_data_slow() { return t_own.data; }
 ContextState& current_context() {
   std::uintptr_t c = t_current;
   if (c == 0) return t_own;
-  if (c & 1) {  // a lazy context's first write: made now, entered until its scope ends
+  if (c == kFresh) {  // a callback's fresh context: made now, freed by its FreshContextScope
+    auto* made = new ContextState;
+    made->entered = true;
+    t_current = reinterpret_cast<std::uintptr_t>(made);
+    return *made;
+  }
+  if (c & 1) {  // a task's empty copy: made now, entered until its step's scope ends
     ContextSlot& slot = *reinterpret_cast<ContextSlot*>(c & ~std::uintptr_t{1});
     if (!slot) slot = std::make_shared<ContextState>();
     slot->entered = true;
@@ -48,6 +54,7 @@ const ContextEntry* context_find(const ContextData& data, std::uint64_t var) {
 }
 
 void context_set(ContextState& ctx, std::uint64_t var, std::shared_ptr<const void> value) {
+  g_context_data.store(true, std::memory_order_relaxed);
   auto data = ctx.data ? std::make_shared<std::vector<ContextEntry>>(*ctx.data)
                        : std::make_shared<std::vector<ContextEntry>>();
   auto it = std::find_if(data->begin(), data->end(),
@@ -72,6 +79,8 @@ std::uint64_t context_id(ContextState& ctx) {
   if (!ctx.id) ctx.id = g_next_id.fetch_add(1, std::memory_order_relaxed);
   return ctx.id;
 }
+
+void free_fresh(std::uintptr_t made) { delete reinterpret_cast<ContextState*>(made); }
 
 void throw_already_entered() {
   throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");

@@ -3,6 +3,7 @@
 // needs of this module is detail::ContextScope (Context.run's enter and exit).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,20 +48,29 @@ struct ContextState {
 using ContextSlot = std::shared_ptr<ContextState>;
 
 // The current context, in a thread_local word: null for the thread's own, a ContextState*, or
-// (low bit set) a ContextSlot* still null: a fresh empty context entered lazily (a callback's
-// Handle._run, a task's step where no var was set), made in the slot by the first write in it.
-// So running in an empty context costs a save and a restore of this word, no enter and exit.
+// with the low bit set a context entered lazily and not made yet (made by its first write):
+// kFresh, a callback's fresh empty context (Handle._run), or a ContextSlot* still null (a task's
+// empty copy, entered by its step). So running in an empty context costs a save and a restore
+// of this word, no enter and exit.
 extern constinit thread_local std::uintptr_t t_current;
+inline constexpr std::uintptr_t kFresh = 1;
 inline std::uintptr_t lazy_ref(ContextSlot& slot) {
   return reinterpret_cast<std::uintptr_t>(&slot) | 1;
 }
+// Whether any context was ever given a value (by any thread): until then every mapping is the
+// empty one, so reading the current one (call_soon's copy_context) is a load of this flag.
+// Another thread's mapping reaches this one only through a synchronizing hand-over (a
+// callback, a task) that the set which raised the flag happens before.
+inline constinit std::atomic<bool> g_context_data{false};
 // The current mapping (reads: ContextVar.get, copy_context); never makes the lazy context.
 const ContextData& current_data_slow();
 inline constinit const ContextData kEmptyData;
 inline const ContextData& current_data() {
+  if (!g_context_data.load(std::memory_order_relaxed)) return kEmptyData;
   std::uintptr_t c = t_current;
   if (c == 0) return current_data_slow();
   if (c & 1) {
+    if (c == kFresh) return kEmptyData;
     const ContextSlot& slot = *reinterpret_cast<const ContextSlot*>(c & ~std::uintptr_t{1});
     return slot ? slot->data : kEmptyData;
   }
@@ -75,9 +85,8 @@ std::uint64_t context_id(ContextState& ctx);
 [[noreturn]] void throw_already_entered();
 
 // Runs the scope's extent in a context: an existing one (Context.run, `context=`), or a slot's
-// (a task's steps: its context, made by the first write in a step while it has none; a
-// callback's fresh one in Handle._run). Entering a context already entered raises
-// RuntimeError, as Context.run does.
+// (a task's steps: its context, made by the first write in a step while it has none). Entering a
+// context already entered raises RuntimeError, as Context.run does.
 class ContextScope {
  public:
   explicit ContextScope(ContextState& ctx) : prev_(t_current), ctx_(&ctx) { enter(); }
@@ -109,6 +118,24 @@ class ContextScope {
   std::uintptr_t prev_;
   ContextState* ctx_ = nullptr;
   ContextSlot* slot_ = nullptr;
+};
+
+// Runs the scope's extent in a fresh empty context, entered lazily: Handle._run of a callback
+// scheduled where no var was set. What the extent sets stays in it: the first write makes it
+// on the heap (current_context), and the scope, the innermost again at its end, frees it.
+void free_fresh(std::uintptr_t made);
+class FreshContextScope {
+ public:
+  FreshContextScope() : prev_(t_current) { t_current = kFresh; }
+  ~FreshContextScope() {
+    if (t_current != kFresh) free_fresh(t_current);
+    t_current = prev_;
+  }
+  FreshContextScope(const FreshContextScope&) = delete;
+  FreshContextScope& operator=(const FreshContextScope&) = delete;
+
+ private:
+  std::uintptr_t prev_;
 };
 
 // Runs the scope's extent in a new context holding `data`: Handle._run of the copy_context()

@@ -92,8 +92,9 @@ void Handle::run() {
   try {
     Running running(p_);
     // Handle._run: self._context.run(callback); a callback scheduled where no var was set runs
-    // in a new empty context (in_current_context kept it unwrapped), so what it sets stays there.
-    detail::ContextScope context(detail::ContextData{});
+    // in a new empty context (in_current_context kept it unwrapped), so what it sets stays there:
+    // entered lazily (made by the first write).
+    detail::FreshContextScope context;
     p_->fn();
   } catch (const IdleForever&) {
     throw;

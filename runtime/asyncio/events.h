@@ -114,10 +114,10 @@ namespace detail {
 // no wrapper): Handle::run enters a new empty context for every callback.
 template <class F>
 Callback in_current_context(F&& f) {
-  const ContextData& data = current_context().data;
+  const ContextData& data = current_data();
   if (!data) return Callback(std::forward<F>(f));
   return Callback([data, f = std::decay_t<F>(std::forward<F>(f))]() mutable {
-    ContextScope scope(data);
+    NewContextScope scope(data);
     f();
   });
 }
@@ -126,7 +126,7 @@ Callback in_current_context(F&& f) {
 // this one is always wrapped (OwnedContext: 16 bytes, no allocation until a var is set).
 template <class F>
 Callback in_copy_of_current_context(F&& f) {
-  return Callback([ctx = OwnedContext(current_context().data),
+  return Callback([ctx = OwnedContext(current_data()),
                    f = std::decay_t<F>(std::forward<F>(f))]() mutable { ctx.run(f); });
 }
 // Handle(callback, context=ctx): the callback runs in ctx itself (ctx.run: its sets stay there).

@@ -318,19 +318,19 @@ class Future {
   template <class F>
   CallbackId add_done_callback(F&& f, const char* name = nullptr) const {
     using D = std::decay_t<F>;
-    const detail::ContextData& data = detail::current_context().data;
+    const detail::ContextData& data = detail::current_data();
     if (!data) return add_done_callback_here(std::forward<F>(f), name);
     if constexpr (std::is_invocable_v<D&, Future<T>>) {
       return add_done_callback_here(
           [data, f = D(std::forward<F>(f))](Future<T> fut) mutable {
-            detail::ContextScope scope(data);
+            detail::NewContextScope scope(data);
             f(fut);
           },
           name);
     } else {
       return add_done_callback_here(
           [data, f = D(std::forward<F>(f))]() mutable {
-            detail::ContextScope scope(data);
+            detail::NewContextScope scope(data);
             f();
           },
           name);

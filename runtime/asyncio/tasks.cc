@@ -92,7 +92,22 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
   number_ = ++g_task_counter;
   if (name) name_ = std::make_unique<std::string>(std::move(*name));
-  own_context_.data = detail::current_context().data;  // contextvars.copy_context()
+  // contextvars.copy_context()
+  if (const detail::ContextData& data = detail::current_data()) {
+    context_ = std::make_shared<detail::ContextState>(data);
+  }
+}
+
+Context TaskBase::get_context() {
+  if (!context_) {
+    context_ = std::make_shared<detail::ContextState>();
+    // In its own step the context is entered (lazily until now: the step's scope leaves it).
+    if (loop_->current_task() == this) context_->entered = true;
+    if (detail::t_current == detail::lazy_ref(context_)) {
+      detail::t_current = reinterpret_cast<std::uintptr_t>(context_.get());
+    }
+  }
+  return Context(context_);
 }
 
 void detail::check_context_arg(const Loop& loop, const char* function) {

@@ -119,14 +119,12 @@ class TaskBase : public FutureBase {
   std::uint64_t number() const { return number_; }
 
   // Task._context, where every step runs: a copy of the creator's context, or the Context
-  // given (create_task(coro, context=ctx), 3.11+; set before the first step).
-  detail::ContextState& context() { return given_context_ ? *given_context_ : own_context_; }
-  void set_context(const Context& ctx) { given_context_ = ctx.state(); }
-  // Task.get_context() (3.12+): the task's own copy is a Context sharing the task's life.
-  Context get_context() {
-    if (given_context_) return Context(given_context_);
-    return Context(std::shared_ptr<detail::ContextState>(shared_task(), &own_context_));
-  }
+  // given (create_task(coro, context=ctx), 3.11+; set before the first step). Null while the
+  // copy is empty: a step then enters it lazily (made by the first ContextVar.set in a step).
+  detail::ContextSlot& context() { return context_; }
+  void set_context(const Context& ctx) { context_ = ctx.state(); }
+  // Task.get_context() (3.12+).
+  Context get_context();
 
  protected:
   void register_task(const std::shared_ptr<TaskBase>& task);  // _register_task
@@ -148,9 +146,8 @@ class TaskBase : public FutureBase {
   bool log_destroy_pending_ = true;
   std::uint64_t number_ = 0;                   // creation order (the Task-N counter)
   mutable std::unique_ptr<std::string> name_;  // null: "Task-<number_>" (not asked for yet)
-  // copy_context() at creation, in the task: no allocation while no var is set.
-  detail::ContextState own_context_;
-  std::shared_ptr<detail::ContextState> given_context_;
+  // copy_context() at creation: null (no allocation) while no var is set.
+  detail::ContextSlot context_;
 };
 
 template <class T>

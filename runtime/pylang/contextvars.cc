@@ -12,10 +12,30 @@ namespace {
 std::atomic<std::uint64_t> g_next_id{1};  // contexts' ids (for tokens): never reused
 
 thread_local ContextState t_own;  // the thread's context when none is entered
-thread_local ContextState* t_current = nullptr;
 }  // namespace
 
-ContextState& current_context() { return t_current ? *t_current : t_own; }
+constinit thread_local std::uintptr_t t_current = 0;
+
+const ContextData& current_data_slow() { return t_own.data; }
+
+ContextState& current_context() {
+  std::uintptr_t c = t_current;
+  if (c == 0) return t_own;
+  if (c == kFresh) {  // a callback's fresh context: made now, freed by its FreshContextScope
+    auto* made = new ContextState;
+    made->entered = true;
+    t_current = reinterpret_cast<std::uintptr_t>(made);
+    return *made;
+  }
+  if (c & 1) {  // a task's empty copy: made now, entered until its step's scope ends
+    ContextSlot& slot = *reinterpret_cast<ContextSlot*>(c & ~std::uintptr_t{1});
+    if (!slot) slot = std::make_shared<ContextState>();
+    slot->entered = true;
+    t_current = reinterpret_cast<std::uintptr_t>(slot.get());
+    return *slot;
+  }
+  return *reinterpret_cast<ContextState*>(c);
+}
 
 const ContextEntry* context_find(const ContextData& data, const ContextVarImpl* var) {
   if (!data) return nullptr;
@@ -27,6 +47,7 @@ const ContextEntry* context_find(const ContextData& data, const ContextVarImpl* 
 
 void context_set(ContextState& ctx, const std::shared_ptr<const ContextVarImpl>& var,
                  std::shared_ptr<const void> value) {
+  g_context_data.store(true, std::memory_order_relaxed);
   auto data = ctx.data ? std::make_shared<std::vector<ContextEntry>>(*ctx.data)
                        : std::make_shared<std::vector<ContextEntry>>();
   auto it = std::find_if(data->begin(), data->end(),
@@ -52,19 +73,10 @@ std::uint64_t context_id(ContextState& ctx) {
   return ctx.id;
 }
 
-void enter_context(ContextState& ctx) {
-  // (acquire: what the thread that exited it last wrote to it is visible here)
-  if (ctx.entered.exchange(true, std::memory_order_acquire)) {
-    throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
-  }
-  ctx.prev = t_current;
-  t_current = &ctx;
-}
+void free_fresh(std::uintptr_t made) { delete reinterpret_cast<ContextState*>(made); }
 
-void exit_context(ContextState& ctx) {
-  t_current = ctx.prev;
-  ctx.prev = nullptr;
-  ctx.entered.store(false, std::memory_order_release);
+void throw_already_entered() {
+  throw RuntimeError("cannot enter context: " + Context(nullptr).repr() + " is already entered");
 }
 
 }  // namespace detail
@@ -103,7 +115,9 @@ std::vector<std::pair<AnyContextVar, AnyContextValue>> Context::items() const {
 }
 
 Context copy_context() {
-  return Context(std::make_shared<detail::ContextState>(detail::current_context().data));
+  auto s = std::make_shared<detail::ContextState>();
+  s->data = detail::current_data();
+  return Context(std::move(s));
 }
 
 }  // namespace aio

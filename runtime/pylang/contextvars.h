@@ -38,13 +38,11 @@ struct ContextEntry {
 };
 using ContextData = std::shared_ptr<const std::vector<ContextEntry>>;
 
-// A Context object's state; the thread's current one is the innermost entered, else the
+// A Context object's state. The thread's current context is the innermost entered, else the
 // thread's own (PyThreadState.context). `entered` is atomic: a Context may be shared between
 // threads, and entering it in one while another has it entered raises RuntimeError as
 // CPython's does (contextvars.Context.run, in every thread). The rest belongs to the thread
-// that has it entered (CPython's GIL serializes the same accesses). Every task step enters its
-// context with the exchange: against a plain store only for contexts no Context names, the
-// difference did not show in native_bench's sleep0_pingpong (-c opt, 2 cores at load 13-16).
+// that has it entered (CPython's GIL serializes the same accesses).
 struct ContextState {
   ContextState() = default;
   explicit ContextState(ContextData d, std::uint64_t i = 0) : data(std::move(d)), id(i) {}
@@ -52,46 +50,123 @@ struct ContextState {
   ContextState& operator=(const ContextState&) = delete;
 
   ContextData data;
-  ContextState* prev = nullptr;  // the context current when this one was entered
-  std::uint64_t id = 0;          // for tokens (given by the first ContextVar.set in it)
+  std::uint64_t id = 0;  // for tokens (given by the first ContextVar.set in it)
   std::atomic<bool> entered{false};
 };
+using ContextSlot = std::shared_ptr<ContextState>;
+
+// The current context, in a thread_local word: null for the thread's own, a ContextState*, or
+// with the low bit set a context entered lazily and not made yet (made by its first write):
+// kFresh, a callback's fresh empty context (Handle._run), or a ContextSlot* still null (a task's
+// empty copy, entered by its step). So running in an empty context costs a save and a restore
+// of this word, no enter and exit.
+extern constinit thread_local std::uintptr_t t_current;
+inline constexpr std::uintptr_t kFresh = 1;
+inline std::uintptr_t lazy_ref(ContextSlot& slot) {
+  return reinterpret_cast<std::uintptr_t>(&slot) | 1;
+}
+// Whether any context was ever given a value (by any thread): until then every mapping is the
+// empty one, so reading the current one (call_soon's copy_context) is a load of this flag.
+// Another thread's mapping reaches this one only through a synchronizing hand-over (a
+// callback, a task) that the set which raised the flag happens before.
+inline constinit std::atomic<bool> g_context_data{false};
+// The current mapping (reads: ContextVar.get, copy_context); never makes the lazy context.
+const ContextData& current_data_slow();
+inline constinit const ContextData kEmptyData;
+inline const ContextData& current_data() {
+  if (!g_context_data.load(std::memory_order_relaxed)) return kEmptyData;
+  std::uintptr_t c = t_current;
+  if (c == 0) return current_data_slow();
+  if (c & 1) {
+    if (c == kFresh) return kEmptyData;
+    const ContextSlot& slot = *reinterpret_cast<const ContextSlot*>(c & ~std::uintptr_t{1});
+    return slot ? slot->data : kEmptyData;
+  }
+  return reinterpret_cast<const ContextState*>(c)->data;
+}
+// The current context for a write (ContextVar.set/reset, a token's context): makes a lazy one.
 ContextState& current_context();
 const ContextEntry* context_find(const ContextData& data, const ContextVarImpl* var);
 void context_set(ContextState& ctx, const std::shared_ptr<const ContextVarImpl>& var,
                  std::shared_ptr<const void> value);
 void context_delete(ContextState& ctx, const ContextVarImpl* var);
 std::uint64_t context_id(ContextState& ctx);
-// Context.run's enter (RuntimeError 'cannot enter context: ... is already entered') and exit.
-void enter_context(ContextState& ctx);
-void exit_context(ContextState& ctx);
+[[noreturn]] void throw_already_entered();
 
-// Runs the scope's extent in a context: an existing one (Context.run, a task's steps), or a new
-// one holding `data` (Handle._run of the copy_context() made when the callback was scheduled;
-// on the stack, as nothing can name it but the scope).
+// Runs the scope's extent in a context: an existing one (Context.run, `context=`), or a slot's
+// (a task's steps: its context, made by the first write in a step while it has none). Entering a
+// context already entered raises RuntimeError, as Context.run does.
 class ContextScope {
  public:
-  explicit ContextScope(ContextState& ctx) : ctx_(&ctx) { enter_context(ctx); }
-  explicit ContextScope(ContextData data) : own_{std::move(data)}, ctx_(&own_) {
-    enter_context(own_);
+  explicit ContextScope(ContextState& ctx) : prev_(t_current), ctx_(&ctx) { enter(); }
+  explicit ContextScope(ContextSlot& slot) : prev_(t_current), slot_(&slot) {
+    if (slot) {
+      ctx_ = slot.get();
+      enter();
+    } else {
+      t_current = lazy_ref(slot);
+    }
   }
-  ~ContextScope() { exit_context(*ctx_); }
+  ~ContextScope() {
+    t_current = prev_;
+    if (!slot_) {
+      ctx_->entered.store(false, std::memory_order_release);
+    } else if (*slot_) {
+      (*slot_)->entered = false;  // entered above, or made in the extent
+    }
+  }
   ContextScope(const ContextScope&) = delete;
   ContextScope& operator=(const ContextScope&) = delete;
 
  private:
+  void enter() {
+    // An exchange: entering a context another thread has entered raises (acquire: what the
+    // thread that exited it last wrote to it is visible here).
+    if (ctx_->entered.exchange(true, std::memory_order_acquire)) throw_already_entered();
+    t_current = reinterpret_cast<std::uintptr_t>(ctx_);
+  }
+  std::uintptr_t prev_;
+  ContextState* ctx_ = nullptr;
+  ContextSlot* slot_ = nullptr;
+};
+
+// Runs the scope's extent in a fresh empty context, entered lazily: Handle._run of a callback
+// scheduled where no var was set. What the extent sets stays in it: the first write makes it
+// on the heap (current_context), and the scope, the innermost again at its end, frees it.
+void free_fresh(std::uintptr_t made);
+class FreshContextScope {
+ public:
+  FreshContextScope() : prev_(t_current) { t_current = kFresh; }
+  ~FreshContextScope() {
+    if (t_current != kFresh) free_fresh(t_current);
+    t_current = prev_;
+  }
+  FreshContextScope(const FreshContextScope&) = delete;
+  FreshContextScope& operator=(const FreshContextScope&) = delete;
+
+ private:
+  std::uintptr_t prev_;
+};
+
+// Runs the scope's extent in a new context holding `data`: Handle._run of the copy_context()
+// made when the callback was scheduled (on the stack, as nothing can name it but the scope).
+class NewContextScope {
+ public:
+  explicit NewContextScope(ContextData data) : own_{std::move(data)} {}
+
+ private:
   ContextState own_;
-  ContextState* ctx_;
+  ContextScope scope_{own_};
 };
 
 // f wrapped to run in a copy of the current context (to_thread's copy_context() and ctx.run).
 template <class F>
 auto bind_current_context(F&& f) {
-  return [data = current_context().data,
-          f = std::decay_t<F>(std::forward<F>(f))]() mutable -> decltype(auto) {
-    ContextScope scope(data);
-    return f();
-  };
+  return
+      [data = current_data(), f = std::decay_t<F>(std::forward<F>(f))]() mutable -> decltype(auto) {
+        NewContextScope scope(data);
+        return f();
+      };
 }
 
 // The context of a callback that runs more than once (add_reader's Handle keeps the one
@@ -102,28 +177,15 @@ class OwnedContext {
  public:
   explicit OwnedContext(const ContextData& data)
       : s_(data ? std::make_shared<ContextState>(data) : nullptr) {}
+  // Entered lazily while empty, as a task's context: the first var a run sets makes it.
   template <class F>
   void run(F& f) {
-    if (s_) {
-      ContextScope scope(*s_);
-      f();
-      return;
-    }
-    ContextState ctx;  // empty: no run has set a var yet
-    struct Keep {
-      OwnedContext& self;
-      ContextState& ctx;
-      ~Keep() {
-        if (ctx.data || ctx.id)
-          self.s_ = std::make_shared<ContextState>(std::move(ctx.data), ctx.id);
-      }
-    } keep{*this, ctx};
-    ContextScope scope(ctx);
+    ContextScope scope(s_);
     f();
   }
 
  private:
-  std::shared_ptr<ContextState> s_;  // null: still the empty context
+  ContextSlot s_;  // null: still the empty context
 };
 }  // namespace detail
 
@@ -202,19 +264,19 @@ class ContextVar {
   const std::string& name() const { return v_->name; }
   // var.get(): the value in the current context, else the default, else LookupError(var).
   T get() const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_.get());
     if (e) return *static_cast<const T*>(e->value.get());
     if (v_->default_value) return *static_cast<const T*>(v_->default_value.get());
     throw LookupError(repr(), repr());
   }
   // var.get(default): the default given replaces the var's own.
   T get(T fallback) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_.get());
     return e ? *static_cast<const T*>(e->value.get()) : fallback;
   }
   // var.get(None)
   std::optional<T> get(std::nullopt_t) const {
-    const detail::ContextEntry* e = detail::context_find(detail::current_context().data, v_.get());
+    const detail::ContextEntry* e = detail::context_find(detail::current_data(), v_.get());
     if (!e) return std::nullopt;
     return *static_cast<const T*>(e->value.get());
   }

@@ -361,6 +361,33 @@ TEST_P(ContextVars, task_context_argument) {
   });
 }
 
+TEST_P(ContextVars, task_context_in_its_steps) {
+  expect_as_cpython("context_vars", "task_context_in_its_steps", [] {
+    run([]() -> Co<void> {
+      TaskBase* task = current_task().ptr().get();
+      auto run_own = [task] {
+        try {
+          task->get_context().run([] { print("ran"); });
+        } catch (const RuntimeError& exc) {
+          print(exc.repr());
+        }
+      };
+      Context().run(run_own);
+      run_own();
+      ContextVar<int> w("w");
+      w.set(1);
+      co_await sleep(0);
+      print("next step", w.get(std::nullopt), task->get_context().get(w));
+      get_running_loop()->call_soon([w] {
+        w.set(2);
+        print("callback", w.get());
+      });
+      co_await sleep(0);
+      print("after callback", w.get(std::nullopt), task->get_context().get(w));
+    }());
+  });
+}
+
 TEST_P(ContextVars, taskgroup_task_context) {
   expect_as_cpython("context_vars", "taskgroup_task_context", [] {
     run([]() -> Co<void> {

@@ -337,6 +337,35 @@ async def task_context_argument():
         print(own.get_context().get(v), own.get_context() is own.get_context())
 
 
+@scenario(since=(3, 12))
+async def task_context_in_its_steps():
+    # A task's context while empty (aioref enters it lazily, at the first write): a var made and
+    # set in a step keeps its value in the next step, not outside; get_context() in the task's
+    # own step is entered, also from inside another context's run.
+    task = asyncio.current_task()
+
+    def run_own():
+        try:
+            task.get_context().run(print, "ran")
+        except RuntimeError as exc:
+            print(x(exc))
+
+    contextvars.Context().run(run_own)
+    run_own()
+    w = contextvars.ContextVar("w")
+    w.set(1)
+    await asyncio.sleep(0)
+    print("next step", w.get(None), task.get_context().get(w))
+
+    def in_callback():
+        w.set(2)
+        print("callback", w.get())
+
+    asyncio.get_running_loop().call_soon(in_callback)
+    await asyncio.sleep(0)
+    print("after callback", w.get(None), task.get_context().get(w))
+
+
 @scenario(since=(3, 11))
 async def taskgroup_task_context():
     # test_taskgroup_task_context

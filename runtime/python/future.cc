@@ -361,8 +361,8 @@ PyMethodDef create_future_def = {
 void register_future(py::module_& m) {
   m.attr("FutureIter") = make_future_iter_type(m.attr("__name__").cast<std::string>());
 
-  py::class_<FullFuture> future_cls(
-      m, "Future", py::custom_type_setup(setup_future_type<FullFuture, FullFuture>));
+  py::class_<FullFuture> future_cls(m, "Future",
+                                    py::custom_type_setup(setup_future_type<FullFuture>));
   // __init__ is the type's tp_init (setup_type): Future(*, loop=None).
   future_cls.def("__repr__", [](py::handle self) -> py::object {
     if constexpr (this_python_has(Behaviour::kReprFunctions)) {
@@ -395,15 +395,21 @@ void register_future(py::module_& m) {
   install_attribute(future_cls, "_callbacks",
                     [](py::handle self) -> py::object { return fut(self).callbacks_list(); });
   install_attribute(
-      future_cls, "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
-      [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
+      future_cls, "_source_traceback", [](py::handle self) { return fut(self).source_traceback(); },
+      [](py::handle self, py::object v) {
+        fut(self).set_rare(&FullFuture::Rare::source_traceback, std::move(v));
+      });
   if constexpr (this_python_has(Behaviour::kCancelMessage)) {
     install_attribute(
-        future_cls, "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },
-        [](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); });
+        future_cls, "_cancel_message", [](py::handle self) { return fut(self).cancel_message(); },
+        [](py::handle self, py::object v) {
+          fut(self).set_rare(&FullFuture::Rare::cancel_message, std::move(v));
+        });
     install_attribute(
-        future_cls, "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc; },
-        [](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
+        future_cls, "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc(); },
+        [](py::handle self, py::object v) {
+          fut(self).set_rare(&FullFuture::Rare::cancelled_exc, std::move(v));
+        });
   }
 
   install_methods(future_cls, kFuture, future_methods());

@@ -36,16 +36,24 @@ class FullFuture {
  public:
   enum State : unsigned char { kPending = 0, kCancelled = 1, kFinished = 2 };
 
-  virtual ~FullFuture() = default;
+  // What most futures never set (a debug loop's traceback, a cancellation's message and kept
+  // CancelledError), behind one pointer: 16 bytes less per future and task.
+  struct Rare {
+    py::object source_traceback = py::none();
+    py::object cancel_message = py::none();
+    py::object cancelled_exc = py::none();
+  };
 
+  // No virtual member: each type's slots are instantiated with its own class
+  // (setup_future_type<Self>, enable_gc<Self>), so a vtable would only cost a word.
   py::object loop = py::none();
   py::object result = py::none();
   py::object exception = py::none();
-  py::object exception_tb = py::none();
-  py::object source_traceback = py::none();
-  py::object cancel_message = py::none();
-  py::object cancelled_exc = py::none();
-  py::object cancelled_tb = py::none();  // 3.9-3.10: cancelled_exc's traceback, kept apart
+  // One slot for two tracebacks, since a future is either finished with an exception or
+  // cancelled: the exception's, saved by set_exception (3.10+: result() raises with it), or
+  // the kept CancelledError's, kept apart (3.9-3.10).
+  py::object saved_tb = py::none();
+  std::unique_ptr<Rare> rare;
   std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
   // Last, together: one word with the Task's flags after them (its members go in this class's
   // tail padding), so that a Task fits in the same size class with its name's number.
@@ -53,12 +61,24 @@ class FullFuture {
   bool blocking = false;
   bool log_traceback = false;
 
+  py::object source_traceback() const { return rare ? rare->source_traceback : py::none(); }
+  py::object cancel_message() const { return rare ? rare->cancel_message : py::none(); }
+  py::object cancelled_exc() const { return rare ? rare->cancelled_exc : py::none(); }
+  // The rare fields, allocated by the first one set (setting None to none allocates nothing).
+  void set_rare(py::object Rare::*field, py::object value) {
+    if (!rare) {
+      if (value.is_none()) return;
+      rare = std::make_unique<Rare>();
+    }
+    (*rare).*field = std::move(value);
+  }
+
   // Future.__init__; a second call starts again from a new future, as _asyncio's does.
   void init(py::object the_loop) {
     if (!loop.is_none()) {
       state = kPending;
-      result = exception = exception_tb = source_traceback = py::none();
-      cancel_message = cancelled_exc = cancelled_tb = py::none();
+      result = exception = saved_tb = py::none();
+      rare.reset();
       blocking = log_traceback = false;
       callbacks.clear();
     }
@@ -72,7 +92,7 @@ class FullFuture {
       if (is_debug < 0) throw py::error_already_set();
     }
     if (is_debug) {
-      source_traceback = api().extract_stack(api().getframe(0));
+      set_rare(&Rare::source_traceback, api().extract_stack(api().getframe(0)));
     }
   }
 
@@ -123,18 +143,18 @@ class FullFuture {
   py::object make_cancelled_error() {
     if constexpr (!this_python_has(Behaviour::kCancelMessage)) return api().cancelled_error();
     if constexpr (this_python_has(Behaviour::kCancelledErrorReturnsKept)) {
-      if (!cancelled_exc.is_none()) {
-        py::object exc = std::move(cancelled_exc);
-        cancelled_exc = py::none();
+      if (rare && !rare->cancelled_exc.is_none()) {
+        py::object exc = std::move(rare->cancelled_exc);
+        rare->cancelled_exc = py::none();
         return exc;
       }
     }
-    py::object exc =
-        cancel_message.is_none() ? api().cancelled_error() : api().cancelled_error(cancel_message);
+    py::object message = cancel_message();
+    py::object exc = message.is_none() ? api().cancelled_error() : api().cancelled_error(message);
     if constexpr (this_python_has(Behaviour::kCancelledErrorContext)) {
-      PyException_SetContext(exc.ptr(),
-                             cancelled_exc.is_none() ? nullptr : cancelled_exc.inc_ref().ptr());
-      cancelled_exc = py::none();
+      py::object kept = cancelled_exc();
+      PyException_SetContext(exc.ptr(), kept.is_none() ? nullptr : kept.inc_ref().ptr());
+      if (rare) rare->cancelled_exc = py::none();
     }
     return exc;
   }
@@ -146,13 +166,13 @@ class FullFuture {
     if constexpr (!this_python_has(Behaviour::kCancelledTracebackApart)) {
       raise(make_cancelled_error());
     } else {
-      py::object exc = cancel_message.is_none() ? api().cancelled_error()
-                                                : api().cancelled_error(cancel_message);
+      py::object message = cancel_message();
+      py::object exc = message.is_none() ? api().cancelled_error() : api().cancelled_error(message);
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
-      if (!cancelled_exc.is_none()) {
-        if (!cancelled_tb.is_none())
-          PyException_SetTraceback(cancelled_exc.ptr(), cancelled_tb.ptr());
-        PyException_SetContext(exc.ptr(), cancelled_exc.inc_ref().ptr());
+      py::object kept = cancelled_exc();
+      if (!kept.is_none()) {
+        if (!saved_tb.is_none()) PyException_SetTraceback(kept.ptr(), saved_tb.ptr());
+        PyException_SetContext(exc.ptr(), kept.inc_ref().ptr());
       }
       throw py::error_already_set();
     }
@@ -163,7 +183,9 @@ class FullFuture {
     log_traceback = false;
     if (state != kPending) return false;
     state = kCancelled;
-    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) {
+      set_rare(&Rare::cancel_message, std::move(msg));
+    }
     schedule_callbacks(self);
     return true;
   }
@@ -203,8 +225,8 @@ class FullFuture {
     }
     exception = exc;
     if constexpr (this_python_has(Behaviour::kResultRaisesWithSavedTb)) {
-      exception_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
-      if (!exception_tb) exception_tb = py::none();
+      saved_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
+      if (!saved_tb) saved_tb = py::none();
     }
     state = kFinished;
     schedule_callbacks(self);
@@ -221,8 +243,8 @@ class FullFuture {
         // _asyncio's future_get_result uses the saved traceback once (Py_CLEAR after it): a
         // later result() raises from no traceback, which drops the frames the first raise
         // added (and what they hold: a task among their locals is freed there).
-        PyException_SetTraceback(exception.ptr(), exception_tb.ptr());
-        exception_tb = py::none();
+        PyException_SetTraceback(exception.ptr(), saved_tb.ptr());
+        saved_tb = py::none();
       }
       raise(exception);
     }
@@ -270,8 +292,8 @@ class FullFuture {
     return out;
   }
 
-  // Future.__del__ (and Task.__del__ in the override).
-  virtual void finalize(py::handle self) {
+  // Future.__del__ (Task.__del__ hides it and calls it).
+  void finalize(py::handle self) {
     if (!log_traceback || loop.is_none()) return;
     py::dict context;
     context["message"] =
@@ -280,17 +302,17 @@ class FullFuture {
                 " exception was never retrieved");
     context["exception"] = exception;
     context["future"] = self;
-    if (!source_traceback.is_none() && py::len(source_traceback)) {
-      context["source_traceback"] = source_traceback;
-    }
+    py::object tb = source_traceback();
+    if (!tb.is_none() && py::len(tb)) context["source_traceback"] = tb;
     loop.attr("call_exception_handler")(context);
   }
 
-  virtual int traverse(visitproc visit, void* arg) {
-    for (PyObject* o :
-         {loop.ptr(), result.ptr(), exception.ptr(), exception_tb.ptr(), source_traceback.ptr(),
-          cancel_message.ptr(), cancelled_exc.ptr(), cancelled_tb.ptr()}) {
-      Py_VISIT(o);
+  int traverse(visitproc visit, void* arg) {
+    for (PyObject* o : {loop.ptr(), result.ptr(), exception.ptr(), saved_tb.ptr()}) Py_VISIT(o);
+    if (rare) {
+      Py_VISIT(rare->source_traceback.ptr());
+      Py_VISIT(rare->cancel_message.ptr());
+      Py_VISIT(rare->cancelled_exc.ptr());
     }
     for (auto& [fn, ctx] : callbacks) {
       Py_VISIT(fn.ptr());
@@ -298,15 +320,13 @@ class FullFuture {
     }
     return 0;
   }
-  virtual void clear() {
-    py::object keep[] = {
-        std::move(loop),          std::move(result),           std::move(exception),
-        std::move(exception_tb),  std::move(source_traceback), std::move(cancel_message),
-        std::move(cancelled_exc), std::move(cancelled_tb)};
+  void clear() {
+    py::object keep[] = {std::move(loop), std::move(result), std::move(exception),
+                         std::move(saved_tb)};
+    auto keep_rare = std::move(rare);
     auto cbs = std::move(callbacks);
     callbacks.clear();
-    loop = result = exception = exception_tb = source_traceback = cancel_message = cancelled_exc =
-        cancelled_tb = py::none();
+    loop = result = exception = saved_tb = py::none();
     (void)keep;
   }
 };
@@ -331,7 +351,7 @@ std::vector<MethodBinding> future_methods();
 
 // GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type, and
 // __await__ / __iter__ as the slots they are in _asyncio (their wrappers word wrong calls).
-template <class Self, class Base>
+template <class Self>
 void setup_future_type(PyHeapTypeObject* heap_type) {
   enable_gc<Self>(heap_type);
   auto* type = &heap_type->ht_type;
@@ -341,7 +361,7 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     try {
-      static_cast<Base*>(obj)->finalize(self);
+      obj->finalize(self);
     } catch (py::error_already_set& e) {
       e.restore();
       PyErr_WriteUnraisable(self);

@@ -254,12 +254,14 @@ FullFuture& fut(py::handle self) {
 
 // The bodies of Future's methods (their signatures: kSignatures, methods.h).
 py::object future_result(PyObject* self, PyObject* const*) {
-  ensure_alive_or_invalid_state(fut(self));
-  return fut(self).get_result();
+  FullFuture& f = fut(self);
+  ensure_alive_or_invalid_state(f);
+  return f.get_result();
 }
 py::object future_exception(PyObject* self, PyObject* const*) {
-  ensure_alive_or_invalid_state(fut(self));
-  return fut(self).get_exception();
+  FullFuture& f = fut(self);
+  ensure_alive_or_invalid_state(f);
+  return f.get_exception();
 }
 py::object future_done(PyObject* self, PyObject* const*) { return py::bool_(fut(self).done()); }
 py::object future_cancelled(PyObject* self, PyObject* const*) {
@@ -277,27 +279,32 @@ py::object future_get_loop(PyObject* self, PyObject* const*) {
   return loop;
 }
 py::object future_set_result(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).future_set_result(self, argument(args, 0));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.future_set_result(self, argument(args, 0));
   return py::none();
 }
 py::object future_set_exception(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).future_set_exception(self, argument(args, 0));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.future_set_exception(self, argument(args, 0));
   return py::none();
 }
 py::object future_add_done_callback(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).add_done_callback(self, argument(args, 0), argument(args, 1));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.add_done_callback(self, argument(args, 0), argument(args, 1));
   return py::none();
 }
 py::object future_remove_done_callback(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  return py::int_(fut(self).remove_done_callback(argument(args, 0)));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  return py::int_(f.remove_done_callback(argument(args, 0)));
 }
 py::object future_cancel(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  return py::bool_(fut(self).future_cancel(self, argument(args, 0)));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  return py::bool_(f.future_cancel(self, argument(args, 0)));
 }
 py::object future_make_cancelled_error(PyObject* self, PyObject* const*) {
   return fut(self).make_cancelled_error();

@@ -23,6 +23,7 @@
 
 #include "runtime/python/asyncio_api.h"
 #include "runtime/python/capi.h"
+#include "runtime/python/done_callbacks.h"
 #include "runtime/python/handles.h"
 #include "runtime/python/methods.h"
 
@@ -54,7 +55,7 @@ class FullFuture {
   // the kept CancelledError's, kept apart (3.9-3.10).
   py::object saved_tb = py::none();
   std::unique_ptr<Rare> rare;
-  std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
+  DoneCallbacks callbacks;
   // Last, together: one word with the Task's flags after them (its members go in this class's
   // tail padding), so that a Task fits in the same size class with its name's number.
   State state = kPending;
@@ -115,7 +116,7 @@ class FullFuture {
   void schedule_callbacks(py::handle self) {
     if (callbacks.empty()) return;
     if (callbacks.size() == 1) {  // the common case, without copying the list
-      std::pair<py::object, py::object> only = callbacks[0];
+      DoneCallbacks::Entry only = callbacks[0];
       try {
         call_soon_with_context(loop.ptr(), only.first.ptr(), self.ptr(), only.second.ptr());
       } catch (...) {
@@ -125,12 +126,12 @@ class FullFuture {
       callbacks.clear();
       return;
     }
-    auto pending = callbacks;
+    std::vector<DoneCallbacks::Entry> pending = callbacks.to_vector();
     try {
       for (std::size_t i = 0; i < pending.size(); ++i) {
         call_soon_with_context(loop.ptr(), pending[i].first.ptr(), self.ptr(),
                                pending[i].second.ptr());
-        if (i == 0 && !callbacks.empty()) callbacks.erase(callbacks.begin());
+        if (i == 0 && !callbacks.empty()) callbacks.pop_front();
       }
     } catch (...) {
       callbacks.clear();
@@ -267,31 +268,34 @@ class FullFuture {
       context = py::reinterpret_steal<py::object>(PyContext_CopyCurrent());
       if (!context) throw py::error_already_set();
     }
-    callbacks.emplace_back(std::move(fn), std::move(context));
+    callbacks.push_back({std::move(fn), std::move(context)});
   }
 
   // _asyncio's remove_done_callback: `fn == callback` (Py_EQ) may run Python code that adds
   // or removes callbacks, so the list is walked by index, re-reading its size, with each entry
   // held while it is compared; the kept ones then replace the list.
   std::size_t remove_done_callback(const py::object& fn) {
-    std::vector<std::pair<py::object, py::object>> kept;
+    std::vector<DoneCallbacks::Entry> kept;
     for (std::size_t i = 0; i < callbacks.size(); ++i) {
-      std::pair<py::object, py::object> entry = callbacks[i];
+      DoneCallbacks::Entry entry = callbacks[i];
       int eq = PyObject_RichCompareBool(entry.first.ptr(), fn.ptr(), Py_EQ);
       if (eq < 0) throw py::error_already_set();
       if (!eq) kept.push_back(std::move(entry));
     }
     std::size_t removed = callbacks.size() > kept.size() ? callbacks.size() - kept.size() : 0;
-    callbacks = std::move(kept);
+    callbacks.assign(std::move(kept));
     return removed;
   }
 
   py::list callbacks_list() const {
     py::list out;
-    for (const auto& [fn, ctx] : callbacks) out.append(py::make_tuple(fn, ctx));
+    callbacks.for_each(
+        [&out](const DoneCallbacks::Entry& e) { out.append(py::make_tuple(e.first, e.second)); });
     return out;
   }
 
+  // Whether finalize() has anything to report (tp_finalize saves the error state only then).
+  bool finalize_reports() const { return log_traceback && !loop.is_none(); }
   // Future.__del__ (Task.__del__ hides it and calls it).
   void finalize(py::handle self) {
     if (!log_traceback || loop.is_none()) return;
@@ -314,9 +318,9 @@ class FullFuture {
       Py_VISIT(rare->cancel_message.ptr());
       Py_VISIT(rare->cancelled_exc.ptr());
     }
-    for (auto& [fn, ctx] : callbacks) {
-      Py_VISIT(fn.ptr());
-      Py_VISIT(ctx.ptr());
+    for (std::size_t i = 0, n = callbacks.size(); i < n; ++i) {
+      Py_VISIT(callbacks[i].first.ptr());
+      Py_VISIT(callbacks[i].second.ptr());
     }
     return 0;
   }
@@ -324,8 +328,7 @@ class FullFuture {
     py::object keep[] = {std::move(loop), std::move(result), std::move(exception),
                          std::move(saved_tb)};
     auto keep_rare = std::move(rare);
-    auto cbs = std::move(callbacks);
-    callbacks.clear();
+    DoneCallbacks cbs = callbacks.take();
     loop = result = exception = saved_tb = py::none();
     (void)keep;
   }
@@ -357,7 +360,7 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
   auto* type = &heap_type->ht_type;
   type->tp_finalize = [](PyObject* self) {
     Self* obj = instance_of<Self>(self);
-    if (!obj) return;
+    if (!obj || !obj->finalize_reports()) return;
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     try {

@@ -309,6 +309,10 @@ class FullTask final : public FullFuture {
     step(self, exc);
   }
 
+  bool finalize_reports() const {
+    return (state == kPending && log_destroy_pending && !loop.is_none()) ||
+           FullFuture::finalize_reports();
+  }
   void finalize(py::handle self) {
     if (state == kPending && log_destroy_pending && !loop.is_none()) {
       py::dict ctx;

@@ -254,12 +254,14 @@ FullFuture& fut(py::handle self) {
 
 // The bodies of Future's methods (their signatures: kSignatures, methods.h).
 py::object future_result(PyObject* self, PyObject* const*) {
-  ensure_alive_or_invalid_state(fut(self));
-  return fut(self).get_result();
+  FullFuture& f = fut(self);
+  ensure_alive_or_invalid_state(f);
+  return f.get_result();
 }
 py::object future_exception(PyObject* self, PyObject* const*) {
-  ensure_alive_or_invalid_state(fut(self));
-  return fut(self).get_exception();
+  FullFuture& f = fut(self);
+  ensure_alive_or_invalid_state(f);
+  return f.get_exception();
 }
 py::object future_done(PyObject* self, PyObject* const*) { return py::bool_(fut(self).done()); }
 py::object future_cancelled(PyObject* self, PyObject* const*) {
@@ -277,27 +279,32 @@ py::object future_get_loop(PyObject* self, PyObject* const*) {
   return loop;
 }
 py::object future_set_result(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).future_set_result(self, argument(args, 0));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.future_set_result(self, argument(args, 0));
   return py::none();
 }
 py::object future_set_exception(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).future_set_exception(self, argument(args, 0));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.future_set_exception(self, argument(args, 0));
   return py::none();
 }
 py::object future_add_done_callback(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  fut(self).add_done_callback(self, argument(args, 0), argument(args, 1));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  f.add_done_callback(self, argument(args, 0), argument(args, 1));
   return py::none();
 }
 py::object future_remove_done_callback(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  return py::int_(fut(self).remove_done_callback(argument(args, 0)));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  return py::int_(f.remove_done_callback(argument(args, 0)));
 }
 py::object future_cancel(PyObject* self, PyObject* const* args) {
-  fut(self).ensure_alive();
-  return py::bool_(fut(self).future_cancel(self, argument(args, 0)));
+  FullFuture& f = fut(self);
+  f.ensure_alive();
+  return py::bool_(f.future_cancel(self, argument(args, 0)));
 }
 py::object future_make_cancelled_error(PyObject* self, PyObject* const*) {
   return fut(self).make_cancelled_error();
@@ -361,8 +368,8 @@ PyMethodDef create_future_def = {
 void register_future(py::module_& m) {
   m.attr("FutureIter") = make_future_iter_type(m.attr("__name__").cast<std::string>());
 
-  py::class_<FullFuture> future_cls(
-      m, "Future", py::custom_type_setup(setup_future_type<FullFuture, FullFuture>));
+  py::class_<FullFuture> future_cls(m, "Future",
+                                    py::custom_type_setup(setup_future_type<FullFuture>));
   // __init__ is the type's tp_init (setup_type): Future(*, loop=None).
   future_cls.def("__repr__", [](py::handle self) -> py::object {
     if constexpr (this_python_has(Behaviour::kReprFunctions)) {
@@ -395,15 +402,21 @@ void register_future(py::module_& m) {
   install_attribute(future_cls, "_callbacks",
                     [](py::handle self) -> py::object { return fut(self).callbacks_list(); });
   install_attribute(
-      future_cls, "_source_traceback", [](py::handle self) { return fut(self).source_traceback; },
-      [](py::handle self, py::object v) { fut(self).source_traceback = std::move(v); });
+      future_cls, "_source_traceback", [](py::handle self) { return fut(self).source_traceback(); },
+      [](py::handle self, py::object v) {
+        fut(self).set_rare(&FullFuture::Rare::source_traceback, std::move(v));
+      });
   if constexpr (this_python_has(Behaviour::kCancelMessage)) {
     install_attribute(
-        future_cls, "_cancel_message", [](py::handle self) { return fut(self).cancel_message; },
-        [](py::handle self, py::object v) { fut(self).cancel_message = std::move(v); });
+        future_cls, "_cancel_message", [](py::handle self) { return fut(self).cancel_message(); },
+        [](py::handle self, py::object v) {
+          fut(self).set_rare(&FullFuture::Rare::cancel_message, std::move(v));
+        });
     install_attribute(
-        future_cls, "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc; },
-        [](py::handle self, py::object v) { fut(self).cancelled_exc = std::move(v); });
+        future_cls, "_cancelled_exc", [](py::handle self) { return fut(self).cancelled_exc(); },
+        [](py::handle self, py::object v) {
+          fut(self).set_rare(&FullFuture::Rare::cancelled_exc, std::move(v));
+        });
   }
 
   install_methods(future_cls, kFuture, future_methods());

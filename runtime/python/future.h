@@ -23,6 +23,7 @@
 
 #include "runtime/python/asyncio_api.h"
 #include "runtime/python/capi.h"
+#include "runtime/python/done_callbacks.h"
 #include "runtime/python/handles.h"
 #include "runtime/python/methods.h"
 
@@ -36,29 +37,49 @@ class FullFuture {
  public:
   enum State : unsigned char { kPending = 0, kCancelled = 1, kFinished = 2 };
 
-  virtual ~FullFuture() = default;
+  // What most futures never set (a debug loop's traceback, a cancellation's message and kept
+  // CancelledError), behind one pointer: 16 bytes less per future and task.
+  struct Rare {
+    py::object source_traceback = py::none();
+    py::object cancel_message = py::none();
+    py::object cancelled_exc = py::none();
+  };
 
+  // No virtual member: each type's slots are instantiated with its own class
+  // (setup_future_type<Self>, enable_gc<Self>), so a vtable would only cost a word.
   py::object loop = py::none();
   py::object result = py::none();
   py::object exception = py::none();
-  py::object exception_tb = py::none();
-  py::object source_traceback = py::none();
-  py::object cancel_message = py::none();
-  py::object cancelled_exc = py::none();
-  py::object cancelled_tb = py::none();  // 3.9-3.10: cancelled_exc's traceback, kept apart
-  std::vector<std::pair<py::object, py::object>> callbacks;  // (fn, context)
+  // One slot for two tracebacks, since a future is either finished with an exception or
+  // cancelled: the exception's, saved by set_exception (3.10+: result() raises with it), or
+  // the kept CancelledError's, kept apart (3.9-3.10).
+  py::object saved_tb = py::none();
+  std::unique_ptr<Rare> rare;
+  DoneCallbacks callbacks;
   // Last, together: one word with the Task's flags after them (its members go in this class's
   // tail padding), so that a Task fits in the same size class with its name's number.
   State state = kPending;
   bool blocking = false;
   bool log_traceback = false;
 
+  py::object source_traceback() const { return rare ? rare->source_traceback : py::none(); }
+  py::object cancel_message() const { return rare ? rare->cancel_message : py::none(); }
+  py::object cancelled_exc() const { return rare ? rare->cancelled_exc : py::none(); }
+  // The rare fields, allocated by the first one set (setting None to none allocates nothing).
+  void set_rare(py::object Rare::*field, py::object value) {
+    if (!rare) {
+      if (value.is_none()) return;
+      rare = std::make_unique<Rare>();
+    }
+    (*rare).*field = std::move(value);
+  }
+
   // Future.__init__; a second call starts again from a new future, as _asyncio's does.
   void init(py::object the_loop) {
     if (!loop.is_none()) {
       state = kPending;
-      result = exception = exception_tb = source_traceback = py::none();
-      cancel_message = cancelled_exc = cancelled_tb = py::none();
+      result = exception = saved_tb = py::none();
+      rare.reset();
       blocking = log_traceback = false;
       callbacks.clear();
     }
@@ -72,7 +93,7 @@ class FullFuture {
       if (is_debug < 0) throw py::error_already_set();
     }
     if (is_debug) {
-      source_traceback = api().extract_stack(api().getframe(0));
+      set_rare(&Rare::source_traceback, api().extract_stack(api().getframe(0)));
     }
   }
 
@@ -95,7 +116,7 @@ class FullFuture {
   void schedule_callbacks(py::handle self) {
     if (callbacks.empty()) return;
     if (callbacks.size() == 1) {  // the common case, without copying the list
-      std::pair<py::object, py::object> only = callbacks[0];
+      DoneCallbacks::Entry only = callbacks[0];
       try {
         call_soon_with_context(loop.ptr(), only.first.ptr(), self.ptr(), only.second.ptr());
       } catch (...) {
@@ -105,12 +126,12 @@ class FullFuture {
       callbacks.clear();
       return;
     }
-    auto pending = callbacks;
+    std::vector<DoneCallbacks::Entry> pending = callbacks.to_vector();
     try {
       for (std::size_t i = 0; i < pending.size(); ++i) {
         call_soon_with_context(loop.ptr(), pending[i].first.ptr(), self.ptr(),
                                pending[i].second.ptr());
-        if (i == 0 && !callbacks.empty()) callbacks.erase(callbacks.begin());
+        if (i == 0 && !callbacks.empty()) callbacks.pop_front();
       }
     } catch (...) {
       callbacks.clear();
@@ -123,18 +144,18 @@ class FullFuture {
   py::object make_cancelled_error() {
     if constexpr (!this_python_has(Behaviour::kCancelMessage)) return api().cancelled_error();
     if constexpr (this_python_has(Behaviour::kCancelledErrorReturnsKept)) {
-      if (!cancelled_exc.is_none()) {
-        py::object exc = std::move(cancelled_exc);
-        cancelled_exc = py::none();
+      if (rare && !rare->cancelled_exc.is_none()) {
+        py::object exc = std::move(rare->cancelled_exc);
+        rare->cancelled_exc = py::none();
         return exc;
       }
     }
-    py::object exc =
-        cancel_message.is_none() ? api().cancelled_error() : api().cancelled_error(cancel_message);
+    py::object message = cancel_message();
+    py::object exc = message.is_none() ? api().cancelled_error() : api().cancelled_error(message);
     if constexpr (this_python_has(Behaviour::kCancelledErrorContext)) {
-      PyException_SetContext(exc.ptr(),
-                             cancelled_exc.is_none() ? nullptr : cancelled_exc.inc_ref().ptr());
-      cancelled_exc = py::none();
+      py::object kept = cancelled_exc();
+      PyException_SetContext(exc.ptr(), kept.is_none() ? nullptr : kept.inc_ref().ptr());
+      if (rare) rare->cancelled_exc = py::none();
     }
     return exc;
   }
@@ -146,13 +167,13 @@ class FullFuture {
     if constexpr (!this_python_has(Behaviour::kCancelledTracebackApart)) {
       raise(make_cancelled_error());
     } else {
-      py::object exc = cancel_message.is_none() ? api().cancelled_error()
-                                                : api().cancelled_error(cancel_message);
+      py::object message = cancel_message();
+      py::object exc = message.is_none() ? api().cancelled_error() : api().cancelled_error(message);
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
-      if (!cancelled_exc.is_none()) {
-        if (!cancelled_tb.is_none())
-          PyException_SetTraceback(cancelled_exc.ptr(), cancelled_tb.ptr());
-        PyException_SetContext(exc.ptr(), cancelled_exc.inc_ref().ptr());
+      py::object kept = cancelled_exc();
+      if (!kept.is_none()) {
+        if (!saved_tb.is_none()) PyException_SetTraceback(kept.ptr(), saved_tb.ptr());
+        PyException_SetContext(exc.ptr(), kept.inc_ref().ptr());
       }
       throw py::error_already_set();
     }
@@ -163,7 +184,9 @@ class FullFuture {
     log_traceback = false;
     if (state != kPending) return false;
     state = kCancelled;
-    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) {
+      set_rare(&Rare::cancel_message, std::move(msg));
+    }
     schedule_callbacks(self);
     return true;
   }
@@ -203,8 +226,8 @@ class FullFuture {
     }
     exception = exc;
     if constexpr (this_python_has(Behaviour::kResultRaisesWithSavedTb)) {
-      exception_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
-      if (!exception_tb) exception_tb = py::none();
+      saved_tb = py::reinterpret_steal<py::object>(PyException_GetTraceback(exc.ptr()));
+      if (!saved_tb) saved_tb = py::none();
     }
     state = kFinished;
     schedule_callbacks(self);
@@ -221,8 +244,8 @@ class FullFuture {
         // _asyncio's future_get_result uses the saved traceback once (Py_CLEAR after it): a
         // later result() raises from no traceback, which drops the frames the first raise
         // added (and what they hold: a task among their locals is freed there).
-        PyException_SetTraceback(exception.ptr(), exception_tb.ptr());
-        exception_tb = py::none();
+        PyException_SetTraceback(exception.ptr(), saved_tb.ptr());
+        saved_tb = py::none();
       }
       raise(exception);
     }
@@ -245,33 +268,36 @@ class FullFuture {
       context = py::reinterpret_steal<py::object>(PyContext_CopyCurrent());
       if (!context) throw py::error_already_set();
     }
-    callbacks.emplace_back(std::move(fn), std::move(context));
+    callbacks.push_back({std::move(fn), std::move(context)});
   }
 
   // _asyncio's remove_done_callback: `fn == callback` (Py_EQ) may run Python code that adds
   // or removes callbacks, so the list is walked by index, re-reading its size, with each entry
   // held while it is compared; the kept ones then replace the list.
   std::size_t remove_done_callback(const py::object& fn) {
-    std::vector<std::pair<py::object, py::object>> kept;
+    std::vector<DoneCallbacks::Entry> kept;
     for (std::size_t i = 0; i < callbacks.size(); ++i) {
-      std::pair<py::object, py::object> entry = callbacks[i];
+      DoneCallbacks::Entry entry = callbacks[i];
       int eq = PyObject_RichCompareBool(entry.first.ptr(), fn.ptr(), Py_EQ);
       if (eq < 0) throw py::error_already_set();
       if (!eq) kept.push_back(std::move(entry));
     }
     std::size_t removed = callbacks.size() > kept.size() ? callbacks.size() - kept.size() : 0;
-    callbacks = std::move(kept);
+    callbacks.assign(std::move(kept));
     return removed;
   }
 
   py::list callbacks_list() const {
     py::list out;
-    for (const auto& [fn, ctx] : callbacks) out.append(py::make_tuple(fn, ctx));
+    callbacks.for_each(
+        [&out](const DoneCallbacks::Entry& e) { out.append(py::make_tuple(e.first, e.second)); });
     return out;
   }
 
-  // Future.__del__ (and Task.__del__ in the override).
-  virtual void finalize(py::handle self) {
+  // Whether finalize() has anything to report (tp_finalize saves the error state only then).
+  bool finalize_reports() const { return log_traceback && !loop.is_none(); }
+  // Future.__del__ (Task.__del__ hides it and calls it).
+  void finalize(py::handle self) {
     if (!log_traceback || loop.is_none()) return;
     py::dict context;
     context["message"] =
@@ -280,33 +306,30 @@ class FullFuture {
                 " exception was never retrieved");
     context["exception"] = exception;
     context["future"] = self;
-    if (!source_traceback.is_none() && py::len(source_traceback)) {
-      context["source_traceback"] = source_traceback;
-    }
+    py::object tb = source_traceback();
+    if (!tb.is_none() && py::len(tb)) context["source_traceback"] = tb;
     loop.attr("call_exception_handler")(context);
   }
 
-  virtual int traverse(visitproc visit, void* arg) {
-    for (PyObject* o :
-         {loop.ptr(), result.ptr(), exception.ptr(), exception_tb.ptr(), source_traceback.ptr(),
-          cancel_message.ptr(), cancelled_exc.ptr(), cancelled_tb.ptr()}) {
-      Py_VISIT(o);
+  int traverse(visitproc visit, void* arg) {
+    for (PyObject* o : {loop.ptr(), result.ptr(), exception.ptr(), saved_tb.ptr()}) Py_VISIT(o);
+    if (rare) {
+      Py_VISIT(rare->source_traceback.ptr());
+      Py_VISIT(rare->cancel_message.ptr());
+      Py_VISIT(rare->cancelled_exc.ptr());
     }
-    for (auto& [fn, ctx] : callbacks) {
-      Py_VISIT(fn.ptr());
-      Py_VISIT(ctx.ptr());
+    for (std::size_t i = 0, n = callbacks.size(); i < n; ++i) {
+      Py_VISIT(callbacks[i].first.ptr());
+      Py_VISIT(callbacks[i].second.ptr());
     }
     return 0;
   }
-  virtual void clear() {
-    py::object keep[] = {
-        std::move(loop),          std::move(result),           std::move(exception),
-        std::move(exception_tb),  std::move(source_traceback), std::move(cancel_message),
-        std::move(cancelled_exc), std::move(cancelled_tb)};
-    auto cbs = std::move(callbacks);
-    callbacks.clear();
-    loop = result = exception = exception_tb = source_traceback = cancel_message = cancelled_exc =
-        cancelled_tb = py::none();
+  void clear() {
+    py::object keep[] = {std::move(loop), std::move(result), std::move(exception),
+                         std::move(saved_tb)};
+    auto keep_rare = std::move(rare);
+    DoneCallbacks cbs = callbacks.take();
+    loop = result = exception = saved_tb = py::none();
     (void)keep;
   }
 };
@@ -331,17 +354,17 @@ std::vector<MethodBinding> future_methods();
 
 // GC support and finalizer (Future.__del__ / Task.__del__) for a pybind11 heap type, and
 // __await__ / __iter__ as the slots they are in _asyncio (their wrappers word wrong calls).
-template <class Self, class Base>
+template <class Self>
 void setup_future_type(PyHeapTypeObject* heap_type) {
   enable_gc<Self>(heap_type);
   auto* type = &heap_type->ht_type;
   type->tp_finalize = [](PyObject* self) {
     Self* obj = instance_of<Self>(self);
-    if (!obj) return;
+    if (!obj || !obj->finalize_reports()) return;
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     try {
-      static_cast<Base*>(obj)->finalize(self);
+      obj->finalize(self);
     } catch (py::error_already_set& e) {
       e.restore();
       PyErr_WriteUnraisable(self);

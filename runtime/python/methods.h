@@ -113,7 +113,14 @@ struct MethodEntry {
   static PyObject* keywords(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                             PyObject* kwnames) {
     PyObject* buf[3] = {nullptr, nullptr, nullptr};
-    // The function, not the 3.8-3.12 macro of that name (clang warns on its NULL compares).
+    // Positional arguments only, as many as the signature takes: as given, without the call.
+    // The macro of that name (every version's; 3.13's is internal) makes this test in Argument
+    // Clinic's code, hence in _asyncio's; the function is called here, since clang warns on
+    // the macro's NULL compares.
+    if (kwnames == nullptr && minpos <= nargs && nargs <= maxpos && args != nullptr) {
+      for (Py_ssize_t i = 0; i < nargs && i < 3; ++i) buf[i] = args[i];
+      return run(self, buf);
+    }
     PyObject* const* unpacked =
         (_PyArg_UnpackKeywords)(args, nargs, nullptr, kwnames, &parser, minpos, maxpos, 0, buf);
     if (unpacked == nullptr) return nullptr;

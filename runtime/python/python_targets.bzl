@@ -33,6 +33,7 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 "capi.h",
                 "core.cc",
                 "core.h",
+                "done_callbacks.h",
                 "faults.cc",
                 "faults.h",
                 "freelist.h",

@@ -103,9 +103,10 @@ PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     auto arg = [&](int i) { return py::reinterpret_borrow<py::object>(args[i]); };
     FullTask& t = *instance_of<FullTask>(self);
     t.init_task(self, arg(0), arg(1), arg(2), arg(3));
-    int has_frames = PyObject_IsTrue(t.source_traceback.ptr());
+    py::object tb = t.source_traceback();
+    int has_frames = PyObject_IsTrue(tb.ptr());
     if (has_frames < 0) throw py::error_already_set();
-    if (has_frames && PySequence_DelItem(t.source_traceback.ptr(), -1) < 0) {
+    if (has_frames && PySequence_DelItem(tb.ptr(), -1) < 0) {
       throw py::error_already_set();
     }
     return self;
@@ -178,8 +179,8 @@ void register_task(py::module_& m) {
   m.attr("TaskStepMethWrapper") = make_step_wrapper_type();
   m.attr("TaskWakeupMethWrapper") = make_wakeup_wrapper_type();
 
-  py::class_<FullTask, FullFuture> task_cls(
-      m, "Task", py::custom_type_setup(setup_future_type<FullTask, FullFuture>));
+  py::class_<FullTask, FullFuture> task_cls(m, "Task",
+                                            py::custom_type_setup(setup_future_type<FullTask>));
   task_cls
       .def(
           "task_step",

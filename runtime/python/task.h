@@ -135,7 +135,9 @@ class FullTask final : public FullFuture {
       if (r.cast<bool>()) return true;
     }
     must_cancel = true;
-    if constexpr (this_python_has(Behaviour::kCancelMessage)) cancel_message = std::move(msg);
+    if constexpr (this_python_has(Behaviour::kCancelMessage)) {
+      set_rare(&Rare::cancel_message, std::move(msg));
+    }
     return true;
   }
 
@@ -205,7 +207,7 @@ class FullTask final : public FullFuture {
         }
         if (must_cancel) {
           must_cancel = false;
-          future_cancel(self, cancel_message);
+          future_cancel(self, cancel_message());
         } else {
           future_set_result(self, value);
         }
@@ -217,11 +219,13 @@ class FullTask final : public FullFuture {
           PyErr_Fetch(&type, &value, &tb);
           PyErr_NormalizeException(&type, &value, &tb);
           Py_XDECREF(type);
-          cancelled_exc = py::reinterpret_steal<py::object>(value);
-          cancelled_tb = tb ? py::reinterpret_steal<py::object>(tb) : py::none();
+          set_rare(&Rare::cancelled_exc, py::reinterpret_steal<py::object>(value));
+          saved_tb = tb ? py::reinterpret_steal<py::object>(tb) : py::none();
         } else {
           py::object error = fetch_error();
-          if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) cancelled_exc = error;
+          if constexpr (this_python_has(Behaviour::kStepKeepsCancelledError)) {
+            set_rare(&Rare::cancelled_exc, error);
+          }
         }
         future_cancel(self, py::none());
       } else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
@@ -268,7 +272,7 @@ class FullTask final : public FullFuture {
           fut_waiter = result_obj;
           if (must_cancel) {
             py::object r = this_python_has(Behaviour::kCancelMessage)
-                               ? fut_waiter.attr("cancel")(py::arg("msg") = cancel_message)
+                               ? fut_waiter.attr("cancel")(py::arg("msg") = cancel_message())
                                : fut_waiter.attr("cancel")();
             if (r.cast<bool>()) must_cancel = false;
           }
@@ -305,27 +309,30 @@ class FullTask final : public FullFuture {
     step(self, exc);
   }
 
-  void finalize(py::handle self) override {
+  bool finalize_reports() const {
+    return (state == kPending && log_destroy_pending && !loop.is_none()) ||
+           FullFuture::finalize_reports();
+  }
+  void finalize(py::handle self) {
     if (state == kPending && log_destroy_pending && !loop.is_none()) {
       py::dict ctx;
       ctx["task"] = self;
       ctx["message"] = "Task was destroyed but it is pending!";
-      if (!source_traceback.is_none() && py::len(source_traceback)) {
-        ctx["source_traceback"] = source_traceback;
-      }
+      py::object tb = source_traceback();
+      if (!tb.is_none() && py::len(tb)) ctx["source_traceback"] = tb;
       loop.attr("call_exception_handler")(ctx);
     }
     FullFuture::finalize(self);
   }
 
-  int traverse(visitproc visit, void* arg) override {
+  int traverse(visitproc visit, void* arg) {
     Py_VISIT(coro.ptr());
     Py_VISIT(context.ptr());
     Py_VISIT(fut_waiter.ptr());
     Py_VISIT(name.ptr());
     return FullFuture::traverse(visit, arg);
   }
-  void clear() override {
+  void clear() {
     py::object keep[] = {std::move(coro), std::move(context), std::move(fut_waiter),
                          std::move(name)};
     coro = context = fut_waiter = name = py::none();

@@ -62,13 +62,18 @@ void traceback_add_running_frame(const std::exception_ptr& e) {
   if (locals) traceback_add(e, *locals);
 }
 
-void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
+                const std::shared_ptr<FrameLocalsBase>* caller) {
   std::vector<std::weak_ptr<FrameLocalsBase>>& kept = t_kept_frames;
   if (kept.size() >= 64 && kept.size() == kept.capacity()) {  // drop the freed ones first
     std::erase_if(kept, [](const auto& w) { return w.expired(); });
   }
   kept.push_back(locals);
-  if (t_driving_frame && t_driving_frame != locals) locals->f_back = t_driving_frame;
+  if (caller && *caller && *caller != locals && has(Behaviour::kKeptFrameKeepsItsCallers)) {
+    locals->f_back = *caller;
+  } else if (t_driving_frame && t_driving_frame != locals) {
+    locals->f_back = t_driving_frame;
+  }
 }
 
 DrivingFrame::DrivingFrame(std::shared_ptr<FrameLocalsBase> locals)

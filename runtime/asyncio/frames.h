@@ -74,7 +74,12 @@ void traceback_add_running_frame(const std::exception_ptr& e);
 // The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
-void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals);
+// 3.12+ (kKeptFrameKeepsItsCallers) it links its caller's frame, `caller` (the awaiting
+// coroutine's locals; nullptr for a task's own coroutine, whose caller is the DrivingFrame's):
+// CPython's take_ownership() sets f_back to the frame object of the frame that awaited it, so a
+// traceback holding an inner frame keeps the outer ones' locals too.
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
+                const std::shared_ptr<FrameLocalsBase>* caller = nullptr);
 
 // A frame of asyncio's that runs the loop (run_until_complete) and holds tasks among its locals:
 // asyncio.runners._cancel_all_tasks (`to_cancel`). From 3.12 a coroutine's frame that a

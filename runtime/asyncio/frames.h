@@ -115,6 +115,24 @@ class Collection {
 bool collecting();
 // `log` (of the task numbered `order`) runs at the end of the running collection.
 void defer_collected_log(std::uint64_t order, std::function<void()> log);
+// While the collection finalizes the task numbered `order` (TaskBase::collect: its log, then its
+// coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h)
+// goes after the task's log, at the task's place: CPython's finalizers write as they run, in
+// the collector's order, where a task comes before its coroutine once a young collection has
+// moved the coroutine behind the task that holds it (the order of the task's "running at").
+class FinalizingTask {
+ public:
+  explicit FinalizingTask(std::uint64_t order);
+  ~FinalizingTask();
+  FinalizingTask(const FinalizingTask&) = delete;
+  FinalizingTask& operator=(const FinalizingTask&) = delete;
+
+ private:
+  std::uint64_t previous_;
+};
+// Defers `write` to the running collection's end, at the place of the task it finalizes; false
+// (nothing deferred: write now) when no task's finalization runs.
+bool defer_to_finalizing_task(std::function<void()> write);
 
 }  // namespace detail
 

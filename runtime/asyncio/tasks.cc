@@ -347,6 +347,7 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
 
 void TaskBase::collect() {
   if (state_ != State::kPending) return;
+  detail::FinalizingTask finalizing(number_);
   log_destroyed();
   log_destroy_pending_ = false;
   std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);

@@ -141,8 +141,17 @@ struct CoPromiseBase {
   // holds the frame keeps them (and the collector is told of it).
   void release_locals() noexcept {
     if (!locals) return;
-    if (locals.use_count() > 1) keep_frame(locals);
+    if (locals.use_count() > 1) keep_frame(locals, caller_locals());
     locals.reset();
+  }
+  // The locals of the nearest Python frame up the await chain that declared some (a frame
+  // without locals keeps nothing but its own caller), nullptr when none does.
+  const std::shared_ptr<FrameLocalsBase>* caller_locals() const noexcept {
+    for (const CoPromiseBase* p = caller ? caller->python_frame() : nullptr; p;
+         p = p->caller ? p->caller->python_frame() : nullptr) {
+      if (p->locals) return &p->locals;
+    }
+    return nullptr;
   }
 
   template <class... A>

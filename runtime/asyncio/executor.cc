@@ -94,6 +94,7 @@ std::thread ThreadPool::shutdown_in_thread(std::function<void()> then) {
   if (observed) observed->joiner_entered();
   return std::thread([this, observed = std::move(observed), then = std::move(then)]() mutable {
     shutdown(/*wait=*/true);
+    if (observed) observed->joiner_resumes();
     then();
     if (observed) observed->joiner_left();
   });

@@ -32,8 +32,12 @@ class JobObserver {
     virtual void job_started(std::uint64_t job) = 0;  // on the worker thread
     virtual void job_finished() = 0;                  // on the worker thread
     // A thread waits for the pool's jobs, then wakes the loop: it counts as running while
-    // the pool has no job queued or running, until joiner_left().
+    // the pool has no job queued or running, until its join returns; then joiner_resumes()
+    // blocks it until the loop next waits (with the GIL the thread a join releases runs once
+    // the loop thread blocks, not amid its iterations: conformance/harness/virtual_clock.py,
+    // resume_after_join), and it counts as running again until joiner_left().
     virtual void joiner_entered() = 0;
+    virtual void joiner_resumes() = 0;
     virtual void joiner_left() = 0;
   };
   virtual ~JobObserver() = default;
@@ -56,8 +60,9 @@ class ThreadPool {
   // A thread of its own that runs shutdown(wait=true), then `then` (which tells the loop, e.g.
   // call_soon_threadsafe). To the job observer the thread is running from now (before it
   // starts) whenever the jobs are all done, until `then` returned, so a virtual clock does not
-  // move between the jobs' end and the loop's wake-up (CPython's harness counts
-  // shutdown_default_executor's thread so).
+  // move between the jobs' end and the loop's wake-up; between the join and `then` it waits for
+  // the loop to wait (JobObserver::Pool::joiner_resumes), so the loop's ready callbacks all run
+  // first (CPython's harness counts shutdown_default_executor's thread so).
   std::thread shutdown_in_thread(std::function<void()> then);
   unsigned max_workers() const { return max_workers_; }
 

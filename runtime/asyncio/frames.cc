@@ -21,6 +21,7 @@ struct CollectedLog {
   std::function<void()> log;
 };
 thread_local int t_collection_depth = 0;
+thread_local std::uint64_t t_finalizing_task = 0;  // 0: none (tasks are numbered from 1)
 thread_local std::vector<CollectedLog> t_collected_logs;
 }  // namespace
 
@@ -39,6 +40,16 @@ bool collecting() { return t_collection_depth > 0; }
 
 void defer_collected_log(std::uint64_t order, std::function<void()> log) {
   t_collected_logs.push_back(CollectedLog{order, std::move(log)});
+}
+
+FinalizingTask::FinalizingTask(std::uint64_t order)
+    : previous_(std::exchange(t_finalizing_task, order)) {}
+FinalizingTask::~FinalizingTask() { t_finalizing_task = previous_; }
+
+bool defer_to_finalizing_task(std::function<void()> write) {
+  if (t_collection_depth == 0 || t_finalizing_task == 0) return false;
+  defer_collected_log(t_finalizing_task, std::move(write));
+  return true;
 }
 
 void traceback_add(const std::exception_ptr& e, const std::shared_ptr<FrameLocalsBase>& locals) {
@@ -62,13 +73,18 @@ void traceback_add_running_frame(const std::exception_ptr& e) {
   if (locals) traceback_add(e, *locals);
 }
 
-void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals) {
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
+                const std::shared_ptr<FrameLocalsBase>* caller) {
   std::vector<std::weak_ptr<FrameLocalsBase>>& kept = t_kept_frames;
   if (kept.size() >= 64 && kept.size() == kept.capacity()) {  // drop the freed ones first
     std::erase_if(kept, [](const auto& w) { return w.expired(); });
   }
   kept.push_back(locals);
-  if (t_driving_frame && t_driving_frame != locals) locals->f_back = t_driving_frame;
+  if (caller && *caller && *caller != locals && has(Behaviour::kKeptFrameKeepsItsCallers)) {
+    locals->f_back = *caller;
+  } else if (t_driving_frame && t_driving_frame != locals) {
+    locals->f_back = t_driving_frame;
+  }
 }
 
 DrivingFrame::DrivingFrame(std::shared_ptr<FrameLocalsBase> locals)

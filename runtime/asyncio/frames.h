@@ -74,7 +74,12 @@ void traceback_add_running_frame(const std::exception_ptr& e);
 // The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
-void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals);
+// 3.12+ (kKeptFrameKeepsItsCallers) it links its caller's frame, `caller` (the awaiting
+// coroutine's locals; nullptr for a task's own coroutine, whose caller is the DrivingFrame's):
+// CPython's take_ownership() sets f_back to the frame object of the frame that awaited it, so a
+// traceback holding an inner frame keeps the outer ones' locals too.
+void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
+                const std::shared_ptr<FrameLocalsBase>* caller = nullptr);
 
 // A frame of asyncio's that runs the loop (run_until_complete) and holds tasks among its locals:
 // asyncio.runners._cancel_all_tasks (`to_cancel`). From 3.12 a coroutine's frame that a
@@ -110,6 +115,24 @@ class Collection {
 bool collecting();
 // `log` (of the task numbered `order`) runs at the end of the running collection.
 void defer_collected_log(std::uint64_t order, std::function<void()> log);
+// While the collection finalizes the task numbered `order` (TaskBase::collect: its log, then its
+// coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h)
+// goes after the task's log, at the task's place: CPython's finalizers write as they run, in
+// the collector's order, where a task comes before its coroutine once a young collection has
+// moved the coroutine behind the task that holds it (the order of the task's "running at").
+class FinalizingTask {
+ public:
+  explicit FinalizingTask(std::uint64_t order);
+  ~FinalizingTask();
+  FinalizingTask(const FinalizingTask&) = delete;
+  FinalizingTask& operator=(const FinalizingTask&) = delete;
+
+ private:
+  std::uint64_t previous_;
+};
+// Defers `write` to the running collection's end, at the place of the task it finalizes; false
+// (nothing deferred: write now) when no task's finalization runs.
+bool defer_to_finalizing_task(std::function<void()> write);
 
 }  // namespace detail
 

@@ -267,6 +267,10 @@ void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr ex
 }
 
 void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
+  // The step holds the exception it throws in until it returns (task_step's `exc`), after the
+  // coroutine caught it: the frames its traceback holds (3.12+: with the callers they link)
+  // keep their locals until then, not until the except clause ends.
+  const std::exception_ptr thrown = exc;
   detail::CoPromiseBase& p = coro_promise();
   yielded_.reset();
   yielded_bare_ = false;
@@ -387,6 +391,7 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
 
 void TaskBase::collect() {
   if (state_ != State::kPending) return;
+  detail::FinalizingTask finalizing(number_);
   log_destroyed();
   log_destroy_pending_ = false;
   std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);

@@ -159,6 +159,9 @@ inline Timeout timeout_at(std::optional<double> when) { return Timeout(when); }
 template <class A>
 Co<await_result_t<A>> with_timeout(Timeout cm, A aw, Def = Def("with_timeout", "timeouts.py")) {
   using T = await_result_t<A>;
+  // `async with cm: await aw` runs in its caller's Python frame: an exception raised by `aw`
+  // goes through that frame (its traceback holds it), not through a frame of with_timeout's.
+  co_await detail::AsBlock{};
   cm.enter();
   std::exception_ptr exc;
   std::optional<Stored<T>> result;

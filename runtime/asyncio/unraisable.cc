@@ -3,6 +3,7 @@
 #include <string>
 
 #include "runtime/asyncio/coro.h"
+#include "runtime/asyncio/frames.h"
 #include "runtime/pylang/output.h"
 
 namespace aio {
@@ -28,6 +29,7 @@ void write_unraisable(const std::exception_ptr& e, std::optional<std::string_vie
     }
   }
   text += format_exception_only(e) + "\n";
+  if (detail::defer_to_finalizing_task([text] { output().write_stderr(text); })) return;
   output().write_stderr(text);
 }
 

@@ -55,9 +55,10 @@ class VirtualWorkers::CountedPool final : public JobObserver::Pool {
     joiners_ += 1;
     workers_.cv_.notify_all();
   }
+  void joiner_resumes() override { workers_.resume_after_join(joiners_); }
   void joiner_left() override {
     std::lock_guard<std::mutex> lock(workers_.mu_);
-    joiners_ -= 1;
+    workers_.running_ -= 1;  // woken by resume_after_join
     workers_.cv_.notify_all();
   }
   // A thread of this pool is about to run (under workers_.mu_): a queued job that a worker is
@@ -119,6 +120,32 @@ void VirtualWorkers::sleep_in_job(VirtualClock& clock, double secs) {
   std::push_heap(sleepers_.begin(), sleepers_.end(), sleeper_after);
   running_ -= 1;
   cv_.notify_all();
+  wait_woken(lock, clock, woken);
+}
+
+// As the harness's resume_after_join: a sleeper of 0 s at the moment, which only the loop's
+// next wait wakes (wait_until, called when nothing is ready), ordered after the jobs due then.
+// Pushed under the lock that stops counting the joiner, so the clock never sees it gone.
+void VirtualWorkers::resume_after_join(int& joiners) {
+  // The clock time.sleep() reads (VirtualClock::sleep), kept alive while it waits.
+  std::shared_ptr<Clock> clock_ptr = default_clock_ptr();
+  auto* virtual_clock = dynamic_cast<VirtualClock*>(clock_ptr.get());
+  std::unique_lock<std::mutex> lock(mu_);
+  joiners -= 1;
+  if (!virtual_clock) {  // real time: nothing to wait for
+    running_ += 1;
+    return;
+  }
+  VirtualClock& clock = *virtual_clock;
+  bool woken = false;
+  sleepers_.push_back(Sleeper{clock.time(), kNotAJob, ++seq_, &woken});
+  std::push_heap(sleepers_.begin(), sleepers_.end(), sleeper_after);
+  cv_.notify_all();
+  wait_woken(lock, clock, woken);
+}
+
+void VirtualWorkers::wait_woken(std::unique_lock<std::mutex>& lock, VirtualClock& clock,
+                                const bool& woken) {
   // The loop thread normally wakes us. If nothing drives the clock (the loop thread is busy
   // elsewhere, e.g. joining the pool), the first sleeper wakes itself after a real grace.
   double waited = 0;

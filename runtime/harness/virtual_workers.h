@@ -43,7 +43,12 @@ class VirtualWorkers final : public JobObserver {
     bool* woken;
   };
   static bool sleeper_after(const Sleeper& a, const Sleeper& b);  // heap order
+  static constexpr std::uint64_t kNotAJob = UINT64_MAX;           // a sleeper that is no job's
   void sleep_in_job(VirtualClock& clock, double secs);
+  // A pool's joiner whose join returned (`joiners`: the pool's count of them) waits for the
+  // loop's next wait, then runs (counted in running_) until the pool's joiner_left().
+  void resume_after_join(int& joiners);
+  void wait_woken(std::unique_lock<std::mutex>& lock, VirtualClock& clock, const bool& woken);
   bool quiescent() const;
   void wake_next(VirtualClock& clock);
 

@@ -526,5 +526,48 @@ TEST_F(FramesTest, CancelAllTasksReleasesItsTasksWhenItReturnsBefore312) {
   }
 }
 
+// c0: t0 = create_task(c2()) (fails at once, never retrieved); sleep(0); wait_for(event.wait(),
+// 0.1) raises TimeoutError (caught); return 'c0'. main: print(await c0()); sleep(0); print.
+// 3.12+ wait_for awaits event.wait() in main's task, whose step throws the CancelledError in and
+// holds it until the step returns (task_step's `exc`); its traceback holds event.wait's and
+// wait_for's frames, which link their callers (f_back) up to c0's, kept past its return: t0 is
+// freed when the step ends, after main's print. 3.9-3.11 (a waiter, the inner task cancelled)
+// free it when c0 returns. CPython 3.9.18, 3.10.13, 3.11.2, 3.11.7, 3.12.1, 3.13.0 (gc disabled);
+// fuzz seed 22073 on 3.13.0 (native logged when c0 returned).
+Co<std::string> times_out_waiting(Event& event, Def = "c0") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(raises_at_once());
+  co_await sleep(0);
+  try {
+    co_await wait_for(Co<bool>(event.wait()), 0.1);
+  } catch (const TimeoutError&) {
+    print("c0 raised TimeoutError");
+  }
+  co_return "c0";
+}
+
+Co<void> awaits_c0(Def = "main") {
+  Event event;
+  print("main: await c0() ->", co_await times_out_waiting(event));
+  co_await sleep(0);
+  print("main end");
+}
+
+TEST_F(FramesTest, ThrownInExceptionKeepsTheCallersOfItsFramesUntilTheStepEnds) {
+  for (int minor : {9, 11, 12, 13}) {
+    trace().clear();
+    set_default_version({3, minor});
+    run(awaits_c0());
+    std::vector<std::string> expected = {"c0 raised TimeoutError"};
+    if (minor < 12) {
+      expected.insert(expected.end(), {kNeverRetrieved, "main: await c0() -> c0"});
+    } else {
+      expected.insert(expected.end(), {"main: await c0() -> c0", kNeverRetrieved});
+    }
+    expected.push_back("main end");
+    EXPECT_EQ(story(), expected) << "3." << minor;
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

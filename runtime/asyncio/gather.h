@@ -202,7 +202,9 @@ class Gatherer {
       return;
     }
     f->add_done_callback([st = st_](FutureBase& d) { done_callback(*st, d); },
-                         "gather.<locals>._done_callback() at tasks.py");
+                         f->get_loop().has(Behaviour::kGatherInUnderscoreGather)
+                             ? "_gather.<locals>._done_callback() at tasks.py"
+                             : "gather.<locals>._done_callback() at tasks.py");
   }
 
   template <class Collect>

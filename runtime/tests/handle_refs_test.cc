@@ -40,7 +40,10 @@ TEST_F(HandleRefsTest, CallSoonHandlesCountPlainly) {
 
 TEST_F(HandleRefsTest, ThreadsafeHandlesAreShared) {
   Loop loop = new_event_loop();
-  Handle h = loop->call_soon_threadsafe([&] { loop->stop(); });
+  Handle h;
+  // From another thread: on the loop's own thread call_soon_threadsafe is call_soon
+  // (threadsafe_test's OnTheLoopThreadItIsCallSoon).
+  std::thread([&] { h = loop->call_soon_threadsafe([&] { loop->stop(); }); }).join();
   EXPECT_TRUE(h.impl()->shared);
   loop->run_forever();
   EXPECT_EQ(h.impl()->refs, 1);

@@ -40,7 +40,7 @@ def render(program, name):
     lines += ['#include "conformance/fuzz_ports/fuzz_port.h"', "",
               "namespace port_%s {" % name, "", "using namespace aio_fuzz;", ""]
     shared = _shared(uses)
-    lines += ["std::optional<%s> %s;" % (kind, name) for name, kind in shared]
+    lines += ["std::optional<%s> %s;" % (kind, name) for name, kind, _ in shared]
     if ir.SetVar in uses or ir.GetVar in uses:  # a module global, as in the Python rendering
         lines.append('aio::ContextVar<std::string> var("var", "unset");')
     if ir.AsyncFor in uses:
@@ -62,14 +62,14 @@ def _signature(function, declaration):
 
 
 def _shared(uses):
-    """[(name, C++ type)] of the program's lock, queue and event (Python's module globals,
-    made in main on the running loop)."""
-    return [(name, kind) for name, kind, statements in (
-        ("lock", "aio::Lock", {ir.Locked}),
-        ("queue", "aio::Queue<std::string>", {ir.Put, ir.Get}),
-        ("event", "aio::Event", {ir.SetEvent, ir.WaitEvent}),
-        ("semaphore", "aio::Semaphore", {ir.Semaphored}),
-        ("condition", "aio::Condition", {ir.Notify, ir.WaitCondition})) if uses & statements]
+    """[(name, C++ type, constructor arguments)] of the program's lock, queue, event, semaphore
+    and condition (Python's module globals, made in main on the running loop)."""
+    return [(name, kind, arguments) for name, kind, arguments, statements in (
+        ("lock", "aio::Lock", "", {ir.Locked}),
+        ("queue", "aio::Queue<std::string>", "", {ir.Put, ir.Get}),
+        ("event", "aio::Event", "", {ir.SetEvent, ir.WaitEvent}),
+        ("semaphore", "aio::Semaphore", "2", {ir.Semaphored}),  # asyncio.Semaphore(2)
+        ("condition", "aio::Condition", "", {ir.Notify, ir.WaitCondition})) if uses & statements]
 
 
 # render_python's `async def ticks(owner, count, delay)`: its finally is a catch that rethrows,
@@ -93,8 +93,7 @@ _TICKS = [
 def _function(program, function, shared, name):
     body = []
     if function.name == "main":
-        body += ["%s.emplace(%s);" % (var, "2" if var == "semaphore" else "")
-                 for var, _ in shared]
+        body += ["%s.emplace(%s);" % (var, arguments) for var, _, arguments in shared]
     statements = list(ir.walk(function.body))
     needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in statements)
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):

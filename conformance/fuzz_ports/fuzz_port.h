@@ -40,6 +40,50 @@ inline void print_raised(const char* label) {
   aio::print(label, "raised", aio::exception_type_name(error), aio::exception_str(error));
 }
 
+// render_python's run(main), for a program that stops the loop: asyncio.run's steps with
+// run_forever() in place of run_until_complete(); main's end stops the loop.
+//     loop = asyncio.new_event_loop()
+//     asyncio.set_event_loop(loop)
+//     try:
+//         task = loop.create_task(main())
+//         task.add_done_callback(lambda task: loop.stop())
+//         while not task.done():
+//             loop.run_forever()
+//             print('run_forever returned')
+//         return task.result()
+//     finally:
+//         try:
+//             asyncio.runners._cancel_all_tasks(loop)
+//             loop.run_until_complete(loop.shutdown_asyncgens())
+//             if sys.version_info >= (3, 9):
+//                 loop.run_until_complete(loop.shutdown_default_executor())
+//         finally:
+//             asyncio.set_event_loop(None)
+//             loop.close()
+inline void run_forever_until_done(aio::Co<void> main) {
+  aio::Loop loop = aio::new_event_loop();
+  aio::set_event_loop(loop);
+  std::optional<aio::Task<void>> task;
+  aio::try_finally(
+      [&] {
+        task = loop->create_task(std::move(main));
+        aio::EventLoop* stopped = loop.get();
+        task->add_done_callback([stopped] { stopped->stop(); });
+        while (!task->done()) {
+          loop->run_forever();
+          aio::print("run_forever returned");
+        }
+        task->result();
+      },
+      [&] {
+        aio::try_finally([&] { aio::detail::finalize_loop(loop); },
+                         [&] {
+                           aio::set_event_loop(nullptr);
+                           loop->close();
+                         });
+      });
+}
+
 // [t0, t1, ...] as the list asyncio.wait and as_completed take. (The generated ports build lists
 // with these calls, not with braced lists: g++ 12 rejects an initializer_list's array in a
 // coroutine, "array used as initializer".)

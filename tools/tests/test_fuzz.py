@@ -18,10 +18,13 @@ from suite.fuzz import generate, program as ir, render_cpp, render_python, shrin
 # The programs of seeds 0-19 at each generator revision. A change to the generator or the
 # renderer that changes them must bump generate.REVISION and add its digest.
 PINNED = {1: "31428d9cfafe85835fcd9becc8c9ab120d45f80e72af7fc78144847def20875b",
-          2: "71c1a3e714be7122f333a4eb14b44410a13885c8bceca03a0db12a71918a9f0c"}
-# What revision 2 added: with these at 0 it generates revision 1's programs (so a known
-# divergence named at revision 1 is generated again with `--weight KIND=0` for each).
-ADDED_IN_2 = {"asyncgen": 0.0, "semaphore": 0.0, "condition": 0.0}
+          2: "71c1a3e714be7122f333a4eb14b44410a13885c8bceca03a0db12a71918a9f0c",
+          3: "f5f8845d4fc1b2ee668727e1a21acaf70b671d8b648e319fd7dc10d5fb7a3921"}
+# What each revision added: with these at 0 it generates the revision before's programs (so a
+# known divergence named at an older revision is generated again with `--weight KIND=0` for
+# each).
+ADDED = {2: {"asyncgen": 0.0, "semaphore": 0.0, "condition": 0.0},
+         3: {"stop": 0.0}}
 
 
 def digest(seeds, weights=None, revision=None):
@@ -40,8 +43,12 @@ class GeneratorTest(unittest.TestCase):
         self.assertEqual(PINNED.get(generate.REVISION), digest(range(20)),
                          "the generator's output changed: bump generate.REVISION and PINNED")
 
-    def test_revision_2_without_its_new_kinds_is_revision_1(self):
-        self.assertEqual(PINNED[1], digest(range(20), ADDED_IN_2, revision=1))
+    def test_each_revision_without_its_new_kinds_is_the_one_before(self):
+        off = {}
+        for revision in range(generate.REVISION, 1, -1):
+            off.update(ADDED[revision])
+            self.assertEqual(PINNED[revision - 1], digest(range(20), off, revision=revision - 1),
+                             "revision %d without %s" % (revision, sorted(off)))
 
     def test_programs_compile_and_refer_only_to_what_they_define(self):
         texts = set()

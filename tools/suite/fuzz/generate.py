@@ -12,7 +12,7 @@ import random
 
 from suite.fuzz import program as ir
 
-REVISION = 2  # 2: async generators, Semaphore, Condition (session 16)
+REVISION = 3  # 2: async generators, Semaphore, Condition (session 16); 3: loop.stop (17)
 
 FLOORS = ((3, 8), (3, 9), (3, 10), (3, 11), (3, 12))
 
@@ -49,6 +49,7 @@ KINDS = {
     "asyncgen": ((3, 7), 2),
     "semaphore": ((3, 7), 1),
     "condition": ((3, 7), 1),
+    "stop": ((3, 7), 1),
 }
 # Not statements: cancel_message (how often a cancel has a message), uncancel (how often a
 # caught cancellation is uncancelled), raise (how often a function ends by raising), eager
@@ -302,6 +303,10 @@ class Generator(object):
 
     def make_never_awaited(self, scope, depth):
         return ir.NeverAwaited(ir.Call(self.rng.choice(scope.callees)))
+
+    def make_stop(self, scope, depth):
+        how = self.rng.choice(("now", "soon", "later"))
+        return ir.StopLoop(how, self.rng.choice(SLEEPS) if how == "later" else 0)
 
     def make_cancelling(self, scope, depth):
         return ir.Cancelling()

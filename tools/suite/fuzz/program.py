@@ -220,6 +220,16 @@ class Cancelling:
 
 
 @dataclass(frozen=True)
+class StopLoop:
+    """loop.stop() ("now"), loop.call_soon(loop.stop) ("soon") or loop.call_later(delay,
+    loop.stop) ("later"). A program with one runs main by run_forever() until main is done, as
+    asyncio.run would run it otherwise (render_python's `run`): each stop returns from
+    run_forever after the iteration it ran in, and the program prints that it did."""
+    how: str
+    delay: float
+
+
+@dataclass(frozen=True)
 class Raise:
     text: str
 
@@ -262,6 +272,11 @@ def walk(body):
     for statement in body:
         yield statement
         yield from walk(children(statement))
+
+
+def runs_forever(program):
+    """Whether main runs by run_forever() (the program stops the loop somewhere)."""
+    return any(isinstance(s, StopLoop) for f in program.functions for s in walk(f.body))
 
 
 def size(program):

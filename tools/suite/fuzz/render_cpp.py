@@ -50,7 +50,9 @@ def render(program, name):
     for function in program.functions:
         lines += [""] + _function(program, function, shared, name)
     lines += ["", "}  // namespace port_%s" % name, "",
-              "AIOREF_PORT(%s) { aio::run(port_%s::main_()); }" % (name, name)]
+              "AIOREF_PORT(%s) { %s(port_%s::main_()); }" % (
+                  name, "aio_fuzz::run_forever_until_done" if ir.runs_forever(program) else "aio::run",
+                  name)]
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +97,7 @@ def _function(program, function, shared, name):
     if function.name == "main":
         body += ["%s.emplace(%s);" % (var, arguments) for var, _, arguments in shared]
     statements = list(ir.walk(function.body))
-    needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in statements)
+    needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor, ir.StopLoop)) for s in statements)
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):
         body.append("aio::Loop loop = aio::get_running_loop();")
     if function.name == "main" and program.eager:
@@ -399,6 +401,16 @@ class _Writer(object):
     def Cancelling(self, s, out):
         out.append("aio::print(%s, aio::current_task().cancelling());"
                    % self.label("cancelling"))
+
+    def StopLoop(self, s, out):
+        # (the handle's callback as format_helpers shows a bound method)
+        stop = '[l = loop.get()] { l->stop(); }, "BaseEventLoop.stop()"'
+        if s.how == "now":
+            out.append("loop->stop();")
+        elif s.how == "soon":
+            out.append("loop->call_soon(%s);" % stop)
+        else:
+            out.append("loop->call_later(%s, %s);" % (_seconds(s.delay), stop))
 
     def Raise(self, s, out):
         out.append("throw aio::ValueError(%s);" % _string(s.text))

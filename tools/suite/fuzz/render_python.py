@@ -18,6 +18,30 @@ SHARED = (("lock", "asyncio.Lock()", (ir.Locked,)),
           ("condition", "asyncio.Condition()", (ir.Notify, ir.WaitCondition)))
 
 
+# How a program that stops the loop runs main: asyncio.run's own steps (runners.py), with
+# run_forever() in place of run_until_complete(), so that each stop() is seen returning (main's
+# end stops the loop, as run_until_complete's done callback does).
+RUN = ["def run(main):",
+       "    loop = asyncio.new_event_loop()",
+       "    asyncio.set_event_loop(loop)",
+       "    try:",
+       "        task = loop.create_task(main())",
+       "        task.add_done_callback(lambda task: loop.stop())",
+       "        while not task.done():",
+       "            loop.run_forever()",
+       "            print('run_forever returned')",
+       "        return task.result()",
+       "    finally:",
+       "        try:",
+       "            asyncio.runners._cancel_all_tasks(loop)",
+       "            loop.run_until_complete(loop.shutdown_asyncgens())",
+       "            if sys.version_info >= (3, 9):",
+       "                loop.run_until_complete(loop.shutdown_default_executor())",
+       "        finally:",
+       "            asyncio.set_event_loop(None)",
+       "            loop.close()"]
+
+
 def header_lines(program):
     return ["# aioref-fuzz: seed %d, generator revision %d, python %d.%d+" % (
         program.seed, program.revision, program.floor[0], program.floor[1])]
@@ -30,6 +54,8 @@ def render(program, header=None):
                  if isinstance(s, ir.Schedule)]
     lines = list(header if header is not None else header_lines(program))
     lines += ["", "import asyncio"]
+    if ir.runs_forever(program):
+        lines.append("import sys")
     if ir.SetVar in uses or ir.GetVar in uses:
         lines.append("import contextvars")
     if ir.Executor in uses:
@@ -58,7 +84,10 @@ def render(program, header=None):
                   "    print('handler:', context['message'], repr(context.get('exception')))"]
     for function in program.functions:
         lines += ["", ""] + _function(program, function, shared)
-    lines += ["", "", "asyncio.run(main())"]
+    if ir.runs_forever(program):
+        lines += ["", ""] + RUN + ["", "", "run(main)"]
+    else:
+        lines += ["", "", "asyncio.run(main())"]
     return "\n".join(lines) + "\n"
 
 
@@ -71,7 +100,8 @@ def _function(program, function, shared):
             made = {name: made for name, made, _ in SHARED}
             body.append("%s = %s" % (", ".join(shared), ", ".join(made[name]
                                                                   for name in shared)))
-    needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor)) for s in ir.walk(function.body))
+    needs_loop = any(isinstance(s, (ir.Schedule, ir.Executor, ir.StopLoop))
+                     for s in ir.walk(function.body))
     if needs_loop or (function.name == "main" and (program.eager or program.handler)):
         body.append("loop = asyncio.get_running_loop()")
     if function.name == "main" and program.eager:
@@ -286,6 +316,14 @@ class _Writer(object):
     def Cancelling(self, s, out):
         out.append("print(%s, asyncio.current_task().cancelling())"
                    % self.label("cancelling"))
+
+    def StopLoop(self, s, out):
+        if s.how == "now":
+            out.append("loop.stop()")
+        elif s.how == "soon":
+            out.append("loop.call_soon(loop.stop)")
+        else:
+            out.append("loop.call_later(%s, loop.stop)" % _seconds(s.delay))
 
     def Raise(self, s, out):
         out.append("raise ValueError(%r)" % s.text)

@@ -246,8 +246,8 @@ int main(int argc, char** argv) {
   double mib = rps * static_cast<double>(o.size) / (1024.0 * 1024.0);
   std::string times;
   char item[128];
-  for (auto [name, end, begin] : {std::tuple("generator", own, own_start),
-                                  std::tuple("server", server, server_start)}) {
+  for (auto [name, end, begin] :
+       {std::tuple("generator", own, own_start), std::tuple("server", server, server_start)}) {
     if (!end.ok || !begin.ok) continue;
     std::snprintf(item, sizeof item, ", \"%s_cpu_s\": %.4f, \"%s_wait_s\": %.4f", name,
                   end.cpu_s - begin.cpu_s, name, end.wait_s - begin.wait_s);

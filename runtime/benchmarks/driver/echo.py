@@ -8,9 +8,12 @@ buffered protocols, sock_recv/sock_sendall, readline: see echo_server.py), and t
 echo server on the reference loop (//runtime/benchmarks:echo_server, "aioref-native", streams and
 protocols only) when it is built. Each
 (kind, message size) is a workload "echo_<kind>_<size>KiB"; the value is requests/s (the median
-of the rounds; loops are interleaved round by round so that load on the machine hits them all
-alike), with "mib_per_s" (bytes echoed back) as an extra key. The generator and the server share
-this machine's one core's worth of CPU: the figures are for that setup.
+of the rounds; loops are interleaved round by round, in an order rotated each round, and a ratio
+is the median of the per-round ratios: main.paired), with "mib_per_s" (bytes echoed back) as an
+extra key. The generator and the server share the machine's vCPUs (with whatever else runs), so
+requests/s is mostly the scheduler's share; the CPU time per request of the server and of the
+generator over the same window (the generator reads both from schedstat) is the steadier
+figure, and "server_wait_s_rounds" says how long the server sat runnable but queued.
 
 Every server runs with glibc's malloc thresholds pinned (MALLOC_TUNABLES below). CPython's socket
 transport (asyncio.selector_events, which aioref's loops use too) reads with

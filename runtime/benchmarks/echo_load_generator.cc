@@ -7,7 +7,16 @@
 // where M counts the bytes echoed back. A message is letters ending in one newline (a line for
 // the readline servers). Exits 1 if a reply differs from what was sent.
 //
+// The generator and the server share the machine's CPUs, so requests/s moves with everything
+// else running; CPU time per request does much less. Over the same measured window the object
+// also has "generator_cpu_s" and "generator_wait_s" (this process's time on a CPU, and runnable
+// but waiting for one, from the scheduler's /proc/self/task/*/schedstat) and, with --server-pid,
+// "server_cpu_s" and "server_wait_s" (the same for that process): what one request costs each
+// side, and how much of the window each spent queued behind other work.
+//
 //   echo_load_generator --port P [--connections 100] [--size 1024] [--seconds 5] [--warmup 1]
+//                       [--server-pid PID]
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +32,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "runtime/asyncio/aio.h"
@@ -35,11 +45,39 @@ struct Options {
   std::size_t size = 1024;
   double seconds = 5;
   double warmup = 1;
+  int server_pid = 0;
 };
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "echo_load_generator: %s: %s\n", what.c_str(), std::strerror(errno));
   std::exit(2);
+}
+
+// What the scheduler counted for process `pid`, summed over its threads
+// (/proc/PID/task/TID/schedstat, in ns): time on a CPU, and time runnable but waiting for one.
+struct SchedTimes {
+  double cpu_s = 0, wait_s = 0;
+  bool ok = false;
+};
+SchedTimes sched_times(const std::string& pid) {
+  SchedTimes t;
+  std::string dir = "/proc/" + pid + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return t;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::FILE* f = std::fopen((dir + "/" + e->d_name + "/schedstat").c_str(), "r");
+    if (f == nullptr) continue;
+    unsigned long long cpu = 0, wait = 0;
+    if (std::fscanf(f, "%llu %llu", &cpu, &wait) == 2) {
+      t.cpu_s += static_cast<double>(cpu) * 1e-9;
+      t.wait_s += static_cast<double>(wait) * 1e-9;
+      t.ok = true;
+    }
+    std::fclose(f);
+  }
+  ::closedir(d);
+  return t;
 }
 
 class Connection {
@@ -143,6 +181,8 @@ Options parse(int argc, char** argv) {
         o.seconds = std::stod(value());
       } else if (a == "--warmup") {
         o.warmup = std::stod(value());
+      } else if (a == "--server-pid") {
+        o.server_pid = std::stoi(value());
       } else {
         std::fprintf(stderr, "echo_load_generator: unknown argument %s\n", a.c_str());
         std::exit(2);
@@ -184,10 +224,18 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point start;
   long start_requests = 0;
+  std::string server_pid = o.server_pid > 0 ? std::to_string(o.server_pid) : "";
+  SchedTimes own_start, server_start, own, server;
   loop->call_later(o.warmup, [&] {
     start = Clock::now();
     start_requests = requests;
-    loop->call_later(o.seconds, [&] { loop->stop(); });
+    own_start = sched_times("self");
+    if (!server_pid.empty()) server_start = sched_times(server_pid);
+    loop->call_later(o.seconds, [&] {
+      own = sched_times("self");
+      if (!server_pid.empty()) server = sched_times(server_pid);
+      loop->stop();
+    });
   });
   loop->run_forever();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -196,9 +244,18 @@ int main(int argc, char** argv) {
   loop->close();
   double rps = static_cast<double>(done) / elapsed;
   double mib = rps * static_cast<double>(o.size) / (1024.0 * 1024.0);
+  std::string times;
+  char item[128];
+  for (auto [name, end, begin] :
+       {std::tuple("generator", own, own_start), std::tuple("server", server, server_start)}) {
+    if (!end.ok || !begin.ok) continue;
+    std::snprintf(item, sizeof item, ", \"%s_cpu_s\": %.4f, \"%s_wait_s\": %.4f", name,
+                  end.cpu_s - begin.cpu_s, name, end.wait_s - begin.wait_s);
+    times += item;
+  }
   std::printf(
       "{\"connections\": %d, \"message_bytes\": %zu, \"seconds\": %.3f, \"requests\": %ld, "
-      "\"requests_per_s\": %.1f, \"mib_per_s\": %.2f}\n",
-      o.connections, o.size, elapsed, done, rps, mib);
+      "\"requests_per_s\": %.1f, \"mib_per_s\": %.2f%s}\n",
+      o.connections, o.size, elapsed, done, rps, mib, times.c_str());
   return failed ? 1 : 0;
 }

@@ -34,10 +34,22 @@ class Group(object):
     ours = ()
     peers = ()
     pending = None
+    # True: the records have `rounds` with `round_ids` (every implementation ran once per
+    # round); a ratio is then the median of the per-round ratios (main.ratios).
+    paired_rounds = False
 
     def run(self, ctx):
         """Returns a list of records (dicts, see record())."""
         raise NotImplementedError
+
+
+def median(values):
+    """The median (the mean of the middle two for an even count), or None for no values."""
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
 
 
 def record(group, name, implementation, value, unit, better="higher", **extra):

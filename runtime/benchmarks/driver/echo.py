@@ -8,9 +8,12 @@ buffered protocols, sock_recv/sock_sendall, readline: see echo_server.py), and t
 echo server on the reference loop (//runtime/benchmarks:echo_server, "aioref-native", streams and
 protocols only) when it is built. Each
 (kind, message size) is a workload "echo_<kind>_<size>KiB"; the value is requests/s (the median
-of the rounds; loops are interleaved round by round so that load on the machine hits them all
-alike), with "mib_per_s" (bytes echoed back) as an extra key. The generator and the server share
-this machine's one core's worth of CPU: the figures are for that setup.
+of the rounds; loops are interleaved round by round, in an order rotated each round, and a ratio
+is the median of the per-round ratios: main.paired), with "mib_per_s" (bytes echoed back) as an
+extra key. The generator and the server share the machine's vCPUs (with whatever else runs), so
+requests/s is mostly the scheduler's share; the CPU time per request of the server and of the
+generator over the same window (the generator reads both from schedstat) is the steadier
+figure, and "server_wait_s_rounds" says how long the server sat runnable but queued.
 
 Every server runs with glibc's malloc thresholds pinned (MALLOC_TUNABLES below). CPython's socket
 transport (asyncio.selector_events, which aioref's loops use too) reads with
@@ -72,10 +75,20 @@ class Echo(common.Group):
     implementations = ("cpython", "uvloop", "aioref", "aioref-full", "aioref-native")
     ours = ("aioref", "aioref-full", "aioref-native")
     peers = ("cpython", "uvloop")
+    paired_rounds = True
     description = ("requests/s: C connections (--echo-connections) on loopback, each sending a "
                    "message and waiting for the whole echo before the next, for --echo-seconds "
-                   "after a 1 s warm-up; median of --echo-rounds rounds. The load generator is "
-                   "ours, in C++ on the reference loop, the same for every server. Servers run "
+                   "after a --echo-warmup warm-up, a fresh server process each time; the value "
+                   "is the median of --echo-rounds rounds. In each round every loop runs once, "
+                   "one after the other (the order rotated round by round). A ratio is the "
+                   "median of the per-round ratios (each loop against the peer of the same "
+                   "round), and its parentheses give the lowest and highest of those: the load "
+                   "on this shared machine moves within seconds, so a round compares like with "
+                   "like and separate medians do not. The load generator is ours, in C++ on "
+                   "the reference loop, the same for every server; it shares the vCPUs with "
+                   "the server, so requests/s moves with the machine's load. The CPU time per "
+                   "request of the server process (and of the generator) over the same window "
+                   "moves much less: see the table after this one. Servers run "
                    "with GLIBC_TUNABLES=" + MALLOC_TUNABLES + " (see driver/echo.py: otherwise "
                    "CPython's transports may pay an mmap/munmap per read, by accident of the "
                    "process's allocation history).")
@@ -99,7 +112,11 @@ class Echo(common.Group):
         for kind in KINDS:
             for size in SIZES_KIB:
                 for round_ in range(args.echo_rounds):
-                    for impl, command, env in self.servers(ctx, kind):
+                    servers = self.servers(ctx, kind)
+                    # Rotated each round, so that no loop always runs first (or right after the
+                    # same neighbour) when the machine's load drifts within a round.
+                    shift = round_ % len(servers)
+                    for impl, command, env in servers[shift:] + servers[:shift]:
                         key = (kind, size, impl)
                         try:
                             process, port = _start(command, env)
@@ -107,27 +124,55 @@ class Echo(common.Group):
                                 out = common.run(
                                     [generator, "--port", str(port), "--connections",
                                      str(args.echo_connections), "--size", str(size * 1024),
-                                     "--seconds", str(args.echo_seconds), "--warmup", "1"],
-                                    timeout=args.echo_seconds + 60)
+                                     "--seconds", str(args.echo_seconds), "--warmup",
+                                     str(args.echo_warmup), "--server-pid", str(process.pid)],
+                                    timeout=args.echo_seconds + args.echo_warmup + 60)
                             finally:
                                 _stop(process)
                             result = json.loads(out)
+                            result["round"] = round_
                             samples.setdefault(key, []).append(result)
-                            common.log("echo %s %d KiB %s round %d: %.0f requests/s"
-                                       % (kind, size, impl, round_ + 1, result["requests_per_s"]))
+                            common.log("echo %s %d KiB %s round %d: %.0f requests/s, server %s, "
+                                       "generator %s"
+                                       % (kind, size, impl, round_ + 1, result["requests_per_s"],
+                                          _us_text(_us_per_request(result, "server_cpu_s")),
+                                          _us_text(_us_per_request(result, "generator_cpu_s"))))
                         except Exception as error:  # noqa: BLE001 - reported in the run
                             ctx.failures.append("echo %s %d KiB %s: %s" % (kind, size, impl, error))
         records = []
         for (kind, size, impl), results in sorted(samples.items()):
-            results.sort(key=lambda r: r["requests_per_s"])
-            median = results[len(results) // 2]
+            server_us = [_us_per_request(r, "server_cpu_s") for r in results]
+            generator_us = [_us_per_request(r, "generator_cpu_s") for r in results]
             records.append(common.record(
-                self.name, "echo_%s_%dKiB" % (kind, size), impl, median["requests_per_s"],
-                "requests/s", mib_per_s=median["mib_per_s"],
-                connections=median["connections"], message_bytes=median["message_bytes"],
+                self.name, "echo_%s_%dKiB" % (kind, size), impl,
+                common.median([r["requests_per_s"] for r in results]),
+                "requests/s", mib_per_s=common.median([r["mib_per_s"] for r in results]),
+                connections=results[0]["connections"],
+                message_bytes=results[0]["message_bytes"],
                 server_env={"GLIBC_TUNABLES": MALLOC_TUNABLES},
-                rounds=[r["requests_per_s"] for r in results]))
+                # In round order; round_ids pairs them with the other loops' (ratios).
+                rounds=[r["requests_per_s"] for r in results],
+                round_ids=[r["round"] for r in results],
+                server_cpu_us_per_request=common.median([x for x in server_us if x is not None]),
+                server_cpu_us_rounds=server_us,
+                generator_cpu_us_per_request=common.median(
+                    [x for x in generator_us if x is not None]),
+                generator_cpu_us_rounds=generator_us,
+                # Seconds of each window the server was runnable but not running (queued
+                # behind other work on the machine): what moves requests/s from run to run.
+                server_wait_s_rounds=[r.get("server_wait_s") for r in results]))
         return records
+
+
+def _us_per_request(result, key):
+    """CPU microseconds per request of one side over the measured window, or None."""
+    if result.get(key) is None or not result.get("requests"):
+        return None
+    return round(result[key] * 1e6 / result["requests"], 2)
+
+
+def _us_text(us):
+    return "-" if us is None else "%.1f us/request" % us
 
 
 GROUPS = [Echo()]

@@ -46,6 +46,19 @@ def spread(mine, theirs):
     return min(a) / max(b), max(a) / min(b)
 
 
+def paired(mine, theirs):
+    """(median, lowest, highest) of the per-round ratios of two records of a paired_rounds
+    group (rounds matched by round_ids), or None if they share no round."""
+    a = dict(zip(mine.get("round_ids") or [], mine.get("rounds") or []))
+    b = dict(zip(theirs.get("round_ids") or [], theirs.get("rounds") or []))
+    if mine["better"] == "lower":
+        a, b = b, a  # theirs / mine
+    pairs = [a[k] / b[k] for k in sorted(set(a) & set(b)) if b[k]]
+    if not pairs:
+        return None
+    return common.median(pairs), min(pairs), max(pairs)
+
+
 def ratios(records, groups):
     """aioref against each peer, per workload: > 1 means aioref is better (faster, or less
     memory)."""
@@ -65,6 +78,9 @@ def ratios(records, groups):
                     else:
                         ratio = theirs["value"] / mine["value"]
                     low, high = spread(mine, theirs)
+                    by_round = paired(mine, theirs) if group.paired_rounds else None
+                    if by_round is not None:
+                        ratio, low, high = by_round
                     out.append({"group": group.name, "workload": workload,
                                 "name": mine["name"], "implementation": ours, "peer": peer,
                                 "ratio": ratio, "min": low, "max": high})
@@ -211,10 +227,13 @@ def main(argv=None):
                         "is the median of all rounds' runs")
     parser.add_argument("--echo-connections", type=int, default=100,
                         help="echo: concurrent connections (default 100)")
-    parser.add_argument("--echo-seconds", type=float, default=3.0,
-                        help="echo: measured seconds per round (default 3)")
-    parser.add_argument("--echo-rounds", type=int, default=3,
-                        help="echo: rounds, loops interleaved; the median is kept (default 3)")
+    parser.add_argument("--echo-seconds", type=float, default=1.0,
+                        help="echo: measured seconds per round (default 1)")
+    parser.add_argument("--echo-warmup", type=float, default=0.5,
+                        help="echo: seconds of load before the measured window (default 0.5)")
+    parser.add_argument("--echo-rounds", type=int, default=5,
+                        help="echo: rounds, loops interleaved; the value is the median, a ratio "
+                        "the median of the per-round ratios (default 5)")
     parser.add_argument("--latency-samples", type=int, default=400,
                         help="python_latency: timer wake-ups per process (default 400)")
     parser.add_argument("--callgrind-workload", action="append", default=[], metavar="NAME",
@@ -243,7 +262,7 @@ def main(argv=None):
         return render(args.output_dir)
     if args.quick:
         args.repetitions, args.min_time, args.python_repeat, args.python_rounds = 1, 0.1, 1, 1
-        args.echo_rounds, args.echo_seconds = 1, 1.0
+        args.echo_rounds, args.echo_seconds, args.echo_warmup = 1, 0.5, 0.25
 
     if not args.no_setup:
         if subprocess.run([os.path.join(common.ROOT, "tools", "setup")]).returncode != 0:
@@ -282,6 +301,7 @@ def main(argv=None):
                      "python_rounds": args.python_rounds, "memory_n": args.memory_n,
                      "echo_connections": args.echo_connections,
                      "echo_seconds": args.echo_seconds, "echo_rounds": args.echo_rounds,
+                     "echo_warmup": args.echo_warmup,
                      "latency_samples": args.latency_samples},
         "groups": [{"name": g.name, "title": g.title, "implementations": list(g.implementations),
                     "ours": list(g.ours), "peers": list(g.peers), "pending": g.pending,

@@ -149,6 +149,39 @@ def _group_table(document, group):
     return lines + [""]
 
 
+def _cpu_table(document, group):
+    """For records with server_cpu_us_per_request (echo): CPU microseconds per request of the
+    server process, and of the load generator, over the measured windows (medians of the
+    rounds); nothing for other groups."""
+    records = [r for r in document["records"] if r["group"] == group["name"]
+               and r.get("server_cpu_us_per_request") is not None]
+    if not records:
+        return []
+    by_key = {(r["name"], r["implementation"]): r for r in records}
+    names = []
+    for r in records:
+        if r["name"] not in names:
+            names.append(r["name"])
+    implementations = [i for i in group["implementations"]
+                       if any(r["implementation"] == i for r in records)]
+    lines = ["CPU time per request over the same windows (median of the rounds; lower is "
+             "better): the server process (time on a CPU, all its threads, from the scheduler's "
+             "/proc/PID/task/*/schedstat), then in parentheses the load generator's own.", "",
+             "| workload | " + " | ".join(implementations) + " |",
+             "|" + " --- |" * (len(implementations) + 1)]
+    for name in names:
+        row = [name]
+        for i in implementations:
+            r = by_key.get((name, i))
+            if r is None:
+                row.append("-")
+            else:
+                row.append("%.1f us (%.1f)" % (r["server_cpu_us_per_request"],
+                                               r.get("generator_cpu_us_per_request") or 0))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
 def _suite_section(document):
     records = [r for r in document["records"] if r["group"] == "suite"]
     if not records:
@@ -238,6 +271,7 @@ def markdown(document, png):
             out += ["Measured %s." % (dates[0] if dates[0] == dates[-1] else
                                         "%s to %s" % (dates[0], dates[-1])), ""]
         out += _group_table(document, group)
+        out += _cpu_table(document, group)
     out += ["## What each workload measures", ""]
     for name, text in WORKLOADS:
         out.append("- **%s**: %s" % (name, text))

@@ -46,12 +46,13 @@ def spread(mine, theirs):
     return min(a) / max(b), max(a) / min(b)
 
 
-def paired(mine, theirs):
+def paired(mine, theirs, rounds="rounds", better=None):
     """(median, lowest, highest) of the per-round ratios of two records of a paired_rounds
-    group (rounds matched by round_ids), or None if they share no round."""
-    a = dict(zip(mine.get("round_ids") or [], mine.get("rounds") or []))
-    b = dict(zip(theirs.get("round_ids") or [], theirs.get("rounds") or []))
-    if mine["better"] == "lower":
+    group (rounds matched by round_ids; the values under `rounds`, better `better`, by default
+    the record's), or None if they share no round."""
+    a = dict(zip(mine.get("round_ids") or [], mine.get(rounds) or []))
+    b = dict(zip(theirs.get("round_ids") or [], theirs.get(rounds) or []))
+    if (better or mine["better"]) == "lower":
         a, b = b, a  # theirs / mine
     pairs = [a[k] / b[k] for k in sorted(set(a) & set(b)) if b[k]]
     if not pairs:
@@ -132,6 +133,28 @@ def targets(records, all_ratios):
     if not echo_ratios:
         add("echo: requests/s >= uvloop's", None, None,
             echo.Echo.pending or "not measured in this run")
+    for name, ours, ratio in echo_cpu_ratios(records):
+        add("echo: %s server CPU per request <= uvloop's on %s" % (ours, name),
+            _ratio_text(ratio), ratio["ratio"] >= 1.0)
+    return out
+
+
+def echo_cpu_ratios(records):
+    """[(workload name, our implementation, ratio)]: uvloop's server CPU per request over ours
+    (above 1: ours is cheaper), paired by round as the requests/s ratios are. Requests/s on
+    this machine measures the scheduler as much as the loop (a server waits for a CPU for about
+    half of each window, beside the load generator): the CPU a server spends per request is the
+    loop's own cost."""
+    by_key = {(r["name"], r["implementation"]): r for r in records
+              if r["group"] == "echo" and r.get("server_cpu_us_rounds")}
+    out = []
+    for (name, ours), mine in sorted(by_key.items()):
+        theirs = by_key.get((name, "uvloop"))
+        if ours in ("uvloop", "cpython") or theirs is None:
+            continue
+        by_round = paired(mine, theirs, "server_cpu_us_rounds", "lower")
+        if by_round is not None:
+            out.append((name, ours, dict(zip(("ratio", "min", "max"), by_round))))
     return out
 
 

@@ -6,8 +6,8 @@
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
 // self-pipe (an eventfd). call_soon's Handles, mode full's DirectCalls and call_at's
 // TimerHandles are the ready queue's and the timer heap's entries themselves,
-// call_soon_threadsafe's Handles the threadsafe queue's, and the cycle collector reaches them through
-// the loop's queues (I/O handles: a key into `handles`, a dict), so that a loop caught in a
+// call_soon_threadsafe's Handles the threadsafe queue's, and the cycle collector reaches them
+// through the loop's queues (I/O handles: a key into `handles`, a dict), so that a loop caught in a
 // reference cycle is collected as CPython's is (pending tasks then log "Task was destroyed but it
 // is pending!").
 //

@@ -217,6 +217,7 @@ EventLoop::~EventLoop() {
   }
   // Break the loop -> handle -> callback -> loop cycles if the loop was never closed.
   drop_ready();
+  drop_entries(ts_queue_);
   {
     TimerHeap old;
     old.swap(scheduled_);
@@ -312,11 +313,30 @@ Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
-    ts_queue_.push_back(Handle(h));
+    ts_queue_.push_back(ReadyEntry(Handle(h)));
     wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
   if (wake) write_to_self();
   return Handle(h);
+}
+
+void EventLoop::schedule_external_threadsafe(void* obj) {
+  check_closed("call_soon_threadsafe");
+  if (on_loop_thread()) {
+    schedule_external(obj);
+    return;
+  }
+  bool closed, wake = false;
+  {
+    std::lock_guard<std::mutex> lock(ts_mu_);
+    closed = ts_closed_;  // close() ran after the check above: not taken
+    if (!closed) {
+      ts_queue_.push_back(ReadyEntry::external(obj));
+      wake = !ts_pending_.exchange(true, std::memory_order_release);
+    }
+  }
+  if (closed) throw_closed("call_soon_threadsafe");
+  if (wake) write_to_self();
 }
 
 bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
@@ -335,7 +355,7 @@ bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
     h->fn = std::move(fn);
     h->loop = this;
     h->name = name;
-    ts_queue_.push_back(Handle(h));
+    ts_queue_.push_back(ReadyEntry(Handle(h)));
     wake = !ts_pending_.exchange(true, std::memory_order_release);
   }
   if (wake) write_to_self();
@@ -414,13 +434,22 @@ void EventLoop::drop_ready() {
 
 void EventLoop::drain_threadsafe() {
   if (!ts_pending_.load(std::memory_order_acquire)) return;
-  std::vector<Handle> items;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
-    items.swap(ts_queue_);
+    ts_taken_.swap(ts_queue_);
     ts_pending_.store(false, std::memory_order_relaxed);
   }
-  for (auto& h : items) ready_.push_back(std::move(h));
+  for (ReadyEntry& e : ts_taken_) ready_.push_back(std::move(e));
+  ts_taken_.clear();
+}
+
+void EventLoop::drop_entries(std::vector<ReadyEntry>& entries) {
+  for (ReadyEntry& e : entries) {
+    if (e.is_external()) {
+      if (void* obj = e.take_external()) external_.drop(external_.ctx, obj);
+    }
+  }
+  entries.clear();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -661,14 +690,14 @@ void EventLoop::close() {
   // there), here on the loop's thread; post_threadsafe() refuses new ones from now on, so an
   // executor job never drops its future on its own thread while this thread is still clearing
   // the loop (the loop-thread objects it reaches count their references without atomics).
-  std::vector<Handle> pending;
+  std::vector<ReadyEntry> pending;
   {
     std::lock_guard<std::mutex> lock(ts_mu_);
     ts_closed_ = true;
     pending.swap(ts_queue_);
     ts_pending_.store(false, std::memory_order_relaxed);
   }
-  pending.clear();
+  drop_entries(pending);
   if (executor_) executor_->shutdown(/*wait=*/false);
   // What a running loop's thread cached (up to its working set) goes back to malloc.
   detail::block_cache_trim();

@@ -484,6 +484,12 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // run and dropped through `calls` (set once, before any is queued).
   void set_external_calls(ExternalCalls calls) { external_ = calls; }
   void schedule_external(void* obj) { ready_.push_back(ReadyEntry::external(obj)); }
+  // call_soon_threadsafe of an embedder's call, from any thread: on the loop's thread it is
+  // schedule_external; from another the object waits in the threadsafe queue itself (no
+  // HandleImpl nor callback each, as uvloop appends its Handle to its ready deque) until the
+  // loop's next select() moves it to the ready queue. Raises on a closed loop, the object then
+  // not taken.
+  void schedule_external_threadsafe(void* obj);
   // An embedder's timer at `when` (call_at without a HandleImpl): the heap holds `obj` (its
   // reference from now on) until it runs as call_soon's external calls do, or is dropped.
   void call_at_external(double when, void* obj);
@@ -497,13 +503,14 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // Core::traverse); neither may queue.
   template <class F, class G>
   void for_each_queued(F&& f, G&& external) {
-    ready_.for_each([&f, &external](ReadyEntry& e) {
+    auto entry = [&f, &external](ReadyEntry& e) {
       if (e.is_external()) {
         external(e);
       } else if (e.impl()) {
         f(e.impl()->fn);
       }
-    });
+    };
+    ready_.for_each(entry);
     for (ScheduledTimer& t : scheduled_) {
       if (t.is_external()) {
         external(t);
@@ -512,7 +519,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
       }
     }
     std::lock_guard<std::mutex> lock(ts_mu_);
-    for (Handle& h : ts_queue_) f(h.impl()->fn);
+    for (ReadyEntry& e : ts_queue_) entry(e);
   }
   std::size_t ready_count() const { return ready_.size(); }
   std::size_t scheduled_count() const { return scheduled_.size(); }
@@ -582,6 +589,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   RingQueue<ReadyEntry> ready_;
   ExternalCalls external_;
   void drop_ready();  // empties the ready queue, dropping its external calls
+  void drop_entries(std::vector<ReadyEntry>& entries);  // the same for taken threadsafe ones
   // The timer heap (_scheduled): each entry holds a reference to its handle, or an embedder's
   // timer object (the low bit set, as ReadyEntry's; null once the embedder took it back), and
   // its deadline beside it, so that sifting compares without loading the handles (a cache miss
@@ -625,7 +633,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::atomic<std::thread::id> home_thread_{std::this_thread::get_id()};
   bool on_loop_thread() const;
   std::mutex ts_mu_;
-  std::vector<Handle> ts_queue_;
+  // Handles and an embedder's objects (ReadyEntry), in call order. drain_threadsafe swaps it
+  // with ts_taken_ (the loop thread's, empty between drains), so each keeps its capacity.
+  std::vector<ReadyEntry> ts_queue_;
+  std::vector<ReadyEntry> ts_taken_;
   std::atomic<bool> ts_pending_{false};
   bool ts_closed_ = false;  // under ts_mu_: close() has run (post_threadsafe refuses)
   std::atomic<int> external_wakers_{0};

@@ -5,11 +5,11 @@
 // exception-handler context and their contextvars are CPython's own); the C++ loop owns the order:
 // its ready queue, its heapq timer heap, its _run_once, its call_soon_threadsafe queue and
 // self-pipe (an eventfd). call_soon's Handles, mode full's DirectCalls and call_at's
-// TimerHandles are the ready queue's and the timer heap's entries themselves; a threadsafe
-// callback holds its Handle itself (Core::SoonCall), and the cycle collector
-// reaches it through the loop's queues (I/O handles: a key into `handles`, a dict), so that a
-// loop caught in a reference cycle is collected as CPython's is (pending tasks then log "Task was
-// destroyed but it is pending!").
+// TimerHandles are the ready queue's and the timer heap's entries themselves,
+// call_soon_threadsafe's Handles the threadsafe queue's, and the cycle collector reaches them
+// through the loop's queues (I/O handles: a key into `handles`, a dict), so that a loop caught in a
+// reference cycle is collected as CPython's is (pending tasks then log "Task was destroyed but it
+// is pending!").
 //
 // Time: a C++ monotonic clock, or any Python callable (the interpreter's time.monotonic when it
 // was replaced, e.g. by a virtual clock). Waiting: epoll (the eventfd and every registered fd)
@@ -100,40 +100,6 @@ class Core {
     for (PyObject* o : refs) Py_DECREF(o);
   }
 
-  // The C++ callbacks of the Python calls queued in the loop. Each owns its references (null
-  // once taken to run it, or by tp_clear): no node or key beside it; Core::traverse reaches them
-  // through the loop's queues (aio::EventLoop::for_each_queued, SmallFunction::target).
-  class SoonCall {  // an asyncio Handle: call_soon, call_soon_threadsafe
-   public:
-    SoonCall(Core* core, PyObject* handle) : core_(core), handle_(handle) {
-      Py_INCREF(handle);
-      ++core->held_count_;
-    }
-    SoonCall(SoonCall&& o) noexcept : core_(o.core_), handle_(std::exchange(o.handle_, nullptr)) {}
-    SoonCall(const SoonCall&) = delete;
-    SoonCall& operator=(const SoonCall&) = delete;
-    ~SoonCall() {
-      if (handle_) Py_DECREF(take());
-    }
-    void operator()() {
-      if (PyObject* handle = take()) core_->run_python(py::reinterpret_steal<py::object>(handle));
-    }
-    int traverse(visitproc visit, void* arg) {
-      Py_VISIT(handle_);
-      return 0;
-    }
-    void take_refs(std::vector<PyObject*>& out) {
-      if (handle_) out.push_back(take());
-    }
-
-   protected:
-    PyObject* take() {  // the strong reference (non-null), no longer counted
-      --core_->held_count_;
-      return std::exchange(handle_, nullptr);
-    }
-    Core* core_;
-    PyObject* handle_;
-  };
   // A call queued without its Handle (call_soon_direct): the callback, its argument (or null),
   // the context and the loop, which make the Handle if one is needed. It is itself the ready
   // queue's external entry, tagged with kDirect (the loop's own tag is the low bit), from the
@@ -193,8 +159,15 @@ class Core {
   void timer_cancelled() { loop_->external_timer_cancelled(); }
   // From any thread holding the GIL (which orders every use of the callbacks' references and
   // of `held_count_`).
+  // The handle itself is the threadsafe queue's entry, then the ready queue's, as call_soon's
+  // (aio::EventLoop::schedule_external_threadsafe): no HandleImpl nor callback object, which
+  // another thread would allocate and the loop's thread free.
   void call_soon_threadsafe(PyObject* handle) {
-    loop_->call_soon_threadsafe(SoonCall(this, handle));
+    // Under the GIL, as every use of the queued references: the loop's thread, which may take
+    // the entry at once, runs it only once it holds the GIL.
+    loop_->schedule_external_threadsafe(handle);  // raises on a closed loop, before any reference
+    Py_INCREF(handle);
+    ++held_count_;
   }
 
   // The selector's registrations (_CoreSelector in aioref/_loop.py): `handle` (an asyncio
@@ -263,21 +236,17 @@ class Core {
   int traverse(visitproc visit, void* arg) {
     Py_VISIT(handles_.ptr());
     int visited = 0;
-    for_each_call(
-        [&](auto& call) {
-          if (!visited) visited = call.traverse(visit, arg);
-        },
-        [&](auto& e) {
-          void* obj = e.external();
-          if (visited || !obj) return;
-          if (DirectCall* call = as_direct(obj)) {
-            for (PyObject* o : call->refs) {
-              if (o && !visited) visited = visit(o, arg);
-            }
-          } else {
-            visited = visit(static_cast<PyObject*>(obj), arg);
-          }
-        });
+    for_each_call([&](auto& e) {
+      void* obj = e.external();
+      if (visited || !obj) return;
+      if (DirectCall* call = as_direct(obj)) {
+        for (PyObject* o : call->refs) {
+          if (o && !visited) visited = visit(o, arg);
+        }
+      } else {
+        visited = visit(static_cast<PyObject*>(obj), arg);
+      }
+    });
     if (visited) return visited;
     Py_VISIT(python_wait_.ptr());
     Py_VISIT(debug_runner_.ptr());
@@ -296,38 +265,32 @@ class Core {
   }
 
  private:
-  // f(call) for every SoonCall queued in the loop, external(entry) for every handle call_soon
-  // or call_at and every DirectCall queued as a ready queue or heap entry (null once taken).
-  template <class F, class G>
-  void for_each_call(F&& f, G&& external) {
+  // external(entry) for every handle call_soon, call_soon_threadsafe or call_at queued and
+  // every DirectCall: the entries of the ready queue, the threadsafe queue and the timer heap
+  // (null once taken). The loop's own callbacks hold no Python object of ours.
+  template <class G>
+  void for_each_call(G&& external) {
     if (!loop_) return;
-    loop_->for_each_queued(
-        [&f](aio::Callback& fn) {
-          if (auto* c = fn.target<SoonCall>()) {
-            f(*c);
-          }
-        },
-        external);
+    loop_->for_each_queued([](aio::Callback&) {}, external);
   }
   // Every reference the queued calls hold (strong), taken from them.
   std::vector<PyObject*> take_all() {
     std::vector<PyObject*> refs;
-    for_each_call([&refs](auto& call) { call.take_refs(refs); },
-                  [this, &refs](auto& e) {
-                    if (void* obj = e.external()) {
-                      if (DirectCall* call = as_direct(obj)) {
-                        PyObject* taken[4];
-                        release_direct(call, taken);
-                        for (PyObject* o : taken) {
-                          if (o) refs.push_back(o);
-                        }
-                      } else {
-                        refs.push_back(static_cast<PyObject*>(obj));
-                      }
-                      e.set_external(nullptr);
-                      --held_count_;
-                    }
-                  });
+    for_each_call([this, &refs](auto& e) {
+      if (void* obj = e.external()) {
+        if (DirectCall* call = as_direct(obj)) {
+          PyObject* taken[4];
+          release_direct(call, taken);
+          for (PyObject* o : taken) {
+            if (o) refs.push_back(o);
+          }
+        } else {
+          refs.push_back(static_cast<PyObject*>(obj));
+        }
+        e.set_external(nullptr);
+        --held_count_;
+      }
+    });
     return refs;
   }
   // The loop's ExternalCalls: call_soon's handles.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <barrier>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -129,6 +130,53 @@ TEST_F(ThreadsafeTest, OneWakeUpWritePerBatch) {
   loop->run_forever();
   EXPECT_EQ(ran, 101);
   loop->close();
+}
+
+TEST_F(ThreadsafeTest, AnEmbeddersObjectsWaitInTheQueueThemselves) {
+  // schedule_external_threadsafe (the Python bridge's call_soon_threadsafe): from another thread
+  // the object itself is the threadsafe queue's entry; it runs through ExternalCalls::run in call
+  // order (one wake-up write for the batch), close() drops those not taken yet, and after
+  // close() the call raises without taking the object.
+  Loop loop = new_event_loop();
+  struct Log {
+    std::vector<std::uintptr_t> ran, dropped;
+  } log;
+  loop->set_external_calls(
+      {[](void* ctx, void* obj) {
+         static_cast<Log*>(ctx)->ran.push_back(reinterpret_cast<std::uintptr_t>(obj));
+       },
+       [](void* ctx, void* obj) {
+         static_cast<Log*>(ctx)->dropped.push_back(reinterpret_cast<std::uintptr_t>(obj));
+       },
+       &log});
+  auto object = [](std::uintptr_t i) { return reinterpret_cast<void*>(i * 16); };
+  std::thread([&] {
+    for (std::uintptr_t i = 1; i <= 100; ++i) loop->schedule_external_threadsafe(object(i));
+  }).join();
+  std::uint64_t count = 0;
+  EXPECT_EQ(::read(loop->wake_fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+  EXPECT_EQ(count, 1u);
+  loop->call_soon([&] { loop->stop(); });
+  loop->run_forever();
+  std::vector<std::uintptr_t> expected;
+  for (std::uintptr_t i = 1; i <= 100; ++i) expected.push_back(i * 16);
+  EXPECT_EQ(log.ran, expected);
+  EXPECT_TRUE(log.dropped.empty());
+
+  std::thread([&] { loop->schedule_external_threadsafe(object(200)); }).join();
+  loop->close();
+  EXPECT_EQ(log.dropped, (std::vector<std::uintptr_t>{200 * 16}));
+  bool raised = false;
+  std::thread([&] {
+    try {
+      loop->schedule_external_threadsafe(object(300));
+    } catch (const RuntimeError& e) {
+      raised = std::string(e.what()) == "Event loop is closed";
+    }
+  }).join();
+  EXPECT_TRUE(raised);
+  EXPECT_EQ(log.ran.size(), 100u);
+  EXPECT_EQ(log.dropped.size(), 1u);
 }
 
 TEST_F(ThreadsafeTest, OnTheLoopThreadItIsCallSoon) {

@@ -11,6 +11,7 @@ mode full's objects are the C++ ones.
 import asyncio
 import contextvars
 import gc
+import itertools
 import logging
 import sys
 import traceback
@@ -19,7 +20,7 @@ import warnings
 
 import aioref
 import loops
-from loops import LoopCase, same_as_cpython
+from loops import LoopCase, run_on, same_as_cpython, same_on_every_loop
 
 PY = sys.version_info[:2]
 
@@ -415,6 +416,68 @@ class CancelTests(unittest.TestCase):
             return await t, t.cancelled(), extra
 
         same_as_cpython(self, main)
+
+    def test_condition_reacquire_under_cancellation_every_order(self):
+        # Fuzzer seed 31608 (3.11.2): asyncio.run cancels the tasks left, in all_tasks()'s set
+        # order, while Condition.wait re-acquires its lock inside wait_for; 3.11 then raises
+        # "Lock is not acquired." from __aexit__ in some orders, the CancelledError in others,
+        # on CPython's Task as on aioref's. Here the lock is held while a waiter re-acquires,
+        # and every order of the next steps (the release, cancellations, a notify, a loop step)
+        # must give each loop CPython's outcome: the results of the acquisition's future and
+        # the cancellations' races (_must_cancel, the task's awaited future) as _asyncio's.
+        actions = ("release", "cancel 0", "cancel 1", "notify", "step")
+
+        async def main(loop, order):
+            cond = asyncio.Condition()
+            log = []
+
+            async def waiter(i):
+                try:
+                    async with cond:
+                        log.append((i, "woken", await asyncio.wait_for(cond.wait(), 10)))
+                except BaseException as e:  # what each loop raises is the point
+                    log.append((i, type(e).__name__, str(e)))
+
+            tasks = [loop.create_task(waiter(i)) for i in range(2)]
+            for _ in range(4):
+                await asyncio.sleep(0)
+            await cond.acquire()  # both wait for a notify: their re-acquisitions must wait
+            tasks[0].cancel()
+            await asyncio.sleep(0)
+            for action in order:
+                log.append((action, cond.locked()))
+                if not cond.locked() and action in ("release", "notify"):
+                    continue  # both would raise RuntimeError
+                if action == "release":
+                    cond.release()
+                elif action == "notify":
+                    cond.notify(1)
+                elif action == "step":
+                    await asyncio.sleep(0)
+                else:
+                    tasks[int(action[-1])].cancel()
+            for _ in range(12):
+                await asyncio.sleep(0)
+            outcome = log, [(t.done(), t.done() and t.cancelled()) for t in tasks], cond.locked()
+            for _ in range(12):  # 3.8-3.11's Condition.wait re-acquires until it has the lock
+                for t in tasks:
+                    t.cancel()
+                if cond.locked():
+                    cond.release()
+                await asyncio.sleep(0)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return outcome
+
+        def every_order(factory):
+            return [run_on(factory, lambda loop: main(loop, order))
+                    for order in itertools.permutations(actions)]
+
+        outcomes = same_on_every_loop(self, every_order)
+        self.assertEqual(len(outcomes), 120)
+        if PY == (3, 11):  # the orders give both of 3.11's outcomes (CPython 3.11.2, 3.11.7)
+            errors = {entry for log, _, _ in outcomes for entry in log if len(entry) == 3}
+            self.assertIn((0, "RuntimeError", "Lock is not acquired."), errors)
+            self.assertIn((0, "CancelledError", ""), errors)
 
 
 class CombinatorTests(unittest.TestCase):

@@ -367,6 +367,11 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       std::exception_ptr e = std::exchange(p.exception, nullptr);
       free_coro_frame();  // (p with it)
       if (is_cancelled_error(e)) {
+        // 3.9-3.10's _asyncio keeps its traceback apart (fut_cancelled_exc_state): its
+        // __traceback__ is None until result() chains it (raised_cancelled_error).
+        if (loop_->has(Behaviour::kCancelledTracebackApart)) {
+          if (BaseException* b = base_exception(e)) b->set_never_raised();
+        }
         cancelled_exc_ = e;
         future_cancel(std::nullopt);
         // CPython 3.8 passes no message; 3.9+ keeps the original exception (with its message)

@@ -175,8 +175,39 @@ class [[nodiscard]] AsyncGen {
     const char* method;  // CPython's awaitable: 'asend' (also __anext__'s) or 'athrow'
     CodeLocation at;
     bool awaited = false;
+    bool driving = false;  // it resumed the generator, which has not come back to it yet
     ~Step() {
       if (keep && !awaited) detail::warn_method_never_awaited(method, h.promise().def.name, at);
+      if (driving) close_running();
+    }
+    // The awaiting coroutine is closed (its frame destroyed) while the generator runs under
+    // this awaitable: 3.13's async_gen_asend_close throws GeneratorExit into the generator, whose
+    // finally clauses run where it awaits; GeneratorExit, StopIteration or StopAsyncIteration
+    // out of it is the close's None; another exception leaves the close (the closing
+    // coroutine's report, unraisable.h). 3.8-3.12 leave the generator as it is.
+    void close_running() noexcept {
+      promise_type& p = h.promise();
+      if (!detail::closing() || !has(Behaviour::kAsendCloseThrowsIn)) return;
+      p.continuation = nullptr;  // the awaiting frame is being destroyed
+      if (!detail::throw_into_closing_task(make_exception(GeneratorExit()), &p)) return;
+      if (!p.finished) {
+        try {
+          throw RuntimeError("coroutine ignored GeneratorExit");
+        } catch (...) {
+          detail::exit_failed();
+        }
+        return;
+      }
+      p.running = false;
+      std::exception_ptr e = std::exchange(p.exception, nullptr);
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const GeneratorExit&) {
+      } catch (const StopAsyncIteration&) {
+      } catch (...) {
+        detail::exit_failed();
+      }
     }
     bool await_ready() noexcept {
       awaited = true;
@@ -200,6 +231,7 @@ class [[nodiscard]] AsyncGen {
         return parent;
       }
       p.running = true;
+      driving = true;
       p.continuation = parent;
       if constexpr (std::is_base_of_v<detail::CoPromiseBase, P>) p.caller = &parent.promise();
       p.sent = std::move(value);
@@ -212,6 +244,7 @@ class [[nodiscard]] AsyncGen {
       if (exc) std::rethrow_exception(exc);  // already running
       promise_type& p = h.promise();
       p.running = false;
+      driving = false;
       if (!p.finished) return Result(std::move(*p.yielded));
       if (std::exception_ptr e = std::exchange(p.exception, nullptr)) {
         if (is_stop_async_iteration(e)) {

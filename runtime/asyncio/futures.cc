@@ -112,11 +112,15 @@ std::exception_ptr FutureBase::raised_cancelled_error() {
     return e;
   }
   // 3.9-3.10 raise a new one, then make the kept CancelledError its context
-  // (_PyErr_ChainStackItem) and keep it: a second result() chains it again.
+  // (_PyErr_ChainStackItem, which gives it the traceback kept apart) and keep it: a second
+  // result() chains it again. _make_cancelled_error (gather's) chains it without one.
   std::exception_ptr e = cancel_message_ ? make_exception(CancelledError(*cancel_message_))
                                          : make_exception(CancelledError());
   chain_to_handled(e);
-  if (cancelled_exc_) base_exception(e)->set_context(cancelled_exc_);
+  if (cancelled_exc_) {
+    if (BaseException* kept = base_exception(cancelled_exc_)) kept->set_never_raised(false);
+    base_exception(e)->set_context(cancelled_exc_);
+  }
   return e;
 }
 

@@ -273,6 +273,12 @@ std::exception_ptr take_thrown_in();
 // throws, as 3.8-3.12's unstarted aclose() object), until disarm_send_throw(task).
 void arm_send_throw(const class TaskBase* task, std::exception_ptr e);
 void disarm_send_throw(const class TaskBase* task);
+// coro.throw(e) into the frames that `through` (a suspended coroutine's promise) awaits, while
+// the coroutine of the task they run in is closed (detail::ClosingTask): its innermost frame is
+// resumed with `e` raised at its await, and runs until `through` ends or suspends (whose
+// continuation the caller cleared). False (nothing run) when no such task's frames are there.
+struct CoPromiseBase;
+bool throw_into_closing_task(std::exception_ptr e, const CoPromiseBase* through);
 // Whether `ref` is the only reference to its future anyone can use: besides it, at most the
 // reference of the loop's callback that is waking the stepping task from this future.
 bool last_reference(const std::shared_ptr<FutureBase>& ref);

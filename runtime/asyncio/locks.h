@@ -161,7 +161,15 @@ bool truthy(const V& v) {
 
 // `async with lock:` (Lock, Condition, Semaphore, BoundedSemaphore): `auto held = co_await
 // async_with(lock);` acquires (awaiting `lock.acquire()`), and `held` releases on scope exit
-// (__aexit__), whether the block ends normally or by an exception.
+// (__aexit__), whether the block ends normally or by an exception. A destructor cannot replace
+// the exception that unwinds the block; where __aexit__ may raise in its place, write the exit
+// as the statement runs it:
+//
+//   auto held = co_await aio::async_with(lock);
+//   std::exception_ptr exc;
+//   try { ... } catch (...) { exc = std::current_exception(); }
+//   held.exit(exc);                          // what release() raises replaces exc
+//   if (exc) std::rethrow_exception(exc);
 template <class L>
 class Held {
  public:
@@ -169,6 +177,14 @@ class Held {
   Held(Held&& o) noexcept
       : l_(o.l_), active_(std::exchange(o.active_, false)), uncaught_(o.uncaught_) {}
   Held(const Held&) = delete;
+  // __aexit__(exc): releases once (the destructor then does nothing). Called with the block's
+  // exception, it runs while `async with` handles it: what release() raises has it as context.
+  void exit(const std::exception_ptr& exc) {
+    if (!std::exchange(active_, false)) return;
+    handling(exc, [this] {
+      in_frame("locks.py", "__aexit__", "self.release()", [this] { l_.release(); });
+    });
+  }
   // __aexit__ raises what release() raises when the block ends normally; when the coroutine is
   // closed (its frame destroyed) or an exception unwinds the block, what it raises is handed on
   // (unraisable.h) instead of leaving a destructor.

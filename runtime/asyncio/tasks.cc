@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
+#include <string_view>
 
 #include "runtime/asyncio/asyncgen.h"
 #include "runtime/asyncio/executor.h"
+#include "runtime/asyncio/frames.h"
+#include "runtime/pylang/output.h"
 
 namespace aio {
 
@@ -68,6 +72,61 @@ static std::exception_ptr take_send_throw(const TaskBase* task) {
     }
   }
   return nullptr;
+}
+
+namespace {
+thread_local TaskBase* t_closing_task = nullptr;
+
+// What the frames write while a collected task's coroutine is closed goes at the task's place,
+// after its log, as what its exits raise does (frames.h: FinalizingTask): CPython's collector
+// finalizes the tasks it found before their coroutines.
+class FinalizingTaskOutput final : public Output {
+ public:
+  explicit FinalizingTaskOutput(Output* to) : to_(to) {}
+  void write_stdout(std::string_view text) override {
+    write([to = to_, s = std::string(text)] { to->write_stdout(s); });
+  }
+  void write_stderr(std::string_view text) override {
+    write([to = to_, s = std::string(text)] { to->write_stderr(s); });
+  }
+  void warn(std::string_view category, std::string_view message, CodeLocation where) override {
+    write([to = to_, c = std::string(category), m = std::string(message), where] {
+      to->warn(c, m, where);
+    });
+  }
+  void log(std::string_view level, std::string_view message) override {
+    write([to = to_, l = std::string(level), m = std::string(message)] { to->log(l, m); });
+  }
+
+ private:
+  template <class F>
+  void write(F f) {
+    if (!defer_to_finalizing_task(f)) f();
+  }
+  Output* to_;
+};
+}  // namespace
+
+ClosingTask::ClosingTask(TaskBase* task) : previous_(std::exchange(t_closing_task, task)) {}
+ClosingTask::~ClosingTask() { t_closing_task = previous_; }
+
+bool throw_into_closing_task(std::exception_ptr e, const CoPromiseBase* through) {
+  TaskBase* t = t_closing_task;
+  if (!t || !t->leaf_.handle) return false;
+  const CoPromiseBase* p = t->leaf_.promise;
+  while (p && p != through) p = p->caller;
+  if (!p) return false;  // the task's innermost frame is not under `through`
+  // As Task.__step(exc) resumes it: the awaiter there raises the task's thrown-in exception.
+  TaskBase* previous = std::exchange(t_stepping, t);
+  Output* written = &output();
+  FinalizingTaskOutput deferred(written);
+  set_output(&deferred);
+  t->thrown_in_ = std::move(e);
+  t->leaf_.handle.resume();
+  t->thrown_in_ = nullptr;
+  set_output(written);
+  t_stepping = previous;
+  return true;
 }
 
 std::exception_ptr take_thrown_in() {
@@ -308,6 +367,11 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       std::exception_ptr e = std::exchange(p.exception, nullptr);
       free_coro_frame();  // (p with it)
       if (is_cancelled_error(e)) {
+        // 3.9-3.10's _asyncio keeps its traceback apart (fut_cancelled_exc_state): its
+        // __traceback__ is None until result() chains it (raised_cancelled_error).
+        if (loop_->has(Behaviour::kCancelledTracebackApart)) {
+          if (BaseException* b = base_exception(e)) b->set_never_raised();
+        }
         cancelled_exc_ = e;
         future_cancel(std::nullopt);
         // CPython 3.8 passes no message; 3.9+ keeps the original exception (with its message)
@@ -396,6 +460,7 @@ void TaskBase::collect() {
   log_destroy_pending_ = false;
   std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
   fut_waiter_.reset();
+  detail::ClosingTask closing(this);
   drop_coro();
 }
 

@@ -150,6 +150,22 @@ class TaskBase : public FutureBase {
   detail::ContextSlot context_;
 };
 
+namespace detail {
+// While the pending coroutine of `task` is closed (its frames destroyed: the task collected or
+// freed), an awaitable that closes what it runs by throwing into it (3.13's asend().close())
+// reaches the task's innermost frame: detail::throw_into_closing_task.
+class ClosingTask {
+ public:
+  explicit ClosingTask(TaskBase* task);
+  ~ClosingTask();
+  ClosingTask(const ClosingTask&) = delete;
+  ClosingTask& operator=(const ClosingTask&) = delete;
+
+ private:
+  TaskBase* previous_;
+};
+}  // namespace detail
+
 template <class T>
 class TaskState final : public TaskBase, public ResultSlot<T> {
  public:
@@ -159,7 +175,9 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
   }
   ~TaskState() override {
     log_destroyed();
-    // coro_ is destroyed after: "coroutine ... was never awaited" follows, as in CPython.
+    // The coroutine is closed after: "coroutine ... was never awaited" follows, as in CPython.
+    detail::ClosingTask closing(this);
+    coro_ = Co<T>();
   }
   detail::CoPromiseBase& coro_promise() override { return coro_.handle().promise(); }
   void set_result_from_coro() override {

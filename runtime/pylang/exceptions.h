@@ -104,7 +104,7 @@ class BaseException {
   // as raised (a traceback shows its "Traceback (most recent call last):" header) unless the
   // code that makes one that is never raised (e.g. 3.13's Timeout._insert_timeout_error) says so.
   bool never_raised() const { return never_raised_; }
-  void set_never_raised() { never_raised_ = true; }
+  void set_never_raised(bool never = true) { never_raised_ = never; }
 
  private:
   std::exception_ptr context_ = handled_exception();

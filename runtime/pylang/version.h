@@ -158,6 +158,11 @@ enum class Behaviour {
   // leaves AWAITABLE_STATE_INIT). Before, it stays unstarted, so its next send() (the task's
   // next step, when the generator awaited meanwhile) throws GeneratorExit into the generator.
   kAthrowThrowStartsIt,
+  // 3.13+: closing the asend()/athrow() awaitable of a running generator (coro.close() of a
+  // coroutine suspended in `async for`) throws GeneratorExit into the generator
+  // (async_gen_asend_close), so its finally clauses run. Before, it only marks the awaitable
+  // closed.
+  kAsendCloseThrowsIn,
   // 3.9: gather() delegates to _gather() (3.9.18's tasks.py, for loop='s deprecation), so its
   // done callback is `_gather.<locals>._done_callback`.
   kGatherInUnderscoreGather,
@@ -232,6 +237,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kTaskFactorySetsNameNone, {3, 13}, {3, 14}},
     {Behaviour::kAsyncGenMethodWarnsNeverAwaited, {3, 13}, kForever},
     {Behaviour::kAthrowThrowStartsIt, {3, 13}, kForever},
+    {Behaviour::kAsendCloseThrowsIn, {3, 13}, kForever},
     {Behaviour::kGatherInUnderscoreGather, {3, 9}, {3, 10}},
     {Behaviour::kContextReprModule, {3, 10}, kForever},
     {Behaviour::kTaskContextArg, {3, 11}, kForever},

@@ -253,6 +253,37 @@ TEST_P(AsyncGens, ag_method_never_awaited) {
   });
 }
 
+AsyncGen<int> ticks(Def = "ticks") {
+  try {
+    for (int i = 0; i < 3; ++i) {
+      co_await sleep(0.1);
+      co_yield i;
+    }
+  } catch (...) {  // finally
+    print("ticks finally");
+    throw;
+  }
+  print("ticks finally");
+}
+
+Co<void> consumer(Def = "consumer") {
+  AsyncGen<int> gen = ticks();
+  while (auto i = co_await gen.next()) print("got", *i);
+}
+
+TEST_P(AsyncGens, ag_closed_with_its_collected_task) {
+  expect_as_cpython("asyncgen", "ag_closed_with_its_collected_task", [] {
+    Loop loop = new_event_loop();
+    {
+      Task<void> t = loop->create_task(consumer());
+      loop->run_until_complete(sleep(0.15));
+      loop->close();
+    }
+    gc_collect_pending_tasks();
+    print("collected");
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

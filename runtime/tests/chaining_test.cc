@@ -152,6 +152,31 @@ Co<void> cancelled_task_awaited(Def = "cancelled_task_awaited") {
   }
 }
 
+Co<void> cancelled_before_its_first_step(Def = "cancelled_before_its_first_step") {
+  Task<void> t = ensure_future(sleeper());
+  t.cancel();
+  co_await sleep(0);
+  try {
+    co_await t;
+  } catch (const CancelledError&) {
+    print("await:", chain(std::current_exception()));
+    printed(std::current_exception());
+  }
+  Task<void> t2 = ensure_future(sleeper());
+  t2.cancel();
+  try {
+    co_await gather(t2);
+  } catch (const CancelledError&) {
+    print("gather:", chain(std::current_exception()));
+    printed(std::current_exception());
+  }
+}
+
+TEST_P(Chaining, cancelled_before_its_first_step) {
+  expect_as_cpython("chaining", "cancelled_before_its_first_step",
+                    [] { run(cancelled_before_its_first_step()); });
+}
+
 TEST_P(Chaining, future_result_in_handler) {
   expect_as_cpython("chaining", "future_result_in_handler",
                     [] { run(future_result_in_handler()); });

@@ -676,6 +676,52 @@ TEST_P(Locks, barrier_reset_while_draining) {
   });
 }
 
+// `async with cm:` whose body releases `cm` and raises `body`, its exit written as the
+// statement runs it (Held::exit, as tools/suite/fuzz/render_cpp.py writes it).
+std::string context_repr(const BaseException& x) {
+  return x.context() ? exception_repr(x.context()) : "None";
+}
+
+template <class L>
+Co<void> exit_after_release(const char* name, L cm, std::exception_ptr body) {
+  try {
+    auto held = co_await async_with(cm);
+    std::exception_ptr exc;
+    try {
+      cm.release();
+      std::rethrow_exception(body);
+    } catch (...) {
+      exc = std::current_exception();
+    }
+    held.exit(exc);
+    if (exc) std::rethrow_exception(exc);
+  } catch (const BaseException& x) {
+    print(name, x.repr(), context_repr(x), cm.repr());
+  }
+}
+
+TEST_P(Locks, async_with_exit_replaces_the_exception) {
+  expect("async_with_exit_replaces_the_exception", []() -> Co<void> {
+    Lock lock;
+    BoundedSemaphore sem(1);
+    Condition cond;
+    auto bodies = [] {
+      return std::vector<std::exception_ptr>{make_exception(ValueError("body")),
+                                             make_exception(CancelledError("body"))};
+    };
+    for (const auto& body : bodies()) co_await exit_after_release("lock", lock, body);
+    for (const auto& body : bodies()) co_await exit_after_release("semaphore", sem, body);
+    for (const auto& body : bodies()) co_await exit_after_release("condition", cond, body);
+    // A body that ends normally: the exit's exception, with no context (the destructor's).
+    try {
+      auto held = co_await async_with(lock);
+      lock.release();
+    } catch (const RuntimeError& x) {
+      print("normally", x.repr(), context_repr(x), lock.repr());
+    }
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Locks, testing::kScenarioMinors, testing::minor_name);
 
 // Not observable in a trace: what CPython's test_locks checks by other means.

@@ -204,6 +204,33 @@ async def ag_method_never_awaited():
     for w in caught:
         print("warning:", w.category.__name__, r(str(w.message)))
 
+@scenario(sync=True)
+def ag_closed_with_its_collected_task():
+    # A task pending inside `async for`, collected after its loop closed: closing its coroutine
+    # closes the asend() awaitable it waits on, and 3.13's throws GeneratorExit into the
+    # generator, whose finally runs (tools/fuzz seed 315); 3.8-3.12 leave the generator to its
+    # finalizer hook, which cannot schedule aclose() on the closed loop.
+    async def ticks():
+        try:
+            for i in range(3):
+                await asyncio.sleep(0.1)
+                yield i
+        finally:
+            print("ticks finally")
+
+    async def consumer():
+        async for i in ticks():
+            print("got", i)
+
+    loop = asyncio.new_event_loop()
+    t = loop.create_task(consumer())
+    loop.run_until_complete(asyncio.sleep(0.15))
+    loop.close()
+    del t
+    gc.collect()
+    print("collected")
+
+
 if __name__ == "__main__":
     main()
     _left_open.clear()

@@ -119,6 +119,29 @@ async def cancelled_task_awaited():
         print("result again:", chain(x))
 
 
+@scenario()
+async def cancelled_before_its_first_step():
+    # 3.9-3.10's _asyncio keeps the CancelledError a task's coroutine raised apart from its
+    # traceback: `await t` (result()) chains it with the traceback, gather's
+    # _make_cancelled_error without, so it prints without a "Traceback" header (tools/fuzz
+    # seeds 34060, 34155 on 3.10.13).
+    t = asyncio.ensure_future(sleeper())
+    t.cancel()
+    await asyncio.sleep(0)
+    try:
+        await t
+    except asyncio.CancelledError as x:
+        print("await:", chain(x))
+        printed(x)
+    t2 = asyncio.ensure_future(sleeper())
+    t2.cancel()
+    try:
+        await asyncio.gather(t2)
+    except asyncio.CancelledError as x:
+        print("gather:", chain(x))
+        printed(x)
+
+
 async def cancelled_then_fails():
     try:
         await asyncio.sleep(10)

@@ -617,5 +617,30 @@ async def barrier_reset_while_draining():
         await all_five(third_out_acts)
 
 
+@scenario()
+async def async_with_exit_replaces_the_exception():
+    # `async with`'s __aexit__ raising replaces the body's exception, chained to it (tools/fuzz
+    # seed 31608: a Condition.wait cancelled while it re-acquires leaves the lock released, and
+    # 3.8-3.11's `async with condition` raises "Lock is not acquired." in place of the
+    # CancelledError).
+    lock = asyncio.Lock()
+    sem = asyncio.BoundedSemaphore(1)
+    cond = asyncio.Condition()
+    for name, cm in (("lock", lock), ("semaphore", sem), ("condition", cond)):
+        for body in (ValueError("body"), asyncio.CancelledError("body")):
+            try:
+                async with cm:
+                    cm.release()
+                    raise body
+            except BaseException as x:
+                print(name, e(x), e(x.__context__), r(cm))
+    # A body that ends normally: __aexit__'s exception, with no context.
+    try:
+        async with lock:
+            lock.release()
+    except RuntimeError as x:
+        print("normally", e(x), x.__context__, r(lock))
+
+
 if __name__ == "__main__":
     main()

@@ -330,30 +330,42 @@ class _Writer(object):
     def CancelHandle(self, s, out):
         out.append("%s.cancel();" % s.var)
 
+    @staticmethod
+    def async_with(shared, body):
+        """`async with <shared>:` around the C++ lines `body`, its exit written as the statement
+        runs it: __aexit__ with the body's exception, whose own exception (a Condition's
+        "Lock is not acquired." when the re-acquire was cancelled, 3.8-3.11) replaces it, as a
+        destructor cannot (the same for a lock, a semaphore and a condition)."""
+        lines = ["{",
+                 "  auto held = co_await aio::async_with(*%s);" % shared,
+                 "  std::exception_ptr exc;",
+                 "  try {"]
+        lines += ["    " + line for line in body]
+        lines += ["  } catch (...) {",
+                  "    exc = std::current_exception();",
+                  "  }",
+                  "  held.exit(exc);",
+                  "  if (exc) std::rethrow_exception(exc);",
+                  "}"]
+        return lines
+
     def Locked(self, s, out):
-        out.append("{")
-        out.append("  auto held = co_await aio::async_with(*lock);")
-        out += ["  " + line for line in self.nested(s.body)]
-        out.append("}")
+        out += self.async_with("lock", self.nested(s.body))
 
     def Semaphored(self, s, out):
-        out.append("{")
-        out.append("  auto held = co_await aio::async_with(*semaphore);")
-        out += ["  " + line for line in self.nested(s.body)]
-        out.append("}")
+        out += self.async_with("semaphore", self.nested(s.body))
 
     def Notify(self, s, out):
         python = "condition.notify_all()" if s.all else "condition.notify()"
-        out += ["{", "  auto held = co_await aio::async_with(*condition);",
-                "  condition->%s();" % ("notify_all" if s.all else "notify"),
-                "  aio::print(%s);" % self.label(python), "}"]
+        out += self.async_with("condition", [
+            "condition->%s();" % ("notify_all" if s.all else "notify"),
+            "aio::print(%s);" % self.label(python)])
 
     def WaitCondition(self, s, out):
         python = "asyncio.wait_for(condition.wait(), %s)" % _python_seconds(s.timeout)
-        self.guarded(python, [
-            "auto held = co_await aio::async_with(*condition);",
+        self.guarded(python, self.async_with("condition", [
             "auto result = co_await aio::wait_for(condition->wait(), %s);" % _seconds(s.timeout),
-            "aio::print(%s, \"->\", result);" % self.label(python)], s.reraise, out)
+            "aio::print(%s, \"->\", result);" % self.label(python)]), s.reraise, out)
 
     def AsyncFor(self, s, out):
         owner = "%s: %s" % (self.function, s.name)

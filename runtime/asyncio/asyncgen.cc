@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/asyncio/base_events.h"
+#include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/tasks.h"
 #include "runtime/pylang/warnings.h"
 
@@ -73,7 +74,7 @@ Co<void> shutdown_asyncgens(Loop loop, Def) {
         [all, remaining] {
           if (--*remaining == 0) all.set_result();
         },
-        "_done_callback");
+        detail::gather_done_callback_name(*loop));
   }
   co_await all;
   for (std::size_t i = 0; i < tasks.size(); ++i) {

@@ -69,6 +69,15 @@ constexpr bool is_list_arg_v<ListArg<A>> = true;
 
 namespace detail {
 
+// How a done callback gather() adds to each awaitable shows in a repr: the closure's qualified
+// name and source (3.9's gather is a wrapper of _gather). Also the name of the gathers that
+// asyncio.run's _cancel_all_tasks and shutdown_asyncgens make.
+inline const char* gather_done_callback_name(const EventLoop& loop) {
+  return loop.has(Behaviour::kGatherInUnderscoreGather)
+             ? "_gather.<locals>._done_callback() at tasks.py"
+             : "gather.<locals>._done_callback() at tasks.py";
+}
+
 template <class R>
 class GatheringFuture final : public FutureBase, public ResultSlot<R> {
  public:
@@ -202,9 +211,7 @@ class Gatherer {
       return;
     }
     f->add_done_callback([st = st_](FutureBase& d) { done_callback(*st, d); },
-                         f->get_loop().has(Behaviour::kGatherInUnderscoreGather)
-                             ? "_gather.<locals>._done_callback() at tasks.py"
-                             : "gather.<locals>._done_callback() at tasks.py");
+                         gather_done_callback_name(f->get_loop()));
   }
 
   template <class Collect>

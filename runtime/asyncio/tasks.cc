@@ -8,6 +8,7 @@
 #include "runtime/asyncio/asyncgen.h"
 #include "runtime/asyncio/executor.h"
 #include "runtime/asyncio/frames.h"
+#include "runtime/asyncio/gather.h"
 #include "runtime/pylang/output.h"
 
 namespace aio {
@@ -569,7 +570,7 @@ void cancel_all_tasks(const Loop& loop) {
             if (!f.cancelled()) f.exception();
             if (--*remaining == 0 && !outer.done()) outer.set_result();
           },
-          "_done_callback");
+          gather_done_callback_name(*loop));
     }
     loop->run_until_complete(outer);
     for (auto& t : to_cancel) {

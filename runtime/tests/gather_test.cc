@@ -55,6 +55,36 @@ TEST_F(GatherTest, ReturnExceptionsPerVersion) {
   }
 }
 
+// asyncio.run's _cancel_all_tasks gathers the tasks it cancels: a task's repr shows gather's
+// done callback there as anywhere (seen by the fuzzer when a stop() during the teardown leaves
+// them pending at the last collection: seeds 42629, 42761, 42791). A child printing
+// repr(asyncio.current_task())'s callbacks while asyncio.run cancels it (/tmp/cb_name.py):
+// CPython 3.8.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0 `gather.<locals>._done_callback() at
+// tasks.py`, 3.9.18 `_gather.<locals>...` (paths normalized as the trace does).
+TEST_F(GatherTest, AsyncioRunsCancellingGatherShowsAsAGather) {
+  for (int minor : {8, 9, 10, 11, 12, 13}) {
+    set_default_version({3, minor});
+    std::string seen;
+    auto child = [&seen](Def = "child") -> Co<void> {
+      try {
+        co_await sleep(10);
+      } catch (const CancelledError&) {
+        std::string r = current_task().repr();
+        seen = r.substr(r.rfind(" cb=["));
+        throw;
+      }
+    };
+    auto main = [&](Def = "main") -> Co<void> {
+      create_task(child());
+      co_await sleep(0);
+    };
+    run(main());
+    EXPECT_EQ(seen, std::string(" cb=[") + (minor == 9 ? "_gather" : "gather") +
+                        ".<locals>._done_callback() at tasks.py]>")
+        << "3." << minor;
+  }
+}
+
 TEST_F(GatherTest, GatherResultOrderAndExceptionPropagation) {
   auto main = [](Def = "main") -> Co<void> {
     // results in argument order, not completion order

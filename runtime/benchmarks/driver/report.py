@@ -108,12 +108,7 @@ def _group_table(document, group):
     by_key = {(r["name"], r["implementation"]): r for r in records}
     ratios = {(r["name"], r["implementation"], r["peer"]): r
               for r in document["ratios"] if r["group"] == group["name"]}
-    names = []
-    for r in records:
-        if r["name"] not in names:
-            names.append(r["name"])
-    implementations = [i for i in group["implementations"]
-                       if any(r["implementation"] == i for r in records)]
+    names, implementations = _names_and_implementations(records, group)
     pairs = [(o, p) for o in group["ours"] for p in group["peers"]
              if o in implementations and p in implementations]
     memory = group["name"].endswith("memory")
@@ -149,6 +144,14 @@ def _group_table(document, group):
     return lines + [""]
 
 
+def _names_and_implementations(records, group):
+    """The workloads of `records` in their order, and the group's implementations they have."""
+    names = list(dict.fromkeys(r["name"] for r in records))
+    implementations = [i for i in group["implementations"]
+                       if any(r["implementation"] == i for r in records)]
+    return names, implementations
+
+
 def _cpu_table(document, group):
     """For records with server_cpu_us_per_request (echo): CPU microseconds per request of the
     server process, and of the load generator, over the measured windows (medians of the
@@ -158,12 +161,7 @@ def _cpu_table(document, group):
     if not records:
         return []
     by_key = {(r["name"], r["implementation"]): r for r in records}
-    names = []
-    for r in records:
-        if r["name"] not in names:
-            names.append(r["name"])
-    implementations = [i for i in group["implementations"]
-                       if any(r["implementation"] == i for r in records)]
+    names, implementations = _names_and_implementations(records, group)
     lines = ["CPU time per request over the same windows (median of the rounds; lower is "
              "better): the server process (time on a CPU, all its threads, from the scheduler's "
              "/proc/PID/task/*/schedstat), then in parentheses the load generator's own.", "",

@@ -277,21 +277,10 @@ class _Writer(object):
 
     def Timeout(self, s, out):
         python = "asyncio.timeout(%s)" % _python_seconds(s.delay)
-        # async with: __aenter__, the body, __aexit__ with the body's exception (which may
-        # turn it into TimeoutError).
-        inner = ["{",
-                 "  aio::Timeout cm = aio::timeout(%s);" % _seconds(s.delay),
-                 "  cm.enter();",
-                 "  std::exception_ptr exc;",
-                 "  try {"]
-        inner += ["    " + line for line in self.nested(s.body)]
-        inner += ["  } catch (...) {",
-                  "    exc = std::current_exception();",
-                  "  }",
-                  "  cm.exit(exc);",
-                  "  if (exc) std::rethrow_exception(exc);",
-                  "}",
-                  "aio::print(%s);" % self.label("%s: done" % python)]
+        # __aexit__ may turn the body's exception into TimeoutError.
+        inner = self.async_with(["aio::Timeout cm = aio::timeout(%s);" % _seconds(s.delay),
+                                 "cm.enter();"], "cm", self.nested(s.body))
+        inner.append("aio::print(%s);" % self.label("%s: done" % python))
         self.guarded(python, inner, s.reraise, out)
 
     def TaskGroup(self, s, out):
@@ -331,39 +320,41 @@ class _Writer(object):
         out.append("%s.cancel();" % s.var)
 
     @staticmethod
-    def async_with(shared, body):
-        """`async with <shared>:` around the C++ lines `body`, its exit written as the statement
-        runs it: __aexit__ with the body's exception, whose own exception (a Condition's
-        "Lock is not acquired." when the re-acquire was cancelled, 3.8-3.11) replaces it, as a
-        destructor cannot (the same for a lock, a semaphore and a condition)."""
-        lines = ["{",
-                 "  auto held = co_await aio::async_with(*%s);" % shared,
-                 "  std::exception_ptr exc;",
-                 "  try {"]
+    def async_with(enter, manager, body):
+        """`async with`: the C++ lines `enter` (__aenter__, binding `manager`), then `body`, its
+        exit written as the statement runs it: __aexit__ with the body's exception, whose own
+        exception replaces it (a Condition's "Lock is not acquired." when the re-acquire was
+        cancelled, 3.8-3.11; a timeout's TimeoutError), as a destructor cannot."""
+        lines = ["{"] + ["  " + line for line in enter] + ["  std::exception_ptr exc;", "  try {"]
         lines += ["    " + line for line in body]
         lines += ["  } catch (...) {",
                   "    exc = std::current_exception();",
                   "  }",
-                  "  held.exit(exc);",
+                  "  %s.exit(exc);" % manager,
                   "  if (exc) std::rethrow_exception(exc);",
                   "}"]
         return lines
 
+    def held(self, shared, body):
+        """`async with <shared>:` (the program's lock, semaphore or condition) around `body`."""
+        return self.async_with(["auto held = co_await aio::async_with(*%s);" % shared], "held",
+                               body)
+
     def Locked(self, s, out):
-        out += self.async_with("lock", self.nested(s.body))
+        out += self.held("lock", self.nested(s.body))
 
     def Semaphored(self, s, out):
-        out += self.async_with("semaphore", self.nested(s.body))
+        out += self.held("semaphore", self.nested(s.body))
 
     def Notify(self, s, out):
         python = "condition.notify_all()" if s.all else "condition.notify()"
-        out += self.async_with("condition", [
+        out += self.held("condition", [
             "condition->%s();" % ("notify_all" if s.all else "notify"),
             "aio::print(%s);" % self.label(python)])
 
     def WaitCondition(self, s, out):
         python = "asyncio.wait_for(condition.wait(), %s)" % _python_seconds(s.timeout)
-        self.guarded(python, self.async_with("condition", [
+        self.guarded(python, self.held("condition", [
             "auto result = co_await aio::wait_for(condition->wait(), %s);" % _seconds(s.timeout),
             "aio::print(%s, \"->\", result);" % self.label(python)]), s.reraise, out)
 

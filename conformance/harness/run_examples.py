@@ -270,8 +270,6 @@ def _perturb_set_order(perturb, recorder):
         return orig_firstiter(self, agen)
 
     loop_cls._asyncgen_firstiter_hook = asyncgen_firstiter_hook
-    orig_create_task = loop_cls.create_task
-    orig_create_future = loop_cls.create_future
     shuffled = perturb not in (CANONICAL, REVERSED)
 
     def pad(cls):
@@ -279,20 +277,29 @@ def _perturb_set_order(perturb, recorder):
             for _ in range(rng.randrange(4)):
                 keep.append(cls.__new__(cls))
 
-    def create_task(self, *args, **kwargs):
-        pad(asyncio.Task)
-        task = orig_create_task(self, *args, **kwargs)
-        number(task)
-        return task
+    def numbered(create, padding):
+        def wrapper(self, *args, **kwargs):
+            pad(getattr(asyncio, padding))  # looked up per call: the hashed class
+            made = create(self, *args, **kwargs)
+            number(made)  # once: a subclass's create_task calling its base's numbers it once
+            return made
 
-    def create_future(self):
-        pad(asyncio.Future)
-        future = orig_create_future(self)
-        number(future)
-        return future
+        wrapper.__name__ = getattr(create, "__name__", wrapper.__name__)
+        wrapper.__qualname__ = getattr(create, "__qualname__", wrapper.__qualname__)
+        return wrapper
 
-    loop_cls.create_task = create_task
-    loop_cls.create_future = create_future
+    # Every loop class's own create_task/create_future, not only BaseEventLoop's: a loop under
+    # test that makes its own futures and tasks (aioref-full's C++ ones, aioref's C
+    # create_future) numbers them when they come into being too, as CPython's are, so that
+    # CANONICAL and REVERSED order its sets as they order CPython's. (Its tasks hash by
+    # address: the sets above order them by number; a WeakSet or a library's set of them
+    # iterates in address order.) Its module is imported by now (_load_factory).
+    classes = [loop_cls]
+    for cls in classes:
+        classes.extend(sub for sub in cls.__subclasses__() if sub not in classes)
+        for name, padding in (("create_task", "Task"), ("create_future", "Future")):
+            if callable(vars(cls).get(name)):
+                setattr(cls, name, numbered(vars(cls)[name], padding))
     pad(asyncio.Task)
     # A closed loop's pending tasks are garbage (its handles let them go), which the next
     # collection finalizes: an automatic one, in whatever order earlier collections left

@@ -93,7 +93,8 @@ class PythonLoop(Implementation):
                 self.loop.split(":", 1)[0], interpreter.version, interpreter.path, why))
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
                              timeout=timeout, sys_path=self.sys_path, env=self.env,
-                             clock=self.clock)
+                             clock=self.clock,
+                             perturb=execution.under_test_perturb(self.clock))
 
 
 class UvLoop(PythonLoop):
@@ -296,7 +297,8 @@ class AiorefLoop(Implementation):
             return OutOfScope("aioref is built for CPython %s only, not %s"
                               % (interpreters.SUPPORTED_TEXT, interpreter.version))
         return execution.Run(example, interpreter, trace_path, loop=self.loop,
-                             timeout=timeout, sys_path=[self.site(interpreter)])
+                             timeout=timeout, sys_path=[self.site(interpreter)],
+                             perturb=execution.under_test_perturb("virtual"))
 
 
 class OutOfScope(object):

@@ -142,6 +142,45 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(run(interpreter, source, perturb=2)[:4], cancelled[::-1])
         self.assertIn("# set-order: used", run(interpreter, source, perturb=2, header=True))
 
+    def test_a_loops_own_tasks_and_futures_are_numbered_when_made(self):
+        # A loop under test may make its tasks and futures itself (aioref-full's C++ ones),
+        # not through BaseEventLoop.create_task/create_future: the perturbation numbers them
+        # when they are made too, so CANONICAL and REVERSED order its sets by creation as they
+        # order CPython's (fuzz seed 41315 on aioref-full 3.8.18: asyncio.run cancelled the
+        # tasks left in an order none of the golden's variants had). Before, they were numbered
+        # when they first entered a set: here in the reversed list's order, so CANONICAL gave
+        # [3, 2, 1, 0] and REVERSED [0, 1, 2, 3]. Expected from CPython's own loop (below).
+        source = """
+            import asyncio
+            async def main():
+                loop = asyncio.get_event_loop()  # the running loop (3.6 has no get_running_loop)
+                tasks = [loop.create_task(asyncio.sleep(0)) for i in range(4)]
+                futures = [loop.create_future() for i in range(4)]
+                done, pending = await asyncio.wait(tasks[::-1])
+                print([tasks.index(t) for t in done])
+                print([futures.index(f) for f in set(futures[::-1])])
+            asyncio.new_event_loop().run_until_complete(main())
+            """
+        own_loop = """
+            import asyncio
+            import asyncio.futures, asyncio.tasks
+            class OwnLoop(asyncio.SelectorEventLoop):  # Python's Task and Future, not the hashed
+                def create_task(self, coro, **kwargs):
+                    return asyncio.tasks._PyTask(coro, loop=self)
+                def create_future(self):
+                    return asyncio.futures._PyFuture(loop=self)
+            def factory():
+                return OwnLoop()
+            """
+        for interpreter in INTERPRETERS:
+            for perturb, order in ((1, "[0, 1, 2, 3]"), (2, "[3, 2, 1, 0]")):
+                with self.subTest(python=interpreter, perturb=perturb):
+                    expected = ["0.000000 out " + order] * 2 + ["= exit 0"]
+                    self.assertEqual(run(interpreter, source, perturb=perturb), expected)
+                    self.assertEqual(run(interpreter, source, perturb=perturb,
+                                         loop="ownloop:factory",
+                                         loop_modules={"ownloop.py": own_loop}), expected)
+
     def test_executor_threads_sleep_in_virtual_time(self):
         # Eight one-second jobs on two workers take exactly four virtual seconds.
         source = """

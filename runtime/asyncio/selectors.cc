@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "runtime/detail/syscalls.h"
@@ -54,15 +56,21 @@ void EpollSelector::remove(int fd) {
 }
 
 const std::vector<EpollSelector::Event>& EpollSelector::select(double timeout) {
-  int ms = -1;
+  timespec ts{};
+  const timespec* wait = nullptr;  // forever
   if (timeout >= 0) {
-    // math.ceil(timeout * 1e3) * 1e-3, then epoll's milliseconds.
-    double t = std::ceil(timeout * 1e3);
-    ms = t > 2147483647.0 ? 2147483647 : static_cast<int>(t);
+    // Whole nanoseconds, rounded up: the wait never ends before the deadline. Capped at
+    // epoll_wait's longest (INT_MAX ms) as before; the loop never asks for more than a day.
+    double ns = std::ceil(std::min(timeout, 2147483.647) * 1e9);
+    ts.tv_sec = static_cast<time_t>(ns / 1e9);
+    ts.tv_nsec = static_cast<long>(ns - static_cast<double>(ts.tv_sec) * 1e9);
+    if (ts.tv_nsec < 0) ts.tv_nsec = 0;
+    if (ts.tv_nsec > 999999999) ts.tv_nsec = 999999999;
+    wait = &ts;
   }
   buffer_.resize(registered_ ? registered_ : 1);
   events_.clear();
-  int n = detail::sys.epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()), ms);
+  int n = detail::sys.epoll_wait(epfd_, buffer_.data(), static_cast<int>(buffer_.size()), wait);
   if (n < 0) {
     if (errno == EINTR) return events_;
     raise_errno(errno);

@@ -30,7 +30,9 @@ class EpollSelector {
   std::size_t size() const { return registered_; }
 
   // EpollSelector.select(timeout): timeout < 0 waits forever, else it is rounded up to the
-  // millisecond as CPython does (so a timer never fires early). EINTR gives no events. An
+  // nanosecond (epoll_pwait2; to the millisecond, as CPython's selectors, on a kernel without
+  // it: detail/syscalls.h), so a timer never fires early, and one 1.5 ms away is woken at
+  // 1.5 ms, not at the 2 ms of CPython's whole milliseconds. EINTR gives no events. An
   // error or hang-up reports both EVENT_READ and EVENT_WRITE, like selectors.EpollSelector.
   const std::vector<Event>& select(double timeout);
   // The epoll descriptor: readable when any registered fd is ready (for embedders that wait

@@ -104,9 +104,9 @@ int connect_wrapper(int fd, const sockaddr* addr, socklen_t len) {
   return -1;
 }
 
-int epoll_wait_wrapper(int epfd, epoll_event* events, int max_events, int timeout_ms) {
+int epoll_wait_wrapper(int epfd, epoll_event* events, int max_events, const timespec* timeout) {
   if (fail(Syscall::kEpollWait)) return -1;
-  return kRealSyscalls.epoll_wait(epfd, events, max_events, timeout_ms);
+  return kRealSyscalls.epoll_wait(epfd, events, max_events, timeout);
 }
 
 ssize_t eventfd_write_wrapper(int fd, const void* buf, std::size_t n) {

@@ -1,5 +1,9 @@
+#include <algorithm>
+#include <chrono>
 #include <thread>
 
+#include "runtime/asyncio/selectors.h"
+#include "runtime/detail/syscalls.h"
 #include "runtime/tests/test_util.h"
 
 namespace aio {
@@ -344,6 +348,32 @@ TEST_F(LoopTest, IdleForeverIsReported) {
   EXPECT_THROW(loop->run_until_complete(f), IdleForever);
   EXPECT_FALSE(loop->is_running());
   loop->close();
+}
+
+// The selector's wait (selectors.h): never shorter than its timeout, on either path; with
+// epoll_pwait2 (Linux 5.11+) a 1.2 ms timeout is not stretched to epoll_wait's 2 ms. Lower
+// bounds for every wait; the upper bound only on the fastest of 50 waits, which a loaded
+// machine would have to delay every time to fail.
+TEST_F(LoopTest, SelectorWaitsItsTimeoutToTheNanosecond) {
+  using Clock = std::chrono::steady_clock;
+  const bool had_precise = detail::epoll_wait_precise();
+  for (bool precise : {true, false}) {
+    detail::set_epoll_wait_precise(precise);
+    EpollSelector selector;
+    double fastest = 1;
+    for (int i = 0; i < 50; ++i) {
+      Clock::time_point start = Clock::now();
+      EXPECT_TRUE(selector.select(0.0012).empty());
+      double waited = std::chrono::duration<double>(Clock::now() - start).count();
+      EXPECT_GE(waited, precise ? 0.0012 : 0.002);
+      fastest = std::min(fastest, waited);
+    }
+    // The kernel has epoll_pwait2 unless the first wait turned it off (ENOSYS, EPERM).
+    if (precise && detail::epoll_wait_precise()) {
+      EXPECT_LT(fastest, 0.0019);
+    }
+  }
+  detail::set_epoll_wait_precise(had_precise);
 }
 
 TEST_F(LoopTest, CallSoonThreadsafeWakesRealLoop) {

@@ -62,8 +62,10 @@ WORKLOADS = [
      "line). The native server has streams and protocols only."),
     ("timer_wakeup_p50 / p99", "An otherwise idle loop: `call_later(1.5 ms)`, re-armed from "
      "its own callback; how late it runs (`time.perf_counter()`), 50th and 99th percentile. "
-     "Every loop waits in epoll with a millisecond timeout (CPython's selectors and libuv round "
-     "up to the millisecond), so ~0.5 ms of the p50 is that rounding."),
+     "CPython's selectors and libuv wait in epoll with a millisecond timeout, rounded up, so "
+     "~0.5 ms of their p50 is that rounding; aioref's selector waits with epoll_pwait2's "
+     "nanoseconds (Linux 5.11+; milliseconds where the kernel lacks it), leaving the kernel's "
+     "timer slack (50 us) and the wake-up itself."),
     ("mem_timers_pending", "1M `call_later(3600 s + i us)` pending (Asio: 1M armed "
      "`steady_timer`s with a wait each; libuv: 1M started `uv_timer_t`)."),
     ("mem_tasks_suspended", "1M tasks suspended on one future (`await fut`), after each took "

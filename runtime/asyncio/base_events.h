@@ -334,8 +334,10 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // needs should scheduling fail (a task's next step, holding the task): prepare_soon() does all
   // that can throw (the closed check, the handle, the queue's room), queue_soon() nothing.
   detail::HandleImpl* prepare_soon(const char* name);
-  void queue_soon(detail::HandleImpl* h, Callback&& fn) noexcept {
-    h->fn = std::move(fn);
+  template <class F>
+  void queue_soon(detail::HandleImpl* h, F&& f) noexcept {
+    static_assert(noexcept(h->fn.emplace(std::forward<F>(f))), "a callback that cannot fail");
+    h->fn.emplace(std::forward<F>(f));
     ready_.push_back_reserved(Handle(h));
   }
   template <class F>

@@ -60,6 +60,18 @@ class SmallFunction<R(A...), kInline> {
       if (ops->destroy) ops->destroy(buf_);
     }
   }
+  // Replaces the callable with f, built in place: no SmallFunction in between to move from.
+  template <class F, class D = std::decay_t<F>>
+  void emplace(F&& f) noexcept(fits_inline<D>() && std::is_nothrow_constructible_v<D, F>) {
+    reset();
+    if constexpr (fits_inline<D>()) {
+      ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
+      ops_ = &kInlineOps<D>;
+    } else {
+      *reinterpret_cast<D**>(buf_) = new D(std::forward<F>(f));
+      ops_ = &kHeapOps<D>;
+    }
+  }
   explicit operator bool() const noexcept { return ops_ != nullptr; }
   R operator()(A... args) { return ops_->call(buf_, std::forward<A>(args)...); }
 

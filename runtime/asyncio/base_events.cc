@@ -28,14 +28,6 @@ namespace detail {
 // From the per-thread block cache (block_cache.h): an intrusive free list, no cap of its own (a
 // gather of 100k tasks or 100k pending timers have as many handles live at once). A handle made
 // on one thread (post_threadsafe) and released on another joins the releasing thread's cache.
-HandleImpl* HandleImpl::create(bool shared) {
-  // Default-initialized: the member initializers only (HandleImpl() would first zero all 96
-  // bytes, a `rep stos`, a third of call_soon's time).
-  HandleImpl* h = ::new (block_allocate(sizeof(HandleImpl))) HandleImpl;
-  h->shared = shared;
-  return h;
-}
-
 void HandleImpl::recycle() {
   this->~HandleImpl();
   block_deallocate(this, sizeof(HandleImpl));
@@ -244,7 +236,7 @@ void EventLoop::check_running() const {
   }
 }
 
-Handle EventLoop::make_handle(Callback fn, const char* name) {
+Handle EventLoop::make_handle(Callback&& fn, const char* name) {
   detail::HandleImpl* h = detail::HandleImpl::create();
   h->fn = std::move(fn);
   h->loop = this;
@@ -252,13 +244,17 @@ Handle EventLoop::make_handle(Callback fn, const char* name) {
   return Handle(h);
 }
 
-Handle EventLoop::call_soon_impl(Callback fn, const char* name) {
-  Handle h = make_handle(std::move(fn), name);
-  ready_.push_back(h);
-  return h;
+Handle EventLoop::call_soon_impl(Callback&& fn, const char* name) {
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->fn = std::move(fn);
+  h->loop = this;
+  h->name = name;
+  h->refs = 2;  // the queue's and the caller's (a plain count: not `shared`)
+  ready_.push_back(Handle(h));
+  return Handle(h);
 }
 
-void EventLoop::schedule_soon_impl(Callback fn, const char* name) {
+void EventLoop::schedule_soon_impl(Callback&& fn, const char* name) {
   detail::HandleImpl* h = detail::HandleImpl::create();
   h->fn = std::move(fn);
   h->loop = this;
@@ -266,7 +262,16 @@ void EventLoop::schedule_soon_impl(Callback fn, const char* name) {
   ready_.push_back(Handle(h));  // the queue's is the only reference
 }
 
-TimerHandle EventLoop::call_at_impl(double when, Callback fn, const char* name) {
+detail::HandleImpl* EventLoop::prepare_soon(const char* name) {
+  check_closed("call_soon");
+  ready_.reserve_one();
+  detail::HandleImpl* h = detail::HandleImpl::create();
+  h->loop = this;
+  h->name = name;
+  return h;
+}
+
+TimerHandle EventLoop::call_at_impl(double when, Callback&& fn, const char* name) {
   detail::HandleImpl* h = detail::HandleImpl::create();
   h->fn = std::move(fn);
   h->loop = this;
@@ -302,7 +307,7 @@ bool EventLoop::on_loop_thread() const {
          (running == std::thread::id() && home_thread_.load(std::memory_order_relaxed) == self);
 }
 
-Handle EventLoop::call_soon_threadsafe_impl(Callback fn, const char* name) {
+Handle EventLoop::call_soon_threadsafe_impl(Callback&& fn, const char* name) {
   if (on_loop_thread()) return call_soon_impl(std::move(fn), name);
   // Shared: the calling thread holds the returned Handle while the loop's thread holds it too.
   detail::HandleImpl* h = detail::HandleImpl::create(/*shared=*/true);
@@ -622,7 +627,15 @@ void EventLoop::run_once() {
     if (timeout < kMaximumSelectTimeout) deadline = when;
   }
 
-  select(timeout, deadline);
+  if (timeout == 0 && !waiter_ && io_.empty()) {
+    // select(0) with nothing to poll (no waiter, no descriptor watched): all that select() does
+    // then, without its call and its empty event list (a busy loop's every iteration).
+    io_waited_ = false;
+    run_pending_signal_handlers();
+    if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
+  } else {
+    select(timeout, deadline);
+  }
 
   // CPython reads the clock here on every iteration; it is only compared with timer deadlines,
   // so it is read only when there are timers (after select(): a timer scheduled meanwhile, by

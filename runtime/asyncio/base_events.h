@@ -102,6 +102,13 @@ class RingQueue {
     buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
     ++size_;
   }
+  void reserve_one() {
+    if (size_ == buf_.size()) grow();
+  }
+  void push_back_reserved(T v) noexcept {  // after reserve_one()
+    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    ++size_;
+  }
   T pop_front() {
     T v = std::move(buf_[head_]);
     buf_[head_] = T();
@@ -323,6 +330,16 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // that `f` and what it holds are released on the loop's thread (or by close(), there), never
   // on the calling thread while the loop may use them. Once close() has run (and cleared the
   // loop), returns false: `f` is then released here.
+  // schedule_soon in two halves, for a callback that takes over a reference its caller still
+  // needs should scheduling fail (a task's next step, holding the task): prepare_soon() does all
+  // that can throw (the closed check, the handle, the queue's room), queue_soon() nothing.
+  detail::HandleImpl* prepare_soon(const char* name);
+  template <class F>
+  void queue_soon(detail::HandleImpl* h, F&& f) noexcept {
+    static_assert(noexcept(h->fn.emplace(std::forward<F>(f))), "a callback that cannot fail");
+    h->fn.emplace(std::forward<F>(f));
+    ready_.push_back_reserved(Handle(h));
+  }
   template <class F>
   bool post_threadsafe(F&& f, const char* name = nullptr) {
     Callback fn(std::forward<F>(f));
@@ -563,17 +580,17 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
  private:
   [[noreturn]] static void throw_closed(const char* caller);
-  Handle call_soon_impl(Callback fn, const char* name);
-  void schedule_soon_impl(Callback fn, const char* name);
+  Handle call_soon_impl(Callback&& fn, const char* name);
+  void schedule_soon_impl(Callback&& fn, const char* name);
   bool post_threadsafe_impl(Callback& fn, const char* name);
-  TimerHandle call_at_impl(double when, Callback fn, const char* name);
-  Handle call_soon_threadsafe_impl(Callback fn, const char* name);
+  TimerHandle call_at_impl(double when, Callback&& fn, const char* name);
+  Handle call_soon_threadsafe_impl(Callback&& fn, const char* name);
   // timeout < 0: forever. `deadline` (the first timer's when, or < 0) is where a virtual clock
   // jumps to, exactly.
   void select(double timeout, double deadline);
   void drain_threadsafe();
   void write_to_self();
-  Handle make_handle(Callback fn, const char* name);
+  Handle make_handle(Callback&& fn, const char* name);
   Handle add_io(int fd, unsigned event, Handle handle);
   bool remove_io(int fd, unsigned event);
   // _process_events: the ready fds' reader/writer handles join the ready queue.

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "runtime/detail/block_cache.h"
 #include "runtime/detail/small_function.h"
 #include "runtime/pylang/contextvars.h"
 
@@ -42,7 +43,13 @@ struct HandleImpl {
   const char* name = nullptr;  // callback name for repr / error messages
   double when = 0;
 
-  static HandleImpl* create(bool shared = false);
+  static HandleImpl* create(bool shared = false) {
+    // Default-initialized: the member initializers only (HandleImpl() would first zero all 96
+    // bytes, a `rep stos`, a third of call_soon's time). Inline: a call per queued callback.
+    HandleImpl* h = ::new (block_allocate(sizeof(HandleImpl))) HandleImpl;
+    h->shared = shared;
+    return h;
+  }
   void add_ref() {
     if (shared) {
       std::atomic_ref<int>(refs).fetch_add(1, std::memory_order_relaxed);

@@ -413,7 +413,11 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     }
   } else if (yielded_bare_) {
     yielded_bare_ = false;
-    loop_->schedule_soon([self]() mutable { self->step_owned(self, nullptr); }, "Task.__step");
+    // The next step takes over this step's reference (no count up and down, two locked
+    // instructions): once prepare_soon() has done all that can fail, so that the task is never
+    // released under this step.
+    detail::HandleImpl* h = loop_->prepare_soon("Task.__step");
+    loop_->queue_soon(h, [s = std::move(self)]() mutable { s->step_owned(s, nullptr); });
   } else {
     auto e = make_exception(RuntimeError("Task got bad yield: None"));
     loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
@@ -507,11 +511,13 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
 }
 std::vector<AnyTask> all_tasks() { return all_tasks(*get_running_loop()); }
 
-Co<void> sleep(double delay, Def) {
-  if (delay <= 0) {
-    co_await Sleep0{};
-    co_return;
-  }
+namespace {
+// sleep(0) (`await __sleep0()`) in a coroutine of its own, named as sleep() by its Def: its frame
+// is a few words, where sleep_for's holds the timer's future and handle, built and freed for
+// every sleep(0) step of a task.
+Co<void> sleep0(Def) { co_await Sleep0{}; }
+
+Co<void> sleep_for(double delay, Def) {
   Loop loop = get_running_loop();
   Future<void> future = loop->create_future<void>();
   TimerHandle h = loop->call_later(
@@ -524,6 +530,12 @@ Co<void> sleep(double delay, Def) {
     throw;
   }
   h.cancel();
+}
+}  // namespace
+
+Co<void> sleep(double delay, Def def) {
+  if (delay <= 0) return sleep0(def);
+  return sleep_for(delay, def);
 }
 
 namespace detail {

@@ -57,7 +57,9 @@ void block_deallocate_slow(void* p, std::size_t n) noexcept;
 // Frees cached blocks of this thread beyond `keep_bytes` (EventLoop::close keeps the idle cap).
 void block_cache_trim(std::size_t keep_bytes = BlockCache::kMaxCachedBytesIdle) noexcept;
 
-inline void* block_allocate(std::size_t n) {
+// Always inlined: the compiler otherwise keeps an out-of-line copy for some callers (a call per
+// block in a coroutine's destroy, a future's callback list), which costs more than the body.
+[[gnu::always_inline]] inline void* block_allocate(std::size_t n) {
   if constexpr (kBlockCache) {
     std::size_t c = (n - 1) / BlockCache::kGranule;
     if (n != 0 && c < BlockCache::kClasses) {
@@ -82,7 +84,7 @@ inline void* block_allocate(std::size_t n) {
   return block_allocate_slow(n);
 }
 
-inline void block_deallocate(void* p, std::size_t n) noexcept {
+[[gnu::always_inline]] inline void block_deallocate(void* p, std::size_t n) noexcept {
   if constexpr (kBlockCache) {
     std::size_t c = (n - 1) / BlockCache::kGranule;
     BlockCache& bc = t_block_cache;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -33,7 +34,7 @@ class SmallFunction<R(A...), kInline> {
 
   SmallFunction(SmallFunction&& o) noexcept : ops_(o.ops_) {
     if (ops_) {
-      ops_->move(buf_, o.buf_);
+      relocate(o);
       o.ops_ = nullptr;
     }
   }
@@ -42,7 +43,7 @@ class SmallFunction<R(A...), kInline> {
       reset();
       ops_ = o.ops_;
       if (ops_) {
-        ops_->move(buf_, o.buf_);
+        relocate(o);
         o.ops_ = nullptr;
       }
     }
@@ -56,7 +57,19 @@ class SmallFunction<R(A...), kInline> {
     if (ops_) {
       const Ops* ops = ops_;
       ops_ = nullptr;
-      ops->destroy(buf_);
+      if (ops->destroy) ops->destroy(buf_);
+    }
+  }
+  // Replaces the callable with f, built in place: no SmallFunction in between to move from.
+  template <class F, class D = std::decay_t<F>>
+  void emplace(F&& f) noexcept(fits_inline<D>() && std::is_nothrow_constructible_v<D, F>) {
+    reset();
+    if constexpr (fits_inline<D>()) {
+      ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
+      ops_ = &kInlineOps<D>;
+    } else {
+      *reinterpret_cast<D**>(buf_) = new D(std::forward<F>(f));
+      ops_ = &kHeapOps<D>;
     }
   }
   explicit operator bool() const noexcept { return ops_ != nullptr; }
@@ -81,6 +94,10 @@ class SmallFunction<R(A...), kInline> {
   }
 
  private:
+  // move and destroy are null for a trivial callable (a lambda holding pointers or references:
+  // most of the loop's own callbacks): moving it copies the buffer and dropping it does nothing,
+  // without the two indirect calls per queued callback (call_soon's move into its handle and
+  // the handle's release).
   struct Ops {
     R (*call)(void*, A&&...);
     void (*move)(void* dst, void* src) noexcept;
@@ -88,13 +105,24 @@ class SmallFunction<R(A...), kInline> {
     bool is_inline;
   };
   template <class D>
+  static constexpr bool kTrivial =
+      std::is_trivially_copyable_v<D>&& std::is_trivially_destructible_v<D>;
+  void relocate(SmallFunction& o) noexcept {
+    if (ops_->move) {
+      ops_->move(buf_, o.buf_);
+    } else {
+      std::memcpy(buf_, o.buf_, kInline);
+    }
+  }
+  template <class D>
   static constexpr Ops kInlineOps = {
       [](void* p, A&&... a) -> R { return (*static_cast<D*>(p))(std::forward<A>(a)...); },
-      [](void* dst, void* src) noexcept {
-        ::new (dst) D(std::move(*static_cast<D*>(src)));
-        static_cast<D*>(src)->~D();
-      },
-      [](void* p) noexcept { static_cast<D*>(p)->~D(); }, true};
+      kTrivial<D> ? nullptr
+                  : +[](void* dst, void* src) noexcept {
+                      ::new (dst) D(std::move(*static_cast<D*>(src)));
+                      static_cast<D*>(src)->~D();
+                    },
+      kTrivial<D> ? nullptr : +[](void* p) noexcept { static_cast<D*>(p)->~D(); }, true};
   template <class D>
   static constexpr Ops kHeapOps = {
       [](void* p, A&&... a) -> R { return (**static_cast<D**>(p))(std::forward<A>(a)...); },

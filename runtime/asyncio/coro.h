@@ -363,7 +363,8 @@ class [[nodiscard]] Co {
       const auto& p = h_.promise();
       if (!p.started) warn_never_awaited(p.def);
       if (p.started && !p.finished) {
-        detail::close_suspended(h_, p.def);  // coro.close(): its exits run (unraisable.h)
+        // coro.close(): its exits run (unraisable.h)
+        detail::close_suspended(h_, p.def, "coroutine", p.block);
       } else {
         h_.destroy();
       }

@@ -68,6 +68,14 @@ class TaskGroup {
   // __aexit__(exc): waits for the children; raises the ExceptionGroup of their errors, a
   // KeyboardInterrupt/SystemExit of one of them, or the CancelledError to propagate.
   Co<void> exit(std::exception_ptr exc) const { return exit_impl(s_, std::move(exc)); }
+  // __aexit__(exc) run by the destruction of the frame suspended in the statement's body when
+  // that frame is closed (coro.close(): `exc` is the GeneratorExit thrown in, or what the body's
+  // own exits raised in its place): raises what __aexit__ raises (`raise me from None` with
+  // GeneratorExit among the errors), its frame added. Children still running would
+  // make CPython's __aexit__ await, and close() raise "coroutine ignored GeneratorExit": not
+  // modelled (nothing is raised then). The parent task, whose coroutine is being closed, is
+  // neither uncancelled nor re-cancelled.
+  void exit_closed(const std::exception_ptr& exc) const;
 
   // TaskGroup.create_task(coro, name=None, context=None): RuntimeError when not entered,
   // finished or shutting down (3.13+ closes the coroutine; 3.11 and 3.12.1 leave it "never
@@ -179,6 +187,20 @@ Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
   TaskGroup tg;
   tg.enter();
   tg.bind_to(self.python_frame());
+  // Destroyed with the frame while the body is suspended (the frame closed): __aexit__ runs
+  // then, as CPython runs it when close() throws GeneratorExit in (unraisable.h).
+  struct ExitOnClose {
+    const TaskGroup& tg;
+    bool armed = true;
+    ~ExitOnClose() noexcept(false) {
+      if (!armed || !detail::closing()) return;
+      try {
+        tg.exit_closed(detail::closing_exception());
+      } catch (...) {
+        detail::exit_failed();  // what the closed frame raises now
+      }
+    }
+  } on_close{tg};
   std::exception_ptr exc;
   try {
     Co<void> block = body(tg);
@@ -187,6 +209,7 @@ Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
   } catch (...) {
     exc = std::current_exception();
   }
+  on_close.armed = false;
   co_await tg.exit(exc);
   if (exc) std::rethrow_exception(exc);
 }

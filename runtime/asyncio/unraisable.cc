@@ -46,7 +46,13 @@ void exit_failed() noexcept {
   }
 }
 
-void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind) {
+std::exception_ptr closing_exception() {
+  if (!t_closing) return nullptr;
+  if (t_closing->error) return t_closing->error;
+  return std::make_exception_ptr(GeneratorExit());
+}
+
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind, bool block) {
   // What the report needs outlives the frame (the Def is in its promise).
   const char* name = def.name;
   std::string file = def.file_str();
@@ -55,7 +61,7 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
   h.destroy();
   t_closing = scope.outer;
   if (!scope.error) return;
-  if (BaseException* b = base_exception(scope.error)) {
+  if (BaseException* b = block ? nullptr : base_exception(scope.error)) {
     // The frame's co_name; the Python source of its line is not known here.
     std::string qualname = name;
     std::size_t dot = qualname.rfind('.');

@@ -41,7 +41,10 @@ namespace detail {
 // ("coroutine", "async_generator"): an exception its exits raised leaves it for the coroutine
 // closing it (the awaiting one, whose frame this is destroyed with) or, when it is the outermost
 // closed, is reported as unraisable with its repr ("<coroutine object NAME at 0x?>").
-void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine");
+// A block (CoPromiseBase::block: aio::task_group's statement and body) adds no frame: its
+// Python frame's coroutine adds it.
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine",
+                     bool block = false);
 
 // A destructor's exit clause failed with the current exception (which got the exit's frame):
 // handed to the coroutine being closed, or reported as unraisable when none is (the destructor
@@ -50,6 +53,9 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
 // goes on).
 void exit_failed() noexcept;
 bool closing() noexcept;  // a coroutine's frame is being destroyed by close_suspended
+// What the frame being closed raises at this point of its destruction: what an exit destroyed
+// before raised, else the GeneratorExit close() threw in (nullptr when none is being closed).
+std::exception_ptr closing_exception();
 
 // Runs `exit`, an exit clause (`async with`'s __aexit__: file, name and source line of the frame
 // it stands for) in the destructor of an object that a coroutine's frame holds. Raises what

@@ -569,5 +569,45 @@ TEST_F(FramesTest, ThrownInExceptionKeepsTheCallersOfItsFramesUntilTheStepEnds) 
   }
 }
 
+// c2 (a local `t0`, a sleep(0) first unless `at_once`) raises; c1: t0 = create_task(c2());
+// return; main sets the eager task factory. CPython 3.12.1 and 3.13.0 with gc disabled
+// (/work/wt/_notes/s18/eager_f_back.py): c2 failing in its eager first step runs inside
+// create_task's frames called from c1, which its frame, kept by the traceback, links as f_back:
+// the task is logged at the collection (fuzz seed 74139); failing in a later step it is logged
+// when it fails.
+Co<std::string> eager_fails(bool at_once, Def = "c2") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  (void)locals;
+  if (!at_once) co_await sleep(0);
+  throw ValueError("c2 failed");
+}
+
+Co<std::string> creates_eagerly(bool at_once, Def = "c1") {
+  auto& locals = co_await frame_locals<Task<std::string>>{};
+  std::get<0>(locals) = create_task(eager_fails(at_once));
+  co_return "c1";
+}
+
+Co<void> with_eager_factory(Co<void> main) {
+  get_running_loop()->set_task_factory(eager_task_factory);
+  co_await std::move(main);
+}
+
+TEST_F(FramesTest, AnEagerFirstStepsKeptFrameLinksItsCreator) {
+  for (PyVersion v : {PyVersion{3, 12}, PyVersion{3, 13}}) {
+    for (bool at_once : {true, false}) {
+      trace().clear();
+      set_default_version(v);
+      run(with_eager_factory(collects_mid_run(creates_eagerly(at_once))));
+      std::vector<std::string> expected =
+          at_once ? std::vector<std::string>{"main: c1", "main: collect", kNeverRetrieved,
+                                             "main: collected"}
+                  : std::vector<std::string>{"main: c1", kNeverRetrieved, "main: collect",
+                                             "main: collected"};
+      EXPECT_EQ(story(), expected) << "3." << v.minor << (at_once ? " at once" : " later");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aio::testing

@@ -1,7 +1,7 @@
-"""The loop's teardown (asyncio.run's finally: asyncio.runners._cancel_all_tasks, then the
-async generators' and the default executor's shutdown) and what it leaves to the collector
-(see scenarios.py); the C++ twin is runtime/tests/teardown_test.cc. Each scenario runs a loop
-of its own (sync=True)."""
+"""What the end of a frame and the loop's teardown (asyncio.run's finally:
+asyncio.runners._cancel_all_tasks, then the async generators' and the default executor's
+shutdown) free, and in which order (see scenarios.py); the C++ twin is
+runtime/tests/teardown_test.cc."""
 import asyncio
 import gc
 import sys
@@ -43,6 +43,32 @@ def stopped_teardown_leaves_its_tasks_to_the_collection():
     print("closed")
     gc.collect()
     print("collected")
+
+
+@scenario()
+async def frame_clears_comprehension_cells_last():
+    # body's frame ends holding t0 (also in the `done` set) and t1, two failed tasks never
+    # retrieved. Before 3.12 `done` and `pending` are cell variables (the list comprehensions
+    # read them), which a frame clears after its other locals: t1 is freed (logged) first, then
+    # t0 with `done`; 3.12+ inline the comprehensions (PEP 709): plain locals, t0 first
+    # (tools/fuzz seed 34020).
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(
+        lambda loop, context: print("handler:", context["message"], e(context["exception"])))
+
+    async def fails(msg):
+        raise ValueError(msg)
+
+    async def body():
+        t0 = asyncio.create_task(fails("t0"))
+        done, pending = await asyncio.wait([t0])
+        print([n for n, t in (("t0", t0),) if t in done],
+              [n for n, t in (("t0", t0),) if t in pending])
+        t1 = asyncio.create_task(fails("t1"))
+        await asyncio.sleep(0)
+
+    await body()
+    print("body returned")
 
 
 if __name__ == "__main__":

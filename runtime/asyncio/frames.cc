@@ -12,6 +12,8 @@ namespace detail {
 
 bool g_frames_in_use = false;
 
+bool cells_cleared_last() { return has(Behaviour::kComprehensionCells); }
+
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
 thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;

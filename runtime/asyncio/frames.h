@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <tuple>
+#include <utility>
 
 namespace aio {
 
@@ -45,15 +46,35 @@ struct FrameLocalsBase {
   std::shared_ptr<FrameLocalsBase> f_back;
 };
 
+// Whether a frame clears its cell variables after its other locals (before 3.12).
+bool cells_cleared_last();
+
 template <class... T>
 struct FrameLocals final : FrameLocalsBase {
   std::tuple<T...> values;
+  // The locals (bit i: the i-th) that are cell variables where the version makes them so
+  // (frame_locals::cells).
+  std::uint64_t cells = 0;
   ~FrameLocals() override { clear(); }
   void clear() noexcept override {
-    // A comma fold runs left to right: co_varnames order, as frame_dealloc clears them.
-    std::apply([](T&... v) { ((v = T{}), ...); }, values);
+    // CPython's frame clears its localsplus in order: co_varnames, then the cells (before 3.12
+    // a local a comprehension reads is a cell, not in co_varnames; co_cellvars is sorted by
+    // name, which the renderer's order of them follows).
+    if (cells != 0 && cells_cleared_last()) {
+      clear_each(std::index_sequence_for<T...>{}, false);
+      clear_each(std::index_sequence_for<T...>{}, true);
+    } else {
+      // A comma fold runs left to right: co_varnames order, as frame_dealloc clears them.
+      std::apply([](T&... v) { ((v = T{}), ...); }, values);
+    }
     task_group.reset();
     f_back.reset();
+  }
+
+ private:
+  template <std::size_t... I>
+  void clear_each(std::index_sequence<I...>, bool cell) noexcept {
+    ((((cells >> I) & 1) == (cell ? 1u : 0u) ? void(std::get<I>(values) = T{}) : void()), ...);
   }
 };
 
@@ -136,14 +157,25 @@ bool defer_to_finalizing_task(std::function<void()> write);
 
 }  // namespace detail
 
+// The bits of the locals at `index...` (frame_locals::cells).
+template <class... I>
+constexpr std::uint64_t cells(I... index) {
+  return ((std::uint64_t{1} << index) | ... | 0);
+}
+
 // `co_await aio::frame_locals<T...>{}`: the running coroutine's locals, held by its frame.
+// `co_await aio::frame_locals<T...>{aio::cells(2, 3)}`: the 3rd and 4th are read by a
+// comprehension, which makes them cell variables before 3.12 (cleared last, in that order).
 template <class... T>
 struct frame_locals {
+  std::uint64_t cell_bits = 0;
   std::tuple<T...>* values = nullptr;
   bool await_ready() const noexcept { return false; }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> h) {
+    static_assert(sizeof...(T) <= 64, "frame_locals::cells has a bit per local");
     auto frame = std::make_shared<detail::FrameLocals<T...>>();
+    frame->cells = cell_bits;
     values = &frame->values;
     h.promise().locals = std::move(frame);
     detail::g_frames_in_use = true;

@@ -584,6 +584,11 @@ namespace {
 // asyncio.runners._cancel_all_tasks: `to_cancel` is its frame's local, released when it returns
 // (3.8-3.11), or kept by the frames of the tasks it ran that a traceback keeps (3.12+, frames.h
 // DrivingFrame): a task in it that failed, or that holds one that failed, is freed then.
+// gather's `_done_callback` holds its `children` (a closure cell), so a task still pending when
+// the run stops (a loop.stop() left pending: "Event loop stopped before Future completed.") is
+// in a cycle with the list: CPython frees it only at the next collection (the harness's, after
+// the uncaught traceback is printed), not when the loop closes. The callbacks hold `frame` (the
+// list) for that cycle, and the collection clears the frame (keep_frame) to break it.
 void cancel_all_tasks(const Loop& loop) {
   auto frame = std::make_shared<FrameLocals<std::vector<AnyTask>>>();
   std::vector<AnyTask>& to_cancel = std::get<0>(frame->values) = all_tasks(*loop);
@@ -595,13 +600,18 @@ void cancel_all_tasks(const Loop& loop) {
     auto remaining = std::make_shared<std::size_t>(to_cancel.size());
     for (auto& t : to_cancel) {
       t.ptr()->add_done_callback(
-          [outer, remaining](FutureBase& f) {
+          [outer, remaining, children = frame](FutureBase& f) {
             if (!f.cancelled()) f.exception();
             if (--*remaining == 0 && !outer.done()) outer.set_result();
           },
           gather_done_callback_name(*loop));
     }
-    loop->run_until_complete(outer);
+    try {
+      loop->run_until_complete(outer);
+    } catch (...) {
+      keep_frame(frame);
+      throw;
+    }
     for (auto& t : to_cancel) {
       if (t.cancelled()) continue;
       if (t.exception()) {

@@ -114,6 +114,7 @@ std::string Trace::hide_quantum(std::string_view text) {
 }
 
 void Trace::add_locked(double t, std::string_view kind, std::string_view raw) {
+  if (ended_) return;
   std::string text = normalize(raw);
   if (default_clock().is_virtual()) text = hide_quantum(text);
   if (std::uncaught_exceptions() == 0) {
@@ -244,7 +245,10 @@ void Trace::set_uncaught(const std::exception_ptr& e) {
 
 void Trace::set_idle_forever() {
   std::lock_guard<std::mutex> lock(mu_);
+  flush_partial_locked(0);  // the harness's finish_streams()
+  flush_partial_locked(1);
   outcome_ = "= idle-forever";
+  ended_ = true;
 }
 
 std::vector<TraceEvent> Trace::events() const {
@@ -265,6 +269,7 @@ void Trace::clear() {
   outcome_ = "= exit 0";
   warned_.clear();
   unwind_start_ = static_cast<std::size_t>(-1);
+  ended_ = false;
 }
 
 std::string Trace::escape(std::string_view s) {

@@ -48,6 +48,8 @@ class Trace final : public Output {
   // Outcome (the last line).
   void set_exit(int code);
   void set_uncaught(const std::exception_ptr& e);  // `= exception <Type>: <message>`
+  // Idle forever ends the trace where the loop found nothing could ever wake it: later events
+  // (the teardown's, the collection's) are dropped, as the harness's os._exit() drops them.
   void set_idle_forever();
 
   std::vector<TraceEvent> events() const;
@@ -78,6 +80,7 @@ class Trace final : public Output {
   WarningRegistry warned_;  // cleared by clear()
   // Index of the first event of the trailing run recorded during stack unwinding (npos: none).
   std::size_t unwind_start_ = static_cast<std::size_t>(-1);
+  bool ended_ = false;  // set_idle_forever: nothing more is recorded
 };
 
 // The process-wide trace ports print through.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "runtime/harness/trace.h"
 #include "runtime/harness/virtual_clock.h"
 #include "runtime/harness/virtual_workers.h"
 
@@ -21,12 +22,18 @@ EventLoop::Waiter virtual_time_waiter(EventLoop& loop) {
         if (loop.watches_io()) loop.wait_for_events(0);
         return loop.threadsafe_pending() || loop.io_ready();
       };
+      // Idle forever: the trace ends here, before the unwinding runs the program's finally
+      // clauses and closes the loop (the harness's on_idle_forever exits the process).
+      auto idle_forever = [] {
+        trace().set_idle_forever();
+        return IdleForever{};
+      };
       while (virtual_workers().wait_until(clock, until, poll) == VirtualWorkers::Wait::kIdle) {
         bool wakers = loop.external_wakers() > 0;
-        if (!wakers && !loop.watches_io()) throw IdleForever{};
+        if (!wakers && !loop.watches_io()) throw idle_forever();
         loop.wait_for_events(wakers ? -1 : kIoGrace);
         if (loop.io_ready() || loop.threadsafe_pending()) break;
-        if (!wakers) throw IdleForever{};
+        if (!wakers) throw idle_forever();
       }
     } else if (loop.watches_io()) {
       loop.wait_for_events(0);

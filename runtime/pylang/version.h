@@ -54,6 +54,9 @@ enum class Behaviour {
   kFutureResultResetsTraceback,     // 3.10+: result() raises exc.with_traceback(_exception_tb)
   kKeptFrameKeepsItsCallers,        // 3.12+: a coroutine's frame kept past its end by a
                                     //        traceback links its callers' frames (f_back)
+  kComprehensionCells,              // <3.12: a local a comprehension reads is a cell variable,
+                                    //        which a frame clears after its other locals (3.12+
+                                    //        inline comprehensions, PEP 709: a plain local)
   kTimeoutUncancelsToEntry,         // 3.11.3+: Timeout.__aexit__ raises TimeoutError when
                                     //          uncancel() is back to the count at entry (before:
                                     //          to 0)
@@ -199,6 +202,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
     {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
     {Behaviour::kKeptFrameKeepsItsCallers, {3, 12}, kForever},
+    {Behaviour::kComprehensionCells, {3, 0}, {3, 12}},
     {Behaviour::kTimeoutUncancelsToEntry, {3, 11, 3}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},
     {Behaviour::kServerWaitClosedForClients, {3, 12}, kForever},

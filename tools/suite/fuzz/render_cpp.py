@@ -130,6 +130,10 @@ def _locals(statements):
     return list(dict.fromkeys(declared))
 
 
+# The locals that comprehensions of the Python rendering read (render_python's Wait).
+CELLS = ("done", "pending")
+
+
 def _frame_locals(declared):
     """The locals declared in the coroutine's frame (runtime/asyncio/frames.h): they live as long
     as the frame, whichever block set them, and after it returns as long as the traceback of an
@@ -138,7 +142,12 @@ def _frame_locals(declared):
     if not declared:
         return []
     types = ", ".join(kind for _, kind in declared)
-    return (["auto& frame = co_await aio::frame_locals<%s>{};" % types]
+    # asyncio.wait's `done` and `pending` are read by the printed list comprehensions: cell
+    # variables before 3.12, which the frame clears after its other locals (sorted by name: done,
+    # pending, their order here too).
+    cells = [str(i) for i, (name, _) in enumerate(declared) if name in CELLS]
+    initial = "aio::cells(%s)" % ", ".join(cells) if cells else ""
+    return (["auto& frame = co_await aio::frame_locals<%s>{%s};" % (types, initial)]
             + ["%s& %s = std::get<%d>(frame);" % (kind, name, i)
                for i, (name, kind) in enumerate(declared)])
 

@@ -1,0 +1,75 @@
+"""What the end of a frame and the loop's teardown (asyncio.run's finally:
+asyncio.runners._cancel_all_tasks, then the async generators' and the default executor's
+shutdown) free, and in which order (see scenarios.py); the C++ twin is
+runtime/tests/teardown_test.cc."""
+import asyncio
+import gc
+import sys
+
+from scenarios import e, main, scenario
+
+
+@scenario(sync=True)
+def stopped_teardown_leaves_its_tasks_to_the_collection():
+    # A cancelled task that calls loop.stop() stops the teardown's run_until_complete ("Event
+    # loop stopped before Future completed.") while it is still pending. gather's done callback
+    # holds its children: the task is in a cycle, which the loop's close() does not free; the
+    # next collection does, and logs it (tools/fuzz seeds 42761 and 70012: after the uncaught
+    # traceback).
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: print("handler:", context["message"]))
+
+    async def stops():
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            print("cancelled")
+        loop.call_soon(loop.stop)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        print("not reached")
+
+    t = loop.create_task(stops())
+    loop.run_until_complete(asyncio.sleep(0.1))
+    del t
+    try:
+        asyncio.runners._cancel_all_tasks(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        if sys.version_info >= (3, 9):
+            loop.run_until_complete(loop.shutdown_default_executor())
+    except RuntimeError as x:
+        print("raised", e(x))
+    loop.close()
+    print("closed")
+    gc.collect()
+    print("collected")
+
+
+@scenario()
+async def frame_clears_comprehension_cells_last():
+    # body's frame ends holding t0 (also in the `done` set) and t1, two failed tasks never
+    # retrieved. Before 3.12 `done` and `pending` are cell variables (the list comprehensions
+    # read them), which a frame clears after its other locals: t1 is freed (logged) first, then
+    # t0 with `done`; 3.12+ inline the comprehensions (PEP 709): plain locals, t0 first
+    # (tools/fuzz seed 34020).
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(
+        lambda loop, context: print("handler:", context["message"], e(context["exception"])))
+
+    async def fails(msg):
+        raise ValueError(msg)
+
+    async def body():
+        t0 = asyncio.create_task(fails("t0"))
+        done, pending = await asyncio.wait([t0])
+        print([n for n, t in (("t0", t0),) if t in done],
+              [n for n, t in (("t0", t0),) if t in pending])
+        t1 = asyncio.create_task(fails("t1"))
+        await asyncio.sleep(0)
+
+    await body()
+    print("body returned")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+// What the end of a frame (frames.h) and the loop's teardown (detail::finalize_loop: asyncio.run's
+// _cancel_all_tasks, then the async generators' and the default executor's shutdown) free, and
+// in which order: each scenario is the twin of the function of the same name in
+// runtime/tests/cpython/teardown.py and must print what CPython 3.8-3.13 printed for it
+// (cpython/expected/teardown.3.X.txt).
+#include "runtime/asyncio/aio.h"
+#include "runtime/tests/cpython_expected.h"
+
+namespace aio {
+namespace {
+
+class Teardown : public testing::CPythonScenario {};
+
+Co<void> stops(EventLoop* loop, Def = "stops") {
+  try {
+    co_await sleep(1);
+  } catch (const CancelledError&) {
+    print("cancelled");
+  }
+  loop->call_soon([loop] { loop->stop(); });
+  co_await sleep(0);
+  co_await sleep(0);
+  print("not reached");
+}
+
+// Fails before: the task was freed (logged) by the loop's close(), before "closed".
+TEST_P(Teardown, stopped_teardown_leaves_its_tasks_to_the_collection) {
+  expect_as_cpython("teardown", "stopped_teardown_leaves_its_tasks_to_the_collection", [] {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler(
+        [](EventLoop&, const ExceptionContext& context) { print("handler:", context.message); });
+    {
+      Task<void> t = loop->create_task(stops(loop.get()));
+      loop->run_until_complete(sleep(0.1));
+    }
+    try {
+      detail::finalize_loop(loop);
+    } catch (const RuntimeError& x) {
+      print("raised", x.repr());
+    }
+    loop->close();
+    print("closed");
+    gc_collect_pending_tasks();
+    print("collected");
+  });
+}
+
+Co<std::string> fails(std::string msg, Def = "fails") {
+  throw ValueError(msg);
+  co_return std::string();
+}
+
+std::vector<std::string> names_in(const std::vector<Task<std::string>>& chosen,
+                                  const Task<std::string>& t0) {
+  std::vector<std::string> names;
+  for (const auto& t : chosen) {
+    if (t.base() == t0.base()) names.emplace_back("t0");
+  }
+  return names;
+}
+
+Co<void> body(Def = "body") {
+  // t0, done, pending, t1 in co_varnames order; done and pending are read by the
+  // comprehensions.
+  auto& frame =
+      co_await frame_locals<Task<std::string>, std::vector<Task<std::string>>,
+                            std::vector<Task<std::string>>, Task<std::string>>{cells(1, 2)};
+  auto& [t0, done, pending, t1] = frame;
+  t0 = create_task(fails("t0"));
+  std::vector<Task<std::string>> list;  // not braced: g++ 12 rejects one in a coroutine
+  list.push_back(t0);
+  auto waited = co_await wait(std::move(list));
+  done = std::move(waited.done);
+  pending = std::move(waited.pending);
+  print(names_in(done, t0), names_in(pending, t0));
+  t1 = create_task(fails("t1"));
+  co_await sleep(0);
+}
+
+Co<void> runs_body(Def = "main") {
+  get_running_loop()->set_exception_handler([](EventLoop&, const ExceptionContext& context) {
+    print("handler:", context.message, exception_repr(context.exception));
+  });
+  co_await body();
+  print("body returned");
+}
+
+// Fails before on 3.8-3.11: the frame cleared its locals in co_varnames order (t0 first).
+TEST_P(Teardown, frame_clears_comprehension_cells_last) {
+  expect_as_cpython("teardown", "frame_clears_comprehension_cells_last", [] { run(runs_body()); });
+}
+
+INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
+
+}  // namespace
+}  // namespace aio

@@ -232,7 +232,29 @@ class CampaignTest(unittest.TestCase):
             self.assertEqual(data["program_versions"], 2)
             self.assertEqual(data["divergences"], [])
             self.assertEqual(data["generator_revision"], generate.REVISION)
+            self.assertIsNone(data["stopped"])
             self.assertIn("programs/s", done.stdout)
+
+    def test_a_terminated_campaign_still_reports_what_ran(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            report = os.path.join(scratch, "report.json")
+            running = subprocess.Popen(
+                [os.path.join(ROOT, "tools", "fuzz"), "--seed", "0", "--seconds", "600",
+                 "--loop", "cpython", "--python", "/usr/bin/python3", "--jobs", "1",
+                 "--weight", "executor=0", "--no-shrink", "--json", report],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            output = []
+            for line in running.stdout:  # until the first program has been counted
+                output.append(line)
+                if line.startswith("fuzz: ") and not line.startswith("fuzz: 0 programs"):
+                    break
+            running.terminate()
+            output.append(running.stdout.read())
+            self.assertEqual(running.wait(), 2, "".join(output))
+            with open(report) as source:
+                data = json.load(source)
+            self.assertEqual(data["stopped"], "interrupted")
+            self.assertGreaterEqual(data["programs"], 1)
 
     def test_print_is_the_generator(self):
         done = subprocess.run([os.path.join(ROOT, "tools", "fuzz"), "--print", "5"],

@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -235,6 +236,7 @@ def _loop_campaign(args, weights, found, seeds):
             print("fuzz: %s: %s" % (loop.name, why), file=sys.stderr)
             return 2
     campaign = args.campaign = report.Campaign(_describe(args, found, loops, _seeds_text(args)))
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     options = oracle.conform_options(args.jobs, args.timeout)
     try:
         expectations = oracle.load_expected(loops, args.expected)
@@ -251,10 +253,22 @@ def _loop_campaign(args, weights, found, seeds):
                     _count(args, campaign, verdict, loops, found, options, shrunk)
     except oracle.BuildError as error:  # a batch the native runner could not be built for
         print("\nfuzz: %s" % error, file=sys.stderr)
-        return 2
+        campaign.stopped = "a native runner build failed: %s" % error
+    except KeyboardInterrupt:  # SIGINT, or SIGTERM (_terminate_as_interrupt)
+        print("\nfuzz: interrupted", file=sys.stderr)
+        campaign.stopped = "interrupted"
+    # What ran is reported however the campaign ended: an hour's programs are not lost.
     campaign.progress(final=True)
     _write_reports(args, campaign)
+    if campaign.stopped:
+        return 2
     return 1 if campaign.divergences else 0
+
+
+def _terminate_as_interrupt(signum, frame):
+    """SIGTERM (a `kill`, a CI's timeout) ends a campaign as Ctrl-C does: its reports are
+    written with what ran."""
+    raise KeyboardInterrupt
 
 
 def _count(args, campaign, verdict, loops, found, options, shrunk):

@@ -18,6 +18,7 @@ class Campaign(object):
         self.divergences = []  # {"seed", "floor", "cells", "case", "same_as"}
         self.unstable = []  # {"seed", "message"}
         self.witnesses = []
+        self.stopped = None  # why the campaign ended before its seeds or seconds ran out
         self._last_line = 0
 
     def seconds(self):
@@ -49,7 +50,7 @@ class Campaign(object):
             "programs_per_second": round(self.programs / elapsed, 3),
             "program_versions_per_second": round(self.program_versions / elapsed, 3),
             "divergences": self.divergences, "witnesses": self.witnesses,
-            "unstable": self.unstable})
+            "unstable": self.unstable, "stopped": self.stopped})
 
 
 def write_json(campaign, path):
@@ -75,7 +76,8 @@ def write_html(campaign, path):
     summary = "".join("<tr><th>%s</th><td>%s</td></tr>" % (e(key), e(json.dumps(data[key])))
                       for key in ("generator_revision", "seeds", "loops", "interpreters",
                                   "programs", "program_versions", "seconds",
-                                  "programs_per_second", "program_versions_per_second"))
+                                  "programs_per_second", "program_versions_per_second",
+                                  "stopped"))
     page = ("<!doctype html><meta charset=utf-8><title>tools/fuzz campaign</title>"
             "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;"
             "vertical-align:top;text-align:left}pre{font-size:12px}</style>"

@@ -213,17 +213,20 @@ class RecaptureTest(unittest.TestCase):
                       % oracle.RECAPTURE_RUNS, verdict.unstable)
 
 
+# A campaign of tools/fuzz on CPython's own loop against itself; executor jobs left out: the
+# harness's shutdown race (docs/fuzz.md).
+ON_CPYTHON = [os.path.join(ROOT, "tools", "fuzz"), "--seed", "0", "--loop", "cpython",
+              "--python", "/usr/bin/python3", "--weight", "executor=0"]
+
+
 class CampaignTest(unittest.TestCase):
     def test_a_small_campaign_on_cpython_itself_finds_nothing_and_reports(self):
         with tempfile.TemporaryDirectory() as scratch:
             report = os.path.join(scratch, "report.json")
             done = subprocess.run(
-                # Executor jobs left out: the harness's shutdown race (docs/fuzz.md).
-                [os.path.join(ROOT, "tools", "fuzz"), "--seed", "0", "--count", "2",
-                 "--loop", "cpython", "--python", "/usr/bin/python3", "--jobs", "2",
-                 "--weight", "executor=0",
-                 "--json", report, "--html", os.path.join(scratch, "report.html"),
-                 "--cases", os.path.join(scratch, "cases")],
+                ON_CPYTHON + ["--count", "2", "--jobs", "2", "--json", report,
+                              "--html", os.path.join(scratch, "report.html"),
+                              "--cases", os.path.join(scratch, "cases")],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
             self.assertEqual(done.returncode, 0, done.stdout)
             with open(report) as source:
@@ -239,9 +242,7 @@ class CampaignTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as scratch:
             report = os.path.join(scratch, "report.json")
             running = subprocess.Popen(
-                [os.path.join(ROOT, "tools", "fuzz"), "--seed", "0", "--seconds", "600",
-                 "--loop", "cpython", "--python", "/usr/bin/python3", "--jobs", "1",
-                 "--weight", "executor=0", "--no-shrink", "--json", report],
+                ON_CPYTHON + ["--seconds", "600", "--jobs", "1", "--no-shrink", "--json", report],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
             output = []
             for line in running.stdout:  # until the first program has been counted

@@ -576,10 +576,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   void check_closed(const char* caller = nullptr) const {
     if (closed_.load(std::memory_order_relaxed)) throw_closed(caller);
   }
+  // Raises what check_closed() raises on a closed loop.
+  [[noreturn]] static void throw_closed(const char* caller);
   void check_running() const;
 
  private:
-  [[noreturn]] static void throw_closed(const char* caller);
   Handle call_soon_impl(Callback&& fn, const char* name);
   void schedule_soon_impl(Callback&& fn, const char* name);
   bool post_threadsafe_impl(Callback& fn, const char* name);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "runtime/asyncio/timeouts.h"
+#include "runtime/asyncio/unraisable.h"
 #include "runtime/pylang/pyformat.h"
 #include "runtime/pylang/warnings.h"
 
@@ -85,19 +86,98 @@ void ThreadPool::shutdown(bool wait) {
   for (auto& t : threads) t.join();
 }
 
-std::thread ThreadPool::shutdown_in_thread(std::function<void()> then) {
+struct PyThread::State {
+  std::mutex mu;
+  std::thread thread;
+  std::string name;
+  std::exception_ptr failed;  // set by the thread before it ends
+};
+
+namespace {
+std::mutex g_threads_mu;
+std::vector<std::weak_ptr<PyThread::State>> g_threads;  // started, not yet joined
+int g_thread_names = 0;                                 // threading._counter
+}  // namespace
+
+PyThread::PyThread(std::function<void()> target, std::shared_ptr<JobObserver::Pool> observed)
+    : state_(std::make_shared<State>()) {
+  {
+    std::lock_guard<std::mutex> lock(g_threads_mu);
+    state_->name = "Thread-" + std::to_string(++g_thread_names);
+    std::erase_if(g_threads, [](const auto& t) { return t.expired(); });
+    g_threads.push_back(state_);
+  }
+  // The thread keeps the state alive for its exception: a detached one outlives the PyThread.
+  auto failed = std::shared_ptr<std::exception_ptr>(state_, &state_->failed);
+  state_->thread =
+      std::thread([failed, observed = std::move(observed), target = std::move(target)] {
+        try {
+          in_frame("threading.py", "_bootstrap_inner", "self.run()", [&] {
+            auto run = [&] {
+              in_frame("threading.py", "run", "self._target(*self._args, **self._kwargs)", target);
+            };
+            if (observed) {
+              observed->in_thread_run(run);
+            } else {
+              run();
+            }
+          });
+        } catch (...) {
+          *failed = std::current_exception();
+        }
+      });
+}
+
+void PyThread::join() {
+  if (!state_) return;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (!state_->thread.joinable()) return;
+  state_->thread.join();
+  if (std::exception_ptr e = std::exchange(state_->failed, nullptr)) {
+    write_thread_exception(e, state_->name);
+  }
+}
+
+void PyThread::detach() {
+  if (!state_) return;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->thread.joinable()) state_->thread.detach();
+}
+
+void join_threads_at_exit() {
+  std::vector<std::shared_ptr<PyThread::State>> running;
+  {
+    std::lock_guard<std::mutex> lock(g_threads_mu);
+    for (const auto& t : g_threads) {
+      if (auto state = t.lock()) running.push_back(std::move(state));
+    }
+  }
+  for (auto& state : running) {  // in start order
+    PyThread thread;
+    thread.state_ = std::move(state);
+    thread.join();
+  }
+}
+
+PyThread ThreadPool::shutdown_in_thread(std::function<void()> then) {
   std::shared_ptr<JobObserver::Pool> observed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     observed = observed_;
   }
   if (observed) observed->joiner_entered();
-  return std::thread([this, observed = std::move(observed), then = std::move(then)]() mutable {
+  auto target = [this, observed, then = std::move(then)]() mutable {
     shutdown(/*wait=*/true);
     if (observed) observed->joiner_resumes();
+    struct Left {  // also when `then` raises
+      JobObserver::Pool* pool;
+      ~Left() {
+        if (pool) pool->joiner_left();
+      }
+    } left{observed.get()};
     then();
-    if (observed) observed->joiner_left();
-  });
+  };
+  return PyThread(std::move(target), std::move(observed));
 }
 
 Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout, Def) {
@@ -105,23 +185,35 @@ Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout, Def
   ThreadPool* executor = loop->default_executor_if_made();
   if (!executor) co_return;
   // BaseEventLoop._do_shutdown on a thread of its own; the future is set on the loop's thread
-  // (call_soon_threadsafe), unless the loop is closed by then.
+  // (call_soon_threadsafe), unless the loop is closed by then: 3.10+ post nothing then; 3.9's
+  // call_soon_threadsafe raises RuntimeError('Event loop is closed'), and again in the
+  // `except Exception as ex:` clause that would post set_exception(ex), which leaves the
+  // thread (PyThread writes it).
   Future<void> fut = loop->create_future<void>();
   loop->add_external_waker();
+  bool checks_closed = loop->has(Behaviour::kShutdownThreadChecksClosed);
   // The thread keeps no reference to `fut` once it posted it (see run_in_executor).
-  std::thread thread = executor->shutdown_in_thread([loop, fut]() mutable {
-    loop->post_threadsafe(
+  PyThread thread = executor->shutdown_in_thread([loop, fut, checks_closed]() mutable {
+    bool posted = loop->post_threadsafe(
         [fut = std::move(fut)]() mutable {
           if (!fut.done()) fut.set_result();
         },
         "Future.set_result");
     loop->remove_external_waker();
+    if (posted || checks_closed) return;
+    try {
+      in_frame("base_events.py", "_do_shutdown",
+               "self.call_soon_threadsafe(future.set_result, None)",
+               [] { EventLoop::throw_closed("call_soon_threadsafe"); });
+    } catch (const RuntimeError&) {
+      in_frame("base_events.py", "_do_shutdown",
+               "self.call_soon_threadsafe(future.set_exception, ex)",
+               [] { EventLoop::throw_closed("call_soon_threadsafe"); });
+    }
   });
   struct Join {  // `finally: thread.join()`
-    std::thread& thread;
-    ~Join() {
-      if (thread.joinable()) thread.join();
-    }
+    PyThread& thread;
+    ~Join() { thread.join(); }
   } join{thread};
   if (!timeout) {
     co_await fut;

@@ -39,6 +39,10 @@ class JobObserver {
     virtual void joiner_entered() = 0;
     virtual void joiner_resumes() = 0;
     virtual void joiner_left() = 0;
+    // Runs `run`, the Thread.run() of a thread asyncio starts (PyThread), in the frames the
+    // harness wraps it in: conformance/harness/virtual_clock.py's accounted_run is a frame of
+    // every such thread's traceback.
+    virtual void in_thread_run(const std::function<void()>& run) { run(); }
   };
   virtual ~JobObserver() = default;
   virtual std::shared_ptr<Pool> add_pool(unsigned max_workers) = 0;
@@ -46,6 +50,34 @@ class JobObserver {
 // The observer of the ThreadPools that submit their first job from now on (nullptr: none); it
 // must outlive them.
 void set_job_observer(JobObserver* observer);
+
+// A thread that asyncio starts as threading.Thread(target=...) (shutdown_default_executor's
+// _do_shutdown). An exception leaving its target is threading.excepthook's: "Exception in
+// thread Thread-N:" and the traceback through threading.py's frames, on sys.stderr. It is
+// written when the thread is joined (join(), the destructor, or join_threads_at_exit), not when
+// it fails: the harness resumes such a thread only when the loop waits or something joins it
+// (conformance/harness/virtual_clock.py, resume_after_join), so that is where CPython's report
+// falls in the trace.
+class PyThread {
+ public:
+  PyThread() = default;
+  // Starts `target` (Thread.start()); named "Thread-N" as threading names the threads it is not
+  // given a name for (N counts them in the process).
+  PyThread(std::function<void()> target, std::shared_ptr<JobObserver::Pool> observed);
+  PyThread(PyThread&&) noexcept = default;
+  ~PyThread() { join(); }
+  void join();
+  void detach();
+
+  struct State;
+
+ private:
+  friend void join_threads_at_exit();
+  std::shared_ptr<State> state_;
+};
+// threading._shutdown: joins the PyThreads still running (what they raised is written then), as
+// the interpreter does at exit before its last collection.
+void join_threads_at_exit();
 
 class ThreadPool {
  public:
@@ -63,7 +95,8 @@ class ThreadPool {
   // move between the jobs' end and the loop's wake-up; between the join and `then` it waits for
   // the loop to wait (JobObserver::Pool::joiner_resumes), so the loop's ready callbacks all run
   // first (CPython's harness counts shutdown_default_executor's thread so).
-  std::thread shutdown_in_thread(std::function<void()> then);
+  // `then` may raise: the thread's uncaught exception (PyThread).
+  PyThread shutdown_in_thread(std::function<void()> then);
   unsigned max_workers() const { return max_workers_; }
 
  private:

@@ -1,6 +1,8 @@
 #include "runtime/asyncio/unraisable.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/frames.h"
@@ -17,9 +19,10 @@ struct Closing {
 thread_local Closing* t_closing = nullptr;
 }  // namespace
 
-void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr) {
+namespace {
+// One exception of a printed traceback: its frames (when it has some), its last line.
+std::string format_one(const std::exception_ptr& e) {
   std::string text;
-  if (object_repr) text += "Exception ignored in: " + std::string(*object_repr) + "\n";
   if (BaseException* b = base_exception(e)) {
     const auto& frames = b->frame_summaries();
     if (!frames.empty()) text += "Traceback (most recent call last):\n";
@@ -28,7 +31,36 @@ void write_unraisable(const std::exception_ptr& e, std::optional<std::string_vie
       if (!it->line.empty()) text += "    " + it->line + "\n";
     }
   }
-  text += format_exception_only(e) + "\n";
+  return text + format_exception_only(e) + "\n";
+}
+}  // namespace
+
+void write_thread_exception(const std::exception_ptr& e, std::string_view thread_name) {
+  // traceback.TracebackException's chain, oldest first, each exception once.
+  std::vector<std::exception_ptr> chain;
+  for (std::exception_ptr value = e; value;) {
+    if (std::find(chain.begin(), chain.end(), value) != chain.end()) break;
+    chain.push_back(value);
+    const BaseException* b = base_exception(value);
+    if (!b) break;
+    value = b->cause() ? b->cause() : b->suppress_context() ? nullptr : b->context();
+  }
+  std::string text = "Exception in thread " + std::string(thread_name) + ":\n";
+  for (std::size_t i = chain.size(); i-- > 0;) {
+    text += format_one(chain[i]);
+    if (i > 0) {
+      bool cause = base_exception(chain[i - 1])->cause() == chain[i];
+      text += cause ? "\nThe above exception was the direct cause of the following exception:\n\n"
+                    : "\nDuring handling of the above exception, another exception occurred:\n\n";
+    }
+  }
+  output().write_stderr(text);
+}
+
+void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr) {
+  std::string text;
+  if (object_repr) text += "Exception ignored in: " + std::string(*object_repr) + "\n";
+  text += format_one(e);
   if (detail::defer_to_finalizing_task([text] { output().write_stderr(text); })) return;
   output().write_stderr(text);
 }

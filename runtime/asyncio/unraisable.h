@@ -35,6 +35,10 @@ struct Def;
 // function, the source line when known; no line numbers) and the last line, to sys.stderr.
 void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr);
 
+// threading.excepthook's default: "Exception in thread NAME:" and traceback.print_exception's
+// text of `e` and its chain (__cause__, else __context__), each with its frames, to sys.stderr.
+void write_thread_exception(const std::exception_ptr& e, std::string_view thread_name);
+
 namespace detail {
 
 // Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type

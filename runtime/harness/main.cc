@@ -41,6 +41,7 @@ int run_main(const std::string& example, const std::function<void()>& body, std:
     trace().set_uncaught(e);
     code = 1;
   }
+  join_threads_at_exit();  // threading._shutdown, before the last collection
   gc_collect_pending_tasks();
   gc_collect_transports();
   trace().write(out);

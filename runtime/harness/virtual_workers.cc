@@ -61,6 +61,9 @@ class VirtualWorkers::CountedPool final : public JobObserver::Pool {
     workers_.running_ -= 1;  // woken by resume_after_join
     workers_.cv_.notify_all();
   }
+  void in_thread_run(const std::function<void()>& run) override {
+    in_frame("virtual_clock.py", "accounted_run", "run()", run);
+  }
   // A thread of this pool is about to run (under workers_.mu_): a queued job that a worker is
   // free for, or a joiner whose jobs are all done (it goes on to wake the loop).
   bool starting() const {

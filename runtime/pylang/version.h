@@ -34,6 +34,8 @@ enum class Behaviour {
   kRunShutdownDefaultExecutor,     // 3.9+: asyncio.run() also runs shutdown_default_executor()
   kShutdownExecutorTimeout,        // 3.12+: asyncio.run()/Runner.close() give it a timeout
                                    //        (THREAD_JOIN_TIMEOUT, 300 s), then warn and go on
+  kShutdownThreadChecksClosed,     // 3.10+: shutdown_default_executor's thread posts nothing
+                                   //        to a closed loop (3.9's call_soon_threadsafe raises)
   kTaskWakeupReprMethod,           // 3.10+: wakeup cb shows as 'Task.task_wakeup()' (else
                                    //        '<TaskWakeupMethWrapper object at 0x?>()')
   kTaskCancelling,                 // 3.11+: cancelling()/uncancel(), repr state 'cancelling'
@@ -187,6 +189,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCancelMessage, {3, 9}, kForever},
     {Behaviour::kRunShutdownDefaultExecutor, {3, 9}, kForever},
     {Behaviour::kShutdownExecutorTimeout, {3, 12}, kForever},
+    {Behaviour::kShutdownThreadChecksClosed, {3, 10}, kForever},
     {Behaviour::kTaskWakeupReprMethod, {3, 10}, kForever},
     {Behaviour::kTaskCancelling, {3, 11}, kForever},
     {Behaviour::kTimeoutErrorIsBuiltin, {3, 11}, kForever},

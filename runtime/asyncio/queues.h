@@ -149,6 +149,13 @@ class BasicQueue {
   }
   // `co_await q.join()`: until every item put has had its task_done().
   Co<void> join() const { return join_impl(s_); }
+  // Its getters' and putters' futures, appended to `out` (teardown.h: reachability from the
+  // globals).
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->getters);
+    detail::add_futures(out, s_->putters);
+    s_->finished.add_waiters(out);  // join()'s
+  }
 
   // Queue.shutdown(immediate=False) (3.13+): puts raise QueueShutDown, gets raise it once the
   // queue is empty (at once when `immediate`, which also drops the items, each as task_done()).

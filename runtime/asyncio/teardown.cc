@@ -1,12 +1,10 @@
 #include "runtime/asyncio/teardown.h"
 
-#include <cstring>
 #include <string>
 #include <utility>
 
 #include "runtime/asyncio/unraisable.h"
 #include "runtime/pylang/exceptions.h"
-#include "runtime/pylang/version.h"
 
 namespace aio {
 
@@ -23,13 +21,7 @@ void set_module_globals(ModuleGlobals globals) { registered() = std::move(global
 ExceptClause::~ExceptClause() {
   if (!detail::closing() || !detail::globals_cleared()) return;
   std::string expression = std::string(module_) + "." + name_;
-  std::string carets;
-  if (has(Behaviour::kUnraisableCarets)) {
-    // Under the expression, indented as the line is printed (4 spaces).
-    if (const char* at = std::strstr(line_, expression.c_str())) {
-      carets = std::string(4 + (at - line_), ' ') + std::string(expression.size(), '^');
-    }
-  }
+  std::string carets = detail::carets_under(line_, expression);
   try {
     throw AttributeError("'NoneType' object has no attribute '" + std::string(name_) + "'");
   } catch (...) {

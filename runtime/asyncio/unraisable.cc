@@ -5,6 +5,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/frames.h"
 #include "runtime/pylang/output.h"
+#include "runtime/pylang/version.h"
 
 namespace aio {
 
@@ -57,6 +58,15 @@ void raised_in_closing_frame(const char* line, std::string carets) noexcept {
   t_closing->error = std::current_exception();
   t_closing->line = line;
   t_closing->carets = std::move(carets);
+}
+
+std::string carets_under(const char* line, std::string_view expression) {
+  if (!has(Behaviour::kUnraisableCarets)) return {};
+  std::string_view text = line;
+  std::size_t at = text.find(expression);
+  // 3.11's rule: no carets under an expression that is the whole line.
+  if (at == std::string_view::npos || expression.size() == text.size()) return {};
+  return std::string(4 + at, ' ') + std::string(expression.size(), '^');
 }
 
 std::exception_ptr closing_exception() {

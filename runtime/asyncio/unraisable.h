@@ -59,6 +59,9 @@ bool closing() noexcept;  // a coroutine's frame is being destroyed by close_sus
 // it awaited raised (they are its __context__, which the unraisable hook does not print), and
 // the frame's summary shows that line.
 void raised_in_closing_frame(const char* line, std::string carets) noexcept;
+// The line of ^ that 3.11-3.12's unraisable hook prints under `expression` in `line` (indented as
+// the line is printed), "" on other versions or when `line` does not hold it.
+std::string carets_under(const char* line, std::string_view expression);
 // What the frame being closed raises at this point of its destruction: what an exit destroyed
 // before raised, else the GeneratorExit close() threw in (nullptr when none is being closed).
 std::exception_ptr closing_exception();

@@ -178,6 +178,30 @@ TEST_P(Teardown, globals_cleared_collection_runs_the_except_clauses_lookups) {
       << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
 }
 
+Co<void> makes_a_getter(EventLoop* loop, Def = "main") {
+  Queue<int> queue;
+  loop->create_task(Co<int>(queue.get()));
+  co_await sleep(0);
+}
+
+// Fails before: Queue.get's coroutine ran no exit when closed (nothing reported).
+TEST_P(Teardown, queue_get_closed_after_the_loop_closed_cancels_its_getter) {
+  const char* scenario = "queue_get_closed_after_the_loop_closed_cancels_its_getter";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  if (!expected) GTEST_SKIP() << scenario << " is not run by CPython 3." << GetParam();
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext&) {});
+    loop->run_until_complete(makes_a_getter(loop.get()));
+    loop->close();
+  }
+  gc_collect_pending_tasks();
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -161,5 +161,30 @@ def globals_cleared_collection_runs_the_except_clauses_lookups():
     print("collected")
 
 
+@scenario(sync=True)
+def queue_get_closed_after_the_loop_closed_cancels_its_getter():
+    # A task of Queue.get() (wait_for's, before 3.12) left pending when the loop closed: the
+    # collection closes its coroutine, whose `except: getter.cancel()` schedules the getter's
+    # callbacks on the closed loop (tools/fuzz seeds 74290, 77486). (The task's "destroyed" log
+    # is left out: which of a task and its coroutine a plain collection finalizes first is its
+    # lists' order, which the harness sets, _order_garbage.)
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: None)
+
+    async def main():
+        queue = asyncio.Queue()
+        loop.create_task(queue.get())
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    loop.close()
+    stderr, sys.stderr = sys.stderr, _Stderr()
+    try:
+        gc.collect()
+    finally:
+        sys.stderr = stderr
+    print("collected")
+
+
 if __name__ == "__main__":
     main()

@@ -40,6 +40,23 @@ inline void print_raised(const char* label) {
   aio::print(label, "raised", aio::exception_type_name(error), aio::exception_str(error));
 }
 
+// The program's module globals (render_cpp's lock, queue, event, semaphore and condition, each
+// made in main), registered for the teardown's collections (runtime/asyncio/teardown.h): what a
+// collection reaches from them is collected after they are set to None.
+template <class... G>
+void module_globals(const std::optional<G>&... globals) {
+  aio::set_module_globals([&globals...](std::vector<const aio::FutureBase*>& out) {
+    ((globals ? globals->add_waiters(out) : void()), ...);
+  });
+}
+
+// render_python's `except asyncio.CancelledError as error:`, the first clause of its try
+// statements: declared first in the C++ try block (teardown.h's ExceptClause).
+struct ExceptCancelledError : aio::ExceptClause {
+  ExceptCancelledError()
+      : ExceptClause("asyncio", "CancelledError", "except asyncio.CancelledError as error:") {}
+};
+
 // render_python's run(main), for a program that stops the loop: asyncio.run's steps with
 // run_forever() in place of run_until_complete(); main's end stops the loop.
 //     loop = asyncio.new_event_loop()

@@ -26,6 +26,7 @@
 #include "runtime/asyncio/threads.h"
 #include "runtime/asyncio/timeouts.h"
 #include "runtime/asyncio/transports.h"
+#include "runtime/asyncio/teardown.h"
 #include "runtime/asyncio/unraisable.h"
 #include "runtime/asyncio/wait.h"
 #include "runtime/asyncio/wait_for.h"

@@ -167,6 +167,13 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   // function objects). Returns the number removed.
   std::size_t remove_done_callback(CallbackId id);
   std::size_t callback_count() const { return callbacks_.size(); }
+  // The futures its callbacks are partials of (`partial_arg`), appended to `out`: what it refers
+  // to through its callbacks, as far as they say (teardown.h's reachability).
+  void add_partial_args(std::vector<const FutureBase*>& out) const {
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) {
+      if (callbacks_[i].partial_arg) out.push_back(callbacks_[i].partial_arg);
+    }
+  }
 
   EventLoop& get_loop() const { return *loop_; }
   const Loop& loop_ptr() const { return loop_; }

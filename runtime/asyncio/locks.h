@@ -18,6 +18,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/futures.h"
@@ -56,6 +57,13 @@ class LoopBound {
  private:
   Loop loop_;
 };
+
+// Appends the futures in `ring` (a primitive's waiters) to `out`: what the primitive refers to, for
+// the teardown's reachability from the program's globals (teardown.h).
+template <class F>
+void add_futures(std::vector<const FutureBase*>& out, const Ring<F>& ring) {
+  for (std::size_t i = 0; i < ring.size(); ++i) out.push_back(ring[i].base().get());
+}
 
 // `fut = loop.create_future(); waiters.append(fut); try: await fut; finally: waiters.remove(fut)`
 // (`remove`: false where the waker pops the future itself), awaited without a coroutine frame of
@@ -247,6 +255,10 @@ class Lock {
   void release() const;  // RuntimeError('Lock is not acquired.')
   std::string repr() const;
   friend bool operator==(const Lock& a, const Lock& b) { return a.s_ == b.s_; }
+  // Its waiters' futures, appended to `out` (teardown.h: reachability from the globals).
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->waiters);
+  }
 
  private:
   struct State : detail::LoopBound, std::enable_shared_from_this<State> {
@@ -280,6 +292,9 @@ class Event {
   };
   detail::Call<bool, WaitOp> wait() const { return detail::Call<bool, WaitOp>(WaitOp{s_.get()}); }
   std::string repr() const;
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->waiters);
+  }
 
  private:
   struct State : detail::LoopBound, std::enable_shared_from_this<State> {
@@ -315,6 +330,11 @@ class Condition {
   void notify(std::size_t n = 1) const;  // RuntimeError('cannot notify on un-acquired lock')
   void notify_all() const { notify(s_->waiters.size()); }
   std::string repr() const;
+  // Its waiters' futures and its lock's.
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->waiters);
+    s_->lock.add_waiters(out);
+  }
 
  private:
   struct State : detail::LoopBound {
@@ -353,6 +373,9 @@ class Semaphore {
   void release() const;
   std::string repr() const;
   long value() const { return s_->value; }  // _value
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->waiters);
+  }
 
  protected:
   Semaphore(long value, bool bounded);

@@ -19,6 +19,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/locks.h"
+#include "runtime/asyncio/unraisable.h"
 #include "runtime/detail/ring.h"
 #include "runtime/pylang/exceptions.h"
 #include "runtime/pylang/pyformat.h"
@@ -149,6 +150,13 @@ class BasicQueue {
   }
   // `co_await q.join()`: until every item put has had its task_done().
   Co<void> join() const { return join_impl(s_); }
+  // Its getters' and putters' futures, appended to `out` (teardown.h: reachability from the
+  // globals).
+  void add_waiters(std::vector<const FutureBase*>& out) const {
+    detail::add_futures(out, s_->getters);
+    detail::add_futures(out, s_->putters);
+    s_->finished.add_waiters(out);  // join()'s
+  }
 
   // Queue.shutdown(immediate=False) (3.13+): puts raise QueueShutDown, gets raise it once the
   // queue is empty (at once when `immediate`, which also drops the items, each as task_done()).
@@ -233,19 +241,42 @@ class BasicQueue {
     return std::string("<") + Items::kName + " at 0x? " + format(s) + ">";
   }
 
-  // Waits on a new future in `waiters` (a putter or a getter). On failure (cancelled) it drops
-  // the future and, if it was woken but cannot take its turn (`can_go`), wakes the next one.
+  // `except: getter.cancel()` (putter's in put) run by a close, GeneratorExit thrown in at `await
+  // getter`, declared in Queue.get's (put's) frame: cancelling the waiter schedules its callbacks,
+  // which on the closed loop of the teardown's collection raises RuntimeError('Event loop is
+  // closed') from call_soon, raised in that frame at `line` (unraisable.h). On a loop still open
+  // it would schedule the wakeup of the task being collected, whose coroutine is gone here: not
+  // modelled, nothing done.
+  struct CancelOnClose {
+    std::optional<Future<void>> waiter;  // the one awaited now
+    const char* line;
+    const char* call;  // the failing expression, under which 3.11-3.12 put carets
+    ~CancelOnClose() {
+      if (!waiter || !detail::closing() || !waiter->get_loop().is_closed()) return;
+      try {
+        waiter->cancel();
+      } catch (...) {
+        detail::raised_in_closing_frame(line, detail::carets_under(line, call));
+      }
+    }
+  };
+
+  // Waits on a new future in `waiters` (a putter or a getter), `close` its exit on close. On
+  // failure (cancelled) it drops the future and, if it was woken but cannot take its turn
+  // (`can_go`), wakes the next one.
   template <class CanGo>
   static Co<void> wait_turn(std::shared_ptr<State> s, detail::Ring<Future<void>>& waiters,
-                            CanGo can_go) {
+                            CancelOnClose& close, CanGo can_go) {
     Future<void> waiter = s->get_loop([&] { return repr_of(*s); })->template create_future<void>();
     waiters.push_back(waiter);
+    close.waiter = waiter;
     std::exception_ptr exc;
     try {
       co_await waiter;
     } catch (...) {
       exc = std::current_exception();
     }
+    close.waiter.reset();
     if (!exc) co_return;
     waiter.cancel();  // just in case it is not done yet
     // It may have been removed already by a *_nowait() or shutdown().
@@ -258,16 +289,20 @@ class BasicQueue {
   }
 
   static Co<void> put_impl(std::shared_ptr<State> s, T item, Def = Def("Queue.put", "queues.py")) {
+    CancelOnClose close{std::nullopt, "putter.cancel()  # Just in case putter is not done yet.",
+                        "putter.cancel()"};
     while (s->full()) {
       if (s->is_shutdown) throw QueueShutDown();
-      co_await wait_turn(s, s->putters, [&] { return !s->full(); });
+      co_await wait_turn(s, s->putters, close, [&] { return !s->full(); });
     }
     s->put_nowait(std::move(item));
   }
   static Co<T> get_impl(std::shared_ptr<State> s, Def = Def("Queue.get", "queues.py")) {
+    CancelOnClose close{std::nullopt, "getter.cancel()  # Just in case getter is not done yet.",
+                        "getter.cancel()"};
     while (s->items.size() == 0) {
       if (s->is_shutdown) throw QueueShutDown();
-      co_await wait_turn(s, s->getters, [&] { return s->items.size() != 0; });
+      co_await wait_turn(s, s->getters, close, [&] { return s->items.size() != 0; });
     }
     co_return s->get_nowait();
   }

@@ -10,6 +10,7 @@
 #include "runtime/asyncio/executor.h"
 #include "runtime/asyncio/frames.h"
 #include "runtime/asyncio/gather.h"
+#include "runtime/asyncio/teardown.h"
 #include "runtime/pylang/output.h"
 
 namespace aio {
@@ -486,20 +487,71 @@ void TaskBase::collect() {
   drop_coro();
 }
 
+namespace {
+// Which of `alive` a collection reaches from the program's globals (teardown.h): a task waiting
+// on a future they reach (its wakeup is that future's callback), and the futures its callbacks
+// are partials of (wait_for's waiter, which the task awaiting it waits on). What a task's frame
+// holds (its locals, a gather's or shield's outer future) is not followed.
+std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& alive,
+                                  const ModuleGlobals& globals) {
+  std::vector<bool> held(alive.size(), false);
+  if (!globals) return held;
+  std::vector<const FutureBase*> reached;
+  globals(reached);
+  auto is_reached = [&](const FutureBase* f) {
+    return std::find(reached.begin(), reached.end(), f) != reached.end();
+  };
+  for (bool grew = true; grew;) {
+    grew = false;
+    std::vector<const FutureBase*> partials;
+    for (const FutureBase* f : reached) f->add_partial_args(partials);
+    for (const FutureBase* f : partials) {
+      if (!is_reached(f)) {
+        reached.push_back(f);
+        grew = true;
+      }
+    }
+    for (std::size_t i = 0; i < alive.size(); ++i) {
+      const std::shared_ptr<FutureBase>& waiting_on = alive[i]->fut_waiter();
+      if (!held[i] && waiting_on && is_reached(waiting_on.get())) {
+        held[i] = true;
+        reached.push_back(alive[i].get());
+        grew = true;
+      }
+    }
+  }
+  return held;
+}
+}  // namespace
+
 void gc_collect_pending_tasks() {
-  detail::Collection collection;  // one collection: its logs in task creation order
   // In creation order, as the global registry had them (the order of "Task was destroyed but it
   // is pending!"). Each task once, as when that registry was cleared here.
   std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
   std::sort(alive.begin(), alive.end(),
             [](const auto& a, const auto& b) { return a->number() < b->number(); });
-  for (auto& t : alive) {
-    if (t->collected_) continue;
-    t->collected_ = true;
-    t->collect();
+  // The harness's collections (teardown.h): first what the program's globals do not reach, then,
+  // with the globals cleared, what they do.
+  std::vector<bool> held = held_by_globals(alive, detail::take_module_globals());
+  std::vector<std::shared_ptr<TaskBase>> first, second;
+  for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
+  auto collect_each = [](std::vector<std::shared_ptr<TaskBase>>& tasks) {
+    for (auto& t : tasks) {
+      if (t->collected_) continue;
+      t->collected_ = true;
+      t->collect();
+    }
+  };
+  {
+    detail::Collection collection;  // one collection: its logs in task creation order
+    collect_each(first);
+    // The same collection frees the cycles through frames kept by tracebacks (frames.h).
+    gc_collect_kept_frames();
   }
-  // The same collection frees the cycles through frames kept by tracebacks (frames.h).
-  gc_collect_kept_frames();
+  if (second.empty()) return;
+  detail::GlobalsCleared cleared;
+  detail::Collection collection;
+  collect_each(second);
 }
 
 AnyTask current_task(EventLoop& loop) {

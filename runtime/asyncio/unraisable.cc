@@ -7,6 +7,7 @@
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/frames.h"
 #include "runtime/pylang/output.h"
+#include "runtime/pylang/version.h"
 
 namespace aio {
 
@@ -15,6 +16,10 @@ namespace {
 struct Closing {
   Closing* outer;
   std::exception_ptr error;  // what left the frames closed so far (a later one replaces it)
+  // Where this frame raised `error` itself (raised_in_closing_frame), else null: its source line
+  // and carets, for its frame summary.
+  const char* line = nullptr;
+  std::string carets;
 };
 thread_local Closing* t_closing = nullptr;
 }  // namespace
@@ -29,6 +34,7 @@ std::string format_one(const std::exception_ptr& e) {
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {  // most recent call last
       text += "  File \"" + it->file + "\", in " + it->name + "\n";
       if (!it->line.empty()) text += "    " + it->line + "\n";
+      if (!it->carets.empty()) text += it->carets + "\n";
     }
   }
   return text + format_exception_only(e) + "\n";
@@ -73,9 +79,26 @@ void exit_failed() noexcept {
   std::exception_ptr e = std::current_exception();
   if (t_closing) {
     t_closing->error = std::move(e);
+    t_closing->line = nullptr;  // raised in an exit: this frame's line is not known
   } else {
     write_unraisable(e, std::nullopt);
   }
+}
+
+void raised_in_closing_frame(const char* line, std::string carets) noexcept {
+  if (!t_closing) return;
+  t_closing->error = std::current_exception();
+  t_closing->line = line;
+  t_closing->carets = std::move(carets);
+}
+
+std::string carets_under(const char* line, std::string_view expression) {
+  if (!has(Behaviour::kUnraisableCarets)) return {};
+  std::string_view text = line;
+  std::size_t at = text.find(expression);
+  // 3.11's rule: no carets under an expression that is the whole line.
+  if (at == std::string_view::npos || expression.size() == text.size()) return {};
+  return std::string(4 + at, ' ') + std::string(expression.size(), '^');
 }
 
 std::exception_ptr closing_exception() {
@@ -88,20 +111,22 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
   // What the report needs outlives the frame (the Def is in its promise).
   const char* name = def.name;
   std::string file = def.file_str();
-  Closing scope{t_closing, nullptr};
+  Closing scope{t_closing, nullptr, nullptr, {}};
   t_closing = &scope;
   h.destroy();
   t_closing = scope.outer;
   if (!scope.error) return;
   if (BaseException* b = block ? nullptr : base_exception(scope.error)) {
-    // The frame's co_name; the Python source of its line is not known here.
+    // The frame's co_name; the Python source of its line is known only where the frame raised
+    // the exception itself (raised_in_closing_frame).
     std::string qualname = name;
     std::size_t dot = qualname.rfind('.');
-    b->add_frame_summary(
-        {file, dot == std::string::npos ? qualname : qualname.substr(dot + 1), ""});
+    b->add_frame_summary({file, dot == std::string::npos ? qualname : qualname.substr(dot + 1),
+                          scope.line ? scope.line : "", std::move(scope.carets)});
   }
   if (scope.outer) {
     scope.outer->error = std::move(scope.error);  // raised at the awaiting coroutine's await
+    scope.outer->line = nullptr;
   } else {
     write_unraisable(scope.error, std::string("<") + kind + " object " + name + " at 0x?>");
   }

@@ -57,6 +57,15 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
 // goes on).
 void exit_failed() noexcept;
 bool closing() noexcept;  // a coroutine's frame is being destroyed by close_suspended
+// The frame being closed raised the current exception itself, at `line` (its source, stripped;
+// `carets` the line of ^ under it, "" for none): an `except asyncio.X` clause's type lookup at
+// the interpreter's teardown (teardown.h). It replaces what the frame's exits and the coroutines
+// it awaited raised (they are its __context__, which the unraisable hook does not print), and
+// the frame's summary shows that line.
+void raised_in_closing_frame(const char* line, std::string carets) noexcept;
+// The line of ^ that 3.11-3.12's unraisable hook prints under `expression` in `line` (indented as
+// the line is printed), "" on other versions or when `line` does not hold it.
+std::string carets_under(const char* line, std::string_view expression);
 // What the frame being closed raises at this point of its destruction: what an exit destroyed
 // before raised, else the GeneratorExit close() threw in (nullptr when none is being closed).
 std::exception_ptr closing_exception();

@@ -79,6 +79,9 @@ class BaseException {
     std::string file;  // as the trace shows it: the basename
     std::string name;  // co_name
     std::string line;  // the source line, stripped; "" when the source is not available
+    // 3.11+: the line under it marking the failing expression with ^ (indented as printed),
+    // "" for none.
+    std::string carets = {};
   };
   void add_frame_summary(FrameSummary f) { summaries_.push_back(std::move(f)); }
   const std::vector<FrameSummary>& frame_summaries() const { return summaries_; }

@@ -171,6 +171,9 @@ enum class Behaviour {
   // 3.9: gather() delegates to _gather() (3.9.18's tasks.py, for loop='s deprecation), so its
   // done callback is `_gather.<locals>._done_callback`.
   kGatherInUnderscoreGather,
+  // 3.11-3.12: the default sys.unraisablehook's traceback marks the failing expression of a
+  // frame's line with ^ (3.13's prints the lines alone; checked on 3.8.18-3.13.0).
+  kUnraisableCarets,
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -205,6 +208,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCallErrorsNameQualname, {3, 10}, kForever},
     {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
     {Behaviour::kKeptFrameKeepsItsCallers, {3, 12}, kForever},
+    {Behaviour::kUnraisableCarets, {3, 11}, {3, 13}},
     {Behaviour::kComprehensionCells, {3, 0}, {3, 12}},
     {Behaviour::kTimeoutUncancelsToEntry, {3, 11, 3}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},

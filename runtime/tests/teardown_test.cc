@@ -4,10 +4,12 @@
 // runtime/tests/cpython/teardown.py and must print what CPython 3.8-3.13 printed for it
 // (cpython/expected/teardown.3.X.txt).
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/asyncio/aio.h"
+#include "runtime/harness/trace.h"
 #include "runtime/tests/cpython_expected.h"
 
 namespace aio {
@@ -128,6 +130,113 @@ Co<void> runs_body(Def = "main") {
 // Fails before on 3.8-3.11: the frame cleared its locals in co_varnames order (t0 first).
 TEST_P(Teardown, frame_clears_comprehension_cells_last) {
   expect_as_cpython("teardown", "frame_clears_comprehension_cells_last", [] { run(runs_body()); });
+}
+
+// globals_cleared_collection_runs_the_except_clauses_lookups: the program's module global and
+// functions (teardown.py's PROGRAM), each `except asyncio.X` clause declared first in its try
+// block as render_cpp declares render_python's.
+std::optional<Event> g_event;
+
+Co<void> inner(Def = "inner") {
+  try {
+    ExceptClause clause("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    co_await g_event->wait();
+  } catch (const CancelledError&) {
+    print("inner cancelled");
+    throw;
+  }
+}
+
+Co<void> held(Def = "held") {
+  try {
+    ExceptClause outer("asyncio", "TimeoutError", "except asyncio.TimeoutError:");
+    try {
+      ExceptClause clause("asyncio", "CancelledError", "except asyncio.CancelledError:");
+      co_await inner();
+    } catch (const CancelledError&) {
+      print("held cancelled");
+      throw;
+    }
+  } catch (const TimeoutError&) {
+    print("held timed out");
+  }
+}
+
+Co<void> free_(Def = "free") {
+  try {
+    ExceptClause clause("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    co_await sleep(10);
+  } catch (const CancelledError&) {
+    print("free cancelled");
+  }
+}
+
+Co<void> program_main(Def = "main") {
+  g_event.emplace();
+  create_task(held());
+  create_task(free_());
+  co_await sleep(0);
+}
+
+// The trace's out and err lines in their order (the scenario writes the unraisable hook's lines
+// to stdout).
+std::vector<std::string> out_and_err() {
+  std::vector<std::string> lines;
+  for (const auto& e : trace().events()) {
+    if (e.kind == "out" || e.kind == "err") lines.push_back(e.text);
+  }
+  return lines;
+}
+
+// Fails before: one collection closed both tasks in creation order, and `held`'s clauses found
+// their types (nothing reported).
+TEST_P(Teardown, globals_cleared_collection_runs_the_except_clauses_lookups) {
+  const char* scenario = "globals_cleared_collection_runs_the_except_clauses_lookups";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  if (!expected) GTEST_SKIP() << scenario << " is not run by CPython 3." << GetParam();
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  set_script("program.py");
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext& context) {
+      // context["task"].get_coro().__name__: the name in the task's repr, coro=<NAME() ...>.
+      std::size_t at = context.task_repr.find("coro=<") + 6;
+      print("handler:", context.message,
+            context.task_repr.substr(at, context.task_repr.find('(', at) - at));
+    });
+    loop->run_until_complete(program_main());
+    loop->close();
+  }
+  set_module_globals([](std::vector<const FutureBase*>& out) { g_event->add_waiters(out); });
+  gc_collect_pending_tasks();
+  g_event.reset();
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
+}
+
+Co<void> makes_a_getter(EventLoop* loop, Def = "main") {
+  Queue<int> queue;
+  loop->create_task(Co<int>(queue.get()));
+  co_await sleep(0);
+}
+
+// Fails before: Queue.get's coroutine ran no exit when closed (nothing reported).
+TEST_P(Teardown, queue_get_closed_after_the_loop_closed_cancels_its_getter) {
+  const char* scenario = "queue_get_closed_after_the_loop_closed_cancels_its_getter";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  if (!expected) GTEST_SKIP() << scenario << " is not run by CPython 3." << GetParam();
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext&) {});
+    loop->run_until_complete(makes_a_getter(loop.get()));
+    loop->close();
+  }
+  gc_collect_pending_tasks();
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
 }
 
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);

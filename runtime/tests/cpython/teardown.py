@@ -4,8 +4,10 @@ shutdown) free, and in which order (see scenarios.py); the C++ twin is
 runtime/tests/teardown_test.cc."""
 import asyncio
 import gc
+import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -113,6 +115,118 @@ async def frame_clears_comprehension_cells_last():
 
     await body()
     print("body returned")
+
+
+# The program of globals_cleared_collection_runs_the_except_clauses' lookups, in a module
+# namespace of its own (program.py) that the scenario clears as the interpreter's teardown does.
+PROGRAM = """\
+import asyncio
+
+event = None
+
+
+async def inner():
+    try:
+        await event.wait()
+    except asyncio.CancelledError:
+        print("inner cancelled")
+        raise
+
+
+async def held():
+    try:
+        try:
+            await inner()
+        except asyncio.CancelledError:
+            print("held cancelled")
+            raise
+    except asyncio.TimeoutError:
+        print("held timed out")
+
+
+async def free():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("free cancelled")
+
+
+async def main():
+    global event
+    event = asyncio.Event()
+    asyncio.create_task(held())
+    asyncio.create_task(free())
+    await asyncio.sleep(0)
+"""
+
+
+class _Stderr:
+    """sys.stderr for a collection: what the unraisable hook writes, to stdout, with addresses
+    as 0x? and without line numbers (as the trace recorder writes them)."""
+
+    def write(self, text):
+        text = re.sub(r"0x[0-9a-fA-F]+", "0x?", text)
+        sys.stdout.write(re.sub(r'File "(?:[^"]*/)?([^"/]*)", line \d+,', r'File "\1",', text))
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+@scenario(sync=True)
+def globals_cleared_collection_runs_the_except_clauses_lookups():
+    # The harness's teardown (conformance/harness/run_examples.py, _finalize) collects with the
+    # program's globals, then after setting them to None. `free` (Task-3), which nothing
+    # reaches once the loop is closed, is collected first; `held` (Task-2), reachable from the
+    # global `event` (its waiter's callback is the task's wakeup), only in the second: closing
+    # it runs its `except asyncio.X` clauses' lookups, which find `asyncio` None; the outermost
+    # clause's AttributeError is reported (tools/fuzz seeds 30054, 42491, ...).
+    # A file: the unraisable hook reads the frames' source lines from it.
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "program.py")
+        with open(path, "w") as f:
+            f.write(PROGRAM)
+        namespace = {"__name__": "program"}
+        exec(compile(PROGRAM, path, "exec"), namespace)
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda loop, context: print(
+            "handler:", context["message"], context["task"].get_coro().__name__))
+        loop.run_until_complete(namespace["main"]())
+        loop.close()
+        stderr, sys.stderr = sys.stderr, _Stderr()
+        try:
+            gc.collect()
+            for key in list(namespace):
+                if key != "__builtins__":
+                    namespace[key] = None
+            gc.collect()
+        finally:
+            sys.stderr = stderr
+    print("collected")
+
+
+@scenario(sync=True)
+def queue_get_closed_after_the_loop_closed_cancels_its_getter():
+    # A task of Queue.get() (wait_for's, before 3.12) left pending when the loop closed: the
+    # collection closes its coroutine, whose `except: getter.cancel()` schedules the getter's
+    # callbacks on the closed loop (tools/fuzz seeds 74290, 77486). (The task's "destroyed" log
+    # is left out: which of a task and its coroutine a plain collection finalizes first is its
+    # lists' order, which the harness sets, _order_garbage.)
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: None)
+
+    async def main():
+        queue = asyncio.Queue()
+        loop.create_task(queue.get())
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    loop.close()
+    stderr, sys.stderr = sys.stderr, _Stderr()
+    try:
+        gc.collect()
+    finally:
+        sys.stderr = stderr
+    print("collected")
 
 
 if __name__ == "__main__":

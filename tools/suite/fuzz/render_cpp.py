@@ -49,10 +49,15 @@ def render(program, name):
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
         lines += [""] + _function(program, function, shared, name)
-    lines += ["", "}  // namespace port_%s" % name, "",
-              "AIOREF_PORT(%s) { %s(port_%s::main_()); }" % (
-                  name, "aio_fuzz::run_forever_until_done" if ir.runs_forever(program) else "aio::run",
-                  name)]
+    lines += ["", "}  // namespace port_%s" % name, ""]
+    run = "%s(port_%s::main_());" % (
+        "aio_fuzz::run_forever_until_done" if ir.runs_forever(program) else "aio::run", name)
+    if shared:  # the teardown collects what they reach after the rest (teardown.h)
+        run = "aio_fuzz::module_globals(%s);\n  %s" % (
+            ", ".join("port_%s::%s" % (name, g) for g, _, _ in shared), run)
+        lines += ["AIOREF_PORT(%s) {" % name, "  " + run, "}"]
+    else:
+        lines.append("AIOREF_PORT(%s) { %s }" % (name, run))
     return "\n".join(lines) + "\n"
 
 
@@ -190,7 +195,7 @@ class _Writer(object):
         """inner (lines) in a try whose handlers print the CancelledError or exception that
         ends it (no await in a handler: C++ forbids it, and Python's handlers have none)."""
         label = self.label(what)
-        out.append("try {")
+        out += ["try {", "  ExceptCancelledError clause;"]  # teardown.h: the clause's lookup
         out += ["  " + line for line in inner]
         out.append("} catch (const aio::CancelledError& error) {")
         out.append("  aio::print(%s, \"cancelled\", args_of(error));" % label)
@@ -301,7 +306,7 @@ class _Writer(object):
         self.guarded("TaskGroup", inner, s.reraise, out)
 
     def CatchCancel(self, s, out):
-        out.append("try {")
+        out += ["try {", "  ExceptCancelledError clause;"]
         out += ["  " + line for line in self.nested(s.body)]
         out.append("} catch (const aio::CancelledError& error) {")
         out.append("  aio::print(%s, args_of(error));" % self.label("caught"))

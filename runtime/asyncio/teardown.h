@@ -1,0 +1,66 @@
+// The interpreter's teardown as a program can observe it (the harness's _finalize,
+// conformance/harness/run_examples.py): the last collections run with the program's globals,
+// then after `__main__`'s globals were set to None, then after the loop was dropped. A pending
+// task is closed in the collection that finds it garbage: in the second when it is reachable only
+// from a global (a lock's, event's, condition's, semaphore's or queue's waiters -> the futures'
+// callbacks -> the tasks awaiting them). A coroutine closed then runs each `except asyncio.X`
+// clause its suspension point is in: the clause's type lookup finds `asyncio` None and raises
+// AttributeError("'NoneType' object has no attribute 'X'"), reported as "Exception ignored in:
+// <coroutine object ...>" with that clause's line.
+//
+// Here: a program registers its globals (set_module_globals), gc_collect_pending_tasks splits its
+// collection by reachability from them (tasks.cc), and an ExceptClause in a try block stands for
+// the lookup of its first `except asyncio.X` clause.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace aio {
+
+class FutureBase;
+
+// The program's module globals, as what a collection can reach from them: appends the futures
+// they refer to (their primitives' waiters: Lock::add_waiters, ...) to its argument.
+using ModuleGlobals = std::function<void(std::vector<const FutureBase*>&)>;
+
+// Registers the running program's globals for the next gc_collect_pending_tasks, which takes
+// them (a runner runs programs one after another: each registers its own).
+void set_module_globals(ModuleGlobals globals);
+
+// `try: ... except <module>.<name> ...:` (`line` the clause's source line, stripped): declared
+// first in the try block, it stands for the clause's type lookup when a coroutine suspended in
+// the block is closed while the globals are cleared (the lookup raises AttributeError, which
+// replaces what the close raised so far). Its lookup at any other time finds the type, which
+// the C++ catch clause stands for: nothing to do.
+class ExceptClause {
+ public:
+  ExceptClause(const char* module, const char* name, const char* line)
+      : module_(module), name_(name), line_(line) {}
+  ExceptClause(const ExceptClause&) = delete;
+  ExceptClause& operator=(const ExceptClause&) = delete;
+  ~ExceptClause();
+
+ private:
+  const char* module_;
+  const char* name_;
+  const char* line_;
+};
+
+namespace detail {
+
+ModuleGlobals take_module_globals();  // and forgets them
+bool globals_cleared() noexcept;      // the collection after the globals were set to None
+
+// While it lives, the globals are cleared (gc_collect_pending_tasks' second collection).
+class GlobalsCleared {
+ public:
+  GlobalsCleared();
+  ~GlobalsCleared();
+  GlobalsCleared(const GlobalsCleared&) = delete;
+  GlobalsCleared& operator=(const GlobalsCleared&) = delete;
+};
+
+}  // namespace detail
+}  // namespace aio

@@ -475,43 +475,29 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
   detail::defer_collected_log(number_, [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
-std::shared_ptr<FutureBase> TaskBase::collect() {
-  if (state_ != State::kPending) return nullptr;
+void TaskBase::collect() {
+  if (state_ != State::kPending) return;
   detail::FinalizingTask finalizing(number_);
   log_destroyed();
   log_destroy_pending_ = false;
+  std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
+  fut_waiter_.reset();
   detail::ClosingTask closing(this);
-  // What the close writes (a never-awaited coroutine's warning) goes at the task's place too.
-  struct Deferred {
-    Output* written = &output();
-    detail::FinalizingTaskOutput deferred{written};
-    Deferred() { set_output(&deferred); }
-    ~Deferred() { set_output(written); }
-  } deferred;
-  close_coro();
-  // The waiter stays, as the collector leaves Task._fut_waiter: a task finalized later shows it
-  // in its own log (`wait_for=<Task ... wait_for=<Future pending ...>>`).
-  return fut_waiter_;
+  drop_coro();
 }
 
 void gc_collect_pending_tasks() {
   detail::Collection collection;  // one collection: its logs in task creation order
-  // Each task once, as when the global registry was cleared here. Finalized newest first, the
-  // order of CPython's REVERSED perturbation (the harness's _order_garbage: each task before its
-  // coroutine), one a golden always holds: a task logged after the one it awaits shows that
-  // one's coroutine closed (`wait_for=<Task pending ... coro=<c1() done, defined at ...>`).
-  // The logs themselves are written in creation order when the collection ends (frames.h).
+  // In creation order, as the global registry had them (the order of "Task was destroyed but it
+  // is pending!"). Each task once, as when that registry was cleared here.
   std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
   std::sort(alive.begin(), alive.end(),
-            [](const auto& a, const auto& b) { return a->number() > b->number(); });
-  std::vector<std::shared_ptr<FutureBase>> waiters;  // the cycles broken once all are finalized
+            [](const auto& a, const auto& b) { return a->number() < b->number(); });
   for (auto& t : alive) {
     if (t->collected_) continue;
     t->collected_ = true;
-    if (std::shared_ptr<FutureBase> waiter = t->collect()) waiters.push_back(std::move(waiter));
+    t->collect();
   }
-  for (auto& t : alive) t->drop_waiter();
-  waiters.clear();
   // The same collection frees the cycles through frames kept by tracebacks (frames.h).
   gc_collect_kept_frames();
 }

@@ -383,6 +383,12 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
     # (events.TimerHandle's for debug mode) in C.
     _core.install_timers(Loop, TimerHandle, events.TimerHandle, Loop.call_at,
                          base_events.BaseEventLoop.call_later, TimerHandle.cancel)
+    # Loop.create_task likewise (create_task.cc): `tasks.Task(coro, loop=self, name=name,
+    # context=context)` with debug off and no task factory; BaseEventLoop's otherwise.
+    if _is_cpythons(base_events.BaseEventLoop.create_task, "asyncio.base_events",
+                    "BaseEventLoop.create_task"):
+        _core.install_loop_create_task(Loop, base_events.BaseEventLoop.create_task,
+                                       base_events, base_events.tasks)
 
 
 def new_event_loop():

@@ -418,9 +418,9 @@ class FullLoop(Loop):
 
 # FullLoop.create_future is C (future.cc): `Future(loop=self)` with the C++ Future.
 _core.install_create_future(FullLoop)
-# FullLoop.create_task is C (create_task.cc, as Loop.create_task, its task made by new_task) when aioref's call_soon is (the same
-# guards on the loop's type): the Python one above for debug mode, a task factory, a closed loop
-# and unusual arguments.
+# FullLoop.create_task is C (create_task.cc, as Loop.create_task; its task made by new_task)
+# when aioref's call_soon is (the same guards on the loop's type): the Python one above for debug
+# mode, a task factory, a closed loop and unusual arguments.
 if getattr(Loop.__dict__.get("call_soon"), "__objclass__", None) is Loop:
     _core.install_create_task(FullLoop, FullLoop.create_task)
 

@@ -10,7 +10,8 @@ What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python ve
 words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
 `Handle._run` and the exception-handler context it builds; call_soon/call_at/call_later and the
 running of handles are C when that changes nothing observable, see install_call_soon below, as
-are get_debug, create_future and create_task's usual call), create_task and the task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
+are get_debug, create_future and create_task's usual call), create_task and the task factory,
+run_until_complete/run_forever's setup (running loop, asyncgen hooks),
 the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
 the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
 create_server/create_connection, Server, the socket transports; streams on top), which registers

@@ -346,6 +346,12 @@ class Core {
     // _run_once's `if handle._cancelled: continue`: call_soon's handles are cancelled in Python
     // only (they stay queued, as in CPython's _ready deque).
     try {
+      // Both in one type check when the handle runs in C (fast::run).
+      if (debug_runner_.is_none()) {
+        int ran = fast::run(handle.ptr(), true);
+        if (ran < 0) throw py::error_already_set();
+        if (ran > 0) return;
+      }
       if (is_cancelled(handle)) return;
       run_handle(handle);
     } catch (py::error_already_set& e) {

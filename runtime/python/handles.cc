@@ -336,8 +336,13 @@ int rerun_failed(PyObject* handle) {
   return 1;
 }
 
-int run(PyObject* handle) {
+int run(PyObject* handle, bool skip_cancelled) {
   if (!runnable_type(Py_TYPE(handle))) return 0;
+  if (skip_cancelled) {  // _run_once's `if handle._cancelled: continue`, as cancelled() reads it
+    PyObject* flag = get_slot(handle, state().slots.cancelled);
+    if (flag == Py_True) return 2;
+    if (flag != Py_False) return 0;
+  }
   // A tracer or profiler would see events.Handle._run's frame: let it.
   PyThreadState* ts = PyThreadState_Get();
   if (ts->c_tracefunc || ts->c_profilefunc) return 0;
@@ -593,13 +598,18 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   PyObject* fallback = st.*Fallback;
   // Only `context=`: anything else gets CPython's TypeError from the fallback.
   PyObject* context = context_keyword(args, nargs, kwnames);
-  if (!context || !st.ready || nargs < 1 || !loop_type_ok(Py_TYPE(self)) || !handle_type_ok()) {
+  if (!context || !st.ready || nargs < 1) {
     return call_fallback(self, args, nargs, kwnames, fallback);
   }
-  // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged.
+  // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged. Its
+  // guards hold call_soon's (loop_attrs and `call_soon` itself, the handle type): a Core from
+  // it needs no other check.
   Core* core = Schedule == &Core::call_soon ? direct_core(self) : nullptr;
   py::object core_ref;
   if (!core) {
+    if (!loop_type_ok(Py_TYPE(self)) || !handle_type_ok()) {
+      return call_fallback(self, args, nargs, kwnames, fallback);
+    }
     PyObject* dict = nullptr;
     if (st.dict_attrs) {
       PyObject** dict_ptr = _PyObject_GetDictPtr(self);

@@ -20,7 +20,9 @@ int cancelled(PyObject* handle);
 void unschedule(PyObject* timer);
 // handle._run() in C when that is exactly what events.Handle._run would do: 1 ran, 0 not
 // applicable (call the Python _run), -1 error set (SystemExit, KeyboardInterrupt).
-int run(PyObject* handle);
+// With skip_cancelled, `if handle._cancelled: continue` first, as cancelled() reads it: 2 for a
+// cancelled handle (not run); 0 also when cancelled() would ask Python.
+int run(PyObject* handle, bool skip_cancelled = false);
 
 // The Core of `loop` when loop.call_soon(callback[, arg], context=context) would do nothing but
 // queue a new aioref.Handle there and return it (an aioref loop whose type and instance have

@@ -5,6 +5,7 @@
 
 #include "runtime/harness/main.h"
 #include "runtime/python/core.h"
+#include "runtime/python/create_task.h"
 #include "runtime/python/faults.h"
 #include "runtime/python/future.h"
 #include "runtime/python/handles.h"
@@ -26,6 +27,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   aioref_bridge::register_task(m);
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);
+  m.def("install_loop_create_task", &aioref_bridge::install_cpython_create_task);
   aioref_bridge::register_core(m);
   aioref_bridge::register_faults(m);  // the test seam into the reactor's system calls
 }

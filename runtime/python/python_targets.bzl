@@ -33,6 +33,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 "capi.h",
                 "core.cc",
                 "core.h",
+                "create_task.cc",
+                "create_task.h",
                 "done_callbacks.h",
                 "faults.cc",
                 "faults.h",

@@ -1,8 +1,9 @@
 #include "runtime/python/task.h"
 
+#include <utility>
 #include <vector>
 
-#include "runtime/python/handles.h"
+#include "runtime/python/create_task.h"
 
 namespace aioref_bridge {
 
@@ -119,58 +120,15 @@ PyMethodDef new_task_def = {
     "new_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(new_task)),
     METH_FASTCALL, "new_task(loop, coro, name, context): FullLoop.create_task()'s Task"};
 
-// FullLoop.create_task in C: what the Python one (its fallback, aioref/_loop.py) does when debug
-// is off (so no source traceback to trim), no task factory is set, the loop is open and the call
-// is create_task(coro[, name=...][, context=...]); anything else calls the Python one, so its
-// errors and frames are CPython's.
-PyObject* create_task_fallback = nullptr;
-
-PyObject* loop_create_task(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                           PyObject* kwnames) {
-  static PyObject* const name_str = PyUnicode_InternFromString("name");
-  static PyObject* const context_str = PyUnicode_InternFromString("context");
-  static PyObject* const factory_str = PyUnicode_InternFromString("_task_factory");
-  static PyObject* const closed_str = PyUnicode_InternFromString("_closed");
-  PyObject* call[4] = {self, nargs == 1 ? args[0] : nullptr, Py_None, Py_None};
-  bool plain = nargs == 1 && fast::debug_flag(self) == 0;
-  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-  for (Py_ssize_t i = 0; plain && i < nkw; ++i) {
-    PyObject* key = PyTuple_GET_ITEM(kwnames, i);
-    if (key == name_str) {
-      call[2] = args[nargs + i];
-    } else if (key == context_str && this_python_has(Behaviour::kTaskContextArgument)) {
-      call[3] = args[nargs + i];
-    } else {
-      plain = false;  // not interned, or not a keyword of create_task
-    }
-  }
-  int known = plain ? fast::create_task_plain(self) : 0;
-  if (known >= 0) plain = plain && known == 1;
-  for (PyObject* attr : {factory_str, closed_str}) {
-    if (!plain || known >= 0) break;
-    PyObject* value = PyObject_GetAttr(self, attr);
-    if (value == nullptr) return nullptr;
-    plain = value == (attr == factory_str ? Py_None : Py_False);
-    Py_DECREF(value);
-  }
-  if (plain) return new_task(nullptr, call, 4);
-  std::vector<PyObject*> all(static_cast<std::size_t>(1 + nargs + nkw));
-  all[0] = self;
-  for (Py_ssize_t i = 0; i < nargs + nkw; ++i) all[static_cast<std::size_t>(1 + i)] = args[i];
-  return PyObject_Vectorcall(create_task_fallback, all.data(), static_cast<std::size_t>(1 + nargs),
-                             kwnames);
+// Mode full's maker for the C create_task (create_task.h): new_task.
+PyObject* full_task(PyObject* loop, PyObject* coro, PyObject* name, PyObject* context) {
+  PyObject* call[4] = {loop, coro, name, context};
+  return new_task(nullptr, call, 4);
 }
 
-PyMethodDef loop_create_task_def = {
-    "create_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(loop_create_task)),
-    METH_FASTCALL | METH_KEYWORDS,
-    "create_task($self, coro, *, name=None, context=None)\n--\n\n"
-    "Schedule a coroutine object (BaseEventLoop.create_task)."};
-
 // install_create_task(FullLoop, FullLoop.create_task (Python)): sets FullLoop.create_task.
-void install_create_task(py::type loop_type, py::object fallback) {
-  create_task_fallback = fallback.release().ptr();  // kept for the process
-  set_method(loop_type, &loop_create_task_def);
+void install_full_create_task(py::type loop_type, py::object fallback) {
+  install_create_task(std::move(loop_type), std::move(fallback), TaskMode::kFull, full_task);
 }
 
 }  // namespace
@@ -213,7 +171,7 @@ void register_task(py::module_& m) {
 
   task_type = reinterpret_cast<PyTypeObject*>(task_cls.ptr());
   add_function(m, &new_task_def);
-  m.def("install_create_task", &install_create_task);
+  m.def("install_create_task", &install_full_create_task);
   m.attr("FULL_TASK_CONTEXT_ARGUMENT") = this_python_has(Behaviour::kTaskContextArgument);
 }
 

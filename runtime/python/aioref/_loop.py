@@ -10,8 +10,8 @@ What is CPython's (inherited from asyncio.BaseEventLoop, so that every Python ve
 words its errors as that version does): the Handle/TimerHandle objects (repr, contextvars,
 `Handle._run` and the exception-handler context it builds; call_soon/call_at/call_later and the
 running of handles are C when that changes nothing observable, see install_call_soon below, as
-are get_debug and create_future), create_task and the
-task factory, run_until_complete/run_forever's setup (running loop, asyncgen hooks),
+are get_debug, create_future and create_task's usual call), create_task and the task factory,
+run_until_complete/run_forever's setup (running loop, asyncgen hooks),
 the exception handler API, run_in_executor, shutdown_asyncgens, shutdown_default_executor, and
 the I/O layer of asyncio.selector_events (add_reader/_add_reader and their handles, sock_*,
 create_server/create_connection, Server, the socket transports; streams on top), which registers
@@ -383,6 +383,12 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
     # (events.TimerHandle's for debug mode) in C.
     _core.install_timers(Loop, TimerHandle, events.TimerHandle, Loop.call_at,
                          base_events.BaseEventLoop.call_later, TimerHandle.cancel)
+    # Loop.create_task likewise (create_task.cc): `tasks.Task(coro, loop=self, name=name,
+    # context=context)` with debug off and no task factory; BaseEventLoop's otherwise.
+    if _is_cpythons(base_events.BaseEventLoop.create_task, "asyncio.base_events",
+                    "BaseEventLoop.create_task"):
+        _core.install_loop_create_task(Loop, base_events.BaseEventLoop.create_task,
+                                       base_events, base_events.tasks)
 
 
 def new_event_loop():
@@ -413,9 +419,9 @@ class FullLoop(Loop):
 
 # FullLoop.create_future is C (future.cc): `Future(loop=self)` with the C++ Future.
 _core.install_create_future(FullLoop)
-# FullLoop.create_task is C (task.cc, loop_create_task) when aioref's call_soon is (the same
-# guards on the loop's type): the Python one above for debug mode, a task factory, a closed loop
-# and unusual arguments.
+# FullLoop.create_task is C (create_task.cc, as Loop.create_task; its task made by new_task)
+# when aioref's call_soon is (the same guards on the loop's type): the Python one above for debug
+# mode, a task factory, a closed loop and unusual arguments.
 if getattr(Loop.__dict__.get("call_soon"), "__objclass__", None) is Loop:
     _core.install_create_task(FullLoop, FullLoop.create_task)
 

@@ -967,6 +967,108 @@ class CPathTests(unittest.TestCase):
         loops.same_on_every_loop(self, self.cancellations)
 
 
+class CreateTaskCPath(unittest.TestCase):
+    """loop.create_task is C in both aioref modes (create_task.cc): BaseEventLoop.create_task
+    for debug off and no task factory; what its Python code observably does must stay the same
+    (names, contexts, errors and their frames, debug mode's source traceback, a task factory,
+    tracing), on every version; each program must give CPython's result."""
+
+    def program(self, make_loop):
+        out = []
+        loop = make_loop()
+
+        var = contextvars.ContextVar("var", default="unset")
+
+        async def child(x):
+            return x, var.get()
+
+        def caller():  # debug mode's source traceback ends in the frame calling create_task
+            return loop.create_task(child("debug"))
+
+        tasks = [loop.create_task(child(0)), loop.create_task(child(1), name="named"),
+                 loop.create_task(coro=child(2)), loop.create_task(child(3), name=42)]
+        if sys.version_info >= (3, 11):
+            ctx = contextvars.copy_context()
+            ctx.run(var.set, "ctx")
+            tasks.append(loop.create_task(child(4), context=ctx))
+        first = int(tasks[0].get_name().split("-")[1])
+        for args, kwargs in (((), {}), ((1,), {}), ((child(9),), {"foo": 1}),
+                             ((child(9), child(9)), {})):
+            try:
+                loop.create_task(*args, **kwargs)
+            except TypeError as error:
+                frames = [f.name for f in traceback.extract_tb(error.__traceback__)][-2:]
+                out.append(("TypeError", str(error), frames))
+        out.append(("results", loop.run_until_complete(asyncio.gather(*tasks))))
+        out.append(("names", [int(t.get_name()[5:]) - first if t.get_name().startswith("Task-")
+                              else t.get_name() for t in tasks]))
+        loop.set_debug(True)
+        task = caller()
+        out.append(("debug", task._source_traceback[-1].name))
+        loop.run_until_complete(task)
+        loop.set_debug(False)
+        loop.set_task_factory(lambda lp, coro: asyncio.Task(coro, loop=lp, name="factory"))
+        task = loop.create_task(child(5), name="given")
+        out.append(("factory", loop.run_until_complete(task)))
+        loop.set_task_factory(None)
+        names = []
+
+        def tracer(frame, event, arg):
+            if event == "call":
+                names.append(frame.f_code.co_name)
+
+        coro = child(6)
+        sys.settrace(tracer)
+        try:
+            task = loop.create_task(coro)
+        finally:
+            sys.settrace(None)
+        out.append(("traced", "create_task" in names))
+        loop.run_until_complete(task)
+        loop.close()
+        coro = child(7)
+        try:
+            loop.create_task(coro)
+        except RuntimeError as error:
+            frames = [f.name for f in traceback.extract_tb(error.__traceback__)][-2:]
+            out.append(("closed", str(error), frames))
+        coro.close()
+        return out
+
+    def test_like_cpython(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the refused coroutines
+            got = loops.same_on_every_loop(self, self.program)
+        self.assertIn(("traced", True), got)
+        self.assertEqual(len([o for o in got if o[0] == "TypeError"]), 4)
+
+    def patched(self, make_loop):
+        """Mode loop makes `asyncio.tasks.Task` as base_events finds it at each call."""
+        made = []
+
+        class Recorded(asyncio.Task):
+            def __init__(self, *args, **kwargs):
+                made.append(sorted(kwargs))
+                super().__init__(*args, **kwargs)
+
+        async def main():
+            return None
+
+        original = asyncio.tasks.Task
+        asyncio.tasks.Task = Recorded
+        try:
+            loops.run_on(make_loop, lambda loop: loop.create_task(main()))
+        finally:
+            asyncio.tasks.Task = original
+        loops.run_on(make_loop, lambda loop: loop.create_task(main()))
+        return made
+
+    def test_patched_task_type_is_called(self):
+        expected = self.patched(loops.LOOPS["cpython"])
+        self.assertEqual(len(expected), 1)
+        self.assertEqual(self.patched(loops.LOOPS["aioref"]), expected)
+
+
 class EntryPointTests(unittest.TestCase):
     async def answer(self):
         await asyncio.sleep(0)

@@ -420,12 +420,16 @@ void EventLoop::drop_timer(const ScheduledTimer& t) {
   }
 }
 
+// In the queue's slot: no 64-byte entry built and moved per timer.
 void EventLoop::ready_timer(const ScheduledTimer& t) {
+  ready_.reserve_one();
+  ReadyEntry& e = ready_.back_slot();
   if (t.is_external()) {
-    ready_.push_back(ReadyEntry::external(t.external()));  // a null one is skipped there
+    e.set_external(t.external());  // a null one is skipped there
   } else {
-    ready_.push_back(Handle(t.impl()));  // adopts the heap's reference
+    e.set_handle(t.impl());  // adopts the heap's reference
   }
+  ready_.commit_back();
 }
 
 void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {

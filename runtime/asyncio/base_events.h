@@ -174,7 +174,9 @@ struct ExternalCalls {
 // padding, as HandleImpl's fields do.
 class ReadyEntry {
  public:
-  ReadyEntry() = default;
+  // Not defaulted: the ring's buffer value-initializes its slots when it grows, which would zero
+  // every 64-byte slot first (a memset of the whole buffer); an empty entry is two words.
+  ReadyEntry() noexcept {}  // NOLINT(modernize-use-equals-default)
   ReadyEntry(Handle h) : bits_(reinterpret_cast<std::uintptr_t>(h.release())) {}  // NOLINT
   static ReadyEntry external(void* obj) {
     ReadyEntry e;
@@ -216,6 +218,9 @@ class ReadyEntry {
     h->fn = std::move(fn_);
     bits_ = reinterpret_cast<std::uintptr_t>(h);
   }
+
+  // On an empty entry: the handle's reference, adopted.
+  void set_handle(detail::HandleImpl* h) { bits_ = reinterpret_cast<std::uintptr_t>(h); }
 
   bool is_external() const { return !fn_ && (bits_ & 1); }
   void* external() const { return reinterpret_cast<void*>(bits_ & ~std::uintptr_t{1}); }

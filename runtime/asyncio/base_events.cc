@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <ctime>
+#include <stdexcept>
 #include <string>
 
 #include "runtime/asyncio/executor.h"
@@ -254,21 +255,24 @@ Handle EventLoop::call_soon_impl(Callback&& fn, const char* name) {
   return Handle(h);
 }
 
-void EventLoop::schedule_soon_impl(Callback&& fn, const char* name) {
+Handle EventLoop::soon_handle(std::uint64_t position) {
+  ReadyEntry* e = ready_.at(position);
+  if (!e) {
+    // Converted after its callback ran or was dropped (a SoonHandle kept and moved from):
+    // there is no handle to give.
+    throw std::logic_error("call_soon's Handle taken after its callback left the ready queue");
+  }
+  if (!e->is_inline()) {  // converted before: the same handle
+    Handle h(e->impl());
+    h.impl()->add_ref();
+    return h;
+  }
   detail::HandleImpl* h = detail::HandleImpl::create();
-  h->fn = std::move(fn);
   h->loop = this;
-  h->name = name;
-  ready_.push_back(Handle(h));  // the queue's is the only reference
-}
-
-detail::HandleImpl* EventLoop::prepare_soon(const char* name) {
-  check_closed("call_soon");
-  ready_.reserve_one();
-  detail::HandleImpl* h = detail::HandleImpl::create();
-  h->loop = this;
-  h->name = name;
-  return h;
+  h->name = e->name();
+  e->to_handle(h);
+  h->refs = 2;  // the queue's and the caller's
+  return Handle(h);
 }
 
 TimerHandle EventLoop::call_at_impl(double when, Callback&& fn, const char* name) {
@@ -347,7 +351,7 @@ void EventLoop::schedule_external_threadsafe(void* obj) {
 bool EventLoop::post_threadsafe_impl(Callback& fn, const char* name) {
   if (on_loop_thread()) {
     if (closed_) return false;
-    schedule_soon_impl(std::move(fn), name);
+    queue_inline(std::move(fn), name);
     return true;
   }
   bool wake;
@@ -416,12 +420,16 @@ void EventLoop::drop_timer(const ScheduledTimer& t) {
   }
 }
 
+// In the queue's slot: no 64-byte entry built and moved per timer.
 void EventLoop::ready_timer(const ScheduledTimer& t) {
+  ready_.reserve_one();
+  ReadyEntry& e = ready_.back_slot();
   if (t.is_external()) {
-    ready_.push_back(ReadyEntry::external(t.external()));  // a null one is skipped there
+    e.set_external(t.external());  // a null one is skipped there
   } else {
-    ready_.push_back(Handle(t.impl()));  // adopts the heap's reference
+    e.set_handle(t.impl());  // adopts the heap's reference
   }
+  ready_.commit_back();
 }
 
 void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {
@@ -656,6 +664,11 @@ void EventLoop::run_once() {
   std::size_t ntodo = ready_.size();
   for (std::size_t i = 0; i < ntodo; ++i) {
     ReadyEntry entry = ready_.pop_front();
+    if (entry.is_inline()) {
+      run_inline(entry);
+      run_pending_signal_handlers();
+      continue;
+    }
     if (entry.is_external()) {
       if (void* obj = entry.take_external()) external_.run(external_.ctx, obj);
       run_pending_signal_handlers();
@@ -666,6 +679,33 @@ void EventLoop::run_once() {
     handle.run();
     run_pending_signal_handlers();  // a signal the callback received (CPython: its next bytecode)
   }
+}
+
+// Handle._run for a callback queued inline: as Handle::run, with no Handle to mark running (nobody
+// can cancel it) until an exception's context needs one (inline_callback_failed: out of line, so
+// that this frame holds no ExceptionContext: no saved registers nor stack canary per callback).
+void EventLoop::run_inline(ReadyEntry& entry) {
+  try {
+    detail::FreshContextScope context;  // as Handle::run's
+    entry.fn()();
+  } catch (const IdleForever&) {
+    throw;
+  } catch (...) {
+    inline_callback_failed(entry);
+  }
+}
+
+void EventLoop::inline_callback_failed(ReadyEntry& entry) {
+  std::exception_ptr e = std::current_exception();
+  if (is_exit_exception(e)) throw;  // the exception being handled, as Handle::run lets it through
+  // The handle CPython's context holds: its repr is the callback's name (the callable stays in
+  // the entry, released when the entry goes, as a handle's after its run).
+  Handle handle = make_handle(Callback(), entry.name());
+  ExceptionContext ctx;
+  ctx.message = "Exception in callback " + handle.callback_text();
+  ctx.exception = e;
+  ctx.handle = std::move(handle);
+  call_exception_handler(ctx);
 }
 
 void EventLoop::run_forever() {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -92,27 +93,37 @@ struct ExceptionContext {
 struct IdleForever {};
 
 // A ring buffer deque (the loop's `_ready`): amortized O(1), no per-element allocation.
+// Positions count every push (the front's is the number of pops so far), so a queued element's
+// position stays valid while the ring grows: at(position) finds it while it is queued. T's move
+// must leave its source empty (pop_front leaves the moved-from slot as it is).
 template <class T>
 class RingQueue {
  public:
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void push_back(T v) {
-    if (size_ == buf_.size()) grow();
-    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    reserve_one();
+    slot(head_ + size_) = std::move(v);
     ++size_;
   }
   void reserve_one() {
     if (size_ == buf_.size()) grow();
   }
+  // After reserve_one(): the slot push_back would fill, filled in place, then commit_back().
+  T& back_slot() noexcept { return slot(head_ + size_); }
+  std::uint64_t back_position() const { return head_ + size_; }
+  void commit_back() noexcept { ++size_; }
   void push_back_reserved(T v) noexcept {  // after reserve_one()
-    buf_[(head_ + size_) & (buf_.size() - 1)] = std::move(v);
+    slot(head_ + size_) = std::move(v);
     ++size_;
   }
+  // The element at `position` while it is queued, else nullptr (popped: run or dropped).
+  T* at(std::uint64_t position) {
+    return position - head_ < size_ ? &slot(position) : nullptr;  // unsigned: before head_ too
+  }
   T pop_front() {
-    T v = std::move(buf_[head_]);
-    buf_[head_] = T();
-    head_ = (head_ + 1) & (buf_.size() - 1);
+    T v = std::move(slot(head_));
+    ++head_;
     --size_;
     return v;
   }
@@ -121,20 +132,21 @@ class RingQueue {
   }
   template <class F>
   void for_each(F&& f) {
-    for (std::size_t i = 0; i < size_; ++i) f(buf_[(head_ + i) & (buf_.size() - 1)]);
+    for (std::size_t i = 0; i < size_; ++i) f(slot(head_ + i));
   }
 
  private:
+  T& slot(std::uint64_t position) { return buf_[position & (buf_.size() - 1)]; }
   void grow() {
     Buffer nb(buf_.empty() ? 64 : buf_.size() * 2);
     for (std::size_t i = 0; i < size_; ++i)
-      nb[i] = std::move(buf_[(head_ + i) & (buf_.size() - 1)]);
+      nb[(head_ + i) & (nb.size() - 1)] = std::move(slot(head_ + i));
     buf_ = std::move(nb);
-    head_ = 0;
   }
   using Buffer = std::vector<T, detail::PageAllocator<T>>;  // page_allocator.h: why
   Buffer buf_;
-  std::size_t head_ = 0, size_ = 0;
+  std::uint64_t head_ = 0;  // the front's position
+  std::size_t size_ = 0;
 };
 
 // An embedder's calls queued in the ready queue without a Handle (EventLoop::schedule_external):
@@ -154,41 +166,102 @@ struct ExternalCalls {
   void (*unscheduled)(void* ctx, void* obj) = nullptr;
 };
 
-// An entry of the ready queue: a Handle's reference, or an embedder's object (the low bit set:
-// such objects are at least 2-byte aligned). An external entry is taken or dropped by the loop
-// (EventLoop::drop_ready) before the entry goes.
+// An entry of the ready queue: a callback queued inline (call_soon's and schedule_soon's, whose
+// Handle nobody took: no HandleImpl), a Handle's reference, or an embedder's object (the low bit
+// set: such objects are at least 2-byte aligned). An inline callback keeps its name in place of
+// the reference (`fn` set tells which). An external entry is taken or dropped by the loop
+// (EventLoop::drop_ready) before the entry goes. 64 bytes: `bits_` takes the callback's tail
+// padding, as HandleImpl's fields do.
 class ReadyEntry {
  public:
-  ReadyEntry() = default;
+  // Not defaulted: the ring's buffer value-initializes its slots when it grows, which would zero
+  // every 64-byte slot first (a memset of the whole buffer); an empty entry is two words.
+  ReadyEntry() noexcept {}  // NOLINT(modernize-use-equals-default)
   ReadyEntry(Handle h) : bits_(reinterpret_cast<std::uintptr_t>(h.release())) {}  // NOLINT
   static ReadyEntry external(void* obj) {
     ReadyEntry e;
     e.bits_ = reinterpret_cast<std::uintptr_t>(obj) | 1;
     return e;
   }
-  ReadyEntry(ReadyEntry&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
+  ReadyEntry(ReadyEntry&& o) noexcept : fn_(std::move(o.fn_)), bits_(std::exchange(o.bits_, 0)) {}
   ReadyEntry& operator=(ReadyEntry&& o) noexcept {
-    std::swap(bits_, o.bits_);  // what was here goes with `o`
+    if (this != &o) {
+      release_handle();
+      fn_ = std::move(o.fn_);
+      bits_ = std::exchange(o.bits_, 0);
+    }
     return *this;
   }
   ReadyEntry(const ReadyEntry&) = delete;
   ReadyEntry& operator=(const ReadyEntry&) = delete;
-  ~ReadyEntry() {
-    if (bits_ && !(bits_ & 1)) reinterpret_cast<detail::HandleImpl*>(bits_)->release();
+  ~ReadyEntry() { release_handle(); }
+
+  // On an empty entry: the callback f (a Callback, moved, or a callable built in place).
+  template <class F>
+  void set_inline(F&& f, const char* name) noexcept(
+      std::is_same_v<std::decay_t<F>, Callback> ||
+      (Callback::fits_inline<std::decay_t<F>>() &&
+       std::is_nothrow_constructible_v<std::decay_t<F>, F>)) {
+    if constexpr (std::is_same_v<std::decay_t<F>, Callback>) {
+      fn_ = std::move(f);
+    } else {
+      fn_.emplace(std::forward<F>(f));
+    }
+    bits_ = reinterpret_cast<std::uintptr_t>(name);
   }
-  bool is_external() const { return bits_ & 1; }
+  bool is_inline() const { return static_cast<bool>(fn_); }
+  Callback& fn() { return fn_; }
+  const char* name() const { return reinterpret_cast<const char*>(bits_); }  // inline only
+  // An inline entry's callback moved to the handle `h` (call_soon's result asked for): the
+  // entry holds the handle's reference from now on.
+  void to_handle(detail::HandleImpl* h) {
+    h->fn = std::move(fn_);
+    bits_ = reinterpret_cast<std::uintptr_t>(h);
+  }
+
+  // On an empty entry: the handle's reference, adopted.
+  void set_handle(detail::HandleImpl* h) { bits_ = reinterpret_cast<std::uintptr_t>(h); }
+
+  bool is_external() const { return !fn_ && (bits_ & 1); }
   void* external() const { return reinterpret_cast<void*>(bits_ & ~std::uintptr_t{1}); }
   void set_external(void* obj) { bits_ = reinterpret_cast<std::uintptr_t>(obj) | 1; }
   void* take_external() {
     return reinterpret_cast<void*>(std::exchange(bits_, 0) & ~std::uintptr_t{1});
   }
+  // A handle entry's (neither inline nor external).
   detail::HandleImpl* impl() const { return reinterpret_cast<detail::HandleImpl*>(bits_); }
   Handle take_handle() {
     return Handle(reinterpret_cast<detail::HandleImpl*>(std::exchange(bits_, 0)));
   }
 
  private:
+  void release_handle() noexcept {
+    if (!fn_ && bits_ && !(bits_ & 1)) impl()->release();
+  }
+  [[no_unique_address]] Callback fn_;
   std::uintptr_t bits_ = 0;
+};
+static_assert(sizeof(void*) != 8 || sizeof(ReadyEntry) == 64, "ReadyEntry's layout (above)");
+
+// call_soon's result: its Handle, made when asked for. The callback is queued inline (no
+// HandleImpl) and becomes a Handle's only if the result is converted, which must be in the
+// expression that called call_soon (`Handle h = loop->call_soon(f)`,
+// `loop->call_soon(f).cancel()`), while the callback is surely still queued: the conversion
+// takes an rvalue, so `auto h = loop->call_soon(f)` keeps no handle to convert after the loop
+// ran. Most results are dropped (CPython's callers rarely keep call_soon's Handle): those
+// callbacks never get one.
+class SoonHandle {
+ public:
+  SoonHandle(const SoonHandle&) = delete;
+  SoonHandle& operator=(const SoonHandle&) = delete;
+  operator Handle() &&;  // NOLINT(google-explicit-constructor): call_soon returned a Handle
+  void cancel() && { Handle(std::move(*this)).cancel(); }
+
+ private:
+  friend class EventLoop;
+  SoonHandle(EventLoop* loop, std::uint64_t position) : loop_(loop), position_(position) {}
+  EventLoop* loop_;
+  std::uint64_t position_;  // in the ready queue
 };
 
 // heapq's algorithms, literally (Lib/heapq.py), over a vector, using operator< only.
@@ -277,15 +350,18 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // --- scheduling --------------------------------------------------------------------------
   // The callback runs in a copy of the context current now, or in `context` (context=ctx):
   // events.h, detail::in_current_context.
+  // call_soon's Handle is made only if the result is converted to one (SoonHandle, above).
   template <class F>
-  Handle call_soon(F&& f, const char* name = nullptr) {
+  SoonHandle call_soon(F&& f, const char* name = nullptr) {
     check_closed("call_soon");
-    return call_soon_impl(detail::in_current_context(std::forward<F>(f)), name);
+    // in_current_context's test, without its Callback to move from when no var is set.
+    if (!detail::current_data()) return queue_inline(std::forward<F>(f), name);
+    return queue_inline(detail::in_current_context(std::forward<F>(f)), name);
   }
   template <class F>
-  Handle call_soon(F&& f, const char* name, const Context& context) {
+  SoonHandle call_soon(F&& f, const char* name, const Context& context) {
     check_closed("call_soon");
-    return call_soon_impl(detail::in_context(context, std::forward<F>(f)), name);
+    return queue_inline(detail::in_context(context, std::forward<F>(f)), name);
   }
   template <class F>
   TimerHandle call_later(double delay, F&& f, const char* name = nullptr) {
@@ -320,26 +396,30 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   Clock& clock() const { return *clock_; }
 
   // Loop internals (a task's steps, futures' done callbacks, so gather's): call_soon without
-  // the Handle nobody would keep, so the ready queue's reference is the handle's only one.
+  // the Handle nobody would keep: the callback is queued inline.
   template <class F>
   void schedule_soon(F&& f, const char* name = nullptr) {
     check_closed("call_soon");  // _asyncio's futures and tasks call loop.call_soon
-    schedule_soon_impl(Callback(std::forward<F>(f)), name);
+    queue_inline(std::forward<F>(f), name);
+  }
+  // schedule_soon in two halves, for a callback that takes over a reference its caller still
+  // needs should scheduling fail (a task's next step, holding the task): prepare_soon() does all
+  // that can throw (the closed check, the queue's room), queue_soon() nothing.
+  void prepare_soon() {
+    check_closed("call_soon");
+    ready_.reserve_one();
+  }
+  template <class F>
+  void queue_soon(F&& f, const char* name) noexcept {
+    static_assert(noexcept(ready_.back_slot().set_inline(std::forward<F>(f), name)),
+                  "a callback that cannot fail");
+    ready_.back_slot().set_inline(std::forward<F>(f), name);
+    ready_.commit_back();
   }
   // From another thread (run_in_executor's jobs): call_soon_threadsafe without a Handle, so
   // that `f` and what it holds are released on the loop's thread (or by close(), there), never
   // on the calling thread while the loop may use them. Once close() has run (and cleared the
   // loop), returns false: `f` is then released here.
-  // schedule_soon in two halves, for a callback that takes over a reference its caller still
-  // needs should scheduling fail (a task's next step, holding the task): prepare_soon() does all
-  // that can throw (the closed check, the handle, the queue's room), queue_soon() nothing.
-  detail::HandleImpl* prepare_soon(const char* name);
-  template <class F>
-  void queue_soon(detail::HandleImpl* h, F&& f) noexcept {
-    static_assert(noexcept(h->fn.emplace(std::forward<F>(f))), "a callback that cannot fail");
-    h->fn.emplace(std::forward<F>(f));
-    ready_.push_back_reserved(Handle(h));
-  }
   template <class F>
   bool post_threadsafe(F&& f, const char* name = nullptr) {
     Callback fn(std::forward<F>(f));
@@ -521,7 +601,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   template <class F, class G>
   void for_each_queued(F&& f, G&& external) {
     auto entry = [&f, &external](ReadyEntry& e) {
-      if (e.is_external()) {
+      if (e.is_inline()) {
+        f(e.fn());
+      } else if (e.is_external()) {
         external(e);
       } else if (e.impl()) {
         f(e.impl()->fn);
@@ -582,7 +664,19 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
 
  private:
   Handle call_soon_impl(Callback&& fn, const char* name);
-  void schedule_soon_impl(Callback&& fn, const char* name);
+  // call_soon and schedule_soon: `f` queued inline; its position for SoonHandle.
+  template <class F>
+  SoonHandle queue_inline(F&& f, const char* name) {
+    ready_.reserve_one();
+    ready_.back_slot().set_inline(std::forward<F>(f), name);  // may throw: nothing queued
+    std::uint64_t position = ready_.back_position();
+    ready_.commit_back();
+    return SoonHandle(this, position);
+  }
+  friend class SoonHandle;
+  Handle soon_handle(std::uint64_t position);
+  void run_inline(ReadyEntry& entry);
+  [[gnu::noinline, gnu::cold]] void inline_callback_failed(ReadyEntry& entry);
   bool post_threadsafe_impl(Callback& fn, const char* name);
   TimerHandle call_at_impl(double when, Callback&& fn, const char* name);
   Handle call_soon_threadsafe_impl(Callback&& fn, const char* name);
@@ -669,5 +763,7 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::vector<EpollSelector::Event> io_events_;  // collected by wait_for_events
   bool io_waited_ = false;                       // wait_for_events ran in this select()
 };
+
+inline SoonHandle::operator Handle() && { return loop_->soon_handle(position_); }
 
 }  // namespace aio

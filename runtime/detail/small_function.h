@@ -13,6 +13,17 @@ namespace aio {
 template <class Sig, std::size_t kInline = 48>
 class SmallFunction;
 
+namespace detail {
+// Whether a D can be moved by copying its bytes, the source then forgotten (not destroyed): a
+// trivially copyable D, or one that says so with `using relocate_by_copy = void;` (a functor
+// holding a std::shared_ptr: two pointers, none into itself). What P1144 calls trivially
+// relocatable, which C++20 cannot tell of a type by itself.
+template <class D, class = void>
+inline constexpr bool kRelocateByCopy = std::is_trivially_copyable_v<D>;
+template <class D>
+inline constexpr bool kRelocateByCopy<D, std::void_t<typename D::relocate_by_copy>> = true;
+}  // namespace detail
+
 template <class R, class... A, std::size_t kInline>
 class SmallFunction<R(A...), kInline> {
  public:
@@ -94,19 +105,16 @@ class SmallFunction<R(A...), kInline> {
   }
 
  private:
-  // move and destroy are null for a trivial callable (a lambda holding pointers or references:
-  // most of the loop's own callbacks): moving it copies the buffer and dropping it does nothing,
-  // without the two indirect calls per queued callback (call_soon's move into its handle and
-  // the handle's release).
+  // move is null for a callable moved by copying its bytes (detail::kRelocateByCopy: a lambda
+  // holding pointers or references, most of the loop's own callbacks; a task's next step) and
+  // destroy for a trivially destructible one: moving it copies the buffer and dropping it does
+  // nothing, without an indirect call each (the ready queue's pop, the entry's end).
   struct Ops {
     R (*call)(void*, A&&...);
     void (*move)(void* dst, void* src) noexcept;
     void (*destroy)(void*) noexcept;
     bool is_inline;
   };
-  template <class D>
-  static constexpr bool kTrivial =
-      std::is_trivially_copyable_v<D>&& std::is_trivially_destructible_v<D>;
   void relocate(SmallFunction& o) noexcept {
     if (ops_->move) {
       ops_->move(buf_, o.buf_);
@@ -117,12 +125,14 @@ class SmallFunction<R(A...), kInline> {
   template <class D>
   static constexpr Ops kInlineOps = {
       [](void* p, A&&... a) -> R { return (*static_cast<D*>(p))(std::forward<A>(a)...); },
-      kTrivial<D> ? nullptr
-                  : +[](void* dst, void* src) noexcept {
-                      ::new (dst) D(std::move(*static_cast<D*>(src)));
-                      static_cast<D*>(src)->~D();
-                    },
-      kTrivial<D> ? nullptr : +[](void* p) noexcept { static_cast<D*>(p)->~D(); }, true};
+      detail::kRelocateByCopy<D> ? nullptr
+                                 : +[](void* dst, void* src) noexcept {
+                                     ::new (dst) D(std::move(*static_cast<D*>(src)));
+                                     static_cast<D*>(src)->~D();
+                                   },
+      std::is_trivially_destructible_v<D> ? nullptr
+                                          : +[](void* p) noexcept { static_cast<D*>(p)->~D(); },
+      true};
   template <class D>
   static constexpr Ops kHeapOps = {
       [](void* p, A&&... a) -> R { return (**static_cast<D**>(p))(std::forward<A>(a)...); },

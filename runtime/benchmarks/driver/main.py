@@ -260,8 +260,8 @@ def main(argv=None):
     parser.add_argument("--latency-samples", type=int, default=400,
                         help="python_latency: timer wake-ups per process (default 400)")
     parser.add_argument("--callgrind-workload", action="append", default=[], metavar="NAME",
-                        help="python_callgrind: only this workload (repeatable; default: the "
-                        "group's list)")
+                        help="python_callgrind, native_callgrind: only this workload "
+                        "(repeatable; default: the group's list, every native workload)")
     parser.add_argument("--memory-n", type=int, default=1000000,
                         help="pending timers / suspended tasks in the memory workloads")
     parser.add_argument("--suite", action="store_true",

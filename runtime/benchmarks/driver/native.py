@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import statistics
 import tempfile
 
@@ -12,8 +13,8 @@ UNITS = {"callbacks": "callbacks/s", "timers": "timers/s", "tasks": "tasks/s",
          "task steps": "task steps/s", "items": "items/s", "acquisitions": "acquisitions/s"}
 
 
-def describe(ctx):
-    return json.loads(common.run([ctx.path(BINARY), "--describe"]))
+def describe(ctx, env=None):
+    return json.loads(common.run([ctx.path(BINARY), "--describe"], env=env))
 
 
 class Native(common.Group):
@@ -123,4 +124,87 @@ class NativeMemory(common.Group):
         return records
 
 
-GROUPS = [Native(), NativeMemory()]
+class NativeCallgrind(common.Group):
+    """Instructions per item under callgrind, natively: deterministic where CPU time on a shared
+    machine is not (the figures to decide an A/B by, as python_callgrind's from Python). Each
+    benchmark runs twice under `valgrind --tool=callgrind`, at the full size and at
+    AIOREF_BENCH_SIZE=tiny, each for its warm-up batch and one measured one; the difference of
+    the two totals over the difference of the items run leaves out start-up, the loop's creation
+    and what else does not grow with the items."""
+
+    name = "native_callgrind"
+    title = "Native: instructions per item (callgrind)"
+    implementations = Native.implementations
+    ours = Native.ours
+    peers = Native.peers
+    description = ("instructions executed per item (callgrind's Ir over the whole process), "
+                   "(Ir at the full size - Ir at AIOREF_BENCH_SIZE=tiny) / (items run at the "
+                   "full size - items run at the tiny one), each process running a benchmark's "
+                   "warm-up batch and one measured batch (Google Benchmark's iterations read "
+                   "back from its JSON), so that start-up is left out. Deterministic whatever "
+                   "the load. --callgrind-workload selects workloads (default: every one).")
+
+    def __init__(self):
+        if not common.which("valgrind"):
+            self.pending = "valgrind is not installed (tools/setup installs it)"
+
+    def run(self, ctx):
+        full = describe(ctx)
+        tiny = {w["name"]: w for w in describe(ctx, {"AIOREF_BENCH_SIZE": "tiny"})["workloads"]}
+        wanted = ctx.args.callgrind_workload
+        records = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for w in full["workloads"]:
+                if wanted and w["name"] not in wanted:
+                    continue
+                for implementation in w["implementations"]:
+                    try:
+                        counts = [callgrind_count(ctx, tmp, w["name"], implementation, size)
+                                  for size in ("full", "tiny")]
+                        (ir_full, batches_full), (ir_tiny, batches_tiny) = counts
+                        items = (batches_full * w["items_per_batch"]
+                                 - batches_tiny * tiny[w["name"]]["items_per_batch"])
+                        per_item = (ir_full - ir_tiny) / float(items)
+                        common.log("native callgrind %s/%s: %.1f instructions per item"
+                                   % (w["name"], implementation, per_item))
+                        records.append(common.record(
+                            self.name, w["name"], implementation, per_item, "instructions/item",
+                            better="lower", items=items, ir_full=ir_full, ir_tiny=ir_tiny))
+                    except Exception as error:  # noqa: BLE001 - reported in the run
+                        ctx.failures.append("native callgrind %s/%s: %s"
+                                            % (w["name"], implementation, error))
+        return records
+
+
+def callgrind_count(ctx, tmp, workload, implementation, size):
+    """(callgrind's total Ir, batches run) of one benchmark in a process at `size`."""
+    out = os.path.join(tmp, "cg.out")
+    results = os.path.join(tmp, "native.json")
+    for path in (out, results):
+        if os.path.exists(path):
+            os.remove(path)
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, ctx.path(BINARY),
+               # At the tiny size a benchmark is named W/IMPL/iterations:1 (bench_main.cc).
+               "--benchmark_filter=^%s/%s(/iterations:1)?$" % (workload, implementation),
+               "--benchmark_min_time=0.000001", "--benchmark_out=" + results,
+               "--benchmark_out_format=json"]
+    common.log("AIOREF_BENCH_SIZE=%s %s" % (size, " ".join(command)))
+    env = dict(os.environ, AIOREF_BENCH_SIZE=size)  # any value but "tiny" is the full size
+    done = common.subprocess.run(command, cwd=tmp, env=env, stdout=common.subprocess.PIPE,
+                                 stderr=common.subprocess.PIPE, universal_newlines=True,
+                                 timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError("exit %d: %s" % (done.returncode, done.stderr[-500:]))
+    with open(results) as f:
+        runs = [b for b in json.load(f)["benchmarks"]
+                if b.get("run_type", "iteration") == "iteration"]
+    if len(runs) != 1 or runs[0].get("error_occurred"):
+        raise RuntimeError("%s/%s at size %s: %s" % (workload, implementation, size, runs))
+    with open(out) as f:
+        totals = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
+    if not totals:
+        raise RuntimeError("no totals in callgrind's output")
+    return int(totals.group(1)), runs[0]["iterations"] + 1  # run_batches' warm-up batch
+
+
+GROUPS = [Native(), NativeMemory(), NativeCallgrind()]

@@ -150,7 +150,8 @@ class RingQueue {
 };
 
 // An embedder's calls queued in the ready queue without a Handle (EventLoop::schedule_external):
-// the Python bridge queues its asyncio Handles so, 8 bytes in the queue and no HandleImpl each.
+// the Python bridge queues its asyncio Handles so, one tagged pointer in a queue entry and no
+// HandleImpl each.
 // `run` runs one (owning it from then on; it may throw exit exceptions, as Handle::run lets
 // them through), `drop` releases one that will not run (close(), the loop's end); a null object
 // (taken back by the embedder, see ReadyEntry::set_external) is neither run nor dropped.
@@ -580,7 +581,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // The embedder's calls queued without a Handle: appended to the ready queue as call_soon's,
   // run and dropped through `calls` (set once, before any is queued).
   void set_external_calls(ExternalCalls calls) { external_ = calls; }
-  void schedule_external(void* obj) { ready_.push_back(ReadyEntry::external(obj)); }
+  void schedule_external(void* obj) {
+    ready_.reserve_one();  // the slot filled in place: no 64-byte entry built and moved
+    ready_.back_slot().set_external(obj);
+    ready_.commit_back();
+  }
   // call_soon_threadsafe of an embedder's call, from any thread: on the loop's thread it is
   // schedule_external; from another the object waits in the threadsafe queue itself (no
   // HandleImpl nor callback each, as uvloop appends its Handle to its ready deque) until the

@@ -19,25 +19,11 @@ std::atomic<JobObserver*> g_job_observer{nullptr};
 
 void set_job_observer(JobObserver* observer) { g_job_observer.store(observer); }
 
-namespace {
-std::mutex g_pools_mu;
-std::vector<ThreadPool*> g_pools;  // the live pools, whose workers join_threads_at_exit joins
-}  // namespace
-
 ThreadPool::ThreadPool(unsigned max_workers)
     : max_workers_(max_workers ? max_workers
-                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {
-  std::lock_guard<std::mutex> lock(g_pools_mu);
-  g_pools.push_back(this);
-}
+                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {}
 
-ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(g_pools_mu);
-    std::erase(g_pools, this);
-  }
-  shutdown(true);
-}
+ThreadPool::~ThreadPool() { shutdown(true); }
 
 void ThreadPool::submit(std::function<void()> job) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -171,11 +157,6 @@ void join_threads_at_exit() {
     thread.state_ = std::move(state);
     thread.join();
   }
-  // _python_exit (3.9+ from threading._shutdown, before the threads are joined; 3.8 from
-  // atexit, after): the shutdown threads joined above waited for their pool's workers
-  // themselves, so joining the pools last lets each shutdown(wait=true) see its workers.
-  std::lock_guard<std::mutex> lock(g_pools_mu);
-  for (ThreadPool* pool : g_pools) pool->shutdown(/*wait=*/true);
 }
 
 PyThread ThreadPool::shutdown_in_thread(std::function<void()> then) {

@@ -1,7 +1,6 @@
 // A small thread pool (concurrent.futures.ThreadPoolExecutor) and loop.run_in_executor().
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -76,10 +75,8 @@ class PyThread {
   friend void join_threads_at_exit();
   std::shared_ptr<State> state_;
 };
-// threading._shutdown: joins the PyThreads still running (what they raised is written then), then
-// every ThreadPool's workers (concurrent.futures.thread._python_exit: a job still running on an
-// executor shut down without waiting, as a closed loop's default one, ends first), as the
-// interpreter does at exit before its last collection.
+// threading._shutdown: joins the PyThreads still running (what they raised is written then), as
+// the interpreter does at exit before its last collection.
 void join_threads_at_exit();
 
 class ThreadPool {
@@ -140,52 +137,42 @@ auto run_in_executor(const Loop& loop, ThreadPool* executor, F fn, Args... args)
     executor = &loop->default_executor();
   }
   Future<R> fut = loop->create_future<R>();
-  // wrap_future's _chain_future: cancelling `fut` cancels the concurrent future
-  // (_call_check_cancel, a done callback that shows in the future's repr), so a job that no
-  // worker took yet never runs (the work item's set_running_or_notify_cancel()).
-  auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  fut.add_done_callback(
-      [cancelled](Future<R> f) {
-        if (f.cancelled()) cancelled->store(true);
-      },
-      "_chain_future.<locals>._call_check_cancel() at futures.py");
   loop->add_external_waker();
   // The job hands `fut` over to the loop's thread with the outcome and keeps no reference to
   // it: a pending future reaches loop-thread objects (the task awaiting it, the Handles that
   // task holds), whose reference counts are not atomic, so they are released there. Only after
   // close() (which clears the loop first) is it released here, as in CPython when
   // call_soon_threadsafe raises on a closed loop.
-  executor->submit(
-      [loop, fut, cancelled, fn = std::move(fn), ... args = std::move(args)]() mutable {
-        std::exception_ptr exc;
-        std::optional<Stored<R>> result;
-        if (!cancelled->load()) {  // else `fut` is cancelled: still handed over to the loop
-          try {
-            if constexpr (std::is_void_v<R>) {
-              fn(std::move(args)...);
-              result.emplace(None);
-            } else {
-              result.emplace(fn(std::move(args)...));
+  executor->submit([loop, fut, fn = std::move(fn), ... args = std::move(args)]() mutable {
+    std::exception_ptr exc;
+    std::optional<Stored<R>> result;
+    {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          fn(std::move(args)...);
+          result.emplace(None);
+        } else {
+          result.emplace(fn(std::move(args)...));
+        }
+      } catch (...) {
+        exc = std::current_exception();
+      }
+    }
+    try {
+      loop->post_threadsafe(
+          [fut = std::move(fut), exc = std::move(exc), result = std::move(result)]() mutable {
+            if (fut.cancelled()) return;  // futures._copy_future_state
+            if (exc) {
+              fut.set_exception(exc);
+            } else if (result) {
+              fut.set_result(std::move(*result));
             }
-          } catch (...) {
-            exc = std::current_exception();
-          }
-        }
-        try {
-          loop->post_threadsafe(
-              [fut = std::move(fut), exc = std::move(exc), result = std::move(result)]() mutable {
-                if (fut.cancelled()) return;  // futures._copy_future_state
-                if (exc) {
-                  fut.set_exception(exc);
-                } else if (result) {
-                  fut.set_result(std::move(*result));
-                }
-              },
-              "_set_state");
-        } catch (...) {
-        }
-        loop->remove_external_waker();
-      });
+          },
+          "_set_state");
+    } catch (...) {
+    }
+    loop->remove_external_waker();
+  });
   return fut;
 }
 

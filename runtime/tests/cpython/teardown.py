@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from scenarios import e, main, r, scenario
+from scenarios import e, main, scenario
 
 
 @scenario(sync=True)
@@ -89,40 +89,6 @@ def stopped_teardown_leaves_the_shutdown_thread_a_closed_loop():
             thread.join()
     print("joined")
     threading.excepthook = hook
-
-
-@scenario(since=(3, 10), sync=True)
-def closed_loops_running_job_ends_before_the_exit_collection():
-    # A task awaits run_in_executor when the loop is closed (close() shuts the default executor
-    # down without waiting). Its future shows wrap_future's _call_check_cancel before the task's
-    # wakeup; at exit, concurrent.futures.thread._python_exit (3.9+ from threading._shutdown, 3.8
-    # from atexit) joins the worker before the last collection, which logs the task, its future
-    # still pending (_call_set_state posts nothing to a closed loop) (tools/fuzz seed 80183 on
-    # 3.13.0: the log at the job's end, 4.8, not at the close, 4.3). 3.8-3.9's _call_set_state
-    # calls call_soon_threadsafe on the closed loop: concurrent.futures logs "exception calling
-    # callback for <Future ...>" with its RuntimeError (stderr), which the C++ runtime lacks.
-    import concurrent.futures.thread
-    loop = asyncio.new_event_loop()
-    loop.set_exception_handler(lambda loop, context: print("handler:", context["message"]))
-
-    def job():
-        time.sleep(0.2)
-        print("job done")
-
-    async def waits(fut):
-        await fut
-
-    fut = loop.run_in_executor(None, job)
-    t = loop.create_task(waits(fut))
-    loop.run_until_complete(asyncio.sleep(0))
-    print(re.sub(r" at \S*/(\w+\.py):\d+", r" at \1", r(fut)))
-    del t, fut
-    loop.close()
-    print("closed")
-    concurrent.futures.thread._python_exit()
-    print("joined")
-    gc.collect()
-    print("collected")
 
 
 @scenario()

@@ -44,12 +44,23 @@ class FreeList {
     auto* obj = static_cast<PyObject*>(memory);
     PyTypeObject* type = Py_TYPE(obj);
     // A finalizer may have marked the object as finalized (a bit of its GC header, which the
-    // reuse would keep): only a type without one is recycled.
-    if (type == type_ && count_ < kCapacity && !type->tp_finalize && !type->tp_del) {
+    // reuse would keep, and the next instance's finalizer would not run): such an object is
+    // not recycled, nor one of a type with a finalizer (which may mark it later). The bit is
+    // checked too: a `__del__` set on the type and deleted again leaves it on its objects.
+    if (type == type_ && count_ < kCapacity && !type->tp_finalize && !type->tp_del &&
+        !finalized(obj)) {
       items_[count_++] = obj;
       return;
     }
     PyObject_GC_Del(memory);
+  }
+
+  static bool finalized(PyObject* obj) {
+#if PY_VERSION_HEX >= 0x03090000
+    return PyObject_GC_IsFinalized(obj);
+#else
+    return _PyGC_FINALIZED(obj);
+#endif
   }
 
   static inline PyTypeObject* type_ = nullptr;  // the module is never unloaded

@@ -440,6 +440,86 @@ class FreshHandles(object):
 
 
 @loops.every_loop
+class HandleDeath(object):
+    """aioref.Handle and TimerHandle die through their own tp_dealloc (slots_dealloc.h), not
+    CPython's subtype_dealloc: what is seen of a handle's death is the same as for CPython's
+    events.Handle (the expected values: CPython 3.8-3.13's loop, run by every_loop)."""
+
+    def handle_types(self):
+        return [type(self.loop.call_soon(print)), type(self.loop.call_later(3600, print))]
+
+    def test_weakrefs_and_slots_released(self):
+        for make in (lambda: self.loop.call_soon(print), lambda: self.loop.call_later(3600, print)):
+            handle = make()
+            seen = []
+            handle.cancel()  # (which drops _callback and _args)
+            handle._args = (Arg(),)
+            ref = weakref.ref(handle, lambda r: seen.append("handle"))
+            weakref.finalize(handle._args[0], seen.append, "arg")
+            del handle
+            self.loop.call_soon(self.loop.stop)
+            self.loop.run_forever()  # the loop drops its references
+            self.assertIsNone(ref())
+            self.assertEqual(seen, ["handle", "arg"])  # weak references before the slots
+
+    def test_subclass_slots_dict_and_del(self):
+        seen = []
+        for cls in self.handle_types():
+            class Sub(cls):
+                __slots__ = ("own", "__dict__")
+
+                def __del__(self):
+                    seen.append("del")
+
+            sub = Sub.__new__(Sub)
+            sub._args = (Arg(),)
+            sub.own = Arg()
+            sub.extra = Arg()
+            weakref.finalize(sub._args[0], seen.append, "args")
+            weakref.finalize(sub.own, seen.append, "own")
+            weakref.finalize(sub.extra, seen.append, "extra")
+            ref = weakref.ref(sub, lambda r: seen.append("ref"))
+            del sub
+            self.assertIsNone(ref())
+            # CPython: del, ref, own, args, extra. A subclass of aioref's Handle clears its own
+            # slots and dict before the base's deallocator clears the weak references, as for a
+            # subclass of any C type with weak references: del, own, extra, ref, args (a known
+            # difference, runtime/benchmarks/analysis.md, session 19's tp_dealloc).
+            self.assertTrue(seen.index("ref") < seen.index("args"))
+            self.assertEqual(sorted(seen), ["args", "del", "extra", "own", "ref"])
+            self.assertEqual(seen[0], "del")
+            seen.clear()
+
+    def test_del_set_on_the_type_later_may_resurrect(self):
+        kept = []
+        for cls in self.handle_types():
+            cls.__del__ = lambda self: kept.append(self)
+            try:
+                handle = cls.__new__(cls)
+                handle._args = ("kept",)
+                del handle
+                self.assertEqual(len(kept), 1)
+                self.assertEqual(kept[0]._args, ("kept",))
+            finally:
+                del cls.__del__
+            kept.clear()  # dies now, without a __del__
+            self.assertEqual(kept, [])
+
+    def test_a_deep_chain_of_handles(self):
+        handle = None
+        for _ in range(100000):
+            handle = self.loop.call_soon(print, handle)
+            handle.cancel()
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        del handle  # freed one by one through the trashcan, no stack overflow
+
+
+class Arg(object):
+    """Something a weak reference can point at."""
+
+
+@loops.every_loop
 class Close(object):
     def collect(self):
         """Two collections, without the "unclosed event loop" ResourceWarning."""

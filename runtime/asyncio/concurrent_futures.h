@@ -172,7 +172,7 @@ Future<T> wrap_future(const ConcurrentFuture<T>& source, Loop loop = nullptr) {
       [source](Future<T> d) {
         if (d.cancelled()) source.cancel();  // _call_check_cancel
       },
-      "_chain_future.<locals>._call_check_cancel");
+      "_chain_future.<locals>._call_check_cancel() at futures.py");
   // _call_set_state: runs on the thread completing `source`. It only posts, handing the future
   // over to the loop's thread (which alone touches it; see run_in_executor).
   source.add_done_callback([loop, destination](ConcurrentFuture<T> s) mutable {

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/asyncio/timeouts.h"
 #include "runtime/asyncio/unraisable.h"
@@ -19,24 +25,88 @@ std::atomic<JobObserver*> g_job_observer{nullptr};
 
 void set_job_observer(JobObserver* observer) { g_job_observer.store(observer); }
 
+struct ThreadPool::Core {
+  std::mutex mu;
+  std::condition_variable cv;     // a job queued, or the shutdown
+  std::condition_variable ended;  // a worker ended (`live` went down)
+  std::deque<std::function<void()>> jobs;
+  std::vector<std::thread> threads;  // started, not yet joined or detached
+  unsigned live = 0;                 // workers started and not yet ended
+  unsigned idle = 0;
+  bool shutdown = false;
+  bool observer_asked = false;
+  std::shared_ptr<JobObserver::Pool> observed;  // null when no observer was installed
+
+  // ThreadPoolExecutor._worker: runs the queued jobs until the pool is shut down and its queue
+  // drained. Each job is released before the lock is retaken: it may hold the last reference
+  // to the loop that owns the pool, whose destructor then runs ~ThreadPool here (which takes
+  // the lock, and does not join this thread).
+  static void worker(const std::shared_ptr<Core>& core) {
+    std::unique_lock<std::mutex> lock(core->mu);
+    while (true) {
+      core->cv.wait(lock, [&core] { return core->shutdown || !core->jobs.empty(); });
+      if (core->jobs.empty()) break;  // shutdown and drained
+      std::function<void()> job = std::move(core->jobs.front());
+      core->jobs.pop_front();
+      lock.unlock();
+      job();
+      job = nullptr;
+      lock.lock();
+      ++core->idle;  // _worker: executor._idle_semaphore.release() after each work item
+    }
+    --core->live;
+    core->ended.notify_all();
+  }
+
+  // Shuts down and waits until every worker ended, whoever joins their threads.
+  void wait_workers_ended() {
+    std::unique_lock<std::mutex> lock(mu);
+    shutdown = true;
+    cv.notify_all();
+    ended.wait(lock, [this] { return live == 0; });
+  }
+};
+
+namespace {
+// The live pools' cores, for join_threads_at_exit. Never destroyed: a port's global executor is
+// made by a static initializer (before or after this) and destroyed by a static destructor.
+struct LivePools {
+  std::mutex mu;
+  std::vector<std::weak_ptr<ThreadPool::Core>> cores;
+};
+LivePools& live_pools() {
+  static LivePools* live = new LivePools();
+  return *live;
+}
+}  // namespace
+
 ThreadPool::ThreadPool(unsigned max_workers)
     : max_workers_(max_workers ? max_workers
-                               : std::min(32u, std::thread::hardware_concurrency() + 4)) {}
+                               : std::min(32u, std::thread::hardware_concurrency() + 4)),
+      core_(std::make_shared<Core>()) {
+  LivePools& live = live_pools();
+  std::lock_guard<std::mutex> lock(live.mu);
+  std::erase_if(live.cores, [](const auto& core) { return core.expired(); });
+  live.cores.push_back(core_);
+}
 
 ThreadPool::~ThreadPool() { shutdown(true); }
 
-void ThreadPool::submit(std::function<void()> job) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+bool ThreadPool::submit(std::function<void()> job) {
+  Core& core = *core_;
+  std::lock_guard<std::mutex> lock(core.mu);
+  if (core.shutdown) throw RuntimeError("cannot schedule new futures after shutdown");
   // At the first job, not at construction: a pool made by a static initializer (a port's global
   // executor) exists before the harness installs its observer.
-  if (!observer_asked_) {
-    observer_asked_ = true;
-    if (JobObserver* observer = g_job_observer.load()) observed_ = observer->add_pool(max_workers_);
+  if (!core.observer_asked) {
+    core.observer_asked = true;
+    if (JobObserver* observer = g_job_observer.load()) {
+      core.observed = observer->add_pool(max_workers_);
+    }
   }
-  if (observed_) {
-    std::uint64_t seq = observed_->job_queued();
-    job = [pool = observed_, seq, job = std::move(job)] {
+  if (core.observed) {
+    std::uint64_t seq = core.observed->job_queued();
+    job = [pool = core.observed, seq, job = std::move(job)] {
       pool->job_started(seq);
       struct Finish {
         JobObserver::Pool& pool;
@@ -45,46 +115,62 @@ void ThreadPool::submit(std::function<void()> job) {
       job();
     };
   }
-  jobs_.push_back(std::move(job));
+  core.jobs.push_back(std::move(job));
   // ThreadPoolExecutor._adjust_thread_count (3.8+): take an idle token (_idle_semaphore
   // .acquire(timeout=0)), else start a thread while there are fewer than max_workers. The
   // token is taken, not looked at: two jobs submitted before an idle worker wakes would both
   // count on it, and the second would wait in the queue while the first runs (forever, in
   // virtual time, when the first sleeps: the clock waits for the queued job to start).
-  if (idle_ > 0) {  // idle_: the semaphore's value, tokens the workers released
-    --idle_;
-    cv_.notify_one();
-  } else if (threads_.size() < max_workers_) {
-    threads_.emplace_back([this] { worker(); });
-  } else {
-    cv_.notify_one();
+  if (core.idle > 0) {  // idle: the semaphore's value, tokens the workers released
+    --core.idle;
+    core.cv.notify_one();
+    return true;
   }
-}
-
-void ThreadPool::worker() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // shutdown and drained
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    job();
-    lock.lock();
-    ++idle_;  // _worker: executor._idle_semaphore.release() after each work item
+  if (core.threads.size() < max_workers_) {
+    ++core.live;
+    core.threads.emplace_back([shared = core_] { Core::worker(shared); });
+    return true;
   }
+  core.cv.notify_one();
+  return false;
 }
 
 void ThreadPool::shutdown(bool wait) {
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    shutdown_ = true;
-    if (wait) threads.swap(threads_);  // else: joined by the destructor
+    std::lock_guard<std::mutex> lock(core_->mu);
+    core_->shutdown = true;
+    if (wait) threads.swap(core_->threads);  // else: joined by the destructor
   }
-  cv_.notify_all();
-  for (auto& t : threads) t.join();
+  core_->cv.notify_all();
+  for (auto& t : threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // the pool is destroyed on this worker, which ends when it returns to its loop
+    } else {
+      t.join();
+    }
+  }
 }
+
+namespace detail {
+void set_state_on_closed_loop(const EventLoop& loop, bool cancelled, const std::exception_ptr& exc,
+                              const char* result_type) {
+  if (cancelled || loop.has(Behaviour::kChainFutureChecksClosed)) return;
+  std::string state =
+      exc ? "raised " + exception_type_name(exc) : "returned " + std::string(result_type);
+  try {
+    in_frame("_base.py", "_invoke_callbacks", "callback(self)", [] {
+      in_frame("futures.py", "_call_set_state",
+               "dest_loop.call_soon_threadsafe(_set_state, destination, source)",
+               [] { EventLoop::throw_closed("call_soon_threadsafe"); });
+    });
+  } catch (const RuntimeError&) {
+    write_logged_exception(
+        "exception calling callback for <Future at 0x? state=finished " + state + ">",
+        std::current_exception());
+  }
+}
+}  // namespace detail
 
 struct PyThread::State {
   std::mutex mu;
@@ -145,6 +231,18 @@ void PyThread::detach() {
 }
 
 void join_threads_at_exit() {
+  // concurrent.futures.thread._python_exit: every live pool's workers, in creation order.
+  std::vector<std::shared_ptr<ThreadPool::Core>> pools;
+  {
+    LivePools& live = live_pools();
+    std::lock_guard<std::mutex> lock(live.mu);
+    for (const auto& p : live.cores) {
+      if (auto core = p.lock()) pools.push_back(std::move(core));
+    }
+  }
+  for (auto& core : pools) core->wait_workers_ended();
+  pools.clear();
+  // threading._shutdown's join of the non-daemon threads.
   std::vector<std::shared_ptr<PyThread::State>> running;
   {
     std::lock_guard<std::mutex> lock(g_threads_mu);
@@ -162,8 +260,8 @@ void join_threads_at_exit() {
 PyThread ThreadPool::shutdown_in_thread(std::function<void()> then) {
   std::shared_ptr<JobObserver::Pool> observed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    observed = observed_;
+    std::lock_guard<std::mutex> lock(core_->mu);
+    observed = core_->observed;
   }
   if (observed) observed->joiner_entered();
   auto target = [this, observed, then = std::move(then)]() mutable {

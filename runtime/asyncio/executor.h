@@ -1,6 +1,7 @@
 // A small thread pool (concurrent.futures.ThreadPoolExecutor) and loop.run_in_executor().
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -75,19 +77,31 @@ class PyThread {
   friend void join_threads_at_exit();
   std::shared_ptr<State> state_;
 };
-// threading._shutdown: joins the PyThreads still running (what they raised is written then), as
-// the interpreter does at exit before its last collection.
+// threading._shutdown at the interpreter's exit, before its last collection: first
+// concurrent.futures.thread._python_exit (3.9+ registers it with threading._register_atexit, so it
+// runs before the threads are joined; 3.8's atexit runs it after them, when no asyncio thread
+// exists: its asyncio.run starts none), which shuts every live ThreadPool down and waits until
+// its workers ran the jobs queued and ended (a job still running on an executor that was shut down
+// without waiting, as a closed loop's default one, ends first); then the PyThreads still running
+// are joined (what they raised is written then).
 void join_threads_at_exit();
 
 class ThreadPool {
  public:
   // max_workers defaults to min(32, cpu_count + 4), like ThreadPoolExecutor.
   explicit ThreadPool(unsigned max_workers = 0);
+  // shutdown(wait=true). A pool may be destroyed on one of its own workers (a job's lambda
+  // holding the last reference to the loop that owns it): that worker is detached, not joined,
+  // and goes on with the shared state until the queue is drained.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  void submit(std::function<void()> job);
+  // Queues `job`. True when a worker is free for it at once (an idle worker's token taken, or a
+  // new thread started): in CPython that worker takes the work item before the submitting thread
+  // gets the GIL back (Thread.start() waits for the thread to start), so the job is running by
+  // then; false when it waits for a busy worker.
+  bool submit(std::function<void()> job);
   void shutdown(bool wait);
   // A thread of its own that runs shutdown(wait=true), then `then` (which tells the loop, e.g.
   // call_soon_threadsafe). To the job observer the thread is running from now (before it
@@ -99,17 +113,13 @@ class ThreadPool {
   PyThread shutdown_in_thread(std::function<void()> then);
   unsigned max_workers() const { return max_workers_; }
 
+  // What the workers share with the pool (they outlive it when it is destroyed on one of them)
+  // and join_threads_at_exit reaches (a registry of the live ones).
+  struct Core;
+
  private:
-  void worker();
   unsigned max_workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  unsigned idle_ = 0;
-  bool shutdown_ = false;
-  bool observer_asked_ = false;
-  std::shared_ptr<JobObserver::Pool> observed_;  // null when no observer was installed
+  std::shared_ptr<Core> core_;
 };
 
 // asyncio.constants.THREAD_JOIN_TIMEOUT (3.12+): the timeout asyncio.run gives the next one.
@@ -122,6 +132,34 @@ inline constexpr double kThreadJoinTimeout = 300;
 // "The executor did not finishing joining its threads within <timeout> seconds." and goes on.
 Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout = std::nullopt,
                                    Def = "BaseEventLoop.shutdown_default_executor");
+
+namespace detail {
+// futures._chain_future's _call_set_state on the worker that finished a run_in_executor job,
+// when the loop was closed meanwhile (nothing could be posted): 3.10+ return (is_closed()), and
+// so do 3.8-3.9 for a cancelled asyncio future; else 3.8-3.9's call_soon_threadsafe raises
+// RuntimeError('Event loop is closed'), which concurrent.futures' _invoke_callbacks logs:
+// "exception calling callback for <Future at 0x? state=finished returned NoneType>" (`raised
+// ValueError` for a job that raised `exc`) and the traceback, to sys.stderr.
+void set_state_on_closed_loop(const EventLoop& loop, bool cancelled, const std::exception_ptr& exc,
+                              const char* result_type);
+// The Python type of what a job returning R returns, for a concurrent future's repr.
+template <class R>
+constexpr const char* result_type_name() {
+  if constexpr (std::is_void_v<R>) {
+    return "NoneType";
+  } else if constexpr (std::is_same_v<R, bool>) {
+    return "bool";
+  } else if constexpr (std::is_integral_v<R>) {
+    return "int";
+  } else if constexpr (std::is_floating_point_v<R>) {
+    return "float";
+  } else if constexpr (std::is_convertible_v<R, std::string_view>) {
+    return "str";
+  } else {
+    return "object";
+  }
+}
+}  // namespace detail
 
 // loop.run_in_executor(None, fn, args...): runs fn(args...) on the loop's default executor and
 // returns an asyncio Future completed on the loop thread (via call_soon_threadsafe).
@@ -137,42 +175,71 @@ auto run_in_executor(const Loop& loop, ThreadPool* executor, F fn, Args... args)
     executor = &loop->default_executor();
   }
   Future<R> fut = loop->create_future<R>();
+  // wrap_future's _chain_future: cancelling `fut` cancels the concurrent future
+  // (_call_check_cancel, a done callback that shows in the future's repr), which succeeds only
+  // while the job waits for a busy worker (set_running_or_notify_cancel()): it is skipped then.
+  struct Chain {
+    enum { kPending, kRunning, kCancelled };
+    std::atomic<int> source{kPending};               // the concurrent future's state
+    std::atomic<bool> destination_cancelled{false};  // `fut` was cancelled (seen by the callback)
+  };
+  auto chain = std::make_shared<Chain>();
+  fut.add_done_callback(
+      [chain](Future<R> f) {
+        if (!f.cancelled()) return;
+        chain->destination_cancelled.store(true);
+        int pending = Chain::kPending;
+        chain->source.compare_exchange_strong(pending, Chain::kCancelled);
+      },
+      "_chain_future.<locals>._call_check_cancel() at futures.py");
   loop->add_external_waker();
   // The job hands `fut` over to the loop's thread with the outcome and keeps no reference to
   // it: a pending future reaches loop-thread objects (the task awaiting it, the Handles that
   // task holds), whose reference counts are not atomic, so they are released there. Only after
   // close() (which clears the loop first) is it released here, as in CPython when
-  // call_soon_threadsafe raises on a closed loop.
-  executor->submit([loop, fut, fn = std::move(fn), ... args = std::move(args)]() mutable {
-    std::exception_ptr exc;
-    std::optional<Stored<R>> result;
-    {
-      try {
-        if constexpr (std::is_void_v<R>) {
-          fn(std::move(args)...);
-          result.emplace(None);
-        } else {
-          result.emplace(fn(std::move(args)...));
-        }
-      } catch (...) {
-        exc = std::current_exception();
-      }
-    }
-    try {
-      loop->post_threadsafe(
-          [fut = std::move(fut), exc = std::move(exc), result = std::move(result)]() mutable {
-            if (fut.cancelled()) return;  // futures._copy_future_state
-            if (exc) {
-              fut.set_exception(exc);
-            } else if (result) {
-              fut.set_result(std::move(*result));
+  // call_soon_threadsafe raises on a closed loop. A skipped job hands it over too.
+  bool taken = executor->submit(
+      [loop, fut, chain, fn = std::move(fn), ... args = std::move(args)]() mutable {
+        std::exception_ptr exc;
+        std::optional<Stored<R>> result;
+        int pending = Chain::kPending;
+        if (chain->source.compare_exchange_strong(pending, Chain::kRunning) ||
+            pending == Chain::kRunning) {
+          try {
+            if constexpr (std::is_void_v<R>) {
+              fn(std::move(args)...);
+              result.emplace(None);
+            } else {
+              result.emplace(fn(std::move(args)...));
             }
-          },
-          "_set_state");
-    } catch (...) {
-    }
-    loop->remove_external_waker();
-  });
+          } catch (...) {
+            exc = std::current_exception();
+          }
+        }
+        bool posted = false;
+        try {
+          posted = loop->post_threadsafe(
+              [fut = std::move(fut), exc = exc, result = std::move(result)]() mutable {
+                if (fut.cancelled()) return;  // futures._copy_future_state
+                if (exc) {
+                  fut.set_exception(exc);
+                } else if (result) {
+                  fut.set_result(std::move(*result));
+                }
+              },
+              "_set_state");
+        } catch (...) {
+        }
+        if (!posted) {
+          detail::set_state_on_closed_loop(*loop, chain->destination_cancelled.load(), exc,
+                                           detail::result_type_name<R>());
+        }
+        loop->remove_external_waker();
+      });
+  if (taken) {  // running already, as far as a cancel on this thread can tell
+    int pending = Chain::kPending;
+    chain->source.compare_exchange_strong(pending, Chain::kRunning);
+  }
   return fut;
 }
 

@@ -41,8 +41,10 @@ std::string format_one(const std::exception_ptr& e) {
 }
 }  // namespace
 
-void write_thread_exception(const std::exception_ptr& e, std::string_view thread_name) {
-  // traceback.TracebackException's chain, oldest first, each exception once.
+namespace {
+// traceback.print_exception's text of `e` and its chain (__cause__, else __context__), oldest
+// first, each exception once.
+std::string format_chain(const std::exception_ptr& e) {
   std::vector<std::exception_ptr> chain;
   for (std::exception_ptr value = e; value;) {
     if (std::find(chain.begin(), chain.end(), value) != chain.end()) break;
@@ -51,7 +53,7 @@ void write_thread_exception(const std::exception_ptr& e, std::string_view thread
     if (!b) break;
     value = b->cause() ? b->cause() : b->suppress_context() ? nullptr : b->context();
   }
-  std::string text = "Exception in thread " + std::string(thread_name) + ":\n";
+  std::string text;
   for (std::size_t i = chain.size(); i-- > 0;) {
     text += format_one(chain[i]);
     if (i > 0) {
@@ -60,7 +62,17 @@ void write_thread_exception(const std::exception_ptr& e, std::string_view thread
                     : "\nDuring handling of the above exception, another exception occurred:\n\n";
     }
   }
-  output().write_stderr(text);
+  return text;
+}
+}  // namespace
+
+void write_thread_exception(const std::exception_ptr& e, std::string_view thread_name) {
+  output().write_stderr("Exception in thread " + std::string(thread_name) + ":\n" +
+                        format_chain(e));
+}
+
+void write_logged_exception(std::string_view message, const std::exception_ptr& e) {
+  output().write_stderr(std::string(message) + "\n" + format_chain(e));
 }
 
 void write_unraisable(const std::exception_ptr& e, std::optional<std::string_view> object_repr) {

@@ -39,6 +39,10 @@ void write_unraisable(const std::exception_ptr& e, std::optional<std::string_vie
 // text of `e` and its chain (__cause__, else __context__), each with its frames, to sys.stderr.
 void write_thread_exception(const std::exception_ptr& e, std::string_view thread_name);
 
+// LOGGER.exception(message) of a logger with no handler (concurrent.futures'): logging's last
+// resort writes the message and the traceback of `e` (its chain, as above), to sys.stderr.
+void write_logged_exception(std::string_view message, const std::exception_ptr& e);
+
 namespace detail {
 
 // Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type

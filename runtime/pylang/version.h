@@ -36,6 +36,9 @@ enum class Behaviour {
                                    //        (THREAD_JOIN_TIMEOUT, 300 s), then warn and go on
   kShutdownThreadChecksClosed,     // 3.10+: shutdown_default_executor's thread posts nothing
                                    //        to a closed loop (3.9's call_soon_threadsafe raises)
+  kChainFutureChecksClosed,        // 3.10+: wrap_future's _call_set_state posts nothing to a
+                                   //        closed loop (3.8-3.9's call_soon_threadsafe raises,
+                                   //        logged by concurrent.futures)
   kTaskWakeupReprMethod,           // 3.10+: wakeup cb shows as 'Task.task_wakeup()' (else
                                    //        '<TaskWakeupMethWrapper object at 0x?>()')
   kTaskCancelling,                 // 3.11+: cancelling()/uncancel(), repr state 'cancelling'
@@ -193,6 +196,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kRunShutdownDefaultExecutor, {3, 9}, kForever},
     {Behaviour::kShutdownExecutorTimeout, {3, 12}, kForever},
     {Behaviour::kShutdownThreadChecksClosed, {3, 10}, kForever},
+    {Behaviour::kChainFutureChecksClosed, {3, 10}, kForever},
     {Behaviour::kTaskWakeupReprMethod, {3, 10}, kForever},
     {Behaviour::kTaskCancelling, {3, 11}, kForever},
     {Behaviour::kTimeoutErrorIsBuiltin, {3, 11}, kForever},

@@ -147,6 +147,36 @@ TEST_P(ConcurrentFutures, wrap_future_cancels_the_concurrent_future) {
   });
 }
 
+// Fails before: "queued ran" (run_in_executor's job ran whatever happened to its future), and no
+// _call_check_cancel.
+TEST_P(ConcurrentFutures, run_in_executor_cancelled_while_it_waits_for_a_worker_is_skipped) {
+  expect("run_in_executor_cancelled_while_it_waits_for_a_worker_is_skipped", []() -> Co<void> {
+    Loop loop = get_running_loop();
+    auto job = [](std::string name) { print(name, "ran"); };
+    Future<void> queued;
+    {
+      BusyPool busy;
+      queued = run_in_executor(loop, &busy.pool, job, std::string("queued"));
+      queued.cancel();
+      co_await sleep(0);
+      busy.release();
+      Future<bool> unblocked = wrap_future(busy.blocker);
+      co_await unblocked;
+      busy.pool.shutdown(true);
+    }
+    print("queued", queued.cancelled());
+    Future<void> started;
+    {
+      ThreadPool pool(1);
+      started = run_in_executor(loop, &pool, job, std::string("started"));
+      started.cancel();
+      co_await sleep(0);
+      pool.shutdown(true);
+    }
+    print("started", started.cancelled());
+  });
+}
+
 TEST_P(ConcurrentFutures, wrap_future_done_already) {
   expect("wrap_future_done_already", []() -> Co<void> {
     ConcurrentFuture<std::string> cf;

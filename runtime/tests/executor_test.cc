@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "runtime/tests/test_util.h"
@@ -155,6 +156,29 @@ TEST_F(ExecutorTest, ShutdownDefaultExecutorTimeoutWarns) {
   loop->run_until_complete(job);  // the job ends in virtual time
   EXPECT_NEAR(loop->time(), 1001, 1e-6);
   loop->close();
+}
+
+// A job holding the last reference to its loop (the loop closed and dropped while the job runs,
+// as asyncio.run leaves its executor on 3.8) destroys the loop, and so the loop's default
+// ThreadPool, on that pool's own worker: the job is released before the worker retakes the
+// pool's lock, the worker is detached (not joined by itself), and the exit's join of every pool
+// (join_threads_at_exit, concurrent.futures.thread._python_exit) returns once it ended. A
+// worker that released its job under the pool's lock deadlocked there (an attempt at the exit's
+// join, 525f13d, hung fuzz_native_test's seed 15 on 3.8.18 so).
+TEST_F(ExecutorTest, LoopReleasedByItsExecutorsJobOnTheWorker) {
+  std::promise<void> released;
+  std::shared_future<void> go = released.get_future().share();
+  std::weak_ptr<EventLoop> weak;
+  {
+    Loop loop = new_event_loop();
+    weak = loop;
+    Future<void> fut = run_in_executor(loop, nullptr, [go] { go.wait(); });
+    loop->close();
+  }
+  EXPECT_FALSE(weak.expired());  // the job holds it
+  released.set_value();
+  join_threads_at_exit();
+  EXPECT_TRUE(weak.expired());
 }
 
 }  // namespace

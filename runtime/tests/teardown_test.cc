@@ -87,6 +87,40 @@ TEST_P(Teardown, stopped_teardown_leaves_the_shutdown_thread_a_closed_loop) {
   });
 }
 
+Co<void> waits(Future<void> fut, Def = "waits") { co_await fut; }
+
+Co<void> waits_cancelled(Future<void> fut, Def = "waits") {
+  try {
+    co_await fut;
+  } catch (const CancelledError&) {
+    print("cancelled");
+  }
+}
+
+// The task awaiting run_in_executor is cancelled while a worker runs the job, and the loop is
+// closed: nothing is posted, and the exit joins the worker (tools/fuzz seed 82340 on 3.8.18).
+// CPython 3.8.18-3.13.0. Fails before: "job done" after "joined" (the exit joined no worker).
+TEST_P(Teardown, closed_loops_cancelled_job_ends_before_the_exit_collection) {
+  expect_as_cpython("teardown", "closed_loops_cancelled_job_ends_before_the_exit_collection", [] {
+    Loop loop = new_event_loop();
+    {
+      Future<void> fut = run_in_executor(loop, nullptr, [] {
+        time_sleep(0.2);
+        print("job done");
+      });
+      Task<void> t = loop->create_task(waits_cancelled(fut));
+      loop->run_until_complete(sleep(0));
+      t.cancel();
+      loop->run_until_complete(t);
+      print(fut.repr());
+    }
+    loop->close();
+    print("closed");
+    join_threads_at_exit();
+    print("joined");
+  });
+}
+
 Co<std::string> fails(std::string msg, Def = "fails") {
   throw ValueError(msg);
   co_return std::string();
@@ -186,6 +220,41 @@ std::vector<std::string> out_and_err() {
     if (e.kind == "out" || e.kind == "err") lines.push_back(e.text);
   }
   return lines;
+}
+
+// A task awaits run_in_executor when the loop is closed (without waiting for the executor): its
+// future shows wrap_future's _call_check_cancel before the task's wakeup, and at exit the worker
+// is joined (concurrent.futures.thread._python_exit) before the last collection logs the task;
+// 3.8-3.9 log the RuntimeError of _call_set_state's call_soon_threadsafe on the closed loop when
+// the job ends. CPython 3.8.18-3.13.0 (tools/fuzz seeds 80183 on 3.13.0, 83398 on 3.11.2 and
+// 3.12.1). Fails before: no _call_check_cancel in the repr, "job done" after the collection, and
+// nothing logged on 3.8-3.9.
+TEST_P(Teardown, closed_loops_running_job_ends_before_the_exit_collection) {
+  const char* scenario = "closed_loops_running_job_ends_before_the_exit_collection";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  // Every CPython of PYTHON_MINORS runs these scenarios: a missing expectation is a broken file.
+  ASSERT_TRUE(expected) << "teardown." << GetParam() << ".txt: no output of " << scenario;
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  Loop loop = new_event_loop();
+  loop->set_exception_handler(
+      [](EventLoop&, const ExceptionContext& context) { print("handler:", context.message); });
+  {
+    Future<void> fut = run_in_executor(loop, nullptr, [] {
+      time_sleep(0.2);
+      print("job done");
+    });
+    Task<void> t = loop->create_task(waits(fut));
+    loop->run_until_complete(sleep(0));
+    print(fut.repr());
+  }
+  loop->close();
+  print("closed");
+  join_threads_at_exit();
+  print("joined");
+  gc_collect_pending_tasks();
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
 }
 
 // Fails before: one collection closed both tasks in creation order, and `held`'s clauses found

@@ -114,6 +114,30 @@ async def wrap_future_cancels_the_concurrent_future():
 
 
 @scenario()
+async def run_in_executor_cancelled_while_it_waits_for_a_worker_is_skipped():
+    # run_in_executor's future is wrap_future's: cancelling it cancels the concurrent future
+    # (_call_check_cancel, one iteration later), which a worker then skips, but only while the
+    # job waits for a busy worker; a job given a new worker thread is running by the time
+    # submit() returns (Thread.start() waits for the thread, which takes the job), so it runs.
+    loop = asyncio.get_running_loop()
+    with busy_pool() as (pool, blocker, release):
+        def job(name):
+            print(name, "ran")
+
+        queued = loop.run_in_executor(pool, job, "queued")
+        queued.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.wrap_future(blocker)
+    print("queued", queued.cancelled())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        started = loop.run_in_executor(pool, job, "started")
+        started.cancel()
+        await asyncio.sleep(0)
+    print("started", started.cancelled())
+
+
+@scenario()
 async def wrap_future_done_already():
     cf = concurrent.futures.Future()
     cf.set_result("early")

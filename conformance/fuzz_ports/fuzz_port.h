@@ -93,7 +93,7 @@ inline void run_forever_until_done(aio::Co<void> main) {
         task->result();
       },
       [&] {
-        aio::try_finally([&] { aio::detail::finalize_loop(loop); },
+        aio::try_finally([&] { aio::detail::finalize_loop(loop, std::nullopt); },
                          [&] {
                            aio::set_event_loop(nullptr);
                            loop->close();

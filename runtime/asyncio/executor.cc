@@ -313,7 +313,11 @@ Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout, Def
     PyThread& thread;
     ~Join() { thread.join(); }
   } join{thread};
-  if (!timeout) {
+  // 3.12 awaits the future bare and gives the timeout to the `finally: thread.join(timeout)`,
+  // which returns as soon as the future is set (the thread posts it last): no timer, so a
+  // timeout changes nothing observable there; 3.13 awaits inside asyncio.timeout(timeout), a
+  // timer in the loop's heap (which moves the order of equal deadlines popped after it).
+  if (!timeout || !loop->has(Behaviour::kShutdownExecutorTimeoutTimer)) {
     co_await fut;
     co_return;
   }

@@ -128,8 +128,9 @@ inline constexpr double kThreadJoinTimeout = 300;
 // loop.shutdown_default_executor(timeout=None) (3.9+; asyncio.run and Runner.close await it):
 // the default executor is not used again; if it exists, a thread joins its workers
 // (executor.shutdown(wait=True)) and resolves a future the coroutine awaits, so the loop runs
-// (timers, callbacks) until the running jobs end. With a timeout (3.12+) that expires, it warns
-// "The executor did not finishing joining its threads within <timeout> seconds." and goes on.
+// (timers, callbacks) until the running jobs end. With a timeout (3.13+: 3.12's bounds only the
+// thread's join, after the future) that expires, it warns "The executor did not finishing
+// joining its threads within <timeout> seconds." and goes on.
 Co<void> shutdown_default_executor(Loop loop, std::optional<double> timeout = std::nullopt,
                                    Def = "BaseEventLoop.shutdown_default_executor");
 

@@ -697,14 +697,18 @@ void cancel_all_tasks(const Loop& loop) {
 }
 }  // namespace
 
-void finalize_loop(const Loop& loop) {
+void finalize_loop(const Loop& loop, std::optional<double> executor_timeout) {
   cancel_all_tasks(loop);
   loop->run_until_complete(shutdown_asyncgens(loop));
   if (loop->has(Behaviour::kRunShutdownDefaultExecutor)) {
-    std::optional<double> timeout;
-    if (loop->has(Behaviour::kShutdownExecutorTimeout)) timeout = kThreadJoinTimeout;
-    loop->run_until_complete(shutdown_default_executor(loop, timeout));
+    loop->run_until_complete(shutdown_default_executor(loop, executor_timeout));
   }
+}
+
+void finalize_loop(const Loop& loop) {
+  std::optional<double> timeout;
+  if (loop->has(Behaviour::kShutdownExecutorTimeout)) timeout = kThreadJoinTimeout;
+  finalize_loop(loop, timeout);
 }
 }  // namespace detail
 

@@ -479,8 +479,12 @@ auto EventLoop::run_until_complete(A&& awaitable) {
 void run_cleanup(const Loop& loop);
 namespace detail {
 // What asyncio.run / Runner.close do before closing the loop: _cancel_all_tasks (and wait for
-// them), shutdown_asyncgens, shutdown_default_executor (3.9+). Errors propagate.
+// them), shutdown_asyncgens, shutdown_default_executor (3.9+; THREAD_JOIN_TIMEOUT from 3.12).
+// Errors propagate.
 void finalize_loop(const Loop& loop);
+// The same steps with shutdown_default_executor(executor_timeout): a program's own teardown
+// (`loop.shutdown_default_executor()` takes no timeout unless given one).
+void finalize_loop(const Loop& loop, std::optional<double> executor_timeout);
 }  // namespace detail
 template <class T>
 T run(Co<T> main) {

@@ -33,6 +33,7 @@ enum class Behaviour {
   kCancelMessage,                  // 3.9+: cancel(msg)
   kRunShutdownDefaultExecutor,     // 3.9+: asyncio.run() also runs shutdown_default_executor()
   kShutdownExecutorTimeout,        // 3.12+: asyncio.run()/Runner.close() give it a timeout
+  kShutdownExecutorTimeoutTimer,   // 3.13+: the timeout is asyncio.timeout() around the await
                                    //        (THREAD_JOIN_TIMEOUT, 300 s), then warn and go on
   kShutdownThreadChecksClosed,     // 3.10+: shutdown_default_executor's thread posts nothing
                                    //        to a closed loop (3.9's call_soon_threadsafe raises)
@@ -195,6 +196,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kCancelMessage, {3, 9}, kForever},
     {Behaviour::kRunShutdownDefaultExecutor, {3, 9}, kForever},
     {Behaviour::kShutdownExecutorTimeout, {3, 12}, kForever},
+    {Behaviour::kShutdownExecutorTimeoutTimer, {3, 13}, kForever},
     {Behaviour::kShutdownThreadChecksClosed, {3, 10}, kForever},
     {Behaviour::kChainFutureChecksClosed, {3, 10}, kForever},
     {Behaviour::kTaskWakeupReprMethod, {3, 10}, kForever},

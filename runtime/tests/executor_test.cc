@@ -143,7 +143,7 @@ TEST_F(ExecutorTest, ShutdownJoinerWakesTheLoopWhenItWaits) {
   EXPECT_EQ(texts("out"), (std::vector<std::string>{"joined at step 3000"}));
 }
 
-// shutdown_default_executor(timeout) (3.12+) gives up on a job that outlasts the timeout: a
+// shutdown_default_executor(timeout) (3.13+) gives up on a job that outlasts the timeout: a
 // RuntimeWarning, and the coroutine returns at the timeout.
 TEST_F(ExecutorTest, ShutdownDefaultExecutorTimeoutWarns) {
   Loop loop = new_event_loop();

@@ -121,6 +121,29 @@ TEST_P(Teardown, closed_loops_cancelled_job_ends_before_the_exit_collection) {
   });
 }
 
+Co<void> schedules_equal_deadlines(Def = "schedules") {
+  Loop loop = get_running_loop();
+  run_in_executor(loop, nullptr, [] { time_sleep(0.2); });
+  double when = loop->time() + 0.05;
+  loop->call_at(when, [] { print("a"); });
+  loop->call_at(when, [] { print("b"); });
+  loop->call_at(when, [] { print("c"); });
+  co_return;
+}
+
+// Fails before on 3.12 (asyncio.run's teardown scheduled 3.13's timeout timer there: a c b) and
+// on 3.13 (the program's own teardown, which the fuzz ports run, had asyncio.run's timeout).
+TEST_P(Teardown, shutdown_default_executor_leaves_equal_deadlines_in_heap_order) {
+  expect_as_cpython(
+      "teardown", "shutdown_default_executor_leaves_equal_deadlines_in_heap_order", [] {
+        run(schedules_equal_deadlines());
+        print("own teardown");
+        Loop loop = new_event_loop();
+        loop->run_until_complete(schedules_equal_deadlines());
+        try_finally([&] { detail::finalize_loop(loop, std::nullopt); }, [&] { loop->close(); });
+      });
+}
+
 Co<std::string> fails(std::string msg, Def = "fails") {
   throw ValueError(msg);
   co_return std::string();

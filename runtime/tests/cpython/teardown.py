@@ -170,6 +170,34 @@ def closed_loops_cancelled_job_ends_before_the_exit_collection():
     print("joined")
 
 
+@scenario(since=(3, 9), sync=True)
+def shutdown_default_executor_leaves_equal_deadlines_in_heap_order():
+    # Three timers due at one instant fire while the teardown's shutdown_default_executor waits
+    # for a running job. heapq pops equal deadlines in an order that depends on what else the
+    # heap holds: asyncio.run's teardown on 3.13 awaits inside asyncio.timeout(300)
+    # (THREAD_JOIN_TIMEOUT), a fourth timer, and pops a c b; 3.12 gives that timeout to the
+    # thread's join (no timer), and a program's own teardown calls shutdown_default_executor()
+    # without one: a b c (tools/fuzz seed 86537 on 3.13.0).
+    async def schedules():
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, time.sleep, 0.2)
+        when = loop.time() + 0.05
+        loop.call_at(when, print, "a")
+        loop.call_at(when, print, "b")
+        loop.call_at(when, print, "c")
+
+    asyncio.run(schedules())
+    print("own teardown")
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(schedules())
+    try:
+        asyncio.runners._cancel_all_tasks(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+
+
 @scenario()
 async def frame_clears_comprehension_cells_last():
     # body's frame ends holding t0 (also in the `done` set) and t1, two failed tasks never

@@ -57,11 +57,12 @@ class FreeList {
   }
 
   // memset(obj, 0, size), with the sizes of aioref.Handle and TimerHandle (events.Handle's 7
-  // slots and weak reference list, TimerHandle's 2 more) as constants: the compiler stores them
-  // inline where the call to memset cost ~30 instructions per handle.
+  // slots and, up to 3.11, its weak reference list; TimerHandle's 2 more) as constants: the
+  // compiler stores them inline where the call to memset cost ~30 instructions per handle.
   static void zero(PyObject* obj, std::size_t size) {
     void* p = static_cast<void*>(obj);
-    constexpr std::size_t kHandle = sizeof(PyObject) + 8 * sizeof(PyObject*);
+    constexpr std::size_t kHandle =
+        sizeof(PyObject) + (PY_VERSION_HEX >= 0x030C0000 ? 7 : 8) * sizeof(PyObject*);
     if (size == kHandle) {
       std::memset(p, 0, kHandle);
     } else if (size == kHandle + 2 * sizeof(PyObject*)) {

@@ -170,17 +170,21 @@ void init_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
 }
 
 // A new aioref.Handle (or `type`), as events.Handle(callback, args, loop, context) makes it with
-// debug off.
+// debug off. `args` (a new reference) is taken by the handle, or released on an error.
 PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context,
                      PyTypeObject* type = nullptr) {
   State& st = state();
   if (!type) type = st.handle_type;
   PyObject* handle = type->tp_alloc(type, 0);
-  if (!handle) return nullptr;
+  if (!handle) {
+    Py_DECREF(args);
+    return nullptr;
+  }
   // A new object's slots are null (tp_alloc zeroes it): stored without a release.
   if (context == Py_None) {
     context = PyContext_CopyCurrent();
     if (!context) {
+      Py_DECREF(args);
       Py_DECREF(handle);
       return nullptr;
     }
@@ -190,7 +194,7 @@ PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObjec
   }
   init_slot(handle, st.slots.loop, loop);
   init_slot(handle, st.slots.callback, callback);
-  init_slot(handle, st.slots.args, args);
+  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(handle) + st.slots.args) = args;
   init_slot(handle, st.slots.cancelled, Py_False);
   init_slot(handle, st.slots.repr, Py_None);
   init_slot(handle, st.slots.source_traceback, Py_None);
@@ -202,10 +206,9 @@ PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
 }
 
 // A handle type whose _run, slots and __init__ are still events.Handle's.
-bool runnable_type(PyTypeObject* type) {
+bool runnable_other_type(PyTypeObject* type) {
   State& st = state();
   if (!st.ready) return false;
-  if (type == st.handle_type) return guard_holds(st.handle_guard, type, st.handle_attrs);
   if (type == st.base_handle_type) {
     return guard_holds(st.base_handle_guard, type, st.handle_attrs);
   }
@@ -214,6 +217,14 @@ bool runnable_type(PyTypeObject* type) {
            guard_holds(st.base_handle_guard, st.base_handle_type, st.handle_attrs);
   }
   return false;
+}
+// (aioref.Handle's test inline: every call_soon's handle is run through it.)
+inline bool runnable_type(PyTypeObject* type) {
+  State& st = state();
+  if (type == st.handle_type && st.ready) {
+    return guard_holds(st.handle_guard, type, st.handle_attrs);
+  }
+  return runnable_other_type(type);
 }
 
 void unschedule(PyObject* timer) {
@@ -389,9 +400,7 @@ int run(PyObject* handle, bool skip_cancelled) {
 PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
   PyObject* args = arg ? PyTuple_Pack(1, arg) : PyTuple_New(0);
   if (!args) return nullptr;
-  PyObject* handle = new_handle(callback, args, loop, context);
-  Py_DECREF(args);
-  return handle;
+  return new_handle(callback, args, loop, context);
 }
 
 int run_call(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
@@ -664,7 +673,6 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   PyObject* cb_args = callback_args(args, nargs);
   if (!cb_args) return nullptr;
   PyObject* handle = new_handle(args[0], cb_args, self, context);
-  Py_DECREF(cb_args);
   if (!handle) return nullptr;
   try {
     (core->*Schedule)(handle);
@@ -744,7 +752,6 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   PyObject* cb_args = callback_args(rest, nrest);
   if (!cb_args) return nullptr;
   PyObject* timer = new_handle(rest[0], cb_args, self, context, st.timer_type);
-  Py_DECREF(cb_args);
   if (!timer) return nullptr;
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
@@ -931,6 +938,11 @@ HandleLayout g_layout;
 // The slots as CPython lays out events.Handle (its 7 slots, sorted by name, after the object
 // header; then its weak reference list) and TimerHandle (its 2 after that), which make_handle_type
 // checks: the loops over them are then unrolled with constant offsets.
+#ifdef Py_TPFLAGS_PREHEADER
+constexpr unsigned long kPreheader = Py_TPFLAGS_PREHEADER;  // 3.12+: kept before the object
+#else
+constexpr unsigned long kPreheader = 0;
+#endif
 constexpr Py_ssize_t slot_at(int i) {
   return static_cast<Py_ssize_t>(sizeof(PyObject) + static_cast<std::size_t>(i) * sizeof(void*));
 }
@@ -943,9 +955,11 @@ struct FixedLayout<0> {
 };
 template <>
 struct FixedLayout<1> {
-  static constexpr std::array<Py_ssize_t, 9> offsets = {slot_at(8), slot_at(9), slot_at(0),
-                                                        slot_at(1), slot_at(2), slot_at(3),
-                                                        slot_at(4), slot_at(5), slot_at(6)};
+  // After Handle's 7 slots and, up to 3.11, its weak reference list.
+  static constexpr int kOwn = PY_VERSION_HEX >= 0x030C0000 ? 7 : 8;
+  static constexpr std::array<Py_ssize_t, 9> offsets = {
+      slot_at(kOwn), slot_at(kOwn + 1), slot_at(0), slot_at(1), slot_at(2),
+      slot_at(3),    slot_at(4),        slot_at(5), slot_at(6)};
 };
 
 inline void clear_at(char* base, Py_ssize_t offset) {
@@ -1024,6 +1038,10 @@ void handle_dealloc(PyObject* self) {
   Py_TRASHCAN_END
 }
 
+bool handle_layout_fixed(int free_list) {
+  return free_list == 0 ? g_layout<0>.fixed : free_list == 1 && g_layout<1>.fixed;
+}
+
 // make_handle_type(base, name, module, doc, free_list): the type `module.name`, a subclass of
 // `base` (events.Handle: free_list 0; events.TimerHandle: 1) adding nothing, as described above.
 py::object make_handle_type(py::type base, const std::string& name, const std::string& module,
@@ -1041,7 +1059,8 @@ py::object make_handle_type(py::type base, const std::string& name, const std::s
       if (!(mp->flags & READONLY)) layout.slots.push_back(mp->offset);
     }
   }
-  if (bt->tp_dictoffset != 0 || bt->tp_weaklistoffset <= 0 ||
+  // (3.12+ keeps a __slots__ class's weak reference list before the object: a negative offset.)
+  if (bt->tp_dictoffset != 0 || bt->tp_weaklistoffset == 0 ||
       !(bt->tp_flags & Py_TPFLAGS_HAVE_GC) || bt->tp_itemsize != 0) {
     throw py::type_error("aioref: " + name + "'s base must have __slots__ with __weakref__");
   }
@@ -1063,7 +1082,8 @@ py::object make_handle_type(py::type base, const std::string& name, const std::s
   result.attr("__module__") = py::str(module);
   auto* tt = reinterpret_cast<PyTypeObject*>(type);
   if (tt->tp_basicsize != bt->tp_basicsize || tt->tp_weaklistoffset != bt->tp_weaklistoffset ||
-      !(tt->tp_flags & Py_TPFLAGS_HAVE_GC) || tt->tp_new != PyBaseObject_Type.tp_new) {
+      !(tt->tp_flags & Py_TPFLAGS_HAVE_GC) || tt->tp_new != PyBaseObject_Type.tp_new ||
+      (tt->tp_flags & kPreheader) != (bt->tp_flags & kPreheader)) {
     throw py::type_error("aioref: " + name + " is not laid out as its base");
   }
   auto is = [&layout](const auto& offsets) {

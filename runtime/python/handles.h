@@ -54,6 +54,10 @@ PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, 
 py::object make_handle_type(py::type base, const std::string& name, const std::string& module,
                             const std::string& doc, int free_list);
 
+// Whether that type's slots are where CPython 3.8-3.13 put them, so that its deallocator and
+// traverse take the unrolled path (a test's question).
+bool handle_layout_fixed(int free_list);
+
 // install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
 // (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe (BaseEventLoop's
 // methods: debug mode, unusual arguments and a closed loop call them). `loop_attr_names`: names

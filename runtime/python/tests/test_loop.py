@@ -601,6 +601,13 @@ class HandleTypeInternals(object):
             self.assertIs(type(made), cls)
             self.assertIs(made._loop, self.loop)
 
+    def test_slots_where_cpython_puts_them(self):
+        # The deallocator and traverse take their unrolled path (the one measured) on every
+        # version; else the generic one, as correct and slower.
+        core = aioref._loop._core
+        self.assertTrue(core.handle_layout_fixed(0))
+        self.assertTrue(core.handle_layout_fixed(1))
+
     def test_not_subclassable(self):
         for cls in (aioref.Handle, aioref.TimerHandle):
             with self.assertRaisesRegex(TypeError, "not an acceptable base type"):

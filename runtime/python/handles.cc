@@ -1014,9 +1014,10 @@ void handle_dealloc_body(PyObject* self) {
 
 // tp_traverse: subtype_traverse's visits for these types, in its order (each base's slots from
 // the nearest, then the type). The young collections of a busy loop traverse every queued
-// handle, twice each: subtype_traverse's generic walk cost ~180 instructions a handle there,
-// ~270 per call_soon of bench_loops.py's (the Contexts that handles copy are allocated as GC
-// objects once CPython's free list of 255 is empty, so a queue of 1,000 triggers collections).
+// handle, twice each (the Contexts that handles copy are allocated as GC objects once CPython's
+// free list of 255 is empty, so bench_loops.py's queue of 1,000 triggers one a round):
+// subtype_traverse's generic walk cost 183 instructions a handle there, this one 76 unrolled
+// (call_soon 2,641 -> 2,475 per call with the unrolled deallocator; analysis.md, session 20).
 template <int kTag>
 int handle_traverse(PyObject* self, visitproc visit, void* arg) {
   char* base = reinterpret_cast<char*>(self);

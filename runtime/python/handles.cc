@@ -2,6 +2,7 @@
 
 #include <structmember.h>  // PyMemberDef (events.Handle's slot offsets)
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -163,30 +164,40 @@ void set_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_XDECREF(old);
 }
 
+void init_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
+  Py_INCREF(value);
+  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset) = value;
+}
+
 // A new aioref.Handle (or `type`), as events.Handle(callback, args, loop, context) makes it with
-// debug off.
+// debug off. `args` (a new reference) is taken by the handle, or released on an error.
 PyObject* new_handle(PyObject* callback, PyObject* args, PyObject* loop, PyObject* context,
                      PyTypeObject* type = nullptr) {
   State& st = state();
   if (!type) type = st.handle_type;
   PyObject* handle = type->tp_alloc(type, 0);
-  if (!handle) return nullptr;
-  PyObject* copied = nullptr;
+  if (!handle) {
+    Py_DECREF(args);
+    return nullptr;
+  }
+  // A new object's slots are null (tp_alloc zeroes it): stored without a release.
   if (context == Py_None) {
-    context = copied = PyContext_CopyCurrent();
+    context = PyContext_CopyCurrent();
     if (!context) {
+      Py_DECREF(args);
       Py_DECREF(handle);
       return nullptr;
     }
+    *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(handle) + st.slots.context) = context;
+  } else {
+    init_slot(handle, st.slots.context, context);
   }
-  set_slot(handle, st.slots.context, context);
-  set_slot(handle, st.slots.loop, loop);
-  set_slot(handle, st.slots.callback, callback);
-  set_slot(handle, st.slots.args, args);
-  set_slot(handle, st.slots.cancelled, Py_False);
-  set_slot(handle, st.slots.repr, Py_None);
-  set_slot(handle, st.slots.source_traceback, Py_None);
-  Py_XDECREF(copied);
+  init_slot(handle, st.slots.loop, loop);
+  init_slot(handle, st.slots.callback, callback);
+  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(handle) + st.slots.args) = args;
+  init_slot(handle, st.slots.cancelled, Py_False);
+  init_slot(handle, st.slots.repr, Py_None);
+  init_slot(handle, st.slots.source_traceback, Py_None);
   return handle;
 }
 
@@ -195,10 +206,9 @@ PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
 }
 
 // A handle type whose _run, slots and __init__ are still events.Handle's.
-bool runnable_type(PyTypeObject* type) {
+bool runnable_other_type(PyTypeObject* type) {
   State& st = state();
   if (!st.ready) return false;
-  if (type == st.handle_type) return guard_holds(st.handle_guard, type, st.handle_attrs);
   if (type == st.base_handle_type) {
     return guard_holds(st.base_handle_guard, type, st.handle_attrs);
   }
@@ -207,6 +217,14 @@ bool runnable_type(PyTypeObject* type) {
            guard_holds(st.base_handle_guard, st.base_handle_type, st.handle_attrs);
   }
   return false;
+}
+// (aioref.Handle's test inline: every call_soon's handle is run through it.)
+inline bool runnable_type(PyTypeObject* type) {
+  State& st = state();
+  if (type == st.handle_type && st.ready) {
+    return guard_holds(st.handle_guard, type, st.handle_attrs);
+  }
+  return runnable_other_type(type);
 }
 
 void unschedule(PyObject* timer) {
@@ -382,9 +400,7 @@ int run(PyObject* handle, bool skip_cancelled) {
 PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
   PyObject* args = arg ? PyTuple_Pack(1, arg) : PyTuple_New(0);
   if (!args) return nullptr;
-  PyObject* handle = new_handle(callback, args, loop, context);
-  Py_DECREF(args);
-  return handle;
+  return new_handle(callback, args, loop, context);
 }
 
 int run_call(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop) {
@@ -449,11 +465,28 @@ int check_closed_then_debug(PyObject* self, PyObject* dict) {
 // object's inline values, whose writes (set_debug's `self._debug = ...`) leave the tag as it was
 // (test_full's test_loop_changes_seen_at_the_next_call). kUnknown: not read yet.
 constexpr int kUnknown = -2;
+// A type as it was (its version tag, PEP 509's for types): it still is while the tag is the same
+// and valid (any change to the type or a base invalidates it; 3.8-3.11 keep the old tag, with
+// Py_TPFLAGS_VALID_VERSION_TAG cleared).
+struct TypeStamp {
+  PyTypeObject* type = nullptr;  // not a reference: compared, never used
+  unsigned int version = 0;
+};
+TypeStamp stamp_of(PyTypeObject* type) {
+  return {type, PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0};
+}
+inline bool stamp_holds(const TypeStamp& s, PyTypeObject* type) {
+  return s.type == type && s.version && s.version == type->tp_version_tag &&
+         PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG);
+}
 struct LoopFacts {
   PyObject* dict = nullptr;  // not a reference: compared, never used
   std::uint64_t version = 0;
-  int direct = kUnknown;  // 1: `core` is direct_core's answer after its type guards
+  // 1: `core` is direct_core's answer, its type guards having held for the loop's type and the
+  // handle type as the stamps say (checked, not run again, while the stamps hold).
+  int direct = kUnknown;
   Core* core = nullptr;
+  TypeStamp loop_type{}, handle_type{};
   int debug = kUnknown;  // debug_flag's answer after its type guard
   int plain = kUnknown;  // create_task_plain's answer
 };
@@ -491,13 +524,17 @@ PyObject* loop_dict(PyObject* self) {
 
 Core* direct_core(PyObject* loop) {
   State& st = state();
-  if (!st.ready || !st.dict_attrs ||
-      !loop_type_ok(Py_TYPE(loop), st.direct_guards, st.direct_attrs) || !handle_type_ok()) {
-    return nullptr;
-  }
+  if (!st.ready || !st.dict_attrs) return nullptr;
   PyObject* dict = loop_dict(loop);
   LoopFacts* facts = facts_of(dict);
-  if (facts && facts->direct != kUnknown) return facts->core;
+  // One check for the guards and the dict: the facts were found under these types as they are.
+  if (facts && facts->direct != kUnknown && stamp_holds(facts->loop_type, Py_TYPE(loop)) &&
+      stamp_holds(facts->handle_type, st.handle_type)) {
+    return facts->core;
+  }
+  if (!loop_type_ok(Py_TYPE(loop), st.direct_guards, st.direct_attrs) || !handle_type_ok()) {
+    return nullptr;
+  }
   Core* core = nullptr;
   // An instance's own call_soon (a test's replacement) is what _asyncio would call.
   if (!dict || !PyDict_GetItemWithError(dict, st.call_soon_name)) {
@@ -514,6 +551,8 @@ Core* direct_core(PyObject* loop) {
       PyDict_GetItemWithError(dict, st.core_name)) {
     facts->direct = 1;
     facts->core = core;
+    facts->loop_type = stamp_of(Py_TYPE(loop));  // the guards above set the tags
+    facts->handle_type = stamp_of(st.handle_type);
   }
   if (PyErr_Occurred()) PyErr_Clear();
   return core;
@@ -563,6 +602,12 @@ int create_task_plain(PyObject* loop) {
 
 // The callback's arguments, `items[1:]`, as a new tuple.
 PyObject* callback_args(PyObject* const* items, Py_ssize_t n) {
+  if (n == 1) {  // the empty tuple, which every PyTuple_New(0) returns too (kept from the first)
+    static PyObject* const empty = PyTuple_New(0);
+    if (!empty) return PyTuple_New(0);
+    Py_INCREF(empty);
+    return empty;
+  }
   PyObject* tuple = PyTuple_New(n - 1);
   if (!tuple) return nullptr;
   for (Py_ssize_t i = 1; i < n; ++i) {
@@ -628,7 +673,6 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   PyObject* cb_args = callback_args(args, nargs);
   if (!cb_args) return nullptr;
   PyObject* handle = new_handle(args[0], cb_args, self, context);
-  Py_DECREF(cb_args);
   if (!handle) return nullptr;
   try {
     (core->*Schedule)(handle);
@@ -708,7 +752,6 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   PyObject* cb_args = callback_args(rest, nrest);
   if (!cb_args) return nullptr;
   PyObject* timer = new_handle(rest[0], cb_args, self, context, st.timer_type);
-  Py_DECREF(cb_args);
   if (!timer) return nullptr;
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
@@ -870,6 +913,195 @@ PyMethodDef kLoopCreateFutureDef = {
     "create_future($self, /)\n--\n\nCreate a Future object attached to the loop "
     "(BaseEventLoop.create_future)."};
 
+// --- aioref.Handle and aioref.TimerHandle: C heap types -------------------------------------
+//
+// events.Handle and TimerHandle with nothing added, made by PyType_FromSpecWithBases so that
+// their instances die through their own deallocator instead of CPython's generic
+// subtype_dealloc, which looks up and walks the bases' slots at every death (~75 instructions of
+// call_soon's ~2,800). They are not subclassable (no Py_TPFLAGS_BASETYPE): a subclass would
+// clear its own slots before this deallocator clears the weak references, where CPython's
+// order for any subclass of events.Handle is finalizer, weak references, slots (session 19's
+// tp_dealloc for the Python classes was not merged for that). So the deallocator below is
+// subtype_dealloc's steps for exactly these types, in its order: untrack, trashcan, the
+// finalizer (a `__del__` set on the type or on events.Handle later), the weak references (their
+// callbacks), the weak references a finalizer made (cleared without callbacks), the slots of
+// each base from the nearest (clear_slots: T_OBJECT_EX members that are not read-only),
+// tp_free (the free list), the type's reference.
+struct HandleLayout {
+  std::vector<Py_ssize_t> slots;    // in clear_slots' order
+  std::vector<Py_ssize_t> visited;  // traverse_slots': the read-only ones too
+  bool fixed = false;               // both are FixedLayout<kTag>::offsets
+};
+template <int kTag>
+HandleLayout g_layout;
+
+// The slots as CPython lays out events.Handle (its 7 slots, sorted by name, after the object
+// header; then its weak reference list) and TimerHandle (its 2 after that), which make_handle_type
+// checks: the loops over them are then unrolled with constant offsets.
+#ifdef Py_TPFLAGS_PREHEADER
+constexpr unsigned long kPreheader = Py_TPFLAGS_PREHEADER;  // 3.12+: kept before the object
+#else
+constexpr unsigned long kPreheader = 0;
+#endif
+constexpr Py_ssize_t slot_at(int i) {
+  return static_cast<Py_ssize_t>(sizeof(PyObject) + static_cast<std::size_t>(i) * sizeof(void*));
+}
+template <int kTag>
+struct FixedLayout;
+template <>
+struct FixedLayout<0> {
+  static constexpr std::array<Py_ssize_t, 7> offsets = {
+      slot_at(0), slot_at(1), slot_at(2), slot_at(3), slot_at(4), slot_at(5), slot_at(6)};
+};
+template <>
+struct FixedLayout<1> {
+  // After Handle's 7 slots and, up to 3.11, its weak reference list.
+  static constexpr int kOwn = PY_VERSION_HEX >= 0x030C0000 ? 7 : 8;
+  static constexpr std::array<Py_ssize_t, 9> offsets = {
+      slot_at(kOwn), slot_at(kOwn + 1), slot_at(0), slot_at(1), slot_at(2),
+      slot_at(3),    slot_at(4),        slot_at(5), slot_at(6)};
+};
+
+inline void clear_at(char* base, Py_ssize_t offset) {
+  auto** slot = reinterpret_cast<PyObject**>(base + offset);
+  if (PyObject* value = *slot) {
+    *slot = nullptr;
+    Py_DECREF(value);
+  }
+}
+inline int visit_at(char* base, Py_ssize_t offset, visitproc visit, void* arg) {
+  PyObject* value = *reinterpret_cast<PyObject**>(base + offset);
+  return value ? visit(value, arg) : 0;
+}
+template <int kTag, std::size_t... I>
+void clear_fixed(char* base, std::index_sequence<I...>) {
+  (clear_at(base, FixedLayout<kTag>::offsets[I]), ...);
+}
+template <int kTag, std::size_t... I>
+int visit_fixed(char* base, visitproc visit, void* arg, std::index_sequence<I...>) {
+  int r = 0;
+  static_cast<void>(((r = visit_at(base, FixedLayout<kTag>::offsets[I], visit, arg)) || ...));
+  return r;
+}
+template <int kTag>
+using FixedIndices = std::make_index_sequence<FixedLayout<kTag>::offsets.size()>;
+
+template <int kTag>
+void handle_dealloc_body(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  bool finalizer = type->tp_finalize != nullptr;
+  if (finalizer) {
+    PyObject_GC_Track(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
+    PyObject_GC_UnTrack(self);
+    type = Py_TYPE(self);
+  }
+  auto** weaklist =
+      reinterpret_cast<PyObject**>(reinterpret_cast<char*>(self) + type->tp_weaklistoffset);
+  if (*weaklist) PyObject_ClearWeakRefs(self);
+  if (finalizer) {  // made by the finalizer: cleared, their callbacks not called (as CPython)
+    while (*weaklist) _PyWeakref_ClearRef(reinterpret_cast<PyWeakReference*>(*weaklist));
+  }
+  char* base = reinterpret_cast<char*>(self);
+  if (g_layout<kTag>.fixed) {
+    clear_fixed<kTag>(base, FixedIndices<kTag>{});
+  } else {
+    for (Py_ssize_t offset : g_layout<kTag>.slots) clear_at(base, offset);
+  }
+  type->tp_free(self);
+  Py_DECREF(type);  // the instance's reference to its heap type
+}
+
+// tp_traverse: subtype_traverse's visits for these types, in its order (each base's slots from
+// the nearest, then the type). The young collections of a busy loop traverse every queued
+// handle, twice each (the Contexts that handles copy are allocated as GC objects once CPython's
+// free list of 255 is empty, so bench_loops.py's queue of 1,000 triggers one a round):
+// subtype_traverse's generic walk cost 183 instructions a handle there, this one 76 unrolled
+// (call_soon 2,641 -> 2,475 per call with the unrolled deallocator; analysis.md, session 20).
+template <int kTag>
+int handle_traverse(PyObject* self, visitproc visit, void* arg) {
+  char* base = reinterpret_cast<char*>(self);
+  if (g_layout<kTag>.fixed) {
+    if (int r = visit_fixed<kTag>(base, visit, arg, FixedIndices<kTag>{})) return r;
+  } else {
+    for (Py_ssize_t offset : g_layout<kTag>.visited) {
+      if (int r = visit_at(base, offset, visit, arg)) return r;
+    }
+  }
+  Py_VISIT(Py_TYPE(self));  // a heap type's instances reference it (subtype_traverse, 3.8+)
+  return 0;
+}
+
+template <int kTag>
+void handle_dealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
+  Py_TRASHCAN_BEGIN(self, handle_dealloc<kTag>) handle_dealloc_body<kTag>(self);
+  Py_TRASHCAN_END
+}
+
+bool handle_layout_fixed(int free_list) {
+  return free_list == 0 ? g_layout<0>.fixed : free_list == 1 && g_layout<1>.fixed;
+}
+
+// make_handle_type(base, name, module, doc, free_list): the type `module.name`, a subclass of
+// `base` (events.Handle: free_list 0; events.TimerHandle: 1) adding nothing, as described above.
+py::object make_handle_type(py::type base, const std::string& name, const std::string& module,
+                            const std::string& doc, int free_list) {
+  if (free_list != 0 && free_list != 1) throw py::value_error("aioref: free_list is 0 or 1");
+  auto* bt = reinterpret_cast<PyTypeObject*>(base.ptr());
+  destructor generic = bt->tp_dealloc;  // subtype_dealloc: base is a Python class
+  HandleLayout layout;
+  for (PyTypeObject* t = bt; t && t->tp_dealloc == generic; t = t->tp_base) {
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) break;
+    PyMemberDef* mp = t->tp_members;
+    for (Py_ssize_t i = 0; mp && i < Py_SIZE(t); ++i, ++mp) {
+      if (mp->type != T_OBJECT_EX) continue;
+      layout.visited.push_back(mp->offset);
+      if (!(mp->flags & READONLY)) layout.slots.push_back(mp->offset);
+    }
+  }
+  // (3.12+ keeps a __slots__ class's weak reference list before the object: a negative offset.)
+  if (bt->tp_dictoffset != 0 || bt->tp_weaklistoffset == 0 ||
+      !(bt->tp_flags & Py_TPFLAGS_HAVE_GC) || bt->tp_itemsize != 0) {
+    throw py::type_error("aioref: " + name + "'s base must have __slots__ with __weakref__");
+  }
+  PyType_Slot slots[] = {
+      {Py_tp_dealloc,
+       reinterpret_cast<void*>(free_list == 0 ? &handle_dealloc<0> : &handle_dealloc<1>)},
+      {Py_tp_traverse,
+       reinterpret_cast<void*>(free_list == 0 ? &handle_traverse<0> : &handle_traverse<1>)},
+      {Py_tp_clear, reinterpret_cast<void*>(bt->tp_clear)},  // subtype_clear: the base's slots
+      {Py_tp_doc, const_cast<char*>(kept_for_process(doc)->c_str())},
+      {0, nullptr}};
+  // No Py_TPFLAGS_BASETYPE (see above); the basic size and weaklist offset are the base's.
+  PyType_Spec spec = {kept_for_process(name)->c_str(), 0, 0,
+                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, slots};
+  py::tuple bases = py::make_tuple(base);
+  PyObject* type = PyType_FromSpecWithBases(&spec, bases.ptr());
+  if (!type) throw py::error_already_set();
+  py::object result = py::reinterpret_steal<py::object>(type);
+  result.attr("__module__") = py::str(module);
+  auto* tt = reinterpret_cast<PyTypeObject*>(type);
+  if (tt->tp_basicsize != bt->tp_basicsize || tt->tp_weaklistoffset != bt->tp_weaklistoffset ||
+      !(tt->tp_flags & Py_TPFLAGS_HAVE_GC) || tt->tp_new != PyBaseObject_Type.tp_new ||
+      (tt->tp_flags & kPreheader) != (bt->tp_flags & kPreheader)) {
+    throw py::type_error("aioref: " + name + " is not laid out as its base");
+  }
+  auto is = [&layout](const auto& offsets) {
+    std::vector<Py_ssize_t> expected(offsets.begin(), offsets.end());
+    return layout.slots == expected && layout.visited == expected;
+  };
+  layout.fixed = free_list == 0 ? is(FixedLayout<0>::offsets) : is(FixedLayout<1>::offsets);
+  if (free_list == 0) {
+    g_layout<0> = std::move(layout);
+    FreeList<0>::install(tt);
+  } else {
+    g_layout<1> = std::move(layout);
+    FreeList<1>::install(tt);
+  }
+  return result;
+}
+
 Py_ssize_t slot_offset(PyObject* base_dict, const char* name) {
   PyObject* descr = PyDict_GetItemString(base_dict, name);
   if (!descr || Py_TYPE(descr) != &PyMemberDescr_Type) {
@@ -921,7 +1153,6 @@ void install_call_soon(py::type loop_type, py::type handle_type, py::type base_h
   }
   st.handle_type = ht;
   Py_INCREF(ht);
-  FreeList<0>::install(ht);
   st.base_handle_type = bt;
   Py_INCREF(bt);
   st.run_name = PyUnicode_InternFromString("_run");
@@ -973,7 +1204,6 @@ void install_timers(py::type loop_type, py::type timer_type, py::type base_timer
   }
   st.timer_type = tt;
   Py_INCREF(tt);
-  FreeList<1>::install(tt);
   st.call_at_fallback = call_at_fallback.release().ptr();
   st.call_later_fallback = call_later_fallback.release().ptr();
   for (PyMethodDef* def : {&kLoopCallAtDef, &kLoopCallLaterDef}) set_method(loop_type, def);

@@ -5,6 +5,8 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 namespace aioref_bridge {
 class Core;
 }
@@ -45,6 +47,16 @@ int create_task_plain(PyObject* loop);
 int run_call(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop);
 // That Handle (a new reference, or nullptr with an error set).
 PyObject* new_call_handle(PyObject* callback, PyObject* arg, PyObject* context, PyObject* loop);
+
+// make_handle_type(events.Handle, "Handle", "aioref._loop", doc, 0) (and events.TimerHandle,
+// free list 1): `base` with nothing added, not subclassable, its instances freed by a C
+// deallocator doing subtype_dealloc's steps in its order (handles.cc).
+py::object make_handle_type(py::type base, const std::string& name, const std::string& module,
+                            const std::string& doc, int free_list);
+
+// Whether that type's slots are where CPython 3.8-3.13 put them, so that its deallocator and
+// traverse take the unrolled path (a test's question).
+bool handle_layout_fixed(int free_list);
 
 // install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
 // (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe (BaseEventLoop's

@@ -25,6 +25,8 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   aio::install_harness();
   aioref_bridge::register_future(m);  // mode "full": C++ Future (future.cc) and Task (task.cc)
   aioref_bridge::register_task(m);
+  m.def("make_handle_type", &aioref_bridge::fast::make_handle_type);
+  m.def("handle_layout_fixed", &aioref_bridge::fast::handle_layout_fixed);
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);
   m.def("install_loop_create_task", &aioref_bridge::install_cpython_create_task);

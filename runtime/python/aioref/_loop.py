@@ -44,20 +44,20 @@ _CALL_AT_REJECTS_NONE = sys.version_info >= (3, 11)
 _HAS_RUN_FOREVER_SETUP = hasattr(base_events.BaseEventLoop, "_run_forever_setup")
 
 
-class Handle(events.Handle):
-    """asyncio.Handle scheduled in the C++ ready queue. Nothing is overridden: as in CPython's
-    `_ready` deque, a cancelled handle stays queued and is skipped when its turn comes."""
+# aioref.Handle and TimerHandle: events.Handle and events.TimerHandle with nothing added or
+# overridden, made in C (handles.cc, make_handle_type) so that their instances are freed by a C
+# deallocator doing what CPython's subtype_dealloc does for them, in its order (weak references
+# before slots), without its generic walk. Neither can be subclassed (a subclass's slots would be
+# cleared before the weak references): subclass asyncio.Handle, as with CPython's loop.
+Handle = _core.make_handle_type(events.Handle, "Handle", __name__, """\
+asyncio.Handle scheduled in the C++ ready queue. Nothing is overridden: as in CPython's
+`_ready` deque, a cancelled handle stays queued and is skipped when its turn comes.""", 0)
 
-    __slots__ = ()
-
-
-class TimerHandle(events.TimerHandle):
-    """asyncio.TimerHandle scheduled in the C++ timer heap, which holds the handle itself as
-    CPython's _scheduled list does (and clears `_scheduled` when it drops it). Nothing is
-    overridden: cancel() counts the cancelled timer for the heap's purge through
-    Loop._timer_handle_cancelled, as in CPython."""
-
-    __slots__ = ()
+TimerHandle = _core.make_handle_type(events.TimerHandle, "TimerHandle", __name__, """\
+asyncio.TimerHandle scheduled in the C++ timer heap, which holds the handle itself as
+CPython's _scheduled list does (and clears `_scheduled` when it drops it). Nothing is
+overridden: cancel() counts the cancelled timer for the heap's purge through
+Loop._timer_handle_cancelled, as in CPython.""", 1)
 
 
 def _io_ready():

@@ -15,6 +15,7 @@ failure on that loop.
 """
 
 import asyncio
+import functools
 import sys
 import unittest
 
@@ -27,7 +28,14 @@ LOOPS = {
 }
 
 # ("<Bodies>.<test>", "<loop>") -> why that loop differs from CPython's there.
-KNOWN_DIFFERENCES = {}
+_HANDLE_TYPES = ("type(loop.call_soon(f)) is aioref.Handle (TimerHandle: aioref.TimerHandle), "
+                 "a C type that cannot be subclassed (runtime/python/handles.cc, "
+                 "make_handle_type: its deallocator does subtype_dealloc's steps for it alone); "
+                 "CPython's loop returns events.Handle, which can be")
+KNOWN_DIFFERENCES = {
+    ("HandleDeath.test_subclass_slots_dict_and_del", "aioref"): _HANDLE_TYPES,
+    ("HandleDeath.test_subclass_slots_dict_and_del", "aioref-full"): _HANDLE_TYPES,
+}
 
 
 class LoopCase(unittest.TestCase):
@@ -43,6 +51,15 @@ class LoopCase(unittest.TestCase):
             self.loop.close()
 
 
+def _expected_failure(method):
+    """unittest.expectedFailure of a copy: it marks the function it is given, which the other
+    loops' classes share."""
+    @functools.wraps(method)
+    def test(self):
+        return method(self)
+    return unittest.expectedFailure(test)
+
+
 def every_loop(bodies, loop_names=tuple(LOOPS)):
     """Declares one LoopCase per loop of LOOPS for a class of test bodies (see the module)."""
     module = sys.modules[bodies.__module__]
@@ -52,7 +69,7 @@ def every_loop(bodies, loop_names=tuple(LOOPS)):
         for (test, differing_loop), _reason in KNOWN_DIFFERENCES.items():
             owner, _, method = test.partition(".")
             if owner == bodies.__name__ and differing_loop == loop_name:
-                namespace[method] = unittest.expectedFailure(getattr(bodies, method))
+                namespace[method] = _expected_failure(getattr(bodies, method))
         name = "%s_%s" % (bodies.__name__, loop_name.replace("-", "_"))
         setattr(module, name, type(name, (bodies, LoopCase), namespace))
     return bodies

@@ -441,9 +441,10 @@ class FreshHandles(object):
 
 @loops.every_loop
 class HandleDeath(object):
-    """aioref.Handle and TimerHandle die through their own tp_dealloc (slots_dealloc.h), not
-    CPython's subtype_dealloc: what is seen of a handle's death is the same as for CPython's
-    events.Handle (the expected values: CPython 3.8-3.13's loop, run by every_loop)."""
+    """aioref.Handle and TimerHandle die through their own tp_dealloc (handles.cc,
+    make_handle_type), not CPython's subtype_dealloc: what is seen of a handle's death is the
+    same as for CPython's events.Handle (the expected values: CPython 3.8-3.13's loop, run by
+    every_loop)."""
 
     def handle_types(self):
         return [type(self.loop.call_soon(print)), type(self.loop.call_later(3600, print))]
@@ -461,6 +462,63 @@ class HandleDeath(object):
             self.loop.run_forever()  # the loop drops its references
             self.assertIsNone(ref())
             self.assertEqual(seen, ["handle", "arg"])  # weak references before the slots
+
+    def test_every_slot_released_in_order(self):
+        # clear_slots' order: the nearest base's slots first (TimerHandle's), each class's
+        # sorted by name (type() sorts __slots__); the same in 3.8-3.13.
+        handle_slots = ["_args", "_callback", "_cancelled", "_context", "_loop", "_repr",
+                        "_source_traceback"]
+        for cls in self.handle_types():
+            timer = issubclass(cls, asyncio.TimerHandle)
+            expected = (["_scheduled", "_when"] if timer else []) + handle_slots
+            handle = cls.__new__(cls)
+            seen = []
+            for name in reversed(expected):
+                setattr(handle, name, Arg())
+                weakref.finalize(getattr(handle, name), seen.append, name)
+            del handle
+            self.assertEqual(seen, expected)
+
+    def test_referents_in_order(self):
+        # What the collector visits (tp_traverse: subtype_traverse's order on CPython's loop):
+        # the set slots, the nearest base's first, each class's sorted by name, then the type.
+        handle_slots = ["_args", "_callback", "_cancelled", "_context", "_loop", "_repr",
+                        "_source_traceback"]
+        for cls in self.handle_types():
+            timer = issubclass(cls, asyncio.TimerHandle)
+            names = (["_scheduled", "_when"] if timer else []) + handle_slots
+            handle = cls.__new__(cls)
+            self.assertEqual(gc.get_referents(handle), [cls])
+            for name in names:
+                setattr(handle, name, name)
+            self.assertEqual(gc.get_referents(handle), names + [cls])
+            del handle._repr, handle._args
+            self.assertEqual(gc.get_referents(handle),
+                             [n for n in names if n not in ("_repr", "_args")] + [cls])
+
+    def test_weakrefs_made_by_del_are_cleared_with_the_others(self):
+        # subtype_dealloc: the finalizer, then every weak reference with its callback (those
+        # the finalizer made first), then the slots.
+        kept = []
+        seen = []
+        for cls in self.handle_types():
+            def finalizer(self):
+                kept.append(weakref.ref(self, lambda r: seen.append("made in __del__")))
+
+            cls.__del__ = finalizer
+            try:
+                handle = cls.__new__(cls)
+                weakref.ref(handle)  # (not kept: no callback to run)
+                ref = weakref.ref(handle, lambda r: seen.append("before"))
+                del handle
+                self.assertIsNone(ref())
+                self.assertEqual(len(kept), 1)
+                self.assertIsNone(kept[0]())
+                self.assertEqual(seen, ["made in __del__", "before"])
+            finally:
+                del cls.__del__
+            kept.clear()
+            seen.clear()
 
     def test_subclass_slots_dict_and_del(self):
         seen = []
@@ -481,13 +539,7 @@ class HandleDeath(object):
             ref = weakref.ref(sub, lambda r: seen.append("ref"))
             del sub
             self.assertIsNone(ref())
-            # CPython: del, ref, own, args, extra. A subclass of aioref's Handle clears its own
-            # slots and dict before the base's deallocator clears the weak references, as for a
-            # subclass of any C type with weak references: del, own, extra, ref, args (a known
-            # difference, runtime/benchmarks/analysis.md, session 19's tp_dealloc).
-            self.assertTrue(seen.index("ref") < seen.index("args"))
-            self.assertEqual(sorted(seen), ["args", "del", "extra", "own", "ref"])
-            self.assertEqual(seen[0], "del")
+            self.assertEqual(seen, ["del", "ref", "own", "args", "extra"])  # 3.8-3.13
             seen.clear()
 
     def test_del_set_on_the_type_later_may_resurrect(self):
@@ -517,6 +569,49 @@ class HandleDeath(object):
 
 class Arg(object):
     """Something a weak reference can point at."""
+
+
+@loops.aioref_only
+class HandleTypeInternals(object):
+    """type(loop.call_soon(f)) and type(loop.call_later(d, f)) are aioref.Handle and
+    aioref.TimerHandle: events.Handle and TimerHandle with nothing added, made in C, which
+    cannot be subclassed (handles.cc, make_handle_type: a subclass's slots would be cleared
+    before the weak references, unlike CPython's order). What else is seen of them is what a
+    Python subclass with `__slots__ = ()` shows."""
+
+    def test_types(self):
+        for handle, cls, base in ((self.loop.call_soon(print), aioref.Handle, asyncio.Handle),
+                                  (self.loop.call_later(3600, print), aioref.TimerHandle,
+                                   asyncio.TimerHandle)):
+            self.assertIs(type(handle), cls)
+            self.assertEqual(cls.__mro__, (cls, base) + base.__mro__[1:])
+            self.assertEqual((cls.__module__, cls.__qualname__, cls.__name__),
+                             ("aioref._loop", base.__name__, base.__name__))
+            self.assertIs(getattr(sys.modules[cls.__module__], cls.__qualname__), cls)
+            self.assertTrue(repr(handle).startswith("<%s " % base.__name__), repr(handle))
+            self.assertFalse(hasattr(handle, "__dict__"))
+            self.assertTrue(gc.is_tracked(handle))
+            self.assertIs(weakref.ref(handle)(), handle)
+            with self.assertRaisesRegex(AttributeError, "'%s' object has no attribute 'nope'"
+                                        % base.__name__):
+                handle.nope = 1
+            handle.cancel()
+            when = (3600.0,) if base is asyncio.TimerHandle else ()
+            made = cls(*when, print, (), self.loop)  # events.Handle.__init__ (TimerHandle's)
+            self.assertIs(type(made), cls)
+            self.assertIs(made._loop, self.loop)
+
+    def test_slots_where_cpython_puts_them(self):
+        # The deallocator and traverse take their unrolled path (the one measured) on every
+        # version; else the generic one, as correct and slower.
+        core = aioref._loop._core
+        self.assertTrue(core.handle_layout_fixed(0))
+        self.assertTrue(core.handle_layout_fixed(1))
+
+    def test_not_subclassable(self):
+        for cls in (aioref.Handle, aioref.TimerHandle):
+            with self.assertRaisesRegex(TypeError, "not an acceptable base type"):
+                type("Sub", (cls,), {"__slots__": ()})
 
 
 @loops.every_loop

@@ -526,9 +526,11 @@ void TaskBase::collect(std::uint64_t place) {
 
 namespace {
 // Which of `alive` a collection reaches from the program's globals (teardown.h): a task waiting
-// on a future they reach (its wakeup is that future's callback), and the futures its callbacks
-// are partials of (wait_for's waiter, which the task awaiting it waits on). What a task's frame
-// holds (its locals, a gather's or shield's outer future) is not followed.
+// on a future they reach (its wakeup is that future's callback, while the future holds its
+// callbacks: one finished drops them, even when scheduling them failed on the closed loop), and
+// the futures its callbacks are partials of (wait_for's waiter, which the task awaiting it waits
+// on). What a task's frame holds (its locals, a gather's or shield's outer future) is not
+// followed.
 std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& alive,
                                   const ModuleGlobals& globals) {
   std::vector<bool> held(alive.size(), false);
@@ -550,7 +552,8 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
     }
     for (std::size_t i = 0; i < alive.size(); ++i) {
       const std::shared_ptr<FutureBase>& waiting_on = alive[i]->fut_waiter();
-      if (!held[i] && waiting_on && is_reached(waiting_on.get())) {
+      if (!held[i] && waiting_on && waiting_on->callback_count() > 0 &&
+          is_reached(waiting_on.get())) {
         held[i] = true;
         reached.push_back(alive[i].get());
         grew = true;
@@ -568,7 +571,8 @@ void gc_collect_pending_tasks() {
             [](const auto& a, const auto& b) { return a->number() < b->number(); });
   // The harness's collections (teardown.h): first what the program's globals do not reach, then,
   // with the globals cleared, what they do.
-  std::vector<bool> held = held_by_globals(alive, detail::take_module_globals());
+  const ModuleGlobals globals = detail::take_module_globals();
+  std::vector<bool> held = held_by_globals(alive, globals);
   std::vector<std::shared_ptr<TaskBase>> first, second;
   for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
   // Finalized newest first, each task before its coroutine: the order of the harness's REVERSED
@@ -580,26 +584,42 @@ void gc_collect_pending_tasks() {
   // (detail::kFinalizingPlaces), after what the collection frees of the rest (frames kept by
   // tracebacks, in task creation order).
   std::uint64_t place = detail::kFinalizingPlaces;
-  auto collect_each = [&place](std::vector<std::shared_ptr<TaskBase>>& tasks) {
+  auto collect_each = [&](std::vector<std::shared_ptr<TaskBase>>& tasks, bool with_globals) {
+    std::vector<std::shared_ptr<TaskBase>> finalized;
     for (auto it = tasks.rbegin(); it != tasks.rend(); ++it) {
       TaskBase& t = **it;
       if (t.collected_) continue;
       t.collected_ = true;
       t.collect(++place);
+      finalized.push_back(*it);
+      if (!with_globals || second.empty()) continue;
+      // A task the globals reached only through a waiter this close finished (a holder's exit
+      // releasing a lock: set_result, whose call_soon raised on the closed loop and dropped the
+      // wakeup) is garbage now: freed here, when the traceback of that report goes, so logged
+      // and closed at this place, with the globals (fuzz seeds 22154, 40022).
+      std::vector<bool> still = held_by_globals(second, globals);
+      for (std::size_t i = second.size(); i-- > 0;) {
+        if (still[i] || second[i]->collected_) continue;
+        second[i]->collected_ = true;
+        second[i]->collect(place);
+        finalized.push_back(second[i]);
+      }
     }
     // Then the collector clears them (tp_clear), which breaks the cycles through the waiters.
-    for (auto& t : tasks) t->drop_waiter();
+    for (auto& t : finalized) t->drop_waiter();
   };
   {
     detail::Collection collection;
-    collect_each(first);
+    collect_each(first, true);
     // The same collection frees the cycles through frames kept by tracebacks (frames.h).
     gc_collect_kept_frames();
   }
-  if (second.empty()) return;
+  if (std::none_of(second.begin(), second.end(), [](const auto& t) { return !t->collected_; })) {
+    return;
+  }
   detail::GlobalsCleared cleared;
   detail::Collection collection;
-  collect_each(second);
+  collect_each(second, false);
 }
 
 AnyTask current_task(EventLoop& loop) {

@@ -241,6 +241,60 @@ TEST_P(Teardown, queue_get_closed_after_the_loop_closed_cancels_its_getter) {
       << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
 }
 
+// globals_collection_frees_a_waiter_its_holder_woke: teardown.py's LOCK_GLOBAL_PROGRAM.
+std::optional<Lock> g_lock;
+
+Co<void> global_lock_holder(Def = "holder") {
+  auto held = co_await async_with(*g_lock);
+  co_await sleep(10);
+}
+
+Co<void> global_lock_waiter(Def = "waiter") {
+  try {
+    ExceptClause clause("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    auto held = co_await async_with(*g_lock);
+  } catch (const CancelledError&) {
+    print("waiter cancelled");
+    throw;
+  }
+}
+
+Co<void> global_lock_main(Def = "main") {
+  g_lock.emplace();
+  create_task(global_lock_holder());
+  create_task(global_lock_waiter());
+  co_await sleep(0);
+}
+
+// Fails before: the waiter, reached from the global lock when the collection began, was left to
+// the globals-cleared collection, whose close of it reported its clause's AttributeError.
+TEST_P(Teardown, globals_collection_frees_a_waiter_its_holder_woke) {
+  const char* scenario = "globals_collection_frees_a_waiter_its_holder_woke";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  // Every CPython of PYTHON_MINORS runs these scenarios: a missing expectation is a broken file.
+  ASSERT_TRUE(expected) << "teardown." << GetParam() << ".txt: no output of " << scenario;
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  set_script("program.py");
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext& context) {
+      std::size_t at = context.task_repr.find("coro=<") + 6;
+      print("handler:", context.message,
+            context.task_repr.substr(at, context.task_repr.find('(', at) - at));
+    });
+    loop->run_until_complete(global_lock_main());
+    loop->close();
+  }
+  set_module_globals([](std::vector<const FutureBase*>& out) { g_lock->add_waiters(out); });
+  gc_collect_pending_tasks();
+  g_lock.reset();
+  // (The C++ collection does both parts; nothing is written between them.)
+  print("collected with the globals");
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
+}
+
 // The collection-order scenarios (teardown.py's LOCK_PROGRAM and AWAIT_PROGRAM, collected as
 // the harness's REVERSED run does: newest first, each task before its coroutine).
 Co<void> lock_holder(Lock lock, Def = "holder") {

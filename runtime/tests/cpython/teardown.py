@@ -230,6 +230,67 @@ def queue_get_closed_after_the_loop_closed_cancels_its_getter():
     print("collected")
 
 
+LOCK_GLOBAL_PROGRAM = """\
+import asyncio
+
+lock = None
+
+
+async def holder():
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def waiter():
+    try:
+        async with lock:
+            pass
+    except asyncio.CancelledError:
+        print("waiter cancelled")
+        raise
+
+
+async def main():
+    global lock
+    lock = asyncio.Lock()
+    asyncio.create_task(holder())
+    asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+"""
+
+
+@scenario(sync=True)
+def globals_collection_frees_a_waiter_its_holder_woke():
+    # The global `lock` reaches the waiter's task (its future's callback), not the holder's:
+    # the first collection (with the globals) closes the holder, whose exit wakes the waiter on
+    # the closed loop: set_result's call_soon raises, which drops the future's callbacks, and the
+    # waiter's task goes with that report's traceback, in the same collection: logged after
+    # the report, closed with its globals (its `except asyncio.CancelledError` finds asyncio;
+    # nothing more reported) (tools/fuzz seeds 22154, 40022). Its source is not read (a C++
+    # port has none: no source lines in the report). Collected in the harness's REVERSED order
+    # (each task before its coroutine).
+    namespace = {"__name__": "program"}
+    exec(compile(LOCK_GLOBAL_PROGRAM, "program.py", "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: print(
+        "handler:", context["message"], context["task"].get_coro().__name__))
+    loop.run_until_complete(namespace["main"]())
+    tasks = sorted(asyncio.all_tasks(loop), key=lambda t: int(t.get_name().split("-")[1]))
+    loop.close()
+    del loop
+    stderr, sys.stderr = sys.stderr, _Stderr()
+    try:
+        collect_reversed(tasks)  # the harness's REVERSED order, with the globals
+        print("collected with the globals")
+        for key in list(namespace):
+            if key != "__builtins__":
+                namespace[key] = None
+        gc.collect()
+    finally:
+        sys.stderr = stderr
+    print("collected")
+
+
 def collect_reversed(tasks):
     """The last collection of the harness's REVERSED run (conformance/harness/run_examples.py,
     _order_garbage): `tasks` (pending, in creation order; the list holds their only references,

@@ -526,13 +526,13 @@ void TaskBase::collect(std::uint64_t place) {
 
 namespace {
 // Which of `alive` a collection reaches from the program's globals (teardown.h): a task waiting
-// on a future they reach (its wakeup is that future's callback, while the future holds its
-// callbacks: one finished drops them, even when scheduling them failed on the closed loop), and
-// the futures its callbacks are partials of (wait_for's waiter, which the task awaiting it waits
-// on). What a task's frame holds (its locals, a gather's or shield's outer future) is not
-// followed.
+// on a future they reach (its wakeup is that future's callback), and the futures its callbacks
+// are partials of (wait_for's waiter, which the task awaiting it waits on). What a task's frame
+// holds (its locals, a gather's or shield's outer future) is not followed. `finished_drop`: a
+// finished future that holds no callbacks (they were dropped, even when scheduling them failed
+// on the closed loop) no longer reaches the task waiting on it.
 std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& alive,
-                                  const ModuleGlobals& globals) {
+                                  const ModuleGlobals& globals, bool finished_drop = false) {
   std::vector<bool> held(alive.size(), false);
   if (!globals) return held;
   std::vector<const FutureBase*> reached;
@@ -552,7 +552,8 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
     }
     for (std::size_t i = 0; i < alive.size(); ++i) {
       const std::shared_ptr<FutureBase>& waiting_on = alive[i]->fut_waiter();
-      if (!held[i] && waiting_on && waiting_on->callback_count() > 0 &&
+      if (!held[i] && waiting_on &&
+          !(finished_drop && waiting_on->done() && waiting_on->callback_count() == 0) &&
           is_reached(waiting_on.get())) {
         held[i] = true;
         reached.push_back(alive[i].get());
@@ -595,11 +596,15 @@ void gc_collect_pending_tasks() {
       if (!with_globals || second.empty()) continue;
       // A task the globals reached only through a waiter this close finished (a holder's exit
       // releasing a lock: set_result, whose call_soon raised on the closed loop and dropped the
-      // wakeup) is garbage now: freed here, when the traceback of that report goes, so logged
-      // and closed at this place, with the globals (fuzz seeds 22154, 40022).
-      std::vector<bool> still = held_by_globals(second, globals);
+      // wakeup) is garbage now, in no cycle through its waiter: freed by its last reference
+      // here, when the traceback of that report goes, so logged and closed at this place, with
+      // the globals (fuzz seeds 22154, 40022). One whose waiter still holds its wakeup (a cycle)
+      // waits for the next collection, even when the globals no longer reach it (seed 82518).
+      std::vector<bool> still = held_by_globals(second, globals, true);
       for (std::size_t i = second.size(); i-- > 0;) {
         if (still[i] || second[i]->collected_) continue;
+        const std::shared_ptr<FutureBase>& waiter = second[i]->fut_waiter();
+        if (!waiter || !waiter->done() || waiter->callback_count() > 0) continue;
         second[i]->collected_ = true;
         second[i]->collect(place);
         finalized.push_back(second[i]);

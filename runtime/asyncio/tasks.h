@@ -65,8 +65,8 @@ class TaskBase : public FutureBase {
   // `running at` for one never started (its finalizer warns instead of closing it).
   virtual void close_coro() = 0;
   // Task.get_coro(): the task's coroutine; None (a null name) once an eager task finished in
-  // its first step (3.12+: __eager_start sets _coro = None) or a collection dropped it. A
-  // finished task keeps naming its coroutine, whose frame is gone (free_coro_frame).
+  // its first step (3.12+: __eager_start sets _coro = None). A finished task keeps naming its
+  // coroutine, whose frame is gone (free_coro_frame), and so does a collected one (close_coro).
   TaskCoro get_coro() const { return TaskCoro{coro_name()}; }
   virtual const char* coro_name() const = 0;
 

@@ -333,6 +333,157 @@ TEST_P(Teardown, queue_get_closed_after_the_loop_closed_cancels_its_getter) {
       << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
 }
 
+// globals_collection_frees_a_waiter_its_holder_woke: teardown.py's LOCK_GLOBAL_PROGRAM.
+std::optional<Lock> g_lock;
+
+Co<void> global_lock_holder(Def = "holder") {
+  auto held = co_await async_with(*g_lock);
+  co_await sleep(10);
+}
+
+Co<void> global_lock_waiter(Def = "waiter") {
+  try {
+    ExceptClause clause("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    auto held = co_await async_with(*g_lock);
+  } catch (const CancelledError&) {
+    print("waiter cancelled");
+    throw;
+  }
+}
+
+Co<void> global_lock_main(Def = "main") {
+  g_lock.emplace();
+  create_task(global_lock_holder());
+  create_task(global_lock_waiter());
+  co_await sleep(0);
+}
+
+// Fails before: the waiter, reached from the global lock when the collection began, was left to
+// the globals-cleared collection, whose close of it reported its clause's AttributeError.
+TEST_P(Teardown, globals_collection_frees_a_waiter_its_holder_woke) {
+  const char* scenario = "globals_collection_frees_a_waiter_its_holder_woke";
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  // Every CPython of PYTHON_MINORS runs these scenarios: a missing expectation is a broken file.
+  ASSERT_TRUE(expected) << "teardown." << GetParam() << ".txt: no output of " << scenario;
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  set_script("program.py");
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext& context) {
+      std::size_t at = context.task_repr.find("coro=<") + 6;
+      print("handler:", context.message,
+            context.task_repr.substr(at, context.task_repr.find('(', at) - at));
+    });
+    loop->run_until_complete(global_lock_main());
+    loop->close();
+  }
+  set_module_globals([](std::vector<const FutureBase*>& out) { g_lock->add_waiters(out); });
+  gc_collect_pending_tasks();
+  g_lock.reset();
+  // (The C++ collection does both parts; nothing is written between them.)
+  print("collected with the globals");
+  print("collected");
+  EXPECT_EQ(out_and_err(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
+}
+
+// The collection-order scenarios (teardown.py's LOCK_PROGRAM and AWAIT_PROGRAM, collected as
+// the harness's REVERSED run does: newest first, each task before its coroutine).
+Co<void> lock_holder(Lock lock, Def = "holder") {
+  auto held = co_await async_with(lock);
+  co_await sleep(10);
+}
+
+Co<void> lock_waiter(Lock lock, Def = "waiter") {
+  co_await sleep(0);
+  auto held = co_await async_with(lock);
+}
+
+Co<void> lock_main(bool waiter_first, Def = "main") {
+  Loop loop = get_running_loop();
+  Lock lock;
+  if (waiter_first) loop->create_task(lock_waiter(lock), "waiter");
+  loop->create_task(lock_holder(lock), "holder");
+  if (!waiter_first) loop->create_task(lock_waiter(lock), "waiter");
+  co_await sleep(0.01);
+}
+
+Co<void> inner_sleeps(Def = "inner") { co_await sleep(10); }
+
+Co<void> outer_awaits(Def = "outer") {
+  co_await get_running_loop()->create_task(inner_sleeps(), "inner");
+}
+
+Co<void> never_runs(Def = "never") { co_return; }
+
+Co<void> await_main(Def = "main") {
+  get_running_loop()->create_task(outer_awaits(), "outer");
+  co_await sleep(0);
+}
+
+// Runs `main` on a loop (then `after(loop)`), closes the loop and collects: the trace's out,
+// err and warn lines (the scenario prints warnings as "warn: ...").
+template <class After>
+void run_and_collect(Co<void> main, After after) {
+  set_script("program.py");
+  {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext& context) {
+      print("handler:", context.message, context.task_repr);
+    });
+    loop->run_until_complete(std::move(main));
+    after(loop);
+    loop->close();
+  }
+  gc_collect_pending_tasks();
+  print("collected");
+}
+
+std::vector<std::string> out_err_and_warn() {
+  std::vector<std::string> lines;
+  for (const auto& e : trace().events()) {
+    if (e.kind == "out" || e.kind == "err") lines.push_back(e.text);
+    if (e.kind == "warn") lines.push_back("warn: " + e.text);
+  }
+  return lines;
+}
+
+template <class Body>
+void expect_collection_as_cpython(int minor, const char* scenario, Body body) {
+  auto expected = testing::cpython_expected("teardown", minor, scenario);
+  // Every CPython of PYTHON_MINORS runs these scenarios: a missing expectation is a broken file.
+  ASSERT_TRUE(expected) << "teardown.3." << minor << ".txt: no output of " << scenario;
+  set_default_version(testing::cpython_expected_version("teardown", minor));
+  body();
+  EXPECT_EQ(out_err_and_warn(), *expected)
+      << "teardown.py " << scenario << ", as CPython 3." << minor << " printed it";
+}
+
+// Fails before (creation order): the holder was closed first and its exit woke the waiter on
+// the closed loop ("Exception ignored in" reported, the waiter's future finished); fails with
+// REVERSED alone (~Waiting not removing its future): the same report.
+TEST_P(Teardown, collection_closes_a_lock_waiter_before_its_holder) {
+  expect_collection_as_cpython(GetParam(), "collection_closes_a_lock_waiter_before_its_holder",
+                               [] { run_and_collect(lock_main(false), [](const Loop&) {}); });
+}
+
+// Fails before: the waiter's log came first (creation order), the report after it.
+TEST_P(Teardown, collection_closes_a_lock_holder_before_its_older_waiter) {
+  expect_collection_as_cpython(GetParam(),
+                               "collection_closes_a_lock_holder_before_its_older_waiter",
+                               [] { run_and_collect(lock_main(true), [](const Loop&) {}); });
+}
+
+// Fails before: the never-awaited warning came first, the logs in creation order, and outer's
+// wait_for showed inner's task without its coroutine and waiter (dropped by its collection).
+TEST_P(Teardown, collection_finalizes_newest_first_each_task_before_its_coroutine) {
+  expect_collection_as_cpython(
+      GetParam(), "collection_finalizes_newest_first_each_task_before_its_coroutine", [] {
+        run_and_collect(await_main(),
+                        [](const Loop& loop) { loop->create_task(never_runs(), "never"); });
+      });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 
 from scenarios import e, main, r, scenario
 
@@ -334,6 +335,204 @@ def queue_get_closed_after_the_loop_closed_cancels_its_getter():
     finally:
         sys.stderr = stderr
     print("collected")
+
+
+LOCK_GLOBAL_PROGRAM = """\
+import asyncio
+
+lock = None
+
+
+async def holder():
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def waiter():
+    try:
+        async with lock:
+            pass
+    except asyncio.CancelledError:
+        print("waiter cancelled")
+        raise
+
+
+async def main():
+    global lock
+    lock = asyncio.Lock()
+    asyncio.create_task(holder())
+    asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+"""
+
+
+@scenario(sync=True)
+def globals_collection_frees_a_waiter_its_holder_woke():
+    # The global `lock` reaches the waiter's task (its future's callback), not the holder's:
+    # the first collection (with the globals) closes the holder, whose exit wakes the waiter on
+    # the closed loop: set_result's call_soon raises, which drops the future's callbacks, and the
+    # waiter's task goes with that report's traceback, in the same collection: logged after
+    # the report, closed with its globals (its `except asyncio.CancelledError` finds asyncio;
+    # nothing more reported) (tools/fuzz seeds 22154, 40022). Its source is not read (a C++
+    # port has none: no source lines in the report). Collected in the harness's REVERSED order
+    # (each task before its coroutine).
+    namespace = {"__name__": "program"}
+    exec(compile(LOCK_GLOBAL_PROGRAM, "program.py", "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: print(
+        "handler:", context["message"], context["task"].get_coro().__name__))
+    loop.run_until_complete(namespace["main"]())
+    tasks = sorted(asyncio.all_tasks(loop), key=lambda t: int(t.get_name().split("-")[1]))
+    loop.close()
+    del loop
+    stderr, sys.stderr = sys.stderr, _Stderr()
+    try:
+        collect_reversed(tasks)  # the harness's REVERSED order, with the globals
+        print("collected with the globals")
+        for key in list(namespace):
+            if key != "__builtins__":
+                namespace[key] = None
+        gc.collect()
+    finally:
+        sys.stderr = stderr
+    print("collected")
+
+
+def collect_reversed(tasks):
+    """The last collection of the harness's REVERSED run (conformance/harness/run_examples.py,
+    _order_garbage): `tasks` (pending, in creation order; the list holds their only references,
+    and is emptied) finalized newest first, each task before its coroutine."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ordered = []
+        for task in tasks:
+            ordered += [task._coro, task]
+        ordered.reverse()  # REVERSED
+        ordered.reverse()  # the collector visits a list's items last first
+        del tasks[:], task
+        gc.collect()  # moves them to the end of its lists, in that order
+        del ordered
+        gc.collect()  # finalizes them
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _task_repr(task):
+    """repr(task) as the trace writes it: addresses 0x?, files by their basename, no line."""
+    text = re.sub(r"0x[0-9a-fA-F]+", "0x?", repr(task))
+    return re.sub(r" at (?:[^ >]*/)?([^/ >:]+)(?::\d+)?>", r" at \1>", text)
+
+
+# The programs of the collection-order scenarios, run from a file that does not exist (as a C++
+# port, whose frames show no source line).
+LOCK_PROGRAM = """\
+import asyncio
+
+
+async def holder(lock):
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def waiter(lock):
+    await asyncio.sleep(0)
+    async with lock:
+        pass
+
+
+async def main(waiter_first):
+    loop = asyncio.get_running_loop()
+    lock = asyncio.Lock()
+    if waiter_first:
+        loop.create_task(waiter(lock), name="waiter")
+    loop.create_task(holder(lock), name="holder")
+    if not waiter_first:
+        loop.create_task(waiter(lock), name="waiter")
+    await asyncio.sleep(0.01)
+"""
+
+
+def _run_and_collect_reversed(order, program, *args):
+    """Runs the program's main(*args) on a loop that it then closes, and the harness's REVERSED
+    collection of the tasks left pending: the exception handler's, the unraisable hook's and
+    warnings' lines. `order`: the tasks' names in the order they were made."""
+    namespace = {"__name__": "program"}
+    exec(compile(program, "program.py", "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(
+        lambda loop, context: print("handler:", context["message"], _task_repr(context["task"])))
+    loop.run_until_complete(namespace["main"](*args))
+    if "after" in namespace:
+        namespace["after"](loop)  # before the loop closes
+    tasks = sorted(asyncio.all_tasks(loop), key=lambda t: order.index(t.get_name()))
+    loop.close()
+    del loop, args
+    stderr, sys.stderr = sys.stderr, _Stderr()
+    showwarning = warnings.showwarning
+    warnings.showwarning = lambda message, category, *rest: print(
+        "warn: %s: %s" % (category.__name__, message))
+    try:
+        collect_reversed(tasks)
+    finally:
+        sys.stderr = stderr
+        warnings.showwarning = showwarning
+    print("collected")
+
+
+@scenario(sync=True)
+def collection_closes_a_lock_waiter_before_its_holder():
+    # The holder's task is older than its waiter's: the collection (the harness's REVERSED
+    # order, newest first) closes the waiter first, whose acquire() leaves the lock's waiters
+    # (`finally: self._waiters.remove(fut)`), so the holder's exit then wakes nobody: nothing
+    # reported (the tools/fuzz 22154 family, whose REVERSED variant has no report).
+    _run_and_collect_reversed(["holder", "waiter"], LOCK_PROGRAM, False)
+
+
+@scenario(sync=True)
+def collection_closes_a_lock_holder_before_its_older_waiter():
+    # The waiter is older: the holder is closed first, and its exit's release() wakes the
+    # waiter on the closed loop: call_soon raises, "Exception ignored in" the holder's coroutine,
+    # at the holder's place, before the waiter's log (its future finished by then).
+    _run_and_collect_reversed(["waiter", "holder"], LOCK_PROGRAM, True)
+
+
+AWAIT_PROGRAM = """\
+import asyncio
+
+
+async def inner():
+    await asyncio.sleep(10)
+
+
+async def outer():
+    await asyncio.get_running_loop().create_task(inner(), name="inner")
+
+
+async def never():
+    pass
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    loop.create_task(outer(), name="outer")
+    await asyncio.sleep(0)
+
+
+def after(loop):
+    loop.create_task(never(), name="never")
+"""
+
+
+@scenario(sync=True)
+def collection_finalizes_newest_first_each_task_before_its_coroutine():
+    # outer (Task-2) awaits inner (Task-3); never (Task-4) never started. Newest first: never's
+    # task, then its coroutine's "never awaited" warning (at its place, before the other logs);
+    # inner's task (`running at`), its coroutine closed; outer's, whose wait_for shows inner
+    # still waiting but its coroutine `done` (the collector clears a task's _coro and
+    # _fut_waiter only after every finalizer ran) (tools/fuzz seeds 77134 and 81016).
+    _run_and_collect_reversed(["outer", "inner", "never"], AWAIT_PROGRAM)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ struct CollectedLog {
   std::function<void()> log;
 };
 thread_local int t_collection_depth = 0;
-thread_local std::uint64_t t_finalizing_task = 0;  // 0: none (places are from 1)
+thread_local std::uint64_t t_finalizing_task = 0;  // 0: none (tasks are numbered from 1)
 thread_local std::vector<CollectedLog> t_collected_logs;
 }  // namespace
 
@@ -44,11 +44,9 @@ void defer_collected_log(std::uint64_t order, std::function<void()> log) {
   t_collected_logs.push_back(CollectedLog{order, std::move(log)});
 }
 
-FinalizingTask::FinalizingTask(std::uint64_t place)
-    : previous_(std::exchange(t_finalizing_task, place)) {}
+FinalizingTask::FinalizingTask(std::uint64_t order)
+    : previous_(std::exchange(t_finalizing_task, order)) {}
 FinalizingTask::~FinalizingTask() { t_finalizing_task = previous_; }
-
-std::uint64_t finalizing_place() { return t_collection_depth > 0 ? t_finalizing_task : 0; }
 
 bool defer_to_finalizing_task(std::function<void()> write) {
   if (t_collection_depth == 0 || t_finalizing_task == 0) return false;

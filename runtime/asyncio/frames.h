@@ -123,12 +123,9 @@ class DrivingFrame {
 
 // The modelled collection, from its first object freed to its end. CPython's collector calls the
 // finalizers of all it found unreachable before it frees any, in the order of its lists: the
-// order the objects were made in, but for the pending tasks, which the harness puts at the end
-// (run_examples._order_garbage; gc_collect_pending_tasks finalizes them as its REVERSED run). So
-// a task freed by the collection (in a cycle, or held by one) logs "Task exception was never
-// retrieved" / "Task was destroyed but it is pending!" at the collection's end, in task
-// creation order, whichever frame held it; then each pending task finalized, at its place
-// (FinalizingTask). Nested: the outermost ends.
+// order the objects were made in. So a task freed by the collection (in a cycle, or held by one)
+// logs "Task exception was never retrieved" / "Task was destroyed but it is pending!" at the
+// collection's end, in task creation order, whichever frame held it. Nested: the outermost ends.
 class Collection {
  public:
   Collection();
@@ -137,20 +134,16 @@ class Collection {
   Collection& operator=(const Collection&) = delete;
 };
 bool collecting();
-// `log` (of the task numbered `order`, or at a finalizing task's place) runs at the end of the
-// running collection, in the order of `order` (each place's in the order they came).
+// `log` (of the task numbered `order`) runs at the end of the running collection.
 void defer_collected_log(std::uint64_t order, std::function<void()> log);
-// The places of the pending tasks a collection finalizes (gc_collect_pending_tasks): after every
-// task number, in the order they are finalized.
-inline constexpr std::uint64_t kFinalizingPlaces = std::uint64_t{1} << 62;
-// While the collection finalizes a pending task at `place` (TaskBase::collect: its log, then its
-// coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h; a
-// never-awaited warning) and the logs of the tasks the close frees go after the task's log, at
-// its place: CPython's finalizers write as they run, in the collector's order, and what a
-// finalizer frees by its last reference is finalized then.
+// While the collection finalizes the task numbered `order` (TaskBase::collect: its log, then its
+// coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h)
+// goes after the task's log, at the task's place: CPython's finalizers write as they run, in
+// the collector's order, where a task comes before its coroutine once a young collection has
+// moved the coroutine behind the task that holds it (the order of the task's "running at").
 class FinalizingTask {
  public:
-  explicit FinalizingTask(std::uint64_t place);
+  explicit FinalizingTask(std::uint64_t order);
   ~FinalizingTask();
   FinalizingTask(const FinalizingTask&) = delete;
   FinalizingTask& operator=(const FinalizingTask&) = delete;
@@ -161,8 +154,6 @@ class FinalizingTask {
 // Defers `write` to the running collection's end, at the place of the task it finalizes; false
 // (nothing deferred: write now) when no task's finalization runs.
 bool defer_to_finalizing_task(std::function<void()> write);
-// The place of the task being finalized (FinalizingTask), 0 when none is.
-std::uint64_t finalizing_place();
 
 }  // namespace detail
 

@@ -23,7 +23,7 @@ void Waiting::await_resume() {
   } catch (...) {
     exc = std::current_exception();
   }
-  if (std::exchange(remove, false)) waiters->remove(fut);
+  if (remove) waiters->remove(fut);
 }
 }  // namespace detail
 

@@ -93,12 +93,7 @@ thread_local TaskBase* t_closing_task = nullptr;
 // finalizes the tasks it found before their coroutines.
 class FinalizingTaskOutput final : public Output {
  public:
-  // Nested (a close that throws into the task, inside the collection's close of it): what it
-  // defers goes to the output this one writes to, which outlives the collection.
-  explicit FinalizingTaskOutput(Output* to) {
-    auto* outer = dynamic_cast<FinalizingTaskOutput*>(to);
-    to_ = outer ? outer->to_ : to;
-  }
+  explicit FinalizingTaskOutput(Output* to) : to_(to) {}
   void write_stdout(std::string_view text) override {
     write([to = to_, s = std::string(text)] { to->write_stdout(s); });
   }
@@ -497,42 +492,27 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
     loop_->call_exception_handler(ctx);
     return;
   }
-  // At the place of the task being finalized: this one, or the one whose close freed it.
-  std::uint64_t place = detail::finalizing_place();
-  detail::defer_collected_log(place ? place : number_,
-                              [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
+  detail::defer_collected_log(number_, [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
-void TaskBase::collect(std::uint64_t place) {
+void TaskBase::collect() {
   if (state_ != State::kPending) return;
-  detail::FinalizingTask finalizing(place);
+  detail::FinalizingTask finalizing(number_);
   log_destroyed();
   log_destroy_pending_ = false;
+  std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
+  fut_waiter_.reset();
   detail::ClosingTask closing(this);
-  // What the close writes (a coroutine's "never awaited" warning, its prints) goes at the
-  // task's place too, as "Exception ignored in" does (unraisable.h).
-  Output* written = &output();
-  detail::FinalizingTaskOutput deferred(written);
-  set_output(&deferred);
-  struct Restore {
-    Output* written;
-    ~Restore() { set_output(written); }
-  } restore{written};
-  // The waiter stays, as the collector leaves Task._fut_waiter until every finalizer of the
-  // garbage ran: a task finalized after this one shows it (`wait_for=<Task pending ...
-  // wait_for=<Future pending ...>>`); gc_collect_pending_tasks drops it then.
-  close_coro();
+  drop_coro();
 }
 
 namespace {
 // Which of `alive` a collection reaches from the program's globals (teardown.h): a task waiting
 // on a future they reach (its wakeup is that future's callback), and the futures its callbacks
 // are partials of (wait_for's waiter, which the task awaiting it waits on). What a task's frame
-// holds (its locals, a gather's or shield's outer future) is not followed. `finished_drop`: a
-// finished future that holds no callbacks (they were dropped, even when scheduling them failed
-// on the closed loop) no longer reaches the task waiting on it.
+// holds (its locals, a gather's or shield's outer future) is not followed.
 std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& alive,
-                                  const ModuleGlobals& globals, bool finished_drop = false) {
+                                  const ModuleGlobals& globals) {
   std::vector<bool> held(alive.size(), false);
   if (!globals) return held;
   std::vector<const FutureBase*> reached;
@@ -552,9 +532,7 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
     }
     for (std::size_t i = 0; i < alive.size(); ++i) {
       const std::shared_ptr<FutureBase>& waiting_on = alive[i]->fut_waiter();
-      if (!held[i] && waiting_on &&
-          !(finished_drop && waiting_on->done() && waiting_on->callback_count() == 0) &&
-          is_reached(waiting_on.get())) {
+      if (!held[i] && waiting_on && is_reached(waiting_on.get())) {
         held[i] = true;
         reached.push_back(alive[i].get());
         grew = true;
@@ -566,65 +544,33 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
 }  // namespace
 
 void gc_collect_pending_tasks() {
-  // Each task once, as when the global registry was cleared here.
+  // In creation order, as the global registry had them (the order of "Task was destroyed but it
+  // is pending!"). Each task once, as when that registry was cleared here.
   std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
   std::sort(alive.begin(), alive.end(),
             [](const auto& a, const auto& b) { return a->number() < b->number(); });
   // The harness's collections (teardown.h): first what the program's globals do not reach, then,
   // with the globals cleared, what they do.
-  const ModuleGlobals globals = detail::take_module_globals();
-  std::vector<bool> held = held_by_globals(alive, globals);
+  std::vector<bool> held = held_by_globals(alive, detail::take_module_globals());
   std::vector<std::shared_ptr<TaskBase>> first, second;
   for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
-  // Finalized newest first, each task before its coroutine: the order of the harness's REVERSED
-  // run (run_examples._order_garbage), a variant every capture holds. A task logged after one
-  // it awaits shows that one's coroutine closed (`wait_for=<Task pending name='Task-5'
-  // coro=<c1() done, defined at ...> wait_for=<Future pending ...>>`), and a waiter closed
-  // before the holder of its lock has left the lock's waiters (locks.h, Waiting). What each
-  // writes, and what its close writes or frees, comes at its place, in that order
-  // (detail::kFinalizingPlaces), after what the collection frees of the rest (frames kept by
-  // tracebacks, in task creation order).
-  std::uint64_t place = detail::kFinalizingPlaces;
-  auto collect_each = [&](std::vector<std::shared_ptr<TaskBase>>& tasks, bool with_globals) {
-    std::vector<std::shared_ptr<TaskBase>> finalized;
-    for (auto it = tasks.rbegin(); it != tasks.rend(); ++it) {
-      TaskBase& t = **it;
-      if (t.collected_) continue;
-      t.collected_ = true;
-      t.collect(++place);
-      finalized.push_back(*it);
-      if (!with_globals || second.empty()) continue;
-      // A task the globals reached only through a waiter this close finished (a holder's exit
-      // releasing a lock: set_result, whose call_soon raised on the closed loop and dropped the
-      // wakeup) is garbage now, in no cycle through its waiter: freed by its last reference
-      // here, when the traceback of that report goes, so logged and closed at this place, with
-      // the globals (fuzz seeds 22154, 40022). One whose waiter still holds its wakeup (a cycle)
-      // waits for the next collection, even when the globals no longer reach it (seed 82518).
-      std::vector<bool> still = held_by_globals(second, globals, true);
-      for (std::size_t i = second.size(); i-- > 0;) {
-        if (still[i] || second[i]->collected_) continue;
-        const std::shared_ptr<FutureBase>& waiter = second[i]->fut_waiter();
-        if (!waiter || !waiter->done() || waiter->callback_count() > 0) continue;
-        second[i]->collected_ = true;
-        second[i]->collect(place);
-        finalized.push_back(second[i]);
-      }
+  auto collect_each = [](std::vector<std::shared_ptr<TaskBase>>& tasks) {
+    for (auto& t : tasks) {
+      if (t->collected_) continue;
+      t->collected_ = true;
+      t->collect();
     }
-    // Then the collector clears them (tp_clear), which breaks the cycles through the waiters.
-    for (auto& t : finalized) t->drop_waiter();
   };
   {
-    detail::Collection collection;
-    collect_each(first, true);
+    detail::Collection collection;  // one collection: its logs in task creation order
+    collect_each(first);
     // The same collection frees the cycles through frames kept by tracebacks (frames.h).
     gc_collect_kept_frames();
   }
-  if (std::none_of(second.begin(), second.end(), [](const auto& t) { return !t->collected_; })) {
-    return;
-  }
+  if (second.empty()) return;
   detail::GlobalsCleared cleared;
   detail::Collection collection;
-  collect_each(second, false);
+  collect_each(second);
 }
 
 AnyTask current_task(EventLoop& loop) {

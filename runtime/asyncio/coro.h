@@ -327,6 +327,9 @@ class [[nodiscard]] Co {
   std::string repr() const { return std::string("<coroutine object ") + name() + " at 0x?>"; }
   // coroutines._format_coroutine: "main() running at x.py" / "main() done, defined at x.py"
   std::string format() const {
+    // aclose()'s object (forwards_throw_of) has no __qualname__, __name__ or code:
+    // coroutines._format_coroutine names it by its type (3.8-3.13).
+    if (h_ && h_.promise().forwards_throw_of) return "<async_generator_athrow without __name__>()";
     const Def& d = def();
     return detail::format_coro(d.name, d.file, d.line, finished());
   }

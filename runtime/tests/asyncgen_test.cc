@@ -318,6 +318,32 @@ TEST_P(AsyncGens, ag_finalizers_aclose_dropped_before_it_ran) {
   });
 }
 
+Co<void> breaks_then_stops(Def = "breaks") {
+  {
+    AsyncGen<int> gen = pair();
+    while (auto i = co_await gen.next()) break;
+  }
+  co_await sleep(0);
+  get_running_loop()->stop();
+}
+
+// Fails before: coro=<aclose() running at asyncgen>.
+TEST_P(AsyncGens, ag_finalizers_aclose_task_repr) {
+  expect_as_cpython("asyncgen", "ag_finalizers_aclose_task_repr", [] {
+    Loop loop = new_event_loop();
+    Task<void> main = loop->create_task(breaks_then_stops());
+    loop->run_forever();
+    for (AnyTask& t : all_tasks(*loop)) {
+      if (t.ptr().get() != &main.task()) {
+        std::string repr = t.ptr()->repr();
+        print("coro=" + repr.substr(repr.find(" coro=") + 6));
+      }
+    }
+    loop->run_until_complete(main);
+    loop->close();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

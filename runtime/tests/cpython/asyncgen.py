@@ -263,6 +263,31 @@ def ag_finalizers_aclose_dropped_before_it_ran():
     print("collected")
 
 
+@scenario(sync=True)
+def ag_finalizers_aclose_task_repr():
+    # The finalizer hook's aclose() task, stopped before its first step: its coroutine is the
+    # async_generator_athrow object, which coroutines._format_coroutine names by its type (no
+    # __qualname__, __name__ or code) (tools/fuzz seed 90006 at --weight stop=6, 3.12.1).
+    async def pair():
+        yield 1
+        yield 2
+
+    async def breaks():
+        async for i in pair():
+            break
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().stop()
+
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(breaks())
+    loop.run_forever()
+    for t in asyncio.all_tasks(loop):
+        if t is not main:
+            print("coro=" + r(t).split(" coro=")[1])  # (the task's number: the script's)
+    loop.run_until_complete(main)
+    loop.close()
+
+
 if __name__ == "__main__":
     main()
     _left_open.clear()

@@ -68,10 +68,6 @@ class AsyncGenBase : public std::enable_shared_from_this<AsyncGenBase> {
   virtual bool suspended() const = 0;  // started, not finished, not running
 };
 
-// 3.13+: "RuntimeWarning: coroutine method 'asend' of 'count' was never awaited", for what
-// anext/asend/athrow/aclose return when it is dropped without being awaited (before: nothing).
-void warn_method_never_awaited(const char* method, const char* generator, CodeLocation at);
-
 template <class Y, class S>
 struct AsyncGenPromise : CoPromiseBase {
   std::optional<Y> yielded;
@@ -275,7 +271,8 @@ class [[nodiscard]] AsyncGen {
     Co<void> aclose_erased() override {
       init_hooks();
       Co<void> closing = aclose_impl(std::static_pointer_cast<State>(shared_from_this()));
-      closing.handle().promise().forwards_throw = true;  // the task's coro is aclose()'s object
+      // The task's coro is aclose()'s object.
+      closing.handle().promise().forwards_throw_of = h.promise().def.name;
       return closing;
     }
     std::string repr() const override {
@@ -304,7 +301,7 @@ class [[nodiscard]] AsyncGen {
     }
   }
   static Co<void> aclose_impl(std::shared_ptr<State> s, Def = Def("aclose", "asyncgen")) {
-    // An exception thrown into aclose()'s object before it ran (forwards_throw: the finalizer's
+    // An exception thrown into aclose()'s object before it ran (forwards_throw_of: the finalizer's
     // task cancelled by asyncio.run's _cancel_all_tasks) goes into the generator in place of
     // GeneratorExit; what comes out of it, CancelledError say, propagates (CPython 3.8-3.13).
     std::exception_ptr thrown = detail::take_thrown_in();

@@ -13,6 +13,7 @@
 #include "runtime/asyncio/executor.h"
 #include "runtime/asyncio/futures.h"
 #include "runtime/asyncio/tasks.h"
+#include "runtime/asyncio/teardown.h"
 #include "runtime/asyncio/transports.h"
 #include "runtime/detail/block_cache.h"
 #include "runtime/detail/syscalls.h"
@@ -731,6 +732,9 @@ void EventLoop::close() {
   if (is_running()) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
   closed_ = true;
+  // The harness keeps the pending tasks to its exit (teardown.h), which the ready queue, the
+  // timers and the selector would let go of here.
+  if (detail::holds_pending_tasks_at_close()) detail::hold_pending_tasks(*this);
   drop_ready();
   io_.clear();  // BaseSelectorEventLoop.close(): the selector goes, with its keys
   {

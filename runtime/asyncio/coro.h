@@ -57,6 +57,13 @@ const std::string& script();
 // "RuntimeWarning: coroutine 'name' was never awaited", attributed to the coroutine's call site.
 void warn_never_awaited(const Def& def);
 
+namespace detail {
+// 3.13+: "RuntimeWarning: coroutine method 'asend' of 'count' was never awaited", for what
+// anext/asend/athrow/aclose return when it is dropped without being awaited (before: nothing;
+// asyncgen.cc).
+void warn_method_never_awaited(const char* method, const char* generator, CodeLocation at);
+}  // namespace detail
+
 // A required positional parameter that a call may leave out: Python checks the arguments only
 // when the call is made, so `main()` for `async def main(loop)` runs, and raises
 //   TypeError: main() missing 1 required positional argument: 'loop'
@@ -124,7 +131,10 @@ struct CoPromiseBase {
   // of an async generator (async_gen_athrow_throw): a task's first step with an exception
   // (asyncio.run cancelling the finalizer's task before it ran) runs it, and it takes the
   // exception with detail::take_thrown_in(), where a coroutine would end with it, running nothing.
-  bool forwards_throw = false;
+  // The generator's __qualname__ (nullptr: a coroutine): dropped before it ran, the object warns
+  // as the generator's method (3.13: "coroutine method 'aclose' of 'ticks' was never awaited";
+  // before, nothing), not as a coroutine named aclose.
+  const char* forwards_throw_of = nullptr;
   // A block of its caller's Python frame (a statement's body, as aio::task_group's), not a
   // frame of its own: python_frame() looks past it.
   bool block = false;
@@ -317,6 +327,9 @@ class [[nodiscard]] Co {
   std::string repr() const { return std::string("<coroutine object ") + name() + " at 0x?>"; }
   // coroutines._format_coroutine: "main() running at x.py" / "main() done, defined at x.py"
   std::string format() const {
+    // aclose()'s object (forwards_throw_of) has no __qualname__, __name__ or code:
+    // coroutines._format_coroutine names it by its type (3.8-3.13).
+    if (h_ && h_.promise().forwards_throw_of) return "<async_generator_athrow without __name__>()";
     const Def& d = def();
     return detail::format_coro(d.name, d.file, d.line, finished());
   }
@@ -361,7 +374,13 @@ class [[nodiscard]] Co {
   void destroy() {
     if (h_) {
       const auto& p = h_.promise();
-      if (!p.started) warn_never_awaited(p.def);
+      if (!p.started) {
+        if (p.forwards_throw_of) {
+          detail::warn_method_never_awaited(p.def.name, p.forwards_throw_of, p.def.called_at);
+        } else {
+          warn_never_awaited(p.def);
+        }
+      }
       if (p.started && !p.finished) {
         // coro.close(): its exits run (unraisable.h)
         detail::close_suspended(h_, p.def, "coroutine", p.block);

@@ -20,6 +20,7 @@ thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;
 
 struct CollectedLog {
   std::uint64_t order;
+  bool pending;  // a pending task's (its log, what closing its coroutine writes): first
   std::function<void()> log;
 };
 thread_local int t_collection_depth = 0;
@@ -33,15 +34,17 @@ Collection::~Collection() {
   if (--t_collection_depth > 0) return;
   std::vector<CollectedLog> logs = std::move(t_collected_logs);
   t_collected_logs.clear();
-  std::stable_sort(logs.begin(), logs.end(),
-                   [](const CollectedLog& a, const CollectedLog& b) { return a.order < b.order; });
+  std::stable_sort(logs.begin(), logs.end(), [](const CollectedLog& a, const CollectedLog& b) {
+    if (a.pending != b.pending) return a.pending;
+    return a.order < b.order;
+  });
   for (CollectedLog& l : logs) l.log();
 }
 
 bool collecting() { return t_collection_depth > 0; }
 
-void defer_collected_log(std::uint64_t order, std::function<void()> log) {
-  t_collected_logs.push_back(CollectedLog{order, std::move(log)});
+void defer_collected_log(std::uint64_t order, bool pending, std::function<void()> log) {
+  t_collected_logs.push_back(CollectedLog{order, pending, std::move(log)});
 }
 
 FinalizingTask::FinalizingTask(std::uint64_t order)
@@ -50,7 +53,7 @@ FinalizingTask::~FinalizingTask() { t_finalizing_task = previous_; }
 
 bool defer_to_finalizing_task(std::function<void()> write) {
   if (t_collection_depth == 0 || t_finalizing_task == 0) return false;
-  defer_collected_log(t_finalizing_task, std::move(write));
+  defer_collected_log(t_finalizing_task, true, std::move(write));
   return true;
 }
 

@@ -125,7 +125,14 @@ class DrivingFrame {
 // finalizers of all it found unreachable before it frees any, in the order of its lists: the
 // order the objects were made in. So a task freed by the collection (in a cycle, or held by one)
 // logs "Task exception was never retrieved" / "Task was destroyed but it is pending!" at the
-// collection's end, in task creation order, whichever frame held it. Nested: the outermost ends.
+// collection's end, in task creation order, whichever frame held it. Except that the pending
+// tasks come first: the harness puts them (each with its coroutine) at the end of the
+// collector's lists before its collections (run_examples.py _order_garbage: a collection moves
+// what it reaches from its list there, in that order), and what only they reach follows them
+// (a failed task in the stopped teardown gather's children, which a pending child's callback
+// holds). Not modelled: a cycle that no pending task reaches is freed by _order_garbage's own
+// collection, before the pending tasks the harness held are let go (teardown.h), where here it
+// is logged after the pending tasks. Nested: the outermost ends.
 class Collection {
  public:
   Collection();
@@ -134,8 +141,9 @@ class Collection {
   Collection& operator=(const Collection&) = delete;
 };
 bool collecting();
-// `log` (of the task numbered `order`) runs at the end of the running collection.
-void defer_collected_log(std::uint64_t order, std::function<void()> log);
+// `log` (of the task numbered `order`, `pending` or not) runs at the end of the running
+// collection.
+void defer_collected_log(std::uint64_t order, bool pending, std::function<void()> log);
 // While the collection finalizes the task numbered `order` (TaskBase::collect: its log, then its
 // coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h)
 // goes after the task's log, at the task's place: CPython's finalizers write as they run, in

@@ -274,7 +274,7 @@ void yield_future(std::shared_ptr<FutureBase> fut);
 void yield_bare();
 // Rethrows an exception thrown into the coroutine by Task.__step(exc), if any.
 void check_thrown_in();
-// Takes that exception instead (a CoPromiseBase::forwards_throw coroutine at its start).
+// Takes that exception instead (a CoPromiseBase::forwards_throw_of coroutine at its start).
 std::exception_ptr take_thrown_in();
 // `task`'s next step without an exception throws `e` in instead (an awaitable whose send()
 // throws, as 3.8-3.12's unstarted aclose() object), until disarm_send_throw(task).

@@ -371,7 +371,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   detail::CoPromiseBase& p = coro_promise();
   yielded_.reset();
   yielded_bare_ = false;
-  if (!p.started && exc && !p.forwards_throw) {
+  if (!p.started && exc && !p.forwards_throw_of) {
     // coro.throw(exc) into a coroutine that never ran: it finishes with exc, running nothing.
     p.started = true;
     p.finished = true;
@@ -492,7 +492,8 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
     loop_->call_exception_handler(ctx);
     return;
   }
-  detail::defer_collected_log(number_, [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
+  detail::defer_collected_log(number_, state_ == State::kPending,
+                              [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
 void TaskBase::collect() {
@@ -544,6 +545,9 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
 }  // namespace
 
 void gc_collect_pending_tasks() {
+  // The harness's `del ordered` before its first collection (teardown.h): what only its hold of
+  // the closed loops' pending tasks kept goes now, by reference count.
+  detail::release_held_tasks();
   // In creation order, as the global registry had them (the order of "Task was destroyed but it
   // is pending!"). Each task once, as when that registry was cleared here.
   std::vector<std::shared_ptr<TaskBase>> alive = EventLoop::alive_tasks_of_all_loops();
@@ -672,14 +676,29 @@ void cancel_all_tasks(const Loop& loop) {
     for (auto& t : to_cancel) {
       t.ptr()->add_done_callback(
           [outer, remaining, children = frame](FutureBase& f) {
-            if (!f.cancelled()) f.exception();
-            if (--*remaining == 0 && !outer.done()) outer.set_result();
+            --*remaining;
+            if (outer.done()) {
+              if (!f.cancelled()) f.exception();  // mark retrieved
+              return;
+            }
+            // return_exceptions=True: the children's exceptions are retrieved only when the
+            // last one is done (the result list), so a task that fails while the run is
+            // stopped before the others end is "never retrieved".
+            if (*remaining != 0) return;
+            for (AnyTask& child : std::get<0>(children->values)) {
+              if (!child.cancelled()) child.exception();
+            }
+            outer.set_result();
           },
           gather_done_callback_name(*loop));
     }
     try {
       loop->run_until_complete(outer);
     } catch (...) {
+      // The exception's traceback holds this frame (and so `to_cancel`) until it is freed: a
+      // task of it that nothing else holds is freed then (after the program's uncaught
+      // traceback), not by the loop's close().
+      traceback_add(std::current_exception(), frame);
       keep_frame(frame);
       throw;
     }

@@ -1,8 +1,12 @@
 #include "runtime/asyncio/teardown.h"
 
+#include <algorithm>
+#include <mutex>
 #include <string>
 #include <utility>
 
+#include "runtime/asyncio/base_events.h"
+#include "runtime/asyncio/tasks.h"
 #include "runtime/asyncio/unraisable.h"
 #include "runtime/pylang/exceptions.h"
 
@@ -14,6 +18,16 @@ ModuleGlobals& registered() {
   return globals;
 }
 thread_local bool t_cleared = false;
+
+struct Held {
+  std::mutex mu;  // a loop may be closed on another thread
+  bool on = false;
+  std::vector<std::shared_ptr<TaskBase>> tasks;
+};
+Held& held() {
+  static Held* h = new Held();  // never destroyed: a loop may be closed after static destructors
+  return *h;
+}
 }  // namespace
 
 void set_module_globals(ModuleGlobals globals) { registered() = std::move(globals); }
@@ -37,6 +51,45 @@ bool globals_cleared() noexcept { return t_cleared; }
 
 GlobalsCleared::GlobalsCleared() { t_cleared = true; }
 GlobalsCleared::~GlobalsCleared() { t_cleared = false; }
+
+void set_hold_pending_tasks_at_close(bool on) {
+  Held& h = held();
+  std::lock_guard<std::mutex> lock(h.mu);
+  h.on = on;
+}
+
+bool holds_pending_tasks_at_close() {
+  Held& h = held();
+  std::lock_guard<std::mutex> lock(h.mu);
+  return h.on;
+}
+
+void hold_pending_tasks(EventLoop& loop) {
+  std::vector<std::shared_ptr<TaskBase>> pending;
+  for (auto& slot : loop.tasks_registry().slots) {
+    if (auto t = slot.task.lock()) {
+      if (!t->done()) pending.push_back(std::move(t));
+    }
+  }
+  Held& h = held();
+  std::lock_guard<std::mutex> lock(h.mu);
+  for (std::shared_ptr<TaskBase>& t : pending) {
+    if (std::find(h.tasks.begin(), h.tasks.end(), t) == h.tasks.end())
+      h.tasks.push_back(std::move(t));
+  }
+}
+
+void release_held_tasks() {
+  std::vector<std::shared_ptr<TaskBase>> tasks;
+  {
+    Held& h = held();
+    std::lock_guard<std::mutex> lock(h.mu);
+    tasks.swap(h.tasks);
+  }
+  std::sort(tasks.begin(), tasks.end(),
+            [](const auto& a, const auto& b) { return a->number() < b->number(); });
+  for (std::shared_ptr<TaskBase>& t : tasks) t.reset();  // the first made first
+}
 
 }  // namespace detail
 }  // namespace aio

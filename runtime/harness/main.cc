@@ -26,6 +26,8 @@ int run_main(const std::string& example, const std::function<void()>& body, std:
     set_default_version(parse_version(v));
   }
   trace().set_example(example);
+  // The harness holds a closed loop's pending tasks to its exit collection (teardown.h).
+  detail::set_hold_pending_tasks_at_close(true);
   int code = 0;
   try {
     body();
@@ -44,6 +46,7 @@ int run_main(const std::string& example, const std::function<void()>& body, std:
   join_threads_at_exit();  // threading._shutdown, before the last collection
   gc_collect_pending_tasks();
   gc_collect_transports();
+  detail::set_hold_pending_tasks_at_close(false);
   trace().write(out);
   return code;
 }

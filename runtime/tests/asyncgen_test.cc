@@ -284,6 +284,66 @@ TEST_P(AsyncGens, ag_closed_with_its_collected_task) {
   });
 }
 
+AsyncGen<int> pair(Def = "ag_finalizers_aclose_dropped_before_it_ran.<locals>.pair") {
+  co_yield 1;
+  co_yield 2;
+}
+
+Co<void> breaks(Def = "breaks") {
+  {
+    AsyncGen<int> gen = pair();
+    while (auto i = co_await gen.next()) {
+      print("got", *i);
+      break;
+    }
+  }
+  get_running_loop()->stop();
+  co_await sleep(0);
+}
+
+// Fails before: "coroutine 'aclose' was never awaited" on every version.
+TEST_P(AsyncGens, ag_finalizers_aclose_dropped_before_it_ran) {
+  expect_as_cpython("asyncgen", "ag_finalizers_aclose_dropped_before_it_ran", [] {
+    CatchWarnings caught(CatchWarnings::kAlways);
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext&) {});
+    {
+      Task<void> t = loop->create_task(breaks());
+      loop->run_forever();
+      loop->close();
+    }
+    gc_collect_pending_tasks();
+    for (const CaughtWarning& w : caught.caught()) print("warning:", w.category, repr(w.message));
+    print("collected");
+  });
+}
+
+Co<void> breaks_then_stops(Def = "breaks") {
+  {
+    AsyncGen<int> gen = pair();
+    while (auto i = co_await gen.next()) break;
+  }
+  co_await sleep(0);
+  get_running_loop()->stop();
+}
+
+// Fails before: coro=<aclose() running at asyncgen>.
+TEST_P(AsyncGens, ag_finalizers_aclose_task_repr) {
+  expect_as_cpython("asyncgen", "ag_finalizers_aclose_task_repr", [] {
+    Loop loop = new_event_loop();
+    Task<void> main = loop->create_task(breaks_then_stops());
+    loop->run_forever();
+    for (AnyTask& t : all_tasks(*loop)) {
+      if (t.ptr().get() != &main.task()) {
+        std::string repr = t.ptr()->repr();
+        print("coro=" + repr.substr(repr.find(" coro=") + 6));
+      }
+    }
+    loop->run_until_complete(main);
+    loop->close();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -5,10 +5,12 @@
 // (cpython/expected/teardown.3.X.txt).
 #include <algorithm>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "runtime/asyncio/aio.h"
+#include "runtime/harness/main.h"
 #include "runtime/harness/trace.h"
 #include "runtime/tests/cpython_expected.h"
 
@@ -331,6 +333,112 @@ TEST_P(Teardown, queue_get_closed_after_the_loop_closed_cancels_its_getter) {
   print("collected");
   EXPECT_EQ(out_and_err(), *expected)
       << "teardown.py " << scenario << ", as CPython 3." << GetParam() << " printed it";
+}
+
+// The twins of teardown.py's programs run in the harness (run_in_the_harness): the port runs as
+// port_runner runs it (run_main), and its trace is compared, each event as "<kind> <text>"
+// without its time and without `tb` lines, then the outcome.
+std::vector<std::string> trace_of_port(const std::function<void()>& body) {
+  std::ostringstream os;
+  set_script("program.py");
+  run_main("program", body, os);
+  std::vector<std::string> out;
+  std::istringstream in(os.str());
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '=') {
+      out.push_back(line);
+      continue;
+    }
+    std::string rest = line.substr(line.find(' ') + 1);  // "<kind> <text>"
+    if (rest.rfind("tb ", 0) != 0) out.push_back(rest);
+  }
+  return out;
+}
+
+// def handler(loop, context): the message and the task's coroutine's name (its repr's coro=<...>).
+void prints_the_coroutine(EventLoop&, const ExceptionContext& context) {
+  const std::string& r = context.task_repr.empty() ? context.future_repr : context.task_repr;
+  std::size_t at = r.find("coro=<") + 6;
+  print("handler:", context.message, r.substr(at, r.find('(', at) - at));
+}
+
+Co<void> child(Def = "child") {
+  print("child ran");
+  co_return;
+}
+
+// STOPPED_TEARDOWN: main, then the teardown of tools/fuzz's run(main).
+void stopped_teardown(Co<void> main) {
+  Loop loop = new_event_loop();
+  try_finally([&] { loop->run_until_complete(std::move(main)); },
+              [&] { try_finally([&] { detail::finalize_loop(loop); }, [&] { loop->close(); }); });
+}
+
+Co<void> fails_and_stops(Def = "fails") {
+  try {
+    co_await sleep(1);
+  } catch (const CancelledError&) {
+    print("fails cancelled");
+  }
+  (void)create_task(child());
+  get_running_loop()->stop();
+  throw ValueError("fails");
+}
+
+Co<void> main_of_fails(Def = "main") {
+  get_running_loop()->set_exception_handler(prints_the_coroutine);
+  (void)create_task(fails_and_stops());
+  co_await sleep(0);
+}
+
+// Fails before: both handler lines came before the traceback (the to_cancel frame was freed with
+// the ready queue by close(), and so was `child`).
+TEST_P(Teardown, harness_holds_a_closed_loops_tasks_to_its_exit) {
+  auto expected = testing::cpython_expected("teardown", GetParam(),
+                                            "harness_holds_a_closed_loops_tasks_to_its_exit");
+  ASSERT_TRUE(expected);
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_fails()); }), *expected);
+}
+
+Co<void> fails_and_stops_soon(Def = "fails") {
+  try {
+    co_await sleep(1);
+  } catch (const CancelledError&) {
+    print("fails cancelled");
+  }
+  EventLoop* loop = get_running_loop().get();
+  loop->call_soon([loop] { loop->stop(); });
+  throw ValueError("fails");
+}
+
+Co<void> lingers(Def = "lingers") {
+  try {
+    co_await sleep(1);
+  } catch (const CancelledError&) {
+    print("lingers cancelled");
+  }
+  co_await sleep(0);
+  (void)create_task(child());
+  co_await sleep(1);
+}
+
+Co<void> main_of_lingers(Def = "main") {
+  get_running_loop()->set_exception_handler(prints_the_coroutine);
+  (void)create_task(fails_and_stops_soon());
+  (void)create_task(lingers());
+  co_await sleep(0);
+}
+
+// Fails before: `fails` was not logged (the teardown's callback retrieved its exception at
+// once), and `child` before the traceback.
+TEST_P(Teardown, stopped_gathers_pending_tasks_are_finalized_first) {
+  auto expected = testing::cpython_expected("teardown", GetParam(),
+                                            "stopped_gathers_pending_tasks_are_finalized_first");
+  ASSERT_TRUE(expected);
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_lingers()); }), *expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);

@@ -231,6 +231,63 @@ def ag_closed_with_its_collected_task():
     print("collected")
 
 
+@scenario(sync=True)
+def ag_finalizers_aclose_dropped_before_it_ran():
+    # A generator left by `break` gets its aclose() scheduled by the loop's finalizer hook
+    # (call_soon_threadsafe(create_task, agen.aclose())); the loop stops first, and close()
+    # drops that callback with the aclose() awaitable: 3.13 warns "coroutine method 'aclose' of
+    # 'pair' was never awaited", 3.8-3.12 nothing; no coroutine named aclose (tools/fuzz seed
+    # 82518, where the task made of it was dropped before its first step).
+    async def pair():
+        yield 1
+        yield 2
+
+    async def breaks():
+        async for i in pair():
+            print("got", i)
+            break
+        asyncio.get_running_loop().stop()
+        await asyncio.sleep(0)
+
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = loop.create_task(breaks())
+        loop.run_forever()
+        loop.close()
+        del t
+        gc.collect()
+    for w in caught:
+        print("warning:", w.category.__name__, r(str(w.message)))
+    print("collected")
+
+
+@scenario(sync=True)
+def ag_finalizers_aclose_task_repr():
+    # The finalizer hook's aclose() task, stopped before its first step: its coroutine is the
+    # async_generator_athrow object, which coroutines._format_coroutine names by its type (no
+    # __qualname__, __name__ or code) (tools/fuzz seed 90006 at --weight stop=6, 3.12.1).
+    async def pair():
+        yield 1
+        yield 2
+
+    async def breaks():
+        async for i in pair():
+            break
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().stop()
+
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(breaks())
+    loop.run_forever()
+    for t in asyncio.all_tasks(loop):
+        if t is not main:
+            print("coro=" + r(t).split(" coro=")[1])  # (the task's number: the script's)
+    loop.run_until_complete(main)
+    loop.close()
+
+
 if __name__ == "__main__":
     main()
     _left_open.clear()

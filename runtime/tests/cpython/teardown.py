@@ -4,8 +4,10 @@ shutdown) free, and in which order (see scenarios.py); the C++ twin is
 runtime/tests/teardown_test.cc."""
 import asyncio
 import gc
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -334,6 +336,129 @@ def queue_get_closed_after_the_loop_closed_cancels_its_getter():
     finally:
         sys.stderr = stderr
     print("collected")
+
+
+# The harness the fuzz programs' goldens are captured with (and every loop under test runs in).
+HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                       "conformance", "harness", "run_examples.py")
+
+
+def run_in_the_harness(program):
+    """Runs `program` as the goldens' first capture runs it (conformance/harness/run_examples.py,
+    perturbation 1: CANONICAL) and prints its trace, each event as "<kind> <text>" (times and
+    the `tb` frame lines left out, as the comparator leaves frames out), then its outcome."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "program.py")
+        with open(path, "w") as f:
+            f.write(program)
+        trace = os.path.join(directory, "trace.txt")
+        jobs = os.path.join(directory, "jobs.json")
+        with open(jobs, "w") as f:
+            json.dump([{"example": path, "trace": trace, "perturb": 1, "timeout": 30}], f)
+        subprocess.run([sys.executable, HARNESS, jobs], stdout=subprocess.DEVNULL, check=True)
+        with open(trace) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line.startswith("#"):
+                    continue
+                if line.startswith("="):
+                    print(line)
+                    continue
+                kind, text = line.split(" ", 2)[1:]
+                if kind != "tb":
+                    print(kind, text)
+
+
+# The teardown that tools/fuzz's programs with loop.stop() run (their run(main)), here stopped by
+# a task it cancels; the program's `tail` says what that task does once cancelled.
+STOPPED_TEARDOWN = """\
+import asyncio
+import sys
+
+
+def handler(loop, context):
+    task = context.get("task") or context.get("future")
+    print("handler:", context["message"], task.get_coro().__qualname__)
+
+
+async def child():
+    print("child ran")
+
+
+%s
+
+
+async def main():
+    asyncio.get_running_loop().set_exception_handler(handler)
+    asyncio.create_task(fails())
+    %s
+    await asyncio.sleep(0)
+
+
+loop = asyncio.new_event_loop()
+try:
+    loop.run_until_complete(main())
+finally:
+    try:
+        asyncio.runners._cancel_all_tasks(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        if sys.version_info >= (3, 9):
+            loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+"""
+
+
+@scenario(sync=True)
+def harness_holds_a_closed_loops_tasks_to_its_exit():
+    # The teardown's _cancel_all_tasks is stopped: `fails`, cancelled, makes `child` and calls
+    # loop.stop() before it raises, so the gather never ends ("Event loop stopped before Future
+    # completed."). The uncaught RuntimeError's traceback holds _cancel_all_tasks' frame, whose
+    # `to_cancel` holds `fails`: its exception is never retrieved, logged when that exception is
+    # freed, after its traceback is printed. `child`, never started, is held by the loop's ready
+    # queue only, which close() clears; the harness holds every pending task of a closed loop
+    # until its exit (_perturb_set_order's close), where it lets them go before its first
+    # collection: after the traceback too (tools/fuzz seeds 79656, 80355).
+    run_in_the_harness(STOPPED_TEARDOWN % ("""\
+async def fails():
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        print("fails cancelled")
+    asyncio.create_task(child())
+    asyncio.get_running_loop().stop()
+    raise ValueError("fails")""", ""))
+
+
+@scenario(sync=True)
+def stopped_gathers_pending_tasks_are_finalized_first():
+    # The same teardown, stopped by `fails` through call_soon(loop.stop), so that gather's done
+    # callback runs for it, while `lingers`, which ignores its cancellation, is still pending:
+    # with return_exceptions=True the callback retrieves the children's exceptions only once all
+    # of them are done, so `fails`' is never retrieved. `lingers` makes `child` at its next step
+    # (the loop's last), which never starts. At the exit the harness lets `child` go first (held
+    # only by it); the collection then finds `lingers` (in a cycle with the gather's callback,
+    # which holds its children) and `fails`, which only that cycle holds: the pending task
+    # first, then what it reaches (the collector's lists hold the pending tasks first, in the
+    # order _order_garbage gives them) (tools/fuzz seed 82156).
+    run_in_the_harness(STOPPED_TEARDOWN % ("""\
+async def fails():
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        print("fails cancelled")
+    asyncio.get_running_loop().call_soon(asyncio.get_running_loop().stop)
+    raise ValueError("fails")
+
+
+async def lingers():
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        print("lingers cancelled")
+    await asyncio.sleep(0)
+    asyncio.create_task(child())
+    await asyncio.sleep(1)""", "asyncio.create_task(lingers())"))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,13 @@ void register_core(py::module_& m) {
           [](Core& c, py::object f) { c.python_wait() = std::move(f); })
       .def_property(
           "debug_runner", [](Core& c) { return c.debug_runner(); },
-          [](Core& c, py::object f) { c.debug_runner() = std::move(f); });
+          [](Core& c, py::object f) { c.debug_runner() = std::move(f); })
+      // object.__reduce_ex__'s protocol 0-1 path (copyreg._reduce_ex) calls the first
+      // non-heap base on the object, pybind11's, whose constructor aborts: refuse as
+      // object.__reduce_ex__ refuses what it cannot pickle.
+      .def("__reduce_ex__", [](py::handle, py::handle) -> py::object {
+        throw py::type_error("cannot pickle 'Core' object");
+      });
   py::setattr(core, kStoppingDef.name,
               py::reinterpret_steal<py::object>(
                   PyDescr_NewGetSet(reinterpret_cast<PyTypeObject*>(core.ptr()), &kStoppingDef)));

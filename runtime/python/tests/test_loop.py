@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import gc
 import os
+import pickle
 import random
 import sys
 import threading
@@ -681,6 +682,15 @@ class Close(object):
             self.collect()
         self.assertIsNone(ref())
         self.assertIn("Task was destroyed but it is pending!", logs.output[0])
+
+    def test_pickling_the_loop_raises(self):
+        # CPython's loop raises from the first attribute pickle cannot take (its asyncgens
+        # WeakSet's local function: AttributeError); aioref's from its Core (TypeError). Protocol
+        # 0's copyreg called pybind11's base type on the Core, which aborted the process.
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            with self.subTest(protocol=protocol):
+                with self.assertRaises((TypeError, AttributeError)):
+                    pickle.dumps(self.loop, protocol)
 
 
 class MisuseTests(unittest.TestCase):

@@ -464,14 +464,18 @@ class HandleDeath(object):
             self.assertIsNone(ref())
             self.assertEqual(seen, ["handle", "arg"])  # weak references before the slots
 
-    def test_every_slot_released_in_order(self):
-        # clear_slots' order: the nearest base's slots first (TimerHandle's), each class's
-        # sorted by name (type() sorts __slots__); the same in 3.8-3.13.
-        handle_slots = ["_args", "_callback", "_cancelled", "_context", "_loop", "_repr",
+    @staticmethod
+    def slots_in_order(cls):
+        """The nearest base's slots first (TimerHandle's), each class's sorted by name (type()
+        sorts __slots__); the same in 3.8-3.13."""
+        timer = ["_scheduled", "_when"] if issubclass(cls, asyncio.TimerHandle) else []
+        return timer + ["_args", "_callback", "_cancelled", "_context", "_loop", "_repr",
                         "_source_traceback"]
+
+    def test_every_slot_released_in_order(self):
+        # clear_slots' order (slots_in_order).
         for cls in self.handle_types():
-            timer = issubclass(cls, asyncio.TimerHandle)
-            expected = (["_scheduled", "_when"] if timer else []) + handle_slots
+            expected = self.slots_in_order(cls)
             handle = cls.__new__(cls)
             seen = []
             for name in reversed(expected):
@@ -482,12 +486,9 @@ class HandleDeath(object):
 
     def test_referents_in_order(self):
         # What the collector visits (tp_traverse: subtype_traverse's order on CPython's loop):
-        # the set slots, the nearest base's first, each class's sorted by name, then the type.
-        handle_slots = ["_args", "_callback", "_cancelled", "_context", "_loop", "_repr",
-                        "_source_traceback"]
+        # the set slots in slots_in_order, then the type.
         for cls in self.handle_types():
-            timer = issubclass(cls, asyncio.TimerHandle)
-            names = (["_scheduled", "_when"] if timer else []) + handle_slots
+            names = self.slots_in_order(cls)
             handle = cls.__new__(cls)
             self.assertEqual(gc.get_referents(handle), [cls])
             for name in names:

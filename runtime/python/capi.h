@@ -6,6 +6,7 @@
 #include <Python.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <deque>
 
 #include "runtime/pylang/version.h"
@@ -38,6 +39,16 @@ namespace py = pybind11;
 using aio::Behaviour;
 inline constexpr aio::PyVersion kThisPython{PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MICRO_VERSION};
 constexpr bool this_python_has(Behaviour b) { return aio::has(b, kThisPython); }
+
+// A dict's version tag (PEP 509): a new value, unique in the process, at every change of the
+// dict (3.12 and 3.13 deprecate the field and keep updating it). Not for an instance dict on
+// 3.13, whose inline values are written without it.
+inline std::uint64_t dict_version(PyObject* dict) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
+#pragma GCC diagnostic pop
+}
 
 // A copy of `value` that lives as long as the process, as a static definition does: what
 // CPython keeps pointing at (a PyMethodDef, a PyGetSetDef, a type's name). Held by a store that

@@ -80,23 +80,41 @@ PyMethodDef create_task_def = {
 PyObject* g_base_events_dict = nullptr;  // asyncio.base_events.__dict__, for its global `tasks`
 PyObject* g_tasks_module = nullptr;      // asyncio.tasks, as base_events imported it
 PyObject* g_task_type = nullptr;         // tasks.Task at install (_asyncio.Task normally)
+bool g_task_is_c = false;                // g_task_type is _asyncio.Task
 
 PyObject* cpython_task(PyObject* loop, PyObject* coro, PyObject* name, PyObject* context) {
   static PyObject* const tasks_str = PyUnicode_InternFromString("tasks");
   static PyObject* const task_str = PyUnicode_InternFromString("Task");
   static PyObject* const traceback_str = PyUnicode_InternFromString("_source_traceback");
-  static PyObject* const kwnames = this_python_has(Behaviour::kTaskContextArgument)
-                                       ? Py_BuildValue("(sss)", "loop", "name", "context")
-                                       : Py_BuildValue("(ss)", "loop", "name");
+  // Interned, as the names of a call in Python code are: Task.__init__'s argument parser
+  // (_PyArg_UnpackKeywords) matches interned names by identity, others by comparing strings.
+  static PyObject* const kwnames =
+      this_python_has(Behaviour::kTaskContextArgument)
+          ? Py_BuildValue("(NNN)", PyUnicode_InternFromString("loop"),
+                          PyUnicode_InternFromString("name"), PyUnicode_InternFromString("context"))
+          : Py_BuildValue("(NN)", PyUnicode_InternFromString("loop"),
+                          PyUnicode_InternFromString("name"));
   // `tasks.Task`, the global and the attribute of the module base_events.py reads: one
-  // replaced since install (a test's patch) is the Python method's to call.
-  PyObject* tasks = PyDict_GetItemWithError(g_base_events_dict, tasks_str);
-  if (tasks != g_tasks_module) return nullptr;
-  PyObject* tasks_dict = PyModule_GetDict(tasks);
-  if (PyDict_GetItemWithError(tasks_dict, task_str) != g_task_type) return nullptr;
+  // replaced since install (a test's patch) is the Python method's to call. Looked up again
+  // only when either module's dict changed since they last held (PEP 509's version tags, which
+  // every change to a dict renews).
+  static std::uint64_t checked_versions[2] = {0, 0};
+  PyObject* tasks_dict = PyModule_GetDict(g_tasks_module);
+  std::uint64_t versions[2] = {dict_version(g_base_events_dict), dict_version(tasks_dict)};
+  if (versions[0] != checked_versions[0] || versions[1] != checked_versions[1] ||
+      versions[0] == 0) {
+    PyObject* tasks = PyDict_GetItemWithError(g_base_events_dict, tasks_str);
+    if (tasks != g_tasks_module) return nullptr;
+    if (PyDict_GetItemWithError(tasks_dict, task_str) != g_task_type) return nullptr;
+    checked_versions[0] = versions[0];
+    checked_versions[1] = versions[1];
+  }
   PyObject* call[4] = {coro, loop, name, context};
   PyObject* task = PyObject_Vectorcall(g_task_type, call, 1, kwnames);
   if (task == nullptr) return nullptr;
+  // _asyncio's Task takes a source traceback only when loop.get_debug() is true, and the maker
+  // is called in debug mode off only: it has none.
+  if (g_task_is_c) return task;
   // `if task._source_traceback: del task._source_traceback[-1]`
   PyObject* tb = PyObject_GetAttr(task, traceback_str);
   int has_frames = tb ? PyObject_IsTrue(tb) : -1;
@@ -121,6 +139,11 @@ void install_cpython_create_task(py::type loop_type, py::object fallback, py::mo
                                  py::module_ tasks) {
   g_base_events_dict = py::object(base_events.attr("__dict__")).release().ptr();
   g_task_type = py::object(tasks.attr("Task")).release().ptr();
+  try {
+    g_task_is_c = py::module_::import("_asyncio").attr("Task").ptr() == g_task_type;
+  } catch (py::error_already_set&) {
+    g_task_is_c = false;  // no _asyncio: tasks.Task is the Python class
+  }
   g_tasks_module = tasks.release().ptr();
   install_create_task(std::move(loop_type), std::move(fallback), TaskMode::kLoop, cpython_task);
 }

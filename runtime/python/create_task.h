@@ -12,7 +12,8 @@ namespace py = pybind11;
 
 // Makes the task of create_task(coro, name=name, context=context) on `loop` (context is None
 // before 3.11): a new reference; nullptr with an error set; or nullptr without one: this call
-// is not the maker's (the Python create_task is called instead).
+// is not the maker's (the Python create_task is called instead). Called only while the loop's
+// get_debug() is false.
 using TaskMaker = PyObject* (*)(PyObject* loop, PyObject* coro, PyObject* name, PyObject* context);
 
 enum class TaskMode { kLoop = 0, kFull = 1 };

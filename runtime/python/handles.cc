@@ -489,15 +489,11 @@ struct LoopFacts {
   TypeStamp loop_type{}, handle_type{};
   int debug = kUnknown;  // debug_flag's answer after its type guard
   int plain = kUnknown;  // create_task_plain's answer
+  // The loop's type under which `debug` and `plain` were found (their type tests hold while
+  // the stamps do).
+  TypeStamp debug_type{}, plain_type{};
 };
 LoopFacts g_facts;
-
-std::uint64_t dict_version(PyObject* dict) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // 3.12: deprecated, still updated
-  return reinterpret_cast<PyDictObject*>(dict)->ma_version_tag;
-#pragma GCC diagnostic pop
-}
 
 // The facts of `dict` (a loop's instance dict), or nullptr: nothing can be kept.
 LoopFacts* facts_of(PyObject* dict) {
@@ -560,11 +556,14 @@ Core* direct_core(PyObject* loop) {
 
 int debug_flag(PyObject* loop) {
   State& st = state();
-  if (!st.ready || !st.dict_attrs || !loop_type_ok(Py_TYPE(loop))) return -1;
+  if (!st.ready || !st.dict_attrs) return -1;
   PyObject* dict = loop_dict(loop);
   if (!dict) return -1;
   LoopFacts* facts = facts_of(dict);
-  if (facts && facts->debug != kUnknown) return facts->debug;
+  if (facts && facts->debug != kUnknown && stamp_holds(facts->debug_type, Py_TYPE(loop))) {
+    return facts->debug;
+  }
+  if (!loop_type_ok(Py_TYPE(loop))) return -1;
   int flag = -1;
   // An instance's own get_debug is what loop.get_debug() calls.
   if (!PyDict_GetItemWithError(dict, st.get_debug_name) && !PyErr_Occurred()) {
@@ -574,20 +573,25 @@ int debug_flag(PyObject* loop) {
     PyErr_Clear();
   } else if (facts) {
     facts->debug = flag;
+    facts->debug_type = stamp_of(Py_TYPE(loop));  // loop_type_ok set its tag
   }
   return flag;
 }
 
 int create_task_plain(PyObject* loop) {
   State& st = state();
-  if (!st.ready || !st.dict_attrs || !loop_type_ok(Py_TYPE(loop)) ||
-      _PyType_Lookup(Py_TYPE(loop), st.task_factory_name)) {
-    return -1;
-  }
+  if (!st.ready || !st.dict_attrs) return -1;
   PyObject* dict = loop_dict(loop);
   LoopFacts* facts = facts_of(dict);
   if (!facts) return -1;
-  if (facts->plain == kUnknown) {
+  if (facts->plain != kUnknown && stamp_holds(facts->plain_type, Py_TYPE(loop))) {
+    return facts->plain;
+  }
+  if (!loop_type_ok(Py_TYPE(loop)) || _PyType_Lookup(Py_TYPE(loop), st.task_factory_name)) {
+    return -1;
+  }
+  facts->plain_type = stamp_of(Py_TYPE(loop));
+  {
     PyObject* factory = PyDict_GetItemWithError(dict, st.task_factory_name);
     int closed = factory ? dict_bool(dict, st.closed_name) : -1;
     facts->plain = closed < 0 ? -1 : (factory == Py_None && closed == 0);
@@ -880,6 +884,11 @@ PyObject* loop_get_debug(PyObject* self, PyObject*) {
   State& st = state();
   if (st.dict_attrs && loop_type_ok(Py_TYPE(self))) {
     if (PyObject* dict = loop_dict(self)) {
+      // debug_flag's answer for this dict as it is: `_debug` is True or False in it.
+      LoopFacts* facts = facts_of(dict);
+      if (facts && facts->debug >= 0 && stamp_holds(facts->debug_type, Py_TYPE(self))) {
+        return PyBool_FromLong(facts->debug);
+      }
       if (PyObject* value = PyDict_GetItemWithError(dict, st.debug_name)) {
         Py_INCREF(value);
         return value;

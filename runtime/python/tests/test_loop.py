@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import unittest
 import warnings
 import weakref
@@ -1254,6 +1255,38 @@ class CreateTaskCPath(unittest.TestCase):
         self.assertEqual(len(expected), 1)
         self.assertEqual(self.patched(loops.LOOPS["aioref"]), expected)
 
+    def replaced_module(self, make_loop):
+        """base_events' global `tasks` replaced between two calls on one loop (create_task in C
+        looks it up again only when the module dicts changed since the last call)."""
+        made = []
+
+        class Recorded(asyncio.Task):
+            def __init__(self, *args, **kwargs):
+                made.append(sorted(kwargs))
+                super().__init__(*args, **kwargs)
+
+        async def child():
+            return 1
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            out = [await loop.create_task(child())]
+            saved = asyncio.base_events.tasks
+            asyncio.base_events.tasks = types.SimpleNamespace(Task=Recorded)
+            try:
+                out.append(await loop.create_task(child()))
+            finally:
+                asyncio.base_events.tasks = saved
+            out.append(await loop.create_task(child()))
+            return out, made
+
+        return loops.run_on(make_loop, lambda loop: main())
+
+    def test_replaced_tasks_module_is_seen_at_the_next_call(self):
+        expected = self.replaced_module(loops.LOOPS["cpython"])
+        self.assertEqual(len(expected[1]), 1)
+        self.assertEqual(self.replaced_module(loops.LOOPS["aioref"]), expected)
+
 
 class EntryPointTests(unittest.TestCase):
     async def answer(self):
@@ -1329,6 +1362,20 @@ class GetDebug(object):
         self.assertIs(self.loop.get_debug(), True)
         self.loop.set_debug(False)
         self.assertIs(self.loop.get_debug(), False)
+
+    def test_follows_the_attribute_after_calls(self):
+        # Kept answers (call_soon's and create_task's debug test) give way to a new `_debug`.
+        async def main():
+            loop = asyncio.get_running_loop()
+            seen = []
+            for value in (True, False, 1, False):
+                loop.call_soon(lambda: None)
+                await loop.create_task(asyncio.sleep(0))
+                seen.append(loop.get_debug())
+                loop._debug = value
+            return seen
+
+        self.assertEqual(self.loop.run_until_complete(main()), [False, True, False, 1])
 
 
 class CreateFuture(object):

@@ -191,9 +191,13 @@ class Callgrind(common.Group):
                    "callgrind's --dump-before) so that start-up is left out. Deterministic to "
                    "about a part in a hundred whatever the load: the figures to decide an A/B "
                    "by. Sizes: bench_loops.py --size callgrind.")
+    # The async_tree variants whose times read short of uvloop (issue 22, session 21): the
+    # TaskGroup ones and cpu_io_mixed, each a 1,554-task tree (python_smoke_test runs them all).
     workloads = ("call_soon", "call_later_cancel", "timers_firing", "sleep0_pingpong",
-                 "call_soon_threadsafe", "async_tree_none", "future_done_callbacks",
-                 "task_create_await", "gather_100k")
+                 "call_soon_threadsafe", "async_tree_none", "async_tree_none_tg",
+                 "async_tree_memoization_tg", "async_tree_cpu_io_mixed",
+                 "async_tree_cpu_io_mixed_tg", "future_done_callbacks", "task_create_await",
+                 "gather_100k")
 
     def __init__(self):
         if not common.which("valgrind"):

@@ -518,7 +518,8 @@ PyObject* loop_dict(PyObject* self) {
   return dict_ptr ? *dict_ptr : nullptr;
 }
 
-Core* direct_core(PyObject* loop) {
+// direct_core when its answer is not kept (the first call, or the loop or a type changed).
+[[gnu::noinline]] Core* direct_core_slow(PyObject* loop) {
   State& st = state();
   if (!st.ready || !st.dict_attrs) return nullptr;
   PyObject* dict = loop_dict(loop);
@@ -552,6 +553,23 @@ Core* direct_core(PyObject* loop) {
   }
   if (PyErr_Occurred()) PyErr_Clear();
   return core;
+}
+
+// The kept answer inline (facts_of's test for the last dict seen, without its reset), the rest
+// in direct_core_slow: call_soon's every call takes this path.
+Core* direct_core(PyObject* loop) {
+  State& st = state();
+  if (PY_VERSION_HEX < 0x030D0000 && st.ready && st.dict_attrs) {
+    const LoopFacts& f = g_facts;
+    PyObject* dict = loop_dict(loop);
+    // f.dict was an exact dict with this version: a dict is the same one, unchanged, while
+    // its version is (a new dict takes a new version).
+    if (dict && dict == f.dict && dict_version(dict) == f.version && f.direct != kUnknown &&
+        stamp_holds(f.loop_type, Py_TYPE(loop)) && stamp_holds(f.handle_type, st.handle_type)) {
+      return f.core;
+    }
+  }
+  return direct_core_slow(loop);
 }
 
 int debug_flag(PyObject* loop) {

@@ -441,6 +441,44 @@ TEST_P(Teardown, stopped_gathers_pending_tasks_are_finalized_first) {
   EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_lingers()); }), *expected);
 }
 
+// s21-ncollect's scenarios.
+
+Co<void> lock_waiter(Lock lock, Def = "waiter") {
+  co_await sleep(0);
+  auto held = co_await async_with(lock);
+  print("waiter acquired");
+}
+
+Co<void> lock_holder(Lock lock, Def = "holder") {
+  auto held = co_await async_with(lock);
+  co_await sleep(10);
+}
+
+Co<void> main_of_lock_waiter(Def = "main") {
+  get_running_loop()->set_exception_handler(prints_the_coroutine);
+  Lock lock;
+  (void)create_task(lock_waiter(lock));
+  (void)create_task(lock_holder(lock));
+  co_await sleep(0.1);
+}
+
+// Fails before (detail::Waiting left its future queued when its coroutine was closed): closing
+// `holder` after `waiter` woke that future on the closed loop, "Exception ignored in: <coroutine
+// object holder at 0x?>" with RuntimeError('Event loop is closed').
+TEST_P(Teardown, collection_closes_a_lock_waiter_before_its_holder) {
+  auto expected = testing::cpython_expected("teardown", GetParam(),
+                                            "collection_closes_a_lock_waiter_before_its_holder");
+  ASSERT_TRUE(expected);
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port([] {
+              Loop loop = new_event_loop();
+              loop->run_until_complete(main_of_lock_waiter());
+              loop->close();
+              print("closed");
+            }),
+            *expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -461,5 +461,53 @@ async def lingers():
     await asyncio.sleep(1)""", "asyncio.create_task(lingers())"))
 
 
+# s21-ncollect's scenarios.
+LOCK_WAITER_CLOSED_FIRST = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context.get("task") or context.get("future")
+    print("handler:", context["message"], task.get_coro().__qualname__)
+
+
+async def waiter(lock):
+    await asyncio.sleep(0)
+    async with lock:
+        print("waiter acquired")
+
+
+async def holder(lock):
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def main():
+    asyncio.get_running_loop().set_exception_handler(handler)
+    lock = asyncio.Lock()
+    asyncio.create_task(waiter(lock))
+    asyncio.create_task(holder(lock))
+    await asyncio.sleep(0.1)
+
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def collection_closes_a_lock_waiter_before_its_holder():
+    # At the exit both tasks, pending, are in cycles (each frame holds the lock, whose waiter
+    # future's callback holds `waiter`'s task; `holder`'s sleep future holds its wakeup). The
+    # collection closes `waiter`'s coroutine first (the older task): GeneratorExit at
+    # Lock.acquire's `await fut` runs its `finally: self._waiters.remove(fut)`, so closing
+    # `holder` then (its `async with` exit releases the lock) wakes nobody, and nothing raises
+    # on the closed loop (before: native left the future queued, and holder's release set it:
+    # RuntimeError('Event loop is closed') from call_soon, "Exception ignored in" holder).
+    run_in_the_harness(LOCK_WAITER_CLOSED_FIRST)
+
+
 if __name__ == "__main__":
     main()

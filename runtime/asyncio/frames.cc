@@ -51,6 +51,8 @@ FinalizingTask::FinalizingTask(std::uint64_t order)
     : previous_(std::exchange(t_finalizing_task, order)) {}
 FinalizingTask::~FinalizingTask() { t_finalizing_task = previous_; }
 
+std::uint64_t finalizing_task() { return t_collection_depth > 0 ? t_finalizing_task : 0; }
+
 bool defer_to_finalizing_task(std::function<void()> write) {
   if (t_collection_depth == 0 || t_finalizing_task == 0) return false;
   defer_collected_log(t_finalizing_task, true, std::move(write));

@@ -130,9 +130,11 @@ class DrivingFrame {
 // collector's lists before its collections (run_examples.py _order_garbage: a collection moves
 // what it reaches from its list there, in that order), and what only they reach follows them
 // (a failed task in the stopped teardown gather's children, which a pending child's callback
-// holds). Not modelled: a cycle that no pending task reaches is freed by _order_garbage's own
-// collection, before the pending tasks the harness held are let go (teardown.h), where here it
-// is logged after the pending tasks. Nested: the outermost ends.
+// holds). Under the harness the pending tasks are finalized as its CANONICAL run does, each
+// coroutine before its task (TaskBase::collect). Not modelled: a cycle that no pending task
+// reaches is freed by _order_garbage's own collection, before the pending tasks the harness held
+// are let go (teardown.h), where here it is logged after the pending tasks. Nested: the
+// outermost ends.
 class Collection {
  public:
   Collection();
@@ -144,11 +146,12 @@ bool collecting();
 // `log` (of the task numbered `order`, `pending` or not) runs at the end of the running
 // collection.
 void defer_collected_log(std::uint64_t order, bool pending, std::function<void()> log);
-// While the collection finalizes the task numbered `order` (TaskBase::collect: its log, then its
-// coroutine closed), what closing its coroutine writes ("Exception ignored in", unraisable.h)
-// goes after the task's log, at the task's place: CPython's finalizers write as they run, in
-// the collector's order, where a task comes before its coroutine once a young collection has
-// moved the coroutine behind the task that holds it (the order of the task's "running at").
+// While the collection finalizes the task numbered `order` (TaskBase::collect), what closing its
+// coroutine writes ("Exception ignored in", unraisable.h) goes at the task's place: CPython's
+// finalizers write as they run, in the collector's order. Under the harness (CANONICAL) the
+// coroutine is closed before the task's log, so what it writes, and the logs of the tasks its
+// close frees (finalizing_task), come first; in a plain run the task's log comes first, as
+// where a young collection has moved each coroutine behind the task that holds it.
 class FinalizingTask {
  public:
   explicit FinalizingTask(std::uint64_t order);
@@ -162,6 +165,8 @@ class FinalizingTask {
 // Defers `write` to the running collection's end, at the place of the task it finalizes; false
 // (nothing deferred: write now) when no task's finalization runs.
 bool defer_to_finalizing_task(std::function<void()> write);
+// The number of the task being finalized (FinalizingTask) while a collection runs, 0 when none is.
+std::uint64_t finalizing_task();
 
 }  // namespace detail
 

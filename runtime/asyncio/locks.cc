@@ -23,7 +23,7 @@ void Waiting::await_resume() {
   } catch (...) {
     exc = std::current_exception();
   }
-  if (remove) waiters->remove(fut);
+  if (std::exchange(remove, false)) waiters->remove(fut);
 }
 }  // namespace detail
 

@@ -69,7 +69,10 @@ void add_futures(std::vector<const FutureBase*>& out, const Ring<F>& ring) {
 // (`remove`: false where the waker pops the future itself), awaited without a coroutine frame of
 // its own: `co_await waiting` suspends the task on `fut`, then `exc` is what the await raised
 // (nullptr if nothing). `keep` holds the primitive while its waiter sleeps, as the coroutine's
-// `self` does in Python.
+// `self` does in Python. Destroyed before it resumed (its coroutine closed: collected, or freed
+// pending), the `finally:` runs all the same: the future leaves the waiters, so that a release
+// after it wakes nobody (CPython's GeneratorExit at `await fut`: a collection that closes a
+// waiter before the task holding the primitive, whose `async with` exit then releases it).
 struct Waiting {
   std::shared_ptr<void> keep;
   Ring<Future<bool>>* waiters;
@@ -80,6 +83,17 @@ struct Waiting {
   Waiting(std::shared_ptr<void> owner, Ring<Future<bool>>& ring, Future<bool> f, bool rm = true)
       : keep(std::move(owner)), waiters(&ring), fut(std::move(f)), remove(rm) {
     waiters->push_back(fut);
+  }
+  Waiting(Waiting&& o) noexcept
+      : keep(std::move(o.keep)),
+        waiters(o.waiters),
+        fut(std::move(o.fut)),
+        remove(std::exchange(o.remove, false)),
+        exc(std::move(o.exc)) {}
+  Waiting(const Waiting&) = delete;
+  Waiting& operator=(const Waiting&) = delete;
+  ~Waiting() {
+    if (remove) waiters->remove(fut);  // not resumed: the coroutine was closed at the await
   }
   bool await_ready() const noexcept { return fut.done(); }
   void await_suspend(std::coroutine_handle<>) const { yield_future(fut.base()); }

@@ -88,12 +88,16 @@ static std::exception_ptr take_send_throw(const TaskBase* task) {
 namespace {
 thread_local TaskBase* t_closing_task = nullptr;
 
-// What the frames write while a collected task's coroutine is closed goes at the task's place,
-// after its log, as what its exits raise does (frames.h: FinalizingTask): CPython's collector
-// finalizes the tasks it found before their coroutines.
+// What the frames write while a collected task's coroutine is closed goes at the task's place
+// (frames.h: FinalizingTask), as what its exits raise does (TaskBase::collect).
 class FinalizingTaskOutput final : public Output {
  public:
-  explicit FinalizingTaskOutput(Output* to) : to_(to) {}
+  // Nested (a close that throws into the task, inside the collection's close of it): what it
+  // defers goes to the output this one writes to, which outlives the collection.
+  explicit FinalizingTaskOutput(Output* to) {
+    auto* outer = dynamic_cast<FinalizingTaskOutput*>(to);
+    to_ = outer ? outer->to_ : to;
+  }
   void write_stdout(std::string_view text) override {
     write([to = to_, s = std::string(text)] { to->write_stdout(s); });
   }
@@ -492,6 +496,15 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
     loop_->call_exception_handler(ctx);
     return;
   }
+  // Under the harness, a task freed while the collection finalizes another (its last reference
+  // was in the frame that task's close cleared: a local `t0`) is finalized then, by its reference
+  // count: its log goes at that task's place, before that task's own log (CANONICAL).
+  const std::uint64_t closer = detail::finalizing_task();
+  if (closer != 0 && closer != number_ && detail::holds_pending_tasks_at_close()) {
+    detail::defer_collected_log(closer, true,
+                                [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
+    return;
+  }
   detail::defer_collected_log(number_, state_ == State::kPending,
                               [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
@@ -499,12 +512,44 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
 void TaskBase::collect() {
   if (state_ != State::kPending) return;
   detail::FinalizingTask finalizing(number_);
+  if (!detail::holds_pending_tasks_at_close()) {
+    // A plain run (no harness): the task's log, then its coroutine closed (what that writes
+    // after the log), the order of the twinned plain CPython scenarios, where earlier
+    // collections have moved each coroutine behind its task.
+    log_destroyed();
+    log_destroy_pending_ = false;
+    std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
+    fut_waiter_.reset();
+    detail::ClosingTask closing(this);
+    drop_coro();
+    return;
+  }
+  // Under the harness (teardown.h: its _perturb_set_order, which every capture and every loop
+  // under test runs with, holds the pending tasks and orders the garbage): as its CANONICAL run,
+  // the perturbation a loop under test runs at, whose _finalization_order gives each coroutine
+  // before its task. So the coroutine is closed first: what the close writes (prints,
+  // "Exception ignored in", a never-awaited warning) goes at the task's place, before its log,
+  // which shows the coroutine `done, defined at` (`running at` if it never started: its
+  // finalizer warns instead of closing it).
+  {
+    std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
+    fut_waiter_.reset();
+    detail::ClosingTask closing(this);
+    Output* written = &output();
+    detail::FinalizingTaskOutput deferred(written);
+    set_output(&deferred);
+    struct Restore {
+      Output* written;
+      ~Restore() { set_output(written); }
+    } restore{written};
+    close_coro();
+    // The waiter stays, as the collector leaves Task._fut_waiter until every finalizer of the
+    // garbage ran: this task's log, and that of a task finalized after it, show it
+    // (`wait_for=<Future pending ...>`); gc_collect_pending_tasks drops it then.
+    if (!fut_waiter_ && state_ == State::kPending) fut_waiter_ = std::move(waiter);
+  }
   log_destroyed();
   log_destroy_pending_ = false;
-  std::shared_ptr<FutureBase> waiter = std::move(fut_waiter_);
-  fut_waiter_.reset();
-  detail::ClosingTask closing(this);
-  drop_coro();
 }
 
 namespace {
@@ -556,13 +601,21 @@ void gc_collect_pending_tasks() {
   // The harness's collections (teardown.h): first what the program's globals do not reach, then,
   // with the globals cleared, what they do.
   std::vector<bool> held = held_by_globals(alive, detail::take_module_globals());
-  std::vector<std::shared_ptr<TaskBase>> first, second;
+  // Held weakly from here, as the collector holds the garbage: a task whose last reference an
+  // earlier close drops (a frame's local) is freed then, by its reference count.
+  std::vector<std::weak_ptr<TaskBase>> first, second;
   for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
-  auto collect_each = [](std::vector<std::shared_ptr<TaskBase>>& tasks) {
-    for (auto& t : tasks) {
-      if (t->collected_) continue;
+  alive.clear();
+  auto collect_each = [](std::vector<std::weak_ptr<TaskBase>>& tasks) {
+    for (auto& w : tasks) {
+      std::shared_ptr<TaskBase> t = w.lock();
+      if (!t || t->collected_) continue;
       t->collected_ = true;
       t->collect();
+    }
+    // Then the collector clears them (tp_clear), which breaks the cycles through the waiters.
+    for (auto& w : tasks) {
+      if (std::shared_ptr<TaskBase> t = w.lock()) t->drop_waiter();
     }
   };
   {

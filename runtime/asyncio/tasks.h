@@ -60,6 +60,10 @@ class TaskBase : public FutureBase {
   // The same without a result (exception, cancellation): only the frame goes.
   virtual void free_coro_frame() = 0;
   virtual void drop_coro() = 0;
+  // The collection's close: the frame goes, the task still names its coroutine (Task._coro is
+  // cleared only in tp_clear, after every finalizer of the garbage ran): `done, defined at`, or
+  // `running at` for one never started (its finalizer warns instead of closing it).
+  virtual void close_coro() = 0;
   // Task.get_coro(): the task's coroutine; None (a null name) once an eager task finished in
   // its first step (3.12+: __eager_start sets _coro = None) or a collection dropped it. A
   // finished task keeps naming its coroutine, whose frame is gone (free_coro_frame).
@@ -102,8 +106,9 @@ class TaskBase : public FutureBase {
   };
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
-  bool collected_ = false;  // seen by gc_collect_pending_tasks already
-  int done_coro_line_ = 0;  // (in the padding: a task in no more cache lines)
+  bool collected_ = false;            // seen by gc_collect_pending_tasks already
+  bool done_coro_unstarted_ = false;  // close_coro of a coroutine never started
+  int done_coro_line_ = 0;            // (in the padding: a task in no more cache lines)
   std::exception_ptr thrown_in_;
   // The future whose done callback runs this step: the loop's callback holds one reference to
   // it until the step returns, which nothing else can reach (detail::last_reference).
@@ -113,8 +118,11 @@ class TaskBase : public FutureBase {
   void log_destroyed();
   // While the modelled collection runs, in task creation order at its end (frames.h).
   void report_destroyed(const ExceptionContext& ctx) override;
-  // Breaks reference cycles of a pending task (gc): drops the waiter and the coroutine frame.
+  // Finalizes a pending task (gc) as the harness's CANONICAL run does (run_examples.py
+  // _order_garbage: each coroutine before its task): closes its coroutine (close_coro), then
+  // logs it. The waiter stays until drop_waiter (the collector's tp_clear).
   void collect();
+  void drop_waiter() { fut_waiter_.reset(); }
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
 
@@ -199,11 +207,22 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     coro_ = Co<T>();
     done_coro_ = DoneCoro{};
   }
+  void close_coro() override {
+    if (!coro_) return;
+    const Def& def = coro_.def();
+    const DoneCoro named{def.name, def.file};
+    const int line = def.line;
+    this->done_coro_unstarted_ = !coro_.started();
+    coro_ = Co<T>();  // (leaf_ is read while the frames close: done_coro_ after)
+    done_coro_ = named;
+    done_coro_line_ = line;
+  }
   const char* coro_name() const override { return coro_ ? coro_.name() : done_coro_.name; }
   std::string coro_format() const override {
     if (coro_) return coro_.format();
     if (!done_coro_.name) return std::string();
-    return detail::format_coro(done_coro_.name, done_coro_.file, done_coro_line_, true);
+    return detail::format_coro(done_coro_.name, done_coro_.file, done_coro_line_,
+                               !this->done_coro_unstarted_);
   }
   std::string result_repr() const override {
     return this->value ? detail::reprlib_repr(*this->value) : std::string("None");

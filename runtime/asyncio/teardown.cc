@@ -65,17 +65,12 @@ bool holds_pending_tasks_at_close() {
 }
 
 void hold_pending_tasks(EventLoop& loop) {
-  std::vector<std::shared_ptr<TaskBase>> pending;
-  for (auto& slot : loop.tasks_registry().slots) {
-    if (auto t = slot.task.lock()) {
-      if (!t->done()) pending.push_back(std::move(t));
-    }
-  }
+  std::vector<AnyTask> pending = all_tasks(loop);  // the harness's _pending_tasks
   Held& h = held();
   std::lock_guard<std::mutex> lock(h.mu);
-  for (std::shared_ptr<TaskBase>& t : pending) {
-    if (std::find(h.tasks.begin(), h.tasks.end(), t) == h.tasks.end())
-      h.tasks.push_back(std::move(t));
+  for (const AnyTask& t : pending) {
+    if (std::find(h.tasks.begin(), h.tasks.end(), t.ptr()) == h.tasks.end())
+      h.tasks.push_back(t.ptr());
   }
 }
 

@@ -441,6 +441,82 @@ TEST_P(Teardown, stopped_gathers_pending_tasks_are_finalized_first) {
   EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_lingers()); }), *expected);
 }
 
+// s21-ncollect's scenarios.
+
+Co<void> lock_waiter(Lock lock, Def = "waiter") {
+  co_await sleep(0);
+  auto held = co_await async_with(lock);
+  print("waiter acquired");
+}
+
+Co<void> lock_holder(Lock lock, Def = "holder") {
+  auto held = co_await async_with(lock);
+  co_await sleep(10);
+}
+
+Co<void> main_of_lock_waiter(Def = "main") {
+  get_running_loop()->set_exception_handler(prints_the_coroutine);
+  Lock lock;
+  (void)create_task(lock_waiter(lock));
+  (void)create_task(lock_holder(lock));
+  co_await sleep(0.1);
+}
+
+// Fails before (detail::Waiting left its future queued when its coroutine was closed): closing
+// `holder` after `waiter` woke that future on the closed loop, "Exception ignored in: <coroutine
+// object holder at 0x?>" with RuntimeError('Event loop is closed').
+TEST_P(Teardown, collection_closes_a_lock_waiter_before_its_holder) {
+  auto expected = testing::cpython_expected("teardown", GetParam(),
+                                            "collection_closes_a_lock_waiter_before_its_holder");
+  ASSERT_TRUE(expected);
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port([] {
+              Loop loop = new_event_loop();
+              loop->run_until_complete(main_of_lock_waiter());
+              loop->close();
+              print("closed");
+            }),
+            *expected);
+}
+
+// def handler(loop, context): the message, the coroutine's name, whether the repr shows it done.
+void prints_whether_done(EventLoop&, const ExceptionContext& context) {
+  const std::string& r = context.task_repr;
+  std::size_t at = r.find("coro=<") + 6;
+  print("handler:", context.message, r.substr(at, r.find('(', at) - at),
+        r.find(" done, defined at ") != std::string::npos ? "done" : "running");
+}
+
+Co<void> child_of_holder(Def = "child") {
+  co_await sleep(0);
+  co_await sleep(0);
+}
+
+Co<void> holder_of_child(Def = "holder") {
+  Task<void> t0 = create_task(child_of_holder());
+  co_await sleep(0);
+  get_running_loop()->stop();
+  co_await Event().wait();
+}
+
+// Fails before: holder's log came first, `running at` (each task logged before its coroutine's
+// close, in creation order), and child's after it.
+TEST_P(Teardown, collection_closes_each_coroutine_before_its_task) {
+  auto expected = testing::cpython_expected("teardown", GetParam(),
+                                            "collection_closes_each_coroutine_before_its_task");
+  ASSERT_TRUE(expected);
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port([] {
+              Loop loop = new_event_loop();
+              loop->set_exception_handler(prints_whether_done);
+              (void)loop->create_task(holder_of_child());
+              loop->run_forever();
+              loop->close();
+              print("closed");
+            }),
+            *expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -461,5 +461,96 @@ async def lingers():
     await asyncio.sleep(1)""", "asyncio.create_task(lingers())"))
 
 
+# s21-ncollect's scenarios.
+LOCK_WAITER_CLOSED_FIRST = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context.get("task") or context.get("future")
+    print("handler:", context["message"], task.get_coro().__qualname__)
+
+
+async def waiter(lock):
+    await asyncio.sleep(0)
+    async with lock:
+        print("waiter acquired")
+
+
+async def holder(lock):
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def main():
+    asyncio.get_running_loop().set_exception_handler(handler)
+    lock = asyncio.Lock()
+    asyncio.create_task(waiter(lock))
+    asyncio.create_task(holder(lock))
+    await asyncio.sleep(0.1)
+
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def collection_closes_a_lock_waiter_before_its_holder():
+    # At the exit both tasks, pending, are in cycles (each frame holds the lock, whose waiter
+    # future's callback holds `waiter`'s task; `holder`'s sleep future holds its wakeup). The
+    # collection closes `waiter`'s coroutine first (the older task): GeneratorExit at
+    # Lock.acquire's `await fut` runs its `finally: self._waiters.remove(fut)`, so closing
+    # `holder` then (its `async with` exit releases the lock) wakes nobody, and nothing raises
+    # on the closed loop (before: native left the future queued, and holder's release set it:
+    # RuntimeError('Event loop is closed') from call_soon, "Exception ignored in" holder).
+    run_in_the_harness(LOCK_WAITER_CLOSED_FIRST)
+
+
+FRAME_LOCAL_FREED_BY_ITS_CLOSE = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def child():
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+async def holder():
+    t0 = asyncio.create_task(child())
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().stop()
+    await asyncio.Event().wait()
+
+
+loop = asyncio.new_event_loop()
+loop.set_exception_handler(handler)
+loop.create_task(holder())
+loop.run_forever()
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def collection_closes_each_coroutine_before_its_task():
+    # The loop stops with `holder` waiting on an Event (a cycle: the event's waiter future holds
+    # its wakeup, its frame the event) and `child`'s next step in the ready queue, which close()
+    # clears: only holder's frame local `t0` (and the harness's hold) holds child. At the exit the
+    # harness's CANONICAL order finalizes each coroutine before its task (_finalization_order):
+    # closing holder's coroutine clears its frame, which frees child by its reference count (its
+    # log, `running at`, then its coroutine's close), then holder's task is logged, its coroutine
+    # `done` (tools/fuzz seeds 77134, 82495, 83398). Native logged holder first, `running at`.
+    run_in_the_harness(FRAME_LOCAL_FREED_BY_ITS_CLOSE)
+
+
 if __name__ == "__main__":
     main()

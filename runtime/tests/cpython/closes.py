@@ -59,6 +59,7 @@ def collect_pending(*collected, kept=(), drop=None):
         drop.clear()
     gc.collect()
     print("collected")
+    keep.clear()  # (alive until now: not collected with the others)
     sys.unraisablehook = hook
 
 

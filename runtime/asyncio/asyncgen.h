@@ -77,10 +77,11 @@ struct AsyncGenPromise : CoPromiseBase {
 
   template <class... A>
   explicit AsyncGenPromise(A&... args) {
+    this->generator = true;
     this->capture_def(args...);
     this->check_required(args...);
   }
-  AsyncGenPromise() = default;
+  AsyncGenPromise() { this->generator = true; }
 
   AsyncGen<Y, S> get_return_object();
 

@@ -138,6 +138,10 @@ struct CoPromiseBase {
   // A block of its caller's Python frame (a statement's body, as aio::task_group's), not a
   // frame of its own: python_frame() looks past it.
   bool block = false;
+  // An async generator's frame (asyncgen.h), not a coroutine's: a close that throws into the
+  // await chain (unraisable.h, detail::close_by_throwing) leaves a chain through one to the
+  // destroying close.
+  bool generator = false;
   // The Python locals a port declared in the frame (frames.h: aio::frame_locals). Mutable: a
   // block binds a local of its Python frame (aio::task_group's `tg`), which it reaches through
   // `caller`.
@@ -383,7 +387,7 @@ class [[nodiscard]] Co {
       }
       if (p.started && !p.finished) {
         // coro.close(): its exits run (unraisable.h)
-        detail::close_suspended(h_, p.def, "coroutine", p.block);
+        detail::close_suspended(h_, p.def, "coroutine", p.block, &h_.promise());
       } else {
         h_.destroy();
       }

@@ -267,6 +267,7 @@ class BasicQueue {
   template <class CanGo>
   static Co<void> wait_turn(std::shared_ptr<State> s, detail::Ring<Future<void>>& waiters,
                             CancelOnClose& close, CanGo can_go) {
+    co_await detail::AsBlock{};  // a part of Queue.get's (put's) frame, not a frame of its own
     Future<void> waiter = s->get_loop([&] { return repr_of(*s); })->template create_future<void>();
     waiters.push_back(waiter);
     close.waiter = waiter;
@@ -278,7 +279,16 @@ class BasicQueue {
     }
     close.waiter.reset();
     if (!exc) co_return;
-    waiter.cancel();  // just in case it is not done yet
+    try {
+      waiter.cancel();  // just in case it is not done yet
+    } catch (...) {
+      // Closed by a throwing close (unraisable.h) on the closed loop: raised at this line of
+      // Queue.get's (put's) frame, as CancelOnClose's.
+      if (detail::throw_closing()) {
+        detail::raised_at_line(close.line, detail::carets_under(close.line, close.call));
+      }
+      throw;
+    }
     // It may have been removed already by a *_nowait() or shutdown().
     waiters.remove(waiter);
     if (can_go() && !waiter.cancelled()) {

@@ -141,31 +141,42 @@ Co<void> TaskGroup::exit_impl(std::shared_ptr<State> s, std::exception_ptr exc, 
     }
 
     // What follows raises from __aexit__, which `async with` calls while it handles the body's
-    // exception: a raise is chained to it (unless it is that one).
-    handling(exc, [&] {
-      if (s->base_error) raise_stored(s->base_error);
-      if (v313 && s->parent_cancel_requested) {
-        if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
-      }
-      // Errors have priority over the CancelledError.
-      if (propagate_cancellation_error && s->errors.empty()) {
-        raise_stored(propagate_cancellation_error);
-      }
-      if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
-      if (!s->errors.empty()) {
-        if (v313 && s->parent_task->cancelling()) {
-          // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
-          s->parent_task->uncancel();
-          s->parent_task->cancel();
+    // exception: a raise is chained to it (unless it is that one). Run by a close that throws
+    // GeneratorExit in (unraisable.h), what it raises is reported with __aexit__'s frame and the
+    // line that raised (as exit_closed's).
+    const char* raising_line = "raise self._base_error";
+    try {
+      handling(exc, [&] {
+        if (s->base_error) raise_stored(s->base_error);
+        raising_line = "raise propagate_cancellation_error";
+        if (v313 && s->parent_cancel_requested) {
+          if (s->parent_task->uncancel() == 0) propagate_cancellation_error = nullptr;
         }
-        std::vector<std::exception_ptr> errors = std::move(s->errors);
-        s->errors.clear();
-        std::exception_ptr me =
-            make_exception_group("unhandled errors in a TaskGroup", std::move(errors));
-        base_exception(me)->set_cause(nullptr);  // raise me from None
-        raise_stored(me);
-      }
-    });
+        // Errors have priority over the CancelledError.
+        if (propagate_cancellation_error && s->errors.empty()) {
+          raise_stored(propagate_cancellation_error);
+        }
+        if (exc && !is_cancelled_error(exc)) s->errors.push_back(exc);
+        if (!s->errors.empty()) {
+          if (v313 && s->parent_task->cancelling()) {
+            // Cancelled from outside as well: uncancel and re-cancel, keeping the count stable.
+            s->parent_task->uncancel();
+            s->parent_task->cancel();
+          }
+          std::vector<std::exception_ptr> errors = std::move(s->errors);
+          s->errors.clear();
+          std::exception_ptr me =
+              make_exception_group("unhandled errors in a TaskGroup", std::move(errors));
+          base_exception(me)->set_cause(nullptr);  // raise me from None
+          raising_line = "raise me from None";
+          raise_stored(me);
+        }
+      });
+    } catch (BaseException& e) {
+      if (detail::throw_closing())
+        e.add_frame_summary({"taskgroups.py", "__aexit__", raising_line});
+      throw;
+    }
   } catch (...) {
     std::get<2>(frame) = std::current_exception();
     throw;

@@ -144,6 +144,109 @@ bool throw_into_closing_task(std::exception_ptr e, const CoPromiseBase* through)
   return true;
 }
 
+namespace {
+thread_local bool t_throw_closing = false;
+
+bool ends_close_quietly(const std::exception_ptr& e) {
+  if (!e) return true;
+  try {
+    std::rethrow_exception(e);
+  } catch (const GeneratorExit&) {
+    return true;
+  } catch (const StopIteration&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace
+
+bool throw_closing() noexcept { return t_throw_closing; }
+
+std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, CoPromiseBase* top,
+                                                    bool* top_suspended) {
+  TaskBase* t = t_closing_task;
+  if (!t || t_throw_closing || globals_cleared() || !t->leaf_.handle || !t->leaf_.promise) {
+    return std::nullopt;
+  }
+  // The await chain, innermost first: each frame is resumed by the one above it (continuation).
+  struct Level {
+    std::coroutine_handle<> h;
+    CoPromiseBase* p;
+  };
+  std::vector<Level> chain;
+  std::coroutine_handle<> lh = t->leaf_.handle;
+  auto* p = const_cast<CoPromiseBase*>(t->leaf_.promise);
+  for (; p && lh; lh = p->continuation, p = const_cast<CoPromiseBase*>(p->caller)) {
+    if (p->generator || p->forwards_throw_of || !p->started || p->finished) return std::nullopt;
+    chain.push_back(Level{lh, p});
+    if (p == top) break;
+  }
+  if (p != top || lh.address() != h.address()) return std::nullopt;
+
+  // As Task.__step(exc) resumes a frame, without the task's bookkeeping: what the frames write
+  // goes at the task's place in the collection (FinalizingTaskOutput).
+  TaskBase* previous = std::exchange(t_stepping, t);
+  Output* written = &output();
+  FinalizingTaskOutput deferred(written);
+  set_output(&deferred);
+  t_throw_closing = true;
+  std::exception_ptr thrown = make_exception(GeneratorExit());
+  bool quiet = true;  // the level closed last ended with GeneratorExit, StopIteration or a return
+  bool suspended = false;
+  // A round closes one Python frame: a block (an `async with` statement's body, CoPromiseBase::
+  // block) is part of the frame that runs it, so its end goes on in that frame as the statement
+  // does, and the round ends with the first frame of its own at or above it.
+  if (chain.back().p->block) return std::nullopt;
+  for (std::size_t start = 0; start < chain.size();) {
+    std::size_t end = start;
+    while (chain[end].p->block) ++end;
+    Level& frame = chain[end];
+    // The frame's end comes back here, not to the frame above (closed next, by its own throw).
+    std::coroutine_handle<> above = std::exchange(frame.p->continuation, nullptr);
+    if (start == 0) {
+      t->thrown_in_ = thrown;  // raised by the innermost frame's awaiter (check_thrown_in)
+    } else {
+      chain[start - 1].p->exception = thrown;  // raised at the await of the frame closed before
+    }
+    t->yielded_.reset();
+    t->yielded_bare_ = false;
+    take_exit_raised();
+    chain[start].h.resume();
+    t->thrown_in_ = nullptr;
+    t->yielded_.reset();
+    t->yielded_bare_ = false;
+    frame.p->continuation = above;
+    std::exception_ptr exit_raised = take_exit_raised();
+    if (frame.p->finished) {
+      std::exception_ptr e = exit_raised ? exit_raised : frame.p->exception;
+      quiet = ends_close_quietly(e);
+      suspended = false;
+      if (quiet) {
+        thrown = make_exception(GeneratorExit());
+      } else {
+        add_closed_frame(e, frame.p->def, false);
+        thrown = e;
+      }
+    } else {
+      // It awaited again: gen_close's "coroutine ignored GeneratorExit" (no frame of its own).
+      quiet = false;
+      suspended = true;
+      try {
+        throw RuntimeError("coroutine ignored GeneratorExit");
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+    }
+    start = end + 1;
+  }
+  t_throw_closing = false;
+  set_output(written);
+  t_stepping = previous;
+  *top_suspended = suspended;
+  return quiet ? nullptr : thrown;
+}
+
 std::exception_ptr take_thrown_in() {
   TaskBase* t = t_stepping;
   return t ? std::exchange(t->thrown_in_, nullptr) : nullptr;

@@ -87,11 +87,21 @@ namespace detail {
 
 bool closing() noexcept { return t_closing != nullptr; }
 
+namespace {
+thread_local std::exception_ptr t_exit_raised_in_throwing_close;
+}  // namespace
+
+std::exception_ptr take_exit_raised() noexcept {
+  return std::exchange(t_exit_raised_in_throwing_close, nullptr);
+}
+
 void exit_failed() noexcept {
   std::exception_ptr e = std::current_exception();
   if (t_closing) {
     t_closing->error = std::move(e);
     t_closing->line = nullptr;  // raised in an exit: this frame's line is not known
+  } else if (throw_closing()) {
+    t_exit_raised_in_throwing_close = std::move(e);  // replaces what the frame's close raises
   } else {
     write_unraisable(e, std::nullopt);
   }
@@ -119,22 +129,80 @@ std::exception_ptr closing_exception() {
   return std::make_exception_ptr(GeneratorExit());
 }
 
-void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind, bool block) {
+namespace {
+void add_frame(const std::exception_ptr& e, const char* name, std::string file, const char* line,
+               std::string carets) {
+  if (BaseException* b = base_exception(e)) {
+    std::string qualname = name;
+    std::size_t dot = qualname.rfind('.');
+    b->add_frame_summary({std::move(file),
+                          dot == std::string::npos ? qualname : qualname.substr(dot + 1),
+                          line ? line : "", std::move(carets)});
+  }
+}
+}  // namespace
+
+namespace {
+struct RaisedAtLine {
+  std::exception_ptr e;
+  const char* line = nullptr;
+  std::string carets;
+};
+thread_local RaisedAtLine t_raised_at_line;
+}  // namespace
+
+void raised_at_line(const char* line, std::string carets) noexcept {
+  t_raised_at_line = RaisedAtLine{std::current_exception(), line, std::move(carets)};
+}
+
+void add_closed_frame(const std::exception_ptr& e, const Def& def, bool block) {
+  RaisedAtLine at = std::exchange(t_raised_at_line, RaisedAtLine{});
+  if (block) return;
+  if (at.e == e) {
+    add_frame(e, def.name, def.file_str(), at.line, std::move(at.carets));
+  } else {
+    add_frame(e, def.name, def.file_str(), nullptr, {});
+  }
+}
+
+void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind, bool block,
+                     CoPromiseBase* promise) {
   // What the report needs outlives the frame (the Def is in its promise).
   const char* name = def.name;
   std::string file = def.file_str();
+  if (promise && !t_closing) {
+    bool top_suspended = false;
+    if (std::optional<std::exception_ptr> raised = close_by_throwing(h, promise, &top_suspended)) {
+      if (top_suspended) {
+        // Left suspended where it awaited again: CPython's collector frees it without running
+        // it again; here its frame is destroyed, and what its destructors raise is dropped.
+        Closing rest{nullptr, nullptr, nullptr, {}};
+        t_closing = &rest;
+        h.destroy();
+        t_closing = nullptr;
+      } else {
+        h.destroy();
+      }
+      if (*raised) {
+        if (!base_exception(*raised) || base_exception(*raised)->frame_summaries().empty()) {
+          // Raised by the close itself (no frame of its own): PyErr_WriteUnraisable shows the
+          // frame running the collection, the harness's (run_examples.py) final gc.collect().
+          if (collecting()) add_frame(*raised, "_finalize", "run_examples.py", "gc.collect()", {});
+        }
+        write_unraisable(*raised, std::string("<") + kind + " object " + name + " at 0x?>");
+      }
+      return;
+    }
+  }
   Closing scope{t_closing, nullptr, nullptr, {}};
   t_closing = &scope;
   h.destroy();
   t_closing = scope.outer;
   if (!scope.error) return;
-  if (BaseException* b = block ? nullptr : base_exception(scope.error)) {
+  if (!block) {
     // The frame's co_name; the Python source of its line is known only where the frame raised
     // the exception itself (raised_in_closing_frame).
-    std::string qualname = name;
-    std::size_t dot = qualname.rfind('.');
-    b->add_frame_summary({file, dot == std::string::npos ? qualname : qualname.substr(dot + 1),
-                          scope.line ? scope.line : "", std::move(scope.carets)});
+    add_frame(scope.error, name, file, scope.line, std::move(scope.carets));
   }
   if (scope.outer) {
     scope.outer->error = std::move(scope.error);  // raised at the awaiting coroutine's await

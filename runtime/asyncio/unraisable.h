@@ -45,14 +45,45 @@ void write_logged_exception(std::string_view message, const std::exception_ptr& 
 
 namespace detail {
 
+struct CoPromiseBase;
+
 // Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type
 // ("coroutine", "async_generator"): an exception its exits raised leaves it for the coroutine
 // closing it (the awaiting one, whose frame this is destroyed with) or, when it is the outermost
 // closed, is reported as unraisable with its repr ("<coroutine object NAME at 0x?>").
 // A block (CoPromiseBase::block: aio::task_group's statement and body) adds no frame: its
 // Python frame's coroutine adds it.
+//
+// A task's coroutine (`promise` its Co's, the task being closed: tasks.h ClosingTask) is closed as
+// CPython's gen_close closes an await chain, innermost first (close_by_throwing): GeneratorExit
+// is thrown into the innermost frame at its await, so its `except`/`finally` clauses and `async
+// with` exits run as code, not as destructors; what that frame's close raised is thrown into the
+// frame awaiting it (GeneratorExit when it ended with GeneratorExit, StopIteration or a return;
+// RuntimeError('coroutine ignored GeneratorExit') when it awaited again, left suspended), and so
+// on up to the task's coroutine, whose close's exception is reported as unraisable. Not for a
+// chain through an async generator's frame, nor at the interpreter's teardown (globals cleared:
+// the `except asyncio.X` lookups raise as destructors, teardown.h), which keep destroying frames.
 void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine",
-                     bool block = false);
+                     bool block = false, CoPromiseBase* promise = nullptr);
+
+// The throwing close of `top`'s chain (above) when the task being closed runs it: nullopt when it
+// does not apply (the caller destroys the frames), else what the close raises (nullptr: nothing;
+// `*top_suspended` tells whether the top frame awaited again, still suspended, to be destroyed).
+std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, CoPromiseBase* top,
+                                                    bool* top_suspended);
+// Whether a throwing close runs now (the frames' code runs as in a step of the closed task).
+bool throw_closing() noexcept;
+// What an exit run as a destructor (run_exit) raised while a throwing close unwound a frame, which
+// a destructor cannot raise in place of GeneratorExit: the frame's close raises it instead (taken
+// when the frame's level of the close ends; nullptr when none).
+std::exception_ptr take_exit_raised() noexcept;
+// In a throwing close, the frame running raised the current exception itself at `line` (its
+// source, stripped; `carets` the line of ^ under it, "" for none): the frame's summary shows it
+// when the exception leaves the frame (add_closed_frame).
+void raised_at_line(const char* line, std::string carets) noexcept;
+// What a closed frame's close raised leaves it: the frame's summary (its file and co_name) added
+// to `e`'s traceback (none for a block).
+void add_closed_frame(const std::exception_ptr& e, const Def& def, bool block);
 
 // A destructor's exit clause failed with the current exception (which got the exit's frame):
 // handed to the coroutine being closed, or reported as unraisable when none is (the destructor

@@ -423,13 +423,12 @@ void EventLoop::drop_timer(const ScheduledTimer& t) {
 
 // In the queue's slot: no 64-byte entry built and moved per timer.
 void EventLoop::ready_timer(const ScheduledTimer& t) {
-  ready_.reserve_one();
-  ReadyEntry& e = ready_.back_slot();
   if (t.is_external()) {
-    e.set_external(t.external());  // a null one is skipped there
-  } else {
-    e.set_handle(t.impl());  // adopts the heap's reference
+    schedule_external(t.external());  // a null one is skipped there
+    return;
   }
+  ready_.reserve_one();
+  ready_.back_slot().set_handle(t.impl());  // adopts the heap's reference
   ready_.commit_back();
 }
 
@@ -439,10 +438,11 @@ void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {
 
 void EventLoop::drop_ready() {
   while (!ready_.empty()) {
-    ReadyEntry e = ready_.pop_front();
-    if (e.is_external()) {
-      if (void* obj = e.take_external()) external_.drop(external_.ctx, obj);
+    if (ready_.front().is_external()) {
+      if (void* obj = take_external_front()) external_.drop(external_.ctx, obj);
+      continue;
     }
+    ready_.pop_front();  // its callback or handle released
   }
 }
 
@@ -453,7 +453,13 @@ void EventLoop::drain_threadsafe() {
     ts_taken_.swap(ts_queue_);
     ts_pending_.store(false, std::memory_order_relaxed);
   }
-  for (ReadyEntry& e : ts_taken_) ready_.push_back(std::move(e));
+  for (ReadyEntry& e : ts_taken_) {
+    if (e.is_external()) {
+      schedule_external(e.take_external());
+    } else {
+      ready_.push_back(std::move(e));
+    }
+  }
   ts_taken_.clear();
 }
 
@@ -662,16 +668,16 @@ void EventLoop::run_once() {
     }
   }
 
-  std::size_t ntodo = ready_.size();
+  std::size_t ntodo = ready_count();
   for (std::size_t i = 0; i < ntodo; ++i) {
-    ReadyEntry entry = ready_.pop_front();
-    if (entry.is_inline()) {
-      run_inline(entry);
+    if (ready_.front().is_external()) {
+      if (void* obj = take_external_front()) external_.run(external_.ctx, obj);
       run_pending_signal_handlers();
       continue;
     }
-    if (entry.is_external()) {
-      if (void* obj = entry.take_external()) external_.run(external_.ctx, obj);
+    ReadyEntry entry = ready_.pop_front();
+    if (entry.is_inline()) {
+      run_inline(entry);
       run_pending_signal_handlers();
       continue;
     }

@@ -127,6 +127,14 @@ class RingQueue {
     --size_;
     return v;
   }
+  T& front() noexcept { return slot(head_); }  // on a queue not empty
+  T& back() noexcept { return slot(head_ + size_ - 1); }
+  T& nth(std::size_t i) noexcept { return slot(head_ + i); }  // i < size()
+  // The front element left in its slot, as it is (for a T whose destruction does nothing).
+  void discard_front() noexcept {
+    ++head_;
+    --size_;
+  }
   void clear() {
     while (size_) pop_front();
   }
@@ -223,12 +231,20 @@ class ReadyEntry {
   // On an empty entry: the handle's reference, adopted.
   void set_handle(detail::HandleImpl* h) { bits_ = reinterpret_cast<std::uintptr_t>(h); }
 
+  // In the threadsafe queue: an embedder's object. In the ready queue: a run of them, that
+  // many of EventLoop::external_ready_ in order (external_run_length()).
   bool is_external() const { return !fn_ && (bits_ & 1); }
   void* external() const { return reinterpret_cast<void*>(bits_ & ~std::uintptr_t{1}); }
   void set_external(void* obj) { bits_ = reinterpret_cast<std::uintptr_t>(obj) | 1; }
   void* take_external() {
     return reinterpret_cast<void*>(std::exchange(bits_, 0) & ~std::uintptr_t{1});
   }
+  // On an empty entry: a run of one external object. Its release does nothing.
+  void start_external_run() noexcept { bits_ = 3; }
+  std::size_t external_run_length() const { return static_cast<std::size_t>(bits_ >> 1); }
+  void extend_external_run() noexcept { bits_ += 2; }
+  // One object fewer (the run's first taken); whether the run is now empty.
+  bool shorten_external_run() noexcept { return (bits_ -= 2) == 1; }
   // A handle entry's (neither inline nor external).
   detail::HandleImpl* impl() const { return reinterpret_cast<detail::HandleImpl*>(bits_); }
   Handle take_handle() {
@@ -581,10 +597,20 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // The embedder's calls queued without a Handle: appended to the ready queue as call_soon's,
   // run and dropped through `calls` (set once, before any is queued).
   void set_external_calls(ExternalCalls calls) { external_ = calls; }
+  // The object goes to external_ready_ (8 bytes), and the ready queue's last entry, a run of
+  // external objects, counts one more; a new run (one 64-byte entry) when its last entry is
+  // another callback's.
   void schedule_external(void* obj) {
-    ready_.reserve_one();  // the slot filled in place: no 64-byte entry built and moved
-    ready_.back_slot().set_external(obj);
-    ready_.commit_back();
+    external_ready_.reserve_one();
+    if (!ready_.empty() && ready_.back().is_external()) {
+      ready_.back().extend_external_run();
+    } else {
+      ready_.reserve_one();
+      ready_.back_slot().start_external_run();
+      ready_.commit_back();
+      ++external_runs_;
+    }
+    external_ready_.push_back_reserved(obj);
   }
   // call_soon_threadsafe of an embedder's call, from any thread: on the loop's thread it is
   // schedule_external; from another the object waits in the threadsafe queue itself (no
@@ -614,7 +640,14 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
         f(e.impl()->fn);
       }
     };
-    ready_.for_each(entry);
+    std::size_t next_external = 0;
+    ready_.for_each([&](ReadyEntry& e) {
+      if (!e.is_external()) return entry(e);
+      for (std::size_t n = e.external_run_length(); n; --n) {
+        ExternalSlot slot{external_ready_.nth(next_external++).obj};
+        external(slot);
+      }
+    });
     for (ScheduledTimer& t : scheduled_) {
       if (t.is_external()) {
         external(t);
@@ -625,7 +658,9 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
     std::lock_guard<std::mutex> lock(ts_mu_);
     for (ReadyEntry& e : ts_queue_) entry(e);
   }
-  std::size_t ready_count() const { return ready_.size(); }
+  std::size_t ready_count() const {
+    return ready_.size() - external_runs_ + external_ready_.size();
+  }
   std::size_t scheduled_count() const { return scheduled_.size(); }
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
   TaskBase* current_task() const { return current_task_; }
@@ -704,6 +739,32 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   std::shared_ptr<Clock> clock_;
   PyVersion version_;
   RingQueue<ReadyEntry> ready_;
+  // The embedder's objects of the ready queue (schedule_external), in order: each consecutive
+  // run of them is one entry of ready_ (a count), so that an object queued takes 8 bytes, not a
+  // 64-byte entry (the Python bridge queues every callback so: its peak memory per task).
+  struct ExternalObject {         // a slot not written when the ring grows (as ReadyEntry's)
+    ExternalObject() noexcept {}  // NOLINT(modernize-use-equals-default)
+    ExternalObject(void* o) noexcept : obj(o) {}  // NOLINT(google-explicit-constructor)
+    void* obj;
+  };
+  RingQueue<ExternalObject> external_ready_;
+  std::size_t external_runs_ = 0;  // the runs in ready_
+  // An object of external_ready_ as for_each_queued's `external` sees it (as a ReadyEntry's).
+  struct ExternalSlot {
+    void*& obj;
+    void* external() const { return obj; }
+    void set_external(void* o) { obj = o; }
+  };
+  // The front entry, a run of external objects: its first taken (the run popped if it was the
+  // last), before it runs.
+  void* take_external_front() {
+    void* obj = external_ready_.pop_front().obj;
+    if (ready_.front().shorten_external_run()) {
+      ready_.discard_front();
+      --external_runs_;
+    }
+    return obj;
+  }
   ExternalCalls external_;
   void drop_ready();  // empties the ready queue, dropping its external calls
   void drop_entries(std::vector<ReadyEntry>& entries);  // the same for taken threadsafe ones

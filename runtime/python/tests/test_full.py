@@ -35,6 +35,25 @@ class FullLoopInternals(LoopCase):
         self.assertIsInstance(task, aioref.Future)
         self.loop.run_until_complete(task)
 
+    @unittest.skipIf(sys.getallocatedblocks() == 0, "PYTHONMALLOC=malloc: no pymalloc blocks")
+    def test_a_queued_call_is_a_block_of_pythons_allocator(self):
+        # A future's done callbacks are queued without their Handles (core.h, DirectCall): each
+        # is one block of Python's object allocator, given back when it has run, so that the
+        # objects made meanwhile reuse its memory as they reuse a freed Handle's on CPython's
+        # loop. From the loop's own block cache, whose blocks Python never reuses, 1M suspended
+        # tasks peaked 48 B per task higher (mem_tasks_suspended).
+        fut = self.loop.create_future()
+        n = 1000
+        for _ in range(n):
+            fut.add_done_callback(lambda f: None)
+        before = sys.getallocatedblocks()
+        fut.set_result(None)
+        self.assertEqual(self.loop._core_counts()[0], n)  # queued
+        self.assertGreaterEqual(sys.getallocatedblocks() - before, n)
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.assertEqual(self.loop._core_counts()[0], 0)
+        self.assertLess(sys.getallocatedblocks() - before, n // 10)
+
 
 @loops.every_loop
 class Types(object):

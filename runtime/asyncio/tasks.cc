@@ -12,6 +12,7 @@
 #include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/teardown.h"
 #include "runtime/pylang/output.h"
+#include "runtime/pylang/try_finally.h"
 
 namespace aio {
 
@@ -887,17 +888,20 @@ void finalize_loop(const Loop& loop) {
 }
 }  // namespace detail
 
+// asyncio.run's finally (3.8-3.10), Runner.close from the with block's __exit__ (3.11+): what the
+// teardown raises ("Event loop stopped before Future completed." when a task it cancels stops
+// the loop, a KeyboardInterrupt or SystemExit out of a task) leaves asyncio.run after
+// set_event_loop(None) and close(), in place of main's result or exception (which it has as its
+// __context__: made while run's handler runs).
 void run_cleanup(const Loop& loop) {
-  try {
-    if (!loop->is_closed()) detail::finalize_loop(loop);
-  } catch (const IdleForever&) {
-    set_event_loop(nullptr);
-    loop->close();
-    throw;
-  } catch (...) {
-  }
-  set_event_loop(nullptr);
-  loop->close();
+  try_finally(
+      [&] {
+        if (!loop->is_closed()) detail::finalize_loop(loop);
+      },
+      [&] {
+        set_event_loop(nullptr);
+        loop->close();
+      });
 }
 
 }  // namespace aio

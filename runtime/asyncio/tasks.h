@@ -494,7 +494,9 @@ auto EventLoop::run_until_complete(A&& awaitable) {
   return fut.result();
 }
 
-// asyncio.run(main): new loop, run, cancel remaining tasks, shutdown, close.
+// asyncio.run(main): new loop, run, cancel remaining tasks, shutdown, close. The teardown's
+// errors propagate, as asyncio.run's (after set_event_loop(None) and close()): they replace
+// main's result or exception.
 void run_cleanup(const Loop& loop);
 namespace detail {
 // What asyncio.run / Runner.close do before closing the loop: _cancel_all_tasks (and wait for

@@ -1,10 +1,13 @@
-// asyncio.Runner (runners.h): each scenario is the twin of the function of the same name in
-// runtime/tests/cpython/runners.py (plain functions running loops of their own), and must print
-// what CPython 3.11-3.13 printed for it (runtime/tests/cpython/expected/runners.3.X.txt).
+// asyncio.run (tasks.h) and asyncio.Runner (runners.h): each scenario is the twin of the function
+// of the same name in runtime/tests/cpython/runners.py (plain functions running loops of their
+// own), and must print what CPython printed for it (runtime/tests/cpython/expected/runners.3.X.txt:
+// the Runner's scenarios 3.11-3.13, asyncio.run's 3.8-3.13).
 #include "runtime/asyncio/runners.h"
 
 #include <signal.h>
 #include <unistd.h>
+
+#include <functional>
 
 #include "runtime/pylang/signals.h"
 #include "runtime/tests/cpython_expected.h"
@@ -210,6 +213,42 @@ TEST_P(Runners, runner_sigint) {
       });
     }
     print("closed");
+  });
+}
+
+TEST_P(Runners, run_raises_its_teardowns_error) {
+  expect_as_cpython("runners", "run_raises_its_teardowns_error", [] {
+    std::vector<Loop> loops;
+    auto stops_when_cancelled = []() -> Co<void> {
+      try {
+        co_await sleep(3600);
+      } catch (const CancelledError&) {
+        print("cancelled by the teardown");
+        get_running_loop()->stop();
+        throw;
+      }
+    };
+    auto returns = [&]() -> Co<std::string> {
+      loops.push_back(get_running_loop());
+      get_running_loop()->create_task(stops_when_cancelled());
+      co_await sleep(0);
+      co_return "main's result";
+    };
+    auto raises = [&]() -> Co<std::string> {
+      loops.push_back(get_running_loop());
+      get_running_loop()->create_task(stops_when_cancelled());
+      co_await sleep(0);
+      throw ValueError("main's error");
+    };
+    std::vector<std::function<Co<std::string>()>> programs{returns, raises};
+    for (auto& program : programs) {
+      try {
+        print(run(program()));
+      } catch (const RuntimeError& x) {
+        print(x.repr(), "context:", x.context() ? exception_repr(x.context()) : "None");
+      }
+      print("closed:", loops.back()->is_closed());
+    }
   });
 }
 

@@ -1,6 +1,5 @@
-"""asyncio.Runner (3.11+) scenarios (see scenarios.py); the C++ twin is
+"""asyncio.run (3.8+) and asyncio.Runner (3.11+) scenarios (see scenarios.py); the C++ twin is
 runtime/tests/runners_test.cc. Each scenario runs loops of its own (sync=True)."""
-# requires: 3.11
 import asyncio
 import os
 import signal
@@ -18,7 +17,7 @@ async def fails(msg):
     raise ValueError(msg)
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_runs_on_one_loop():
     loops = []
 
@@ -49,7 +48,7 @@ def runner_runs_on_one_loop():
     print("closed twice")
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_tasks_outlive_run():
     log = []
 
@@ -76,7 +75,7 @@ def runner_tasks_outlive_run():
     print(log)
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_inside_running_loop():
     async def nested():
         inner = asyncio.Runner()
@@ -102,7 +101,7 @@ def runner_inside_running_loop():
     print(asyncio.run(nested()))
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_loop_factory():
     made = []
 
@@ -119,7 +118,7 @@ def runner_loop_factory():
     print(made[0].is_closed())
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_cancelled_main():
     async def cancels_itself():
         asyncio.current_task().cancel()
@@ -133,7 +132,7 @@ def runner_cancelled_main():
         print(runner.run(add(1, 2)))
 
 
-@scenario(sync=True)
+@scenario(since=(3, 11), sync=True)
 def runner_sigint():
     # Runner.run() installs its SIGINT handler (the main thread, SIGINT at its default handler):
     # the first SIGINT cancels the main task (KeyboardInterrupt when it ends cancelled), a second
@@ -178,6 +177,43 @@ def runner_sigint():
                 print("KeyboardInterrupt")
             print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     print("closed")
+
+
+@scenario(sync=True)
+def run_raises_its_teardowns_error():
+    # asyncio.run's teardown (3.8-3.10: the finally of run; 3.11+: Runner.close, called by the
+    # with block's __exit__) lets its errors out, after set_event_loop(None) and loop.close(): a
+    # task that calls loop.stop() when _cancel_all_tasks cancels it stops the teardown's
+    # run_until_complete, and asyncio.run raises "Event loop stopped before Future completed." in
+    # place of main's result, or of main's exception (then its __context__).
+    loops = []
+
+    async def stops_when_cancelled():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            print("cancelled by the teardown")
+            asyncio.get_running_loop().stop()
+            raise
+
+    async def returns():
+        loops.append(asyncio.get_running_loop())
+        asyncio.get_running_loop().create_task(stops_when_cancelled())
+        await asyncio.sleep(0)
+        return "main's result"
+
+    async def raises():
+        loops.append(asyncio.get_running_loop())
+        asyncio.get_running_loop().create_task(stops_when_cancelled())
+        await asyncio.sleep(0)
+        raise ValueError("main's error")
+
+    for program in (returns, raises):
+        try:
+            print(asyncio.run(program()))
+        except RuntimeError as x:
+            print(e(x), "context:", e(x.__context__) if x.__context__ else None)
+        print("closed:", loops[-1].is_closed())
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@
 namespace aio {
 namespace {
 
-class Teardown : public testing::CPythonScenario {};
+class Teardown : public testing::CPythonScenario {
+ protected:
+  // The port's trace in the harness (trace_of_port) against teardown.py's `scenario` on this
+  // CPython, run in the real harness (run_in_the_harness).
+  void expect_harness_trace(const char* scenario, const std::function<void()>& body);
+};
 
 Co<void> stops(EventLoop* loop, Def = "stops") {
   try {
@@ -356,6 +361,14 @@ std::vector<std::string> trace_of_port(const std::function<void()>& body) {
   return out;
 }
 
+void Teardown::expect_harness_trace(const char* scenario, const std::function<void()>& body) {
+  auto expected = testing::cpython_expected("teardown", GetParam(), scenario);
+  // Every CPython of PYTHON_MINORS runs these scenarios: a missing expectation is a broken file.
+  ASSERT_TRUE(expected) << "teardown." << GetParam() << ".txt: no output of " << scenario;
+  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
+  EXPECT_EQ(trace_of_port(body), *expected) << "teardown.py " << scenario;
+}
+
 // def handler(loop, context): the message and the task's coroutine's name (its repr's coro=<...>).
 void prints_the_coroutine(EventLoop&, const ExceptionContext& context) {
   const std::string& r = context.task_repr.empty() ? context.future_repr : context.task_repr;
@@ -395,11 +408,8 @@ Co<void> main_of_fails(Def = "main") {
 // Fails before: both handler lines came before the traceback (the to_cancel frame was freed with
 // the ready queue by close(), and so was `child`).
 TEST_P(Teardown, harness_holds_a_closed_loops_tasks_to_its_exit) {
-  auto expected = testing::cpython_expected("teardown", GetParam(),
-                                            "harness_holds_a_closed_loops_tasks_to_its_exit");
-  ASSERT_TRUE(expected);
-  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
-  EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_fails()); }), *expected);
+  expect_harness_trace("harness_holds_a_closed_loops_tasks_to_its_exit",
+                       [] { stopped_teardown(main_of_fails()); });
 }
 
 Co<void> fails_and_stops_soon(Def = "fails") {
@@ -434,11 +444,8 @@ Co<void> main_of_lingers(Def = "main") {
 // Fails before: `fails` was not logged (the teardown's callback retrieved its exception at
 // once), and `child` before the traceback.
 TEST_P(Teardown, stopped_gathers_pending_tasks_are_finalized_first) {
-  auto expected = testing::cpython_expected("teardown", GetParam(),
-                                            "stopped_gathers_pending_tasks_are_finalized_first");
-  ASSERT_TRUE(expected);
-  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
-  EXPECT_EQ(trace_of_port([] { stopped_teardown(main_of_lingers()); }), *expected);
+  expect_harness_trace("stopped_gathers_pending_tasks_are_finalized_first",
+                       [] { stopped_teardown(main_of_lingers()); });
 }
 
 // s21-ncollect's scenarios.
@@ -466,17 +473,12 @@ Co<void> main_of_lock_waiter(Def = "main") {
 // `holder` after `waiter` woke that future on the closed loop, "Exception ignored in: <coroutine
 // object holder at 0x?>" with RuntimeError('Event loop is closed').
 TEST_P(Teardown, collection_closes_a_lock_waiter_before_its_holder) {
-  auto expected = testing::cpython_expected("teardown", GetParam(),
-                                            "collection_closes_a_lock_waiter_before_its_holder");
-  ASSERT_TRUE(expected);
-  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
-  EXPECT_EQ(trace_of_port([] {
-              Loop loop = new_event_loop();
-              loop->run_until_complete(main_of_lock_waiter());
-              loop->close();
-              print("closed");
-            }),
-            *expected);
+  expect_harness_trace("collection_closes_a_lock_waiter_before_its_holder", [] {
+    Loop loop = new_event_loop();
+    loop->run_until_complete(main_of_lock_waiter());
+    loop->close();
+    print("closed");
+  });
 }
 
 // def handler(loop, context): the message, the coroutine's name, whether the repr shows it done.
@@ -502,19 +504,14 @@ Co<void> holder_of_child(Def = "holder") {
 // Fails before: holder's log came first, `running at` (each task logged before its coroutine's
 // close, in creation order), and child's after it.
 TEST_P(Teardown, collection_closes_each_coroutine_before_its_task) {
-  auto expected = testing::cpython_expected("teardown", GetParam(),
-                                            "collection_closes_each_coroutine_before_its_task");
-  ASSERT_TRUE(expected);
-  set_default_version(testing::cpython_expected_version("teardown", GetParam()));
-  EXPECT_EQ(trace_of_port([] {
-              Loop loop = new_event_loop();
-              loop->set_exception_handler(prints_whether_done);
-              (void)loop->create_task(holder_of_child());
-              loop->run_forever();
-              loop->close();
-              print("closed");
-            }),
-            *expected);
+  expect_harness_trace("collection_closes_each_coroutine_before_its_task", [] {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler(prints_whether_done);
+    (void)loop->create_task(holder_of_child());
+    loop->run_forever();
+    loop->close();
+    print("closed");
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);

@@ -135,6 +135,15 @@ bool FutureBase::future_cancel(std::optional<std::string> msg) {
 
 bool FutureBase::cancel(std::optional<std::string> msg) { return future_cancel(std::move(msg)); }
 
+namespace {
+// A done callback as the ready queue runs it: `fn(*self)`.
+struct ScheduledCallback {
+  DoneCallback fn;
+  std::shared_ptr<FutureBase> self;
+  void operator()() { fn(*self); }
+};
+}  // namespace
+
 void FutureBase::schedule_callbacks() {
   if (callbacks_.empty()) return;
   Callbacks callbacks;
@@ -144,24 +153,20 @@ void FutureBase::schedule_callbacks() {
   for (std::size_t i = 0; i < n; ++i) {
     CbEntry& cb = callbacks[i];
     const char* name = cb.name == detail::kTaskWakeupName ? "Task.task_wakeup" : cb.name;
-    if (loop_->is_closed()) {
-      // call_soon raises from base_events.py's frame, whose locals the RuntimeError's traceback
-      // keeps: the callback (a task's wakeup, so the task) and the future live as long as the
-      // exception, not only to the raise (a task woken by a closing task's notify is freed after
-      // that close's report, not inside it).
-      try {
-        EventLoop::throw_closed("call_soon");
-      } catch (BaseException& e) {
-        e.keep_alive(std::make_shared<DoneCallback>(std::move(cb.fn)));
-        e.keep_alive(self);
-        throw;
-      }
-    }
     // The last callback takes `self` (one count change fewer, atomic: most futures have one).
-    loop_->schedule_soon(
-        [fn = std::move(cb.fn), self = i + 1 < n ? std::shared_ptr<FutureBase>(self)
-                                                 : std::move(self)]() mutable { fn(*self); },
-        name);
+    ScheduledCallback call{std::move(cb.fn),
+                           i + 1 < n ? std::shared_ptr<FutureBase>(self) : std::move(self)};
+    try {
+      loop_->schedule_soon(std::move(call), name);  // throws before it moves `call`
+    } catch (BaseException& e) {
+      // A closed loop: call_soon raises from base_events.py's frame, whose locals the
+      // RuntimeError's traceback keeps: the callback (a task's wakeup, so the task) and the
+      // future live as long as the exception, not only to the raise (a task woken by a closing
+      // task's notify is freed after that close's report, not inside it).
+      e.keep_alive(std::make_shared<DoneCallback>(std::move(call.fn)));
+      e.keep_alive(std::move(call.self));
+      throw;
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include "runtime/asyncio/frames.h"
 #include "runtime/asyncio/gather.h"
 #include "runtime/asyncio/teardown.h"
+#include "runtime/pylang/exception_group.h"
 #include "runtime/pylang/output.h"
 #include "runtime/pylang/try_finally.h"
 
@@ -149,16 +150,7 @@ namespace {
 thread_local bool t_throw_closing = false;
 
 bool ends_close_quietly(const std::exception_ptr& e) {
-  if (!e) return true;
-  try {
-    std::rethrow_exception(e);
-  } catch (const GeneratorExit&) {
-    return true;
-  } catch (const StopIteration&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
+  return !e || exception_is<GeneratorExit>(e) || exception_is<StopIteration>(e);
 }
 }  // namespace
 

@@ -15,7 +15,11 @@
 // side, and how much of the window each spent queued behind other work.
 //
 //   echo_load_generator --port P [--connections 100] [--size 1024] [--seconds 5] [--warmup 1]
-//                       [--server-pid PID]
+//                       [--server-pid PID] [--requests N]
+//
+// With --requests N the run is a count, not a window: the connections send N messages in all
+// (no warm-up), and the run ends when the N echoes are back. The echo_callgrind group uses it to
+// count a server's instructions per request: two runs of different N, the same connections.
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -46,6 +50,7 @@ struct Options {
   double seconds = 5;
   double warmup = 1;
   int server_pid = 0;
+  long requests = 0;  // 0: a timed window (--seconds after --warmup)
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -82,9 +87,16 @@ SchedTimes sched_times(const std::string& pid) {
 
 class Connection {
  public:
+  // `to_send`: the messages left to send over every connection (negative: no limit); the loop
+  // stops when `target` echoes are back (a counted run).
   Connection(aio::EventLoop& loop, int port, const std::string& message, long& requests,
-             bool& failed)
-      : loop_(loop), message_(message), requests_(requests), failed_(failed) {
+             long& to_send, long target, bool& failed)
+      : loop_(loop),
+        message_(message),
+        requests_(requests),
+        to_send_(to_send),
+        target_(target),
+        failed_(failed) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) die("socket");
     sockaddr_in addr{};
@@ -110,6 +122,8 @@ class Connection {
 
  private:
   void send_message() {
+    if (to_send_ == 0) return;  // this connection's share is done
+    if (to_send_ > 0) --to_send_;
     sent_ = 0;
     received_ = 0;
     on_writable();
@@ -138,6 +152,7 @@ class Connection {
       std::fprintf(stderr, "echo_load_generator: the server closed a connection\n");
       failed_ = true;
       stop();
+      if (target_ > 0) loop_.stop();  // a counted run would wait for it forever
       return;
     }
     received_ += static_cast<std::size_t>(n);
@@ -147,12 +162,18 @@ class Connection {
       failed_ = true;
     }
     ++requests_;
+    if (to_send_ == 0 && target_ == requests_) {
+      loop_.stop();  // a counted run: the last echo is back
+      return;
+    }
     send_message();
   }
 
   aio::EventLoop& loop_;
   const std::string& message_;
   long& requests_;
+  long& to_send_;
+  long target_;
   bool& failed_;
   int fd_;
   std::vector<char> buffer_;
@@ -183,6 +204,8 @@ Options parse(int argc, char** argv) {
         o.warmup = std::stod(value());
       } else if (a == "--server-pid") {
         o.server_pid = std::stoi(value());
+      } else if (a == "--requests") {
+        o.requests = std::stol(value());
       } else {
         std::fprintf(stderr, "echo_load_generator: unknown argument %s\n", a.c_str());
         std::exit(2);
@@ -194,6 +217,11 @@ Options parse(int argc, char** argv) {
     }
   if (o.port <= 0) {
     std::fprintf(stderr, "echo_load_generator: --port is required\n");
+    std::exit(2);
+  }
+  if (o.requests < 0 || (o.requests > 0 && o.requests < o.connections)) {
+    std::fprintf(stderr, "echo_load_generator: --requests: expected at least --connections (%d)\n",
+                 o.connections);
     std::exit(2);
   }
   return o;
@@ -214,10 +242,12 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < o.size; ++i) message[i] = static_cast<char>('a' + i % 26);
   if (!message.empty()) message.back() = '\n';  // one line: the readline servers echo it whole
   long requests = 0;
+  long to_send = o.requests > 0 ? o.requests : -1;
   bool failed = false;
   std::vector<std::unique_ptr<Connection>> connections;
   for (int i = 0; i < o.connections; ++i) {
-    connections.push_back(std::make_unique<Connection>(*loop, o.port, message, requests, failed));
+    connections.push_back(std::make_unique<Connection>(*loop, o.port, message, requests, to_send,
+                                                       o.requests, failed));
   }
   for (auto& c : connections) c->start();
 
@@ -226,18 +256,29 @@ int main(int argc, char** argv) {
   long start_requests = 0;
   std::string server_pid = o.server_pid > 0 ? std::to_string(o.server_pid) : "";
   SchedTimes own_start, server_start, own, server;
-  loop->call_later(o.warmup, [&] {
+  auto mark_start = [&] {
     start = Clock::now();
     start_requests = requests;
     own_start = sched_times("self");
     if (!server_pid.empty()) server_start = sched_times(server_pid);
-    loop->call_later(o.seconds, [&] {
-      own = sched_times("self");
-      if (!server_pid.empty()) server = sched_times(server_pid);
-      loop->stop();
+  };
+  auto mark_end = [&] {
+    own = sched_times("self");
+    if (!server_pid.empty()) server = sched_times(server_pid);
+  };
+  if (o.requests > 0) {  // counted: the whole run, which the last echo ends
+    mark_start();
+  } else {
+    loop->call_later(o.warmup, [&] {
+      mark_start();
+      loop->call_later(o.seconds, [&] {
+        mark_end();
+        loop->stop();
+      });
     });
-  });
+  }
   loop->run_forever();
+  if (o.requests > 0) mark_end();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   long done = requests - start_requests;
   for (auto& c : connections) c->stop();

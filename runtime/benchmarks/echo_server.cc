@@ -1,11 +1,14 @@
 // The native echo server of the echo benchmark (driver/echo.py): the same two servers as
 // python/echo_server.py, in C++ on the reference loop. Listens on 127.0.0.1, prints the port on
-// stdout, serves until SIGTERM or SIGINT.
+// stdout, serves until SIGTERM or SIGINT. With --callgrind-markers each SIGUSR1 calls getppid(),
+// which `valgrind --tool=callgrind --dump-before=*getppid*` turns into a dump of the counts so
+// far (the echo_callgrind group's marks between two load generator runs).
 //
-//   echo_server --kind streams|protocols [--port 0]
+//   echo_server --kind streams|protocols [--port 0] [--callgrind-markers]
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -55,12 +58,15 @@ class EchoProtocol : public aio::Protocol {
 int main(int argc, char** argv) {
   std::string kind;
   int port = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool markers = false;
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--kind") {
-      kind = argv[i + 1];
-    } else if (a == "--port") {
-      port = std::atoi(argv[i + 1]);
+    if (a == "--kind" && i + 1 < argc) {
+      kind = argv[++i];
+    } else if (a == "--port" && i + 1 < argc) {
+      port = std::atoi(argv[++i]);
+    } else if (a == "--callgrind-markers") {
+      markers = true;
     }
   }
   if (kind != "streams" && kind != "protocols") {
@@ -86,10 +92,11 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  if (markers) sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::thread([&] {
-    int sig;
-    sigwait(&signals, &sig);
+    int sig = 0;
+    while (sigwait(&signals, &sig) == 0 && sig == SIGUSR1) getppid();  // a callgrind marker
     loop->call_soon_threadsafe([&] { loop->stop(); });
   }).detach();
   loop->run_forever();

@@ -28,8 +28,11 @@ every process reads from the heap, as a server does once the threshold has moved
 
 import json
 import os
+import re
 import signal
 import subprocess
+import tempfile
+import time
 
 from . import common, python_loops
 
@@ -175,4 +178,102 @@ def _us_text(us):
     return "-" if us is None else "%.1f us/request" % us
 
 
-GROUPS = [Echo()]
+class EchoCallgrind(Echo):
+    """The same servers under callgrind: user-space instructions per request, which the load on
+    the machine does not move (requests/s and even CPU time per request do). Each server runs
+    under `valgrind --tool=callgrind --dump-before=*getppid*` with --callgrind-markers (SIGUSR1
+    makes it call getppid(): a dump of the counts since the last one). The load generator drives
+    it with counted runs (--requests N, the same connections each time): a warm-up run, then
+    runs of SMALL and LARGE requests in turn, each followed by a mark. A sample is
+    (LARGE run's count - SMALL run's count) / (LARGE - SMALL): the cost of one more request,
+    the connections' setup and teardown (the same in both runs) cancelled out."""
+
+    name = "echo_callgrind"
+    title = "Echo servers: instructions per request (callgrind)"
+    paired_rounds = False
+    description = ("user-space instructions the server executes per request (callgrind's Ir "
+                   "over the whole server process, every thread, the interpreter included; the "
+                   "kernel's socket work is not counted): the lower of two samples, each the "
+                   "difference between a counted run of LARGE and one of SMALL requests over the "
+                   "same --echo-connections connections, divided by LARGE - SMALL (SMALL, LARGE = "
+                   "%d, %d at 1 and 10 KiB; %d, %d at 100 KiB). The server is slowed down ~50x "
+                   "under callgrind, so every connection has a message waiting at each wake-up: "
+                   "the count is of the loop at its busiest, deterministic to about a part in a "
+                   "hundred whatever the load. Ratio columns: uvloop's (or CPython's) count over "
+                   "aioref's, above 1 (bold) when aioref executes fewer.")
+
+    def __init__(self):
+        if not common.which("valgrind"):
+            self.pending = "valgrind is not installed (tools/setup installs it)"
+
+    def run(self, ctx):
+        generator = ctx.path("runtime", "benchmarks", "echo_load_generator")
+        records = []
+        for kind in KINDS:
+            for size in SIZES_KIB:
+                small, large = COUNTED_RUNS[size]
+                for impl, command, env in self.servers(ctx, kind):
+                    try:
+                        samples = _counted_samples(generator, command, env, ctx.args, size,
+                                                   small, large)
+                        common.log("echo_callgrind %s %d KiB %s: %.0f instructions per request"
+                                   % (kind, size, impl, min(samples)))
+                        records.append(common.record(
+                            self.name, "echo_%s_%dKiB" % (kind, size), impl, min(samples),
+                            "instructions/request", better="lower", samples=samples,
+                            connections=ctx.args.echo_connections, message_bytes=size * 1024,
+                            requests=[small, large]))
+                    except Exception as error:  # noqa: BLE001 - reported in the run
+                        ctx.failures.append("echo_callgrind %s %d KiB %s: %s"
+                                            % (kind, size, impl, error))
+        return records
+
+
+# (SMALL, LARGE) requests of the counted runs, by message size in KiB.
+COUNTED_RUNS = {1: (1000, 3000), 10: (1000, 3000), 100: (300, 900)}
+
+
+def _counted_samples(generator, command, env, args, size, small, large):
+    """[instructions per request] of one server under callgrind: two samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        process, port = _start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                "--dump-before=*getppid*"] + command + ["--callgrind-markers"],
+                               env)
+        dumps = 0
+        counts = []
+        try:
+            for requests in (small, small, large, small, large):  # the first: the warm-up
+                common.run([generator, "--port", str(port), "--connections",
+                            str(args.echo_connections), "--size", str(size * 1024),
+                            "--requests", str(requests)], timeout=600)
+                dumps += 1
+                counts.append(_mark(process, "%s.%d" % (out, dumps)))
+        finally:
+            _stop(process)
+    per_request = float(large - small)
+    return [(counts[2] - counts[1]) / per_request, (counts[4] - counts[3]) / per_request]
+
+
+def _mark(process, dump, timeout=120):
+    """Has the server dump its counts (SIGUSR1 -> getppid()); returns the dump's total Ir. The
+    server is idle by then: the generator's run ended with its last echo (its closes may still
+    be in flight: a short wait first, so that they land in this run's count)."""
+    time.sleep(0.5)
+    process.send_signal(signal.SIGUSR1)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited (%s) before its count" % process.returncode)
+        try:
+            with open(dump) as f:
+                totals = re.search(r"^totals: (\d+)", f.read(), re.M)
+            if totals:
+                return int(totals.group(1))
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("no callgrind dump %s within %d s of the mark" % (dump, timeout))
+
+
+GROUPS = [Echo(), EchoCallgrind()]

@@ -8,13 +8,18 @@ examples/bench/echoserver.py and rlserver.py (https://github.com/MagicStack/uvlo
              loop.sock_sendall (uvloop's default mode)
   readline   asyncio.start_server(limit=256000): readline(), then write (rlserver.py); the load
              generator ends every message with a newline
-Listens on 127.0.0.1, prints the port on stdout, and serves until SIGTERM or SIGINT.
+Listens on 127.0.0.1, prints the port on stdout, and serves until SIGTERM or SIGINT. With
+--callgrind-markers, each SIGUSR1 calls os.getppid(): under `valgrind --tool=callgrind
+--dump-before=*getppid*` that dumps the counts so far (the echo_callgrind group's marks between
+two load generator runs).
 
     echo_server.py --loop cpython|uvloop|aioref|aioref-full --kind KIND [--port 0]
+                   [--callgrind-markers]
 """
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -112,6 +117,7 @@ def main():
     parser.add_argument("--loop", required=True)
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--callgrind-markers", action="store_true")
     args = parser.parse_args()
     loop = new_loop(args.loop)
     asyncio.set_event_loop(loop)
@@ -139,6 +145,8 @@ def main():
     # Signals end the loop from a C-level handler; the loop itself needs no signal support.
     signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(loop.stop))
     signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(loop.stop))
+    if args.callgrind_markers:
+        signal.signal(signal.SIGUSR1, lambda *_: os.getppid())
     loop.run_forever()
     if server is not None:
         server.close()

@@ -184,16 +184,16 @@ class EchoCallgrind(Echo):
     under `valgrind --tool=callgrind --dump-before=*getppid*` with --callgrind-markers (SIGUSR1
     makes it call getppid(): a dump of the counts since the last one). The load generator drives
     it with counted runs (--requests N, the same connections each time): a warm-up run, then
-    runs of SMALL and LARGE requests in turn, each followed by a mark. A sample is
-    (LARGE run's count - SMALL run's count) / (LARGE - SMALL): the cost of one more request,
-    the connections' setup and teardown (the same in both runs) cancelled out."""
+    runs of SMALL and LARGE requests in turn, each followed by a mark once the server is idle.
+    A sample is (LARGE run's count - SMALL run's count) / (LARGE - SMALL): the cost of one more
+    request, the connections' setup and teardown (the same in both runs) cancelled out."""
 
     name = "echo_callgrind"
     title = "Echo servers: instructions per request (callgrind)"
     paired_rounds = False
     description = ("user-space instructions the server executes per request (callgrind's Ir "
                    "over the whole server process, every thread, the interpreter included; the "
-                   "kernel's socket work is not counted): the lower of two samples, each the "
+                   "kernel's socket work is not counted): the median of three samples, each the "
                    "difference between a counted run of LARGE and one of SMALL requests over the "
                    "same --echo-connections connections, divided by LARGE - SMALL (SMALL, LARGE = "
                    "%d, %d at 1 and 10 KiB; %d, %d at 100 KiB). The server is slowed down ~50x "
@@ -216,10 +216,12 @@ class EchoCallgrind(Echo):
                     try:
                         samples = _counted_samples(generator, command, env, ctx.args, size,
                                                    small, large)
-                        common.log("echo_callgrind %s %d KiB %s: %.0f instructions per request"
-                                   % (kind, size, impl, min(samples)))
+                        value = common.median(samples)
+                        common.log("echo_callgrind %s %d KiB %s: %.0f instructions per request "
+                                   "(%s)" % (kind, size, impl, value,
+                                             ", ".join("%.0f" % x for x in samples)))
                         records.append(common.record(
-                            self.name, "echo_%s_%dKiB" % (kind, size), impl, min(samples),
+                            self.name, "echo_%s_%dKiB" % (kind, size), impl, value,
                             "instructions/request", better="lower", samples=samples,
                             connections=ctx.args.echo_connections, message_bytes=size * 1024,
                             requests=[small, large]))
@@ -233,8 +235,8 @@ class EchoCallgrind(Echo):
 COUNTED_RUNS = {1: (1000, 3000), 10: (1000, 3000), 100: (300, 900)}
 
 
-def _counted_samples(generator, command, env, args, size, small, large):
-    """[instructions per request] of one server under callgrind: two samples."""
+def _counted_samples(generator, command, env, args, size, small, large, pairs=3):
+    """[instructions per request] of one server under callgrind: `pairs` samples."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         process, port = _start(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
@@ -243,7 +245,7 @@ def _counted_samples(generator, command, env, args, size, small, large):
         dumps = 0
         counts = []
         try:
-            for requests in (small, small, large, small, large):  # the first: the warm-up
+            for requests in [large] + [small, large] * pairs:  # the first: the warm-up
                 common.run([generator, "--port", str(port), "--connections",
                             str(args.echo_connections), "--size", str(size * 1024),
                             "--requests", str(requests)], timeout=600)
@@ -252,14 +254,14 @@ def _counted_samples(generator, command, env, args, size, small, large):
         finally:
             _stop(process)
     per_request = float(large - small)
-    return [(counts[2] - counts[1]) / per_request, (counts[4] - counts[3]) / per_request]
+    return [(counts[k + 1] - counts[k]) / per_request for k in range(1, len(counts), 2)]
 
 
 def _mark(process, dump, timeout=120):
-    """Has the server dump its counts (SIGUSR1 -> getppid()); returns the dump's total Ir. The
-    server is idle by then: the generator's run ended with its last echo (its closes may still
-    be in flight: a short wait first, so that they land in this run's count)."""
-    time.sleep(0.5)
+    """Has the server dump its counts (SIGUSR1 -> getppid()) once it is idle; returns the dump's
+    total Ir. The generator's run ended with its last echo, but the server (~50x slower under
+    callgrind) may still be closing the run's connections: that work belongs to this run."""
+    _wait_idle(process.pid)
     process.send_signal(signal.SIGUSR1)
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -274,6 +276,24 @@ def _mark(process, dump, timeout=120):
             pass
         time.sleep(0.2)
     raise RuntimeError("no callgrind dump %s within %d s of the mark" % (dump, timeout))
+
+
+def _wait_idle(pid, quiet=0.6, timeout=120):
+    """Returns once process `pid` has used no CPU for `quiet` seconds (/proc/PID/stat's utime
+    and stime, in clock ticks), or after `timeout` seconds."""
+    def cpu_ticks():
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    deadline = time.time() + timeout
+    last, since = cpu_ticks(), time.time()
+    while time.time() < deadline:
+        time.sleep(0.1)
+        now = cpu_ticks()
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet:
+            return
 
 
 GROUPS = [Echo(), EchoCallgrind()]

@@ -136,6 +136,10 @@ def targets(records, all_ratios):
     for name, ours, ratio in echo_cpu_ratios(records):
         add("echo: %s server CPU per request <= uvloop's on %s" % (ours, name),
             _ratio_text(ratio), ratio["ratio"] >= 1.0)
+    for r in all_ratios:
+        if r["group"] == "echo_callgrind" and r["peer"] == "uvloop":
+            add("echo: %s server instructions per request <= uvloop's on %s"
+                % (r["implementation"], r["name"]), _ratio_text(r), r["ratio"] >= 1.0)
     return out
 
 

@@ -178,6 +178,10 @@ def _us_text(us):
     return "-" if us is None else "%.1f us/request" % us
 
 
+# (SMALL, LARGE) requests of the counted runs, by message size in KiB.
+COUNTED_RUNS = {1: (1000, 3000), 10: (1000, 3000), 100: (300, 900)}
+
+
 class EchoCallgrind(Echo):
     """The same servers under callgrind: user-space instructions per request, which the load on
     the machine does not move (requests/s and even CPU time per request do). Each server runs
@@ -196,11 +200,12 @@ class EchoCallgrind(Echo):
                    "kernel's socket work is not counted): the median of three samples, each the "
                    "difference between a counted run of LARGE and one of SMALL requests over the "
                    "same --echo-connections connections, divided by LARGE - SMALL (SMALL, LARGE = "
-                   "%d, %d at 1 and 10 KiB; %d, %d at 100 KiB). The server is slowed down ~50x "
-                   "under callgrind, so every connection has a message waiting at each wake-up: "
-                   "the count is of the loop at its busiest, deterministic to about a part in a "
-                   "hundred whatever the load. Ratio columns: uvloop's (or CPython's) count over "
-                   "aioref's, above 1 (bold) when aioref executes fewer.")
+                   "%d, %d at 1 and 10 KiB; %d, %d at 100 KiB). Load on the machine does not move "
+                   "it, timing still can: the server runs ~50x slower under callgrind, and where "
+                   "its path depends on what has arrived (sock_recv's fast path when the data is "
+                   "there, how many reads a 100 KiB message takes, when a collection falls) the "
+                   "samples differ: the spread in parentheses says by how much."
+                   % (COUNTED_RUNS[1] + COUNTED_RUNS[100]))
 
     def __init__(self):
         if not common.which("valgrind"):
@@ -229,10 +234,6 @@ class EchoCallgrind(Echo):
                         ctx.failures.append("echo_callgrind %s %d KiB %s: %s"
                                             % (kind, size, impl, error))
         return records
-
-
-# (SMALL, LARGE) requests of the counted runs, by message size in KiB.
-COUNTED_RUNS = {1: (1000, 3000), 10: (1000, 3000), 100: (300, 900)}
 
 
 def _counted_samples(generator, command, env, args, size, small, large, pairs=3):

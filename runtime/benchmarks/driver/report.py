@@ -129,7 +129,7 @@ def _group_table(document, group):
             elif memory and r.get("value") is not None:
                 row.append("%s (%d B)" % (fmt_value(r["value"], r["unit"]),
                                           round(r["bytes_per_item"])))
-            elif r["unit"] == "instructions/item" and r.get("value") is not None:
+            elif r["unit"].startswith("instructions/") and r.get("value") is not None:
                 row.append("{:,.0f}".format(r["value"]))
             elif r["unit"] == "us late" and r.get("value") is not None:
                 row.append("%.0f us (%.0f-%.0f)" % (r["value"], r["best"], r["worst"]))

@@ -40,6 +40,10 @@ struct Def {
   // site; one moved somewhere first (Co's move) has no location (one place for all of them:
   // made at two lines and dropped together, as a list cleared, they warn once, as on CPython).
   CodeLocation called_at;
+  // f_lineno: the line of the program's source (aio::add_source) the frame executes or is
+  // suspended in, set by a port that tracks it (aio::frame_lineno; 0 = not known): a traceback
+  // through the frame shows that line (unraisable.h).
+  mutable int f_lineno = 0;
   Def() = default;
   // NOLINTNEXTLINE(google-explicit-constructor)
   Def(const char* n, int call_line = __builtin_LINE(), const char* call_file = __builtin_FILE())
@@ -259,6 +263,25 @@ struct ThisPromise {
   }
   const CoPromiseBase& await_resume() const noexcept { return *p; }
 };
+
+}  // namespace detail
+
+// `int& f_lineno = co_await aio::frame_lineno{};` gives the running coroutine its frame's line
+// (Def::f_lineno) to set before each statement that can suspend or raise (`f_lineno = 12;`, a
+// store): what a traceback through the frame shows, from the source aio::add_source registered
+// for its file (a generated port: tools/suite/fuzz/render_cpp.py). Without a source, no line.
+struct frame_lineno {
+  int* p = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    p = &h.promise().def.f_lineno;
+    return false;
+  }
+  int& await_resume() const noexcept { return *p; }
+};
+
+namespace detail {
 
 // `CoPromiseBase& self = co_await AsBlock{};`: the running coroutine is a block of its caller's
 // Python frame (CoPromiseBase::block); gives its promise (without suspending).

@@ -316,7 +316,6 @@ class _Writer(object):
             python += ", timeout=%s" % _python_seconds(s.timeout)
         python = "asyncio.as_completed(%s)" % python
         self.guarded(python, [
-            self.at(s, 1),
             "for (auto& future : aio::as_completed(tasks(%s), "
             "%s)) {" % (", ".join(s.vars), _seconds(s.timeout)),
             "  " + self.at(s, 2),
@@ -447,6 +446,7 @@ class _Writer(object):
     def Executor(self, s, out):
         python = "loop.run_in_executor(None, time.sleep, %s)" % _python_seconds(s.delay)
         self.guarded(python, [
+            self.at(s, 1),
             "co_await aio::run_in_executor(loop, nullptr, aio::time_sleep, %s);"
             % _seconds(s.delay),
             "aio::print(%s, \"->\", aio::None);" % self.label(python)], True, out)

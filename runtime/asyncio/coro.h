@@ -32,6 +32,10 @@ struct Def {
   const char* name = "<coroutine>";  // __qualname__, e.g. "main" or "Foo.bar" or "main.<locals>.f"
   const char* file = nullptr;        // Python file; nullptr = aio::script()
   int line = 0;                      // first line (0 = omitted)
+  // f_lineno: the line of the program's source (aio::add_source) the frame executes or is
+  // suspended in, set by a port that tracks it (aio::frame_lineno; 0 = not known): a traceback
+  // through the frame shows that line (unraisable.h). (Beside `line`: in its padding.)
+  mutable int f_lineno = 0;
   // The C++ line that called the coroutine function: a `Def = "name"` default argument is
   // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). CPython's
   // "never awaited" warning points at the line that drops the coroutine object, and its
@@ -40,10 +44,6 @@ struct Def {
   // site; one moved somewhere first (Co's move) has no location (one place for all of them:
   // made at two lines and dropped together, as a list cleared, they warn once, as on CPython).
   CodeLocation called_at;
-  // f_lineno: the line of the program's source (aio::add_source) the frame executes or is
-  // suspended in, set by a port that tracks it (aio::frame_lineno; 0 = not known): a traceback
-  // through the frame shows that line (unraisable.h).
-  mutable int f_lineno = 0;
   Def() = default;
   // NOLINTNEXTLINE(google-explicit-constructor)
   Def(const char* n, int call_line = __builtin_LINE(), const char* call_file = __builtin_FILE())
@@ -53,6 +53,8 @@ struct Def {
       : name(n), file(f), line(l), called_at{call_file, call_line} {}
   std::string file_str() const;
 };
+// (f_lineno in `line`'s padding: every coroutine's promise holds a Def)
+static_assert(sizeof(Def) <= 3 * sizeof(void*) + sizeof(CodeLocation));
 
 // The Python file name ports stand for (e.g. "s003_call_at.py").
 void set_script(std::string file);

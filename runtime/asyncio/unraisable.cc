@@ -80,9 +80,8 @@ std::string source_line(const std::string& file, int lineno) {
 std::string await_carets(const std::string& line) {
   if (!has(Behaviour::kUnraisableCarets)) return {};
   std::size_t at = line.rfind("await ");
-  if (at == std::string::npos || (at > 0 && (std::isalnum(static_cast<unsigned char>(
-                                                 line[at - 1])) ||
-                                             line[at - 1] == '_'))) {
+  if (at == std::string::npos ||
+      (at > 0 && (std::isalnum(static_cast<unsigned char>(line[at - 1])) || line[at - 1] == '_'))) {
     return {};
   }
   std::size_t i = at + 6;

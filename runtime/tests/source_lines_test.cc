@@ -40,7 +40,7 @@ async def handles(lock):
 
 
 async def grouped():
-    async with asyncio.TaskGroup() as tg:
+    async with asyncio.TaskGroup():
         await asyncio.sleep(10)
 
 

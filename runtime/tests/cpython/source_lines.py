@@ -109,7 +109,7 @@ def a_raise_shows_its_line():
 
 
 async def grouped():
-    async with asyncio.TaskGroup() as tg:
+    async with asyncio.TaskGroup():
         await asyncio.sleep(10)
 
 
@@ -120,7 +120,7 @@ async def awaits_grouped():
 @scenario(since=(3, 11), sync=True)
 def a_task_group_exit_shows_its_line():
     # TaskGroup.__aexit__ raises BaseExceptionGroup (GeneratorExit among its errors) at grouped's
-    # `async with asyncio.TaskGroup() as tg:`, thrown into awaits_grouped at its await.
+    # `async with asyncio.TaskGroup():`, thrown into awaits_grouped at its await.
     collect_pending([awaits_grouped])
 
 

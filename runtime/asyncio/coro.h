@@ -32,6 +32,10 @@ struct Def {
   const char* name = "<coroutine>";  // __qualname__, e.g. "main" or "Foo.bar" or "main.<locals>.f"
   const char* file = nullptr;        // Python file; nullptr = aio::script()
   int line = 0;                      // first line (0 = omitted)
+  // f_lineno: the line of the program's source (aio::add_source) the frame executes or is
+  // suspended in, set by a port that tracks it (aio::frame_lineno; 0 = not known): a traceback
+  // through the frame shows that line (unraisable.h). (Beside `line`: in its padding.)
+  mutable int f_lineno = 0;
   // The C++ line that called the coroutine function: a `Def = "name"` default argument is
   // evaluated there, and so are the constructors' __builtin_LINE()/__builtin_FILE(). CPython's
   // "never awaited" warning points at the line that drops the coroutine object, and its
@@ -49,6 +53,8 @@ struct Def {
       : name(n), file(f), line(l), called_at{call_file, call_line} {}
   std::string file_str() const;
 };
+// (f_lineno in `line`'s padding: every coroutine's promise holds a Def)
+static_assert(sizeof(Def) <= 3 * sizeof(void*) + sizeof(CodeLocation));
 
 // The Python file name ports stand for (e.g. "s003_call_at.py").
 void set_script(std::string file);
@@ -259,6 +265,25 @@ struct ThisPromise {
   }
   const CoPromiseBase& await_resume() const noexcept { return *p; }
 };
+
+}  // namespace detail
+
+// `int& f_lineno = co_await aio::frame_lineno{};` gives the running coroutine its frame's line
+// (Def::f_lineno) to set before each statement that can suspend or raise (`f_lineno = 12;`, a
+// store): what a traceback through the frame shows, from the source aio::add_source registered
+// for its file (a generated port: tools/suite/fuzz/render_cpp.py). Without a source, no line.
+struct frame_lineno {
+  int* p = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> h) noexcept {
+    p = &h.promise().def.f_lineno;
+    return false;
+  }
+  int& await_resume() const noexcept { return *p; }
+};
+
+namespace detail {
 
 // `CoPromiseBase& self = co_await AsBlock{};`: the running coroutine is a block of its caller's
 // Python frame (CoPromiseBase::block); gives its promise (without suspending).

@@ -187,20 +187,27 @@ Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
   TaskGroup tg;
   tg.enter();
   tg.bind_to(self.python_frame());
+  // The statement's line in the Python frame (Def::f_lineno, when its port tracks it): its exit
+  // runs there (WithLine; TaskGroup is 3.11+, where an exit is at its statement's line).
+  int* f_lineno = self.python_frame() ? &self.python_frame()->def.f_lineno : nullptr;
+  int with_line = f_lineno ? *f_lineno : 0;
   // Destroyed with the frame while the body is suspended (the frame closed): __aexit__ runs
   // then, as CPython runs it when close() throws GeneratorExit in (unraisable.h).
   struct ExitOnClose {
     const TaskGroup& tg;
+    int* f_lineno;
+    int with_line;
     bool armed = true;
     ~ExitOnClose() noexcept(false) {
       if (!armed || !detail::closing()) return;
+      if (f_lineno && with_line) *f_lineno = with_line;
       try {
         tg.exit_closed(detail::closing_exception());
       } catch (...) {
         detail::exit_failed();  // what the closed frame raises now
       }
     }
-  } on_close{tg};
+  } on_close{tg, f_lineno, with_line};
   std::exception_ptr exc;
   try {
     Co<void> block = body(tg);
@@ -210,7 +217,10 @@ Co<void> task_group(Body body, Def = Def("task_group", "taskgroups.py")) {
     exc = std::current_exception();
   }
   on_close.armed = false;
-  co_await tg.exit(exc);
+  int entered = f_lineno ? *f_lineno : 0;
+  if (f_lineno && with_line) *f_lineno = with_line;
+  co_await tg.exit(exc);  // what it raises leaves the frame at the statement's line
+  if (f_lineno) *f_lineno = entered;
   if (exc) std::rethrow_exception(exc);
 }
 

@@ -1,6 +1,9 @@
 #include "runtime/asyncio/unraisable.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,9 +23,102 @@ struct Closing {
   // and carets, for its frame summary.
   const char* line = nullptr;
   std::string carets;
+  const Def* def = nullptr;  // the frame's (its f_lineno, while it is destroyed)
+  // Else the frame's line when `error` entered it (Def::f_lineno: the exit that raised it, or
+  // the await an awaited coroutine's close raised it at); 0 when not known.
+  int lineno = 0;
+  int f_lineno() const { return def ? def->f_lineno : 0; }
 };
 thread_local Closing* t_closing = nullptr;
 }  // namespace
+
+namespace {
+struct Sources {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>, std::less<>> lines;  // file -> its lines
+};
+Sources& sources() {
+  static Sources* s = new Sources();  // never destroyed: a report may come after static dtors
+  return *s;
+}
+}  // namespace
+
+void add_source(std::string file, std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    std::size_t end = text.find('\n');
+    lines.emplace_back(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+  Sources& s = sources();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.lines[std::move(file)] = std::move(lines);
+}
+
+bool WithLine::at_with_line() { return has(Behaviour::kWithExitAtWithLine); }
+
+WithLine::~WithLine() {
+  // The frame is closed by its destruction: the holder's destructor, next, runs the exit.
+  if (detail::closing() && at_with_line()) f_lineno_ = line_;
+}
+
+namespace detail {
+
+std::string source_line(const std::string& file, int lineno) {
+  if (lineno <= 0) return {};
+  Sources& s = sources();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.lines.find(file);
+  if (it == s.lines.end() || static_cast<std::size_t>(lineno) > it->second.size()) return {};
+  const std::string& line = it->second[lineno - 1];
+  std::size_t first = line.find_first_not_of(" \t\f\r");
+  if (first == std::string::npos) return {};
+  std::size_t last = line.find_last_not_of(" \t\f\r");
+  return line.substr(first, last - first + 1);
+}
+
+std::string await_carets(const std::string& line) {
+  if (!has(Behaviour::kUnraisableCarets)) return {};
+  std::size_t at = line.rfind("await ");
+  if (at == std::string::npos ||
+      (at > 0 && (std::isalnum(static_cast<unsigned char>(line[at - 1])) || line[at - 1] == '_'))) {
+    return {};
+  }
+  std::size_t i = at + 6;
+  while (i < line.size()) {
+    char c = line[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.') {
+      ++i;
+    } else if (c == '(' || c == '[') {  // a call's or a subscript's brackets, matched
+      int depth = 0;
+      char quote = 0;
+      for (; i < line.size(); ++i) {
+        char d = line[i];
+        if (quote) {
+          if (d == '\\') {
+            ++i;
+          } else if (d == quote) {
+            quote = 0;
+          }
+        } else if (d == '\'' || d == '"') {
+          quote = d;
+        } else if (d == '(' || d == '[' || d == '{') {
+          ++depth;
+        } else if ((d == ')' || d == ']' || d == '}') && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  // 3.11's rule: no carets under an expression that is the whole line.
+  if (at == 0 && i >= line.size()) return {};
+  return std::string(4 + at, ' ') + std::string(i - at, '^');
+}
+
+}  // namespace detail
 
 namespace {
 // One exception of a printed traceback: its frames (when it has some), its last line.
@@ -99,7 +195,8 @@ void exit_failed() noexcept {
   std::exception_ptr e = std::current_exception();
   if (t_closing) {
     t_closing->error = std::move(e);
-    t_closing->line = nullptr;  // raised in an exit: this frame's line is not known
+    t_closing->line = nullptr;  // raised in an exit: at the frame's line (WithLine)
+    t_closing->lineno = t_closing->f_lineno();
   } else if (throw_closing()) {
     t_exit_raised_in_throwing_close = std::move(e);  // replaces what the frame's close raises
   } else {
@@ -130,15 +227,24 @@ std::exception_ptr closing_exception() {
 }
 
 namespace {
-void add_frame(const std::exception_ptr& e, const char* name, std::string file, const char* line,
+void add_frame(const std::exception_ptr& e, const char* name, std::string file, std::string line,
                std::string carets) {
   if (BaseException* b = base_exception(e)) {
     std::string qualname = name;
     std::size_t dot = qualname.rfind('.');
     b->add_frame_summary({std::move(file),
                           dot == std::string::npos ? qualname : qualname.substr(dot + 1),
-                          line ? line : "", std::move(carets)});
+                          std::move(line), std::move(carets)});
   }
+}
+
+// The summary of a frame of `file` that `e` left at line `lineno` (its f_lineno): the source
+// line when known, 3.11-3.12's carets under an await it was suspended at.
+void add_frame_at(const std::exception_ptr& e, const char* name, const std::string& file,
+                  int lineno) {
+  std::string line = source_line(file, lineno);
+  std::string carets = await_carets(line);
+  add_frame(e, name, file, std::move(line), std::move(carets));
 }
 }  // namespace
 
@@ -159,9 +265,9 @@ void add_closed_frame(const std::exception_ptr& e, const Def& def, bool block) {
   RaisedAtLine at = std::exchange(t_raised_at_line, RaisedAtLine{});
   if (block) return;
   if (at.e == e) {
-    add_frame(e, def.name, def.file_str(), at.line, std::move(at.carets));
+    add_frame(e, def.name, def.file_str(), at.line ? at.line : "", std::move(at.carets));
   } else {
-    add_frame(e, def.name, def.file_str(), nullptr, {});
+    add_frame_at(e, def.name, def.file_str(), def.f_lineno);  // where it left the frame
   }
 }
 
@@ -176,7 +282,7 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
       if (top_suspended) {
         // Left suspended where it awaited again: CPython's collector frees it without running
         // it again; here its frame is destroyed, and what its destructors raise is dropped.
-        Closing rest{nullptr, nullptr, nullptr, {}};
+        Closing rest{nullptr, nullptr, nullptr, {}, &def};
         t_closing = &rest;
         h.destroy();
         t_closing = nullptr;
@@ -194,19 +300,24 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
       return;
     }
   }
-  Closing scope{t_closing, nullptr, nullptr, {}};
+  Closing scope{t_closing, nullptr, nullptr, {}, &def};
   t_closing = &scope;
   h.destroy();
   t_closing = scope.outer;
   if (!scope.error) return;
   if (!block) {
-    // The frame's co_name; the Python source of its line is known only where the frame raised
-    // the exception itself (raised_in_closing_frame).
-    add_frame(scope.error, name, file, scope.line, std::move(scope.carets));
+    // The frame's co_name and its line: where it raised the exception itself
+    // (raised_in_closing_frame), else where the exception entered it (its f_lineno then).
+    if (scope.line) {
+      add_frame(scope.error, name, file, scope.line, std::move(scope.carets));
+    } else {
+      add_frame_at(scope.error, name, file, scope.lineno);
+    }
   }
   if (scope.outer) {
     scope.outer->error = std::move(scope.error);  // raised at the awaiting coroutine's await
     scope.outer->line = nullptr;
+    scope.outer->lineno = scope.outer->f_lineno();
   } else {
     write_unraisable(scope.error, std::string("<") + kind + " object " + name + " at 0x?>");
   }

@@ -43,9 +43,54 @@ void write_thread_exception(const std::exception_ptr& e, std::string_view thread
 // resort writes the message and the traceback of `e` (its chain, as above), to sys.stderr.
 void write_logged_exception(std::string_view message, const std::exception_ptr& e);
 
+// linecache for the program's frames: `text` is the source of the Python file `file` (as the
+// traceback shows it, the basename) that a port stands for. A frame of that file that tracks its
+// line (aio::frame_lineno) shows the line, stripped, under its `File "...", in NAME` line, as
+// CPython's traceback printer reads it with linecache.getline; a file without a source shows
+// none (as CPython when the file cannot be read).
+void add_source(std::string file, std::string_view text);
+
+// `async with X:` in a frame that tracks its line: declared after the statement's holder (its
+// destructor runs first, when the frame is closed by its destruction) and running the exit
+// written as code (exit()), so that the exit runs at the statement's line (3.10+: an exception it
+// raises shows `async with X:` in the frame's traceback entry; before, the line last executed,
+// left as it is). An exception that only passes through the exit keeps the line it entered the
+// frame at.
+class WithLine {
+ public:
+  WithLine(int& f_lineno, int line) : f_lineno_(f_lineno), line_(line) {}
+  WithLine(const WithLine&) = delete;
+  WithLine& operator=(const WithLine&) = delete;
+  template <class F>
+  void exit(F&& exit) {
+    if (!at_with_line()) {
+      exit();
+      return;
+    }
+    int entered = f_lineno_;
+    f_lineno_ = line_;
+    exit();  // what it raises leaves the frame at the statement's line
+    f_lineno_ = entered;
+  }
+  ~WithLine();
+
+ private:
+  static bool at_with_line();
+  int& f_lineno_;
+  int line_;
+};
+
 namespace detail {
 
 struct CoPromiseBase;
+
+// linecache.getline(file, lineno), stripped: "" when no source is known (add_source) or the line
+// is out of range.
+std::string source_line(const std::string& file, int lineno);
+// The ^ line 3.11-3.12's unraisable hook prints under the await expression a frame suspended in
+// `line` (stripped) is at: the line's last `await X` (X a name or a call, its parentheses
+// matched), "" when it has none, when it is the whole line, or on other versions.
+std::string await_carets(const std::string& line);
 
 // Destroys the frame `h` of a suspended coroutine (coro.close()), `def` its Def, `kind` its type
 // ("coroutine", "async_generator"): an exception its exits raised leaves it for the coroutine

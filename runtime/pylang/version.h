@@ -178,6 +178,10 @@ enum class Behaviour {
   // 3.11-3.12: the default sys.unraisablehook's traceback marks the failing expression of a
   // frame's line with ^ (3.13's prints the lines alone; checked on 3.8.18-3.13.0).
   kUnraisableCarets,
+  // 3.10+ (PEP 626): a `with`/`async with` statement's exit runs at the statement's own line (a
+  // traceback through the frame shows `async with lock:`); before, at the line last executed in
+  // its body (the suspended `await asyncio.sleep(1)`; checked on 3.8.18-3.13.0).
+  kWithExitAtWithLine,
 };
 
 // The table: behaviour -> first version that has it, and (exclusive) version that dropped it.
@@ -215,6 +219,7 @@ inline constexpr BehaviourRange kBehaviourTable[] = {
     {Behaviour::kFutureResultResetsTraceback, {3, 10}, kForever},
     {Behaviour::kKeptFrameKeepsItsCallers, {3, 12}, kForever},
     {Behaviour::kUnraisableCarets, {3, 11}, {3, 13}},
+    {Behaviour::kWithExitAtWithLine, {3, 10}, kForever},
     {Behaviour::kComprehensionCells, {3, 0}, {3, 12}},
     {Behaviour::kTimeoutUncancelsToEntry, {3, 11, 3}, kForever},
     {Behaviour::kStreamsLoopArgDeprecated, {3, 8}, {3, 10}},

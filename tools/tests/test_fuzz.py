@@ -111,6 +111,44 @@ class RenderCppTest(unittest.TestCase):
             for label in re.findall(r'aio::print\("([^"]*)"', render_cpp.render(program, "p")):
                 self.assertIn(repr(label), python, "seed %d" % seed)
 
+    def test_the_frames_lines_are_the_python_renderings(self):
+        # The port registers the Python rendering as its source and sets its frames' line
+        # (f_lineno) to the line CPython's frame is at where it can suspend or raise: every
+        # await, `async with` and `async for` line and every raise of the program's coroutines.
+        import re
+        for seed in range(60):
+            program = generate.generate(seed, None, self.NATIVE)
+            python = render_python.render(program)
+            numbers = {}
+            self.assertEqual(python, render_python.render(program, lines=numbers))
+            statements = [s for f in program.functions for s in ir.walk(f.body)]
+            self.assertEqual(len(numbers), len({id(s) for s in statements}))
+            source = render_cpp.render(program, "p")
+            self.assertIn('R"aioref(%s)aioref"' % python, source)
+            self.assertIn('aio::add_source("p.py", port_p::kSource);', source)
+            lines = python.split("\n")
+            stored = {int(n) for n in re.findall(r"f_lineno = (\d+);", source)}
+            withs = {int(n) for n in re.findall(r"WithLine with_line\(f_lineno, (\d+)\)", source)}
+            self.assertLessEqual(withs, stored)
+            expected, function = set(), None
+            for number, line in enumerate(lines, 1):
+                if line.startswith("async def "):  # the program's coroutines (and ticks)
+                    function = line.split()[2]
+                elif not line.startswith(" "):
+                    function = None
+                elif function and not function.startswith("ticks("):
+                    text = re.sub(r"'[^']*'", "''", line.strip())  # (labels aside)
+                    if "await " in text or text.startswith(("async with ", "async for ",
+                                                            "raise ValueError(")):
+                        expected.add(number)
+            self.assertEqual(expected, stored, "seed %d" % seed)
+            for number in withs:
+                self.assertTrue(lines[number - 1].strip().startswith("async with "))
+            # (a TaskGroup's exit keeps its statement's line itself: aio::task_group)
+            self.assertEqual(withs, {n for n in expected
+                                     if lines[n - 1].strip().startswith("async with ")
+                                     and "TaskGroup()" not in lines[n - 1]})
+
     def test_what_the_native_api_lacks_is_refused(self):
         program = next(p for p in (generate.generate(seed) for seed in range(100))
                        if any(isinstance(s, (ir.SetVar, ir.GetVar))

@@ -7,6 +7,13 @@ and every observation printed with the same text as the Python rendering prints 
 registers itself with AIOREF_PORT(<name>) and its functions live in a namespace of their own,
 so that any number of programs link into one runner (conformance/fuzz_ports/).
 
+Each frame tracks its line as CPython's frame does (f_lineno): before each statement that can
+suspend or raise, the port stores the line of the Python rendering that CPython's frame would be
+at (`f_lineno = 12;`: the await's line, the `async with` line, the raise's), and the port
+registers the Python rendering's text as its file's source (aio::add_source), so that a
+traceback through the frame (an "Exception ignored in" report) shows the line, as linecache gives
+it to CPython's printer (runtime/asyncio/unraisable.h).
+
 Variables (tasks, handles) are declared at the top of their function, in its frame
 (`aio::frame_locals`): Python's locals live as long as the frame, whichever block assigned them,
 and as long as a traceback holds the frame. The constructs the native API lacks are in
@@ -36,6 +43,8 @@ def render(program, name):
         raise Unrenderable("%s: the native API has no %s (generate.NATIVE_LACKS)"
                            % (name, ", ".join(lacking)))
     uses = {type(s) for s in statements}
+    numbers = {}  # id(statement) -> its first line in the Python rendering
+    source = render_python.render(program, lines=numbers)
     lines = header_lines(program, name)
     lines += ['#include "conformance/fuzz_ports/fuzz_port.h"', "",
               "namespace port_%s {" % name, "", "using namespace aio_fuzz;", ""]
@@ -48,16 +57,17 @@ def render(program, name):
     for function in program.functions:
         lines.append("%s;" % _signature(function, True))
     for function in program.functions:
-        lines += [""] + _function(program, function, shared, name)
+        lines += [""] + _function(program, function, shared, name, numbers)
+    lines += ["", "// The Python rendering (tools/fuzz runs it on CPython): the frames' source lines.",
+              "constexpr const char* kSource = %s;" % _raw_string(source)]
     lines += ["", "}  // namespace port_%s" % name, ""]
     run = "%s(port_%s::main_());" % (
         "aio_fuzz::run_forever_until_done" if ir.runs_forever(program) else "aio::run", name)
     if shared:  # the teardown collects what they reach after the rest (teardown.h)
         run = "aio_fuzz::module_globals(%s);\n  %s" % (
             ", ".join("port_%s::%s" % (name, g) for g, _, _ in shared), run)
-        lines += ["AIOREF_PORT(%s) {" % name, "  " + run, "}"]
-    else:
-        lines.append("AIOREF_PORT(%s) { %s }" % (name, run))
+    run = 'aio::add_source("%s.py", port_%s::kSource);\n  %s' % (name, name, run)
+    lines += ["AIOREF_PORT(%s) {" % name, "  " + run, "}"]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +107,15 @@ _TICKS = [
     ""]
 
 
-def _function(program, function, shared, name):
+def _raw_string(text):
+    """`text` as a C++ raw string literal."""
+    delimiter = "aioref"
+    if ")%s\"" % delimiter in text:
+        raise Unrenderable("the program's text holds the raw string's delimiter")
+    return 'R"%s(%s)%s"' % (delimiter, text, delimiter)
+
+
+def _function(program, function, shared, name, numbers):
     body = []
     if function.name == "main":
         body += ["%s.emplace(%s);" % (var, arguments) for var, _, arguments in shared]
@@ -110,7 +128,11 @@ def _function(program, function, shared, name):
     if function.name == "main" and program.handler:
         body.append("loop->set_exception_handler(handler);")
     body += _frame_locals(_locals(statements))
-    _Writer(function.name, name + ".py").body(function.body, body)
+    written = []
+    _Writer(function.name, name + ".py", numbers).body(function.body, written)
+    if any(line.lstrip().startswith("f_lineno = ") for line in written):
+        body.append("int& f_lineno = co_await aio::frame_lineno{};  // the frame's line")
+    body += written
     if function.name == "main":
         body.append("co_return;")
     elif function.body and isinstance(function.body[-1], ir.Raise):
@@ -180,9 +202,18 @@ class _Writer(object):
     """One method per statement class, as render_python._Writer; the labels are the Python
     rendering's, so both print the same text."""
 
-    def __init__(self, function, script):
+    def __init__(self, function, script, numbers):
         self.function = function
         self.script = script  # where Python says the callbacks are defined
+        self.numbers = numbers  # id(statement) -> its first line in the Python rendering
+
+    def line(self, s, offset=0):
+        """The Python rendering's line `offset` lines below statement s's first."""
+        return self.numbers[id(s)] + offset
+
+    def at(self, s, offset=0):
+        """The frame's line set to that line (before the statement can suspend or raise)."""
+        return "f_lineno = %d;" % self.line(s, offset)
 
     def label(self, text):
         return _string("%s: %s" % (self.function, text))
@@ -205,9 +236,9 @@ class _Writer(object):
         out.append("  print_raised(%s);" % label)
         out.append("}")
 
-    def shown(self, what, expression, reraise, out):
-        """print(label, '->', await expression), guarded."""
-        self.guarded(what, ["auto result = co_await %s;" % expression,
+    def shown(self, s, what, expression, reraise, out):
+        """print(label, '->', await expression), guarded (the await on the line after `try:`)."""
+        self.guarded(what, [self.at(s, 1), "auto result = co_await %s;" % expression,
                             "aio::print(%s, \"->\", result);" % self.label(what)],
                      reraise, out)
 
@@ -222,13 +253,14 @@ class _Writer(object):
         out.append("aio::print(%s);" % self.label(s.text))
 
     def Sleep(self, s, out):
+        out.append(self.at(s))
         out.append("co_await aio::sleep(%s);" % _seconds(s.delay))
 
     def Spawn(self, s, out):
         out.append("%s = aio::create_task(%s());" % (s.var, s.call.func))
 
     def Await(self, s, out):
-        self.shown("await " + _python_awaitable(s.what), _awaitable(s.what), s.reraise, out)
+        self.shown(s, "await " + _python_awaitable(s.what), _awaitable(s.what), s.reraise, out)
 
     def Cancel(self, s, out):
         python_argument = "" if s.message is None else repr(s.message)
@@ -243,7 +275,7 @@ class _Writer(object):
         arguments = [_awaitable(i) for i in s.items]
         if s.return_exceptions:
             arguments.insert(0, "aio::return_exceptions")
-        self.shown(python, "aio::gather(%s)" % ", ".join(arguments), s.reraise, out)
+        self.shown(s, python, "aio::gather(%s)" % ", ".join(arguments), s.reraise, out)
 
     def Wait(self, s, out):
         python = ["[%s]" % ", ".join(s.vars)]
@@ -255,6 +287,7 @@ class _Writer(object):
         tasks = "tasks(%s)" % ", ".join(s.vars)
         names = ", ".join("%s, %s" % (_string(v), v) for v in s.vars)
         self.guarded(python, [
+            self.at(s, 1),
             # (no structured binding: g++ 12 rejects one in a coroutine)
             "auto waited = co_await aio::wait(%s, %s, aio::%s);" % (
                 tasks, _seconds(s.timeout), s.return_when),
@@ -267,7 +300,7 @@ class _Writer(object):
     def WaitFor(self, s, out):
         python = "asyncio.wait_for(%s, %s)" % (_python_awaitable(s.what),
                                                _python_seconds(s.timeout))
-        self.shown(python, "aio::wait_for(%s, %s)" % (_awaitable(s.what),
+        self.shown(s, python, "aio::wait_for(%s, %s)" % (_awaitable(s.what),
                                                       _seconds(s.timeout)), s.reraise, out)
 
     def Shield(self, s, out):
@@ -275,7 +308,7 @@ class _Writer(object):
         if s.timeout is not None:
             python = "asyncio.wait_for(%s, %s)" % (python, _python_seconds(s.timeout))
             call = "aio::wait_for(%s, %s)" % (call, _seconds(s.timeout))
-        self.shown(python, call, s.reraise, out)
+        self.shown(s, python, call, s.reraise, out)
 
     def AsCompleted(self, s, out):
         python = "[%s]" % ", ".join(s.vars)
@@ -285,6 +318,7 @@ class _Writer(object):
         self.guarded(python, [
             "for (auto& future : aio::as_completed(tasks(%s), "
             "%s)) {" % (", ".join(s.vars), _seconds(s.timeout)),
+            "  " + self.at(s, 2),
             "  auto result = co_await std::move(future);",
             "  aio::print(%s, \"->\", result);" % self.label(python),
             "}"], s.reraise, out)
@@ -292,15 +326,18 @@ class _Writer(object):
     def Timeout(self, s, out):
         python = "asyncio.timeout(%s)" % _python_seconds(s.delay)
         # __aexit__ may turn the body's exception into TimeoutError.
-        inner = self.async_with(["aio::Timeout cm = aio::timeout(%s);" % _seconds(s.delay),
-                                 "cm.enter();"], "cm", self.nested(s.body))
+        inner = [self.at(s, 1)] + self.async_with(
+            ["aio::Timeout cm = aio::timeout(%s);" % _seconds(s.delay), "cm.enter();"], "cm",
+            self.nested(s.body), self.line(s, 1))
         inner.append("aio::print(%s);" % self.label("%s: done" % python))
         self.guarded(python, inner, s.reraise, out)
 
     def TaskGroup(self, s, out):
         lines = ["tg.create_task(%s());" % call.func for call in s.calls]
         self.body(s.body, lines)
-        inner = ["co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Co<void> {"]
+        # (the statement's line when it starts: its exit runs there, aio::task_group)
+        inner = [self.at(s, 1),
+                 "co_await aio::task_group([&](aio::TaskGroup& tg) -> aio::Co<void> {"]
         inner += ["  " + line for line in lines]
         inner += ["  co_return;", "});", "aio::print(%s);" % self.label("TaskGroup: done")]
         self.guarded("TaskGroup", inner, s.reraise, out)
@@ -334,47 +371,54 @@ class _Writer(object):
         out.append("%s.cancel();" % s.var)
 
     @staticmethod
-    def async_with(enter, manager, body):
-        """`async with`: the C++ lines `enter` (__aenter__, binding `manager`), then `body`, its
-        exit written as the statement runs it: __aexit__ with the body's exception, whose own
-        exception replaces it (a Condition's "Lock is not acquired." when the re-acquire was
-        cancelled, 3.8-3.11; a timeout's TimeoutError), as a destructor cannot."""
-        lines = ["{"] + ["  " + line for line in enter] + ["  std::exception_ptr exc;", "  try {"]
+    def async_with(enter, manager, body, line):
+        """`async with` at Python line `line`: the C++ lines `enter` (__aenter__, binding
+        `manager`), then `body`, its exit written as the statement runs it: __aexit__ with the
+        body's exception, whose own exception replaces it (a Condition's "Lock is not acquired."
+        when the re-acquire was cancelled, 3.8-3.11; a timeout's TimeoutError), as a destructor
+        cannot; the exit runs at the statement's line (aio::WithLine)."""
+        lines = ["{"] + ["  " + line for line in enter]
+        lines += ["  aio::WithLine with_line(f_lineno, %d);" % line,
+                  "  std::exception_ptr exc;", "  try {"]
         lines += ["    " + line for line in body]
         lines += ["  } catch (...) {",
                   "    exc = std::current_exception();",
                   "  }",
-                  "  %s.exit(exc);" % manager,
+                  "  with_line.exit([&] { %s.exit(exc); });" % manager,
                   "  if (exc) std::rethrow_exception(exc);",
                   "}"]
         return lines
 
-    def held(self, shared, body):
-        """`async with <shared>:` (the program's lock, semaphore or condition) around `body`."""
-        return self.async_with(["auto held = co_await aio::async_with(*%s);" % shared], "held",
-                               body)
+    def held(self, shared, body, line):
+        """`async with <shared>:` (the program's lock, semaphore or condition) at Python line
+        `line` around `body`."""
+        return ["f_lineno = %d;" % line] + self.async_with(
+            ["auto held = co_await aio::async_with(*%s);" % shared], "held", body, line)
 
     def Locked(self, s, out):
-        out += self.held("lock", self.nested(s.body))
+        out += self.held("lock", self.nested(s.body), self.line(s))
 
     def Semaphored(self, s, out):
-        out += self.held("semaphore", self.nested(s.body))
+        out += self.held("semaphore", self.nested(s.body), self.line(s))
 
     def Notify(self, s, out):
         python = "condition.notify_all()" if s.all else "condition.notify()"
         out += self.held("condition", [
             "condition->%s();" % ("notify_all" if s.all else "notify"),
-            "aio::print(%s);" % self.label(python)])
+            "aio::print(%s);" % self.label(python)], self.line(s))
 
     def WaitCondition(self, s, out):
         python = "asyncio.wait_for(condition.wait(), %s)" % _python_seconds(s.timeout)
         self.guarded(python, self.held("condition", [
+            self.at(s, 2),
             "auto result = co_await aio::wait_for(condition->wait(), %s);" % _seconds(s.timeout),
-            "aio::print(%s, \"->\", result);" % self.label(python)]), s.reraise, out)
+            "aio::print(%s, \"->\", result);" % self.label(python)], self.line(s, 1)), s.reraise,
+            out)
 
     def AsyncFor(self, s, out):
         owner = "%s: %s" % (self.function, s.name)
-        inner = ["auto gen = ticks(%s, %d, %s);" % (_string(owner), s.count, _seconds(s.delay)),
+        inner = [self.at(s, 1),
+                 "auto gen = ticks(%s, %d, %s);" % (_string(owner), s.count, _seconds(s.delay)),
                  "while (auto i = co_await gen.next()) {",
                  "  aio::print(%s, *i);" % self.label("%s ->" % s.name)]
         if s.stop is not None:
@@ -387,7 +431,7 @@ class _Writer(object):
 
     def Get(self, s, out):
         # (the call's awaitable made a coroutine object, as wait_for sees it in Python)
-        self.shown("asyncio.wait_for(queue.get(), %s)" % _python_seconds(s.timeout),
+        self.shown(s, "asyncio.wait_for(queue.get(), %s)" % _python_seconds(s.timeout),
                    "aio::wait_for(aio::Co<std::string>(queue->get()), %s)"
                    % _seconds(s.timeout), True, out)
 
@@ -395,13 +439,14 @@ class _Writer(object):
         out.append("event->set();")
 
     def WaitEvent(self, s, out):
-        self.shown("asyncio.wait_for(event.wait(), %s)" % _python_seconds(s.timeout),
+        self.shown(s, "asyncio.wait_for(event.wait(), %s)" % _python_seconds(s.timeout),
                    "aio::wait_for(aio::Co<bool>(event->wait()), %s)" % _seconds(s.timeout),
                    True, out)
 
     def Executor(self, s, out):
         python = "loop.run_in_executor(None, time.sleep, %s)" % _python_seconds(s.delay)
         self.guarded(python, [
+            self.at(s, 1),
             "co_await aio::run_in_executor(loop, nullptr, aio::time_sleep, %s);"
             % _seconds(s.delay),
             "aio::print(%s, \"->\", aio::None);" % self.label(python)], True, out)
@@ -430,4 +475,5 @@ class _Writer(object):
             out.append("loop->call_later(%s, %s);" % (_seconds(s.delay), stop))
 
     def Raise(self, s, out):
+        out.append(self.at(s))
         out.append("throw aio::ValueError(%s);" % _string(s.text))

@@ -47,8 +47,13 @@ def header_lines(program):
         program.seed, program.revision, program.floor[0], program.floor[1])]
 
 
-def render(program, header=None):
-    """The source text: `header` (comment lines) or the fuzz header, then the program."""
+def render(program, header=None, lines=None):
+    """The source text: `header` (comment lines) or the fuzz header, then the program.
+
+    With `lines` (a dict), fills it with {id(statement): the number of the statement's first line
+    in the text} for every statement of the program (what a traceback through its frame shows:
+    render_cpp's ports track it)."""
+    marks, numbers = ([], lines) if lines is not None else (None, None)
     uses = {type(s) for f in program.functions for s in ir.walk(f.body)}
     schedules = [s for f in program.functions for s in ir.walk(f.body)
                  if isinstance(s, ir.Schedule)]
@@ -83,15 +88,31 @@ def render(program, header=None):
         lines += ["", "", "def handler(loop, context):",
                   "    print('handler:', context['message'], repr(context.get('exception')))"]
     for function in program.functions:
-        lines += ["", ""] + _function(program, function, shared)
+        lines += ["", ""] + _function(program, function, shared, marks)
     if ir.runs_forever(program):
         lines += ["", ""] + RUN + ["", "", "run(main)"]
     else:
         lines += ["", "", "asyncio.run(main())"]
+    if marks is not None:
+        lines = _take_marks(lines, marks, numbers)
     return "\n".join(lines) + "\n"
 
 
-def _function(program, function, shared):
+_MARK = "\0"  # ends a statement's first line, with its index in `marks`, while lines are counted
+
+
+def _take_marks(lines, marks, numbers):
+    """The lines without the marks _Writer.body left; numbers[id(statement)] = its line."""
+    plain = []
+    for number, line in enumerate(lines, 1):
+        parts = line.split(_MARK)
+        for index in parts[1:]:
+            numbers[id(marks[int(index)])] = number
+        plain.append(parts[0])
+    return plain
+
+
+def _function(program, function, shared, marks=None):
     out = ["async def %s():" % function.name]
     body = []
     if function.name == "main":
@@ -108,7 +129,7 @@ def _function(program, function, shared):
         body.append("loop.set_task_factory(asyncio.eager_task_factory)")
     if function.name == "main" and program.handler:
         body.append("loop.set_exception_handler(handler)")
-    writer = _Writer(function.name)
+    writer = _Writer(function.name, marks)
     writer.body(function.body, body)
     if function.name != "main" and not (function.body and isinstance(function.body[-1],
                                                                        ir.Raise)):
@@ -127,15 +148,20 @@ def _awaitable(what):
 
 
 class _Writer(object):
-    def __init__(self, function):
+    def __init__(self, function, marks=None):
         self.function = function
+        self.marks = marks  # render(lines=...): the statements marked so far
 
     def label(self, text):
         return repr("%s: %s" % (self.function, text))
 
     def body(self, statements, out):
         for statement in statements:
+            first = len(out)
             getattr(self, type(statement).__name__)(statement, out)
+            if self.marks is not None:
+                out[first] += "%s%d" % (_MARK, len(self.marks))
+                self.marks.append(statement)
 
     def guarded(self, what, inner, reraise, out):
         """inner (lines), printing the CancelledError or exception that ends it."""

@@ -159,7 +159,7 @@ bool throw_closing() noexcept { return t_throw_closing; }
 std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, CoPromiseBase* top,
                                                     bool* top_suspended) {
   TaskBase* t = t_closing_task;
-  if (!t || t_throw_closing || globals_cleared() || !t->leaf_.handle || !t->leaf_.promise) {
+  if (!t || t_throw_closing || !t->leaf_.handle || !t->leaf_.promise) {
     return std::nullopt;
   }
   // The await chain, innermost first: each frame is resumed by the one above it (continuation).

@@ -246,5 +246,72 @@ def a_globals_cleared_close_runs_the_handlers():
     sys.unraisablehook = hook
 
 
+# What the teardown's second collection closes: what the program's globals reach, also through a
+# task's frame (a local holding a task) and a gathering future (its children).
+HELD = """\
+import asyncio
+
+event = None
+
+
+async def child():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        raise
+
+
+async def waiter():
+    try:
+        await asyncio.gather(child())
+    except asyncio.CancelledError:
+        raise
+
+
+async def holder():
+    t = asyncio.create_task(waiter())
+    await event.wait()
+
+
+async def main():
+    global event
+    event = asyncio.Event()
+    asyncio.create_task(holder())
+    for _ in range(3):
+        await asyncio.sleep(0)
+"""
+
+
+@scenario(sync=True)
+def what_a_reached_task_holds_is_closed_with_the_globals_cleared():
+    # `event` reaches holder's task (its waiter's callback is the task's wakeup), whose frame's
+    # local `t` holds waiter's task, which waits on gather's future, whose children hold child's
+    # task: all three are collected once the globals are None, and the `except
+    # asyncio.CancelledError` lookups of waiter and child raise AttributeError, each reported
+    # (the collector's order: sorted). Seeds 95040, 95192 (tools/fuzz --loop native).
+    hook = sys.unraisablehook
+    sys.unraisablehook = print_unraisable
+    namespace = {"__name__": "program"}
+    exec(compile(HELD, __file__, "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(lambda loop, context: None)  # the tasks' logs: not compared
+    loop.run_until_complete(namespace["main"]())
+    loop.close()
+    asyncio.set_event_loop(None)
+    gc.collect()
+    print("first collection")
+    for key in list(namespace):
+        if key != "__builtins__":
+            namespace[key] = None
+    OUT[:] = [None]
+    gc.collect()
+    for line in sorted(OUT[1:]):
+        print(line)
+    OUT[:] = []
+    print("collected")
+    sys.unraisablehook = hook
+
+
 if __name__ == "__main__":
     main()

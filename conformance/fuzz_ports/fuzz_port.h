@@ -51,10 +51,16 @@ void module_globals(const std::optional<G>&... globals) {
 }
 
 // render_python's `except asyncio.CancelledError as error:`, the first clause of its try
-// statements: declared first in the C++ try block (teardown.h's ExceptClause).
+// statements, whose type lookup raises AttributeError when the teardown cleared the globals
+// (teardown.h): the lookup as code, first in the `catch (...)` handler that stands for the try
+// statement's clauses (what a throwing close runs), and an ExceptCancelledError declared first in
+// the C++ try block, for a close that destroys the frames (teardown.h's ExceptClause).
+inline constexpr const char* kExceptCancelledError = "except asyncio.CancelledError as error:";
+inline void except_cancelled_error() {
+  aio::except_lookup("asyncio", "CancelledError", kExceptCancelledError);
+}
 struct ExceptCancelledError : aio::ExceptClause {
-  ExceptCancelledError()
-      : ExceptClause("asyncio", "CancelledError", "except asyncio.CancelledError as error:") {}
+  ExceptCancelledError() : ExceptClause("asyncio", "CancelledError", kExceptCancelledError) {}
 };
 
 // render_python's run(main), for a program that stops the loop: asyncio.run's steps with

@@ -27,16 +27,20 @@
 #include <memory>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace aio {
 
 class BaseException;
+class FutureBase;
 
 namespace detail {
 
 struct FrameLocalsBase {
   virtual ~FrameLocalsBase() = default;
   virtual void clear() noexcept = 0;  // releases the values, first local first, then `tg`
+  // The futures (tasks) the locals hold, appended to `out` (teardown.h's reachability).
+  virtual void add_futures(std::vector<const FutureBase*>& out) const = 0;
   // The local `tg` that `async with asyncio.TaskGroup() as tg` binds (aio::task_group): the
   // group, which holds its parent task (TaskGroup._parent_task), outlives the block as long as
   // the frame; the next group replaces it, as rebinding the name does.
@@ -56,6 +60,9 @@ struct FrameLocals final : FrameLocalsBase {
   // (frame_locals::cells).
   std::uint64_t cells = 0;
   ~FrameLocals() override { clear(); }
+  void add_futures(std::vector<const FutureBase*>& out) const override {
+    std::apply([&out](const T&... v) { (add_future(out, v), ...); }, values);
+  }
   void clear() noexcept override {
     // CPython's frame clears its localsplus in order: co_varnames, then the cells (before 3.12
     // a local a comprehension reads is a cell, not in co_varnames; co_cellvars is sorted by
@@ -72,6 +79,16 @@ struct FrameLocals final : FrameLocalsBase {
   }
 
  private:
+  template <class V>
+  static void add_future(std::vector<const FutureBase*>& out, const V& v) {
+    if constexpr (requires { v.base().get(); }) {  // a Future<T>, a Task<T>
+      if (v.base()) out.push_back(v.base().get());
+    } else if constexpr (requires { v.begin()->base().get(); }) {  // a list of them
+      for (const auto& f : v) {
+        if (f.base()) out.push_back(f.base().get());
+      }
+    }
+  }
   template <std::size_t... I>
   void clear_each(std::index_sequence<I...>, bool cell) noexcept {
     ((((cells >> I) & 1) == (cell ? 1u : 0u) ? void(std::get<I>(values) = T{}) : void()), ...);

@@ -175,6 +175,11 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
     }
   }
 
+  // What the future holds besides its callbacks, appended to `out`: a gathering future's
+  // children, the futures a task's frames hold among their locals (teardown.h's reachability:
+  // what a collection reaches from a reached object).
+  virtual void add_referents(std::vector<const FutureBase*>& /*out*/) const {}
+
   EventLoop& get_loop() const { return *loop_; }
   const Loop& loop_ptr() const { return loop_; }
 

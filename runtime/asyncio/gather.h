@@ -97,6 +97,9 @@ class GatheringFuture final : public FutureBase, public ResultSlot<R> {
     if (ret) cancel_requested_ = true;
     return ret;
   }
+  void add_referents(std::vector<const FutureBase*>& out) const override {
+    for (const auto& child : children_) out.push_back(child.get());
+  }
   bool cancel_requested_ = false;
   std::vector<std::shared_ptr<FutureBase>> children_;
 };

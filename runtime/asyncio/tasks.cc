@@ -159,7 +159,7 @@ bool throw_closing() noexcept { return t_throw_closing; }
 std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, CoPromiseBase* top,
                                                     bool* top_suspended) {
   TaskBase* t = t_closing_task;
-  if (!t || t_throw_closing || globals_cleared() || !t->leaf_.handle || !t->leaf_.promise) {
+  if (!t || t_throw_closing || !t->leaf_.handle || !t->leaf_.promise) {
     return std::nullopt;
   }
   // The await chain, innermost first: each frame is resumed by the one above it (continuation).
@@ -650,9 +650,11 @@ void TaskBase::collect() {
 
 namespace {
 // Which of `alive` a collection reaches from the program's globals (teardown.h): a task waiting
-// on a future they reach (its wakeup is that future's callback), and the futures its callbacks
-// are partials of (wait_for's waiter, which the task awaiting it waits on). What a task's frame
-// holds (its locals, a gather's or shield's outer future) is not followed.
+// on a future they reach (its wakeup is that future's callback), the futures its callbacks are
+// partials of (wait_for's waiter, which the task awaiting it waits on), and what a reached
+// future holds (add_referents: a task's waiter and the tasks its frames' locals hold, a
+// gathering future's children); a task reached so is reached. What a callback's closure holds
+// (a gather's `_done_callback`: its outer future and children) is not followed.
 std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& alive,
                                   const ModuleGlobals& globals) {
   std::vector<bool> held(alive.size(), false);
@@ -665,7 +667,10 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
   for (bool grew = true; grew;) {
     grew = false;
     std::vector<const FutureBase*> partials;
-    for (const FutureBase* f : reached) f->add_partial_args(partials);
+    for (const FutureBase* f : reached) {
+      f->add_partial_args(partials);
+      f->add_referents(partials);
+    }
     for (const FutureBase* f : partials) {
       if (!is_reached(f)) {
         reached.push_back(f);
@@ -674,7 +679,8 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
     }
     for (std::size_t i = 0; i < alive.size(); ++i) {
       const std::shared_ptr<FutureBase>& waiting_on = alive[i]->fut_waiter();
-      if (!held[i] && waiting_on && is_reached(waiting_on.get())) {
+      if (!held[i] &&
+          ((waiting_on && is_reached(waiting_on.get())) || is_reached(alive[i].get()))) {
         held[i] = true;
         reached.push_back(alive[i].get());
         grew = true;

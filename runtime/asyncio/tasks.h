@@ -218,6 +218,15 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     done_coro_line_ = line;
   }
   const char* coro_name() const override { return coro_ ? coro_.name() : done_coro_.name; }
+  // Task._fut_waiter, and what the frames of its suspended coroutine hold among their locals
+  // (its await chain, innermost first: frames.h aio::frame_locals).
+  void add_referents(std::vector<const FutureBase*>& out) const override {
+    if (this->fut_waiter()) out.push_back(this->fut_waiter().get());
+    if (!coro_ || this->done()) return;
+    for (const detail::CoPromiseBase* p = this->leaf_.promise; p; p = p->caller) {
+      if (p->locals) p->locals->add_futures(out);
+    }
+  }
   std::string coro_format() const override {
     if (coro_) return coro_.format();
     if (!done_coro_.name) return std::string();

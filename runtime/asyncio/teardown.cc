@@ -43,6 +43,18 @@ ExceptClause::~ExceptClause() {
   }
 }
 
+void except_lookup(const char* module, const char* name, const char* line) {
+  if (!detail::globals_cleared()) return;
+  std::string expression = std::string(module) + "." + name;
+  std::string carets = detail::carets_under(line, expression);
+  try {
+    throw AttributeError("'NoneType' object has no attribute '" + std::string(name) + "'");
+  } catch (...) {
+    detail::raised_at_line(line, std::move(carets));  // the frame's summary shows the clause
+    throw;
+  }
+}
+
 namespace detail {
 
 ModuleGlobals take_module_globals() { return std::exchange(registered(), nullptr); }

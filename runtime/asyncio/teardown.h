@@ -9,8 +9,12 @@
 // <coroutine object ...>" with that clause's line.
 //
 // Here: a program registers its globals (set_module_globals), gc_collect_pending_tasks splits its
-// collection by reachability from them (tasks.cc), and an ExceptClause in a try block stands for
-// the lookup of its first `except asyncio.X` clause.
+// collection by reachability from them (tasks.cc), and the lookup of a try statement's first
+// `except asyncio.X` clause is code in its handler (except_lookup), which the throwing close of
+// a task's coroutine (tasks.h detail::close_by_throwing: GeneratorExit thrown in at the innermost
+// await, each frame's handlers run as code) runs as CPython's gen_close does; an ExceptClause in
+// the try block stands for the same lookup where the close destroys the frames instead (a chain
+// through an async generator's frame).
 #pragma once
 
 #include <functional>
@@ -37,6 +41,15 @@ void set_module_globals(ModuleGlobals globals);
 // the block is closed while the globals are cleared (the lookup raises AttributeError, which
 // replaces what the close raised so far). Its lookup at any other time finds the type, which
 // the C++ catch clause stands for: nothing to do.
+// `try: ... except <module>.<name> ...:` (`line` the clause's source line, stripped): the
+// clause's type lookup, called first in a `catch (...)` handler that stands for the try
+// statement's clauses (before they match the exception being handled, which a nested `try {
+// throw; } catch ...` does). While the globals are cleared (the teardown's second collection,
+// where a throwing close runs the closed frames' handlers) it raises AttributeError("'NoneType'
+// object has no attribute 'name'") at the clause's line in place of the handled exception (its
+// __context__), which leaves the try statement; otherwise the lookup finds the type: nothing.
+void except_lookup(const char* module, const char* name, const char* line);
+
 class ExceptClause {
  public:
   ExceptClause(const char* module, const char* name, const char* line)

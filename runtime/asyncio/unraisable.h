@@ -106,8 +106,9 @@ std::string await_carets(const std::string& line);
 // frame awaiting it (GeneratorExit when it ended with GeneratorExit, StopIteration or a return;
 // RuntimeError('coroutine ignored GeneratorExit') when it awaited again, left suspended), and so
 // on up to the task's coroutine, whose close's exception is reported as unraisable. Not for a
-// chain through an async generator's frame, nor at the interpreter's teardown (globals cleared:
-// the `except asyncio.X` lookups raise as destructors, teardown.h), which keep destroying frames.
+// chain through an async generator's frame, which keeps destroying frames (at the interpreter's
+// teardown, globals cleared, its `except asyncio.X` lookups then raise as destructors: teardown.h
+// ExceptClause; in a throwing close they are code in the handlers, except_lookup).
 void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind = "coroutine",
                      bool block = false, CoPromiseBase* promise = nullptr);
 

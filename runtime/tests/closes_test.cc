@@ -8,6 +8,7 @@
 // failed: no handler's line, the exit's RuntimeError reported for the outermost coroutine, no
 // "coroutine ignored GeneratorExit", and 3.13's Condition.wait notifying nobody.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,12 @@ std::vector<std::string> unraisables(const std::vector<std::string>& err) {
       std::string message = colon == std::string::npos ? "" : line.substr(colon + 2);
       std::string listed;
       for (const std::string& n : names) listed += (listed.empty() ? "'" : ", '") + n + "'";
+      // repr's quotes: double when the message holds a single quote and no double one.
+      const char* quote =
+          message.find('\'') != std::string::npos && message.find('"') == std::string::npos ? "\""
+                                                                                            : "'";
       lines.push_back("unraisable: " + object + " frames=[" + listed + "] " + type +
-                      (message.empty() ? "()" : "('" + message + "')"));
+                      (message.empty() ? "()" : "(" + (quote + message) + quote + ")"));
       object.clear();
     }
   }
@@ -218,6 +223,128 @@ TEST_P(Closes, a_closed_condition_wait_passes_its_notification_on) {
         &lines);
     std::sort(lines.begin(), lines.end());
     for (const std::string& line : lines) print(line);
+  });
+}
+
+// a_globals_cleared_close_runs_the_handlers' program (closes.py's CLEARED), each try statement's
+// `except asyncio.CancelledError:` lookup written as render_cpp writes it: code first in the
+// handler (teardown.h's except_lookup), the clauses in a `try { throw; }` of their own.
+std::optional<Event> g_event;
+
+Co<void> inner(Def = "inner") {
+  try {
+    try {
+      co_await g_event->wait();
+    } catch (...) {
+      except_lookup("asyncio", "CancelledError", "except asyncio.CancelledError:");
+      try {
+        throw;
+      } catch (const CancelledError&) {
+        print("inner: cancelled");
+        throw;
+      }
+    }
+  } catch (...) {
+    print("inner: finally");
+    throw;
+  }
+  print("inner: finally");
+}
+
+Co<void> outer(Def = "outer") {
+  try {
+    co_await inner();
+  } catch (const Exception& x) {
+    print("outer: caught", x.type_name(), x.str());
+    throw;
+  }
+}
+
+Co<void> cleared_main(Def = "main") {
+  g_event.emplace();
+  create_task(outer());
+  co_await sleep(0);
+}
+
+// Fails before (the globals-cleared collection destroyed the frames): no handler ran, nothing
+// was printed or reported.
+TEST_P(Closes, a_globals_cleared_close_runs_the_handlers) {
+  expect_as_cpython("closes", "a_globals_cleared_close_runs_the_handlers", [] {
+    {
+      Loop loop = new_event_loop();
+      set_event_loop(loop);
+      loop->set_exception_handler([](EventLoop&, const ExceptionContext&) {});
+      loop->run_until_complete(cleared_main());
+      loop->close();
+      set_event_loop(nullptr);
+    }
+    // The teardown's collections (teardown.h): what the global reaches goes in the second.
+    set_module_globals([](std::vector<const FutureBase*>& out) { g_event->add_waiters(out); });
+    gc_collect_pending_tasks();
+    g_event.reset();
+    for (const std::string& line : unraisables(texts("err"))) print(line);
+    print("collected");
+  });
+}
+
+// what_a_reached_task_holds_is_closed_with_the_globals_cleared's program (closes.py's HELD),
+// the lookups as render_cpp writes them.
+std::optional<Event> g_held_event;
+
+Co<void> held_child(Def = "child") {
+  try {
+    co_await sleep(10);
+  } catch (...) {
+    except_lookup("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    throw;  // (its clause re-raises)
+  }
+}
+
+Co<void> held_waiter(Def = "waiter") {
+  try {
+    co_await gather(held_child());
+  } catch (...) {
+    except_lookup("asyncio", "CancelledError", "except asyncio.CancelledError:");
+    throw;
+  }
+}
+
+Co<void> held_holder(Def = "holder") {
+  auto& frame = co_await frame_locals<Task<void>>{};
+  Task<void>& t = std::get<0>(frame);
+  t = create_task(held_waiter());
+  co_await g_held_event->wait();
+}
+
+Co<void> held_main(Def = "main") {
+  g_held_event.emplace();
+  create_task(held_holder());
+  for (int i = 0; i < 3; ++i) co_await sleep(0);
+}
+
+// Fails before (the collection followed no task's locals nor a gathering future's children):
+// waiter's and child's tasks were closed in the first collection, their lookups found the type,
+// nothing was reported.
+TEST_P(Closes, what_a_reached_task_holds_is_closed_with_the_globals_cleared) {
+  expect_as_cpython("closes", "what_a_reached_task_holds_is_closed_with_the_globals_cleared", [] {
+    {
+      Loop loop = new_event_loop();
+      set_event_loop(loop);
+      loop->set_exception_handler([](EventLoop&, const ExceptionContext&) {});
+      loop->run_until_complete(held_main());
+      loop->close();
+      set_event_loop(nullptr);
+    }
+    set_module_globals([](std::vector<const FutureBase*>& out) { g_held_event->add_waiters(out); });
+    // gc_collect_pending_tasks' first collection, then its second: the reports of the second
+    // sorted (the collector's order), "first collection" before them.
+    gc_collect_pending_tasks();
+    g_held_event.reset();
+    std::vector<std::string> reports = unraisables(texts("err"));
+    std::sort(reports.begin(), reports.end());
+    print("first collection");
+    for (const std::string& line : reports) print(line);
+    print("collected");
   });
 }
 

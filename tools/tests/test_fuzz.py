@@ -149,6 +149,22 @@ class RenderCppTest(unittest.TestCase):
                                      if lines[n - 1].strip().startswith("async with ")
                                      and "TaskGroup()" not in lines[n - 1]})
 
+    def test_each_except_clauses_lookup_is_code_in_the_handler(self):
+        # render_python's `except asyncio.CancelledError` clauses, each looked up when an
+        # exception passes (in a throwing close at the teardown, globals cleared, the lookup
+        # raises: teardown.h except_lookup): the C++ handler of each runs the lookup first, then
+        # matches the exception in a `try { throw; }` of its own.
+        for seed in range(40):
+            program = generate.generate(seed, None, self.NATIVE)
+            clauses = render_python.render(program).count("except asyncio.CancelledError")
+            lines = [line.strip() for line in render_cpp.render(program, "p").splitlines()]
+            at = [i for i, line in enumerate(lines) if line == "except_cancelled_error();"]
+            self.assertEqual(len(at), clauses, "seed %d" % seed)
+            for i in at:
+                self.assertEqual(lines[i - 1:i + 4], [
+                    "} catch (...) {", "except_cancelled_error();", "try {", "throw;",
+                    "} catch (const aio::CancelledError& error) {"], "seed %d" % seed)
+
     def test_what_the_native_api_lacks_is_refused(self):
         program = next(p for p in (generate.generate(seed) for seed in range(100))
                        if any(isinstance(s, (ir.SetVar, ir.GetVar))

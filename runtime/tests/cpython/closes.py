@@ -183,5 +183,135 @@ def a_closed_condition_wait_passes_its_notification_on():
     OUT[:] = []
 
 
+# The teardown's second collection (the harness's _finalize: conformance/harness/run_examples.py)
+# runs after the program's module globals were set to None: its `except asyncio.X` clauses' type
+# lookups raise AttributeError. The program, in a namespace of its own that the scenario clears.
+CLEARED = """\
+import asyncio
+
+event = None
+
+
+async def inner():
+    try:
+        await event.wait()
+    except asyncio.CancelledError:
+        print("inner: cancelled")
+        raise
+    finally:
+        print("inner: finally")
+
+
+async def outer():
+    try:
+        await inner()
+    except Exception as x:
+        print("outer: caught", type(x).__name__, x)
+        raise
+
+
+async def main():
+    global event
+    event = asyncio.Event()
+    asyncio.create_task(outer())
+    await asyncio.sleep(0)
+"""
+
+
+@scenario(sync=True)
+def a_globals_cleared_close_runs_the_handlers():
+    # outer's task, which the global `event` reaches (its waiter's callback is the task's
+    # wakeup), is collected only once the globals are None: GeneratorExit thrown in at inner's
+    # await meets its `except asyncio.CancelledError` clause, whose lookup raises AttributeError;
+    # inner's `finally` runs, and the AttributeError is thrown into outer at its await, whose
+    # `except Exception` prints it and raises it again: the close's exception, reported with
+    # both frames (tools/fuzz --loop native seeds 74203, 87357: handlers run in the
+    # globals-cleared collection's closes).
+    hook = sys.unraisablehook
+    sys.unraisablehook = print_unraisable
+    namespace = {"__name__": "program"}
+    exec(compile(CLEARED, __file__, "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(lambda loop, context: None)  # the tasks' logs: not compared
+    loop.run_until_complete(namespace["main"]())
+    loop.close()
+    asyncio.set_event_loop(None)
+    gc.collect()
+    for key in list(namespace):
+        if key != "__builtins__":
+            namespace[key] = None
+    gc.collect()
+    print("collected")
+    sys.unraisablehook = hook
+
+
+# What the teardown's second collection closes: what the program's globals reach, also through a
+# task's frame (a local holding a task) and a gathering future (its children).
+HELD = """\
+import asyncio
+
+event = None
+
+
+async def child():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        raise
+
+
+async def waiter():
+    try:
+        await asyncio.gather(child())
+    except asyncio.CancelledError:
+        raise
+
+
+async def holder():
+    t = asyncio.create_task(waiter())
+    await event.wait()
+
+
+async def main():
+    global event
+    event = asyncio.Event()
+    asyncio.create_task(holder())
+    for _ in range(3):
+        await asyncio.sleep(0)
+"""
+
+
+@scenario(sync=True)
+def what_a_reached_task_holds_is_closed_with_the_globals_cleared():
+    # `event` reaches holder's task (its waiter's callback is the task's wakeup), whose frame's
+    # local `t` holds waiter's task, which waits on gather's future, whose children hold child's
+    # task: all three are collected once the globals are None, and the `except
+    # asyncio.CancelledError` lookups of waiter and child raise AttributeError, each reported
+    # (the collector's order: sorted). Seeds 95040, 95192 (tools/fuzz --loop native).
+    hook = sys.unraisablehook
+    sys.unraisablehook = print_unraisable
+    namespace = {"__name__": "program"}
+    exec(compile(HELD, __file__, "exec"), namespace)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(lambda loop, context: None)  # the tasks' logs: not compared
+    loop.run_until_complete(namespace["main"]())
+    loop.close()
+    asyncio.set_event_loop(None)
+    gc.collect()
+    print("first collection")
+    for key in list(namespace):
+        if key != "__builtins__":
+            namespace[key] = None
+    OUT[:] = [None]
+    gc.collect()
+    for line in sorted(OUT[1:]):
+        print(line)
+    OUT[:] = []
+    print("collected")
+    sys.unraisablehook = hook
+
+
 if __name__ == "__main__":
     main()

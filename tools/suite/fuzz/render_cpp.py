@@ -226,15 +226,27 @@ class _Writer(object):
         """inner (lines) in a try whose handlers print the CancelledError or exception that
         ends it (no await in a handler: C++ forbids it, and Python's handlers have none)."""
         label = self.label(what)
-        out += ["try {", "  ExceptCancelledError clause;"]  # teardown.h: the clause's lookup
-        out += ["  " + line for line in inner]
-        out.append("} catch (const aio::CancelledError& error) {")
-        out.append("  aio::print(%s, \"cancelled\", args_of(error));" % label)
+        handlers = ["catch (const aio::CancelledError& error) {",
+                    "  aio::print(%s, \"cancelled\", args_of(error));" % label]
         if reraise:
-            out.append("  throw;")
-        out.append("} catch (const std::exception&) {")
-        out.append("  print_raised(%s);" % label)
+            handlers.append("  throw;")
+        handlers += ["} catch (const std::exception&) {", "  print_raised(%s);" % label, "}"]
+        out += self.try_statement(inner, handlers)
+
+    @staticmethod
+    def try_statement(inner, handlers):
+        """`try: inner` with render_python's clauses, the first `except asyncio.CancelledError as
+        error:`, whose type lookup runs as code when an exception passes, before the clauses
+        match it (fuzz_port.h's except_cancelled_error: at the teardown, globals cleared, it
+        raises AttributeError, which leaves the statement); `handlers` are the C++ catch
+        clauses ("catch (...) {", ..., "}") that match it, in a `try { throw; }` of their own."""
+        out = ["try {", "  ExceptCancelledError clause;"]  # (a close that destroys the frame)
+        out += ["  " + line for line in inner]
+        out += ["} catch (...) {", "  except_cancelled_error();", "  try {", "    throw;",
+                "  } " + handlers[0]]
+        out += ["  " + line for line in handlers[1:]]
         out.append("}")
+        return out
 
     def shown(self, s, what, expression, reraise, out):
         """print(label, '->', await expression), guarded (the await on the line after `try:`)."""
@@ -343,16 +355,15 @@ class _Writer(object):
         self.guarded("TaskGroup", inner, s.reraise, out)
 
     def CatchCancel(self, s, out):
-        out += ["try {", "  ExceptCancelledError clause;"]
-        out += ["  " + line for line in self.nested(s.body)]
-        out.append("} catch (const aio::CancelledError& error) {")
-        out.append("  aio::print(%s, args_of(error));" % self.label("caught"))
+        handlers = ["catch (const aio::CancelledError& error) {",
+                    "  aio::print(%s, args_of(error));" % self.label("caught")]
         if s.uncancel:
-            out.append("  aio::print(%s, aio::current_task().uncancel());"
-                       % self.label("uncancel ->"))
+            handlers.append("  aio::print(%s, aio::current_task().uncancel());"
+                            % self.label("uncancel ->"))
         if s.reraise:
-            out.append("  throw;")
-        out.append("}")
+            handlers.append("  throw;")
+        handlers.append("}")
+        out += self.try_statement(self.nested(s.body), handlers)
 
     def Schedule(self, s, out):
         callback = "fail" if s.raises else "note"

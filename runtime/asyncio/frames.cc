@@ -14,6 +14,8 @@ bool g_frames_in_use = false;
 
 bool cells_cleared_last() { return has(Behaviour::kComprehensionCells); }
 
+bool kept_frames_keep_callers() { return has(Behaviour::kKeptFrameKeepsItsCallers); }
+
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
 thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;
@@ -76,7 +78,7 @@ void traceback_reset(const std::exception_ptr& e, std::size_t length) {
 }
 
 void traceback_add_running_frame(const std::exception_ptr& e) {
-  const std::shared_ptr<FrameLocalsBase>* locals = running_frame_locals();
+  const std::shared_ptr<FrameLocalsBase>* locals = running_traceback_locals();
   if (locals) traceback_add(e, *locals);
 }
 

@@ -48,6 +48,9 @@ struct FrameLocalsBase {
 
 // Whether a frame clears its cell variables after its other locals (before 3.12).
 bool cells_cleared_last();
+// Whether a frame kept past its coroutine's end links its caller's frame (3.12+:
+// kKeptFrameKeepsItsCallers), so that a traceback holding it keeps its callers' locals too.
+bool kept_frames_keep_callers();
 
 template <class... T>
 struct FrameLocals final : FrameLocalsBase {
@@ -94,6 +97,9 @@ void traceback_reset(const std::exception_ptr& e, std::size_t length);
 void traceback_add_running_frame(const std::exception_ptr& e);
 // The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
+// The locals a traceback that gets the running coroutine's frame keeps (CoPromiseBase::
+// traceback_locals): its own, or, where it declared none, its callers'.
+const std::shared_ptr<FrameLocalsBase>* running_traceback_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
 // 3.12+ (kKeptFrameKeepsItsCallers) it links its caller's frame, `caller` (the awaiting
 // coroutine's locals; nullptr for a task's own coroutine, whose caller is the DrivingFrame's):

@@ -257,6 +257,12 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
   const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
   return frame ? &frame->locals : nullptr;
 }
+
+const std::shared_ptr<FrameLocalsBase>* running_traceback_locals() {
+  TaskBase* t = t_stepping;
+  const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+  return frame ? frame->traceback_locals() : nullptr;
+}
 }  // namespace detail
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {

@@ -80,10 +80,12 @@ struct ExceptCancelledError : aio::ExceptClause {
 //             loop.close()
 //
 // run's frame holds `task`: task.result() raises main's exception in that frame, whose traceback
-// then holds the frame, so the task and its exception are a cycle that only the collection frees
-// (the harness's, after the uncaught traceback), with what main's frames kept (a failed task
-// among their locals logs "Task exception was never retrieved" there, after the pending tasks:
-// seed 96152 on 3.12.1 and 3.13.0; CPython 3.8-3.13 alike).
+// then holds the frame, so the task and its exception are a cycle that only a collection frees,
+// with what main's frames kept (a failed task among their locals logs "Task exception was never
+// retrieved" there; CPython 3.8-3.13 alike): the harness's _order_garbage collection, before the
+// pending tasks' logs, or, when a stopped teardown left it reachable from them (3.12+,
+// teardown.h: take_stopped_teardown_reaches_its_caller), the last collection, after them (seed
+// 96152 on 3.12.1 and 3.13.0).
 inline void run_forever_until_done(aio::Co<void> main) {
   aio::Loop loop = aio::new_event_loop();
   aio::set_event_loop(loop);
@@ -92,7 +94,13 @@ inline void run_forever_until_done(aio::Co<void> main) {
   struct FrameEnd {  // run returns: a traceback that holds its frame keeps its locals
     const std::shared_ptr<aio::detail::FrameLocals<std::optional<aio::Task<void>>>>& frame;
     ~FrameEnd() {
-      if (frame.use_count() > 1) aio::detail::keep_frame(frame);
+      bool reached = aio::detail::take_stopped_teardown_reaches_its_caller();
+      if (frame.use_count() == 1) return;
+      if (reached) {
+        aio::detail::keep_frame(frame);
+      } else {
+        aio::detail::keep_frame_unreached(frame);
+      }
     }
   } frame_end{frame};
   aio::try_finally(

@@ -18,6 +18,7 @@ bool kept_frames_keep_callers() { return has(Behaviour::kKeptFrameKeepsItsCaller
 
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
+thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_unreached_frames;
 thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;
 
 struct CollectedLog {
@@ -93,12 +94,31 @@ void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
     locals->f_back = *caller;
   } else if (t_driving_frame && t_driving_frame != locals) {
     locals->f_back = t_driving_frame;
+    t_driving_frame->linked = true;
   }
+}
+
+void exception_kept_task_frame() {
+  if (t_driving_frame) t_driving_frame->linked = true;
 }
 
 DrivingFrame::DrivingFrame(std::shared_ptr<FrameLocalsBase> locals)
     : previous_(std::exchange(t_driving_frame, std::move(locals))) {}
 DrivingFrame::~DrivingFrame() { t_driving_frame = std::move(previous_); }
+
+void keep_frame_unreached(const std::shared_ptr<FrameLocalsBase>& locals) {
+  t_unreached_frames.push_back(locals);
+}
+
+void gc_collect_unreached_frames() {
+  if (t_unreached_frames.empty()) return;
+  Collection collection;
+  std::vector<std::weak_ptr<FrameLocalsBase>> unreached = std::move(t_unreached_frames);
+  t_unreached_frames.clear();
+  for (const auto& w : unreached) {
+    if (std::shared_ptr<FrameLocalsBase> frame = w.lock()) frame->clear();
+  }
+}
 
 }  // namespace detail
 

@@ -832,6 +832,7 @@ namespace {
 // the uncaught traceback is printed), not when the loop closes. The callbacks hold `frame` (the
 // list) for that cycle, and the collection clears the frame (keep_frame) to break it.
 void cancel_all_tasks(const Loop& loop) {
+  t_teardown_reaches_caller = false;  // this teardown's, not an earlier one's
   auto frame = std::make_shared<FrameLocals<std::vector<AnyTask>>>();
   std::vector<AnyTask>& to_cancel = std::get<0>(frame->values) = all_tasks(*loop);
   if (!to_cancel.empty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -83,10 +84,31 @@ struct ExceptCancelledError : aio::ExceptClause {
 //         finally:
 //             asyncio.set_event_loop(None)
 //             loop.close()
+//
+// run's frame holds `task`: task.result() raises main's exception in that frame, whose traceback
+// then holds the frame, so the task and its exception are a cycle that only a collection frees,
+// with what main's frames kept (a failed task among their locals logs "Task exception was never
+// retrieved" there; CPython 3.8-3.13 alike): the harness's _order_garbage collection, before the
+// pending tasks' logs, or, when a stopped teardown left it reachable from them (3.12+,
+// teardown.h: take_stopped_teardown_reaches_its_caller), the last collection, after them (seed
+// 96152 on 3.12.1 and 3.13.0).
 inline void run_forever_until_done(aio::Co<void> main) {
   aio::Loop loop = aio::new_event_loop();
   aio::set_event_loop(loop);
-  std::optional<aio::Task<void>> task;
+  auto frame = std::make_shared<aio::detail::FrameLocals<std::optional<aio::Task<void>>>>();
+  std::optional<aio::Task<void>>& task = std::get<0>(frame->values);
+  struct FrameEnd {  // run returns: a traceback that holds its frame keeps its locals
+    const std::shared_ptr<aio::detail::FrameLocals<std::optional<aio::Task<void>>>>& frame;
+    ~FrameEnd() {
+      bool reached = aio::detail::take_stopped_teardown_reaches_its_caller();
+      if (frame.use_count() == 1) return;
+      if (reached) {
+        aio::detail::keep_frame(frame);
+      } else {
+        aio::detail::keep_frame_unreached(frame);
+      }
+    }
+  } frame_end{frame};
   aio::try_finally(
       [&] {
         task = loop->create_task(std::move(main));
@@ -96,7 +118,12 @@ inline void run_forever_until_done(aio::Co<void> main) {
           loop->run_forever();
           aio::print("run_forever returned");
         }
-        task->result();
+        try {
+          task->result();
+        } catch (...) {
+          aio::detail::traceback_add(std::current_exception(), frame);
+          throw;
+        }
       },
       [&] {
         aio::try_finally([&] { aio::detail::finalize_loop(loop, std::nullopt); },

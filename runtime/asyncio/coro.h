@@ -164,6 +164,16 @@ struct CoPromiseBase {
     if (locals.use_count() > 1) keep_frame(locals, caller_locals());
     locals.reset();
   }
+  // The locals a traceback that gets this frame keeps: its own; for a frame that declared none,
+  // from 3.12 its callers' (the nearest that declared some), which CPython's frame object links
+  // as f_back when the coroutine ends (kKeptFrameKeepsItsCallers): a failed task's exception
+  // raised in a helper coroutine that main awaited keeps main's locals past main's end (seed
+  // 91125 on 3.12.1). nullptr when none.
+  const std::shared_ptr<FrameLocalsBase>* traceback_locals() const noexcept {
+    if (locals) return &locals;
+    if (!g_frames_in_use || !kept_frames_keep_callers()) return nullptr;
+    return caller_locals();
+  }
   // The locals of the nearest Python frame up the await chain that declared some (a frame
   // without locals keeps nothing but its own caller), nullptr when none does.
   const std::shared_ptr<FrameLocalsBase>* caller_locals() const noexcept {
@@ -220,7 +230,9 @@ struct CoPromiseBase {
   // The exception leaves the frame: its traceback holds the frame.
   void unhandled_exception() noexcept {
     exception = std::current_exception();
-    if (locals) traceback_add(exception, locals);
+    if (const std::shared_ptr<FrameLocalsBase>* kept = traceback_locals()) {
+      traceback_add(exception, *kept);
+    }
   }
 
   // The Python frame this coroutine runs in: itself, or for a block its caller's (nullptr when a
@@ -389,7 +401,9 @@ class [[nodiscard]] Co {
       if (p.exception) {
         // Raised in the awaiting coroutine's Python frame (its own, or a block's frame).
         const detail::CoPromiseBase* frame = p.caller ? p.caller->python_frame() : nullptr;
-        if (frame && frame->locals) detail::traceback_add(p.exception, frame->locals);
+        const std::shared_ptr<detail::FrameLocalsBase>* kept =
+            frame ? frame->traceback_locals() : nullptr;
+        if (kept) detail::traceback_add(p.exception, *kept);
         std::rethrow_exception(p.exception);
       }
       if constexpr (!std::is_void_v<T>) return std::move(*p.value);

@@ -14,8 +14,11 @@ bool g_frames_in_use = false;
 
 bool cells_cleared_last() { return has(Behaviour::kComprehensionCells); }
 
+bool kept_frames_keep_callers() { return has(Behaviour::kKeptFrameKeepsItsCallers); }
+
 namespace {
 thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_kept_frames;
+thread_local std::vector<std::weak_ptr<FrameLocalsBase>> t_unreached_frames;
 thread_local std::shared_ptr<FrameLocalsBase> t_driving_frame;
 
 struct CollectedLog {
@@ -76,7 +79,7 @@ void traceback_reset(const std::exception_ptr& e, std::size_t length) {
 }
 
 void traceback_add_running_frame(const std::exception_ptr& e) {
-  const std::shared_ptr<FrameLocalsBase>* locals = running_frame_locals();
+  const std::shared_ptr<FrameLocalsBase>* locals = running_traceback_locals();
   if (locals) traceback_add(e, *locals);
 }
 
@@ -91,12 +94,31 @@ void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
     locals->f_back = *caller;
   } else if (t_driving_frame && t_driving_frame != locals) {
     locals->f_back = t_driving_frame;
+    t_driving_frame->linked = true;
   }
+}
+
+void exception_kept_task_frame() {
+  if (t_driving_frame) t_driving_frame->linked = true;
 }
 
 DrivingFrame::DrivingFrame(std::shared_ptr<FrameLocalsBase> locals)
     : previous_(std::exchange(t_driving_frame, std::move(locals))) {}
 DrivingFrame::~DrivingFrame() { t_driving_frame = std::move(previous_); }
+
+void keep_frame_unreached(const std::shared_ptr<FrameLocalsBase>& locals) {
+  t_unreached_frames.push_back(locals);
+}
+
+void gc_collect_unreached_frames() {
+  if (t_unreached_frames.empty()) return;
+  Collection collection;
+  std::vector<std::weak_ptr<FrameLocalsBase>> unreached = std::move(t_unreached_frames);
+  t_unreached_frames.clear();
+  for (const auto& w : unreached) {
+    if (std::shared_ptr<FrameLocalsBase> frame = w.lock()) frame->clear();
+  }
+}
 
 }  // namespace detail
 

@@ -48,10 +48,15 @@ struct FrameLocalsBase {
   // 3.12+: the caller's frame, which a frame kept past its coroutine's end links (f_back; see
   // DrivingFrame).
   std::shared_ptr<FrameLocalsBase> f_back;
+  // A frame kept past its coroutine's end links this one as f_back (DrivingFrame, 3.12+).
+  bool linked = false;
 };
 
 // Whether a frame clears its cell variables after its other locals (before 3.12).
 bool cells_cleared_last();
+// Whether a frame kept past its coroutine's end links its caller's frame (3.12+:
+// kKeptFrameKeepsItsCallers), so that a traceback holding it keeps its callers' locals too.
+bool kept_frames_keep_callers();
 
 template <class... T>
 struct FrameLocals final : FrameLocalsBase {
@@ -111,6 +116,9 @@ void traceback_reset(const std::exception_ptr& e, std::size_t length);
 void traceback_add_running_frame(const std::exception_ptr& e);
 // The running coroutine's frame locals (tasks.cc: the stepping task's innermost coroutine).
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
+// The locals a traceback that gets the running coroutine's frame keeps (CoPromiseBase::
+// traceback_locals): its own, or, where it declared none, its callers'.
+const std::shared_ptr<FrameLocalsBase>* running_traceback_locals();
 // A frame whose coroutine ended while a traceback still holds it (the collector's candidates).
 // 3.12+ (kKeptFrameKeepsItsCallers) it links its caller's frame, `caller` (the awaiting
 // coroutine's locals; nullptr for a task's own coroutine, whose caller is the DrivingFrame's):
@@ -118,6 +126,11 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals();
 // traceback holding an inner frame keeps the outer ones' locals too.
 void keep_frame(const std::shared_ptr<FrameLocalsBase>& locals,
                 const std::shared_ptr<FrameLocalsBase>* caller = nullptr);
+
+// A task's coroutine ended with an exception, which the task keeps (its _exception, or from 3.11
+// its _cancelled_exc), its traceback holding the coroutine's frame, declared locals or not: while
+// a DrivingFrame lives, that frame links it (FrameLocalsBase::linked).
+void exception_kept_task_frame();
 
 // A frame of asyncio's that runs the loop (run_until_complete) and holds tasks among its locals:
 // asyncio.runners._cancel_all_tasks (`to_cancel`). From 3.12 a coroutine's frame that a
@@ -217,5 +230,15 @@ struct frame_locals {
 // The modelled cyclic collection: clears every frame a traceback kept past its coroutine's end,
 // in the order the coroutines ended, which frees the cycles through them.
 void gc_collect_kept_frames();
+
+namespace detail {
+// A frame in a cycle that the harness's _order_garbage frees in its own collection, which runs
+// while it still holds the closed loops' pending tasks (teardown.h): a cycle no pending task
+// reaches, logged before them. gc_collect_unreached_frames() clears them (a weak hold: one freed
+// before is forgotten).
+void keep_frame_unreached(const std::shared_ptr<FrameLocalsBase>& locals);
+// That collection: gc_collect_pending_tasks' first step, before release_held_tasks().
+void gc_collect_unreached_frames();
+}  // namespace detail
 
 }  // namespace aio

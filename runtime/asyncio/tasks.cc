@@ -257,6 +257,12 @@ const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
   const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
   return frame ? &frame->locals : nullptr;
 }
+
+const std::shared_ptr<FrameLocalsBase>* running_traceback_locals() {
+  TaskBase* t = t_stepping;
+  const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+  return frame ? frame->traceback_locals() : nullptr;
+}
 }  // namespace detail
 
 TaskBase::TaskBase(Loop loop, std::optional<std::string> name) : FutureBase(std::move(loop)) {
@@ -504,6 +510,7 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       // the task is a cycle, and a task among that frame's locals waits for the collection).
       std::exception_ptr e = std::exchange(p.exception, nullptr);
       free_coro_frame();  // (p with it)
+      detail::exception_kept_task_frame();
       if (is_cancelled_error(e)) {
         // 3.9-3.10's _asyncio keeps its traceback apart (fut_cancelled_exc_state): its
         // __traceback__ is None until result() chains it (raised_cancelled_error).
@@ -694,6 +701,9 @@ std::vector<bool> held_by_globals(const std::vector<std::shared_ptr<TaskBase>>& 
 void gc_collect_pending_tasks() {
   // The harness's `del ordered` before its first collection (teardown.h): what only its hold of
   // the closed loops' pending tasks kept goes now, by reference count.
+  // Before it, _order_garbage's own collection, while its list still holds them: the cycles no
+  // pending task reaches (detail::keep_frame_unreached).
+  detail::gc_collect_unreached_frames();
   detail::release_held_tasks();
   // In creation order, as the global registry had them (the order of "Task was destroyed but it
   // is pending!"). Each task once, as when that registry was cleared here.
@@ -811,6 +821,14 @@ void run_until_complete_base(EventLoop& loop, const std::shared_ptr<FutureBase>&
 
 namespace detail {
 namespace {
+thread_local bool t_teardown_reaches_caller = false;
+}  // namespace
+
+bool take_stopped_teardown_reaches_its_caller() {
+  return std::exchange(t_teardown_reaches_caller, false);
+}
+
+namespace {
 // asyncio.runners._cancel_all_tasks: `to_cancel` is its frame's local, released when it returns
 // (3.8-3.11), or kept by the frames of the tasks it ran that a traceback keeps (3.12+, frames.h
 // DrivingFrame): a task in it that failed, or that holds one that failed, is freed then.
@@ -820,6 +838,7 @@ namespace {
 // the uncaught traceback is printed), not when the loop closes. The callbacks hold `frame` (the
 // list) for that cycle, and the collection clears the frame (keep_frame) to break it.
 void cancel_all_tasks(const Loop& loop) {
+  t_teardown_reaches_caller = false;  // this teardown's, not an earlier one's
   auto frame = std::make_shared<FrameLocals<std::vector<AnyTask>>>();
   std::vector<AnyTask>& to_cancel = std::get<0>(frame->values) = all_tasks(*loop);
   if (!to_cancel.empty()) {
@@ -855,6 +874,12 @@ void cancel_all_tasks(const Loop& loop) {
       // traceback), not by the loop's close().
       traceback_add(std::current_exception(), frame);
       keep_frame(frame);
+      // From 3.12 the frames this run kept link this one (DrivingFrame), whose own f_back is its
+      // caller's frame: a child still pending holds this frame (gather's callback), and so
+      // reaches the caller's locals through them (teardown.h, stopped_teardown_reaches_its_caller).
+      t_teardown_reaches_caller =
+          frame->linked && std::any_of(to_cancel.begin(), to_cancel.end(),
+                                       [](const AnyTask& t) { return !t.done(); });
       throw;
     }
     for (auto& t : to_cancel) {

@@ -98,5 +98,15 @@ void hold_pending_tasks(EventLoop& loop);
 // collection.
 void release_held_tasks();
 
+// Whether the last stopped teardown (finalize_loop's _cancel_all_tasks: "Event loop stopped
+// before Future completed.") leaves its caller's frame reachable from the pending tasks, and
+// forgets it. From 3.12 a frame kept past its coroutine's end while _cancel_all_tasks runs the
+// loop links that function's frame as f_back, and that frame links its caller's (the program's
+// run(main)); the gather's callback of a child still pending holds `to_cancel`, whose tasks'
+// exceptions hold those kept frames: so the pending tasks reach the caller's locals, and the
+// harness's _order_garbage collection, which runs while it holds them, does not free a cycle
+// through them (tools/fuzz seed 96152 on 3.12.1: Task-2, pending, reaches run's `task`).
+bool take_stopped_teardown_reaches_its_caller();
+
 }  // namespace detail
 }  // namespace aio

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance/fuzz_ports/fuzz_port.h"
 #include "runtime/asyncio/aio.h"
 #include "runtime/harness/main.h"
 #include "runtime/harness/trace.h"
@@ -528,6 +529,89 @@ TEST_P(Teardown, collection_closes_each_coroutine_before_its_task) {
     loop->run_forever();
     loop->close();
     print("closed");
+  });
+}
+
+// s22-norder's scenarios.
+
+Co<void> fails_at_once(Def = "fails") {
+  throw ValueError("fails");
+  co_return;
+}
+
+Co<void> lingers_after_cancel(Def = "lingers") {
+  try {
+    co_await sleep(1);
+  } catch (const CancelledError&) {
+    print("lingers cancelled");
+  }
+  co_await sleep(1);
+}
+
+Co<void> never_started(Def = "never_started") {
+  print("not reached");
+  co_return;
+}
+
+Co<void> main_fails_holding_a_failed_task(Def = "main") {
+  auto& frame = co_await frame_locals<Loop, Task<void>>{};
+  Loop& loop = std::get<0>(frame);
+  Task<void>& t0 = std::get<1>(frame);
+  loop = get_running_loop();
+  loop->set_exception_handler(prints_the_coroutine);
+  t0 = create_task(fails_at_once());
+  (void)create_task(lingers_after_cancel());
+  co_await sleep(0);
+  (void)create_task(never_started());
+  loop->call_soon([l = loop.get()] { l->stop(); });
+  loop->stop();
+  throw ValueError("main failed");
+}
+
+// Fails before on 3.12 and 3.13: `fails` was logged before `lingers` (run's frame did not hold
+// `task`: main's task, its exception and main's frame went when run returned, and t0 with them
+// when the harness dropped the exception). With run's frame kept but no model of what the pending
+// tasks reach, 3.8-3.11 failed instead (`fails` after `lingers`).
+TEST_P(Teardown, run_frame_holds_mains_failed_task_to_the_collection) {
+  expect_harness_trace("run_frame_holds_mains_failed_task_to_the_collection", [] {
+    aio_fuzz::run_forever_until_done(main_fails_holding_a_failed_task());
+  });
+}
+
+std::vector<std::exception_ptr> g_kept;
+
+Co<void> raises_after_a_step(Def = "raises") {
+  co_await sleep(0);
+  throw ValueError("raises");
+}
+
+Co<void> keeps_what_it_catches(Def = "helper") {
+  try {
+    co_await raises_after_a_step();
+  } catch (const ValueError&) {
+    g_kept.push_back(std::current_exception());
+  }
+}
+
+Co<void> main_awaits_the_helper(Def = "main") {
+  auto& frame = co_await frame_locals<Task<void>>{};
+  Task<void>& t0 = std::get<0>(frame);
+  get_running_loop()->set_exception_handler(prints_the_coroutine);
+  t0 = create_task(fails_at_once());
+  co_await sleep(0);
+  co_await keeps_what_it_catches();
+  print("main returns");
+}
+
+// Fails before on 3.12 and 3.13: `fails` was logged when main returned (the exception's
+// traceback got no frame of `helper` or `raises`, which declare no locals, so nothing held
+// main's frame).
+TEST_P(Teardown, kept_frame_keeps_its_callers_locals) {
+  expect_harness_trace("kept_frame_keeps_its_callers_locals", [] {
+    run(main_awaits_the_helper());
+    print("ran");
+    g_kept.clear();
+    print("cleared");
   });
 }
 

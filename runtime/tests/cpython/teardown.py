@@ -552,5 +552,141 @@ def collection_closes_each_coroutine_before_its_task():
     run_in_the_harness(FRAME_LOCAL_FREED_BY_ITS_CLOSE)
 
 
+# s22-norder's scenarios.
+MAINS_EXCEPTION_IN_A_CYCLE = """\
+import asyncio
+import sys
+
+
+def handler(loop, context):
+    task = context.get("task") or context.get("future")
+    print("handler:", context["message"], task.get_coro().__qualname__)
+
+
+async def fails():
+    raise ValueError("fails")
+
+
+async def lingers():
+    try:
+        await asyncio.sleep(1)
+    except asyncio.CancelledError:
+        print("lingers cancelled")
+    await asyncio.sleep(1)
+
+
+async def never_started():
+    print("not reached")
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler)
+    t0 = asyncio.create_task(fails())
+    asyncio.create_task(lingers())
+    await asyncio.sleep(0)
+    asyncio.create_task(never_started())
+    loop.call_soon(loop.stop)
+    loop.stop()
+    raise ValueError("main failed")
+
+
+def run(main):
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        task = loop.create_task(main())
+        task.add_done_callback(lambda task: loop.stop())
+        while not task.done():
+            loop.run_forever()
+            print("run_forever returned")
+        return task.result()
+    finally:
+        try:
+            asyncio.runners._cancel_all_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            if sys.version_info >= (3, 9):
+                loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+run(main)
+"""
+
+
+@scenario(sync=True)
+def run_frame_holds_mains_failed_task_to_the_collection():
+    # tools/fuzz's run(main) (render_python), stopped in its teardown by the call_soon(loop.stop)
+    # main leaves (its loop.stop() ends the run first): `lingers`, which ignores its
+    # cancellation, is pending at the exit. main fails holding `fails`' task (t0), never
+    # retrieved. task.result() raises main's exception in run's frame, whose local `task` holds
+    # it: a cycle (the task, its exception, the traceback, run's frame), which holds main's frame
+    # and so t0: only a collection frees it. The harness's
+    # _order_garbage collects once while it still holds the pending tasks: there, before
+    # `lingers`, where nothing pending reaches the cycle (3.8-3.11). From 3.12 the teardown's
+    # cancellation of `never_started` keeps its frame (its CancelledError's traceback), which
+    # links _cancel_all_tasks' frame and that one run's (f_back): `lingers` reaches the cycle
+    # through the gather's callback (`to_cancel`), and `fails` is logged after it, in the last
+    # collection (tools/fuzz seed 96152 on 3.12.1 and 3.13.0). Native freed run's `task` when run
+    # returned: `fails` was logged when the harness dropped the exception, before `lingers`.
+    run_in_the_harness(MAINS_EXCEPTION_IN_A_CYCLE)
+
+
+KEPT_FRAME_KEEPS_ITS_CALLERS = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context.get("task") or context.get("future")
+    print("handler:", context["message"], task.get_coro().__qualname__)
+
+kept = []
+
+
+async def fails():
+    raise ValueError("fails")
+
+
+async def raises():
+    await asyncio.sleep(0)
+    raise ValueError("raises")
+
+
+async def helper():
+    try:
+        await raises()
+    except ValueError as error:
+        kept.append(error)
+
+
+async def main():
+    asyncio.get_running_loop().set_exception_handler(handler)
+    t0 = asyncio.create_task(fails())
+    await asyncio.sleep(0)
+    await helper()
+    print("main returns")
+
+
+asyncio.run(main())
+print("ran")
+kept.clear()
+print("cleared")
+"""
+
+
+@scenario(sync=True)
+def kept_frame_keeps_its_callers_locals():
+    # `helper` and `raises` declare no locals; main's holds `fails`' task (t0), failed, never
+    # retrieved. The exception `helper` keeps has their frames in its traceback. From 3.12 a
+    # frame kept past its coroutine's end links its caller's frame (f_back), so the exception
+    # keeps main's frame, and t0, past main's end: `fails` is logged when `kept` is cleared.
+    # Before 3.12 main's frame let t0 go when main returned (tools/fuzz seed 91125, where a
+    # gather's outer future held the exception until the loop's close()). Native added no frame
+    # to a traceback for a coroutine without declared locals: t0 went with main on every version.
+    run_in_the_harness(KEPT_FRAME_KEEPS_ITS_CALLERS)
+
+
 if __name__ == "__main__":
     main()

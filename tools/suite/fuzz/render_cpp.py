@@ -89,6 +89,7 @@ _TICKS = [
     "      co_yield i;",
     "    }",
     "  } catch (...) {",
+    "    aio::entered_clause();",
     '    aio::print(owner, "closed");',
     "    throw;",
     "  }",
@@ -198,6 +199,7 @@ class _Writer(object):
         out += ["try {", "  ExceptCancelledError clause;"]  # teardown.h: the clause's lookup
         out += ["  " + line for line in inner]
         out.append("} catch (const aio::CancelledError& error) {")
+        out.append("  aio::entered_clause();")  # 3.9-3.10 give it the traceback it has here
         out.append("  aio::print(%s, \"cancelled\", args_of(error));" % label)
         if reraise:
             out.append("  throw;")
@@ -309,6 +311,7 @@ class _Writer(object):
         out += ["try {", "  ExceptCancelledError clause;"]
         out += ["  " + line for line in self.nested(s.body)]
         out.append("} catch (const aio::CancelledError& error) {")
+        out.append("  aio::entered_clause();")
         out.append("  aio::print(%s, args_of(error));" % self.label("caught"))
         if s.uncancel:
             out.append("  aio::print(%s, aio::current_task().uncancel());"

@@ -44,6 +44,7 @@ Co<std::optional<Future<T>>> queue_get(std::shared_ptr<AsCompletedState<T>> st,
     try {
       co_await getter;
     } catch (...) {
+      entered_clause();  // except: getter.cancel() ...
       getter.cancel();
       for (auto it = st->getters.begin(); it != st->getters.end(); ++it) {
         if (*it == getter) {

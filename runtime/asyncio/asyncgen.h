@@ -224,7 +224,10 @@ class [[nodiscard]] AsyncGen {
             error.set_never_raised();
           }
         }
-        exc = make_exception(std::move(error));
+        // Raised (PyErr_SetString) in the step that sends: what is handled there (asyncio.run's
+        // finally after main raised, running shutdown_asyncgens) is its context, which `error`
+        // took when made.
+        exc = std::make_exception_ptr(std::move(error));
         return parent;
       }
       p.running = true;

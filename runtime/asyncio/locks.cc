@@ -21,6 +21,7 @@ void Waiting::await_resume() {
   try {
     Future<bool>::Awaiter{fut.base(), fut.slot()}.await_resume();
   } catch (...) {
+    entered_clause();  // finally: self._waiters.remove(fut) (3.9-3.10: every wait)
     exc = std::current_exception();
   }
   if (std::exchange(remove, false)) waiters->remove(fut);

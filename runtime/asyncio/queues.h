@@ -275,6 +275,7 @@ class BasicQueue {
     try {
       co_await waiter;
     } catch (...) {
+      entered_clause();  // except: getter.cancel() ...
       exc = std::current_exception();
     }
     close.waiter.reset();

@@ -513,9 +513,10 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
       detail::exception_kept_task_frame();
       if (is_cancelled_error(e)) {
         // 3.9-3.10's _asyncio keeps its traceback apart (fut_cancelled_exc_state): its
-        // __traceback__ is None until result() chains it (raised_cancelled_error).
+        // __traceback__ is None until result() chains it (raised_cancelled_error), unless it
+        // entered an except or finally clause on its way, which gave it the one it had there.
         if (loop_->has(Behaviour::kCancelledTracebackApart)) {
-          if (BaseException* b = base_exception(e)) b->set_never_raised();
+          if (BaseException* b = base_exception(e)) b->set_never_raised(!b->entered_clause());
         }
         cancelled_exc_ = e;
         future_cancel(std::nullopt);
@@ -783,6 +784,7 @@ Co<void> sleep_for(double delay, Def) {
   try {
     co_await future;
   } catch (...) {
+    entered_clause();  // finally: h.cancel()
     h.cancel();
     throw;
   }

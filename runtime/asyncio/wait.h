@@ -73,6 +73,7 @@ Co<WaitResult<F>> wait_impl(std::vector<F> fs, std::optional<double> timeout,
   try {
     co_await waiter;
   } catch (...) {
+    entered_clause();  // finally: timeout_handle.cancel() ...
     exc = std::current_exception();
   }
   if (*timeout_handle) timeout_handle->cancel();

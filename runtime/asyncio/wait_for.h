@@ -32,6 +32,7 @@ Co<void> cancel_and_wait(Future<T> fut, Def = Def("_cancel_and_wait", "tasks.py"
     fut.cancel();
     co_await waiter;
   } catch (...) {
+    entered_clause();  // finally: fut.remove_done_callback(cb)
     exc = std::current_exception();
   }
   fut.base()->remove_done_callback(cb);
@@ -102,6 +103,7 @@ Co<await_result_t<A>> wait_for(A fut, std::optional<double> timeout,
   try {
     co_await waiter;
   } catch (const CancelledError&) {
+    entered_clause();  // except exceptions.CancelledError:
     cancelled = std::current_exception();
   }
   if (cancelled) {

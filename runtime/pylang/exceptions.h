@@ -108,12 +108,21 @@ class BaseException {
   // code that makes one that is never raised (e.g. 3.13's Timeout._insert_timeout_error) says so.
   bool never_raised() const { return never_raised_; }
   void set_never_raised(bool never = true) { never_raised_ = never; }
+  // The exception entered an except or finally clause (or a with statement's exit) of a Python
+  // frame, where 3.9-3.10's ceval sets its __traceback__ (the traceback it has there); its
+  // traceback is not set elsewhere while it propagates (PyTraceBack_Here extends the thread's
+  // only). What a 3.9-3.10 task's step keeps of its coroutine's CancelledError
+  // (Behaviour::kCancelledTracebackApart) is raised, with a traceback, if it entered one.
+  // Set by entered_clause() (below) and handling().
+  bool entered_clause() const { return entered_clause_; }
+  void set_entered_clause() { entered_clause_ = true; }
 
  private:
   std::exception_ptr context_ = handled_exception();
   std::exception_ptr cause_;
   bool suppress_context_ = false;
   bool never_raised_ = false;
+  bool entered_clause_ = false;
   std::optional<std::string> message_;
   std::optional<std::string> args_repr_;
   std::vector<std::shared_ptr<void>> frames_;
@@ -302,6 +311,7 @@ std::exception_ptr make_exception(E e) {
 template <class F>
 decltype(auto) handling(const std::exception_ptr& e, F&& f) {
   if (e) {
+    if (BaseException* b = base_exception(e)) b->set_entered_clause();
     try {
       std::rethrow_exception(e);
     } catch (...) {
@@ -309,6 +319,15 @@ decltype(auto) handling(const std::exception_ptr& e, F&& f) {
     }
   }
   return std::forward<F>(f)();
+}
+
+// First in a C++ catch block that stands for a Python except or finally clause (a port's, or a
+// runtime stand-in's for asyncio's Python code): the handled exception entered the clause
+// (BaseException::entered_clause). Costs nothing unless something raises.
+inline void entered_clause() noexcept {
+  std::exception_ptr e = std::current_exception();
+  if (!e) return;
+  if (BaseException* b = base_exception(e)) b->set_entered_clause();
 }
 
 // The chaining of raise_stored without the throw, where CPython raises an exception that the

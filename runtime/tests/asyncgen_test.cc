@@ -344,6 +344,36 @@ TEST_P(AsyncGens, ag_finalizers_aclose_task_repr) {
   });
 }
 
+TEST_P(AsyncGens, ag_shutdown_asyncgens_while_handling) {
+  expect_as_cpython("asyncgen", "ag_shutdown_asyncgens_while_handling", [] {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler([](EventLoop&, const ExceptionContext& ctx) {
+      std::string chain;
+      for (std::exception_ptr x = ctx.exception; x; x = base_exception(x)->context()) {
+        if (!chain.empty()) chain += " <- ";
+        chain += exception_repr(x);
+      }
+      print("handler:", repr(ctx.message), chain);
+    });
+    AsyncGen<int> g = count(2);
+    auto drive = [](AsyncGen<int> gen) -> Co<int> { co_return co_await gen.anext(); };
+    Task<int> first = loop->create_task(drive(g));
+    loop->run_until_complete(sleep(0));  // g runs, in its sleep(0.5)
+    try {
+      throw ValueError("main failed");
+    } catch (const ValueError&) {
+      loop->run_until_complete(shutdown_asyncgens(loop));
+    }
+    first.cancel();
+    try {
+      loop->run_until_complete(first);
+    } catch (const CancelledError&) {
+      print("first cancelled");
+    }
+    loop->close();
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, AsyncGens, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

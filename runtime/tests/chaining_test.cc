@@ -6,7 +6,9 @@
 // chains its exception, a cancelled future's CancelledError is chained per version (3.9-3.10 to
 // the one the task's coroutine raised), and asyncio.run's shutdown runs while main's exception is
 // handled.
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "runtime/asyncio/aio.h"
 #include "runtime/tests/cpython_expected.h"
@@ -184,6 +186,51 @@ TEST_P(Chaining, future_result_in_handler) {
 
 TEST_P(Chaining, cancelled_task_awaited) {
   expect_as_cpython("chaining", "cancelled_task_awaited", [] { run(cancelled_task_awaited()); });
+}
+
+Co<void> awaits(Future<void> fut, Def = "awaits") { co_await fut; }
+
+Co<void> reraises(Future<void> fut, Def = "reraises") {
+  try {
+    co_await fut;
+  } catch (const CancelledError&) {
+    entered_clause();  // the except clause the CancelledError enters
+    throw;
+  }
+}
+
+Co<void> waits_event(Event event, Def = "waits_event") { co_await event.wait(); }
+
+Co<void> gets(Queue<int> queue, Def = "gets") { co_await queue.get(); }
+
+Co<void> waits_for(Future<void> fut, Def = "waits_for") { co_await wait_for(fut, 10); }
+
+// The cancelled task's coroutine: none of asyncio's clauses, a clause of its own, sleep's
+// `finally:`, Event.wait's, Queue.get's `except:`, wait_for's `except CancelledError:`.
+Co<void> kept_after_a_clause(Def = "kept_after_a_clause") {
+  Loop loop = get_running_loop();
+  const std::pair<const char*, std::function<Co<void>()>> workers[] = {
+      {"awaits", [&] { return awaits(loop->create_future<void>()); }},
+      {"reraises", [&] { return reraises(loop->create_future<void>()); }},
+      {"sleeps", [] { return sleeper(); }},
+      {"waits_event", [] { return waits_event(Event()); }},
+      {"gets", [] { return gets(Queue<int>()); }},
+      {"waits_for", [&] { return waits_for(loop->create_future<void>()); }}};
+  for (const auto& [name, worker] : workers) {
+    Task<void> t = ensure_future(worker());
+    co_await sleep(0);
+    t.cancel();
+    try {
+      co_await gather(t);
+    } catch (const CancelledError&) {
+      print(std::string(name) + ":", chain(std::current_exception()));
+      printed(std::current_exception());
+    }
+  }
+}
+
+TEST_P(Chaining, kept_after_a_clause) {
+  expect_as_cpython("chaining", "kept_after_a_clause", [] { run(kept_after_a_clause()); });
 }
 
 Co<void> cancelled_then_fails(Def = "cancelled_then_fails") {

@@ -288,6 +288,39 @@ def ag_finalizers_aclose_task_repr():
     loop.close()
 
 
+@scenario(sync=True)
+def ag_shutdown_asyncgens_while_handling():
+    # shutdown_asyncgens run in an except clause (asyncio.run's finally after main raised): a
+    # generator still running (its __anext__ pending in a task) fails its aclose() with
+    # RuntimeError('aclose(): asynchronous generator is already running'), raised while the
+    # clause handles main's exception, its __context__ (tools/fuzz seed 94437, 3.10.13, 3.12.1).
+    def handler(loop, context):
+        x, chain = context["exception"], []
+        while x is not None:
+            chain.append(e(x))
+            x = x.__context__
+        print("handler:", r(context["message"]), " <- ".join(chain))
+
+    async def drive(g):
+        return await g.__anext__()
+
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(handler)
+    g = count(2)
+    first = loop.create_task(drive(g))
+    loop.run_until_complete(asyncio.sleep(0))  # g runs, in its sleep(0.5)
+    try:
+        raise ValueError("main failed")
+    except ValueError:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    first.cancel()
+    try:
+        loop.run_until_complete(first)
+    except asyncio.CancelledError:
+        print("first cancelled")
+    loop.close()
+
+
 if __name__ == "__main__":
     main()
     _left_open.clear()

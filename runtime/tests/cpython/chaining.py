@@ -142,6 +142,49 @@ async def cancelled_before_its_first_step():
         printed(x)
 
 
+async def awaits(fut):
+    await fut
+
+
+async def reraises(fut):
+    try:
+        await fut
+    except asyncio.CancelledError:
+        raise
+
+
+async def waits_event(event):
+    await event.wait()
+
+
+async def gets(queue):
+    await queue.get()
+
+
+@scenario()
+async def kept_after_a_clause():
+    # 3.9-3.10's ceval gives an exception its __traceback__ when it enters an except or finally
+    # clause of a Python frame; the task's step keeps the newer one apart, so the CancelledError
+    # gather's _make_cancelled_error chains has the one it had at the last clause it entered
+    # (printed with a "Traceback" header), none if it entered no clause (tools/fuzz seeds 86915:
+    # sleep's finally, 93245: `except asyncio.CancelledError: raise`, on 3.9.18 and 3.10.13).
+    loop = asyncio.get_running_loop()
+    for name, worker in (("awaits", lambda: awaits(loop.create_future())),
+                         ("reraises", lambda: reraises(loop.create_future())),
+                         ("sleeps", sleeper),
+                         ("waits_event", lambda: waits_event(asyncio.Event())),
+                         ("gets", lambda: gets(asyncio.Queue())),
+                         ("waits_for", lambda: asyncio.wait_for(loop.create_future(), 10))):
+        t = asyncio.ensure_future(worker())
+        await asyncio.sleep(0)
+        t.cancel()
+        try:
+            await asyncio.gather(t)
+        except asyncio.CancelledError as x:
+            print(name + ":", chain(x))
+            printed(x)
+
+
 async def cancelled_then_fails():
     try:
         await asyncio.sleep(10)

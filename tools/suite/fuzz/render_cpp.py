@@ -99,6 +99,7 @@ _TICKS = [
     "      co_yield i;",
     "    }",
     "  } catch (...) {",
+    "    aio::entered_clause();",
     '    aio::print(owner, "closed");',
     "    throw;",
     "  }",
@@ -227,6 +228,7 @@ class _Writer(object):
         ends it (no await in a handler: C++ forbids it, and Python's handlers have none)."""
         label = self.label(what)
         handlers = ["catch (const aio::CancelledError& error) {",
+                    "  aio::entered_clause();",  # 3.9-3.10 give it the traceback it has here
                     "  aio::print(%s, \"cancelled\", args_of(error));" % label]
         if reraise:
             handlers.append("  throw;")
@@ -355,7 +357,7 @@ class _Writer(object):
         self.guarded("TaskGroup", inner, s.reraise, out)
 
     def CatchCancel(self, s, out):
-        handlers = ["catch (const aio::CancelledError& error) {",
+        handlers = ["catch (const aio::CancelledError& error) {", "  aio::entered_clause();",
                     "  aio::print(%s, args_of(error));" % self.label("caught")]
         if s.uncancel:
             handlers.append("  aio::print(%s, aio::current_task().uncancel());"

@@ -449,15 +449,11 @@ bool EventLoop::pop_cancelled_first() {
 bool EventLoop::pop_due_first(double end_time) {
   if (external_first()) {
     if (external_scheduled_[0].when() >= end_time) return false;
-    ExternalTimer t = heapq::heappop(external_scheduled_);
-    unschedule(t);
-    ready_timer(t);
+    pop_to_ready(external_scheduled_);
     return true;
   }
   if (scheduled_.empty() || scheduled_[0].when >= end_time) return false;
-  ScheduledTimer t = heapq::heappop(scheduled_);
-  unschedule(t);
-  ready_timer(t);
+  pop_to_ready(scheduled_);
   return true;
 }
 
@@ -673,7 +669,7 @@ void EventLoop::run_once() {
       static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >
           kMinCancelledTimerHandlesFraction) {
     purge_cancelled();
-  } else {
+  } else if (sched_count) {
     while (pop_cancelled_first()) {
     }
   }
@@ -706,7 +702,16 @@ void EventLoop::run_once() {
   // mode times each callback with its own loop.time() calls (_run_handle_debug).
   if (!scheduled_.empty() || !external_scheduled_.empty()) {
     double end_time = time() + clock_resolution_;
-    while (pop_due_first(end_time)) {
+    // One heap (a native program's, a Python program's) without the other's test per timer.
+    if (external_scheduled_.empty()) {
+      while (!scheduled_.empty() && scheduled_[0].when < end_time) pop_to_ready(scheduled_);
+    } else if (scheduled_.empty()) {
+      while (!external_scheduled_.empty() && external_scheduled_[0].when() < end_time) {
+        pop_to_ready(external_scheduled_);
+      }
+    } else {
+      while (pop_due_first(end_time)) {
+      }
     }
   }
 

@@ -826,6 +826,12 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   bool pop_cancelled_first();
   // Pops the heaps' first timer into the ready queue if it is due before `end_time`.
   bool pop_due_first(double end_time);
+  template <class Heap>
+  void pop_to_ready(Heap& heap) {
+    auto t = heapq::heappop(heap);
+    unschedule(t);
+    ready_timer(t);
+  }
   void purge_cancelled();
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;

@@ -214,8 +214,10 @@ EventLoop::~EventLoop() {
   drop_entries(ts_queue_);
   {
     TimerHeap old;
+    ExternalTimerHeap old_external;
     old.swap(scheduled_);
-    release_scheduled(old);
+    old_external.swap(external_scheduled_);
+    release_scheduled(old, old_external);
   }
   io_.clear();
   executor_.reset();
@@ -289,9 +291,9 @@ TimerHandle EventLoop::call_at_impl(double when, Callback&& fn, const char* name
   return TimerHandle(h);
 }
 
-void EventLoop::call_at_external(double when, void* obj) {
+void EventLoop::call_at_external(ExternalTimerKey* key, unsigned tag) {
   check_closed("call_at");
-  heapq::heappush(scheduled_, ScheduledTimer{when, reinterpret_cast<std::uintptr_t>(obj) | 1});
+  heapq::heappush(external_scheduled_, ExternalTimer{reinterpret_cast<std::uintptr_t>(key) | tag});
 }
 
 // One eventfd write per batch, as libuv's uv_async_send coalesces: only the call that sets
@@ -390,46 +392,106 @@ void EventLoop::write_to_self() {
 // Drops the heap's references, in heap order (as destroying a vector of handles did), after
 // marking them all unscheduled (callbacks' destructors may look at them).
 // An embedder's timers are dropped as they are (close() drops _scheduled without touching its
-// handles).
-void EventLoop::release_scheduled(TimerHeap& timers) {
-  for (ScheduledTimer& t : timers) {
-    if (!t.is_external()) t.impl()->scheduled = false;
-  }
+// handles), then their keys go back.
+void EventLoop::release_scheduled(TimerHeap& timers, ExternalTimerHeap& external) {
+  for (ScheduledTimer& t : timers) t.impl()->scheduled = false;
   for (ScheduledTimer& t : timers) drop_timer(t);
   timers.clear();
+  for (ExternalTimer& t : external) drop_timer(t);
+  external.clear();
 }
 
-bool EventLoop::timer_cancelled(const ScheduledTimer& t) const {
-  if (!t.is_external()) return t.impl()->cancelled;
+bool EventLoop::timer_cancelled(const ExternalTimer& t) const {
   void* obj = t.external();
   return obj && external_.cancelled(external_.ctx, obj);
 }
 
-void EventLoop::unschedule(const ScheduledTimer& t) {
-  if (!t.is_external()) {
-    t.impl()->scheduled = false;
-  } else if (void* obj = t.external()) {
-    external_.unscheduled(external_.ctx, obj);
-  }
+void EventLoop::unschedule(const ExternalTimer& t) {
+  if (void* obj = t.external()) external_.unscheduled(external_.ctx, obj);
 }
 
-void EventLoop::drop_timer(const ScheduledTimer& t) {
-  if (!t.is_external()) {
-    t.impl()->release();
-  } else if (void* obj = t.external()) {
-    external_.drop(external_.ctx, obj);
-  }
+void EventLoop::drop_timer(const ScheduledTimer& t) { t.impl()->release(); }
+
+void EventLoop::drop_timer(const ExternalTimer& t) {
+  if (void* obj = t.external()) external_.drop(external_.ctx, obj);
+  release_key(t);
 }
 
 // In the queue's slot: no 64-byte entry built and moved per timer.
 void EventLoop::ready_timer(const ScheduledTimer& t) {
-  if (t.is_external()) {
-    schedule_external(t.external());  // a null one is skipped there
-    return;
-  }
   ready_.reserve_one();
   ready_.back_slot().set_handle(t.impl());  // adopts the heap's reference
   ready_.commit_back();
+}
+
+void EventLoop::ready_timer(const ExternalTimer& t) {
+  schedule_external(t.external());  // a null one is skipped there
+  release_key(t);
+}
+
+bool EventLoop::pop_cancelled_first() {
+  if (external_first()) {
+    if (!timer_cancelled(external_scheduled_[0])) return false;
+    --timer_cancelled_count_;
+    ExternalTimer t = heapq::heappop(external_scheduled_);
+    unschedule(t);
+    drop_timer(t);
+    return true;
+  }
+  if (scheduled_.empty() || !timer_cancelled(scheduled_[0])) return false;
+  --timer_cancelled_count_;
+  ScheduledTimer t = heapq::heappop(scheduled_);
+  unschedule(t);
+  drop_timer(t);
+  return true;
+}
+
+bool EventLoop::pop_due_first(double end_time) {
+  if (external_first()) {
+    if (external_scheduled_[0].when() >= end_time) return false;
+    pop_to_ready(external_scheduled_);
+    return true;
+  }
+  if (scheduled_.empty() || scheduled_[0].when >= end_time) return false;
+  pop_to_ready(scheduled_);
+  return true;
+}
+
+// _run_once's purge of the cancelled timers: each heap rebuilt without them, then they are
+// dropped (the loop's own first, then the embedder's, each in heap order).
+void EventLoop::purge_cancelled() {
+  TimerHeap new_scheduled;
+  ExternalTimerHeap new_external;
+  std::vector<ScheduledTimer> dropped;
+  std::vector<ExternalTimer> external_dropped;
+  // Before any release: the loop cannot throw.
+  new_scheduled.reserve(scheduled_.size());
+  new_external.reserve(external_scheduled_.size());
+  for (ScheduledTimer& t : scheduled_) {
+    if (timer_cancelled(t)) {
+      unschedule(t);
+      dropped.push_back(t);
+    } else {
+      new_scheduled.push_back(t);
+    }
+  }
+  for (ExternalTimer& t : external_scheduled_) {
+    if (timer_cancelled(t)) {
+      unschedule(t);
+      external_dropped.push_back(t);
+    } else {
+      new_external.push_back(t);
+    }
+  }
+  heapq::heapify(new_scheduled);
+  heapq::heapify(new_external);
+  scheduled_ = std::move(new_scheduled);
+  external_scheduled_ = std::move(new_external);
+  timer_cancelled_count_ = 0;
+  // Once the heaps are whole again: an embedder's timer going may run its code (a finalizer),
+  // which may schedule timers. A cancelled handle has dropped its callback already.
+  for (ScheduledTimer& t : dropped) drop_timer(t);
+  for (ExternalTimer& t : external_dropped) drop_timer(t);
 }
 
 void EventLoop::timer_handle_cancelled(detail::HandleImpl* h) {
@@ -602,33 +664,13 @@ void EventLoop::run_once() {
     std::atomic<std::thread::id>& running;
     ~Leave() { running.store(std::thread::id(), std::memory_order_release); }
   } leave{running_thread_};
-  std::size_t sched_count = scheduled_.size();
+  std::size_t sched_count = scheduled_count();
   if (sched_count > kMinScheduledTimerHandles &&
       static_cast<double>(timer_cancelled_count_) / static_cast<double>(sched_count) >
           kMinCancelledTimerHandlesFraction) {
-    TimerHeap new_scheduled;
-    std::vector<ScheduledTimer> dropped;
-    new_scheduled.reserve(scheduled_.size());  // before any release: the loop cannot throw
-    for (ScheduledTimer& t : scheduled_) {
-      if (timer_cancelled(t)) {
-        unschedule(t);
-        dropped.push_back(t);
-      } else {
-        new_scheduled.push_back(t);
-      }
-    }
-    heapq::heapify(new_scheduled);
-    scheduled_ = std::move(new_scheduled);
-    timer_cancelled_count_ = 0;
-    // Once the heap is whole again: an embedder's timer going may run its code (a finalizer),
-    // which may schedule timers. A cancelled handle has dropped its callback already.
-    for (ScheduledTimer& t : dropped) drop_timer(t);
-  } else {
-    while (!scheduled_.empty() && timer_cancelled(scheduled_[0])) {
-      --timer_cancelled_count_;
-      ScheduledTimer t = heapq::heappop(scheduled_);
-      unschedule(t);
-      drop_timer(t);
+    purge_cancelled();
+  } else if (sched_count) {
+    while (pop_cancelled_first()) {
     }
   }
 
@@ -636,8 +678,8 @@ void EventLoop::run_once() {
   double deadline = -1;
   if (!ready_.empty() || stopping_) {
     timeout = 0;
-  } else if (!scheduled_.empty()) {
-    double when = scheduled_[0].when;
+  } else if (!scheduled_.empty() || !external_scheduled_.empty()) {
+    double when = external_first() ? external_scheduled_[0].when() : scheduled_[0].when;
     timeout = std::min(std::max(0.0, when - time()), kMaximumSelectTimeout);
     if (timeout < kMaximumSelectTimeout) deadline = when;
   }
@@ -658,13 +700,18 @@ void EventLoop::run_once() {
   // the clocks' time() has no side effects (VirtualClock: an atomic load; the bridge's Python
   // time source: the virtual clock's `clock.now` or time.monotonic), and the bridge's debug
   // mode times each callback with its own loop.time() calls (_run_handle_debug).
-  if (!scheduled_.empty()) {
+  if (!scheduled_.empty() || !external_scheduled_.empty()) {
     double end_time = time() + clock_resolution_;
-    while (!scheduled_.empty()) {
-      if (scheduled_[0].when >= end_time) break;
-      ScheduledTimer t = heapq::heappop(scheduled_);
-      unschedule(t);
-      ready_timer(t);
+    // One heap (a native program's, a Python program's) without the other's test per timer.
+    if (external_scheduled_.empty()) {
+      while (!scheduled_.empty() && scheduled_[0].when < end_time) pop_to_ready(scheduled_);
+    } else if (scheduled_.empty()) {
+      while (!external_scheduled_.empty() && external_scheduled_[0].when() < end_time) {
+        pop_to_ready(external_scheduled_);
+      }
+    } else {
+      while (pop_due_first(end_time)) {
+      }
     }
   }
 
@@ -745,8 +792,10 @@ void EventLoop::close() {
   io_.clear();  // BaseSelectorEventLoop.close(): the selector goes, with its keys
   {
     TimerHeap old;
+    ExternalTimerHeap old_external;
     old.swap(scheduled_);
-    release_scheduled(old);
+    old_external.swap(external_scheduled_);
+    release_scheduled(old, old_external);
   }
   timer_cancelled_count_ = 0;
   // Threadsafe callbacks not taken yet are dropped like the rest of _ready (CPython keeps them

@@ -163,16 +163,23 @@ class RingQueue {
 // `run` runs one (owning it from then on; it may throw exit exceptions, as Handle::run lets
 // them through), `drop` releases one that will not run (close(), the loop's end); a null object
 // (taken back by the embedder, see ReadyEntry::set_external) is neither run nor dropped.
-// Timers too (EventLoop::call_at_external): the heap holds the embedder's timer object itself
-// beside its deadline, 16 bytes and no HandleImpl each; `cancelled` is TimerHandle._cancelled
-// (a cancelled one is dropped when the heap drops it) and `unscheduled` does what _run_once does
-// to a timer leaving the heap (`handle._scheduled = False`), before it runs or is dropped.
+// Timers too (EventLoop::call_at_external): the embedder's timer object and its deadline are an
+// ExternalTimerKey in the embedder's memory, and the heap holds a pointer to the key: 8 bytes and
+// no HandleImpl each; `cancelled` is TimerHandle._cancelled (a cancelled one is dropped when the
+// heap drops it) and `unscheduled` does what _run_once does to a timer leaving the heap
+// (`handle._scheduled = False`), before it runs or is dropped. `release_key` gives a key back
+// once its timer has left the heap (run, dropped, or the loop closed), with the tag it came with.
+struct ExternalTimerKey {
+  double when;  // never changes while the key is in the heap
+  void* obj;    // the timer (the heap's reference), or null once the embedder took it back
+};
 struct ExternalCalls {
   void (*run)(void* ctx, void* obj) = nullptr;
   void (*drop)(void* ctx, void* obj) = nullptr;
   void* ctx = nullptr;
   bool (*cancelled)(void* ctx, void* obj) = nullptr;
   void (*unscheduled)(void* ctx, void* obj) = nullptr;
+  void (*release_key)(void* ctx, ExternalTimerKey* key, unsigned tag) = nullptr;
 };
 
 // An entry of the ready queue: a callback queued inline (call_soon's and schedule_soon's, whose
@@ -618,9 +625,11 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   // loop's next select() moves it to the ready queue. Raises on a closed loop, the object then
   // not taken.
   void schedule_external_threadsafe(void* obj);
-  // An embedder's timer at `when` (call_at without a HandleImpl): the heap holds `obj` (its
-  // reference from now on) until it runs as call_soon's external calls do, or is dropped.
-  void call_at_external(double when, void* obj);
+  // An embedder's timer at `key->when` (call_at without a HandleImpl): the heap holds `key->obj`
+  // (its reference from now on) until it runs as call_soon's external calls do, or is dropped;
+  // then the key goes back (ExternalCalls::release_key with `tag`, below 8). Raises on a closed
+  // loop, the key then not taken.
+  void call_at_external(ExternalTimerKey* key, unsigned tag = 0);
   // TimerHandle.cancel of a timer the heap holds (BaseEventLoop._timer_handle_cancelled of a
   // `_scheduled` handle): counted for the purge of cancelled timers.
   void external_timer_cancelled() { ++timer_cancelled_count_; }
@@ -648,20 +657,15 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
         external(slot);
       }
     });
-    for (ScheduledTimer& t : scheduled_) {
-      if (t.is_external()) {
-        external(t);
-      } else {
-        f(t.impl()->fn);
-      }
-    }
+    for (ScheduledTimer& t : scheduled_) f(t.impl()->fn);
+    for (ExternalTimer& t : external_scheduled_) external(t);
     std::lock_guard<std::mutex> lock(ts_mu_);
     for (ReadyEntry& e : ts_queue_) entry(e);
   }
   std::size_t ready_count() const {
     return ready_.size() - external_runs_ + external_ready_.size();
   }
-  std::size_t scheduled_count() const { return scheduled_.size(); }
+  std::size_t scheduled_count() const { return scheduled_.size() + external_scheduled_.size(); }
   std::size_t timer_cancelled_count() const { return timer_cancelled_count_; }
   TaskBase* current_task() const { return current_task_; }
   void set_current_task(TaskBase* t) { current_task_ = t; }
@@ -768,28 +772,67 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
   ExternalCalls external_;
   void drop_ready();  // empties the ready queue, dropping its external calls
   void drop_entries(std::vector<ReadyEntry>& entries);  // the same for taken threadsafe ones
-  // The timer heap (_scheduled): each entry holds a reference to its handle, or an embedder's
-  // timer object (the low bit set, as ReadyEntry's; null once the embedder took it back), and
-  // its deadline beside it, so that sifting compares without loading the handles (a cache miss
-  // each when many timers are pending). TimerHandle.__lt__ compares `when` only, which never
-  // changes. Copied as plain data: the heap's code moves the references it holds by hand.
+  // The timer heaps (_scheduled). The loop's own timers: each entry holds a reference to its
+  // HandleImpl and its deadline beside it, so that sifting compares without loading the handles
+  // (a cache miss each when many timers are pending: native timers_firing). TimerHandle.__lt__
+  // compares `when` only, which never changes. Copied as plain data: the heap's code moves the
+  // references it holds by hand.
   struct ScheduledTimer {
     double when;
     std::uintptr_t bits;
     bool operator<(const ScheduledTimer& o) const { return when < o.when; }
-    bool is_external() const { return bits & 1; }
-    void* external() const { return reinterpret_cast<void*>(bits & ~std::uintptr_t{1}); }
-    void set_external(void* obj) { bits = reinterpret_cast<std::uintptr_t>(obj) | 1; }
     detail::HandleImpl* impl() const { return reinterpret_cast<detail::HandleImpl*>(bits); }
   };
-  bool timer_cancelled(const ScheduledTimer& t) const;
+  // An embedder's timers, in a heap of their own: a pointer to the embedder's key (deadline and
+  // object) and its tag in the low bits, 8 bytes (CPython's _scheduled list holds a pointer per
+  // timer; the Python bridge's keys are in memory its timers have anyway, see core.h). Each
+  // comparison loads the keys; the embedder's heap is the only one a Python program fills.
+  struct ExternalTimer {
+    std::uintptr_t bits;
+    ExternalTimerKey* key() const {
+      return reinterpret_cast<ExternalTimerKey*>(bits & ~std::uintptr_t{7});
+    }
+    unsigned tag() const { return static_cast<unsigned>(bits & 7); }
+    double when() const { return key()->when; }
+    bool operator<(const ExternalTimer& o) const { return when() < o.when(); }
+    void* external() const { return key()->obj; }
+    void set_external(void* obj) { key()->obj = obj; }
+  };
+  // CPython's _scheduled[0] is the first of the two heaps' (the loop's own on equal deadlines:
+  // an order of its own, as a Python program's timers are all the embedder's).
+  bool external_first() const {
+    return !external_scheduled_.empty() &&
+           (scheduled_.empty() || external_scheduled_[0].when() < scheduled_[0].when);
+  }
+  bool timer_cancelled(const ScheduledTimer& t) const { return t.impl()->cancelled; }
+  bool timer_cancelled(const ExternalTimer& t) const;
   // A timer leaving the heap: unscheduled, then dropped (cancelled) or queued to run.
-  void unschedule(const ScheduledTimer& t);
+  void unschedule(const ScheduledTimer& t) { t.impl()->scheduled = false; }
+  void unschedule(const ExternalTimer& t);
   void drop_timer(const ScheduledTimer& t);
+  void drop_timer(const ExternalTimer& t);
   void ready_timer(const ScheduledTimer& t);
+  void ready_timer(const ExternalTimer& t);
+  void release_key(const ExternalTimer& t) {
+    if (external_.release_key) external_.release_key(external_.ctx, t.key(), t.tag());
+  }
   using TimerHeap = std::vector<ScheduledTimer, detail::PageAllocator<ScheduledTimer>>;
+  using ExternalTimerHeap = std::vector<ExternalTimer, detail::PageAllocator<ExternalTimer>>;
   TimerHeap scheduled_;
-  void release_scheduled(TimerHeap& timers);
+  ExternalTimerHeap external_scheduled_;
+  void release_scheduled(TimerHeap& timers, ExternalTimerHeap& external);
+  // Pops the heaps' first timer if it was cancelled (CPython's `while self._scheduled and
+  // self._scheduled[0]._cancelled`); false when it was not, or there is none.
+  bool pop_cancelled_first();
+  // Pops the heaps' first timer into the ready queue if it is due before `end_time`.
+  bool pop_due_first(double end_time);
+  template <class Heap>
+  void pop_to_ready(Heap& heap) {
+    auto t = heapq::heappop(heap);
+    unschedule(t);
+    ready_timer(t);
+  }
+  void purge_cancelled();
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;
   std::atomic<bool> closed_{false};

@@ -90,7 +90,8 @@ class Core {
     loop_ = std::make_shared<aio::EventLoop>(std::move(clock));
     loop_->set_waiter([this](double timeout, double deadline) { wait(timeout, deadline); });
     loop_->set_external_calls({&Core::run_external, &Core::drop_external, this,
-                               &Core::timer_cancelled_external, &Core::timer_unscheduled});
+                               &Core::timer_cancelled_external, &Core::timer_unscheduled,
+                               &Core::release_timer_key});
   }
   ~Core() {
     // The references first (the callbacks then run no Python code when the loop drops them).
@@ -148,14 +149,51 @@ class Core {
     loop_->schedule_external(
         reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(call) | kDirect));
   }
-  // Schedules `timer` (an asyncio TimerHandle) at `when`: the heap's entry is the TimerHandle
-  // itself (its reference), as in CPython's _scheduled list; it leaves the heap as CPython's
-  // does (timer_unscheduled: `_scheduled = False`), to run as call_soon's handles do, or
-  // dropped once cancelled (TimerHandle._cancelled, timer_cancelled_external).
+  // Schedules `timer` (an asyncio TimerHandle) at `when`: the heap holds the TimerHandle itself
+  // (its reference), as CPython's _scheduled list does, through a key (deadline and timer) of
+  // 16 bytes from Python's allocator; it leaves the heap as CPython's does (timer_unscheduled:
+  // `_scheduled = False`), to run as call_soon's handles do, or dropped once cancelled
+  // (TimerHandle._cancelled, timer_cancelled_external).
   void call_at(double when, PyObject* timer) {
-    loop_->call_at_external(when, timer);  // raises on a closed loop, before any reference
+    auto* key = static_cast<aio::ExternalTimerKey*>(PyObject_Malloc(sizeof(aio::ExternalTimerKey)));
+    if (!key) {
+      PyErr_NoMemory();
+      throw py::error_already_set();
+    }
+    *key = {when, timer};
+    try {
+      loop_->call_at_external(key, kOwnKey);  // raises on a closed loop, before any reference
+    } catch (...) {
+      PyObject_Free(key);
+      throw;
+    }
     Py_INCREF(timer);
     ++held_count_;
+  }
+  // call_later's timer, whose `_when` is `when`, a float made by key_float: its key is in the
+  // float's block (the value, then the timer in the block's 8 spare bytes), so the heap's entry
+  // is 8 bytes and nothing more (CPython's _scheduled list: a pointer per timer). The heap holds
+  // the float too (a Python program may rebind `_when`).
+  void call_at(PyObject* when, PyObject* timer) {
+    aio::ExternalTimerKey* key = key_in_float(when);
+    key->obj = timer;
+    loop_->call_at_external(key, kFloatKey);  // raises on a closed loop, before any reference
+    Py_INCREF(when);
+    Py_INCREF(timer);
+    ++held_count_;
+  }
+  // A new float of value `when` (an exact float, as PyFloat_FromDouble's) in a block of 32 bytes
+  // of Python's allocator, as every float's (24 bytes in pymalloc's 32-byte size class; with
+  // PYTHONMALLOC=malloc a 24-byte malloc chunk may have no spare bytes, hence the explicit size).
+  // Freed as any float (the float free list, then PyObject_Free).
+  static PyObject* key_float(double when) {
+    static_assert(offsetof(PyFloatObject, ob_fval) + sizeof(aio::ExternalTimerKey) <=
+                  kKeyFloatSize);
+    void* block = PyObject_Malloc(kKeyFloatSize);
+    if (!block) return PyErr_NoMemory();
+    PyObject* op = PyObject_Init(static_cast<PyObject*>(block), &PyFloat_Type);
+    reinterpret_cast<PyFloatObject*>(op)->ob_fval = when;
+    return op;
   }
   // BaseEventLoop._timer_handle_cancelled of a `_scheduled` timer: the heap's count of
   // cancelled timers (its purge).
@@ -331,6 +369,25 @@ class Core {
     return truth > 0;
   }
   static void timer_unscheduled(void*, void* obj) { fast::unschedule(static_cast<PyObject*>(obj)); }
+  // The heap's keys (call_at): a block of their own (kOwnKey), or in a float (kFloatKey).
+  static constexpr unsigned kOwnKey = 0;
+  static constexpr unsigned kFloatKey = 1;
+  static constexpr std::size_t kKeyFloatSize = 32;
+  static aio::ExternalTimerKey* key_in_float(PyObject* f) {
+    return reinterpret_cast<aio::ExternalTimerKey*>(reinterpret_cast<char*>(f) +
+                                                    offsetof(PyFloatObject, ob_fval));
+  }
+  static PyObject* float_of_key(aio::ExternalTimerKey* key) {
+    return reinterpret_cast<PyObject*>(reinterpret_cast<char*>(key) -
+                                       offsetof(PyFloatObject, ob_fval));
+  }
+  static void release_timer_key(void*, aio::ExternalTimerKey* key, unsigned tag) {
+    if (tag == kFloatKey) {
+      Py_DECREF(float_of_key(key));
+    } else {
+      PyObject_Free(key);
+    }
+  }
 
   std::uint64_t remember(PyObject* handle) {
     std::uint64_t key = ++next_key_;

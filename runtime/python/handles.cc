@@ -762,9 +762,10 @@ Core* loop_core(PyObject* self, PyObject* dict, py::object& ref) {
   return core_of(core_obj);
 }
 
-// aioref's call_at from `self._check_closed()` on: `when` (the object kept as `_when`) is `w`.
+// aioref's call_at from `self._check_closed()` on: `when` (the object kept as `_when`) is `w`;
+// `key_when`: `when` was made by Core::key_float (call_later's), and holds the heap's key.
 PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* when, double w,
-                         PyObject* const* rest, Py_ssize_t nrest, PyObject* context,
+                         bool key_when, PyObject* const* rest, Py_ssize_t nrest, PyObject* context,
                          PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   State& st = state();
   int checked = check_closed_then_debug(self, dict);
@@ -778,7 +779,11 @@ PyObject* schedule_timer(PyObject* self, PyObject* dict, Core* core, PyObject* w
   set_slot(timer, st.when_slot, when);
   set_slot(timer, st.scheduled_slot, Py_False);
   try {
-    core->call_at(w, timer);
+    if (key_when) {
+      core->call_at(when, timer);
+    } else {
+      core->call_at(w, timer);
+    }
   } catch (py::error_already_set& e) {
     Py_DECREF(timer);
     e.restore();
@@ -806,8 +811,8 @@ PyObject* call_at(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
   py::object core_ref;
   Core* core = loop_core(self, dict, core_ref);
   if (!core) return nullptr;
-  return schedule_timer(self, dict, core, args[0], w, args + 1, nargs - 1, context, args, nargs,
-                        kwnames);
+  return schedule_timer(self, dict, core, args[0], w, false, args + 1, nargs - 1, context, args,
+                        nargs, kwnames);
 }
 
 PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -832,13 +837,13 @@ PyObject* call_later(PyObject* self, PyObject* const* args, Py_ssize_t nargs, Py
     e.restore();
     return nullptr;
   }
-  PyObject* when = PyFloat_FromDouble(w);
+  PyObject* when = Core::key_float(w);  // a float, whose block also holds the heap's key
   if (!when) return nullptr;
   // self.call_at(when, callback, *args, context=context); the rest is for debug mode.
   Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   std::vector<PyObject*> at_args(args, args + nargs + nkw);
   at_args[0] = when;
-  PyObject* timer = schedule_timer(self, dict, core, when, w, args + 1, nargs - 1, context,
+  PyObject* timer = schedule_timer(self, dict, core, when, w, true, args + 1, nargs - 1, context,
                                    at_args.data(), nargs, kwnames);
   Py_DECREF(when);
   return timer;

@@ -539,6 +539,141 @@ TEST_F(LoopTest, AnExternalCallTakesAWordOfTheReadyQueue) {
   loop->close();
 }
 
+// The Python bridge's timers (call_at_external): their keys in the embedder's memory; a log of
+// what ran, was unscheduled, was dropped, and which keys went back (with their tags).
+struct ExternalTimerLog {
+  std::vector<std::uintptr_t> ran, unscheduled, dropped, released;
+  std::vector<unsigned> tags;
+  std::vector<char> cancelled;
+  std::vector<ExternalTimerKey> keys;
+  std::function<void(std::uintptr_t)> on_run;
+  explicit ExternalTimerLog(std::size_t n) : cancelled(n + 1), keys(n + 1) {}
+  static void* object(std::uintptr_t i) { return reinterpret_cast<void*>((i + 1) * 16); }
+  static std::uintptr_t index(void* obj) { return reinterpret_cast<std::uintptr_t>(obj) / 16 - 1; }
+  ExternalTimerKey* key(std::uintptr_t i, double when) {
+    keys[i] = {when, object(i)};
+    return &keys[i];
+  }
+  void attach(EventLoop& loop) {
+    ExternalCalls calls;
+    calls.ctx = this;
+    calls.run = [](void* ctx, void* obj) {
+      auto* log = static_cast<ExternalTimerLog*>(ctx);
+      log->ran.push_back(index(obj));
+      if (log->on_run) log->on_run(index(obj));
+    };
+    calls.drop = [](void* ctx, void* obj) {
+      static_cast<ExternalTimerLog*>(ctx)->dropped.push_back(index(obj));
+    };
+    calls.cancelled = [](void* ctx, void* obj) {
+      return static_cast<ExternalTimerLog*>(ctx)->cancelled[index(obj)] != 0;
+    };
+    calls.unscheduled = [](void* ctx, void* obj) {
+      static_cast<ExternalTimerLog*>(ctx)->unscheduled.push_back(index(obj));
+    };
+    calls.release_key = [](void* ctx, ExternalTimerKey* key, unsigned tag) {
+      auto* log = static_cast<ExternalTimerLog*>(ctx);
+      log->released.push_back(static_cast<std::uintptr_t>(key - log->keys.data()));
+      log->tags.push_back(tag);
+    };
+    loop.set_external_calls(calls);
+  }
+};
+
+TEST_F(LoopTest, ExternalTimersKeepHeapqTieOrderThroughThePurge) {
+  // PurgedHeapKeepsHeapqTieOrder's schedule (CPython's order) with the embedder's timers: their
+  // heap of key pointers sifts as heapq does; each key goes back once, with its tag, after its
+  // timer ran or was dropped.
+  Loop loop = new_event_loop();
+  ExternalTimerLog log(121);
+  log.attach(*loop);
+  double when = loop->time() + 0.01;
+  for (std::uintptr_t i = 0; i < 120; ++i) loop->call_at_external(log.key(i, when), i % 3);
+  EXPECT_EQ(loop->scheduled_count(), 120u);
+  for (std::uintptr_t i = 0; i < 120; ++i) {
+    if (i % 7 != 0 && i % 7 != 3) {
+      log.cancelled[i] = 1;
+      loop->external_timer_cancelled();
+    }
+  }
+  loop->call_soon([] {});
+  loop->call_at_external(log.key(120, loop->time() + 0.05));  // in the same heap, as CPython's
+  log.on_run = [&](std::uintptr_t i) {
+    if (i == 120) loop->stop();
+  };
+  loop->run_forever();
+  EXPECT_EQ(log.ran,
+            (std::vector<std::uintptr_t>{105, 49, 21, 7,  0,  101, 24, 115, 52, 108, 98, 94,
+                                         45,  17, 87, 38, 80, 3,   73, 31,  66, 10,  59, 56,
+                                         112, 91, 84, 42, 14, 70,  28, 119, 77, 63,  35, 120}));
+  EXPECT_EQ(log.dropped.size(), 85u);
+  EXPECT_EQ(log.unscheduled.size(), 121u);
+  ASSERT_EQ(log.released.size(), 121u);
+  std::vector<std::uintptr_t> released = log.released;
+  std::sort(released.begin(), released.end());
+  for (std::uintptr_t i = 0; i < 120; ++i) {
+    EXPECT_EQ(released[i], i);
+    auto at = std::find(log.released.begin(), log.released.end(), i) - log.released.begin();
+    EXPECT_EQ(log.tags[at], i % 3);
+  }
+  EXPECT_EQ(loop->scheduled_count(), 0u);
+  loop->close();
+}
+
+TEST_F(LoopTest, LoopTimersAndExternalTimersShareTheDeadlineOrder) {
+  // Two heaps, one order: the first deadline of either runs first (the loop's own timer first on
+  // equal deadlines); the loop waits for the earliest of both; an embedder's timer taken back
+  // (set null) is neither run nor dropped, and its key still goes back; close() drops the rest.
+  Loop loop = new_event_loop();
+  ExternalTimerLog log(8);
+  log.attach(*loop);
+  std::vector<std::string> order;
+  double t0 = loop->time();
+  loop->call_at(t0 + 0.3, [&] { order.push_back("native 0.3"); });
+  loop->call_at_external(log.key(1, t0 + 0.2), 0);
+  loop->call_at(t0 + 0.2, [&] { order.push_back("native 0.2"); });
+  loop->call_at_external(log.key(2, t0 + 0.1), 1);
+  loop->call_at_external(log.key(3, t0 + 0.25), 0);
+  loop->call_at_external(log.key(4, t0 + 0.4), 0);
+  loop->call_at_external(log.key(5, t0 + 10), 0);
+  EXPECT_EQ(loop->scheduled_count(), 7u);
+  loop->for_each_queued([](Callback&) {},
+                        [&](auto& e) {
+                          if (ExternalTimerLog::index(e.external()) == 3) e.set_external(nullptr);
+                        });
+  log.on_run = [&](std::uintptr_t i) { order.push_back("external " + std::to_string(i)); };
+  for (int i = 0; i < 5; ++i) loop->run_once();  // 0.1, 0.2, 0.25 (taken back), 0.3, 0.4
+  EXPECT_EQ(order, (std::vector<std::string>{"external 2", "native 0.2", "external 1", "native 0.3",
+                                             "external 4"}));
+  EXPECT_GE(loop->time(), t0 + 0.4);
+  EXPECT_EQ(loop->scheduled_count(), 1u);
+  loop->close();
+  EXPECT_EQ(log.dropped, (std::vector<std::uintptr_t>{5}));
+  std::vector<std::uintptr_t> released = log.released;
+  std::sort(released.begin(), released.end());
+  EXPECT_EQ(released, (std::vector<std::uintptr_t>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(LoopTest, AnExternalTimerTakesAWordOfTheHeap) {
+  // 1M pending timers from Python (mem_timers_pending): the heap holds a pointer to each key (in
+  // memory the embedder's timer has anyway: core.h), 8 bytes as CPython's _scheduled list's
+  // pointer, not a 16-byte deadline and pointer (225 B per timer against CPython's 218 B).
+  Loop loop = new_event_loop();
+  constexpr std::uintptr_t kCount = 1 << 20;
+  ExternalTimerLog log(kCount);
+  log.attach(*loop);
+  double when = loop->time() + 3600;
+  for (std::uintptr_t i = 1; i <= kCount; ++i) log.key(i, when + static_cast<double>(i) * 1e-6);
+  std::size_t before = resident_bytes();
+  for (std::uintptr_t i = 1; i <= kCount; ++i) loop->call_at_external(&log.keys[i]);
+  std::size_t grown = resident_bytes() - before;
+  EXPECT_LE(grown, kCount * 9) << grown / kCount << " bytes per pending timer";
+  EXPECT_EQ(loop->scheduled_count(), kCount);
+  loop->close();
+  EXPECT_EQ(log.dropped.size(), kCount);
+  EXPECT_EQ(log.released.size(), kCount);
+}
+
 TEST_F(LoopTest, GetEventLoopWarnsPerVersion) {
   set_default_version({3, 11});
   reset_event_loop_policy();

@@ -95,6 +95,24 @@ class CoreInternals(object):
         self.assertEqual(self.loop._core.held_count, 0)
         self.assertEqual({t._scheduled for t in timers}, {False})
 
+    def test_a_rebound_when_leaves_the_heaps_deadline(self):
+        # call_later's heap key is in the `_when` float it made (core.h): the heap holds that
+        # float, so rebinding `_when` (the float's other reference) frees nothing the heap reads.
+        out = []
+        t = self.loop.call_later(0.001, out.append, "ran")
+        when = t._when
+        self.assertIs(type(when), float)
+        t._when = None
+        del when
+        gc.collect()
+        floats = [float(i) + 0.5 for i in range(1000)]  # freed float blocks reused
+        self.loop.call_later(0.02, self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(out, ["ran"])
+        self.assertEqual(len(floats), 1000)
+        self.assertFalse(t._scheduled)
+        self.assertEqual(self.loop._core.held_count, 0)
+
     def test_close_releases_what_the_core_holds(self):
         self.loop.call_soon(print)
         self.loop.call_later(0.001, print)
@@ -180,6 +198,44 @@ class OrderingTests(unittest.TestCase):
         for seed in range(5):
             loops.same_on_every_loop(self, lambda factory: self.run_schedule(factory(), seed),
                                      "seed %d" % seed)
+
+    def test_call_later_ties_same_order_as_cpython(self):
+        # call_later's timers (aioref: the heap's key in their `_when` float, core.h) and
+        # call_at's (a key of their own) in one heap: equal deadlines leave it in heapq's order,
+        # through the purge (120 of 201 cancelled) and without it (30).
+        def run(factory, seed, ncancel):
+            now = [1000.0]
+            monotonic = time.monotonic
+            time.monotonic = lambda: now[0]  # CPython's loop.time() and aioref's time source
+            try:
+                loop = factory()
+                try:
+                    log = []
+                    rng = random.Random(seed)
+                    handles = []
+                    for i in range(200):
+                        delay = rng.choice([0.0, 0.5, 1.0, 1.0, 2.0])
+                        if rng.randrange(3):
+                            handles.append(loop.call_later(delay, log.append, i))
+                        else:
+                            handles.append(loop.call_at(now[0] + delay, log.append, i))
+                    for h in rng.sample(handles, ncancel):
+                        h.cancel()
+                    now[0] = 2000.0
+                    loop.call_later(0, loop.stop)
+                    loop.run_forever()
+                    log.append([h._scheduled for h in handles].count(True))
+                finally:
+                    loop.close()
+            finally:
+                time.monotonic = monotonic
+            return log
+
+        for seed in range(3):
+            for ncancel in (120, 30):
+                log = loops.same_on_every_loop(self, lambda factory: run(factory, seed, ncancel),
+                                               "seed %d, %d cancelled" % (seed, ncancel))
+                self.assertEqual(len(log), 201 - ncancel)
 
     def test_timers_by_deadline(self):
         def run(factory):

@@ -460,33 +460,8 @@ bool EventLoop::pop_due_first(double end_time) {
 // _run_once's purge of the cancelled timers: each heap rebuilt without them, then they are
 // dropped (the loop's own first, then the embedder's, each in heap order).
 void EventLoop::purge_cancelled() {
-  TimerHeap new_scheduled;
-  ExternalTimerHeap new_external;
-  std::vector<ScheduledTimer> dropped;
-  std::vector<ExternalTimer> external_dropped;
-  // Before any release: the loop cannot throw.
-  new_scheduled.reserve(scheduled_.size());
-  new_external.reserve(external_scheduled_.size());
-  for (ScheduledTimer& t : scheduled_) {
-    if (timer_cancelled(t)) {
-      unschedule(t);
-      dropped.push_back(t);
-    } else {
-      new_scheduled.push_back(t);
-    }
-  }
-  for (ExternalTimer& t : external_scheduled_) {
-    if (timer_cancelled(t)) {
-      unschedule(t);
-      external_dropped.push_back(t);
-    } else {
-      new_external.push_back(t);
-    }
-  }
-  heapq::heapify(new_scheduled);
-  heapq::heapify(new_external);
-  scheduled_ = std::move(new_scheduled);
-  external_scheduled_ = std::move(new_external);
+  std::vector<ScheduledTimer> dropped = take_cancelled(scheduled_);
+  std::vector<ExternalTimer> external_dropped = take_cancelled(external_scheduled_);
   timer_cancelled_count_ = 0;
   // Once the heaps are whole again: an embedder's timer going may run its code (a finalizer),
   // which may schedule timers. A cancelled handle has dropped its callback already.

@@ -832,6 +832,25 @@ class EventLoop : public std::enable_shared_from_this<EventLoop> {
     unschedule(t);
     ready_timer(t);
   }
+  // Rebuilds `heap` without its cancelled timers (unscheduled) and returns those, in heap order;
+  // nothing is released here, so that no code runs while a heap is being rebuilt.
+  template <class Heap>
+  std::vector<typename Heap::value_type> take_cancelled(Heap& heap) {
+    Heap kept;
+    std::vector<typename Heap::value_type> cancelled;
+    kept.reserve(heap.size());
+    for (auto& t : heap) {
+      if (timer_cancelled(t)) {
+        unschedule(t);
+        cancelled.push_back(t);
+      } else {
+        kept.push_back(t);
+      }
+    }
+    heapq::heapify(kept);
+    heap = std::move(kept);
+    return cancelled;
+  }
   void purge_cancelled();
   std::size_t timer_cancelled_count_ = 0;
   bool stopping_ = false;

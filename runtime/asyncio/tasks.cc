@@ -251,16 +251,22 @@ void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* pro
   }
 }
 
-const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
+namespace {
+// The stepping task's innermost Python frame. A block (aio::task_group's body) runs in its
+// caller's Python frame.
+const CoPromiseBase* running_python_frame() {
   TaskBase* t = t_stepping;
-  // A block (aio::task_group's body) runs in its caller's Python frame.
-  const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+  return t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+}
+}  // namespace
+
+const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
+  const CoPromiseBase* frame = running_python_frame();
   return frame ? &frame->locals : nullptr;
 }
 
 const std::shared_ptr<FrameLocalsBase>* running_traceback_locals() {
-  TaskBase* t = t_stepping;
-  const CoPromiseBase* frame = t && t->leaf_.promise ? t->leaf_.promise->python_frame() : nullptr;
+  const CoPromiseBase* frame = running_python_frame();
   return frame ? frame->traceback_locals() : nullptr;
 }
 }  // namespace detail

@@ -118,6 +118,13 @@ inline int visit_type(PyObject* self, visitproc visit, void* arg) {
   return 0;
 }
 
+// Py_VISIT of a field that holds None where _asyncio's holds NULL: None (not collectable) is not
+// visited, as _asyncio does not visit its NULL fields (gc.get_referents shows no None for them).
+inline int visit_set(PyObject* o, visitproc visit, void* arg) {
+  if (o == nullptr || o == Py_None) return 0;
+  return visit(o, arg);
+}
+
 // tp_dealloc of a plain C heap type with GC whose tp_clear drops its references.
 template <int (*Clear)(PyObject*)>
 void gc_type_dealloc(PyObject* self) {

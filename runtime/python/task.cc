@@ -92,18 +92,15 @@ std::vector<MethodBinding> task_methods() {
 // FullLoop.create_task: Task(coro, loop=loop, name=name, context=context) without parsing the
 // arguments or pybind11's metaclass call; the source traceback loses its last frame (the
 // create_task call), as BaseEventLoop.create_task's does.
-PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4) {
-    PyErr_SetString(PyExc_TypeError, "new_task(loop, coro, name, context)");
-    return nullptr;
-  }
+// `known_debug`: the loop's get_debug() if the caller just read it, else -1.
+PyObject* make_task(PyObject* const* args, int known_debug) {
   static PyObject* no_args = PyTuple_New(0);
   PyObject* self = task_type->tp_new(task_type, no_args, nullptr);
   if (self == nullptr) return nullptr;
   PyObject* done = c_entry([&] {
     auto arg = [&](int i) { return py::reinterpret_borrow<py::object>(args[i]); };
     FullTask& t = *instance_of<FullTask>(self);
-    t.init_task(self, arg(0), arg(1), arg(2), arg(3));
+    t.init_task(self, arg(0), arg(1), arg(2), arg(3), false, known_debug);
     py::object tb = t.source_traceback();
     int has_frames = PyObject_IsTrue(tb.ptr());
     if (has_frames < 0) throw py::error_already_set();
@@ -116,6 +113,14 @@ PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return done;
 }
 
+PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "new_task(loop, coro, name, context)");
+    return nullptr;
+  }
+  return make_task(args, -1);
+}
+
 PyMethodDef new_task_def = {
     "new_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(new_task)),
     METH_FASTCALL, "new_task(loop, coro, name, context): FullLoop.create_task()'s Task"};
@@ -123,7 +128,7 @@ PyMethodDef new_task_def = {
 // Mode full's maker for the C create_task (create_task.h): new_task.
 PyObject* full_task(PyObject* loop, PyObject* coro, PyObject* name, PyObject* context) {
   PyObject* call[4] = {loop, coro, name, context};
-  return new_task(nullptr, call, 4);
+  return make_task(call, 0);  // loop_create_task's maker: called with debug off only
 }
 
 // install_create_task(FullLoop, FullLoop.create_task (Python)): sets FullLoop.create_task.
@@ -150,7 +155,12 @@ void register_task(py::module_& m) {
   install_attribute(
       task_cls, "_log_destroy_pending",
       [](py::handle self) -> py::object { return py::bool_(task_of(self).log_destroy_pending); },
-      [](py::handle self, py::object v) { task_of(self).log_destroy_pending = v.cast<bool>(); });
+      [](py::handle self, py::object v) {
+        // _asyncio's setter: any object, by its truth (gather sets False on every child).
+        int truth = PyObject_IsTrue(v.ptr());
+        if (truth < 0) throw py::error_already_set();
+        task_of(self).log_destroy_pending = truth == 1;
+      });
   install_attribute(
       task_cls, "_must_cancel",
       [](py::handle self) -> py::object { return py::bool_(task_of(self).must_cancel); },

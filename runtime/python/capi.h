@@ -125,6 +125,14 @@ inline int visit_set(PyObject* o, visitproc visit, void* arg) {
   return visit(o, arg);
 }
 
+// visit_set of each, in order, until one visit returns non-zero (straight-line code).
+template <class... Objects>
+inline int visit_all(visitproc visit, void* arg, Objects... objects) {
+  int r = 0;
+  ((r = r ? r : visit_set(objects, visit, arg)), ...);
+  return r;
+}
+
 // tp_dealloc of a plain C heap type with GC whose tp_clear drops its references.
 template <int (*Clear)(PyObject*)>
 void gc_type_dealloc(PyObject* self) {

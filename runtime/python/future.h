@@ -317,18 +317,16 @@ class FullFuture {
   // so that gc.get_referents shows what _asyncio's shows, and a young collection does not call
   // the visitor for each None (several per task and traversal: issue 22, gather_100k). The
   // result is visited once set_result set it, None included, as _asyncio's fut_result.
-  int traverse(visitproc visit, void* arg) {
+  [[gnu::always_inline]] int traverse(visitproc visit, void* arg) {
     if (int r = visit_set(loop.ptr(), visit, arg)) return r;
     if (result.ptr() != Py_None || (state == kFinished && exception.ptr() == Py_None)) {
       Py_VISIT(result.ptr());
     }
-    for (PyObject* o : {exception.ptr(), saved_tb.ptr()}) {
-      if (int r = visit_set(o, visit, arg)) return r;
-    }
+    if (int r = visit_all(visit, arg, exception.ptr(), saved_tb.ptr())) return r;
     if (rare) {
-      for (PyObject* o :
-           {rare->source_traceback.ptr(), rare->cancel_message.ptr(), rare->cancelled_exc.ptr()}) {
-        if (int r = visit_set(o, visit, arg)) return r;
+      if (int r = visit_all(visit, arg, rare->source_traceback.ptr(), rare->cancel_message.ptr(),
+                            rare->cancelled_exc.ptr())) {
+        return r;
       }
     }
     return callbacks.traverse(visit, arg);

@@ -89,6 +89,31 @@ std::vector<MethodBinding> task_methods() {
           bind<task_cancelling>("cancelling"),       bind<task_uncancel>("uncancel")};
 }
 
+// Task._log_destroy_pending, as _asyncio's getset: set from any object by its truth.
+PyObject* log_destroy_pending_get(PyObject* self, void*) {
+  FullTask* t = instance_of<FullTask>(self);
+  if (t == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Task is not constructed");
+    return nullptr;
+  }
+  return PyBool_FromLong(t->log_destroy_pending);
+}
+int log_destroy_pending_set(PyObject* self, PyObject* value, void*) {
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+    return -1;
+  }
+  FullTask* t = instance_of<FullTask>(self);
+  if (t == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Task is not constructed");
+    return -1;
+  }
+  int truth = PyObject_IsTrue(value);
+  if (truth < 0) return -1;
+  t->log_destroy_pending = truth == 1;
+  return 0;
+}
+
 // FullLoop.create_task: Task(coro, loop=loop, name=name, context=context) without parsing the
 // arguments or pybind11's metaclass call; the source traceback loses its last frame (the
 // create_task call), as BaseEventLoop.create_task's does.
@@ -152,15 +177,17 @@ void register_task(py::module_& m) {
       .def("task_wakeup", [](py::handle self, py::object future) {
         task_of(self).wakeup(self, std::move(future));
       });
-  install_attribute(
-      task_cls, "_log_destroy_pending",
-      [](py::handle self) -> py::object { return py::bool_(task_of(self).log_destroy_pending); },
-      [](py::handle self, py::object v) {
-        // _asyncio's setter: any object, by its truth (gather sets False on every child).
-        int truth = PyObject_IsTrue(v.ptr());
-        if (truth < 0) throw py::error_already_set();
-        task_of(self).log_destroy_pending = truth == 1;
-      });
+  {
+    // A getset of C functions (no pybind11, no Accessors): gather sets it on every child.
+    static PyGetSetDef def = {"_log_destroy_pending", log_destroy_pending_get,
+                              log_destroy_pending_set, nullptr, nullptr};
+    auto* type = reinterpret_cast<PyTypeObject*>(task_cls.ptr());
+    py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewGetSet(type, &def));
+    if (!descr || PyDict_SetItemString(type->tp_dict, def.name, descr.ptr()) != 0) {
+      throw py::error_already_set();
+    }
+    PyType_Modified(type);
+  }
   install_attribute(
       task_cls, "_must_cancel",
       [](py::handle self) -> py::object { return py::bool_(task_of(self).must_cancel); },

@@ -327,8 +327,8 @@ class FullTask final : public FullFuture {
   }
 
   int traverse(visitproc visit, void* arg) {  // None is not visited (FullFuture::traverse)
-    for (PyObject* o : {coro.ptr(), context.ptr(), fut_waiter.ptr(), name.ptr()}) {
-      if (int r = visit_set(o, visit, arg)) return r;
+    if (int r = visit_all(visit, arg, coro.ptr(), context.ptr(), fut_waiter.ptr(), name.ptr())) {
+      return r;
     }
     return FullFuture::traverse(visit, arg);
   }

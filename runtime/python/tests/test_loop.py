@@ -555,6 +555,28 @@ class HandleDeath(object):
             self.assertEqual(gc.get_referents(handle),
                              [n for n in names if n not in ("_repr", "_args")] + [cls])
 
+    def test_queued_handles_referents_and_cycles(self):
+        # gc.get_referents sees every slot of a queued handle, None, False and () included, as
+        # on CPython's loop; the collector still sees the tracked ones: a cycle through a
+        # queued handle's argument is kept while queued, and collected once it ran.
+        class Node:
+            pass
+
+        node = Node()
+        node.me = node
+        dead = weakref.ref(node)
+        plain = self.loop.call_soon(print)
+        referents = gc.get_referents(plain)
+        handle = self.loop.call_soon(lambda n: None, node)
+        node = None
+        gc.collect()
+        alive = dead() is not None
+        self.loop.run_until_complete(asyncio.sleep(0))
+        handle = None
+        gc.collect()
+        constants = [x for x in referents if x is None or x is False or x == ()]
+        self.assertEqual((constants, alive, dead()), ([(), False, None, None], True, None))
+
     def test_weakrefs_made_by_del_are_cleared_with_the_others(self):
         # subtype_dealloc: the finalizer, then every weak reference with its callback (those
         # the finalizer made first), then the slots.
@@ -666,6 +688,12 @@ class HandleTypeInternals(object):
         core = aioref._loop._core
         self.assertTrue(core.handle_layout_fixed(0))
         self.assertTrue(core.handle_layout_fixed(1))
+
+    def test_collector_visitors_learned(self):
+        # The collector's own visitors are learned at import (handles.cc,
+        # learn_collector_visitors): a handle's traverse skips, for them only, the slots holding
+        # None, False or the empty tuple, visits that would do nothing (issue 22, call_soon).
+        self.assertTrue(aioref._loop._core.collector_visitors_known())
 
     def test_not_subclassable(self):
         for cls in (aioref.Handle, aioref.TimerHandle):

@@ -670,9 +670,11 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     return call_fallback(self, args, nargs, kwnames, fallback);
   }
   // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged. Its
-  // guards hold call_soon's (loop_attrs and `call_soon` itself, the handle type): a Core from
-  // it needs no other check.
-  Core* core = Schedule == &Core::call_soon ? direct_core(self) : nullptr;
+  // guards hold call_soon's and call_soon_threadsafe's (loop_attrs and `call_soon` itself, the
+  // handle type; the instance has no call_soon of its own): a Core from it needs no other
+  // check, for either (the threadsafe one is called with the GIL held, as the kept facts are
+  // read and written).
+  Core* core = direct_core(self);
   py::object core_ref;
   if (!core) {
     if (!loop_type_ok(Py_TYPE(self)) || !handle_type_ok()) {

@@ -450,6 +450,29 @@ class Threadsafe(object):
         thread.join()
         self.assertLess(time.monotonic() - started, 5)
 
+    def test_threadsafe_follows_debug_and_close_after_calls(self):
+        # call_soon_threadsafe's C path keeps what it read from the loop while its dict is
+        # unchanged (the same facts as call_soon's): set_debug and close() after calls are seen
+        # at the next call, as on CPython's loop.
+        async def coro():
+            pass
+
+        seen = []
+        for _ in range(3):
+            self.loop.call_soon_threadsafe(seen.append, 1)
+        self.loop.set_debug(True)
+        with self.assertRaisesRegex(TypeError, "coroutines cannot be used with "
+                                    "call_soon_threadsafe"):
+            self.loop.call_soon_threadsafe(coro)
+        self.loop.set_debug(False)
+        self.loop.call_soon_threadsafe(seen.append, 2)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.loop.close()
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            self.loop.call_soon_threadsafe(seen.append, 3)
+        self.assertEqual(seen, [1, 1, 1, 2])
+
     def test_cancel_threadsafe_handle(self):
         log = []
         h = self.loop.call_soon_threadsafe(log.append, 1)

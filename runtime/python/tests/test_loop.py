@@ -590,12 +590,11 @@ class HandleDeath(object):
         dead = weakref.ref(node)
         plain = self.loop.call_soon(print)
         referents = gc.get_referents(plain)
-        handle = self.loop.call_soon(lambda n: None, node)
+        self.loop.call_soon(lambda n: None, node)
         node = None
         gc.collect()
         alive = dead() is not None
         self.loop.run_until_complete(asyncio.sleep(0))
-        handle = None
         gc.collect()
         constants = [x for x in referents if x is None or x is False or x == ()]
         self.assertEqual((constants, alive, dead()), ([(), False, None, None], True, None))

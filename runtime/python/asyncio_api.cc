@@ -64,6 +64,77 @@ PyObject* new_naming_loop() {
 //     if self is not None:
 //         if self._iterating: self._pending_removals.append(item)
 //         else: self.data.discard(item)
+// The attributes of the tasks' registry (an exact weakref.WeakSet) that its add and _remove
+// read, from its instance dict, borrowed: `_pending_removals`, `data`, `_remove`, `_iterating`.
+// Read again only when the dict changed since (PEP 509's version tag, renewed by every change
+// of a dict; 3.13 writes an instance's attributes into its inline values without renewing it,
+// so there they are read each time) or the type did (its version tag, under which the type's
+// checks held: Python's own getattro, no class attribute of those names, WeakSet.add itself).
+// False: not such a set (the caller takes the long way).
+struct WeakSetFields {
+  PyObject* pending;
+  PyObject* data;
+  PyObject* remove;
+  PyObject* iterating;
+};
+
+bool weakset_type_ok(PyTypeObject* type) {
+  static PyObject* const names[] = {
+      PyUnicode_InternFromString("_pending_removals"), PyUnicode_InternFromString("data"),
+      PyUnicode_InternFromString("_remove"), PyUnicode_InternFromString("_iterating")};
+  static PyObject* const add_str = PyUnicode_InternFromString("add");
+  static unsigned int checked_tag = 0;
+  const Api& a = api();
+  if (reinterpret_cast<PyObject*>(type) != a.weakset_type.ptr()) return false;
+  if (checked_tag != 0 && type->tp_version_tag == checked_tag &&
+      (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)) {
+    return true;
+  }
+  if (type->tp_getattro != PyObject_GenericGetAttr ||
+      _PyType_Lookup(type, add_str) != a.weakset_add.ptr()) {
+    return false;
+  }
+  for (PyObject* name : names) {
+    if (_PyType_Lookup(type, name) != nullptr) return false;
+  }
+  checked_tag = (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+  return true;
+}
+
+bool weakset_fields(PyObject* set, WeakSetFields* out) {
+  static PyObject* const names[] = {
+      PyUnicode_InternFromString("_pending_removals"), PyUnicode_InternFromString("data"),
+      PyUnicode_InternFromString("_remove"), PyUnicode_InternFromString("_iterating")};
+  static PyObject* kept_dict = nullptr;  // the dict the kept fields were read from, and when
+  static std::uint64_t kept_version = 0;
+  static WeakSetFields kept = {};
+  if (!weakset_type_ok(Py_TYPE(set))) return false;
+  PyObject** dict_ptr = _PyObject_GetDictPtr(set);
+  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
+  if (dict == nullptr) return false;
+  constexpr bool kVersionTagged = PY_VERSION_HEX < 0x030D0000;
+  if (kVersionTagged && dict == kept_dict && kept_version != 0 &&
+      dict_version(dict) == kept_version) {
+    *out = kept;
+    return true;
+  }
+  PyObject* found[4];
+  for (int i = 0; i < 4; ++i) {
+    found[i] = PyDict_GetItemWithError(dict, names[i]);
+    if (found[i] == nullptr) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      return false;
+    }
+  }
+  *out = {found[0], found[1], found[2], found[3]};
+  if (kVersionTagged) {
+    kept = *out;
+    kept_dict = dict;
+    kept_version = dict_version(dict);
+  }
+  return true;
+}
+
 PyObject* remove_from_weakset(PyObject* selfref, PyObject* item) {
   static PyObject* const iterating_str = PyUnicode_InternFromString("_iterating");
   static PyObject* const pending_str = PyUnicode_InternFromString("_pending_removals");
@@ -81,6 +152,17 @@ PyObject* remove_from_weakset(PyObject* selfref, PyObject* item) {
   Py_INCREF(set);
 #endif
   auto held = py::reinterpret_steal<py::object>(set);
+  WeakSetFields fields;
+  bool known =
+      c_entry([&] { return weakset_fields(set, &fields) ? Py_True : Py_False; }) == Py_True;
+  if (PyErr_Occurred()) return nullptr;
+  if (known && PyAnySet_CheckExact(fields.iterating) && Py_TYPE(fields.data) == &PySet_Type) {
+    // `if self._iterating` of a set is its size; else `self.data.discard(item)`.
+    if (PySet_GET_SIZE(fields.iterating) == 0) {
+      if (PySet_Discard(fields.data, item) < 0) return nullptr;
+      Py_RETURN_NONE;
+    }
+  }
   PyObject* iterating = PyObject_GetAttr(set, iterating_str);
   int busy = iterating ? PyObject_IsTrue(iterating) : -1;
   Py_XDECREF(iterating);
@@ -400,22 +482,13 @@ void call_task_hook(const py::object& hook, const py::object& loop, py::handle t
 // self._remove))`, the tasks' registry's `_remove` (still the one its __init__ made) done in C.
 // False: call the method.
 bool add_to_weakset(PyObject* set, PyObject* item, const Api& a) {
-  static PyObject* const pending_str = PyUnicode_InternFromString("_pending_removals");
-  static PyObject* const data_str = PyUnicode_InternFromString("data");
-  static PyObject* const remove_str = PyUnicode_InternFromString("_remove");
-  auto* type = reinterpret_cast<PyTypeObject*>(a.weakset_type.ptr());
-  if (Py_TYPE(set) != type || _PyType_Lookup(type, data_str) != nullptr) return false;
-  static PyObject* const add_str = PyUnicode_InternFromString("add");
-  if (_PyType_Lookup(type, add_str) != a.weakset_add.ptr()) return false;
-  PyObject** dict_ptr = _PyObject_GetDictPtr(set);
-  PyObject* dict = dict_ptr ? *dict_ptr : nullptr;
-  if (!dict) return false;
-  PyObject* pending = PyDict_GetItemWithError(dict, pending_str);
-  PyObject* data = pending ? PyDict_GetItemWithError(dict, data_str) : nullptr;
-  PyObject* remove = data ? PyDict_GetItemWithError(dict, remove_str) : nullptr;
-  if (!remove || !PyList_CheckExact(pending) || PyList_GET_SIZE(pending) != 0 ||
+  WeakSetFields fields;
+  if (!weakset_fields(set, &fields)) return false;
+  PyObject* pending = fields.pending;
+  PyObject* data = fields.data;
+  PyObject* remove = fields.remove;
+  if (!PyList_CheckExact(pending) || PyList_GET_SIZE(pending) != 0 ||
       Py_TYPE(data) != &PySet_Type) {
-    if (PyErr_Occurred()) throw py::error_already_set();
     return false;
   }
   if (set == a.task_registry.ptr() && remove == a.registry_remove.ptr()) {
@@ -444,15 +517,17 @@ void register_new_task(py::handle task) {
 void enter_task(const py::object& loop, py::handle task) {
   Api& a = api();
   if (!a.current_tasks) return call_task_hook(a.enter_task, loop, task);
-  PyObject* current = PyDict_GetItemWithError(a.current_tasks.ptr(), loop.ptr());
-  if (current != nullptr) {
+  // _asyncio's lookup, then insertion, in one lookup: setdefault inserted the task iff the
+  // dict grew (else `current` is the task already there, which is left as it was).
+  PyObject* current_tasks = a.current_tasks.ptr();
+  Py_ssize_t size = PyDict_GET_SIZE(current_tasks);
+  PyObject* current = PyDict_SetDefault(current_tasks, loop.ptr(), task.ptr());
+  if (current == nullptr) throw py::error_already_set();
+  if (PyDict_GET_SIZE(current_tasks) == size) {
     py::object held = py::reinterpret_borrow<py::object>(current);
     PyErr_Format(PyExc_RuntimeError,
                  "Cannot enter into task %R while another task %R is being executed.", task.ptr(),
                  current);
-    throw py::error_already_set();
-  }
-  if (PyErr_Occurred() || PyDict_SetItem(a.current_tasks.ptr(), loop.ptr(), task.ptr()) < 0) {
     throw py::error_already_set();
   }
 }

@@ -118,6 +118,36 @@ inline int visit_type(PyObject* self, visitproc visit, void* arg) {
   return 0;
 }
 
+// Py_VISIT of a field that holds None where _asyncio's holds NULL: None (not collectable) is not
+// visited, as _asyncio does not visit its NULL fields (gc.get_referents shows no None for them).
+inline int visit_set(PyObject* o, visitproc visit, void* arg) {
+  if (o == nullptr || o == Py_None) return 0;
+  return visit(o, arg);
+}
+
+// The cycle collector's own visitors (subtract_refs' visit_decref and move_unreachable's
+// visit_reachable), learned by learn_collector_visitors (handles.cc) at import, or null. Both do
+// nothing for an object the collector does not track (None, True, False, the empty tuple: each
+// first tests _PyObject_IS_GC and gc_is_collecting), so a tp_traverse may skip such a visit for
+// them; any other visitor (gc.get_referents, gc.get_referrers, an extension's) sees every visit.
+inline visitproc g_collector_visit[2] = {nullptr, nullptr};
+inline PyObject* g_empty_tuple = nullptr;  // the empty tuple singleton, when it is one
+inline bool collector_visit(visitproc visit) {
+  return visit == g_collector_visit[0] || visit == g_collector_visit[1];
+}
+// An object the collector's visitors ignore, known without reading it.
+inline bool untracked_constant(PyObject* o) {
+  return o == Py_None || o == Py_False || o == Py_True || o == g_empty_tuple;
+}
+
+// visit_set of each, in order, until one visit returns non-zero (straight-line code).
+template <class... Objects>
+inline int visit_all(visitproc visit, void* arg, Objects... objects) {
+  int r = 0;
+  ((r = r ? r : visit_set(objects, visit, arg)), ...);
+  return r;
+}
+
 // tp_dealloc of a plain C heap type with GC whose tp_clear drops its references.
 template <int (*Clear)(PyObject*)>
 void gc_type_dealloc(PyObject* self) {

@@ -67,6 +67,20 @@ class DoneCallbacks {
     }
   }
 
+  // tp_traverse's visits of every entry's fn and context.
+  int traverse(visitproc visit, void* arg) const {
+    if (empty()) return 0;
+    Py_VISIT(first_.first.ptr());
+    Py_VISIT(first_.second.ptr());
+    if (rest_) {
+      for (const Entry& e : *rest_) {
+        Py_VISIT(e.first.ptr());
+        Py_VISIT(e.second.ptr());
+      }
+    }
+    return 0;
+  }
+
   // Empties the list; what it held goes with the returned object.
   DoneCallbacks take() { return std::move(*this); }
   void clear() { DoneCallbacks gone = take(); }

@@ -244,11 +244,13 @@ void FullFuture::python_init(PyObject* self, PyObject* args, PyObject* kwds) {
 
 namespace {
 
-FullFuture& fut(py::handle self) {
+[[noreturn, gnu::noinline, gnu::cold]] void not_constructed() {
+  raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "Future is not constructed");
+}
+
+inline FullFuture& fut(py::handle self) {
   FullFuture* f = instance_of<FullFuture>(self.ptr());
-  if (f == nullptr) {
-    raise_new(py::reinterpret_borrow<py::object>(PyExc_TypeError), "Future is not constructed");
-  }
+  if (f == nullptr) not_constructed();
   return *f;
 }
 

@@ -75,7 +75,8 @@ class FullFuture {
   }
 
   // Future.__init__; a second call starts again from a new future, as _asyncio's does.
-  void init(py::object the_loop) {
+  // `known_debug`: the loop's get_debug() when the caller has just read it (0 or 1; -1: ask).
+  void init(py::object the_loop, int known_debug = -1) {
     if (!loop.is_none()) {
       state = kPending;
       result = exception = saved_tb = py::none();
@@ -84,7 +85,8 @@ class FullFuture {
       callbacks.clear();
     }
     loop = the_loop.is_none() ? api().get_event_loop() : std::move(the_loop);
-    int is_debug = fast::debug_flag(loop.ptr());  // aioref's loop, without a call
+    int is_debug =
+        known_debug >= 0 ? known_debug : fast::debug_flag(loop.ptr());  // aioref's loop, no call
     if (is_debug < 0) {
       py::object debug = py::reinterpret_steal<py::object>(
           PyObject_CallMethodNoArgs(loop.ptr(), api().get_debug_str));
@@ -311,18 +313,23 @@ class FullFuture {
     loop.attr("call_exception_handler")(context);
   }
 
-  int traverse(visitproc visit, void* arg) {
-    for (PyObject* o : {loop.ptr(), result.ptr(), exception.ptr(), saved_tb.ptr()}) Py_VISIT(o);
+  // The collector's visits, as _asyncio's: a field it leaves NULL (None here) is not visited,
+  // so that gc.get_referents shows what _asyncio's shows, and a young collection does not call
+  // the visitor for each None (several per task and traversal: issue 22, gather_100k). The
+  // result is visited once set_result set it, None included, as _asyncio's fut_result.
+  [[gnu::always_inline]] int traverse(visitproc visit, void* arg) {
+    if (int r = visit_set(loop.ptr(), visit, arg)) return r;
+    if (result.ptr() != Py_None || (state == kFinished && exception.ptr() == Py_None)) {
+      Py_VISIT(result.ptr());
+    }
+    if (int r = visit_all(visit, arg, exception.ptr(), saved_tb.ptr())) return r;
     if (rare) {
-      Py_VISIT(rare->source_traceback.ptr());
-      Py_VISIT(rare->cancel_message.ptr());
-      Py_VISIT(rare->cancelled_exc.ptr());
+      if (int r = visit_all(visit, arg, rare->source_traceback.ptr(), rare->cancel_message.ptr(),
+                            rare->cancelled_exc.ptr())) {
+        return r;
+      }
     }
-    for (std::size_t i = 0, n = callbacks.size(); i < n; ++i) {
-      Py_VISIT(callbacks[i].first.ptr());
-      Py_VISIT(callbacks[i].second.ptr());
-    }
-    return 0;
+    return callbacks.traverse(visit, arg);
   }
   void clear() {
     py::object keep[] = {std::move(loop), std::move(result), std::move(exception),
@@ -381,8 +388,13 @@ void setup_future_type(PyHeapTypeObject* heap_type) {
   static constexpr Py_ssize_t value_offset =
       (sizeof(py::detail::instance) + alignof(Self) - 1) / alignof(Self) * alignof(Self);
   type->tp_basicsize = value_offset + static_cast<Py_ssize_t>(sizeof(Self));
+  static const destructor finalize = type->tp_finalize;
   type->tp_dealloc = [](PyObject* self) {
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
+    // The finalizer runs unless it is this type's own and has nothing to report (then it
+    // would do nothing: no call, no resurrection).
+    Self* obj = instance_of<Self>(self);
+    bool quiet = Py_TYPE(self)->tp_finalize == finalize && (!obj || !obj->finalize_reports());
+    if (!quiet && PyObject_CallFinalizerFromDealloc(self) < 0) return;  // resurrected
     PyObject_GC_UnTrack(self);
     auto* inst = reinterpret_cast<py::detail::instance*>(self);
     if (!inst->simple_layout || inst->simple_instance_registered) {

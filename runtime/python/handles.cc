@@ -2,6 +2,7 @@
 
 #include <structmember.h>  // PyMemberDef (events.Handle's slot offsets)
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <utility>
@@ -669,9 +670,11 @@ PyObject* schedule_soon(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     return call_fallback(self, args, nargs, kwnames, fallback);
   }
   // An open loop, debug off, its Core: what direct_core keeps while the loop is unchanged. Its
-  // guards hold call_soon's (loop_attrs and `call_soon` itself, the handle type): a Core from
-  // it needs no other check.
-  Core* core = Schedule == &Core::call_soon ? direct_core(self) : nullptr;
+  // guards hold call_soon's and call_soon_threadsafe's (loop_attrs and `call_soon` itself, the
+  // handle type; the instance has no call_soon of its own): a Core from it needs no other
+  // check, for either (the threadsafe one is called with the GIL held, as the kept facts are
+  // read and written).
+  Core* core = direct_core(self);
   py::object core_ref;
   if (!core) {
     if (!loop_type_ok(Py_TYPE(self)) || !handle_type_ok()) {
@@ -1001,7 +1004,8 @@ inline void clear_at(char* base, Py_ssize_t offset) {
     Py_DECREF(value);
   }
 }
-inline int visit_at(char* base, Py_ssize_t offset, visitproc visit, void* arg) {
+[[gnu::always_inline]] inline int visit_at(char* base, Py_ssize_t offset, visitproc visit,
+                                           void* arg) {
   PyObject* value = *reinterpret_cast<PyObject**>(base + offset);
   return value ? visit(value, arg) : 0;
 }
@@ -1015,6 +1019,48 @@ int visit_fixed(char* base, visitproc visit, void* arg, std::index_sequence<I...
   static_cast<void>(((r = visit_at(base, FixedLayout<kTag>::offsets[I], visit, arg)) || ...));
   return r;
 }
+// For the collector's own visitors: a slot's usual constant (the empty tuple of a callback
+// without arguments, _cancelled's and _scheduled's bools, None in _repr and _source_traceback)
+// is skipped, a visit that would do nothing (capi.h, collector_visit); one test per slot, for
+// the constant that slot holds (the fixed layout's names, sorted).
+enum class Usual { kNothing, kEmptyTuple, kBool, kNone };
+template <int kTag>
+struct UsualConstants;
+template <>
+struct UsualConstants<0> {  // _args _callback _cancelled _context _loop _repr _source_traceback
+  static constexpr std::array<Usual, 7> of = {Usual::kEmptyTuple, Usual::kNothing, Usual::kBool,
+                                              Usual::kNothing,    Usual::kNothing, Usual::kNone,
+                                              Usual::kNone};
+};
+template <>
+struct UsualConstants<1> {  // _scheduled _when, then Handle's
+  static constexpr std::array<Usual, 9> of = {Usual::kBool,    Usual::kNothing, Usual::kEmptyTuple,
+                                              Usual::kNothing, Usual::kBool,    Usual::kNothing,
+                                              Usual::kNothing, Usual::kNone,    Usual::kNone};
+};
+template <Usual kUsual>
+[[gnu::always_inline]] inline int visit_unless_usual(char* base, Py_ssize_t offset, visitproc visit,
+                                                     void* arg) {
+  PyObject* value = *reinterpret_cast<PyObject**>(base + offset);
+  if (!value) return 0;
+  if constexpr (kUsual == Usual::kEmptyTuple) {
+    if (value == g_empty_tuple) return 0;
+  } else if constexpr (kUsual == Usual::kBool) {
+    if (value == Py_False || value == Py_True) return 0;
+  } else if constexpr (kUsual == Usual::kNone) {
+    if (value == Py_None) return 0;
+  }
+  return visit(value, arg);
+}
+template <int kTag, std::size_t... I>
+int visit_fixed_tracked(char* base, visitproc visit, void* arg, std::index_sequence<I...>) {
+  int r = 0;
+  static_cast<void>(((r = visit_unless_usual<UsualConstants<kTag>::of[I]>(
+                          base, FixedLayout<kTag>::offsets[I], visit, arg)) ||
+                     ...));
+  return r;
+}
+
 template <int kTag>
 using FixedIndices = std::make_index_sequence<FixedLayout<kTag>::offsets.size()>;
 
@@ -1053,7 +1099,9 @@ void handle_dealloc_body(PyObject* self) {
 template <int kTag>
 int handle_traverse(PyObject* self, visitproc visit, void* arg) {
   char* base = reinterpret_cast<char*>(self);
-  if (g_layout<kTag>.fixed) {
+  if (g_layout<kTag>.fixed && collector_visit(visit)) {
+    if (int r = visit_fixed_tracked<kTag>(base, visit, arg, FixedIndices<kTag>{})) return r;
+  } else if (g_layout<kTag>.fixed) {
     if (int r = visit_fixed<kTag>(base, visit, arg, FixedIndices<kTag>{})) return r;
   } else {
     for (Py_ssize_t offset : g_layout<kTag>.visited) {
@@ -1075,11 +1123,67 @@ bool handle_layout_fixed(int free_list) {
   return free_list == 0 ? g_layout<0>.fixed : free_list == 1 && g_layout<1>.fixed;
 }
 
+namespace {
+// learn_collector_visitors' probe: a collectable object recording the visitors it is traversed
+// with while `g_probing`.
+bool g_probing = false;
+visitproc g_probed[3] = {nullptr, nullptr, nullptr};
+int g_nprobed = 0;
+int probe_traverse(PyObject* self, visitproc visit, void* arg) {
+  if (g_probing && std::find(g_probed, g_probed + g_nprobed, visit) == g_probed + g_nprobed &&
+      g_nprobed < 3) {
+    g_probed[g_nprobed++] = visit;
+  }
+  return visit_type(self, visit, arg);
+}
+}  // namespace
+
+// Learns the collector's visitors (capi.h, g_collector_visit): a young collection
+// (gc.collect(0), once, at import) of a probe object that is new, hence young, and reachable, so
+// that the collector traverses it exactly twice, with visit_decref (subtract_refs) then
+// visit_reachable (move_unreachable). Anything else seen (no collection of it, other visitors)
+// leaves them unknown, and every traverse visits everything.
+void learn_collector_visitors() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  PyObject* empty = PyTuple_New(0);
+  PyObject* again = PyTuple_New(0);
+  if (empty && empty == again) g_empty_tuple = empty;  // a singleton (3.8-3.13), never tracked
+  Py_XDECREF(empty);
+  Py_XDECREF(again);
+  static PyType_Slot slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(probe_traverse)},
+                                {0, nullptr}};
+  static PyType_Spec spec = {"aioref._CollectorProbe", sizeof(PyObject), 0,
+                             Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, slots};
+  PyObject* type = PyType_FromSpec(&spec);
+  PyObject* probe = type ? PyObject_CallObject(type, nullptr) : nullptr;
+  PyObject* gc = probe ? PyImport_ImportModule("gc") : nullptr;
+  PyObject* done_collect = nullptr;
+  if (gc) {
+    g_probing = true;
+    done_collect = PyObject_CallMethod(gc, "collect", "i", 0);
+    g_probing = false;
+  }
+  if (done_collect && g_nprobed == 2 && g_probed[0] != g_probed[1]) {
+    g_collector_visit[0] = g_probed[0];
+    g_collector_visit[1] = g_probed[1];
+  }
+  if (!done_collect) PyErr_Clear();
+  Py_XDECREF(done_collect);
+  Py_XDECREF(gc);
+  Py_XDECREF(probe);
+  Py_XDECREF(type);
+}
+
+bool collector_visitors_known() { return g_collector_visit[0] != nullptr; }
+
 // make_handle_type(base, name, module, doc, free_list): the type `module.name`, a subclass of
 // `base` (events.Handle: free_list 0; events.TimerHandle: 1) adding nothing, as described above.
 py::object make_handle_type(py::type base, const std::string& name, const std::string& module,
                             const std::string& doc, int free_list) {
   if (free_list != 0 && free_list != 1) throw py::value_error("aioref: free_list is 0 or 1");
+  learn_collector_visitors();
   auto* bt = reinterpret_cast<PyTypeObject*>(base.ptr());
   destructor generic = bt->tp_dealloc;  // subtype_dealloc: base is a Python class
   HandleLayout layout;

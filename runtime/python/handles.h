@@ -57,6 +57,8 @@ py::object make_handle_type(py::type base, const std::string& name, const std::s
 // Whether that type's slots are where CPython 3.8-3.13 put them, so that its deallocator and
 // traverse take the unrolled path (a test's question).
 bool handle_layout_fixed(int free_list);
+// Whether the cycle collector's visitors were learned at import (capi.h, g_collector_visit).
+bool collector_visitors_known();
 
 // install_call_soon(Loop, Handle, events.Handle, BaseEventLoop, Loop.call_soon_threadsafe
 // (Python), loop_attrs): sets Loop.call_soon and Loop.call_soon_threadsafe (BaseEventLoop's

@@ -27,6 +27,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   aioref_bridge::register_task(m);
   m.def("make_handle_type", &aioref_bridge::fast::make_handle_type);
   m.def("handle_layout_fixed", &aioref_bridge::fast::handle_layout_fixed);
+  m.def("collector_visitors_known", &aioref_bridge::fast::collector_visitors_known);
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);
   m.def("install_loop_create_task", &aioref_bridge::install_cpython_create_task);

@@ -40,8 +40,7 @@ int step_wrapper_traverse(PyObject* self, visitproc visit, void* arg) {
   if (int r = visit_type(self, visit, arg)) return r;
   auto* w = reinterpret_cast<TaskStepMethWrapper*>(self);
   Py_VISIT(w->task);
-  Py_VISIT(w->arg);
-  return 0;
+  return visit_set(w->arg, visit, arg);  // None: _asyncio's NULL sw_arg, not visited
 }
 
 int step_wrapper_clear(PyObject* self) {

@@ -89,21 +89,43 @@ std::vector<MethodBinding> task_methods() {
           bind<task_cancelling>("cancelling"),       bind<task_uncancel>("uncancel")};
 }
 
+// Task._log_destroy_pending, as _asyncio's getset: set from any object by its truth.
+PyObject* log_destroy_pending_get(PyObject* self, void*) {
+  FullTask* t = instance_of<FullTask>(self);
+  if (t == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Task is not constructed");
+    return nullptr;
+  }
+  return PyBool_FromLong(t->log_destroy_pending);
+}
+int log_destroy_pending_set(PyObject* self, PyObject* value, void*) {
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+    return -1;
+  }
+  FullTask* t = instance_of<FullTask>(self);
+  if (t == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Task is not constructed");
+    return -1;
+  }
+  int truth = PyObject_IsTrue(value);
+  if (truth < 0) return -1;
+  t->log_destroy_pending = truth == 1;
+  return 0;
+}
+
 // FullLoop.create_task: Task(coro, loop=loop, name=name, context=context) without parsing the
 // arguments or pybind11's metaclass call; the source traceback loses its last frame (the
 // create_task call), as BaseEventLoop.create_task's does.
-PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4) {
-    PyErr_SetString(PyExc_TypeError, "new_task(loop, coro, name, context)");
-    return nullptr;
-  }
+// `known_debug`: the loop's get_debug() if the caller just read it, else -1.
+PyObject* make_task(PyObject* const* args, int known_debug) {
   static PyObject* no_args = PyTuple_New(0);
   PyObject* self = task_type->tp_new(task_type, no_args, nullptr);
   if (self == nullptr) return nullptr;
   PyObject* done = c_entry([&] {
     auto arg = [&](int i) { return py::reinterpret_borrow<py::object>(args[i]); };
     FullTask& t = *instance_of<FullTask>(self);
-    t.init_task(self, arg(0), arg(1), arg(2), arg(3));
+    t.init_task(self, arg(0), arg(1), arg(2), arg(3), false, known_debug);
     py::object tb = t.source_traceback();
     int has_frames = PyObject_IsTrue(tb.ptr());
     if (has_frames < 0) throw py::error_already_set();
@@ -116,6 +138,14 @@ PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return done;
 }
 
+PyObject* new_task(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "new_task(loop, coro, name, context)");
+    return nullptr;
+  }
+  return make_task(args, -1);
+}
+
 PyMethodDef new_task_def = {
     "new_task", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(new_task)),
     METH_FASTCALL, "new_task(loop, coro, name, context): FullLoop.create_task()'s Task"};
@@ -123,7 +153,7 @@ PyMethodDef new_task_def = {
 // Mode full's maker for the C create_task (create_task.h): new_task.
 PyObject* full_task(PyObject* loop, PyObject* coro, PyObject* name, PyObject* context) {
   PyObject* call[4] = {loop, coro, name, context};
-  return new_task(nullptr, call, 4);
+  return make_task(call, 0);  // loop_create_task's maker: called with debug off only
 }
 
 // install_create_task(FullLoop, FullLoop.create_task (Python)): sets FullLoop.create_task.
@@ -147,10 +177,17 @@ void register_task(py::module_& m) {
       .def("task_wakeup", [](py::handle self, py::object future) {
         task_of(self).wakeup(self, std::move(future));
       });
-  install_attribute(
-      task_cls, "_log_destroy_pending",
-      [](py::handle self) -> py::object { return py::bool_(task_of(self).log_destroy_pending); },
-      [](py::handle self, py::object v) { task_of(self).log_destroy_pending = v.cast<bool>(); });
+  {
+    // A getset of C functions (no pybind11, no Accessors): gather sets it on every child.
+    static PyGetSetDef def = {"_log_destroy_pending", log_destroy_pending_get,
+                              log_destroy_pending_set, nullptr, nullptr};
+    auto* type = reinterpret_cast<PyTypeObject*>(task_cls.ptr());
+    py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewGetSet(type, &def));
+    if (!descr || PyDict_SetItemString(type->tp_dict, def.name, descr.ptr()) != 0) {
+      throw py::error_already_set();
+    }
+    PyType_Modified(type);
+  }
   install_attribute(
       task_cls, "_must_cancel",
       [](py::handle self) -> py::object { return py::bool_(task_of(self).must_cancel); },

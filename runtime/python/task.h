@@ -35,9 +35,10 @@ class FullTask final : public FullFuture {
   static void python_init(PyObject* self, PyObject* args, PyObject* kwds);
 
   // Task.__init__ (FullLoop.create_task too, through new_task), in _asyncio's order.
+  // `known_debug`: as FullFuture::init's (FullLoop.create_task read it just before).
   void init_task(py::handle self, py::object the_loop, py::object the_coro, py::object the_name,
-                 py::object the_context, bool eager_start = false) {
-    init(std::move(the_loop));
+                 py::object the_context, bool eager_start = false, int known_debug = -1) {
+    init(std::move(the_loop), known_debug);
     // A coroutine object is one without asking asyncio.iscoroutine (as _asyncio's is_coroutine).
     if (!PyCoro_CheckExact(the_coro.ptr()) && !api().iscoroutine(the_coro).cast<bool>()) {
       log_destroy_pending = false;
@@ -325,11 +326,10 @@ class FullTask final : public FullFuture {
     FullFuture::finalize(self);
   }
 
-  int traverse(visitproc visit, void* arg) {
-    Py_VISIT(coro.ptr());
-    Py_VISIT(context.ptr());
-    Py_VISIT(fut_waiter.ptr());
-    Py_VISIT(name.ptr());
+  int traverse(visitproc visit, void* arg) {  // None is not visited (FullFuture::traverse)
+    if (int r = visit_all(visit, arg, coro.ptr(), context.ptr(), fut_waiter.ptr(), name.ptr())) {
+      return r;
+    }
     return FullFuture::traverse(visit, arg);
   }
   void clear() {

@@ -778,6 +778,57 @@ class QueuedCallbackTests(unittest.TestCase):
         # task's wakeup when the task is done.
         self.assertEqual(same_as_cpython(self, main), ((True, True), 4, True))
 
+    def test_registry_attributes_rebound_are_seen(self):
+        # Mode full reads the tasks' registry (a WeakSet) from its instance dict, and keeps what
+        # it read while that dict is unchanged: a `data` set rebound between two tasks gets the
+        # second task, and a task that dies afterwards leaves the set it is in, as WeakSet.add
+        # and WeakSet._remove do on CPython's loop.
+        import gc
+
+        async def main(loop):
+            async def child():
+                pass
+
+            registry = getattr(asyncio.tasks, "_scheduled_tasks", None)
+            if registry is None:
+                registry = asyncio.tasks._all_tasks
+            gc.collect()
+            first = loop.create_task(child())
+            old, registry.data = registry.data, set()
+            try:
+                second = loop.create_task(child())
+                placed = (len(registry.data), [r() for r in registry.data] == [second],
+                          any(r() is first for r in old))
+                await asyncio.gather(first, second)
+                await asyncio.sleep(0)
+                first = second = None
+                gc.collect()
+                return placed, len(registry.data)
+            finally:
+                registry.data = old | registry.data
+
+        self.assertEqual(same_as_cpython(self, main), ((1, True, True), 0))
+
+    def test_entering_a_task_twice_is_refused(self):
+        # _asyncio's enter_task: a loop with a current task refuses another one, and its
+        # current task stays; the same task again is refused too.
+        async def main(loop):
+            me = asyncio.current_task()
+            other = loop.create_task(asyncio.sleep(0))
+            outcomes = []
+            for task in (me, other):
+                try:
+                    asyncio.tasks._enter_task(loop, task)
+                    outcomes.append("entered")
+                except RuntimeError as e:
+                    outcomes.append(str(e).split(" while ")[0][:24])
+                outcomes.append(asyncio.current_task() is me)
+            await other
+            return outcomes
+
+        self.assertEqual(same_as_cpython(self, main),
+                         ["Cannot enter into task <", True, "Cannot enter into task <", True])
+
     def test_task_dies_while_registry_is_iterated(self):
         # The registry's weakref callback (WeakSet._remove, done in C by mode full): a task that
         # dies while the WeakSet is iterated waits in _pending_removals until the iteration ends.
@@ -834,6 +885,76 @@ class CurrentTask(object):
             return type(asyncio.current_task()).__name__
 
         self.assertEqual(asyncio.run(main(), loop_factory=self.new_loop), "Task")
+
+
+class Referents(unittest.TestCase):
+    # What a future's and a task's tp_traverse visits, as gc.get_referents shows it: _asyncio
+    # leaves unset fields NULL and does not visit them; mode full's C++ objects hold None there
+    # and do not visit it either. A result set to None is visited, as _asyncio's fut_result.
+    def test_no_none_for_unset_fields(self):
+        import gc
+
+        def nones(obj):
+            return sum(1 for x in gc.get_referents(obj) if x is None)
+
+        async def main(loop):
+            async def child(value):
+                return value
+
+            async def waiter(fut):
+                await fut
+
+            seen = []
+            fut = loop.create_future()
+            seen.append(nones(fut))
+            fut.add_done_callback(lambda f: None)
+            seen.append(nones(fut))
+            fut.set_result(None)
+            seen.append(nones(fut))
+            failed = loop.create_future()
+            failed.set_exception(ValueError())
+            seen.append(nones(failed))
+            failed.exception()
+            task = loop.create_task(child(1))
+            seen.append(nones(task))
+            await task
+            seen.append(nones(task))
+            none_task = loop.create_task(child(None))
+            await none_task
+            seen.append(nones(none_task))
+            pending = loop.create_future()
+            blocked = loop.create_task(waiter(pending))
+            await asyncio.sleep(0)
+            seen.append(nones(blocked))
+            pending.set_result(2)
+            await blocked
+            return seen
+
+        self.assertEqual(same_as_cpython(self, main), [0, 0, 1, 0, 0, 0, 1, 0])
+
+
+class LogDestroyPending(unittest.TestCase):
+    # Task._log_destroy_pending takes any object by its truth, as _asyncio's setter
+    # (PyObject_IsTrue; gather sets False on each child), and cannot be deleted.
+    def test_set_by_truth(self):
+        async def main(loop):
+            async def child():
+                pass
+
+            task = loop.create_task(child())
+            seen = []
+            for value in (0, 1, [], "x", None, False, True):
+                task._log_destroy_pending = value
+                seen.append(task._log_destroy_pending)
+            try:
+                del task._log_destroy_pending
+            except AttributeError as e:
+                seen.append(str(e))
+            await task
+            return seen
+
+        self.assertEqual(same_as_cpython(self, main),
+                         [False, True, False, True, False, False, True, "cannot delete attribute"])
 
 
 @loops.every_loop

@@ -450,6 +450,29 @@ class Threadsafe(object):
         thread.join()
         self.assertLess(time.monotonic() - started, 5)
 
+    def test_threadsafe_follows_debug_and_close_after_calls(self):
+        # call_soon_threadsafe's C path keeps what it read from the loop while its dict is
+        # unchanged (the same facts as call_soon's): set_debug and close() after calls are seen
+        # at the next call, as on CPython's loop.
+        async def coro():
+            pass
+
+        seen = []
+        for _ in range(3):
+            self.loop.call_soon_threadsafe(seen.append, 1)
+        self.loop.set_debug(True)
+        with self.assertRaisesRegex(TypeError, "coroutines cannot be used with "
+                                    "call_soon_threadsafe"):
+            self.loop.call_soon_threadsafe(coro)
+        self.loop.set_debug(False)
+        self.loop.call_soon_threadsafe(seen.append, 2)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.loop.close()
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            self.loop.call_soon_threadsafe(seen.append, 3)
+        self.assertEqual(seen, [1, 1, 1, 2])
+
     def test_cancel_threadsafe_handle(self):
         log = []
         h = self.loop.call_soon_threadsafe(log.append, 1)
@@ -554,6 +577,27 @@ class HandleDeath(object):
             del handle._repr, handle._args
             self.assertEqual(gc.get_referents(handle),
                              [n for n in names if n not in ("_repr", "_args")] + [cls])
+
+    def test_queued_handles_referents_and_cycles(self):
+        # gc.get_referents sees every slot of a queued handle, None, False and () included, as
+        # on CPython's loop; the collector still sees the tracked ones: a cycle through a
+        # queued handle's argument is kept while queued, and collected once it ran.
+        class Node:
+            pass
+
+        node = Node()
+        node.me = node
+        dead = weakref.ref(node)
+        plain = self.loop.call_soon(print)
+        referents = gc.get_referents(plain)
+        self.loop.call_soon(lambda n: None, node)
+        node = None
+        gc.collect()
+        alive = dead() is not None
+        self.loop.run_until_complete(asyncio.sleep(0))
+        gc.collect()
+        constants = [x for x in referents if x is None or x is False or x == ()]
+        self.assertEqual((constants, alive, dead()), ([(), False, None, None], True, None))
 
     def test_weakrefs_made_by_del_are_cleared_with_the_others(self):
         # subtype_dealloc: the finalizer, then every weak reference with its callback (those
@@ -666,6 +710,12 @@ class HandleTypeInternals(object):
         core = aioref._loop._core
         self.assertTrue(core.handle_layout_fixed(0))
         self.assertTrue(core.handle_layout_fixed(1))
+
+    def test_collector_visitors_learned(self):
+        # The collector's own visitors are learned at import (handles.cc,
+        # learn_collector_visitors): a handle's traverse skips, for them only, the slots holding
+        # None, False or the empty tuple, visits that would do nothing (issue 22, call_soon).
+        self.assertTrue(aioref._loop._core.collector_visitors_known())
 
     def test_not_subclassable(self):
         for cls in (aioref.Handle, aioref.TimerHandle):

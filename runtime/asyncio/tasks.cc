@@ -717,7 +717,15 @@ void gc_collect_pending_tasks() {
   // Held weakly from here, as the collector holds the garbage: a task whose last reference an
   // earlier close drops (a frame's local) is freed then, by its reference count.
   std::vector<std::weak_ptr<TaskBase>> first, second;
-  for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
+  // A list that a reached task's gather callback holds as its `children` cell (the stopped
+  // teardown's `to_cancel`, which native keeps as that frame's local) is reachable too: the first
+  // collection frees the frame but not the list, which holds its tasks to the second one's
+  // tp_clear (after every finalizer: none of them is freed by a close's reference count).
+  std::vector<std::shared_ptr<detail::FrameLocalsBase>> reached_lists;
+  for (std::size_t i = 0; i < alive.size(); ++i) {
+    (held[i] ? second : first).push_back(alive[i]);
+    if (held[i]) alive[i]->add_closure_frames(reached_lists);
+  }
   alive.clear();
   auto collect_each = [](std::vector<std::weak_ptr<TaskBase>>& tasks) {
     for (auto& w : tasks) {
@@ -735,12 +743,13 @@ void gc_collect_pending_tasks() {
     detail::Collection collection;  // one collection: its logs in task creation order
     collect_each(first);
     // The same collection frees the cycles through frames kept by tracebacks (frames.h).
-    gc_collect_kept_frames();
+    gc_collect_kept_frames(reached_lists);
   }
   if (second.empty()) return;
   detail::GlobalsCleared cleared;
   detail::Collection collection;
   collect_each(second);
+  for (const auto& list : reached_lists) list->clear();
 }
 
 AnyTask current_task(EventLoop& loop) {
@@ -846,12 +855,35 @@ void cancel_all_tasks(const Loop& loop) {
   if (!to_cancel.empty()) {
     DrivingFrame driving(loop->has(Behaviour::kKeptFrameKeepsItsCallers) ? frame : nullptr);
     for (auto& t : to_cancel) t.cancel();
-    // gather(*to_cancel, return_exceptions=True)
-    auto outer = loop->create_future<void>();
-    auto remaining = std::make_shared<std::size_t>(to_cancel.size());
+    // gather(*to_cancel, return_exceptions=True): its `_done_callback`'s closure holds `outer`
+    // and `children` (what the collection's reachability follows: a child reached reaches the
+    // others).
+    struct Closure final : CallbackClosure {
+      Future<void> outer;
+      std::size_t remaining = 0;
+      std::shared_ptr<FrameLocals<std::vector<AnyTask>>> children;
+      void add_referents(std::vector<const FutureBase*>& out) const override {
+        out.push_back(outer.base().get());
+        if (!children) return;
+        for (const AnyTask& child : std::get<0>(children->values)) {
+          if (child) out.push_back(child.ptr().get());
+        }
+      }
+      void add_frames(std::vector<std::shared_ptr<detail::FrameLocalsBase>>& out) const override {
+        if (children) out.push_back(children);
+      }
+    };
+    auto closure = std::make_shared<Closure>();
+    closure->outer = loop->create_future<void>();
+    closure->remaining = to_cancel.size();
+    closure->children = frame;
+    Future<void> outer = closure->outer;
     for (auto& t : to_cancel) {
-      t.ptr()->add_done_callback(
-          [outer, remaining, children = frame](FutureBase& f) {
+      t.ptr()->add_done_callback_holding(
+          [closure](FutureBase& f) {
+            const Future<void>& outer = closure->outer;
+            std::size_t* remaining = &closure->remaining;
+            const auto& children = closure->children;
             --*remaining;
             if (outer.done()) {
               if (!f.cancelled()) f.exception();  // mark retrieved
@@ -866,7 +898,7 @@ void cancel_all_tasks(const Loop& loop) {
             }
             outer.set_result();
           },
-          gather_done_callback_name(*loop));
+          gather_done_callback_name(*loop), closure.get());
     }
     try {
       loop->run_until_complete(outer);

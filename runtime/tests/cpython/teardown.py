@@ -688,5 +688,74 @@ def kept_frame_keeps_its_callers_locals():
     run_in_the_harness(KEPT_FRAME_KEEPS_ITS_CALLERS)
 
 
+# s23-nxfail's scenarios.
+GATHER_CLOSURE_REACHES_ITS_CHILDREN = """\
+import asyncio
+
+lock = None
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def holder():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("holder cancelled")
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def waiter():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("waiter cancelled")
+    await asyncio.sleep(0)
+    async with lock:
+        print("waiter acquired")
+
+
+async def main():
+    global lock
+    lock = asyncio.Lock()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler)
+    asyncio.create_task(holder())
+    asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    loop.call_later(0.1, loop.stop)
+
+
+loop = asyncio.new_event_loop()
+try:
+    loop.run_until_complete(main())
+finally:
+    try:
+        asyncio.runners._cancel_all_tasks(loop)
+    finally:
+        loop.close()
+"""
+
+
+@scenario(sync=True)
+def gather_closure_reaches_its_children():
+    # The stopped teardown leaves `holder` in `async with lock` and `waiter` waiting for the
+    # lock, both pending in _cancel_all_tasks' gather. The global `lock` reaches waiter (its
+    # waiter future's callback), and waiter's `_done_callback` reaches holder (its closure's
+    # `children`, the list `to_cancel`): both are finalized in the collection after the harness
+    # set the globals to None, holder first. Closing holder releases the lock, which wakes
+    # waiter's future on the closed loop (RuntimeError('Event loop is closed'), "Exception ignored
+    # in" holder) and so drops the future's callback, but `children` still holds waiter to the
+    # collection's end: waiter's coroutine is closed before its log (`done`). Native followed no
+    # callback's closure (holder went with the first collection) and cleared `to_cancel` there
+    # (waiter freed by reference count, `running`) (tools/fuzz seed 77730, 3.8-3.13).
+    run_in_the_harness(GATHER_CLOSURE_REACHES_ITS_CHILDREN)
+
+
 if __name__ == "__main__":
     main()

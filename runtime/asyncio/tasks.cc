@@ -146,6 +146,16 @@ bool throw_into_closing_task(std::exception_ptr e, const CoPromiseBase* through)
   return true;
 }
 
+void drop_own_frames_task_reference(AnyTask& task) noexcept {
+  TaskBase* t = task.ptr().get();
+  // Its references: this one and collect_each's (the collector's, which CPython does not have).
+  if (t && t == t_closing_task && collecting() && holds_pending_tasks_at_close() &&
+      task.ptr().use_count() == 2 && t->collected_) {
+    t->log_freed_while_closing();  // its coroutine still closing: `running at`, at its place
+  }
+  task = AnyTask();
+}
+
 namespace {
 thread_local bool t_throw_closing = false;
 
@@ -613,6 +623,22 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
                               [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
+namespace {
+// The waiter collect() keeps aside while it closes the task's coroutine (Task._fut_waiter, which
+// the collector leaves until tp_clear).
+thread_local const std::shared_ptr<FutureBase>* t_collected_waiter = nullptr;
+}  // namespace
+
+void TaskBase::log_freed_while_closing() {
+  if (fut_waiter_ || !t_collected_waiter || !*t_collected_waiter) {
+    log_destroyed();
+    return;
+  }
+  fut_waiter_ = *t_collected_waiter;
+  log_destroyed();
+  fut_waiter_.reset();
+}
+
 void TaskBase::collect() {
   if (state_ != State::kPending) return;
   detail::FinalizingTask finalizing(number_);
@@ -646,6 +672,10 @@ void TaskBase::collect() {
       Output* written;
       ~Restore() { set_output(written); }
     } restore{written};
+    struct KeptAside {
+      const std::shared_ptr<FutureBase>* previous;
+      ~KeptAside() { t_collected_waiter = previous; }
+    } kept_aside{std::exchange(t_collected_waiter, &waiter)};
     close_coro();
     // The waiter stays, as the collector leaves Task._fut_waiter until every finalizer of the
     // garbage ran: this task's log, and that of a task finalized after it, show it

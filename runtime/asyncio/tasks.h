@@ -123,6 +123,9 @@ class TaskBase : public FutureBase {
   // logs it. The waiter stays until drop_waiter (the collector's tp_clear).
   void collect();
   void drop_waiter() { fut_waiter_.reset(); }
+  // Freed in the middle of its coroutine's close by collect() (detail::
+  // drop_own_frames_task_reference): logged then, showing the waiter collect() keeps aside.
+  void log_freed_while_closing();
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
 
@@ -282,6 +285,15 @@ class AnyTask {
  private:
   std::shared_ptr<TaskBase> t_;
 };
+
+namespace detail {
+// Lets go of `task`, held by an object of that task's own frames (asyncio.timeout's Timeout._task,
+// wait_for's from 3.12). While the collection closes the task's coroutine, when this was its last
+// reference but the collector's, CPython frees the task here, in the middle of its coroutine's
+// close (the collector holds no reference): "Task was destroyed but it is pending!" with
+// `coro=<... running at`, before what the rest of the close writes.
+void drop_own_frames_task_reference(AnyTask& task) noexcept;
+}  // namespace detail
 
 // asyncio.current_task() (None -> empty AnyTask) and asyncio.all_tasks() (pending tasks).
 AnyTask current_task();

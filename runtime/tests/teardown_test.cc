@@ -701,6 +701,35 @@ TEST_P(Teardown, gather_closure_reaches_its_children) {
   add_source("program.py", "");
 }
 
+Co<void> freed_inner(Def = "inner") {
+  get_running_loop()->stop();
+  co_await sleep(0);
+  co_await sleep(10);
+}
+
+Co<void> freed_outer(Def = "outer") {
+  try {
+    co_await wait_for(freed_inner(), 10);
+  } catch (...) {
+    print("outer closed");  // finally:
+    throw;
+  }
+  print("outer closed");
+}
+
+// Fails before on 3.12 and 3.13: `outer closed`, then `outer done` (the collection held the task
+// through its coroutine's close, so wait_for's Timeout did not free it there).
+TEST_P(Teardown, task_freed_by_its_own_close) {
+  expect_harness_trace("task_freed_by_its_own_close", [] {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler(prints_whether_done);
+    (void)loop->create_task(freed_outer());
+    loop->run_forever();
+    loop->close();
+    print("closed");
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -757,5 +757,51 @@ def gather_closure_reaches_its_children():
     run_in_the_harness(GATHER_CLOSURE_REACHES_ITS_CHILDREN)
 
 
+TASK_FREED_BY_ITS_OWN_CLOSE = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def inner():
+    asyncio.get_running_loop().stop()
+    await asyncio.sleep(0)
+    await asyncio.sleep(10)
+
+
+async def outer():
+    try:
+        await asyncio.wait_for(inner(), 10)
+    finally:
+        print("outer closed")
+
+
+loop = asyncio.new_event_loop()
+loop.set_exception_handler(handler)
+loop.create_task(outer())
+loop.run_forever()
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def task_freed_by_its_own_close():
+    # The loop stops with outer's next step in the ready queue (inner's sleep(0)), which close()
+    # clears. From 3.12 wait_for runs `inner()` in the caller's task under `async with
+    # timeouts.timeout(10)`, whose Timeout holds the task (`_task`): the task is then held only
+    # by its own coroutine's frames. The collection closes that coroutine first (CANONICAL):
+    # when wait_for's frame lets the Timeout go the task is freed, by its reference count, in
+    # the middle of the close: logged `running`, before outer's `finally` prints. Before 3.12
+    # wait_for wraps inner in a task and outer waits on a future whose callback holds outer's
+    # task: outer's close ends first, then its log (`done`), then inner's. Native held the task
+    # through the close (tools/fuzz seeds 95040 and 74203, 3.12-3.13).
+    run_in_the_harness(TASK_FREED_BY_ITS_OWN_CLOSE)
+
+
 if __name__ == "__main__":
     main()

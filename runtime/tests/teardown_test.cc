@@ -730,6 +730,47 @@ TEST_P(Teardown, task_freed_by_its_own_close) {
   });
 }
 
+std::optional<Condition> g_cond;
+
+Co<void> cond_take(Def = "take") {
+  auto held = co_await async_with(*g_cond);
+  co_await sleep(0);
+}
+
+Co<void> main_of_cond(bool bind, Def = "main") {
+  g_cond.emplace();
+  get_running_loop()->set_exception_handler(prints_whether_done);
+  if (bind) co_await gather(cond_take(), cond_take());
+  co_await g_cond->acquire();
+  (void)create_task(g_cond->wait());
+  co_await sleep(0);
+  co_await g_cond->acquire();
+  print("main holds the lock");
+}
+
+void condition_wait_closed(bool bind) {
+  set_module_globals([](std::vector<const FutureBase*>& out) {
+    if (g_cond) g_cond->add_waiters(out);
+  });
+  Loop loop = new_event_loop();
+  loop->run_until_complete(main_of_cond(bind));
+  loop->close();
+  print("closed");
+}
+
+// Fail before on 3.10-3.13: RuntimeError('no running event loop'), with wait's frame only.
+TEST_P(Teardown, condition_wait_closed_with_its_lock_bound) {
+  expect_harness_trace("condition_wait_closed_with_its_lock_bound",
+                       [] { condition_wait_closed(true); });
+  g_cond.reset();
+}
+
+TEST_P(Teardown, condition_wait_closed_with_its_lock_unbound) {
+  expect_harness_trace("condition_wait_closed_with_its_lock_unbound",
+                       [] { condition_wait_closed(false); });
+  g_cond.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

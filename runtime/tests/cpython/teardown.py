@@ -803,5 +803,61 @@ def task_freed_by_its_own_close():
     run_in_the_harness(TASK_FREED_BY_ITS_OWN_CLOSE)
 
 
+CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP = """\
+import asyncio
+
+cond = None
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def take():
+    async with cond:
+        await asyncio.sleep(0)
+
+
+async def main():
+    global cond
+    cond = asyncio.Condition()
+    asyncio.get_running_loop().set_exception_handler(handler)
+    %s
+    await cond.acquire()
+    asyncio.ensure_future(cond.wait())
+    await asyncio.sleep(0)
+    await cond.acquire()
+    print("main holds the lock")
+
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def condition_wait_closed_with_its_lock_bound():
+    # main holds the condition's lock while a task waits on the condition: at the last
+    # collection (no running loop) the close of Condition.wait re-acquires the lock in its
+    # `finally`, and the lock, taken before by a waiter (gather(take(), take())), is bound to
+    # the closed loop: mixins._get_loop raises "... is bound to a different event loop" (3.10+)
+    # with the frames of wait, acquire and _get_loop. 3.8-3.9 take the loop at construction:
+    # the acquire waits again, "coroutine ignored GeneratorExit". Native raised 'no running
+    # event loop' from wait's frame (tools/fuzz seed 87357 on 3.11.7).
+    run_in_the_harness(CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP
+                       % "await asyncio.gather(take(), take())")
+
+
+@scenario(sync=True)
+def condition_wait_closed_with_its_lock_unbound():
+    # The same with a lock never bound (always taken at once): _get_loop binds None and returns
+    # it, and acquire's `.create_future()` raises AttributeError (3.10+).
+    run_in_the_harness(CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP % "pass")
+
+
 if __name__ == "__main__":
     main()

@@ -122,12 +122,15 @@ void gc_collect_unreached_frames() {
 
 }  // namespace detail
 
-void gc_collect_kept_frames() {
+void gc_collect_kept_frames() { gc_collect_kept_frames({}); }
+
+void gc_collect_kept_frames(const std::vector<std::shared_ptr<detail::FrameLocalsBase>>& spared) {
   detail::Collection collection;
   std::vector<std::weak_ptr<detail::FrameLocalsBase>> kept = std::move(detail::t_kept_frames);
   detail::t_kept_frames.clear();
   for (const auto& w : kept) {
-    if (std::shared_ptr<detail::FrameLocalsBase> frame = w.lock()) frame->clear();
+    std::shared_ptr<detail::FrameLocalsBase> frame = w.lock();
+    if (frame && std::find(spared.begin(), spared.end(), frame) == spared.end()) frame->clear();
   }
 }
 

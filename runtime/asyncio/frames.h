@@ -230,6 +230,9 @@ struct frame_locals {
 // The modelled cyclic collection: clears every frame a traceback kept past its coroutine's end,
 // in the order the coroutines ended, which frees the cycles through them.
 void gc_collect_kept_frames();
+// The same, but the frames in `spared` are let go without being cleared: what the collection
+// finds reachable (a list a reached closure holds, as a cell: CallbackClosure::add_frames).
+void gc_collect_kept_frames(const std::vector<std::shared_ptr<detail::FrameLocalsBase>>& spared);
 
 namespace detail {
 // A frame in a cycle that the harness's _order_garbage frees in its own collection, which runs

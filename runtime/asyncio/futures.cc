@@ -240,13 +240,25 @@ void FutureBase::set_exception(std::exception_ptr e) {
 
 CallbackId FutureBase::add_done_callback(DoneCallback fn, const char* name,
                                          const FutureBase* partial_arg) {
+  return add_done_callback_entry(std::move(fn), name,
+                                 reinterpret_cast<std::uintptr_t>(partial_arg));
+}
+
+CallbackId FutureBase::add_done_callback_holding(DoneCallback fn, const char* name,
+                                                 const CallbackClosure* closure) {
+  return add_done_callback_entry(std::move(fn), name,
+                                 closure ? reinterpret_cast<std::uintptr_t>(closure) | 1 : 0);
+}
+
+CallbackId FutureBase::add_done_callback_entry(DoneCallback fn, const char* name,
+                                               std::uintptr_t arg) {
   CallbackId id = next_cb_id_++;
   if (state_ != State::kPending) {
     const char* n = name == detail::kTaskWakeupName ? "Task.task_wakeup" : name;
     loop_->schedule_soon([fn = std::move(fn), self = shared_from_this()]() mutable { fn(*self); },
                          n);
   } else {
-    callbacks_.push_back(CbEntry{std::move(fn), name, partial_arg, id});
+    callbacks_.push_back(CbEntry{std::move(fn), name, arg, id});
   }
   return id;
 }
@@ -268,11 +280,11 @@ std::string FutureBase::format_callbacks() const {
       open = n.size();
       n += "()";
     }
-    if (e.partial_arg) {
+    if (const FutureBase* partial_arg = e.partial_arg()) {
       // format_helpers._format_callback of functools.partial(f, arg): "f(arg)()", the partial's
       // arguments then the call's (none); 3.13 shows arguments in debug mode only: "f()()".
       std::string arg = loop_->has(Behaviour::kTimerHandleReprArgs)
-                            ? detail::reprlib_instance(e.partial_arg->repr())
+                            ? detail::reprlib_instance(partial_arg->repr())
                             : std::string();
       n.insert(open + 1, arg);
       n.insert(open + 2 + arg.size(), "()");

@@ -30,6 +30,21 @@ class FutureBase;
 using DoneCallback = SmallFunction<void(FutureBase&), 24>;
 using CallbackId = std::uint64_t;
 
+// What a done callback's closure holds, as far as a collection's reachability follows it
+// (teardown.h): the cells of a Python closure, as gather's `_done_callback` holds its `outer`
+// future and `children`. The callback's function keeps the closure alive.
+class CallbackClosure {
+ public:
+  virtual void add_referents(std::vector<const FutureBase*>& out) const = 0;
+  // A kept frame whose local is a cell of the closure (the teardown's `to_cancel`, gather's
+  // `children`), appended to `out`: the collection that frees the frame leaves the list to the
+  // closure when the closure is reached (gc_collect_pending_tasks).
+  virtual void add_frames(std::vector<std::shared_ptr<detail::FrameLocalsBase>>& /*out*/) const {}
+
+ protected:
+  ~CallbackClosure() = default;
+};
+
 namespace detail {
 // Name used for a task's wakeup callback; shown per version (Behaviour::kTaskWakeupReprMethod).
 extern const char kTaskWakeupName[];
@@ -163,15 +178,27 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   // the pointer is kept: `fn` keeps the future alive.
   CallbackId add_done_callback(DoneCallback fn, const char* name = nullptr,
                                const FutureBase* partial_arg = nullptr);
+  // The same for a closure whose cells `closure` names (what the reachability follows; `fn`
+  // keeps it alive): gather's `_done_callback`.
+  CallbackId add_done_callback_holding(DoneCallback fn, const char* name,
+                                       const CallbackClosure* closure);
   // Removes the callback registered under `id` (CPython removes by equality; ids stand for the
   // function objects). Returns the number removed.
   std::size_t remove_done_callback(CallbackId id);
   std::size_t callback_count() const { return callbacks_.size(); }
   // The futures its callbacks are partials of (`partial_arg`), appended to `out`: what it refers
   // to through its callbacks, as far as they say (teardown.h's reachability).
+  // The same for the closures' cells (add_done_callback_holding).
   void add_partial_args(std::vector<const FutureBase*>& out) const {
     for (std::size_t i = 0; i < callbacks_.size(); ++i) {
-      if (callbacks_[i].partial_arg) out.push_back(callbacks_[i].partial_arg);
+      if (const FutureBase* arg = callbacks_[i].partial_arg()) out.push_back(arg);
+      if (const CallbackClosure* closure = callbacks_[i].closure()) closure->add_referents(out);
+    }
+  }
+  // The kept frames its callbacks' closures hold a local of (CallbackClosure::add_frames).
+  void add_closure_frames(std::vector<std::shared_ptr<detail::FrameLocalsBase>>& out) const {
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) {
+      if (const CallbackClosure* closure = callbacks_[i].closure()) closure->add_frames(out);
     }
   }
 
@@ -233,9 +260,19 @@ class FutureBase : public std::enable_shared_from_this<FutureBase> {
   struct CbEntry {
     DoneCallback fn;
     const char* name;
-    const FutureBase* partial_arg;
+    // A partial's argument (a FutureBase*), or a closure (a CallbackClosure*, its low bit set):
+    // one word, as the entry is inline in every future.
+    std::uintptr_t arg;
     CallbackId id;
+    const FutureBase* partial_arg() const {
+      return (arg & 1) ? nullptr : reinterpret_cast<const FutureBase*>(arg);
+    }
+    const CallbackClosure* closure() const {
+      return (arg & 1) ? reinterpret_cast<const CallbackClosure*>(arg & ~std::uintptr_t{1})
+                       : nullptr;
+    }
   };
+  CallbackId add_done_callback_entry(DoneCallback fn, const char* name, std::uintptr_t arg);
 
   // The fields a step or a done callback reads first, then the rare ones: a task lives in few
   // cache lines, which is what a workload of 100k live tasks is bound by

@@ -213,8 +213,8 @@ class Gatherer {
       done_futs_.push_back(f);
       return;
     }
-    f->add_done_callback([st = st_](FutureBase& d) { done_callback(*st, d); },
-                         gather_done_callback_name(f->get_loop()));
+    f->add_done_callback_holding([st = st_](FutureBase& d) { done_callback(*st, d); },
+                                 gather_done_callback_name(f->get_loop()), st_.get());
   }
 
   template <class Collect>
@@ -233,7 +233,12 @@ class Gatherer {
   }
 
  private:
-  struct State {
+  // `_done_callback`'s closure: its cells `outer` (whose children_ are `children`), `nfuts`,
+  // `nfinished`, `return_exceptions`.
+  struct State final : CallbackClosure {
+    void add_referents(std::vector<const FutureBase*>& out) const override {
+      if (outer) out.push_back(outer.get());
+    }
     std::shared_ptr<GatheringFuture<R>> outer;
     std::size_t nfuts = 0;
     std::size_t nfinished = 0;

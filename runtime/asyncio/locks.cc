@@ -1,5 +1,7 @@
 #include "runtime/asyncio/locks.h"
 
+#include "runtime/asyncio/unraisable.h"
+
 namespace aio {
 
 namespace detail {
@@ -51,7 +53,19 @@ void Lock::State::wake_up_first() {
 }
 
 detail::Waiting Lock::AcquireOp::wait() const {
-  Future<bool> fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
+  Future<bool> fut;
+  try {
+    fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
+  } catch (BaseException& e) {
+    // acquire's frame: `fut = self._get_loop().create_future()`, 3.11-3.12's carets under
+    // `self._get_loop()` (what raised in it) or, for None's AttributeError, up to the attribute.
+    std::string carets;
+    if (has(Behaviour::kUnraisableCarets)) {
+      carets = std::string(10, ' ') + std::string(dynamic_cast<AttributeError*>(&e) ? 30 : 16, '^');
+    }
+    e.add_frame_summary({"locks.py", "acquire", "fut = self._get_loop().create_future()", carets});
+    throw;
+  }
   return detail::Waiting(s->shared_from_this(), s->waiters, std::move(fut));
 }
 
@@ -165,6 +179,13 @@ Co<bool> Condition::wait_impl(std::shared_ptr<State> s, Def) {
       break;
     } catch (const CancelledError&) {
       cancelled = std::current_exception();
+    } catch (...) {
+      // Another error leaves wait at `await self.acquire()` (a close at the last collection:
+      // the lock's _get_loop with no running loop); 3.13 notifies the next waiter first
+      // (`except BaseException: self._notify(1); raise`).
+      detail::raised_at_line("await self.acquire()", {});
+      if (v313) s->notify(1);
+      throw;
     }
   }
   if (cancelled) {

@@ -42,15 +42,21 @@ class LoopBound {
   LoopBound() {
     if (!has(Behaviour::kLoopBoundMixin)) loop_ = get_event_loop();
   }
-  // _get_loop(); `self_repr` names the primitive in the error.
+  // _get_loop(); `self_repr` names the primitive in the error. With no running loop (a close at
+  // the last collection re-acquiring a lock): a primitive bound to a loop raises "is bound to a
+  // different event loop" (mixins.py's frame); one never bound binds None and returns it, and its
+  // caller's `.create_future()` raises AttributeError (create_future_in's frame).
   template <class Repr>
   const Loop& get_loop(Repr self_repr) {
     if (!has(Behaviour::kLoopBoundMixin)) return loop_;
     EventLoop* loop = running_loop_or_null();
-    if (!loop) get_running_loop();  // RuntimeError('no running event loop')
+    if (!loop_ && !loop) throw AttributeError("'NoneType' object has no attribute 'create_future'");
     if (!loop_) loop_ = loop->shared_from_this();
-    if (loop != loop_.get())
-      throw RuntimeError(self_repr() + " is bound to a different event loop");
+    if (loop != loop_.get()) {
+      in_frame("mixins.py", "_get_loop",
+               "raise RuntimeError(f'{self!r} is bound to a different event loop')",
+               [&] { throw RuntimeError(self_repr() + " is bound to a different event loop"); });
+    }
     return loop_;
   }
 

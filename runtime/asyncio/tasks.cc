@@ -146,6 +146,16 @@ bool throw_into_closing_task(std::exception_ptr e, const CoPromiseBase* through)
   return true;
 }
 
+void drop_own_frames_task_reference(AnyTask& task) noexcept {
+  TaskBase* t = task.ptr().get();
+  // Its references: this one and collect_each's (the collector's, which CPython does not have).
+  if (t && t == t_closing_task && collecting() && holds_pending_tasks_at_close() &&
+      task.ptr().use_count() == 2 && t->collected_) {
+    t->log_freed_while_closing();  // its coroutine still closing: `running at`, at its place
+  }
+  task = AnyTask();
+}
+
 namespace {
 thread_local bool t_throw_closing = false;
 
@@ -619,6 +629,22 @@ void TaskBase::report_destroyed(const ExceptionContext& ctx) {
                               [loop = loop_, ctx] { loop->call_exception_handler(ctx); });
 }
 
+namespace {
+// The waiter collect() keeps aside while it closes the task's coroutine (Task._fut_waiter, which
+// the collector leaves until tp_clear).
+thread_local const std::shared_ptr<FutureBase>* t_collected_waiter = nullptr;
+}  // namespace
+
+void TaskBase::log_freed_while_closing() {
+  if (fut_waiter_ || !t_collected_waiter || !*t_collected_waiter) {
+    log_destroyed();
+    return;
+  }
+  fut_waiter_ = *t_collected_waiter;
+  log_destroyed();
+  fut_waiter_.reset();
+}
+
 void TaskBase::collect() {
   if (state_ != State::kPending) return;
   detail::FinalizingTask finalizing(number_);
@@ -652,6 +678,10 @@ void TaskBase::collect() {
       Output* written;
       ~Restore() { set_output(written); }
     } restore{written};
+    struct KeptAside {
+      const std::shared_ptr<FutureBase>* previous;
+      ~KeptAside() { t_collected_waiter = previous; }
+    } kept_aside{std::exchange(t_collected_waiter, &waiter)};
     close_coro();
     // The waiter stays, as the collector leaves Task._fut_waiter until every finalizer of the
     // garbage ran: this task's log, and that of a task finalized after it, show it
@@ -723,7 +753,15 @@ void gc_collect_pending_tasks() {
   // Held weakly from here, as the collector holds the garbage: a task whose last reference an
   // earlier close drops (a frame's local) is freed then, by its reference count.
   std::vector<std::weak_ptr<TaskBase>> first, second;
-  for (std::size_t i = 0; i < alive.size(); ++i) (held[i] ? second : first).push_back(alive[i]);
+  // A list that a reached task's gather callback holds as its `children` cell (the stopped
+  // teardown's `to_cancel`, which native keeps as that frame's local) is reachable too: the first
+  // collection frees the frame but not the list, which holds its tasks to the second one's
+  // tp_clear (after every finalizer: none of them is freed by a close's reference count).
+  std::vector<std::shared_ptr<detail::FrameLocalsBase>> reached_lists;
+  for (std::size_t i = 0; i < alive.size(); ++i) {
+    (held[i] ? second : first).push_back(alive[i]);
+    if (held[i]) alive[i]->add_closure_frames(reached_lists);
+  }
   alive.clear();
   auto collect_each = [](std::vector<std::weak_ptr<TaskBase>>& tasks) {
     for (auto& w : tasks) {
@@ -741,12 +779,13 @@ void gc_collect_pending_tasks() {
     detail::Collection collection;  // one collection: its logs in task creation order
     collect_each(first);
     // The same collection frees the cycles through frames kept by tracebacks (frames.h).
-    gc_collect_kept_frames();
+    gc_collect_kept_frames(reached_lists);
   }
   if (second.empty()) return;
   detail::GlobalsCleared cleared;
   detail::Collection collection;
   collect_each(second);
+  for (const auto& list : reached_lists) list->clear();
 }
 
 AnyTask current_task(EventLoop& loop) {
@@ -852,12 +891,35 @@ void cancel_all_tasks(const Loop& loop) {
   if (!to_cancel.empty()) {
     DrivingFrame driving(loop->has(Behaviour::kKeptFrameKeepsItsCallers) ? frame : nullptr);
     for (auto& t : to_cancel) t.cancel();
-    // gather(*to_cancel, return_exceptions=True)
-    auto outer = loop->create_future<void>();
-    auto remaining = std::make_shared<std::size_t>(to_cancel.size());
+    // gather(*to_cancel, return_exceptions=True): its `_done_callback`'s closure holds `outer`
+    // and `children` (what the collection's reachability follows: a child reached reaches the
+    // others).
+    struct Closure final : CallbackClosure {
+      Future<void> outer;
+      std::size_t remaining = 0;
+      std::shared_ptr<FrameLocals<std::vector<AnyTask>>> children;
+      void add_referents(std::vector<const FutureBase*>& out) const override {
+        out.push_back(outer.base().get());
+        if (!children) return;
+        for (const AnyTask& child : std::get<0>(children->values)) {
+          if (child) out.push_back(child.ptr().get());
+        }
+      }
+      void add_frames(std::vector<std::shared_ptr<detail::FrameLocalsBase>>& out) const override {
+        if (children) out.push_back(children);
+      }
+    };
+    auto closure = std::make_shared<Closure>();
+    closure->outer = loop->create_future<void>();
+    closure->remaining = to_cancel.size();
+    closure->children = frame;
+    Future<void> outer = closure->outer;
     for (auto& t : to_cancel) {
-      t.ptr()->add_done_callback(
-          [outer, remaining, children = frame](FutureBase& f) {
+      t.ptr()->add_done_callback_holding(
+          [closure](FutureBase& f) {
+            const Future<void>& outer = closure->outer;
+            std::size_t* remaining = &closure->remaining;
+            const auto& children = closure->children;
             --*remaining;
             if (outer.done()) {
               if (!f.cancelled()) f.exception();  // mark retrieved
@@ -872,7 +934,7 @@ void cancel_all_tasks(const Loop& loop) {
             }
             outer.set_result();
           },
-          gather_done_callback_name(*loop));
+          gather_done_callback_name(*loop), closure.get());
     }
     try {
       loop->run_until_complete(outer);

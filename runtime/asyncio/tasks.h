@@ -13,6 +13,7 @@
 
 #include "runtime/asyncio/coro.h"
 #include "runtime/asyncio/futures.h"
+#include "runtime/asyncio/unraisable.h"
 
 namespace aio {
 
@@ -106,9 +107,11 @@ class TaskBase : public FutureBase {
   };
   std::shared_ptr<FutureBase> yielded_;
   bool yielded_bare_ = false;
-  bool collected_ = false;            // seen by gc_collect_pending_tasks already
-  bool done_coro_unstarted_ = false;  // close_coro of a coroutine never started
-  int done_coro_line_ = 0;            // (in the padding: a task in no more cache lines)
+  bool collected_ = false;  // seen by gc_collect_pending_tasks already
+  // close_coro of a coroutine never started, or left suspended by its close ("coroutine ignored
+  // GeneratorExit"): not finished, `running at`.
+  bool done_coro_running_ = false;
+  int done_coro_line_ = 0;  // (in the padding: a task in no more cache lines)
   std::exception_ptr thrown_in_;
   // The future whose done callback runs this step: the loop's callback holds one reference to
   // it until the step returns, which nothing else can reach (detail::last_reference).
@@ -123,6 +126,9 @@ class TaskBase : public FutureBase {
   // logs it. The waiter stays until drop_waiter (the collector's tp_clear).
   void collect();
   void drop_waiter() { fut_waiter_.reset(); }
+  // Freed in the middle of its coroutine's close by collect() (detail::
+  // drop_own_frames_task_reference): logged then, showing the waiter collect() keeps aside.
+  void log_freed_while_closing();
   // Creation order (the Task-N counter, also for named tasks).
   std::uint64_t number() const { return number_; }
 
@@ -212,8 +218,10 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     const Def& def = coro_.def();
     const DoneCoro named{def.name, def.file};
     const int line = def.line;
-    this->done_coro_unstarted_ = !coro_.started();
+    const bool started = coro_.started();
+    detail::take_close_left_suspended();
     coro_ = Co<T>();  // (leaf_ is read while the frames close: done_coro_ after)
+    this->done_coro_running_ = !started || detail::take_close_left_suspended();
     done_coro_ = named;
     done_coro_line_ = line;
   }
@@ -231,7 +239,7 @@ class TaskState final : public TaskBase, public ResultSlot<T> {
     if (coro_) return coro_.format();
     if (!done_coro_.name) return std::string();
     return detail::format_coro(done_coro_.name, done_coro_.file, done_coro_line_,
-                               !this->done_coro_unstarted_);
+                               !this->done_coro_running_);
   }
   std::string result_repr() const override {
     return this->value ? detail::reprlib_repr(*this->value) : std::string("None");
@@ -282,6 +290,15 @@ class AnyTask {
  private:
   std::shared_ptr<TaskBase> t_;
 };
+
+namespace detail {
+// Lets go of `task`, held by an object of that task's own frames (asyncio.timeout's Timeout._task,
+// wait_for's from 3.12). While the collection closes the task's coroutine, when this was its last
+// reference but the collector's, CPython frees the task here, in the middle of its coroutine's
+// close (the collector holds no reference): "Task was destroyed but it is pending!" with
+// `coro=<... running at`, before what the rest of the close writes.
+void drop_own_frames_task_reference(AnyTask& task) noexcept;
+}  // namespace detail
 
 // asyncio.current_task() (None -> empty AnyTask) and asyncio.all_tasks() (pending tasks).
 AnyTask current_task();

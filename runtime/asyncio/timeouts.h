@@ -119,6 +119,10 @@ class Timeout {
 
  private:
   struct Shared {
+    Shared() = default;
+    Shared(const Shared&) = delete;
+    Shared& operator=(const Shared&) = delete;
+    ~Shared() { detail::drop_own_frames_task_reference(task); }
     State state = State::kCreated;
     std::optional<double> when;
     Handle handler;

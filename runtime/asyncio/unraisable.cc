@@ -271,6 +271,12 @@ void add_closed_frame(const std::exception_ptr& e, const Def& def, bool block) {
   }
 }
 
+namespace {
+thread_local bool t_close_left_suspended = false;
+}  // namespace
+
+bool take_close_left_suspended() noexcept { return std::exchange(t_close_left_suspended, false); }
+
 void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind, bool block,
                      CoPromiseBase* promise) {
   // What the report needs outlives the frame (the Def is in its promise).
@@ -279,6 +285,7 @@ void close_suspended(std::coroutine_handle<> h, const Def& def, const char* kind
   if (promise && !t_closing) {
     bool top_suspended = false;
     if (std::optional<std::exception_ptr> raised = close_by_throwing(h, promise, &top_suspended)) {
+      t_close_left_suspended = top_suspended;
       if (top_suspended) {
         // Left suspended where it awaited again: CPython's collector frees it without running
         // it again; here its frame is destroyed, and what its destructors raise is dropped.

@@ -119,6 +119,10 @@ std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, C
                                                     bool* top_suspended);
 // Whether a throwing close runs now (the frames' code runs as in a step of the closed task).
 bool throw_closing() noexcept;
+// Whether the last close_suspended left its coroutine suspended (it awaited again: "coroutine
+// ignored GeneratorExit"), so that it is not finished (`running at` in its task's repr); and
+// forgets it.
+bool take_close_left_suspended() noexcept;
 // What an exit run as a destructor (run_exit) raised while a throwing close unwound a frame, which
 // a destructor cannot raise in place of GeneratorExit: the frame's close raises it instead (taken
 // when the frame's level of the close ends; nullptr when none).

@@ -615,6 +615,162 @@ TEST_P(Teardown, kept_frame_keeps_its_callers_locals) {
   });
 }
 
+// s23-nxfail's scenario: gather_closure_reaches_its_children (teardown.py's
+// GATHER_CLOSURE_REACHES_ITS_CHILDREN, whose source the frames' lines come from).
+constexpr const char* kGatherClosureSource = R"py(import asyncio
+
+lock = None
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def holder():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("holder cancelled")
+    async with lock:
+        await asyncio.sleep(10)
+)py";
+
+std::optional<Lock> g_closure_lock;
+
+Co<void> closure_holder(Def = "holder") {
+  int& f_lineno = co_await frame_lineno{};
+  try {
+    f_lineno = 14;
+    co_await sleep(10);
+  } catch (const CancelledError&) {
+    print("holder cancelled");
+  }
+  f_lineno = 17;
+  Lock lock = *g_closure_lock;
+  auto held = co_await async_with(lock);
+  WithLine with_line(f_lineno, 17);
+  std::exception_ptr exc;
+  try {
+    f_lineno = 18;
+    co_await sleep(10);
+  } catch (...) {
+    exc = std::current_exception();
+  }
+  with_line.exit([&] { held.exit(exc); });
+  if (exc) std::rethrow_exception(exc);
+}
+
+Co<void> closure_waiter(Def = "waiter") {
+  try {
+    co_await sleep(10);
+  } catch (const CancelledError&) {
+    print("waiter cancelled");
+  }
+  co_await sleep(0);
+  Lock lock = *g_closure_lock;
+  auto held = co_await async_with(lock);
+  print("waiter acquired");
+}
+
+Co<void> main_of_closure(Def = "main") {
+  g_closure_lock.emplace();
+  Loop loop = get_running_loop();
+  loop->set_exception_handler(prints_whether_done);
+  (void)create_task(closure_holder());
+  (void)create_task(closure_waiter());
+  co_await sleep(0);
+  loop->call_later(0.1, [l = loop.get()] { l->stop(); });
+}
+
+// Fails before: `waiter running`. The collection followed no callback's closure, so `holder` went
+// with the first collection (not reached from the globals), whose clear of the stopped teardown's
+// frame (`to_cancel`) then freed waiter by its reference count, its coroutine not closed; with
+// the closure followed but `to_cancel` cleared in the first collection, holder's close frees
+// waiter (its future, woken, lets its callback go), logged `running` before holder.
+TEST_P(Teardown, gather_closure_reaches_its_children) {
+  expect_harness_trace("gather_closure_reaches_its_children", [] {
+    add_source("program.py", kGatherClosureSource);
+    set_module_globals([](std::vector<const FutureBase*>& out) {
+      if (g_closure_lock) g_closure_lock->add_waiters(out);
+    });
+    stopped_teardown(main_of_closure());
+  });
+  g_closure_lock.reset();
+  add_source("program.py", "");
+}
+
+Co<void> freed_inner(Def = "inner") {
+  get_running_loop()->stop();
+  co_await sleep(0);
+  co_await sleep(10);
+}
+
+Co<void> freed_outer(Def = "outer") {
+  try {
+    co_await wait_for(freed_inner(), 10);
+  } catch (...) {
+    print("outer closed");  // finally:
+    throw;
+  }
+  print("outer closed");
+}
+
+// Fails before on 3.12 and 3.13: `outer closed`, then `outer done` (the collection held the task
+// through its coroutine's close, so wait_for's Timeout did not free it there).
+TEST_P(Teardown, task_freed_by_its_own_close) {
+  expect_harness_trace("task_freed_by_its_own_close", [] {
+    Loop loop = new_event_loop();
+    loop->set_exception_handler(prints_whether_done);
+    (void)loop->create_task(freed_outer());
+    loop->run_forever();
+    loop->close();
+    print("closed");
+  });
+}
+
+std::optional<Condition> g_cond;
+
+Co<void> cond_take(Def = "take") {
+  auto held = co_await async_with(*g_cond);
+  co_await sleep(0);
+}
+
+Co<void> main_of_cond(bool bind, Def = "main") {
+  g_cond.emplace();
+  get_running_loop()->set_exception_handler(prints_whether_done);
+  if (bind) co_await gather(cond_take(), cond_take());
+  co_await g_cond->acquire();
+  (void)create_task(g_cond->wait());
+  co_await sleep(0);
+  co_await g_cond->acquire();
+  print("main holds the lock");
+}
+
+void condition_wait_closed(bool bind) {
+  set_module_globals([](std::vector<const FutureBase*>& out) {
+    if (g_cond) g_cond->add_waiters(out);
+  });
+  Loop loop = new_event_loop();
+  loop->run_until_complete(main_of_cond(bind));
+  loop->close();
+  print("closed");
+}
+
+// Fail before on 3.10-3.13: RuntimeError('no running event loop'), with wait's frame only.
+TEST_P(Teardown, condition_wait_closed_with_its_lock_bound) {
+  expect_harness_trace("condition_wait_closed_with_its_lock_bound",
+                       [] { condition_wait_closed(true); });
+  g_cond.reset();
+}
+
+TEST_P(Teardown, condition_wait_closed_with_its_lock_unbound) {
+  expect_harness_trace("condition_wait_closed_with_its_lock_unbound",
+                       [] { condition_wait_closed(false); });
+  g_cond.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(CPython, Teardown, testing::kScenarioMinors, testing::minor_name);
 
 }  // namespace

@@ -688,5 +688,176 @@ def kept_frame_keeps_its_callers_locals():
     run_in_the_harness(KEPT_FRAME_KEEPS_ITS_CALLERS)
 
 
+# s23-nxfail's scenarios.
+GATHER_CLOSURE_REACHES_ITS_CHILDREN = """\
+import asyncio
+
+lock = None
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def holder():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("holder cancelled")
+    async with lock:
+        await asyncio.sleep(10)
+
+
+async def waiter():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        print("waiter cancelled")
+    await asyncio.sleep(0)
+    async with lock:
+        print("waiter acquired")
+
+
+async def main():
+    global lock
+    lock = asyncio.Lock()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(handler)
+    asyncio.create_task(holder())
+    asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    loop.call_later(0.1, loop.stop)
+
+
+loop = asyncio.new_event_loop()
+try:
+    loop.run_until_complete(main())
+finally:
+    try:
+        asyncio.runners._cancel_all_tasks(loop)
+    finally:
+        loop.close()
+"""
+
+
+@scenario(sync=True)
+def gather_closure_reaches_its_children():
+    # The stopped teardown leaves `holder` in `async with lock` and `waiter` waiting for the
+    # lock, both pending in _cancel_all_tasks' gather. The global `lock` reaches waiter (its
+    # waiter future's callback), and waiter's `_done_callback` reaches holder (its closure's
+    # `children`, the list `to_cancel`): both are finalized in the collection after the harness
+    # set the globals to None, holder first. Closing holder releases the lock, which wakes
+    # waiter's future on the closed loop (RuntimeError('Event loop is closed'), "Exception ignored
+    # in" holder) and so drops the future's callback, but `children` still holds waiter to the
+    # collection's end: waiter's coroutine is closed before its log (`done`). Native followed no
+    # callback's closure (holder went with the first collection) and cleared `to_cancel` there
+    # (waiter freed by reference count, `running`) (tools/fuzz seed 77730, 3.8-3.13).
+    run_in_the_harness(GATHER_CLOSURE_REACHES_ITS_CHILDREN)
+
+
+TASK_FREED_BY_ITS_OWN_CLOSE = """\
+import asyncio
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def inner():
+    asyncio.get_running_loop().stop()
+    await asyncio.sleep(0)
+    await asyncio.sleep(10)
+
+
+async def outer():
+    try:
+        await asyncio.wait_for(inner(), 10)
+    finally:
+        print("outer closed")
+
+
+loop = asyncio.new_event_loop()
+loop.set_exception_handler(handler)
+loop.create_task(outer())
+loop.run_forever()
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def task_freed_by_its_own_close():
+    # The loop stops with outer's next step in the ready queue (inner's sleep(0)), which close()
+    # clears. From 3.12 wait_for runs `inner()` in the caller's task under `async with
+    # timeouts.timeout(10)`, whose Timeout holds the task (`_task`): the task is then held only
+    # by its own coroutine's frames. The collection closes that coroutine first (CANONICAL):
+    # when wait_for's frame lets the Timeout go the task is freed, by its reference count, in
+    # the middle of the close: logged `running`, before outer's `finally` prints. Before 3.12
+    # wait_for wraps inner in a task and outer waits on a future whose callback holds outer's
+    # task: outer's close ends first, then its log (`done`), then inner's. Native held the task
+    # through the close (tools/fuzz seeds 95040 and 74203, 3.12-3.13).
+    run_in_the_harness(TASK_FREED_BY_ITS_OWN_CLOSE)
+
+
+CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP = """\
+import asyncio
+
+cond = None
+
+
+def handler(loop, context):
+    task = context["task"]
+    print("handler:", context["message"], task.get_coro().__qualname__,
+          "done" if " done, defined at " in repr(task) else "running")
+
+
+async def take():
+    async with cond:
+        await asyncio.sleep(0)
+
+
+async def main():
+    global cond
+    cond = asyncio.Condition()
+    asyncio.get_running_loop().set_exception_handler(handler)
+    %s
+    await cond.acquire()
+    asyncio.ensure_future(cond.wait())
+    await asyncio.sleep(0)
+    await cond.acquire()
+    print("main holds the lock")
+
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(main())
+loop.close()
+print("closed")
+"""
+
+
+@scenario(sync=True)
+def condition_wait_closed_with_its_lock_bound():
+    # main holds the condition's lock while a task waits on the condition: at the last
+    # collection (no running loop) the close of Condition.wait re-acquires the lock in its
+    # `finally`, and the lock, taken before by a waiter (gather(take(), take())), is bound to
+    # the closed loop: mixins._get_loop raises "... is bound to a different event loop" (3.10+)
+    # with the frames of wait, acquire and _get_loop. 3.8-3.9 take the loop at construction:
+    # the acquire waits again, "coroutine ignored GeneratorExit". Native raised 'no running
+    # event loop' from wait's frame (tools/fuzz seed 87357 on 3.11.7).
+    run_in_the_harness(CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP
+                       % "await asyncio.gather(take(), take())")
+
+
+@scenario(sync=True)
+def condition_wait_closed_with_its_lock_unbound():
+    # The same with a lock never bound (always taken at once): _get_loop binds None and returns
+    # it, and acquire's `.create_future()` raises AttributeError (3.10+).
+    run_in_the_harness(CONDITION_WAIT_CLOSED_OUTSIDE_ITS_LOOP % "pass")
+
+
 if __name__ == "__main__":
     main()

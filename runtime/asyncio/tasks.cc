@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,18 @@ namespace aio {
 
 namespace {
 std::atomic<std::uint64_t> g_task_counter{0};
-thread_local TaskBase* t_stepping = nullptr;
+// The stepping task; assigning it points detail::t_leaf (coro.h) at its leaf.
+struct Stepping {
+  TaskBase* task = nullptr;
+  Stepping& operator=(TaskBase* t) noexcept {
+    task = t;
+    detail::t_leaf = t ? &t->leaf_ : nullptr;
+    return *this;
+  }
+  operator TaskBase*() const noexcept { return task; }  // NOLINT(google-explicit-constructor)
+  TaskBase* operator->() const noexcept { return task; }
+};
+thread_local constinit Stepping t_stepping;
 }  // namespace
 
 std::uint64_t next_task_number() { return g_task_counter.load() + 1; }
@@ -243,12 +255,6 @@ std::optional<std::exception_ptr> close_by_throwing(std::coroutine_handle<> h, C
 std::exception_ptr take_thrown_in() {
   TaskBase* t = t_stepping;
   return t ? std::exchange(t->thrown_in_, nullptr) : nullptr;
-}
-
-void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
-  if (t_stepping && h) {
-    t_stepping->leaf_ = TaskBase::Leaf{h, promise};
-  }
 }
 
 const std::shared_ptr<FrameLocalsBase>* running_frame_locals() {
@@ -770,10 +776,74 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
 std::vector<AnyTask> all_tasks() { return all_tasks(*get_running_loop()); }
 
 namespace {
-// sleep(0) (`await __sleep0()`) in a coroutine of its own, named as sleep() by its Def: its frame
-// is a few words, where sleep_for's holds the timer's future and handle, built and freed for
-// every sleep(0) step of a task.
-Co<void> sleep0(Def) { co_await Sleep0{}; }
+// sleep(0) (`await __sleep0()`) in a coroutine of its own, named as sleep() by its Def (its name,
+// its "never awaited" location, its frame in a traceback: those of sleep()), where sleep_for's
+// frame holds the timer's future and handle.
+//
+// Its frame is written by hand: what the compiler makes of `Co<void> sleep0(Def) { co_await
+// Sleep0{}; }` (a 192-byte frame: the Def copied twice, a state switch on each of its three entries,
+// the destroy path's checks) was a quarter of a sleep(0) step. A coroutine frame of GCC and Clang
+// (x86-64 and the other Itanium-ABI targets) begins with its resume and destroy functions, each
+// called with the frame's address, and holds its promise at the next multiple of the promise's
+// alignment (std::coroutine_handle<P>::from_address/promise); done() is a null resume function.
+// coro_test's HandWrittenFrameIsACoroutineFrame checks these. Each entry is its own resume
+// function: what the compiled coroutine does at that point, nothing else.
+struct Sleep0Frame {
+  using Promise = Co<void>::promise_type;
+  void (*resume)(Sleep0Frame*);
+  void (*destroy)(Sleep0Frame*);
+  Promise promise;
+};
+static_assert(alignof(Sleep0Frame::Promise) <= 2 * sizeof(void*),
+              "the promise follows the two function pointers");
+
+void sleep0_destroy(Sleep0Frame* f) noexcept {
+  std::destroy_at(&f->promise);
+  detail::block_deallocate(f, sizeof(Sleep0Frame));
+}
+
+// co_await final_suspend() (CoPromiseBase::FinalAwaiter): then the awaiting coroutine resumes
+// (outside any handler: it must not see this frame's exception as the one being handled).
+std::coroutine_handle<> sleep0_finish(Sleep0Frame* f) noexcept {
+  f->resume = nullptr;  // done()
+  detail::CoPromiseBase& p = f->promise;
+  p.finished = true;
+  p.release_locals();
+  detail::CoPromiseBase::set_leaf(p.continuation, p.caller);
+  return p.continuation;
+}
+
+// Resumed after its yield: Sleep0's await_resume (what the task threw in), then its end.
+void sleep0_resume_after(Sleep0Frame* f) {
+  try {
+    detail::check_thrown_in();
+  } catch (...) {
+    f->promise.unhandled_exception();
+  }
+  if (std::coroutine_handle<> next = sleep0_finish(f)) next.resume();
+}
+
+// Its first resumption (initial_suspend's await_resume): the bare yield.
+void sleep0_resume_first(Sleep0Frame* f) {
+  f->promise.started = true;
+  try {
+    detail::yield_bare();
+    f->resume = sleep0_resume_after;
+    return;
+  } catch (...) {
+    f->promise.unhandled_exception();  // raised by await_suspend: the coroutine ends with it
+  }
+  if (std::coroutine_handle<> next = sleep0_finish(f)) next.resume();
+}
+
+Co<void> sleep0(const Def& def) {
+  auto* f = static_cast<Sleep0Frame*>(detail::block_allocate(sizeof(Sleep0Frame)));
+  f->resume = sleep0_resume_first;
+  f->destroy = sleep0_destroy;
+  ::new (&f->promise) Sleep0Frame::Promise;  // default-initialized: its members' initializers
+  f->promise.def = def;
+  return Co<void>(Co<void>::handle_type::from_address(f));
+}
 
 Co<void> sleep_for(double delay, Def) {
   Loop loop = get_running_loop();

@@ -92,10 +92,7 @@ class TaskBase : public FutureBase {
   // While the coroutine runs: its innermost running coroutine (and that one's promise, nullptr
   // when it is not a Co's), written by awaiters. Once the task is done its frame is gone
   // (free_coro_frame) and the same words hold what repr still says of the coroutine.
-  struct Leaf {
-    std::coroutine_handle<> handle;
-    const detail::CoPromiseBase* promise;
-  };
+  using Leaf = detail::LeafSlot;
   struct DoneCoro {
     const char* name;  // nullptr: no coroutine to show (CPython's _coro = None)
     const char* file;  // nullptr: aio::script()

@@ -369,7 +369,7 @@ class [[nodiscard]] Co {
     }
     return *this;
   }
-  ~Co() { destroy(); }
+  [[gnu::always_inline]] ~Co() { destroy(); }
 
  private:
   void kept() {
@@ -419,7 +419,8 @@ class [[nodiscard]] Co {
       auto& p = h.promise();
       // The raise out of line: the awaiting frame's every await of a coroutine (a sleep(0) step)
       // inlines the test alone.
-      if (p.exception) [[unlikely]] detail::rethrow_to_caller(p);
+      if (p.exception) [[unlikely]]
+        detail::rethrow_to_caller(p);
       if constexpr (!std::is_void_v<T>) return std::move(*p.value);
     }
   };

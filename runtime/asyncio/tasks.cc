@@ -450,9 +450,14 @@ void TaskBase::step(std::exception_ptr exc) {
 }
 
 void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
+  // The throws out of line (cold lambdas): their strings made this frame check the stack
+  // protector's canary on every step.
   if (done()) {
-    throw InvalidStateError("_step(): already done: " + repr() + ", " +
-                            (exc ? exception_repr(exc) : std::string("None")));
+    [&]() __attribute__((noinline, cold)) {
+      throw InvalidStateError("_step(): already done: " + repr() + ", " +
+                              (exc ? exception_repr(exc) : std::string("None")));
+    }
+    ();
   }
   if (must_cancel_) {
     if (!exc || !is_cancelled_error(exc)) exc = make_cancelled_error();
@@ -462,8 +467,11 @@ void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr ex
 
   EventLoop& loop = *loop_;
   if (loop.current_task()) {
-    throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
-                       loop.current_task()->repr() + " is being executed.");
+    [&]() __attribute__((noinline, cold)) {
+      throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
+                         loop.current_task()->repr() + " is being executed.");
+    }
+    ();
   }
   loop.set_current_task(this);
   struct Leave {
@@ -502,6 +510,54 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 
   if (p.finished) {
+    step_finished(self, p);
+    return;
+  }
+  if (yielded_) {
+    std::shared_ptr<FutureBase> result = std::move(yielded_);
+    yielded_.reset();
+    if (&result->get_loop() != loop_.get() || result.get() == this) [[unlikely]] {
+      step_bad_future(self, result);
+    } else {
+      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
+                                detail::kTaskWakeupName);
+      fut_waiter_ = std::move(result);
+      if (must_cancel_) {
+        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
+      }
+    }
+  } else if (yielded_bare_) {
+    yielded_bare_ = false;
+    // The next step takes over this step's reference (no count up and down, two locked
+    // instructions): once prepare_soon() has done all that can fail, so that the task is never
+    // released under this step.
+    loop_->prepare_soon();
+    loop_->queue_soon(Step{std::move(self)}, "Task.__step");
+  } else {
+    step_bad_future(self, nullptr);
+  }
+}
+
+// The error paths of a step's yield (out of line: their strings and exception objects cost the
+// step's frame a stack canary and saved registers): a future of another loop, the task itself,
+// or (`result` null) a bare value.
+void TaskBase::step_bad_future(std::shared_ptr<TaskBase>& self,
+                               const std::shared_ptr<FutureBase>& result) {
+  std::exception_ptr e;
+  if (!result) {
+    e = make_exception(RuntimeError("Task got bad yield: None"));
+  } else if (&result->get_loop() != loop_.get()) {
+    e = make_exception(RuntimeError("Task " + repr() + " got Future " + result->repr() +
+                                    " attached to a different loop"));
+  } else {
+    e = make_exception(RuntimeError("Task cannot await on itself: " + repr()));
+  }
+  loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+}
+
+// The step in which the coroutine ended (out of line, as above).
+void TaskBase::step_finished(std::shared_ptr<TaskBase>& self, detail::CoPromiseBase& p) {
+  {
     // The done callbacks take over the step's reference to the task (no weak lock of
     // shared_from_this(), no release when the step's callback ends: two locked instructions).
     finishing_step_ = &self;
@@ -541,37 +597,6 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     } else {
       set_result_from_coro();
     }
-    return;
-  }
-
-  if (yielded_) {
-    std::shared_ptr<FutureBase> result = std::move(yielded_);
-    yielded_.reset();
-    if (&result->get_loop() != loop_.get()) {
-      auto e = make_exception(RuntimeError("Task " + repr() + " got Future " + result->repr() +
-                                           " attached to a different loop"));
-      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
-    } else if (result.get() == this) {
-      auto e = make_exception(RuntimeError("Task cannot await on itself: " + repr()));
-      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
-    } else {
-      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
-                                detail::kTaskWakeupName);
-      fut_waiter_ = std::move(result);
-      if (must_cancel_) {
-        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
-      }
-    }
-  } else if (yielded_bare_) {
-    yielded_bare_ = false;
-    // The next step takes over this step's reference (no count up and down, two locked
-    // instructions): once prepare_soon() has done all that can fail, so that the task is never
-    // released under this step.
-    loop_->prepare_soon();
-    loop_->queue_soon(Step{std::move(self)}, "Task.__step");
-  } else {
-    auto e = make_exception(RuntimeError("Task got bad yield: None"));
-    loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
 }
 
@@ -781,13 +806,13 @@ namespace {
 // frame holds the timer's future and handle.
 //
 // Its frame is written by hand: what the compiler makes of `Co<void> sleep0(Def) { co_await
-// Sleep0{}; }` (a 192-byte frame: the Def copied twice, a state switch on each of its three entries,
-// the destroy path's checks) was a quarter of a sleep(0) step. A coroutine frame of GCC and Clang
-// (x86-64 and the other Itanium-ABI targets) begins with its resume and destroy functions, each
-// called with the frame's address, and holds its promise at the next multiple of the promise's
-// alignment (std::coroutine_handle<P>::from_address/promise); done() is a null resume function.
-// coro_test's HandWrittenFrameIsACoroutineFrame checks these. Each entry is its own resume
-// function: what the compiled coroutine does at that point, nothing else.
+// Sleep0{}; }` (a 192-byte frame: the Def copied twice, a state switch on each of its three
+// entries, the destroy path's checks) was a quarter of a sleep(0) step. A coroutine frame of GCC
+// and Clang (x86-64 and the other Itanium-ABI targets) begins with its resume and destroy
+// functions, each called with the frame's address, and holds its promise at the next multiple of
+// the promise's alignment (std::coroutine_handle<P>::from_address/promise); done() is a null resume
+// function. coro_test's HandWrittenFrameIsACoroutineFrame checks these. Each entry is its own
+// resume function: what the compiled coroutine does at that point, nothing else.
 struct Sleep0Frame {
   using Promise = Co<void>::promise_type;
   void (*resume)(Sleep0Frame*);
@@ -815,10 +840,13 @@ std::coroutine_handle<> sleep0_finish(Sleep0Frame* f) noexcept {
 
 // Resumed after its yield: Sleep0's await_resume (what the task threw in), then its end.
 void sleep0_resume_after(Sleep0Frame* f) {
-  try {
-    detail::check_thrown_in();
-  } catch (...) {
-    f->promise.unhandled_exception();
+  TaskBase* t = t_stepping;
+  if (t && t->thrown_in_) [[unlikely]] {
+    try {
+      detail::check_thrown_in();
+    } catch (...) {
+      f->promise.unhandled_exception();
+    }
   }
   if (std::coroutine_handle<> next = sleep0_finish(f)) next.resume();
 }

@@ -221,7 +221,7 @@ class ReadyEntry {
     if constexpr (std::is_same_v<std::decay_t<F>, Callback>) {
       fn_ = std::move(f);
     } else {
-      fn_.emplace(std::forward<F>(f));
+      fn_.emplace_empty(std::forward<F>(f));
     }
     bits_ = reinterpret_cast<std::uintptr_t>(name);
   }

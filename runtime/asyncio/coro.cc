@@ -20,6 +20,14 @@ const std::string& script() { return script_slot(); }
 std::string Def::file_str() const { return file ? std::string(file) : script(); }
 
 namespace detail {
+void rethrow_to_caller(const CoPromiseBase& p) {
+  // Raised in the awaiting coroutine's Python frame (its own, or a block's frame).
+  const CoPromiseBase* frame = p.caller ? p.caller->python_frame() : nullptr;
+  const std::shared_ptr<FrameLocalsBase>* kept = frame ? frame->traceback_locals() : nullptr;
+  if (kept) traceback_add(p.exception, *kept);
+  std::rethrow_exception(p.exception);
+}
+
 std::string format_coro(const char* name, const char* file, int line, bool finished) {
   std::string loc = file ? std::string(file) : script();
   if (line > 0) loc += ":" + std::to_string(line);

@@ -119,6 +119,16 @@ std::string missing_arguments_message(const Def& def, const std::vector<const ch
 
 namespace detail {
 
+struct CoPromiseBase;
+// The stepping task's innermost running coroutine (TaskBase::Leaf), written by awaiters.
+struct LeafSlot {
+  std::coroutine_handle<> handle;
+  const CoPromiseBase* promise;
+};
+// The stepping task's LeafSlot (nullptr when no task steps), set with the stepping task
+// (tasks.cc): CoPromiseBase::set_leaf is inline, a store where it was a call.
+inline thread_local constinit LeafSlot* t_leaf = nullptr;
+
 struct CoPromiseBase {
   // The coroutine frame's allocation (found by the compiler in the promise type).
   // Every `async def` call makes a frame (sleep(0) included): from the per-thread block cache
@@ -245,7 +255,10 @@ struct CoPromiseBase {
 
   // Records the innermost running coroutine of the stepping task (nullptr = none) and its
   // promise (nullptr when it is not a Co's).
-  static void set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept;
+  static void set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
+    LeafSlot* leaf = t_leaf;
+    if (leaf && h) *leaf = LeafSlot{h, promise};
+  }
 };
 
 template <class T>
@@ -321,6 +334,12 @@ inline bool caller_is_script(const CoPromiseBase& self) {
 
 }  // namespace detail
 
+namespace detail {
+// A finished coroutine's exception, raised in the awaiting coroutine's Python frame (its own, or
+// a block's frame): Co's await_resume.
+[[noreturn, gnu::noinline, gnu::cold]] void rethrow_to_caller(const CoPromiseBase& p);
+}  // namespace detail
+
 template <class T = void>
 class [[nodiscard]] Co {
  public:
@@ -350,7 +369,7 @@ class [[nodiscard]] Co {
     }
     return *this;
   }
-  ~Co() { destroy(); }
+  [[gnu::always_inline]] ~Co() { destroy(); }
 
  private:
   void kept() {
@@ -398,14 +417,10 @@ class [[nodiscard]] Co {
     }
     T await_resume() {
       auto& p = h.promise();
-      if (p.exception) {
-        // Raised in the awaiting coroutine's Python frame (its own, or a block's frame).
-        const detail::CoPromiseBase* frame = p.caller ? p.caller->python_frame() : nullptr;
-        const std::shared_ptr<detail::FrameLocalsBase>* kept =
-            frame ? frame->traceback_locals() : nullptr;
-        if (kept) detail::traceback_add(p.exception, *kept);
-        std::rethrow_exception(p.exception);
-      }
+      // The raise out of line: the awaiting frame's every await of a coroutine (a sleep(0) step)
+      // inlines the test alone.
+      if (p.exception) [[unlikely]]
+        detail::rethrow_to_caller(p);
       if constexpr (!std::is_void_v<T>) return std::move(*p.value);
     }
   };
@@ -414,8 +429,18 @@ class [[nodiscard]] Co {
   Awaiter operator co_await() & { return Awaiter{h_}; }
 
  private:
-  void destroy() {
-    if (h_) {
+  [[gnu::always_inline]] void destroy() {
+    if (!h_) return;
+    if (h_.promise().finished) [[likely]] {  // awaited to its end: the frame goes, no more
+      h_.destroy();
+      h_ = {};
+      return;
+    }
+    destroy_unfinished();
+  }
+  // Dropped before its end: "never awaited", or closed where it is suspended.
+  [[gnu::noinline]] void destroy_unfinished() {
+    {
       const auto& p = h_.promise();
       if (!p.started) {
         if (p.forwards_throw_of) {

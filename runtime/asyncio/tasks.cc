@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,18 @@ namespace aio {
 
 namespace {
 std::atomic<std::uint64_t> g_task_counter{0};
-thread_local TaskBase* t_stepping = nullptr;
+// The stepping task; assigning it points detail::t_leaf (coro.h) at its leaf.
+struct Stepping {
+  TaskBase* task = nullptr;
+  Stepping& operator=(TaskBase* t) noexcept {
+    task = t;
+    detail::t_leaf = t ? &t->leaf_ : nullptr;
+    return *this;
+  }
+  operator TaskBase*() const noexcept { return task; }  // NOLINT(google-explicit-constructor)
+  TaskBase* operator->() const noexcept { return task; }
+};
+thread_local constinit Stepping t_stepping;
 }  // namespace
 
 std::uint64_t next_task_number() { return g_task_counter.load() + 1; }
@@ -255,12 +267,6 @@ std::exception_ptr take_thrown_in() {
   return t ? std::exchange(t->thrown_in_, nullptr) : nullptr;
 }
 
-void CoPromiseBase::set_leaf(std::coroutine_handle<> h, const CoPromiseBase* promise) noexcept {
-  if (t_stepping && h) {
-    t_stepping->leaf_ = TaskBase::Leaf{h, promise};
-  }
-}
-
 namespace {
 // The stepping task's innermost Python frame. A block (aio::task_group's body) runs in its
 // caller's Python frame.
@@ -460,9 +466,14 @@ void TaskBase::step(std::exception_ptr exc) {
 }
 
 void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr exc) {
+  // The throws out of line (cold lambdas): their strings made this frame check the stack
+  // protector's canary on every step.
   if (done()) {
-    throw InvalidStateError("_step(): already done: " + repr() + ", " +
-                            (exc ? exception_repr(exc) : std::string("None")));
+    [&]() __attribute__((noinline, cold)) {
+      throw InvalidStateError("_step(): already done: " + repr() + ", " +
+                              (exc ? exception_repr(exc) : std::string("None")));
+    }
+    ();
   }
   if (must_cancel_) {
     if (!exc || !is_cancelled_error(exc)) exc = make_cancelled_error();
@@ -472,8 +483,11 @@ void TaskBase::step_owned(std::shared_ptr<TaskBase>& self, std::exception_ptr ex
 
   EventLoop& loop = *loop_;
   if (loop.current_task()) {
-    throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
-                       loop.current_task()->repr() + " is being executed.");
+    [&]() __attribute__((noinline, cold)) {
+      throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
+                         loop.current_task()->repr() + " is being executed.");
+    }
+    ();
   }
   loop.set_current_task(this);
   struct Leave {
@@ -512,6 +526,54 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
   }
 
   if (p.finished) {
+    step_finished(self, p);
+    return;
+  }
+  if (yielded_) {
+    std::shared_ptr<FutureBase> result = std::move(yielded_);
+    yielded_.reset();
+    if (&result->get_loop() != loop_.get() || result.get() == this) [[unlikely]] {
+      step_bad_future(self, result);
+    } else {
+      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
+                                detail::kTaskWakeupName);
+      fut_waiter_ = std::move(result);
+      if (must_cancel_) {
+        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
+      }
+    }
+  } else if (yielded_bare_) {
+    yielded_bare_ = false;
+    // The next step takes over this step's reference (no count up and down, two locked
+    // instructions): once prepare_soon() has done all that can fail, so that the task is never
+    // released under this step.
+    loop_->prepare_soon();
+    loop_->queue_soon(Step{std::move(self)}, "Task.__step");
+  } else {
+    step_bad_future(self, nullptr);
+  }
+}
+
+// The error paths of a step's yield (out of line: their strings and exception objects cost the
+// step's frame a stack canary and saved registers): a future of another loop, the task itself,
+// or (`result` null) a bare value.
+void TaskBase::step_bad_future(std::shared_ptr<TaskBase>& self,
+                               const std::shared_ptr<FutureBase>& result) {
+  std::exception_ptr e;
+  if (!result) {
+    e = make_exception(RuntimeError("Task got bad yield: None"));
+  } else if (&result->get_loop() != loop_.get()) {
+    e = make_exception(RuntimeError("Task " + repr() + " got Future " + result->repr() +
+                                    " attached to a different loop"));
+  } else {
+    e = make_exception(RuntimeError("Task cannot await on itself: " + repr()));
+  }
+  loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
+}
+
+// The step in which the coroutine ended (out of line, as above).
+void TaskBase::step_finished(std::shared_ptr<TaskBase>& self, detail::CoPromiseBase& p) {
+  {
     // The done callbacks take over the step's reference to the task (no weak lock of
     // shared_from_this(), no release when the step's callback ends: two locked instructions).
     finishing_step_ = &self;
@@ -551,37 +613,6 @@ void TaskBase::step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::
     } else {
       set_result_from_coro();
     }
-    return;
-  }
-
-  if (yielded_) {
-    std::shared_ptr<FutureBase> result = std::move(yielded_);
-    yielded_.reset();
-    if (&result->get_loop() != loop_.get()) {
-      auto e = make_exception(RuntimeError("Task " + repr() + " got Future " + result->repr() +
-                                           " attached to a different loop"));
-      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
-    } else if (result.get() == this) {
-      auto e = make_exception(RuntimeError("Task cannot await on itself: " + repr()));
-      loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
-    } else {
-      result->add_done_callback([self](FutureBase& f) mutable { self->wakeup_owned(self, f); },
-                                detail::kTaskWakeupName);
-      fut_waiter_ = std::move(result);
-      if (must_cancel_) {
-        if (fut_waiter_->cancel(cancel_message_copy())) must_cancel_ = false;
-      }
-    }
-  } else if (yielded_bare_) {
-    yielded_bare_ = false;
-    // The next step takes over this step's reference (no count up and down, two locked
-    // instructions): once prepare_soon() has done all that can fail, so that the task is never
-    // released under this step.
-    loop_->prepare_soon();
-    loop_->queue_soon(Step{std::move(self)}, "Task.__step");
-  } else {
-    auto e = make_exception(RuntimeError("Task got bad yield: None"));
-    loop_->schedule_soon([self, e]() mutable { self->step_owned(self, e); }, "Task.__step");
   }
 }
 
@@ -815,10 +846,77 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
 std::vector<AnyTask> all_tasks() { return all_tasks(*get_running_loop()); }
 
 namespace {
-// sleep(0) (`await __sleep0()`) in a coroutine of its own, named as sleep() by its Def: its frame
-// is a few words, where sleep_for's holds the timer's future and handle, built and freed for
-// every sleep(0) step of a task.
-Co<void> sleep0(Def) { co_await Sleep0{}; }
+// sleep(0) (`await __sleep0()`) in a coroutine of its own, named as sleep() by its Def (its name,
+// its "never awaited" location, its frame in a traceback: those of sleep()), where sleep_for's
+// frame holds the timer's future and handle.
+//
+// Its frame is written by hand: what the compiler makes of `Co<void> sleep0(Def) { co_await
+// Sleep0{}; }` (a 192-byte frame: the Def copied twice, a state switch on each of its three
+// entries, the destroy path's checks) was a quarter of a sleep(0) step. A coroutine frame of GCC
+// and Clang (x86-64 and the other Itanium-ABI targets) begins with its resume and destroy
+// functions, each called with the frame's address, and holds its promise at the next multiple of
+// the promise's alignment (std::coroutine_handle<P>::from_address/promise); done() is a null resume
+// function. coro_test's HandWrittenFrameIsACoroutineFrame checks these. Each entry is its own
+// resume function: what the compiled coroutine does at that point, nothing else.
+struct Sleep0Frame {
+  using Promise = Co<void>::promise_type;
+  void (*resume)(Sleep0Frame*);
+  void (*destroy)(Sleep0Frame*);
+  Promise promise;
+};
+static_assert(alignof(Sleep0Frame::Promise) <= 2 * sizeof(void*),
+              "the promise follows the two function pointers");
+
+void sleep0_destroy(Sleep0Frame* f) noexcept {
+  std::destroy_at(&f->promise);
+  detail::block_deallocate(f, sizeof(Sleep0Frame));
+}
+
+// co_await final_suspend() (CoPromiseBase::FinalAwaiter): then the awaiting coroutine resumes
+// (outside any handler: it must not see this frame's exception as the one being handled).
+std::coroutine_handle<> sleep0_finish(Sleep0Frame* f) noexcept {
+  f->resume = nullptr;  // done()
+  detail::CoPromiseBase& p = f->promise;
+  p.finished = true;
+  p.release_locals();
+  detail::CoPromiseBase::set_leaf(p.continuation, p.caller);
+  return p.continuation;
+}
+
+// Resumed after its yield: Sleep0's await_resume (what the task threw in), then its end.
+void sleep0_resume_after(Sleep0Frame* f) {
+  TaskBase* t = t_stepping;
+  if (t && t->thrown_in_) [[unlikely]] {
+    try {
+      detail::check_thrown_in();
+    } catch (...) {
+      f->promise.unhandled_exception();
+    }
+  }
+  if (std::coroutine_handle<> next = sleep0_finish(f)) next.resume();
+}
+
+// Its first resumption (initial_suspend's await_resume): the bare yield.
+void sleep0_resume_first(Sleep0Frame* f) {
+  f->promise.started = true;
+  try {
+    detail::yield_bare();
+    f->resume = sleep0_resume_after;
+    return;
+  } catch (...) {
+    f->promise.unhandled_exception();  // raised by await_suspend: the coroutine ends with it
+  }
+  if (std::coroutine_handle<> next = sleep0_finish(f)) next.resume();
+}
+
+Co<void> sleep0(const Def& def) {
+  auto* f = static_cast<Sleep0Frame*>(detail::block_allocate(sizeof(Sleep0Frame)));
+  f->resume = sleep0_resume_first;
+  f->destroy = sleep0_destroy;
+  ::new (&f->promise) Sleep0Frame::Promise;  // default-initialized: its members' initializers
+  f->promise.def = def;
+  return Co<void>(Co<void>::handle_type::from_address(f));
+}
 
 Co<void> sleep_for(double delay, Def) {
   Loop loop = get_running_loop();

@@ -93,10 +93,7 @@ class TaskBase : public FutureBase {
   // While the coroutine runs: its innermost running coroutine (and that one's promise, nullptr
   // when it is not a Co's), written by awaiters. Once the task is done its frame is gone
   // (free_coro_frame) and the same words hold what repr still says of the coroutine.
-  struct Leaf {
-    std::coroutine_handle<> handle;
-    const detail::CoPromiseBase* promise;
-  };
+  using Leaf = detail::LeafSlot;
   struct DoneCoro {
     const char* name;  // nullptr: no coroutine to show (CPython's _coro = None)
     const char* file;  // nullptr: aio::script()
@@ -146,7 +143,11 @@ class TaskBase : public FutureBase {
   // slot's weak reference would keep the task's memory block (allocate_shared: object and
   // counts in one block) from going back to the block cache until the next compaction.
   void unregister_task();
-  void step_run_and_handle_result(std::shared_ptr<TaskBase>& self, std::exception_ptr exc);
+  // Inlined into its two callers (step_owned, eager_start): no call, no exception_ptr passed.
+  [[gnu::always_inline]] inline void step_run_and_handle_result(std::shared_ptr<TaskBase>& self,
+                                                                std::exception_ptr exc);
+  void step_finished(std::shared_ptr<TaskBase>& self, detail::CoPromiseBase& p);
+  void step_bad_future(std::shared_ptr<TaskBase>& self, const std::shared_ptr<FutureBase>& result);
   std::shared_ptr<FutureBase> reference_for_callbacks() override;
 
   std::size_t registry_slot_ = kNotRegistered;  // its index in loop_->tasks_registry()

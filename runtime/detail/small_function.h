@@ -75,6 +75,11 @@ class SmallFunction<R(A...), kInline> {
   template <class F, class D = std::decay_t<F>>
   void emplace(F&& f) noexcept(fits_inline<D>() && std::is_nothrow_constructible_v<D, F>) {
     reset();
+    emplace_empty(std::forward<F>(f));
+  }
+  // emplace() on an empty SmallFunction: nothing to reset (the ready queue's free slot).
+  template <class F, class D = std::decay_t<F>>
+  void emplace_empty(F&& f) noexcept(fits_inline<D>() && std::is_nothrow_constructible_v<D, F>) {
     if constexpr (fits_inline<D>()) {
       ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
       ops_ = &kInlineOps<D>;

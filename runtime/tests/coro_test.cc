@@ -132,5 +132,71 @@ TEST_F(CoroTest, NeverAwaitedWarnsOncePerCallSite) {
             std::vector<std::string>(3, "RuntimeWarning: coroutine 'c3' was never awaited"));
 }
 
+// sleep(0) is `await __sleep0()` in CPython, a coroutine of its own (asyncio.sleep, from
+// tasks.py): its coroutine object (a frame written by hand in tasks.cc, which std::coroutine_handle
+// treats as the compilers' own) is named sleep, starts at its first step, takes one loop
+// iteration, and is done once awaited.
+Co<void> await_given(Co<void>* c, std::vector<std::string>* log, Def = "main") {
+  get_running_loop()->call_soon([log] { log->push_back("soon"); });
+  log->push_back(std::string("started ") + (c->started() ? "1" : "0"));
+  co_await *c;
+  log->push_back(std::string("after: started ") + (c->started() ? "1" : "0") + ", finished " +
+                 (c->finished() ? "1" : "0") + ", done " + (c->handle().done() ? "1" : "0"));
+}
+
+TEST_F(CoroTest, SleepZeroIsACoroutineOfItsOwn) {
+  Co<void> c = sleep(0);
+  EXPECT_EQ(c.repr(), "<coroutine object sleep at 0x?>");
+  EXPECT_EQ(c.format(), "sleep() running at tasks.py");
+  EXPECT_FALSE(c.started());
+  EXPECT_FALSE(c.handle().done());
+  // The promise where std::coroutine_handle finds it from the frame's address, and back.
+  EXPECT_EQ(Co<void>::handle_type::from_promise(c.handle().promise()).address(),
+            c.handle().address());
+  std::vector<std::string> log;
+  run(await_given(&c, &log));
+  EXPECT_EQ(
+      log, (std::vector<std::string>{"started 0", "soon", "after: started 1, finished 1, done 1"}));
+  EXPECT_EQ(c.format(), "sleep() done, defined at tasks.py");
+  EXPECT_TRUE(texts("warn").empty());
+}
+
+// A sleep(0) dropped unawaited: "coroutine 'sleep' was never awaited" (CPython 3.8-3.13).
+TEST_F(CoroTest, SleepZeroNeverAwaitedWarns) {
+  auto main = [](Def = "main") -> Co<void> {
+    (void)sleep(0);
+    co_return;
+  };
+  run(main());
+  EXPECT_EQ(texts("warn"),
+            std::vector<std::string>{"RuntimeWarning: coroutine 'sleep' was never awaited"});
+}
+
+// A task cancelled in sleep(0): the CancelledError leaves the sleep frame into its awaiter, which
+// goes on (a second sleep(0), a new frame) and returns.
+Co<int> cancelled_in_sleep0(std::vector<std::string>* log, Def = "worker") {
+  try {
+    co_await sleep(0);
+    log->push_back("not cancelled");
+  } catch (const CancelledError&) {
+    log->push_back("cancelled in sleep");
+  }
+  co_await sleep(0);
+  co_return 7;
+}
+
+TEST_F(CoroTest, SleepZeroCancelledRaisesInItsAwaiter) {
+  std::vector<std::string> log;
+  auto main = [](std::vector<std::string>* log, Def = "main") -> Co<void> {
+    Task<int> t = create_task(cancelled_in_sleep0(log));
+    co_await sleep(0);  // t suspended in its sleep(0)
+    t.cancel();
+    int r = co_await t;
+    log->push_back("result " + std::to_string(r));
+  };
+  run(main(&log));
+  EXPECT_EQ(log, (std::vector<std::string>{"cancelled in sleep", "result 7"}));
+}
+
 }  // namespace
 }  // namespace aio

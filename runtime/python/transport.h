@@ -23,7 +23,9 @@ namespace py = pybind11;
 // `lines`: the source lines of `base`'s methods (selector_events.py) where each step of the C
 // methods is, in the order of transport.cc's Step: an exception leaving a step gets that
 // line's traceback entry, as the Python frame would have added it. `filename`: that file.
+// `write_appends_memoryview`: base.write buffers `memoryview(data)[n:]` with `append` (3.12+),
+// else `data[n:]` with `extend`.
 void install_socket_transport(py::type cls, py::type base, const std::string& filename,
-                              const std::vector<int>& lines);
+                              const std::vector<int>& lines, bool write_appends_memoryview);
 
 }  // namespace aioref_bridge

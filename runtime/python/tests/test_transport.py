@@ -357,6 +357,63 @@ class TransportTests(SameAsCPython):
         self.check(program)
 
 
+class EscapingExceptions(unittest.TestCase):
+    """KeyboardInterrupt leaves the loop from inside the C methods: its traceback from
+    `_read_ready` on and its __context__ must be CPython's (the frames below `_read_ready`, the
+    loop's own, differ: aioref runs the handle in C)."""
+
+    def escape(self, factory, fail_in_handler, read=True):
+        loop = factory()
+        a, b = socket.socketpair()
+        try:
+            def handler(loop, context):
+                raise KeyboardInterrupt("from the handler")
+
+            def fail(proto, data):
+                if fail_in_handler:
+                    raise ValueError("boom")
+                raise KeyboardInterrupt("from data_received")
+
+            loop.set_exception_handler(handler)
+            tr, proto = loop.run_until_complete(
+                loop.create_connection(lambda: _Recorder([], fail), sock=a))
+            if read:
+                b.sendall(b"x")
+            else:
+                class Failing(object):
+                    def __getattr__(self, name):
+                        return getattr(a, name)
+
+                    def send(self, data):
+                        raise ValueError("bad write")
+                tr._sock = Failing()
+                loop.call_soon(tr.write, b"data")
+            try:
+                loop.run_forever()
+            except KeyboardInterrupt as exc:
+                frames = _frames(exc)
+                names = [name for name, _ in frames]
+                start = names.index("_read_ready") if read else names.index("write")
+                context = exc.__context__
+                return (str(exc), frames[start:],
+                        (type(context).__name__, str(context)) if context else None)
+            finally:
+                tr.abort()
+        finally:
+            a.close()
+            b.close()
+            loop.close()
+
+    def test_keyboard_interrupt_from_data_received(self):
+        loops.same_on_every_loop(self, lambda f: self.escape(f, False))
+
+    def test_keyboard_interrupt_from_fatal_error(self):
+        loops.same_on_every_loop(self, lambda f: self.escape(f, True))
+
+    def test_keyboard_interrupt_from_a_write_error(self):
+        loops.same_on_every_loop(self, lambda f: self.escape(f, True, read=False))
+
+
 @loops.aioref_only
 class TransportInternals(object):
     def test_the_transport_is_cpythons_class_with_c_methods(self):

@@ -194,10 +194,16 @@ bool matches(PyObject* a, PyObject* b) {
 // traceback entry added): called while exc is the handled exception. 0, or -1 with the error
 // of _fatal_error set (its traceback entry too).
 int fatal(PyObject* self, Step step, PyObject* message) {
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* value = PyErr_GetRaisedException();  // normalized, its traceback attached
+  PyObject* type = Py_NewRef(Py_TYPE(value));
+  PyObject* tb = PyException_GetTraceback(value);
+#else
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   PyErr_NormalizeException(&type, &value, &tb);
   if (tb != nullptr) PyException_SetTraceback(value, tb);
+#endif
   PyObject *old_type, *old_value, *old_tb;
   PyErr_GetExcInfo(&old_type, &old_value, &old_tb);
   Py_INCREF(value);

@@ -261,8 +261,7 @@ PyObject* protocol_failed(PyObject* self, Step step, Step fatal_step, PyObject* 
 }
 
 // `if not <value>: self._read_ready__on_eof(); return` -> 1 (done: *result set), 0 go on.
-int eof_if_empty(PyObject* self, PyObject* value, Step not_step, Step eof_step,
-                 PyObject** result) {
+int eof_if_empty(PyObject* self, PyObject* value, Step not_step, Step eof_step, PyObject** result) {
   int truth = PyObject_IsTrue(value);
   if (truth < 0) {
     *result = traced(not_step);
@@ -308,8 +307,8 @@ PyObject* read_ready__data_received(PyObject* self, PyObject*) {
   if (!eof_if_empty(self, data, kNotData, kEof, &result)) {
     PyObject* r = protocol_call(self, g.names->data_received, data);
     if (r == nullptr) {
-      result = protocol_failed(self, kDataReceived, kDataReceivedFatal,
-                               g.names->data_received_error);
+      result =
+          protocol_failed(self, kDataReceived, kDataReceivedFatal, g.names->data_received_error);
     } else {
       Py_DECREF(r);
       Py_INCREF(Py_None);
@@ -352,8 +351,8 @@ PyObject* read_ready__get_buffer(PyObject* self, PyObject*) {
   if (!eof_if_empty(self, nbytes, kNotNbytes, kEofBuffered, &result)) {
     PyObject* r = protocol_call(self, g.names->buffer_updated, nbytes);
     if (r == nullptr) {
-      result = protocol_failed(self, kBufferUpdated, kBufferUpdatedFatal,
-                               g.names->buffer_updated_error);
+      result =
+          protocol_failed(self, kBufferUpdated, kBufferUpdatedFatal, g.names->buffer_updated_error);
     } else {
       Py_DECREF(r);
       Py_INCREF(Py_None);
@@ -464,8 +463,8 @@ PyMethodDef g_defs[kMethodCount] = {
 void install_socket_transport(py::type cls, py::type base, const std::string& filename,
                               const std::vector<int>& lines, bool write_appends_memoryview) {
   if (lines.size() != kStepCount) {
-    throw std::invalid_argument("install_socket_transport: expected " +
-                                std::to_string(kStepCount) + " lines");
+    throw std::invalid_argument("install_socket_transport: expected " + std::to_string(kStepCount) +
+                                " lines");
   }
   if (g.names == nullptr) g.names = new Names();
   g.base = reinterpret_cast<PyTypeObject*>(base.release().ptr());

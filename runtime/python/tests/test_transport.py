@@ -15,7 +15,6 @@ import unittest
 from asyncio import selector_events
 from unittest import mock
 
-import aioref
 import loops
 from loops import SameAsCPython
 

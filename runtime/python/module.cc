@@ -2,6 +2,7 @@
 // calls, and mode "full"'s Future and Task.
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "runtime/harness/main.h"
 #include "runtime/python/core.h"
@@ -10,6 +11,7 @@
 #include "runtime/python/future.h"
 #include "runtime/python/handles.h"
 #include "runtime/python/task.h"
+#include "runtime/python/transport.h"
 
 #ifndef AIOREF_MODULE
 #define AIOREF_MODULE _aioref
@@ -31,6 +33,7 @@ PYBIND11_MODULE(AIOREF_MODULE, m) {
   m.def("install_call_soon", &aioref_bridge::fast::install_call_soon);
   m.def("install_timers", &aioref_bridge::fast::install_timers);
   m.def("install_loop_create_task", &aioref_bridge::install_cpython_create_task);
+  m.def("install_socket_transport", &aioref_bridge::install_socket_transport);
   aioref_bridge::register_core(m);
   aioref_bridge::register_faults(m);  // the test seam into the reactor's system calls
 }

@@ -50,6 +50,8 @@ def aioref_python_targets(pythons, package_srcs, load_test_pythons = [], sanitiz
                 "step_wrapper.h",
                 "task.cc",
                 "task.h",
+                "transport.cc",
+                "transport.h",
             ],
             python = py,
             deps = [

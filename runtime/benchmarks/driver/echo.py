@@ -106,7 +106,8 @@ class Echo(common.Group):
         native = ctx.path("runtime", "benchmarks", "echo_server")
         if os.path.exists(native) and kind in NATIVE_KINDS:
             out.append(("aioref-native", [native, "--kind", kind], _server_env(os.environ)))
-        return out
+        wanted = ctx.args.echo_server  # --echo-server
+        return [s for s in out if s[0] in wanted] if wanted else out
 
     def run(self, ctx):
         generator = ctx.path("runtime", "benchmarks", "echo_load_generator")
@@ -214,8 +215,13 @@ class EchoCallgrind(Echo):
     def run(self, ctx):
         generator = ctx.path("runtime", "benchmarks", "echo_load_generator")
         records = []
+        # --callgrind-workload echo_<kind>_<size>KiB selects cells (default: every cell),
+        # --echo-server the servers (default: every one).
+        cells = [w for w in ctx.args.callgrind_workload if w.startswith("echo_")]
         for kind in KINDS:
             for size in SIZES_KIB:
+                if cells and "echo_%s_%dKiB" % (kind, size) not in cells:
+                    continue
                 small, large = COUNTED_RUNS[size]
                 for impl, command, env in self.servers(ctx, kind):
                     try:

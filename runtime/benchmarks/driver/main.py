@@ -265,7 +265,13 @@ def main(argv=None):
                         help="python_latency: timer wake-ups per process (default 400)")
     parser.add_argument("--callgrind-workload", action="append", default=[], metavar="NAME",
                         help="python_callgrind, native_callgrind: only this workload "
-                        "(repeatable; default: the group's list, every native workload)")
+                        "(repeatable; default: the group's list, every native workload); "
+                        "echo_callgrind: only this cell, named echo_<kind>_<size>KiB as in its "
+                        "table, e.g. echo_protocols_1KiB (default: every cell); echo_ names are "
+                        "not workloads of the other groups")
+    parser.add_argument("--echo-server", action="append", default=[], metavar="LOOP",
+                        help="echo, echo_callgrind: only this server (repeatable: cpython, "
+                        "uvloop, aioref, aioref-full, aioref-native; default: every one)")
     parser.add_argument("--memory-n", type=int, default=1000000,
                         help="pending timers / suspended tasks in the memory workloads")
     parser.add_argument("--suite", action="store_true",

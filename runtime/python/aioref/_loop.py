@@ -26,11 +26,12 @@ its eventfd (registered like CPython's self-pipe, with a `_read_from_self` reade
 """
 
 import asyncio
+import inspect
 import selectors
 import sys
 import time as _time
 import socket
-from asyncio import base_events, events, unix_events
+from asyncio import base_events, events, selector_events, unix_events
 
 from . import _core_module
 
@@ -389,6 +390,107 @@ if all(_is_cpythons(f, m, q) for f, m, q in (
                     "BaseEventLoop.create_task"):
         _core.install_loop_create_task(Loop, base_events.BaseEventLoop.create_task,
                                        base_events, base_events.tasks)
+
+
+# The socket transport (create_connection, create_server, streams): the interpreter's own
+# selector_events._SelectorSocketTransport, with its hot methods in C (transport.cc):
+# `_read_ready`, `_read_ready__data_received`, `_read_ready__get_buffer` and `write` do what that
+# version's Python methods do and call them where the state is unusual or they were patched;
+# the rest (pause/resume, buffer limits, eof, close/abort, connection_lost, sendfile, extra
+# info) is CPython's inherited code. Same name, qualname and module as the base (reprs, logs).
+_BaseSocketTransport = selector_events._SelectorSocketTransport
+_BASE_MAKE_SOCKET_TRANSPORT = selector_events.BaseSelectorEventLoop._make_socket_transport
+
+
+def _step_line(function, texts):
+    """The source line of a step of `function`: the first line holding texts[0], then the first
+    line from there holding texts[1], ... (the line its Python frame reports)."""
+    code = function.__code__
+    try:
+        lines, first = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return code.co_firstlineno
+    i = 0
+    for text in texts:
+        while i < len(lines) and text not in lines[i]:
+            i += 1
+    return first + i if i < len(lines) else code.co_firstlineno
+
+
+def _socket_transport_class():
+    base = _BaseSocketTransport
+    names = ("_read_ready", "_read_ready__data_received", "_read_ready__get_buffer", "write")
+    if not all(_is_cpythons(base.__dict__.get(n), "asyncio.selector_events",
+                            "_SelectorSocketTransport." + n) for n in names):
+        return None
+    if not _is_cpythons(_BASE_MAKE_SOCKET_TRANSPORT, "asyncio.selector_events",
+                        "BaseSelectorEventLoop._make_socket_transport"):
+        return None
+    write_names = set(base.write.__code__.co_names)
+    if {"send", "_fatal_error", "_add_writer", "_maybe_pause_protocol"} - write_names:
+        return None
+    if {"memoryview", "append"} <= write_names:
+        appends = True
+    elif "extend" in write_names:
+        appends = False
+    else:
+        return None
+    rr, dr = base._read_ready, base._read_ready__data_received
+    gb, w = base._read_ready__get_buffer, base.write
+    steps = (  # transport.cc's Step, in its order
+        (rr, ("self._read_ready_cb()",)),
+        (dr, ("self._sock.recv(",)),
+        (dr, ("self._sock.recv(", "self._fatal_error(")),
+        (dr, ("if not data",)),
+        (dr, ("if not data", "self._read_ready__on_eof()")),
+        (dr, ("self._protocol.data_received(",)),
+        (dr, ("self._protocol.data_received(", "self._fatal_error(")),
+        (gb, ("self._protocol.get_buffer(",)),
+        (gb, ("if not len(buf)",)),
+        (gb, ("raise RuntimeError(",)),
+        (gb, ("self._protocol.get_buffer(", "self._fatal_error(")),
+        (gb, ("self._sock.recv_into(",)),
+        (gb, ("self._sock.recv_into(", "self._fatal_error(")),
+        (gb, ("if not nbytes",)),
+        (gb, ("if not nbytes", "self._read_ready__on_eof()")),
+        (gb, ("self._protocol.buffer_updated(",)),
+        (gb, ("self._protocol.buffer_updated(", "self._fatal_error(")),
+        (w, ("self._sock.send(",)),
+        (w, ("self._sock.send(", "self._fatal_error(")),
+        (w, ("[n:]",)),
+        (w, ("self._loop._add_writer(",)),
+        (w, ("# Add it to the buffer", "self._buffer.")),
+        (w, ("self._maybe_pause_protocol()",)),
+    )
+
+    class _SelectorSocketTransport(base):
+        pass
+
+    for attr in ("__name__", "__qualname__", "__module__"):
+        setattr(_SelectorSocketTransport, attr, getattr(base, attr))
+    _core.install_socket_transport(_SelectorSocketTransport, base, rr.__code__.co_filename,
+                                   [_step_line(f, t) for f, t in steps], appends)
+    return _SelectorSocketTransport
+
+
+_SocketTransport = _socket_transport_class()
+_ENSURE_FD_NO_TRANSPORT = "_ensure_fd_no_transport" in _BASE_MAKE_SOCKET_TRANSPORT.__code__.co_names
+
+if _SocketTransport is not None:
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        # BaseSelectorEventLoop._make_socket_transport with aioref's class, while the module's
+        # class and that method are CPython's (a test's patch of either is called instead).
+        if (selector_events._SelectorSocketTransport is not _BaseSocketTransport
+                or selector_events.BaseSelectorEventLoop._make_socket_transport
+                is not _BASE_MAKE_SOCKET_TRANSPORT):
+            return selector_events.BaseSelectorEventLoop._make_socket_transport(
+                self, sock, protocol, waiter, extra=extra, server=server)
+        if _ENSURE_FD_NO_TRANSPORT:
+            self._ensure_fd_no_transport(sock)
+        return _SocketTransport(self, sock, protocol, waiter, extra, server)
+
+    _make_socket_transport.__qualname__ = "BaseSelectorEventLoop._make_socket_transport"
+    Loop._make_socket_transport = _make_socket_transport
 
 
 def new_event_loop():

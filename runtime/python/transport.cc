@@ -227,6 +227,13 @@ int attr_truth(PyObject* self, PyObject* name) {
   return r;
 }
 
+// The truth of `value`, -1 (error cleared) when it raised.
+int attr_truth_of(PyObject* value) {
+  int r = PyObject_IsTrue(value);
+  if (r < 0) PyErr_Clear();
+  return r;
+}
+
 // `data = self._sock.recv(self.max_size)` (or `nbytes = self._sock.recv_into(buf)`).
 PyObject* sock_call(PyObject* self, PyObject* name, PyObject* arg) {
   PyObject* sock = PyObject_GetAttr(self, g.names->sock);
@@ -363,10 +370,19 @@ PyObject* read_ready__get_buffer(PyObject* self, PyObject*) {
   return result;
 }
 
-// The usual write: exact bytes, not empty, no write_eof, no sendfile, the connection up and
-// nothing buffered (1); else 0: the Python write's case (reading a state that raised too).
+// The usual write: exact bytes, bytearray or memoryview (`isinstance` passes; subclasses take
+// the Python method), not empty (`not data`: their truth, as Python's), no write_eof, no
+// sendfile, the connection up and nothing buffered (1); else 0: the Python write's case
+// (reading a state that raised too: the Python method meets it again in its place).
 bool plain_write(PyObject* self, PyObject* data) {
-  if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) == 0) return false;
+  if (PyBytes_CheckExact(data)) {
+    if (PyBytes_GET_SIZE(data) == 0) return false;
+  } else if (PyByteArray_CheckExact(data) || PyMemoryView_Check(data)) {
+    if (Py_TYPE(data) != &PyByteArray_Type && Py_TYPE(data) != &PyMemoryView_Type) return false;
+    if (attr_truth_of(data) != 1) return false;
+  } else {
+    return false;
+  }
   if (attr_truth(self, g.names->eof) != 0) return false;
   PyObject* waiter = PyObject_GetAttr(self, g.names->empty_waiter);
   if (waiter == nullptr) {
@@ -420,7 +436,7 @@ PyObject* write(PyObject* self, PyObject* data) {
     return write_rest(self, data);
   }
   // All sent (the usual case): `data[n:]` is empty, the write is done.
-  if (PyLong_CheckExact(n)) {
+  if (PyLong_CheckExact(n) && PyBytes_CheckExact(data)) {
     Py_ssize_t sent = PyLong_AsSsize_t(n);
     if (sent == PyBytes_GET_SIZE(data)) {
       Py_DECREF(n);

@@ -194,11 +194,13 @@ class TransportTests(SameAsCPython):
                     return super().send(data)
 
             results = []
-            for kind in (Partial, Blocked, socket.socket):
+            for kind, make in ((Partial, bytes), (Partial, bytearray), (Blocked, bytearray),
+                               (Partial, memoryview), (Blocked, memoryview), (Blocked, bytes),
+                               (socket.socket, bytes)):
                 tr, proto, peer = await _connect(lambda: Writer(record), kind)
                 tr.set_write_buffer_limits(high=4)
                 payload = b"0123456789" * (100000 if kind is socket.socket else 1)
-                tr.write(payload)
+                tr.write(make(payload))
                 record.append(("buffered", kind.__name__, tr.get_write_buffer_size() > 0))
                 peer.setblocking(False)
                 got = b""

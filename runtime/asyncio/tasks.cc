@@ -853,11 +853,11 @@ namespace {
 // Its frame is written by hand: what the compiler makes of `Co<void> sleep0(Def) { co_await
 // Sleep0{}; }` (a 192-byte frame: the Def copied twice, a state switch on each of its three
 // entries, the destroy path's checks) was a quarter of a sleep(0) step. A coroutine frame of GCC
-// and Clang (x86-64 and the other Itanium-ABI targets) begins with its resume and destroy
+// and Clang (x86-64: g++ 12, clang 14 checked) begins with its resume and destroy
 // functions, each called with the frame's address, and holds its promise at the next multiple of
 // the promise's alignment (std::coroutine_handle<P>::from_address/promise); done() is a null resume
-// function. coro_test's HandWrittenFrameIsACoroutineFrame checks these. Each entry is its own
-// resume function: what the compiled coroutine does at that point, nothing else.
+// function. coro_test's SleepZeroIsACoroutineOfItsOwn checks done() and the promise's place. Each
+// entry is its own resume function: what the compiled coroutine does at that point, nothing else.
 struct Sleep0Frame {
   using Promise = Co<void>::promise_type;
   void (*resume)(Sleep0Frame*);

@@ -130,7 +130,9 @@ class [[nodiscard]] Call {
     if (!awaited_) warn_never_awaited(Op::kName);
   }
 
-  bool await_ready() {
+  // Inlined by hand: GCC stops inlining it into a caller that also inlines ~Co (queue_put_get
+  // +9.5 instructions per item, s23-nsleep's measure).
+  [[gnu::always_inline]] bool await_ready() {
     awaited_ = true;
     if (op_.ready()) return true;
     if constexpr (kFrameless) {

@@ -57,13 +57,13 @@ detail::Waiting Lock::AcquireOp::wait() const {
   try {
     fut = s->get_loop([&] { return Lock::repr_of(*s); })->create_future<bool>();
   } catch (BaseException& e) {
-    // acquire's frame: `fut = self._get_loop().create_future()`, 3.11-3.12's carets under
-    // `self._get_loop()` (what raised in it) or, for None's AttributeError, up to the attribute.
-    std::string carets;
-    if (has(Behaviour::kUnraisableCarets)) {
-      carets = std::string(10, ' ') + std::string(dynamic_cast<AttributeError*>(&e) ? 30 : 16, '^');
-    }
-    e.add_frame_summary({"locks.py", "acquire", "fut = self._get_loop().create_future()", carets});
+    // acquire's frame: 3.11-3.12's carets under `self._get_loop()` (what raised in it) or, for
+    // None's AttributeError, up to the attribute.
+    static constexpr const char* kLine = "fut = self._get_loop().create_future()";
+    e.add_frame_summary({"locks.py", "acquire", kLine,
+                         detail::carets_under(kLine, dynamic_cast<AttributeError*>(&e)
+                                                         ? "self._get_loop().create_future"
+                                                         : "self._get_loop()")});
     throw;
   }
   return detail::Waiting(s->shared_from_this(), s->waiters, std::move(fut));
